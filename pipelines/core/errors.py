@@ -1,0 +1,24 @@
+"""Exceptions of the project: one base class, one subclass per kind of failure users act on."""
+
+from __future__ import annotations
+
+
+class RwaError(Exception):
+    """Base class of every error the project raises on purpose."""
+
+
+class ConfigurationError(RwaError):
+    """A setting is missing or invalid; the message names the setting."""
+
+
+class DataContractError(RwaError):
+    """Input does not match the data contract; the message names the offending field."""
+
+
+class StoreUnavailableError(RwaError):
+    """The serving store cannot be reached."""
+
+
+class NotFoundError(RwaError):
+    """A requested entity (asset, table, object) does not exist."""
+

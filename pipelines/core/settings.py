@@ -1,0 +1,123 @@
+"""The one typed settings object of the project.
+
+Every setting is read from an environment variable with the ``RWA_`` prefix (or a ``.env`` file
+in the working directory); nothing else in the code base reads the environment. The README's
+configuration table lists each field below.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ServingBackend = Literal["duckdb", "timescaledb"]
+DeltaBackend = Literal["auto", "delta-rs", "native"]
+
+
+class Settings(BaseSettings):
+    """Configuration for every component; env var = ``RWA_`` + field name in upper case."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RWA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- lake -------------------------------------------------------------------------------
+    lake_root: str = Field(
+        default="data/lake",
+        description="Root of bronze/silver/gold: a local folder or s3://bucket/prefix.",
+    )
+    state_dir: Path = Field(
+        default=Path("data/state"),
+        description="Local folder for streaming checkpoints and job state.",
+    )
+
+    # --- object store (S3) ------------------------------------------------------------------
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3 endpoint for a non-AWS server (MinIO, moto); unset = AWS."
+    )
+    aws_region: str = Field(default="us-east-1", description="Region of the S3 bucket.")
+    aws_access_key_id: str | None = Field(
+        default=None, description="S3 access key; unset = the default AWS credential chain."
+    )
+    aws_secret_access_key: SecretStr | None = Field(default=None, description="S3 secret key.")
+
+    # --- Spark / Delta ----------------------------------------------------------------------
+    spark_master: str = Field(default="local[2]", description="Spark master URL.")
+    spark_driver_memory: str = Field(default="2g", description="Spark driver memory.")
+    spark_shuffle_partitions: int = Field(default=4, ge=1, description="spark.sql.shuffle.partitions.")
+    delta_backend: DeltaBackend = Field(
+        default="auto",
+        description="Delta writer: native delta-spark when its JARs are present (auto), or delta-rs.",
+    )
+    silver_max_files_per_trigger: int = Field(
+        default=64, ge=1, description="Bronze objects per silver micro-batch."
+    )
+
+    # --- serving store ----------------------------------------------------------------------
+    serving_backend: ServingBackend = Field(
+        default="duckdb", description="Serving store the loaders write and the API reads."
+    )
+    duckdb_path: Path = Field(
+        default=Path("data/serving.duckdb"), description="DuckDB file of the embedded store."
+    )
+    timescale_dsn: str = Field(
+        default="postgresql://postgres@127.0.0.1:55432/rwa",
+        description="libpq DSN of the TimescaleDB serving store.",
+    )
+    timescale_pool_max: int = Field(default=10, ge=1, description="Max pooled connections.")
+
+    # --- simulated source -------------------------------------------------------------------
+    sim_seed: int = Field(default=42, description="Seed of the simulated source.")
+    sim_days: int = Field(default=90, ge=1, le=3650, description="Days of history to simulate.")
+    sim_frequency: Literal["1m", "5m", "15m", "1h"] = Field(
+        default="1h", description="Bar frequency of simulated prices."
+    )
+    sim_end: dt.date | None = Field(
+        default=None, description="Last simulated day (exclusive end); unset = today (UTC)."
+    )
+    sim_assets: list[str] = Field(
+        default_factory=list, description="Asset ids to simulate (JSON list); empty = all."
+    )
+
+    # --- API --------------------------------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="Host `rwa serve` binds.")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port `rwa serve` binds.")
+
+    @field_validator("lake_root")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/") or value
+
+    @property
+    def lake_is_s3(self) -> bool:
+        return self.lake_root.startswith("s3://")
+
+    def lake_uri(self, *parts: str) -> str:
+        """URI of a path under the lake root (``lake_uri("silver", "prices")``)."""
+        if self.lake_is_s3:
+            return "/".join([self.lake_root, *parts])
+        return str(Path(self.lake_root).resolve().joinpath(*parts))
+
+    def delta_storage_options(self) -> dict[str, str] | None:
+        """Options for delta-rs' own object store client; None for local paths."""
+        if not self.lake_is_s3:
+            return None
+        options = {"AWS_REGION": self.aws_region}
+        if self.s3_endpoint_url:
+            options["AWS_ENDPOINT_URL"] = self.s3_endpoint_url
+            options["AWS_ALLOW_HTTP"] = str(self.s3_endpoint_url.startswith("http://")).lower()
+        if self.aws_access_key_id and self.aws_secret_access_key:
+            options["AWS_ACCESS_KEY_ID"] = self.aws_access_key_id
+            options["AWS_SECRET_ACCESS_KEY"] = self.aws_secret_access_key.get_secret_value()
+        return options
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,97 @@
+"""The bronze envelope: how every raw response is stored, whatever its source.
+
+A line of bronze is ``{source, endpoint, params, fetched_at, ingest_id, schema_version, dataset,
+payload}``. ``payload`` is the response body exactly as the source returned it (parsed JSON);
+silver parses it. ``ingest_id`` is derived from the content, so the same response enveloped twice
+gets the same id and bronze can refuse the duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+
+Dataset = Literal["prices", "onchain", "economic", "news"]
+DATASETS: tuple[Dataset, ...] = ("prices", "onchain", "economic", "news")
+
+#: Kafka topic per dataset (the seed's topic names).
+TOPIC_BY_DATASET: dict[Dataset, str] = {
+    "prices": "price-data-raw",
+    "onchain": "onchain-data-raw",
+    "economic": "economic-data-raw",
+    "news": "news-sentiment-raw",
+}
+
+
+class RawEnvelope(BaseModel):
+    """One raw response from one source, wrapped for bronze."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str = Field(min_length=1, description="Connector name, e.g. 'simulated', 'coingecko'.")
+    dataset: Dataset
+    endpoint: str = Field(min_length=1, description="Endpoint (path template) that was called.")
+    params: dict[str, Any] = Field(default_factory=dict)
+    fetched_at: dt.datetime
+    ingest_id: str = Field(min_length=1)
+    schema_version: int = SCHEMA_VERSION
+    payload: Any
+
+    @field_validator("fetched_at")
+    @classmethod
+    def _require_utc(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None:
+            raise ValueError("fetched_at must be timezone-aware")
+        return value.astimezone(dt.UTC)
+
+    @classmethod
+    def wrap(
+        cls,
+        *,
+        source: str,
+        dataset: Dataset,
+        endpoint: str,
+        params: dict[str, Any],
+        fetched_at: dt.datetime,
+        payload: Any,
+    ) -> RawEnvelope:
+        """Envelope a response, deriving ``ingest_id`` from everything that identifies it."""
+        identity = canonical_json(
+            {
+                "source": source,
+                "dataset": dataset,
+                "endpoint": endpoint,
+                "params": params,
+                "fetched_at": fetched_at.astimezone(dt.UTC).isoformat(),
+                "payload": payload,
+            }
+        )
+        ingest_id = hashlib.sha256(identity.encode()).hexdigest()[:32]
+        return cls(
+            source=source,
+            dataset=dataset,
+            endpoint=endpoint,
+            params=params,
+            fetched_at=fetched_at,
+            ingest_id=ingest_id,
+            payload=payload,
+        )
+
+    @property
+    def fetched_date(self) -> dt.date:
+        return self.fetched_at.date()
+
+    def to_json_line(self) -> str:
+        """One canonical JSON line (sorted keys, ISO timestamps, no trailing newline)."""
+        return canonical_json(self.model_dump(mode="json"))
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON text: same value, same bytes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
