@@ -1,0 +1,1 @@
+"""FastAPI application serving the analytics API from the serving store."""

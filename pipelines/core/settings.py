@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     sim_end: dt.date | None = Field(
         default=None, description="Last simulated day (exclusive end); unset = today (UTC)."
     )
+    sim_fault_rate: float = Field(
+        default=0.0005, ge=0, le=1, description="Share of simulated bars with a realistic defect."
+    )
     sim_assets: list[str] = Field(
         default_factory=list, description="Asset ids to simulate (JSON list); empty = all."
     )
@@ -90,7 +93,9 @@ class Settings(BaseSettings):
 
     @field_validator("lake_root")
     @classmethod
-    def _strip_trailing_slash(cls, value: str) -> str:
+    def _check_lake_root(cls, value: str) -> str:
+        if value.startswith("s3://") and not value.removeprefix("s3://").split("/", 1)[0]:
+            raise ValueError("an S3 lake root needs a bucket: s3://bucket/prefix")
         return value.rstrip("/") or value
 
     @property

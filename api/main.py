@@ -1,0 +1,110 @@
+"""The FastAPI application factory.
+
+There is no module-level ``app``: importing this module opens nothing. Servers call the
+factory (``uvicorn api.main:create_app --factory``, or :func:`api.server.run`), tests call
+it with their own store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from api.routes import ROUTERS
+from pipelines.core.errors import NotFoundError, StoreUnavailableError
+from pipelines.core.settings import Settings, get_settings
+from pipelines.serving import open_store
+from pipelines.serving.base import ServingStore
+
+StoreFactory = Callable[[], ServingStore]
+
+DESCRIPTION = """\
+Analytics API of the RWA lakehouse: reference data and market data of tokenized real-world
+assets (treasuries, money-market funds, private credit, real estate, gold), the stablecoins
+they settle in and the crypto majors.
+
+It reads only the serving store (DuckDB embedded, or TimescaleDB). Timestamps are ISO-8601 in
+UTC; query datetimes without an offset are taken as UTC. Time windows are half-open:
+`start <= ts < end`.
+"""
+
+OPENAPI_TAGS = [
+    {"name": "health", "description": "Liveness of the API and of the serving store."},
+    {"name": "assets", "description": "Reference data of the covered assets."},
+    {"name": "market data", "description": "OHLCV bars per asset at 1h and 1d."},
+]
+
+
+def _api_version() -> str:
+    try:
+        return version("rwa-lakehouse")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0+unknown"
+
+
+def _open_read_only(settings: Settings) -> ServingStore:
+    # Read-only: the API never writes. DuckDB then takes a shared lock instead of the write
+    # lock, so other readers can open the file too; TimescaleDB refuses writes server-side.
+    store = open_store(settings, read_only=True)
+    try:
+        # On a read-only store this only checks the schema, so a store no loader has
+        # migrated yet fails the start with a clear message instead of 500s on every read.
+        store.migrate()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _lifespan(store_factory: StoreFactory) -> Callable[[FastAPI], AsyncIterator[None]]:
+    """Open the store once when the server starts and close it when it stops."""
+
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = store_factory()
+        app.state.store = store
+        try:
+            yield
+        finally:
+            store.close()
+            del app.state.store
+
+    return lifespan
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": f"serving store unavailable: {exc}"},
+    )
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
+
+
+def create_app(
+    store_factory: StoreFactory | None = None, settings: Settings | None = None
+) -> FastAPI:
+    """Build the API. ``store_factory`` defaults to opening the configured serving store
+    read-only; ``settings`` default to :func:`~pipelines.core.settings.get_settings`."""
+    settings = settings if settings is not None else get_settings()
+    factory = store_factory if store_factory is not None else partial(_open_read_only, settings)
+    app = FastAPI(
+        title="RWA Lakehouse API",
+        version=_api_version(),
+        description=DESCRIPTION,
+        openapi_tags=OPENAPI_TAGS,
+        lifespan=asynccontextmanager(_lifespan(factory)),
+    )
+    app.state.settings = settings
+    # Store errors raised on purpose become clear statuses instead of a bare 500.
+    app.add_exception_handler(StoreUnavailableError, _store_unavailable)
+    app.add_exception_handler(NotFoundError, _not_found)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

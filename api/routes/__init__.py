@@ -1,0 +1,11 @@
+"""Routers of the API, one module per resource; :data:`ROUTERS` is what the app mounts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.routes import assets, health
+
+ROUTERS: tuple[APIRouter, ...] = (health.router, assets.router)
+
+__all__ = ["ROUTERS"]

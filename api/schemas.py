@@ -1,0 +1,183 @@
+"""Request and response models of the API, kept apart from the storage models.
+
+The API contract changes only when these change: a new column in the store does not leak into
+responses by accident, and a new field of :class:`~pipelines.reference.model.Asset` fails a
+test until :class:`AssetDetail` gains it on purpose.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from pipelines.reference.model import AssetClass
+from pipelines.serving.base import Resolution
+
+#: Bounds of ``limit`` on the OHLCV endpoint; the default keeps a response under ~1 MB.
+OHLCV_LIMIT_DEFAULT = 5000
+OHLCV_LIMIT_MAX = 10_000
+
+# "2024-01-01T05:00:00+02:00" typed unencoded into a URL arrives with a space for the "+"
+# (form encoding). With a "T" separator the trailing " HH:MM" can only be an offset.
+_LOST_PLUS = re.compile(r"^(\d{4}-\d{2}-\d{2}T[\d:.]+) (\d{2}:?\d{2})$")
+
+
+def _restore_offset_plus(value: object) -> object:
+    if isinstance(value, str):
+        return _LOST_PLUS.sub(r"\1+\2", value.strip())
+    return value
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+#: A datetime normalised to UTC; serialised as ISO-8601 with a ``Z`` suffix.
+UtcDatetime = Annotated[dt.datetime, BeforeValidator(_restore_offset_plus), AfterValidator(_as_utc)]
+
+
+class _Out(BaseModel):
+    """Base of response models: immutable, and built from attributes of store objects."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ErrorOut(_Out):
+    """Body of every non-validation error (404, 503)."""
+
+    detail: str = Field(examples=["asset 'xyz' not found"])
+
+
+# --- health ---------------------------------------------------------------------------------
+
+
+class HealthOut(_Out):
+    status: Literal["ok", "degraded"] = Field(
+        description="'degraded' when the store does not answer."
+    )
+    store_backend: str = Field(description="Serving store in use: 'duckdb' or 'timescaledb'.")
+    store_ok: bool = Field(description="Whether the store answered a trivial query.")
+    detail: str = Field(description="What the store check reported.")
+    version: str = Field(description="Version of the API.")
+
+
+# --- assets ---------------------------------------------------------------------------------
+
+
+class AuditOut(_Out):
+    auditor: str
+    year: int | None = None
+    scope: str | None = Field(default=None, description="What was audited (contracts, reserves).")
+
+
+class RedemptionOut(_Out):
+    frequency: str | None = Field(default=None, description="e.g. 'daily', 'on demand'.")
+    settlement: str | None = Field(default=None, description="e.g. 'T+0 in USDC'.")
+    minimum_usd: float | None = None
+    notes: str | None = None
+
+
+class AssetSummary(_Out):
+    """What the asset list shows: enough to pick an asset and ask for its detail."""
+
+    asset_id: str = Field(description="Stable slug used in every other path, e.g. 'ousg'.")
+    symbol: str
+    name: str
+    asset_class: AssetClass
+    blockchain_network: str = Field(description="Primary chain of the token.")
+    issuer_name: str | None = None
+
+
+class AssetDetail(AssetSummary):
+    """Every reference fact known about one asset; unknown facts are null, never guessed."""
+
+    chains: list[str] = Field(default_factory=list, description="All chains it is issued on.")
+    contract_address: str | None = Field(default=None, description="On the primary chain.")
+    jurisdiction: str | None = None
+    legal_structure: str | None = None
+    regulator: str | None = None
+    underlying_asset_details: str | None = Field(default=None, description="What backs the token.")
+    kyc_required: bool | None = None
+    transfer_restrictions: str | None = None
+    redemption: RedemptionOut | None = None
+    audits: list[AuditOut] = Field(default_factory=list)
+    oracle: str | None = None
+    upgradeable_contract: bool | None = None
+    launch_date: dt.date | None = None
+    coingecko_id: str | None = None
+    defillama_slug: str | None = None
+    sources: list[str] = Field(default_factory=list, description="Where the facts come from.")
+
+
+# --- OHLCV ----------------------------------------------------------------------------------
+
+
+class OhlcvQuery(BaseModel):
+    """Query parameters of ``GET /assets/{asset_id}/ohlcv``."""
+
+    interval: Resolution = Field(default="1h", description="Bar interval.")
+    start: UtcDatetime | None = Field(
+        default=None,
+        description="Inclusive start: ISO-8601 date or datetime; without an offset it is UTC.",
+        examples=["2024-01-01", "2024-01-01T12:00:00Z"],
+    )
+    end: UtcDatetime | None = Field(
+        default=None,
+        description="Exclusive end: ISO-8601 date or datetime; without an offset it is UTC.",
+        examples=["2024-02-01"],
+    )
+    limit: int = Field(
+        default=OHLCV_LIMIT_DEFAULT,
+        ge=1,
+        le=OHLCV_LIMIT_MAX,
+        description="Most bars returned; when more match, the newest are kept.",
+    )
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
+        # Reported on `end` (loc query.end) without pydantic's "Value error, " prefix.
+        start = info.data.get("start")
+        if start is not None and end is not None and start >= end:
+            raise PydanticCustomError(
+                "window_order",
+                "start ({start}) must be before end ({end})",
+                {"start": start.isoformat(), "end": end.isoformat()},
+            )
+        return end
+
+
+class OhlcvBarOut(_Out):
+    ts: UtcDatetime = Field(description="UTC start of the bar.")
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class OhlcvResponse(_Out):
+    asset_id: str
+    interval: Resolution
+    start: UtcDatetime | None = Field(description="Requested inclusive start (UTC), if any.")
+    end: UtcDatetime | None = Field(description="Requested exclusive end (UTC), if any.")
+    count: int = Field(description="Number of bars returned.")
+    bars: list[OhlcvBarOut] = Field(description="Bars in time order, oldest first.")

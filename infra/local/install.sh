@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian 12 machine (as root), idempotently:
+# Java 17 for Spark (apt, only if missing), uv, and .venv with the project and its dev tools.
+# A second run with an unchanged pyproject.toml returns in about a second.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if ! command -v java >/dev/null 2>&1; then
+  echo "[install] Java not found: installing openjdk-17-jre-headless"
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless
+fi
+
+command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv
+
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ -f "$stamp" ]; then
+  echo "[install] .venv is up to date"
+  exit 0
+fi
+
+# uv ignores pip's configuration, so hand it pip's find-links folder: that is where the CPU
+# build of torch 2.13.0 lies (without it uv would resolve the CUDA build, gigabytes of it).
+find_links=$(python3 -m pip config get global.find-links 2>/dev/null || true)
+find_links=${find_links:-${PIP_FIND_LINKS:-}}
+[ -d .venv ] || uv venv -q --python "$(command -v python3)" .venv
+echo "[install] installing the project into .venv (uv, cached under ~/.cache/uv)"
+uv pip install -q --python .venv/bin/python ${find_links:+--find-links "$find_links"} -e ".[dev]"
+rm -f .venv/.installed-*
+touch "$stamp"
+echo "[install] done: $(.venv/bin/python --version), rwa at .venv/bin/rwa"

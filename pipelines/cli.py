@@ -1,0 +1,187 @@
+"""``rwa``: the command line of the lakehouse.
+
+Every subcommand reads the one settings object (``RWA_*`` environment variables); flags only
+override a few settings for one run. Failures end with a one-line reason and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from pipelines.core.errors import RwaError
+from pipelines.core.settings import Settings
+
+Handler = Callable[[Settings, argparse.Namespace], int]
+
+
+def _cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
+    from pipelines.demo import run_demo
+
+    run_demo(settings, sys.stdout)
+    return 0
+
+
+def _cmd_ingest(settings: Settings, _: argparse.Namespace) -> int:
+    from pipelines.jobs import land_simulated
+
+    report = land_simulated(settings)
+    print(
+        f"landed {report.records:,} envelopes in {report.objects_written:,} new bronze objects "
+        f"({report.objects_present:,} already present)"
+    )
+    return 0
+
+
+def _cmd_silver(settings: Settings, _: argparse.Namespace) -> int:
+    from pipelines.jobs import run_silver_prices
+
+    r = run_silver_prices(settings)
+    print(
+        f"silver prices: {r.bars_in:,} bars parsed, {r.inserted:,} inserted, {r.updated:,} "
+        f"updated, {r.duplicates_removed:,} duplicates removed, {r.quarantined:,} quarantined "
+        f"in {r.batches} micro-batches ({r.seconds:.1f} s)"
+    )
+    return 0
+
+
+def _cmd_gold(settings: Settings, _: argparse.Namespace) -> int:
+    from pipelines.jobs import run_gold_ohlcv
+
+    report = run_gold_ohlcv(settings)
+    rows = ", ".join(f"ohlcv_{res}: {n:,} rows" for res, n in report.rows.items())
+    print(f"gold {rows} ({report.seconds:.1f} s)")
+    return 0
+
+
+def _cmd_load(settings: Settings, _: argparse.Namespace) -> int:
+    from pipelines.jobs import load_serving
+
+    report = load_serving(settings)
+    print(f"serving store ({settings.serving_backend}): {report.table_counts}")
+    return 0
+
+
+def _cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
+    from api.server import run
+
+    run(settings)
+    return 0
+
+
+def _cmd_assets(_: Settings, __: argparse.Namespace) -> int:
+    from pipelines.reference import load_catalog
+
+    catalog = load_catalog()
+    print(f"reference data version {catalog.version} (as of {catalog.as_of})")
+    for asset in catalog.assets:
+        print(f"  {asset.asset_id:<14} {asset.symbol:<10} {asset.asset_class:<20} {asset.name}")
+    return 0
+
+
+def _cmd_db_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    from pipelines.serving import open_store
+
+    with open_store(settings) as store:
+        store.migrate()
+        print(f"{settings.serving_backend}: schema up to date; tables {store.table_counts()}")
+    return 0
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from error
+
+
+def _add_simulation_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--days", type=int, help="days to simulate (RWA_SIM_DAYS)")
+    parser.add_argument("--end", type=_date, help="exclusive last day, YYYY-MM-DD (RWA_SIM_END)")
+    parser.add_argument("--seed", type=int, help="simulation seed (RWA_SIM_SEED)")
+    parser.add_argument(
+        "--frequency", choices=["1m", "5m", "15m", "1h"], help="bar frequency (RWA_SIM_FREQUENCY)"
+    )
+    parser.add_argument(
+        "--assets", type=lambda s: s.split(","), help="comma-separated asset ids (RWA_SIM_ASSETS)"
+    )
+
+
+#: flag name -> settings field it overrides
+_OVERRIDES = {
+    "days": "sim_days",
+    "end": "sim_end",
+    "seed": "sim_seed",
+    "frequency": "sim_frequency",
+    "assets": "sim_assets",
+    "host": "api_host",
+    "port": "api_port",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rwa",
+        description="Data lakehouse for tokenized real-world assets and crypto markets.",
+        epilog="Settings come from RWA_* environment variables (see the README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    _add_simulation_flags(
+        add("demo", _cmd_demo, "main job: simulate -> bronze -> silver -> gold -> serving store")
+    )
+    ingest = add("ingest", _cmd_ingest, "fetch raw responses from a source and land them in bronze")
+    ingest.add_argument("--source", choices=["simulated"], default="simulated")
+    ingest.add_argument("--bus", choices=["direct"], default="direct", help="land directly")
+    _add_simulation_flags(ingest)
+    add("silver", _cmd_silver, "stream new bronze price objects into silver (availableNow)")
+    add("gold", _cmd_gold, "rebuild gold OHLCV (1h, 1d) from silver")
+    add("load", _cmd_load, "upsert reference assets and gold OHLCV into the serving store")
+    serve = add("serve", _cmd_serve, "start the analytics API (uvicorn)")
+    serve.add_argument("--host", help="bind address (RWA_API_HOST)")
+    serve.add_argument("--port", type=int, help="port (RWA_API_PORT)")
+    add("assets", _cmd_assets, "list the reference assets")
+    db = add("db", _cmd_db_migrate, "serving-store administration")
+    db.add_argument("action", choices=["migrate"], help="migrate: create/upgrade the schema")
+    return parser
+
+
+def _settings_for(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {
+        field: getattr(args, flag)
+        for flag, field in _OVERRIDES.items()
+        if getattr(args, flag, None) is not None
+    }
+    return Settings(**overrides)  # init arguments take precedence over RWA_* variables
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings_for(args)
+        handler: Handler = args.handler
+        return handler(settings, args)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        field = ".".join(str(part) for part in problem["loc"])
+        print(f"rwa: error: setting RWA_{field.upper()}: {problem['msg']}", file=sys.stderr)
+    except RwaError as error:
+        print(f"rwa: error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("rwa: interrupted", file=sys.stderr)
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""The pipeline steps, wired from settings: what the CLI, the demo and Dagster assets call.
+
+Each function runs one step end to end and returns its report; none holds state between calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pipelines.bronze.mirror import mirror_bronze
+from pipelines.bronze.object_store import open_object_store
+from pipelines.bronze.writer import BronzeWriter, LandingReport
+from pipelines.core.errors import ConfigurationError
+from pipelines.core.settings import Settings
+from pipelines.gold.ohlcv import GOLD_RESOLUTIONS, GoldOhlcvJob, GoldRunReport, gold_table_name
+from pipelines.ingestion.base import FetchWindow
+from pipelines.ingestion.simulated import SimulatedSource
+from pipelines.lake.delta import DeltaLake
+from pipelines.lake.paths import LakePaths
+from pipelines.lake.spark import get_spark
+from pipelines.reference import load_assets
+from pipelines.reference.model import Asset
+from pipelines.serving import open_store
+from pipelines.serving.load import load_gold_ohlcv
+from pipelines.silver.prices import SilverPricesJob, SilverRunReport
+from pipelines.silver.quarantine import QuarantineSink
+
+
+def selected_assets(settings: Settings) -> list[Asset]:
+    """The reference assets, narrowed to ``RWA_SIM_ASSETS`` when set."""
+    assets = load_assets()
+    if not settings.sim_assets:
+        return assets
+    wanted = set(settings.sim_assets)
+    unknown = wanted - {asset.asset_id for asset in assets}
+    if unknown:
+        raise ConfigurationError(f"RWA_SIM_ASSETS names unknown assets: {sorted(unknown)}")
+    return [asset for asset in assets if asset.asset_id in wanted]
+
+
+def simulation_window(settings: Settings) -> FetchWindow:
+    end = settings.sim_end or dt.datetime.now(dt.UTC).date()
+    return FetchWindow.for_days(end - dt.timedelta(days=settings.sim_days), settings.sim_days)
+
+
+def land_simulated(settings: Settings) -> LandingReport:
+    """Simulate every dataset for the configured window and land it in bronze."""
+    window = simulation_window(settings)
+    source = SimulatedSource(
+        selected_assets(settings),
+        seed=settings.sim_seed,
+        start=window.start,
+        end=window.end,
+        frequency=settings.sim_frequency,
+        fault_rate=settings.sim_fault_rate,
+    )
+    writer = BronzeWriter(open_object_store(settings))
+    return writer.land(source.collect(window))
+
+
+def symbol_map(assets: list[Asset]) -> dict[str, str]:
+    """Reference ticker -> asset id, for normalising price symbols in silver."""
+    return {asset.symbol: asset.asset_id for asset in assets}
+
+
+def run_silver_prices(
+    settings: Settings, after_batch: Callable[[int], None] | None = None
+) -> SilverRunReport:
+    paths = LakePaths(settings)
+    if settings.lake_is_s3:
+        mirror_bronze(open_object_store(settings), paths.bronze_local_root, dataset="prices")
+    lake = DeltaLake(settings)
+    job = SilverPricesJob(
+        get_spark(settings),
+        lake,
+        bronze_root=paths.bronze_local_root,
+        silver_uri=paths.silver("prices"),
+        quarantine=QuarantineSink(lake, paths.quarantine),
+        checkpoint_dir=paths.checkpoint("silver_prices"),
+        symbols=symbol_map(load_assets()),
+        max_files_per_trigger=settings.silver_max_files_per_trigger,
+        after_batch=after_batch,
+    )
+    return job.run()
+
+
+def gold_uris(settings: Settings) -> dict[str, str]:
+    paths = LakePaths(settings)
+    return {res: paths.gold(gold_table_name(res)) for res in GOLD_RESOLUTIONS}
+
+
+def run_gold_ohlcv(settings: Settings) -> GoldRunReport:
+    paths = LakePaths(settings)
+    job = GoldOhlcvJob(
+        get_spark(settings),
+        DeltaLake(settings),
+        silver_uri=paths.silver("prices"),
+        gold_uri=gold_uris(settings),
+    )
+    return job.run()
+
+
+@dataclass
+class ServingLoadReport:
+    assets: int = 0
+    bars: dict[str, int] = field(default_factory=dict)
+    table_counts: dict[str, int] = field(default_factory=dict)
+
+
+def load_serving(settings: Settings) -> ServingLoadReport:
+    """Migrate the serving store, then upsert the reference assets and every gold OHLCV table."""
+    lake = DeltaLake(settings)
+    report = ServingLoadReport()
+    with open_store(settings) as store:
+        store.migrate()
+        report.assets = store.upsert_assets(load_assets())
+        for resolution, uri in gold_uris(settings).items():
+            report.bars[resolution] = load_gold_ohlcv(store, lake, uri)
+        report.table_counts = store.table_counts()
+    return report

@@ -1,0 +1,219 @@
+"""A thin, typed layer over Delta Lake that the silver and gold jobs write through.
+
+Two engines, one behaviour:
+
+* **delta-rs** (default here: the delta-spark JARs can't be fetched on these machines). Spark
+  computes, the micro-batch is collected as Arrow (bounded by ``maxFilesPerTrigger``) and
+  ``deltalake`` commits it.
+* **native delta-spark**, used automatically when its JARs are on the cluster's classpath.
+
+Replays are idempotent in both: a commit carries an application transaction ``(app_id,
+version)`` -- Delta's own mechanism for exactly-once streaming sinks -- and a batch whose version
+is already recorded is skipped. Spark reads tables back through the files of the current
+snapshot (``file_uris``), never by listing the table folder, which would also see files that
+later versions removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.pandas.types import from_arrow_schema
+
+from pipelines.core.errors import NotFoundError
+from pipelines.core.settings import Settings
+from pipelines.lake.spark import wants_native_delta
+
+
+@dataclass(frozen=True, slots=True)
+class BatchTxn:
+    """Identifies one streaming micro-batch for Delta's idempotent-write guard."""
+
+    app_id: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    rows_in: int
+    inserted: int = 0
+    updated: int = 0
+    skipped_replay: bool = False
+
+
+class DeltaLake:
+    """Reads and writes Delta tables under the lake root with the configured engine."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._storage_options = settings.delta_storage_options()
+        self._native = wants_native_delta(settings)
+
+    # --- reads ----------------------------------------------------------------------------
+    def exists(self, uri: str) -> bool:
+        return bool(DeltaTable.is_deltatable(uri, storage_options=self._storage_options))
+
+    def table(self, uri: str) -> DeltaTable:
+        if not self.exists(uri):
+            raise NotFoundError(f"no Delta table at {uri}")
+        return DeltaTable(uri, storage_options=self._storage_options)
+
+    def to_arrow(self, uri: str) -> pa.Table:
+        return self.table(uri).to_pyarrow_table()
+
+    def count_rows(self, uri: str) -> int:
+        """Rows in the current snapshot (0 when the table does not exist yet)."""
+        if not self.exists(uri):
+            return 0
+        return int(self.table(uri).to_pyarrow_dataset().count_rows())
+
+    def to_spark(self, spark: SparkSession, uri: str) -> DataFrame:
+        """The current snapshot as a Spark DataFrame."""
+        if self._native:
+            return spark.read.format("delta").load(uri)
+        table = self.table(uri)
+        features = set(table.protocol().reader_features or [])
+        files = table.file_uris()
+        # A plain Parquet read ignores deletion vectors / column mapping, and this JVM has no
+        # S3 filesystem: in those cases go through Arrow on the driver.
+        remote = bool(files) and not files[0].startswith(("/", "file:"))
+        if features & {"deletionVectors", "columnMapping"} or remote:
+            return spark.createDataFrame(table.to_pyarrow_table())
+        schema = from_arrow_schema(pa.schema(table.schema().to_arrow()))
+        if not files:
+            return spark.createDataFrame([], schema)
+        reader = spark.read.schema(schema)
+        if table.metadata().partition_columns:
+            reader = reader.option("basePath", table.table_uri)
+        return reader.parquet(*files)
+
+    def committed_txn_version(self, uri: str, app_id: str) -> int | None:
+        """Highest batch version committed by ``app_id``, or None (version 0 is valid)."""
+        if not self.exists(uri):
+            return None
+        version: int | None = self.table(uri).transaction_version(app_id)
+        return version
+
+    # --- writes ---------------------------------------------------------------------------
+    def merge(
+        self,
+        df: DataFrame,
+        uri: str,
+        *,
+        keys: tuple[str, ...],
+        update_when: str | None,
+        partition_by: tuple[str, ...] = (),
+        txn: BatchTxn | None = None,
+    ) -> WriteOutcome:
+        """Upsert ``df`` by ``keys``: insert new keys; update matched rows where
+        ``update_when`` (a predicate over ``s.``/``t.`` columns) holds -- or never, when it is
+        None (insert-only). A replayed ``txn`` is skipped."""
+        if txn is not None and self._already_committed(uri, txn):
+            return WriteOutcome(rows_in=0, skipped_replay=True)
+        if self._native:
+            return self._merge_native(df, uri, keys, update_when, partition_by, txn)
+        return self._merge_delta_rs(df.toArrow(), uri, keys, update_when, partition_by, txn)
+
+    def overwrite(
+        self, df: DataFrame, uri: str, *, partition_by: tuple[str, ...] = ()
+    ) -> int:
+        """Replace the table's contents with ``df`` (a new version; history is kept)."""
+        if self._native:
+            (
+                df.write.format("delta")
+                .mode("overwrite")
+                .option("overwriteSchema", "true")
+                .partitionBy(*partition_by)
+                .save(uri)
+            )
+            return int(df.sparkSession.read.format("delta").load(uri).count())
+        table = df.toArrow()
+        write_deltalake(
+            uri,
+            table,
+            mode="overwrite",
+            schema_mode="overwrite",
+            partition_by=list(partition_by) or None,
+            storage_options=self._storage_options,
+        )
+        return int(table.num_rows)
+
+    def _already_committed(self, uri: str, txn: BatchTxn) -> bool:
+        done = self.committed_txn_version(uri, txn.app_id)
+        return done is not None and done >= txn.version
+
+    def _merge_delta_rs(
+        self,
+        source: pa.Table,
+        uri: str,
+        keys: tuple[str, ...],
+        update_when: str | None,
+        partition_by: tuple[str, ...],
+        txn: BatchTxn | None,
+    ) -> WriteOutcome:
+        commit = (
+            CommitProperties(app_transactions=[Transaction(app_id=txn.app_id, version=txn.version)])
+            if txn is not None
+            else None
+        )
+        if not self.exists(uri):
+            # An empty batch still creates the table (with the schema) and records the txn.
+            write_deltalake(
+                uri,
+                source,
+                mode="append",
+                partition_by=list(partition_by) or None,
+                storage_options=self._storage_options,
+                commit_properties=commit,
+            )
+            return WriteOutcome(rows_in=source.num_rows, inserted=source.num_rows)
+        if source.num_rows == 0 and commit is None:
+            return WriteOutcome(rows_in=0)
+        merger = DeltaTable(uri, storage_options=self._storage_options).merge(
+            source=source,
+            predicate=" AND ".join(f"t.{k} = s.{k}" for k in keys),
+            source_alias="s",
+            target_alias="t",
+            commit_properties=commit,
+        )
+        if update_when is not None:
+            merger = merger.when_matched_update_all(predicate=update_when)
+        metrics: dict[str, Any] = merger.when_not_matched_insert_all().execute()
+        return WriteOutcome(
+            rows_in=source.num_rows,
+            inserted=int(metrics.get("num_target_rows_inserted", 0)),
+            updated=int(metrics.get("num_target_rows_updated", 0)),
+        )
+
+    def _merge_native(
+        self,
+        df: DataFrame,
+        uri: str,
+        keys: tuple[str, ...],
+        update_when: str | None,
+        partition_by: tuple[str, ...],
+        txn: BatchTxn | None,
+    ) -> WriteOutcome:
+        from delta.tables import DeltaTable as SparkDeltaTable  # needs the JARs
+
+        spark = df.sparkSession
+        if txn is not None:
+            # delta-spark's idempotent-DML options: the same (appId, version) is applied once.
+            spark.conf.set("spark.databricks.delta.write.txnAppId", txn.app_id)
+            spark.conf.set("spark.databricks.delta.write.txnVersion", str(txn.version))
+        rows = df.count()
+        if not SparkDeltaTable.isDeltaTable(spark, uri):
+            df.write.format("delta").mode("append").partitionBy(*partition_by).save(uri)
+            return WriteOutcome(rows_in=rows, inserted=rows)
+        merger = (
+            SparkDeltaTable.forPath(spark, uri)
+            .alias("t")
+            .merge(df.alias("s"), " AND ".join(f"t.{k} = s.{k}" for k in keys))
+        )
+        if update_when is not None:
+            merger = merger.whenMatchedUpdateAll(condition=update_when)
+        merger.whenNotMatchedInsertAll().execute()
+        return WriteOutcome(rows_in=rows)

@@ -1,0 +1,37 @@
+"""Where every table and checkpoint of the lake lives: the one home of the layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.core.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class LakePaths:
+    """``bronze/`` objects, ``silver/<table>`` and ``gold/<table>`` Delta tables under the lake
+    root, and streaming checkpoints under the (always local) state folder."""
+
+    settings: Settings
+
+    def silver(self, table: str) -> str:
+        return self.settings.lake_uri("silver", table)
+
+    def gold(self, table: str) -> str:
+        return self.settings.lake_uri("gold", table)
+
+    @property
+    def quarantine(self) -> str:
+        return self.silver("quarantine")
+
+    def checkpoint(self, job: str) -> Path:
+        return self.settings.state_dir.resolve() / "checkpoints" / job
+
+    @property
+    def bronze_local_root(self) -> Path:
+        """A local folder holding ``bronze/``: the lake itself, or the mirror of an S3 lake
+        (Spark's file source here has no S3 filesystem)."""
+        if self.settings.lake_is_s3:
+            return self.settings.state_dir.resolve() / "bronze-mirror"
+        return Path(self.settings.lake_root).resolve()

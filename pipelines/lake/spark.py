@@ -1,0 +1,72 @@
+"""The Spark session every job in this process shares.
+
+Session start costs 5-10 s, so one session is built per process and reused. Delta tables are
+written natively by delta-spark when its JARs are on the classpath (a production cluster) and
+through delta-rs otherwise (see :mod:`pipelines.lake.delta`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+from pyspark.sql import SparkSession
+
+from pipelines.core.settings import Settings
+
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+
+_lock = threading.Lock()
+
+
+def _delta_jars_on_classpath() -> bool:
+    """delta-spark ships only Python code on PyPI; its JARs come from the cluster's classpath."""
+    jars = os.environ.get("SPARK_DIST_CLASSPATH", "") + os.environ.get("SPARK_CLASSPATH", "")
+    return "delta-spark" in jars or "delta-core" in jars
+
+
+def wants_native_delta(settings: Settings) -> bool:
+    if settings.delta_backend == "auto":
+        return _delta_jars_on_classpath()
+    return settings.delta_backend == "native"
+
+
+def get_spark(settings: Settings) -> SparkSession:
+    """The process-wide session, created on first use with the project's configuration."""
+    with _lock:
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return active
+        # Python workers must run the interpreter of this venv, not whatever `python3` is on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        builder = SparkSession.builder.appName("rwa-lakehouse").master(settings.spark_master)
+        for key, value in _spark_conf(settings).items():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
+        spark.sparkContext.setLogLevel("ERROR")
+        return spark
+
+
+def _spark_conf(settings: Settings) -> dict[str, str]:
+    conf = {
+        # Delta and Arrow timestamps are UTC instants; the session must not shift them.
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
+        # Spark would otherwise resolve a hostname that may not be routable in a sandbox.
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+    }
+    if wants_native_delta(settings):
+        conf["spark.sql.extensions"] = DELTA_EXTENSION
+        conf["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG
+    return conf

@@ -1,0 +1,160 @@
+"""The API as users run it: a real uvicorn process on loopback, real HTTP, a DuckDB file.
+
+Two launchers are covered: uvicorn's own CLI with the factory, and :func:`api.server.run`
+(what ``rwa serve`` calls). Both read the store location from ``RWA_*`` variables only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from pipelines.serving.duckdb_store import DuckDBStore
+from tests.api import HOURS, T0, load_sample
+
+pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT_S = 60.0
+
+LAUNCHERS = {
+    "uvicorn-cli": lambda port: [
+        "-m",
+        "uvicorn",
+        "api.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ],
+    "api.server.run": lambda port: [
+        "-c",
+        "from api.server import run; from pipelines.core.settings import get_settings; "
+        "run(get_settings())",
+    ],
+}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def duckdb_file(tmp_path: Path) -> Path:
+    path = tmp_path / "serving.duckdb"
+    with DuckDBStore(path) as store:
+        store.migrate()
+        load_sample(store)
+    return path
+
+
+def _wait_until_healthy(proc: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass  # not listening yet
+        time.sleep(0.2)
+    pytest.fail(f"server not healthy after {STARTUP_TIMEOUT_S}s:\n{log.read_text()}")
+
+
+@pytest.fixture(params=sorted(LAUNCHERS))
+def server(request: pytest.FixtureRequest, duckdb_file: Path, tmp_path: Path) -> Iterator[str]:
+    """Base URL of a running server; the process is terminated at teardown."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "RWA_SERVING_BACKEND": "duckdb",
+        "RWA_DUCKDB_PATH": str(duckdb_file),
+        "RWA_API_HOST": "127.0.0.1",
+        "RWA_API_PORT": str(port),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        # cwd=tmp_path: a developer's .env in the repo must not redirect the server.
+        proc = subprocess.Popen(
+            [sys.executable, *LAUNCHERS[request.param](port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(proc, base_url, log)
+        yield base_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    # Recent uvicorn re-raises SIGTERM after its graceful shutdown, so -SIGTERM is a clean
+    # exit too; the log line shows the lifespan ran to its end (the store was closed).
+    output = log.read_text()
+    assert proc.returncode in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete." in output
+
+
+def test_real_server_serves_the_duckdb_store(server: str, duckdb_file: Path) -> None:
+    with httpx.Client(base_url=server, timeout=10) as http:
+        health = http.get("/health")
+        assert health.status_code == 200
+        assert health.json()["store_backend"] == "duckdb"
+        assert health.json()["status"] == "ok"
+
+        assets = http.get("/assets")
+        assert assets.status_code == 200
+        assert assets.headers["content-type"] == "application/json"
+        assert [a["asset_id"] for a in assets.json()] == ["btc", "ousg", "usdc"]
+
+        detail = http.get("/assets/ousg")
+        assert detail.status_code == 200
+        assert detail.json()["issuer_name"] == "Ondo Finance"
+
+        ohlcv = http.get(
+            "/assets/ousg/ohlcv",
+            params={"interval": "1h", "start": "2024-01-02T22:00:00+00:00", "limit": 10},
+        )
+        assert ohlcv.status_code == 200
+        body = ohlcv.json()
+        assert body["count"] == 2
+        stamps = [dt.datetime.fromisoformat(bar["ts"]) for bar in body["bars"]]
+        assert stamps == [T0 + dt.timedelta(hours=h) for h in (HOURS - 2, HOURS - 1)]
+        assert all(bar["ts"].endswith(("Z", "+00:00")) for bar in body["bars"])
+
+        missing = http.get("/assets/xyz/ohlcv")
+        assert missing.status_code == 404
+        assert missing.json() == {"detail": "asset 'xyz' not found"}
+
+        invalid = http.get("/assets/ousg/ohlcv", params={"interval": "5m"})
+        assert invalid.status_code == 422
+        assert "'1h' or '1d'" in invalid.json()["detail"][0]["msg"]
+
+        docs = http.get("/openapi.json")
+        assert docs.status_code == 200
+        assert "/assets/{asset_id}/ohlcv" in docs.json()["paths"]
+
+    # The server holds the file read-only (a shared lock): other readers still get in.
+    with duckdb.connect(str(duckdb_file), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM assets").fetchone() == (3,)

@@ -1,0 +1,8 @@
+"""Fixtures for real services live in tests/fixtures/, one module per service."""
+
+pytest_plugins = [
+    "tests.fixtures.lake",
+    "tests.fixtures.s3",
+    "tests.fixtures.timescaledb",
+    "tests.fixtures.serving",
+]

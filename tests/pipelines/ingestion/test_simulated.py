@@ -1,0 +1,588 @@
+"""The simulated source: determinism, response shapes, per-class behaviour, faults, framework."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pipelines.core.errors import ConfigurationError, NotFoundError
+from pipelines.core.settings import Settings
+from pipelines.ingestion.base import FetchWindow, SourceRequest
+from pipelines.ingestion.envelope import RawEnvelope
+from pipelines.ingestion.registry import get_connector, known_sources
+from pipelines.ingestion.simulated import (
+    ACCEPTED_FAULTS,
+    EVENT_TEMPLATES,
+    FAULT_KINDS,
+    NEWS_TEMPLATES,
+    QUARANTINE_FAULTS,
+    SimulatedSource,
+    coinapi_symbol_id,
+    price_params,
+    us_bond_market_holidays,
+)
+from pipelines.reference.model import Asset, AssetClass
+
+START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+COINAPI_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")
+BAR_KEYS = {
+    "time_period_start",
+    "time_period_end",
+    "time_open",
+    "time_close",
+    "price_open",
+    "price_high",
+    "price_low",
+    "price_close",
+    "volume_traded",
+    "trades_count",
+}
+HOURS_PER_YEAR = 365 * 24
+
+
+def make_asset(asset_id: str, symbol: str, asset_class: AssetClass, name: str = "") -> Asset:
+    return Asset(
+        asset_id=asset_id,
+        symbol=symbol,
+        name=name or symbol,
+        asset_class=asset_class,
+        blockchain_network="ethereum",
+        issuer_name="Example Issuer",
+    )
+
+
+ASSETS = [
+    make_asset("btc", "BTC", "crypto", "Bitcoin"),
+    make_asset("eth", "ETH", "crypto", "Ether"),
+    make_asset("usdc", "USDC", "stablecoin", "USD Coin"),
+    make_asset("dai", "DAI", "stablecoin", "Dai"),
+    make_asset("buidl", "BUIDL", "money_market_fund", "BlackRock USD Institutional Fund"),
+    make_asset("ousg", "OUSG", "tokenized_treasury", "Ondo Short-Term US Treasuries"),
+    make_asset("usdy", "USDY", "tokenized_treasury", "Ondo US Dollar Yield"),
+    make_asset("paxg", "PAXG", "tokenized_gold", "Pax Gold"),
+    make_asset("realt-a", "REALTA", "real_estate", "RealT Example Street"),
+    make_asset("credit-a", "CREDA", "private_credit", "Example Credit Pool"),
+]
+BY_ID = {a.asset_id: a for a in ASSETS}
+
+
+def source(
+    assets: list[Asset] = ASSETS,
+    *,
+    days: int = 90,
+    frequency: Any = "1h",
+    fault_rate: float = 0.0,
+    seed: int = 7,
+    **kwargs: Any,
+) -> SimulatedSource:
+    return SimulatedSource(
+        assets,
+        seed=seed,
+        start=START,
+        end=START + dt.timedelta(days=days),
+        frequency=frequency,
+        fault_rate=fault_rate,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def clean() -> SimulatedSource:
+    """90 days of hourly bars, no faults."""
+    return source()
+
+
+@pytest.fixture(scope="module")
+def clean_prices(clean: SimulatedSource) -> dict[str, list[dict[str, Any]]]:
+    """Every bar per asset id, in time order."""
+    bars: dict[str, list[dict[str, Any]]] = {a.asset_id: [] for a in ASSETS}
+    by_symbol = {coinapi_symbol_id(a): a.asset_id for a in ASSETS}
+    for request in clean.build_requests(clean.window):
+        if request.dataset == "prices":
+            asset_id = by_symbol[request.params["symbol_id"]]
+            bars[asset_id] += clean.fetch(request).payload
+    return bars
+
+
+def closes(bars: list[dict[str, Any]]) -> np.ndarray:
+    return np.array([b["price_close"] for b in bars], dtype=float)
+
+
+def log_returns(bars: list[dict[str, Any]]) -> np.ndarray:
+    return np.diff(np.log(closes(bars)))
+
+
+def parse_coinapi(text: str) -> dt.datetime:
+    assert COINAPI_TIME.match(text), text
+    return dt.datetime.fromisoformat(text[:26] + "+00:00")
+
+
+def lines(envelopes: list[RawEnvelope]) -> list[str]:
+    return [e.to_json_line() for e in envelopes]
+
+
+# --- determinism -----------------------------------------------------------------------------
+
+
+def test_same_arguments_give_byte_identical_envelopes() -> None:
+    first = source(days=5, fault_rate=0.01)
+    second = source(days=5, fault_rate=0.01)
+    assert lines(list(first.collect(first.window))) == lines(list(second.collect(second.window)))
+
+
+def test_another_seed_gives_other_numbers() -> None:
+    one, other = source(days=2, datasets=["prices"]), source(days=2, seed=8, datasets=["prices"])
+    assert lines(list(one.collect(one.window))) != lines(list(other.collect(other.window)))
+
+
+def test_adding_an_asset_leaves_the_others_unchanged() -> None:
+    extra = make_asset("usdt", "USDT", "stablecoin")
+    before = source(days=5, fault_rate=0.01, datasets=["prices", "onchain", "economic"])
+    after = source(
+        [*ASSETS, extra], days=5, fault_rate=0.01, datasets=["prices", "onchain", "economic"]
+    )
+    old = lines(list(before.collect(before.window)))
+    new = lines(list(after.collect(after.window)))
+    assert set(old) < set(new)
+    assert len(new) - len(old) == 2 * 5  # prices + on-chain for 5 days of the new asset
+
+
+def test_extending_the_span_never_rewrites_earlier_days() -> None:
+    short, longer = source(days=10, fault_rate=0.01), source(days=12, fault_rate=0.01)
+    assert lines(list(short.collect(short.window))) == lines(list(longer.collect(short.window)))
+
+
+def test_a_narrow_window_returns_the_same_envelopes_as_the_full_one(
+    clean: SimulatedSource,
+) -> None:
+    day = FetchWindow.for_days(dt.date(2024, 2, 10), 1)
+    narrow = [e for e in clean.collect(day) if e.dataset != "economic"]
+    full = {e.ingest_id for e in clean.collect(clean.window)}
+    assert narrow and {e.ingest_id for e in narrow} <= full
+
+
+def test_fetched_at_follows_the_data_not_the_wall_clock(clean: SimulatedSource) -> None:
+    for envelope in clean.collect(FetchWindow.for_days(dt.date(2024, 3, 1), 1)):
+        assert envelope.fetched_at.tzinfo == dt.UTC
+        if envelope.dataset == "prices":
+            covered = dt.datetime.fromisoformat(envelope.params["time_end"])
+            lag = envelope.fetched_at - covered
+            assert dt.timedelta(minutes=1) <= lag <= dt.timedelta(minutes=10)
+
+
+# --- shapes ------------------------------------------------------------------------------
+
+
+def test_price_envelopes_have_the_coinapi_shape(clean: SimulatedSource) -> None:
+    envelopes = [
+        e
+        for e in clean.collect(FetchWindow.for_days(dt.date(2024, 1, 5), 1))
+        if e.dataset == "prices"
+    ]
+    assert len(envelopes) == len(ASSETS)
+    for envelope in envelopes:
+        assert envelope.source == "simulated"
+        assert envelope.endpoint == "/v1/ohlcv/{symbol_id}/history"
+        assert envelope.params == {
+            "symbol_id": envelope.params["symbol_id"],
+            "period_id": "1HRS",
+            "time_start": "2024-01-05T00:00:00Z",
+            "time_end": "2024-01-06T00:00:00Z",
+        }
+        assert re.fullmatch(r"SIM_SPOT_[A-Z0-9]+_USD", envelope.params["symbol_id"])
+        assert len(envelope.payload) == 24
+        for bar in envelope.payload:
+            assert set(bar) == BAR_KEYS
+            start, end = (
+                parse_coinapi(bar["time_period_start"]),
+                parse_coinapi(bar["time_period_end"]),
+            )
+            assert end - start == dt.timedelta(hours=1)
+            if bar["trades_count"]:
+                assert (
+                    start
+                    <= parse_coinapi(bar["time_open"])
+                    <= parse_coinapi(bar["time_close"])
+                    < end
+                )
+            assert all(
+                isinstance(bar[k], float) for k in BAR_KEYS if k.startswith(("price", "vol"))
+            )
+            assert isinstance(bar["trades_count"], int)
+
+
+@pytest.mark.parametrize(("frequency", "period_id", "per_day"), [
+    ("1m", "1MIN", 1440), ("5m", "5MIN", 288), ("15m", "15MIN", 96), ("1h", "1HRS", 24),
+])  # fmt: skip
+def test_bar_count_is_days_times_bars_per_day(frequency: Any, period_id: str, per_day: int) -> None:
+    sim = source(ASSETS[:3], days=2, frequency=frequency, datasets=["prices"])
+    envelopes = list(sim.collect(sim.window))
+    assert len(envelopes) == 2 * 3
+    for envelope in envelopes:
+        assert envelope.params["period_id"] == period_id
+        starts = [parse_coinapi(b["time_period_start"]) for b in envelope.payload]
+        assert len(starts) == per_day
+        assert starts[0] == dt.datetime.fromisoformat(envelope.params["time_start"])
+        assert len(set(np.diff(np.array(starts)))) == 1  # evenly spaced, no gaps
+
+
+def test_a_window_part_of_a_day_returns_only_its_bars(clean: SimulatedSource) -> None:
+    window = FetchWindow(START + dt.timedelta(hours=30), START + dt.timedelta(hours=36))
+    envelopes = [e for e in clean.collect(window) if e.dataset == "prices"]
+    assert {len(e.payload) for e in envelopes} == {6}
+    assert envelopes[0].payload[0]["time_period_start"] == "2024-01-02T06:00:00.0000000Z"
+
+
+def test_a_window_outside_the_span_yields_nothing(clean: SimulatedSource) -> None:
+    assert list(clean.collect(FetchWindow.for_days(dt.date(2023, 1, 1), 3))) == []
+
+
+def test_onchain_envelopes_are_daily_metric_lists(clean: SimulatedSource) -> None:
+    envelopes = [
+        e
+        for e in clean.collect(FetchWindow.for_days(dt.date(2024, 2, 1), 1))
+        if e.dataset == "onchain"
+    ]
+    assert {e.params["asset"] for e in envelopes} == set(BY_ID)
+    for envelope in envelopes:
+        (record,) = envelope.payload
+        assert record["timestamp"] == "2024-02-01T00:00:00Z"
+        assert isinstance(record["holders"], int) and record["holders"] > 0
+        assert isinstance(record["transfer_count"], int) and record["transfer_count"] >= 0
+        for key in ("transfer_volume_usd", "total_supply", "dex_liquidity_usd",
+                    "exchange_inflow_usd", "exchange_outflow_usd"):  # fmt: skip
+            assert record[key] >= 0
+        model = price_params(BY_ID[envelope.params["asset"]]).model
+        if model in ("accruing_nav", "stable_nav", "private_credit"):
+            assert record["nav_usd"] > 0
+        else:
+            assert record["nav_usd"] is None
+
+
+def test_economic_envelopes_have_the_fred_shape(clean: SimulatedSource) -> None:
+    envelopes = {
+        e.params["series_id"]: e for e in clean.collect(clean.window) if e.dataset == "economic"
+    }
+    assert set(envelopes) == {"DTB3", "DFF", "DGS10", "CPIAUCSL"}
+    holidays = us_bond_market_holidays(2024)
+    for series_id, envelope in envelopes.items():
+        assert envelope.endpoint == "/fred/series/observations"
+        assert envelope.params["file_type"] == "json"
+        payload = envelope.payload
+        assert payload["count"] == len(payload["observations"]) > 0
+        assert payload["observation_start"] == "2024-01-01"
+        assert payload["observation_end"] == "2024-03-30"
+        dates = [dt.date.fromisoformat(o["date"]) for o in payload["observations"]]
+        assert dates == sorted(dates)
+        for obs, day in zip(payload["observations"], dates, strict=True):
+            assert isinstance(obs["value"], str)
+            if obs["value"] == ".":
+                assert series_id in ("DTB3", "DGS10") and day in holidays
+            else:
+                float(obs["value"])
+        if series_id in ("DTB3", "DGS10"):
+            assert all(day.weekday() < 5 for day in dates)
+            assert dt.date(2024, 1, 15) in dates  # Martin Luther King Jr. Day: listed, no value
+        elif series_id == "DFF":
+            assert len(dates) == 90  # every calendar day, as FRED publishes it
+        else:
+            assert dates == [dt.date(2024, 1, 1), dt.date(2024, 2, 1)]  # March not yet released
+
+
+def test_news_envelopes_have_the_newsapi_shape(clean: SimulatedSource) -> None:
+    envelopes = [e for e in clean.collect(clean.window) if e.dataset == "news"]
+    assert len(envelopes) == 90
+    names = [(a.name, a.symbol) for a in ASSETS]
+    for envelope in envelopes:
+        payload = envelope.payload
+        assert payload["status"] == "ok"
+        assert payload["totalResults"] == len(payload["articles"]) >= 1
+        published = [a["publishedAt"] for a in payload["articles"]]
+        assert published == sorted(published, reverse=True)
+        for article in payload["articles"]:
+            assert set(article) == {"source", "author", "title", "description", "url",
+                                    "urlToImage", "publishedAt", "content"}  # fmt: skip
+            assert article["source"]["id"] is None and article["urlToImage"] is None
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", article["publishedAt"])
+            assert envelope.params["from"] <= article["publishedAt"] < envelope.params["to"]
+            assert any(n in article["title"] or s in article["title"] for n, s in names) or (
+                "Example Issuer" in article["title"]
+            )
+            assert re.search(r"… \[\+\d+ chars\]$", article["content"])
+
+
+def test_news_tone_follows_the_market(clean: SimulatedSource) -> None:
+    tones: Counter[str] = Counter()
+    templates = {t: tone for tone, ts in NEWS_TEMPLATES.items() for t in ts}
+    templates |= {t: tone for tone, t in EVENT_TEMPLATES.values()}
+    patterns = [(re.compile(re.escape(t).replace(r"\{", "{").replace(r"\}", "}")
+                 .replace("{name}", ".+").replace("{symbol}", ".+").replace("{issuer}", ".+")
+                 .replace("{pct}", ".+").replace("{price}", ".+") + "$"), tone)
+                for t, tone in templates.items()]  # fmt: skip
+    for envelope in clean.collect(clean.window):
+        if envelope.dataset == "news":
+            for article in envelope.payload["articles"]:
+                tones[next(tone for p, tone in patterns if p.match(article["title"]))] += 1
+    assert set(tones) == {"positive", "negative", "neutral"}
+
+
+# --- bars and per-class behaviour -------------------------------------------------------------
+
+
+def test_bars_are_consistent_without_faults(clean_prices: dict[str, list[dict[str, Any]]]) -> None:
+    for asset_id, bars in clean_prices.items():
+        assert len(bars) == 90 * 24, asset_id
+        previous_close = None
+        for bar in bars:
+            o, h, low, c = (bar[f"price_{k}"] for k in ("open", "high", "low", "close"))
+            assert h >= max(o, c) and low <= min(o, c) and low > 0, (asset_id, bar)
+            assert bar["volume_traded"] >= 0 and bar["trades_count"] >= 0
+            if previous_close is not None:
+                assert o == pytest.approx(previous_close, rel=1e-9)
+            previous_close = c
+
+
+def test_stablecoins_hold_the_peg_outside_de_pegs(
+    clean: SimulatedSource, clean_prices: dict[str, list[dict[str, Any]]]
+) -> None:
+    for asset_id in ("usdc", "dai"):
+        starts = [parse_coinapi(b["time_period_start"]) for b in clean_prices[asset_id]]
+        episodes = [e for e in clean.events(asset_id) if e.kind == "depeg"]
+        calm = np.array([not any(e.start <= t <= e.end for e in episodes) for t in starts])
+        price = closes(clean_prices[asset_id])[calm]
+        assert abs(price.mean() - 1.0) < 2e-4  # within 2 bp
+        assert 1e-5 < price.std() < 1e-3  # a few bp of noise
+
+
+def test_stablecoins_de_peg_and_recover() -> None:
+    coins = [make_asset(f"coin-{i}", f"COIN{i}", "stablecoin") for i in range(6)]
+    sim = source(coins, days=365, datasets=["prices"])
+    episodes = 0
+    for coin in coins:
+        _, bars = sim._simulated(coin)  # whole-span arrays: faster than a year of envelopes
+        for event in (e for e in sim.events(coin.asset_id) if e.kind == "depeg"):
+            episodes += 1
+            first = int((event.start - START) / dt.timedelta(hours=1))
+            last = min(int((event.end - START) / dt.timedelta(hours=1)), len(bars.close) - 1)
+            trough = bars.close[first : last + 1].min()
+            assert 0.92 < trough < 0.995
+            assert trough == pytest.approx(1 - event.magnitude, abs=0.01)
+            if last < len(bars.close) - 1:
+                assert abs(bars.close[last] - 1.0) < 2e-3  # recovered
+            assert bars.volume[first : last + 1].max() > 3 * np.median(bars.volume)
+    assert episodes >= 2  # 1 per coin-year expected
+
+
+def test_accumulating_treasury_tokens_accrue_their_yield(
+    clean_prices: dict[str, list[dict[str, Any]]],
+) -> None:
+    for asset_id in ("ousg", "usdy"):
+        price = closes(clean_prices[asset_id])
+        years = np.arange(len(price)) / HOURS_PER_YEAR
+        slope = np.polyfit(years, np.log(price), 1)[0]
+        assert slope == pytest.approx(price_params(BY_ID[asset_id]).annual_yield, abs=0.004)
+        assert np.std(np.diff(np.log(price))) < 5e-4  # smooth: tiny noise
+
+
+def test_stable_nav_funds_stay_at_one_dollar_and_grow_supply(
+    clean: SimulatedSource, clean_prices: dict[str, list[dict[str, Any]]]
+) -> None:
+    price = closes(clean_prices["buidl"])
+    assert abs(price.mean() - 1.0) < 5e-5 and np.abs(price - 1.0).max() < 1e-3
+    supply = [
+        e.payload[0]["total_supply"]
+        for e in clean.collect(clean.window)
+        if e.dataset == "onchain" and e.params["asset"] == "buidl"
+    ]
+    assert supply[-1] > supply[0]
+
+
+def test_private_credit_accrues_and_is_marked_down_rarely() -> None:
+    pools = [make_asset(f"pool-{i}", f"POOL{i}", "private_credit") for i in range(8)]
+    sim = source(pools, days=365, datasets=["prices"])
+    markdowns = 0
+    for pool in pools:
+        _, bars = sim._simulated(pool)
+        events = [e for e in sim.events(pool.asset_id) if e.kind == "markdown"]
+        markdowns += len(events)
+        for event in events:
+            i = int((event.start - START) / dt.timedelta(hours=1))
+            assert bars.close[i] < bars.close[i - 1] * (1 - 0.015)
+        if not events:
+            years = np.arange(len(bars.close)) / HOURS_PER_YEAR
+            slope = np.polyfit(years, np.log(bars.close), 1)[0]
+            assert 0.08 <= slope <= 0.12
+    assert 1 <= markdowns <= 12  # 0.5 per pool-year expected
+
+
+def test_crypto_has_realistic_volatility_and_fat_tails(
+    clean_prices: dict[str, list[dict[str, Any]]],
+) -> None:
+    for asset_id in ("btc", "eth"):
+        r = log_returns(clean_prices[asset_id])
+        vol = r.std() * math.sqrt(HOURS_PER_YEAR)
+        kurtosis = ((r - r.mean()) ** 4).mean() / r.var() ** 2
+        assert 0.3 < vol < 1.1, (asset_id, vol)
+        assert kurtosis > 3.0, (asset_id, kurtosis)
+        # GARCH: big moves follow big moves, so |returns| are autocorrelated.
+        assert abs_return_autocorrelation(r) > 0.05, asset_id
+
+
+def abs_return_autocorrelation(r: np.ndarray, lags: int = 10) -> float:
+    """Mean autocorrelation of |r| over lags 1..``lags`` (about 0 for independent returns)."""
+    x = np.abs(r) - np.abs(r).mean()
+    return float(np.mean([(x[k:] * x[:-k]).mean() / x.var() for k in range(1, lags + 1)]))
+
+
+def test_gold_moves_like_gold(clean_prices: dict[str, list[dict[str, Any]]]) -> None:
+    r = log_returns(clean_prices["paxg"])
+    assert 0.10 < r.std() * math.sqrt(HOURS_PER_YEAR) < 0.20
+    assert abs(abs_return_autocorrelation(r)) < 0.05  # a plain random walk: no clustering
+
+
+def test_real_estate_trades_thinly(clean_prices: dict[str, list[dict[str, Any]]]) -> None:
+    bars = clean_prices["realt-a"]
+    idle = [b for b in bars if b["volume_traded"] == 0]
+    assert len(idle) > 0.6 * len(bars)
+    for bar in idle:
+        assert bar["trades_count"] == 0 and bar["time_open"] is None and bar["time_close"] is None
+        assert bar["price_open"] == bar["price_high"] == bar["price_low"] == bar["price_close"]
+    traded = [b for b in bars if b["volume_traded"] > 0]
+    assert traded and all(b["trades_count"] >= 1 for b in traded)
+
+
+# --- faults ----------------------------------------------------------------------------------
+
+
+def test_faults_appear_at_the_configured_rate_and_only_of_documented_kinds() -> None:
+    rate = 0.01
+    faulty, clean = source(days=30, fault_rate=rate), source(days=30, fault_rate=0.0)
+    faulty_bars = {e.ingest_id: e for e in faulty.collect(faulty.window) if e.dataset == "prices"}
+    clean_bars = [e for e in clean.collect(clean.window) if e.dataset == "prices"]
+    kinds: Counter[str] = Counter()
+    total = 0
+    pairs = zip(clean_bars, faulty_bars.values(), strict=True)
+    for good_envelope, bad_envelope in pairs:
+        for good, bad in zip(good_envelope.payload, bad_envelope.payload, strict=True):
+            total += 1
+            if good != bad:
+                kinds[classify_fault(good, bad)] += 1
+    n = sum(kinds.values())
+    expected = rate * total
+    assert abs(n - expected) < 4 * math.sqrt(expected), (n, expected)
+    assert set(kinds) == set(FAULT_KINDS)
+    recorded = Counter(
+        e.kind.removeprefix("fault:")
+        for a in ASSETS
+        for e in faulty.events(a.asset_id)
+        if e.kind.startswith("fault:")
+    )
+    assert recorded == kinds
+    assert set(FAULT_KINDS) == QUARANTINE_FAULTS | ACCEPTED_FAULTS
+    assert not QUARANTINE_FAULTS & ACCEPTED_FAULTS
+
+
+def classify_fault(good: dict[str, Any], bad: dict[str, Any]) -> str:
+    """Which documented defect turned ``good`` into ``bad`` (fails on anything else)."""
+    changed = {k for k in good if good[k] != bad[k]}
+    if bad["time_period_start"] is None:
+        assert changed == {"time_period_start"}
+        return "null_time"
+    if isinstance(bad["price_close"], str):
+        assert changed == {"price_open", "price_high", "price_low", "price_close"}
+        assert all(float(bad[k]) == good[k] for k in changed)
+        return "numeric_string"
+    if bad["price_close"] <= 0:
+        assert changed == {"price_close"}
+        return "non_positive_price"
+    assert changed == {"price_high", "price_low"} and bad["price_high"] < bad["price_low"]
+    return "high_below_low"
+
+
+def test_a_higher_fault_rate_faults_a_superset_of_bars() -> None:
+    def faults(rate: float) -> set[tuple[str, dt.datetime]]:
+        sim = source(days=20, fault_rate=rate, datasets=["prices"])
+        return {(a.asset_id, e.start) for a in ASSETS for e in sim.events(a.asset_id)
+                if e.kind.startswith("fault:")}  # fmt: skip
+
+    low, high = faults(0.002), faults(0.02)
+    assert low and low < high
+
+
+# --- validation, settings, framework ----------------------------------------------------------
+
+
+def test_invalid_arguments_are_configuration_errors() -> None:
+    with pytest.raises(ConfigurationError, match="bar grid"):
+        SimulatedSource(
+            ASSETS, seed=1, start=START + dt.timedelta(minutes=30), end=START + dt.timedelta(days=1)
+        )
+    with pytest.raises(ConfigurationError, match="frequency"):
+        source(frequency="2h")
+    with pytest.raises(ConfigurationError, match="fault_rate"):
+        source(fault_rate=1.5)
+    with pytest.raises(ConfigurationError, match="timezone-aware"):
+        SimulatedSource(ASSETS, seed=1, start=dt.datetime(2024, 1, 1), end=dt.datetime(2024, 1, 2))
+    with pytest.raises(ConfigurationError, match="listed twice"):
+        source([ASSETS[0], ASSETS[0]])
+    with pytest.raises(ConfigurationError, match="datasets"):
+        source(datasets=["weather"])
+
+
+def test_unknown_requests_are_not_found(clean: SimulatedSource) -> None:
+    with pytest.raises(NotFoundError, match="symbol_id"):
+        clean.fetch(SourceRequest("prices", "/v1/ohlcv/{symbol_id}/history", {
+            "symbol_id": "SIM_SPOT_NOPE_USD", "time_start": "2024-01-01T00:00:00Z",
+            "time_end": "2024-01-02T00:00:00Z",
+        }))  # fmt: skip
+    with pytest.raises(NotFoundError, match="series_id"):
+        clean.fetch(SourceRequest("economic", "/fred/series/observations", {"series_id": "GDP"}))
+
+
+def test_from_settings_builds_the_configured_span() -> None:
+    settings = Settings(sim_seed=3, sim_days=5, sim_end=dt.date(2024, 3, 1), sim_frequency="15m",
+                        sim_assets=["btc", "usdc"])  # fmt: skip
+    sim = SimulatedSource.from_settings(settings, ASSETS)
+    assert sim.window == FetchWindow.for_days(dt.date(2024, 2, 25), 5)
+    assert [a.asset_id for a in sim.assets] == ["btc", "usdc"]
+    assert sim.frequency == "15m" and sim.seed == 3
+    with pytest.raises(ConfigurationError, match="RWA_SIM_ASSETS"):
+        SimulatedSource.from_settings(Settings(sim_assets=["nope"]), ASSETS)
+
+
+def test_fetch_window_is_utc_and_half_open() -> None:
+    paris = dt.timezone(dt.timedelta(hours=1))
+    window = FetchWindow(
+        dt.datetime(2024, 1, 1, 1, tzinfo=paris), dt.datetime(2024, 1, 3, tzinfo=dt.UTC)
+    )
+    assert window.start == START and window.start.tzinfo == dt.UTC
+    assert window.days() == [dt.date(2024, 1, 1), dt.date(2024, 1, 2)]
+    with pytest.raises(ValueError, match="timezone-aware"):
+        FetchWindow(dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2, tzinfo=dt.UTC))
+    with pytest.raises(ValueError, match="after start"):
+        FetchWindow(START, START)
+
+
+def test_registry_builds_connectors_by_name() -> None:
+    assert "simulated" in known_sources()
+    sim = get_connector("simulated", assets=ASSETS[:1], seed=1, start=START,
+                        end=START + dt.timedelta(days=1))  # fmt: skip
+    assert isinstance(sim, SimulatedSource)
+    with pytest.raises(ConfigurationError, match=r"known sources: .*simulated"):
+        get_connector("coinbase-pro")
+    with pytest.raises(ConfigurationError, match="invalid arguments"):
+        get_connector("simulated", colour="blue")
+
+
+def test_us_bond_market_holidays_2024() -> None:
+    assert us_bond_market_holidays(2024) == {
+        dt.date(2024, 1, 1), dt.date(2024, 1, 15), dt.date(2024, 2, 19), dt.date(2024, 5, 27),
+        dt.date(2024, 6, 19), dt.date(2024, 7, 4), dt.date(2024, 9, 2), dt.date(2024, 10, 14),
+        dt.date(2024, 11, 11), dt.date(2024, 11, 28), dt.date(2024, 12, 25),
+    }  # fmt: skip

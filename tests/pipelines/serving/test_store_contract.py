@@ -1,0 +1,476 @@
+"""The serving-store contract, run against both implementations (the ``store`` fixture), then
+what only one of them has: DuckDB's file modes, TimescaleDB's hypertable, edition, versioned
+migrations and connection failures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import psycopg
+import pyarrow as pa
+import pytest
+
+from pipelines.core.errors import ConfigurationError, DataContractError, StoreUnavailableError
+from pipelines.core.settings import Settings
+from pipelines.reference.model import Asset, Audit, Redemption
+from pipelines.serving import open_store
+from pipelines.serving.base import OHLCV_SCHEMA, OhlcvBar, ServingStore
+from pipelines.serving.duckdb_store import DuckDBStore
+from pipelines.serving.timescale_store import MIGRATIONS, TimescaleStore
+from tests.fixtures.processes import free_port
+
+T0 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+
+ASSETS = [
+    Asset(
+        asset_id="ousg",
+        symbol="OUSG",
+        name="Ondo Short-Term US Government Treasuries",
+        asset_class="tokenized_treasury",
+        blockchain_network="ethereum",
+        chains=["ethereum", "polygon", "solana"],
+        contract_address="0x1b19c19393e2d034d8ff31ff34c81252fcbbee92",
+        issuer_name="Ondo Finance",
+        jurisdiction="Cayman Islands",
+        legal_structure="Limited partnership",
+        kyc_required=True,
+        transfer_restrictions="Qualified purchasers only",
+        redemption=Redemption(frequency="daily", settlement="T+0 in USDC", minimum_usd=5000.0),
+        audits=[Audit(auditor="Code4rena", year=2023, scope="contracts"), Audit(auditor="X")],
+        oracle="Chainlink NAV",
+        upgradeable_contract=True,
+        launch_date=dt.date(2023, 1, 26),
+        coingecko_id="ousg",
+        sources=["https://ondo.finance", "https://docs.ondo.finance"],
+    ),
+    Asset(
+        asset_id="usdc",
+        symbol="USDC",
+        name="USD Coin — «quoted» 'name'",  # non-ASCII and quotes survive the JSON column
+        asset_class="stablecoin",
+        blockchain_network="ethereum",
+        issuer_name="Circle",
+    ),
+    Asset(
+        asset_id="btc",
+        symbol="BTC",
+        name="Bitcoin",
+        asset_class="crypto",
+        blockchain_network="bitcoin",
+    ),
+]
+
+
+def bars(
+    asset_id: str = "ousg",
+    resolution: str = "1h",
+    n: int = 10,
+    *,
+    start: dt.datetime = T0,
+    step: dt.timedelta = HOUR,
+    base: float = 100.0,
+) -> pa.Table:
+    """``n`` consecutive synthetic bars; bar ``i`` opens at ``base + i``."""
+    rows = [
+        {
+            "asset_id": asset_id,
+            "resolution": resolution,
+            "ts": start + i * step,
+            "open": base + i,
+            "high": base + i + 0.5,
+            "low": base + i - 0.5,
+            "close": base + i + 0.25,
+            "volume": 1000.0 + i,
+        }
+        for i in range(n)
+    ]
+    return pa.Table.from_pylist(rows, schema=OHLCV_SCHEMA)
+
+
+def opens(result: list[OhlcvBar]) -> list[float]:
+    return [bar.open for bar in result]
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+
+def test_migrate_again_is_harmless_and_keeps_data(store: ServingStore) -> None:
+    store.upsert_ohlcv(bars(n=3))
+    store.migrate()
+    store.migrate()
+    assert store.table_counts()["ohlcv_1h"] == 3
+
+
+def test_a_new_store_is_empty(store: ServingStore) -> None:
+    assert store.table_counts() == {"assets": 0, "ohlcv_1h": 0, "ohlcv_1d": 0}
+    assert store.list_assets() == []
+
+
+# --- assets ---------------------------------------------------------------------------------
+
+
+def test_assets_round_trip_equal_in_id_order(store: ServingStore) -> None:
+    assert store.upsert_assets(ASSETS) == 3
+    assert store.list_assets() == sorted(ASSETS, key=lambda asset: asset.asset_id)
+    for asset in ASSETS:
+        assert store.get_asset(asset.asset_id) == asset
+
+
+def test_upserting_an_asset_replaces_it(store: ServingStore) -> None:
+    store.upsert_assets(ASSETS)
+    renamed = ASSETS[0].model_copy(update={"name": "Renamed", "audits": [], "redemption": None})
+    store.upsert_assets([renamed])
+    assert store.get_asset("ousg") == renamed
+    assert store.table_counts()["assets"] == 3
+
+
+def test_list_assets_by_class(store: ServingStore) -> None:
+    store.upsert_assets(ASSETS)
+    assert [a.asset_id for a in store.list_assets("stablecoin")] == ["usdc"]
+    assert store.list_assets("real_estate") == []
+
+
+def test_unknown_asset_is_none(store: ServingStore) -> None:
+    store.upsert_assets(ASSETS)
+    assert store.get_asset("nope") is None
+
+
+def test_upserting_no_assets_writes_nothing(store: ServingStore) -> None:
+    assert store.upsert_assets([]) == 0
+
+
+# --- OHLCV writes ---------------------------------------------------------------------------
+
+
+def test_loading_the_same_bars_twice_changes_nothing(store: ServingStore) -> None:
+    batch = pa.concat_tables([bars(n=24), bars("ousg", "1d", 3, step=DAY)])
+    assert store.upsert_ohlcv(batch) == 27
+    first = (store.table_counts(), store.ohlcv("ousg", "1h"), store.ohlcv("ousg", "1d"))
+    assert store.upsert_ohlcv(batch) == 27
+    assert (store.table_counts(), store.ohlcv("ousg", "1h"), store.ohlcv("ousg", "1d")) == first
+    assert first[0] == {"assets": 0, "ohlcv_1h": 24, "ohlcv_1d": 3}
+
+
+def test_loading_changed_values_updates_them(store: ServingStore) -> None:
+    store.upsert_ohlcv(bars(n=5))
+    # Overlapping batch: bars 3-4 change, bars 5-6 are new.
+    store.upsert_ohlcv(bars(n=4, start=T0 + 3 * HOUR, base=500.0))
+    assert opens(store.ohlcv("ousg", "1h")) == [100.0, 101.0, 102.0, 500.0, 501.0, 502.0, 503.0]
+    assert store.ohlcv("ousg", "1h", start=T0 + 3 * HOUR)[0] == OhlcvBar(
+        T0 + 3 * HOUR, 500.0, 500.5, 499.5, 500.25, 1000.0
+    )
+    assert store.table_counts()["ohlcv_1h"] == 7
+
+
+def test_float_values_round_trip_exactly(store: ServingStore) -> None:
+    values = [0.1 + 0.2, 1e-300, 123456789.123456789, 5e-324, 1.7976931348623157e308]
+    table = bars(n=len(values)).set_column(3, "open", pa.array(values, pa.float64()))
+    store.upsert_ohlcv(table)
+    assert opens(store.ohlcv("ousg", "1h")) == values
+
+
+def test_bars_in_any_column_order_and_time_unit_are_accepted(store: ServingStore) -> None:
+    table = bars(n=3)
+    reordered = table.select(list(reversed(table.column_names)))
+    ts_index = reordered.column_names.index("ts")
+    reordered = reordered.set_column(
+        ts_index, "ts", reordered.column("ts").cast(pa.timestamp("ns", tz="UTC"))
+    )
+    assert store.upsert_ohlcv(reordered) == 3
+    assert [bar.ts for bar in store.ohlcv("ousg", "1h")] == [T0, T0 + HOUR, T0 + 2 * HOUR]
+
+
+def test_an_empty_batch_writes_nothing(store: ServingStore) -> None:
+    assert store.upsert_ohlcv(OHLCV_SCHEMA.empty_table()) == 0
+    assert store.table_counts()["ohlcv_1h"] == 0
+
+
+def test_a_batch_repeating_a_key_is_refused_whole(store: ServingStore) -> None:
+    batch = pa.concat_tables([bars(n=3), bars(n=1, start=T0 + HOUR, base=7.0)])
+    with pytest.raises(DataContractError, match=r"repeat the key .*'ousg', '1h'"):
+        store.upsert_ohlcv(batch)
+    assert store.table_counts()["ohlcv_1h"] == 0
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        (lambda t: t.drop_columns(["volume"]), r"lack column\(s\) \['volume'\]"),
+        (
+            lambda t: t.set_column(3, "open", pa.array([None, 1.0], pa.float64())),
+            r"nulls in 'open'",
+        ),
+        (
+            lambda t: t.set_column(1, "resolution", pa.array(["1h", "5m"])),
+            r"unknown resolution\(s\) \['5m'\]",
+        ),
+        (
+            lambda t: t.set_column(3, "open", pa.array(["x", "y"])),
+            r"do not match the schema",
+        ),
+    ],
+    ids=["missing-column", "null", "unknown-resolution", "wrong-type"],
+)
+def test_bad_bars_raise_a_data_contract_error(store: ServingStore, broken, message) -> None:
+    with pytest.raises(DataContractError, match=message):
+        store.upsert_ohlcv(broken(bars(n=2)))
+    assert store.table_counts()["ohlcv_1h"] == 0
+
+
+# --- OHLCV reads ----------------------------------------------------------------------------
+
+
+def test_range_is_start_inclusive_end_exclusive_and_in_time_order(store: ServingStore) -> None:
+    table = bars(n=10)
+    shuffled = table.take([7, 2, 9, 0, 5, 1, 8, 3, 6, 4])
+    store.upsert_ohlcv(shuffled)
+    result = store.ohlcv("ousg", "1h", start=T0 + 2 * HOUR, end=T0 + 6 * HOUR)
+    assert [bar.ts for bar in result] == [T0 + i * HOUR for i in (2, 3, 4, 5)]
+    assert opens(store.ohlcv("ousg", "1h", start=T0 + 8 * HOUR)) == [108.0, 109.0]
+    assert opens(store.ohlcv("ousg", "1h", end=T0 + 2 * HOUR)) == [100.0, 101.0]
+    assert store.ohlcv("ousg", "1h", start=T0 + 5 * HOUR, end=T0 + 5 * HOUR) == []
+
+
+def test_limit_gives_the_newest_bars_in_ascending_order(store: ServingStore) -> None:
+    store.upsert_ohlcv(bars(n=10))
+    assert opens(store.ohlcv("ousg", "1h", limit=3)) == [107.0, 108.0, 109.0]
+    assert opens(store.ohlcv("ousg", "1h", end=T0 + 5 * HOUR, limit=2)) == [103.0, 104.0]
+    assert len(store.ohlcv("ousg", "1h", limit=100)) == 10
+    assert store.ohlcv("ousg", "1h", limit=0) == []
+
+
+def test_resolutions_are_separate_series(store: ServingStore) -> None:
+    store.upsert_ohlcv(bars("ousg", "1h", 3, base=1.0))
+    store.upsert_ohlcv(bars("ousg", "1d", 3, step=DAY, base=50.0))
+    assert opens(store.ohlcv("ousg", "1h")) == [1.0, 2.0, 3.0]
+    assert opens(store.ohlcv("ousg", "1d")) == [50.0, 51.0, 52.0]
+    # The bars at T0 share asset and time stamp; each resolution keeps its own.
+    assert store.ohlcv("ousg", "1h", limit=1)[0].ts == T0 + 2 * HOUR
+    assert store.ohlcv("ousg", "1d", end=T0 + HOUR)[0].open == 50.0
+
+
+def test_unknown_asset_has_no_bars(store: ServingStore) -> None:
+    store.upsert_ohlcv(bars(n=3))
+    assert store.ohlcv("nope", "1h") == []
+    assert store.ohlcv("ousg", "1d") == []
+
+
+def test_time_stamps_come_back_utc_and_bounds_in_any_zone_mean_the_same_instant(
+    store: ServingStore,
+) -> None:
+    store.upsert_ohlcv(bars(n=6))
+    for bar in store.ohlcv("ousg", "1h"):
+        assert bar.ts.tzinfo is dt.UTC
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    start = (T0 + HOUR).astimezone(plus_two)  # 03:00+02:00 is 01:00 UTC
+    naive_end = (T0 + 3 * HOUR).replace(tzinfo=None)  # naive bounds are read as UTC
+    assert opens(store.ohlcv("ousg", "1h", start=start, end=naive_end)) == [101.0, 102.0]
+
+
+def test_concurrent_reads_from_many_threads(store: ServingStore) -> None:
+    """The API calls one store from a thread pool."""
+    store.upsert_ohlcv(bars(n=50))
+    store.upsert_assets(ASSETS)
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for _ in range(20):
+                assert len(store.ohlcv("ousg", "1h", limit=10)) == 10
+                assert store.get_asset("btc") == ASSETS[2]
+        except BaseException as exc:  # reported below; a thread's exception is otherwise lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+# --- health and counts ----------------------------------------------------------------------
+
+
+def test_health_is_ok(store: ServingStore) -> None:
+    health = store.health()
+    assert health.ok
+    assert health.backend == store.backend
+    assert health.detail
+
+
+def test_table_counts_cover_every_resolution(store: ServingStore) -> None:
+    store.upsert_assets(ASSETS[:2])
+    store.upsert_ohlcv(pa.concat_tables([bars(n=4), bars("btc", "1h", 2), bars("btc", "1d", 1)]))
+    assert store.table_counts() == {"assets": 2, "ohlcv_1h": 6, "ohlcv_1d": 1}
+
+
+def test_closing_twice_is_harmless(store: ServingStore) -> None:
+    store.close()
+    store.close()
+
+
+# --- DuckDB only ----------------------------------------------------------------------------
+
+
+def test_duckdb_creates_the_folder_and_keeps_data_across_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "serving.duckdb"
+    with DuckDBStore(path) as store:
+        store.migrate()
+        store.upsert_ohlcv(bars(n=3))
+    with DuckDBStore(path, read_only=True) as reader:
+        reader.migrate()  # checks only
+        assert opens(reader.ohlcv("ousg", "1h")) == [100.0, 101.0, 102.0]
+        assert "read-only" in reader.health().detail
+
+
+def test_duckdb_read_only_refuses_a_missing_or_unmigrated_file(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailableError, match=r"missing\.duckdb does not exist"):
+        DuckDBStore(tmp_path / "missing.duckdb", read_only=True)
+    DuckDBStore(tmp_path / "blank.duckdb").close()
+    with (
+        DuckDBStore(tmp_path / "blank.duckdb", read_only=True) as reader,
+        pytest.raises(StoreUnavailableError, match=r"lacks schema version\(s\) \[1\]"),
+    ):
+        reader.migrate()
+
+
+def test_duckdb_writer_beside_a_reader_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "serving.duckdb"
+    with DuckDBStore(path) as writer:
+        writer.migrate()
+    with (
+        DuckDBStore(path, read_only=True),
+        pytest.raises(StoreUnavailableError, match=r"one writer process"),
+    ):
+        DuckDBStore(path)
+
+
+def test_open_store_follows_the_settings(tmp_path: Path) -> None:
+    settings = Settings(serving_backend="duckdb", duckdb_path=tmp_path / "s.duckdb")
+    with open_store(settings) as store:
+        assert isinstance(store, DuckDBStore)
+        assert store.path == tmp_path / "s.duckdb"
+
+
+# --- TimescaleDB only -----------------------------------------------------------------------
+
+
+def _query(dsn: str, sql: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(sql).fetchall()
+
+
+@pytest.mark.timescaledb
+def test_ohlcv_is_a_hypertable_on_ts(timescale_dsn: str) -> None:
+    with TimescaleStore(timescale_dsn) as store:
+        store.migrate()
+    rows = _query(
+        timescale_dsn,
+        "SELECT column_name, time_interval FROM timescaledb_information.dimensions "
+        "WHERE hypertable_name = 'ohlcv'",
+    )
+    assert rows == [("ts", dt.timedelta(days=30))]
+    assert _query(
+        timescale_dsn,
+        "SELECT hypertable_name FROM timescaledb_information.hypertables",
+    ) == [("ohlcv",)]
+
+
+@pytest.mark.timescaledb
+def test_edition_is_detected_and_reported(timescale_dsn: str) -> None:
+    (license_,) = _query(timescale_dsn, "SHOW timescaledb.license")[0]
+    with TimescaleStore(timescale_dsn) as store:
+        store.migrate()
+        assert store.edition == ("timescale" if license_ == "timescale" else "apache")
+        detail = store.health().detail
+    assert f"({store.edition} edition)" in detail
+    assert detail.startswith("TimescaleDB 2.")
+
+
+@pytest.mark.timescaledb
+def test_concurrent_migrations_apply_each_version_once(fresh_timescale_dsn: str) -> None:
+    stores = [TimescaleStore(fresh_timescale_dsn, pool_max=1) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def migrate(store: TimescaleStore) -> None:
+        try:
+            store.migrate()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stores[0].migrate()
+    for store in stores:
+        store.close()
+    assert errors == []
+    recorded = _query(fresh_timescale_dsn, "SELECT version, name FROM schema_migrations ORDER BY 1")
+    assert recorded == [(m.version, m.name) for m in MIGRATIONS]
+
+
+@pytest.mark.timescaledb
+def test_time_stamps_are_utc_whatever_the_database_time_zone(fresh_timescale_dsn: str) -> None:
+    with psycopg.connect(fresh_timescale_dsn, autocommit=True) as conn:
+        dbname = conn.info.dbname
+        conn.execute(f"ALTER DATABASE \"{dbname}\" SET timezone = 'America/New_York'")
+    with TimescaleStore(fresh_timescale_dsn) as store:
+        store.migrate()
+        store.upsert_ohlcv(bars(n=2, step=DAY, resolution="1d"))
+        result = store.ohlcv("ousg", "1d", end=T0 + DAY)
+    assert [bar.ts for bar in result] == [T0]
+    assert result[0].ts.tzinfo is dt.UTC
+
+
+@pytest.mark.timescaledb
+def test_read_only_store_reads_but_never_writes(fresh_timescale_dsn: str) -> None:
+    with TimescaleStore(fresh_timescale_dsn, read_only=True) as reader:
+        with pytest.raises(StoreUnavailableError, match=r"lacks schema version\(s\) \[1, 2\]"):
+            reader.migrate()  # a reader only checks the schema
+        with TimescaleStore(fresh_timescale_dsn) as writer:
+            writer.migrate()
+            writer.upsert_ohlcv(bars(n=2))
+        reader.migrate()
+        assert opens(reader.ohlcv("ousg", "1h")) == [100.0, 101.0]
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            reader.upsert_ohlcv(bars(n=1, base=9.0))
+        assert opens(reader.ohlcv("ousg", "1h")) == [100.0, 101.0]
+
+
+@pytest.mark.timescaledb
+def test_open_store_gives_timescale_when_configured(timescale_dsn: str) -> None:
+    settings = Settings(serving_backend="timescaledb", timescale_dsn=timescale_dsn)
+    with open_store(settings, read_only=True) as store:
+        assert isinstance(store, TimescaleStore)
+        assert store.health().ok
+
+
+def test_unreachable_server_raises_one_line_naming_the_dsn_without_password() -> None:
+    dsn = f"postgresql://loader:s3cret@127.0.0.1:{free_port()}/rwa"
+    with pytest.raises(StoreUnavailableError) as raised:
+        TimescaleStore(dsn)
+    message = str(raised.value)
+    assert f"postgresql://loader@127.0.0.1:{dsn.split(':')[3].split('/')[0]}/rwa" in message
+    assert "s3cret" not in message
+    assert "\n" not in message
+
+
+def test_invalid_dsn_is_a_configuration_error_without_the_dsn() -> None:
+    with pytest.raises(ConfigurationError, match="RWA_TIMESCALE_DSN") as raised:
+        TimescaleStore("postgresql://user:pa ss@host:notaport/db?bogus=1")
+    assert "pa ss" not in str(raised.value)
+
+
+def test_health_of_a_closed_store_is_not_ok_and_does_not_raise(store: ServingStore) -> None:
+    store.close()
+    health = store.health()
+    assert not health.ok
+    assert health.detail

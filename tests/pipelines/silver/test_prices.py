@@ -1,0 +1,232 @@
+"""Silver prices on real Spark + real Delta tables: validation, quarantine, dedup, exactly-once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from pyspark.sql import SparkSession
+
+from pipelines import jobs
+from pipelines.core.settings import Settings
+from pipelines.lake.delta import DeltaLake
+from pipelines.lake.paths import LakePaths
+from tests.fixtures.lake import MakeSettings
+from tests.pipelines.silver.bronze_factory import (
+    DAY0,
+    daily_envelopes,
+    hourly_bars,
+    land,
+    land_raw_lines,
+    price_envelope,
+)
+
+pytestmark = pytest.mark.usefixtures("spark")
+
+
+def silver_table(settings: Settings) -> pa.Table:
+    table = DeltaLake(settings).to_arrow(LakePaths(settings).silver("prices"))
+    return table.sort_by([("asset_id", "ascending"), ("ts", "ascending")])
+
+
+def quarantine_reasons(settings: Settings) -> dict[str, int]:
+    rows = DeltaLake(settings).to_arrow(LakePaths(settings).quarantine).to_pylist()
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["reason"]] = counts.get(row["reason"], 0) + 1
+    return counts
+
+
+def test_valid_bars_are_typed_and_keyed(make_settings: MakeSettings) -> None:
+    settings = make_settings()
+    land(Path(settings.lake_root), daily_envelopes({"BTC": 100.0, "ETH": 10.0}, days=2))
+
+    report = jobs.run_silver_prices(settings)
+
+    table = silver_table(settings)
+    assert report.inserted == table.num_rows == 2 * 2 * 24
+    assert report.quarantined == 0
+    first = table.slice(0, 1).to_pylist()[0]
+    assert first["asset_id"] == "btc" and first["resolution"] == "1h"
+    assert first["ts"] == DAY0 and first["date"] == DAY0.date()
+    assert (first["open"], first["high"], first["low"], first["close"]) == (100, 102, 99, 101)
+    assert first["bronze_file"].startswith("bronze/source=simulated/dataset=prices/date=")
+    assert table.schema.field("ts").type == pa.timestamp("us", tz="UTC")
+
+
+def test_bad_records_go_to_quarantine_with_their_reason(make_settings: MakeSettings) -> None:
+    settings = make_settings()
+    root = Path(settings.lake_root)
+    bars = hourly_bars(DAY0, 100.0, hours=9)
+    bars[1]["price_close"] = "101.5"  # numeric string: real APIs do this; accepted
+    bars[1]["price_high"] = "103"
+    bars[2]["time_period_start"] = None
+    bars[3]["price_close"] = 0
+    bars[4]["price_high"], bars[4]["price_low"] = 90.0, 95.0
+    bars[5]["price_open"] = "n/a"
+    bars[6]["volume_traded"] = -1
+    bars[7]["time_period_start"] = "yesterday"
+    fetched = DAY0 + dt.timedelta(days=1)
+    land(
+        root,
+        [
+            price_envelope("BTC", bars, fetched),
+            price_envelope("NOPE", hourly_bars(DAY0, 5.0, hours=2), fetched),
+            price_envelope("ETH", hourly_bars(DAY0, 5.0, hours=2), fetched, period_id="7SEC"),
+        ],
+    )
+    good_envelope = json.loads(price_envelope("ETH", [], fetched).to_json_line())
+    land_raw_lines(
+        root,
+        "junk.jsonl",
+        [
+            '{"source": "simulated", "dataset": "prices", "payload": [',  # truncated line
+            json.dumps({k: v for k, v in good_envelope.items() if k != "ingest_id"}),
+            json.dumps(good_envelope | {"payload": {"error": "rate limited"}}),
+            json.dumps(good_envelope | {"schema_version": 99}),
+        ],
+    )
+
+    report = jobs.run_silver_prices(settings)
+
+    assert quarantine_reasons(settings) == {
+        "missing or unparseable time_period_start": 2,
+        "non-positive price": 1,
+        "high below low": 1,
+        "missing or non-numeric price": 1,
+        "negative volume": 1,
+        "unknown symbol_id": 2,
+        "unsupported period_id": 2,
+        "malformed JSON line": 1,
+        "envelope field 'ingest_id' is missing": 1,
+        "payload is not a CoinAPI OHLCV array": 1,
+        "unsupported envelope schema_version": 1,
+    }
+    table = silver_table(settings)
+    assert table.column("ts").to_pylist() == [
+        DAY0 + dt.timedelta(hours=h) for h in (0, 1, 8)
+    ]
+    assert table.column("close").to_pylist()[1] == 101.5
+    assert report.quarantined == 14
+    # every quarantined record points back at the bronze object it came from
+    rows = DeltaLake(settings).to_arrow(LakePaths(settings).quarantine).to_pylist()
+    assert all(row["bronze_file"].startswith("bronze/") and row["raw"] for row in rows)
+
+
+def test_latest_fetch_wins_whatever_the_arrival_order(make_settings: MakeSettings) -> None:
+    settings = make_settings(silver_max_files_per_trigger=1)
+    root = Path(settings.lake_root)
+    early, late = DAY0 + dt.timedelta(days=1), DAY0 + dt.timedelta(days=2)
+    revised = hourly_bars(DAY0, 200.0, hours=3)
+    # The revision lands first, the stale fetch after it (in a later micro-batch).
+    land(root, [price_envelope("BTC", revised, late)])
+    jobs.run_silver_prices(settings)
+    land(root, [price_envelope("BTC", hourly_bars(DAY0, 100.0, hours=3), early)])
+    report = jobs.run_silver_prices(settings)
+
+    assert report.updated == 0
+    assert silver_table(settings).column("open").to_pylist() == [200.0, 201.0, 202.0]
+
+
+def test_duplicates_within_a_batch_collapse(make_settings: MakeSettings) -> None:
+    settings = make_settings()
+    bars = hourly_bars(DAY0, 100.0, hours=4)
+    fetched = DAY0 + dt.timedelta(days=1)
+    land(
+        Path(settings.lake_root),
+        [
+            price_envelope("BTC", bars, fetched),
+            price_envelope("BTC", bars, fetched + dt.timedelta(minutes=1)),
+        ],
+    )
+    report = jobs.run_silver_prices(settings)
+    assert (report.bars_in, report.duplicates_removed, report.inserted) == (8, 4, 4)
+    assert silver_table(settings).num_rows == 4
+
+
+CRASHING_RUN = """
+import os, sys
+from pipelines import jobs
+from pipelines.core.settings import Settings
+
+def crash(batch_id: int) -> None:
+    if batch_id == int(sys.argv[1]):
+        os._exit(3)  # after the Delta commits, before Spark's checkpoint commit
+
+jobs.run_silver_prices(Settings(), after_batch=crash)
+"""
+
+
+def run_crashing(settings: Settings, crash_at_batch: int) -> int:
+    env = os.environ | {
+        "RWA_LAKE_ROOT": settings.lake_root,
+        "RWA_STATE_DIR": str(settings.state_dir),
+        "RWA_SILVER_MAX_FILES_PER_TRIGGER": str(settings.silver_max_files_per_trigger),
+        "RWA_SPARK_SHUFFLE_PARTITIONS": "2",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", CRASHING_RUN, str(crash_at_batch)],
+        env=env,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    return done.returncode
+
+
+def test_crash_after_commit_and_reruns_leave_silver_identical(
+    make_settings: MakeSettings, tmp_path: Path, spark: SparkSession
+) -> None:
+    bronze = daily_envelopes({"BTC": 100.0, "ETH": 10.0, "PAXG": 2000.0}, days=4)
+    bad = hourly_bars(DAY0, 1.0, hours=2)
+    bad[0]["price_close"] = -5  # also exercise the quarantine commit under replay
+    bronze.append(price_envelope("BTC", bad, DAY0 + dt.timedelta(days=9)))
+
+    reference = make_settings(silver_max_files_per_trigger=1)
+    land(Path(reference.lake_root), bronze)
+    uninterrupted = jobs.run_silver_prices(reference)
+    assert uninterrupted.batches == 5  # one bronze object per fetch date
+
+    crashed = make_settings(
+        lake_root=str(tmp_path / "crashed"),
+        state_dir=tmp_path / "crashed-state",
+        silver_max_files_per_trigger=1,
+    )
+    land(Path(crashed.lake_root), bronze)
+    assert run_crashing(crashed, crash_at_batch=2) == 3
+    silver_uri = LakePaths(crashed).silver("prices")
+    assert DeltaLake(crashed).committed_txn_version(silver_uri, "silver.prices") == 2
+
+    recovered = jobs.run_silver_prices(crashed)
+    assert recovered.batch_ids[0] == 2 and recovered.replayed_batches == 1
+    assert silver_table(crashed).equals(silver_table(reference))
+    assert quarantine_reasons(crashed) == quarantine_reasons(reference) == {
+        "non-positive price": 1
+    }
+
+    version_before = DeltaLake(crashed).table(silver_uri).version()
+    rerun = jobs.run_silver_prices(crashed)
+    assert rerun.batches == 0
+    assert DeltaLake(crashed).table(silver_uri).version() == version_before
+    assert silver_table(crashed).equals(silver_table(reference))
+
+
+def test_reprocessing_from_scratch_is_idempotent(make_settings: MakeSettings) -> None:
+    """A lost checkpoint replays all of bronze: the MERGE must not change a single row."""
+    settings = make_settings()
+    land(Path(settings.lake_root), daily_envelopes({"BTC": 100.0}, days=2))
+    jobs.run_silver_prices(settings)
+    before = silver_table(settings)
+    LakePaths(settings).checkpoint("silver_prices")
+    import shutil
+
+    shutil.rmtree(LakePaths(settings).checkpoint("silver_prices"))
+    report = jobs.run_silver_prices(settings)
+    assert (report.inserted, report.updated) == (0, 0)
+    assert silver_table(settings).equals(before)
