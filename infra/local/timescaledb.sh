@@ -120,11 +120,18 @@ EOF
 
 start_server() {
     if is_running; then
+        # The port is chosen at start, so a running server may listen elsewhere than asked.
+        local running_port
+        running_port=$(sed -n 4p "$ROOT$PGDATA/postmaster.pid")
+        [ "$running_port" = "$PORT" ] ||
+            die "already running on port $running_port, not $PORT; run '$0 stop' first"
         log "already running"
         return
     fi
+    # 9>&-: the postmaster outlives this script and would otherwise inherit the lock's file
+    # descriptor, holding the lock for as long as the server runs (the next start would hang).
     timed "server start" as_postgres "$BIN/pg_ctl" -D "$PGDATA" -l "$SERVER_LOG" -w -t 60 \
-        -o "-p $PORT" start ||
+        -o "-p $PORT" start 9>&- ||
         { tail -n 20 "$ROOT$SERVER_LOG" >&2; die "server did not start (log: $ROOT$SERVER_LOG)"; }
 }
 
@@ -140,7 +147,7 @@ cmd_start() {
     [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap and chroot need it)"
     mkdir -p "$(dirname "$ROOT")"
     exec 9>"$LOCK"
-    flock 9
+    flock -w 600 9 || die "another run holds $LOCK for over 10 minutes"
     trap on_error ERR
     # `if` rather than `||`: errexit is disabled inside a function called on the left of `||`.
     if ! is_built; then build_root; fi

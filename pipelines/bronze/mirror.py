@@ -8,7 +8,6 @@ never sees a partial file.
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
@@ -28,6 +27,6 @@ def mirror_bronze(store: ObjectStore, local_root: Path, dataset: str | None = No
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         tmp.write_bytes(store.get(key))
-        os.replace(tmp, target)
+        tmp.replace(target)
         copied += 1
     return copied

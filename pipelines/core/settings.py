@@ -49,10 +49,12 @@ class Settings(BaseSettings):
     # --- Spark / Delta ----------------------------------------------------------------------
     spark_master: str = Field(default="local[2]", description="Spark master URL.")
     spark_driver_memory: str = Field(default="2g", description="Spark driver memory.")
-    spark_shuffle_partitions: int = Field(default=4, ge=1, description="spark.sql.shuffle.partitions.")
+    spark_shuffle_partitions: int = Field(
+        default=4, ge=1, description="spark.sql.shuffle.partitions."
+    )
     delta_backend: DeltaBackend = Field(
         default="auto",
-        description="Delta writer: native delta-spark when its JARs are present (auto), or delta-rs.",
+        description="Delta engine: auto (delta-spark if its JARs are present, else delta-rs).",
     )
     silver_max_files_per_trigger: int = Field(
         default=64, ge=1, description="Bronze objects per silver micro-batch."

@@ -33,18 +33,20 @@ per-asset overrides in ``ASSET_PRICE_PARAMS``, looked up by ``asset_id``, then b
 symbol). These are simulation parameters, not reference facts:
 
 - ``tokenized_treasury`` (model ``accruing_nav``, start 1.00; OUSG 105, USDY 1.04, USTB 10.3,
-  TBILL 1.02): NAV = start x exp(yield x t) with yield 4.75 %/yr (OUSG 4.7 %, USDY 4.65 %,
-  USTB 4.85 %, TBILL 4.7 %) and t measured from 2024-01-01, so a token's NAV on a date does not
-  depend on the span; market price = NAV x (1 + noise), the noise an Ornstein-Uhlenbeck (OU)
-  process with sd 2 bp and half-life 6 h.
+  TBILL 1.02, USYC 1.05, bIB01 110): NAV = start x exp(yield x t) with yield 4.75 %/yr (OUSG
+  4.7 %, USDY 4.65 %, USTB 4.85 %, bIB01 5 %) and t measured from 2024-01-01, so the NAV on a
+  date is the same whatever the span; market price = NAV x (1 + noise), the noise an
+  Ornstein-Uhlenbeck (OU) process with sd 2 bp and half-life 6 h.
 - ``money_market_fund`` (``stable_nav``, 1.00; BUIDL, BENJI): $1.00 NAV with 1 bp OU noise;
   the yield (4.7 %/yr, BUIDL 4.85 %) is paid as new tokens, so on-chain ``total_supply`` grows
   at that rate instead of the price.
 - ``private_credit`` (``private_credit``, 1.00): NAV accrual at 10 %/yr, 5 bp noise, rare
-  permanent markdowns of 2-10 % (Poisson, 0.5 per year).
+  permanent markdowns of 2-10 % (Poisson, 0.5 per year); syrupUSDC 11 %, FIDU 8 % with 1
+  markdown per year, JAAA (a AAA CLO fund) 6.5 % with 0.2.
 - ``stablecoin`` (``stablecoin``, 1.00): peg noise (OU, sd 3 bp, half-life 2 h) plus de-peg
   episodes (Poisson, 1 per year): the price falls to 0.93-0.99 over 0.5-3 h, then recovers
-  exponentially with a time constant of 4-36 h; volume surges with the deviation.
+  exponentially with a time constant of 4-36 h; volume surges with the deviation. USDe, a
+  synthetic dollar: 6 bp noise and 2 de-pegs per year.
 - ``crypto`` (``crypto``, 100; BTC 60,000, ETH 3,000): GARCH(1,1) variance (alpha 0.10,
   persistence 0.98 per hour, rescaled to the bar so the kurtosis stays about 6 at every
   frequency) plus Poisson jumps (12 per year, log size N(-1 %, 4 %)); annual vol 65 % (BTC 55 %,
@@ -80,9 +82,10 @@ Faults (real APIs send junk)
     in the faulty bars, and a higher rate faults a superset of the bars a lower rate does.
 
 Symbols
-    Price requests name the asset by a CoinAPI-style symbol id, ``SIM_SPOT_{SYMBOL}_USD`` (the
-    asset's ticker upper-cased, non-alphanumerics dropped); silver maps the base back to the
-    asset through the reference data. On-chain requests carry the ``asset_id`` itself.
+    Price requests name the asset by a CoinAPI-style symbol id, ``SIM_SPOT_{BASE}_USD``, the base
+    being the asset's ticker upper-cased with non-alphanumerics dropped (``coinapi_base``);
+    ``coinapi_bases(assets)`` is the base -> asset_id map silver needs to resolve them. On-chain
+    requests carry the ``asset_id`` itself.
 """
 
 from __future__ import annotations
@@ -231,6 +234,19 @@ ASSET_PRICE_PARAMS: dict[str, PriceParams] = {
     "usdy": dataclasses.replace(_C["tokenized_treasury"], start_price=1.04, annual_yield=0.0465),
     "ustb": dataclasses.replace(_C["tokenized_treasury"], start_price=10.3, annual_yield=0.0485),
     "tbill": dataclasses.replace(_C["tokenized_treasury"], start_price=1.02, annual_yield=0.047),
+    "usyc": dataclasses.replace(_C["tokenized_treasury"], start_price=1.05, annual_yield=0.048),
+    "bib01": dataclasses.replace(_C["tokenized_treasury"], start_price=110.0, annual_yield=0.05),
+    "jtrsy": dataclasses.replace(_C["tokenized_treasury"], start_price=1.02, annual_yield=0.047),
+    # A AAA CLO fund accrues less than direct lending pools.
+    "jaaa": dataclasses.replace(_C["private_credit"], start_price=1.0, annual_yield=0.065,
+                                event_rate=0.2),
+    "syrupusdc": dataclasses.replace(_C["private_credit"], start_price=1.10, annual_yield=0.11),
+    "syrupusdt": dataclasses.replace(_C["private_credit"], start_price=1.05, annual_yield=0.10),
+    "fidu": dataclasses.replace(_C["private_credit"], start_price=1.05, annual_yield=0.08,
+                                event_rate=1.0),
+    # A synthetic dollar: noisier peg, de-pegs more often.
+    "usde": dataclasses.replace(_C["stablecoin"], noise_bps=6.0, event_rate=2.0,
+                                daily_volume_usd=3e8),
 }  # fmt: skip
 
 CLASS_ONCHAIN_PARAMS: dict[AssetClass, OnchainParams] = {
@@ -275,10 +291,19 @@ def _lookup(table: dict[str, _P], asset: Asset) -> _P | None:
     return table.get(asset.asset_id) or table.get(asset.symbol.lower())
 
 
+def coinapi_base(asset: Asset) -> str:
+    """The asset's code in CoinAPI symbol ids: its ticker upper-cased, alphanumerics only."""
+    return "".join(ch for ch in asset.symbol.upper() if ch.isalnum())
+
+
 def coinapi_symbol_id(asset: Asset) -> str:
-    """CoinAPI-style ``EXCHANGE_SPOT_BASE_QUOTE`` id; the base is the upper-case ticker."""
-    base = "".join(ch for ch in asset.symbol.upper() if ch.isalnum())
-    return f"SIM_SPOT_{base}_USD"
+    """CoinAPI-style ``EXCHANGE_SPOT_BASE_QUOTE`` id, e.g. ``SIM_SPOT_BTC_USD``."""
+    return f"SIM_SPOT_{coinapi_base(asset)}_USD"
+
+
+def coinapi_bases(assets: Sequence[Asset]) -> dict[str, str]:
+    """Base code -> asset_id, to resolve the assets of price envelopes (silver's symbol map)."""
+    return {coinapi_base(asset): asset.asset_id for asset in assets}
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +391,8 @@ def _price_decimals(start_price: float) -> int:
 @functools.cache
 def _clock_strings() -> tuple[list[str], list[str]]:
     """Lookup tables ``"HH:MM:SS."`` per second of day and ``"mmm0000Z"`` per millisecond."""
-    hms = [f"{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}." for sec in range(86_400)]
+    two = [f"{i:02d}" for i in range(60)]
+    hms = [f"{h}:{m}:{sec}." for h in two[:24] for m in two for sec in two]
     return hms, [f"{ms:03d}0000Z" for ms in range(1000)]
 
 
@@ -461,7 +487,11 @@ class _Path:
     activity: FloatArray  # volume multiplier, 1 = ordinary
     traded: BoolArray | None = None  # None: every bar has trades
     nav: FloatArray | None = None  # fund NAV at each bar's end (NAV models)
-    events: tuple[tuple[str, int, int, float], ...] = ()  # (kind, first bar, last bar, magnitude)
+    events: tuple[_PathEvent, ...] = ()
+
+
+#: (kind, first bar, last bar, magnitude) of something a model did on purpose.
+_PathEvent = tuple[str, int, int, float]
 
 
 class _Streams:
@@ -664,10 +694,12 @@ def _volume(
     return np.round(usd / close, 6), trades
 
 
-def _events(asset_id: str, g: _Grid, path: _Path, bars: _Bars) -> list[SimEvent]:
+def _events(
+    asset_id: str, g: _Grid, path_events: tuple[_PathEvent, ...], bars: _Bars
+) -> list[SimEvent]:
     out = [
         SimEvent(asset_id, kind, g.instant(first), g.instant(last + 1), magnitude)
-        for kind, first, last, magnitude in path.events
+        for kind, first, last, magnitude in path_events
     ]
     for i in np.flatnonzero(bars.fault):
         at = g.instant(int(i))
@@ -1111,7 +1143,8 @@ class SimulatedSource(Connector):
         self._by_id = self._index_assets()
         self._by_symbol = {coinapi_symbol_id(a): a for a in self.assets}
         # Per-asset caches: the whole span is simulated once and sliced per request.
-        self._bars: dict[str, tuple[_Path, _Bars]] = {}
+        # Only bars and events are kept (about 70 bytes per bar): the model's working arrays go.
+        self._bars: dict[str, tuple[tuple[_PathEvent, ...], _Bars]] = {}
         self._views: dict[str, _DailyView] = {}
         self._boundary_strings: list[str] | None = None
         self._onchain_records: dict[str, list[dict[str, Any]]] = {}
@@ -1186,8 +1219,8 @@ class SimulatedSource(Connector):
     def events(self, asset_id: str) -> list[SimEvent]:
         """Jumps, de-pegs, markdowns, re-pricings and injected faults of one asset, by time."""
         asset = self._asset(asset_id)
-        path, bars = self._simulated(asset)
-        return _events(asset.asset_id, self._grid, path, bars)
+        path_events, bars = self._simulated(asset)
+        return _events(asset.asset_id, self._grid, path_events, bars)
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -1303,9 +1336,10 @@ class SimulatedSource(Connector):
 
     def _fetch_news(self, params: dict[str, Any]) -> RawResponse:
         start, end = _parse_instant(params, "from"), _parse_instant(params, "to")
-        day = start.date()
+        days = FetchWindow(start, end).days() if start < end else []
         articles = [
             article
+            for day in reversed(days)  # newest first, as sortBy=publishedAt returns them
             for article in _news_articles(self.seed, day, self._news_desk(day))
             if _iso_z(start) <= article["publishedAt"] < _iso_z(end)
         ]
@@ -1322,13 +1356,13 @@ class SimulatedSource(Connector):
             )
         return asset
 
-    def _simulated(self, asset: Asset) -> tuple[_Path, _Bars]:
+    def _simulated(self, asset: Asset) -> tuple[tuple[_PathEvent, ...], _Bars]:
         cached = self._bars.get(asset.asset_id)
         if cached is None:
             params = price_params(asset)
             streams = _Streams(self.seed, asset.asset_id)
             path = _simulate_path(params, self._grid, streams)
-            cached = (path, _to_bars(params, self._grid, path, streams, self.fault_rate))
+            cached = (path.events, _to_bars(params, self._grid, path, streams, self.fault_rate))
             self._bars[asset.asset_id] = cached
         return cached
 
@@ -1357,23 +1391,25 @@ class SimulatedSource(Connector):
         return records
 
     def _news_desk(self, day: dt.date) -> list[_AssetDay]:
-        if not self.window.start.date() <= day < self.window.end.date() + _DAY:
-            return []
         k = (day - self.window.start.date()).days
+        if not 0 <= k < len(self.window.days()):
+            return []  # outside the span: nothing happened, nothing to report
         return [
             _asset_day(asset, self._simulated(asset)[0], self._grid, self._daily(asset), k)
             for asset in self.assets
         ]
 
 
-def _asset_day(asset: Asset, path: _Path, g: _Grid, view: _DailyView, k: int) -> _AssetDay:
+def _asset_day(
+    asset: Asset, path_events: tuple[_PathEvent, ...], g: _Grid, view: _DailyView, k: int
+) -> _AssetDay:
     p = price_params(asset)
     typical = p.annual_vol / math.sqrt(365.0) if p.annual_vol else 2e-4 * max(p.noise_bps, 1.0)
     r = float(view.log_return[k])
     day_start = dt.datetime.combine(view.days[k], dt.time(), tzinfo=dt.UTC)
     first, last = g.index(day_start), g.index(day_start + _DAY)
     event, price = None, float(view.close[k])
-    for kind, i, _, magnitude in path.events:
+    for kind, i, _, magnitude in path_events:
         # Only moves big enough to be news; the last one of the day wins.
         if not first <= i < last or (kind == "jump" and abs(magnitude) < 0.03):
             continue

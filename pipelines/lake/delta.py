@@ -82,7 +82,7 @@ class DeltaLake:
         remote = bool(files) and not files[0].startswith(("/", "file:"))
         if features & {"deletionVectors", "columnMapping"} or remote:
             return spark.createDataFrame(table.to_pyarrow_table())
-        schema = from_arrow_schema(pa.schema(table.schema().to_arrow()))
+        schema = from_arrow_schema(table.to_pyarrow_dataset().schema)
         if not files:
             return spark.createDataFrame([], schema)
         reader = spark.read.schema(schema)

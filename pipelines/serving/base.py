@@ -11,7 +11,7 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from types import TracebackType
-from typing import ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 import pyarrow as pa
 
@@ -21,18 +21,17 @@ Resolution = Literal["1h", "1d"]
 RESOLUTIONS: tuple[Resolution, ...] = ("1h", "1d")
 
 #: Arrow schema of the bars handed to :meth:`ServingStore.upsert_ohlcv`.
-OHLCV_SCHEMA = pa.schema(
-    [
-        pa.field("asset_id", pa.string(), nullable=False),
-        pa.field("resolution", pa.string(), nullable=False),
-        pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("open", pa.float64(), nullable=False),
-        pa.field("high", pa.float64(), nullable=False),
-        pa.field("low", pa.float64(), nullable=False),
-        pa.field("close", pa.float64(), nullable=False),
-        pa.field("volume", pa.float64(), nullable=False),
-    ]
-)
+_OHLCV_FIELDS: list[pa.Field[Any]] = [
+    pa.field("asset_id", pa.string(), nullable=False),
+    pa.field("resolution", pa.string(), nullable=False),
+    pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("open", pa.float64(), nullable=False),
+    pa.field("high", pa.float64(), nullable=False),
+    pa.field("low", pa.float64(), nullable=False),
+    pa.field("close", pa.float64(), nullable=False),
+    pa.field("volume", pa.float64(), nullable=False),
+]
+OHLCV_SCHEMA = pa.schema(_OHLCV_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -237,7 +237,10 @@ def _envelope_problem() -> Column:
         for name in ("source", "ingest_id", "fetched_at", "payload", "params")
     ]
     checks += [
-        (F.try_to_timestamp("fetched_at").isNull(), "envelope field 'fetched_at' is not a timestamp"),
+        (
+            F.try_to_timestamp("fetched_at").isNull(),
+            "envelope field 'fetched_at' is not a timestamp",
+        ),
         (
             ~F.coalesce(F.col("schema_version"), F.lit("")).isin(*SUPPORTED_SCHEMA_VERSIONS),
             "unsupported envelope schema_version",

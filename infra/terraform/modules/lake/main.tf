@@ -309,6 +309,14 @@ resource "aws_s3_bucket_policy" "logs" {
         Resource  = [aws_s3_bucket.logs.arn, "${aws_s3_bucket.logs.arn}/*"]
         Condition = { Bool = { "aws:SecureTransport" = "false" } }
       },
+      {
+        Sid       = "DenyTlsOlderThan12"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource  = [aws_s3_bucket.logs.arn, "${aws_s3_bucket.logs.arn}/*"]
+        Condition = { NumericLessThan = { "s3:TlsVersion" = "1.2" } }
+      },
     ]
   })
 
