@@ -1,0 +1,1 @@
+"""Dagster definitions for the lakehouse (issue 5); empty until then."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ServingBackend = Literal["duckdb", "timescaledb"]
 DeltaBackend = Literal["auto", "delta-rs", "native"]
@@ -85,13 +85,20 @@ class Settings(BaseSettings):
     sim_fault_rate: float = Field(
         default=0.0005, ge=0, le=1, description="Share of simulated bars with a realistic defect."
     )
-    sim_assets: list[str] = Field(
-        default_factory=list, description="Asset ids to simulate (JSON list); empty = all."
+    sim_assets: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Asset ids to simulate, comma-separated; empty = all."
     )
 
     # --- API --------------------------------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="Host `rwa serve` binds.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port `rwa serve` binds.")
+
+    @field_validator("sim_assets", mode="before")
+    @classmethod
+    def _split_asset_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("lake_root")
     @classmethod
@@ -128,3 +135,17 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Process-wide settings, read once from the environment."""
     return Settings()
+
+
+def settings_table() -> str:
+    """The README's configuration table, generated from the fields above."""
+    rows = ["| Variable | Default | Description |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = "(unset)" if default in (None, []) else f"`{default}`"
+        rows.append(f"| `RWA_{name.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_table())
