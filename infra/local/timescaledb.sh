@@ -61,9 +61,22 @@ timed() {
     log "$step done in $((SECONDS - start))s"
 }
 
+# host_mirror 0|1: the first apt URI of this host that is (1) or is not (0) a security mirror,
+# from deb822 `URIs:` lines or one-line `deb [options] URI suite` entries; empty if none.
+host_mirror() {
+    cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+        2>/dev/null |
+        awk -v want="$1" '$1 == "URIs:" || $1 == "deb" {
+            for (i = 2; i <= NF; i++)
+                if ($i ~ /^(https?|ftp|file):/ && ($i ~ /security/) == want) { print $i; exit }
+        }' || true
+}
+
 build_root() {
-    command -v debootstrap >/dev/null ||
-        timed "apt-get install debootstrap" sh -c 'apt-get update -q && apt-get install -y -q debootstrap'
+    if ! command -v debootstrap >/dev/null; then
+        timed "apt-get install debootstrap" \
+            sh -c 'apt-get update -q && apt-get install -y -q debootstrap'
+    fi
 
     # A killed debootstrap can leave $ROOT/proc (or /sys) mounted: unmount deepest first so
     # the rm below never crosses into the host's /proc.
@@ -73,9 +86,8 @@ build_root() {
 
     # Use the mirrors this host is configured with (deb822 sources on Debian 12) rather than
     # hard-coding a host that may be unreachable from a sandbox.
-    local mirror security
-    mirror=${DEBIAN_MIRROR:-$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources)}
-    security=${DEBIAN_SECURITY_MIRROR:-$(awk '/^URIs:/ && $2 ~ /security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources)}
+    local mirror=${DEBIAN_MIRROR:-$(host_mirror 0)}
+    local security=${DEBIAN_SECURITY_MIRROR:-$(host_mirror 1)}
     [ -n "$mirror" ] || die "no Debian mirror found; set DEBIAN_MIRROR"
     timed debootstrap debootstrap --variant=minbase trixie "$ROOT" "$mirror"
     if [ -n "$security" ]; then
@@ -137,7 +149,9 @@ start_server() {
 
 ensure_database() {
     local psql=("$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA)
-    if [ -z "$(as_postgres "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'")" ]; then
+    local exists
+    exists=$(as_postgres "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'")
+    if [ -z "$exists" ]; then
         as_postgres "${psql[@]}" -c "CREATE DATABASE \"$DATABASE\""
         log "created database $DATABASE"
     fi

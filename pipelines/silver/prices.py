@@ -141,26 +141,24 @@ class SilverPricesJob:
         )
 
     def _process_batch(self, batch: DataFrame, batch_id: int) -> None:
-        batch.persist()
+        lines = check_lines(batch).persist()  # bronze is read and parsed once per batch
+        bars = parse_price_bars(lines, self.symbols).persist()
         try:
-            bars = parse_price_bars(batch, self.symbols).persist()
-            valid = bars.where(F.col("reason").isNull()).select(*SILVER_COLUMNS)
-            latest = latest_per_key(valid)
-            bars_in, distinct = valid.count(), latest.count()
+            bars_in = bars.where(F.col("reason").isNull()).count()
             outcome = self.lake.merge(
-                latest,
+                latest_per_key(bars.where(F.col("reason").isNull()).select(*SILVER_COLUMNS)),
                 self.silver_uri,
                 keys=KEYS,
                 update_when=NEWER,
                 partition_by=PARTITION_BY,
                 txn=BatchTxn(APP_ID, batch_id),
             )
-            rejected = quarantine_rows(batch, bars)
-            quarantined = self.quarantine.add(rejected, DATASET, batch_id)
-            bars.unpersist()
+            quarantined = self.quarantine.add(quarantine_rows(lines, bars), DATASET, batch_id)
         finally:
-            batch.unpersist()
-        self._record(batch_id, bars_in, bars_in - distinct, outcome, quarantined)
+            bars.unpersist()
+            lines.unpersist()
+        duplicates = 0 if outcome.skipped_replay else bars_in - outcome.rows_in
+        self._record(batch_id, bars_in, duplicates, outcome, quarantined)
         if self.after_batch is not None:
             self.after_batch(batch_id)
 
@@ -196,18 +194,25 @@ SILVER_COLUMNS = (
 )
 
 
-def parse_price_bars(envelopes: DataFrame, symbols: Mapping[str, str]) -> DataFrame:
-    """One row per bar of every well-formed price envelope, typed and normalised, with
-    ``reason`` set to why the bar is rejected (null when valid)."""
-    good_lines = envelopes.where(F.col("_corrupt_record").isNull() & _envelope_problem().isNull())
-    exploded = good_lines.select(
+def check_lines(envelopes: DataFrame) -> DataFrame:
+    """Each bronze line with its payload parsed into ``bars`` and ``line_problem``: why the
+    whole line is refused (null when it is usable)."""
+    parsed = envelopes.withColumn("bars", F.from_json("payload", COINAPI_BARS))
+    problem = F.when(F.col("_corrupt_record").isNotNull(), F.lit("malformed JSON line"))
+    return parsed.withColumn("line_problem", problem.otherwise(_envelope_problem()))
+
+
+def parse_price_bars(lines: DataFrame, symbols: Mapping[str, str]) -> DataFrame:
+    """One row per bar of every usable line (see :func:`check_lines`), typed and normalised,
+    with ``reason`` set to why the bar is refused (null when valid)."""
+    exploded = lines.where(F.col("line_problem").isNull()).select(
         "source",
         "ingest_id",
         "bronze_file",
         F.try_to_timestamp("fetched_at").alias("fetched_at"),
         F.get_json_object("params", "$.symbol_id").alias("symbol_id"),
         F.get_json_object("params", "$.period_id").alias("period_id"),
-        F.explode_outer(F.from_json("payload", COINAPI_BARS)).alias("bar"),
+        F.explode_outer("bars").alias("bar"),
     )
     typed = exploded.select(
         "source",
@@ -231,7 +236,7 @@ _PRICES = ("open", "high", "low", "close")
 
 
 def _envelope_problem() -> Column:
-    """Why an envelope line can't be used at all (null when it can)."""
+    """Why a well-formed JSON line is not a usable price envelope (null when it is)."""
     checks = [
         (F.col(name).isNull(), f"envelope field '{name}' is missing")
         for name in ("source", "ingest_id", "fetched_at", "payload", "params")
@@ -247,7 +252,7 @@ def _envelope_problem() -> Column:
         ),
         (
             # from_json would wrap a lone object (e.g. an API error body) into a 1-element array
-            ~F.ltrim("payload").startswith("[") | F.from_json("payload", COINAPI_BARS).isNull(),
+            ~F.ltrim("payload").startswith("[") | F.col("bars").isNull(),
             "payload is not a CoinAPI OHLCV array",
         ),
     ]
@@ -284,20 +289,16 @@ def _first_problem(checks: list[tuple[Column, str]]) -> Column:
     return expr
 
 
-def quarantine_rows(envelopes: DataFrame, bars: DataFrame) -> DataFrame:
-    """Rejected lines and bars in the quarantine table's shape (see QuarantineSink)."""
-    bad_lines = envelopes.where(
-        F.col("_corrupt_record").isNotNull() | _envelope_problem().isNotNull()
-    ).select(
+def quarantine_rows(lines: DataFrame, bars: DataFrame) -> DataFrame:
+    """Refused lines and bars in the shape :class:`QuarantineSink` stores."""
+    envelope_fields = [name for name in ENVELOPE_SCHEMA.fieldNames() if name != "_corrupt_record"]
+    bad_lines = lines.where(F.col("line_problem").isNotNull()).select(
         "source",
         "ingest_id",
         "bronze_file",
         F.try_to_timestamp("fetched_at").alias("fetched_at"),
-        F.when(F.col("_corrupt_record").isNotNull(), F.lit("malformed JSON line"))
-        .otherwise(_envelope_problem())
-        .alias("reason"),
-        F.coalesce("_corrupt_record", F.to_json(F.struct(*ENVELOPE_SCHEMA.fieldNames()[:-1])))
-        .alias("raw"),
+        F.col("line_problem").alias("reason"),
+        F.coalesce("_corrupt_record", F.to_json(F.struct(*envelope_fields))).alias("raw"),
     )
     bad_bars = bars.where(F.col("reason").isNotNull()).select(
         "source", "ingest_id", "bronze_file", "fetched_at", "reason", "raw"

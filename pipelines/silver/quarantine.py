@@ -47,10 +47,7 @@ class QuarantineSink:
             .dropDuplicates(["record_id"])
             .select(*QUARANTINE_COLUMNS)
         )
-        count = rows.count()
-        if count == 0 and self.lake.exists(self.uri):
-            return 0
-        self.lake.merge(
+        outcome = self.lake.merge(
             rows,
             self.uri,
             keys=("dataset", "record_id"),
@@ -58,4 +55,4 @@ class QuarantineSink:
             partition_by=("dataset",),
             txn=BatchTxn(f"silver.quarantine.{dataset}", batch_id),
         )
-        return count
+        return outcome.rows_in
