@@ -57,7 +57,10 @@ class Settings(BaseSettings):
         description="Delta engine: auto (delta-spark if its JARs are present, else delta-rs).",
     )
     silver_max_files_per_trigger: int = Field(
-        default=64, ge=1, description="Bronze objects per silver micro-batch."
+        default=256,
+        ge=1,
+        description="Bronze objects per silver micro-batch (lower it for minute bars: a batch "
+        "is collected on the driver).",
     )
 
     # --- serving store ----------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The serving-store interface: what loaders write and what the API reads.
 
 Two implementations keep one contract (``tests/pipelines/serving/test_store_contract.py``):
-DuckDB, embedded, the default; TimescaleDB, the production store. Loads are idempotent
-upserts: loading the same rows twice leaves the store as loading them once.
+DuckDB, embedded, the default; TimescaleDB, the production store. Both implement it through
+``pipelines.serving._sql_store.SqlStore``, which holds the logic they share. Loads are
+idempotent upserts: loading the same rows twice leaves the store as loading them once.
 """
 
 from __future__ import annotations

@@ -26,23 +26,14 @@ from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
 from pipelines.core.errors import ConfigurationError, StoreUnavailableError
-from pipelines.reference.model import Asset
 from pipelines.serving import _sql
-from pipelines.serving._rows import (
-    as_utc,
-    asset_from_doc,
-    asset_row,
-    bars_from_rows,
-    counts,
-    one_line,
-    prepare_bars,
-)
-from pipelines.serving.base import OhlcvBar, Resolution, ServingStore, StoreHealth
+from pipelines.serving._rows import one_line
+from pipelines.serving._sql_store import SqlStore
 
 Edition = Literal["apache", "timescale"]
 Connection = psycopg.Connection[TupleRow]
+PgCursor = psycopg.Cursor[TupleRow]
 
-_MARKER = "%s"
 _STAGED = "staged_ohlcv"
 _CONNECT_TIMEOUT_S = 5  # unless the DSN sets connect_timeout: fail fast when the host is down
 _POOL_WAIT_S = 10.0  # longest a caller waits for a free pooled connection
@@ -96,7 +87,7 @@ _COPY_TYPES = ["text", "text", "timestamptz", "float8", "float8", "float8", "flo
 _STAGE_SQL = f"CREATE TEMP TABLE {_STAGED} (LIKE ohlcv) ON COMMIT DROP"
 
 
-class TimescaleStore(ServingStore):
+class TimescaleStore(SqlStore[PgCursor]):
     """Serving store in the TimescaleDB database at ``dsn``.
 
     Raises StoreUnavailableError at once when the server cannot be reached. ``read_only``
@@ -104,10 +95,16 @@ class TimescaleStore(ServingStore):
     """
 
     backend: ClassVar[str] = "timescaledb"
+    _marker = "%s"
+    _doc_marker = "%s::jsonb"
+    _migrations = MIGRATIONS
+    _migrations_table_exists_sql = "SELECT to_regclass('schema_migrations') IS NOT NULL"
+    _migrate_hint = "migrate it with a writable store first"
+    _kind = "TimescaleDB at"
 
     def __init__(self, dsn: str, pool_max: int = 10, *, read_only: bool = False) -> None:
         self.safe_dsn = redact_dsn(dsn)
-        self.read_only = read_only
+        super().__init__(self.safe_dsn, read_only=read_only)
         self._edition: Edition | None = None
         conninfo = _with_connect_timeout(dsn)
         self._probe(conninfo)
@@ -143,9 +140,7 @@ class TimescaleStore(ServingStore):
             conn.execute("SET default_transaction_read_only = on")
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailableError:
-        return StoreUnavailableError(
-            f"TimescaleDB at {self.safe_dsn} is unavailable: {one_line(exc)}"
-        )
+        return StoreUnavailableError(f"{self._label} is unavailable: {one_line(exc)}")
 
     @contextmanager
     def _connection(self, timeout: float | None = None) -> Iterator[Connection]:
@@ -156,40 +151,36 @@ class TimescaleStore(ServingStore):
         except psycopg.OperationalError as exc:  # includes the pool's PoolTimeout
             raise self._unavailable(exc) from exc
 
-    # --- schema and edition ----------------------------------------------------------------------
+    @contextmanager
+    def _cursor(self) -> Iterator[PgCursor]:
+        # The connection is in autocommit: every read statement is its own transaction.
+        with self._connection() as conn, conn.cursor() as cur:
+            yield cur
 
-    def migrate(self) -> None:
-        if self.read_only:
-            self._check_migrated()
-            return
-        with self._connection() as conn, conn.transaction():
-            # Taken before touching schema_migrations, so concurrent starts queue here and the
-            # later ones find every migration recorded. Released at commit.
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK_KEY])
-            conn.execute(_sql.CREATE_MIGRATIONS_TABLE_SQL)
-            applied = [v for (v,) in conn.execute(_sql.APPLIED_MIGRATIONS_SQL).fetchall()]
-            for migration in _sql.pending_migrations(MIGRATIONS, applied):
-                self._apply(conn, migration)
+    @contextmanager
+    def _transaction(self) -> Iterator[PgCursor]:
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
+            yield cur
 
-    def _apply(self, conn: Connection, migration: _sql.Migration) -> None:
-        for statement in migration.statements:
-            conn.execute(statement)
-        conn.execute(_sql.record_migration_sql(_MARKER), [migration.version, migration.name])
+    def _lock_migrations(self, cur: PgCursor) -> None:
+        # Taken before touching schema_migrations, so concurrent starts queue here and the
+        # later ones find every migration recorded. Released at commit.
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK_KEY])
 
-    def _check_migrated(self) -> None:
-        with self._connection() as conn:
-            exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
-            applied = (
-                [v for (v,) in conn.execute(_sql.APPLIED_MIGRATIONS_SQL).fetchall()]
-                if exists and exists[0]
-                else []
-            )
-        missing = [m.version for m in _sql.pending_migrations(MIGRATIONS, applied)]
-        if missing:
-            raise StoreUnavailableError(
-                f"TimescaleDB at {self.safe_dsn} lacks schema version(s) {missing}; "
-                "migrate it with a writable store first"
-            )
+    @contextmanager
+    def _staged(self, cur: PgCursor, bars: pa.Table) -> Iterator[str]:
+        """COPY into a temporary staging table, for one INSERT ... ON CONFLICT from it: a plain
+        COPY cannot upsert, and row-by-row INSERTs are two orders of magnitude slower."""
+        cur.execute(_STAGE_SQL)
+        with cur.copy(_COPY_SQL) as copy:
+            copy.set_types(_COPY_TYPES)
+            for row in _rows_of(bars):
+                copy.write_row(row)
+        yield _STAGED
+
+    def _health_detail(self) -> str:
+        with self._connection(timeout=_HEALTH_WAIT_S) as conn:
+            return f"{_describe(conn)} at {self.safe_dsn}"
 
     @property
     def edition(self) -> Edition:
@@ -199,74 +190,6 @@ class TimescaleStore(ServingStore):
             with self._connection() as conn:
                 self._edition = _edition(conn)
         return self._edition
-
-    # --- writes ----------------------------------------------------------------------------------
-
-    def upsert_assets(self, assets: list[Asset]) -> int:
-        if not assets:
-            return 0
-        sql = _sql.upsert_assets_sql(_MARKER, doc_marker=f"{_MARKER}::jsonb")
-        with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.executemany(sql, [asset_row(asset) for asset in assets])
-        return len(assets)
-
-    def upsert_ohlcv(self, bars: pa.Table) -> int:
-        """COPY into a temporary staging table, then one INSERT ... ON CONFLICT: a plain COPY
-        cannot upsert, and row-by-row INSERTs are two orders of magnitude slower."""
-        table = prepare_bars(bars)
-        if table.num_rows == 0:
-            return 0
-        with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.execute(_STAGE_SQL)
-            with cur.copy(_COPY_SQL) as copy:
-                copy.set_types(_COPY_TYPES)
-                for row in _rows_of(table):
-                    copy.write_row(row)
-            cur.execute(_sql.upsert_ohlcv_sql(_STAGED))
-        return table.num_rows
-
-    # --- reads -----------------------------------------------------------------------------------
-
-    def list_assets(self, asset_class: str | None = None) -> list[Asset]:
-        sql = _sql.select_assets_sql(_MARKER, by_class=asset_class is not None)
-        params = [] if asset_class is None else [asset_class]
-        with self._connection() as conn:
-            rows = conn.execute(sql, params).fetchall()
-        return [asset_from_doc(doc) for (doc,) in rows]
-
-    def get_asset(self, asset_id: str) -> Asset | None:
-        sql = _sql.select_assets_sql(_MARKER, by_id=True)
-        with self._connection() as conn:
-            row = conn.execute(sql, [asset_id]).fetchone()
-        return None if row is None else asset_from_doc(row[0])
-
-    def ohlcv(
-        self,
-        asset_id: str,
-        resolution: Resolution,
-        start: dt.datetime | None = None,
-        end: dt.datetime | None = None,
-        limit: int | None = None,
-    ) -> list[OhlcvBar]:
-        sql, params = _sql.select_ohlcv_sql(
-            _MARKER, asset_id, resolution, as_utc(start), as_utc(end), limit
-        )
-        with self._connection() as conn:
-            return bars_from_rows(conn.execute(sql, params).fetchall())
-
-    def table_counts(self) -> dict[str, int]:
-        with self._connection() as conn:
-            assets = conn.execute(_sql.COUNT_ASSETS_SQL).fetchone()
-            per_resolution = conn.execute(_sql.COUNT_OHLCV_SQL).fetchall()
-        return counts(assets[0] if assets else 0, per_resolution)
-
-    def health(self) -> StoreHealth:
-        try:
-            with self._connection(timeout=_HEALTH_WAIT_S) as conn:
-                detail = _describe(conn)
-        except Exception as exc:  # health reports failures, it never raises them
-            return StoreHealth(self.backend, False, f"{self.safe_dsn}: {one_line(exc)}")
-        return StoreHealth(self.backend, True, f"{detail} at {self.safe_dsn}")
 
     def close(self) -> None:
         self._pool.close()

@@ -10,8 +10,8 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import create_autospec
 
-import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
@@ -21,10 +21,10 @@ from api.schemas import AssetDetail, AssetSummary
 from pipelines.core.errors import StoreUnavailableError
 from pipelines.core.settings import Settings
 from pipelines.reference.model import ASSET_CLASSES, Asset
-from pipelines.serving.base import OhlcvBar, Resolution, ServingStore, StoreHealth
+from pipelines.serving.base import ServingStore, StoreHealth
 from pipelines.serving.duckdb_store import DuckDBStore
 from pipelines.serving.timescale_store import TimescaleStore
-from tests.api import DAYS, HOURS, SAMPLE_ASSETS, T0, load_sample
+from tests.fixtures.sample_data import DAYS, HOURS, SAMPLE_ASSETS, T0, load_sample, sample_duckdb
 
 OHLCV = "/assets/ousg/ohlcv"
 
@@ -81,10 +81,7 @@ def _duckdb_settings(path: Path) -> Settings:
 
 
 def test_default_store_is_the_configured_duckdb_opened_read_only_and_closed(tmp_path: Path) -> None:
-    path = tmp_path / "serving.duckdb"
-    with DuckDBStore(path) as writer:
-        writer.migrate()
-        load_sample(writer)
+    path = sample_duckdb(tmp_path / "serving.duckdb")
     with TestClient(create_app(settings=_duckdb_settings(path))) as test_client:
         assert [a["asset_id"] for a in test_client.get("/assets").json()] == ["btc", "ousg", "usdc"]
         # DuckDB refuses a writable connection beside a read-only one in the same process:
@@ -117,49 +114,12 @@ def test_health_ok(client: TestClient, store: ServingStore) -> None:
     assert body["version"]
 
 
-class _UnhealthyStore(ServingStore):
-    """A store whose health check fails: the one case the real stores cannot be made to show
-    on demand. Nothing else is called on it."""
-
-    backend = "fake"
-
-    def health(self) -> StoreHealth:
-        return StoreHealth(backend=self.backend, ok=False, detail="connection refused")
-
-    def close(self) -> None:
-        pass
-
-    def migrate(self) -> None:
-        raise NotImplementedError
-
-    def upsert_assets(self, assets: list[Asset]) -> int:
-        raise NotImplementedError
-
-    def upsert_ohlcv(self, bars: pa.Table) -> int:
-        raise NotImplementedError
-
-    def list_assets(self, asset_class: str | None = None) -> list[Asset]:
-        raise NotImplementedError
-
-    def get_asset(self, asset_id: str) -> Asset | None:
-        raise NotImplementedError
-
-    def ohlcv(
-        self,
-        asset_id: str,
-        resolution: Resolution,
-        start: dt.datetime | None = None,
-        end: dt.datetime | None = None,
-        limit: int | None = None,
-    ) -> list[OhlcvBar]:
-        raise NotImplementedError
-
-    def table_counts(self) -> dict[str, int]:
-        raise NotImplementedError
-
-
 def test_health_degraded_is_503_with_the_same_body() -> None:
-    app = create_app(store_factory=_UnhealthyStore, settings=Settings())
+    # A store whose health check fails: the one case the real stores cannot be made to show
+    # on demand. It is a mock of the interface, so any other call is recorded and checked.
+    store = create_autospec(ServingStore, instance=True)
+    store.health.return_value = StoreHealth(backend="fake", ok=False, detail="connection refused")
+    app = create_app(store_factory=lambda: store, settings=Settings())
     with TestClient(app) as test_client:
         response = test_client.get("/health")
     assert response.status_code == 503
@@ -170,6 +130,7 @@ def test_health_degraded_is_503_with_the_same_body() -> None:
         "detail": "connection refused",
         "version": app.version,
     }
+    assert [name for name, _, _ in store.method_calls] == ["health", "close"]
 
 
 @pytest.mark.timescaledb

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,8 +19,8 @@ import duckdb
 import httpx
 import pytest
 
-from pipelines.serving.duckdb_store import DuckDBStore
-from tests.api import HOURS, T0, load_sample
+from tests.fixtures.processes import free_port
+from tests.fixtures.sample_data import HOURS, T0, sample_duckdb
 
 pytestmark = pytest.mark.slow
 
@@ -47,19 +46,9 @@ LAUNCHERS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def duckdb_file(tmp_path: Path) -> Path:
-    path = tmp_path / "serving.duckdb"
-    with DuckDBStore(path) as store:
-        store.migrate()
-        load_sample(store)
-    return path
+    return sample_duckdb(tmp_path / "serving.duckdb")
 
 
 def _wait_until_healthy(proc: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
@@ -79,7 +68,7 @@ def _wait_until_healthy(proc: subprocess.Popen[bytes], base_url: str, log: Path)
 @pytest.fixture(params=sorted(LAUNCHERS))
 def server(request: pytest.FixtureRequest, duckdb_file: Path, tmp_path: Path) -> Iterator[str]:
     """Base URL of a running server; the process is terminated at teardown."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "RWA_SERVING_BACKEND": "duckdb",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import psycopg
@@ -15,81 +16,12 @@ import pytest
 
 from pipelines.core.errors import ConfigurationError, DataContractError, StoreUnavailableError
 from pipelines.core.settings import Settings
-from pipelines.reference.model import Asset, Audit, Redemption
 from pipelines.serving import open_store
 from pipelines.serving.base import OHLCV_SCHEMA, OhlcvBar, ServingStore
 from pipelines.serving.duckdb_store import DuckDBStore
 from pipelines.serving.timescale_store import MIGRATIONS, TimescaleStore
 from tests.fixtures.processes import free_port
-
-T0 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
-HOUR = dt.timedelta(hours=1)
-DAY = dt.timedelta(days=1)
-
-ASSETS = [
-    Asset(
-        asset_id="ousg",
-        symbol="OUSG",
-        name="Ondo Short-Term US Government Treasuries",
-        asset_class="tokenized_treasury",
-        blockchain_network="ethereum",
-        chains=["ethereum", "polygon", "solana"],
-        contract_address="0x1b19c19393e2d034d8ff31ff34c81252fcbbee92",
-        issuer_name="Ondo Finance",
-        jurisdiction="Cayman Islands",
-        legal_structure="Limited partnership",
-        kyc_required=True,
-        transfer_restrictions="Qualified purchasers only",
-        redemption=Redemption(frequency="daily", settlement="T+0 in USDC", minimum_usd=5000.0),
-        audits=[Audit(auditor="Code4rena", year=2023, scope="contracts"), Audit(auditor="X")],
-        oracle="Chainlink NAV",
-        upgradeable_contract=True,
-        launch_date=dt.date(2023, 1, 26),
-        coingecko_id="ousg",
-        sources=["https://ondo.finance", "https://docs.ondo.finance"],
-    ),
-    Asset(
-        asset_id="usdc",
-        symbol="USDC",
-        name="USD Coin — «quoted» 'name'",  # non-ASCII and quotes survive the JSON column
-        asset_class="stablecoin",
-        blockchain_network="ethereum",
-        issuer_name="Circle",
-    ),
-    Asset(
-        asset_id="btc",
-        symbol="BTC",
-        name="Bitcoin",
-        asset_class="crypto",
-        blockchain_network="bitcoin",
-    ),
-]
-
-
-def bars(
-    asset_id: str = "ousg",
-    resolution: str = "1h",
-    n: int = 10,
-    *,
-    start: dt.datetime = T0,
-    step: dt.timedelta = HOUR,
-    base: float = 100.0,
-) -> pa.Table:
-    """``n`` consecutive synthetic bars; bar ``i`` opens at ``base + i``."""
-    rows = [
-        {
-            "asset_id": asset_id,
-            "resolution": resolution,
-            "ts": start + i * step,
-            "open": base + i,
-            "high": base + i + 0.5,
-            "low": base + i - 0.5,
-            "close": base + i + 0.25,
-            "volume": 1000.0 + i,
-        }
-        for i in range(n)
-    ]
-    return pa.Table.from_pylist(rows, schema=OHLCV_SCHEMA)
+from tests.fixtures.sample_data import DAY, HOUR, SAMPLE_ASSETS, T0, bars
 
 
 def opens(result: list[OhlcvBar]) -> list[float]:
@@ -115,28 +47,30 @@ def test_a_new_store_is_empty(store: ServingStore) -> None:
 
 
 def test_assets_round_trip_equal_in_id_order(store: ServingStore) -> None:
-    assert store.upsert_assets(ASSETS) == 3
-    assert store.list_assets() == sorted(ASSETS, key=lambda asset: asset.asset_id)
-    for asset in ASSETS:
+    assert store.upsert_assets(SAMPLE_ASSETS) == 3
+    assert store.list_assets() == sorted(SAMPLE_ASSETS, key=lambda asset: asset.asset_id)
+    for asset in SAMPLE_ASSETS:
         assert store.get_asset(asset.asset_id) == asset
 
 
 def test_upserting_an_asset_replaces_it(store: ServingStore) -> None:
-    store.upsert_assets(ASSETS)
-    renamed = ASSETS[0].model_copy(update={"name": "Renamed", "audits": [], "redemption": None})
+    store.upsert_assets(SAMPLE_ASSETS)
+    renamed = SAMPLE_ASSETS[0].model_copy(
+        update={"name": "Renamed", "audits": [], "redemption": None}
+    )
     store.upsert_assets([renamed])
     assert store.get_asset("ousg") == renamed
     assert store.table_counts()["assets"] == 3
 
 
 def test_list_assets_by_class(store: ServingStore) -> None:
-    store.upsert_assets(ASSETS)
+    store.upsert_assets(SAMPLE_ASSETS)
     assert [a.asset_id for a in store.list_assets("stablecoin")] == ["usdc"]
     assert store.list_assets("real_estate") == []
 
 
 def test_unknown_asset_is_none(store: ServingStore) -> None:
-    store.upsert_assets(ASSETS)
+    store.upsert_assets(SAMPLE_ASSETS)
     assert store.get_asset("nope") is None
 
 
@@ -216,7 +150,9 @@ def test_a_batch_repeating_a_key_is_refused_whole(store: ServingStore) -> None:
     ],
     ids=["missing-column", "null", "unknown-resolution", "wrong-type"],
 )
-def test_bad_bars_raise_a_data_contract_error(store: ServingStore, broken, message) -> None:
+def test_bad_bars_raise_a_data_contract_error(
+    store: ServingStore, broken: Callable[[pa.Table], pa.Table], message: str
+) -> None:
     with pytest.raises(DataContractError, match=message):
         store.upsert_ohlcv(broken(bars(n=2)))
     assert store.table_counts()["ohlcv_1h"] == 0
@@ -272,26 +208,36 @@ def test_time_stamps_come_back_utc_and_bounds_in_any_zone_mean_the_same_instant(
     assert opens(store.ohlcv("ousg", "1h", start=start, end=naive_end)) == [101.0, 102.0]
 
 
-def test_concurrent_reads_from_many_threads(store: ServingStore) -> None:
-    """The API calls one store from a thread pool."""
-    store.upsert_ohlcv(bars(n=50))
-    store.upsert_assets(ASSETS)
+def in_threads(calls: Sequence[Callable[[], object]]) -> list[BaseException]:
+    """Runs every call in a thread of its own, all at once; returns what they raised (a
+    thread's exception is otherwise lost)."""
     errors: list[BaseException] = []
 
-    def read() -> None:
+    def run(call: Callable[[], object]) -> None:
         try:
-            for _ in range(20):
-                assert len(store.ohlcv("ousg", "1h", limit=10)) == 10
-                assert store.get_asset("btc") == ASSETS[2]
-        except BaseException as exc:  # reported below; a thread's exception is otherwise lost
+            call()
+        except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=read) for _ in range(8)]
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert errors == []
+    return errors
+
+
+def test_concurrent_reads_from_many_threads(store: ServingStore) -> None:
+    """The API calls one store from a thread pool."""
+    store.upsert_ohlcv(bars(n=50))
+    store.upsert_assets(SAMPLE_ASSETS)
+
+    def read() -> None:
+        for _ in range(20):
+            assert len(store.ohlcv("ousg", "1h", limit=10)) == 10
+            assert store.get_asset("btc") == SAMPLE_ASSETS[2]
+
+    assert in_threads([read] * 8) == []
 
 
 # --- health and counts ----------------------------------------------------------------------
@@ -305,7 +251,7 @@ def test_health_is_ok(store: ServingStore) -> None:
 
 
 def test_table_counts_cover_every_resolution(store: ServingStore) -> None:
-    store.upsert_assets(ASSETS[:2])
+    store.upsert_assets(SAMPLE_ASSETS[:2])
     store.upsert_ohlcv(pa.concat_tables([bars(n=4), bars("btc", "1h", 2), bars("btc", "1d", 1)]))
     assert store.table_counts() == {"assets": 2, "ohlcv_1h": 6, "ohlcv_1d": 1}
 
@@ -313,6 +259,55 @@ def test_table_counts_cover_every_resolution(store: ServingStore) -> None:
 def test_closing_twice_is_harmless(store: ServingStore) -> None:
     store.close()
     store.close()
+
+
+# --- read-only stores -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def reopen_read_only(
+    store: ServingStore, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], ServingStore]]:
+    """Opens a read-only store on the data of ``store``; closes it afterwards. DuckDB admits
+    no reader beside a writer, so ``store`` is closed first."""
+    opened: list[ServingStore] = []
+
+    def reopen() -> ServingStore:
+        if isinstance(store, DuckDBStore):
+            store.close()
+            opened.append(DuckDBStore(store.path, read_only=True))
+        else:
+            opened.append(TimescaleStore(request.getfixturevalue("timescale_dsn"), read_only=True))
+        return opened[-1]
+
+    yield reopen
+    for reader in opened:
+        reader.close()
+
+
+@pytest.mark.parametrize(
+    ("operation", "write"),
+    [
+        ("upsert_assets", lambda s: s.upsert_assets(SAMPLE_ASSETS)),
+        ("upsert_assets", lambda s: s.upsert_assets([])),
+        ("upsert_ohlcv", lambda s: s.upsert_ohlcv(bars(n=1, base=9.0))),
+        ("upsert_ohlcv", lambda s: s.upsert_ohlcv(OHLCV_SCHEMA.empty_table())),
+    ],
+    ids=["assets", "no-assets", "bars", "no-bars"],
+)
+def test_writes_on_a_read_only_store_raise_one_line_and_change_nothing(
+    store: ServingStore,
+    reopen_read_only: Callable[[], ServingStore],
+    operation: str,
+    write: Callable[[ServingStore], int],
+) -> None:
+    store.upsert_ohlcv(bars(n=2))
+    reader = reopen_read_only()
+    with pytest.raises(StoreUnavailableError, match=rf"is open read-only: {operation} ") as raised:
+        write(reader)
+    assert "\n" not in str(raised.value)
+    assert reader.table_counts() == {"assets": 0, "ohlcv_1h": 2, "ohlcv_1d": 0}
+    assert opens(reader.ohlcv("ousg", "1h")) == [100.0, 101.0]
 
 
 # --- DuckDB only ----------------------------------------------------------------------------
@@ -396,19 +391,7 @@ def test_edition_is_detected_and_reported(timescale_dsn: str) -> None:
 @pytest.mark.timescaledb
 def test_concurrent_migrations_apply_each_version_once(fresh_timescale_dsn: str) -> None:
     stores = [TimescaleStore(fresh_timescale_dsn, pool_max=1) for _ in range(4)]
-    errors: list[BaseException] = []
-
-    def migrate(store: TimescaleStore) -> None:
-        try:
-            store.migrate()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=migrate, args=(s,)) for s in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = in_threads([store.migrate for store in stores])
     stores[0].migrate()
     for store in stores:
         store.close()
@@ -440,8 +423,12 @@ def test_read_only_store_reads_but_never_writes(fresh_timescale_dsn: str) -> Non
             writer.upsert_ohlcv(bars(n=2))
         reader.migrate()
         assert opens(reader.ohlcv("ousg", "1h")) == [100.0, 101.0]
-        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        with pytest.raises(StoreUnavailableError, match="is open read-only: upsert_ohlcv "):
             reader.upsert_ohlcv(bars(n=1, base=9.0))
+        assert opens(reader.ohlcv("ousg", "1h")) == [100.0, 101.0]
+        # Behind the store's own guard, the server refuses writes too.
+        with reader._cursor() as cur, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            cur.execute("DELETE FROM ohlcv")
         assert opens(reader.ohlcv("ousg", "1h")) == [100.0, 101.0]
 
 
