@@ -88,11 +88,14 @@ def main() -> None:
 
     job_rate = report.bars_in / job_seconds
     base_rate = base_rows / base_seconds
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(f"input: {args.assets} assets x {args.days} days hourly = {envelopes:,} envelopes")
     print(f"spark session start: {spark_start:.1f} s (not counted below)")
     print(
-        f"silver job : {report.bars_in:>9,} bars in {job_seconds:6.1f} s = {job_rate:>9,.0f} bars/s "
+        f"silver job : {report.bars_in:>9,} bars in {job_seconds:6.1f} s = "
+        f"{job_rate:>9,.0f} bars/s "
         f"({report.batches} micro-batches, {report.quarantined} quarantined)"
     )
     print(f"baseline   : {base_rows:>9,} bars in {base_seconds:6.1f} s = {base_rate:>9,.0f} bars/s")

@@ -52,14 +52,18 @@ def run_demo(settings: Settings, out: TextIO) -> DemoReport:
     step(
         "simulate -> bronze",
         lambda: jobs.land_simulated(settings),
-        lambda r: f"{r.records:,} envelopes in {r.objects_written:,} new objects "
-        f"({r.objects_present:,} objects already there)",
+        lambda r: (
+            f"{r.records:,} envelopes in {r.objects_written:,} new objects "
+            f"({r.objects_present:,} objects already there)"
+        ),
     )
     step(
         "bronze -> silver",
         lambda: jobs.run_silver_prices(settings),
-        lambda r: f"{r.bars_in:,} bars parsed, {r.inserted:,} inserted, {r.updated:,} updated, "
-        f"{r.quarantined:,} quarantined, {r.batches} micro-batches",
+        lambda r: (
+            f"{r.bars_in:,} bars parsed, {r.inserted:,} inserted, {r.updated:,} updated, "
+            f"{r.quarantined:,} quarantined, {r.batches} micro-batches"
+        ),
     )
     step(
         "silver -> gold",
@@ -69,9 +73,11 @@ def run_demo(settings: Settings, out: TextIO) -> DemoReport:
     step(
         "gold -> serving",
         lambda: jobs.load_serving(settings),
-        lambda r: f"{r.assets} assets, "
-        + ", ".join(f"{rows:,} {res} bars" for res, rows in r.bars.items())
-        + " upserted",
+        lambda r: (
+            f"{r.assets} assets, "
+            + ", ".join(f"{rows:,} {res} bars" for res, rows in r.bars.items())
+            + " upserted"
+        ),
     )
     report.layers = layer_counts(settings)
     report.quarantined = report.layers["silver"].get("quarantine", 0)

@@ -52,9 +52,12 @@ def test_demo_fills_every_layer(demo_dir: Path) -> None:
 def test_served_daily_bars_agree_with_hourly_bars(demo_dir: Path, tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RWA_")}
-    with running(
-        [RWA, "serve", "--port", str(port)], port, tmp_path / "api.log", env=env, cwd=demo_dir
-    ), httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    with (
+        running(
+            [RWA, "serve", "--port", str(port)], port, tmp_path / "api.log", env=env, cwd=demo_dir
+        ),
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+    ):
         assert client.get("/health").json()["store_ok"] is True
         listed = {asset["asset_id"] for asset in client.get("/assets").json()}
         assert set(ASSETS) <= listed and len(listed) >= 20

@@ -21,4 +21,3 @@ class StoreUnavailableError(RwaError):
 
 class NotFoundError(RwaError):
     """A requested entity (asset, table, object) does not exist."""
-

@@ -117,9 +117,7 @@ class DeltaLake:
             return self._merge_native(df, uri, keys, update_when, partition_by, txn)
         return self._merge_delta_rs(df.toArrow(), uri, keys, update_when, partition_by, txn)
 
-    def overwrite(
-        self, df: DataFrame, uri: str, *, partition_by: tuple[str, ...] = ()
-    ) -> int:
+    def overwrite(self, df: DataFrame, uri: str, *, partition_by: tuple[str, ...] = ()) -> int:
         """Replace the table's contents with ``df`` (a new version; history is kept)."""
         if self._native:
             (

@@ -63,9 +63,7 @@ class Asset(_Frozen):
     jurisdiction: str | None = Field(default=None, description="Issuer / vehicle jurisdiction.")
     legal_structure: str | None = None
     regulator: str | None = None
-    underlying_asset_details: str | None = Field(
-        default=None, description="What backs the token."
-    )
+    underlying_asset_details: str | None = Field(default=None, description="What backs the token.")
     kyc_required: bool | None = None
     transfer_restrictions: str | None = None
     redemption: Redemption | None = None

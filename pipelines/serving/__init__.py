@@ -38,7 +38,8 @@ def open_store(settings: Settings, *, read_only: bool = False) -> ServingStore:
 
     ``read_only`` suits readers such as the API: DuckDB then opens the file in shared
     read-only mode (no writer process may hold it meanwhile), TimescaleDB makes every
-    transaction read-only. Raises StoreUnavailableError when the store cannot be reached.
+    transaction read-only; either raises StoreUnavailableError on a write. Raises
+    StoreUnavailableError when the store cannot be reached.
     """
     if settings.serving_backend == "timescaledb":
         from pipelines.serving.timescale_store import TimescaleStore

@@ -91,7 +91,8 @@ class TimescaleStore(SqlStore[PgCursor]):
     """Serving store in the TimescaleDB database at ``dsn``.
 
     Raises StoreUnavailableError at once when the server cannot be reached. ``read_only``
-    makes every transaction read-only on the server side (for the API).
+    (for the API) refuses writes with StoreUnavailableError, and makes every transaction
+    read-only on the server side as well.
     """
 
     backend: ClassVar[str] = "timescaledb"

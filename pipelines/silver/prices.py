@@ -330,4 +330,3 @@ def _lookup(mapping: Mapping[str, str], key: Column) -> Column:
         return F.lit(None).cast(StringType())
     literal = F.create_map(*(F.lit(part) for item in sorted(mapping.items()) for part in item))
     return F.try_element_at(literal, key)
-

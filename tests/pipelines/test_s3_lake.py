@@ -40,7 +40,9 @@ def test_spine_runs_on_s3_and_reruns_idempotently(
         aws_secret_access_key=SECRET_KEY,
     )
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="lake/")["Contents"]]
-    assert sum(k.startswith("lake/bronze/source=simulated/") for k in keys) == landed.objects_written
+    assert (
+        sum(k.startswith("lake/bronze/source=simulated/") for k in keys) == landed.objects_written
+    )
     assert any(k.startswith("lake/silver/prices/_delta_log/") for k in keys)
     assert any(k.startswith("lake/gold/ohlcv_1d/_delta_log/") for k in keys)
     assert silver.inserted == 3 * 2 * 24

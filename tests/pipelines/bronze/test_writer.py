@@ -30,7 +30,13 @@ def test_layout_is_source_dataset_date(tmp_path: Path) -> None:
     ]
     line = json.loads(store.get(report.keys[0]).decode().splitlines()[0])
     assert set(line) == {
-        "source", "dataset", "endpoint", "params", "fetched_at", "ingest_id", "schema_version",
+        "source",
+        "dataset",
+        "endpoint",
+        "params",
+        "fetched_at",
+        "ingest_id",
+        "schema_version",
         "payload",
     }
 

@@ -109,9 +109,7 @@ def test_bad_records_go_to_quarantine_with_their_reason(make_settings: MakeSetti
         "unsupported envelope schema_version": 1,
     }
     table = silver_table(settings)
-    assert table.column("ts").to_pylist() == [
-        DAY0 + dt.timedelta(hours=h) for h in (0, 1, 8)
-    ]
+    assert table.column("ts").to_pylist() == [DAY0 + dt.timedelta(hours=h) for h in (0, 1, 8)]
     assert table.column("close").to_pylist()[1] == 101.5
     assert report.quarantined == 14
     # every quarantined record points back at the bronze object it came from
@@ -206,9 +204,7 @@ def test_crash_after_commit_and_reruns_leave_silver_identical(
     recovered = jobs.run_silver_prices(crashed)
     assert recovered.batch_ids[0] == 2 and recovered.replayed_batches == 1
     assert silver_table(crashed).equals(silver_table(reference))
-    assert quarantine_reasons(crashed) == quarantine_reasons(reference) == {
-        "non-positive price": 1
-    }
+    assert quarantine_reasons(crashed) == quarantine_reasons(reference) == {"non-positive price": 1}
 
     version_before = DeltaLake(crashed).table(silver_uri).version()
     rerun = jobs.run_silver_prices(crashed)
