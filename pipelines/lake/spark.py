@@ -62,6 +62,9 @@ def _spark_conf(settings: Settings) -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
+        # Bronze has a folder per source/dataset/day: past 32 folders Spark would list them
+        # with a distributed job (one task per folder), seconds of overhead on every trigger.
+        "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
         # Spark would otherwise resolve a hostname that may not be routable in a sandbox.
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",

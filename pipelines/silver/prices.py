@@ -44,21 +44,6 @@ PERIODS: Mapping[str, str] = {
     "1DAY": "1d",
 }
 
-#: Every field is read as text: JSON numbers arrive as their literal, numeric strings as-is,
-#: and objects/arrays (``params``, ``payload``) as raw JSON to be parsed per source.
-ENVELOPE_SCHEMA = StructType(
-    [
-        StructField("source", StringType()),
-        StructField("dataset", StringType()),
-        StructField("endpoint", StringType()),
-        StructField("params", StringType()),
-        StructField("fetched_at", StringType()),
-        StructField("ingest_id", StringType()),
-        StructField("schema_version", StringType()),
-        StructField("payload", StringType()),
-        StructField("_corrupt_record", StringType()),
-    ]
-)
 _BAR_FIELDS = (
     "time_period_start",
     "time_period_end",
@@ -69,7 +54,27 @@ _BAR_FIELDS = (
     "volume_traded",
     "trades_count",
 )
+#: A CoinAPI OHLCV payload. Bar fields are read as text (JSON numbers arrive as their literal,
+#: numeric strings as-is) and cast with try_cast, so a bad value refuses one bar, never a batch.
 COINAPI_BARS = ArrayType(StructType([StructField(name, StringType()) for name in _BAR_FIELDS]))
+_ENVELOPE_TEXT_FIELDS = (
+    "source",
+    "dataset",
+    "endpoint",
+    "params",  # an object, kept as its raw JSON text
+    "fetched_at",
+    "ingest_id",
+    "schema_version",
+)
+#: The bronze line is parsed once, payload included. A line whose payload has another shape
+#: keeps its other fields and lands in ``_corrupt_record`` (Spark's PERMISSIVE partial results).
+PRICE_ENVELOPE_SCHEMA = StructType(
+    [
+        *(StructField(name, StringType()) for name in _ENVELOPE_TEXT_FIELDS),
+        StructField("payload", COINAPI_BARS),
+        StructField("_corrupt_record", StringType()),
+    ]
+)
 SUPPORTED_SCHEMA_VERSIONS = ("1",)
 
 
@@ -132,7 +137,7 @@ class SilverPricesJob:
     def _bronze_stream(self) -> DataFrame:
         source = str(self.bronze_root.resolve() / dataset_glob(DATASET))
         return (
-            self.spark.readStream.schema(ENVELOPE_SCHEMA)
+            self.spark.readStream.schema(PRICE_ENVELOPE_SCHEMA)
             .option("mode", "PERMISSIVE")
             .option("columnNameOfCorruptRecord", "_corrupt_record")
             .option("maxFilesPerTrigger", self.max_files_per_trigger)
@@ -141,8 +146,8 @@ class SilverPricesJob:
         )
 
     def _process_batch(self, batch: DataFrame, batch_id: int) -> None:
-        lines = check_lines(batch).persist()  # bronze is read and parsed once per batch
-        bars = parse_price_bars(lines, self.symbols).persist()
+        # Persisted: bronze is read and parsed once, then feeds silver and quarantine.
+        bars = parse_price_bars(batch, self.symbols).persist()
         try:
             bars_in = bars.where(F.col("reason").isNull()).count()
             outcome = self.lake.merge(
@@ -153,10 +158,9 @@ class SilverPricesJob:
                 partition_by=PARTITION_BY,
                 txn=BatchTxn(APP_ID, batch_id),
             )
-            quarantined = self.quarantine.add(quarantine_rows(lines, bars), DATASET, batch_id)
+            quarantined = self.quarantine.add(quarantine_rows(bars), DATASET, batch_id)
         finally:
             bars.unpersist()
-            lines.unpersist()
         duplicates = 0 if outcome.skipped_replay else bars_in - outcome.rows_in
         self._record(batch_id, bars_in, duplicates, outcome, quarantined)
         if self.after_batch is not None:
@@ -195,24 +199,35 @@ SILVER_COLUMNS = (
 
 
 def check_lines(envelopes: DataFrame) -> DataFrame:
-    """Each bronze line with its payload parsed into ``bars`` and ``line_problem``: why the
-    whole line is refused (null when it is usable)."""
-    parsed = envelopes.withColumn("bars", F.from_json("payload", COINAPI_BARS))
-    problem = F.when(F.col("_corrupt_record").isNotNull(), F.lit("malformed JSON line"))
-    return parsed.withColumn("line_problem", problem.otherwise(_envelope_problem()))
+    """Each bronze line with ``line_problem``: why the whole line is refused (null when it is
+    usable)."""
+    unparsed = F.col("_corrupt_record").isNotNull()
+    nothing_parsed = F.coalesce(*_ENVELOPE_TEXT_FIELDS).isNull()
+    problem = (
+        F.when(unparsed & nothing_parsed, F.lit("malformed JSON line"))
+        # Every other field is text, so only the payload can fail to fit the schema.
+        .when(unparsed, F.lit("payload is not a CoinAPI OHLCV array"))
+        .otherwise(_envelope_problem())
+    )
+    return envelopes.withColumn("line_problem", problem)
 
 
-def parse_price_bars(lines: DataFrame, symbols: Mapping[str, str]) -> DataFrame:
-    """One row per bar of every usable line (see :func:`check_lines`), typed and normalised,
-    with ``reason`` set to why the bar is refused (null when valid)."""
-    exploded = lines.where(F.col("line_problem").isNull()).select(
+def parse_price_bars(envelopes: DataFrame, symbols: Mapping[str, str]) -> DataFrame:
+    """One row per bar of every usable line and one per refused line, typed and normalised,
+    with ``reason`` set to why the row is refused (null when it is a valid bar)."""
+    lines = check_lines(envelopes)
+    refused_line = F.col("line_problem").isNotNull()
+    exploded = lines.select(
         "source",
         "ingest_id",
         "bronze_file",
+        "line_problem",
         F.try_to_timestamp("fetched_at").alias("fetched_at"),
         F.get_json_object("params", "$.symbol_id").alias("symbol_id"),
         F.get_json_object("params", "$.period_id").alias("period_id"),
-        F.explode_outer("bars").alias("bar"),
+        F.when(refused_line, F.coalesce("_corrupt_record", _envelope_json())).alias("line_raw"),
+        # explode_outer keeps a refused line (and a line without bars) as one row with no bar
+        F.explode_outer(F.when(~refused_line, F.col("payload"))).alias("bar"),
     )
     typed = exploded.select(
         "source",
@@ -220,16 +235,23 @@ def parse_price_bars(lines: DataFrame, symbols: Mapping[str, str]) -> DataFrame:
         "bronze_file",
         "fetched_at",
         "symbol_id",
+        "line_problem",
+        "line_raw",
+        "bar",
         _asset_id_from_symbol(F.col("symbol_id"), symbols).alias("asset_id"),
         _lookup(PERIODS, F.col("period_id")).alias("resolution"),
-        F.col("period_id"),
-        F.to_json("bar").alias("raw"),
         F.col("bar.time_period_start").try_cast("timestamp").alias("ts"),
         *(F.col(f"bar.price_{p}").try_cast("double").alias(p) for p in _PRICES),
         F.col("bar.volume_traded").try_cast("double").alias("volume"),
         F.col("bar.trades_count").try_cast("long").alias("trades"),
     )
-    return typed.withColumn("reason", _bar_problem()).withColumn("date", F.to_date("ts"))
+    return typed.withColumn("reason", F.coalesce(F.col("line_problem"), _bar_problem())).withColumn(
+        "date", F.to_date("ts")
+    )
+
+
+def _envelope_json() -> Column:
+    return F.to_json(F.struct(*_ENVELOPE_TEXT_FIELDS, "payload"))
 
 
 _PRICES = ("open", "high", "low", "close")
@@ -250,11 +272,6 @@ def _envelope_problem() -> Column:
             ~F.coalesce(F.col("schema_version"), F.lit("")).isin(*SUPPORTED_SCHEMA_VERSIONS),
             "unsupported envelope schema_version",
         ),
-        (
-            # from_json would wrap a lone object (e.g. an API error body) into a 1-element array
-            ~F.ltrim("payload").startswith("[") | F.col("bars").isNull(),
-            "payload is not a CoinAPI OHLCV array",
-        ),
     ]
     return _first_problem(checks)
 
@@ -262,7 +279,7 @@ def _envelope_problem() -> Column:
 def _bar_problem() -> Column:
     price_missing = F.greatest(*(F.col(p).isNull().cast("int") for p in _PRICES)) == 1
     checks = [
-        (F.col("raw").isNull(), "payload holds no bars"),
+        (F.col("bar").isNull(), "payload holds no bars"),
         (F.col("asset_id").isNull(), "unknown symbol_id"),
         (F.col("resolution").isNull(), "unsupported period_id"),
         (F.col("ts").isNull(), "missing or unparseable time_period_start"),
@@ -289,21 +306,17 @@ def _first_problem(checks: list[tuple[Column, str]]) -> Column:
     return expr
 
 
-def quarantine_rows(lines: DataFrame, bars: DataFrame) -> DataFrame:
-    """Refused lines and bars in the shape :class:`QuarantineSink` stores."""
-    envelope_fields = [name for name in ENVELOPE_SCHEMA.fieldNames() if name != "_corrupt_record"]
-    bad_lines = lines.where(F.col("line_problem").isNotNull()).select(
+def quarantine_rows(bars: DataFrame) -> DataFrame:
+    """Refused lines and bars (see :func:`parse_price_bars`) in the shape
+    :class:`QuarantineSink` stores; the raw text is rebuilt only for these few rows."""
+    return bars.where(F.col("reason").isNotNull()).select(
         "source",
         "ingest_id",
         "bronze_file",
-        F.try_to_timestamp("fetched_at").alias("fetched_at"),
-        F.col("line_problem").alias("reason"),
-        F.coalesce("_corrupt_record", F.to_json(F.struct(*envelope_fields))).alias("raw"),
+        "fetched_at",
+        "reason",
+        F.coalesce("line_raw", F.to_json("bar")).alias("raw"),
     )
-    bad_bars = bars.where(F.col("reason").isNotNull()).select(
-        "source", "ingest_id", "bronze_file", "fetched_at", "reason", "raw"
-    )
-    return bad_lines.unionByName(bad_bars)
 
 
 def latest_per_key(bars: DataFrame) -> DataFrame:
