@@ -32,10 +32,11 @@ class DemoReport:
 
 def run_demo(settings: Settings, out: TextIO) -> DemoReport:
     report = DemoReport()
-    window = jobs.simulation_window(settings)
-    assets = jobs.selected_assets(settings)
+    source = jobs.simulated_source(settings)
+    window = source.window
     out.write(
-        f"rwa demo: {len(assets)} assets x {settings.sim_days} days at {settings.sim_frequency} "
+        f"rwa demo: {len(source.assets)} assets x {settings.sim_days} days at "
+        f"{settings.sim_frequency} "
         f"({window.start:%Y-%m-%d} .. {window.end:%Y-%m-%d}, seed {settings.sim_seed})\n"
         f"lake {settings.lake_root}  serving {settings.serving_backend}\n\n"
     )

@@ -5,17 +5,14 @@ Each function runs one step end to end and returns its report; none holds state 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipelines.bronze.mirror import mirror_bronze
 from pipelines.bronze.object_store import open_object_store
 from pipelines.bronze.writer import BronzeWriter, LandingReport
-from pipelines.core.errors import ConfigurationError
 from pipelines.core.settings import Settings
 from pipelines.gold.ohlcv import GOLD_RESOLUTIONS, GoldOhlcvJob, GoldRunReport, gold_table_name
-from pipelines.ingestion.base import FetchWindow
 from pipelines.ingestion.simulated import SimulatedSource
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
@@ -28,36 +25,16 @@ from pipelines.silver.prices import SilverPricesJob, SilverRunReport
 from pipelines.silver.quarantine import QuarantineSink
 
 
-def selected_assets(settings: Settings) -> list[Asset]:
-    """The reference assets, narrowed to ``RWA_SIM_ASSETS`` when set."""
-    assets = load_assets()
-    if not settings.sim_assets:
-        return assets
-    wanted = set(settings.sim_assets)
-    unknown = wanted - {asset.asset_id for asset in assets}
-    if unknown:
-        raise ConfigurationError(f"RWA_SIM_ASSETS names unknown assets: {sorted(unknown)}")
-    return [asset for asset in assets if asset.asset_id in wanted]
-
-
-def simulation_window(settings: Settings) -> FetchWindow:
-    end = settings.sim_end or dt.datetime.now(dt.UTC).date()
-    return FetchWindow.for_days(end - dt.timedelta(days=settings.sim_days), settings.sim_days)
+def simulated_source(settings: Settings) -> SimulatedSource:
+    """The simulated source the ``RWA_SIM_*`` settings describe, over the reference assets."""
+    return SimulatedSource.from_settings(settings, load_assets())
 
 
 def land_simulated(settings: Settings) -> LandingReport:
     """Simulate every dataset for the configured window and land it in bronze."""
-    window = simulation_window(settings)
-    source = SimulatedSource(
-        selected_assets(settings),
-        seed=settings.sim_seed,
-        start=window.start,
-        end=window.end,
-        frequency=settings.sim_frequency,
-        fault_rate=settings.sim_fault_rate,
-    )
+    source = simulated_source(settings)
     writer = BronzeWriter(open_object_store(settings))
-    return writer.land(source.collect(window))
+    return writer.land(source.collect(source.window))
 
 
 def symbol_map(assets: list[Asset]) -> dict[str, str]:

@@ -45,4 +45,4 @@ def test_bad_setting_is_a_one_line_error_naming_it() -> None:
 def test_unknown_asset_is_a_one_line_error(tmp_path: Path) -> None:
     done = run("ingest", "--assets", "nope,btc", env={"RWA_LAKE_ROOT": str(tmp_path)})
     assert done.returncode == 2
-    assert "unknown assets: ['nope']" in done.stderr
+    assert "RWA_SIM_ASSETS names unknown asset ids ['nope']" in done.stderr

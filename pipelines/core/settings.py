@@ -92,11 +92,72 @@ class Settings(BaseSettings):
         default_factory=list, description="Asset ids to simulate, comma-separated; empty = all."
     )
 
+    # --- real data sources (HTTP) ------------------------------------------------------------
+    http_timeout_s: float = Field(default=20.0, gt=0, description="Per-request HTTP timeout.")
+    http_max_retries: int = Field(
+        default=5, ge=0, description="Retries on 429/5xx/timeouts before a fetch fails."
+    )
+    http_backoff_base_s: float = Field(
+        default=0.5, ge=0, description="First retry delay; doubles per retry, with jitter."
+    )
+    http_backoff_max_s: float = Field(default=30.0, ge=0, description="Longest retry delay.")
+    coingecko_base_url: str = Field(
+        default="https://api.coingecko.com/api/v3", description="CoinGecko API root."
+    )
+    coingecko_api_key: SecretStr | None = Field(
+        default=None, description="CoinGecko demo/pro key (optional for the public API)."
+    )
+    defillama_base_url: str = Field(
+        default="https://api.llama.fi", description="DefiLlama TVL API root."
+    )
+    defillama_stablecoins_url: str = Field(
+        default="https://stablecoins.llama.fi", description="DefiLlama stablecoins API root."
+    )
+    fred_base_url: str = Field(default="https://api.stlouisfed.org", description="FRED API root.")
+    fred_api_key: SecretStr | None = Field(default=None, description="FRED API key (required).")
+    worldbank_base_url: str = Field(
+        default="https://api.worldbank.org/v2", description="World Bank indicators API root."
+    )
+    newsapi_base_url: str = Field(default="https://newsapi.org", description="NewsAPI root.")
+    newsapi_key: SecretStr | None = Field(default=None, description="NewsAPI key (required).")
+    news_feeds: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="RSS/Atom feed URLs for the news source, comma-separated."
+    )
+
+    # --- Kafka ------------------------------------------------------------------------------
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="Kafka security protocol."
+    )
+    kafka_topic_partitions: int = Field(
+        default=3, ge=1, description="Partitions of topics the project creates."
+    )
+    kafka_replication_factor: int = Field(
+        default=1, ge=1, description="Replication factor of topics the project creates."
+    )
+    kafka_dead_letter_topic: str = Field(
+        default="ingest-dead-letter", description="Topic for records that cannot be landed."
+    )
+    lander_group_id: str = Field(
+        default="rwa-bronze-lander", description="Consumer group of the bronze lander."
+    )
+    lander_max_records: int = Field(
+        default=5_000, ge=1, description="Records per bronze object before the lander rotates."
+    )
+    lander_max_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Bytes per bronze object before rotating."
+    )
+    lander_max_interval_s: float = Field(
+        default=60.0, gt=0, description="Seconds an open bronze object may wait before rotating."
+    )
+
     # --- API --------------------------------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="Host `rwa serve` binds.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port `rwa serve` binds.")
 
-    @field_validator("sim_assets", mode="before")
+    @field_validator("sim_assets", "news_feeds", mode="before")
     @classmethod
     def _split_asset_list(cls, value: object) -> object:
         if isinstance(value, str):

@@ -1169,6 +1169,7 @@ class SimulatedSource(Connector):
             start=end - dt.timedelta(days=settings.sim_days),
             end=end,
             frequency=settings.sim_frequency,
+            fault_rate=settings.sim_fault_rate,
         )
 
     def _index_assets(self) -> dict[str, Asset]:
