@@ -21,3 +21,17 @@ class StoreUnavailableError(RwaError):
 
 class NotFoundError(RwaError):
     """A requested entity (asset, table, object) does not exist."""
+
+
+class FetchError(RwaError):
+    """A source could not be fetched. ``retryable`` says whether trying again may succeed
+    (429, 5xx, timeouts) or not (4xx, a body that is not what the API documents)."""
+
+    def __init__(
+        self, message: str, *, source: str, url: str, status: int | None, retryable: bool
+    ) -> None:
+        super().__init__(message)
+        self.source = source
+        self.url = url
+        self.status = status
+        self.retryable = retryable

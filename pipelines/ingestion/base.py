@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
+from pipelines.core.settings import Settings
 from pipelines.ingestion.envelope import Dataset, RawEnvelope
+from pipelines.reference.model import Asset
 
 
 def require_utc(value: dt.datetime, name: str) -> dt.datetime:
@@ -86,6 +88,12 @@ class Connector(ABC):
     #: Registry name, also the envelope's ``source``.
     name: ClassVar[str]
 
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Settings, assets: Sequence[Asset]) -> Self:
+        """The connector as configured by ``settings``, covering ``assets`` where the source is
+        per asset. Raises ConfigurationError naming the setting when one is missing."""
+
     @abstractmethod
     def build_requests(self, window: FetchWindow) -> list[SourceRequest]:
         """The requests that cover ``window``, in the order they should be made."""
@@ -105,7 +113,17 @@ class Connector(ABC):
             payload=response.payload,
         )
 
+    def next_page(self, request: SourceRequest, response: RawResponse) -> SourceRequest | None:
+        """The request for the page after ``response``, or None when it was the last one.
+        Paginated sources override this; each page is landed as its own raw response."""
+        return None
+
     def collect(self, window: FetchWindow) -> Iterator[RawEnvelope]:
-        """Build, fetch and wrap every request for ``window``, lazily and in request order."""
-        for request in self.build_requests(window):
-            yield self.to_envelope(request, self.fetch(request))
+        """Build, fetch (following pages) and wrap every request for ``window``, lazily and in
+        request order."""
+        for first in self.build_requests(window):
+            request: SourceRequest | None = first
+            while request is not None:
+                response = self.fetch(request)
+                yield self.to_envelope(request, response)
+                request = self.next_page(request, response)

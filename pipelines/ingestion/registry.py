@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
 
 from pipelines.core.errors import ConfigurationError
+from pipelines.core.settings import Settings
 from pipelines.ingestion.base import Connector
 from pipelines.ingestion.simulated import SimulatedSource
+from pipelines.reference.model import Asset
 
 CONNECTORS: Mapping[str, type[Connector]] = MappingProxyType(
     {
@@ -22,18 +23,14 @@ def known_sources() -> list[str]:
     return sorted(CONNECTORS)
 
 
-def get_connector(name: str, **kwargs: Any) -> Connector:
-    """A new connector for source ``name``, built with ``kwargs``.
+def get_connector(name: str, settings: Settings, assets: Sequence[Asset]) -> Connector:
+    """The connector for source ``name`` as ``settings`` configure it.
 
-    Raises ConfigurationError for an unknown name (listing the known ones) or for arguments the
-    connector does not accept.
+    Raises ConfigurationError for an unknown name (listing the known ones) or a missing setting.
     """
     connector = CONNECTORS.get(name)
     if connector is None:
         raise ConfigurationError(
             f"unknown source {name!r}; known sources: {', '.join(known_sources())}"
         )
-    try:
-        return connector(**kwargs)
-    except TypeError as exc:
-        raise ConfigurationError(f"source {name!r}: invalid arguments: {exc}") from exc
+    return connector.from_settings(settings, assets)

@@ -597,13 +597,12 @@ def test_fetch_window_is_utc_and_half_open() -> None:
 
 def test_registry_builds_connectors_by_name() -> None:
     assert "simulated" in known_sources()
-    sim = get_connector("simulated", assets=ASSETS[:1], seed=1, start=START,
-                        end=START + dt.timedelta(days=1))  # fmt: skip
+    settings = Settings(sim_seed=1, sim_days=1, sim_end=dt.date(2024, 1, 2))
+    sim = get_connector("simulated", settings, ASSETS[:1])
     assert isinstance(sim, SimulatedSource)
+    assert sim.window == FetchWindow(START, START + dt.timedelta(days=1))
     with pytest.raises(ConfigurationError, match=r"known sources: .*simulated"):
-        get_connector("coinbase-pro")
-    with pytest.raises(ConfigurationError, match="invalid arguments"):
-        get_connector("simulated", colour="blue")
+        get_connector("coinbase-pro", settings, ASSETS)
 
 
 def test_us_bond_market_holidays_2024() -> None:
