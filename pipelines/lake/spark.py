@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -22,9 +23,17 @@ _lock = threading.Lock()
 
 
 def _delta_jars_on_classpath() -> bool:
-    """delta-spark ships only Python code on PyPI; its JARs come from the cluster's classpath."""
-    jars = os.environ.get("SPARK_DIST_CLASSPATH", "") + os.environ.get("SPARK_CLASSPATH", "")
-    return "delta-spark" in jars or "delta-core" in jars
+    """delta-spark ships only Python code on PyPI; its JARs come from the cluster: Spark's own
+    jars folder (SPARK_HOME or the pyspark package) or an extra classpath."""
+    import pyspark
+
+    folders = [Path(pyspark.__file__).parent / "jars"]
+    if os.environ.get("SPARK_HOME"):
+        folders.append(Path(os.environ["SPARK_HOME"]) / "jars")
+    if any(next(folder.glob("delta-spark_*.jar"), None) for folder in folders if folder.is_dir()):
+        return True
+    extra = os.environ.get("SPARK_DIST_CLASSPATH", "") + os.environ.get("SPARK_CLASSPATH", "")
+    return "delta-spark" in extra
 
 
 def wants_native_delta(settings: Settings) -> bool:
