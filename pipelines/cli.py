@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,15 +29,53 @@ def _cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_ingest(settings: Settings, _: argparse.Namespace) -> int:
-    from pipelines.jobs import land_simulated
+def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.ingestion.bus import open_bus
+    from pipelines.ingestion.registry import get_connector
+    from pipelines.jobs import ingest
+    from pipelines.reference import load_assets
 
-    report = land_simulated(settings)
+    # An unknown source or a missing API key fails at once, before any connection is made.
+    get_connector(args.source, settings, load_assets())
+    stop = _stop_on_sigterm() if args.every is not None else threading.Event()
+    with open_bus(settings, args.bus) as bus:
+        while True:
+            report = ingest(settings, args.source, bus)
+            print(f"{args.source} -> {args.bus}: {report.summary()}", flush=True)
+            report.raise_for_failures()
+            if args.every is None or stop.wait(args.every):
+                return 0
+
+
+def _cmd_land(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.jobs import land
+
+    overrides: dict[str, int] = {}
+    if args.session_timeout_ms is not None:
+        # Kafka's rule of thumb: heartbeat at most a third of the session timeout.
+        overrides["session_timeout_ms"] = args.session_timeout_ms
+        overrides["heartbeat_interval_ms"] = max(args.session_timeout_ms // 3, 100)
+    r = land(
+        settings,
+        idle_exit_s=args.idle_exit,
+        max_records=args.max_records,
+        consumer_overrides=overrides,
+    )
     print(
-        f"landed {report.records:,} envelopes in {report.objects_written:,} new bronze objects "
-        f"({report.objects_present:,} already present)"
+        f"landed {r.landed:,} envelopes from Kafka in {r.objects_written:,} new bronze objects "
+        f"({r.objects_present:,} objects already present, {r.replayed:,} envelopes replayed), "
+        f"{r.dead_letters:,} dead letters to {settings.kafka_dead_letter_topic}, "
+        f"{r.consumed:,} records in {r.batches:,} batches ({r.seconds:.1f} s)"
     )
     return 0
+
+
+def _stop_on_sigterm() -> threading.Event:
+    """An event SIGTERM sets: a polling command finishes its cycle and exits cleanly instead of
+    dying half way through a cycle."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return stop
 
 
 def _cmd_silver(settings: Settings, _: argparse.Namespace) -> int:
@@ -100,6 +140,16 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from error
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
+    return value
+
+
 def _add_simulation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=int, help="days to simulate (RWA_SIM_DAYS)")
     parser.add_argument("--end", type=_date, help="exclusive last day, YYYY-MM-DD (RWA_SIM_END)")
@@ -140,10 +190,48 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulation_flags(
         add("demo", _cmd_demo, "main job: simulate -> bronze -> silver -> gold -> serving store")
     )
-    ingest = add("ingest", _cmd_ingest, "fetch raw responses from a source and land them in bronze")
-    ingest.add_argument("--source", choices=["simulated"], default="simulated")
-    ingest.add_argument("--bus", choices=["direct"], default="direct", help="land directly")
+    ingest = add(
+        "ingest",
+        _cmd_ingest,
+        "fetch raw responses from a source and land them in bronze, directly or through Kafka",
+    )
+    ingest.add_argument(
+        "--source",
+        default="simulated",
+        help="registered source: simulated (default), coingecko, defillama, fred, worldbank, "
+        "news, ...; an unknown name lists them",
+    )
+    ingest.add_argument(
+        "--bus",
+        choices=["direct", "kafka"],
+        default="direct",
+        help="direct: land in bronze now (default); kafka: publish to the raw topics, for "
+        "`rwa land`",
+    )
+    ingest.add_argument(
+        "--every",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="repeat every SECONDS until stopped",
+    )
     _add_simulation_flags(ingest)
+    land = add("land", _cmd_land, "land raw envelopes from Kafka in bronze, exactly once")
+    land.add_argument(
+        "--idle-exit",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="flush and exit after SECONDS with no new record (default: run until SIGTERM)",
+    )
+    land.add_argument(
+        "--max-records", type=int, metavar="N", help="flush and exit after consuming N records"
+    )
+    land.add_argument(
+        "--session-timeout-ms",
+        type=int,
+        metavar="MS",
+        help="consumer-group session timeout (default 10000): how soon a dead lander's "
+        "partitions move to another member",
+    )
     add("silver", _cmd_silver, "stream new bronze price objects into silver (availableNow)")
     add("gold", _cmd_gold, "rebuild gold OHLCV (1h, 1d) from silver")
     add("load", _cmd_load, "upsert reference assets and gold OHLCV into the serving store")

@@ -5,15 +5,22 @@ Each function runs one step end to end and returns its report; none holds state 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from pipelines.bronze.lander import BronzeLander, LanderReport
 from pipelines.bronze.mirror import mirror_bronze
 from pipelines.bronze.object_store import open_object_store
 from pipelines.bronze.writer import BronzeWriter, LandingReport
 from pipelines.core.settings import Settings
 from pipelines.gold.ohlcv import GOLD_RESOLUTIONS, GoldOhlcvJob, GoldRunReport, gold_table_name
+from pipelines.ingestion.base import FetchWindow
+from pipelines.ingestion.bus import Bus, BusReport
+from pipelines.ingestion.registry import get_connector
 from pipelines.ingestion.simulated import SimulatedSource
+from pipelines.kafka.client import kafka_errors
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.lake.spark import get_spark
@@ -35,6 +42,40 @@ def land_simulated(settings: Settings) -> LandingReport:
     source = simulated_source(settings)
     writer = BronzeWriter(open_object_store(settings))
     return writer.land(source.collect(source.window))
+
+
+def ingest_window(settings: Settings, now: dt.datetime | None = None) -> FetchWindow:
+    """The window ``rwa ingest`` fetches: ``RWA_SIM_DAYS`` whole UTC days up to ``RWA_SIM_END``
+    (exclusive), or, with no end set, up to ``now`` (so polling sources see today's data).
+    For the simulated source this is exactly its simulated span."""
+    if settings.sim_end is not None:
+        end = dt.datetime.combine(settings.sim_end, dt.time(), tzinfo=dt.UTC)
+    else:
+        end = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    first = end.date() - dt.timedelta(days=settings.sim_days)
+    return FetchWindow(dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC), end)
+
+
+def ingest(settings: Settings, source: str, bus: Bus) -> BusReport:
+    """Fetch the window of :func:`ingest_window` from the registered ``source`` and deliver
+    every envelope through ``bus`` as it arrives (bronze directly, or Kafka)."""
+    connector = get_connector(source, settings, load_assets())
+    with kafka_errors(settings):
+        return bus.send(connector.collect(ingest_window(settings)))
+
+
+def land(
+    settings: Settings,
+    *,
+    idle_exit_s: float | None = None,
+    max_records: int | None = None,
+    consumer_overrides: Mapping[str, Any] | None = None,
+) -> LanderReport:
+    """Run the bronze lander (Kafka -> bronze, exactly once) until it is stopped (SIGTERM),
+    has seen nothing new for ``idle_exit_s`` seconds, or consumed ``max_records`` records."""
+    with kafka_errors(settings):
+        lander = BronzeLander(settings, consumer_overrides=consumer_overrides)
+        return lander.run(stop_after_idle_s=idle_exit_s, max_records=max_records)
 
 
 def symbol_map(assets: list[Asset]) -> dict[str, str]:

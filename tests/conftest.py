@@ -5,4 +5,6 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.timescaledb",
     "tests.fixtures.serving",
+    "tests.fixtures.http_replay",
+    "tests.fixtures.kafka",
 ]

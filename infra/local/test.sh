@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The test command: install, start the services the tests need, run the whole suite.
-# Services: TimescaleDB (chroot, cached under ~/.cache), a local S3 server (moto, started by the
-# test fixtures on a free loopback port). Extra arguments go to pytest.
+# Services: TimescaleDB (chroot, cached under ~/.cache), a local S3 server (moto) and a Kafka
+# broker (Tansu, its binary cached under ~/.cache), the last two started by the test fixtures on
+# free loopback ports. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 bash infra/local/install.sh
 bash infra/local/timescaledb.sh start
+bash infra/local/kafka.sh install >/dev/null  # the test fixture starts it on a free port
 
 # Services must be there: a test that cannot reach one fails instead of skipping.
 export RWA_TEST_REQUIRE_SERVICES=1

@@ -5,14 +5,17 @@
 3. :meth:`Connector.to_envelope` wraps request + response into a bronze :class:`RawEnvelope`.
 
 :meth:`Connector.collect` runs the three lazily, one envelope at a time, so a caller can publish
-or land each response as soon as it arrives. Transport concerns of real HTTP sources (retries,
-rate limits, pagination, API keys) belong to the connectors that need them, not to this base.
+or land each response as soon as it arrives. Paginated sources override
+:meth:`Connector.next_page`; sources whose detail requests depend on a listing's answer override
+:meth:`Connector.follow_ups`. Transport concerns of real HTTP sources (retries, rate limits, API
+keys) live in :mod:`pipelines.ingestion.http`, not in this base.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
@@ -118,12 +121,23 @@ class Connector(ABC):
         Paginated sources override this; each page is landed as its own raw response."""
         return None
 
+    def follow_ups(self, request: SourceRequest, response: RawResponse) -> list[SourceRequest]:
+        """Requests that only ``response`` makes known, e.g. one detail request per item of a
+        listing whose ids the source assigns itself. :meth:`collect` makes them right after
+        ``request`` and its pages, in the order returned. The default is none."""
+        return []
+
     def collect(self, window: FetchWindow) -> Iterator[RawEnvelope]:
-        """Build, fetch (following pages) and wrap every request for ``window``, lazily and in
-        request order."""
-        for first in self.build_requests(window):
-            request: SourceRequest | None = first
+        """Build, fetch (following pages and follow-ups) and wrap every request for ``window``,
+        lazily and in request order."""
+        pending = deque(self.build_requests(window))
+        while pending:
+            request: SourceRequest | None = pending.popleft()
+            discovered: list[SourceRequest] = []
             while request is not None:
                 response = self.fetch(request)
                 yield self.to_envelope(request, response)
+                discovered += self.follow_ups(request, response)
                 request = self.next_page(request, response)
+            # Depth first: a listing's follow-ups run before the requests built after it.
+            pending.extendleft(reversed(discovered))

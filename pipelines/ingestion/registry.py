@@ -8,12 +8,23 @@ from types import MappingProxyType
 from pipelines.core.errors import ConfigurationError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import Connector
+from pipelines.ingestion.coingecko import CoinGeckoSource
+from pipelines.ingestion.defillama import DefiLlamaSource
+from pipelines.ingestion.fred import FredSource
+from pipelines.ingestion.news import NewsApiSource, RssFeedSource
 from pipelines.ingestion.simulated import SimulatedSource
+from pipelines.ingestion.worldbank import WorldBankSource
 from pipelines.reference.model import Asset
 
 CONNECTORS: Mapping[str, type[Connector]] = MappingProxyType(
     {
         SimulatedSource.name: SimulatedSource,
+        CoinGeckoSource.name: CoinGeckoSource,
+        DefiLlamaSource.name: DefiLlamaSource,
+        FredSource.name: FredSource,
+        WorldBankSource.name: WorldBankSource,
+        NewsApiSource.name: NewsApiSource,
+        RssFeedSource.name: RssFeedSource,
     }
 )
 

@@ -1,0 +1,236 @@
+"""Benchmark: raw envelopes from the producer through Kafka and the lander into bronze, beside a
+bare kafka-python consume-and-write loop on the same broker in the same run.
+
+Starts the local broker (Tansu, via ``infra/local/kafka.sh install``) on a free port unless
+``--bootstrap`` names one, simulates envelopes, and measures on the same topics:
+
+* **publish**: ``EnvelopePublisher.publish_all`` (acks=all, idempotent, compressed, keyed),
+  alone;
+* **lander**: ``BronzeLander`` from the filled topics: decode and validate every envelope,
+  split batches by bronze partition, write objects (fsync + atomic link) and batch manifests,
+  commit offsets after each batch; timed from its first record to its last commit;
+* **baseline**: one ``KafkaConsumer`` in its own group reading the same topics and appending
+  each raw value to one file per partition, with a single commit at the end: no validation,
+  no fsync, no per-batch bookkeeping; timed the same way;
+* **end to end**: a fresh lander group running while the producer publishes, from the first
+  send until everything is landed and committed (the lander is stopped once it has consumed
+  every record, which flushes what it holds).
+
+Prints records/s (and MB/s of envelope JSON) for each, and the ratio lander / baseline.
+Usage:
+    .venv/bin/python bench/kafka_to_bronze.py [--days 90] [--assets 27] [--bootstrap host:port]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import platform
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kafka
+from kafka import KafkaConsumer
+from kafka.structs import OffsetAndMetadata
+
+from pipelines import jobs
+from pipelines.bronze.lander import BronzeLander, LanderReport
+from pipelines.core.settings import Settings
+from pipelines.ingestion.envelope import RawEnvelope
+from pipelines.kafka.client import client_config, compression_codec
+from pipelines.kafka.producer import EnvelopePublisher
+from pipelines.kafka.topics import ensure_topics, raw_topics
+
+REPO = Path(__file__).resolve().parents[1]
+GROUP_TIMING = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500}
+
+
+@contextlib.contextmanager
+def local_broker(log: Path) -> Iterator[str]:
+    """A Tansu broker on a free loopback port (memory storage), stopped afterwards."""
+    binary = subprocess.run(
+        ["bash", str(REPO / "infra/local/kafka.sh"), "install"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[-1]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"tcp://127.0.0.1:{port}"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        for _ in range(150):
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.kill()
+        process.wait()
+
+
+def simulate(settings: Settings) -> list[RawEnvelope]:
+    source = jobs.simulated_source(settings)
+    return list(source.collect(source.window))
+
+
+def run_lander(settings: Settings, group: str, records: int) -> LanderReport:
+    grouped = settings.model_copy(update={"lander_group_id": group})
+    lander = BronzeLander(grouped, consumer_overrides=GROUP_TIMING)
+    return lander.run(max_records=records, handle_signals=False)
+
+
+def baseline(settings: Settings, target: Path, records: int) -> tuple[int, float]:
+    """Bare kafka-python: consume every raw topic and append values to a file per partition."""
+    consumer = KafkaConsumer(
+        **client_config(settings),
+        group_id="bench-baseline",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **GROUP_TIMING,
+    )
+    consumer.subscribe(raw_topics())
+    files: dict[Any, Any] = {}
+    consumed = 0
+    started: float | None = None
+    positions: dict[Any, int] = {}
+    try:
+        while consumed < records:
+            for tp, batch in consumer.poll(timeout_ms=500).items():
+                started = started or time.perf_counter()
+                sink = files.get(tp) or files.setdefault(
+                    tp, (target / f"{tp.topic}-{tp.partition}.jsonl").open("ab")
+                )
+                sink.write(b"".join(record.value + b"\n" for record in batch))
+                positions[tp] = batch[-1].offset + 1
+                consumed += len(batch)
+        for sink in files.values():
+            sink.close()
+        consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in positions.items()})
+        seconds = time.perf_counter() - (started or time.perf_counter())
+    finally:
+        consumer.close()
+    return consumed, seconds
+
+
+def end_to_end(settings: Settings, envelopes: list[RawEnvelope]) -> tuple[LanderReport, float]:
+    """A lander already in its group while the producer publishes; once everything is consumed
+    the lander is stopped, which lands and commits what it holds: first send to last commit."""
+    grouped = settings.model_copy(update={"lander_group_id": "bench-e2e"})
+    lander = BronzeLander(grouped, consumer_overrides=GROUP_TIMING)
+    reports: list[LanderReport] = []
+    runner = threading.Thread(target=lambda: reports.append(lander.run(handle_signals=False)))
+    runner.start()
+    while not lander.assignment():
+        time.sleep(0.05)
+    started = time.perf_counter()
+    with EnvelopePublisher(settings) as publisher:
+        assert publisher.publish_all(envelopes).acknowledged == len(envelopes)
+    while lander.report.consumed < len(envelopes):
+        time.sleep(0.01)
+    lander.stop()
+    runner.join()
+    seconds = time.perf_counter() - started
+    assert reports[0].landed == len(envelopes), reports[0]
+    return reports[0], seconds
+
+
+def rate(count: int, seconds: float, megabytes: float) -> str:
+    return (
+        f"{count:>8,} records in {seconds:6.2f} s = {count / seconds:>8,.0f} records/s, "
+        f"{megabytes / seconds:6.1f} MB/s"
+    )
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), "
+        f"Python {platform.python_version()}, kafka-python {kafka.__version__}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=90, help="days of simulated history")
+    parser.add_argument("--assets", type=int, default=27, help="number of reference assets")
+    parser.add_argument("--bootstrap", help="use this broker instead of starting Tansu")
+    parser.add_argument("--partitions", type=int, default=3, help="partitions per topic")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        root = Path(tmp)
+        bootstrap = args.bootstrap or stack.enter_context(local_broker(root / "tansu.log"))
+        settings = Settings(
+            lake_root=str(root / "lake"),
+            state_dir=root / "state",
+            kafka_bootstrap_servers=bootstrap,
+            kafka_topic_partitions=args.partitions,
+            sim_days=args.days,
+            sim_end=dt.date(2026, 1, 1),
+            sim_fault_rate=0.0,
+            sim_assets=[a.asset_id for a in jobs.load_assets()[: args.assets]],
+        )
+        envelopes = simulate(settings)
+        n = len(envelopes)
+        megabytes = sum(len(e.to_json_line()) + 1 for e in envelopes) / 1e6
+        ensure_topics(settings)
+
+        # Order matters: the end-to-end run needs empty topics and leaves them filled once,
+        # which is what the lander and the baseline then read; the lone publish comes last.
+        e2e_settings = settings.model_copy(update={"lake_root": str(root / "lake-e2e")})
+        e2e_report, e2e_seconds = end_to_end(e2e_settings, envelopes)
+
+        lander = run_lander(settings, "bench-lander", n)
+        assert lander.landed == n, lander
+        (root / "baseline").mkdir()
+        base_count, base_seconds = baseline(settings, root / "baseline", n)
+        assert base_count == n
+
+        started = time.perf_counter()
+        with EnvelopePublisher(settings) as publisher:
+            published = publisher.publish_all(envelopes)
+        publish_seconds = time.perf_counter() - started
+        assert published.acknowledged == n, published.failed[:3]
+
+    lander_rate = n / lander.active_seconds
+    base_rate = n / base_seconds
+    print(f"machine : {machine()}")
+    print(f"broker  : {'external ' + bootstrap if args.bootstrap else 'Tansu 0.6.0 (memory)'}")
+    print(
+        f"input   : {args.assets} assets x {args.days} days = {n:,} envelopes, "
+        f"{megabytes:.1f} MB of JSON; {args.partitions} partitions per topic; "
+        f"compression {compression_codec()}"
+    )
+    print(f"publish : {rate(n, publish_seconds, megabytes)}")
+    print(
+        f"lander  : {rate(n, lander.active_seconds, megabytes)} "
+        f"({lander.batches} batches, {lander.objects_written} objects)"
+    )
+    print(f"baseline: {rate(n, base_seconds, megabytes)}")
+    print(f"ratio lander / baseline: {lander_rate / base_rate:.2f}x")
+    print(f"end to end: {rate(n, e2e_seconds, megabytes)} ({e2e_report.batches} batches)")
+
+
+if __name__ == "__main__":
+    main()

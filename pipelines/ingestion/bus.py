@@ -1,0 +1,120 @@
+"""Where ingested envelopes go: straight into bronze, or onto Kafka for the bronze lander.
+
+``rwa ingest --bus direct|kafka`` runs one code path; only the :class:`Bus` differs.
+
+* :class:`DirectBus` (the embedded default) lands envelopes with :class:`BronzeWriter`:
+  content-addressed objects, so a rerun writes nothing new.
+* :class:`KafkaBus` publishes them with :class:`EnvelopePublisher` (one topic per dataset, keyed
+  per asset); ``rwa land`` then lands them exactly once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Literal, Self
+
+from pipelines.bronze.object_store import open_object_store
+from pipelines.bronze.writer import BronzeWriter
+from pipelines.core.settings import Settings
+from pipelines.ingestion.envelope import RawEnvelope
+from pipelines.kafka.client import kafka_errors
+from pipelines.kafka.producer import (
+    DeliveryError,
+    DeliveryFailure,
+    EnvelopePublisher,
+    delivery_failure_message,
+)
+
+BusKind = Literal["direct", "kafka"]
+BUS_KINDS: tuple[BusKind, ...] = ("direct", "kafka")
+
+
+@dataclass
+class BusReport:
+    """What one :meth:`Bus.send` did with its envelopes."""
+
+    bus: BusKind
+    #: envelopes landed (direct, new objects only) or acknowledged by Kafka
+    delivered: int = 0
+    objects_written: int = 0
+    #: direct: objects already in bronze (the same envelopes landed before)
+    objects_present: int = 0
+    failures: list[DeliveryFailure] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.bus == "direct":
+            return (
+                f"landed {self.delivered:,} envelopes in {self.objects_written:,} new bronze "
+                f"objects ({self.objects_present:,} already present)"
+            )
+        failed = f", {len(self.failures):,} NOT acknowledged" if self.failures else ""
+        return f"published {self.delivered:,} envelopes to Kafka (acks=all){failed}"
+
+    def raise_for_failures(self) -> None:
+        """Raise :class:`DeliveryError` when any envelope was not delivered."""
+        if self.failures:
+            attempted = self.delivered + len(self.failures)
+            raise DeliveryError(delivery_failure_message(self.failures, attempted))
+
+
+class Bus(ABC):
+    kind: BusKind
+
+    @abstractmethod
+    def send(self, envelopes: Iterable[RawEnvelope]) -> BusReport:
+        """Deliver every envelope; the report accounts for each of them."""
+
+    def close(self) -> None:  # noqa: B027 -- optional hook; the direct bus holds nothing
+        """Release connections."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class DirectBus(Bus):
+    kind: BusKind = "direct"
+
+    def __init__(self, writer: BronzeWriter) -> None:
+        self.writer = writer
+
+    def send(self, envelopes: Iterable[RawEnvelope]) -> BusReport:
+        landed = self.writer.land(envelopes)
+        return BusReport(
+            "direct",
+            delivered=landed.records,
+            objects_written=landed.objects_written,
+            objects_present=landed.objects_present,
+        )
+
+
+class KafkaBus(Bus):
+    kind: BusKind = "kafka"
+
+    def __init__(self, publisher: EnvelopePublisher) -> None:
+        self.publisher = publisher
+
+    def send(self, envelopes: Iterable[RawEnvelope]) -> BusReport:
+        report = self.publisher.publish_all(envelopes)
+        return BusReport("kafka", delivered=report.acknowledged, failures=report.failed)
+
+    def close(self) -> None:
+        self.publisher.close()
+
+
+def open_bus(settings: Settings, kind: BusKind) -> Bus:
+    """The bus ``kind`` as ``settings`` configure it (Kafka: the raw topics are ensured)."""
+    if kind == "kafka":
+        with kafka_errors(settings):
+            return KafkaBus(EnvelopePublisher(settings))
+    return DirectBus(BronzeWriter(open_object_store(settings)))
