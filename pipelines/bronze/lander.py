@@ -61,7 +61,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from types import FrameType
 from typing import Any
 
@@ -133,7 +133,6 @@ class LanderReport:
     seconds: float = 0.0
     #: from the first record consumed to the end of the last batch landed and committed
     active_seconds: float = 0.0
-    keys: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,7 +503,6 @@ class BronzeLander:
                     f"bronze object {key} exists with other content: were the offsets of "
                     f"{tp.topic}[{tp.partition}] reused (topic recreated)?"
                 )
-            self.report.keys.append(key)
             if self._after_object is not None:
                 self._after_object(key)
 

@@ -29,7 +29,6 @@ from pipelines.kafka.producer import (
 )
 
 BusKind = Literal["direct", "kafka"]
-BUS_KINDS: tuple[BusKind, ...] = ("direct", "kafka")
 
 
 @dataclass

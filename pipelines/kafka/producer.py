@@ -110,11 +110,6 @@ class PublishReport:
     def attempted(self) -> int:
         return self.acknowledged + len(self.failed)
 
-    def add(self, other: PublishReport) -> None:
-        self.acknowledged += other.acknowledged
-        self.failed.extend(other.failed)
-        self.by_topic.update(other.by_topic)
-
     def raise_for_failures(self) -> None:
         """Raise :class:`DeliveryError` naming the first reason when any send failed."""
         if self.failed:

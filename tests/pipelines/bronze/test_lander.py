@@ -10,14 +10,14 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer, TopicPartition
 
 from pipelines.bronze.lander import BatchManifest, BronzeLander, LanderConflictError, LanderReport
 from pipelines.bronze.object_store import ObjectStore, open_object_store
-from pipelines.bronze.writer import BronzeWriter
+from pipelines.bronze.writer import BronzeWriter, bronze_inventory
 from pipelines.core.settings import Settings
 from pipelines.ingestion.envelope import RawEnvelope
 from pipelines.kafka.producer import EnvelopePublisher
@@ -61,7 +61,7 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
 
 
 def test_lands_every_published_envelope_exactly_once(
-    kafka: KafkaBroker, make_settings: MakeSettings, tmp_path: Any
+    kafka: KafkaBroker, make_settings: MakeSettings, tmp_path: Path
 ) -> None:
     settings = kafka_settings(make_settings, kafka)
     envelopes = simulated_envelopes(settings)
@@ -82,11 +82,14 @@ def test_lands_every_published_envelope_exactly_once(
     )
     assert sorted(bronze_lines(store)) == direct_lines
     # Names follow (topic, partition, first offset) inside source/dataset/date folders.
-    for key in report.keys:
+    for key in store.list("bronze"):
         folder, name = key.rsplit("/", 1)
         assert folder.startswith("bronze/source=simulated/dataset=")
         topic, partition, offset = name.removesuffix(".jsonl").split("+")
         assert topic in raw_topics() and partition.isdigit() and len(offset) == 20
+    # Batch manifests live outside bronze: readers of bronze never see them.
+    assert set(bronze_inventory(store)) == {"prices", "onchain", "economic", "news"}
+    assert len(manifests(store)) == report.batches
     # Offsets were committed: a second run finds nothing to do.
     assert run_lander(kafka, settings, idle_s=0.5).consumed == 0
 
@@ -123,7 +126,7 @@ def test_rotates_by_record_count(kafka: KafkaBroker, make_settings: MakeSettings
     assert report.batches == len(batches)
     assert all(batch.records <= 5 for batch in batches)
     assert sum(batch.records for batch in batches) == len(envelopes)
-    assert all(store.get(key).count(b"\n") <= 5 for key in report.keys)
+    assert all(store.get(key).count(b"\n") <= 5 for key in store.list("bronze"))
 
 
 def test_rotates_by_size(kafka: KafkaBroker, make_settings: MakeSettings) -> None:
