@@ -10,14 +10,14 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from pipelines.bronze.object_store import open_object_store
 from pipelines.bronze.writer import BronzeWriter
+from pipelines.core.resources import Closeable
 from pipelines.core.settings import Settings
 from pipelines.ingestion.envelope import RawEnvelope
 from pipelines.kafka.client import kafka_errors
@@ -59,26 +59,15 @@ class BusReport:
             raise DeliveryError(delivery_failure_message(self.failures, attempted))
 
 
-class Bus(ABC):
+class Bus(Closeable):
     kind: BusKind
 
     @abstractmethod
     def send(self, envelopes: Iterable[RawEnvelope]) -> BusReport:
         """Deliver every envelope; the report accounts for each of them."""
 
-    def close(self) -> None:  # noqa: B027 -- optional hook; the direct bus holds nothing
-        """Release connections."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
+    def close(self) -> None:
+        """Release connections (the direct bus holds none)."""
 
 
 class DirectBus(Bus):

@@ -31,18 +31,18 @@ import re
 import string
 import threading
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
 
 from pipelines.core.errors import ConfigurationError, FetchError
+from pipelines.core.resources import Closeable
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import Connector, RawResponse, SourceRequest
 
@@ -208,7 +208,7 @@ class _Retry:
     retry_after: float | None = None
 
 
-class HttpClient:
+class HttpClient(Closeable):
     """GETs against one source's API, with rate limit, retries and redacted errors."""
 
     def __init__(
@@ -341,17 +341,6 @@ class HttpClient:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # -- one attempt ----------------------------------------------------------------------------
 
     def _remember_secrets(self, values: Mapping[str, Any]) -> None:
@@ -464,7 +453,7 @@ class Shape:
         return f"expected keys {missing} are missing" if missing else None
 
 
-class HttpConnector(Connector, ABC):
+class HttpConnector(Connector, Closeable):
     """A connector whose every request is one GET against a JSON API.
 
     Subclasses say which client serves a request (:meth:`client_for`) and, optionally, which
@@ -510,17 +499,6 @@ class HttpConnector(Connector, ABC):
         """Close the connection pools of this connector's clients."""
         for client in self._clients:
             client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # -- helpers ------------------------------------------------------------------------------------

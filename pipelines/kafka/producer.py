@@ -32,12 +32,12 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from kafka.errors import KafkaError
 
 from pipelines.core.errors import RwaError
+from pipelines.core.resources import Closeable
 from pipelines.core.settings import Settings
 from pipelines.ingestion.envelope import TOPIC_BY_DATASET, RawEnvelope
 from pipelines.kafka.client import (
@@ -116,7 +116,7 @@ class PublishReport:
             raise DeliveryError(delivery_failure_message(self.failed, self.attempted))
 
 
-class EnvelopePublisher:
+class EnvelopePublisher(Closeable):
     """Sends envelopes to their dataset topics and accounts for every send.
 
     ``overrides`` are extra kafka-python producer settings (tests shorten timeouts with them).
@@ -230,17 +230,6 @@ class EnvelopePublisher:
     def close(self) -> None:
         """Close the producer; call :meth:`flush` first to learn the outcome of every send."""
         self._close_producer()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _reason(error: BaseException) -> str:

@@ -9,13 +9,13 @@ idempotent upserts: loading the same rows twice leaves the store as loading them
 from __future__ import annotations
 
 import datetime as dt
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 
+from pipelines.core.resources import Closeable
 from pipelines.reference.model import Asset
 
 Resolution = Literal["1h", "1d"]
@@ -54,7 +54,7 @@ class StoreHealth:
     detail: str
 
 
-class ServingStore(ABC):
+class ServingStore(Closeable):
     """Read/write access to the serving store. Use as a context manager or call close()."""
 
     backend: ClassVar[str]
@@ -102,14 +102,3 @@ class ServingStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
