@@ -268,7 +268,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rwa: interrupted", file=sys.stderr)
         return 130
+    finally:
+        _stop_spark()
     return 2
+
+
+def _stop_spark() -> None:
+    """Shut the JVM down before the interpreter exits: left to interpreter teardown, its
+    threads have aborted the process once in a while (SIGABRT after the work was done)."""
+    if "pyspark" not in sys.modules:  # the command never started Spark
+        return
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.stop()
 
 
 if __name__ == "__main__":
