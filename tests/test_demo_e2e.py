@@ -23,7 +23,9 @@ def rwa(cwd: Path, *args: str) -> str:
     done = subprocess.run(
         [RWA, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, (
+        f"exit {done.returncode}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    )
     return done.stdout
 
 
