@@ -40,6 +40,13 @@ def write(tmp_path: Path, raw: object) -> Path:
     return path
 
 
+def load_error(tmp_path: Path, raw: object) -> str:
+    """The message of the DataContractError that loading ``raw`` raises."""
+    with pytest.raises(DataContractError) as info:
+        load_catalog(write(tmp_path, raw))
+    return str(info.value)
+
+
 def index_of(raw: dict[str, Any], asset_id: str) -> int:
     return next(i for i, a in enumerate(raw["assets"]) if a["asset_id"] == asset_id)
 
@@ -167,18 +174,14 @@ def test_lookup_in_a_given_catalog(tmp_path: Path, raw_catalog: dict[str, Any]) 
 def test_duplicate_asset_id(tmp_path: Path, raw_catalog: dict[str, Any]) -> None:
     i = index_of(raw_catalog, "usdt")
     raw_catalog["assets"][i]["asset_id"] = "usdc"
-    with pytest.raises(DataContractError) as info:
-        load_catalog(write(tmp_path, raw_catalog))
-    message = str(info.value)
+    message = load_error(tmp_path, raw_catalog)
     assert f"asset 'usdc' (assets[{i}]), field 'asset_id': duplicate of assets[" in message
 
 
 def test_bad_evm_address(tmp_path: Path, raw_catalog: dict[str, Any]) -> None:
     i = index_of(raw_catalog, "ousg")
     raw_catalog["assets"][i]["contract_address"] = "0x1234"
-    with pytest.raises(DataContractError) as info:
-        load_catalog(write(tmp_path, raw_catalog))
-    message = str(info.value)
+    message = load_error(tmp_path, raw_catalog)
     assert "asset 'ousg'" in message
     assert "field 'contract_address'" in message
     assert "'0x1234' is not a valid EVM address on 'ethereum'" in message
@@ -188,9 +191,7 @@ def test_duplicate_address_on_same_chain(tmp_path: Path, raw_catalog: dict[str, 
     usdc = raw_catalog["assets"][index_of(raw_catalog, "usdc")]["contract_address"]
     i = index_of(raw_catalog, "usdt")
     raw_catalog["assets"][i]["contract_address"] = usdc.lower()
-    with pytest.raises(DataContractError) as info:
-        load_catalog(write(tmp_path, raw_catalog))
-    message = str(info.value)
+    message = load_error(tmp_path, raw_catalog)
     assert "asset 'usdt'" in message
     assert "field 'contract_address'" in message
     assert "already the address of asset 'usdc'" in message
@@ -199,9 +200,7 @@ def test_duplicate_address_on_same_chain(tmp_path: Path, raw_catalog: dict[str, 
 def test_missing_field_names_asset_and_field(tmp_path: Path, raw_catalog: dict[str, Any]) -> None:
     i = index_of(raw_catalog, "paxg")
     del raw_catalog["assets"][i]["symbol"]
-    with pytest.raises(DataContractError) as info:
-        load_catalog(write(tmp_path, raw_catalog))
-    message = str(info.value)
+    message = load_error(tmp_path, raw_catalog)
     assert f"asset 'paxg' (assets[{i}]), field 'symbol': Field required" in message
 
 
