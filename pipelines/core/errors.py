@@ -15,6 +15,11 @@ class DataContractError(RwaError):
     """Input does not match the data contract; the message names the offending field."""
 
 
+class DataQualityError(RwaError):
+    """A batch failed its data-quality gate (too large a share of refused records); nothing
+    of it was merged. The message names the dataset, the share and the threshold."""
+
+
 class StoreUnavailableError(RwaError):
     """The serving store cannot be reached."""
 

@@ -63,6 +63,32 @@ class Settings(BaseSettings):
         "is collected on the driver).",
     )
 
+    # --- data quality -----------------------------------------------------------------------
+    quality_max_failure_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Largest share of a silver micro-batch's records that may be refused "
+        "(quarantined) before the batch fails loudly and nothing of it is merged.",
+    )
+    quality_freshness_hours: float = Field(
+        default=36.0,
+        gt=0,
+        description="Freshness expectation: the newest record of a silver table is at most "
+        "this old (hours) when checked.",
+    )
+
+    # --- Delta maintenance ------------------------------------------------------------------
+    maintain_vacuum_retention_hours: int = Field(
+        default=168,
+        ge=0,
+        description="`rwa maintain`: files removed from a Delta table more than this long ago "
+        "are vacuumed; time travel works inside the window.",
+    )
+    maintain_target_file_mb: int = Field(
+        default=128, ge=1, description="`rwa maintain`: target size of compacted files (MiB)."
+    )
+
     # --- serving store ----------------------------------------------------------------------
     serving_backend: ServingBackend = Field(
         default="duckdb", description="Serving store the loaders write and the API reads."
@@ -75,6 +101,12 @@ class Settings(BaseSettings):
         description="libpq DSN of the TimescaleDB serving store.",
     )
     timescale_pool_max: int = Field(default=10, ge=1, description="Max pooled connections.")
+    serving_intraday_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="Serving store keeps 1m/5m bars this many days (retention policy or "
+        "drop_chunks); 1h/1d bars are kept.",
+    )
 
     # --- simulated source -------------------------------------------------------------------
     sim_seed: int = Field(default=42, description="Seed of the simulated source.")

@@ -100,7 +100,7 @@ class DeltaLake:
     # --- writes ---------------------------------------------------------------------------
     def merge(
         self,
-        df: DataFrame,
+        df: DataFrame | pa.Table,
         uri: str,
         *,
         keys: tuple[str, ...],
@@ -110,12 +110,16 @@ class DeltaLake:
     ) -> WriteOutcome:
         """Upsert ``df`` by ``keys``: insert new keys; update matched rows where
         ``update_when`` (a predicate over ``s.``/``t.`` columns) holds -- or never, when it is
-        None (insert-only). A replayed ``txn`` is skipped."""
+        None (insert-only). A replayed ``txn`` is skipped. ``df`` is a Spark DataFrame or, when
+        the caller already holds the batch on the driver, an Arrow table."""
         if txn is not None and self._already_committed(uri, txn):
             return WriteOutcome(rows_in=0, skipped_replay=True)
         if self._native:
+            if isinstance(df, pa.Table):
+                df = _spark_session().createDataFrame(df)
             return self._merge_native(df, uri, keys, update_when, partition_by, txn)
-        return self._merge_delta_rs(df.toArrow(), uri, keys, update_when, partition_by, txn)
+        source = df if isinstance(df, pa.Table) else df.toArrow()
+        return self._merge_delta_rs(source, uri, keys, update_when, partition_by, txn)
 
     def overwrite(self, df: DataFrame, uri: str, *, partition_by: tuple[str, ...] = ()) -> int:
         """Replace the table's contents with ``df`` (a new version; history is kept)."""
@@ -215,3 +219,10 @@ class DeltaLake:
             merger = merger.whenMatchedUpdateAll(condition=update_when)
         merger.whenNotMatchedInsertAll().execute()
         return WriteOutcome(rows_in=rows)
+
+
+def _spark_session() -> SparkSession:
+    spark = SparkSession.getActiveSession()
+    if spark is None:
+        raise RuntimeError("native Delta writes need an active Spark session")
+    return spark

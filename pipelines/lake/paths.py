@@ -25,6 +25,16 @@ class LakePaths:
     def quarantine(self) -> str:
         return self.silver("quarantine")
 
+    @property
+    def quality_results(self) -> str:
+        """Great Expectations validation results, one row per expectation per batch."""
+        return self.silver("quality_results")
+
+    @property
+    def reconciliation(self) -> str:
+        """Per micro-batch record counts: bronze records = silver + quarantine + duplicates."""
+        return self.silver("reconciliation")
+
     def checkpoint(self, job: str) -> Path:
         return self.settings.state_dir.resolve() / "checkpoints" / job
 
