@@ -133,6 +133,24 @@ def _cmd_db_migrate(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_maintain(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.lake.maintenance import maintain_lake
+
+    report = maintain_lake(settings, retention_hours=args.retention_hours, dry_run=args.dry_run)
+    verb = "would vacuum" if report.dry_run else "vacuumed"
+    for table in report.tables:
+        print(
+            f"{table.uri}: v{table.version_before} -> v{table.version_after}, files "
+            f"{table.files_before} -> {table.files_after} ({table.files_compacted} compacted), "
+            f"{verb} {table.files_vacuumed}, {table.rows} rows, {table.seconds:.1f} s"
+        )
+    print(
+        f"{len(report.tables)} tables; vacuum retention {report.retention_hours} h "
+        f"(time travel works for versions inside it)"
+    )
+    return 0
+
+
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -239,6 +257,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (RWA_API_HOST)")
     serve.add_argument("--port", type=int, help="port (RWA_API_PORT)")
     add("assets", _cmd_assets, "list the reference assets")
+    maintain = add(
+        "maintain", _cmd_maintain, "compact, checkpoint and vacuum every silver and gold table"
+    )
+    maintain.add_argument(
+        "--retention-hours",
+        type=int,
+        metavar="H",
+        help="vacuum files removed more than H hours ago (RWA_MAINTAIN_VACUUM_RETENTION_HOURS)",
+    )
+    maintain.add_argument(
+        "--dry-run", action="store_true", help="only list what vacuum would delete"
+    )
     db = add("db", _cmd_db_migrate, "serving-store administration")
     db.add_argument("action", choices=["migrate"], help="migrate: create/upgrade the schema")
     return parser

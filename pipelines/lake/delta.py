@@ -16,11 +16,13 @@ later versions removed.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import DeltaError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -61,8 +63,20 @@ class DeltaLake:
             raise NotFoundError(f"no Delta table at {uri}")
         return DeltaTable(uri, storage_options=self._storage_options)
 
-    def to_arrow(self, uri: str) -> pa.Table:
-        return self.table(uri).to_pyarrow_table()
+    def to_arrow(self, uri: str, *, as_of: int | dt.datetime | None = None) -> pa.Table:
+        """The current snapshot, or with ``as_of`` (a version or an instant) an earlier one
+        (time travel; works for versions whose files vacuum has not removed)."""
+        table = self.table(uri)
+        if as_of is None:
+            return table.to_pyarrow_table()
+        try:
+            table.load_as_version(as_of)
+            return table.to_pyarrow_table()
+        except (OSError, DeltaError) as error:
+            raise NotFoundError(
+                f"version {as_of} of {uri} is not readable (older than the vacuum retention "
+                f"window, or never existed): {one_line_error(error)}"
+            ) from error
 
     def count_rows(self, uri: str) -> int:
         """Rows in the current snapshot (0 when the table does not exist yet)."""
@@ -226,3 +240,9 @@ def _spark_session() -> SparkSession:
     if spark is None:
         raise RuntimeError("native Delta writes need an active Spark session")
     return spark
+
+
+def one_line_error(error: BaseException) -> str:
+    """delta-rs errors span several lines; keep the first, which says what failed."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
