@@ -1,0 +1,197 @@
+"""The data-quality gate of the silver jobs.
+
+Build it once per job (the GX context and the suites are built once), then call
+:meth:`QualityGate.check` on every micro-batch and :meth:`QualityGate.check_table` on each silver
+table after a run::
+
+    gate = QualityGate.from_settings(settings, lake)
+    outcome = gate.check("prices", rows, batch_id=batch_id, run_id=run_id)
+    outcome.valid      # rows passing every row-level check (same schema as ``rows``)
+    outcome.rejected   # the others, plus a ``reason`` naming the failed checks in words
+
+The gate never raises for bad data -- the silver job decides from the counts whether a batch
+fails (``settings.quality_max_failure_share``). It raises :class:`ConfigurationError` for an
+unknown dataset and :class:`DataContractError` when ``rows`` lacks a silver column a check
+reads. Every expectation result is stored in ``silver/quality_results``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from pipelines.core.errors import DataContractError
+from pipelines.core.settings import Settings
+from pipelines.lake.delta import DeltaLake
+from pipelines.lake.paths import LakePaths
+from pipelines.quality.derived import (
+    DerivationContext,
+    NavHistory,
+    asset_classes,
+    columns_needed,
+    to_validation_frame,
+    with_derived_columns,
+)
+from pipelines.quality.results import ExpectationResult, ResultStore, make_result
+from pipelines.quality.suites import SUITES, DatasetSuite, suite_for, table_checks
+from pipelines.quality.validator import CheckResult, GxValidator
+
+REASON_COLUMN = "reason"
+_REASON_SEPARATOR = "; "
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class GateOutcome:
+    """One micro-batch through the gate."""
+
+    valid: pa.Table
+    rejected: pa.Table
+    results: list[ExpectationResult]
+
+    @property
+    def rows_in(self) -> int:
+        return int(self.valid.num_rows + self.rejected.num_rows)
+
+    @property
+    def rejected_share(self) -> float:
+        """Share of the batch refused (0 for an empty batch)."""
+        return self.rejected.num_rows / self.rows_in if self.rows_in else 0.0
+
+
+class QualityGate:
+    """Runs the expectation suites of :mod:`pipelines.quality.suites` and stores the results."""
+
+    def __init__(
+        self,
+        lake: DeltaLake,
+        *,
+        results_uri: str,
+        onchain_uri: str,
+        freshness_hours: float,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._lake = lake
+        self._store = ResultStore(lake, results_uri)
+        self._validator = GxValidator(SUITES.values())
+        self._derivation = DerivationContext(
+            asset_classes=asset_classes(), nav_history=NavHistory(lake, onchain_uri)
+        )
+        self._freshness_hours = freshness_hours
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings, lake: DeltaLake) -> QualityGate:
+        paths = LakePaths(settings)
+        return cls(
+            lake,
+            results_uri=paths.quality_results,
+            onchain_uri=paths.silver("onchain"),
+            freshness_hours=settings.quality_freshness_hours,
+        )
+
+    # --- per micro-batch -------------------------------------------------------------------
+    def check(self, dataset: str, rows: pa.Table, *, batch_id: int, run_id: str) -> GateOutcome:
+        """Split ``rows`` (silver columns of ``dataset``) into valid and rejected rows, in their
+        original order, and store the batch's expectation results."""
+        suite = suite_for(dataset)
+        needed = columns_needed(suite)
+        _require_columns(dataset, rows, needed)
+        if rows.num_rows == 0:
+            return GateOutcome(rows, _with_reasons(rows, pa.array([], pa.string())), [])
+        frame = with_derived_columns(suite, to_validation_frame(rows, needed), self._derivation)
+        verdicts = self._validator.validate_rows(dataset, frame)
+        results = self._results(suite, verdicts, batch_id=batch_id, run_id=run_id)
+        self._store.save(results)
+        reasons = _reasons(verdicts, rows.num_rows)
+        refused = reasons != ""
+        valid = rows.filter(pa.array(~refused))
+        rejected = _with_reasons(rows.filter(pa.array(refused)), pa.array(reasons[refused]))
+        return GateOutcome(valid, rejected, results)
+
+    # --- per table, after a run ------------------------------------------------------------
+    def check_table(
+        self, dataset: str, silver_table_uri: str, *, run_id: str
+    ) -> list[ExpectationResult]:
+        """Whole-table checks of a silver table (key uniqueness; freshness, a warning); the
+        results are stored and returned. Raises NotFoundError when the table does not exist."""
+        suite = suite_for(dataset)
+        frame = _table_frame(self._lake, silver_table_uri, suite)
+        checks = table_checks(suite, now=self._clock(), freshness_hours=self._freshness_hours)
+        verdicts = self._validator.validate_table(dataset, frame, checks)
+        results = self._results(suite, verdicts, batch_id=None, run_id=run_id)
+        self._store.save(results)
+        return results
+
+    def _results(
+        self,
+        suite: DatasetSuite,
+        verdicts: Sequence[CheckResult],
+        *,
+        batch_id: int | None,
+        run_id: str,
+    ) -> list[ExpectationResult]:
+        validated_at = self._clock()
+        return [
+            make_result(
+                v.check,
+                v.result,
+                success=v.success,
+                run_id=run_id,
+                dataset=suite.dataset,
+                batch_id=batch_id,
+                suite=suite.name,
+                validated_at=validated_at,
+            )
+            for v in verdicts
+        ]
+
+
+def _require_columns(dataset: str, rows: pa.Table, needed: Sequence[str]) -> None:
+    missing = sorted(set(needed) - set(rows.column_names))
+    if missing:
+        raise DataContractError(
+            f"{dataset} rows lack silver column(s) {', '.join(missing)} (see docs/data-model.md)"
+        )
+
+
+def _reasons(verdicts: Sequence[CheckResult], row_count: int) -> np.ndarray:
+    """Per row, the failed error-severity checks in words joined by "; " ("" = passed).
+    Vectorised per check over its failing positions, never per row."""
+    reasons = np.full(row_count, "", dtype=object)
+    for verdict in verdicts:
+        if verdict.success or verdict.check.severity != "error":
+            continue
+        positions = np.asarray(verdict.unexpected_rows, dtype=np.int64)
+        current = reasons[positions]
+        reason = verdict.check.reason
+        reasons[positions] = np.where(current == "", reason, current + _REASON_SEPARATOR + reason)
+    return reasons
+
+
+def _with_reasons(rows: pa.Table, reasons: pa.Array[Any]) -> pa.Table:
+    return rows.append_column(pa.field(REASON_COLUMN, pa.string()), reasons.cast(pa.string()))
+
+
+def _table_frame(lake: DeltaLake, uri: str, suite: DatasetSuite) -> pd.DataFrame:
+    """The key and time columns of a silver table; a date time column becomes a UTC timestamp
+    so freshness compares instants."""
+    columns = list(dict.fromkeys([*suite.key, suite.time_column]))
+    table = lake.table(uri).to_pyarrow_dataset().to_table(columns=columns)
+    time_type = table.schema.field(suite.time_column).type
+    if pa.types.is_date(time_type):
+        index = table.schema.get_field_index(suite.time_column)
+        as_instant = table.column(index).cast(pa.timestamp("us")).cast(pa.timestamp("us", "UTC"))
+        table = table.set_column(index, suite.time_column, as_instant)
+    return table.to_pandas(date_as_object=False, ignore_metadata=True)
