@@ -133,6 +133,13 @@ def _cmd_db_migrate(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_quality(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.quality.results import format_results, latest_results
+
+    print(format_results(latest_results(settings, args.dataset)))
+    return 0
+
+
 def _cmd_maintain(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.lake.maintenance import maintain_lake
 
@@ -257,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (RWA_API_HOST)")
     serve.add_argument("--port", type=int, help="port (RWA_API_PORT)")
     add("assets", _cmd_assets, "list the reference assets")
+    quality = add(
+        "quality", _cmd_quality, "show the latest data-quality results of each silver dataset"
+    )
+    quality.add_argument(
+        "--dataset", choices=["prices", "onchain", "economic", "news"], help="only this dataset"
+    )
     maintain = add(
         "maintain", _cmd_maintain, "compact, checkpoint and vacuum every silver and gold table"
     )
