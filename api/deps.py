@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 
-from api.schemas import OhlcvQuery
+from api.schemas import EconomicQuery, ErrorOut, OhlcvQuery, WindowQuery
 from pipelines.core.settings import Settings
-from pipelines.reference.model import AssetClass
+from pipelines.reference.model import Asset, AssetClass
 from pipelines.serving.base import ServingStore
 
 
@@ -35,5 +35,34 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 #: Optional asset-class filter; FastAPI's 422 lists the allowed classes.
 AssetClassFilter = Annotated[AssetClass | None, Query(description="Only assets of this class.")]
 
-#: The OHLCV query parameters, validated together (start must precede end).
+#: The query parameters of each time-series endpoint, validated together (start < end).
 OhlcvQueryDep = Annotated[OhlcvQuery, Query()]
+WindowQueryDep = Annotated[WindowQuery, Query()]
+EconomicQueryDep = Annotated[EconomicQuery, Query()]
+
+
+#: The ``asset_id`` path parameter.
+AssetIdPath = Annotated[str, Path(description="Asset slug as listed by GET /assets, e.g. 'ousg'.")]
+
+#: The 404 of every route under /assets/{asset_id}, for the OpenAPI document.
+ASSET_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "Unknown asset."}
+}
+
+
+def asset_or_404(store: ServingStore, asset_id: str) -> Asset:
+    asset = store.get_asset(asset_id)
+    if asset is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"asset {asset_id!r} not found")
+    return asset
+
+
+def require_asset(store: StoreDep, asset_id: AssetIdPath) -> str:
+    """The path's ``asset_id``, or 404 when the store does not know the asset (a known asset
+    without data answers 200 with no rows)."""
+    asset_or_404(store, asset_id)
+    return asset_id
+
+
+#: The ``asset_id`` of the path, checked to exist.
+KnownAssetId = Annotated[str, Depends(require_asset)]

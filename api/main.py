@@ -24,9 +24,10 @@ from pipelines.serving.base import ServingStore
 StoreFactory = Callable[[], ServingStore]
 
 DESCRIPTION = """\
-Analytics API of the RWA lakehouse: reference data and market data of tokenized real-world
-assets (treasuries, money-market funds, private credit, real estate, gold), the stablecoins
-they settle in and the crypto majors.
+Analytics API of the RWA lakehouse: reference data, market data, on-chain metrics and
+features of tokenized real-world assets (treasuries, money-market funds, private credit, real
+estate, gold), the stablecoins they settle in and the crypto majors, and the macro series
+around them.
 
 It reads only the serving store (DuckDB embedded, or TimescaleDB). Timestamps are ISO-8601 in
 UTC; query datetimes without an offset are taken as UTC. Time windows are half-open:
@@ -36,7 +37,12 @@ UTC; query datetimes without an offset are taken as UTC. Time windows are half-o
 OPENAPI_TAGS = [
     {"name": "health", "description": "Liveness of the API and of the serving store."},
     {"name": "assets", "description": "Reference data of the covered assets."},
-    {"name": "market data", "description": "OHLCV bars per asset at 1h and 1d."},
+    {
+        "name": "market data",
+        "description": "OHLCV bars per asset at 1m, 5m, 1h, 1d and 1w; daily features.",
+    },
+    {"name": "on-chain", "description": "Daily on-chain metrics per asset."},
+    {"name": "macro", "description": "Macroeconomic series (FRED, World Bank)."},
 ]
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
+import pyarrow as pa
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -28,6 +29,10 @@ from pipelines.serving.base import Resolution
 #: Bounds of ``limit`` on the OHLCV endpoint; the default keeps a response under ~1 MB.
 OHLCV_LIMIT_DEFAULT = 5000
 OHLCV_LIMIT_MAX = 10_000
+#: Bounds of ``limit`` on the daily series (on-chain, features, macro): the default covers
+#: over five years of days, the maximum over 27 years, in a few MB.
+SERIES_LIMIT_DEFAULT = 2000
+SERIES_LIMIT_MAX = 10_000
 
 # "2024-01-01T05:00:00+02:00" typed unencoded into a URL arrives with a space for the "+"
 # (form encoding). With a "T" separator the trailing " HH:MM" can only be an offset.
@@ -127,13 +132,13 @@ class AssetDetail(AssetSummary):
     sources: list[str] = Field(default_factory=list, description="Where the facts come from.")
 
 
-# --- OHLCV ----------------------------------------------------------------------------------
+# --- time windows ---------------------------------------------------------------------------
 
 
-class OhlcvQuery(BaseModel):
-    """Query parameters of ``GET /assets/{asset_id}/ohlcv``."""
+class WindowQuery(BaseModel):
+    """Query parameters shared by every time-series endpoint: a half-open UTC window and a
+    row limit (when more rows match, the newest are kept)."""
 
-    interval: Resolution = Field(default="1h", description="Bar interval.")
     start: UtcDatetime | None = Field(
         default=None,
         description="Inclusive start: ISO-8601 date or datetime; without an offset it is UTC.",
@@ -145,10 +150,10 @@ class OhlcvQuery(BaseModel):
         examples=["2024-02-01"],
     )
     limit: int = Field(
-        default=OHLCV_LIMIT_DEFAULT,
+        default=SERIES_LIMIT_DEFAULT,
         ge=1,
-        le=OHLCV_LIMIT_MAX,
-        description="Most bars returned; when more match, the newest are kept.",
+        le=SERIES_LIMIT_MAX,
+        description="Most rows returned; when more match, the newest are kept.",
     )
 
     @field_validator("end")
@@ -165,6 +170,49 @@ class OhlcvQuery(BaseModel):
         return end
 
 
+class _WindowOut(_Out):
+    start: UtcDatetime | None = Field(description="Requested inclusive start (UTC), if any.")
+    end: UtcDatetime | None = Field(description="Requested exclusive end (UTC), if any.")
+    count: int = Field(description="Number of rows returned.")
+
+
+class _DayOut(_Out):
+    """One row of a daily series; ``ts`` is midnight UTC of the day."""
+
+    ts: UtcDatetime = Field(description="Midnight UTC of the day.")
+
+    @classmethod
+    def list_from_arrow(cls, table: pa.Table) -> list[Self]:
+        """The rows of a store read, as response models (extra columns are ignored)."""
+        return [cls.model_validate(row) for row in table.to_pylist()]
+
+
+# --- OHLCV ----------------------------------------------------------------------------------
+
+
+class OhlcvQuery(WindowQuery):
+    """Query parameters of ``GET /assets/{asset_id}/ohlcv``."""
+
+    resolution: Resolution | None = Field(
+        default=None,
+        description="Bar resolution (default 1h). 1m and 5m bars are kept for a retention "
+        "period only; 1w bars are ISO weeks (Monday 00:00 UTC) built from the daily bars.",
+    )
+    interval: Resolution | None = Field(
+        default=None, deprecated=True, description="Former name of `resolution`."
+    )
+    limit: int = Field(
+        default=OHLCV_LIMIT_DEFAULT,
+        ge=1,
+        le=OHLCV_LIMIT_MAX,
+        description="Most bars returned; when more match, the newest are kept.",
+    )
+
+    @property
+    def effective_resolution(self) -> Resolution:
+        return self.resolution or self.interval or "1h"
+
+
 class OhlcvBarOut(_Out):
     ts: UtcDatetime = Field(description="UTC start of the bar.")
     open: float
@@ -174,10 +222,87 @@ class OhlcvBarOut(_Out):
     volume: float
 
 
-class OhlcvResponse(_Out):
+class OhlcvResponse(_WindowOut):
     asset_id: str
-    interval: Resolution
-    start: UtcDatetime | None = Field(description="Requested inclusive start (UTC), if any.")
-    end: UtcDatetime | None = Field(description="Requested exclusive end (UTC), if any.")
-    count: int = Field(description="Number of bars returned.")
+    resolution: Resolution
+    interval: Resolution = Field(deprecated=True, description="Same as `resolution`.")
     bars: list[OhlcvBarOut] = Field(description="Bars in time order, oldest first.")
+
+
+# --- on-chain -------------------------------------------------------------------------------
+
+
+class OnchainDayOut(_DayOut):
+    """On-chain metrics of one asset-day, sources combined; null where no source has it."""
+
+    holders: int | None = None
+    transfer_count: int | None = None
+    transfer_volume_usd: float | None = None
+    total_supply: float | None = None
+    dex_liquidity_usd: float | None = None
+    exchange_inflow_usd: float | None = None
+    exchange_outflow_usd: float | None = None
+    net_exchange_flow_usd: float | None = Field(default=None, description="Inflow - outflow.")
+    nav_usd: float | None = None
+    tvl_usd: float | None = None
+    circulating_usd: float | None = None
+    premium_to_nav: float | None = Field(default=None, description="close / NAV - 1.")
+
+
+class OnchainResponse(_WindowOut):
+    asset_id: str
+    metrics: list[OnchainDayOut] = Field(description="Days in time order, oldest first.")
+
+
+# --- features -------------------------------------------------------------------------------
+
+
+class FeaturesDayOut(_DayOut):
+    """Returns, volatility, drawdown and liquidity of one asset-day."""
+
+    close: float | None = None
+    return_1d: float | None = None
+    log_return_1d: float | None = None
+    realized_vol_7d: float | None = Field(default=None, description="Annualised (sqrt 365).")
+    realized_vol_30d: float | None = Field(default=None, description="Annualised (sqrt 365).")
+    drawdown: float | None = Field(default=None, description="close / running max - 1.")
+    max_drawdown_30d: float | None = None
+    dollar_volume: float | None = None
+    amihud_30d: float | None = Field(default=None, description="Amihud illiquidity, 30 days.")
+    zero_volume_share: float | None = None
+    hl_range: float | None = Field(default=None, description="(high - low) / close.")
+
+
+class FeaturesResponse(_WindowOut):
+    asset_id: str
+    features: list[FeaturesDayOut] = Field(description="Days in time order, oldest first.")
+
+
+# --- economic -------------------------------------------------------------------------------
+
+
+class EconomicQuery(WindowQuery):
+    """Query parameters of ``GET /economic/{series_id}``."""
+
+    region: str | None = Field(
+        default=None,
+        description="ISO 3166 alpha-3 region, e.g. USA. May be left out when the series "
+        "exists for one region only.",
+        examples=["USA"],
+    )
+
+
+class ObservationOut(_DayOut):
+    ts: UtcDatetime = Field(description="Observation date, as midnight UTC.")
+    value: float | None = Field(description="Null where the source publishes no value.")
+    realtime_start: dt.date | None = Field(
+        default=None, description="First day the value was known (vintage)."
+    )
+
+
+class EconomicResponse(_WindowOut):
+    series_id: str
+    region: str
+    frequency: str | None = Field(description="daily, monthly, annual ...")
+    units: str | None
+    observations: list[ObservationOut] = Field(description="In time order, oldest first.")

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import assets, health
+from api.routes import assets, economic, features, health, ohlcv, onchain
 
-ROUTERS: tuple[APIRouter, ...] = (health.router, assets.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    assets.router,
+    ohlcv.router,
+    onchain.router,
+    features.router,
+    economic.router,
+)
 
 __all__ = ["ROUTERS"]

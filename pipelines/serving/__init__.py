@@ -14,10 +14,17 @@ from typing import TYPE_CHECKING
 
 from pipelines.core.settings import Settings
 from pipelines.serving.base import (
+    ECONOMIC_SCHEMA,
+    FEATURES_SCHEMA,
     OHLCV_SCHEMA,
+    ONCHAIN_SCHEMA,
+    PREDICTIONS_SCHEMA,
     RESOLUTIONS,
+    RISK_SCORES_SCHEMA,
+    SENTIMENT_SCHEMA,
     OhlcvBar,
     Resolution,
+    RetentionResult,
     ServingStore,
     StoreHealth,
 )
@@ -39,17 +46,24 @@ def open_store(settings: Settings, *, read_only: bool = False) -> ServingStore:
     ``read_only`` suits readers such as the API: DuckDB then opens the file in shared
     read-only mode (no writer process may hold it meanwhile), TimescaleDB makes every
     transaction read-only; either raises StoreUnavailableError on a write. Raises
-    StoreUnavailableError when the store cannot be reached.
+    StoreUnavailableError when the store cannot be reached. Intraday bars are kept for
+    ``settings.serving_intraday_retention_days``.
     """
+    retention_days = settings.serving_intraday_retention_days
     if settings.serving_backend == "timescaledb":
         from pipelines.serving.timescale_store import TimescaleStore
 
         return TimescaleStore(
-            settings.timescale_dsn, pool_max=settings.timescale_pool_max, read_only=read_only
+            settings.timescale_dsn,
+            pool_max=settings.timescale_pool_max,
+            read_only=read_only,
+            intraday_retention_days=retention_days,
         )
     from pipelines.serving.duckdb_store import DuckDBStore
 
-    return DuckDBStore(settings.duckdb_path, read_only=read_only)
+    return DuckDBStore(
+        settings.duckdb_path, read_only=read_only, intraday_retention_days=retention_days
+    )
 
 
 def __getattr__(name: str) -> object:
@@ -59,12 +73,19 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "ECONOMIC_SCHEMA",
+    "FEATURES_SCHEMA",
     "OHLCV_SCHEMA",
+    "ONCHAIN_SCHEMA",
+    "PREDICTIONS_SCHEMA",
     "RESOLUTIONS",
+    "RISK_SCORES_SCHEMA",
+    "SENTIMENT_SCHEMA",
     "DuckDBStore",
     "Edition",
     "OhlcvBar",
     "Resolution",
+    "RetentionResult",
     "ServingStore",
     "StoreHealth",
     "TimescaleStore",

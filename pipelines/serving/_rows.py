@@ -5,63 +5,84 @@ wording of errors: shared by both stores so that they accept, return and report 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.core.errors import DataContractError
 from pipelines.reference.model import Asset
-from pipelines.serving._sql import ASSET_COLUMNS, OHLCV_KEY
-from pipelines.serving.base import OHLCV_SCHEMA, RESOLUTIONS, OhlcvBar
+from pipelines.serving._sql import ASSET_COLUMNS
+from pipelines.serving.base import (
+    COUNTED_TABLES,
+    LOADED_RESOLUTIONS,
+    OHLCV,
+    RESOLUTIONS,
+    OhlcvBar,
+    ServedTable,
+)
 
 #: Key of :meth:`ServingStore.table_counts` for the bars of one resolution.
 OHLCV_COUNT_KEY = "ohlcv_{resolution}"
 
 
-def prepare_bars(bars: pa.Table) -> pa.Table:
-    """``bars`` cast to :data:`OHLCV_SCHEMA`, or DataContractError naming the offending field.
+def prepare_rows(rows: pa.Table, table: ServedTable) -> pa.Table:
+    """``rows`` cast to ``table.schema`` (extra columns dropped), or DataContractError naming
+    the offending field.
 
     Checked here, not left to the database, because both engines reject a batch that hits the
     same key twice with an opaque error, and a null would surface as a constraint violation.
     """
-    missing = [name for name in OHLCV_SCHEMA.names if name not in bars.column_names]
+    schema = table.schema
+    missing = [name for name in schema.names if name not in rows.column_names]
     if missing:
-        raise DataContractError(f"OHLCV bars lack column(s) {missing}")
-    selected = bars.select(OHLCV_SCHEMA.names)
-    for name in OHLCV_SCHEMA.names:
-        if selected.column(name).null_count:
-            raise DataContractError(f"OHLCV bars have nulls in {name!r}")
+        raise DataContractError(f"{table.label} lack column(s) {missing}")
+    selected = rows.select(schema.names)
+    for field in schema:
+        if not field.nullable and selected.column(field.name).null_count:
+            raise DataContractError(f"{table.label} have nulls in {field.name!r}")
     try:
-        table = selected.cast(OHLCV_SCHEMA)
+        prepared = selected.cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise DataContractError(f"OHLCV bars do not match the schema: {exc}") from exc
-    _check_resolutions(table)
-    _check_unique_keys(table)
-    return table
+        raise DataContractError(f"{table.label} do not match the schema: {exc}") from exc
+    if table.name == OHLCV.name:
+        _check_resolutions(prepared)
+    _check_unique_keys(prepared, table)
+    return prepared
 
 
-def _check_resolutions(table: pa.Table) -> None:
-    found = {str(value) for value in pc.unique(table.column("resolution")).to_pylist()}
-    unknown = sorted(found - set(RESOLUTIONS))
+def _check_resolutions(bars: pa.Table) -> None:
+    found = {str(value) for value in pc.unique(bars.column("resolution")).to_pylist()}
+    unknown = sorted(found - set(LOADED_RESOLUTIONS))
     if unknown:
         raise DataContractError(
             f"OHLCV bars have unknown resolution(s) {unknown} in 'resolution'; "
-            f"expected one of {list(RESOLUTIONS)}"
+            f"expected one of {list(LOADED_RESOLUTIONS)}"
         )
 
 
-def _check_unique_keys(table: pa.Table) -> None:
-    keys = table.group_by(list(OHLCV_KEY)).aggregate([([], "count_all")])
-    if keys.num_rows == table.num_rows:
+def _check_unique_keys(rows: pa.Table, table: ServedTable) -> None:
+    keys = rows.group_by(list(table.key)).aggregate([([], "count_all")])
+    if keys.num_rows == rows.num_rows:
         return
     repeated = pc.greater(keys.column("count_all"), pa.scalar(1))
     first = keys.filter(repeated).slice(0, 1).to_pylist()[0]
     raise DataContractError(
-        f"OHLCV bars repeat the key (asset_id, resolution, ts) "
-        f"{(first['asset_id'], first['resolution'], first['ts'])}: "
-        f"{table.num_rows - keys.num_rows} duplicate row(s) in one batch"
+        f"{table.label} repeat the key ({', '.join(table.key)}) "
+        f"{tuple(first[name] for name in table.key)}: "
+        f"{rows.num_rows - keys.num_rows} duplicate row(s) in one batch"
     )
+
+
+def table_from_rows(rows: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.Table:
+    """Rows fetched in ``schema``'s column order as an Arrow table of that schema. Time stamps
+    of any tzinfo class (DuckDB returns pytz's, psycopg its own) become the same UTC instants."""
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    arrays = [
+        pa.array(column, type=field.type) for column, field in zip(columns, schema, strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def asset_row(asset: Asset) -> tuple[str | None, ...]:
@@ -88,19 +109,22 @@ BarRow = tuple[dt.datetime, float, float, float, float, float]
 
 def bars_from_rows(rows: Iterable[BarRow]) -> list[OhlcvBar]:
     """Rows of (ts, open, high, low, close, volume) as bars stamped with ``datetime.UTC``,
-    whatever tzinfo class the driver used (DuckDB returns pytz's, psycopg its own)."""
+    whatever tzinfo class the driver used."""
     return [
         OhlcvBar(ts if ts.tzinfo is dt.UTC else ts.astimezone(dt.UTC), *values)
         for ts, *values in rows
     ]
 
 
-def counts(asset_count: int, ohlcv_counts: Iterable[tuple[str, int]]) -> dict[str, int]:
-    """``table_counts`` result: assets, then every resolution (0 when it has no bars)."""
-    per_resolution = dict(ohlcv_counts)
-    result = {"assets": asset_count}
-    for resolution in RESOLUTIONS:
-        result[OHLCV_COUNT_KEY.format(resolution=resolution)] = per_resolution.get(resolution, 0)
+def counts(
+    per_resolution: Iterable[tuple[str, int]], per_table: Iterable[tuple[str, int]]
+) -> dict[str, int]:
+    """``table_counts`` result: every resolution (0 when it has no bars), then every table of
+    :data:`COUNTED_TABLES`."""
+    bars = dict(per_resolution)
+    tables = dict(per_table)
+    result = {OHLCV_COUNT_KEY.format(resolution=r): bars.get(r, 0) for r in RESOLUTIONS}
+    result.update({name: tables[name] for name in COUNTED_TABLES})
     return result
 
 

@@ -1,19 +1,33 @@
 """SQL text shared by the DuckDB and TimescaleDB stores.
 
-Both engines speak the same SQL for everything but DDL types and parameter markers (DuckDB
-takes ``?``, psycopg ``%s``), so statements that differ only in markers are built here from a
-``marker`` argument and each store keeps only its own dialect's DDL.
+Both engines speak the same SQL for most of what the stores do: the same column types
+(``DOUBLE PRECISION``, ``TIMESTAMPTZ``, ``UUID``, ``NUMERIC`` ...), ``INSERT ... ON CONFLICT``,
+``time_bucket``. What differs is passed in: parameter markers (DuckDB takes ``?``, psycopg
+``%s``), the JSON type (``JSON`` / ``JSONB``), referential actions DuckDB lacks, and the
+first/last aggregates. Each store keeps only its own dialect's extras (hypertables, indexes,
+policies).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-OHLCV_KEY = ("asset_id", "resolution", "ts")
-OHLCV_VALUES = ("open", "high", "low", "close", "volume")
+from pipelines.serving.base import (
+    AGGREGATED_RESOLUTION,
+    INTRADAY_RESOLUTIONS,
+    OHLCV,
+    OHLCV_INTRADAY,
+    Resolution,
+    ServedTable,
+)
+
+OHLCV_KEY = OHLCV.key
+OHLCV_VALUES = OHLCV.values
 OHLCV_COLUMNS = OHLCV_KEY + OHLCV_VALUES
+#: Relation of the weekly bars derived from the daily ones.
+WEEKLY_RELATION = "ohlcv_1w"
 
 #: Columns of ``assets`` besides ``doc``, the full model as JSON: the ones worth filtering
 #: or joining on in SQL. ``doc`` is what is read back, so a new model field needs no migration.
@@ -36,12 +50,20 @@ class Migration:
     """One schema step; applied once, in ``version`` order, and recorded in schema_migrations.
 
     Never edit a released migration: add a new one, since databases that already recorded a
-    version will not run it again.
+    version will not run it again. ``licensed`` statements, when given, run instead of
+    ``statements`` on TimescaleDB's Timescale-License build (continuous aggregates,
+    compression, policies); every other engine and build runs ``statements``.
     """
 
     version: int
     name: str
     statements: tuple[str, ...]
+    licensed: tuple[str, ...] | None = None
+
+    def statements_for(self, *, licensed: bool) -> tuple[str, ...]:
+        if licensed and self.licensed is not None:
+            return self.licensed
+        return self.statements
 
 
 CREATE_MIGRATIONS_TABLE_SQL = """
@@ -68,6 +90,173 @@ def pending_migrations(
     return [m for m in migrations if m.version not in done]
 
 
+# --- DDL shared by both dialects ----------------------------------------------------------
+
+#: Values of ``ohlcv.resolution``; 1m/5m live in ``ohlcv_intraday``.
+OHLCV_RESOLUTION_CHECK = "ALTER TABLE ohlcv ADD CONSTRAINT ohlcv_resolution_check " + (
+    "CHECK (resolution IN ('1h', '1d'))"
+)
+
+
+def market_tables_ddl() -> tuple[str, ...]:
+    """Migration 3: the time-series tables besides ``ohlcv``. Primary keys are the natural
+    keys and lead with the series (asset or macro series), then ``ts``: every read is one
+    series over a time range, and every load upserts on exactly this key."""
+    return (
+        """CREATE TABLE ohlcv_intraday (
+            asset_id   TEXT NOT NULL,
+            resolution TEXT NOT NULL CHECK (resolution IN ('1m', '5m')),
+            ts         TIMESTAMPTZ NOT NULL,
+            open       DOUBLE PRECISION NOT NULL,
+            high       DOUBLE PRECISION NOT NULL,
+            low        DOUBLE PRECISION NOT NULL,
+            close      DOUBLE PRECISION NOT NULL,
+            volume     DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (asset_id, resolution, ts)
+        )""",
+        """CREATE TABLE onchain_metrics (
+            asset_id              TEXT NOT NULL,
+            ts                    TIMESTAMPTZ NOT NULL,
+            holders               BIGINT,
+            transfer_count        BIGINT,
+            transfer_volume_usd   DOUBLE PRECISION,
+            total_supply          DOUBLE PRECISION,
+            dex_liquidity_usd     DOUBLE PRECISION,
+            exchange_inflow_usd   DOUBLE PRECISION,
+            exchange_outflow_usd  DOUBLE PRECISION,
+            net_exchange_flow_usd DOUBLE PRECISION,
+            nav_usd               DOUBLE PRECISION,
+            tvl_usd               DOUBLE PRECISION,
+            circulating_usd       DOUBLE PRECISION,
+            premium_to_nav        DOUBLE PRECISION,
+            PRIMARY KEY (asset_id, ts)
+        )""",
+        """CREATE TABLE asset_features (
+            asset_id          TEXT NOT NULL,
+            ts                TIMESTAMPTZ NOT NULL,
+            close             DOUBLE PRECISION,
+            return_1d         DOUBLE PRECISION,
+            log_return_1d     DOUBLE PRECISION,
+            realized_vol_7d   DOUBLE PRECISION,
+            realized_vol_30d  DOUBLE PRECISION,
+            drawdown          DOUBLE PRECISION,
+            max_drawdown_30d  DOUBLE PRECISION,
+            dollar_volume     DOUBLE PRECISION,
+            amihud_30d        DOUBLE PRECISION,
+            zero_volume_share DOUBLE PRECISION,
+            hl_range          DOUBLE PRECISION,
+            PRIMARY KEY (asset_id, ts)
+        )""",
+        """CREATE TABLE economic_indicators (
+            series_id      TEXT NOT NULL,
+            region         TEXT NOT NULL,
+            ts             TIMESTAMPTZ NOT NULL,
+            value          DOUBLE PRECISION,
+            frequency      TEXT,
+            units          TEXT,
+            realtime_start DATE,
+            PRIMARY KEY (series_id, region, ts)
+        )""",
+        """CREATE TABLE sentiment_scores (
+            asset_id        TEXT NOT NULL,
+            ts              TIMESTAMPTZ NOT NULL,
+            article_count   INTEGER NOT NULL CHECK (article_count >= 0),
+            sentiment_score DOUBLE PRECISION CHECK (sentiment_score BETWEEN -1 AND 1),
+            confidence      DOUBLE PRECISION,
+            positive_share  DOUBLE PRECISION,
+            negative_share  DOUBLE PRECISION,
+            model_version   TEXT,
+            PRIMARY KEY (asset_id, ts)
+        )""",
+    )
+
+
+def relational_tables_ddl(json_type: str, on_delete_cascade: str) -> tuple[str, ...]:
+    """Migration 4: the relational tables of the product schema (seed ``004``), with our
+    conventions: ``asset_id`` is the TEXT slug of ``assets``; prices and model outputs are
+    DOUBLE PRECISION (the lake's type, so loads round-trip exactly); user holdings are
+    NUMERIC (exact, as entered); natural keys instead of surrogate ids where rows come from
+    the pipeline, so reloading a model run replaces it instead of duplicating it.
+
+    ``on_delete_cascade`` is the referential action of rows owned by a user (DuckDB has none).
+    """
+    return (
+        """CREATE TABLE users (
+            user_id       UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+            email         TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            tier          TEXT NOT NULL
+                          CHECK (tier IN ('explorer', 'professional', 'enterprise')),
+            totp_secret   TEXT,
+            created_at    TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+            updated_at    TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+        )""",
+        # Key order serves the reads: one asset and horizon, the newest run, its path.
+        """CREATE TABLE predictions (
+            asset_id      TEXT NOT NULL REFERENCES assets (asset_id),
+            horizon_days  INTEGER NOT NULL CHECK (horizon_days > 0),
+            generated_at  TIMESTAMPTZ NOT NULL,
+            model_version TEXT NOT NULL,
+            target_date   DATE NOT NULL,
+            value         DOUBLE PRECISION NOT NULL,
+            lower_80      DOUBLE PRECISION,
+            upper_80      DOUBLE PRECISION,
+            lower_95      DOUBLE PRECISION,
+            upper_95      DOUBLE PRECISION,
+            PRIMARY KEY (asset_id, horizon_days, generated_at, model_version, target_date)
+        )""",
+        f"""CREATE TABLE risk_scores (
+            asset_id        TEXT NOT NULL REFERENCES assets (asset_id),
+            calculated_at   TIMESTAMPTZ NOT NULL,
+            model_version   TEXT NOT NULL,
+            composite_score INTEGER NOT NULL CHECK (composite_score BETWEEN 1 AND 100),
+            market_risk     INTEGER CHECK (market_risk BETWEEN 1 AND 100),
+            credit_risk     INTEGER CHECK (credit_risk BETWEEN 1 AND 100),
+            regulatory_risk INTEGER CHECK (regulatory_risk BETWEEN 1 AND 100),
+            technical_risk  INTEGER CHECK (technical_risk BETWEEN 1 AND 100),
+            factors         {json_type},
+            PRIMARY KEY (asset_id, calculated_at, model_version)
+        )""",
+        f"""CREATE TABLE portfolios (
+            portfolio_id       UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+            user_id            UUID NOT NULL REFERENCES users (user_id) {on_delete_cascade},
+            asset_id           TEXT NOT NULL REFERENCES assets (asset_id),
+            quantity           NUMERIC(38, 18) NOT NULL CHECK (quantity >= 0),
+            avg_purchase_price NUMERIC(38, 18),
+            wallet_address     TEXT,
+            created_at         TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+            updated_at         TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+        )""",
+        f"""CREATE TABLE alerts (
+            alert_id            UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+            user_id             UUID NOT NULL REFERENCES users (user_id) {on_delete_cascade},
+            asset_id            TEXT NOT NULL REFERENCES assets (asset_id),
+            condition_type      TEXT NOT NULL,
+            condition_value     {json_type} NOT NULL,
+            notification_method TEXT NOT NULL
+                                CHECK (notification_method IN ('email', 'telegram', 'push')),
+            is_active           BOOLEAN NOT NULL DEFAULT TRUE,
+            created_at          TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+        )""",
+    )
+
+
+def weekly_bars_select(first_open: str, last_close: str) -> str:
+    """Weekly bars from the daily ones, in ISO weeks (``time_bucket``'s default origin is a
+    Monday in both engines). ``first_open``/``last_close`` are the dialect's aggregates of the
+    open of the earliest and the close of the latest day."""
+    return f"""SELECT asset_id,
+               time_bucket(INTERVAL '1 week', ts) AS ts,
+               {first_open} AS open,
+               max(high) AS high,
+               min(low) AS low,
+               {last_close} AS close,
+               sum(volume) AS volume
+        FROM ohlcv
+        WHERE resolution = '1d'
+        GROUP BY asset_id, time_bucket(INTERVAL '1 week', ts)"""
+
+
 # --- statements -----------------------------------------------------------------------------
 
 
@@ -75,19 +264,27 @@ def _assignments(columns: tuple[str, ...]) -> str:
     return ", ".join(f"{c} = excluded.{c}" for c in columns)
 
 
-def upsert_ohlcv_sql(source: str) -> str:
-    """Upsert every row of the relation ``source`` (same column names) into ``ohlcv``.
+def upsert_sql(table: ServedTable, source: str) -> str:
+    """Upsert every row of the relation ``source`` (same column names) into ``table``.
 
-    Rows whose values are unchanged are left alone (the WHERE): replaying a load, the common
-    case of an idempotent pipeline, then writes no new row versions, which in PostgreSQL
-    halves its cost and spares the table bloat and WAL.
+    Rows identical to the stored ones are filtered out first (the NOT EXISTS): replaying a
+    load, the common case of an idempotent pipeline, then reaches neither the insert path nor
+    the conflict handling. In PostgreSQL that spares row versions, WAL and bloat, and on a
+    compressed TimescaleDB chunk it avoids decompressing segments only to find them
+    unchanged (reading a compressed chunk needs no decompression into the table). The
+    DO UPDATE's WHERE keeps the same promise for rows a concurrent writer changed between.
     """
-    columns = ", ".join(OHLCV_COLUMNS)
-    current = ", ".join(f"ohlcv.{c}" for c in OHLCV_VALUES)
-    incoming = ", ".join(f"excluded.{c}" for c in OHLCV_VALUES)
+    columns = ", ".join(table.schema.names)
+    stored = ", ".join(f"o.{c}" for c in table.values)
+    staged = ", ".join(f"s.{c}" for c in table.values)
+    same_key = " AND ".join(f"o.{c} = s.{c}" for c in table.key)
+    current = ", ".join(f"{table.name}.{c}" for c in table.values)
+    incoming = ", ".join(f"excluded.{c}" for c in table.values)
     return (
-        f"INSERT INTO ohlcv ({columns}) SELECT {columns} FROM {source} "
-        f"ON CONFLICT ({', '.join(OHLCV_KEY)}) DO UPDATE SET {_assignments(OHLCV_VALUES)} "
+        f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {source} AS s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} AS o WHERE {same_key} "
+        f"AND ({stored}) IS NOT DISTINCT FROM ({staged})) "
+        f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {_assignments(table.values)} "
         f"WHERE ({current}) IS DISTINCT FROM ({incoming})"
     )
 
@@ -110,33 +307,61 @@ def select_assets_sql(marker: str, *, by_id: bool = False, by_class: bool = Fals
     return f"SELECT CAST(doc AS TEXT) FROM assets{clause} ORDER BY asset_id"
 
 
-def select_ohlcv_sql(
-    marker: str,
-    asset_id: str,
-    resolution: str,
-    start: dt.datetime | None,
-    end: dt.datetime | None,
-    limit: int | None,
-) -> tuple[str, list[object]]:
-    """Bars of one series with ``start <= ts < end``, ascending; with ``limit``, the newest
-    ``limit`` of them (taken newest-first along the key index, then put back in time order)."""
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
-    where = [f"asset_id = {marker}", f"resolution = {marker}"]
-    params: list[object] = [asset_id, resolution]
-    if start is not None:
-        where.append(f"ts >= {marker}")
-        params.append(start)
-    if end is not None:
-        where.append(f"ts < {marker}")
-        params.append(end)
-    columns = ", ".join(("ts", *OHLCV_VALUES))
-    inner = f"SELECT {columns} FROM ohlcv WHERE {' AND '.join(where)}"
-    if limit is None:
-        return f"{inner} ORDER BY ts", params
-    params.append(limit)
-    return f"SELECT * FROM ({inner} ORDER BY ts DESC LIMIT {marker}) AS newest ORDER BY ts", params
+def ohlcv_relation(resolution: Resolution) -> tuple[str, str | None]:
+    """Where the bars of ``resolution`` are read, and the ``resolution`` value to filter on
+    there (None for the weekly relation, which holds one resolution only)."""
+    if resolution == AGGREGATED_RESOLUTION:
+        return WEEKLY_RELATION, None
+    if resolution in INTRADAY_RESOLUTIONS:
+        return OHLCV_INTRADAY.name, resolution
+    return OHLCV.name, resolution
 
 
-COUNT_ASSETS_SQL = "SELECT count(*) FROM assets"
-COUNT_OHLCV_SQL = "SELECT resolution, count(*) FROM ohlcv GROUP BY resolution"
+@dataclass(frozen=True, slots=True)
+class RangeQuery:
+    """A read of one series: ``columns`` of ``relation`` where every ``filters`` column
+    equals its value and ``start <= ts < end``; with ``limit``, the newest ``limit`` rows."""
+
+    relation: str
+    columns: tuple[str, ...]
+    filters: Mapping[str, object]
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    limit: int | None = None
+
+    def sql(self, marker: str) -> tuple[str, list[object]]:
+        """The statement, ascending in ``ts``, and its parameters. With ``limit`` the rows are
+        taken newest-first along the key index, then put back in time order."""
+        if self.limit is not None and self.limit < 0:
+            raise ValueError(f"limit must be >= 0, got {self.limit}")
+        where = [f"{column} = {marker}" for column in self.filters]
+        params: list[object] = list(self.filters.values())
+        if self.start is not None:
+            where.append(f"ts >= {marker}")
+            params.append(self.start)
+        if self.end is not None:
+            where.append(f"ts < {marker}")
+            params.append(self.end)
+        inner = f"SELECT {', '.join(self.columns)} FROM {self.relation} WHERE {' AND '.join(where)}"
+        if self.limit is None:
+            return f"{inner} ORDER BY ts", params
+        params.append(self.limit)
+        return (
+            f"SELECT * FROM ({inner} ORDER BY ts DESC LIMIT {marker}) AS newest ORDER BY ts",
+            params,
+        )
+
+
+def economic_regions_sql(marker: str) -> str:
+    return (
+        f"SELECT DISTINCT region FROM economic_indicators WHERE series_id = {marker} "
+        "ORDER BY region"
+    )
+
+
+def count_sql(relation: str) -> str:
+    return f"SELECT count(*) FROM {relation}"
+
+
+def count_by_resolution_sql(relation: str) -> str:
+    return f"SELECT resolution, count(*) FROM {relation} GROUP BY resolution"

@@ -1,23 +1,26 @@
 """The serving-store contract implemented once for SQL engines reached through a DB-API cursor.
 
 :class:`SqlStore` holds every method whose logic both engines share: the reads, the upserts,
-the migration flow, the read-only guard and health reporting. It builds them on two small
-primitives a concrete store provides, :meth:`SqlStore._cursor` (for reads) and
-:meth:`SqlStore._transaction` (for writes), plus a few hooks. A concrete store keeps only what
-is its own: connection handling, staging a bulk load, locking migrations, describing itself.
+the migration flow, retention bookkeeping, the read-only guard and health reporting. It builds
+them on two small primitives a concrete store provides, :meth:`SqlStore._cursor` (for reads)
+and :meth:`SqlStore._transaction` (for writes), plus a few hooks. A concrete store keeps only
+what is its own: connection handling, staging a bulk load, locking migrations, dropping old
+intraday bars, refreshing aggregates, describing itself.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from abc import abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from pipelines.core.errors import StoreUnavailableError
+from pipelines.core.errors import DataContractError, StoreUnavailableError
+from pipelines.core.settings import Settings
 from pipelines.reference.model import Asset
 from pipelines.serving import _sql
 from pipelines.serving._rows import (
@@ -27,9 +30,32 @@ from pipelines.serving._rows import (
     bars_from_rows,
     counts,
     one_line,
-    prepare_bars,
+    prepare_rows,
+    table_from_rows,
 )
-from pipelines.serving.base import OhlcvBar, Resolution, ServingStore, StoreHealth
+from pipelines.serving.base import (
+    COUNTED_TABLES,
+    ECONOMIC,
+    FEATURES,
+    INTRADAY_RESOLUTIONS,
+    OHLCV,
+    OHLCV_INTRADAY,
+    ONCHAIN,
+    PREDICTIONS,
+    RISK_SCORES,
+    SENTIMENT,
+    OhlcvBar,
+    Resolution,
+    RetentionResult,
+    ServedTable,
+    ServingStore,
+    StoreHealth,
+)
+
+#: Days of 1m/5m bars a store keeps unless told otherwise: the setting's own default.
+DEFAULT_INTRADAY_RETENTION_DAYS: int = Settings.model_fields[
+    "serving_intraday_retention_days"
+].default
 
 
 class Rows(Protocol):
@@ -68,10 +94,14 @@ class SqlStore(ServingStore, Generic[CursorT]):
     #: The kind of store in messages, followed by its location: e.g. "DuckDB store".
     _kind: ClassVar[str]
 
-    def __init__(self, location: str, *, read_only: bool) -> None:
-        """``location`` names the store in messages: a file, or a DSN without password."""
+    def __init__(self, location: str, *, read_only: bool, intraday_retention_days: int) -> None:
+        """``location`` names the store in messages: a file, or a DSN without password.
+        ``intraday_retention_days``: how long 1m/5m bars are kept (see apply_retention)."""
+        if intraday_retention_days < 1:
+            raise ValueError(f"intraday_retention_days must be >= 1, got {intraday_retention_days}")
         self._location = location
         self.read_only = read_only
+        self.intraday_retention = dt.timedelta(days=intraday_retention_days)
 
     # --- primitives of a concrete store ----------------------------------------------------------
 
@@ -85,9 +115,19 @@ class SqlStore(ServingStore, Generic[CursorT]):
         it raises."""
 
     @abstractmethod
-    def _staged(self, cur: CursorT, bars: pa.Table) -> AbstractContextManager[str]:
-        """``bars`` made visible to ``cur`` as a relation, whose name it yields, for the
-        duration of the block."""
+    def _staged(
+        self, cur: CursorT, table: ServedTable, rows: pa.Table
+    ) -> AbstractContextManager[str]:
+        """``rows`` (of ``table.schema``) made visible to ``cur`` as a relation, whose name it
+        yields, for the duration of the block."""
+
+    @abstractmethod
+    def _drop_intraday_before(self, cur: CursorT, cutoff: dt.datetime) -> tuple[int, int]:
+        """Remove intraday bars older than ``cutoff``; returns (rows, chunks) dropped."""
+
+    @abstractmethod
+    def _refresh_aggregates(self) -> list[str]:
+        """Refresh what needs refreshing after a load; the names refreshed."""
 
     @abstractmethod
     def _health_detail(self) -> str:
@@ -96,6 +136,15 @@ class SqlStore(ServingStore, Generic[CursorT]):
     def _lock_migrations(self, cur: CursorT) -> None:
         """Serialise concurrent :meth:`migrate` calls within the transaction of ``cur``; by
         default nothing, for an engine where one writer excludes the others anyway."""
+
+    def _licensed(self, cur: CursorT) -> bool:
+        """Whether migrations take their ``licensed`` statements (TimescaleDB's Timescale
+        License build); by default no."""
+        return False
+
+    def _after_migrations(self, cur: CursorT) -> None:
+        """Settings-driven schema state to reconcile on every migrate (policies); by default
+        nothing."""
 
     # --- shared --------------------------------------------------------------------------------
 
@@ -121,11 +170,14 @@ class SqlStore(ServingStore, Generic[CursorT]):
             self._lock_migrations(cur)
             cur.execute(_sql.CREATE_MIGRATIONS_TABLE_SQL)
             for migration in _sql.pending_migrations(self._migrations, _applied(cur)):
-                for statement in migration.statements:
+                # Asked only where it matters: the edition is known once the extension exists.
+                licensed = migration.licensed is not None and self._licensed(cur)
+                for statement in migration.statements_for(licensed=licensed):
                     cur.execute(statement)
                 cur.execute(
                     _sql.record_migration_sql(self._marker), [migration.version, migration.name]
                 )
+            self._after_migrations(cur)
 
     def _check_migrated(self) -> None:
         """A read-only store cannot migrate; say so clearly if the schema is behind."""
@@ -150,13 +202,83 @@ class SqlStore(ServingStore, Generic[CursorT]):
         return len(assets)
 
     def upsert_ohlcv(self, bars: pa.Table) -> int:
+        """1m/5m bars go to ``ohlcv_intraday`` (so retention can drop its chunks), the others
+        to ``ohlcv``; both in one transaction."""
         self._check_writable("upsert_ohlcv")
-        table = prepare_bars(bars)
-        if table.num_rows == 0:
+        prepared = prepare_rows(bars, OHLCV)
+        intraday = pc.is_in(prepared.column("resolution"), pa.array(INTRADAY_RESOLUTIONS))
+        parts = [
+            (OHLCV_INTRADAY, prepared.filter(intraday)),
+            (OHLCV, prepared.filter(pc.invert(intraday))),
+        ]
+        with self._transaction() as cur:
+            for table, part in parts:
+                if part.num_rows:
+                    self._upsert_prepared(cur, table, part)
+        return prepared.num_rows
+
+    def upsert_onchain(self, rows: pa.Table) -> int:
+        return self._upsert("upsert_onchain", ONCHAIN, rows)
+
+    def upsert_features(self, rows: pa.Table) -> int:
+        return self._upsert("upsert_features", FEATURES, rows)
+
+    def upsert_economic(self, rows: pa.Table) -> int:
+        return self._upsert("upsert_economic", ECONOMIC, rows)
+
+    def upsert_sentiment(self, rows: pa.Table) -> int:
+        return self._upsert("upsert_sentiment", SENTIMENT, rows)
+
+    def upsert_predictions(self, rows: pa.Table) -> int:
+        return self._upsert("upsert_predictions", PREDICTIONS, rows)
+
+    def upsert_risk_scores(self, rows: pa.Table) -> int:
+        return self._upsert("upsert_risk_scores", RISK_SCORES, rows)
+
+    def _upsert(self, operation: str, table: ServedTable, rows: pa.Table) -> int:
+        self._check_writable(operation)
+        prepared = prepare_rows(rows, table)
+        if prepared.num_rows == 0:
             return 0
-        with self._transaction() as cur, self._staged(cur, table) as source:
-            cur.execute(_sql.upsert_ohlcv_sql(source))
-        return table.num_rows
+        with self._transaction() as cur:
+            if table.references_assets:
+                self._check_known_assets(cur, table, prepared)
+            self._upsert_prepared(cur, table, prepared)
+        return prepared.num_rows
+
+    def _upsert_prepared(self, cur: CursorT, table: ServedTable, rows: pa.Table) -> None:
+        with self._staged(cur, table, rows) as source:
+            cur.execute(_sql.upsert_sql(table, source))
+
+    def _check_known_assets(self, cur: CursorT, table: ServedTable, rows: pa.Table) -> None:
+        """Refuse rows of assets the store does not know, naming them (the foreign key would
+        refuse them too, but with an engine-specific message)."""
+        known = {asset_id for (asset_id,) in cur.execute("SELECT asset_id FROM assets").fetchall()}
+        named = {str(value) for value in pc.unique(rows.column("asset_id")).to_pylist()}
+        unknown = sorted(named - known)
+        if unknown:
+            raise DataContractError(
+                f"{table.label} name unknown asset(s) {unknown} in 'asset_id'; "
+                "load the reference assets first"
+            )
+
+    # --- maintenance ---------------------------------------------------------------------------
+
+    def refresh_aggregates(self) -> list[str]:
+        self._check_writable("refresh_aggregates")
+        return self._refresh_aggregates()
+
+    def retention_cutoff(self, now: dt.datetime) -> dt.datetime:
+        instant = as_utc(now)
+        assert instant is not None  # now is not optional
+        return instant - self.intraday_retention
+
+    def apply_retention(self, now: dt.datetime) -> RetentionResult:
+        self._check_writable("apply_retention")
+        cutoff = self.retention_cutoff(now)
+        with self._transaction() as cur:
+            rows, chunks = self._drop_intraday_before(cur, cutoff)
+        return RetentionResult(OHLCV_INTRADAY.name, cutoff, rows, chunks)
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -173,6 +295,22 @@ class SqlStore(ServingStore, Generic[CursorT]):
             row = cur.execute(sql, [asset_id]).fetchone()
         return None if row is None else asset_from_doc(row[0])
 
+    def ohlcv_query(
+        self,
+        asset_id: str,
+        resolution: Resolution,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> _sql.RangeQuery:
+        """The query :meth:`ohlcv` runs (tests EXPLAIN it to check chunk exclusion)."""
+        relation, resolution_filter = _sql.ohlcv_relation(resolution)
+        filters: dict[str, object] = {"asset_id": asset_id}
+        if resolution_filter is not None:
+            filters["resolution"] = resolution_filter
+        columns = ("ts", *_sql.OHLCV_VALUES)
+        return _sql.RangeQuery(relation, columns, filters, as_utc(start), as_utc(end), limit)
+
     def ohlcv(
         self,
         asset_id: str,
@@ -181,17 +319,78 @@ class SqlStore(ServingStore, Generic[CursorT]):
         end: dt.datetime | None = None,
         limit: int | None = None,
     ) -> list[OhlcvBar]:
-        sql, params = _sql.select_ohlcv_sql(
-            self._marker, asset_id, resolution, as_utc(start), as_utc(end), limit
-        )
+        sql, params = self.ohlcv_query(asset_id, resolution, start, end, limit).sql(self._marker)
         with self._cursor() as cur:
             return bars_from_rows(cur.execute(sql, params).fetchall())
 
+    def onchain(
+        self,
+        asset_id: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        return self._read_series(ONCHAIN, {"asset_id": asset_id}, start, end, limit)
+
+    def features(
+        self,
+        asset_id: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        return self._read_series(FEATURES, {"asset_id": asset_id}, start, end, limit)
+
+    def sentiment(
+        self,
+        asset_id: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        return self._read_series(SENTIMENT, {"asset_id": asset_id}, start, end, limit)
+
+    def economic(
+        self,
+        series_id: str,
+        region: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        filters = {"series_id": series_id, "region": region}
+        return self._read_series(ECONOMIC, filters, start, end, limit)
+
+    def economic_regions(self, series_id: str) -> list[str]:
+        with self._cursor() as cur:
+            rows = cur.execute(_sql.economic_regions_sql(self._marker), [series_id]).fetchall()
+        return [region for (region,) in rows]
+
+    def _read_series(
+        self,
+        table: ServedTable,
+        filters: Mapping[str, object],
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        limit: int | None,
+    ) -> pa.Table:
+        query = _sql.RangeQuery(
+            table.name, tuple(table.schema.names), filters, as_utc(start), as_utc(end), limit
+        )
+        sql, params = query.sql(self._marker)
+        with self._cursor() as cur:
+            rows = cur.execute(sql, params).fetchall()
+        return table_from_rows(rows, table.schema)
+
     def table_counts(self) -> dict[str, int]:
         with self._cursor() as cur:
-            assets = cur.execute(_sql.COUNT_ASSETS_SQL).fetchone()
-            per_resolution = cur.execute(_sql.COUNT_OHLCV_SQL).fetchall()
-        return counts(assets[0] if assets else 0, per_resolution)
+            per_resolution = [
+                *cur.execute(_sql.count_by_resolution_sql(OHLCV.name)).fetchall(),
+                *cur.execute(_sql.count_by_resolution_sql(OHLCV_INTRADAY.name)).fetchall(),
+                ("1w", _count(cur, _sql.WEEKLY_RELATION)),
+            ]
+            per_table = [(name, _count(cur, name)) for name in COUNTED_TABLES]
+        return counts(per_resolution, per_table)
 
     def health(self) -> StoreHealth:
         try:
@@ -199,6 +398,11 @@ class SqlStore(ServingStore, Generic[CursorT]):
         except Exception as exc:  # health reports failures, it never raises them
             return StoreHealth(self.backend, False, f"{self._location}: {one_line(exc)}")
         return StoreHealth(self.backend, True, detail)
+
+
+def _count(cur: Cursor, relation: str) -> int:
+    row = cur.execute(_sql.count_sql(relation)).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _applied(cur: Cursor) -> list[int]:

@@ -3,7 +3,13 @@
 Two implementations keep one contract (``tests/pipelines/serving/test_store_contract.py``):
 DuckDB, embedded, the default; TimescaleDB, the production store. Both implement it through
 ``pipelines.serving._sql_store.SqlStore``, which holds the logic they share. Loads are
-idempotent upserts: loading the same rows twice leaves the store as loading them once.
+idempotent upserts keyed by each table's natural key: loading the same rows twice leaves the
+store as loading them once.
+
+Every served table is described once here by a :class:`ServedTable`: its SQL name, the Arrow
+schema its upsert accepts and its reads return, and its natural key. The column names follow
+``docs/data-model.md`` except where a gold ``date`` becomes ``ts`` (midnight UTC of that day),
+so that every time series in the store is queried by the same ``ts`` column.
 """
 
 from __future__ import annotations
@@ -18,21 +24,194 @@ import pyarrow as pa
 from pipelines.core.resources import Closeable
 from pipelines.reference.model import Asset
 
-Resolution = Literal["1h", "1d"]
-RESOLUTIONS: tuple[Resolution, ...] = ("1h", "1d")
+#: Bar resolutions the API serves. 1m/5m/1h/1d are loaded from gold; 1w is derived in the
+#: store from the 1d bars (continuous aggregate, materialized view or view).
+Resolution = Literal["1m", "5m", "1h", "1d", "1w"]
+RESOLUTIONS: tuple[Resolution, ...] = ("1m", "5m", "1h", "1d", "1w")
+#: Resolutions :meth:`ServingStore.upsert_ohlcv` accepts.
+LOADED_RESOLUTIONS: tuple[Resolution, ...] = ("1m", "5m", "1h", "1d")
+#: Resolutions kept only for a retention period, in their own table (``ohlcv_intraday``).
+INTRADAY_RESOLUTIONS: tuple[Resolution, ...] = ("1m", "5m")
+#: Resolution aggregated in the store rather than loaded.
+AGGREGATED_RESOLUTION: Resolution = "1w"
+
+_UTC_TS = pa.timestamp("us", tz="UTC")
+_FLOAT = pa.float64()
+
+
+def _required(name: str, type_: pa.DataType) -> pa.Field[Any]:
+    return pa.field(name, type_, nullable=False)
+
+
+def _optional(*names: str, type_: pa.DataType = _FLOAT) -> list[pa.Field[Any]]:
+    return [pa.field(name, type_) for name in names]
+
 
 #: Arrow schema of the bars handed to :meth:`ServingStore.upsert_ohlcv`.
-_OHLCV_FIELDS: list[pa.Field[Any]] = [
-    pa.field("asset_id", pa.string(), nullable=False),
-    pa.field("resolution", pa.string(), nullable=False),
-    pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),
-    pa.field("open", pa.float64(), nullable=False),
-    pa.field("high", pa.float64(), nullable=False),
-    pa.field("low", pa.float64(), nullable=False),
-    pa.field("close", pa.float64(), nullable=False),
-    pa.field("volume", pa.float64(), nullable=False),
-]
-OHLCV_SCHEMA = pa.schema(_OHLCV_FIELDS)
+OHLCV_SCHEMA = pa.schema(
+    [
+        _required("asset_id", pa.string()),
+        _required("resolution", pa.string()),
+        _required("ts", _UTC_TS),
+        *(_required(name, pa.float64()) for name in ("open", "high", "low", "close", "volume")),
+    ]
+)
+
+#: ``gold/onchain_daily``: on-chain metrics of one asset-day (every metric nullable).
+ONCHAIN_SCHEMA = pa.schema(
+    [
+        _required("asset_id", pa.string()),
+        _required("ts", _UTC_TS),
+        *_optional("holders", "transfer_count", type_=pa.int64()),
+        *_optional(
+            "transfer_volume_usd",
+            "total_supply",
+            "dex_liquidity_usd",
+            "exchange_inflow_usd",
+            "exchange_outflow_usd",
+            "net_exchange_flow_usd",
+            "nav_usd",
+            "tvl_usd",
+            "circulating_usd",
+            "premium_to_nav",
+        ),
+    ]
+)
+
+#: ``gold/features_daily``: returns, volatility, drawdown and liquidity of one asset-day.
+FEATURES_SCHEMA = pa.schema(
+    [
+        _required("asset_id", pa.string()),
+        _required("ts", _UTC_TS),
+        *_optional(
+            "close",
+            "return_1d",
+            "log_return_1d",
+            "realized_vol_7d",
+            "realized_vol_30d",
+            "drawdown",
+            "max_drawdown_30d",
+            "dollar_volume",
+            "amihud_30d",
+            "zero_volume_share",
+            "hl_range",
+        ),
+    ]
+)
+
+#: ``silver/economic``: one observation of a macro series; ``ts`` is the observation date.
+ECONOMIC_SCHEMA = pa.schema(
+    [
+        _required("series_id", pa.string()),
+        _required("region", pa.string()),
+        _required("ts", _UTC_TS),
+        pa.field("value", pa.float64()),  # null where the source publishes "no value"
+        *_optional("frequency", "units", type_=pa.string()),
+        pa.field("realtime_start", pa.date32()),
+    ]
+)
+
+#: ``gold/sentiment_daily``: news sentiment of one asset-day; scores null until scored.
+SENTIMENT_SCHEMA = pa.schema(
+    [
+        _required("asset_id", pa.string()),
+        _required("ts", _UTC_TS),
+        _required("article_count", pa.int32()),
+        *_optional("sentiment_score", "confidence", "positive_share", "negative_share"),
+        pa.field("model_version", pa.string()),
+    ]
+)
+
+#: One forecast point: the value predicted for ``target_date`` by the run of ``model_version``
+#: at ``generated_at`` for a ``horizon_days`` horizon, with 80% and 95% interval bounds.
+PREDICTIONS_SCHEMA = pa.schema(
+    [
+        _required("asset_id", pa.string()),
+        _required("horizon_days", pa.int32()),
+        _required("generated_at", _UTC_TS),
+        _required("model_version", pa.string()),
+        _required("target_date", pa.date32()),
+        _required("value", pa.float64()),
+        *_optional("lower_80", "upper_80", "lower_95", "upper_95"),
+    ]
+)
+
+#: One risk assessment: composite score 1-100 and sub-scores; ``factors`` is JSON text.
+RISK_SCORES_SCHEMA = pa.schema(
+    [
+        _required("asset_id", pa.string()),
+        _required("calculated_at", _UTC_TS),
+        _required("model_version", pa.string()),
+        _required("composite_score", pa.int32()),
+        *_optional(
+            "market_risk", "credit_risk", "regulatory_risk", "technical_risk", type_=pa.int32()
+        ),
+        pa.field("factors", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServedTable:
+    """A table of the store: ``name`` in SQL, ``label`` in messages, the Arrow ``schema`` its
+    upsert takes and its reads return, and its natural ``key`` (the upsert's conflict target).
+    ``json_columns`` are JSON text in Arrow and JSON/JSONB in SQL. ``references_assets``: its
+    ``asset_id`` is a foreign key of ``assets``, so loads of unknown assets are refused."""
+
+    name: str
+    label: str
+    schema: pa.Schema
+    key: tuple[str, ...]
+    json_columns: frozenset[str] = frozenset()
+    references_assets: bool = False
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The columns an upsert may change: every column not in the key."""
+        return tuple(name for name in self.schema.names if name not in self.key)
+
+
+OHLCV = ServedTable("ohlcv", "OHLCV bars", OHLCV_SCHEMA, ("asset_id", "resolution", "ts"))
+OHLCV_INTRADAY = ServedTable(
+    "ohlcv_intraday", "OHLCV bars", OHLCV_SCHEMA, ("asset_id", "resolution", "ts")
+)
+ONCHAIN = ServedTable("onchain_metrics", "on-chain metrics", ONCHAIN_SCHEMA, ("asset_id", "ts"))
+FEATURES = ServedTable("asset_features", "asset features", FEATURES_SCHEMA, ("asset_id", "ts"))
+ECONOMIC = ServedTable(
+    "economic_indicators", "economic indicators", ECONOMIC_SCHEMA, ("series_id", "region", "ts")
+)
+SENTIMENT = ServedTable(
+    "sentiment_scores", "sentiment scores", SENTIMENT_SCHEMA, ("asset_id", "ts")
+)
+PREDICTIONS = ServedTable(
+    "predictions",
+    "predictions",
+    PREDICTIONS_SCHEMA,
+    ("asset_id", "horizon_days", "generated_at", "model_version", "target_date"),
+    references_assets=True,
+)
+RISK_SCORES = ServedTable(
+    "risk_scores",
+    "risk scores",
+    RISK_SCORES_SCHEMA,
+    ("asset_id", "calculated_at", "model_version"),
+    json_columns=frozenset({"factors"}),
+    references_assets=True,
+)
+
+#: Every table :meth:`ServingStore.table_counts` reports, besides the OHLCV resolutions.
+COUNTED_TABLES: tuple[str, ...] = (
+    "assets",
+    ONCHAIN.name,
+    FEATURES.name,
+    ECONOMIC.name,
+    SENTIMENT.name,
+    PREDICTIONS.name,
+    RISK_SCORES.name,
+    "users",
+    "portfolios",
+    "alerts",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +233,34 @@ class StoreHealth:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class RetentionResult:
+    """What :meth:`ServingStore.apply_retention` removed from ``table``: bars older than
+    ``cutoff``. TimescaleDB drops whole chunks (``chunks_dropped``; a chunk straddling the
+    cutoff is kept until it lies wholly before it), DuckDB deletes rows (no chunks)."""
+
+    table: str
+    cutoff: dt.datetime
+    rows_dropped: int
+    chunks_dropped: int
+
+
 class ServingStore(Closeable):
-    """Read/write access to the serving store. Use as a context manager or call close()."""
+    """Read/write access to the serving store. Use as a context manager or call close().
+
+    Reads of time series take a half-open window ``start <= ts < end`` (either bound may be
+    None; naive datetimes are UTC) and return rows in time order; with ``limit`` the newest
+    ``limit`` rows of the window, still in time order. Series reads return Arrow tables of
+    the table's declared schema.
+    """
 
     backend: ClassVar[str]
 
     @abstractmethod
     def migrate(self) -> None:
         """Create or upgrade the schema; safe to call on every start."""
+
+    # --- writes ------------------------------------------------------------------------------
 
     @abstractmethod
     def upsert_assets(self, assets: list[Asset]) -> int:
@@ -70,7 +269,49 @@ class ServingStore(Closeable):
     @abstractmethod
     def upsert_ohlcv(self, bars: pa.Table) -> int:
         """Insert or replace bars keyed by (asset_id, resolution, ts); ``bars`` has
-        :data:`OHLCV_SCHEMA`. Returns rows written."""
+        :data:`OHLCV_SCHEMA` and resolutions from :data:`LOADED_RESOLUTIONS`. Returns rows
+        written."""
+
+    @abstractmethod
+    def upsert_onchain(self, rows: pa.Table) -> int:
+        """Upsert :data:`ONCHAIN_SCHEMA` rows keyed by (asset_id, ts); returns rows written."""
+
+    @abstractmethod
+    def upsert_features(self, rows: pa.Table) -> int:
+        """Upsert :data:`FEATURES_SCHEMA` rows keyed by (asset_id, ts)."""
+
+    @abstractmethod
+    def upsert_economic(self, rows: pa.Table) -> int:
+        """Upsert :data:`ECONOMIC_SCHEMA` rows keyed by (series_id, region, ts)."""
+
+    @abstractmethod
+    def upsert_sentiment(self, rows: pa.Table) -> int:
+        """Upsert :data:`SENTIMENT_SCHEMA` rows keyed by (asset_id, ts)."""
+
+    @abstractmethod
+    def upsert_predictions(self, rows: pa.Table) -> int:
+        """Upsert :data:`PREDICTIONS_SCHEMA` rows; every ``asset_id`` must be a known asset."""
+
+    @abstractmethod
+    def upsert_risk_scores(self, rows: pa.Table) -> int:
+        """Upsert :data:`RISK_SCORES_SCHEMA` rows; every ``asset_id`` must be a known asset."""
+
+    # --- maintenance -------------------------------------------------------------------------
+
+    @abstractmethod
+    def refresh_aggregates(self) -> list[str]:
+        """Bring derived relations (weekly bars) up to date with the loaded ones; returns the
+        names of those it refreshed (none where they are computed on read)."""
+
+    @abstractmethod
+    def retention_cutoff(self, now: dt.datetime) -> dt.datetime:
+        """The instant before which intraday bars are not kept, as of ``now``."""
+
+    @abstractmethod
+    def apply_retention(self, now: dt.datetime) -> RetentionResult:
+        """Remove intraday (1m/5m) bars older than :meth:`retention_cutoff`."""
+
+    # --- reads -------------------------------------------------------------------------------
 
     @abstractmethod
     def list_assets(self, asset_class: str | None = None) -> list[Asset]:
@@ -92,8 +333,54 @@ class ServingStore(Closeable):
         """Bars with ``start <= ts < end`` in time order (the newest ``limit`` when set)."""
 
     @abstractmethod
+    def onchain(
+        self,
+        asset_id: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """On-chain metrics of one asset (:data:`ONCHAIN_SCHEMA`)."""
+
+    @abstractmethod
+    def features(
+        self,
+        asset_id: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """Daily features of one asset (:data:`FEATURES_SCHEMA`)."""
+
+    @abstractmethod
+    def sentiment(
+        self,
+        asset_id: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """Daily news sentiment of one asset (:data:`SENTIMENT_SCHEMA`)."""
+
+    @abstractmethod
+    def economic(
+        self,
+        series_id: str,
+        region: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """Observations of one macro series in one region (:data:`ECONOMIC_SCHEMA`)."""
+
+    @abstractmethod
+    def economic_regions(self, series_id: str) -> list[str]:
+        """Regions that have observations of ``series_id``, sorted; empty when unknown."""
+
+    @abstractmethod
     def table_counts(self) -> dict[str, int]:
-        """Row count per served table (assets, ohlcv per resolution)."""
+        """Row count per served table: ``ohlcv_<resolution>`` for every resolution, then
+        every table of :data:`COUNTED_TABLES`."""
 
     @abstractmethod
     def health(self) -> StoreHealth:

@@ -13,6 +13,7 @@ Concurrency model (DuckDB's, not ours):
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,10 +26,14 @@ import pyarrow as pa
 from pipelines.core.errors import StoreUnavailableError
 from pipelines.serving import _sql
 from pipelines.serving._rows import one_line
-from pipelines.serving._sql_store import SqlStore
+from pipelines.serving._sql_store import DEFAULT_INTRADAY_RETENTION_DAYS, SqlStore
+from pipelines.serving.base import OHLCV_INTRADAY, ServedTable
 
-_STAGED = "staged_ohlcv"  # name of the Arrow view; private to each cursor
+#: Prefix of the Arrow views a load registers; private to each cursor.
+_STAGED_PREFIX = "staged_"
 
+#: Versions match TimescaleDB's from 3 on (the same step under the same number); DuckDB's
+#: version 1 is TimescaleDB's 1 and 2 together (it has no extension to create).
 MIGRATIONS: tuple[_sql.Migration, ...] = (
     _sql.Migration(
         1,
@@ -58,6 +63,21 @@ MIGRATIONS: tuple[_sql.Migration, ...] = (
             )""",
         ),
     ),
+    _sql.Migration(3, "market and macro time series", _sql.market_tables_ddl()),
+    # DuckDB has no ON DELETE CASCADE: deleting a user deletes its rows explicitly.
+    _sql.Migration(4, "relational tables", _sql.relational_tables_ddl("JSON", "")),
+    # A plain view: DuckDB aggregates a few thousand daily bars per asset in milliseconds,
+    # and a view is never stale, so there is nothing to refresh.
+    _sql.Migration(
+        5,
+        "weekly ohlcv",
+        (
+            f"CREATE VIEW {_sql.WEEKLY_RELATION} AS "
+            + _sql.weekly_bars_select("arg_min(open, ts)", "arg_max(close, ts)"),
+        ),
+    ),
+    # Compression is TimescaleDB's; the version is kept so both stores count alike.
+    _sql.Migration(6, "ohlcv compression (TimescaleDB License build only)", ()),
 )
 
 
@@ -73,9 +93,17 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
     _migrate_hint = "open it writable and migrate (any load does) before reading"
     _kind = "DuckDB store"
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read_only: bool = False,
+        intraday_retention_days: int = DEFAULT_INTRADAY_RETENTION_DAYS,
+    ) -> None:
         self.path = Path(path)
-        super().__init__(str(self.path), read_only=read_only)
+        super().__init__(
+            str(self.path), read_only=read_only, intraday_retention_days=intraday_retention_days
+        )
         self._con = self._connect()
         self._cursor_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -118,13 +146,25 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
             cur.commit()
 
     @contextmanager
-    def _staged(self, cur: duckdb.DuckDBPyConnection, bars: pa.Table) -> Iterator[str]:
-        # DuckDB scans the Arrow table in place: no copy, no per-row Python.
-        cur.register(_STAGED, bars)
-        try:
-            yield _STAGED
-        finally:
-            cur.unregister(_STAGED)
+    def _staged(
+        self, cur: duckdb.DuckDBPyConnection, table: ServedTable, rows: pa.Table
+    ) -> Iterator[str]:
+        # DuckDB scans the Arrow table in place: no copy, no per-row Python. The view lives
+        # as long as the cursor, which the transaction closes; unregistering here instead
+        # would fail inside an aborted transaction and hide the error that aborted it.
+        name = _STAGED_PREFIX + table.name
+        cur.register(name, rows)
+        yield name
+
+    def _drop_intraday_before(
+        self, cur: duckdb.DuckDBPyConnection, cutoff: dt.datetime
+    ) -> tuple[int, int]:
+        # Row by row: DuckDB has no chunks to drop, and deleting is cheap at embedded scale.
+        row = cur.execute(f"DELETE FROM {OHLCV_INTRADAY.name} WHERE ts < ?", [cutoff]).fetchone()
+        return (int(row[0]) if row else 0), 0
+
+    def _refresh_aggregates(self) -> list[str]:
+        return []  # the weekly bars are a view, computed on read
 
     def _health_detail(self) -> str:
         with self._cursor() as cur:

@@ -1,19 +1,155 @@
-"""Loading gold tables into the serving store, as idempotent upserts."""
+"""Loading the lake into the serving store: every gold table that is built, plus
+``silver/economic``, as idempotent upserts; then the weekly aggregate and intraday retention.
+
+The source tables and columns are those of ``docs/data-model.md``. The store keys every time
+series on ``ts``, so a gold ``date`` (or silver ``observation_date``) becomes midnight UTC of
+that day, and a few columns take their served names (see :data:`SOURCES`). Loading the same
+lake twice leaves the store as loading it once; rows unchanged since the last load are not
+rewritten.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.lake.delta import DeltaLake
-from pipelines.serving.base import OHLCV_SCHEMA, ServingStore
+from pipelines.lake.paths import LakePaths
+from pipelines.serving.base import (
+    INTRADAY_RESOLUTIONS,
+    LOADED_RESOLUTIONS,
+    RetentionResult,
+    ServingStore,
+)
+
+#: Rows per upsert: bounds the staging memory of either store on large tables.
+BATCH_ROWS = 200_000
+_UTC_TS = pa.timestamp("us", tz="UTC")
+
+Upsert = Callable[[ServingStore, pa.Table], int]
 
 
-def load_gold_ohlcv(store: ServingStore, lake: DeltaLake, gold_uri: str) -> int:
-    """Upsert every bar of one gold OHLCV table; returns rows loaded."""
-    gold = lake.to_arrow(gold_uri)
-    bars = gold.select(OHLCV_SCHEMA.names).cast(OHLCV_SCHEMA)
-    # Large loads go in slices so the staging memory of either store stays bounded.
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One lake table the store serves: ``layer/name``, the store method that upserts it, and
+    the columns renamed on the way (lake name -> served name). A ``date`` column named in
+    ``renames`` becomes a UTC midnight time stamp."""
+
+    layer: str
+    name: str
+    upsert: Upsert
+    renames: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_ohlcv(self) -> bool:
+        return self.name.startswith("ohlcv_")
+
+    @property
+    def label(self) -> str:
+        return f"{self.layer}/{self.name}"
+
+    def uri(self, paths: LakePaths) -> str:
+        return paths.gold(self.name) if self.layer == "gold" else paths.silver(self.name)
+
+
+_DAY_TO_TS = {"date": "ts"}
+
+#: What :func:`load_gold` loads, in order. ``gold/macro_asof`` is not served: the API serves
+#: the macro series themselves (``silver/economic``), and macro_asof is their per-asset
+#: alignment for models, which read it from the lake.
+SOURCES: tuple[Source, ...] = (
+    *(
+        Source("gold", f"ohlcv_{resolution}", lambda store, rows: store.upsert_ohlcv(rows))
+        for resolution in LOADED_RESOLUTIONS
+    ),
+    Source(
+        "gold",
+        "features_daily",
+        lambda store, rows: store.upsert_features(rows),
+        _DAY_TO_TS,
+    ),
+    Source(
+        "gold",
+        "onchain_daily",
+        lambda store, rows: store.upsert_onchain(rows),
+        _DAY_TO_TS,
+    ),
+    Source(
+        "gold",
+        "sentiment_daily",
+        lambda store, rows: store.upsert_sentiment(rows),
+        {"date": "ts", "sentiment_confidence": "confidence"},
+    ),
+    Source(
+        "silver",
+        "economic",
+        lambda store, rows: store.upsert_economic(rows),
+        {"observation_date": "ts"},
+    ),
+)
+
+
+@dataclass
+class GoldLoadReport:
+    """Rows upserted per source table (``gold/ohlcv_1h`` ...), the sources not built yet,
+    the aggregates refreshed and what retention removed."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    refreshed: list[str] = field(default_factory=list)
+    retention: RetentionResult | None = None
+
+
+def load_gold(
+    store: ServingStore, lake: DeltaLake, paths: LakePaths, now: dt.datetime | None = None
+) -> GoldLoadReport:
+    """Upsert every built source of :data:`SOURCES` into the migrated ``store``, skipping (and
+    reporting in ``missing``) those not built yet; then refresh the aggregates and apply
+    intraday retention as of ``now`` (default: the current time). Intraday bars already
+    older than the retention cutoff are not loaded at all."""
+    now = now or dt.datetime.now(dt.UTC)
+    cutoff = store.retention_cutoff(now)
+    report = GoldLoadReport()
+    for source in SOURCES:
+        uri = source.uri(paths)
+        if not lake.exists(uri):
+            report.missing.append(source.label)
+            continue
+        rows = served_rows(lake.to_arrow(uri), source, intraday_cutoff=cutoff)
+        report.rows[source.label] = upsert_in_batches(store, source.upsert, rows)
+    report.refreshed = store.refresh_aggregates()
+    report.retention = store.apply_retention(now)
+    return report
+
+
+def served_rows(table: pa.Table, source: Source, *, intraday_cutoff: dt.datetime) -> pa.Table:
+    """A lake table in the served shape: columns renamed (dates as UTC midnights) and, for
+    OHLCV, intraday bars older than ``intraday_cutoff`` left out (retention would drop them)."""
+    for old, new in source.renames.items():
+        if old not in table.column_names:
+            continue  # the store's schema check names what is missing
+        column = table.column(old)
+        if pa.types.is_date(column.type):
+            column = column.cast(pa.timestamp("us")).cast(_UTC_TS)
+        table = table.set_column(table.column_names.index(old), new, column)
+    if source.is_ohlcv and "resolution" in table.column_names:
+        table = _without_expired_intraday(table, intraday_cutoff)
+    return table
+
+
+def _without_expired_intraday(bars: pa.Table, cutoff: dt.datetime) -> pa.Table:
+    intraday = pc.is_in(bars.column("resolution"), pa.array(INTRADAY_RESOLUTIONS))
+    expired = pc.and_(intraday, pc.less(bars.column("ts"), pa.scalar(cutoff, _UTC_TS)))
+    return bars.filter(pc.invert(expired))
+
+
+def upsert_in_batches(store: ServingStore, upsert: Upsert, rows: pa.Table) -> int:
+    """``upsert`` of ``rows`` in slices of :data:`BATCH_ROWS`; returns rows loaded."""
     loaded = 0
-    for batch in bars.to_batches(max_chunksize=200_000):
-        loaded += store.upsert_ohlcv(pa.Table.from_batches([batch], schema=OHLCV_SCHEMA))
+    for batch in rows.to_batches(max_chunksize=BATCH_ROWS):
+        loaded += upsert(store, pa.Table.from_batches([batch], schema=rows.schema))
     return loaded

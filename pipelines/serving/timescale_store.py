@@ -23,23 +23,35 @@ import psycopg
 import pyarrow as pa
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from pipelines.core.errors import ConfigurationError, StoreUnavailableError
 from pipelines.serving import _sql
 from pipelines.serving._rows import one_line
-from pipelines.serving._sql_store import SqlStore
+from pipelines.serving._sql_store import DEFAULT_INTRADAY_RETENTION_DAYS, SqlStore
+from pipelines.serving.base import OHLCV_INTRADAY, ServedTable
 
 Edition = Literal["apache", "timescale"]
 Connection = psycopg.Connection[TupleRow]
 PgCursor = psycopg.Cursor[TupleRow]
 
-_STAGED = "staged_ohlcv"
+_STAGED_PREFIX = "staged_"
 _CONNECT_TIMEOUT_S = 5  # unless the DSN sets connect_timeout: fail fast when the host is down
 _POOL_WAIT_S = 10.0  # longest a caller waits for a free pooled connection
 _HEALTH_WAIT_S = 3.0
 #: Key of the advisory lock that serialises migrate() across processes ("rwa_migr" in ASCII).
 _MIGRATION_LOCK_KEY = 0x7277615F6D696772
+
+_WEEKLY_SELECT = _sql.weekly_bars_select("first(open, ts)", "last(close, ts)")
+
+
+def _hypertable_sql(table: str, chunk_interval: str) -> str:
+    return (
+        f"SELECT create_hypertable('{table}', by_range('ts', INTERVAL '{chunk_interval}'), "
+        "create_default_indexes => FALSE)"
+    )
+
 
 # 30-day chunks: a year of hourly bars for ~50 assets is ~440k rows, so even one chunk per
 # month stays far below the "chunk fits in a quarter of RAM" guideline while keeping the chunk
@@ -78,13 +90,98 @@ MIGRATIONS: tuple[_sql.Migration, ...] = (
                                         if_not_exists => TRUE)""",
         ),
     ),
+    _sql.Migration(
+        3,
+        "market and macro time series",
+        (
+            *_sql.market_tables_ddl(),
+            _sql.OHLCV_RESOLUTION_CHECK,
+            # No default index on ts alone: every read names its series first and the primary
+            # key serves it; drop_chunks and chunk exclusion need no index at all.
+            *(
+                _hypertable_sql(name, interval)
+                for name, interval in (
+                    # 1m bars of ~50 assets are ~86k rows a day with 5m: one-day chunks stay
+                    # a few MB, and retention then drops whole days exactly.
+                    ("ohlcv_intraday", "1 day"),
+                    # One row per asset-day (~18k rows a year): yearly chunks keep years of
+                    # history in a handful of chunks; smaller ones would only add planning.
+                    ("onchain_metrics", "365 days"),
+                    ("asset_features", "365 days"),
+                    ("sentiment_scores", "365 days"),
+                    # Macro history reaches back to 1960 (World Bank annual, FRED daily since
+                    # 1962) at a few hundred rows a year per series: decade chunks.
+                    ("economic_indicators", "3650 days"),
+                )
+            ),
+        ),
+    ),
+    _sql.Migration(
+        4,
+        "relational tables",
+        (
+            *_sql.relational_tables_ddl("JSONB", "ON DELETE CASCADE"),
+            # Foreign keys are not indexed by PostgreSQL itself: these serve "a user's
+            # portfolio/alerts" and the cascade when a user is deleted.
+            "CREATE INDEX portfolios_user_idx ON portfolios (user_id)",
+            "CREATE INDEX alerts_user_idx ON alerts (user_id)",
+            # Alert evaluation looks up the active alerts of an asset when its data changes.
+            "CREATE INDEX alerts_active_asset_idx ON alerts (asset_id) WHERE is_active",
+        ),
+    ),
+    _sql.Migration(
+        5,
+        "weekly ohlcv",
+        # Apache build: a plain materialized view, refreshed by refresh_aggregates() after
+        # every load; the unique index lets it refresh CONCURRENTLY (readers never block).
+        (
+            f"CREATE MATERIALIZED VIEW {_sql.WEEKLY_RELATION} AS {_WEEKLY_SELECT}",
+            f"CREATE UNIQUE INDEX ohlcv_1w_key ON {_sql.WEEKLY_RELATION} (asset_id, ts)",
+        ),
+        # License build: a continuous aggregate. Real-time (materialized_only = false), so the
+        # unmaterialized latest week is computed on read; the policy materializes the last
+        # eight weeks hourly and refresh_aggregates() refreshes any backfilled range.
+        licensed=(
+            f"""CREATE MATERIALIZED VIEW {_sql.WEEKLY_RELATION}
+                WITH (timescaledb.continuous, timescaledb.materialized_only = false)
+                AS {_WEEKLY_SELECT} WITH NO DATA""",
+            f"""SELECT add_continuous_aggregate_policy('{_sql.WEEKLY_RELATION}',
+                    start_offset => INTERVAL '8 weeks', end_offset => INTERVAL '1 week',
+                    schedule_interval => INTERVAL '1 hour')""",
+        ),
+    ),
+    _sql.Migration(
+        6,
+        "ohlcv compression (TimescaleDB License build only)",
+        (),
+        # Columnar compression of 1h/1d chunks older than 90 days: segmented by series, so a
+        # read of one series decompresses only its segment; ordered by ts like the reads.
+        # Loads filter unchanged rows before the upsert (see _sql.upsert_sql), so replaying
+        # gold does not decompress old chunks.
+        licensed=(
+            """ALTER TABLE ohlcv SET (timescaledb.compress,
+                    timescaledb.compress_segmentby = 'asset_id, resolution',
+                    timescaledb.compress_orderby = 'ts DESC')""",
+            "SELECT add_compression_policy('ohlcv', compress_after => INTERVAL '90 days')",
+        ),
+    ),
 )
 
-# Binary COPY: no text formatting or parsing of timestamps and floats on either side.
-_COPY_SQL = f"COPY {_STAGED} ({', '.join(_sql.OHLCV_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-_COPY_TYPES = ["text", "text", "timestamptz", "float8", "float8", "float8", "float8", "float8"]
-# ON COMMIT DROP: the pooled connection is reused, so nothing may outlive the load.
-_STAGE_SQL = f"CREATE TEMP TABLE {_STAGED} (LIKE ohlcv) ON COMMIT DROP"
+#: Binary COPY type of each Arrow type of the served schemas (JSON columns are jsonb).
+_COPY_TYPES: dict[pa.DataType, str] = {
+    pa.string(): "text",
+    pa.timestamp("us", tz="UTC"): "timestamptz",
+    pa.float64(): "float8",
+    pa.int64(): "int8",
+    pa.int32(): "int4",
+    pa.date32(): "date",
+}
+_RETENTION_POLICY_SQL = """
+SELECT (config ->> 'drop_after')::interval FROM timescaledb_information.jobs
+WHERE proc_name = 'policy_retention' AND hypertable_name = 'ohlcv_intraday'"""
+_IS_CONTINUOUS_SQL = (
+    "SELECT count(*) FROM timescaledb_information.continuous_aggregates WHERE view_name = %s"
+)
 
 
 class TimescaleStore(SqlStore[PgCursor]):
@@ -103,9 +200,18 @@ class TimescaleStore(SqlStore[PgCursor]):
     _migrate_hint = "migrate it with a writable store first"
     _kind = "TimescaleDB at"
 
-    def __init__(self, dsn: str, pool_max: int = 10, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        pool_max: int = 10,
+        *,
+        read_only: bool = False,
+        intraday_retention_days: int = DEFAULT_INTRADAY_RETENTION_DAYS,
+    ) -> None:
         self.safe_dsn = redact_dsn(dsn)
-        super().__init__(self.safe_dsn, read_only=read_only)
+        super().__init__(
+            self.safe_dsn, read_only=read_only, intraday_retention_days=intraday_retention_days
+        )
         self._edition: Edition | None = None
         conninfo = _with_connect_timeout(dsn)
         self._probe(conninfo)
@@ -169,15 +275,66 @@ class TimescaleStore(SqlStore[PgCursor]):
         cur.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK_KEY])
 
     @contextmanager
-    def _staged(self, cur: PgCursor, bars: pa.Table) -> Iterator[str]:
+    def _staged(self, cur: PgCursor, table: ServedTable, rows: pa.Table) -> Iterator[str]:
         """COPY into a temporary staging table, for one INSERT ... ON CONFLICT from it: a plain
-        COPY cannot upsert, and row-by-row INSERTs are two orders of magnitude slower."""
-        cur.execute(_STAGE_SQL)
-        with cur.copy(_COPY_SQL) as copy:
-            copy.set_types(_COPY_TYPES)
-            for row in _rows_of(bars):
+        COPY cannot upsert, and row-by-row INSERTs are two orders of magnitude slower. Binary
+        COPY: no text formatting or parsing of timestamps and floats on either side."""
+        staged = _STAGED_PREFIX + table.name
+        # ON COMMIT DROP: the pooled connection is reused, so nothing may outlive the load.
+        cur.execute(f"CREATE TEMP TABLE {staged} (LIKE {table.name}) ON COMMIT DROP")
+        columns = ", ".join(rows.column_names)
+        with cur.copy(f"COPY {staged} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([_copy_type(field, table) for field in rows.schema])
+            for row in _rows_of(rows, table):
                 copy.write_row(row)
-        yield _STAGED
+        yield staged
+
+    def _drop_intraday_before(self, cur: PgCursor, cutoff: dt.datetime) -> tuple[int, int]:
+        """drop_chunks, which both builds have: whole chunks wholly before ``cutoff`` go (a
+        file unlink each, no row deletes, no vacuum). Rows are counted around it for the
+        report; the count reads only the old chunks."""
+        count_old = f"SELECT count(*) FROM {OHLCV_INTRADAY.name} WHERE ts < %s"
+        before = _first_int(cur.execute(count_old, [cutoff]))
+        chunks = _first_int(
+            cur.execute(
+                f"SELECT count(*) FROM drop_chunks('{OHLCV_INTRADAY.name}', older_than => %s)",
+                [cutoff],
+            )
+        )
+        after = _first_int(cur.execute(count_old, [cutoff]))
+        return before - after, chunks
+
+    def _refresh_aggregates(self) -> list[str]:
+        """Refresh the weekly bars: a continuous aggregate (License build) over the whole
+        range, so backfills outside the policy's window are included, or the plain
+        materialized view (Apache build). Decided by what the database holds, not by the
+        edition running now, since migration 5 created one or the other. Runs outside a
+        transaction block, as refresh_continuous_aggregate requires."""
+        view = _sql.WEEKLY_RELATION
+        with self._cursor() as cur:
+            if _first_int(cur.execute(_IS_CONTINUOUS_SQL, [view])):
+                cur.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
+            else:
+                cur.execute(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {view}")
+        return [view]
+
+    def _licensed(self, cur: PgCursor) -> bool:
+        return _edition(cur) == "timescale"
+
+    def _after_migrations(self, cur: PgCursor) -> None:
+        """On the License build, keep the intraday retention policy at the configured period
+        (a setting, so it is reconciled on every migrate rather than fixed in a migration).
+        The Apache build has no policies: apply_retention() does the same work."""
+        if not self._licensed(cur):
+            return
+        row = cur.execute(_RETENTION_POLICY_SQL).fetchone()
+        if row is not None and row[0] == self.intraday_retention:
+            return
+        table = OHLCV_INTRADAY.name
+        cur.execute(f"SELECT remove_retention_policy('{table}', if_exists => TRUE)")
+        cur.execute(
+            f"SELECT add_retention_policy('{table}', drop_after => %s)", [self.intraday_retention]
+        )
 
     def _health_detail(self) -> str:
         with self._connection(timeout=_HEALTH_WAIT_S) as conn:
@@ -188,17 +345,17 @@ class TimescaleStore(SqlStore[PgCursor]):
         """'apache' (hypertables, time_bucket, drop_chunks) or 'timescale' (also compression,
         continuous aggregates and policies); read from the server once."""
         if self._edition is None:
-            with self._connection() as conn:
-                self._edition = _edition(conn)
+            with self._cursor() as cur:
+                self._edition = _edition(cur)
         return self._edition
 
     def close(self) -> None:
         self._pool.close()
 
 
-def _edition(conn: Connection) -> Edition:
+def _edition(cur: PgCursor) -> Edition:
     try:
-        row = conn.execute("SHOW timescaledb.license").fetchone()
+        row = cur.execute("SHOW timescaledb.license").fetchone()
     except psycopg.errors.UndefinedObject as exc:  # the library is not loaded at all
         raise StoreUnavailableError(
             f"the server has no TimescaleDB library loaded: {one_line(exc)}"
@@ -216,24 +373,48 @@ def _describe(conn: Connection) -> str:
     ).fetchone()
     if row is None:
         return f"{postgres}, timescaledb extension not created yet (migrate() pending)"
-    return f"TimescaleDB {row[0]} ({_edition(conn)} edition) on {postgres}"
+    with conn.cursor() as cur:
+        edition = _edition(cur)
+    return f"TimescaleDB {row[0]} ({edition} edition) on {postgres}"
 
 
-def _rows_of(table: pa.Table) -> Iterator[tuple[object, ...]]:
-    """Arrow columns as Python row tuples for COPY, converted column-wise.
+def _first_int(cur: PgCursor) -> int:
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
 
-    Time stamps go through numpy: Arrow's own ``to_pylist`` builds each tz-aware datetime
-    through the time zone database, five times slower for 100k rows.
-    """
-    naive = table.column("ts").cast(pa.timestamp("us")).to_numpy().astype("datetime64[us]")
-    stamps = [stamp.replace(tzinfo=dt.UTC) for stamp in naive.tolist()]
-    columns: list[list[Any]] = [
-        table.column("asset_id").to_pylist(),
-        table.column("resolution").to_pylist(),
-        stamps,
-        *(table.column(name).to_numpy().tolist() for name in _sql.OHLCV_VALUES),
-    ]
+
+def _copy_type(field: pa.Field[Any], table: ServedTable) -> str:
+    if field.name in table.json_columns:
+        return "jsonb"
+    try:
+        return _COPY_TYPES[field.type]
+    except KeyError:
+        raise TypeError(f"no COPY type for {field.name}: {field.type}") from None
+
+
+def _rows_of(rows: pa.Table, table: ServedTable) -> Iterator[tuple[object, ...]]:
+    """Arrow columns as Python row tuples for COPY, converted column-wise."""
+    columns = [_python_values(rows.column(field.name), field, table) for field in rows.schema]
     return zip(*columns, strict=True)
+
+
+def _python_values(
+    column: pa.ChunkedArray[Any], field: pa.Field[Any], table: ServedTable
+) -> list[Any]:
+    """One column as Python values. Columns without nulls go through numpy where that is
+    faster: Arrow's ``to_pylist`` builds each tz-aware datetime through the time zone
+    database (five times slower for 100k rows) and each float as a scalar object."""
+    if field.name in table.json_columns:
+        # The text is JSON already: hand it to the jsonb dumper as is (dumps=str).
+        return [None if text is None else Jsonb(text, dumps=str) for text in column.to_pylist()]
+    if column.null_count:
+        return column.to_pylist()
+    if pa.types.is_timestamp(field.type):
+        naive = column.cast(pa.timestamp("us")).to_numpy().astype("datetime64[us]")
+        return [stamp.replace(tzinfo=dt.UTC) for stamp in naive.tolist()]
+    if pa.types.is_floating(field.type):
+        return list(column.to_numpy().tolist())
+    return column.to_pylist()
 
 
 def _with_connect_timeout(dsn: str) -> str:

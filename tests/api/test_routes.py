@@ -58,21 +58,32 @@ def test_importing_the_app_module_creates_no_app() -> None:
 def test_openapi_documents_every_endpoint(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert spec["info"]["title"] == "RWA Lakehouse API"
-    assert {tag["name"] for tag in spec["tags"]} == {"health", "assets", "market data"}
+    assert {tag["name"] for tag in spec["tags"]} == {
+        "health",
+        "assets",
+        "market data",
+        "on-chain",
+        "macro",
+    }
     assert set(spec["paths"]) == {
         "/health",
         "/assets",
         "/assets/{asset_id}",
         "/assets/{asset_id}/ohlcv",
+        "/assets/{asset_id}/onchain",
+        "/assets/{asset_id}/features",
+        "/economic/{series_id}",
     }
     ohlcv = spec["paths"]["/assets/{asset_id}/ohlcv"]["get"]
     assert {p["name"] for p in ohlcv["parameters"]} == {
         "asset_id",
+        "resolution",
         "interval",
         "start",
         "end",
         "limit",
     }
+    assert [p["name"] for p in ohlcv["parameters"] if p.get("deprecated")] == ["interval"]
     assert {"200", "404", "422"} <= set(ohlcv["responses"])
 
 
@@ -213,7 +224,7 @@ def test_ohlcv_defaults_to_hourly_bars_in_time_order(client: TestClient) -> None
     assert response.status_code == 200
     body = response.json()
     assert body["asset_id"] == "ousg"
-    assert body["interval"] == "1h"
+    assert body["resolution"] == body["interval"] == "1h"
     assert body["start"] is None
     assert body["end"] is None
     assert body["count"] == HOURS == len(body["bars"])
@@ -228,9 +239,10 @@ def test_ohlcv_defaults_to_hourly_bars_in_time_order(client: TestClient) -> None
     }
 
 
-def test_ohlcv_daily_interval(client: TestClient) -> None:
-    body = client.get("/assets/btc/ohlcv", params={"interval": "1d"}).json()
-    assert body["interval"] == "1d"
+@pytest.mark.parametrize("parameter", ["resolution", "interval"])
+def test_ohlcv_daily_resolution(client: TestClient, parameter: str) -> None:
+    body = client.get("/assets/btc/ohlcv", params={parameter: "1d"}).json()
+    assert body["resolution"] == "1d"
     assert body["count"] == DAYS
     assert [_iso(bar["ts"]) for bar in body["bars"]] == [
         T0 + dt.timedelta(days=i) for i in range(DAYS)
@@ -299,16 +311,17 @@ def test_ohlcv_unknown_asset_is_404(client: TestClient) -> None:
     assert response.json() == {"detail": "asset 'xyz' not found"}
 
 
-@pytest.mark.parametrize("interval", ["5m", "1D", "", "week"])
-def test_ohlcv_rejects_an_unknown_interval_naming_the_allowed_ones(
-    client: TestClient, interval: str
+@pytest.mark.parametrize("parameter", ["resolution", "interval"])
+@pytest.mark.parametrize("resolution", ["15m", "1D", "", "week"])
+def test_ohlcv_rejects_an_unknown_resolution_naming_the_allowed_ones(
+    client: TestClient, resolution: str, parameter: str
 ) -> None:
-    response = client.get(OHLCV, params={"interval": interval})
+    response = client.get(OHLCV, params={parameter: resolution})
     assert response.status_code == 422
     [error] = response.json()["detail"]
-    assert error["loc"] == ["query", "interval"]
-    assert "'1h'" in error["msg"]
-    assert "'1d'" in error["msg"]
+    assert error["loc"] == ["query", parameter]
+    for allowed in ("1m", "5m", "1h", "1d", "1w"):
+        assert f"'{allowed}'" in error["msg"]
 
 
 @pytest.mark.parametrize(

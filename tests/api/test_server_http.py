@@ -19,8 +19,10 @@ import duckdb
 import httpx
 import pytest
 
+from pipelines.serving.duckdb_store import DuckDBStore
 from tests.fixtures.processes import free_port
 from tests.fixtures.sample_data import HOURS, T0, sample_duckdb
+from tests.fixtures.serving import DAYS_OF_SERIES, load_series
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +50,10 @@ LAUNCHERS = {
 
 @pytest.fixture
 def duckdb_file(tmp_path: Path) -> Path:
-    return sample_duckdb(tmp_path / "serving.duckdb")
+    path = sample_duckdb(tmp_path / "serving.duckdb")
+    with DuckDBStore(path) as store:
+        load_series(store)
+    return path
 
 
 def _wait_until_healthy(proc: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
@@ -136,9 +141,32 @@ def test_real_server_serves_the_duckdb_store(server: str, duckdb_file: Path) -> 
         assert missing.status_code == 404
         assert missing.json() == {"detail": "asset 'xyz' not found"}
 
-        invalid = http.get("/assets/ousg/ohlcv", params={"interval": "5m"})
+        invalid = http.get("/assets/ousg/ohlcv", params={"resolution": "15m"})
         assert invalid.status_code == 422
-        assert "'1h' or '1d'" in invalid.json()["detail"][0]["msg"]
+        assert "'1d' or '1w'" in invalid.json()["detail"][0]["msg"]
+
+        weekly = http.get("/assets/btc/ohlcv", params={"resolution": "1w"})
+        assert weekly.status_code == 200
+        assert weekly.json()["count"] == 1
+        minutes = http.get("/assets/ousg/ohlcv", params={"resolution": "1m", "limit": 5})
+        assert minutes.json()["count"] == 5
+
+        onchain = http.get("/assets/ousg/onchain", params={"start": "2024-01-02"})
+        assert onchain.status_code == 200
+        assert onchain.json()["count"] == DAYS_OF_SERIES - 1
+        features = http.get("/assets/ousg/features", params={"limit": 3})
+        assert [day["ts"][:10] for day in features.json()["features"]] == [
+            "2024-01-18",
+            "2024-01-19",
+            "2024-01-20",
+        ]
+        assert http.get("/assets/xyz/features").status_code == 404
+
+        macro = http.get("/economic/DGS10")
+        assert macro.status_code == 200
+        assert (macro.json()["region"], macro.json()["count"]) == ("USA", 5)
+        assert http.get("/economic/CPI").status_code == 422
+        assert http.get("/economic/NOPE").status_code == 404
 
         docs = http.get("/openapi.json")
         assert docs.status_code == 200

@@ -1,0 +1,32 @@
+"""``GET /assets/{asset_id}/ohlcv``: the OHLCV bars of one asset at 1m/5m/1h/1d/1w."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import ASSET_NOT_FOUND, KnownAssetId, OhlcvQueryDep, StoreDep
+from api.schemas import OhlcvBarOut, OhlcvResponse
+
+router = APIRouter(prefix="/assets", tags=["market data"])
+
+
+@router.get(
+    "/{asset_id}/ohlcv",
+    response_model=OhlcvResponse,
+    responses=ASSET_NOT_FOUND,
+    summary="OHLCV bars of one asset",
+)
+def get_ohlcv(store: StoreDep, query: OhlcvQueryDep, asset_id: KnownAssetId) -> OhlcvResponse:
+    """Bars with ``start <= ts < end`` in time order; when more than ``limit`` match, the
+    newest ``limit`` are returned."""
+    resolution = query.effective_resolution
+    bars = store.ohlcv(asset_id, resolution, query.start, query.end, query.limit)
+    return OhlcvResponse(
+        asset_id=asset_id,
+        resolution=resolution,
+        interval=resolution,
+        start=query.start,
+        end=query.end,
+        count=len(bars),
+        bars=[OhlcvBarOut.model_validate(b) for b in bars],
+    )

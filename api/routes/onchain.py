@@ -1,0 +1,29 @@
+"""``GET /assets/{asset_id}/onchain``: daily on-chain metrics of one asset."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import ASSET_NOT_FOUND, KnownAssetId, StoreDep, WindowQueryDep
+from api.schemas import OnchainDayOut, OnchainResponse
+
+router = APIRouter(prefix="/assets", tags=["on-chain"])
+
+
+@router.get(
+    "/{asset_id}/onchain",
+    response_model=OnchainResponse,
+    responses=ASSET_NOT_FOUND,
+    summary="Daily on-chain metrics of one asset",
+)
+def get_onchain(store: StoreDep, query: WindowQueryDep, asset_id: KnownAssetId) -> OnchainResponse:
+    """Holders, transfers, supply, liquidity, exchange flows, NAV and TVL per UTC day with
+    ``start <= day < end``, oldest first; the newest ``limit`` days when more match."""
+    rows = store.onchain(asset_id, query.start, query.end, query.limit)
+    return OnchainResponse(
+        asset_id=asset_id,
+        start=query.start,
+        end=query.end,
+        count=rows.num_rows,
+        metrics=OnchainDayOut.list_from_arrow(rows),
+    )

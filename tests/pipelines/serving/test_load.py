@@ -1,0 +1,119 @@
+"""lake -> serving store (``load_gold``) on both real stores, from real Delta tables shaped as
+docs/data-model.md describes (built here with delta-rs; the gold jobs have their own tests).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from deltalake import write_deltalake
+
+from pipelines.core.settings import Settings
+from pipelines.lake.delta import DeltaLake
+from pipelines.lake.paths import LakePaths
+from pipelines.serving.base import ECONOMIC, FEATURES, ONCHAIN, ServingStore
+from pipelines.serving.load import SOURCES, load_gold
+from tests.fixtures.lake import MakeSettings
+from tests.fixtures.sample_data import DAY, SAMPLE_ASSETS, T0, bars
+from tests.fixtures.serving import series_rows
+
+NOW = T0 + 10 * DAY
+
+
+def with_date(table: pa.Table, new_name: str = "date") -> pa.Table:
+    """A served-shape table as the lake holds it: ``ts`` replaced by a ``date`` column."""
+    dates = pc.cast(table.column("ts"), pa.date32())
+    return table.set_column(table.column_names.index("ts"), new_name, dates)
+
+
+def gold_ohlcv(resolution: str, n: int, step: dt.timedelta, start: dt.datetime = T0) -> pa.Table:
+    table = bars("ousg", resolution, n, start=start, step=step)
+    extra = {"trades": pa.array([7] * n, pa.int64()), "source_bars": pa.array([1] * n, pa.int64())}
+    for name, column in extra.items():
+        table = table.append_column(name, column)
+    return table.append_column("date", pc.cast(table.column("ts"), pa.date32()))
+
+
+@pytest.fixture
+def lake_settings(make_settings: MakeSettings) -> Settings:
+    """A lake with every source but gold/sentiment_daily (not built yet)."""
+    settings = make_settings()
+    paths = LakePaths(settings)
+    five_minutes = dt.timedelta(minutes=5)
+    tables = {
+        paths.gold("ohlcv_1h"): gold_ohlcv("1h", 48, dt.timedelta(hours=1)),
+        paths.gold("ohlcv_1d"): gold_ohlcv("1d", 10, DAY),
+        # 5m bars on day 0 and day 9: with 90-day retention as of NOW + 85 days, day 0 is
+        # already expired and must not be loaded at all.
+        paths.gold("ohlcv_5m"): pa.concat_tables(
+            [gold_ohlcv("5m", 12, five_minutes), gold_ohlcv("5m", 12, five_minutes, T0 + 9 * DAY)]
+        ),
+        paths.gold("ohlcv_1m"): gold_ohlcv("1m", 0, dt.timedelta(minutes=1)),
+        paths.gold("features_daily"): with_date(series_rows(FEATURES, 10, {"asset_id": "ousg"})),
+        paths.gold("onchain_daily"): with_date(series_rows(ONCHAIN, 10, {"asset_id": "ousg"})),
+        paths.silver("economic"): with_date(
+            series_rows(ECONOMIC, 5, {"series_id": "DGS10", "region": "USA"}), "observation_date"
+        ).append_column("year", pa.array([2024] * 5, pa.int32())),
+        paths.gold("macro_asof"): pa.table({"asset_id": ["ousg"], "value": [1.0]}),
+    }
+    for uri, table in tables.items():
+        write_deltalake(uri, table)
+    return settings
+
+
+def load(store: ServingStore, settings: Settings) -> dict[str, int]:
+    report = load_gold(store, DeltaLake(settings), LakePaths(settings), now=NOW + 85 * DAY)
+    assert report.missing == ["gold/sentiment_daily"]
+    assert report.retention is not None
+    return report.rows
+
+
+def test_every_built_source_is_loaded_once_and_reloading_changes_nothing(
+    store: ServingStore, lake_settings: Settings
+) -> None:
+    store.upsert_assets(SAMPLE_ASSETS)
+    first = load(store, lake_settings)
+    counts = store.table_counts()
+    assert first == {
+        "gold/ohlcv_1m": 0,
+        "gold/ohlcv_5m": 12,
+        "gold/ohlcv_1h": 48,
+        "gold/ohlcv_1d": 10,
+        "gold/features_daily": 10,
+        "gold/onchain_daily": 10,
+        "silver/economic": 5,
+    }
+    assert load(store, lake_settings) == first
+    assert store.table_counts() == counts
+    assert (counts["ohlcv_5m"], counts["ohlcv_1w"], counts["economic_indicators"]) == (12, 2, 5)
+
+
+def test_loaded_rows_equal_the_lake_in_the_served_shape(
+    store: ServingStore, lake_settings: Settings
+) -> None:
+    load(store, lake_settings)
+    assert store.features("ousg") == series_rows(FEATURES, 10, {"asset_id": "ousg"})
+    onchain = series_rows(ONCHAIN, 10, {"asset_id": "ousg"})
+    assert store.onchain("ousg", start=T0 + 8 * DAY) == onchain.slice(8)
+    assert store.economic("DGS10", "USA") == series_rows(
+        ECONOMIC, 5, {"series_id": "DGS10", "region": "USA"}
+    )
+    assert store.ohlcv("ousg", "5m")[0].ts == T0 + 9 * DAY
+    (first_week, _) = store.ohlcv("ousg", "1w")
+    assert (first_week.ts, first_week.open) == (T0, 100.0)
+
+
+def test_every_source_is_a_lake_table_of_the_data_model() -> None:
+    assert [s.label for s in SOURCES] == [
+        "gold/ohlcv_1m",
+        "gold/ohlcv_5m",
+        "gold/ohlcv_1h",
+        "gold/ohlcv_1d",
+        "gold/features_daily",
+        "gold/onchain_daily",
+        "gold/sentiment_daily",
+        "silver/economic",
+    ]
