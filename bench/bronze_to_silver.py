@@ -1,23 +1,24 @@
-"""Benchmark: bronze -> silver prices throughput, beside a single-process baseline.
+"""Benchmark: bronze -> silver prices throughput, beside a single-process pyarrow baseline.
 
-Lands simulated bronze (CoinAPI-shaped price envelopes) in a temp lake, then measures, on the
-same files in the same run:
+Lands simulated bronze price envelopes (CoinAPI shape; 27 assets x 2,315 days of hourly bars is
+about 1.5 million bars) in a temp lake, then measures, on the same files in the same run:
 
-* **silver job**: the real `SilverPricesJob` (Spark Structured Streaming, validation,
-  quarantine, dedup, Delta MERGE through delta-rs), from a cold checkpoint;
-* **baseline**: one Python process that reads the same JSON lines with `json.loads`, flattens
-  the bars into an Arrow table and appends it to a Delta table with no validation, no
-  dedup and no MERGE -- the least work that still ends in a Delta table.
+* **silver job**: the real generic silver job for ``prices`` (Spark Structured Streaming, one
+  JSON parse per line, structural checks, the Great Expectations quality gate, quarantine,
+  in-batch dedup, Delta MERGE through delta-rs with the transaction guard, the reconciliation
+  ledger), from a cold checkpoint;
+* **baseline**: one Python process parsing the same files with pyarrow's JSON reader,
+  flattening the bars into one Arrow table with vectorised casts and appending it to a Delta
+  table -- no validation, no gate, no dedup, no MERGE, no exactly-once bookkeeping.
 
 Prints bars/s for both and their ratio. Usage:
-    .venv/bin/python bench/bronze_to_silver.py [--assets 27] [--days 180]
+    .venv/bin/python bench/bronze_to_silver.py [--assets 27] [--days 2315]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import tempfile
@@ -25,43 +26,55 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
 from deltalake import write_deltalake
 
 from pipelines import jobs
+from pipelines.bronze.object_store import open_object_store
+from pipelines.bronze.writer import BronzeWriter
 from pipelines.core.settings import Settings
+from pipelines.ingestion.simulated import SimulatedSource
 from pipelines.lake.spark import get_spark
+from pipelines.reference import load_assets
+
+PRICE_FIELDS = ("price_open", "price_high", "price_low", "price_close", "volume_traded")
 
 
-def land(settings: Settings) -> int:
-    report = jobs.land_simulated(settings)
-    return report.records
+def land_prices(settings: Settings) -> int:
+    source = SimulatedSource.from_settings(settings, load_assets())
+    source.datasets = ("prices",)
+    return BronzeWriter(open_object_store(settings)).land(source.collect(source.window)).records
 
 
 def baseline(bronze: Path, target: Path) -> int:
-    columns: dict[str, list[object]] = {
-        k: [] for k in ("symbol_id", "ts", "open", "high", "low", "close", "volume")
-    }
+    """pyarrow reads each JSON-lines object, explodes the bars and casts them, in C++."""
+    parts = []
     for path in sorted(bronze.glob("source=*/dataset=prices/date=*/*.jsonl")):
-        for line in path.read_text().splitlines():
-            envelope = json.loads(line)
-            symbol = envelope["params"]["symbol_id"]
-            for bar in envelope["payload"]:
-                columns["symbol_id"].append(symbol)
-                columns["ts"].append(bar["time_period_start"])
-                columns["open"].append(float(bar["price_open"] or "nan"))
-                columns["high"].append(float(bar["price_high"] or "nan"))
-                columns["low"].append(float(bar["price_low"] or "nan"))
-                columns["close"].append(float(bar["price_close"] or "nan"))
-                columns["volume"].append(float(bar["volume_traded"] or 0))
-    table = pa.table(columns)
+        envelopes = pa_json.read_json(path)
+        bars = envelopes.column("payload")
+        lengths = pc.list_value_length(bars)
+        symbols = pc.struct_field(envelopes.column("params"), "symbol_id")
+        flat = pc.list_flatten(bars)
+        columns = {
+            "symbol_id": pc.take(symbols, pc.list_parent_indices(bars)),
+            "ts": pc.cast(
+                pc.utf8_slice_codeunits(pc.struct_field(flat, "time_period_start"), 0, 19),
+                pa.timestamp("s"),
+            ),
+            **{name: pc.cast(pc.struct_field(flat, name), pa.float64()) for name in PRICE_FIELDS},
+        }
+        assert pc.sum(lengths).as_py() == len(flat)
+        parts.append(pa.table(columns))
+    table = pa.concat_tables(parts)
     write_deltalake(str(target), table, mode="append")
     return table.num_rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--assets", type=int, default=27, help="number of reference assets")
-    parser.add_argument("--days", type=int, default=180)
+    parser.add_argument("--days", type=int, default=2315)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,22 +84,25 @@ def main() -> None:
             state_dir=root / "state",
             sim_days=args.days,
             sim_end=dt.date(2026, 1, 1),
-            sim_assets=[a.asset_id for a in jobs.load_assets()[: args.assets]],
+            # pyarrow's JSON reader refuses a field that is a number in one row and a string in
+            # another (the simulator's numeric-string defect): clean input for both sides.
+            sim_fault_rate=0.0,
+            sim_assets=[a.asset_id for a in load_assets()[: args.assets]],
         )
-        envelopes = land(settings)
+        envelopes = land_prices(settings)
         started = time.perf_counter()
         get_spark(settings)
         spark_start = time.perf_counter() - started
 
         started = time.perf_counter()
-        report = jobs.run_silver_prices(settings)
+        report = jobs.run_silver(settings, "prices")
         job_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
         base_rows = baseline(root / "lake" / "bronze", root / "baseline")
         base_seconds = time.perf_counter() - started
 
-    job_rate = report.bars_in / job_seconds
+    job_rate = report.records_in / job_seconds
     base_rate = base_rows / base_seconds
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
@@ -94,11 +110,13 @@ def main() -> None:
     print(f"input: {args.assets} assets x {args.days} days hourly = {envelopes:,} envelopes")
     print(f"spark session start: {spark_start:.1f} s (not counted below)")
     print(
-        f"silver job : {report.bars_in:>9,} bars in {job_seconds:6.1f} s = "
+        f"silver job : {report.records_in:>10,} bars in {job_seconds:6.1f} s = "
         f"{job_rate:>9,.0f} bars/s "
         f"({report.batches} micro-batches, {report.quarantined} quarantined)"
     )
-    print(f"baseline   : {base_rows:>9,} bars in {base_seconds:6.1f} s = {base_rate:>9,.0f} bars/s")
+    print(
+        f"baseline   : {base_rows:>10,} bars in {base_seconds:6.1f} s = {base_rate:>9,.0f} bars/s"
+    )
     print(f"ratio silver job / baseline: {job_rate / base_rate:.2f}x")
 
 

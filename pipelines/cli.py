@@ -78,24 +78,33 @@ def _stop_on_sigterm() -> threading.Event:
     return stop
 
 
-def _cmd_silver(settings: Settings, _: argparse.Namespace) -> int:
-    from pipelines.jobs import run_silver_prices
+def _cmd_silver(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.jobs import run_silver_all
+    from pipelines.silver.registry import SILVER_DATASETS
 
-    r = run_silver_prices(settings)
-    print(
-        f"silver prices: {r.bars_in:,} bars parsed, {r.inserted:,} inserted, {r.updated:,} "
-        f"updated, {r.duplicates_removed:,} duplicates removed, {r.quarantined:,} quarantined "
-        f"in {r.batches} micro-batches ({r.seconds:.1f} s)"
-    )
+    datasets = SILVER_DATASETS if args.dataset == "all" else (args.dataset,)
+    for dataset, r in run_silver_all(settings, datasets).items():
+        print(
+            f"silver {dataset}: {r.bronze_lines:,} bronze lines, {r.records_in:,} records in, "
+            f"{r.inserted:,} inserted, {r.updated:,} updated, {r.duplicates_removed:,} "
+            f"duplicates removed, {r.quarantined:,} quarantined in {r.batches} micro-batches "
+            f"({r.seconds:.1f} s)"
+        )
     return 0
 
 
-def _cmd_gold(settings: Settings, _: argparse.Namespace) -> int:
-    from pipelines.jobs import run_gold_ohlcv
+def _cmd_gold(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.core.errors import ConfigurationError
+    from pipelines.jobs import run_gold
 
-    report = run_gold_ohlcv(settings)
-    rows = ", ".join(f"ohlcv_{res}: {n:,} rows" for res, n in report.rows.items())
-    print(f"gold {rows} ({report.seconds:.1f} s)")
+    if (args.first is None) != (args.last is None):
+        raise ConfigurationError("rwa gold: give both --first and --last, or neither (every day)")
+    report = run_gold(settings, None if args.first is None else (args.first, args.last))
+    span = "every day" if report.days is None else f"{report.days.first}..{report.days.last}"
+    rows = ", ".join(f"{table}: {n:,} rows" for table, n in report.rows.items())
+    print(f"gold ({span}) {rows} ({report.seconds:.1f} s)")
+    for table, why in report.skipped.items():
+        print(f"gold {table} skipped: {why}")
     return 0
 
 
@@ -257,8 +266,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="consumer-group session timeout (default 10000): how soon a dead lander's "
         "partitions move to another member",
     )
-    add("silver", _cmd_silver, "stream new bronze price objects into silver (availableNow)")
-    add("gold", _cmd_gold, "rebuild gold OHLCV (1h, 1d) from silver")
+    silver = add("silver", _cmd_silver, "stream new bronze objects into silver (availableNow)")
+    silver.add_argument(
+        "--dataset",
+        choices=["all", "prices", "onchain", "economic", "news"],
+        default="all",
+        help="silver dataset to update (default: all, in that order)",
+    )
+    gold = add(
+        "gold", _cmd_gold, "build gold (OHLCV 1m-1d, features, on-chain, macro, news) from silver"
+    )
+    gold.add_argument("--first", type=_date, help="first day to rebuild, YYYY-MM-DD (inclusive)")
+    gold.add_argument("--last", type=_date, help="last day to rebuild, YYYY-MM-DD (inclusive)")
     add("load", _cmd_load, "upsert reference assets and gold OHLCV into the serving store")
     serve = add("serve", _cmd_serve, "start the analytics API (uvicorn)")
     serve.add_argument("--host", help="bind address (RWA_API_HOST)")

@@ -60,16 +60,17 @@ def run_demo(settings: Settings, out: TextIO) -> DemoReport:
     )
     step(
         "bronze -> silver",
-        lambda: jobs.run_silver_prices(settings),
-        lambda r: (
-            f"{r.bars_in:,} bars parsed, {r.inserted:,} inserted, {r.updated:,} updated, "
-            f"{r.quarantined:,} quarantined, {r.batches} micro-batches"
+        lambda: jobs.run_silver_all(settings),
+        lambda reports: "; ".join(
+            f"{name} {r.records_in:,} in, {r.inserted:,} inserted, {r.updated:,} updated, "
+            f"{r.quarantined:,} quarantined"
+            for name, r in reports.items()
         ),
     )
     step(
         "silver -> gold",
-        lambda: jobs.run_gold_ohlcv(settings),
-        lambda r: ", ".join(f"ohlcv_{res}: {rows:,} rows" for res, rows in r.rows.items()),
+        lambda: jobs.run_gold(settings),
+        lambda r: ", ".join(f"{table}: {rows:,} rows" for table, rows in r.rows.items()),
     )
     step(
         "gold -> serving",
@@ -101,6 +102,8 @@ def layer_counts(settings: Settings) -> dict[str, dict[str, int]]:
         "silver": {
             "prices": lake.count_rows(paths.silver("prices")),
             "quarantine": lake.count_rows(paths.quarantine),
+            **{name: lake.count_rows(paths.silver(name)) for name in ("onchain", "economic")},
+            "news": lake.count_rows(paths.silver("news")),
         },
         "gold": {table: lake.count_rows(uri) for table, uri in _gold_tables(settings).items()},
         "serving": serving,
@@ -108,7 +111,7 @@ def layer_counts(settings: Settings) -> dict[str, dict[str, int]]:
 
 
 def _gold_tables(settings: Settings) -> dict[str, str]:
-    return {f"ohlcv_{res}": uri for res, uri in jobs.gold_uris(settings).items()}
+    return jobs.gold_table_uris(settings)
 
 
 def _print_summary(settings: Settings, report: DemoReport, out: TextIO) -> None:

@@ -6,7 +6,7 @@ Each function runs one step end to end and returns its report; none holds state 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,8 @@ from pipelines.bronze.mirror import mirror_bronze
 from pipelines.bronze.object_store import open_object_store
 from pipelines.bronze.writer import BronzeWriter, LandingReport
 from pipelines.core.settings import Settings
-from pipelines.gold.ohlcv import GOLD_RESOLUTIONS, GoldOhlcvJob, GoldRunReport, gold_table_name
+from pipelines.gold.job import GoldJob, GoldRunReport
+from pipelines.gold.tables import GOLD_TABLES, OHLCV_TABLES
 from pipelines.ingestion.base import FetchWindow
 from pipelines.ingestion.bus import Bus, BusReport
 from pipelines.ingestion.registry import get_connector
@@ -24,12 +25,14 @@ from pipelines.kafka.client import kafka_errors
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.lake.spark import get_spark
+from pipelines.quality.gate import QualityGate
 from pipelines.reference import load_assets
-from pipelines.reference.model import Asset
 from pipelines.serving import open_store
-from pipelines.serving.load import load_gold_ohlcv
-from pipelines.silver.prices import SilverPricesJob, SilverRunReport
+from pipelines.serving.load import GoldLoadReport, load_gold
+from pipelines.silver.job import SilverJob, SilverRunReport, SilverTargets
 from pipelines.silver.quarantine import QuarantineSink
+from pipelines.silver.reconciliation import Ledger
+from pipelines.silver.registry import SILVER_DATASETS, dataset_spec
 
 
 def simulated_source(settings: Settings) -> SimulatedSource:
@@ -78,63 +81,94 @@ def land(
         return lander.run(stop_after_idle_s=idle_exit_s, max_records=max_records)
 
 
-def symbol_map(assets: list[Asset]) -> dict[str, str]:
-    """Reference ticker -> asset id, for normalising price symbols in silver."""
-    return {asset.symbol: asset.asset_id for asset in assets}
-
-
-def run_silver_prices(
-    settings: Settings, after_batch: Callable[[int], None] | None = None
+def run_silver(
+    settings: Settings,
+    dataset: str,
+    after_batch: Callable[[int], None] | None = None,
+    gate: QualityGate | None = None,
 ) -> SilverRunReport:
+    """Stream the new bronze objects of ``dataset`` into ``silver/<dataset>`` (availableNow).
+    Raises DataQualityError when a batch refuses too large a share of its records, and
+    DataContractError when the existing table conflicts with the declared schema."""
     paths = LakePaths(settings)
+    spec = dataset_spec(dataset, load_assets())
     if settings.lake_is_s3:
-        mirror_bronze(open_object_store(settings), paths.bronze_local_root, dataset="prices")
+        mirror_bronze(open_object_store(settings), paths.bronze_local_root, dataset=dataset)
     lake = DeltaLake(settings)
-    job = SilverPricesJob(
-        get_spark(settings),
-        lake,
+    targets = SilverTargets(
         bronze_root=paths.bronze_local_root,
-        silver_uri=paths.silver("prices"),
+        silver_uri=paths.silver(dataset),
+        checkpoint_dir=paths.checkpoint(spec.checkpoint_name),
         quarantine=QuarantineSink(lake, paths.quarantine),
-        checkpoint_dir=paths.checkpoint("silver_prices"),
-        symbols=symbol_map(load_assets()),
-        max_files_per_trigger=settings.silver_max_files_per_trigger,
+        ledger=Ledger(lake, paths.reconciliation),
+    )
+    job = SilverJob(
+        get_spark(settings),
+        settings,
+        spec,
+        targets,
+        gate=gate or QualityGate.from_settings(settings, lake),
         after_batch=after_batch,
     )
     return job.run()
 
 
+def run_silver_all(
+    settings: Settings, datasets: Sequence[str] = SILVER_DATASETS
+) -> dict[str, SilverRunReport]:
+    """:func:`run_silver` for each dataset in turn, sharing one quality gate."""
+    gate = QualityGate.from_settings(settings, DeltaLake(settings))
+    return {dataset: run_silver(settings, dataset, gate=gate) for dataset in datasets}
+
+
+def run_silver_prices(
+    settings: Settings, after_batch: Callable[[int], None] | None = None
+) -> SilverRunReport:
+    """Silver prices only (kept for callers that need just the price bars)."""
+    return run_silver(settings, "prices", after_batch)
+
+
 def gold_uris(settings: Settings) -> dict[str, str]:
+    """URI of each gold OHLCV table by resolution (``"1m"``, ``"5m"``, ``"1h"``, ``"1d"``)."""
     paths = LakePaths(settings)
-    return {res: paths.gold(gold_table_name(res)) for res in GOLD_RESOLUTIONS}
+    return {res: paths.gold(table.name) for res, table in OHLCV_TABLES.items()}
 
 
-def run_gold_ohlcv(settings: Settings) -> GoldRunReport:
+def gold_table_uris(settings: Settings) -> dict[str, str]:
+    """URI of every gold table by name (``ohlcv_1h``, ``features_daily``, ...)."""
     paths = LakePaths(settings)
-    job = GoldOhlcvJob(
-        get_spark(settings),
-        DeltaLake(settings),
-        silver_uri=paths.silver("prices"),
-        gold_uri=gold_uris(settings),
-    )
-    return job.run()
+    return {table.name: paths.gold(table.name) for table in GOLD_TABLES}
+
+
+def run_gold(settings: Settings, dates: tuple[dt.date, dt.date] | None = None) -> GoldRunReport:
+    """Build every gold table from silver: all days (``dates`` None), or only the inclusive
+    ``(first, last)`` days, replacing exactly those days (a backfill equals a full run)."""
+    job = GoldJob(get_spark(settings), DeltaLake(settings), LakePaths(settings), load_assets())
+    return job.run(dates)
 
 
 @dataclass
 class ServingLoadReport:
     assets: int = 0
+    #: OHLCV bars loaded per resolution ("1h": n); every source is in ``gold.rows``.
     bars: dict[str, int] = field(default_factory=dict)
     table_counts: dict[str, int] = field(default_factory=dict)
+    gold: GoldLoadReport = field(default_factory=GoldLoadReport)
 
 
-def load_serving(settings: Settings) -> ServingLoadReport:
-    """Migrate the serving store, then upsert the reference assets and every gold OHLCV table."""
-    lake = DeltaLake(settings)
+def load_serving(settings: Settings, now: dt.datetime | None = None) -> ServingLoadReport:
+    """Migrate the serving store, upsert the reference assets, then every built gold table and
+    silver/economic (:func:`~pipelines.serving.load.load_gold`: skips tables not built yet,
+    refreshes the weekly bars, applies intraday retention as of ``now``)."""
     report = ServingLoadReport()
     with open_store(settings) as store:
         store.migrate()
         report.assets = store.upsert_assets(load_assets())
-        for resolution, uri in gold_uris(settings).items():
-            report.bars[resolution] = load_gold_ohlcv(store, lake, uri)
+        report.gold = load_gold(store, DeltaLake(settings), LakePaths(settings), now)
+        report.bars = {
+            label.removeprefix("gold/ohlcv_"): rows
+            for label, rows in report.gold.rows.items()
+            if label.startswith("gold/ohlcv_")
+        }
         report.table_counts = store.table_counts()
     return report

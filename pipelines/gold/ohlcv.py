@@ -1,29 +1,33 @@
-"""Gold OHLCV: silver bars rolled up to the served resolutions, in Spark.
+"""Gold OHLCV: silver bars rolled up to the served resolutions (1m, 5m, 1h, 1d), in Spark.
 
-For each asset the finest silver resolution not coarser than the target is used (1m bars make
-better hourly bars than 1h bars from another fetch). A bucket's open is the first bar's open,
-close the last bar's close, high/low the extremes, volume and trades the sums. Buckets are UTC.
-Each run recomputes the tables from silver and replaces them (a new Delta version; the previous
-ones stay readable by time travel), so reruns are idempotent.
+Which silver bars make a bucket: for each asset and UTC day, the finest silver resolution that
+tiles the target (not coarser than it, and dividing it evenly: 15m bars make 1h bars, never 5m
+ones). So an asset whose silver bars are 1h gets 1h and 1d gold bars and no 1m/5m ones; 1m bars
+make every resolution; and on a day with both 1m bars and a coarser fetch of the same hours, the
+1m bars win. Choosing per day (not per asset over all history) keeps each day's bars a function
+of that day's silver alone, which is what lets a range run rebuild only its days.
+
+A bucket's open is the first bar's open, close the last bar's close, high/low the extremes,
+volume the sum, trades the sum of the known trade counts (null when none is known). Buckets
+are UTC and every served resolution divides a day, so a bucket never spans two days.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import re
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from pipelines.lake.delta import DeltaLake
+from pipelines.core.errors import DataContractError
 
-#: Served resolution -> (Spark date_trunc unit, length in seconds).
-GOLD_RESOLUTIONS: Mapping[str, tuple[str, int]] = {"1h": ("hour", 3_600), "1d": ("day", 86_400)}
-#: Silver resolutions and their length in seconds.
-SILVER_SECONDS: Mapping[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1h": 3_600, "1d": 86_400}
+DAY_SECONDS = 86_400
 
-GOLD_COLUMNS = (
+#: A resolution is a count and a unit: ``1m``, ``15m``, ``1h``, ``1d``.
+RESOLUTION_PATTERN = r"^([0-9]+)([smhd])$"
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3_600, "d": DAY_SECONDS}
+
+OHLCV_COLUMNS = (
     "asset_id",
     "resolution",
     "ts",
@@ -38,66 +42,60 @@ GOLD_COLUMNS = (
 )
 
 
-def gold_table_name(resolution: str) -> str:
-    return f"ohlcv_{resolution}"
+def resolution_seconds(resolution: str) -> int:
+    """Length of a bar of ``resolution`` in seconds (``"5m"`` -> 300)."""
+    match = re.fullmatch(RESOLUTION_PATTERN, resolution)
+    if match is None:
+        raise DataContractError(f"resolution {resolution!r} is not <count><s|m|h|d>")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
-@dataclass
-class GoldRunReport:
-    rows: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
+def bar_seconds(resolution: Column) -> Column:
+    """Spark twin of :func:`resolution_seconds`: null for a resolution not of that form."""
+    count = F.regexp_extract(resolution, RESOLUTION_PATTERN, 1)
+    unit = F.regexp_extract(resolution, RESOLUTION_PATTERN, 2)
+    units = F.create_map(*(F.lit(x) for item in _UNIT_SECONDS.items() for x in item))
+    return F.when(count != "", count.try_cast("long") * F.try_element_at(units, unit))
+
+
+def finest_bars(silver: DataFrame, target_seconds: int) -> DataFrame:
+    """The silver bars that build ``target_seconds`` buckets: per asset and UTC day, those of
+    the finest resolution that tiles the target. Adds ``bar_seconds`` and ``day``."""
+    seconds = bar_seconds(F.col("resolution"))
+    tiling = silver.withColumn("bar_seconds", seconds).where(
+        (F.col("bar_seconds") <= target_seconds) & (target_seconds % F.col("bar_seconds") == 0)
+    )
+    per_day = Window.partitionBy("asset_id", "day")
+    return (
+        tiling.withColumn("day", F.to_date("ts"))
+        .withColumn("_finest", F.min("bar_seconds").over(per_day))
+        .where(F.col("bar_seconds") == F.col("_finest"))
+        .drop("_finest")
+    )
+
+
+def bucket_start(ts: Column, seconds: int) -> Column:
+    """Start of the UTC bucket of ``seconds`` holding ``ts`` (buckets align to the epoch, so
+    to midnight, for every length dividing a day)."""
+    return F.timestamp_seconds(F.floor(F.unix_seconds(ts) / seconds) * seconds)
 
 
 def rollup_ohlcv(silver: DataFrame, resolution: str) -> DataFrame:
     """Aggregate silver bars into ``resolution`` buckets (see the module docstring)."""
-    unit, target_seconds = GOLD_RESOLUTIONS[resolution]
-    bar_seconds = _seconds_of(F.col("resolution"))
-    usable = silver.where(bar_seconds <= target_seconds).withColumn("_seconds", bar_seconds)
-    finest = F.min("_seconds").over(Window.partitionBy("asset_id"))
-    bars = usable.withColumn("_finest", finest).where(F.col("_seconds") == F.col("_finest"))
-    bucket = F.date_trunc(unit, "ts").alias("ts")
+    seconds = resolution_seconds(resolution)
+    bars = finest_bars(silver, seconds)
     return (
-        bars.groupBy("asset_id", bucket)
+        bars.groupBy("asset_id", bucket_start(F.col("ts"), seconds).alias("ts"))
         .agg(
             F.min_by("open", "ts").alias("open"),
             F.max("high").alias("high"),
             F.min("low").alias("low"),
             F.max_by("close", "ts").alias("close"),
             F.sum("volume").alias("volume"),
-            F.sum("trades").alias("trades"),
+            F.sum("trades").cast("long").alias("trades"),
             F.count(F.lit(1)).alias("source_bars"),
         )
         .withColumn("resolution", F.lit(resolution))
         .withColumn("date", F.to_date("ts"))
-        .select(*GOLD_COLUMNS)
+        .select(*OHLCV_COLUMNS)
     )
-
-
-def _seconds_of(resolution: Column) -> Column:
-    literal = F.create_map(*(F.lit(x) for item in SILVER_SECONDS.items() for x in item))
-    return F.try_element_at(literal, resolution)
-
-
-class GoldOhlcvJob:
-    """Rebuilds ``gold/ohlcv_<resolution>`` for every served resolution from silver prices."""
-
-    def __init__(
-        self, spark: SparkSession, lake: DeltaLake, *, silver_uri: str, gold_uri: dict[str, str]
-    ) -> None:
-        unknown = set(gold_uri) - set(GOLD_RESOLUTIONS)
-        if unknown:
-            raise ValueError(f"unsupported gold resolutions {sorted(unknown)}")
-        self.spark = spark
-        self.lake = lake
-        self.silver_uri = silver_uri
-        self.gold_uri = gold_uri
-
-    def run(self) -> GoldRunReport:
-        started = time.perf_counter()
-        silver = self.lake.to_spark(self.spark, self.silver_uri)
-        report = GoldRunReport()
-        for resolution, uri in self.gold_uri.items():
-            gold = rollup_ohlcv(silver, resolution).orderBy("asset_id", "ts")
-            report.rows[resolution] = self.lake.overwrite(gold, uri)
-        report.seconds = time.perf_counter() - started
-        return report

@@ -157,6 +157,28 @@ class DeltaLake:
         )
         return int(table.num_rows)
 
+    def overwrite_where(
+        self, df: DataFrame, uri: str, *, predicate: str, partition_by: tuple[str, ...] = ()
+    ) -> int:
+        """Replace only the rows matching ``predicate`` (SQL over the table's columns, e.g.
+        ``date >= '2026-01-01' AND date <= '2026-01-31'``) with ``df``, in one atomic commit
+        (Delta's ``replaceWhere``); rows outside it are kept. Every row of ``df`` must match the
+        predicate. A table that does not exist yet is created with ``df``."""
+        if not self.exists(uri):
+            return self.overwrite(df, uri, partition_by=partition_by)
+        if self._native:
+            df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(uri)
+            return int(df.count())
+        table = df.toArrow()
+        write_deltalake(
+            uri,
+            table,
+            mode="overwrite",
+            predicate=predicate,
+            storage_options=self._storage_options,
+        )
+        return int(table.num_rows)
+
     def _already_committed(self, uri: str, txn: BatchTxn) -> bool:
         done = self.committed_txn_version(uri, txn.app_id)
         return done is not None and done >= txn.version

@@ -29,7 +29,7 @@ def test_spine_runs_on_s3_and_reruns_idempotently(
     )
     landed = jobs.land_simulated(settings)
     silver = jobs.run_silver_prices(settings)
-    gold = jobs.run_gold_ohlcv(settings)
+    gold = jobs.run_gold(settings)
     served = jobs.load_serving(settings)
 
     s3 = boto3.client(
@@ -46,7 +46,7 @@ def test_spine_runs_on_s3_and_reruns_idempotently(
     assert any(k.startswith("lake/silver/prices/_delta_log/") for k in keys)
     assert any(k.startswith("lake/gold/ohlcv_1d/_delta_log/") for k in keys)
     assert silver.inserted == 3 * 2 * 24
-    assert gold.rows == {"1h": 3 * 2 * 24, "1d": 3 * 2}
+    assert (gold.rows["ohlcv_1h"], gold.rows["ohlcv_1d"]) == (3 * 2 * 24, 3 * 2)
     assert served.table_counts["ohlcv_1d"] == 3 * 2
 
     again = jobs.land_simulated(settings)

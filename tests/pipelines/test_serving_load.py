@@ -31,7 +31,7 @@ def settings(request: pytest.FixtureRequest, make_settings: MakeSettings) -> Set
 def test_serving_store_holds_exactly_gold(settings: Settings) -> None:
     jobs.land_simulated(settings)
     jobs.run_silver_prices(settings)
-    jobs.run_gold_ohlcv(settings)
+    jobs.run_gold(settings)
 
     first = jobs.load_serving(settings)
     second = jobs.load_serving(settings)

@@ -1,96 +1,64 @@
-"""Gold OHLCV on real Spark: each bucket agrees with an independent pandas roll-up of silver."""
+"""Gold OHLCV on real Spark and Delta: every bar of every resolution agrees with an independent
+pandas roll-up of the same silver set (1m bars for one asset on some days, 1h for the rest)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-import numpy as np
 import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
-from pipelines.gold.ohlcv import GoldOhlcvJob, rollup_ohlcv
-from pipelines.lake.delta import DeltaLake
-from tests.fixtures.lake import MakeSettings
+from pipelines.core.errors import DataContractError
+from pipelines.gold.ohlcv import OHLCV_COLUMNS, resolution_seconds, rollup_ohlcv
+from tests.pipelines.gold import pandas_reference as ref
+from tests.pipelines.gold.conftest import GoldLake
+from tests.pipelines.gold.silver_sets import MINUTE_DAYS, silver_prices_frame
 
 
-def silver_frame(resolution: str, minutes: int, periods: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    ts = pd.date_range("2026-02-01", periods=periods, freq=f"{minutes}min", tz="UTC")
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, periods)))
-    open_ = np.concatenate([[100.0], close[:-1]])
-    return pd.DataFrame(
-        {
-            "date": ts.date,
-            "asset_id": "btc",
-            "resolution": resolution,
-            "ts": ts,
-            "open": open_,
-            "high": np.maximum(open_, close) * 1.002,
-            "low": np.minimum(open_, close) * 0.998,
-            "close": close,
-            "volume": rng.uniform(0, 10, periods),
-            "trades": rng.integers(0, 5, periods),
-        }
-    )
+@pytest.mark.parametrize("resolution", ["1d", "1h", "5m", "1m"])
+def test_gold_ohlcv_equals_pandas_rollup_of_silver(gold_lake: GoldLake, resolution: str) -> None:
+    got = gold_lake.gold(f"ohlcv_{resolution}")
+    want = ref.ohlcv(silver_prices_frame(), resolution)
+    ref.assert_columns_equal(got, want, list(OHLCV_COLUMNS))
 
 
-def pandas_rollup(silver: pd.DataFrame, freq: str) -> pd.DataFrame:
-    grouped = silver.sort_values("ts").groupby(silver["ts"].dt.floor(freq))
-    return pd.DataFrame(
-        {
-            "open": grouped["open"].first(),
-            "high": grouped["high"].max(),
-            "low": grouped["low"].min(),
-            "close": grouped["close"].last(),
-            "volume": grouped["volume"].sum(),
-        }
-    ).reset_index()
+def test_each_asset_gets_only_the_resolutions_its_bars_can_make(gold_lake: GoldLake) -> None:
+    per_table = {
+        res: gold_lake.gold(f"ohlcv_{res}").groupby("asset_id")["date"].nunique().to_dict()
+        for res in ("1m", "5m", "1h", "1d")
+    }
+    # btc has 1m bars on its last days only; ousg and paxg have 1h bars: no 1m/5m for them.
+    assert per_table["1m"] == per_table["5m"] == {"btc": MINUTE_DAYS}
+    assert per_table["1h"] == per_table["1d"] == {"btc": 40, "ousg": 28, "paxg": 40}
 
 
-@pytest.mark.parametrize(("resolution", "freq"), [("1h", "h"), ("1d", "D")])
-def test_rollup_matches_pandas(spark: SparkSession, resolution: str, freq: str) -> None:
-    silver = silver_frame("5m", 5, periods=12 * 24 * 3 + 7, seed=1)
-    got = (
-        rollup_ohlcv(spark.createDataFrame(silver), resolution)
-        .toArrow()
-        .to_pandas()
-        .sort_values("ts")
-        .reset_index(drop=True)
-    )
-    want = pandas_rollup(silver, freq)
-    assert len(got) == len(want)
-    assert (got["ts"] == want["ts"]).all()
-    for column in ("open", "high", "low", "close", "volume"):
-        np.testing.assert_allclose(got[column], want[column], rtol=1e-12)
-    assert set(got["resolution"]) == {resolution}
+def test_finer_bars_win_over_a_coarser_fetch_of_the_same_day(gold_lake: GoldLake) -> None:
+    hourly = gold_lake.gold("ohlcv_1h")
+    btc = hourly[hourly["asset_id"] == "btc"]
+    minute_days = sorted(btc[btc["source_bars"] == 60]["date"].unique())
+    assert len(minute_days) == MINUTE_DAYS
+    assert set(btc[~btc["date"].isin(minute_days)]["source_bars"]) == {1}
 
 
-def test_finest_silver_resolution_wins(spark: SparkSession) -> None:
-    fine = silver_frame("1m", 1, periods=120, seed=2)
-    coarse = silver_frame("1h", 60, periods=2, seed=3)  # a second, coarser fetch of the same hours
-    both = pd.concat([fine, coarse], ignore_index=True)
-    got = rollup_ohlcv(spark.createDataFrame(both), "1h").toArrow().to_pandas().sort_values("ts")
-    assert got["source_bars"].tolist() == [60, 60]
-    np.testing.assert_allclose(got["close"], pandas_rollup(fine, "h")["close"])
+def test_bars_that_do_not_tile_the_target_are_not_used(spark: SparkSession) -> None:
+    silver = silver_prices_frame().head(3).assign(resolution=["45m", "junk", "1h"])
+    got = rollup_ohlcv(spark.createDataFrame(silver), "1h").toArrow()
+    assert got.column("source_bars").to_pylist() == [1]
 
 
-def test_job_writes_one_gold_table_per_resolution_and_reruns_idempotently(
-    spark: SparkSession, make_settings: MakeSettings
-) -> None:
-    settings = make_settings()
-    lake = DeltaLake(settings)
-    silver_uri = settings.lake_uri("silver", "prices")
-    lake.overwrite(spark.createDataFrame(silver_frame("1h", 60, periods=72, seed=4)), silver_uri)
-    gold = {res: settings.lake_uri("gold", f"ohlcv_{res}") for res in ("1h", "1d")}
-    job = GoldOhlcvJob(spark, lake, silver_uri=silver_uri, gold_uri=gold)
-
-    first = job.run()
-    second = job.run()
-
-    assert first.rows == second.rows == {"1h": 72, "1d": 3}
-    daily = lake.to_arrow(gold["1d"]).sort_by("ts").to_pylist()
-    assert [row["ts"] for row in daily] == [
-        dt.datetime(2026, 2, d, tzinfo=dt.UTC) for d in (1, 2, 3)
+def test_resolution_seconds() -> None:
+    assert [resolution_seconds(r) for r in ("1m", "5m", "15m", "1h", "1d")] == [
+        60,
+        300,
+        900,
+        3_600,
+        86_400,
     ]
-    assert lake.to_arrow(gold["1h"]).num_rows == 72
+    with pytest.raises(DataContractError, match="'hourly'"):
+        resolution_seconds("hourly")
+
+
+def test_daily_bucket_is_the_utc_day(gold_lake: GoldLake) -> None:
+    daily = gold_lake.gold("ohlcv_1d")
+    assert (
+        daily["ts"].dt.tz_convert("UTC") == pd.to_datetime(daily["date"]).dt.tz_localize("UTC")
+    ).all()

@@ -1,4 +1,4 @@
-"""Builds CoinAPI-shaped price envelopes and lands them, for silver tests."""
+"""Builds bronze envelopes (CoinAPI bars, or any payload) and lands them, for silver tests."""
 
 from __future__ import annotations
 
@@ -59,13 +59,6 @@ def land(lake_root: Path, envelopes: list[RawEnvelope]) -> list[str]:
     return BronzeWriter(LocalObjectStore(lake_root)).land(envelopes).keys
 
 
-def land_raw_lines(lake_root: Path, name: str, lines: list[str], day: str = "2026-01-06") -> str:
-    """Write lines (possibly junk) as a bronze object, bypassing the envelope model."""
-    key = f"{partition_prefix('simulated', 'prices', day)}/{name}"
-    LocalObjectStore(lake_root).put_if_absent(key, "".join(f"{x}\n" for x in lines).encode())
-    return key
-
-
 def daily_envelopes(symbols: dict[str, float], days: int) -> list[RawEnvelope]:
     """One envelope per symbol per day, fetched five minutes after the day ends."""
     out = []
@@ -75,3 +68,37 @@ def daily_envelopes(symbols: dict[str, float], days: int) -> list[RawEnvelope]:
         for symbol, base in symbols.items():
             out.append(price_envelope(symbol, hourly_bars(day, base + offset), fetched))
     return out
+
+
+def wrap(
+    source: str,
+    dataset: str,
+    endpoint: str,
+    payload: Any,
+    fetched_at: dt.datetime,
+    params: dict[str, Any] | None = None,
+) -> RawEnvelope:
+    """Any payload (e.g. a replayed API fixture) as the envelope its connector would land."""
+    return RawEnvelope.wrap(
+        source=source,
+        dataset=dataset,  # type: ignore[arg-type]
+        endpoint=endpoint,
+        params=params or {},
+        fetched_at=fetched_at,
+        payload=payload,
+    )
+
+
+def land_lines(
+    lake_root: Path,
+    lines: list[str],
+    *,
+    source: str = "simulated",
+    dataset: str = "prices",
+    name: str = "junk.jsonl",
+    day: str = "2026-01-06",
+) -> str:
+    """Write lines (possibly junk) as a bronze object of any source/dataset."""
+    key = f"{partition_prefix(source, dataset, day)}/{name}"
+    LocalObjectStore(lake_root).put_if_absent(key, "".join(f"{x}\n" for x in lines).encode())
+    return key

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,13 +18,14 @@ from pipelines import jobs
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
+from pipelines.silver.reconciliation import reconcile
 from tests.fixtures.lake import MakeSettings
 from tests.pipelines.silver.bronze_factory import (
     DAY0,
     daily_envelopes,
     hourly_bars,
     land,
-    land_raw_lines,
+    land_lines,
     price_envelope,
 )
 
@@ -35,8 +37,9 @@ def silver_table(settings: Settings) -> pa.Table:
     return table.sort_by([("asset_id", "ascending"), ("ts", "ascending")])
 
 
-def quarantine_reasons(settings: Settings) -> dict[str, int]:
+def quarantine_reasons(settings: Settings, dataset: str = "prices") -> dict[str, int]:
     rows = DeltaLake(settings).to_arrow(LakePaths(settings).quarantine).to_pylist()
+    rows = [row for row in rows if row["dataset"] == dataset]
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["reason"]] = counts.get(row["reason"], 0) + 1
@@ -61,9 +64,9 @@ def test_valid_bars_are_typed_and_keyed(make_settings: MakeSettings) -> None:
 
 
 def test_bad_records_go_to_quarantine_with_their_reason(make_settings: MakeSettings) -> None:
-    settings = make_settings()
+    settings = make_settings(quality_max_failure_share=1.0)
     root = Path(settings.lake_root)
-    bars = hourly_bars(DAY0, 100.0, hours=9)
+    bars = hourly_bars(DAY0, 100.0, hours=10)
     bars[1]["price_close"] = "101.5"  # numeric string: real APIs do this; accepted
     bars[1]["price_high"] = "103"
     bars[2]["time_period_start"] = None
@@ -72,6 +75,8 @@ def test_bad_records_go_to_quarantine_with_their_reason(make_settings: MakeSetti
     bars[5]["price_open"] = "n/a"
     bars[6]["volume_traded"] = -1
     bars[7]["time_period_start"] = "yesterday"
+    bars[8]["price_open"] = {"value": 100.0}  # a field whose type changed
+    bars[9]["extra_field"] = "ignored"  # an additive field: accepted
     fetched = DAY0 + dt.timedelta(days=1)
     land(
         root,
@@ -82,36 +87,45 @@ def test_bad_records_go_to_quarantine_with_their_reason(make_settings: MakeSetti
         ],
     )
     good_envelope = json.loads(price_envelope("ETH", [], fetched).to_json_line())
-    land_raw_lines(
+    land_lines(
         root,
-        "junk.jsonl",
         [
             '{"source": "simulated", "dataset": "prices", "payload": [',  # truncated line
             json.dumps({k: v for k, v in good_envelope.items() if k != "ingest_id"}),
             json.dumps(good_envelope | {"payload": {"error": "rate limited"}}),
             json.dumps(good_envelope | {"schema_version": 99}),
+            json.dumps(good_envelope | {"source": "coingecko"}),
         ],
     )
 
-    report = jobs.run_silver_prices(settings)
+    report = jobs.run_silver(settings, "prices")
 
-    assert quarantine_reasons(settings) == {
-        "missing or unparseable time_period_start": 2,
-        "non-positive price": 1,
-        "high below low": 1,
-        "missing or non-numeric price": 1,
-        "negative volume": 1,
+    reasons = quarantine_reasons(settings)
+    structural = {r: n for r, n in reasons.items() if not r.startswith("quality:")}
+    assert structural == {
+        "field 'time_period_start' is missing": 1,
+        "field 'time_period_start' is not a timestamp": 1,
+        "field 'price_open' is not a number": 2,
         "unknown symbol_id": 2,
         "unsupported period_id": 2,
         "malformed JSON line": 1,
         "envelope field 'ingest_id' is missing": 1,
-        "payload is not a CoinAPI OHLCV array": 1,
+        "payload does not fit the CoinAPI OHLCV array shape": 1,
         "unsupported envelope schema_version": 1,
+        "envelope field 'source' does not match its bronze source= folder": 1,
     }
+    # business rules are the quality gate's: its reasons name the failed expectations
+    quality = sorted(r for r in reasons if r.startswith("quality:"))
+    assert len(quality) == 3
+    for rule in ("close must be > 0", "high must be >= low", "volume must be >= 0"):
+        assert sum(rule in reason for reason in quality) == 1, (rule, quality)
     table = silver_table(settings)
-    assert table.column("ts").to_pylist() == [DAY0 + dt.timedelta(hours=h) for h in (0, 1, 8)]
+    assert table.column("ts").to_pylist() == [DAY0 + dt.timedelta(hours=h) for h in (0, 1, 9)]
     assert table.column("close").to_pylist()[1] == 101.5
-    assert report.quarantined == 14
+    assert report.bronze_lines == 3 + 5
+    assert report.records_in == 10 + 2 + 2 + 5  # bars, and the refused lines
+    assert (report.quarantined, report.inserted) == (16, 3)
+    assert reconcile(settings, "prices").ok
     # every quarantined record points back at the bronze object it came from
     rows = DeltaLake(settings).to_arrow(LakePaths(settings).quarantine).to_pylist()
     assert all(row["bronze_file"].startswith("bronze/") and row["raw"] for row in rows)
@@ -144,7 +158,7 @@ def test_duplicates_within_a_batch_collapse(make_settings: MakeSettings) -> None
         ],
     )
     report = jobs.run_silver_prices(settings)
-    assert (report.bars_in, report.duplicates_removed, report.inserted) == (8, 4, 4)
+    assert (report.records_in, report.duplicates_removed, report.inserted) == (8, 4, 4)
     assert silver_table(settings).num_rows == 4
 
 
@@ -157,7 +171,7 @@ def crash(batch_id: int) -> None:
     if batch_id == int(sys.argv[1]):
         os._exit(3)  # after the Delta commits, before Spark's checkpoint commit
 
-jobs.run_silver_prices(Settings(), after_batch=crash)
+jobs.run_silver(Settings(), "prices", after_batch=crash)
 """
 
 
@@ -166,6 +180,7 @@ def run_crashing(settings: Settings, crash_at_batch: int) -> int:
         "RWA_LAKE_ROOT": settings.lake_root,
         "RWA_STATE_DIR": str(settings.state_dir),
         "RWA_SILVER_MAX_FILES_PER_TRIGGER": str(settings.silver_max_files_per_trigger),
+        "RWA_QUALITY_MAX_FAILURE_SHARE": str(settings.quality_max_failure_share),
         "RWA_SPARK_SHUFFLE_PARTITIONS": "2",
     }
     done = subprocess.run(
@@ -183,10 +198,10 @@ def test_crash_after_commit_and_reruns_leave_silver_identical(
 ) -> None:
     bronze = daily_envelopes({"BTC": 100.0, "ETH": 10.0, "PAXG": 2000.0}, days=4)
     bad = hourly_bars(DAY0, 1.0, hours=2)
-    bad[0]["price_close"] = -5  # also exercise the quarantine commit under replay
+    bad[0]["price_close"] = "n/a"  # also exercise the quarantine commit under replay
     bronze.append(price_envelope("BTC", bad, DAY0 + dt.timedelta(days=9)))
 
-    reference = make_settings(silver_max_files_per_trigger=1)
+    reference = make_settings(silver_max_files_per_trigger=1, quality_max_failure_share=1.0)
     land(Path(reference.lake_root), bronze)
     uninterrupted = jobs.run_silver_prices(reference)
     assert uninterrupted.batches == 5  # one bronze object per fetch date
@@ -195,16 +210,20 @@ def test_crash_after_commit_and_reruns_leave_silver_identical(
         lake_root=str(tmp_path / "crashed"),
         state_dir=tmp_path / "crashed-state",
         silver_max_files_per_trigger=1,
+        quality_max_failure_share=1.0,
     )
     land(Path(crashed.lake_root), bronze)
     assert run_crashing(crashed, crash_at_batch=2) == 3
     silver_uri = LakePaths(crashed).silver("prices")
-    assert DeltaLake(crashed).committed_txn_version(silver_uri, "silver.prices") == 2
+    stream_id = (LakePaths(crashed).checkpoint("silver_prices") / "rwa-stream-id").read_text()
+    assert DeltaLake(crashed).committed_txn_version(silver_uri, f"silver.prices.{stream_id}") == 2
 
     recovered = jobs.run_silver_prices(crashed)
     assert recovered.batch_ids[0] == 2 and recovered.replayed_batches == 1
     assert silver_table(crashed).equals(silver_table(reference))
-    assert quarantine_reasons(crashed) == quarantine_reasons(reference) == {"non-positive price": 1}
+    assert quarantine_reasons(crashed) == quarantine_reasons(reference)
+    assert quarantine_reasons(crashed) == {"field 'price_close' is not a number": 1}
+    assert reconcile(crashed, "prices").ok and reconcile(reference, "prices").ok
 
     version_before = DeltaLake(crashed).table(silver_uri).version()
     rerun = jobs.run_silver_prices(crashed)
@@ -219,10 +238,10 @@ def test_reprocessing_from_scratch_is_idempotent(make_settings: MakeSettings) ->
     land(Path(settings.lake_root), daily_envelopes({"BTC": 100.0}, days=2))
     jobs.run_silver_prices(settings)
     before = silver_table(settings)
-    LakePaths(settings).checkpoint("silver_prices")
-    import shutil
-
     shutil.rmtree(LakePaths(settings).checkpoint("silver_prices"))
     report = jobs.run_silver_prices(settings)
+    # A fresh stream re-reads all of bronze: every record matches its stored row.
     assert (report.inserted, report.updated) == (0, 0)
+    assert report.duplicates_removed == report.records_in == 48
     assert silver_table(settings).equals(before)
+    assert reconcile(settings, "prices").ok

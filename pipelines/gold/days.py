@@ -1,0 +1,43 @@
+"""The UTC calendar days one gold run recomputes.
+
+A run either recomputes every day silver holds (``None``) or an inclusive range of days. Every
+gold table is keyed by day (intraday bars by the day their bucket starts in), so a range run
+reads what those days need and replaces exactly those days in each table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from pipelines.core.errors import ConfigurationError
+
+
+@dataclass(frozen=True, slots=True)
+class DayRange:
+    """Inclusive range of UTC calendar days."""
+
+    first: dt.date
+    last: dt.date
+
+    def __post_init__(self) -> None:
+        if self.first > self.last:
+            raise ConfigurationError(
+                f"gold date range: first day {self.first} is after last day {self.last}"
+            )
+
+    def predicate(self, column: str = "date") -> str:
+        """SQL predicate selecting the range, for Delta ``replaceWhere`` and MERGE clauses."""
+        return f"{column} >= '{self.first.isoformat()}' AND {column} <= '{self.last.isoformat()}'"
+
+    def contains(self, column: Column) -> Column:
+        """Spark condition: ``column`` (a date) lies in the range."""
+        return column.between(F.lit(self.first), F.lit(self.last))
+
+
+def restrict(df: DataFrame, days: DayRange | None, column: str = "date") -> DataFrame:
+    """``df`` limited to ``days`` (all of it when ``days`` is None: a full run)."""
+    return df if days is None else df.where(days.contains(F.col(column)))

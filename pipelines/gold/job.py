@@ -1,0 +1,158 @@
+"""The gold run: every gold table from silver, for all days or a range of days, in one Spark
+session.
+
+Order matters: the OHLCV tables are written first, then the daily tables read ``gold/ohlcv_1d``
+back whole (features look back to each asset's first bar, the macro view spans each asset's
+first to last bar), so a range run sees exactly the daily bars a full run would. Everything else
+a range run reads is limited to its days, except ``silver/economic``, read whole (an as-of value
+may come from any earlier observation; the table is small).
+
+``silver/prices`` is required. The other silver tables are optional: while one does not exist,
+its gold table is skipped and the report says why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame, SparkSession
+
+from pipelines.core.errors import DataContractError
+from pipelines.gold.days import DayRange, restrict
+from pipelines.gold.features import daily_features
+from pipelines.gold.macro import asset_countries, macro_asof, widen_over_gaps
+from pipelines.gold.ohlcv import rollup_ohlcv
+from pipelines.gold.onchain import ONCHAIN_METRICS, onchain_daily
+from pipelines.gold.sentiment import merge_sentiment_days, news_per_asset_day
+from pipelines.gold.tables import (
+    FEATURES_DAILY,
+    MACRO_ASOF,
+    OHLCV_TABLES,
+    ONCHAIN_DAILY,
+    SENTIMENT_DAILY,
+    GoldTable,
+    replace_days,
+)
+from pipelines.lake.delta import DeltaLake
+from pipelines.lake.paths import LakePaths
+from pipelines.reference.model import Asset
+
+_LINEAGE = ("source", "fetched_at")
+
+#: Silver table -> the columns gold reads from it (docs/data-model.md).
+SILVER_INPUTS: dict[str, tuple[str, ...]] = {
+    "prices": ("date", "asset_id", "resolution", "ts", "open", "high", "low", "close", "volume"),
+    "onchain": ("date", "asset_id", *_LINEAGE, *ONCHAIN_METRICS),
+    "economic": (
+        "series_id",
+        "region",
+        "observation_date",
+        "value",
+        "frequency",
+        "units",
+        "realtime_start",
+        "source",
+    ),
+    "news": ("date", "article_id", "outlet", "asset_ids"),
+}
+
+
+@dataclass
+class GoldRunReport:
+    """Rows written per gold table, tables skipped (-> why), the days run (None: all)."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    days: DayRange | None = None
+    seconds: float = 0.0
+
+
+class GoldJob:
+    """Builds the gold tables under ``paths`` from the silver tables there."""
+
+    def __init__(
+        self, spark: SparkSession, lake: DeltaLake, paths: LakePaths, assets: Sequence[Asset]
+    ) -> None:
+        self.spark = spark
+        self.lake = lake
+        self.paths = paths
+        self.assets = tuple(assets)
+
+    def run(self, dates: tuple[dt.date, dt.date] | None = None) -> GoldRunReport:
+        """Recompute every day (``dates`` None) or the inclusive ``(first, last)`` days, and
+        replace exactly those days in each gold table."""
+        started = time.perf_counter()
+        days = None if dates is None else DayRange(*dates)
+        report = GoldRunReport(days=days)
+        prices = restrict(self._silver("prices"), days).persist()
+        try:
+            for resolution, table in OHLCV_TABLES.items():
+                self._write(report, table, rollup_ohlcv(prices, resolution), days)
+            daily_bars = self.lake.to_spark(self.spark, self.uri(OHLCV_TABLES["1d"]))
+            features = restrict(daily_features(daily_bars, prices), days)
+            self._write(report, FEATURES_DAILY, features, days)
+        finally:
+            prices.unpersist()
+        self._run_onchain(report, daily_bars, days)
+        self._run_macro(report, daily_bars, days)
+        self._run_sentiment(report, days)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def uri(self, table: GoldTable) -> str:
+        return self.paths.gold(table.name)
+
+    def _run_onchain(
+        self, report: GoldRunReport, daily_bars: DataFrame, days: DayRange | None
+    ) -> None:
+        if self._skip_without(report, ONCHAIN_DAILY, "onchain"):
+            return
+        onchain = restrict(self._silver("onchain"), days)
+        rows = onchain_daily(onchain, restrict(daily_bars, days))
+        self._write(report, ONCHAIN_DAILY, rows, days)
+
+    def _run_macro(
+        self, report: GoldRunReport, daily_bars: DataFrame, days: DayRange | None
+    ) -> None:
+        if self._skip_without(report, MACRO_ASOF, "economic"):
+            return
+        countries = asset_countries(self.spark, self.assets)
+        if days is not None:
+            days = widen_over_gaps(daily_bars, days)
+        rows = macro_asof(self._silver("economic"), daily_bars, countries, days)
+        self._write(report, MACRO_ASOF, rows, days)
+
+    def _run_sentiment(self, report: GoldRunReport, days: DayRange | None) -> None:
+        if self._skip_without(report, SENTIMENT_DAILY, "news"):
+            return
+        rows = news_per_asset_day(restrict(self._silver("news"), days))
+        uri = self.uri(SENTIMENT_DAILY)
+        report.rows[SENTIMENT_DAILY.name] = merge_sentiment_days(self.lake, rows, uri, days)
+
+    def _write(
+        self, report: GoldRunReport, table: GoldTable, df: DataFrame, days: DayRange | None
+    ) -> None:
+        report.rows[table.name] = replace_days(self.lake, df, self.uri(table), table, days)
+
+    def _skip_without(self, report: GoldRunReport, table: GoldTable, silver: str) -> bool:
+        """Record ``table`` as skipped when its silver input does not exist (yet)."""
+        uri = self.paths.silver(silver)
+        if self.lake.exists(uri):
+            return False
+        report.skipped[table.name] = f"no silver/{silver} table at {uri}"
+        return True
+
+    def _silver(self, name: str) -> DataFrame:
+        """A silver table, checked for the columns gold reads (NotFoundError if absent)."""
+        uri = self.paths.silver(name)
+        df = self.lake.to_spark(self.spark, uri)
+        missing = [column for column in SILVER_INPUTS[name] if column not in df.columns]
+        if missing:
+            raise DataContractError(
+                f"silver/{name} at {uri} lacks column(s) {missing} that gold reads "
+                "(see docs/data-model.md)"
+            )
+        return df

@@ -1,0 +1,297 @@
+"""The Spark half of a silver micro-batch: bronze lines -> typed candidate rows.
+
+Bronze is read as text lines (the raw line is what quarantine keeps). Each line is routed to the
+parser of its (source, endpoint): the source comes from the bronze ``source=`` folder, the
+endpoint -- only for sources with several payload shapes -- from the line's canonical prefix
+(``{"dataset":..,"endpoint":..``, which the envelope writer always produces), else from a JSON
+path. Each line is then JSON-parsed exactly once, with the envelope schema of its parser (the
+payload typed to that parser's shape), and exploded into one row per record.
+
+Every output row is one of:
+
+* a record (``_is_record``), typed to the dataset's declared columns, with ``reason`` null when
+  it is structurally valid or naming the field that is wrong;
+* a refused line (``_is_record``; malformed JSON, a missing envelope field, an unsupported
+  ``schema_version``, a payload that does not fit the parser's shape, no parser at all), with
+  ``reason`` and the line as ``raw``;
+* a line without records (an empty answer, or an endpoint the dataset ignores): not a record,
+  kept only so ``bronze_lines`` counts it.
+
+``_line_head`` marks one row per line, so the driver counts bronze lines from the collected rows
+without another Spark action.
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+
+import pyarrow as pa
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_type
+from pyspark.sql.types import DataType, StringType, StructField, StructType
+
+from pipelines.silver.spec import (
+    DatasetSpec,
+    Envelope,
+    PayloadParser,
+    first_problem,
+    param_column,
+)
+
+SUPPORTED_SCHEMA_VERSIONS = ("1",)
+ENVELOPE_TEXT_FIELDS = (
+    "source",
+    "dataset",
+    "endpoint",
+    "params",  # an object, kept as its raw JSON text
+    "fetched_at",
+    "ingest_id",
+    "schema_version",
+)
+#: Fields a usable envelope must have (``dataset`` and ``endpoint`` are implied by the route).
+REQUIRED_ENVELOPE_FIELDS = ("source", "ingest_id", "fetched_at", "payload")
+CORRUPT = "_corrupt_record"
+#: The endpoint of a canonical envelope line (keys sorted: ``dataset`` first, then ``endpoint``).
+_CANONICAL_ENDPOINT = r'^\{"dataset":"[^"]*","endpoint":"([^"\\]*)"'
+#: Book-keeping columns of the candidate rows (dropped before the gate).
+REASON, RAW, LINE_HEAD, IS_RECORD = "reason", "raw", "_line_head", "_is_record"
+NO_ROUTE = -1
+
+
+def bronze_lines(text_lines: DataFrame) -> DataFrame:
+    """The streaming text source with the columns routing needs: ``value`` (the line),
+    ``bronze_file`` (lake-relative object key) and ``path_source`` (its ``source=`` folder)."""
+    path = F.col("_metadata.file_path")
+    return text_lines.select(
+        "value",
+        F.regexp_extract(path, r"(bronze/.*)$", 1).alias("bronze_file"),
+        F.regexp_extract(path, r"/source=([^/]+)/", 1).alias("path_source"),
+    )
+
+
+def parse_lines(lines: DataFrame, spec: DatasetSpec) -> DataFrame:
+    """Candidate rows of one micro-batch (see the module docstring), over the columns of
+    ``spec.schema`` plus ``reason``, ``raw``, ``_line_head`` and ``_is_record``."""
+    routed = lines.withColumn("_route", _route(spec))
+    branches = [
+        _parsed_branch(routed.where(F.col("_route") == index), parser, spec)
+        for index, parser in enumerate(spec.parsers)
+    ]
+    branches.append(_unparsed_branch(routed.where(F.col("_route") < 0), spec))
+    return reduce(DataFrame.unionByName, branches)
+
+
+def spark_types(schema: pa.Schema) -> dict[str, DataType]:
+    return {field.name: from_arrow_type(field.type) for field in schema}
+
+
+# --- routing ---------------------------------------------------------------------------------
+
+
+def line_endpoint() -> Column:
+    """The envelope endpoint of a line: from the canonical prefix, else by JSON path."""
+    canonical = F.regexp_extract("value", _CANONICAL_ENDPOINT, 1)
+    return F.coalesce(F.nullif(canonical, F.lit("")), F.get_json_object("value", "$.endpoint"))
+
+
+def _route(spec: DatasetSpec) -> Column:
+    """Index of the parser of each line; -1 when none (ignored endpoint or no parser)."""
+    multi = _sources_needing_endpoint(spec)
+    endpoint = line_endpoint()
+    route: Column = F.lit(NO_ROUTE)
+    for index, parser in reversed(list(enumerate(spec.parsers))):
+        matches = F.col("path_source") == parser.source
+        if parser.source in multi and parser.endpoints:
+            matches = matches & endpoint.isin(*parser.endpoints)
+        route = F.when(matches, F.lit(index)).otherwise(route)
+    return route
+
+
+def _sources_needing_endpoint(spec: DatasetSpec) -> set[str]:
+    """Sources with more than one parser or ignored endpoint: only their lines need the
+    endpoint to be routed (the others are routed by folder alone, at no parsing cost)."""
+    counts: dict[str, int] = {}
+    for source in [p.source for p in spec.parsers] + [i.source for i in spec.ignored]:
+        counts[source] = counts.get(source, 0) + 1
+    return {s for s, n in counts.items() if n > 1}
+
+
+# --- a parser's lines ------------------------------------------------------------------------
+
+
+def envelope_schema(payload_type: DataType) -> StructType:
+    return StructType(
+        [
+            *(StructField(name, StringType()) for name in ENVELOPE_TEXT_FIELDS),
+            StructField("payload", payload_type),
+            StructField(CORRUPT, StringType()),
+        ]
+    )
+
+
+def _parsed_branch(lines: DataFrame, parser: PayloadParser, spec: DatasetSpec) -> DataFrame:
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+    parsed = lines.select(
+        "value",
+        "bronze_file",
+        "path_source",
+        F.from_json("value", envelope_schema(parser.payload_type), options).alias("e"),
+    ).select(
+        "value",
+        "bronze_file",
+        "path_source",
+        "e.*",
+        # Declared request parameters, read once per line (not once per exploded record).
+        *(
+            F.get_json_object("e.params", f"$.{name}").alias(param_column(name))
+            for name in parser.params
+        ),
+    )
+    prepared = parsed.withColumn("_prepared", parser.prepare(F.col("payload")))
+    line_problem = _line_problem(parser, F.col("_prepared"))
+    exploded = prepared.select(
+        "*",
+        line_problem.alias("_line_problem"),
+        # explode_outer: a refused line, and a line without records, stay as one row. (A plain
+        # explode would also make Spark infer a filter that parses every line twice.)
+        F.posexplode_outer(F.when(line_problem.isNull(), parser.items(F.col("_prepared")))).alias(
+            "_pos", "_item"
+        ),
+    )
+    envelope = Envelope(
+        source=F.col("source"),
+        endpoint=F.col("endpoint"),
+        fetched_at=F.col("fetched_at").try_cast("timestamp"),
+        declared=parser.params,
+    )
+    record = parser.record(F.col("_item"), envelope)
+    refused_line = F.col("_line_problem").isNotNull()
+    is_record = F.col("_pos").isNotNull() | refused_line
+    reason = F.when(is_record, F.coalesce(F.col("_line_problem"), record.problem()))
+    lineage = {
+        "source": F.col("source"),
+        "ingest_id": F.col("ingest_id"),
+        "fetched_at": envelope.fetched_at,
+        "bronze_file": F.col("bronze_file"),
+    }
+    columns = lineage | record.columns  # a parser may name its source more precisely
+    raw = F.when(
+        reason.isNotNull(), F.when(refused_line, F.col("value")).otherwise(F.to_json("_item"))
+    )
+    return _candidate_rows(exploded, spec, columns, reason, raw, is_record)
+
+
+def _line_problem(parser: PayloadParser, prepared: Column) -> Column:
+    """Why a whole line is refused (null when it is usable)."""
+    unparsed = F.col(CORRUPT).isNotNull()
+    nothing_parsed = F.coalesce(*(F.col(name) for name in ENVELOPE_TEXT_FIELDS)).isNull()
+    checks: list[tuple[Column, str | Column]] = [
+        (unparsed & nothing_parsed, "malformed JSON line"),
+        # Every other field is text, so only the payload can fail to fit the schema.
+        (unparsed, f"payload does not fit the {parser.shape} shape"),
+        *(
+            (F.col(name).isNull(), f"envelope field '{name}' is missing")
+            for name in REQUIRED_ENVELOPE_FIELDS
+        ),
+        *_endpoint_problems(parser),
+        (
+            F.col("fetched_at").try_cast("timestamp").isNull(),
+            "envelope field 'fetched_at' is not a timestamp",
+        ),
+        (
+            ~F.coalesce(F.col("schema_version"), F.lit("")).isin(*SUPPORTED_SCHEMA_VERSIONS),
+            "unsupported envelope schema_version",
+        ),
+        (
+            F.col("source") != F.col("path_source"),
+            "envelope field 'source' does not match its bronze source= folder",
+        ),
+    ]
+    extra = parser.line_problem(prepared)
+    if extra is not None:
+        checks.append((extra.isNotNull(), extra))
+    return first_problem(checks)
+
+
+def _endpoint_problems(parser: PayloadParser) -> list[tuple[Column, str | Column]]:
+    """A line routed by its folder alone must still be of an endpoint the parser reads."""
+    if not parser.endpoints:
+        return []
+    endpoint = F.col("endpoint")
+    return [
+        (endpoint.isNull(), "envelope field 'endpoint' is missing"),
+        (
+            ~endpoint.isin(*parser.endpoints),
+            F.format_string(
+                f"no silver parser for source '{parser.source}' endpoint '%s'", endpoint
+            ),
+        ),
+    ]
+
+
+# --- lines no parser reads -------------------------------------------------------------------
+
+
+def _unparsed_branch(lines: DataFrame, spec: DatasetSpec) -> DataFrame:
+    """Lines of an ignored endpoint (counted, no records) and lines no parser reads (refused)."""
+    envelope = F.from_json(
+        "value",
+        envelope_schema(StringType()),
+        {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT},
+    )
+    with_envelope = lines.withColumn("e", envelope).withColumn("_endpoint", F.col("e.endpoint"))
+    ignored = reduce(
+        Column.__or__,
+        (
+            (F.col("path_source") == i.source) & (F.col("_endpoint") == i.endpoint)
+            for i in spec.ignored
+        ),
+        F.lit(False),
+    )
+    nothing_parsed = F.coalesce(*(F.col("e").getField(n) for n in ENVELOPE_TEXT_FIELDS)).isNull()
+    no_parser = F.format_string(
+        f"no silver parser for source '%s' endpoint '%s' in dataset '{spec.name}'",
+        F.col("path_source"),
+        F.col("_endpoint"),
+    )
+    refusal = first_problem(
+        [
+            (nothing_parsed, "malformed JSON line"),
+            (F.col("_endpoint").isNull(), "envelope field 'endpoint' is missing"),
+            (F.lit(True), no_parser),
+        ]
+    )
+    reason = F.when(~ignored, refusal)
+    columns = {
+        "source": F.col("e").getField("source"),
+        "ingest_id": F.col("e").getField("ingest_id"),
+        "fetched_at": F.col("e").getField("fetched_at").try_cast("timestamp"),
+        "bronze_file": F.col("bronze_file"),
+    }
+    raw = F.when(reason.isNotNull(), F.col("value"))
+    return _candidate_rows(with_envelope, spec, columns, reason, raw, ~ignored)
+
+
+def _candidate_rows(
+    rows: DataFrame,
+    spec: DatasetSpec,
+    columns: dict[str, Column],
+    reason: Column,
+    raw: Column,
+    is_record: Column,
+) -> DataFrame:
+    """The common shape of every branch: the declared columns, each cast to its declared type
+    (null where the parser does not fill it), then the book-keeping columns."""
+    head = F.col("_pos").isNull() | (F.col("_pos") == 0) if "_pos" in rows.columns else F.lit(True)
+    typed = [
+        columns.get(name, F.lit(None)).cast(spark_type).alias(name)
+        for name, spark_type in spark_types(spec.schema).items()
+    ]
+    return rows.select(
+        *typed,
+        reason.alias(REASON),
+        raw.alias(RAW),
+        head.alias(LINE_HEAD),
+        is_record.alias(IS_RECORD),
+    )

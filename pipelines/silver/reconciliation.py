@@ -1,0 +1,184 @@
+"""The reconciliation ledger of the silver streams, and the check that it adds up.
+
+``silver/reconciliation`` holds one row per (dataset, stream, micro-batch), MERGEd insert-only
+on that key, so a replayed batch never counts twice. Per batch:
+
+* ``bronze_lines``: bronze lines read (records, refused lines, empty answers, ignored endpoints);
+* ``records_in``: bronze records (bars, observations, articles, ...) plus refused lines;
+* ``quarantined``: refused by the parser (structure) or by the quality gate (business rules);
+* ``duplicates_removed``: valid records that did not add a silver row -- duplicates of another
+  record of the same batch (the older fetch is dropped), and records whose key was already in
+  silver, whether the record replaced the stored row (a newer fetch: ``updated``) or not;
+* ``inserted`` / ``updated``: silver rows the MERGE inserted / replaced.
+
+So ``records_in == inserted + quarantined + duplicates_removed`` for every batch, and the silver
+table holds exactly the sum of ``inserted`` rows. :func:`reconcile` checks both and says what
+does not add up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.bronze.object_store import ObjectStore, open_object_store
+from pipelines.core.settings import Settings
+from pipelines.lake.delta import DeltaLake
+from pipelines.lake.paths import LakePaths
+
+KEYS = ("dataset", "stream_id", "batch_id")
+COUNTS = (
+    "bronze_lines",
+    "records_in",
+    "quarantined",
+    "duplicates_removed",
+    "inserted",
+    "updated",
+)
+_FIELDS: list[pa.Field[Any]] = [
+    pa.field("dataset", pa.string()),
+    pa.field("stream_id", pa.string()),
+    pa.field("batch_id", pa.int64()),
+    *(pa.field(name, pa.int64()) for name in COUNTS),
+    pa.field("processed_at", pa.timestamp("us", tz="UTC")),
+]
+SCHEMA = pa.schema(_FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCounts:
+    bronze_lines: int
+    records_in: int
+    quarantined: int
+    duplicates_removed: int
+    inserted: int
+    updated: int
+
+
+class Ledger:
+    """Reads and writes ``silver/reconciliation``."""
+
+    def __init__(self, lake: DeltaLake, uri: str) -> None:
+        self.lake = lake
+        self.uri = uri
+
+    def has(self, dataset: str, stream_id: str, batch_id: int) -> bool:
+        """Whether the batch is already recorded (a replay: nothing left to do)."""
+        if not self.lake.exists(self.uri):
+            return False
+        condition = (
+            (pc.field("dataset") == dataset)
+            & (pc.field("stream_id") == stream_id)
+            & (pc.field("batch_id") == batch_id)
+        )
+        dataset_ = self.lake.table(self.uri).to_pyarrow_dataset()
+        return bool(dataset_.count_rows(filter=condition) > 0)
+
+    def record(self, dataset: str, stream_id: str, batch_id: int, counts: BatchCounts) -> None:
+        row = {
+            "dataset": dataset,
+            "stream_id": stream_id,
+            "batch_id": batch_id,
+            **{name: getattr(counts, name) for name in COUNTS},
+            "processed_at": dt.datetime.now(dt.UTC),
+        }
+        self.lake.merge(
+            pa.Table.from_pylist([row], schema=SCHEMA),
+            self.uri,
+            keys=KEYS,
+            update_when=None,
+        )
+
+    def rows(self, dataset: str) -> pa.Table:
+        if not self.lake.exists(self.uri):
+            return SCHEMA.empty_table()
+        return self.lake.to_arrow(self.uri).filter(pc.field("dataset") == dataset)
+
+
+@dataclass
+class ReconciliationReport:
+    dataset: str
+    batches: int = 0
+    totals: dict[str, int] = field(default_factory=dict)
+    silver_rows: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def describe(self) -> str:
+        t = self.totals
+        summary = (
+            f"silver/{self.dataset}: {self.batches} batches, {t.get('records_in', 0):,} records in "
+            f"= {t.get('inserted', 0):,} inserted + {t.get('quarantined', 0):,} quarantined + "
+            f"{t.get('duplicates_removed', 0):,} duplicates removed; "
+            f"{self.silver_rows:,} silver rows"
+        )
+        return summary if self.ok else summary + "; DOES NOT ADD UP: " + "; ".join(self.problems)
+
+
+def reconcile(settings: Settings, dataset: str) -> ReconciliationReport:
+    """Check the ledger of ``dataset`` over all its batches (see the module docstring)."""
+    paths = LakePaths(settings)
+    lake = DeltaLake(settings)
+    ledger = Ledger(lake, paths.reconciliation).rows(dataset)
+    report = ReconciliationReport(dataset, batches=ledger.num_rows)
+    report.totals = {name: int(pc.sum(ledger[name]).as_py() or 0) for name in COUNTS}
+    for row in ledger.to_pylist():
+        accounted = row["inserted"] + row["quarantined"] + row["duplicates_removed"]
+        if row["records_in"] != accounted:
+            report.problems.append(
+                f"stream {row['stream_id']} batch {row['batch_id']}: records_in "
+                f"{row['records_in']} != inserted {row['inserted']} + quarantined "
+                f"{row['quarantined']} + duplicates_removed {row['duplicates_removed']} "
+                f"(= {accounted})"
+            )
+    report.silver_rows = lake.count_rows(paths.silver(dataset))
+    if report.silver_rows != report.totals["inserted"]:
+        report.problems.append(
+            f"silver/{dataset} holds {report.silver_rows} rows but the ledger recorded "
+            f"{report.totals['inserted']} inserted"
+        )
+    return report
+
+
+def committed_merge_counts(
+    settings: Settings, lake: DeltaLake, uri: str, app_id: str, version: int
+) -> tuple[int, int]:
+    """(inserted, updated) of the commit that carried application transaction
+    ``(app_id, version)``: what a batch did before a crash stopped it from recording so.
+    Found in the Delta log (commit metrics sit in ``commitInfo``, the transaction in a ``txn``
+    action of the same commit file). (0, 0) if no such commit is found."""
+    store = open_object_store(settings)
+    prefix = _lake_key(settings, uri)
+    for commit in lake.table(uri).history():
+        if commit.get("operation") not in ("MERGE", "WRITE"):
+            continue
+        if _carries_txn(
+            store, f"{prefix}/_delta_log/{int(commit['version']):020d}.json", app_id, version
+        ):
+            metrics = commit.get("operationMetrics") or {}
+            inserted = metrics.get("num_target_rows_inserted", metrics.get("num_added_rows", 0))
+            return int(inserted), int(metrics.get("num_target_rows_updated", 0))
+    return 0, 0
+
+
+def _lake_key(settings: Settings, uri: str) -> str:
+    """``uri`` relative to the lake root (the object store's key space)."""
+    root = settings.lake_uri()
+    return uri.removeprefix(root).strip("/")
+
+
+def _carries_txn(store: ObjectStore, key: str, app_id: str, version: int) -> bool:
+    for line in store.get(key).decode().splitlines():
+        action = json.loads(line)
+        txn = action.get("txn")
+        if txn and txn.get("appId") == app_id and int(txn.get("version", -1)) == version:
+            return True
+    return False

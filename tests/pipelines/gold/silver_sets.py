@@ -1,0 +1,327 @@
+"""Silver-shaped Delta tables for the gold tests, written directly (not by the silver jobs).
+
+The price set is realistic in shape: several assets over several weeks; ``btc`` has 1h bars
+throughout plus 1m bars on its last days (a finer feed that must win there), ``ousg`` trades
+on weekdays only with thin hours (zero-volume bars), ``paxg`` has 1h bars every day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from deltalake import write_deltalake
+
+from pipelines.core.settings import Settings
+
+FIRST_DAY = dt.date(2026, 1, 1)
+DAYS = 40
+#: Days at the end of the span on which btc also has 1m bars.
+MINUTE_DAYS = 3
+
+_LINEAGE = {"ingest_id": "test-ingest", "bronze_file": "bronze/test.jsonl"}
+
+
+def _bars(
+    asset_id: str, resolution: str, start: dt.date, days: int, seed: int, *, price: float
+) -> pd.DataFrame:
+    minutes = {"1m": 1, "1h": 60}[resolution]
+    rng = np.random.default_rng(seed)
+    ts = pd.date_range(
+        pd.Timestamp(start, tz="UTC"), periods=days * 1440 // minutes, freq=f"{minutes}min"
+    )
+    step_vol = 0.02 * np.sqrt(minutes / 1440)
+    close = price * np.exp(np.cumsum(rng.normal(0, step_vol, len(ts))))
+    open_ = np.concatenate([[price], close[:-1]])
+    volume = rng.lognormal(2, 1, len(ts)) * (rng.uniform(size=len(ts)) > 0.1)  # 10 % zero
+    trades = rng.integers(0, 20, len(ts)).astype("float")
+    trades[rng.uniform(size=len(ts)) < 0.05] = np.nan  # some bars without a trade count
+    return pd.DataFrame(
+        {
+            "date": ts.date,
+            "asset_id": asset_id,
+            "resolution": resolution,
+            "ts": ts,
+            "open": open_,
+            "high": np.maximum(open_, close) * (1 + rng.uniform(0, 0.003, len(ts))),
+            "low": np.minimum(open_, close) * (1 - rng.uniform(0, 0.003, len(ts))),
+            "close": close,
+            "volume": volume,
+            "trades": pd.array(trades, dtype="Int64"),
+            "symbol_id": f"TEST_{asset_id.upper()}",
+            "source": "simulated",
+            "fetched_at": ts + pd.Timedelta(minutes=5),
+            **_LINEAGE,
+        }
+    )
+
+
+def silver_prices_frame() -> pd.DataFrame:
+    """The multi-asset price set described in the module docstring."""
+    minute_start = FIRST_DAY + dt.timedelta(days=DAYS - MINUTE_DAYS)
+    ousg = _bars("ousg", "1h", FIRST_DAY, DAYS, 2, price=105.0)
+    ousg = ousg[pd.to_datetime(ousg["date"]).dt.weekday < 5]
+    return pd.concat(
+        [
+            _bars("btc", "1h", FIRST_DAY, DAYS, 1, price=90_000.0),
+            _bars("btc", "1m", minute_start, MINUTE_DAYS, 11, price=95_000.0),
+            ousg,
+            _bars("paxg", "1h", FIRST_DAY, DAYS, 3, price=2_600.0),
+        ],
+        ignore_index=True,
+    )
+
+
+PRICES_SCHEMA = pa.schema(
+    [
+        ("date", pa.date32()),
+        ("asset_id", pa.string()),
+        ("resolution", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("open", pa.float64()),
+        ("high", pa.float64()),
+        ("low", pa.float64()),
+        ("close", pa.float64()),
+        ("volume", pa.float64()),
+        ("trades", pa.int64()),
+        ("symbol_id", pa.string()),
+        ("source", pa.string()),
+        ("ingest_id", pa.string()),
+        ("fetched_at", pa.timestamp("us", tz="UTC")),
+        ("bronze_file", pa.string()),
+    ]
+)
+
+
+def write_silver(settings: Settings, name: str, frame: pd.DataFrame, schema: pa.Schema) -> str:
+    """Write ``frame`` as ``silver/<name>`` (replacing it); returns the table URI."""
+    uri = settings.lake_uri("silver", name)
+    table = pa.Table.from_pandas(frame[schema.names], preserve_index=False).cast(schema)
+    partition = "year" if "year" in schema.names else "date"
+    write_deltalake(uri, table, mode="overwrite", partition_by=[partition])
+    return uri
+
+
+def _utc(day: dt.date, hour: int = 0) -> pd.Timestamp:
+    return pd.Timestamp(dt.datetime.combine(day, dt.time(hour), tzinfo=dt.UTC))
+
+
+def silver_onchain_frame() -> pd.DataFrame:
+    """Two sources for paxg and ousg on every day (ousg: only one of them publishes NAV, the
+    other fetched later but missing some metrics), one source for btc on half the days."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for offset in range(DAYS):
+        day = FIRST_DAY + dt.timedelta(days=offset)
+        for asset_id, sources in (("paxg", ("alpha", "beta")), ("ousg", ("alpha", "beta"))):
+            for lag_h, source in enumerate(sources, start=1):
+                rows.append(
+                    {
+                        "date": day,
+                        "asset_id": asset_id,
+                        "source": source,
+                        "ts": _utc(day),
+                        # beta fetches later (lag 2 h vs 1 h, except every 5th day)
+                        "fetched_at": _utc(
+                            day + dt.timedelta(days=1), lag_h if offset % 5 else 3 - lag_h
+                        ),
+                        "holders": int(rng.integers(1_000, 2_000)),
+                        "transfer_count": None
+                        if source == "beta" and offset % 3 == 0
+                        else int(rng.integers(10, 100)),
+                        "transfer_volume_usd": float(rng.uniform(1e5, 1e6)),
+                        "total_supply": float(rng.uniform(1e6, 2e6)),
+                        "dex_liquidity_usd": None
+                        if source == "alpha"
+                        else float(rng.uniform(1e4, 1e5)),
+                        "exchange_inflow_usd": float(rng.uniform(0, 1e5)),
+                        "exchange_outflow_usd": None
+                        if offset % 7 == 0
+                        else float(rng.uniform(0, 1e5)),
+                        "nav_usd": (105.0 + offset * 0.01)
+                        if (asset_id == "ousg" and source == "alpha")
+                        else None,
+                        "tvl_usd": float(rng.uniform(1e8, 2e8)),
+                        "circulating_usd": float(rng.uniform(1e8, 2e8)),
+                    }
+                )
+        if offset % 2 == 0:
+            rows.append(
+                {
+                    "date": day,
+                    "asset_id": "btc",
+                    "source": "alpha",
+                    "ts": _utc(day),
+                    "fetched_at": _utc(day + dt.timedelta(days=1)),
+                    "holders": 50_000_000,
+                    "transfer_count": 400_000,
+                    "transfer_volume_usd": 1e10,
+                    "total_supply": 2e7,
+                    "dex_liquidity_usd": None,
+                    "exchange_inflow_usd": 1e9,
+                    "exchange_outflow_usd": 9e8,
+                    "nav_usd": None,
+                    "tvl_usd": None,
+                    "circulating_usd": 1.8e12,
+                }
+            )
+    return pd.DataFrame(rows).assign(**_LINEAGE)
+
+
+ONCHAIN_SCHEMA = pa.schema(
+    [
+        ("date", pa.date32()),
+        ("asset_id", pa.string()),
+        ("source", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("holders", pa.int64()),
+        ("transfer_count", pa.int64()),
+        ("transfer_volume_usd", pa.float64()),
+        ("total_supply", pa.float64()),
+        ("dex_liquidity_usd", pa.float64()),
+        ("exchange_inflow_usd", pa.float64()),
+        ("exchange_outflow_usd", pa.float64()),
+        ("nav_usd", pa.float64()),
+        ("tvl_usd", pa.float64()),
+        ("circulating_usd", pa.float64()),
+        ("ingest_id", pa.string()),
+        ("fetched_at", pa.timestamp("us", tz="UTC")),
+        ("bronze_file", pa.string()),
+    ]
+)
+
+
+def silver_economic_frame() -> pd.DataFrame:
+    """FRED DFF daily (published the next day, no value on 2026-01-19), FRED CPIAUCSL monthly
+    (published mid next month: January's value only on 2026-02-12, after the last price day),
+    and World Bank annual inflation for the USA and Switzerland."""
+    rows = []
+
+    def add(
+        series: str,
+        region: str,
+        source: str,
+        obs: dt.date,
+        value: float | None,
+        known: dt.date,
+        frequency: str,
+    ) -> None:
+        rows.append(
+            {
+                "year": obs.year,
+                "series_id": series,
+                "region": region,
+                "observation_date": obs,
+                "value": value,
+                "frequency": frequency,
+                "units": "percent",
+                "realtime_start": known,
+                "source": source,
+                "fetched_at": _utc(known, 12),
+            }
+        )
+
+    for offset in range(-10, DAYS + 5):
+        obs = FIRST_DAY + dt.timedelta(days=offset)
+        value = None if obs == dt.date(2026, 1, 19) else 4.0 + offset / 100
+        add("DFF", "USA", "fred", obs, value, obs + dt.timedelta(days=1), "daily")
+    for month, value in ((10, 3.0), (11, 3.1), (12, 3.2), (13, 3.3)):
+        obs = dt.date(2025 + month // 13, (month - 1) % 12 + 1, 1)
+        known = dt.date(2025 + (month + 1) // 13, month % 12 + 1, 12)
+        add("CPIAUCSL", "USA", "fred", obs, value, known, "monthly")
+    add(
+        "FP.CPI.TOTL.ZG",
+        "USA",
+        "worldbank",
+        dt.date(2024, 1, 1),
+        2.9,
+        dt.date(2025, 7, 1),
+        "annual",
+    )
+    add(
+        "FP.CPI.TOTL.ZG",
+        "USA",
+        "worldbank",
+        dt.date(2025, 1, 1),
+        2.7,
+        dt.date(2026, 1, 20),
+        "annual",
+    )
+    add(
+        "FP.CPI.TOTL.ZG",
+        "CHE",
+        "worldbank",
+        dt.date(2025, 1, 1),
+        0.6,
+        dt.date(2025, 12, 1),
+        "annual",
+    )
+    return pd.DataFrame(rows).assign(**_LINEAGE)
+
+
+ECONOMIC_SCHEMA = pa.schema(
+    [
+        ("year", pa.int32()),
+        ("series_id", pa.string()),
+        ("region", pa.string()),
+        ("observation_date", pa.date32()),
+        ("value", pa.float64()),
+        ("frequency", pa.string()),
+        ("units", pa.string()),
+        ("realtime_start", pa.date32()),
+        ("source", pa.string()),
+        ("ingest_id", pa.string()),
+        ("fetched_at", pa.timestamp("us", tz="UTC")),
+        ("bronze_file", pa.string()),
+    ]
+)
+
+
+def silver_news_frame() -> pd.DataFrame:
+    """A few articles a day from three outlets, naming one or two assets (or none)."""
+    rng = np.random.default_rng(7)
+    names = [["btc"], ["paxg"], ["ousg"], ["btc", "paxg"], []]
+    rows = []
+    for offset in range(DAYS):
+        day = FIRST_DAY + dt.timedelta(days=offset)
+        for n in range(int(rng.integers(0, 5))):
+            published = _utc(day, int(rng.integers(0, 24)))
+            rows.append(
+                {
+                    "date": day,
+                    "article_id": f"a{offset:02d}-{n}",
+                    "published_at": published,
+                    "title": f"story {offset}-{n}",
+                    "outlet": ["Wire", "Daily", "Chain"][int(rng.integers(0, 3))],
+                    "asset_ids": names[int(rng.integers(0, len(names)))],
+                    "source": "simulated",
+                    "fetched_at": published + pd.Timedelta(hours=1),
+                }
+            )
+    return pd.DataFrame(rows).assign(**_LINEAGE)
+
+
+NEWS_SCHEMA = pa.schema(
+    [
+        ("date", pa.date32()),
+        ("article_id", pa.string()),
+        ("published_at", pa.timestamp("us", tz="UTC")),
+        ("title", pa.string()),
+        ("outlet", pa.string()),
+        ("asset_ids", pa.list_(pa.string())),
+        ("source", pa.string()),
+        ("ingest_id", pa.string()),
+        ("fetched_at", pa.timestamp("us", tz="UTC")),
+        ("bronze_file", pa.string()),
+    ]
+)
+
+
+def write_all_silver(settings: Settings) -> None:
+    """Every silver table gold reads, from the frames above."""
+    write_silver(settings, "prices", silver_prices_frame(), PRICES_SCHEMA)
+    write_silver(settings, "onchain", silver_onchain_frame(), ONCHAIN_SCHEMA)
+    write_silver(settings, "economic", silver_economic_frame(), ECONOMIC_SCHEMA)
+    write_silver(settings, "news", silver_news_frame(), NEWS_SCHEMA)

@@ -1,0 +1,226 @@
+"""The generic silver job: exactly the distinct valid records, reconciliation, the refusal
+threshold and the schema evolution policy -- real Spark, real Delta tables, the real gate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable, write_deltalake
+
+from pipelines import jobs
+from pipelines.core.errors import DataContractError, DataQualityError
+from pipelines.core.settings import Settings
+from pipelines.ingestion.news import EVERYTHING_ENDPOINT
+from pipelines.lake.delta import DeltaLake
+from pipelines.lake.paths import LakePaths
+from pipelines.silver.prices import SCHEMA as PRICES_SCHEMA
+from pipelines.silver.reconciliation import committed_merge_counts, reconcile
+from tests.fixtures.lake import MakeSettings
+from tests.pipelines.silver.bronze_factory import (
+    DAY0,
+    hourly_bars,
+    land,
+    land_lines,
+    price_envelope,
+    wrap,
+)
+
+pytestmark = pytest.mark.usefixtures("spark")
+NEXT_DAY = DAY0 + dt.timedelta(days=1)
+
+
+def table(settings: Settings, name: str) -> pa.Table:
+    return DeltaLake(settings).to_arrow(LakePaths(settings).silver(name))
+
+
+def reasons(settings: Settings, dataset: str) -> list[str]:
+    rows = DeltaLake(settings).to_arrow(LakePaths(settings).quarantine).to_pylist()
+    return sorted(r["reason"] for r in rows if r["dataset"] == dataset)
+
+
+def test_prices_keep_exactly_the_distinct_valid_bars(make_settings: MakeSettings) -> None:
+    """Late re-sends, exact duplicates and junk: silver holds each distinct valid bar once, in
+    its latest fetch; the junk is in quarantine; the ledger adds up."""
+    settings = make_settings(silver_max_files_per_trigger=2, quality_max_failure_share=0.5)
+    root = Path(settings.lake_root)
+    first = DAY0 + dt.timedelta(days=1)
+    original = price_envelope("BTC", hourly_bars(DAY0, 100.0, hours=6), first)
+    # a late re-send revises the last three bars (and adds none)
+    revised = hourly_bars(DAY0, 100.0, hours=6)[3:]
+    for bar in revised:
+        bar["price_close"] += 0.5
+    late = price_envelope("BTC", revised, first + dt.timedelta(days=2))
+    eth = price_envelope("ETH", hourly_bars(DAY0, 10.0, hours=4), first)
+    land(root, [original, eth, late])
+    # the same envelope landed again under another object name, and junk beside it
+    land_lines(root, [original.to_json_line(), "not json", '{"source": "simulated"}'])
+
+    report = jobs.run_silver(settings, "prices")
+
+    silver = table(settings, "prices").sort_by([("asset_id", "ascending"), ("ts", "ascending")])
+    assert silver.num_rows == 6 + 4
+    btc_close = [r["close"] for r in silver.to_pylist() if r["asset_id"] == "btc"]
+    assert btc_close == [101.0, 102.0, 103.0, 104.5, 105.5, 106.5]
+    assert reasons(settings, "prices") == [
+        "envelope field 'ingest_id' is missing",
+        "malformed JSON line",
+    ]
+    check = reconcile(settings, "prices")
+    assert check.ok, check.describe()
+    assert check.totals["records_in"] == 6 + 4 + 3 + 6 + 2 == report.records_in
+    assert check.totals["duplicates_removed"] == 3 + 6
+    assert check.silver_rows == check.totals["inserted"] == 10
+
+
+def test_news_keeps_one_row_per_article(make_settings: MakeSettings) -> None:
+    settings = make_settings(quality_max_failure_share=0.5)
+    root = Path(settings.lake_root)
+    fetched = dt.datetime(2024, 7, 4, tzinfo=dt.UTC)
+    article = {
+        "source": {"id": None, "name": "CoinDesk"},
+        "author": None,
+        "title": "USDC supply grows",
+        "description": "Circle's USD Coin keeps growing.",
+        "url": "https://www.CoinDesk.com/markets/usdc/?utm_source=rss#top",
+        "publishedAt": "2024-07-03T14:05:00Z",
+        "content": "USDC-backed lending rose; the DAILY report saw no change for DAI.",
+    }
+    page = {"status": "ok", "totalResults": 2, "articles": [article]}
+    params = {"q": "USDC", "language": "en", "page": 1}
+    corrected = {**article, "title": "USDC supply grows again", "url": article["url"].split("?")[0]}
+    later = {"status": "ok", "totalResults": 1, "articles": [corrected]}
+    land(
+        root,
+        [
+            wrap("newsapi", "news", EVERYTHING_ENDPOINT, page, fetched, params),
+            wrap(
+                "newsapi",
+                "news",
+                EVERYTHING_ENDPOINT,
+                later,
+                fetched + dt.timedelta(hours=1),
+                params,
+            ),
+        ],
+    )
+    envelope = wrap("newsapi", "news", EVERYTHING_ENDPOINT, page, fetched, params)
+    land_lines(root, [envelope.to_json_line(), "{"], source="newsapi", dataset="news")
+
+    jobs.run_silver(settings, "news")
+
+    rows = table(settings, "news").to_pylist()
+    assert len(rows) == 1  # one canonical URL: one article, in its latest version
+    assert rows[0]["title"] == "USDC supply grows again"
+    assert rows[0]["asset_ids"] == ["usdc", "dai"]  # "DAILY" names nothing, "DAI" does
+    assert reasons(settings, "news") == ["malformed JSON line"]
+    assert reconcile(settings, "news").ok
+
+
+def test_a_batch_refusing_too_much_fails_loudly_and_merges_nothing(
+    make_settings: MakeSettings,
+) -> None:
+    settings = make_settings()  # at most 5 % refused
+    root = Path(settings.lake_root)
+    bars = hourly_bars(DAY0, 100.0, hours=4)
+    for bar in bars[:2]:
+        bar["price_open"] = "n/a"
+    land(root, [price_envelope("BTC", bars, DAY0 + dt.timedelta(days=1))])
+
+    with pytest.raises(DataQualityError) as failure:
+        jobs.run_silver(settings, "prices")
+
+    message = str(failure.value)
+    for part in (
+        "silver/prices batch 0",
+        "50.0%",
+        "5.0%",
+        "field 'price_open' is not a number (2)",
+    ):
+        assert part in message
+    assert not DeltaLake(settings).exists(LakePaths(settings).silver("prices"))
+    assert reasons(settings, "prices") == ["field 'price_open' is not a number"] * 2
+
+    # the checkpoint did not advance: with a higher threshold the same batch goes through
+    report = jobs.run_silver(
+        settings.model_copy(update={"quality_max_failure_share": 0.6}), "prices"
+    )
+    assert (report.batch_ids, report.inserted, report.quarantined) == ([0], 2, 2)
+    assert reconcile(settings, "prices").ok
+
+
+def test_a_declared_column_missing_from_the_table_is_added_without_a_rewrite(
+    make_settings: MakeSettings,
+) -> None:
+    settings = make_settings()
+    uri = LakePaths(settings).silver("prices")
+    old = pa.Table.from_pylist(
+        [
+            {
+                "date": DAY0.date() - dt.timedelta(days=1),
+                "asset_id": "eth",
+                "resolution": "1h",
+                "ts": DAY0 - dt.timedelta(hours=1),
+                **{c: 10.0 for c in ("open", "high", "low", "close", "volume")},
+                "trades": 1,
+                "source": "simulated",
+                "ingest_id": "old",
+                "fetched_at": DAY0,
+                "bronze_file": "bronze/old.jsonl",
+            }
+        ],
+        schema=PRICES_SCHEMA.remove(PRICES_SCHEMA.get_field_index("symbol_id")),
+    )
+    write_deltalake(uri, old, partition_by=["date"])
+    files_before = set(DeltaTable(uri).file_uris())
+    land(Path(settings.lake_root), [price_envelope("BTC", hourly_bars(DAY0, 10.0, 2), NEXT_DAY)])
+
+    report = jobs.run_silver(settings, "prices")
+
+    assert report.columns_added == ["symbol_id"]
+    assert files_before <= set(DeltaTable(uri).file_uris())  # the old file is not rewritten
+    rows = {r["asset_id"]: r["symbol_id"] for r in table(settings, "prices").to_pylist()}
+    assert rows == {"eth": None, "btc": "SIMEX_SPOT_BTC_USD"}
+
+
+def test_a_table_conflicting_with_the_contract_stops_before_the_stream(
+    make_settings: MakeSettings,
+) -> None:
+    settings = make_settings()
+    uri = LakePaths(settings).silver("prices")
+    index = PRICES_SCHEMA.get_field_index("volume")
+    conflicting = PRICES_SCHEMA.set(index, pa.field("volume", pa.string()))
+    write_deltalake(uri, conflicting.empty_table())
+    land(Path(settings.lake_root), [price_envelope("BTC", hourly_bars(DAY0, 10.0, 2), NEXT_DAY)])
+
+    with pytest.raises(DataContractError, match="column 'volume' is string in the table, double"):
+        jobs.run_silver(settings, "prices")
+    assert not LakePaths(settings).checkpoint("silver_prices").exists()
+
+
+def test_a_commit_the_ledger_missed_is_recovered_from_the_delta_log(
+    make_settings: MakeSettings,
+) -> None:
+    """After a crash between the silver commit and the ledger commit, the replayed batch takes
+    its inserted/updated counts from the commit itself."""
+    settings = make_settings(silver_max_files_per_trigger=1)
+    root = Path(settings.lake_root)
+    land(root, [price_envelope("BTC", hourly_bars(DAY0, 10.0, 3), NEXT_DAY)])
+    first = jobs.run_silver(settings, "prices")
+    revised = hourly_bars(DAY0, 10.0, 4)
+    land(root, [price_envelope("BTC", revised, NEXT_DAY + dt.timedelta(days=1))])
+    second = jobs.run_silver(settings, "prices")
+
+    paths = LakePaths(settings)
+    stream = (paths.checkpoint("silver_prices") / "rwa-stream-id").read_text()
+    app_id = f"silver.prices.{stream}"
+    lake = DeltaLake(settings)
+    uri = paths.silver("prices")
+    assert committed_merge_counts(settings, lake, uri, app_id, 0) == (first.inserted, 0) == (3, 0)
+    assert committed_merge_counts(settings, lake, uri, app_id, 1) == (1, 3)
+    assert (second.inserted, second.updated, second.duplicates_removed) == (1, 3, 3)
+    ledger = json.dumps(reconcile(settings, "prices").totals, sort_keys=True)
+    assert reconcile(settings, "prices").ok, ledger
