@@ -11,13 +11,17 @@ import datetime as dt
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from pipelines.core.errors import RwaError
 from pipelines.core.settings import Settings
+
+if TYPE_CHECKING:
+    from pipelines.gold.job import GoldRunReport
+    from pipelines.silver.job import SilverRunReport
 
 Handler = Callable[[Settings, argparse.Namespace], int]
 
@@ -80,16 +84,8 @@ def _stop_on_sigterm() -> threading.Event:
 
 def _cmd_silver(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.jobs import run_silver_all
-    from pipelines.silver.registry import SILVER_DATASETS
 
-    datasets = SILVER_DATASETS if args.dataset == "all" else (args.dataset,)
-    for dataset, r in run_silver_all(settings, datasets).items():
-        print(
-            f"silver {dataset}: {r.bronze_lines:,} bronze lines, {r.records_in:,} records in, "
-            f"{r.inserted:,} inserted, {r.updated:,} updated, {r.duplicates_removed:,} "
-            f"duplicates removed, {r.quarantined:,} quarantined in {r.batches} micro-batches "
-            f"({r.seconds:.1f} s)"
-        )
+    _print_silver(run_silver_all(settings, _datasets(args)))
     return 0
 
 
@@ -99,13 +95,48 @@ def _cmd_gold(settings: Settings, args: argparse.Namespace) -> int:
 
     if (args.first is None) != (args.last is None):
         raise ConfigurationError("rwa gold: give both --first and --last, or neither (every day)")
-    report = run_gold(settings, None if args.first is None else (args.first, args.last))
-    span = "every day" if report.days is None else f"{report.days.first}..{report.days.last}"
+    _print_gold(run_gold(settings, None if args.first is None else (args.first, args.last)))
+    return 0
+
+
+def _cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.jobs import backfill, load_serving
+
+    report = backfill(settings, args.first, args.last, _datasets(args))
+    print(f"backfill of bronze fetched {report.days}:")
+    _print_silver(report.silver)
+    if report.gold is None:
+        print("gold unchanged: no valid silver record came from those days")
+        return 0
+    _print_gold(report.gold)
+    if not args.no_load:
+        loaded = load_serving(settings)
+        print(f"serving store ({settings.serving_backend}): {loaded.table_counts}")
+    return 0
+
+
+def _datasets(args: argparse.Namespace) -> tuple[str, ...]:
+    from pipelines.silver.registry import SILVER_DATASETS
+
+    return SILVER_DATASETS if args.dataset == "all" else (args.dataset,)
+
+
+def _print_silver(reports: Mapping[str, SilverRunReport]) -> None:
+    for dataset, r in reports.items():
+        print(
+            f"silver {dataset}: {r.bronze_lines:,} bronze lines, {r.records_in:,} records in, "
+            f"{r.inserted:,} inserted, {r.updated:,} updated, {r.duplicates_removed:,} "
+            f"duplicates removed, {r.quarantined:,} quarantined in {r.batches} micro-batches "
+            f"({r.seconds:.1f} s)"
+        )
+
+
+def _print_gold(report: GoldRunReport) -> None:
+    span = "every day" if report.days is None else str(report.days)
     rows = ", ".join(f"{table}: {n:,} rows" for table, n in report.rows.items())
     print(f"gold ({span}) {rows} ({report.seconds:.1f} s)")
     for table, why in report.skipped.items():
         print(f"gold {table} skipped: {why}")
-    return 0
 
 
 def _cmd_load(settings: Settings, _: argparse.Namespace) -> int:
@@ -165,6 +196,15 @@ def _cmd_maintain(settings: Settings, args: argparse.Namespace) -> int:
         f"(time travel works for versions inside it)"
     )
     return 0
+
+
+def _add_dataset_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dataset",
+        choices=["all", "prices", "onchain", "economic", "news"],
+        default="all",
+        help="silver dataset to process (default: all, in that order)",
+    )
 
 
 def _date(text: str) -> dt.date:
@@ -267,17 +307,24 @@ def build_parser() -> argparse.ArgumentParser:
         "partitions move to another member",
     )
     silver = add("silver", _cmd_silver, "stream new bronze objects into silver (availableNow)")
-    silver.add_argument(
-        "--dataset",
-        choices=["all", "prices", "onchain", "economic", "news"],
-        default="all",
-        help="silver dataset to update (default: all, in that order)",
-    )
+    _add_dataset_option(silver)
     gold = add(
         "gold", _cmd_gold, "build gold (OHLCV 1m-1d, features, on-chain, macro, news) from silver"
     )
     gold.add_argument("--first", type=_date, help="first day to rebuild, YYYY-MM-DD (inclusive)")
     gold.add_argument("--last", type=_date, help="last day to rebuild, YYYY-MM-DD (inclusive)")
+    backfill = add(
+        "backfill",
+        _cmd_backfill,
+        "reprocess the bronze objects fetched on a range of days into silver, rebuild the gold "
+        "days they touch, and reload the serving store",
+    )
+    backfill.add_argument("--first", type=_date, required=True, help="first fetch day, YYYY-MM-DD")
+    backfill.add_argument("--last", type=_date, required=True, help="last fetch day (inclusive)")
+    _add_dataset_option(backfill)
+    backfill.add_argument(
+        "--no-load", action="store_true", help="do not reload the serving store afterwards"
+    )
     add("load", _cmd_load, "upsert reference assets and gold OHLCV into the serving store")
     serve = add("serve", _cmd_serve, "start the analytics API (uvicorn)")
     serve.add_argument("--host", help="bind address (RWA_API_HOST)")

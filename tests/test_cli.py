@@ -34,6 +34,7 @@ def test_help_lists_every_subcommand() -> None:
         "db",
         "assets",
         "maintain",
+        "backfill",
     ):
         assert command in done.stdout
 

@@ -11,6 +11,7 @@ envelope per line. Objects are immutable and their names are derived from what t
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -27,9 +28,11 @@ def partition_prefix(source: str, dataset: str, day: str) -> str:
     return f"{BRONZE_PREFIX}/source={source}/dataset={dataset}/date={day}"
 
 
-def dataset_glob(dataset: str) -> str:
-    """Glob (relative to the lake root) matching every bronze object of a dataset."""
-    return f"{BRONZE_PREFIX}/source=*/dataset={dataset}/date=*/*.jsonl"
+def dataset_glob(dataset: str, days: Sequence[dt.date] | None = None) -> str:
+    """Glob (relative to the lake root) matching the bronze objects of a dataset: all of them,
+    or those fetched on ``days`` (Hadoop/Spark ``{a,b}`` alternation)."""
+    dates = "*" if days is None else "{" + ",".join(day.isoformat() for day in days) + "}"
+    return f"{BRONZE_PREFIX}/source=*/dataset={dataset}/date={dates}/*.jsonl"
 
 
 @dataclass

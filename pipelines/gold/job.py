@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame, SparkSession
 
 from pipelines.core.errors import DataContractError
-from pipelines.gold.days import DayRange, restrict
 from pipelines.gold.features import daily_features
 from pipelines.gold.macro import asset_countries, macro_asof, widen_over_gaps
 from pipelines.gold.ohlcv import rollup_ohlcv
@@ -36,6 +35,7 @@ from pipelines.gold.tables import (
     GoldTable,
     replace_days,
 )
+from pipelines.lake.days import DayRange, restrict
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.reference.model import Asset

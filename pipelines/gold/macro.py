@@ -31,8 +31,8 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from pipelines.gold.days import DayRange, restrict
 from pipelines.ingestion.worldbank import JURISDICTION_ISO3, WorldBankSource
+from pipelines.lake.days import DayRange, restrict
 from pipelines.reference.model import Asset
 
 #: Region of the series that apply to every asset (dollar rates and inflation).

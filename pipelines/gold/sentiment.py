@@ -21,8 +21,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from pipelines.gold.days import DayRange
 from pipelines.gold.tables import SENTIMENT_DAILY
+from pipelines.lake.days import DayRange
 from pipelines.lake.delta import DeltaLake
 
 #: Filled by the sentiment job; gold writes them null.

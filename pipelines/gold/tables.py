@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
 
-from pipelines.gold.days import DayRange
+from pipelines.lake.days import DayRange
 from pipelines.lake.delta import DeltaLake
 
 

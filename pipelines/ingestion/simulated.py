@@ -906,21 +906,34 @@ def _macro_daily(seed: int, series: MacroSeries, first: dt.date, last: dt.date) 
     return list(series.mean + _ou(z, series.sd, series.half_life_days))
 
 
+#: CPI for a month is released mid-way through the next one.
+CPI_RELEASE_LAG = dt.timedelta(days=14)
+
+
 def _fred_observations(
     seed: int, series: MacroSeries, first: dt.date, last: dt.date, as_of: dt.date
 ) -> list[dict[str, str]]:
-    """FRED observation records for ``first..last`` (inclusive), values as text, "." missing."""
+    """FRED observation records for ``first..last`` (inclusive), values as text, "." missing.
 
-    def obs(day: dt.date, value: str) -> dict[str, str]:
-        iso = as_of.isoformat()
-        return {"realtime_start": iso, "realtime_end": iso, "date": day.isoformat(), "value": value}
+    Each observation's ``realtime_start`` is the day it was first published (ALFRED's first
+    vintage: the next day for daily series, mid-way through the next month for CPI), as a source
+    polled on schedule would have seen it, so point-in-time joins over simulated history have
+    values to find."""
+
+    def obs(day: dt.date, value: str, released: dt.date) -> dict[str, str]:
+        return {
+            "realtime_start": released.isoformat(),
+            "realtime_end": as_of.isoformat(),
+            "date": day.isoformat(),
+            "value": value,
+        }
 
     if series.frequency == "monthly":
+        releases = {month: _month_after(month) + CPI_RELEASE_LAG for month in _months(first, last)}
         return [
-            obs(month, _cpi_value(seed, series, month))
-            for month in _months(first, last)
-            # CPI for a month is released mid-way through the next one.
-            if _month_after(month) + dt.timedelta(days=14) <= as_of
+            obs(month, _cpi_value(seed, series, month), released)
+            for month, released in releases.items()
+            if released <= as_of
         ]
     values = _macro_daily(seed, series, first, last)
     offset = (first - min(MACRO_ANCHOR, first)).days
@@ -933,7 +946,8 @@ def _fred_observations(
         if series.frequency == "business" and day.weekday() >= 5:
             continue
         missing = series.frequency == "business" and day in holidays
-        out.append(obs(day, "." if missing else f"{values[offset + k]:.{series.decimals}f}"))
+        value = "." if missing else f"{values[offset + k]:.{series.decimals}f}"
+        out.append(obs(day, value, min(day + _DAY, as_of)))
     return out
 
 

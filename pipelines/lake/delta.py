@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import DeltaError
 from pyspark.sql import DataFrame, SparkSession
@@ -83,6 +84,14 @@ class DeltaLake:
         if not self.exists(uri):
             return 0
         return int(self.table(uri).to_pyarrow_dataset().count_rows())
+
+    def max_value(self, uri: str, column: str) -> Any:
+        """The largest non-null value of ``column`` (None when the table is absent or empty);
+        reads only that column."""
+        if not self.exists(uri):
+            return None
+        values = self.table(uri).to_pyarrow_dataset().to_table(columns=[column])[column]
+        return pc.max(values).as_py()
 
     def to_spark(self, spark: SparkSession, uri: str) -> DataFrame:
         """The current snapshot as a Spark DataFrame."""

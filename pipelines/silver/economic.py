@@ -186,4 +186,5 @@ def economic_spec() -> DatasetSpec:
             FredObservations("fred"),
             WorldBankIndicator(),
         ),
+        day_column="observation_date",
     )

@@ -20,10 +20,18 @@ guard skips the MERGEs and the ledger is completed from the commit's own metrics
 includes a stream id kept in the checkpoint folder, so after a lost checkpoint the fresh stream
 (whose batch ids restart at 0) is not mistaken for a replay: it re-reads all of bronze, and the
 MERGE, which only replaces a row with a newer fetch, changes nothing that was already there.
+
+A **backfill** (``backfill=DayRange``) is the same job over the bronze objects fetched on those
+days only, from a checkpoint of its own that is removed once it has drained them (a rerun
+reprocesses them; a crashed backfill resumes). Its MERGE also lets a record replace the stored
+row of the very same fetch, so reprocessing after a parser fix rewrites those rows, while an
+older fetch still never replaces a newer one: the table ends exactly as the stream over the same
+bronze leaves it.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from collections import Counter
@@ -39,6 +47,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pipelines.bronze.writer import dataset_glob
 from pipelines.core.errors import DataQualityError
 from pipelines.core.settings import Settings
+from pipelines.lake.days import DayRange
 from pipelines.lake.delta import BatchTxn, DeltaLake
 from pipelines.quality.gate import GateOutcome, QualityGate
 from pipelines.silver.contract import enforce_table_contract
@@ -46,7 +55,7 @@ from pipelines.silver.dedup import latest_per_key
 from pipelines.silver.parsing import IS_RECORD, LINE_HEAD, RAW, REASON, bronze_lines, parse_lines
 from pipelines.silver.quarantine import REFUSED_COLUMNS, QuarantineSink, row_json
 from pipelines.silver.reconciliation import COUNTS, BatchCounts, Ledger, committed_merge_counts
-from pipelines.silver.spec import NEWER, DatasetSpec
+from pipelines.silver.spec import NEWER, NOT_OLDER, DatasetSpec
 
 STREAM_ID_FILE = "rwa-stream-id"
 #: Reasons named in a DataQualityError.
@@ -67,6 +76,8 @@ class SilverRunReport:
     seconds: float = 0.0
     batch_ids: list[int] = field(default_factory=list)
     columns_added: list[str] = field(default_factory=list)
+    #: The days the valid records are about (the spec's ``day_column``); None when none.
+    days_touched: DayRange | None = None
 
     def add(self, batch_id: int, counts: BatchCounts) -> None:
         self.batches += 1
@@ -98,6 +109,7 @@ class SilverJob:
         *,
         gate: QualityGate,
         after_batch: Callable[[int], None] | None = None,
+        backfill: DayRange | None = None,
     ) -> None:
         self.spark = spark
         self.settings = settings
@@ -107,6 +119,7 @@ class SilverJob:
         self.gate = gate
         # Test hook: runs after a batch's commits and before Spark records it as done.
         self.after_batch = after_batch
+        self.backfill = backfill
         self.report = SilverRunReport(spec.name)
         self.stream_id = ""
         self.run_id = ""
@@ -138,6 +151,9 @@ class SilverJob:
             if self._failure is not None:
                 raise self._failure from error
             raise
+        if self.backfill is not None:
+            # Drained: the next backfill of these days reprocesses them from the start.
+            shutil.rmtree(self.targets.checkpoint_dir, ignore_errors=True)
         if self.lake.exists(self.targets.silver_uri):
             self.gate.check_table(self.spec.name, self.targets.silver_uri, run_id=self.run_id)
         self.report.seconds = time.perf_counter() - started
@@ -155,7 +171,8 @@ class SilverJob:
         return marker.read_text().strip()
 
     def _bronze_stream(self) -> DataFrame:
-        source = str(self.targets.bronze_root.resolve() / dataset_glob(self.spec.name))
+        days = None if self.backfill is None else self.backfill.days()
+        source = str(self.targets.bronze_root.resolve() / dataset_glob(self.spec.name, days))
         text = self.spark.readStream.option(
             "maxFilesPerTrigger", self.settings.silver_max_files_per_trigger
         ).text(source)
@@ -191,6 +208,7 @@ class SilverJob:
         self.targets.quarantine.add(self.spec.name, refused, txn)
         self._fail_if_too_many_refused(batch_id, records.num_rows, refused)
         inserted, updated = self._merge(outcome.valid, txn)
+        self._note_days(outcome.valid)
         counts = BatchCounts(
             bronze_lines=int(pc.sum(rows[LINE_HEAD]).as_py() or 0),
             records_in=records.num_rows,
@@ -210,7 +228,7 @@ class SilverJob:
             distinct,
             self.targets.silver_uri,
             keys=self.spec.keys,
-            update_when=NEWER,
+            update_when=NEWER if self.backfill is None else NOT_OLDER,
             partition_by=self.spec.partition_by,
             txn=txn,
         )
@@ -220,6 +238,13 @@ class SilverJob:
                 self.settings, self.lake, self.targets.silver_uri, txn.app_id, txn.version
             )
         return outcome.inserted, outcome.updated
+
+    def _note_days(self, valid: pa.Table) -> None:
+        """Widen ``days_touched`` by the days of this batch's valid records."""
+        bounds = pc.min_max(valid[self.spec.day_column])
+        first, last = bounds["min"].as_py(), bounds["max"].as_py()
+        if first is not None:
+            self.report.days_touched = DayRange(first, last).hull(self.report.days_touched)
 
     def _fail_if_too_many_refused(self, batch_id: int, records_in: int, refused: pa.Table) -> None:
         limit = self.settings.quality_max_failure_share

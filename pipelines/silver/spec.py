@@ -42,6 +42,11 @@ UTC_TS = pa.timestamp("us", tz="UTC")
 
 #: Latest fetch wins; ingest_id breaks ties so the outcome never depends on batch order.
 NEWER = "s.fetched_at > t.fetched_at OR (s.fetched_at = t.fetched_at AND s.ingest_id > t.ingest_id)"
+#: A backfill reprocesses fetches already in silver: the same fetch replaces its stored row (so
+#: a fixed parser's output lands), an older one still never does.
+NOT_OLDER = (
+    "s.fetched_at > t.fetched_at OR (s.fetched_at = t.fetched_at AND s.ingest_id >= t.ingest_id)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,11 +227,16 @@ class DatasetSpec:
     partition_by: tuple[str, ...]
     parsers: tuple[PayloadParser, ...]
     ignored: tuple[IgnoredEndpoint, ...] = ()
+    #: The date column saying which day a record is about (gold's days follow it).
+    day_column: str = "date"
 
     def __post_init__(self) -> None:
-        missing = [c for c in (*self.keys, *self.partition_by) if c not in self.schema.names]
+        declared = (*self.keys, *self.partition_by, self.day_column)
+        missing = [c for c in declared if c not in self.schema.names]
         if missing:
-            raise ValueError(f"silver/{self.name}: key/partition columns {missing} not declared")
+            raise ValueError(
+                f"silver/{self.name}: key/partition/day columns {missing} not declared"
+            )
 
     @property
     def app_id(self) -> str:

@@ -10,8 +10,8 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
-from pipelines.gold.days import DayRange
 from pipelines.gold.sentiment import merge_sentiment_days, news_per_asset_day
+from pipelines.lake.days import DayRange
 from pipelines.lake.delta import DeltaLake
 from tests.fixtures.lake import MakeSettings
 from tests.pipelines.gold import pandas_reference as ref

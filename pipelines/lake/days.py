@@ -1,8 +1,9 @@
-"""The UTC calendar days one gold run recomputes.
+"""Inclusive ranges of UTC calendar days: what a backfill or a gold range run covers.
 
-A run either recomputes every day silver holds (``None``) or an inclusive range of days. Every
+A gold run recomputes every day silver holds (``None``) or an inclusive range of days. Every
 gold table is keyed by day (intraday bars by the day their bucket starts in), so a range run
-reads what those days need and replaces exactly those days in each table.
+reads what those days need and replaces exactly those days in each table. A silver backfill
+reprocesses the bronze objects fetched on a range of days (bronze is partitioned by fetch date).
 """
 
 from __future__ import annotations
@@ -26,8 +27,21 @@ class DayRange:
     def __post_init__(self) -> None:
         if self.first > self.last:
             raise ConfigurationError(
-                f"gold date range: first day {self.first} is after last day {self.last}"
+                f"date range: first day {self.first} is after last day {self.last}"
             )
+
+    def days(self) -> list[dt.date]:
+        """Every day of the range, in order."""
+        return [self.first + dt.timedelta(days=n) for n in range((self.last - self.first).days + 1)]
+
+    def hull(self, other: DayRange | None) -> DayRange:
+        """The smallest range covering both."""
+        if other is None:
+            return self
+        return DayRange(min(self.first, other.first), max(self.last, other.last))
+
+    def __str__(self) -> str:
+        return f"{self.first.isoformat()}..{self.last.isoformat()}"
 
     def predicate(self, column: str = "date") -> str:
         """SQL predicate selecting the range, for Delta ``replaceWhere`` and MERGE clauses."""
