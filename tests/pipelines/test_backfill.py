@@ -22,6 +22,7 @@ from pipelines.lake.paths import LakePaths
 from pipelines.reference import load_assets
 from pipelines.silver.reconciliation import reconcile
 from pipelines.silver.registry import SILVER_DATASETS, dataset_spec
+from tests.fixtures.lake import lake_settings
 
 pytestmark = pytest.mark.usefixtures("spark")
 
@@ -30,13 +31,9 @@ DAYS = 9
 ASSETS = ["btc", "usdc", "ousg", "paxg", "buidl"]
 
 
-def lake_settings(root: Path) -> Settings:
-    return Settings(
-        lake_root=str(root / "lake"),
-        state_dir=root / "state",
-        duckdb_path=root / "serving.duckdb",
-        serving_backend="duckdb",
-        spark_shuffle_partitions=2,
+def backfill_settings(root: Path) -> Settings:
+    return lake_settings(
+        root,
         sim_days=DAYS,
         sim_end=END,
         sim_assets=ASSETS,
@@ -77,7 +74,7 @@ def assert_same_tables(got: dict[str, pa.Table], want: dict[str, pa.Table]) -> N
 @pytest.fixture(scope="module")
 def streamed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The streaming path: simulate -> bronze, every silver stream, one full gold run."""
-    settings = lake_settings(tmp_path_factory.mktemp("streamed"))
+    settings = backfill_settings(tmp_path_factory.mktemp("streamed"))
     jobs.land_simulated(settings)
     jobs.run_silver_all(settings)
     jobs.run_gold(settings)
@@ -90,7 +87,7 @@ def streamed_tables(streamed: Settings) -> dict[str, pa.Table]:
 
 
 def copy_bronze(source: Settings, root: Path) -> Settings:
-    settings = lake_settings(root)
+    settings = backfill_settings(root)
     shutil.copytree(Path(source.lake_root) / "bronze", Path(settings.lake_root) / "bronze")
     return settings
 

@@ -4,7 +4,6 @@ the gold test modules (read-only: tests that write build their own lake)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +15,7 @@ from pipelines.gold.job import GoldJob, GoldRunReport
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.reference import load_assets
+from tests.fixtures.lake import lake_settings
 from tests.pipelines.gold.silver_sets import write_all_silver
 
 
@@ -38,16 +38,6 @@ class GoldLake:
             if frame[column].map(lambda cell: isinstance(cell, np.ndarray)).any():
                 frame[column] = frame[column].map(tuple)
         return frame.sort_values(list(key)).reset_index(drop=True)
-
-
-def lake_settings(root: Path) -> Settings:
-    return Settings(
-        lake_root=str(root / "lake"),
-        state_dir=root / "state",
-        duckdb_path=root / "serving.duckdb",
-        serving_backend="duckdb",
-        spark_shuffle_partitions=2,
-    )
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ from pyspark.sql import SparkSession
 
 from pipelines.core.errors import ConfigurationError, DataContractError
 from pipelines.gold.tables import GOLD_TABLES
-from tests.fixtures.lake import MakeSettings
+from tests.fixtures.lake import MakeSettings, lake_settings
 from tests.pipelines.gold import pandas_reference as ref
-from tests.pipelines.gold.conftest import GoldLake, lake_settings
+from tests.pipelines.gold.conftest import GoldLake
 from tests.pipelines.gold.silver_sets import (
     FIRST_DAY,
     PRICES_SCHEMA,
