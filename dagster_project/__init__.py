@@ -1,1 +1,6 @@
-"""Dagster definitions for the lakehouse (issue 5); empty until then."""
+"""Dagster orchestration of the lakehouse: assets per layer, resources per deployment,
+partitions by fetch day, schedules, sensors and asset checks. ``defs`` is what Dagster loads."""
+
+from dagster_project.definitions import defs
+
+__all__ = ["defs"]

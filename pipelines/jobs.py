@@ -6,6 +6,7 @@ Each function runs one step end to end and returns its report; none holds state 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,10 +28,12 @@ from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.lake.spark import get_spark
 from pipelines.quality.gate import QualityGate
+from pipelines.quality.results import ExpectationResult
 from pipelines.reference import load_assets
 from pipelines.serving import open_store
 from pipelines.serving.load import GoldLoadReport, load_gold
 from pipelines.silver.job import SilverJob, SilverRunReport, SilverTargets
+from pipelines.silver.lineage import days_about
 from pipelines.silver.quarantine import QuarantineSink
 from pipelines.silver.reconciliation import Ledger
 from pipelines.silver.registry import SILVER_DATASETS, dataset_spec
@@ -46,6 +49,24 @@ def land_simulated(settings: Settings) -> LandingReport:
     source = simulated_source(settings)
     writer = BronzeWriter(open_object_store(settings))
     return writer.land(source.collect(source.window))
+
+
+def land_simulated_fetch_days(settings: Settings, days: DayRange) -> LandingReport:
+    """Land what a daily fetch on each of ``days`` would have landed: the previous UTC day of
+    every dataset, fetched just after midnight, so each lands in its own fetch day's bronze
+    partition. Day by day, so landing a range equals landing its days one at a time."""
+    writer = BronzeWriter(open_object_store(settings))
+    assets = load_assets()
+    total = LandingReport()
+    for day in days.days():
+        one_day = settings.model_copy(update={"sim_end": day, "sim_days": 1})
+        source = SimulatedSource.from_settings(one_day, assets)
+        landed = writer.land(source.collect(source.window))
+        total.records += landed.records
+        total.objects_written += landed.objects_written
+        total.objects_present += landed.objects_present
+        total.keys += landed.keys
+    return total
 
 
 def ingest_window(settings: Settings, now: dt.datetime | None = None) -> FetchWindow:
@@ -121,6 +142,17 @@ def run_silver(
     return job.run()
 
 
+def check_silver_table(settings: Settings, dataset: str) -> list[ExpectationResult]:
+    """The table-level expectations (key uniqueness, freshness) of ``silver/<dataset>``, run
+    and stored now; none while the table does not exist."""
+    lake = DeltaLake(settings)
+    uri = LakePaths(settings).silver(dataset)
+    if not lake.exists(uri):
+        return []
+    gate = QualityGate.from_settings(settings, lake)
+    return gate.check_table(dataset, uri, run_id=uuid.uuid4().hex)
+
+
 def run_silver_all(
     settings: Settings,
     datasets: Sequence[str] = SILVER_DATASETS,
@@ -177,21 +209,33 @@ def backfill(
     datasets: Sequence[str] = SILVER_DATASETS,
 ) -> BackfillReport:
     """Reprocess the bronze objects fetched from ``first`` to ``last`` (inclusive) into silver,
-    then rebuild gold from the first day those records are about up to the latest day silver
-    prices hold (later days' trailing windows and as-of values can depend on them). The result
-    equals what the streaming path builds from the same bronze; a rerun changes nothing."""
+    then rebuild the gold days of :func:`gold_days_after` (nothing when no silver row came from
+    those fetches). The result equals what the streaming path builds from the same bronze; a
+    rerun changes nothing."""
     days = DayRange(first, last)
     report = BackfillReport(days, run_silver_all(settings, datasets, backfill=days))
-    touched: DayRange | None = None
-    for silver in report.silver.values():
-        if silver.days_touched is not None:
-            touched = silver.days_touched.hull(touched)
-    if touched is None:
-        return report
-    latest = DeltaLake(settings).max_value(LakePaths(settings).silver("prices"), "date")
-    report.gold_days = DayRange(touched.first, max(touched.last, latest or touched.last))
-    report.gold = run_gold(settings, (report.gold_days.first, report.gold_days.last))
+    report.gold_days = gold_days_after(settings, days, datasets)
+    if report.gold_days is not None:
+        report.gold = run_gold(settings, (report.gold_days.first, report.gold_days.last))
     return report
+
+
+def gold_days_after(
+    settings: Settings, fetched: DayRange, datasets: Sequence[str] = SILVER_DATASETS
+) -> DayRange | None:
+    """The gold days to rebuild once silver holds the bronze fetched on ``fetched``: from the
+    first day those silver rows are about up to the latest day of ``silver/prices`` (later days'
+    trailing windows and as-of values can depend on them); None when silver holds none."""
+    lake, paths, assets = DeltaLake(settings), LakePaths(settings), load_assets()
+    touched: DayRange | None = None
+    for dataset in datasets:
+        about = days_about(lake, paths.silver(dataset), dataset_spec(dataset, assets), fetched)
+        if about is not None:
+            touched = about.hull(touched)
+    if touched is None:
+        return None
+    latest = lake.max_value(paths.silver("prices"), "date")
+    return DayRange(touched.first, max(touched.last, latest or touched.last))
 
 
 @dataclass

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ServingBackend = Literal["duckdb", "timescaledb"]
 DeltaBackend = Literal["auto", "delta-rs", "native"]
+Deployment = Literal["local", "ci", "production"]
 
 
 class Settings(BaseSettings):
@@ -183,6 +184,22 @@ class Settings(BaseSettings):
     )
     lander_max_interval_s: float = Field(
         default=60.0, gt=0, description="Seconds an open bronze object may wait before rotating."
+    )
+
+    # --- orchestration (Dagster) -------------------------------------------------------------
+    deployment: Deployment = Field(
+        default="local",
+        description="Dagster resources to use: local (embedded defaults), ci (TimescaleDB "
+        "serving store) or production (S3 lake, TimescaleDB, Kafka).",
+    )
+    partitions_start: dt.date = Field(
+        default=dt.date(2024, 1, 1),
+        description="First daily partition (fetch day) of the Dagster assets.",
+    )
+    alert_webhook_url: str | None = Field(
+        default=None,
+        description="URL a failed Dagster run is POSTed to as JSON (Slack-compatible `text`); "
+        "unset = logged only.",
     )
 
     # --- API --------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ from pipelines.core.settings import Settings
 from pipelines.lake.days import DayRange
 from pipelines.lake.delta import BatchTxn, DeltaLake
 from pipelines.quality.gate import GateOutcome, QualityGate
+from pipelines.quality.results import ExpectationResult
 from pipelines.silver.contract import enforce_table_contract
 from pipelines.silver.dedup import latest_per_key
 from pipelines.silver.parsing import IS_RECORD, LINE_HEAD, RAW, REASON, bronze_lines, parse_lines
@@ -76,8 +77,11 @@ class SilverRunReport:
     seconds: float = 0.0
     batch_ids: list[int] = field(default_factory=list)
     columns_added: list[str] = field(default_factory=list)
-    #: The days the valid records are about (the spec's ``day_column``); None when none.
-    days_touched: DayRange | None = None
+    #: Row-level expectations that refused records in this run -> records refused.
+    failed_expectations: dict[str, int] = field(default_factory=dict)
+    #: Results of the table-level expectations checked after the run (key uniqueness,
+    #: freshness); empty when the table does not exist.
+    table_results: list[ExpectationResult] = field(default_factory=list)
 
     def add(self, batch_id: int, counts: BatchCounts) -> None:
         self.batches += 1
@@ -155,7 +159,9 @@ class SilverJob:
             # Drained: the next backfill of these days reprocesses them from the start.
             shutil.rmtree(self.targets.checkpoint_dir, ignore_errors=True)
         if self.lake.exists(self.targets.silver_uri):
-            self.gate.check_table(self.spec.name, self.targets.silver_uri, run_id=self.run_id)
+            self.report.table_results = self.gate.check_table(
+                self.spec.name, self.targets.silver_uri, run_id=self.run_id
+            )
         self.report.seconds = time.perf_counter() - started
         return self.report
 
@@ -204,11 +210,14 @@ class SilverJob:
             run_id=self.run_id,
         )
         refused = _refused(structural, outcome)
+        for result in outcome.results:
+            if not result.success:
+                failed = self.report.failed_expectations
+                failed[result.rule] = failed.get(result.rule, 0) + (result.unexpected_count or 0)
         txn = BatchTxn(self.app_id, batch_id)
         self.targets.quarantine.add(self.spec.name, refused, txn)
         self._fail_if_too_many_refused(batch_id, records.num_rows, refused)
         inserted, updated = self._merge(outcome.valid, txn)
-        self._note_days(outcome.valid)
         counts = BatchCounts(
             bronze_lines=int(pc.sum(rows[LINE_HEAD]).as_py() or 0),
             records_in=records.num_rows,
@@ -238,13 +247,6 @@ class SilverJob:
                 self.settings, self.lake, self.targets.silver_uri, txn.app_id, txn.version
             )
         return outcome.inserted, outcome.updated
-
-    def _note_days(self, valid: pa.Table) -> None:
-        """Widen ``days_touched`` by the days of this batch's valid records."""
-        bounds = pc.min_max(valid[self.spec.day_column])
-        first, last = bounds["min"].as_py(), bounds["max"].as_py()
-        if first is not None:
-            self.report.days_touched = DayRange(first, last).hull(self.report.days_touched)
 
     def _fail_if_too_many_refused(self, batch_id: int, records_in: int, refused: pa.Table) -> None:
         limit = self.settings.quality_max_failure_share

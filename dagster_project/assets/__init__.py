@@ -1,0 +1,19 @@
+"""Software-defined assets, grouped by layer: bronze -> silver -> gold -> serving."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dagster_project.assets.bronze import bronze_assets
+from dagster_project.assets.gold import gold_assets
+from dagster_project.assets.serving import serving_asset
+from dagster_project.assets.silver import silver_assets
+
+
+def lakehouse_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    return [
+        *bronze_assets(partitions),
+        *silver_assets(partitions),
+        gold_assets(partitions),
+        serving_asset(partitions),
+    ]

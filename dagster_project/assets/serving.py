@@ -1,0 +1,38 @@
+"""Serving: the gold tables (and economic series) upserted into the serving store."""
+
+import dagster as dg
+
+from dagster_project.assets.gold import gold_key
+from dagster_project.assets.results import Materialization
+from dagster_project.partitions import SINGLE_RUN
+from dagster_project.resources import LakeResource, ServingStoreResource, pipeline_settings
+from pipelines import jobs
+from pipelines.gold.tables import GOLD_TABLES
+
+GROUP = "serving"
+SERVING_KEY = dg.AssetKey(["serving", "store"])
+
+
+def serving_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=SERVING_KEY,
+        group_name=GROUP,
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
+        deps=[gold_key(table) for table in GOLD_TABLES],
+        kinds={"sql"},
+        description="Reference assets, gold tables and economic series upserted into the "
+        "serving store the API reads (idempotent: unchanged rows are not rewritten)",
+    )
+    def serving_store(lake: LakeResource, serving: ServingStoreResource) -> Materialization:
+        settings = pipeline_settings(lake, serving)
+        report = jobs.load_serving(settings)
+        return dg.MaterializeResult(
+            metadata={
+                "backend": settings.serving_backend,
+                "rows_loaded": dg.MetadataValue.json(report.gold.rows),
+                "table_counts": dg.MetadataValue.json(report.table_counts),
+            }
+        )
+
+    return serving_store

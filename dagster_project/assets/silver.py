@@ -1,0 +1,101 @@
+"""Silver: one asset per dataset, each the keyed Delta table the silver job MERGEs into.
+
+A partition (fetch day) reprocesses every bronze object fetched that day with the silver job's
+backfill mode (``jobs.run_silver(..., backfill=days)``): the same parsers, quality gate,
+quarantine and reconciliation ledger as the stream, and the same resulting table however the
+days are grouped into runs. Each materialization reports the Great Expectations gate as the
+blocking ``quality_gate`` check (see :mod:`dagster_project.checks`).
+"""
+
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from dagster_project.assets.bronze import bronze_key
+from dagster_project.assets.results import Materialization, delta_table_metadata
+from dagster_project.checks import freshness_result, quality_gate_result, silver_check_specs
+from dagster_project.partitions import SINGLE_RUN, partition_days
+from dagster_project.resources import LakeResource, SparkResource, pipeline_settings
+from pipelines import jobs
+from pipelines.core.errors import DataQualityError
+from pipelines.core.settings import Settings
+from pipelines.lake.delta import DeltaLake
+from pipelines.lake.paths import LakePaths
+from pipelines.reference import load_assets
+from pipelines.silver.registry import SILVER_DATASETS, dataset_spec
+
+GROUP = "silver"
+
+
+def silver_key(dataset: str) -> dg.AssetKey:
+    return dg.AssetKey(["silver", dataset])
+
+
+def feeding_sources(dataset: str) -> list[str]:
+    """The sources with a silver parser for ``dataset`` (its bronze inputs)."""
+    return sorted({parser.source for parser in dataset_spec(dataset, load_assets()).parsers})
+
+
+def silver_asset(dataset: str, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    key = silver_key(dataset)
+
+    @dg.asset(
+        key=key,
+        group_name=GROUP,
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
+        deps=[bronze_key(source) for source in feeding_sources(dataset)],
+        check_specs=silver_check_specs(key),
+        kinds={"spark", "delta"},
+        description=f"silver/{dataset}: parsed, validated, deduplicated {dataset} records "
+        "(refusals in silver/quarantine, counts in silver/reconciliation)",
+    )
+    def _silver(
+        context: AssetExecutionContext, lake: LakeResource, spark: SparkResource
+    ) -> Materialization:
+        settings = pipeline_settings(lake, spark)
+        days = partition_days(context)
+        try:
+            report = jobs.run_silver(settings, dataset, backfill=days)
+        except DataQualityError as error:
+            # The batch was refused and nothing of it merged: report the table as it stands and
+            # fail the blocking check, so nothing downstream runs on this partition.
+            context.log.error(str(error))
+            table_results = jobs.check_silver_table(settings, dataset)
+            return dg.MaterializeResult(
+                metadata=_table_metadata(settings, dataset) | {"fetch_days": str(days)},
+                check_results=[
+                    quality_gate_result(str(error), {}, table_results),
+                    freshness_result(table_results),
+                ],
+            )
+        return dg.MaterializeResult(
+            metadata=_table_metadata(settings, dataset)
+            | {
+                "fetch_days": str(days),
+                "bronze_lines": report.bronze_lines,
+                "records_in": report.records_in,
+                "inserted": report.inserted,
+                "updated": report.updated,
+                "duplicates_removed": report.duplicates_removed,
+                "quarantined": report.quarantined,
+                "micro_batches": report.batches,
+                "columns_added": ", ".join(report.columns_added) or "none",
+                "duration_s": round(report.seconds, 2),
+            },
+            check_results=[
+                quality_gate_result(None, report.failed_expectations, report.table_results),
+                freshness_result(report.table_results),
+            ],
+        )
+
+    return _silver
+
+
+def _table_metadata(settings: Settings, dataset: str) -> dict[str, Any]:
+    return delta_table_metadata(DeltaLake(settings), LakePaths(settings).silver(dataset))
+
+
+def silver_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    return [silver_asset(dataset, partitions) for dataset in SILVER_DATASETS]

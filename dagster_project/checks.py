@@ -1,0 +1,109 @@
+"""Asset checks: the Great Expectations results of each silver run, and freshness.
+
+Each silver asset declares two checks and reports them with every materialization:
+
+* ``quality_gate`` (**blocking**): fails when a micro-batch refused more than
+  ``RWA_QUALITY_MAX_FAILURE_SHARE`` of its records (nothing of it was merged) or an error-level
+  table expectation failed (duplicate keys). A failed blocking check stops the assets downstream
+  in the same run.
+* ``freshness`` (warning): Great Expectations' freshness expectation on the table's newest record.
+
+Freshness of materializations is checked separately with Dagster's own last-update checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+
+from pipelines.quality.results import ExpectationResult
+
+QUALITY_GATE = "quality_gate"
+FRESHNESS = "freshness"
+
+
+def silver_check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            QUALITY_GATE,
+            asset=key,
+            blocking=True,
+            description="Great Expectations gate: refused share of every micro-batch within "
+            "RWA_QUALITY_MAX_FAILURE_SHARE, and the table-level error expectations (unique keys)",
+        ),
+        dg.AssetCheckSpec(
+            FRESHNESS,
+            asset=key,
+            description="Great Expectations freshness: newest record at most "
+            "RWA_QUALITY_FRESHNESS_HOURS old (a warning)",
+        ),
+    ]
+
+
+def quality_gate_result(
+    refused_batch: str | None,
+    failed_expectations: dict[str, int],
+    table_results: Sequence[ExpectationResult],
+) -> dg.AssetCheckResult:
+    """The blocking gate's verdict from one silver run."""
+    table_errors = [r for r in table_results if r.severity == "error" and not r.success]
+    passed = refused_batch is None and not table_errors
+    metadata: dict[str, Any] = {
+        "refused_records_by_expectation": dg.MetadataValue.json(failed_expectations),
+        "table_expectations": dg.MetadataValue.md(_results_markdown(table_results)),
+    }
+    if refused_batch is not None:
+        metadata["refused_batch"] = dg.MetadataValue.text(refused_batch)
+    description = (
+        "passed"
+        if passed
+        else refused_batch or "; ".join(f"{r.rule}: failed" for r in table_errors)
+    )
+    return dg.AssetCheckResult(
+        check_name=QUALITY_GATE,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
+        description=description,
+    )
+
+
+def freshness_result(table_results: Sequence[ExpectationResult]) -> dg.AssetCheckResult:
+    fresh = [r for r in table_results if r.severity == "warning"]
+    passed = all(r.success for r in fresh)
+    observed = "; ".join(f"{r.rule}: {r.observed_value}" for r in fresh) or "no table yet"
+    return dg.AssetCheckResult(
+        check_name=FRESHNESS,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"observed": dg.MetadataValue.text(observed)},
+    )
+
+
+def _results_markdown(results: Sequence[ExpectationResult]) -> str:
+    if not results:
+        return "no table-level results (the table does not exist yet)"
+    lines = ["| expectation | severity | ok | observed |", "| --- | --- | --- | --- |"]
+    lines += [
+        f"| {r.rule} | {r.severity} | {'yes' if r.success else 'NO'} | {r.observed_value} |"
+        for r in results
+    ]
+    return "\n".join(lines)
+
+
+def materialization_freshness_checks(
+    silver: Sequence[dg.AssetKey], gold: Sequence[dg.AssetKey]
+) -> list[dg.AssetChecksDefinition]:
+    """Dagster's last-update checks: silver updated within the hour (it runs every few
+    minutes), gold within a day and a half (it runs daily)."""
+    return [
+        *dg.build_last_update_freshness_checks(
+            assets=list(silver), lower_bound_delta=dt.timedelta(hours=1)
+        ),
+        *dg.build_last_update_freshness_checks(
+            assets=list(gold), lower_bound_delta=dt.timedelta(hours=36)
+        ),
+    ]

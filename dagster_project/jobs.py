@@ -1,0 +1,39 @@
+"""Asset jobs: what the schedules and sensors run, and what an engineer launches by hand."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dagster_project.assets import bronze, gold, serving, silver
+
+#: Every layer of one fetch day, simulated source included: the whole graph on simulated data.
+LAKEHOUSE = "lakehouse"
+SIMULATED_INGEST = "simulated_ingest"
+SOURCE_INGEST = "source_ingest"
+SILVER = "silver"
+#: Silver, gold and the serving load of one fetch day (the daily run for yesterday).
+DAILY = "daily_refresh"
+
+_PARTITIONED_LAYERS = dg.AssetSelection.groups(silver.GROUP, gold.GROUP, serving.GROUP)
+
+
+def lakehouse_jobs(partitions: dg.PartitionsDefinition) -> list[dg.UnresolvedAssetJobDefinition]:
+    simulated = dg.AssetSelection.assets(bronze.bronze_key(bronze.SIMULATED))
+    return [
+        dg.define_asset_job(
+            LAKEHOUSE,
+            selection=simulated | _PARTITIONED_LAYERS,
+            partitions_def=partitions,
+            description="simulated bronze -> silver -> gold -> serving for fetch days",
+        ),
+        dg.define_asset_job(SIMULATED_INGEST, selection=simulated, partitions_def=partitions),
+        dg.define_asset_job(
+            SOURCE_INGEST,
+            selection=dg.AssetSelection.groups(bronze.GROUP) - simulated,
+            description="every HTTP source's bronze asset (needs network and API keys)",
+        ),
+        dg.define_asset_job(
+            SILVER, selection=dg.AssetSelection.groups(silver.GROUP), partitions_def=partitions
+        ),
+        dg.define_asset_job(DAILY, selection=_PARTITIONED_LAYERS, partitions_def=partitions),
+    ]

@@ -1,0 +1,68 @@
+"""Resources, one per file, and the set each deployment uses.
+
+Every resource holds the part of the project's :class:`~pipelines.core.settings.Settings` it
+stands for; :func:`pipeline_settings` merges them over the environment's settings into the one
+settings object the pipeline code takes. ``RWA_DEPLOYMENT`` picks the set:
+
+* ``local`` -- embedded defaults: the lake under ``data/``, DuckDB, sources land straight into
+  bronze;
+* ``ci`` -- the same lake, TimescaleDB as the serving store (the one the test command starts);
+* ``production`` -- an S3 lake, TimescaleDB, and the source assets publishing to Kafka for the
+  bronze lander; refused unless ``RWA_LAKE_ROOT`` is an ``s3://`` URI.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from dagster_project.resources.alerts import AlertsResource
+from dagster_project.resources.kafka import KafkaResource
+from dagster_project.resources.lake import LakeResource
+from dagster_project.resources.serving import ServingStoreResource
+from dagster_project.resources.spark import SparkResource
+from pipelines.core.errors import ConfigurationError
+from pipelines.core.settings import Settings, get_settings
+
+__all__ = [
+    "AlertsResource",
+    "KafkaResource",
+    "LakeResource",
+    "ServingStoreResource",
+    "SparkResource",
+    "pipeline_settings",
+    "resources_for",
+]
+
+
+class _SettingsPart(Protocol):
+    def settings_fields(self) -> dict[str, Any]: ...
+
+
+def pipeline_settings(*parts: _SettingsPart) -> Settings:
+    """The environment's settings with the fields of ``parts`` (resources) put over them."""
+    fields = get_settings().model_dump()
+    for part in parts:
+        fields |= part.settings_fields()
+    return Settings.model_validate(fields)
+
+
+def resources_for(settings: Settings) -> dict[str, Any]:
+    """The resources of ``settings.deployment``, configured from ``settings``."""
+    resources: dict[str, Any] = {
+        "lake": LakeResource.from_settings(settings),
+        "spark": SparkResource.from_settings(settings),
+        "serving": ServingStoreResource.from_settings(settings),
+        "kafka": KafkaResource.from_settings(settings, publish=False),
+        "alerts": AlertsResource.from_settings(settings),
+    }
+    if settings.deployment == "ci":
+        resources["serving"] = ServingStoreResource.from_settings(settings, backend="timescaledb")
+    elif settings.deployment == "production":
+        if not settings.lake_is_s3:
+            raise ConfigurationError(
+                f"RWA_DEPLOYMENT=production needs an S3 lake: RWA_LAKE_ROOT is "
+                f"{settings.lake_root!r}, expected s3://bucket/prefix"
+            )
+        resources["serving"] = ServingStoreResource.from_settings(settings, backend="timescaledb")
+        resources["kafka"] = KafkaResource.from_settings(settings, publish=True)
+    return resources

@@ -1,0 +1,44 @@
+"""Schedules (all UTC; started from the UI or ``dagster schedule start``):
+
+* HTTP sources hourly; the simulated source's daily fetch just after midnight;
+* silver every five minutes on today's fetch day;
+* the daily refresh (silver, gold, serving) of yesterday's fetch day, once it is complete.
+
+Forecasting, risk scoring and model retraining join when the models do (issue 6).
+"""
+
+import datetime as dt
+
+import dagster as dg
+from dagster import ScheduleEvaluationContext
+
+from dagster_project import jobs
+
+
+def _fetch_day(context: dg.ScheduleEvaluationContext, days_back: int) -> str:
+    scheduled = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+    return (scheduled.astimezone(dt.UTC).date() - dt.timedelta(days=days_back)).isoformat()
+
+
+@dg.schedule(cron_schedule="5 * * * *", job_name=jobs.SOURCE_INGEST, execution_timezone="UTC")
+def hourly_source_ingest() -> dg.RunRequest:
+    return dg.RunRequest()
+
+
+@dg.schedule(cron_schedule="15 0 * * *", job_name=jobs.SIMULATED_INGEST, execution_timezone="UTC")
+def daily_simulated_ingest(context: ScheduleEvaluationContext) -> dg.RunRequest:
+    return dg.RunRequest(partition_key=_fetch_day(context, 0))
+
+
+@dg.schedule(cron_schedule="*/5 * * * *", job_name=jobs.SILVER, execution_timezone="UTC")
+def silver_every_five_minutes(context: ScheduleEvaluationContext) -> dg.RunRequest:
+    return dg.RunRequest(partition_key=_fetch_day(context, 0))
+
+
+@dg.schedule(cron_schedule="30 0 * * *", job_name=jobs.DAILY, execution_timezone="UTC")
+def daily_refresh(context: ScheduleEvaluationContext) -> dg.RunRequest:
+    day = _fetch_day(context, 1)
+    return dg.RunRequest(run_key=f"daily-{day}", partition_key=day)
+
+
+SCHEDULES = [hourly_source_ingest, daily_simulated_ingest, silver_every_five_minutes, daily_refresh]
