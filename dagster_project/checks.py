@@ -8,12 +8,12 @@ Each silver asset declares two checks and reports them with every materializatio
   in the same run.
 * ``freshness`` (warning): Great Expectations' freshness expectation on the table's newest record.
 
-Freshness of materializations is checked separately with Dagster's own last-update checks.
+How recently each asset was materialized is Dagster's freshness policies' job
+(:mod:`dagster_project.freshness`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -92,18 +92,3 @@ def _results_markdown(results: Sequence[ExpectationResult]) -> str:
         for r in results
     ]
     return "\n".join(lines)
-
-
-def materialization_freshness_checks(
-    silver: Sequence[dg.AssetKey], gold: Sequence[dg.AssetKey]
-) -> list[dg.AssetChecksDefinition]:
-    """Dagster's last-update checks: silver updated within the hour (it runs every few
-    minutes), gold within a day and a half (it runs daily)."""
-    return [
-        *dg.build_last_update_freshness_checks(
-            assets=list(silver), lower_bound_delta=dt.timedelta(hours=1)
-        ),
-        *dg.build_last_update_freshness_checks(
-            assets=list(gold), lower_bound_delta=dt.timedelta(hours=36)
-        ),
-    ]

@@ -12,34 +12,22 @@ from __future__ import annotations
 import dagster as dg
 
 from dagster_project.assets import lakehouse_assets
-from dagster_project.assets.gold import gold_key
-from dagster_project.assets.silver import silver_key
-from dagster_project.checks import materialization_freshness_checks
 from dagster_project.jobs import lakehouse_jobs
 from dagster_project.partitions import fetch_day_partitions
 from dagster_project.resources import resources_for
 from dagster_project.schedules import SCHEDULES
 from dagster_project.sensors import SENSORS
 from pipelines.core.settings import Settings, get_settings
-from pipelines.gold.tables import GOLD_TABLES
-from pipelines.silver.registry import SILVER_DATASETS
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or get_settings()
     partitions = fetch_day_partitions(settings.partitions_start)
-    freshness = materialization_freshness_checks(
-        [silver_key(d) for d in SILVER_DATASETS], [gold_key(t) for t in GOLD_TABLES]
-    )
     return dg.Definitions(
         assets=lakehouse_assets(partitions),
-        asset_checks=freshness,
         jobs=lakehouse_jobs(partitions),
         schedules=SCHEDULES,
-        sensors=[
-            *SENSORS,
-            dg.build_sensor_for_freshness_checks(freshness_checks=freshness),
-        ],
+        sensors=SENSORS,
         resources=resources_for(settings),
         executor=dg.in_process_executor,
     )

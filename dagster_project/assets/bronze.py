@@ -8,6 +8,7 @@ hourly schedule, and land in today's fetch-day folder (or publish to Kafka in pr
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from dagster_project import freshness
 from dagster_project.assets.results import Materialization
 from dagster_project.partitions import SINGLE_RUN, partition_days
 from dagster_project.resources import KafkaResource, LakeResource, pipeline_settings
@@ -28,6 +29,7 @@ def simulated_bronze(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition
     @dg.asset(
         key=bronze_key(SIMULATED),
         group_name=GROUP,
+        freshness_policy=freshness.DAILY,
         partitions_def=partitions,
         backfill_policy=SINGLE_RUN,
         kinds={"python", "json"},
@@ -55,6 +57,7 @@ def source_bronze(source: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=bronze_key(source),
         group_name=GROUP,
+        freshness_policy=freshness.SOURCES,
         kinds={"python", "json"},
         description=f"Raw responses of the {source} connector for the ingest window, landed in "
         "bronze (or published to Kafka)",

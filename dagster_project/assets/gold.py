@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from dagster_project import freshness
 from dagster_project.assets.results import Materialization, delta_table_metadata
 from dagster_project.assets.silver import silver_key
 from dagster_project.partitions import SINGLE_RUN, partition_days
@@ -53,6 +54,7 @@ def gold_assets(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
             gold_key(table),
             deps=GOLD_INPUTS[table.name],
             group_name=GROUP,
+            freshness_policy=freshness.DAILY,
             kinds={"spark", "delta"},
             description=f"gold/{table.name}, unique by ({', '.join(table.key)})",
         )

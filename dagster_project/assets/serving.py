@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from dagster_project import freshness
 from dagster_project.assets.gold import gold_key
 from dagster_project.assets.results import Materialization
 from dagster_project.partitions import SINGLE_RUN
@@ -17,6 +18,7 @@ def serving_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=SERVING_KEY,
         group_name=GROUP,
+        freshness_policy=freshness.DAILY,
         partitions_def=partitions,
         backfill_policy=SINGLE_RUN,
         deps=[gold_key(table) for table in GOLD_TABLES],

@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from dagster_project import freshness
 from dagster_project.assets.bronze import bronze_key
 from dagster_project.assets.results import Materialization, delta_table_metadata
 from dagster_project.checks import freshness_result, quality_gate_result, silver_check_specs
@@ -43,6 +44,7 @@ def silver_asset(dataset: str, partitions: dg.PartitionsDefinition) -> dg.Assets
     @dg.asset(
         key=key,
         group_name=GROUP,
+        freshness_policy=freshness.SILVER,
         partitions_def=partitions,
         backfill_policy=SINGLE_RUN,
         deps=[bronze_key(source) for source in feeding_sources(dataset)],

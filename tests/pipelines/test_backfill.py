@@ -15,13 +15,11 @@ from deltalake import DeltaTable
 from pipelines import jobs
 from pipelines.core.errors import ConfigurationError
 from pipelines.core.settings import Settings
-from pipelines.gold.tables import GOLD_TABLES
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
-from pipelines.reference import load_assets
 from pipelines.silver.reconciliation import reconcile
-from pipelines.silver.registry import SILVER_DATASETS, dataset_spec
-from tests.fixtures.lake import lake_settings
+from pipelines.silver.registry import SILVER_DATASETS
+from tests.fixtures.lake import assert_same_tables, lake_settings, lake_snapshot
 
 pytestmark = pytest.mark.usefixtures("spark")
 
@@ -46,30 +44,6 @@ def fetch_days(settings: Settings) -> list[dt.date]:
     return sorted({dt.date.fromisoformat(p.name[5:]) for p in bronze.glob("*/*/date=*")})
 
 
-def snapshot(settings: Settings) -> dict[str, pa.Table]:
-    """Every silver table (quarantine included) and gold table, sorted by its key."""
-    lake, paths = DeltaLake(settings), LakePaths(settings)
-    tables: dict[str, pa.Table] = {}
-    for name in SILVER_DATASETS:
-        keys = dataset_spec(name, load_assets()).keys
-        tables[f"silver/{name}"] = _sorted(lake.to_arrow(paths.silver(name)), keys)
-    tables["silver/quarantine"] = _sorted(lake.to_arrow(paths.quarantine), ("dataset", "record_id"))
-    for table in GOLD_TABLES:
-        tables[f"gold/{table.name}"] = _sorted(lake.to_arrow(paths.gold(table.name)), table.key)
-    return tables
-
-
-def _sorted(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
-    return table.select(sorted(table.column_names)).sort_by([(k, "ascending") for k in keys])
-
-
-def assert_same_tables(got: dict[str, pa.Table], want: dict[str, pa.Table]) -> None:
-    assert got.keys() == want.keys()
-    for name, table in want.items():
-        assert got[name].num_rows == table.num_rows, name
-        assert got[name].equals(table), name
-
-
 @pytest.fixture(scope="module")
 def streamed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The streaming path: simulate -> bronze, every silver stream, one full gold run."""
@@ -82,7 +56,7 @@ def streamed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def streamed_tables(streamed: Settings) -> dict[str, pa.Table]:
-    return snapshot(streamed)
+    return lake_snapshot(streamed)
 
 
 def copy_bronze(source: Settings, root: Path) -> Settings:
@@ -112,7 +86,7 @@ def test_backfill_in_three_ranges_equals_the_streaming_path(
     intraday = {"gold/ohlcv_1m", "gold/ohlcv_5m"}
     empty = [n for n, t in streamed_tables.items() if t.num_rows == 0 and n not in intraday]
     assert not empty, f"the simulated bronze should fill every table: {empty} are empty"
-    assert_same_tables(snapshot(settings), streamed_tables)
+    assert_same_tables(lake_snapshot(settings), streamed_tables)
     quarantined = streamed_tables["silver/quarantine"].num_rows
     assert quarantined > 0, "the fault rate should have refused some records"
     for dataset in SILVER_DATASETS:
@@ -138,12 +112,12 @@ def test_backfill_repairs_lost_silver_days_and_a_rerun_changes_nothing(
     )
 
     jobs.backfill(settings, lost - dt.timedelta(days=1), lost + dt.timedelta(days=1))
-    assert_same_tables(snapshot(settings), streamed_tables)
+    assert_same_tables(lake_snapshot(settings), streamed_tables)
 
     versions = {n: DeltaTable(paths.silver(n)).version() for n in SILVER_DATASETS}
     again = jobs.backfill(settings, lost - dt.timedelta(days=1), lost + dt.timedelta(days=1))
     assert all(r.inserted == 0 for r in again.silver.values())
-    assert_same_tables(snapshot(settings), streamed_tables)
+    assert_same_tables(lake_snapshot(settings), streamed_tables)
     # the same fetches are merged again (a reprocess), but no row's content changes
     assert {n: DeltaTable(paths.silver(n)).version() for n in SILVER_DATASETS} != versions
 
