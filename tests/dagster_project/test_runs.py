@@ -1,0 +1,123 @@
+"""Runs of the asset graph, in process, on simulated data against the local services: the
+whole graph for a fetch day (into TimescaleDB), a bad batch stopped by the blocking check, and
+a backfill of three partitions equal to one run over the same days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from dagster_project import jobs
+from dagster_project.definitions import build_definitions
+from pipelines.core.settings import Settings
+from pipelines.gold.tables import GOLD_TABLES
+from pipelines.lake.delta import DeltaLake
+from pipelines.lake.paths import LakePaths
+from pipelines.serving import open_store
+from tests.fixtures.lake import assert_same_tables, lake_settings, lake_snapshot
+from tests.pipelines.silver.bronze_factory import land_lines
+
+pytestmark = pytest.mark.usefixtures("spark")
+
+DAY = dt.date(2026, 3, 2)
+RANGE = ("2026-03-02", "2026-03-04")
+
+
+def run(settings: Settings, **kwargs: object) -> dg.ExecuteInProcessResult:
+    """The ``lakehouse`` job (simulated bronze -> silver -> gold -> serving) of ``settings``'
+    definitions, on an ephemeral Dagster instance."""
+    definitions = build_definitions(settings)
+    job = definitions.resolve_job_def(jobs.LAKEHOUSE)
+    return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), **kwargs)  # type: ignore[arg-type]
+
+
+def materialized(result: dg.ExecuteInProcessResult) -> set[str]:
+    return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+
+
+def checks(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {
+        f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed
+        for e in result.get_asset_check_evaluations()
+    }
+
+
+def test_the_whole_graph_materializes_into_timescaledb(tmp_path: Path, timescale_dsn: str) -> None:
+    settings = lake_settings(
+        tmp_path, deployment="ci", serving_backend="timescaledb", timescale_dsn=timescale_dsn
+    )
+
+    result = run(settings, partition_key=DAY.isoformat())
+
+    assert result.success
+    expected = {"bronze/simulated", "serving/store"}
+    expected |= {f"silver/{d}" for d in ("prices", "onchain", "economic", "news")}
+    expected |= {f"gold/{table.name}" for table in GOLD_TABLES}
+    assert materialized(result) == expected
+    verdicts = checks(result)
+    gates = {name: ok for name, ok in verdicts.items() if name.endswith(":quality_gate")}
+    assert len(gates) == 4 and all(gates.values()), verdicts
+    # March's simulated data is months old: Great Expectations' freshness warns, as it should
+    assert verdicts["silver/prices:freshness"] is False
+    silver = result.asset_materializations_for_node("silver__prices")[0].metadata
+    assert silver["records_in"].value > 0 and silver["delta_version"].value >= 0
+    serving = result.asset_materializations_for_node("serving__store")[0].metadata
+    assert serving["backend"].value == "timescaledb"
+    with open_store(settings) as store:
+        counts = store.table_counts()
+    assert counts["ohlcv_1h"] == DeltaLake(settings).count_rows(
+        LakePaths(settings).gold("ohlcv_1h")
+    )
+    assert counts["ohlcv_1d"] > 0 and counts["economic_indicators"] > 0
+
+
+def test_a_bad_batch_fails_the_blocking_check_and_stops_downstream(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    # a broken feed: 200 lines that are not envelopes in the fetch day's price bronze
+    junk = [f"<html>502 Bad Gateway {n}</html>" for n in range(200)]
+    land_lines(Path(settings.lake_root), junk, day=DAY.isoformat())
+
+    result = run(settings, partition_key=DAY.isoformat(), raise_on_error=False)
+
+    assert not result.success
+    verdicts = checks(result)
+    assert verdicts["silver/prices:quality_gate"] is False
+    assert verdicts["silver/news:quality_gate"] is True
+    done = materialized(result)
+    assert "silver/prices" in done and "silver/onchain" in done
+    assert not any(key.startswith(("gold/", "serving/")) for key in done), done
+    evaluation = next(
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "quality_gate" and e.asset_key.to_user_string() == "silver/prices"
+    )
+    assert "above RWA_QUALITY_MAX_FAILURE_SHARE" in evaluation.metadata["refused_batch"].value
+    # nothing of the refused batch was merged; its refusals are in quarantine
+    paths = LakePaths(settings)
+    assert not DeltaLake(settings).exists(paths.silver("prices"))
+    assert DeltaLake(settings).count_rows(paths.quarantine) >= 200
+
+
+def test_three_partitions_equal_one_run_over_the_same_days(tmp_path: Path) -> None:
+    one_by_one = lake_settings(tmp_path / "partitions")
+    for day in ("2026-03-03", "2026-03-02", "2026-03-04"):  # out of order, as backfills run
+        assert run(one_by_one, partition_key=day).success
+
+    single = lake_settings(tmp_path / "range")
+    result = run(
+        single,
+        tags={
+            "dagster/asset_partition_range_start": RANGE[0],
+            "dagster/asset_partition_range_end": RANGE[1],
+        },
+    )
+
+    assert result.success
+    metadata = result.asset_materializations_for_node("silver__prices")[0].metadata
+    assert metadata["fetch_days"].value == f"{RANGE[0]}..{RANGE[1]}"
+    assert_same_tables(lake_snapshot(one_by_one), lake_snapshot(single))
+    shutil.rmtree(tmp_path)
