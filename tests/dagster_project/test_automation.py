@@ -1,0 +1,101 @@
+"""Schedules pick the right fetch day, the bronze sensor starts silver for days with new
+objects, and a failed run is POSTed to the alert webhook (a real local HTTP server)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from dagster_project.resources import AlertsResource, LakeResource
+from dagster_project.schedules import (
+    daily_refresh,
+    daily_simulated_ingest,
+    silver_every_five_minutes,
+)
+from dagster_project.sensors import alert_on_run_failure, bronze_objects_sensor
+from pipelines import jobs
+from pipelines.core.settings import Settings
+from pipelines.lake.days import DayRange
+from tests.fixtures.http_replay import ReplayServer, Reply
+from tests.fixtures.lake import lake_settings
+from tests.pipelines.silver.bronze_factory import land_lines
+
+TICK = dt.datetime(2026, 3, 5, 0, 30, tzinfo=dt.UTC)
+
+
+def partition_of(request: object) -> str | None:
+    assert isinstance(request, dg.RunRequest)
+    return request.partition_key
+
+
+def test_schedules_target_the_right_fetch_day() -> None:
+    context = dg.build_schedule_context(scheduled_execution_time=TICK)
+    assert partition_of(daily_refresh(context)) == "2026-03-04"  # yesterday, complete
+    assert partition_of(silver_every_five_minutes(context)) == "2026-03-05"
+    assert partition_of(daily_simulated_ingest(context)) == "2026-03-05"
+
+
+def sensor_tick(settings: Settings, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
+    lake = LakeResource.from_settings(settings)
+    context = dg.build_sensor_context(cursor=cursor, resources={"lake": lake})
+    result = bronze_objects_sensor(context)
+    assert isinstance(result, dg.SensorResult | dg.SkipReason)
+    return result
+
+
+def test_bronze_sensor_requests_silver_for_days_with_new_objects(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path, sim_assets=["btc", "usdc"])
+    jobs.land_simulated_fetch_days(settings, DayRange(dt.date(2026, 3, 2), dt.date(2026, 3, 3)))
+
+    first = sensor_tick(settings, None)
+    assert isinstance(first, dg.SensorResult) and first.run_requests is not None
+    assert [r.partition_key for r in first.run_requests] == ["2026-03-02", "2026-03-03"]
+    assert isinstance(sensor_tick(settings, first.cursor), dg.SkipReason)
+
+    land_lines(Path(settings.lake_root), ['{"late": true}'], day="2026-03-03", name="late.jsonl")
+    later = sensor_tick(settings, first.cursor)
+    assert isinstance(later, dg.SensorResult) and later.run_requests is not None
+    assert [r.partition_key for r in later.run_requests] == ["2026-03-03"]
+    assert later.run_requests[0].run_key != first.run_requests[1].run_key
+
+
+@dg.op
+def broken_step() -> None:
+    raise RuntimeError("the exchange API answered 500 three times")
+
+
+@dg.job
+def broken_job() -> None:
+    broken_step()
+
+
+def test_a_failed_run_is_posted_to_the_alert_webhook(replay_server: ReplayServer) -> None:
+    replay_server.script("/hooks/rwa", [Reply(status=200, json={"ok": True})])
+    instance = dg.DagsterInstance.ephemeral()
+    result = broken_job.execute_in_process(instance=instance, raise_on_error=False)
+    failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+    context = dg.build_run_status_sensor_context(
+        sensor_name="alert_on_run_failure",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+    ).for_run_failure()
+
+    alert_on_run_failure(
+        context, alerts=AlertsResource(webhook_url=f"{replay_server.url}/hooks/rwa")
+    )
+
+    [posted] = replay_server.requests_to("/hooks/rwa")
+    text = json.loads(posted.body)["text"]
+    assert f"run {result.run_id} of job broken_job" in text
+    assert "failed" in text
+
+
+def test_an_unreachable_webhook_is_logged_not_raised(replay_server: ReplayServer) -> None:
+    replay_server.script("/hooks/rwa", [Reply(status=503)])
+    alerts = AlertsResource(webhook_url=f"{replay_server.url}/hooks/rwa")
+    assert alerts.notify("gold failed") is False
+    assert AlertsResource().notify("no webhook configured") is False
