@@ -1,1 +1,2 @@
-"""Forecasting, sentiment and risk-scoring models (issue 6); empty until then."""
+"""Forecasting, sentiment and risk-scoring models (issue 6), and the registry of their
+versioned artefacts (:mod:`models.registry`)."""

@@ -4,6 +4,8 @@ Every resource holds the part of the project's :class:`~pipelines.core.settings.
 stands for; :func:`pipeline_settings` merges them over the environment's settings into the one
 settings object the pipeline code takes. ``RWA_DEPLOYMENT`` picks the set:
 
+Model artefacts live in the lake (``models/``), so the model store follows the lake.
+
 * ``local`` -- embedded defaults: the lake under ``data/``, DuckDB, sources land straight into
   bronze;
 * ``ci`` -- the same lake, TimescaleDB as the serving store (the one the test command starts);
@@ -13,20 +15,23 @@ settings object the pipeline code takes. ``RWA_DEPLOYMENT`` picks the set:
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from dagster_project.resources.alerts import AlertsResource
 from dagster_project.resources.kafka import KafkaResource
 from dagster_project.resources.lake import LakeResource
+from dagster_project.resources.models import ModelStoreResource
 from dagster_project.resources.serving import ServingStoreResource
+from dagster_project.resources.settings import pipeline_settings
 from dagster_project.resources.spark import SparkResource
 from pipelines.core.errors import ConfigurationError
-from pipelines.core.settings import Settings, get_settings
+from pipelines.core.settings import Settings
 
 __all__ = [
     "AlertsResource",
     "KafkaResource",
     "LakeResource",
+    "ModelStoreResource",
     "ServingStoreResource",
     "SparkResource",
     "pipeline_settings",
@@ -34,22 +39,12 @@ __all__ = [
 ]
 
 
-class _SettingsPart(Protocol):
-    def settings_fields(self) -> dict[str, Any]: ...
-
-
-def pipeline_settings(*parts: _SettingsPart) -> Settings:
-    """The environment's settings with the fields of ``parts`` (resources) put over them."""
-    fields = get_settings().model_dump()
-    for part in parts:
-        fields |= part.settings_fields()
-    return Settings.model_validate(fields)
-
-
 def resources_for(settings: Settings) -> dict[str, Any]:
     """The resources of ``settings.deployment``, configured from ``settings``."""
+    lake = LakeResource.from_settings(settings)
     resources: dict[str, Any] = {
-        "lake": LakeResource.from_settings(settings),
+        "lake": lake,
+        "models": ModelStoreResource(lake=lake),
         "spark": SparkResource.from_settings(settings),
         "serving": ServingStoreResource.from_settings(settings),
         "kafka": KafkaResource.from_settings(settings, publish=False),
