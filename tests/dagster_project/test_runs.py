@@ -13,11 +13,12 @@ import pytest
 
 from dagster_project import jobs
 from dagster_project.definitions import build_definitions
-from pipelines.core.settings import Settings
+from pipelines.core.settings import Settings, get_settings
 from pipelines.gold.tables import GOLD_TABLES
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.serving import open_store
+from tests.fixtures.http_replay import ReplayServer, Reply
 from tests.fixtures.lake import assert_same_tables, lake_settings, lake_snapshot
 from tests.pipelines.silver.bronze_factory import land_lines
 
@@ -121,3 +122,39 @@ def test_three_partitions_equal_one_run_over_the_same_days(tmp_path: Path) -> No
     assert metadata["fetch_days"].value == f"{RANGE[0]}..{RANGE[1]}"
     assert_same_tables(lake_snapshot(one_by_one), lake_snapshot(single))
     shutil.rmtree(tmp_path)
+
+
+def test_an_http_source_asset_lands_bronze_that_silver_reads(
+    tmp_path: Path, replay_server: ReplayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``bronze/fred`` against a local server replaying FRED's documented answers, then the
+    ``silver/economic`` partition of today's fetch day."""
+    path = "/fred/series/observations"
+    replay_server.script(path, [Reply.fixture("fred/observations_empty.json")])
+    replay_server.script(
+        path, [Reply.fixture("fred/observations_dtb3.json")], query={"series_id": "DTB3"}
+    )
+    monkeypatch.setenv("RWA_FRED_BASE_URL", replay_server.url)
+    monkeypatch.setenv("RWA_FRED_API_KEY", "replay-key")
+    get_settings.cache_clear()
+    try:
+        settings = lake_settings(tmp_path)
+        definitions = build_definitions(settings)
+        bronze = dg.materialize(
+            [definitions.resolve_assets_def(dg.AssetKey(["bronze", "fred"]))],
+        )
+        metadata = bronze.asset_materializations_for_node("bronze__fred")[0].metadata
+        assert metadata["envelopes_delivered"].value == 4  # one answer per FRED series
+        assert metadata["bus"].value == "direct"
+
+        today = dt.datetime.now(dt.UTC).date().isoformat()
+        silver = dg.materialize(
+            [definitions.resolve_assets_def(dg.AssetKey(["silver", "economic"]))],
+            partition_key=today,
+        )
+    finally:
+        get_settings.cache_clear()
+    assert silver.success
+    rows = DeltaLake(settings).to_arrow(LakePaths(settings).silver("economic")).to_pylist()
+    assert {r["series_id"] for r in rows} == {"DTB3"} and {r["source"] for r in rows} == {"fred"}
+    assert replay_server.requests_to(path)[0].query["api_key"] == "replay-key"
