@@ -47,9 +47,11 @@ def checks(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
     }
 
 
-def test_the_whole_graph_materializes_into_timescaledb(tmp_path: Path, timescale_dsn: str) -> None:
+def test_the_whole_graph_materializes_into_timescaledb(
+    tmp_path: Path, fresh_timescale_dsn: str
+) -> None:
     settings = lake_settings(
-        tmp_path, deployment="ci", serving_backend="timescaledb", timescale_dsn=timescale_dsn
+        tmp_path, deployment="ci", serving_backend="timescaledb", timescale_dsn=fresh_timescale_dsn
     )
 
     result = run(settings, partition_key=DAY.isoformat())
