@@ -99,6 +99,20 @@ def _cmd_gold(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_risk(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.jobs import run_risk
+
+    report = run_risk(settings, args.as_of)
+    print(f"risk scores as of {report.as_of} ({len(report.scores)} assets, model risk-rules):")
+    for score in sorted(report.scores, key=lambda s: (-s.composite, s.asset_id)):
+        subs = " ".join(f"{name} {value:>3}" for name, value in score.sub_scores.items())
+        top = score.top_factors(1)[0]
+        print(f"  {score.asset_id:<24} {score.composite:>3}  ({subs})  top: {top['factor']}")
+    if report.without_prices:
+        print(f"no daily bars in the window (scored from reference data): {report.without_prices}")
+    return 0
+
+
 def _cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.jobs import backfill, load_serving
 
@@ -313,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gold.add_argument("--first", type=_date, help="first day to rebuild, YYYY-MM-DD (inclusive)")
     gold.add_argument("--last", type=_date, help="last day to rebuild, YYYY-MM-DD (inclusive)")
+    risk = add("risk", _cmd_risk, "score every asset's risk (1-100 and sub-scores) into gold")
+    risk.add_argument("--as-of", type=_date, help="day to score (default: latest daily bar)")
     backfill = add(
         "backfill",
         _cmd_backfill,

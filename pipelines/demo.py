@@ -73,6 +73,14 @@ def run_demo(settings: Settings, out: TextIO) -> DemoReport:
         lambda r: ", ".join(f"{table}: {rows:,} rows" for table, rows in r.rows.items()),
     )
     step(
+        "risk scoring",
+        lambda: jobs.run_risk(settings),
+        lambda r: (
+            f"{len(r.scores)} assets as of {r.as_of}, composite "
+            f"{min(s.composite for s in r.scores)}-{max(s.composite for s in r.scores)}"
+        ),
+    )
+    step(
         "gold -> serving",
         lambda: jobs.load_serving(settings),
         lambda r: (

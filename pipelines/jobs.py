@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.risk.job import RiskRunReport, score_lake
 from pipelines.bronze.lander import BronzeLander, LanderReport
 from pipelines.bronze.mirror import mirror_bronze
 from pipelines.bronze.object_store import open_object_store
@@ -236,6 +237,12 @@ def gold_days_after(
         return None
     latest = lake.max_value(paths.silver("prices"), "date")
     return DayRange(touched.first, max(touched.last, latest or touched.last))
+
+
+def run_risk(settings: Settings, as_of: dt.date | None = None) -> RiskRunReport:
+    """Score every reference asset as of ``as_of`` (default: the latest daily bar) into
+    ``gold/risk_scores`` (methodology: docs/risk.md)."""
+    return score_lake(DeltaLake(settings), LakePaths(settings), load_assets(), as_of)
 
 
 @dataclass

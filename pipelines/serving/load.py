@@ -85,6 +85,11 @@ SOURCES: tuple[Source, ...] = (
         {"date": "ts", "sentiment_confidence": "confidence"},
     ),
     Source(
+        "gold",
+        "risk_scores",
+        lambda store, rows: store.upsert_risk_scores(rows),
+    ),
+    Source(
         "silver",
         "economic",
         lambda store, rows: store.upsert_economic(rows),
