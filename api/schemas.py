@@ -8,6 +8,7 @@ test until :class:`AssetDetail` gains it on purpose.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Annotated, Literal, Self
 
@@ -306,3 +307,55 @@ class EconomicResponse(_WindowOut):
     frequency: str | None = Field(description="daily, monthly, annual ...")
     units: str | None
     observations: list[ObservationOut] = Field(description="In time order, oldest first.")
+
+
+# --- risk -----------------------------------------------------------------------------------
+
+RiskSort = Literal["composite_score", "-composite_score", "asset_id", "-asset_id"]
+
+
+class RiskFactorOut(_Out):
+    """One factor behind a score: what was measured and how many composite points it added."""
+
+    sub_score: Literal["market", "credit", "regulatory", "technical"]
+    factor: str
+    value: float | str | bool | None = Field(description="What was measured or classified.")
+    points: float = Field(description="Risk points of this factor, 0 (none) to 100.")
+    contribution: float = Field(description="Points it added to the composite score.")
+    note: str
+
+
+class RiskScoreOut(_Out):
+    asset_id: str
+    calculated_at: UtcDatetime = Field(description="End of the day whose data was scored.")
+    model_version: str
+    composite_score: int = Field(ge=1, le=100, description="1 (least risk) to 100.")
+    market_risk: int | None = Field(default=None, ge=1, le=100)
+    credit_risk: int | None = Field(default=None, ge=1, le=100)
+    regulatory_risk: int | None = Field(default=None, ge=1, le=100)
+    technical_risk: int | None = Field(default=None, ge=1, le=100)
+    weights: dict[str, float] = Field(description="Weight of each sub-score in the composite.")
+    pegged: bool = Field(description="Scored as a dollar-pegged asset (peg factors included).")
+    top_factors: list[RiskFactorOut] = Field(description="The factors that added most points.")
+    factors: list[RiskFactorOut] = Field(description="Every factor, by sub-score.")
+
+    @classmethod
+    def from_row(cls, row: dict[str, object]) -> Self:
+        """A store row, its ``factors`` JSON unpacked."""
+        detail = json.loads(str(row["factors"]))
+        return cls.model_validate(
+            row
+            | {
+                "weights": detail["weights"],
+                "pegged": detail["pegged"],
+                "top_factors": detail["top"],
+                "factors": detail["all"],
+            }
+        )
+
+
+class RiskPage(_Out):
+    total: int = Field(description="Scores matching the filters, before paging.")
+    limit: int
+    offset: int
+    scores: list[RiskScoreOut]

@@ -352,6 +352,27 @@ class RangeQuery:
         )
 
 
+def latest_risk_scores_sql(marker: str, *, by_class: bool) -> str:
+    """The newest row per asset (latest ``calculated_at``, then the greatest model version);
+    JSON factors cast to text so both stores return the same type."""
+    class_filter = f"WHERE a.asset_class = {marker}" if by_class else ""
+    return f"""
+        SELECT asset_id, calculated_at, model_version, composite_score, market_risk,
+               credit_risk, regulatory_risk, technical_risk, factors
+        FROM (
+            SELECT r.asset_id, r.calculated_at, r.model_version, r.composite_score,
+                   r.market_risk, r.credit_risk, r.regulatory_risk, r.technical_risk,
+                   CAST(r.factors AS TEXT) AS factors,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY r.asset_id ORDER BY r.calculated_at DESC, r.model_version DESC
+                   ) AS newest
+            FROM risk_scores r JOIN assets a ON a.asset_id = r.asset_id
+            {class_filter}
+        ) AS ranked
+        WHERE newest = 1
+        ORDER BY asset_id"""
+
+
 def economic_regions_sql(marker: str) -> str:
     return (
         f"SELECT DISTINCT region FROM economic_indicators WHERE series_id = {marker} "

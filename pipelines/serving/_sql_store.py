@@ -366,6 +366,12 @@ class SqlStore(ServingStore, Generic[CursorT]):
             rows = cur.execute(_sql.economic_regions_sql(self._marker), [series_id]).fetchall()
         return [region for (region,) in rows]
 
+    def latest_risk_scores(self, asset_class: str | None = None) -> pa.Table:
+        sql = _sql.latest_risk_scores_sql(self._marker, by_class=asset_class is not None)
+        with self._cursor() as cur:
+            rows = cur.execute(sql, [] if asset_class is None else [asset_class]).fetchall()
+        return table_from_rows(rows, RISK_SCORES.schema)
+
     def _read_series(
         self,
         table: ServedTable,

@@ -374,6 +374,11 @@ class ServingStore(Closeable):
         """Observations of one macro series in one region (:data:`ECONOMIC_SCHEMA`)."""
 
     @abstractmethod
+    def latest_risk_scores(self, asset_class: str | None = None) -> pa.Table:
+        """The newest risk score of every asset (of ``asset_class`` only, when given), in
+        :data:`RISK_SCORES_SCHEMA` ordered by ``asset_id``; ``factors`` as JSON text."""
+
+    @abstractmethod
     def economic_regions(self, series_id: str) -> list[str]:
         """Regions that have observations of ``series_id``, sorted; empty when unknown."""
 
