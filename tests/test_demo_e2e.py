@@ -63,7 +63,11 @@ def test_served_daily_bars_agree_with_hourly_bars(demo_dir: Path, tmp_path: Path
         assert client.get("/health").json()["store_ok"] is True
         listed = {asset["asset_id"] for asset in client.get("/assets").json()}
         assert set(ASSETS) <= listed and len(listed) >= 20
+        risk = client.get("/risk", params={"limit": 500}).json()
+        assert risk["total"] == len(listed)  # every reference asset is scored
         for asset_id in ASSETS:
+            scored = client.get(f"/assets/{asset_id}/risk").json()
+            assert 1 <= scored["composite_score"] <= 100 and scored["top_factors"]
             hourly = client.get(f"/assets/{asset_id}/ohlcv", params={"interval": "1h"})
             daily = client.get(f"/assets/{asset_id}/ohlcv", params={"interval": "1d"})
             assert hourly.status_code == daily.status_code == 200
