@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from dagster_project.assets import bronze, gold, serving, silver
+from dagster_project.assets import bronze, gold, ml, serving, silver
 
 #: Every layer of one fetch day, simulated source included: the whole graph on simulated data.
 LAKEHOUSE = "lakehouse"
@@ -14,7 +14,7 @@ SILVER = "silver"
 #: Silver, gold and the serving load of one fetch day (the daily run for yesterday).
 DAILY = "daily_refresh"
 
-_PARTITIONED_LAYERS = dg.AssetSelection.groups(silver.GROUP, gold.GROUP, serving.GROUP)
+_PARTITIONED_LAYERS = dg.AssetSelection.groups(silver.GROUP, gold.GROUP, ml.GROUP, serving.GROUP)
 
 
 def lakehouse_jobs(partitions: dg.PartitionsDefinition) -> list[dg.UnresolvedAssetJobDefinition]:

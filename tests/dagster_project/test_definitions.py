@@ -57,6 +57,7 @@ def test_every_layer_is_an_asset_group_with_the_real_lineage(graph: dg.Definitio
     }
     assert len([k for k, g in groups.items() if g == "gold"]) == 8
     assert groups[key("serving", "store")] == "serving"
+    assert groups[key("ml", "risk_scores")] == "ml"
 
     def parents(*path: str) -> set[dg.AssetKey]:
         return set(repo.asset_graph.get(key(*path)).parent_keys)
@@ -68,6 +69,8 @@ def test_every_layer_is_an_asset_group_with_the_real_lineage(graph: dg.Definitio
     assert parents("gold", "features_daily") == {key("gold", "ohlcv_1d"), key("silver", "prices")}
     assert parents("gold", "macro_asof") == {key("silver", "economic"), key("gold", "ohlcv_1d")}
     assert key("gold", "sentiment_daily") in parents("serving", "store")
+    assert key("ml", "risk_scores") in parents("serving", "store")
+    assert key("gold", "features_daily") in parents("ml", "risk_scores")
 
 
 def test_silver_quality_checks_are_blocking_and_every_asset_has_a_freshness_policy(

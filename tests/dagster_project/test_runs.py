@@ -57,13 +57,14 @@ def test_the_whole_graph_materializes_into_timescaledb(
     result = run(settings, partition_key=DAY.isoformat())
 
     assert result.success
-    expected = {"bronze/simulated", "serving/store"}
+    expected = {"bronze/simulated", "ml/risk_scores", "serving/store"}
     expected |= {f"silver/{d}" for d in ("prices", "onchain", "economic", "news")}
     expected |= {f"gold/{table.name}" for table in GOLD_TABLES}
     assert materialized(result) == expected
     verdicts = checks(result)
     gates = {name: ok for name, ok in verdicts.items() if name.endswith(":quality_gate")}
     assert len(gates) == 4 and all(gates.values()), verdicts
+    assert verdicts["ml/risk_scores:every_asset_scored"] is True
     # March's simulated data is months old: Great Expectations' freshness warns, as it should
     assert verdicts["silver/prices:freshness"] is False
     silver = result.asset_materializations_for_node("silver__prices")[0].metadata
@@ -76,6 +77,7 @@ def test_the_whole_graph_materializes_into_timescaledb(
         LakePaths(settings).gold("ohlcv_1h")
     )
     assert counts["ohlcv_1d"] > 0 and counts["economic_indicators"] > 0
+    assert counts["risk_scores"] == 27
 
 
 def test_a_bad_batch_fails_the_blocking_check_and_stops_downstream(tmp_path: Path) -> None:
@@ -92,7 +94,7 @@ def test_a_bad_batch_fails_the_blocking_check_and_stops_downstream(tmp_path: Pat
     assert verdicts["silver/news:quality_gate"] is True
     done = materialized(result)
     assert "silver/prices" in done and "silver/onchain" in done
-    assert not any(key.startswith(("gold/", "serving/")) for key in done), done
+    assert not any(key.startswith(("gold/", "ml/", "serving/")) for key in done), done
     evaluation = next(
         e
         for e in result.get_asset_check_evaluations()
