@@ -99,6 +99,17 @@ def _cmd_gold(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sentiment(settings: Settings, _: argparse.Namespace) -> int:
+    from pipelines.jobs import run_sentiment
+
+    r = run_sentiment(settings)
+    print(
+        f"sentiment ({r.model_version}): {r.days_scored:,} asset-days scored, "
+        f"{r.articles_scored:,} articles scored, {r.articles_reused:,} reused"
+    )
+    return 0
+
+
 def _cmd_risk(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.jobs import run_risk
 
@@ -327,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gold.add_argument("--first", type=_date, help="first day to rebuild, YYYY-MM-DD (inclusive)")
     gold.add_argument("--last", type=_date, help="last day to rebuild, YYYY-MM-DD (inclusive)")
+    add("sentiment", _cmd_sentiment, "score the news of unscored asset-days into gold")
     risk = add("risk", _cmd_risk, "score every asset's risk (1-100 and sub-scores) into gold")
     risk.add_argument("--as-of", type=_date, help="day to score (default: latest daily bar)")
     backfill = add(

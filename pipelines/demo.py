@@ -73,6 +73,14 @@ def run_demo(settings: Settings, out: TextIO) -> DemoReport:
         lambda r: ", ".join(f"{table}: {rows:,} rows" for table, rows in r.rows.items()),
     )
     step(
+        "news sentiment",
+        lambda: jobs.run_sentiment(settings),
+        lambda r: (
+            f"{r.days_scored:,} asset-days, {r.articles_scored:,} articles scored "
+            f"({r.model_version})"
+        ),
+    )
+    step(
         "risk scoring",
         lambda: jobs.run_risk(settings),
         lambda r: (

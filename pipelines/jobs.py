@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.risk.job import RiskRunReport, score_lake
+from models.sentiment.job import SentimentRunReport, score_sentiment
+from models.sentiment.scorers import load_scorer
 from pipelines.bronze.lander import BronzeLander, LanderReport
 from pipelines.bronze.mirror import mirror_bronze
 from pipelines.bronze.object_store import open_object_store
@@ -243,6 +245,13 @@ def run_risk(settings: Settings, as_of: dt.date | None = None) -> RiskRunReport:
     """Score every reference asset as of ``as_of`` (default: the latest daily bar) into
     ``gold/risk_scores`` (methodology: docs/risk.md)."""
     return score_lake(DeltaLake(settings), LakePaths(settings), load_assets(), as_of)
+
+
+def run_sentiment(settings: Settings) -> SentimentRunReport:
+    """Score the news of every asset-day gold marked as unscored (FinBERT from
+    ``RWA_SENTIMENT_MODEL``, or the finance lexicon when it cannot be loaded)."""
+    scorer = load_scorer(settings)
+    return score_sentiment(DeltaLake(settings), LakePaths(settings), scorer)
 
 
 @dataclass

@@ -186,6 +186,25 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="Seconds an open bronze object may wait before rotating."
     )
 
+    # --- models -----------------------------------------------------------------------------
+    sentiment_model: str = Field(
+        default="ProsusAI/finbert",
+        description="FinBERT-style classifier for news sentiment: a local folder or a Hugging "
+        "Face id; when it cannot be loaded the Loughran-McDonald lexicon is used (recorded in "
+        "the model version).",
+    )
+    sentiment_allow_download: bool = Field(
+        default=False,
+        description="Let `RWA_SENTIMENT_MODEL` be downloaded from the Hugging Face hub when it "
+        "is an id not in the local cache (off: offline machines never wait on the network).",
+    )
+    sentiment_batch_size: int = Field(
+        default=32, ge=1, description="Texts per FinBERT inference batch."
+    )
+    sentiment_max_tokens: int = Field(
+        default=256, ge=8, le=512, description="Tokens kept per text (longer texts truncated)."
+    )
+
     # --- orchestration (Dagster) -------------------------------------------------------------
     deployment: Deployment = Field(
         default="local",
