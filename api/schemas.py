@@ -279,6 +279,29 @@ class FeaturesResponse(_WindowOut):
     features: list[FeaturesDayOut] = Field(description="Days in time order, oldest first.")
 
 
+# --- sentiment ------------------------------------------------------------------------------
+
+
+class SentimentDayOut(_DayOut):
+    """News sentiment of one asset-day; scores null until the sentiment job has run."""
+
+    article_count: int = Field(description="Articles naming the asset that day.")
+    sentiment_score: float | None = Field(
+        default=None, ge=-1, le=1, description="Mean of P(positive) - P(negative) over articles."
+    )
+    confidence: float | None = Field(default=None, description="Mean top-class probability.")
+    positive_share: float | None = None
+    negative_share: float | None = None
+    model_version: str | None = Field(
+        default=None, description="finbert:<checkpoint> or lexicon:loughran-mcdonald@..."
+    )
+
+
+class SentimentResponse(_WindowOut):
+    asset_id: str
+    days: list[SentimentDayOut] = Field(description="Days in time order, oldest first.")
+
+
 # --- economic -------------------------------------------------------------------------------
 
 

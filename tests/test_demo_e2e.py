@@ -65,6 +65,13 @@ def test_served_daily_bars_agree_with_hourly_bars(demo_dir: Path, tmp_path: Path
         assert set(ASSETS) <= listed and len(listed) >= 20
         risk = client.get("/risk", params={"limit": 500}).json()
         assert risk["total"] == len(listed)  # every reference asset is scored
+        scored_days = [
+            day
+            for asset_id in ASSETS
+            for day in client.get(f"/assets/{asset_id}/sentiment").json()["days"]
+        ]
+        assert scored_days and all(day["model_version"] for day in scored_days)
+        assert all(-1 <= day["sentiment_score"] <= 1 for day in scored_days)
         for asset_id in ASSETS:
             scored = client.get(f"/assets/{asset_id}/risk").json()
             assert 1 <= scored["composite_score"] <= 100 and scored["top_factors"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import assets, economic, features, health, ohlcv, onchain, risk
+from api.routes import assets, economic, features, health, ohlcv, onchain, risk, sentiment
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -13,6 +13,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     onchain.router,
     features.router,
     economic.router,
+    sentiment.router,
     risk.router,
 )
 

@@ -64,6 +64,8 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "market data",
         "on-chain",
         "macro",
+        "sentiment",
+        "risk",
     }
     assert set(spec["paths"]) == {
         "/health",
@@ -73,6 +75,9 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/assets/{asset_id}/onchain",
         "/assets/{asset_id}/features",
         "/economic/{series_id}",
+        "/assets/{asset_id}/sentiment",
+        "/assets/{asset_id}/risk",
+        "/risk",
     }
     ohlcv = spec["paths"]["/assets/{asset_id}/ohlcv"]["get"]
     assert {p["name"] for p in ohlcv["parameters"]} == {

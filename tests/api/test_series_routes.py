@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.schemas import FeaturesDayOut, ObservationOut, OnchainDayOut
 from pipelines.core.settings import Settings
-from pipelines.serving.base import FEATURES, ONCHAIN, ServedTable, ServingStore
+from pipelines.serving.base import FEATURES, ONCHAIN, SENTIMENT, ServedTable, ServingStore
 from tests.fixtures.sample_data import T0
-from tests.fixtures.serving import DAYS_OF_SERIES, load_series, series_rows
+from tests.fixtures.serving import DAYS_OF_SERIES, SENTIMENT_BASE, load_series, series_rows
 
 
 @pytest.fixture
@@ -52,16 +52,21 @@ def test_weekly_bars_aggregate_the_daily_ones(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "key", "table"),
-    [("onchain", "metrics", ONCHAIN), ("features", "features", FEATURES)],
+    ("path", "key", "table", "base"),
+    [
+        ("onchain", "metrics", ONCHAIN, 0.1),
+        ("features", "features", FEATURES, 0.1),
+        ("sentiment", "days", SENTIMENT, SENTIMENT_BASE),
+    ],
 )
 def test_daily_series_window_limit_and_values(
-    client: TestClient, path: str, key: str, table: ServedTable
+    client: TestClient, path: str, key: str, table: ServedTable, base: float
 ) -> None:
     url = f"/assets/ousg/{path}"
     everything = client.get(url).json()
     assert everything["count"] == DAYS_OF_SERIES
-    expected = series_rows(table, DAYS_OF_SERIES, {"asset_id": "ousg"}).drop_columns(["asset_id"])
+    rows = series_rows(table, DAYS_OF_SERIES, {"asset_id": "ousg"}, base=base)
+    expected = rows.drop_columns(["asset_id"])
     first = everything[key][0]
     assert {k: v for k, v in first.items() if k != "ts"} == {
         k: v for k, v in expected.to_pylist()[0].items() if k != "ts"
@@ -73,7 +78,7 @@ def test_daily_series_window_limit_and_values(
     assert day_numbers(newest[key]) == [DAYS_OF_SERIES - 2, DAYS_OF_SERIES - 1]
 
 
-@pytest.mark.parametrize("path", ["onchain", "features", "ohlcv"])
+@pytest.mark.parametrize("path", ["onchain", "features", "sentiment", "ohlcv"])
 def test_unknown_asset_is_404_and_known_asset_without_data_is_empty(
     client: TestClient, path: str
 ) -> None:
@@ -86,7 +91,8 @@ def test_unknown_asset_is_404_and_known_asset_without_data_is_empty(
 
 
 @pytest.mark.parametrize(
-    "path", ["/assets/ousg/onchain", "/assets/ousg/features", "/economic/DGS10"]
+    "path",
+    ["/assets/ousg/onchain", "/assets/ousg/features", "/assets/ousg/sentiment", "/economic/DGS10"],
 )
 @pytest.mark.parametrize(
     ("params", "loc"),

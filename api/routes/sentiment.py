@@ -1,0 +1,32 @@
+"""``GET /assets/{asset_id}/sentiment``: daily news sentiment of one asset."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import ASSET_NOT_FOUND, KnownAssetId, StoreDep, WindowQueryDep
+from api.schemas import SentimentDayOut, SentimentResponse
+
+router = APIRouter(prefix="/assets", tags=["sentiment"])
+
+
+@router.get(
+    "/{asset_id}/sentiment",
+    response_model=SentimentResponse,
+    responses=ASSET_NOT_FOUND,
+    summary="Daily news sentiment of one asset",
+)
+def get_sentiment(
+    store: StoreDep, query: WindowQueryDep, asset_id: KnownAssetId
+) -> SentimentResponse:
+    """Per UTC day with news naming the asset (``start <= day < end``, oldest first; the newest
+    ``limit`` days when more match): article count, mean score in [-1, 1], confidence, shares of
+    positive and negative articles and the model that scored them."""
+    rows = store.sentiment(asset_id, query.start, query.end, query.limit)
+    return SentimentResponse(
+        asset_id=asset_id,
+        start=query.start,
+        end=query.end,
+        count=rows.num_rows,
+        days=SentimentDayOut.list_from_arrow(rows),
+    )
