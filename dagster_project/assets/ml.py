@@ -1,8 +1,9 @@
-"""ML outputs, downstream of gold: risk scores (forecasts and sentiment join as they land).
+"""ML outputs, downstream of gold: news sentiment and risk scores (forecasts join with them).
 
-``ml/risk_scores`` scores every reference asset as of the latest daily bar after the partition's
-gold rebuild, into ``gold/risk_scores``; the serving load carries it to the API. Its check
-``every_asset_scored`` verifies that each reference asset got a score in 1-100.
+``ml/sentiment`` scores the news of the asset-days gold left unscored, into
+``gold/sentiment_daily`` (check ``every_day_scored``); ``ml/risk_scores`` scores every reference
+asset as of the latest daily bar, into ``gold/risk_scores`` (check ``every_asset_scored``). The
+serving load carries both to the API.
 """
 
 import dagster as dg
@@ -11,19 +12,22 @@ from dagster import AssetExecutionContext
 from dagster_project import freshness
 from dagster_project.assets.gold import gold_key
 from dagster_project.assets.results import Materialization, delta_table_metadata
+from dagster_project.assets.silver import silver_key
 from dagster_project.partitions import SINGLE_RUN
 from dagster_project.resources import LakeResource, pipeline_settings
 from models.risk.engine import MODEL_VERSION
 from models.risk.job import RISK_TABLE
 from pipelines import jobs
-from pipelines.gold.tables import FEATURES_DAILY, OHLCV_TABLES, ONCHAIN_DAILY
+from pipelines.gold.tables import FEATURES_DAILY, OHLCV_TABLES, ONCHAIN_DAILY, SENTIMENT_DAILY
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.reference import load_assets
 
 GROUP = "ml"
 RISK_KEY = dg.AssetKey(["ml", "risk_scores"])
+SENTIMENT_KEY = dg.AssetKey(["ml", "sentiment"])
 EVERY_ASSET_SCORED = "every_asset_scored"
+EVERY_DAY_SCORED = "every_day_scored"
 
 
 def risk_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -67,3 +71,43 @@ def risk_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         )
 
     return risk_scores
+
+
+def sentiment_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=SENTIMENT_KEY,
+        group_name=GROUP,
+        freshness_policy=freshness.DAILY,
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
+        deps=[gold_key(SENTIMENT_DAILY), silver_key("news")],
+        check_specs=[dg.AssetCheckSpec(EVERY_DAY_SCORED, asset=SENTIMENT_KEY)],
+        kinds={"pytorch", "delta"},
+        description="News sentiment per asset-day (FinBERT, or the Loughran-McDonald lexicon "
+        "without weights) filled into gold/sentiment_daily",
+    )
+    def sentiment(context: AssetExecutionContext, lake: LakeResource) -> Materialization:
+        settings = pipeline_settings(lake)
+        report = jobs.run_sentiment(settings)
+        context.log.info(f"sentiment scored by {report.model_version}")
+        delta, uri = DeltaLake(settings), LakePaths(settings).gold(SENTIMENT_DAILY.name)
+        versions = delta.to_arrow(uri)["model_version"].to_pylist()
+        unscored = sum(1 for version in versions if version != report.model_version)
+        return Materialization(
+            metadata=delta_table_metadata(delta, uri)
+            | {
+                "model_version": report.model_version,
+                "days_scored": report.days_scored,
+                "articles_scored": report.articles_scored,
+                "articles_reused": report.articles_reused,
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=EVERY_DAY_SCORED,
+                    passed=unscored == 0,
+                    metadata={"days_not_scored_by_this_model": unscored},
+                )
+            ],
+        )
+
+    return sentiment

@@ -70,6 +70,8 @@ def test_every_layer_is_an_asset_group_with_the_real_lineage(graph: dg.Definitio
     assert parents("gold", "macro_asof") == {key("silver", "economic"), key("gold", "ohlcv_1d")}
     assert key("gold", "sentiment_daily") in parents("serving", "store")
     assert key("ml", "risk_scores") in parents("serving", "store")
+    assert key("ml", "sentiment") in parents("serving", "store")
+    assert parents("ml", "sentiment") == {key("gold", "sentiment_daily"), key("silver", "news")}
     assert key("gold", "features_daily") in parents("ml", "risk_scores")
 
 

@@ -57,7 +57,7 @@ def test_the_whole_graph_materializes_into_timescaledb(
     result = run(settings, partition_key=DAY.isoformat())
 
     assert result.success
-    expected = {"bronze/simulated", "ml/risk_scores", "serving/store"}
+    expected = {"bronze/simulated", "ml/sentiment", "ml/risk_scores", "serving/store"}
     expected |= {f"silver/{d}" for d in ("prices", "onchain", "economic", "news")}
     expected |= {f"gold/{table.name}" for table in GOLD_TABLES}
     assert materialized(result) == expected
@@ -65,6 +65,7 @@ def test_the_whole_graph_materializes_into_timescaledb(
     gates = {name: ok for name, ok in verdicts.items() if name.endswith(":quality_gate")}
     assert len(gates) == 4 and all(gates.values()), verdicts
     assert verdicts["ml/risk_scores:every_asset_scored"] is True
+    assert verdicts["ml/sentiment:every_day_scored"] is True
     # March's simulated data is months old: Great Expectations' freshness warns, as it should
     assert verdicts["silver/prices:freshness"] is False
     silver = result.asset_materializations_for_node("silver__prices")[0].metadata
