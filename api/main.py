@@ -43,6 +43,7 @@ OPENAPI_TAGS = [
     },
     {"name": "on-chain", "description": "Daily on-chain metrics per asset."},
     {"name": "macro", "description": "Macroeconomic series (FRED, World Bank)."},
+    {"name": "predictions", "description": "7- and 30-day price forecasts with intervals."},
     {"name": "sentiment", "description": "Daily news sentiment per asset (FinBERT or lexicon)."},
     {"name": "risk", "description": "Risk scores 1-100 with sub-scores and their factors."},
 ]

@@ -279,6 +279,28 @@ class FeaturesResponse(_WindowOut):
     features: list[FeaturesDayOut] = Field(description="Days in time order, oldest first.")
 
 
+# --- predictions ----------------------------------------------------------------------------
+
+
+class PredictionPointOut(_Out):
+    target_date: dt.date
+    value: float = Field(description="Point forecast of the close.")
+    lower_80: float | None = None
+    upper_80: float | None = None
+    lower_95: float | None = None
+    upper_95: float | None = None
+
+
+class PredictionsResponse(_Out):
+    asset_id: str
+    horizon_days: Literal[7, 30]
+    generated_at: UtcDatetime | None = Field(
+        description="End of the last daily bar the model saw; null when never forecast."
+    )
+    model_version: str | None = Field(description="Artefact label, name@version.")
+    predictions: list[PredictionPointOut] = Field(description="One point per day ahead.")
+
+
 # --- sentiment ------------------------------------------------------------------------------
 
 

@@ -99,6 +99,21 @@ def _cmd_gold(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_forecast(settings: Settings, _: argparse.Namespace) -> int:
+    from pipelines.jobs import run_forecast
+
+    r = run_forecast(settings)
+    print(f"forecasts: {len(r.forecasts)} assets, {r.rows_written:,} prediction rows")
+    for asset_id, metrics in sorted(r.metrics.items()):
+        print(
+            f"  {asset_id:<24} MASE(7d) {metrics['mase_7d']:.2f} vs naive "
+            f"{metrics['naive_mase_7d']:.2f}, 95% coverage {metrics['coverage95_7d']:.0%}"
+        )
+    for asset_id, why in sorted(r.skipped.items()):
+        print(f"  {asset_id:<24} skipped: {why}")
+    return 0
+
+
 def _cmd_sentiment(settings: Settings, _: argparse.Namespace) -> int:
     from pipelines.jobs import run_sentiment
 
@@ -338,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gold.add_argument("--first", type=_date, help="first day to rebuild, YYYY-MM-DD (inclusive)")
     gold.add_argument("--last", type=_date, help="last day to rebuild, YYYY-MM-DD (inclusive)")
+    add("forecast", _cmd_forecast, "forecast 7 and 30 days ahead with 80/95% intervals")
     add("sentiment", _cmd_sentiment, "score the news of unscored asset-days into gold")
     risk = add("risk", _cmd_risk, "score every asset's risk (1-100 and sub-scores) into gold")
     risk.add_argument("--as-of", type=_date, help="day to score (default: latest daily bar)")

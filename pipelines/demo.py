@@ -73,6 +73,14 @@ def run_demo(settings: Settings, out: TextIO) -> DemoReport:
         lambda r: ", ".join(f"{table}: {rows:,} rows" for table, rows in r.rows.items()),
     )
     step(
+        "forecasting",
+        lambda: jobs.run_forecast(settings),
+        lambda r: (
+            f"{len(r.forecasts)} assets, {r.rows_written:,} prediction rows"
+            + (f", {len(r.skipped)} skipped (short history)" if r.skipped else "")
+        ),
+    )
+    step(
         "news sentiment",
         lambda: jobs.run_sentiment(settings),
         lambda r: (

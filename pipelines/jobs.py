@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.forecast.job import ForecastRunReport, forecast_lake
+from models.registry import ModelRegistry
 from models.risk.job import RiskRunReport, score_lake
 from models.sentiment.job import SentimentRunReport, score_sentiment
 from models.sentiment.scorers import load_scorer
@@ -245,6 +247,13 @@ def run_risk(settings: Settings, as_of: dt.date | None = None) -> RiskRunReport:
     """Score every reference asset as of ``as_of`` (default: the latest daily bar) into
     ``gold/risk_scores`` (methodology: docs/risk.md)."""
     return score_lake(DeltaLake(settings), LakePaths(settings), load_assets(), as_of)
+
+
+def run_forecast(settings: Settings) -> ForecastRunReport:
+    """7- and 30-day forecasts with 80%/95% intervals per asset into ``gold/predictions``; each
+    fitted model saved with its evaluation metrics under ``models/`` in the lake."""
+    registry = ModelRegistry(open_object_store(settings))
+    return forecast_lake(DeltaLake(settings), LakePaths(settings), load_assets(), registry)
 
 
 def run_sentiment(settings: Settings) -> SentimentRunReport:

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import assets, economic, features, health, ohlcv, onchain, risk, sentiment
+from api.routes import (
+    assets,
+    economic,
+    features,
+    health,
+    ohlcv,
+    onchain,
+    predictions,
+    risk,
+    sentiment,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -13,6 +23,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     onchain.router,
     features.router,
     economic.router,
+    predictions.router,
     sentiment.router,
     risk.router,
 )

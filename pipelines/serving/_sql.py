@@ -352,6 +352,23 @@ class RangeQuery:
         )
 
 
+def latest_predictions_sql(marker: str) -> str:
+    """Rows of the newest run (``generated_at``, then model version) for one asset and
+    horizon, by target date."""
+    return f"""
+        WITH mine AS (
+            SELECT * FROM predictions WHERE asset_id = {marker} AND horizon_days = {marker}
+        ), newest AS (
+            SELECT generated_at, model_version FROM mine
+            ORDER BY generated_at DESC, model_version DESC LIMIT 1
+        )
+        SELECT m.asset_id, m.horizon_days, m.generated_at, m.model_version, m.target_date,
+               m.value, m.lower_80, m.upper_80, m.lower_95, m.upper_95
+        FROM mine m JOIN newest n
+          ON m.generated_at = n.generated_at AND m.model_version = n.model_version
+        ORDER BY m.target_date"""
+
+
 def latest_risk_scores_sql(marker: str, *, by_class: bool) -> str:
     """The newest row per asset (latest ``calculated_at``, then the greatest model version);
     JSON factors cast to text so both stores return the same type."""

@@ -366,6 +366,13 @@ class SqlStore(ServingStore, Generic[CursorT]):
             rows = cur.execute(_sql.economic_regions_sql(self._marker), [series_id]).fetchall()
         return [region for (region,) in rows]
 
+    def latest_predictions(self, asset_id: str, horizon_days: int) -> pa.Table:
+        with self._cursor() as cur:
+            rows = cur.execute(
+                _sql.latest_predictions_sql(self._marker), [asset_id, horizon_days]
+            ).fetchall()
+        return table_from_rows(rows, PREDICTIONS.schema)
+
     def latest_risk_scores(self, asset_class: str | None = None) -> pa.Table:
         sql = _sql.latest_risk_scores_sql(self._marker, by_class=asset_class is not None)
         with self._cursor() as cur:

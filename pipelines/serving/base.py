@@ -374,6 +374,11 @@ class ServingStore(Closeable):
         """Observations of one macro series in one region (:data:`ECONOMIC_SCHEMA`)."""
 
     @abstractmethod
+    def latest_predictions(self, asset_id: str, horizon_days: int) -> pa.Table:
+        """The newest forecast run of one asset at one horizon (latest ``generated_at``, then
+        greatest model version): :data:`PREDICTIONS_SCHEMA` rows by ``target_date``."""
+
+    @abstractmethod
     def latest_risk_scores(self, asset_class: str | None = None) -> pa.Table:
         """The newest risk score of every asset (of ``asset_class`` only, when given), in
         :data:`RISK_SCORES_SCHEMA` ordered by ``asset_id``; ``factors`` as JSON text."""

@@ -86,6 +86,11 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         "gold",
+        "predictions",
+        lambda store, rows: store.upsert_predictions(rows),
+    ),
+    Source(
+        "gold",
         "risk_scores",
         lambda store, rows: store.upsert_risk_scores(rows),
     ),

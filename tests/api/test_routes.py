@@ -64,6 +64,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "market data",
         "on-chain",
         "macro",
+        "predictions",
         "sentiment",
         "risk",
     }
@@ -75,6 +76,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/assets/{asset_id}/onchain",
         "/assets/{asset_id}/features",
         "/economic/{series_id}",
+        "/assets/{asset_id}/predictions",
         "/assets/{asset_id}/sentiment",
         "/assets/{asset_id}/risk",
         "/risk",

@@ -1,0 +1,2 @@
+"""Price forecasting: an automatically ordered ARIMA family model with prediction intervals,
+baselines, and rolling-origin evaluation without look-ahead."""

@@ -1,0 +1,93 @@
+"""Rolling-origin evaluation: refit at each origin on the past only, score the next horizon.
+
+At origin ``t`` the forecaster sees ``series[:t]`` and nothing after it; its forecast of
+``series[t:t + horizon]`` is scored with MAE, RMSE, sMAPE, MASE (scaled by the naive error of
+the same past) and the coverage of each interval. Origins step back from the end of the series,
+``step`` days apart, so the newest data is always evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.forecast import metrics
+from models.forecast.models import LEVELS, Forecaster
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    model: str
+    horizon: int
+    origins: int
+    mae: float
+    rmse: float
+    smape: float
+    mase: float
+    coverage: dict[float, float]
+
+    def as_metrics(self) -> dict[str, float]:
+        out = {
+            f"mae_{self.horizon}d": self.mae,
+            f"rmse_{self.horizon}d": self.rmse,
+            f"smape_{self.horizon}d": self.smape,
+            f"mase_{self.horizon}d": self.mase,
+        }
+        out |= {
+            f"coverage{int(level * 100)}_{self.horizon}d": value
+            for level, value in self.coverage.items()
+        }
+        return out
+
+
+def origins(length: int, horizon: int, count: int, step: int, min_train: int) -> list[int]:
+    """Origins (training lengths), oldest first, the last leaving exactly ``horizon`` days."""
+    last = length - horizon
+    chosen = [last - i * step for i in range(count)]
+    return sorted(o for o in chosen if o >= min_train)
+
+
+def rolling_origin(
+    forecaster: Forecaster | Callable[[], Forecaster],
+    series: np.ndarray,
+    horizon: int,
+    *,
+    count: int = 10,
+    step: int = 7,
+    min_train: int = 60,
+) -> Evaluation:
+    """Evaluate ``forecaster`` over up to ``count`` origins (see the module doc)."""
+    make = forecaster if callable(forecaster) and not isinstance(forecaster, Forecaster) else None
+    points = origins(series.size, horizon, count, step, min_train)
+    if not points:
+        raise ValueError(
+            f"a series of {series.size} days is too short for a {horizon}-day evaluation "
+            f"with {min_train} training days"
+        )
+    errors: dict[str, list[float]] = {"mae": [], "rmse": [], "smape": [], "mase": []}
+    inside: dict[float, list[float]] = {level: [] for level in LEVELS}
+    name = ""
+    for origin in points:
+        model = make() if make is not None else forecaster
+        assert isinstance(model, Forecaster)
+        name = model.name
+        past, future = series[:origin], series[origin : origin + horizon]
+        result = model.forecast(past, horizon)
+        errors["mae"].append(metrics.mae(future, result.mean))
+        errors["rmse"].append(metrics.rmse(future, result.mean))
+        errors["smape"].append(metrics.smape(future, result.mean))
+        errors["mase"].append(metrics.mase(future, result.mean, past))
+        for level in LEVELS:
+            inside[level].append(metrics.coverage(future, result.lower[level], result.upper[level]))
+    return Evaluation(
+        model=name,
+        horizon=horizon,
+        origins=len(points),
+        mae=float(np.mean(errors["mae"])),
+        rmse=float(np.mean(errors["rmse"])),
+        smape=float(np.mean(errors["smape"])),
+        mase=float(np.mean(errors["mase"])),
+        coverage={level: float(np.mean(values)) for level, values in inside.items()},
+    )

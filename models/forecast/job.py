@@ -1,0 +1,135 @@
+"""The forecasting job: a 30-day forecast path per asset from ``gold/ohlcv_1d``, kept as the
+7- and 30-day horizons in ``gold/predictions``, with each fitted model's artefact and
+evaluation metrics in the model registry.
+
+Per asset with enough history (``MIN_HISTORY`` days): :class:`~models.forecast.models.AutoArima`
+(levels for stablecoins, which revert to their peg) picks its order on the whole history and
+forecasts 30 days; the chosen order is then evaluated rolling-origin at the 7-day horizon (past
+data only at each origin) beside the naive forecast, and both sets of metrics are saved with the
+artefact. ``generated_at`` is the end of the last daily bar, and the artefact's version is
+derived from it and the fitted parameters, so rerunning on the same data rewrites nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from models.forecast.evaluation import rolling_origin
+from models.forecast.models import LEVELS, AutoArima, Forecast, NaiveForecaster
+from models.registry import ModelRegistry
+from pipelines.core.errors import NotFoundError
+from pipelines.lake.delta import DeltaLake
+from pipelines.lake.paths import LakePaths
+from pipelines.reference.model import Asset
+from pipelines.serving.base import PREDICTIONS_SCHEMA
+
+PREDICTIONS_TABLE = "predictions"
+HORIZONS = (7, 30)
+MIN_HISTORY = 30
+EVALUATION_ORIGINS = 4
+KEYS = ("asset_id", "horizon_days", "generated_at", "model_version", "target_date")
+
+
+@dataclass
+class ForecastRunReport:
+    forecasts: dict[str, str] = field(default_factory=dict)  # asset_id -> model version label
+    skipped: dict[str, str] = field(default_factory=dict)  # asset_id -> why
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    rows_written: int = 0
+
+
+def forecast_lake(
+    lake: DeltaLake, paths: LakePaths, assets: Sequence[Asset], registry: ModelRegistry
+) -> ForecastRunReport:
+    uri = paths.gold("ohlcv_1d")
+    if not lake.exists(uri):
+        raise NotFoundError(f"no gold/ohlcv_1d at {uri}: run rwa gold first")
+    daily = lake.table(uri).to_pyarrow_dataset().to_table(columns=["asset_id", "date", "close"])
+    frame = daily.to_pandas().sort_values(["asset_id", "date"])
+    report = ForecastRunReport()
+    tables = []
+    for asset in assets:
+        bars = frame[frame["asset_id"] == asset.asset_id]
+        closes = bars["close"].to_numpy(float)
+        if closes.size < MIN_HISTORY:
+            report.skipped[asset.asset_id] = f"{closes.size} daily bars (< {MIN_HISTORY})"
+            continue
+        last_day = bars["date"].iloc[-1]
+        generated_at = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), dt.UTC)
+        pegged = asset.asset_class == "stablecoin"
+        forecast = AutoArima(pegged=pegged).forecast(closes, max(HORIZONS))
+        metrics = _evaluate(closes, forecast)
+        saved = registry.save(
+            f"arima-{asset.asset_id}",
+            {"model.json": json.dumps(_artefact(forecast, last_day, closes.size)).encode()},
+            metrics=metrics,
+            params={"pegged": pegged, **forecast.params},
+            created_at=generated_at,
+        )
+        report.forecasts[asset.asset_id] = saved.label
+        report.metrics[asset.asset_id] = metrics
+        tables.append(
+            prediction_rows(asset.asset_id, forecast, last_day, generated_at, saved.label)
+        )
+    if tables:
+        rows = pa.concat_tables(tables)
+        lake.merge(rows, paths.gold(PREDICTIONS_TABLE), keys=KEYS, update_when=None)
+        report.rows_written = rows.num_rows
+    return report
+
+
+def prediction_rows(
+    asset_id: str,
+    forecast: Forecast,
+    last_day: dt.date,
+    generated_at: dt.datetime,
+    model_version: str,
+) -> pa.Table:
+    """One row per (horizon, day ahead): the 7-day horizon is the first 7 days of the path."""
+    records: list[dict[str, Any]] = []
+    for horizon in HORIZONS:
+        for step in range(horizon):
+            records.append(
+                {
+                    "asset_id": asset_id,
+                    "horizon_days": horizon,
+                    "generated_at": generated_at,
+                    "model_version": model_version,
+                    "target_date": last_day + dt.timedelta(days=step + 1),
+                    "value": float(forecast.mean[step]),
+                    "lower_80": float(forecast.lower[0.80][step]),
+                    "upper_80": float(forecast.upper[0.80][step]),
+                    "lower_95": float(forecast.lower[0.95][step]),
+                    "upper_95": float(forecast.upper[0.95][step]),
+                }
+            )
+    return pa.Table.from_pylist(records, schema=PREDICTIONS_SCHEMA)
+
+
+def _evaluate(closes: np.ndarray, forecast: Forecast) -> dict[str, float]:
+    """Rolling-origin metrics at 7 days of the chosen order, and of the naive forecast."""
+    horizon = HORIZONS[0]
+    min_train = max(MIN_HISTORY - horizon, closes.size - horizon - 7 * (EVALUATION_ORIGINS - 1))
+    order = forecast.params.get("order")
+    model = AutoArima(order=tuple(order)) if order else NaiveForecaster()
+    ours = rolling_origin(model, closes, horizon, count=EVALUATION_ORIGINS, min_train=min_train)
+    naive = rolling_origin(
+        NaiveForecaster(), closes, horizon, count=EVALUATION_ORIGINS, min_train=min_train
+    )
+    return ours.as_metrics() | {f"naive_{k}": v for k, v in naive.as_metrics().items()}
+
+
+def _artefact(forecast: Forecast, last_day: dt.date, observations: int) -> dict[str, Any]:
+    return {
+        "params": forecast.params,
+        "fitted_through": last_day.isoformat(),
+        "observations": observations,
+        "levels": list(LEVELS),
+    }
