@@ -293,7 +293,7 @@ class PredictionPointOut(_Out):
 
 class PredictionsResponse(_Out):
     asset_id: str
-    horizon_days: Literal[7, 30]
+    horizon_days: int = Field(description="Days ahead: 7 or 30.")
     generated_at: UtcDatetime | None = Field(
         description="End of the last daily bar the model saw; null when never forecast."
     )

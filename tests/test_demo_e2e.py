@@ -15,6 +15,8 @@ import pytest
 from tests.fixtures.processes import free_port, running
 
 ASSETS = ["btc", "usdc", "ousg", "buidl", "paxg", "realt-4680-buckingham", "syrupusdc"]
+#: Enough daily history for the forecasts (30 days at least).
+DAYS = 35
 RWA = str(Path(sys.executable).with_name("rwa"))
 
 
@@ -32,12 +34,12 @@ def rwa(cwd: Path, *args: str) -> str:
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cwd = tmp_path_factory.mktemp("demo")
-    args = ("demo", "--days", "4", "--end", "2026-06-01", "--assets", ",".join(ASSETS))
+    args = ("demo", "--days", str(DAYS), "--end", "2026-06-01", "--assets", ",".join(ASSETS))
     first = rwa(cwd, *args)
     silver = re.search(r"silver +prices ([\d,]+), quarantine ([\d,]+)", first)
     assert silver is not None, first
     valid, quarantined = (int(n.replace(",", "")) for n in silver.groups())
-    assert valid + quarantined == len(ASSETS) * 4 * 24  # every simulated bar is accounted for
+    assert valid + quarantined == len(ASSETS) * DAYS * 24  # every simulated bar is accounted for
     second = rwa(cwd, *args)
     assert "0 envelopes in 0 new objects" in second
     assert "0 inserted, 0 updated" in second
@@ -73,6 +75,13 @@ def test_served_daily_bars_agree_with_hourly_bars(demo_dir: Path, tmp_path: Path
         assert scored_days and all(day["model_version"] for day in scored_days)
         assert all(-1 <= day["sentiment_score"] <= 1 for day in scored_days)
         for asset_id in ASSETS:
+            for horizon in (7, 30):
+                forecast = client.get(
+                    f"/assets/{asset_id}/predictions", params={"horizon": horizon}
+                ).json()
+                assert len(forecast["predictions"]) == horizon, (asset_id, forecast)
+                point = forecast["predictions"][-1]
+                assert point["lower_95"] <= point["value"] <= point["upper_95"]
             scored = client.get(f"/assets/{asset_id}/risk").json()
             assert 1 <= scored["composite_score"] <= 100 and scored["top_factors"]
             hourly = client.get(f"/assets/{asset_id}/ohlcv", params={"interval": "1h"})

@@ -1,0 +1,54 @@
+"""The forecasting job on a lake of simulated daily bars: both horizons per asset, artefacts
+registered with their evaluation metrics, reruns idempotent, short histories skipped."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from models.forecast.job import MIN_HISTORY, PREDICTIONS_TABLE, forecast_lake
+from models.registry import ModelRegistry
+from pipelines import jobs
+from pipelines.bronze.object_store import open_object_store
+from pipelines.lake.delta import DeltaLake
+from pipelines.lake.paths import LakePaths
+from pipelines.reference import load_assets
+from tests.fixtures.lake import lake_settings
+
+pytestmark = pytest.mark.usefixtures("spark")
+ASSETS = ["btc", "usdc", "buidl", "ousg"]
+
+
+def test_forecasts_both_horizons_registers_models_and_reruns_idempotently(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path, sim_days=45, sim_end=dt.date(2026, 5, 1), sim_assets=ASSETS)
+    jobs.land_simulated(settings)
+    jobs.run_silver(settings, "prices")
+    jobs.run_gold(settings)
+    lake, paths = DeltaLake(settings), LakePaths(settings)
+    registry = ModelRegistry(open_object_store(settings))
+    assets = [a for a in load_assets() if a.asset_id in ASSETS or a.asset_id == "paxg"]
+
+    report = forecast_lake(lake, paths, assets, registry)
+
+    assert sorted(report.forecasts) == sorted(ASSETS)
+    assert "paxg" in report.skipped and f"(< {MIN_HISTORY})" in report.skipped["paxg"]
+    rows = lake.to_arrow(paths.gold(PREDICTIONS_TABLE)).to_pylist()
+    assert len(rows) == len(ASSETS) * (7 + 30)
+    btc = sorted(
+        (r for r in rows if r["asset_id"] == "btc" and r["horizon_days"] == 7),
+        key=lambda r: r["target_date"],
+    )
+    assert btc[0]["target_date"] == dt.date(2026, 5, 1)  # the day after the last bar
+    assert btc[0]["generated_at"] == dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    for r in btc:
+        assert r["lower_95"] <= r["lower_80"] <= r["value"] <= r["upper_80"] <= r["upper_95"]
+    model = registry.latest("arima-btc")
+    assert model is not None and model.label == btc[0]["model_version"]
+    assert {"mase_7d", "coverage95_7d", "naive_mase_7d"} <= set(model.metrics)
+
+    again = forecast_lake(lake, paths, assets, registry)
+    assert again.forecasts == report.forecasts
+    assert lake.count_rows(paths.gold(PREDICTIONS_TABLE)) == len(rows)
+    assert len(registry.versions("arima-btc")) == 1
