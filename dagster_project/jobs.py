@@ -13,6 +13,10 @@ SOURCE_INGEST = "source_ingest"
 SILVER = "silver"
 #: Silver, gold and the serving load of one fetch day (the daily run for yesterday).
 DAILY = "daily_refresh"
+#: Forecasts with every model's order chosen afresh, then the serving load.
+RETRAIN = "forecast_retraining"
+#: Run config that makes ``ml/forecasts`` re-choose model orders.
+RESELECT_CONFIG = {"ops": {"ml__forecasts": {"config": {"reselect_orders": True}}}}
 
 _PARTITIONED_LAYERS = dg.AssetSelection.groups(silver.GROUP, gold.GROUP, ml.GROUP, serving.GROUP)
 
@@ -36,4 +40,11 @@ def lakehouse_jobs(partitions: dg.PartitionsDefinition) -> list[dg.UnresolvedAss
             SILVER, selection=dg.AssetSelection.groups(silver.GROUP), partitions_def=partitions
         ),
         dg.define_asset_job(DAILY, selection=_PARTITIONED_LAYERS, partitions_def=partitions),
+        dg.define_asset_job(
+            RETRAIN,
+            selection=dg.AssetSelection.assets(ml.FORECASTS_KEY, serving.SERVING_KEY),
+            partitions_def=partitions,
+            config=RESELECT_CONFIG,
+            description="retrain the forecasting models (orders re-chosen) and serve them",
+        ),
     ]

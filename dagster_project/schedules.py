@@ -2,9 +2,10 @@
 
 * HTTP sources hourly; the simulated source's daily fetch just after midnight;
 * silver every five minutes on today's fetch day;
-* the daily refresh (silver, gold, serving) of yesterday's fetch day, once it is complete.
-
-Forecasting, risk scoring and model retraining join when the models do (issue 6).
+* the daily refresh (silver, gold, forecasts, sentiment, risk, serving) of yesterday's fetch
+  day, once it is complete;
+* the weekly retraining of the forecasting models (orders re-chosen), Sundays 02:00 UTC; a
+  sensor (``forecast_accuracy_sensor``) also retrains when live accuracy degrades.
 """
 
 import datetime as dt
@@ -41,4 +42,18 @@ def daily_refresh(context: ScheduleEvaluationContext) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"daily-{day}", partition_key=day)
 
 
-SCHEDULES = [hourly_source_ingest, daily_simulated_ingest, silver_every_five_minutes, daily_refresh]
+@dg.schedule(cron_schedule="0 2 * * 0", job_name=jobs.RETRAIN, execution_timezone="UTC")
+def weekly_model_retraining(context: ScheduleEvaluationContext) -> dg.RunRequest:
+    day = _fetch_day(context, 1)
+    return dg.RunRequest(
+        run_key=f"retrain-{day}", partition_key=day, run_config=jobs.RESELECT_CONFIG
+    )
+
+
+SCHEDULES = [
+    hourly_source_ingest,
+    daily_simulated_ingest,
+    silver_every_five_minutes,
+    daily_refresh,
+    weekly_model_retraining,
+]

@@ -1,5 +1,6 @@
 """Sensors: new bronze objects start silver for their fetch day; failed runs raise an alert."""
 
+import datetime as dt
 import json
 import re
 from collections import Counter
@@ -10,8 +11,11 @@ from dagster import RunFailureSensorContext, SensorEvaluationContext
 
 from dagster_project import jobs
 from dagster_project.resources import AlertsResource, LakeResource, pipeline_settings
+from models.forecast.monitor import live_accuracy
 from pipelines.bronze.object_store import open_object_store
 from pipelines.bronze.writer import BRONZE_PREFIX
+from pipelines.lake.delta import DeltaLake
+from pipelines.lake.paths import LakePaths
 
 _FETCH_DAY = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/[^/]+\.jsonl$")
 
@@ -51,6 +55,28 @@ def bronze_objects_sensor(
     )
 
 
+@dg.sensor(job_name=jobs.RETRAIN, minimum_interval_seconds=3600)
+def forecast_accuracy_sensor(
+    context: SensorEvaluationContext, lake: LakeResource
+) -> dg.RunRequest | dg.SkipReason:
+    """Retrain when the live accuracy of the 7-day forecasts has degraded (worse than naive by
+    more than the tolerance, or 95% coverage too low; ``models/forecast/monitor.py``). One
+    request per day and set of degraded assets."""
+    settings = pipeline_settings(lake)
+    degraded = [a for a in live_accuracy(DeltaLake(settings), LakePaths(settings)) if a.degraded]
+    if not degraded:
+        return dg.SkipReason("live forecast accuracy is within bounds")
+    day = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
+    names = ",".join(a.asset_id for a in degraded)
+    context.log.info(f"forecasts degraded for {names}")
+    return dg.RunRequest(
+        run_key=f"degraded-{day}-{names}",
+        partition_key=day,
+        run_config=jobs.RESELECT_CONFIG,
+        tags={"rwa/degraded_assets": names},
+    )
+
+
 @dg.run_failure_sensor(name="alert_on_run_failure", monitor_all_code_locations=False)
 def alert_on_run_failure(context: RunFailureSensorContext, alerts: AlertsResource) -> None:
     run = context.dagster_run
@@ -63,4 +89,4 @@ def alert_on_run_failure(context: RunFailureSensorContext, alerts: AlertsResourc
     alerts.notify(message)
 
 
-SENSORS = [bronze_objects_sensor, alert_on_run_failure]
+SENSORS = [bronze_objects_sensor, forecast_accuracy_sensor, alert_on_run_failure]

@@ -249,11 +249,13 @@ def run_risk(settings: Settings, as_of: dt.date | None = None) -> RiskRunReport:
     return score_lake(DeltaLake(settings), LakePaths(settings), load_assets(), as_of)
 
 
-def run_forecast(settings: Settings) -> ForecastRunReport:
+def run_forecast(settings: Settings, *, reselect: bool = True) -> ForecastRunReport:
     """7- and 30-day forecasts with 80%/95% intervals per asset into ``gold/predictions``; each
-    fitted model saved with its evaluation metrics under ``models/`` in the lake."""
+    fitted model saved with its evaluation metrics under ``models/`` in the lake. Without
+    ``reselect`` each asset keeps its registered model order (see ``forecast_lake``)."""
     registry = ModelRegistry(open_object_store(settings))
-    return forecast_lake(DeltaLake(settings), LakePaths(settings), load_assets(), registry)
+    lake, paths = DeltaLake(settings), LakePaths(settings)
+    return forecast_lake(lake, paths, load_assets(), registry, reselect=reselect)
 
 
 def run_sentiment(settings: Settings) -> SentimentRunReport:

@@ -6,7 +6,7 @@ import dagster as dg
 
 from dagster_project.assets.bronze import bronze_assets
 from dagster_project.assets.gold import gold_assets
-from dagster_project.assets.ml import risk_asset, sentiment_asset
+from dagster_project.assets.ml import forecasts_asset, risk_asset, sentiment_asset
 from dagster_project.assets.serving import serving_asset
 from dagster_project.assets.silver import silver_assets
 
@@ -16,6 +16,7 @@ def lakehouse_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefin
         *bronze_assets(partitions),
         *silver_assets(partitions),
         gold_assets(partitions),
+        forecasts_asset(partitions),
         sentiment_asset(partitions),
         risk_asset(partitions),
         serving_asset(partitions),

@@ -1,9 +1,13 @@
-"""ML outputs, downstream of gold: news sentiment and risk scores (forecasts join with them).
+"""ML outputs, downstream of gold: forecasts, news sentiment and risk scores.
 
-``ml/sentiment`` scores the news of the asset-days gold left unscored, into
-``gold/sentiment_daily`` (check ``every_day_scored``); ``ml/risk_scores`` scores every reference
-asset as of the latest daily bar, into ``gold/risk_scores`` (check ``every_asset_scored``). The
-serving load carries both to the API.
+``ml/forecasts`` forecasts 7 and 30 days per asset into ``gold/predictions`` and registers each
+model with its metrics; run config ``reselect_orders`` re-chooses every model's order (the
+weekly retraining, or a retraining started by degraded live accuracy), otherwise only the
+coefficients are re-estimated. Its checks compare the models with the naive forecast and their
+95% interval coverage. ``ml/sentiment`` scores the news of the asset-days gold left unscored,
+into ``gold/sentiment_daily`` (check ``every_day_scored``); ``ml/risk_scores`` scores every
+reference asset as of the latest daily bar, into ``gold/risk_scores`` (check
+``every_asset_scored``). The serving load carries all three to the API.
 """
 
 import dagster as dg
@@ -15,6 +19,7 @@ from dagster_project.assets.results import Materialization, delta_table_metadata
 from dagster_project.assets.silver import silver_key
 from dagster_project.partitions import SINGLE_RUN
 from dagster_project.resources import LakeResource, pipeline_settings
+from models.forecast.job import PREDICTIONS_TABLE
 from models.risk.engine import MODEL_VERSION
 from models.risk.job import RISK_TABLE
 from pipelines import jobs
@@ -25,6 +30,9 @@ from pipelines.reference import load_assets
 
 GROUP = "ml"
 RISK_KEY = dg.AssetKey(["ml", "risk_scores"])
+FORECASTS_KEY = dg.AssetKey(["ml", "forecasts"])
+BEATS_NAIVE = "beats_naive"
+INTERVAL_COVERAGE = "interval_coverage"
 SENTIMENT_KEY = dg.AssetKey(["ml", "sentiment"])
 EVERY_ASSET_SCORED = "every_asset_scored"
 EVERY_DAY_SCORED = "every_day_scored"
@@ -111,3 +119,66 @@ def sentiment_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         )
 
     return sentiment
+
+
+class ForecastConfig(dg.Config):
+    reselect_orders: bool = False
+
+
+def forecasts_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=FORECASTS_KEY,
+        group_name=GROUP,
+        freshness_policy=freshness.DAILY,
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
+        deps=[gold_key(OHLCV_TABLES["1d"])],
+        check_specs=[
+            dg.AssetCheckSpec(BEATS_NAIVE, asset=FORECASTS_KEY),
+            dg.AssetCheckSpec(INTERVAL_COVERAGE, asset=FORECASTS_KEY),
+        ],
+        kinds={"statsmodels", "delta"},
+        description="7- and 30-day price forecasts with 80/95% intervals per asset "
+        "(gold/predictions); models and their metrics in the lake's model registry",
+    )
+    def forecasts(
+        context: AssetExecutionContext, config: ForecastConfig, lake: LakeResource
+    ) -> Materialization:
+        settings = pipeline_settings(lake)
+        report = jobs.run_forecast(settings, reselect=config.reselect_orders)
+        metrics = report.metrics.values()
+        beats = sum(1 for m in metrics if m["mase_7d"] <= m["naive_mase_7d"])
+        coverage = [m["coverage95_7d"] for m in metrics]
+        mean_coverage = sum(coverage) / len(coverage) if coverage else 0.0
+        context.log.info(f"{len(report.forecasts)} forecasts; {beats} beat the naive forecast")
+        uri = LakePaths(settings).gold(PREDICTIONS_TABLE)
+        return Materialization(
+            metadata=delta_table_metadata(DeltaLake(settings), uri)
+            | {
+                "assets_forecast": len(report.forecasts),
+                "orders_reselected": config.reselect_orders,
+                "skipped": dg.MetadataValue.json(report.skipped),
+                "mase_7d_by_asset": dg.MetadataValue.json(
+                    {a: round(m["mase_7d"], 3) for a, m in report.metrics.items()}
+                ),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=BEATS_NAIVE,
+                    passed=beats * 2 >= len(report.metrics),
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"beat_naive": beats, "assets": len(report.metrics)},
+                    description="at least half the models beat the naive 7-day forecast "
+                    "(rolling-origin MASE)",
+                ),
+                dg.AssetCheckResult(
+                    check_name=INTERVAL_COVERAGE,
+                    passed=0.80 <= mean_coverage <= 1.0,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"mean_coverage95_7d": round(mean_coverage, 3)},
+                    description="mean 95% interval coverage at 7 days within 80-100%",
+                ),
+            ],
+        )
+
+    return forecasts

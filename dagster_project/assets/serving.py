@@ -4,7 +4,7 @@ import dagster as dg
 
 from dagster_project import freshness
 from dagster_project.assets.gold import gold_key
-from dagster_project.assets.ml import RISK_KEY, SENTIMENT_KEY
+from dagster_project.assets.ml import FORECASTS_KEY, RISK_KEY, SENTIMENT_KEY
 from dagster_project.assets.results import Materialization
 from dagster_project.partitions import SINGLE_RUN
 from dagster_project.resources import LakeResource, ServingStoreResource, pipeline_settings
@@ -22,7 +22,7 @@ def serving_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         freshness_policy=freshness.DAILY,
         partitions_def=partitions,
         backfill_policy=SINGLE_RUN,
-        deps=[*(gold_key(table) for table in GOLD_TABLES), SENTIMENT_KEY, RISK_KEY],
+        deps=[*(gold_key(table) for table in GOLD_TABLES), FORECASTS_KEY, SENTIMENT_KEY, RISK_KEY],
         kinds={"sql"},
         description="Reference assets, gold tables and economic series upserted into the "
         "serving store the API reads (idempotent: unchanged rows are not rewritten)",

@@ -46,8 +46,16 @@ class ForecastRunReport:
 
 
 def forecast_lake(
-    lake: DeltaLake, paths: LakePaths, assets: Sequence[Asset], registry: ModelRegistry
+    lake: DeltaLake,
+    paths: LakePaths,
+    assets: Sequence[Asset],
+    registry: ModelRegistry,
+    *,
+    reselect: bool = True,
 ) -> ForecastRunReport:
+    """Forecast every asset with enough history. ``reselect`` chooses each model's order
+    afresh (the weekly retraining); without it the order of the asset's latest registered model
+    is kept and only its coefficients are re-estimated on the new data (the daily run)."""
     uri = paths.gold("ohlcv_1d")
     if not lake.exists(uri):
         raise NotFoundError(f"no gold/ohlcv_1d at {uri}: run rwa gold first")
@@ -64,13 +72,14 @@ def forecast_lake(
         last_day = bars["date"].iloc[-1]
         generated_at = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), dt.UTC)
         pegged = asset.asset_class == "stablecoin"
-        forecast = AutoArima(pegged=pegged).forecast(closes, max(HORIZONS))
+        order = None if reselect else _registered_order(registry, asset.asset_id)
+        forecast = AutoArima(pegged=pegged, order=order).forecast(closes, max(HORIZONS))
         metrics = _evaluate(closes, forecast)
         saved = registry.save(
             f"arima-{asset.asset_id}",
             {"model.json": json.dumps(_artefact(forecast, last_day, closes.size)).encode()},
             metrics=metrics,
-            params={"pegged": pegged, **forecast.params},
+            params={"pegged": pegged, "reselected": order is None, **forecast.params},
             created_at=generated_at,
         )
         report.forecasts[asset.asset_id] = saved.label
@@ -111,6 +120,12 @@ def prediction_rows(
                 }
             )
     return pa.Table.from_pylist(records, schema=PREDICTIONS_SCHEMA)
+
+
+def _registered_order(registry: ModelRegistry, asset_id: str) -> tuple[int, int, int] | None:
+    latest = registry.latest(f"arima-{asset_id}")
+    order = latest.params.get("order") if latest is not None else None
+    return (int(order[0]), int(order[1]), int(order[2])) if order else None
 
 
 def _evaluate(closes: np.ndarray, forecast: Forecast) -> dict[str, float]:

@@ -8,17 +8,31 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
+import pyarrow as pa
 
+from dagster_project.jobs import RESELECT_CONFIG
 from dagster_project.resources import AlertsResource, LakeResource
 from dagster_project.schedules import (
     daily_refresh,
     daily_simulated_ingest,
     silver_every_five_minutes,
+    weekly_model_retraining,
 )
-from dagster_project.sensors import alert_on_run_failure, bronze_objects_sensor
+from dagster_project.sensors import (
+    alert_on_run_failure,
+    bronze_objects_sensor,
+    forecast_accuracy_sensor,
+)
+from models.forecast.job import KEYS as PREDICTION_KEYS
+from models.forecast.job import prediction_rows
+from models.forecast.models import Forecast
+from models.forecast.monitor import live_accuracy
 from pipelines import jobs
 from pipelines.core.settings import Settings
 from pipelines.lake.days import DayRange
+from pipelines.lake.delta import DeltaLake
+from pipelines.lake.paths import LakePaths
 from tests.fixtures.http_replay import ReplayServer, Reply
 from tests.fixtures.lake import lake_settings
 from tests.pipelines.silver.bronze_factory import land_lines
@@ -34,6 +48,9 @@ def partition_of(request: object) -> str | None:
 def test_schedules_target_the_right_fetch_day() -> None:
     context = dg.build_schedule_context(scheduled_execution_time=TICK)
     assert partition_of(daily_refresh(context)) == "2026-03-04"  # yesterday, complete
+    retrain = weekly_model_retraining(context)
+    assert partition_of(retrain) == "2026-03-04"
+    assert isinstance(retrain, dg.RunRequest) and retrain.run_config == RESELECT_CONFIG
     assert partition_of(silver_every_five_minutes(context)) == "2026-03-05"
     assert partition_of(daily_simulated_ingest(context)) == "2026-03-05"
 
@@ -99,3 +116,44 @@ def test_an_unreachable_webhook_is_logged_not_raised(replay_server: ReplayServer
     alerts = AlertsResource(webhook_url=f"{replay_server.url}/hooks/rwa")
     assert alerts.notify("gold failed") is False
     assert AlertsResource().notify("no webhook configured") is False
+
+
+def write_history(settings: Settings, offset: float) -> None:
+    """40 days of BTC closes and, for each of the first 30 days, a 7-day forecast that is off
+    by ``offset`` (0 = the naive forecast, a good model for a random walk) with tight bands."""
+    lake, paths = DeltaLake(settings), LakePaths(settings)
+    rng = np.random.default_rng(4)
+    closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 40)))
+    first = dt.date(2026, 3, 1)
+    days = [first + dt.timedelta(days=i) for i in range(40)]
+    bars = pa.table({"asset_id": ["btc"] * 40, "date": days, "close": closes})
+    lake.merge(bars, paths.gold("ohlcv_1d"), keys=("asset_id", "date"), update_when="true")
+    for i in range(30):
+        path = np.full(30, closes[i] + offset)
+        forecast = Forecast(
+            path, {0.8: path * 0.97, 0.95: path * 0.95}, {0.8: path * 1.03, 0.95: path * 1.05}
+        )
+        generated = dt.datetime.combine(days[i] + dt.timedelta(days=1), dt.time(), dt.UTC)
+        rows = prediction_rows("btc", forecast, days[i], generated, "arima-btc@test")
+        lake.merge(rows, paths.gold("predictions"), keys=PREDICTION_KEYS, update_when=None)
+
+
+def test_degraded_live_accuracy_starts_a_retraining(tmp_path: Path) -> None:
+    good, bad = lake_settings(tmp_path / "good"), lake_settings(tmp_path / "bad")
+    write_history(good, offset=0.0)
+    write_history(bad, offset=15.0)
+
+    [fine] = live_accuracy(DeltaLake(good), LakePaths(good))
+    [off] = live_accuracy(DeltaLake(bad), LakePaths(bad))
+    assert fine.points >= 7 and not fine.degraded
+    assert off.degraded and off.mae > off.naive_mae
+
+    def tick(settings: Settings) -> dg.RunRequest | dg.SkipReason:
+        lake = LakeResource.from_settings(settings)
+        return forecast_accuracy_sensor(dg.build_sensor_context(resources={"lake": lake}))
+
+    assert isinstance(tick(good), dg.SkipReason)
+    request = tick(bad)
+    assert isinstance(request, dg.RunRequest)
+    assert request.run_config == RESELECT_CONFIG
+    assert request.tags["rwa/degraded_assets"] == "btc"

@@ -71,6 +71,8 @@ def test_every_layer_is_an_asset_group_with_the_real_lineage(graph: dg.Definitio
     assert key("gold", "sentiment_daily") in parents("serving", "store")
     assert key("ml", "risk_scores") in parents("serving", "store")
     assert key("ml", "sentiment") in parents("serving", "store")
+    assert key("ml", "forecasts") in parents("serving", "store")
+    assert parents("ml", "forecasts") == {key("gold", "ohlcv_1d")}
     assert parents("ml", "sentiment") == {key("gold", "sentiment_daily"), key("silver", "news")}
     assert key("gold", "features_daily") in parents("ml", "risk_scores")
 
@@ -122,9 +124,10 @@ def test_schedules_and_sensors(graph: dg.Definitions) -> None:
         "daily_simulated_ingest": "15 0 * * *",
         "silver_every_five_minutes": "*/5 * * * *",
         "daily_refresh": "30 0 * * *",
+        "weekly_model_retraining": "0 2 * * 0",
     }
     sensors = {s.name for s in repo.sensor_defs}
-    assert sensors == {"bronze_objects_sensor", "alert_on_run_failure"}
+    assert sensors == {"bronze_objects_sensor", "forecast_accuracy_sensor", "alert_on_run_failure"}
 
 
 def test_resources_follow_the_deployment(tmp_path: Path) -> None:

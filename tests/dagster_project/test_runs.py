@@ -57,7 +57,8 @@ def test_the_whole_graph_materializes_into_timescaledb(
     result = run(settings, partition_key=DAY.isoformat())
 
     assert result.success
-    expected = {"bronze/simulated", "ml/sentiment", "ml/risk_scores", "serving/store"}
+    expected = {"bronze/simulated", "serving/store"}
+    expected |= {f"ml/{name}" for name in ("forecasts", "sentiment", "risk_scores")}
     expected |= {f"silver/{d}" for d in ("prices", "onchain", "economic", "news")}
     expected |= {f"gold/{table.name}" for table in GOLD_TABLES}
     assert materialized(result) == expected

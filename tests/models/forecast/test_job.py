@@ -52,3 +52,5 @@ def test_forecasts_both_horizons_registers_models_and_reruns_idempotently(tmp_pa
     assert again.forecasts == report.forecasts
     assert lake.count_rows(paths.gold(PREDICTIONS_TABLE)) == len(rows)
     assert len(registry.versions("arima-btc")) == 1
+    daily = forecast_lake(lake, paths, assets, registry, reselect=False)
+    assert daily.forecasts == report.forecasts  # same order, same data: the same model
