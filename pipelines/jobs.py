@@ -255,7 +255,9 @@ def run_forecast(settings: Settings, *, reselect: bool = True) -> ForecastRunRep
     ``reselect`` each asset keeps its registered model order (see ``forecast_lake``)."""
     registry = ModelRegistry(open_object_store(settings))
     lake, paths = DeltaLake(settings), LakePaths(settings)
-    return forecast_lake(lake, paths, load_assets(), registry, reselect=reselect)
+    return forecast_lake(
+        lake, paths, load_assets(), registry, reselect=reselect, model=settings.forecast_model
+    )
 
 
 def run_sentiment(settings: Settings) -> SentimentRunReport:

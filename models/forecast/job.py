@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from models.forecast.evaluation import rolling_origin
-from models.forecast.models import LEVELS, AutoArima, Forecast, NaiveForecaster
+from models.forecast.models import LEVELS, AutoArima, Forecast, Forecaster, NaiveForecaster
+from models.forecast.neural import EnsembleForecaster, LstmForecaster
 from models.registry import ModelRegistry
 from pipelines.core.errors import NotFoundError
+from pipelines.core.settings import ForecastModel
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.reference.model import Asset
@@ -52,6 +56,7 @@ def forecast_lake(
     registry: ModelRegistry,
     *,
     reselect: bool = True,
+    model: ForecastModel = "arima",
 ) -> ForecastRunReport:
     """Forecast every asset with enough history. ``reselect`` chooses each model's order
     afresh (the weekly retraining); without it the order of the asset's latest registered model
@@ -61,6 +66,7 @@ def forecast_lake(
         raise NotFoundError(f"no gold/ohlcv_1d at {uri}: run rwa gold first")
     daily = lake.table(uri).to_pyarrow_dataset().to_table(columns=["asset_id", "date", "close"])
     frame = daily.to_pandas().sort_values(["asset_id", "date"])
+    exogenous = _exogenous(lake, paths) if model != "arima" else None
     report = ForecastRunReport()
     tables = []
     for asset in assets:
@@ -73,10 +79,13 @@ def forecast_lake(
         generated_at = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), dt.UTC)
         pegged = asset.asset_class == "stablecoin"
         order = None if reselect else _registered_order(registry, asset.asset_id)
-        forecast = AutoArima(pegged=pegged, order=order).forecast(closes, max(HORIZONS))
-        metrics = _evaluate(closes, forecast)
+        extra = None if exogenous is None else _aligned(exogenous, asset.asset_id, bars["date"])
+
+        make = partial(_forecaster, model, pegged, order, extra)
+        forecast = make().forecast(closes, max(HORIZONS))
+        metrics = _evaluate(closes, forecast, make)
         saved = registry.save(
-            f"arima-{asset.asset_id}",
+            f"{model}-{asset.asset_id}",
             {"model.json": json.dumps(_artefact(forecast, last_day, closes.size)).encode()},
             metrics=metrics,
             params={"pegged": pegged, "reselected": order is None, **forecast.params},
@@ -122,18 +131,69 @@ def prediction_rows(
     return pa.Table.from_pylist(records, schema=PREDICTIONS_SCHEMA)
 
 
+def _forecaster(
+    model: ForecastModel,
+    pegged: bool,
+    order: tuple[int, int, int] | None,
+    exogenous: np.ndarray | None,
+) -> Forecaster:
+    arima = AutoArima(pegged=pegged, order=order)
+    if model == "arima":
+        return arima
+    lstm = LstmForecaster(exogenous=exogenous)
+    return lstm if model == "lstm" else EnsembleForecaster([arima, lstm])
+
+
 def _registered_order(registry: ModelRegistry, asset_id: str) -> tuple[int, int, int] | None:
     latest = registry.latest(f"arima-{asset_id}")
     order = latest.params.get("order") if latest is not None else None
     return (int(order[0]), int(order[1]), int(order[2])) if order else None
 
 
-def _evaluate(closes: np.ndarray, forecast: Forecast) -> dict[str, float]:
-    """Rolling-origin metrics at 7 days of the chosen order, and of the naive forecast."""
+def _exogenous(lake: DeltaLake, paths: LakePaths) -> pd.DataFrame:
+    """Gold features the LSTM reads besides prices: 30-day realized volatility, dollar volume
+    (log) and the day's news sentiment (0 without news), by asset and date."""
+    features = (
+        lake.table(paths.gold("features_daily"))
+        .to_pyarrow_dataset()
+        .to_table(columns=["asset_id", "date", "realized_vol_30d", "dollar_volume"])
+        .to_pandas()
+    )
+    features["dollar_volume"] = np.log1p(features["dollar_volume"].fillna(0.0))
+    sentiment_uri = paths.gold("sentiment_daily")
+    if lake.exists(sentiment_uri):
+        sentiment = (
+            lake.table(sentiment_uri)
+            .to_pyarrow_dataset()
+            .to_table(columns=["asset_id", "date", "sentiment_score"])
+            .to_pandas()
+        )
+        features = features.merge(sentiment, on=["asset_id", "date"], how="left")
+    else:
+        features["sentiment_score"] = 0.0
+    return features
+
+
+def _aligned(exogenous: pd.DataFrame, asset_id: str, dates: pd.Series) -> np.ndarray:
+    mine = exogenous[exogenous["asset_id"] == asset_id].set_index("date")
+    columns = ["realized_vol_30d", "dollar_volume", "sentiment_score"]
+    aligned = mine.reindex(list(dates))[columns].ffill().fillna(0.0)
+    return aligned.to_numpy(float)
+
+
+def _evaluate(
+    closes: np.ndarray, forecast: Forecast, make: Callable[[], Forecaster]
+) -> dict[str, float]:
+    """Rolling-origin metrics at 7 days of the model (ARIMA with its chosen order), and of the
+    naive forecast, over the same origins."""
     horizon = HORIZONS[0]
     min_train = max(MIN_HISTORY - horizon, closes.size - horizon - 7 * (EVALUATION_ORIGINS - 1))
     order = forecast.params.get("order")
-    model = AutoArima(order=tuple(order)) if order else NaiveForecaster()
+    if order:
+        fixed = (int(order[0]), int(order[1]), int(order[2]))
+        model: Forecaster | Callable[[], Forecaster] = AutoArima(order=fixed)
+    else:
+        model = make
     ours = rolling_origin(model, closes, horizon, count=EVALUATION_ORIGINS, min_train=min_train)
     naive = rolling_origin(
         NaiveForecaster(), closes, horizon, count=EVALUATION_ORIGINS, min_train=min_train

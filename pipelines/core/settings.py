@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 ServingBackend = Literal["duckdb", "timescaledb"]
 DeltaBackend = Literal["auto", "delta-rs", "native"]
 Deployment = Literal["local", "ci", "production"]
+ForecastModel = Literal["arima", "lstm", "ensemble"]
 
 
 class Settings(BaseSettings):
@@ -187,6 +188,11 @@ class Settings(BaseSettings):
     )
 
     # --- models -----------------------------------------------------------------------------
+    forecast_model: ForecastModel = Field(
+        default="arima",
+        description="Served forecaster: arima (auto-ordered ARIMA), lstm (quantile LSTM on gold "
+        "features) or ensemble (both, averaged in log space).",
+    )
     sentiment_model: str = Field(
         default="ProsusAI/finbert",
         description="FinBERT-style classifier for news sentiment: a local folder or a Hugging "
