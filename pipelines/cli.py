@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gold.add_argument("--first", type=_date, help="first day to rebuild, YYYY-MM-DD (inclusive)")
     gold.add_argument("--last", type=_date, help="last day to rebuild, YYYY-MM-DD (inclusive)")
-    add("forecast", _cmd_forecast, "forecast 7 and 30 days ahead with 80/95% intervals")
+    add("forecast", _cmd_forecast, "forecast 7 and 30 days ahead with 80 and 95 percent intervals")
     add("sentiment", _cmd_sentiment, "score the news of unscored asset-days into gold")
     risk = add("risk", _cmd_risk, "score every asset's risk (1-100 and sub-scores) into gold")
     risk.add_argument("--as-of", type=_date, help="day to score (default: latest daily bar)")

@@ -5,12 +5,19 @@ docs/data-model.md describes (built here with delta-rs; the gold jobs have their
 from __future__ import annotations
 
 import datetime as dt
+import json
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from deltalake import write_deltalake
 
+from models.forecast.job import prediction_rows
+from models.forecast.models import NaiveForecaster
+from models.risk.engine import score_asset
+from models.risk.job import score_rows
+from models.risk.market import MarketHistory
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
@@ -37,6 +44,20 @@ def gold_ohlcv(resolution: str, n: int, step: dt.timedelta, start: dt.datetime =
     return table.append_column("date", pc.cast(table.column("ts"), pa.date32()))
 
 
+def model_outputs() -> tuple[pa.Table, pa.Table]:
+    """``gold/predictions`` (7 + 30 days ahead) and ``gold/risk_scores`` (one row) of OUSG, as
+    the model jobs write them."""
+    closes = np.linspace(100.0, 101.0, 60)
+    last = (T0 + 9 * DAY).date()
+    generated = T0 + 10 * DAY
+    forecast = NaiveForecaster().forecast(closes, 30)
+    predictions = prediction_rows("ousg", forecast, last, generated, "naive@1")
+    ousg = next(a for a in SAMPLE_ASSETS if a.asset_id == "ousg")
+    history = MarketHistory(closes, closes, closes, None, None, None)
+    risk = score_rows([score_asset(ousg, history, last)])
+    return predictions, risk
+
+
 @pytest.fixture
 def lake_settings(make_settings: MakeSettings) -> Settings:
     """A lake with every source but gold/sentiment_daily (not built yet)."""
@@ -58,6 +79,8 @@ def lake_settings(make_settings: MakeSettings) -> Settings:
             series_rows(ECONOMIC, 5, {"series_id": "DGS10", "region": "USA"}), "observation_date"
         ).append_column("year", pa.array([2024] * 5, pa.int32())),
         paths.gold("macro_asof"): pa.table({"asset_id": ["ousg"], "value": [1.0]}),
+        paths.gold("predictions"): model_outputs()[0],
+        paths.gold("risk_scores"): model_outputs()[1],
     }
     for uri, table in tables.items():
         write_deltalake(uri, table)
@@ -84,6 +107,8 @@ def test_every_built_source_is_loaded_once_and_reloading_changes_nothing(
         "gold/ohlcv_1d": 10,
         "gold/features_daily": 10,
         "gold/onchain_daily": 10,
+        "gold/predictions": 37,
+        "gold/risk_scores": 1,
         "silver/economic": 5,
     }
     assert load(store, lake_settings) == first
@@ -94,8 +119,17 @@ def test_every_built_source_is_loaded_once_and_reloading_changes_nothing(
 def test_loaded_rows_equal_the_lake_in_the_served_shape(
     store: ServingStore, lake_settings: Settings
 ) -> None:
+    store.upsert_assets(SAMPLE_ASSETS)
     load(store, lake_settings)
     assert store.features("ousg") == series_rows(FEATURES, 10, {"asset_id": "ousg"})
+    predictions, risk = model_outputs()
+    assert store.latest_predictions("ousg", 30) == predictions.filter(
+        pc.equal(predictions["horizon_days"], 30)
+    )
+    served = store.latest_risk_scores()
+    # JSONB normalises the text of the factors (TimescaleDB); the JSON itself is unchanged
+    assert served.drop_columns(["factors"]) == risk.drop_columns(["date", "factors"])
+    assert json.loads(served["factors"][0].as_py()) == json.loads(risk["factors"][0].as_py())
     onchain = series_rows(ONCHAIN, 10, {"asset_id": "ousg"})
     assert store.onchain("ousg", start=T0 + 8 * DAY) == onchain.slice(8)
     assert store.economic("DGS10", "USA") == series_rows(
@@ -115,5 +149,7 @@ def test_every_source_is_a_lake_table_of_the_data_model() -> None:
         "gold/features_daily",
         "gold/onchain_daily",
         "gold/sentiment_daily",
+        "gold/predictions",
+        "gold/risk_scores",
         "silver/economic",
     ]
