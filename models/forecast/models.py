@@ -4,7 +4,9 @@
 * :class:`AutoArima` -- ARIMA on log prices via statsmodels with automatic order selection:
   ``d`` from an ADF test (levels for pegged assets, which revert to their peg), ``(p, q)`` in
   0..2 by AICc, a drift term when differenced. Intervals come from the model's forecast
-  variance, exponentiated back to prices (so they stay positive and skew upward).
+  variance, rescaled by the current EWMA volatility of its residuals (volatility clusters; the
+  model's variance is one average over the window), and exponentiated back to prices (so they
+  stay positive and skew upward).
 * :class:`NaiveForecaster` -- the random walk (last value), intervals from the empirical
   quantiles of past h-step changes: the baseline every model must beat.
 * A history that does not move (a $1.00 fund token) is forecast flat with zero-width intervals
@@ -58,6 +60,25 @@ def flat_forecast(history: np.ndarray, horizon: int) -> Forecast:
     )
 
 
+#: RiskMetrics' decay for the exponentially weighted variance of recent residuals.
+EWMA_DECAY = 0.94
+VOLATILITY_SCALE_BOUNDS = (0.5, 3.0)
+
+
+def volatility_scale(residuals: np.ndarray, sigma2: float) -> float:
+    """How much wider than the model's constant innovation variance the intervals should be
+    now: the ratio of the EWMA volatility of recent residuals to the fitted sigma (bounded).
+    ARIMA assumes one variance for the whole window; markets cluster their volatility, so a
+    forecast made in a turbulent week needs wider bands and one made in a calm week narrower."""
+    if residuals.size < 20 or sigma2 <= 0:
+        return 1.0
+    variance = float(np.mean(residuals[:20] ** 2))
+    for residual in residuals[20:]:
+        variance = EWMA_DECAY * variance + (1 - EWMA_DECAY) * float(residual) ** 2
+    low, high = VOLATILITY_SCALE_BOUNDS
+    return float(min(high, max(low, np.sqrt(variance / sigma2))))
+
+
 class NaiveForecaster(Forecaster):
     name = "naive"
 
@@ -106,13 +127,21 @@ class AutoArima(Forecaster):
             d = 0 if self.pegged else self.differences(logs)
             fitted, order = self.select(logs, d)
         prediction = fitted.get_forecast(horizon)
-        mean = np.exp(np.asarray(prediction.predicted_mean))
+        center = np.asarray(prediction.predicted_mean)
+        mean = np.exp(center)
+        scale = volatility_scale(np.asarray(fitted.resid)[order[1] :], float(fitted.params[-1]))
         lower: dict[float, np.ndarray] = {}
         upper: dict[float, np.ndarray] = {}
         for level in LEVELS:
             bounds = np.asarray(prediction.conf_int(alpha=1 - level))
-            lower[level], upper[level] = np.exp(bounds[:, 0]), np.exp(bounds[:, 1])
-        params = {"model": "arima", "order": list(order), "aicc": float(fitted.aicc)}
+            lower[level] = np.exp(center - (center - bounds[:, 0]) * scale)
+            upper[level] = np.exp(center + (bounds[:, 1] - center) * scale)
+        params = {
+            "model": "arima",
+            "order": list(order),
+            "aicc": float(fitted.aicc),
+            "volatility_scale": round(scale, 4),
+        }
         return Forecast(mean, lower, upper, params)
 
     @staticmethod
