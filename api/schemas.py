@@ -301,6 +301,33 @@ class PredictionsResponse(_Out):
     predictions: list[PredictionPointOut] = Field(description="One point per day ahead.")
 
 
+ForecastSort = Literal["expected_return", "-expected_return", "asset_id", "-asset_id"]
+
+
+class ForecastSummaryOut(_Out):
+    """Where an asset's newest forecast ends: the horizon's last day."""
+
+    asset_id: str
+    horizon_days: int
+    generated_at: UtcDatetime
+    model_version: str
+    target_date: dt.date
+    value: float
+    lower_80: float | None = None
+    upper_80: float | None = None
+    lower_95: float | None = None
+    upper_95: float | None = None
+    last_close: float | None = Field(description="Last daily close the model saw, if served.")
+    expected_return: float | None = Field(description="value / last_close - 1.")
+
+
+class ForecastPage(_Out):
+    total: int = Field(description="Forecasts matching the filters, before paging.")
+    limit: int
+    offset: int
+    forecasts: list[ForecastSummaryOut]
+
+
 # --- sentiment ------------------------------------------------------------------------------
 
 

@@ -369,6 +369,35 @@ def latest_predictions_sql(marker: str) -> str:
         ORDER BY m.target_date"""
 
 
+def forecast_summaries_sql(marker: str, *, by_class: bool) -> str:
+    """Per asset: the last target day of its newest run at one horizon, and the daily close of
+    the day before ``generated_at`` (the last bar the model saw), if served."""
+    class_filter = f"AND a.asset_class = {marker}" if by_class else ""
+    return f"""
+        WITH runs AS (
+            SELECT asset_id, horizon_days, generated_at, model_version,
+                   MAX(target_date) AS last_target,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY asset_id ORDER BY generated_at DESC, model_version DESC
+                   ) AS newest
+            FROM predictions WHERE horizon_days = {marker}
+            GROUP BY asset_id, horizon_days, generated_at, model_version
+        )
+        SELECT p.asset_id, p.horizon_days, p.generated_at, p.model_version, p.target_date,
+               p.value, p.lower_80, p.upper_80, p.lower_95, p.upper_95, o.close
+        FROM runs r
+        JOIN predictions p
+          ON p.asset_id = r.asset_id AND p.horizon_days = r.horizon_days
+         AND p.generated_at = r.generated_at AND p.model_version = r.model_version
+         AND p.target_date = r.last_target
+        JOIN assets a ON a.asset_id = p.asset_id
+        LEFT JOIN ohlcv o
+          ON o.asset_id = p.asset_id AND o.resolution = '1d'
+         AND o.ts = p.generated_at - INTERVAL '1 day'
+        WHERE r.newest = 1 {class_filter}
+        ORDER BY p.asset_id"""
+
+
 def latest_risk_scores_sql(marker: str, *, by_class: bool) -> str:
     """The newest row per asset (latest ``calculated_at``, then the greatest model version);
     JSON factors cast to text so both stores return the same type."""

@@ -41,6 +41,7 @@ from pipelines.serving.base import (
     OHLCV,
     OHLCV_INTRADAY,
     ONCHAIN,
+    FORECAST_SUMMARY_SCHEMA,
     PREDICTIONS,
     RISK_SCORES,
     SENTIMENT,
@@ -372,6 +373,13 @@ class SqlStore(ServingStore, Generic[CursorT]):
                 _sql.latest_predictions_sql(self._marker), [asset_id, horizon_days]
             ).fetchall()
         return table_from_rows(rows, PREDICTIONS.schema)
+
+    def forecast_summaries(self, horizon_days: int, asset_class: str | None = None) -> pa.Table:
+        sql = _sql.forecast_summaries_sql(self._marker, by_class=asset_class is not None)
+        params: list[object] = [horizon_days] + ([] if asset_class is None else [asset_class])
+        with self._cursor() as cur:
+            rows = cur.execute(sql, params).fetchall()
+        return table_from_rows(rows, FORECAST_SUMMARY_SCHEMA)
 
     def latest_risk_scores(self, asset_class: str | None = None) -> pa.Table:
         sql = _sql.latest_risk_scores_sql(self._marker, by_class=asset_class is not None)

@@ -136,6 +136,9 @@ PREDICTIONS_SCHEMA = pa.schema(
     ]
 )
 
+#: The end point of an asset's newest forecast run, with the close it was made from.
+FORECAST_SUMMARY_SCHEMA = pa.schema([*PREDICTIONS_SCHEMA, pa.field("last_close", pa.float64())])
+
 #: One risk assessment: composite score 1-100 and sub-scores; ``factors`` is JSON text.
 RISK_SCORES_SCHEMA = pa.schema(
     [
@@ -377,6 +380,11 @@ class ServingStore(Closeable):
     def latest_predictions(self, asset_id: str, horizon_days: int) -> pa.Table:
         """The newest forecast run of one asset at one horizon (latest ``generated_at``, then
         greatest model version): :data:`PREDICTIONS_SCHEMA` rows by ``target_date``."""
+
+    @abstractmethod
+    def forecast_summaries(self, horizon_days: int, asset_class: str | None = None) -> pa.Table:
+        """Per asset, the last point of its newest forecast run at ``horizon_days`` with the
+        last daily close the model saw (:data:`FORECAST_SUMMARY_SCHEMA`), by ``asset_id``."""
 
     @abstractmethod
     def latest_risk_scores(self, asset_class: str | None = None) -> pa.Table:

@@ -1,4 +1,5 @@
-"""Contract tests of ``GET /assets/{id}/predictions`` on both serving stores."""
+"""Contract tests of ``GET /assets/{id}/predictions`` and ``GET /predictions`` on both serving
+stores."""
 
 from __future__ import annotations
 
@@ -6,15 +7,16 @@ import datetime as dt
 from collections.abc import Iterator
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from models.forecast.job import prediction_rows
-from models.forecast.models import NaiveForecaster
+from models.forecast.models import Forecast, NaiveForecaster
 from pipelines.core.settings import Settings
 from pipelines.reference import load_assets
-from pipelines.serving.base import ServingStore
+from pipelines.serving.base import OHLCV_SCHEMA, ServingStore
 
 LAST = dt.date(2026, 6, 30)
 
@@ -29,6 +31,16 @@ def client(store: ServingStore) -> Iterator[TestClient]:
         last = LAST - dt.timedelta(days=days_back)
         generated = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC)
         store.upsert_predictions(prediction_rows("btc", forecast, last, generated, version))
+    # ETH and USDC forecasts made from a served last close of 100 and 1: +10% and 0%
+    generated = dt.datetime.combine(LAST + dt.timedelta(days=1), dt.time(), dt.UTC)
+    for asset_id, close, target in (("eth", 100.0, 110.0), ("usdc", 1.0, 1.0)):
+        path = Forecast(
+            np.full(30, target),
+            {0.8: np.full(30, target * 0.9), 0.95: np.full(30, target * 0.8)},
+            {0.8: np.full(30, target * 1.1), 0.95: np.full(30, target * 1.2)},
+        )
+        store.upsert_predictions(prediction_rows(asset_id, path, LAST, generated, "m@1"))
+        store.upsert_ohlcv(daily_bar(asset_id, LAST, close))
     with TestClient(create_app(store_factory=lambda: store, settings=Settings())) as test_client:
         yield test_client
 
@@ -52,3 +64,37 @@ def test_bad_horizon_unknown_asset_and_no_forecast(client: TestClient) -> None:
     assert client.get("/assets/nope/predictions").status_code == 404
     empty = client.get("/assets/ousg/predictions").json()
     assert empty["predictions"] == [] and empty["model_version"] is None
+
+
+def daily_bar(asset_id: str, day: dt.date, close: float) -> pa.Table:
+    ts = dt.datetime.combine(day, dt.time(), dt.UTC)
+    return pa.Table.from_pylist(
+        [
+            {
+                "asset_id": asset_id,
+                "resolution": "1d",
+                "ts": ts,
+                "open": close,
+                "high": close,
+                "low": close,
+                "close": close,
+                "volume": 1.0,
+            }
+        ],
+        schema=OHLCV_SCHEMA,
+    )
+
+
+def test_list_ranks_assets_by_expected_return_and_pages(client: TestClient) -> None:
+    body = client.get("/predictions", params={"horizon": 30}).json()
+    assert body["total"] == 3
+    ids = [f["asset_id"] for f in body["forecasts"]]
+    assert ids == ["eth", "usdc", "btc"]  # btc has no served close: no expected return, last
+    eth = body["forecasts"][0]
+    assert eth["expected_return"] == pytest.approx(0.10)
+    assert eth["target_date"] == "2026-07-30" and eth["last_close"] == 100.0
+    stable = client.get("/predictions", params={"asset_class": "stablecoin"}).json()
+    assert [f["asset_id"] for f in stable["forecasts"]] == ["usdc"]
+    page = client.get("/predictions", params={"sort": "asset_id", "limit": 1, "offset": 1}).json()
+    assert [f["asset_id"] for f in page["forecasts"]] == ["eth"]
+    assert client.get("/predictions", params={"sort": "value"}).status_code == 422

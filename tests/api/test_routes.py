@@ -77,6 +77,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/assets/{asset_id}/features",
         "/economic/{series_id}",
         "/assets/{asset_id}/predictions",
+        "/predictions",
         "/assets/{asset_id}/sentiment",
         "/assets/{asset_id}/risk",
         "/risk",
