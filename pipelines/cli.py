@@ -114,6 +114,25 @@ def _cmd_forecast(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.jobs import run_backtest
+
+    results = run_backtest(settings, args.days, args.assets.split(",") if args.assets else None)
+    if not results:
+        print(f"no asset has {args.days + 30} daily bars yet")
+        return 0
+    print(f"last {args.days} days; Sharpe / Sortino annualised (365), MDD = max drawdown")
+    print(f"  {'asset':<24} {'strategy':<14} {'return':>8} {'Sharpe':>7} {'Sortino':>8} {'MDD':>7}")
+    for result in results:
+        for name in ("buy_and_hold", "forecast", "sentiment"):
+            p = getattr(result, name)
+            print(
+                f"  {result.asset_id:<24} {name:<14} {p.total_return:8.2%} {p.sharpe:7.2f} "
+                f"{p.sortino:8.2f} {p.max_drawdown:7.2%}"
+            )
+    return 0
+
+
 def _cmd_sentiment(settings: Settings, _: argparse.Namespace) -> int:
     from pipelines.jobs import run_sentiment
 
@@ -354,6 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     gold.add_argument("--first", type=_date, help="first day to rebuild, YYYY-MM-DD (inclusive)")
     gold.add_argument("--last", type=_date, help="last day to rebuild, YYYY-MM-DD (inclusive)")
     add("forecast", _cmd_forecast, "forecast 7 and 30 days ahead with 80 and 95 percent intervals")
+    backtest = add(
+        "backtest", _cmd_backtest, "backtest forecast and sentiment signals against buy-and-hold"
+    )
+    backtest.add_argument("--days", type=int, default=60, help="days to trade (default 60)")
+    backtest.add_argument("--assets", help="asset ids, comma-separated (default: all)")
     add("sentiment", _cmd_sentiment, "score the news of unscored asset-days into gold")
     risk = add("risk", _cmd_risk, "score every asset's risk (1-100 and sub-scores) into gold")
     risk.add_argument("--as-of", type=_date, help="day to score (default: latest daily bar)")

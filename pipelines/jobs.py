@@ -11,7 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.forecast.backtest import AssetBacktest, backtest_asset
 from models.forecast.job import ForecastRunReport, forecast_lake
+from models.forecast.models import AutoArima
 from models.registry import ModelRegistry
 from models.risk.job import RiskRunReport, score_lake
 from models.sentiment.job import SentimentRunReport, score_sentiment
@@ -258,6 +260,32 @@ def run_forecast(settings: Settings, *, reselect: bool = True) -> ForecastRunRep
     return forecast_lake(
         lake, paths, load_assets(), registry, reselect=reselect, model=settings.forecast_model
     )
+
+
+def run_backtest(
+    settings: Settings, days: int = 60, asset_ids: Sequence[str] | None = None
+) -> list[AssetBacktest]:
+    """Backtest, over the last ``days`` days of ``gold/ohlcv_1d``, buy-and-hold beside a
+    signal on the 1-day ARIMA forecast (the asset's registered order, refit daily on the past
+    only) and a signal on the day's news sentiment (``gold/sentiment_daily``)."""
+    lake, paths = DeltaLake(settings), LakePaths(settings)
+    registry = ModelRegistry(open_object_store(settings))
+    bars = lake.to_arrow(paths.gold("ohlcv_1d")).select(["asset_id", "date", "close"]).to_pandas()
+    scores = lake.to_arrow(paths.gold("sentiment_daily")).to_pandas()
+    results = []
+    for asset_id in asset_ids or sorted(bars["asset_id"].unique()):
+        mine = bars[bars["asset_id"] == asset_id].sort_values("date")
+        if len(mine) < days + 30:
+            continue
+        mood = scores[scores["asset_id"] == asset_id].set_index("date")["sentiment_score"]
+        sentiment = mood.reindex(list(mine["date"])).to_numpy(float)
+        latest = registry.latest(f"arima-{asset_id}")
+        order = latest.params.get("order") if latest is not None else None
+        forecaster = AutoArima(order=tuple(order) if order else None)
+        results.append(
+            backtest_asset(asset_id, mine["close"].to_numpy(float), sentiment, forecaster, days)
+        )
+    return results
 
 
 def run_sentiment(settings: Settings) -> SentimentRunReport:

@@ -73,3 +73,34 @@ def sentiment_signal(scores: np.ndarray, threshold: float = 0.2) -> np.ndarray:
     flat otherwise (and on days without news: NaN scores)."""
     clean = np.nan_to_num(scores, nan=0.0)
     return np.where(clean > threshold, 1.0, np.where(clean < -threshold, -1.0, 0.0))
+
+
+@dataclass(frozen=True, slots=True)
+class AssetBacktest:
+    asset_id: str
+    buy_and_hold: Performance
+    forecast: Performance
+    sentiment: Performance
+
+
+def backtest_asset(
+    asset_id: str,
+    closes: np.ndarray,
+    sentiment: np.ndarray,
+    forecaster: Forecaster,
+    days: int,
+) -> AssetBacktest:
+    """The three strategies over the last ``days`` days of ``closes`` (``sentiment`` aligned
+    with them, NaN without news): always long, the forecast signal, the sentiment signal."""
+    if closes.size < days + 30:
+        raise ValueError(f"{asset_id}: {closes.size} days of closes, need {days + 30}")
+    returns = np.concatenate([[0.0], closes[1:] / closes[:-1] - 1.0])
+    start = closes.size - days
+    window = slice(start, None)
+    forecast_positions = forecast_signal(forecaster, closes, start=start)[window]
+    return AssetBacktest(
+        asset_id,
+        performance(np.ones(days), returns[window]),
+        performance(forecast_positions, returns[window]),
+        performance(sentiment_signal(sentiment)[window], returns[window]),
+    )

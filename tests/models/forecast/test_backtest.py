@@ -45,3 +45,19 @@ def test_signals() -> None:
     assert not forecast_signal(NaiveForecaster(), closes, start=40).any()
     with pytest.raises(ValueError, match="one position per day"):
         performance(np.ones(3), np.ones(4))
+
+
+def test_backtest_asset_compares_three_strategies_over_the_same_days() -> None:
+    from models.forecast.backtest import backtest_asset
+
+    closes = 100 * np.exp(np.cumsum(np.full(120, 0.01)))  # a steady climb
+    sentiment = np.full(120, np.nan)
+    sentiment[-20:] = 0.9  # good news in the last 20 days
+    result = backtest_asset("btc", closes, sentiment, NaiveForecaster(), days=40)
+    assert result.buy_and_hold.days == result.forecast.days == result.sentiment.days == 39
+    assert result.buy_and_hold.total_return == pytest.approx(np.exp(0.01 * 39) - 1)
+    assert result.forecast.exposure == 0.0  # the naive forecast never expects a move
+    assert result.sentiment.exposure == pytest.approx(19 / 39)
+    assert result.sentiment.total_return > 0
+    with pytest.raises(ValueError, match="need 70"):
+        backtest_asset("btc", closes[:60], sentiment[:60], NaiveForecaster(), days=40)
