@@ -38,6 +38,9 @@ PREDICTIONS_TABLE = "predictions"
 HORIZONS = (7, 30)
 MIN_HISTORY = 30
 EVALUATION_ORIGINS = 4
+#: The LSTM trains on windows of its input length plus the longest horizon; below this many
+#: days an asset is forecast by ARIMA alone.
+LSTM_MIN_DAYS = 30 + max(HORIZONS) + 8 + 7 * EVALUATION_ORIGINS
 KEYS = ("asset_id", "horizon_days", "generated_at", "model_version", "target_date")
 
 
@@ -45,6 +48,8 @@ KEYS = ("asset_id", "horizon_days", "generated_at", "model_version", "target_dat
 class ForecastRunReport:
     forecasts: dict[str, str] = field(default_factory=dict)  # asset_id -> model version label
     skipped: dict[str, str] = field(default_factory=dict)  # asset_id -> why
+    #: Assets forecast by ARIMA although another model was asked for -> why.
+    fallbacks: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     rows_written: int = 0
 
@@ -57,6 +62,7 @@ def forecast_lake(
     *,
     reselect: bool = True,
     model: ForecastModel = "arima",
+    min_days: int = LSTM_MIN_DAYS,
 ) -> ForecastRunReport:
     """Forecast every asset with enough history. ``reselect`` chooses each model's order
     afresh (the weekly retraining); without it the order of the asset's latest registered model
@@ -81,11 +87,17 @@ def forecast_lake(
         order = None if reselect else _registered_order(registry, asset.asset_id)
         extra = None if exogenous is None else _aligned(exogenous, asset.asset_id, bars["date"])
 
-        make = partial(_forecaster, model, pegged, order, extra)
+        chosen: ForecastModel = model
+        if model != "arima" and closes.size < min_days:
+            chosen = "arima"  # too short to train the LSTM on 30-day targets
+            report.fallbacks[asset.asset_id] = (
+                f"{closes.size} days (< {min_days} for the LSTM): ARIMA used"
+            )
+        make = partial(_forecaster, chosen, pegged, order, extra)
         forecast = make().forecast(closes, max(HORIZONS))
         metrics = _evaluate(closes, forecast, make)
         saved = registry.save(
-            f"{model}-{asset.asset_id}",
+            f"{chosen}-{asset.asset_id}",
             {"model.json": json.dumps(_artefact(forecast, last_day, closes.size)).encode()},
             metrics=metrics,
             params={"pegged": pegged, "reselected": order is None, **forecast.params},
@@ -150,34 +162,51 @@ def _registered_order(registry: ModelRegistry, asset_id: str) -> tuple[int, int,
     return (int(order[0]), int(order[1]), int(order[2])) if order else None
 
 
+#: Exogenous LSTM inputs, by gold table: (column, how it enters).
+EXOGENOUS_COLUMNS = (
+    "realized_vol_30d",  # features_daily
+    "dollar_volume",  # features_daily, log1p
+    "sentiment_score",  # sentiment_daily, 0 without news
+    "premium_to_nav",  # onchain_daily, where NAV is published
+    "DGS10",  # macro_asof: the 10-year Treasury yield known that day
+)
+
+
 def _exogenous(lake: DeltaLake, paths: LakePaths) -> pd.DataFrame:
-    """Gold features the LSTM reads besides prices: 30-day realized volatility, dollar volume
-    (log) and the day's news sentiment (0 without news), by asset and date."""
-    features = (
-        lake.table(paths.gold("features_daily"))
-        .to_pyarrow_dataset()
-        .to_table(columns=["asset_id", "date", "realized_vol_30d", "dollar_volume"])
-        .to_pandas()
-    )
+    """Gold features the LSTM reads besides prices (:data:`EXOGENOUS_COLUMNS`), by asset and
+    date; a table not built yet contributes zeros."""
+
+    def read(table: str, columns: list[str]) -> pd.DataFrame | None:
+        uri = paths.gold(table)
+        if not lake.exists(uri):
+            return None
+        dataset = lake.table(uri).to_pyarrow_dataset()
+        return dataset.to_table(columns=["asset_id", "date", *columns]).to_pandas()
+
+    features = read("features_daily", ["realized_vol_30d", "dollar_volume"])
+    if features is None:
+        raise NotFoundError("the LSTM reads gold/features_daily: run rwa gold first")
     features["dollar_volume"] = np.log1p(features["dollar_volume"].fillna(0.0))
-    sentiment_uri = paths.gold("sentiment_daily")
-    if lake.exists(sentiment_uri):
-        sentiment = (
-            lake.table(sentiment_uri)
-            .to_pyarrow_dataset()
-            .to_table(columns=["asset_id", "date", "sentiment_score"])
-            .to_pandas()
-        )
-        features = features.merge(sentiment, on=["asset_id", "date"], how="left")
-    else:
-        features["sentiment_score"] = 0.0
+    extras = [
+        read("sentiment_daily", ["sentiment_score"]),
+        read("onchain_daily", ["premium_to_nav"]),
+    ]
+    macro = read("macro_asof", ["series_id", "value"])
+    if macro is not None:
+        macro = macro[macro["series_id"] == "DGS10"].rename(columns={"value": "DGS10"})
+        extras.append(macro[["asset_id", "date", "DGS10"]])
+    for extra in extras:
+        if extra is not None:
+            features = features.merge(extra, on=["asset_id", "date"], how="left")
+    for column in EXOGENOUS_COLUMNS:
+        if column not in features:
+            features[column] = 0.0
     return features
 
 
 def _aligned(exogenous: pd.DataFrame, asset_id: str, dates: pd.Series) -> np.ndarray:
-    mine = exogenous[exogenous["asset_id"] == asset_id].set_index("date")
-    columns = ["realized_vol_30d", "dollar_volume", "sentiment_score"]
-    aligned = mine.reindex(list(dates))[columns].ffill().fillna(0.0)
+    mine = exogenous[exogenous["asset_id"] == asset_id].drop_duplicates("date").set_index("date")
+    aligned = mine.reindex(list(dates))[list(EXOGENOUS_COLUMNS)].ffill().fillna(0.0)
     return aligned.to_numpy(float)
 
 

@@ -22,7 +22,7 @@ ASSETS = ["btc", "usdc", "buidl", "ousg"]
 
 
 def test_forecasts_both_horizons_registers_models_and_reruns_idempotently(tmp_path: Path) -> None:
-    settings = lake_settings(tmp_path, sim_days=45, sim_end=dt.date(2026, 5, 1), sim_assets=ASSETS)
+    settings = lake_settings(tmp_path, sim_days=100, sim_end=dt.date(2026, 5, 1), sim_assets=ASSETS)
     jobs.land_simulated(settings)
     jobs.run_silver(settings, "prices")
     jobs.run_gold(settings)
@@ -35,7 +35,7 @@ def test_forecasts_both_horizons_registers_models_and_reruns_idempotently(tmp_pa
     assert sorted(report.forecasts) == sorted(ASSETS)
     assert "paxg" in report.skipped and f"(< {MIN_HISTORY})" in report.skipped["paxg"]
     rows = lake.to_arrow(paths.gold(PREDICTIONS_TABLE)).to_pylist()
-    assert len(rows) == len(ASSETS) * (7 + 30)
+    assert len(rows) == len(ASSETS) * (7 + 30)  # one run per asset so far
     btc = sorted(
         (r for r in rows if r["asset_id"] == "btc" and r["horizon_days"] == 7),
         key=lambda r: r["target_date"],
@@ -54,3 +54,12 @@ def test_forecasts_both_horizons_registers_models_and_reruns_idempotently(tmp_pa
     assert len(registry.versions("arima-btc")) == 1
     daily = forecast_lake(lake, paths, assets, registry, reselect=False)
     assert daily.forecasts == report.forecasts  # same order, same data: the same model
+
+    ensemble = forecast_lake(lake, paths, assets, registry, model="ensemble")
+    assert not ensemble.fallbacks
+    assert all(label.startswith(f"ensemble-{a}@") for a, label in ensemble.forecasts.items())
+    stored = lake.to_arrow(paths.gold(PREDICTIONS_TABLE))["model_version"].to_pylist()
+    assert set(ensemble.forecasts.values()) <= set(stored)
+
+    short = forecast_lake(lake, paths, assets, registry, model="lstm", min_days=200)
+    assert sorted(short.fallbacks) == sorted(ASSETS)  # too short for the LSTM: ARIMA, said so
