@@ -10,6 +10,7 @@ rebuilds the days those silver rows are about through the latest day. Today's pa
 from __future__ import annotations
 
 import datetime as dt
+from typing import TypedDict
 
 import dagster as dg
 
@@ -28,3 +29,19 @@ def partition_days(context: dg.AssetExecutionContext) -> DayRange:
 
 #: Backfills of a range run once over the whole range (one Spark pass, one gold rebuild).
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+
+
+class FetchDayOptions(TypedDict):
+    partitions_def: dg.PartitionsDefinition
+    backfill_policy: dg.BackfillPolicy
+    freshness_policy: dg.FreshnessPolicy
+
+
+def fetch_day_asset(
+    partitions: dg.PartitionsDefinition, freshness: dg.FreshnessPolicy
+) -> FetchDayOptions:
+    """The ``@asset`` options every fetch-day asset shares: its partitions, single-run
+    backfills and the freshness policy of its layer."""
+    return FetchDayOptions(
+        partitions_def=partitions, backfill_policy=SINGLE_RUN, freshness_policy=freshness
+    )

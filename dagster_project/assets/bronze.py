@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext
 
 from dagster_project import freshness
 from dagster_project.assets.results import Materialization
-from dagster_project.partitions import SINGLE_RUN, partition_days
+from dagster_project.partitions import fetch_day_asset, partition_days
 from dagster_project.resources import KafkaResource, LakeResource, pipeline_settings
 from pipelines import jobs
 from pipelines.core.settings import Settings
@@ -29,9 +29,7 @@ def simulated_bronze(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition
     @dg.asset(
         key=bronze_key(SIMULATED),
         group_name=GROUP,
-        freshness_policy=freshness.DAILY,
-        partitions_def=partitions,
-        backfill_policy=SINGLE_RUN,
+        **fetch_day_asset(partitions, freshness.DAILY),
         kinds={"python", "json"},
         description="Deterministic simulated source: the daily fetch of each fetch day (prices, "
         "on-chain metrics, macro series and news of the day before)",

@@ -17,7 +17,7 @@ from dagster_project import freshness
 from dagster_project.assets.gold import gold_key
 from dagster_project.assets.results import Materialization, delta_table_metadata
 from dagster_project.assets.silver import silver_key
-from dagster_project.partitions import SINGLE_RUN
+from dagster_project.partitions import fetch_day_asset
 from dagster_project.resources import LakeResource, pipeline_settings
 from models.forecast.job import PREDICTIONS_TABLE
 from models.risk.engine import MODEL_VERSION
@@ -42,9 +42,7 @@ def risk_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=RISK_KEY,
         group_name=GROUP,
-        freshness_policy=freshness.DAILY,
-        partitions_def=partitions,
-        backfill_policy=SINGLE_RUN,
+        **fetch_day_asset(partitions, freshness.DAILY),
         deps=[gold_key(OHLCV_TABLES["1d"]), gold_key(FEATURES_DAILY), gold_key(ONCHAIN_DAILY)],
         check_specs=[dg.AssetCheckSpec(EVERY_ASSET_SCORED, asset=RISK_KEY)],
         kinds={"python", "delta"},
@@ -85,9 +83,7 @@ def sentiment_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=SENTIMENT_KEY,
         group_name=GROUP,
-        freshness_policy=freshness.DAILY,
-        partitions_def=partitions,
-        backfill_policy=SINGLE_RUN,
+        **fetch_day_asset(partitions, freshness.DAILY),
         deps=[gold_key(SENTIMENT_DAILY), silver_key("news")],
         check_specs=[dg.AssetCheckSpec(EVERY_DAY_SCORED, asset=SENTIMENT_KEY)],
         kinds={"pytorch", "delta"},
@@ -129,9 +125,7 @@ def forecasts_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=FORECASTS_KEY,
         group_name=GROUP,
-        freshness_policy=freshness.DAILY,
-        partitions_def=partitions,
-        backfill_policy=SINGLE_RUN,
+        **fetch_day_asset(partitions, freshness.DAILY),
         deps=[gold_key(OHLCV_TABLES["1d"])],
         check_specs=[
             dg.AssetCheckSpec(BEATS_NAIVE, asset=FORECASTS_KEY),

@@ -6,7 +6,7 @@ from dagster_project import freshness
 from dagster_project.assets.gold import gold_key
 from dagster_project.assets.ml import FORECASTS_KEY, RISK_KEY, SENTIMENT_KEY
 from dagster_project.assets.results import Materialization
-from dagster_project.partitions import SINGLE_RUN
+from dagster_project.partitions import fetch_day_asset
 from dagster_project.resources import LakeResource, ServingStoreResource, pipeline_settings
 from pipelines import jobs
 from pipelines.gold.tables import GOLD_TABLES
@@ -19,9 +19,7 @@ def serving_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=SERVING_KEY,
         group_name=GROUP,
-        freshness_policy=freshness.DAILY,
-        partitions_def=partitions,
-        backfill_policy=SINGLE_RUN,
+        **fetch_day_asset(partitions, freshness.DAILY),
         deps=[*(gold_key(table) for table in GOLD_TABLES), FORECASTS_KEY, SENTIMENT_KEY, RISK_KEY],
         kinds={"sql"},
         description="Reference assets, gold tables and economic series upserted into the "

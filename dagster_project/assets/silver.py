@@ -16,7 +16,7 @@ from dagster_project import freshness
 from dagster_project.assets.bronze import bronze_key
 from dagster_project.assets.results import Materialization, delta_table_metadata
 from dagster_project.checks import freshness_result, quality_gate_result, silver_check_specs
-from dagster_project.partitions import SINGLE_RUN, partition_days
+from dagster_project.partitions import fetch_day_asset, partition_days
 from dagster_project.resources import LakeResource, SparkResource, pipeline_settings
 from pipelines import jobs
 from pipelines.core.errors import DataQualityError
@@ -44,9 +44,7 @@ def silver_asset(dataset: str, partitions: dg.PartitionsDefinition) -> dg.Assets
     @dg.asset(
         key=key,
         group_name=GROUP,
-        freshness_policy=freshness.SILVER,
-        partitions_def=partitions,
-        backfill_policy=SINGLE_RUN,
+        **fetch_day_asset(partitions, freshness.SILVER),
         deps=[bronze_key(source) for source in feeding_sources(dataset)],
         check_specs=silver_check_specs(key),
         kinds={"spark", "delta"},

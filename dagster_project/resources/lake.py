@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
 import dagster as dg
 
+from dagster_project.resources.settings import from_settings
 from pipelines.core.settings import Settings
 
 
@@ -14,6 +15,13 @@ class LakeResource(dg.ConfigurableResource["LakeResource"]):
     streaming checkpoints. S3 credentials are not configuration: they come from the
     ``RWA_AWS_*`` variables or the default AWS credential chain."""
 
+    SETTINGS: ClassVar[dict[str, str]] = {
+        "lake_root": "lake_root",
+        "state_dir": "state_dir",
+        "s3_endpoint_url": "s3_endpoint_url",
+        "aws_region": "aws_region",
+    }
+
     lake_root: str
     state_dir: str
     s3_endpoint_url: str | None = None
@@ -21,17 +29,4 @@ class LakeResource(dg.ConfigurableResource["LakeResource"]):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LakeResource:
-        return cls(
-            lake_root=settings.lake_root,
-            state_dir=str(settings.state_dir),
-            s3_endpoint_url=settings.s3_endpoint_url,
-            aws_region=settings.aws_region,
-        )
-
-    def settings_fields(self) -> dict[str, Any]:
-        return {
-            "lake_root": self.lake_root,
-            "state_dir": self.state_dir,
-            "s3_endpoint_url": self.s3_endpoint_url,
-            "aws_region": self.aws_region,
-        }
+        return from_settings(cls, settings)

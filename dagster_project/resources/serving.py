@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
 import dagster as dg
 
+from dagster_project.resources.settings import from_settings
 from pipelines.core.settings import ServingBackend, Settings
 
 
 class ServingStoreResource(dg.ConfigurableResource["ServingStoreResource"]):
     """DuckDB (embedded) or TimescaleDB. The TimescaleDB password belongs in the DSN's
     environment (``RWA_TIMESCALE_DSN`` or libpq's ``PGPASSWORD``), not in run configuration."""
+
+    SETTINGS: ClassVar[dict[str, str]] = {
+        "backend": "serving_backend",
+        "duckdb_path": "duckdb_path",
+        "timescale_dsn": "timescale_dsn",
+    }
 
     backend: ServingBackend = "duckdb"
     duckdb_path: str = "data/serving.duckdb"
@@ -21,15 +28,4 @@ class ServingStoreResource(dg.ConfigurableResource["ServingStoreResource"]):
     def from_settings(
         cls, settings: Settings, *, backend: ServingBackend | None = None
     ) -> ServingStoreResource:
-        return cls(
-            backend=backend or settings.serving_backend,
-            duckdb_path=str(settings.duckdb_path),
-            timescale_dsn=settings.timescale_dsn,
-        )
-
-    def settings_fields(self) -> dict[str, Any]:
-        return {
-            "serving_backend": self.backend,
-            "duckdb_path": self.duckdb_path,
-            "timescale_dsn": self.timescale_dsn,
-        }
+        return from_settings(cls, settings, **({"backend": backend} if backend else {}))

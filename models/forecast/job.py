@@ -26,6 +26,7 @@ import pyarrow as pa
 from models.forecast.evaluation import rolling_origin
 from models.forecast.models import LEVELS, AutoArima, Forecast, Forecaster, NaiveForecaster
 from models.forecast.neural import EnsembleForecaster, LstmForecaster
+from models.gold import gold_frame
 from models.registry import ModelRegistry
 from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import ForecastModel
@@ -70,8 +71,8 @@ def forecast_lake(
     uri = paths.gold("ohlcv_1d")
     if not lake.exists(uri):
         raise NotFoundError(f"no gold/ohlcv_1d at {uri}: run rwa gold first")
-    daily = lake.table(uri).to_pyarrow_dataset().to_table(columns=["asset_id", "date", "close"])
-    frame = daily.to_pandas().sort_values(["asset_id", "date"])
+    frame = lake.to_arrow(uri, columns=["asset_id", "date", "close"]).to_pandas()
+    frame = frame.sort_values(["asset_id", "date"])
     exogenous = _exogenous(lake, paths) if model != "arima" else None
     report = ForecastRunReport()
     tables = []
@@ -176,22 +177,15 @@ def _exogenous(lake: DeltaLake, paths: LakePaths) -> pd.DataFrame:
     """Gold features the LSTM reads besides prices (:data:`EXOGENOUS_COLUMNS`), by asset and
     date; a table not built yet contributes zeros."""
 
-    def read(table: str, columns: list[str]) -> pd.DataFrame | None:
-        uri = paths.gold(table)
-        if not lake.exists(uri):
-            return None
-        dataset = lake.table(uri).to_pyarrow_dataset()
-        return dataset.to_table(columns=["asset_id", "date", *columns]).to_pandas()
-
-    features = read("features_daily", ["realized_vol_30d", "dollar_volume"])
+    features = gold_frame(lake, paths, "features_daily", ["realized_vol_30d", "dollar_volume"])
     if features is None:
         raise NotFoundError("the LSTM reads gold/features_daily: run rwa gold first")
     features["dollar_volume"] = np.log1p(features["dollar_volume"].fillna(0.0))
     extras = [
-        read("sentiment_daily", ["sentiment_score"]),
-        read("onchain_daily", ["premium_to_nav"]),
+        gold_frame(lake, paths, "sentiment_daily", ["sentiment_score"]),
+        gold_frame(lake, paths, "onchain_daily", ["premium_to_nav"]),
     ]
-    macro = read("macro_asof", ["series_id", "value"])
+    macro = gold_frame(lake, paths, "macro_asof", ["series_id", "value"])
     if macro is not None:
         macro = macro[macro["series_id"] == "DGS10"].rename(columns={"value": "DGS10"})
         extras.append(macro[["asset_id", "date", "DGS10"]])

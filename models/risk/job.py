@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from models.gold import gold_frame
 from models.risk.engine import MODEL_VERSION, RiskScore, score_asset
 from models.risk.market import LOOKBACK_DAYS, MarketHistory
 from pipelines.core.errors import NotFoundError
@@ -44,29 +45,17 @@ def score_lake(
 ) -> RiskRunReport:
     """Score ``assets`` as of ``as_of`` (default: the latest day of ``gold/ohlcv_1d``) and MERGE
     the scores into ``gold/risk_scores``."""
-    daily = _read(lake, paths.gold("ohlcv_1d"), ["asset_id", "date", "high", "low", "close"])
+    daily = gold_frame(lake, paths, "ohlcv_1d", ["high", "low", "close"])
     if daily is None:
         raise NotFoundError(f"no gold/ohlcv_1d at {paths.gold('ohlcv_1d')}: run rwa gold first")
     as_of = as_of or max(daily["date"])
     first = as_of - dt.timedelta(days=LOOKBACK_DAYS)
-    window = daily[(daily["date"] > first) & (daily["date"] <= as_of)].sort_values("date")
-    features = _latest_rows(
-        _read(
-            lake,
-            paths.gold("features_daily"),
-            ["asset_id", "date", "amihud_30d", "zero_volume_share"],
-        ),
-        first,
-        as_of,
+    window = daily[(daily["date"] > first) & (daily["date"] <= as_of)]
+    features = gold_frame(
+        lake, paths, "features_daily", ["amihud_30d", "zero_volume_share"], first, as_of
     )
-    onchain = _latest_rows(
-        _read(
-            lake,
-            paths.gold("onchain_daily"),
-            ["asset_id", "date", "dex_liquidity_usd", "premium_to_nav"],
-        ),
-        first,
-        as_of,
+    onchain = gold_frame(
+        lake, paths, "onchain_daily", ["dex_liquidity_usd", "premium_to_nav"], first, as_of
     )
     report = RiskRunReport(as_of)
     for asset in assets:
@@ -110,18 +99,6 @@ def score_rows(scores: Sequence[RiskScore]) -> pa.Table:
         for s in scores
     ]
     return pa.Table.from_pylist(records, schema=GOLD_SCHEMA)
-
-
-def _read(lake: DeltaLake, uri: str, columns: list[str]) -> pd.DataFrame | None:
-    if not lake.exists(uri):
-        return None
-    return lake.table(uri).to_pyarrow_dataset().to_table(columns=columns).to_pandas()
-
-
-def _latest_rows(frame: pd.DataFrame | None, first: dt.date, as_of: dt.date) -> pd.DataFrame | None:
-    if frame is None:
-        return None
-    return frame[(frame["date"] > first) & (frame["date"] <= as_of)].sort_values("date")
 
 
 def _values(frame: pd.DataFrame | None, asset_id: str, column: str) -> np.ndarray:

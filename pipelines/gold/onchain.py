@@ -11,18 +11,12 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-#: Metrics of ``silver/onchain`` carried to gold, with their gold types.
+from pipelines.silver.onchain import COUNT_METRICS
+from pipelines.silver.onchain import ONCHAIN_METRICS as SILVER_METRICS
+
+#: Metrics of ``silver/onchain`` carried to gold, with their gold types (counts stay integers).
 ONCHAIN_METRICS: dict[str, str] = {
-    "holders": "long",
-    "transfer_count": "long",
-    "transfer_volume_usd": "double",
-    "total_supply": "double",
-    "dex_liquidity_usd": "double",
-    "exchange_inflow_usd": "double",
-    "exchange_outflow_usd": "double",
-    "nav_usd": "double",
-    "tvl_usd": "double",
-    "circulating_usd": "double",
+    metric: "long" if metric in COUNT_METRICS else "double" for metric in SILVER_METRICS
 }
 
 ONCHAIN_COLUMNS = (

@@ -64,15 +64,22 @@ class DeltaLake:
             raise NotFoundError(f"no Delta table at {uri}")
         return DeltaTable(uri, storage_options=self._storage_options)
 
-    def to_arrow(self, uri: str, *, as_of: int | dt.datetime | None = None) -> pa.Table:
+    def to_arrow(
+        self,
+        uri: str,
+        *,
+        as_of: int | dt.datetime | None = None,
+        columns: list[str] | None = None,
+    ) -> pa.Table:
         """The current snapshot, or with ``as_of`` (a version or an instant) an earlier one
-        (time travel; works for versions whose files vacuum has not removed)."""
+        (time travel; works for versions whose files vacuum has not removed); with ``columns``
+        only those are read."""
         table = self.table(uri)
         if as_of is None:
-            return table.to_pyarrow_table()
+            return table.to_pyarrow_dataset().to_table(columns=columns)
         try:
             table.load_as_version(as_of)
-            return table.to_pyarrow_table()
+            return table.to_pyarrow_dataset().to_table(columns=columns)
         except (OSError, DeltaError) as error:
             raise NotFoundError(
                 f"version {as_of} of {uri} is not readable (older than the vacuum retention "
@@ -90,7 +97,7 @@ class DeltaLake:
         reads only that column."""
         if not self.exists(uri):
             return None
-        values = self.table(uri).to_pyarrow_dataset().to_table(columns=[column])[column]
+        values = self.to_arrow(uri, columns=[column])[column]
         return pc.max(values).as_py()
 
     def to_spark(self, spark: SparkSession, uri: str) -> DataFrame:

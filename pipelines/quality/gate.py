@@ -188,7 +188,7 @@ def _table_frame(lake: DeltaLake, uri: str, suite: DatasetSuite) -> pd.DataFrame
     """The key and time columns of a silver table; a date time column becomes a UTC timestamp
     so freshness compares instants."""
     columns = list(dict.fromkeys([*suite.key, suite.time_column]))
-    table = lake.table(uri).to_pyarrow_dataset().to_table(columns=columns)
+    table = lake.to_arrow(uri, columns=columns)
     time_type = table.schema.field(suite.time_column).type
     if pa.types.is_date(time_type):
         index = table.schema.get_field_index(suite.time_column)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pipelines.core.errors import ConfigurationError
+from pipelines.silver.onchain import ONCHAIN_METRICS
 
 Severity = Literal["error", "warning"]
 
@@ -189,18 +190,6 @@ PRICES = DatasetSuite(
     ),
 )
 
-ONCHAIN_METRICS = (
-    "holders",
-    "transfer_count",
-    "transfer_volume_usd",
-    "total_supply",
-    "dex_liquidity_usd",
-    "exchange_inflow_usd",
-    "exchange_outflow_usd",
-    "nav_usd",
-    "tvl_usd",
-    "circulating_usd",
-)
 
 ONCHAIN = DatasetSuite(
     dataset="onchain",

@@ -24,7 +24,7 @@ def days_about(lake: DeltaLake, uri: str, spec: DatasetSpec, fetched: DayRange) 
     if not lake.exists(uri):
         return None
     columns = ["bronze_file", spec.day_column]
-    rows = lake.table(uri).to_pyarrow_dataset().to_table(columns=columns)
+    rows = lake.to_arrow(uri, columns=columns)
     fetch_day = pc.struct_field(pc.extract_regex(rows["bronze_file"], _FETCH_DAY), "day")
     in_range = pc.and_(
         pc.greater_equal(fetch_day, pa.scalar(fetched.first.isoformat())),

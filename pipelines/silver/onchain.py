@@ -70,6 +70,8 @@ USD_METRICS = (
     "tvl_usd",
     "circulating_usd",
 )
+#: Every metric column of ``silver/onchain``: the one list gold and the quality suite read.
+ONCHAIN_METRICS = (*COUNT_METRICS, *USD_METRICS)
 SCHEMA = silver_schema(
     pa.field("date", pa.date32()),
     pa.field("asset_id", pa.string()),

@@ -15,6 +15,7 @@ import pyarrow as pa
 from deltalake import write_deltalake
 
 from pipelines.core.settings import Settings
+from pipelines.silver import economic, news, onchain, prices
 
 FIRST_DAY = dt.date(2026, 1, 1)
 DAYS = 40
@@ -74,34 +75,28 @@ def silver_prices_frame() -> pd.DataFrame:
     )
 
 
-PRICES_SCHEMA = pa.schema(
-    [
-        ("date", pa.date32()),
-        ("asset_id", pa.string()),
-        ("resolution", pa.string()),
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("open", pa.float64()),
-        ("high", pa.float64()),
-        ("low", pa.float64()),
-        ("close", pa.float64()),
-        ("volume", pa.float64()),
-        ("trades", pa.int64()),
-        ("symbol_id", pa.string()),
-        ("source", pa.string()),
-        ("ingest_id", pa.string()),
-        ("fetched_at", pa.timestamp("us", tz="UTC")),
-        ("bronze_file", pa.string()),
-    ]
-)
+#: The silver tables' declared schemas (docs/data-model.md): the sets are built to the contract.
+PRICES_SCHEMA = prices.SCHEMA
+ONCHAIN_SCHEMA = onchain.SCHEMA
+ECONOMIC_SCHEMA = economic.SCHEMA
+NEWS_SCHEMA = news.SCHEMA
 
 
 def write_silver(settings: Settings, name: str, frame: pd.DataFrame, schema: pa.Schema) -> str:
-    """Write ``frame`` as ``silver/<name>`` (replacing it); returns the table URI."""
+    """Write ``frame`` as ``silver/<name>`` (replacing it); declared columns the frame does not
+    fill are null. Returns the table URI."""
     uri = settings.lake_uri("silver", name)
-    table = pa.Table.from_pandas(frame[schema.names], preserve_index=False).cast(schema)
+    table = silver_table(frame, schema)
     partition = "year" if "year" in schema.names else "date"
     write_deltalake(uri, table, mode="overwrite", partition_by=[partition])
     return uri
+
+
+def silver_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """``frame`` in ``schema``: its columns in order, missing ones null."""
+    return pa.Table.from_pandas(frame.reindex(columns=schema.names), preserve_index=False).cast(
+        schema
+    )
 
 
 def _utc(day: dt.date, hour: int = 0) -> pd.Timestamp:
@@ -168,29 +163,6 @@ def silver_onchain_frame() -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows).assign(**_LINEAGE)
-
-
-ONCHAIN_SCHEMA = pa.schema(
-    [
-        ("date", pa.date32()),
-        ("asset_id", pa.string()),
-        ("source", pa.string()),
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("holders", pa.int64()),
-        ("transfer_count", pa.int64()),
-        ("transfer_volume_usd", pa.float64()),
-        ("total_supply", pa.float64()),
-        ("dex_liquidity_usd", pa.float64()),
-        ("exchange_inflow_usd", pa.float64()),
-        ("exchange_outflow_usd", pa.float64()),
-        ("nav_usd", pa.float64()),
-        ("tvl_usd", pa.float64()),
-        ("circulating_usd", pa.float64()),
-        ("ingest_id", pa.string()),
-        ("fetched_at", pa.timestamp("us", tz="UTC")),
-        ("bronze_file", pa.string()),
-    ]
-)
 
 
 def silver_economic_frame() -> pd.DataFrame:
@@ -261,24 +233,6 @@ def silver_economic_frame() -> pd.DataFrame:
     return pd.DataFrame(rows).assign(**_LINEAGE)
 
 
-ECONOMIC_SCHEMA = pa.schema(
-    [
-        ("year", pa.int32()),
-        ("series_id", pa.string()),
-        ("region", pa.string()),
-        ("observation_date", pa.date32()),
-        ("value", pa.float64()),
-        ("frequency", pa.string()),
-        ("units", pa.string()),
-        ("realtime_start", pa.date32()),
-        ("source", pa.string()),
-        ("ingest_id", pa.string()),
-        ("fetched_at", pa.timestamp("us", tz="UTC")),
-        ("bronze_file", pa.string()),
-    ]
-)
-
-
 def silver_news_frame() -> pd.DataFrame:
     """A few articles a day from three outlets, naming one or two assets (or none)."""
     rng = np.random.default_rng(7)
@@ -301,22 +255,6 @@ def silver_news_frame() -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows).assign(**_LINEAGE)
-
-
-NEWS_SCHEMA = pa.schema(
-    [
-        ("date", pa.date32()),
-        ("article_id", pa.string()),
-        ("published_at", pa.timestamp("us", tz="UTC")),
-        ("title", pa.string()),
-        ("outlet", pa.string()),
-        ("asset_ids", pa.list_(pa.string())),
-        ("source", pa.string()),
-        ("ingest_id", pa.string()),
-        ("fetched_at", pa.timestamp("us", tz="UTC")),
-        ("bronze_file", pa.string()),
-    ]
-)
 
 
 def write_all_silver(settings: Settings) -> None:

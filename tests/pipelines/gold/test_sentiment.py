@@ -16,7 +16,7 @@ from pipelines.lake.delta import DeltaLake
 from tests.fixtures.lake import MakeSettings
 from tests.pipelines.gold import pandas_reference as ref
 from tests.pipelines.gold.conftest import GoldLake
-from tests.pipelines.gold.silver_sets import NEWS_SCHEMA, silver_news_frame
+from tests.pipelines.gold.silver_sets import NEWS_SCHEMA, silver_news_frame, silver_table
 
 KEY = ("asset_id", "date")
 
@@ -45,7 +45,7 @@ def _score_everything(uri: str) -> None:
 def _write_counts(
     spark: SparkSession, lake: DeltaLake, news: pd.DataFrame, uri: str, days: DayRange | None
 ) -> None:
-    silver = pa.Table.from_pandas(news[NEWS_SCHEMA.names], preserve_index=False).cast(NEWS_SCHEMA)
+    silver = silver_table(news, NEWS_SCHEMA)
     merge_sentiment_days(lake, news_per_asset_day(spark.createDataFrame(silver)), uri, days)
 
 

@@ -8,20 +8,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.quality.suites import ONCHAIN_METRICS
+from pipelines.reference import load_assets
+from pipelines.silver.registry import SILVER_DATASETS, dataset_spec
 
-UTC_TS = pa.timestamp("us", tz="UTC")
 FETCHED = dt.datetime(2026, 3, 2, 0, 5, tzinfo=dt.UTC)
 DAY = dt.date(2026, 3, 1)
 TS = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
 
-_COUNTS = ("holders", "transfer_count")
-_LINEAGE = [
-    ("source", pa.string()),
-    ("ingest_id", pa.string()),
-    ("fetched_at", UTC_TS),
-    ("bronze_file", pa.string()),
-]
 _LINEAGE_VALUES: dict[str, Any] = {
     "source": "simulated",
     "ingest_id": "i-1",
@@ -29,62 +22,9 @@ _LINEAGE_VALUES: dict[str, Any] = {
     "bronze_file": "bronze/x.jsonl",
 }
 
+#: The silver tables' declared schemas: rows are built to the contract.
 SCHEMAS: dict[str, pa.Schema] = {
-    "prices": pa.schema(
-        [
-            ("date", pa.date32()),
-            ("asset_id", pa.string()),
-            ("resolution", pa.string()),
-            ("ts", UTC_TS),
-            ("open", pa.float64()),
-            ("high", pa.float64()),
-            ("low", pa.float64()),
-            ("close", pa.float64()),
-            ("volume", pa.float64()),
-            ("trades", pa.int64()),
-            ("symbol_id", pa.string()),
-            *_LINEAGE,
-        ]
-    ),
-    "onchain": pa.schema(
-        [
-            ("date", pa.date32()),
-            ("asset_id", pa.string()),
-            ("ts", UTC_TS),
-            *((name, pa.int64()) for name in _COUNTS),
-            *((name, pa.float64()) for name in ONCHAIN_METRICS if name not in _COUNTS),
-            *_LINEAGE,
-        ]
-    ),
-    "economic": pa.schema(
-        [
-            ("year", pa.int32()),
-            ("series_id", pa.string()),
-            ("region", pa.string()),
-            ("observation_date", pa.date32()),
-            ("value", pa.float64()),
-            ("frequency", pa.string()),
-            ("units", pa.string()),
-            ("realtime_start", pa.date32()),
-            *_LINEAGE,
-        ]
-    ),
-    "news": pa.schema(
-        [
-            ("date", pa.date32()),
-            ("article_id", pa.string()),
-            ("published_at", UTC_TS),
-            ("title", pa.string()),
-            ("description", pa.string()),
-            ("content", pa.string()),
-            ("url", pa.string()),
-            ("outlet", pa.string()),
-            ("author", pa.string()),
-            ("language", pa.string()),
-            ("asset_ids", pa.list_(pa.string())),
-            *_LINEAGE,
-        ]
-    ),
+    name: dataset_spec(name, load_assets()).schema for name in SILVER_DATASETS
 }
 
 GOOD: dict[str, dict[str, Any]] = {
