@@ -78,24 +78,28 @@ ONCHAIN_SCHEMA = pa.schema(
     ]
 )
 
+#: The measures of ``gold/features_daily`` (docs/data-model.md), in table order; gold computes
+#: them, the store serves them.
+FEATURE_MEASURES = (
+    "close",
+    "return_1d",
+    "log_return_1d",
+    "realized_vol_7d",
+    "realized_vol_30d",
+    "drawdown",
+    "max_drawdown_30d",
+    "dollar_volume",
+    "amihud_30d",
+    "zero_volume_share",
+    "hl_range",
+)
+
 #: ``gold/features_daily``: returns, volatility, drawdown and liquidity of one asset-day.
 FEATURES_SCHEMA = pa.schema(
     [
         _required("asset_id", pa.string()),
         _required("ts", _UTC_TS),
-        *_optional(
-            "close",
-            "return_1d",
-            "log_return_1d",
-            "realized_vol_7d",
-            "realized_vol_30d",
-            "drawdown",
-            "max_drawdown_30d",
-            "dollar_volume",
-            "amihud_30d",
-            "zero_volume_share",
-            "hl_range",
-        ),
+        *_optional(*FEATURE_MEASURES),
     ]
 )
 
