@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
@@ -140,6 +141,28 @@ def test_resources_follow_the_deployment(tmp_path: Path) -> None:
         resources_for(Settings(deployment="production", lake_root=str(tmp_path)))
 
 
+#: The webserver's own limit for starting its code server (Dagster's default is 180 s): on a
+#: loaded machine importing the definitions can take longer, and a slow start is not a failure.
+CODE_SERVER_STARTUP_LIMIT_S = 600
+
+LOCATION_STATUS = """
+{ workspaceOrError { ... on Workspace { locationEntries {
+    name loadStatus locationOrLoadError { __typename ... on PythonError { message } }
+} } } }
+"""
+
+
+def code_location_loaded(client: httpx.Client) -> bool:
+    """True once the webserver reports its code location loaded; a load error fails at once."""
+    answer = client.post("/graphql", json={"query": LOCATION_STATUS}, timeout=10).json()
+    entries = answer["data"]["workspaceOrError"]["locationEntries"]
+    for entry in entries:
+        loaded = entry["locationOrLoadError"] or {}
+        if loaded.get("__typename") == "PythonError":
+            pytest.fail(f"code location {entry['name']} failed to load: {loaded['message']}")
+    return bool(entries) and all(entry["loadStatus"] == "LOADED" for entry in entries)
+
+
 def test_the_ui_starts_on_loopback_and_answers(tmp_path: Path) -> None:
     port = free_port()
     command = [
@@ -151,14 +174,16 @@ def test_the_ui_starts_on_loopback_and_answers(tmp_path: Path) -> None:
         "-p",
         str(port),
     ]
+    (tmp_path / "dagster.yaml").write_text(
+        f"code_servers:\n  local_startup_timeout: {CODE_SERVER_STARTUP_LIMIT_S}\n"
+    )
     env = os.environ | {"DAGSTER_HOME": str(tmp_path)}
-    with (
-        running(command, port, tmp_path / "webserver.log", env=env, cwd=REPO),
-        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client,
-    ):
-        assert client.get("/server_info").status_code == 200
-        query = "{ assetNodes { assetKey { path } groupName } }"
-        nodes = client.post("/graphql", json={"query": query}).json()["data"]["assetNodes"]
-        paths = {"/".join(n["assetKey"]["path"]): n["groupName"] for n in nodes}
-        assert paths["silver/prices"] == "silver"
-        assert paths["gold/ohlcv_1d"] == "gold"
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        ready = partial(code_location_loaded, client)
+        with running(command, port, tmp_path / "webserver.log", env=env, cwd=REPO, ready=ready):
+            assert client.get("/server_info").status_code == 200
+            query = "{ assetNodes { assetKey { path } groupName } }"
+            nodes = client.post("/graphql", json={"query": query}).json()["data"]["assetNodes"]
+            paths = {"/".join(n["assetKey"]["path"]): n["groupName"] for n in nodes}
+            assert paths["silver/prices"] == "silver"
+            assert paths["gold/ohlcv_1d"] == "gold"
