@@ -1,0 +1,215 @@
+"""Benchmark: day-by-day backtest of the 1-day VaR and expected shortfall on real daily series.
+
+On three real daily price series that ship inside PyPI packages -- the S&P 500 and NASDAQ
+closes of ``arch.data`` (1999-2018) and Microsoft's close from ``pmdarima`` (1986-2017) -- each
+day's VaR and ES are forecast from the past only and compared with that day's loss (minus the
+log return), in the same run, for:
+
+* **engine**: ``models.risk.tail.tail_forecast`` (EWMA filtered historical simulation) on the
+  trailing ``--engine-window`` returns (504: two years of trading days, what the risk job reads);
+* **HS 250**: historical simulation, the empirical quantile of the last 250 returns;
+* **old HS 61**: the engine before: historical simulation on the last 61 returns (90 days);
+* **GARCH(1,1)-t**: ``arch``'s constant-mean GARCH(1,1) with Student-t innovations, refitted
+  every ``--refit`` days on the last ``--garch-window`` returns and filtered daily in between.
+
+Every method starts on the same day (the first with ``--engine-window`` returns behind it).
+Prints per series, level (95%, 99%) and method: breach rate, Kupiec POF p, Christoffersen
+independence p, conditional coverage p, the McNeil-Frey ES exceedance-residual p (ES at the
+same level as the VaR) and the seconds spent. Then the market sub-score gap between a calm and
+a volatile series scored on the same days (``--gap-days`` days, every ``--gap-step``th), old
+method beside new. Usage:
+    .venv/bin/python bench/var_backtest.py [--refit 21] [--garch-window 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.risk import backtest
+from models.risk.market import MarketHistory, legacy_market_points, market_points
+from models.risk.tail import student_t_tail, tail_forecast
+
+LEVELS = (0.95, 0.99)
+#: (VaR, ES) forecast arrays for the days after the warm-up, one pair per level.
+Forecasts = dict[float, tuple[np.ndarray, np.ndarray]]
+
+
+def series() -> dict[str, np.ndarray]:
+    import arch.data.nasdaq
+    import arch.data.sp500
+    import pmdarima
+
+    return {
+        "S&P 500 (arch)": arch.data.sp500.load()["Adj Close"].to_numpy(float),
+        "NASDAQ (arch)": arch.data.nasdaq.load()["Adj Close"].to_numpy(float),
+        "MSFT (pmdarima)": pmdarima.datasets.load_msft()["Close"].to_numpy(float),
+    }
+
+
+def engine(returns: np.ndarray, start: int, window: int) -> Forecasts:
+    out: Forecasts = {}
+    for level in LEVELS:
+        days = [tail_forecast(returns[t - window : t], level) for t in range(start, returns.size)]
+        out[level] = (np.array([d.var for d in days]), np.array([d.es for d in days]))
+    return out
+
+
+def historical(returns: np.ndarray, start: int, window: int) -> Forecasts:
+    out: Forecasts = {}
+    for level in LEVELS:
+        var, es = [], []
+        for t in range(start, returns.size):
+            losses = -returns[max(0, t - window) : t]
+            q = float(np.quantile(losses, level))
+            var.append(q)
+            es.append(float(losses[losses >= q].mean()))
+        out[level] = (np.array(var), np.array(es))
+    return out
+
+
+def garch_t(returns: np.ndarray, start: int, window: int, refit: int) -> Forecasts:
+    """GARCH(1,1)-t refitted every ``refit`` days on the last ``window`` returns (percent
+    units, as ``arch`` prefers), its variance recursion run daily with the latest fit."""
+    from arch import arch_model
+
+    scaled = 100.0 * returns
+    mean = np.empty(returns.size - start)
+    vol = np.empty_like(mean)
+    dof = np.empty_like(mean)
+    for first in range(start, returns.size, refit):
+        past = scaled[max(0, first - window) : first]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = arch_model(past, mean="Constant", vol="GARCH", p=1, q=1, dist="t").fit(
+                disp="off"
+            )
+        mu, omega, alpha, beta, nu = (float(fit.params[k]) for k in fit.params.index)
+        variance = float(fit.conditional_volatility[-1]) ** 2
+        shock = past[-1] - mu
+        for t in range(first, min(first + refit, returns.size)):
+            variance = omega + alpha * shock**2 + beta * variance
+            mean[t - start], vol[t - start], dof[t - start] = mu, np.sqrt(variance), nu
+            shock = scaled[t] - mu
+    out: Forecasts = {}
+    for level in LEVELS:
+        tails = np.array([student_t_tail(level, max(nu, 2.05)) for nu in dof])
+        out[level] = (
+            (vol * tails[:, 0] - mean) / 100.0,
+            (vol * tails[:, 1] - mean) / 100.0,
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    rate: float
+    kupiec: float
+    independence: float
+    conditional: float
+    es_test: float
+
+
+def score(losses: np.ndarray, var: np.ndarray, es: np.ndarray, level: float) -> Row:
+    hits = backtest.breaches(losses, var)
+    return Row(
+        rate=float(hits.mean()),
+        kupiec=backtest.kupiec_pof(hits, level).p_value,
+        independence=backtest.christoffersen_independence(hits).p_value,
+        conditional=backtest.conditional_coverage(hits, level).p_value,
+        es_test=backtest.exceedance_residual_test(losses, var, es).p_value,
+    )
+
+
+def backtest_series(name: str, prices: np.ndarray, args: argparse.Namespace) -> None:
+    returns = np.diff(np.log(prices))
+    start = args.engine_window
+    losses = -returns[start:]
+    methods: dict[str, Callable[[], Forecasts]] = {
+        "engine (EWMA FHS)": lambda: engine(returns, start, args.engine_window),
+        "HS 250": lambda: historical(returns, start, 250),
+        "old HS 61": lambda: historical(returns, start, 61),
+        "GARCH(1,1)-t": lambda: garch_t(returns, start, args.garch_window, args.refit),
+    }
+    print(f"\n{name}: {losses.size} days backtested ({returns.size} returns)")
+    print(
+        f"{'level':>5} {'method':<18} {'breaches':>8} {'Kupiec p':>9} {'indep p':>8} "
+        f"{'cond p':>8} {'ES p':>7} {'seconds':>8}"
+    )
+    for method, run in methods.items():
+        started = time.perf_counter()
+        forecasts = run()
+        seconds = time.perf_counter() - started
+        for level in LEVELS:
+            row = score(losses, *forecasts[level], level)
+            print(
+                f"{level:>5.0%} {method:<18} {row.rate:>8.2%} {row.kupiec:>9.3f} "
+                f"{row.independence:>8.3f} {row.conditional:>8.3f} {row.es_test:>7.3f} "
+                f"{seconds:>8.1f}"
+            )
+
+
+def history_of(prices: np.ndarray) -> MarketHistory:
+    return MarketHistory(
+        close=prices,
+        high=prices,
+        low=prices,
+        amihud=None,
+        zero_volume_share=None,
+        dex_liquidity_usd=None,
+    )
+
+
+def score_gap(calm: np.ndarray, wild: np.ndarray, days: int, step: int) -> None:
+    """Mean market sub-score of two series scored on the same trading days, old and new."""
+    span = min(calm.size, wild.size)
+    calm, wild = calm[-span:], wild[-span:]
+    old_window, new_window = 62, 505  # closes: 61 returns (90 days), 504 returns (two years)
+    print(f"\nmarket sub-score, last {days} common trading days, every {step}th day")
+    for label, points, window in (
+        ("old (HS 61, risk-rules-1.0)", legacy_market_points, old_window),
+        ("new (EWMA FHS)", market_points, new_window),
+    ):
+        pairs = [
+            (points(history_of(calm[t - window : t])), points(history_of(wild[t - window : t])))
+            for t in range(span - days, span + 1, step)
+        ]
+        low, high = np.array(pairs).T
+        gap = high - low
+        print(
+            f"{label:<28} calm {low.mean():5.1f}  volatile {high.mean():5.1f}  gap {gap.mean():5.1f} "
+            f"(volatile higher on {np.mean(gap > 0):.0%} of days)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--engine-window", type=int, default=504)
+    parser.add_argument("--garch-window", type=int, default=1000)
+    parser.add_argument("--refit", type=int, default=21)
+    parser.add_argument("--gap-days", type=int, default=2500)
+    parser.add_argument("--gap-step", type=int, default=5)
+    args = parser.parse_args()
+    print(
+        f"{dt.date.today()} {platform.platform()} {platform.processor() or platform.machine()} "
+        f"{os.cpu_count()} cpus, Python {platform.python_version()}"
+    )
+    data = series()
+    started = time.perf_counter()
+    for name, prices in data.items():
+        backtest_series(name, prices, args)
+    print("\ncalm: S&P 500, volatile: NASDAQ (same days)")
+    score_gap(data["S&P 500 (arch)"], data["NASDAQ (arch)"], args.gap_days, args.gap_step)
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
