@@ -35,7 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.risk import backtest
-from models.risk.market import MarketHistory, legacy_market_points, market_points
+from models.risk.factors import log_scale, weighted_points
+from models.risk.market import MarketHistory, market_factors
 from models.risk.tail import student_t_tail, tail_forecast
 
 LEVELS = (0.95, 0.99)
@@ -89,9 +90,7 @@ def garch_t(returns: np.ndarray, start: int, window: int, refit: int) -> Forecas
         past = scaled[max(0, first - window) : first]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = arch_model(past, mean="Constant", vol="GARCH", p=1, q=1, dist="t").fit(
-                disp="off"
-            )
+            fit = arch_model(past, mean="Constant", vol="GARCH", p=1, q=1, dist="t").fit(disp="off")
         mu, omega, alpha, beta, nu = (float(fit.params[k]) for k in fit.params.index)
         variance = float(fit.conditional_volatility[-1]) ** 2
         shock = past[-1] - mu
@@ -157,15 +156,31 @@ def backtest_series(name: str, prices: np.ndarray, args: argparse.Namespace) -> 
             )
 
 
-def history_of(prices: np.ndarray) -> MarketHistory:
-    return MarketHistory(
-        close=prices,
-        high=prices,
-        low=prices,
-        amihud=None,
-        zero_volume_share=None,
-        dex_liquidity_usd=None,
+def new_market_points(closes: np.ndarray) -> float:
+    """The market sub-score of a traded asset without volume data, as the engine scores it."""
+    history = MarketHistory(closes, closes, closes, None, None, None)
+    return weighted_points(market_factors(history, pegged=False))
+
+
+def old_market_points(closes: np.ndarray) -> float:
+    """The same sub-score under risk-rules-1.0 (the baseline): sample volatility, historical
+    VaR 95% and ES 97.5% and the drawdown of the window, on that version's scales; the
+    unreported volume scored 60 points with weight 0.1, as it still does."""
+    returns = np.diff(np.log(closes))
+    q = np.quantile(returns, 0.05)
+    path = np.exp(np.cumsum(np.concatenate([[0.0], returns])))
+    vol = float(np.std(returns, ddof=1) * np.sqrt(365))
+    var95 = max(0.0, -float(q))
+    es975 = max(0.0, -float(returns[returns <= np.quantile(returns, 0.025)].mean()))
+    drawdown = float(np.max(1.0 - path / np.maximum.accumulate(path)))
+    points = (
+        0.3 * log_scale(vol, 0.005, 1.2)
+        + 0.2 * log_scale(var95, 0.0005, 0.08)
+        + 0.15 * log_scale(es975, 0.001, 0.12)
+        + 0.15 * log_scale(drawdown, 0.001, 0.6)
+        + 0.1 * 60.0
     )
+    return points / 0.9
 
 
 def score_gap(calm: np.ndarray, wild: np.ndarray, days: int, step: int) -> None:
@@ -175,18 +190,18 @@ def score_gap(calm: np.ndarray, wild: np.ndarray, days: int, step: int) -> None:
     old_window, new_window = 62, 505  # closes: 61 returns (90 days), 504 returns (two years)
     print(f"\nmarket sub-score, last {days} common trading days, every {step}th day")
     for label, points, window in (
-        ("old (HS 61, risk-rules-1.0)", legacy_market_points, old_window),
-        ("new (EWMA FHS)", market_points, new_window),
+        ("old (HS 61, risk-rules-1.0)", old_market_points, old_window),
+        ("new (EWMA FHS)", new_market_points, new_window),
     ):
         pairs = [
-            (points(history_of(calm[t - window : t])), points(history_of(wild[t - window : t])))
+            (points(calm[t - window : t]), points(wild[t - window : t]))
             for t in range(span - days, span + 1, step)
         ]
         low, high = np.array(pairs).T
         gap = high - low
         print(
-            f"{label:<28} calm {low.mean():5.1f}  volatile {high.mean():5.1f}  gap {gap.mean():5.1f} "
-            f"(volatile higher on {np.mean(gap > 0):.0%} of days)"
+            f"{label:<28} calm {low.mean():5.1f}  volatile {high.mean():5.1f}  "
+            f"gap {gap.mean():5.1f} (volatile higher on {np.mean(gap > 0):.0%} of days)"
         )
 
 

@@ -2,9 +2,10 @@
 
 Reads ``gold/ohlcv_1d`` (the trailing two years of daily bars), ``gold/features_daily`` (Amihud
 illiquidity, zero-volume share) and ``gold/onchain_daily`` when built (DEX liquidity, premium to
-NAV; both over the trailing 90 days), scores each reference asset (:func:`~models.risk.engine.score_asset`) and MERGEs the rows
-into ``gold/risk_scores`` keyed by (asset_id, date, model_version): rerunning a day replaces that
-day's scores, other days are kept. The serving load carries them to ``risk_scores``.
+NAV; both over the trailing 90 days), scores each reference asset
+(:func:`~models.risk.engine.score_asset`) and MERGEs the rows into ``gold/risk_scores`` keyed by
+(asset_id, date, model_version): rerunning a day replaces that day's scores, other days are kept.
+The serving load carries them to ``risk_scores``.
 """
 
 from __future__ import annotations

@@ -2,14 +2,15 @@
 
 Method (Barone-Adesi et al. 1999; Hull and White 1998), all on daily log returns, mean zero:
 
-1. **Volatility**: the RiskMetrics EWMA,
-   ``e2[t+1] = LAMBDA * e2[t] + (1 - LAMBDA) * w[t] * r[t]**2`` (half-life about 11 days), seeded with the mean square of the first ``SEED_RETURNS``
-   returns, with two amendments of the GARCH literature: a loss day's square counts
-   ``1 + ASYMMETRY`` times, a gain day's ``1 - ASYMMETRY`` times (``w[t]``: the leverage effect
-   of GJR-GARCH -- volatility rises more after falls than after rises), and the forecast is
-   pulled toward the history's long-run mean square by ``LONG_RUN_WEIGHT`` (GARCH's mean
-   reversion: after a very calm spell the next shock is not priced as impossible).
-   ``s2[t]`` uses only returns before day ``t``, so it is a forecast.
+1. **Volatility**: the RiskMetrics EWMA
+   ``e2[t+1] = LAMBDA * e2[t] + (1 - LAMBDA) * w[t] * r[t]**2`` (half-life about 11 days),
+   seeded with the mean square of the first ``SEED_RETURNS`` returns, with two amendments from
+   the GARCH literature: a loss day's square counts ``1 + ASYMMETRY`` times, a gain day's
+   ``1 - ASYMMETRY`` times (``w[t]``: the leverage effect of GJR-GARCH -- volatility rises more
+   after falls than after rises), and the forecast ``s2`` is ``e2`` pulled toward the history's
+   long-run mean square by ``LONG_RUN_WEIGHT`` (GARCH's mean reversion: after a very calm spell
+   the next shock is not priced as impossible). ``s2[t]`` uses only returns before day ``t``,
+   so it is a forecast.
 2. **Standardised returns** ``z[t] = r[t] / s[t]``: yesterday's market in today's units. They
    are close to identically distributed even though raw returns cluster in volatility, which is
    why a quantile of them is a fair estimate where a quantile of raw returns is not.
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal, stats
@@ -109,6 +111,7 @@ def tail_forecast(returns: np.ndarray, level: float) -> TailForecast:
     )
 
 
+@lru_cache(maxsize=64)
 def student_t_tail(level: float, dof: float) -> tuple[float, float]:
     """Loss quantile and expected shortfall at ``level`` of a Student-t with ``dof`` degrees of
     freedom scaled to unit variance."""

@@ -62,9 +62,7 @@ def test_christoffersen_independence_on_a_hand_counted_series() -> None:
     result = christoffersen_independence(series)
     assert result.statistic == pytest.approx(-2 * (constant - markov))
     joint = conditional_coverage(series, 0.95)
-    assert joint.statistic == pytest.approx(
-        kupiec_pof(series, 0.95).statistic + result.statistic
-    )
+    assert joint.statistic == pytest.approx(kupiec_pof(series, 0.95).statistic + result.statistic)
     assert joint.p_value == pytest.approx(stats.chi2.sf(joint.statistic, 2))
 
 
