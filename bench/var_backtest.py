@@ -213,9 +213,13 @@ def main() -> None:
     parser.add_argument("--gap-days", type=int, default=2500)
     parser.add_argument("--gap-step", type=int, default=5)
     args = parser.parse_args()
+    import arch
+    import scipy
+
     print(
         f"{dt.date.today()} {platform.platform()} {platform.processor() or platform.machine()} "
-        f"{os.cpu_count()} cpus, Python {platform.python_version()}"
+        f"{os.cpu_count()} cpus, Python {platform.python_version()}, numpy {np.__version__}, "
+        f"scipy {scipy.__version__}, arch {arch.__version__}"
     )
     data = series()
     started = time.perf_counter()

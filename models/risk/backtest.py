@@ -123,7 +123,7 @@ def _t_statistics(rows: np.ndarray) -> np.ndarray:
         t = np.where(
             spreads > 0, means / np.where(spreads > 0, spreads, 1.0), np.sign(means) * np.inf
         )
-    return np.nan_to_num(t, nan=0.0, posinf=np.inf, neginf=-np.inf)
+    return np.asarray(np.nan_to_num(t, nan=0.0, posinf=np.inf, neginf=-np.inf))
 
 
 def _bernoulli_loglik(successes: int, trials: int, probability: float) -> float:

@@ -244,7 +244,7 @@ def _depeg_episode_ends(history: MarketHistory) -> np.ndarray:
     off = (np.abs(history.low - 1.0) > DEPEG_THRESHOLD) | (
         np.abs(history.high - 1.0) > DEPEG_THRESHOLD
     )
-    return off & ~np.concatenate([off[1:], [False]])
+    return np.asarray(off & ~np.concatenate([off[1:], [False]]))
 
 
 def _reweighted(factor: Factor, weight: float) -> Factor:
