@@ -31,9 +31,9 @@ def test_the_job_scores_from_two_years_of_bars_and_recent_liquidity(tmp_path: Pa
         {
             "asset_id": ["btc"] * len(days),
             "date": days,
-            "high": close * 1.01,
-            "low": close * 0.99,
-            "close": close,
+            "high": (close * 1.01).tolist(),
+            "low": (close * 0.99).tolist(),
+            "close": close.tolist(),
         }
     )
     lake.merge(bars, paths.gold("ohlcv_1d"), keys=("asset_id", "date"), update_when="true")
