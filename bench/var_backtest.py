@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from models.risk import backtest
 from models.risk.factors import log_scale, weighted_points
@@ -44,15 +45,17 @@ LEVELS = (0.95, 0.99)
 Forecasts = dict[float, tuple[np.ndarray, np.ndarray]]
 
 
-def series() -> dict[str, np.ndarray]:
+def series() -> dict[str, pd.Series]:
+    """Daily closes indexed by date."""
     import arch.data.nasdaq
     import arch.data.sp500
     import pmdarima
 
+    msft = pmdarima.datasets.load_msft()
     return {
-        "S&P 500 (arch)": arch.data.sp500.load()["Adj Close"].to_numpy(float),
-        "NASDAQ (arch)": arch.data.nasdaq.load()["Adj Close"].to_numpy(float),
-        "MSFT (pmdarima)": pmdarima.datasets.load_msft()["Close"].to_numpy(float),
+        "S&P 500 (arch)": arch.data.sp500.load()["Adj Close"],
+        "NASDAQ (arch)": arch.data.nasdaq.load()["Adj Close"],
+        "MSFT (pmdarima)": pd.Series(msft["Close"].to_numpy(), pd.to_datetime(msft["Date"])),
     }
 
 
@@ -183,12 +186,16 @@ def old_market_points(closes: np.ndarray) -> float:
     return points / 0.9
 
 
-def score_gap(calm: np.ndarray, wild: np.ndarray, days: int, step: int) -> None:
+def score_gap(calm_series: pd.Series, wild_series: pd.Series, days: int, step: int) -> None:
     """Mean market sub-score of two series scored on the same trading days, old and new."""
-    span = min(calm.size, wild.size)
-    calm, wild = calm[-span:], wild[-span:]
+    both = pd.concat([calm_series, wild_series], axis=1, join="inner").dropna()
+    calm, wild = both.iloc[:, 0].to_numpy(float), both.iloc[:, 1].to_numpy(float)
+    span = calm.size
     old_window, new_window = 62, 505  # closes: 61 returns (90 days), 504 returns (two years)
-    print(f"\nmarket sub-score, last {days} common trading days, every {step}th day")
+    print(
+        f"\n{calm_series.name} vs {wild_series.name}: market sub-score on the last {days} common "
+        f"trading days (to {both.index[-1]:%Y-%m-%d}), every {step}th day"
+    )
     for label, points, window in (
         ("old (HS 61, risk-rules-1.0)", old_market_points, old_window),
         ("new (EWMA FHS)", new_market_points, new_window),
@@ -224,9 +231,11 @@ def main() -> None:
     data = series()
     started = time.perf_counter()
     for name, prices in data.items():
-        backtest_series(name, prices, args)
-    print("\ncalm: S&P 500, volatile: NASDAQ (same days)")
-    score_gap(data["S&P 500 (arch)"], data["NASDAQ (arch)"], args.gap_days, args.gap_step)
+        backtest_series(name, prices.to_numpy(float), args)
+    calm = data["S&P 500 (arch)"].rename("S&P 500")
+    for wild in ("NASDAQ", "MSFT"):
+        name = next(n for n in data if n.startswith(wild))
+        score_gap(calm, data[name].rename(wild), args.gap_days, args.gap_step)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 
