@@ -20,7 +20,7 @@ from models.risk.profile import credit_factors, regulatory_factors, technical_fa
 from pipelines.reference.model import Asset
 
 #: Methodology version recorded with every score (docs/risk.md); bump when a rule changes.
-MODEL_VERSION = "risk-rules-1.0"
+MODEL_VERSION = "risk-rules-2.0"
 SUB_SCORES = ("market", "credit", "regulatory", "technical")
 DEFAULT_WEIGHTS = {"market": 0.30, "credit": 0.25, "regulatory": 0.25, "technical": 0.20}
 CLASS_WEIGHTS: dict[str, dict[str, float]] = {

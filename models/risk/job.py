@@ -1,10 +1,11 @@
 """The risk job: score every reference asset from the gold tables, as of a day.
 
-Reads ``gold/ohlcv_1d`` (the trailing window of daily bars), ``gold/features_daily`` (Amihud
+Reads ``gold/ohlcv_1d`` (the trailing two years of daily bars), ``gold/features_daily`` (Amihud
 illiquidity, zero-volume share) and ``gold/onchain_daily`` when built (DEX liquidity, premium to
-NAV), scores each reference asset (:func:`~models.risk.engine.score_asset`) and MERGEs the rows
-into ``gold/risk_scores`` keyed by (asset_id, date, model_version): rerunning a day replaces that
-day's scores, other days are kept. The serving load carries them to ``risk_scores``.
+NAV; both over the trailing 90 days), scores each reference asset
+(:func:`~models.risk.engine.score_asset`) and MERGEs the rows into ``gold/risk_scores`` keyed by
+(asset_id, date, model_version): rerunning a day replaces that day's scores, other days are kept.
+The serving load carries them to ``risk_scores``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from models.gold import gold_frame
 from models.risk.engine import MODEL_VERSION, RiskScore, score_asset
-from models.risk.market import LOOKBACK_DAYS, MarketHistory
+from models.risk.market import LIQUIDITY_LOOKBACK_DAYS, LOOKBACK_DAYS, MarketHistory
 from pipelines.core.errors import NotFoundError
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
@@ -51,11 +52,12 @@ def score_lake(
     as_of = as_of or max(daily["date"])
     first = as_of - dt.timedelta(days=LOOKBACK_DAYS)
     window = daily[(daily["date"] > first) & (daily["date"] <= as_of)]
+    recent = as_of - dt.timedelta(days=LIQUIDITY_LOOKBACK_DAYS)
     features = gold_frame(
-        lake, paths, "features_daily", ["amihud_30d", "zero_volume_share"], first, as_of
+        lake, paths, "features_daily", ["amihud_30d", "zero_volume_share"], recent, as_of
     )
     onchain = gold_frame(
-        lake, paths, "onchain_daily", ["dex_liquidity_usd", "premium_to_nav"], first, as_of
+        lake, paths, "onchain_daily", ["dex_liquidity_usd", "premium_to_nav"], recent, as_of
     )
     report = RiskRunReport(as_of)
     for asset in assets:

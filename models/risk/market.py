@@ -1,11 +1,16 @@
 """Market risk: how much and how suddenly the price can move, and how hard it is to exit.
 
-Measured over the trailing window of daily bars (``LOOKBACK_DAYS``): annualised volatility of
-daily log returns, one-day historical VaR (95%) and expected shortfall (97.5%), the deepest
+Measured from the trailing daily bars (``LOOKBACK_DAYS``, two years): the EWMA volatility
+forecast (annualised), one-day VaR (95%) and expected shortfall (97.5%) by filtered historical
+simulation (:mod:`models.risk.tail`, backtested in ``bench/var_backtest.py``), the deepest recent
 drawdown, and liquidity (Amihud illiquidity, days without trading, DEX liquidity). For
 dollar-pegged assets (stablecoins, and $1-NAV fund tokens whose closes sit at $1) the peg is
 measured too -- mean and worst deviation from $1 and de-peg episodes -- and weighs as much as
 everything else, because for them a broken peg *is* the market risk.
+
+No factor has a hard window edge: volatility, VaR and ES weigh past days by the EWMA's decay,
+drawdowns and the peg's deviations and episodes by ``RECENCY_HALF_LIFE`` bars, so a shock fades
+out of a score day by day instead of dropping out of it on the day it leaves a window.
 """
 
 from __future__ import annotations
@@ -16,11 +21,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.risk.factors import Factor, linear_scale, log_scale
+from models.risk.tail import tail_forecast
 
 SUB_SCORE = "market"
-LOOKBACK_DAYS = 90
-#: Fewest daily returns for volatility, VaR and ES to be measured at all.
+#: Calendar days of daily bars the risk job hands over: two years, enough standardised returns
+#: for the VaR's empirical tail; older days would weigh almost nothing.
+LOOKBACK_DAYS = 730
+#: Calendar days of liquidity features (Amihud, zero-volume share, DEX liquidity) read.
+LIQUIDITY_LOOKBACK_DAYS = 90
+#: Fewest daily returns for volatility, VaR and ES to be measured at all; between this and a
+#: few hundred the VaR leans on its Student-t prior (``models.risk.tail``).
 MIN_RETURNS = 20
+#: Bars after which a drawdown, a peg deviation or a de-peg episode counts half.
+RECENCY_HALF_LIFE = 60.0
 #: A day whose low or high strays this far from $1 is a de-peg day (consecutive days: one
 #: episode).
 DEPEG_THRESHOLD = 0.005
@@ -72,33 +85,32 @@ def _move_factors(returns: np.ndarray) -> list[Factor]:
     if returns.size < MIN_RETURNS:
         note = f"only {returns.size} daily returns (< {MIN_RETURNS}): price risk not measurable"
         return [Factor(SUB_SCORE, "price_history", float(returns.size), 70.0, 0.8, note)]
-    vol = float(np.std(returns, ddof=1) * math.sqrt(365))
-    var95 = max(0.0, -float(np.quantile(returns, 0.05)))
-    tail = returns[returns <= np.quantile(returns, 0.025)]
-    es975 = max(0.0, -float(tail.mean())) if tail.size else var95
-    drawdown = _max_drawdown(np.exp(np.cumsum(np.concatenate([[0.0], returns]))))
+    var95 = tail_forecast(returns, 0.95)
+    es975 = tail_forecast(returns, 0.975).es
+    vol = var95.volatility * math.sqrt(365)
+    drawdown = recent_drawdown(np.exp(np.cumsum(np.concatenate([[0.0], returns]))))
     return [
         Factor(
             SUB_SCORE,
             "volatility_annualised",
             vol,
-            log_scale(vol, 0.005, 1.2),
+            log_scale(vol, 0.02, 1.0),
             0.3,
-            f"{vol:.1%} a year (0 points at 0.5%, 100 at 120%)",
+            f"{vol:.1%} a year, EWMA forecast (0 points at 2%, 100 at 100%)",
         ),
         Factor(
             SUB_SCORE,
             "var_95_1d",
-            var95,
-            log_scale(var95, 0.0005, 0.08),
+            var95.var,
+            log_scale(var95.var, 0.0015, 0.09),
             0.2,
-            f"a 1-in-20 day loses {var95:.2%} or more",
+            f"a 1-in-20 day loses {var95.var:.2%} or more (filtered historical simulation)",
         ),
         Factor(
             SUB_SCORE,
             "expected_shortfall_975_1d",
             es975,
-            log_scale(es975, 0.001, 0.12),
+            log_scale(es975, 0.0025, 0.14),
             0.15,
             f"the worst 2.5% of days lose {es975:.2%} on average",
         ),
@@ -106,9 +118,10 @@ def _move_factors(returns: np.ndarray) -> list[Factor]:
             SUB_SCORE,
             "max_drawdown",
             drawdown,
-            log_scale(drawdown, 0.001, 0.6),
+            log_scale(drawdown, 0.01, 0.6),
             0.15,
-            f"deepest fall from a peak in the window: {drawdown:.1%}",
+            f"deepest recent fall from a peak: {drawdown:.1%}, weighed by recency "
+            f"(half after {RECENCY_HALF_LIFE:.0f} bars)",
         ),
     ]
 
@@ -169,14 +182,13 @@ def _liquidity_factors(history: MarketHistory) -> list[Factor]:
 def _peg_factors(history: MarketHistory) -> list[Factor]:
     if history.close.size == 0:
         return [Factor(SUB_SCORE, "peg_history", None, 70.0, 1.0, "no daily bars to check the peg")]
+    weights = recency_weights(history.close.size)
     deviation = np.abs(history.close - 1.0)
-    mean_dev, worst = (
-        float(deviation.mean()),
-        float(
-            max(deviation.max(), np.abs(history.low - 1.0).max(), np.abs(history.high - 1.0).max())
-        ),
-    )
+    mean_dev = float(np.average(deviation, weights=weights))
+    intraday = np.maximum.reduce([deviation, np.abs(history.low - 1.0), np.abs(history.high - 1.0)])
+    worst = float(np.max(intraday * weights))
     episodes = depeg_episodes(history)
+    recent_episodes = float(weights[_depeg_episode_ends(history)].sum())
     return [
         Factor(
             SUB_SCORE,
@@ -184,7 +196,7 @@ def _peg_factors(history: MarketHistory) -> list[Factor]:
             mean_dev,
             log_scale(mean_dev, 1e-4, 0.02),
             0.3,
-            f"closes sit {mean_dev:.3%} from $1 on average",
+            f"closes sit {mean_dev:.3%} from $1 on average (recency-weighted)",
         ),
         Factor(
             SUB_SCORE,
@@ -192,31 +204,47 @@ def _peg_factors(history: MarketHistory) -> list[Factor]:
             worst,
             log_scale(worst, 5e-4, 0.10),
             0.3,
-            f"furthest from $1 within a day: {worst:.2%}",
+            f"furthest from $1 within a day: {worst:.2%} (recency-weighted)",
         ),
         Factor(
             SUB_SCORE,
             "depeg_episodes",
-            float(episodes),
-            min(100.0, 50.0 * episodes),
+            recent_episodes,
+            min(100.0, 50.0 * recent_episodes),
             0.4,
-            f"{episodes} episode(s) of days trading beyond ±{DEPEG_THRESHOLD:.1%} of $1",
+            f"{episodes} episode(s) of days trading beyond ±{DEPEG_THRESHOLD:.1%} of $1, "
+            f"{recent_episodes:.2f} weighed by recency",
         ),
     ]
 
 
+def recency_weights(size: int) -> np.ndarray:
+    """Weight of each of ``size`` bars (oldest first): 1 for the latest, halving every
+    ``RECENCY_HALF_LIFE`` bars back."""
+    age = np.arange(size - 1, -1, -1, dtype=float)
+    return np.asarray(0.5 ** (age / RECENCY_HALF_LIFE))
+
+
+def recent_drawdown(path: np.ndarray) -> float:
+    """The deepest fall from a running peak, each day's drawdown weighed by its recency: a crash
+    fades from the figure instead of vanishing the day it leaves the window."""
+    if path.size == 0:
+        return 0.0
+    drawdowns = 1.0 - path / np.maximum.accumulate(path)
+    return float(np.max(drawdowns * recency_weights(path.size)))
+
+
 def depeg_episodes(history: MarketHistory) -> int:
     """Runs of consecutive days whose low or high strayed beyond the de-peg threshold."""
+    return int(_depeg_episode_ends(history).sum())
+
+
+def _depeg_episode_ends(history: MarketHistory) -> np.ndarray:
+    """The last day of each de-peg episode (booleans per bar)."""
     off = (np.abs(history.low - 1.0) > DEPEG_THRESHOLD) | (
         np.abs(history.high - 1.0) > DEPEG_THRESHOLD
     )
-    starts = off & ~np.concatenate([[False], off[:-1]])
-    return int(starts.sum())
-
-
-def _max_drawdown(path: np.ndarray) -> float:
-    peaks = np.maximum.accumulate(path)
-    return float(np.max(1.0 - path / peaks)) if path.size else 0.0
+    return np.asarray(off & ~np.concatenate([off[1:], [False]]))
 
 
 def _reweighted(factor: Factor, weight: float) -> Factor:

@@ -10,7 +10,7 @@ import pytest
 
 from models.risk.engine import CLASS_WEIGHTS, DEFAULT_WEIGHTS, score_asset
 from models.risk.factors import linear_scale, log_scale, to_score
-from models.risk.market import MarketHistory, depeg_episodes
+from models.risk.market import LOOKBACK_DAYS, MarketHistory, depeg_episodes
 from pipelines.reference import load_assets
 from pipelines.reference.model import Asset
 
@@ -132,3 +132,78 @@ def test_scales() -> None:
     assert log_scale(0.0316, 0.001, 1.0) == pytest.approx(50, abs=0.1)
     assert linear_scale(0.25, 0.0, 0.5) == 50
     assert to_score(0.2) == 1 and to_score(140) == 100
+
+
+def trailing(close: np.ndarray, day: int) -> MarketHistory:
+    """What the risk job hands the engine on ``day``: the bars of the trailing
+    ``LOOKBACK_DAYS`` (daily bars, as for a crypto asset)."""
+    bars = close[max(0, day + 1 - LOOKBACK_DAYS) : day + 1]
+    return MarketHistory(bars, bars * 1.002, bars * 0.998, 1e-4, 0.0, None)
+
+
+def test_a_shock_fades_out_of_the_market_score_without_a_jump() -> None:
+    rng = np.random.default_rng(21)
+    returns = rng.normal(0.0, 0.01, 1200)
+    shock = 300
+    returns[shock] = -0.25
+    close = 100.0 * np.exp(np.cumsum(returns))
+    btc = asset("btc")
+    days = range(shock - 1, shock + LOOKBACK_DAYS + 30)
+    market = [score_asset(btc, trailing(close, d), AS_OF).sub_scores["market"] for d in days]
+    assert market[1] - market[0] >= 10  # the shock itself is news
+    steps = np.abs(np.diff(market[1:]))  # from the day after the shock on
+    assert steps.max() < 10, f"a day-to-day change of {steps.max()} points while the shock aged"
+    assert market[-1] < market[1] - 10  # and it does fade
+
+
+def test_the_market_score_separates_a_calm_from_a_volatile_asset() -> None:
+    # same standardised Student-t shocks, daily volatility 0.8% vs 2% (about 15% vs 38% a year)
+    shocks = np.random.default_rng(22).standard_t(5, 800) / np.sqrt(5 / 3)
+    calm = 100.0 * np.exp(np.cumsum(0.008 * shocks))
+    volatile = 100.0 * np.exp(np.cumsum(0.02 * shocks))
+    btc = asset("btc")
+    last = shocks.size - 1
+    gap = (
+        score_asset(btc, trailing(volatile, last), AS_OF).sub_scores["market"]
+        - score_asset(btc, trailing(calm, last), AS_OF).sub_scores["market"]
+    )
+    assert gap >= 17  # risk-rules-1.0 (61 returns, wide scales): 14 points
+
+
+def test_a_constant_nav_token_has_no_price_tail_and_a_new_token_is_still_scored() -> None:
+    flat = np.ones(400)
+    constant = MarketHistory(flat, flat, flat, 1e-6, 0.0, 5e8)
+    score = score_asset(asset("buidl"), constant, AS_OF)
+    factors = {f["factor"]: f for f in json.loads(score.factors_json())["all"]}
+    assert score.pegged
+    assert factors["var_95_1d"]["value"] == 0.0 and factors["var_95_1d"]["points"] == 0.0
+    assert factors["expected_shortfall_975_1d"]["value"] == 0.0
+    assert factors["peg_worst_deviation"]["points"] == 0.0
+
+    young = random_walk(0.03, days=30)  # a token listed a month ago
+    factors = {
+        f["factor"]: f
+        for f in json.loads(score_asset(asset("eth"), young, AS_OF).factors_json())["all"]
+    }
+    assert "price_history" not in factors
+    assert (
+        0.0
+        < float(factors["var_95_1d"]["value"])
+        < float(factors["expected_shortfall_975_1d"]["value"])
+    )
+
+
+def test_a_depeg_fades_with_its_age_instead_of_leaving_a_window() -> None:
+    usdc = asset("usdc")
+    days = 400
+    rng = np.random.default_rng(3)
+    close = 1.0 + rng.normal(0.0, 0.0002, days + 200)
+    low, high = close - 0.0003, close + 0.0003
+    close[days - 100], low[days - 100] = 0.96, 0.92  # one de-peg day
+    market = []
+    for day in range(days - 100, days + 100):
+        bars = slice(max(0, day + 1 - LOOKBACK_DAYS), day + 1)
+        history = MarketHistory(close[bars], high[bars], low[bars], 1e-6, 0.0, 5e8)
+        market.append(score_asset(usdc, history, AS_OF).sub_scores["market"])
+    assert np.abs(np.diff(market)).max() < 10
+    assert market[0] > market[-1] + 10
