@@ -213,6 +213,18 @@ RISK_SCORES = ServedTable(
     references_assets=True,
 )
 
+#: Every table loads write, each with its one declaration.
+LOADED_TABLES: tuple[ServedTable, ...] = (
+    OHLCV,
+    OHLCV_INTRADAY,
+    ONCHAIN,
+    FEATURES,
+    ECONOMIC,
+    SENTIMENT,
+    PREDICTIONS,
+    RISK_SCORES,
+)
+
 #: Every table :meth:`ServingStore.table_counts` reports, besides the OHLCV resolutions.
 COUNTED_TABLES: tuple[str, ...] = (
     "assets",
