@@ -44,7 +44,6 @@ _HEALTH_WAIT_S = 3.0
 _MIGRATION_LOCK_KEY = 0x7277615F6D696772
 
 
-
 def _weekly_view(volume: str) -> tuple[str, ...]:
     """Apache build: the weekly bars as a plain materialized view, refreshed by
     refresh_aggregates() after every load; the unique index lets it refresh CONCURRENTLY

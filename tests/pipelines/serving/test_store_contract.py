@@ -6,6 +6,7 @@ migrations and connection failures.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -445,13 +446,19 @@ def test_duckdb_creates_the_folder_and_keeps_data_across_reopen(tmp_path: Path) 
         assert "read-only" in reader.health().detail
 
 
+def _lacks(store_class: type[SqlStore[Any]]) -> str:
+    """The message of a read-only store that has none of ``store_class``'s migrations."""
+    versions = [migration.version for migration in store_class._migrations]
+    return re.escape(f"lacks schema version(s) {versions}")
+
+
 def test_duckdb_read_only_refuses_a_missing_or_unmigrated_file(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailableError, match=r"missing\.duckdb does not exist"):
         DuckDBStore(tmp_path / "missing.duckdb", read_only=True)
     DuckDBStore(tmp_path / "blank.duckdb").close()
     with (
         DuckDBStore(tmp_path / "blank.duckdb", read_only=True) as reader,
-        pytest.raises(StoreUnavailableError, match=r"lacks schema version\(s\) \[1, 3, 4, 5, 6\]"),
+        pytest.raises(StoreUnavailableError, match=_lacks(DuckDBStore)),
     ):
         reader.migrate()
 
@@ -537,9 +544,7 @@ def test_time_stamps_are_utc_whatever_the_database_time_zone(fresh_timescale_dsn
 @pytest.mark.timescaledb
 def test_read_only_store_reads_but_never_writes(fresh_timescale_dsn: str) -> None:
     with TimescaleStore(fresh_timescale_dsn, read_only=True) as reader:
-        with pytest.raises(
-            StoreUnavailableError, match=r"lacks schema version\(s\) \[1, 2, 3, 4, 5, 6\]"
-        ):
+        with pytest.raises(StoreUnavailableError, match=_lacks(TimescaleStore)):
             reader.migrate()  # a reader only checks the schema
         with TimescaleStore(fresh_timescale_dsn) as writer:
             writer.migrate()
