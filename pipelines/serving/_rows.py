@@ -132,8 +132,8 @@ def bars_from_rows(rows: Iterable[BarRow]) -> list[OhlcvBar]:
     """Rows of (ts, open, high, low, close, volume) as bars stamped with ``datetime.UTC``,
     whatever tzinfo class the driver used."""
     return [
-        OhlcvBar(ts if ts.tzinfo is dt.UTC else ts.astimezone(dt.UTC), *values)
-        for ts, *values in rows
+        OhlcvBar(ts if ts.tzinfo is dt.UTC else ts.astimezone(dt.UTC), o, h, low, c, volume)
+        for ts, o, h, low, c, volume in rows
     ]
 
 

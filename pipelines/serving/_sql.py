@@ -19,6 +19,7 @@ from pipelines.serving.base import (
     INTRADAY_RESOLUTIONS,
     OHLCV,
     OHLCV_INTRADAY,
+    RISK_SCORES,
     Resolution,
     ServedTable,
 )
@@ -265,11 +266,16 @@ def weekly_bars_select(first_open: str, last_close: str, volume: str = "sum(volu
         GROUP BY asset_id, time_bucket(INTERVAL '1 week', ts)"""
 
 
-#: Migration 7: volume may be null (a source without volumes, docs/data-model.md), in both bar
-#: tables. Each dialect then rebuilds its weekly relation with :data:`COMPLETE_VOLUME_SUM`.
-NULLABLE_VOLUME_DDL: tuple[str, ...] = tuple(
-    f"ALTER TABLE {table.name} ALTER COLUMN volume DROP NOT NULL"
-    for table in (OHLCV, OHLCV_INTRADAY)
+#: Migration 7, columns made nullable exactly as declared (pipelines.serving.base): volume may
+#: be null (a source without volumes, docs/data-model.md) in both bar tables, and a risk score
+#: always has its factors (the API serves them). Each dialect then rebuilds its weekly relation
+#: with :data:`COMPLETE_VOLUME_SUM`.
+NULLABILITY_DDL: tuple[str, ...] = (
+    *(
+        f"ALTER TABLE {table.name} ALTER COLUMN volume DROP NOT NULL"
+        for table in (OHLCV, OHLCV_INTRADAY)
+    ),
+    f"ALTER TABLE {RISK_SCORES.name} ALTER COLUMN factors SET NOT NULL",
 )
 
 

@@ -160,7 +160,7 @@ RISK_SCORES_SCHEMA = pa.schema(
         *_optional(
             "market_risk", "credit_risk", "regulatory_risk", "technical_risk", type_=pa.int32()
         ),
-        pa.field("factors", pa.string()),
+        _required("factors", pa.string()),
     ]
 )
 

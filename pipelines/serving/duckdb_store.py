@@ -80,9 +80,9 @@ MIGRATIONS: tuple[_sql.Migration, ...] = (
     _sql.Migration(6, "ohlcv compression (TimescaleDB License build only)", ()),
     _sql.Migration(
         7,
-        "nullable volume",
+        "nullability as declared: volume nullable, risk factors required",
         (
-            *_sql.NULLABLE_VOLUME_DDL,
+            *_sql.NULLABILITY_DDL,
             f"CREATE OR REPLACE VIEW {_sql.WEEKLY_RELATION} AS "
             + _sql.weekly_bars_select(
                 "arg_min(open, ts)", "arg_max(close, ts)", _sql.COMPLETE_VOLUME_SUM

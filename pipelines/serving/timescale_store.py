@@ -181,10 +181,10 @@ MIGRATIONS: tuple[_sql.Migration, ...] = (
     # volume has an unknown volume, not the sum of the other days.
     _sql.Migration(
         7,
-        "nullable volume",
-        (*_sql.NULLABLE_VOLUME_DDL, _DROP_WEEKLY, *_weekly_view(_sql.COMPLETE_VOLUME_SUM)),
+        "nullability as declared: volume nullable, risk factors required",
+        (*_sql.NULLABILITY_DDL, _DROP_WEEKLY, *_weekly_view(_sql.COMPLETE_VOLUME_SUM)),
         licensed=(
-            *_sql.NULLABLE_VOLUME_DDL,
+            *_sql.NULLABILITY_DDL,
             _DROP_WEEKLY,
             *_weekly_continuous_aggregate(_sql.COMPLETE_VOLUME_SUM),
         ),
