@@ -42,11 +42,25 @@ EconomicQueryDep = Annotated[EconomicQuery, Query()]
 
 
 #: The ``asset_id`` path parameter.
-AssetIdPath = Annotated[str, Path(description="Asset slug as listed by GET /assets, e.g. 'ousg'.")]
+AssetIdPath = Annotated[
+    str,
+    Path(description="Asset slug as listed by GET /assets, e.g. 'ousg'.", examples=["ousg"]),
+]
+
+Responses = dict[int | str, dict[str, Any]]
 
 #: The 404 of every route under /assets/{asset_id}, for the OpenAPI document.
-ASSET_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+ASSET_NOT_FOUND: Responses = {
     status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "Unknown asset."}
+}
+
+#: What every router that reads the store declares: the app answers 503 when the store cannot
+#: be reached (api.main's handler of StoreUnavailableError), with an :class:`ErrorOut` body.
+STORE_UNAVAILABLE: Responses = {
+    status.HTTP_503_SERVICE_UNAVAILABLE: {
+        "model": ErrorOut,
+        "description": "The serving store cannot be reached.",
+    }
 }
 
 

@@ -16,11 +16,11 @@ import pyarrow as pa
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    ValidationInfo,
-    field_validator,
+    FiniteFloat,
+    PlainValidator,
+    WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
 
@@ -35,15 +35,65 @@ OHLCV_LIMIT_MAX = 10_000
 SERIES_LIMIT_DEFAULT = 2000
 SERIES_LIMIT_MAX = 10_000
 
+# --- instants in query strings ----------------------------------------------------------------
+
+# What a query bound may be, and exactly what the OpenAPI document says (format date-time or
+# date): an RFC 3339 date-time, offset required, or a full date (midnight UTC). Nothing else:
+# no Unix times, no naive datetimes (whose zone would be a guess).
+_RFC3339_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+_FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 # "2024-01-01T05:00:00+02:00" typed unencoded into a URL arrives with a space for the "+"
-# (form encoding). With a "T" separator the trailing " HH:MM" can only be an offset.
-_LOST_PLUS = re.compile(r"^(\d{4}-\d{2}-\d{2}T[\d:.]+) (\d{2}:?\d{2})$")
+# (form encoding). After the seconds of a date-time, " HH:MM" can only be an offset.
+_LOST_PLUS = re.compile(
+    r"(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?) (\d{2}:\d{2})", re.ASCII
+)
+_INSTANT_HELP = (
+    "an RFC 3339 date-time with an offset (e.g. 2024-01-01T12:00:00Z) or a date (2024-01-01, "
+    "midnight UTC)"
+)
+_INSTANT_ERROR = f"Input should be {_INSTANT_HELP}"
+_UTC_MIN = dt.datetime.min.replace(tzinfo=dt.UTC)
+_UTC_MAX = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
-def _restore_offset_plus(value: object) -> object:
-    if isinstance(value, str):
-        return _LOST_PLUS.sub(r"\1+\2", value.strip())
-    return value
+def parse_instant(value: object) -> dt.datetime:
+    """A query bound as a UTC datetime: an RFC 3339 date-time (any offset) or a full date
+    (midnight UTC); anything else is a validation error. Instants beyond the range of
+    ``datetime`` in UTC (0001-01-01T00:30:00+01:00 ...) are clamped to it: no data lies there,
+    so the window means the same."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("instant_type", _INSTANT_ERROR)
+    text = _LOST_PLUS.sub(r"\1+\2", value)
+    try:
+        if _FULL_DATE.fullmatch(text):
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
+        if _RFC3339_DATE_TIME.fullmatch(text):
+            parsed = dt.datetime.fromisoformat(text.upper())
+            try:
+                return parsed.astimezone(dt.UTC)
+            except OverflowError:
+                return _UTC_MIN if parsed.year == dt.MINYEAR else _UTC_MAX
+    except ValueError:  # shaped right, but no such day or time (2024-02-30, 25:00)
+        pass
+    raise PydanticCustomError("instant_parsing", _INSTANT_ERROR)
+
+
+#: A query bound: what :func:`parse_instant` accepts, documented as such (strings of format
+#: date-time or date), normalised to UTC.
+QueryInstant = Annotated[
+    dt.datetime,
+    PlainValidator(parse_instant),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "string", "format": "date"},
+            ]
+        }
+    ),
+]
 
 
 def _as_utc(value: dt.datetime) -> dt.datetime:
@@ -53,8 +103,13 @@ def _as_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-#: A datetime normalised to UTC; serialised as ISO-8601 with a ``Z`` suffix.
-UtcDatetime = Annotated[dt.datetime, BeforeValidator(_restore_offset_plus), AfterValidator(_as_utc)]
+#: A datetime of a response, normalised to UTC; serialised as ISO-8601 with a ``Z`` suffix.
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_as_utc)]
+
+#: A number of a response: never NaN or infinite (JSON cannot say them; pydantic would answer
+#: null, even where the schema promises a number). The loader refuses them already; this keeps
+#: a value that got into the store anyway from being served as a lie.
+Number = FiniteFloat
 
 
 class _Out(BaseModel):
@@ -97,7 +152,7 @@ class AuditOut(_Out):
 class RedemptionOut(_Out):
     frequency: str | None = Field(default=None, description="e.g. 'daily', 'on demand'.")
     settlement: str | None = Field(default=None, description="e.g. 'T+0 in USDC'.")
-    minimum_usd: float | None = None
+    minimum_usd: Number | None = None
     notes: str | None = None
 
 
@@ -138,16 +193,18 @@ class AssetDetail(AssetSummary):
 
 class WindowQuery(BaseModel):
     """Query parameters shared by every time-series endpoint: a half-open UTC window and a
-    row limit (when more rows match, the newest are kept)."""
+    row limit (when more rows match, the newest are kept). A window with ``start >= end``
+    holds no instant, so it matches no rows: it is answered, empty, not refused."""
 
-    start: UtcDatetime | None = Field(
+    start: QueryInstant | None = Field(
         default=None,
-        description="Inclusive start: ISO-8601 date or datetime; without an offset it is UTC.",
+        description=f"Inclusive start: {_INSTANT_HELP}. Rows with ts >= start; a window with "
+        "start >= end is empty.",
         examples=["2024-01-01", "2024-01-01T12:00:00Z"],
     )
-    end: UtcDatetime | None = Field(
+    end: QueryInstant | None = Field(
         default=None,
-        description="Exclusive end: ISO-8601 date or datetime; without an offset it is UTC.",
+        description=f"Exclusive end: {_INSTANT_HELP}. Rows with ts < end.",
         examples=["2024-02-01"],
     )
     limit: int = Field(
@@ -156,19 +213,6 @@ class WindowQuery(BaseModel):
         le=SERIES_LIMIT_MAX,
         description="Most rows returned; when more match, the newest are kept.",
     )
-
-    @field_validator("end")
-    @classmethod
-    def _end_after_start(cls, end: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
-        # Reported on `end` (loc query.end) without pydantic's "Value error, " prefix.
-        start = info.data.get("start")
-        if start is not None and end is not None and start >= end:
-            raise PydanticCustomError(
-                "window_order",
-                "start ({start}) must be before end ({end})",
-                {"start": start.isoformat(), "end": end.isoformat()},
-            )
-        return end
 
 
 class _WindowOut(_Out):
@@ -216,11 +260,15 @@ class OhlcvQuery(WindowQuery):
 
 class OhlcvBarOut(_Out):
     ts: UtcDatetime = Field(description="UTC start of the bar.")
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
+    open: Number
+    high: Number
+    low: Number
+    close: Number
+    volume: Number | None = Field(
+        description="Traded volume in units of the asset; null where the source publishes "
+        "none (e.g. CoinGecko's OHLC bars), or, for a coarser bar, where any bar it is built "
+        "from has none."
+    )
 
 
 class OhlcvResponse(_WindowOut):
@@ -238,16 +286,16 @@ class OnchainDayOut(_DayOut):
 
     holders: int | None = None
     transfer_count: int | None = None
-    transfer_volume_usd: float | None = None
-    total_supply: float | None = None
-    dex_liquidity_usd: float | None = None
-    exchange_inflow_usd: float | None = None
-    exchange_outflow_usd: float | None = None
-    net_exchange_flow_usd: float | None = Field(default=None, description="Inflow - outflow.")
-    nav_usd: float | None = None
-    tvl_usd: float | None = None
-    circulating_usd: float | None = None
-    premium_to_nav: float | None = Field(default=None, description="close / NAV - 1.")
+    transfer_volume_usd: Number | None = None
+    total_supply: Number | None = None
+    dex_liquidity_usd: Number | None = None
+    exchange_inflow_usd: Number | None = None
+    exchange_outflow_usd: Number | None = None
+    net_exchange_flow_usd: Number | None = Field(default=None, description="Inflow - outflow.")
+    nav_usd: Number | None = None
+    tvl_usd: Number | None = None
+    circulating_usd: Number | None = None
+    premium_to_nav: Number | None = Field(default=None, description="close / NAV - 1.")
 
 
 class OnchainResponse(_WindowOut):
@@ -261,17 +309,17 @@ class OnchainResponse(_WindowOut):
 class FeaturesDayOut(_DayOut):
     """Returns, volatility, drawdown and liquidity of one asset-day."""
 
-    close: float | None = None
-    return_1d: float | None = None
-    log_return_1d: float | None = None
-    realized_vol_7d: float | None = Field(default=None, description="Annualised (sqrt 365).")
-    realized_vol_30d: float | None = Field(default=None, description="Annualised (sqrt 365).")
-    drawdown: float | None = Field(default=None, description="close / running max - 1.")
-    max_drawdown_30d: float | None = None
-    dollar_volume: float | None = None
-    amihud_30d: float | None = Field(default=None, description="Amihud illiquidity, 30 days.")
-    zero_volume_share: float | None = None
-    hl_range: float | None = Field(default=None, description="(high - low) / close.")
+    close: Number | None = None
+    return_1d: Number | None = None
+    log_return_1d: Number | None = None
+    realized_vol_7d: Number | None = Field(default=None, description="Annualised (sqrt 365).")
+    realized_vol_30d: Number | None = Field(default=None, description="Annualised (sqrt 365).")
+    drawdown: Number | None = Field(default=None, description="close / running max - 1.")
+    max_drawdown_30d: Number | None = None
+    dollar_volume: Number | None = None
+    amihud_30d: Number | None = Field(default=None, description="Amihud illiquidity, 30 days.")
+    zero_volume_share: Number | None = None
+    hl_range: Number | None = Field(default=None, description="(high - low) / close.")
 
 
 class FeaturesResponse(_WindowOut):
@@ -284,11 +332,11 @@ class FeaturesResponse(_WindowOut):
 
 class PredictionPointOut(_Out):
     target_date: dt.date
-    value: float = Field(description="Point forecast of the close.")
-    lower_80: float | None = None
-    upper_80: float | None = None
-    lower_95: float | None = None
-    upper_95: float | None = None
+    value: Number = Field(description="Point forecast of the close.")
+    lower_80: Number | None = None
+    upper_80: Number | None = None
+    lower_95: Number | None = None
+    upper_95: Number | None = None
 
 
 class PredictionsResponse(_Out):
@@ -312,13 +360,13 @@ class ForecastSummaryOut(_Out):
     generated_at: UtcDatetime
     model_version: str
     target_date: dt.date
-    value: float
-    lower_80: float | None = None
-    upper_80: float | None = None
-    lower_95: float | None = None
-    upper_95: float | None = None
-    last_close: float | None = Field(description="Last daily close the model saw, if served.")
-    expected_return: float | None = Field(description="value / last_close - 1.")
+    value: Number
+    lower_80: Number | None = None
+    upper_80: Number | None = None
+    lower_95: Number | None = None
+    upper_95: Number | None = None
+    last_close: Number | None = Field(description="Last daily close the model saw, if served.")
+    expected_return: Number | None = Field(description="value / last_close - 1.")
 
 
 class ForecastPage(_Out):
@@ -335,12 +383,12 @@ class SentimentDayOut(_DayOut):
     """News sentiment of one asset-day; scores null until the sentiment job has run."""
 
     article_count: int = Field(description="Articles naming the asset that day.")
-    sentiment_score: float | None = Field(
+    sentiment_score: Number | None = Field(
         default=None, ge=-1, le=1, description="Mean of P(positive) - P(negative) over articles."
     )
-    confidence: float | None = Field(default=None, description="Mean top-class probability.")
-    positive_share: float | None = None
-    negative_share: float | None = None
+    confidence: Number | None = Field(default=None, description="Mean top-class probability.")
+    positive_share: Number | None = None
+    negative_share: Number | None = None
     model_version: str | None = Field(
         default=None, description="finbert:<checkpoint> or lexicon:loughran-mcdonald@..."
     )
@@ -367,10 +415,17 @@ class EconomicQuery(WindowQuery):
 
 class ObservationOut(_DayOut):
     ts: UtcDatetime = Field(description="Observation date, as midnight UTC.")
-    value: float | None = Field(description="Null where the source publishes no value.")
+    value: Number | None = Field(description="Null where the source publishes no value.")
     realtime_start: dt.date | None = Field(
         default=None, description="First day the value was known (vintage)."
     )
+
+
+class RegionChoicesOut(_Out):
+    """Answer (300) to a series asked for without a region when it has several."""
+
+    detail: str
+    regions: list[str] = Field(description="Regions with observations; pass one as `region`.")
 
 
 class EconomicResponse(_WindowOut):
@@ -391,9 +446,9 @@ class RiskFactorOut(_Out):
 
     sub_score: Literal["market", "credit", "regulatory", "technical"]
     factor: str
-    value: float | str | bool | None = Field(description="What was measured or classified.")
-    points: float = Field(description="Risk points of this factor, 0 (none) to 100.")
-    contribution: float = Field(description="Points it added to the composite score.")
+    value: Number | str | bool | None = Field(description="What was measured or classified.")
+    points: Number = Field(description="Risk points of this factor, 0 (none) to 100.")
+    contribution: Number = Field(description="Points it added to the composite score.")
     note: str
 
 
@@ -406,7 +461,7 @@ class RiskScoreOut(_Out):
     credit_risk: int | None = Field(default=None, ge=1, le=100)
     regulatory_risk: int | None = Field(default=None, ge=1, le=100)
     technical_risk: int | None = Field(default=None, ge=1, le=100)
-    weights: dict[str, float] = Field(description="Weight of each sub-score in the composite.")
+    weights: dict[str, Number] = Field(description="Weight of each sub-score in the composite.")
     pegged: bool = Field(description="Scored as a dollar-pegged asset (peg factors included).")
     top_factors: list[RiskFactorOut] = Field(description="The factors that added most points.")
     factors: list[RiskFactorOut] = Field(description="Every factor, by sub-score.")

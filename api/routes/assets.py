@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ASSET_NOT_FOUND, AssetClassFilter, AssetIdPath, StoreDep, asset_or_404
+from api.deps import (
+    ASSET_NOT_FOUND,
+    STORE_UNAVAILABLE,
+    AssetClassFilter,
+    AssetIdPath,
+    StoreDep,
+    asset_or_404,
+)
 from api.schemas import AssetDetail, AssetSummary
 
-router = APIRouter(prefix="/assets")
+router = APIRouter(prefix="/assets", responses=STORE_UNAVAILABLE)
 
 
 @router.get("", response_model=list[AssetSummary], summary="List assets", tags=["assets"])

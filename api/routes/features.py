@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ASSET_NOT_FOUND, KnownAssetId, StoreDep, WindowQueryDep
+from api.deps import ASSET_NOT_FOUND, STORE_UNAVAILABLE, KnownAssetId, StoreDep, WindowQueryDep
 from api.schemas import FeaturesDayOut, FeaturesResponse
 
-router = APIRouter(prefix="/assets", tags=["market data"])
+router = APIRouter(prefix="/assets", tags=["market data"], responses=STORE_UNAVAILABLE)
 
 
 @router.get(

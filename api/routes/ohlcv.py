@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ASSET_NOT_FOUND, KnownAssetId, OhlcvQueryDep, StoreDep
+from api.deps import ASSET_NOT_FOUND, STORE_UNAVAILABLE, KnownAssetId, OhlcvQueryDep, StoreDep
 from api.schemas import OhlcvBarOut, OhlcvResponse
 
-router = APIRouter(prefix="/assets", tags=["market data"])
+router = APIRouter(prefix="/assets", tags=["market data"], responses=STORE_UNAVAILABLE)
 
 
 @router.get(

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ASSET_NOT_FOUND, AssetClassFilter, KnownAssetId, StoreDep
+from api.deps import ASSET_NOT_FOUND, STORE_UNAVAILABLE, AssetClassFilter, KnownAssetId, StoreDep
 from api.schemas import (
     ForecastPage,
     ForecastSort,
@@ -17,7 +17,7 @@ from api.schemas import (
     PredictionsResponse,
 )
 
-router = APIRouter(tags=["predictions"])
+router = APIRouter(tags=["predictions"], responses=STORE_UNAVAILABLE)
 
 
 class Horizon(IntEnum):

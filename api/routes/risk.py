@@ -6,16 +6,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.deps import ASSET_NOT_FOUND, AssetClassFilter, KnownAssetId, StoreDep
+from api.deps import ASSET_NOT_FOUND, STORE_UNAVAILABLE, AssetClassFilter, KnownAssetId, StoreDep
 from api.schemas import RiskPage, RiskScoreOut, RiskSort
 
-router = APIRouter(tags=["risk"])
+router = APIRouter(tags=["risk"], responses=STORE_UNAVAILABLE)
 
 
 @router.get(
     "/assets/{asset_id}/risk",
     response_model=RiskScoreOut,
-    responses=ASSET_NOT_FOUND,
+    responses={
+        status.HTTP_404_NOT_FOUND: {
+            **ASSET_NOT_FOUND[status.HTTP_404_NOT_FOUND],
+            "description": "Unknown asset, or not scored yet.",
+        }
+    },
     summary="Latest risk score of one asset",
 )
 def get_risk(store: StoreDep, asset_id: KnownAssetId) -> RiskScoreOut:
@@ -34,18 +39,17 @@ def get_risk(store: StoreDep, asset_id: KnownAssetId) -> RiskScoreOut:
 def list_risk(
     store: StoreDep,
     asset_class: AssetClassFilter = None,
-    min_score: Annotated[int, Query(ge=1, le=100, description="Only scores >= this.")] = 1,
+    min_score: Annotated[
+        int,
+        Query(ge=1, le=100, description="Only scores >= this; above max_score, none match."),
+    ] = 1,
     max_score: Annotated[int, Query(ge=1, le=100, description="Only scores <= this.")] = 100,
     sort: Annotated[RiskSort, Query(description="Order; '-' for descending.")] = "-composite_score",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> RiskPage:
-    """The newest score of each asset, filtered by class and score range, sorted, paged."""
-    if min_score > max_score:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
-            detail=f"min_score ({min_score}) must not exceed max_score ({max_score})",
-        )
+    """The newest score of each asset, filtered by class and score range, sorted, paged. The
+    range is inclusive; one with min_score > max_score holds no score, so the page is empty."""
     rows = [
         r
         for r in store.latest_risk_scores(asset_class).to_pylist()

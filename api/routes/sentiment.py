@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ASSET_NOT_FOUND, KnownAssetId, StoreDep, WindowQueryDep
+from api.deps import ASSET_NOT_FOUND, STORE_UNAVAILABLE, KnownAssetId, StoreDep, WindowQueryDep
 from api.schemas import SentimentDayOut, SentimentResponse
 
-router = APIRouter(prefix="/assets", tags=["sentiment"])
+router = APIRouter(prefix="/assets", tags=["sentiment"], responses=STORE_UNAVAILABLE)
 
 
 @router.get(

@@ -11,7 +11,9 @@ asset-day's finest intraday silver bars. Definitions (also in docs/data-model.md
 * ``drawdown`` = close / highest close since the asset's first bar - 1 (<= 0).
 * ``max_drawdown_30d``: the deepest peak-to-trough fall inside the trailing 30 calendar days
   (peaks taken inside the window), <= 0.
-* ``dollar_volume`` = close x volume (volume is in units of the asset).
+* ``dollar_volume`` = close x volume (volume is in units of the asset); null where the day's
+  volume is unknown (see :mod:`pipelines.gold.ohlcv`), and such days are left out of Amihud's
+  mean rather than counted as days without trading.
 * ``amihud_30d``: mean of |return_1d| / (dollar_volume in millions of USD) over the trailing 30
   calendar days with dollar volume > 0 (Amihud's illiquidity: the price move per $1M traded).
 * ``zero_volume_share``: share of the day's finest intraday silver bars (resolution shorter than

@@ -10,6 +10,12 @@ of that day's silver alone, which is what lets a range run rebuild only its days
 A bucket's open is the first bar's open, close the last bar's close, high/low the extremes,
 volume the sum, trades the sum of the known trade counts (null when none is known). Buckets
 are UTC and every served resolution divides a day, so a bucket never spans two days.
+
+Volume may be unknown (null): some sources publish none (CoinGecko's OHLC endpoint). A bucket's
+volume is then unknown as soon as one of its bars' is: a sum of the known volumes only would
+understate it, and the liquidity features built on it (dollar volume, Amihud illiquidity) would
+report a thin market where the data is merely missing. Trades stay a sum of what is known: they
+are informative only, and served nowhere.
 """
 
 from __future__ import annotations
@@ -80,6 +86,11 @@ def bucket_start(ts: Column, seconds: int) -> Column:
     return F.timestamp_seconds(F.floor(F.unix_seconds(ts) / seconds) * seconds)
 
 
+def complete_sum(column: str) -> Column:
+    """Sum of ``column`` over the group, or null when any row's value is null."""
+    return F.when(F.count(column) == F.count(F.lit(1)), F.sum(column))
+
+
 def rollup_ohlcv(silver: DataFrame, resolution: str) -> DataFrame:
     """Aggregate silver bars into ``resolution`` buckets (see the module docstring)."""
     seconds = resolution_seconds(resolution)
@@ -91,7 +102,7 @@ def rollup_ohlcv(silver: DataFrame, resolution: str) -> DataFrame:
             F.max("high").alias("high"),
             F.min("low").alias("low"),
             F.max_by("close", "ts").alias("close"),
-            F.sum("volume").alias("volume"),
+            complete_sum("volume").alias("volume"),
             F.sum("trades").cast("long").alias("trades"),
             F.count(F.lit(1)).alias("source_bars"),
         )

@@ -33,6 +33,9 @@ def prepare_rows(rows: pa.Table, table: ServedTable) -> pa.Table:
 
     Checked here, not left to the database, because both engines reject a batch that hits the
     same key twice with an opaque error, and a null would surface as a constraint violation.
+    Nulls are refused where ``table.schema`` declares the field not nullable, and NaN or
+    infinities in any floating-point column always: both engines would store them, and JSON
+    has no way to serve them (they would reach an API client as ``null`` or not at all).
     """
     schema = table.schema
     missing = [name for name in schema.names if name not in rows.column_names]
@@ -46,10 +49,28 @@ def prepare_rows(rows: pa.Table, table: ServedTable) -> pa.Table:
         prepared = selected.cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise DataContractError(f"{table.label} do not match the schema: {exc}") from exc
+    _check_finite(prepared, table)
     if table.name == OHLCV.name:
         _check_resolutions(prepared)
     _check_unique_keys(prepared, table)
     return prepared
+
+
+def _check_finite(rows: pa.Table, table: ServedTable) -> None:
+    """Refuse NaN and infinities, naming the table, the column and the first offending key."""
+    for field in rows.schema:
+        if not pa.types.is_floating(field.type):
+            continue
+        bad = pc.invert(pc.is_finite(rows.column(field.name)))  # null where the value is null
+        count = pc.sum(bad.cast(pa.int64())).as_py() or 0
+        if count:
+            first = rows.filter(bad).slice(0, 1).to_pylist()[0]
+            raise DataContractError(
+                f"{table.label} (table {table.name!r}) have {count} non-finite value(s) in "
+                f"{field.name!r}, e.g. {first[field.name]} at "
+                f"({', '.join(table.key)}) = {tuple(first[name] for name in table.key)}; "
+                "only finite numbers (or null where the column allows it) are served"
+            )
 
 
 def _check_resolutions(bars: pa.Table) -> None:
@@ -104,15 +125,15 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.astimezone(dt.UTC)
 
 
-BarRow = tuple[dt.datetime, float, float, float, float, float]
+BarRow = tuple[dt.datetime, float, float, float, float, float | None]
 
 
 def bars_from_rows(rows: Iterable[BarRow]) -> list[OhlcvBar]:
     """Rows of (ts, open, high, low, close, volume) as bars stamped with ``datetime.UTC``,
     whatever tzinfo class the driver used."""
     return [
-        OhlcvBar(ts if ts.tzinfo is dt.UTC else ts.astimezone(dt.UTC), *values)
-        for ts, *values in rows
+        OhlcvBar(ts if ts.tzinfo is dt.UTC else ts.astimezone(dt.UTC), o, h, low, c, volume)
+        for ts, o, h, low, c, volume in rows
     ]
 
 

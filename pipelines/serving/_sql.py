@@ -19,6 +19,7 @@ from pipelines.serving.base import (
     INTRADAY_RESOLUTIONS,
     OHLCV,
     OHLCV_INTRADAY,
+    RISK_SCORES,
     Resolution,
     ServedTable,
 )
@@ -241,20 +242,41 @@ def relational_tables_ddl(json_type: str, on_delete_cascade: str) -> tuple[str, 
     )
 
 
-def weekly_bars_select(first_open: str, last_close: str) -> str:
+#: Volume of a bucket of bars: the sum, or null when any bar's volume is unknown. A sum of the
+#: known volumes only would understate the bucket's volume (and overstate its illiquidity);
+#: gold rolls bars up by the same rule (pipelines/gold/ohlcv.py).
+COMPLETE_VOLUME_SUM = "CASE WHEN count(volume) = count(*) THEN sum(volume) END"
+
+
+def weekly_bars_select(first_open: str, last_close: str, volume: str = "sum(volume)") -> str:
     """Weekly bars from the daily ones, in ISO weeks (``time_bucket``'s default origin is a
     Monday in both engines). ``first_open``/``last_close`` are the dialect's aggregates of the
-    open of the earliest and the close of the latest day."""
+    open of the earliest and the close of the latest day; ``volume`` the week's volume (the
+    plain sum is what migration 5 released, :data:`COMPLETE_VOLUME_SUM` what 7 replaced it
+    with)."""
     return f"""SELECT asset_id,
                time_bucket(INTERVAL '1 week', ts) AS ts,
                {first_open} AS open,
                max(high) AS high,
                min(low) AS low,
                {last_close} AS close,
-               sum(volume) AS volume
+               {volume} AS volume
         FROM ohlcv
         WHERE resolution = '1d'
         GROUP BY asset_id, time_bucket(INTERVAL '1 week', ts)"""
+
+
+#: Migration 7, columns made nullable exactly as declared (pipelines.serving.base): volume may
+#: be null (a source without volumes, docs/data-model.md) in both bar tables, and a risk score
+#: always has its factors (the API serves them). Each dialect then rebuilds its weekly relation
+#: with :data:`COMPLETE_VOLUME_SUM`.
+NULLABILITY_DDL: tuple[str, ...] = (
+    *(
+        f"ALTER TABLE {table.name} ALTER COLUMN volume DROP NOT NULL"
+        for table in (OHLCV, OHLCV_INTRADAY)
+    ),
+    f"ALTER TABLE {RISK_SCORES.name} ALTER COLUMN factors SET NOT NULL",
+)
 
 
 # --- statements -----------------------------------------------------------------------------

@@ -10,6 +10,11 @@ Every served table is described once here by a :class:`ServedTable`: its SQL nam
 schema its upsert accepts and its reads return, and its natural key. The column names follow
 ``docs/data-model.md`` except where a gold ``date`` becomes ``ts`` (midnight UTC of that day),
 so that every time series in the store is queried by the same ``ts`` column.
+
+A field's nullability in that schema is the one declaration of whether the column may be null
+(as ``docs/data-model.md`` says): loads refuse nulls only where it is not nullable, the DDL of
+both stores has ``NOT NULL`` exactly there, and the API's response models accept null exactly
+there (tests compare all three). Numbers are always finite: loads refuse NaN and infinities.
 """
 
 from __future__ import annotations
@@ -47,13 +52,15 @@ def _optional(*names: str, type_: pa.DataType = _FLOAT) -> list[pa.Field[Any]]:
     return [pa.field(name, type_) for name in names]
 
 
-#: Arrow schema of the bars handed to :meth:`ServingStore.upsert_ohlcv`.
+#: Arrow schema of the bars handed to :meth:`ServingStore.upsert_ohlcv`. ``volume`` is null
+#: where the source publishes none (CoinGecko's OHLC endpoint; see docs/data-model.md).
 OHLCV_SCHEMA = pa.schema(
     [
         _required("asset_id", pa.string()),
         _required("resolution", pa.string()),
         _required("ts", _UTC_TS),
-        *(_required(name, pa.float64()) for name in ("open", "high", "low", "close", "volume")),
+        *(_required(name, pa.float64()) for name in ("open", "high", "low", "close")),
+        pa.field("volume", pa.float64()),
     ]
 )
 
@@ -153,7 +160,7 @@ RISK_SCORES_SCHEMA = pa.schema(
         *_optional(
             "market_risk", "credit_risk", "regulatory_risk", "technical_risk", type_=pa.int32()
         ),
-        pa.field("factors", pa.string()),
+        _required("factors", pa.string()),
     ]
 )
 
@@ -206,6 +213,18 @@ RISK_SCORES = ServedTable(
     references_assets=True,
 )
 
+#: Every table loads write, each with its one declaration.
+LOADED_TABLES: tuple[ServedTable, ...] = (
+    OHLCV,
+    OHLCV_INTRADAY,
+    ONCHAIN,
+    FEATURES,
+    ECONOMIC,
+    SENTIMENT,
+    PREDICTIONS,
+    RISK_SCORES,
+)
+
 #: Every table :meth:`ServingStore.table_counts` reports, besides the OHLCV resolutions.
 COUNTED_TABLES: tuple[str, ...] = (
     "assets",
@@ -230,7 +249,7 @@ class OhlcvBar:
     high: float
     low: float
     close: float
-    volume: float
+    volume: float | None  # None where the source publishes no volume
 
 
 @dataclass(frozen=True, slots=True)

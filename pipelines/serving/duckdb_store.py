@@ -78,6 +78,17 @@ MIGRATIONS: tuple[_sql.Migration, ...] = (
     ),
     # Compression is TimescaleDB's; the version is kept so both stores count alike.
     _sql.Migration(6, "ohlcv compression (TimescaleDB License build only)", ()),
+    _sql.Migration(
+        7,
+        "nullability as declared: volume nullable, risk factors required",
+        (
+            *_sql.NULLABILITY_DDL,
+            f"CREATE OR REPLACE VIEW {_sql.WEEKLY_RELATION} AS "
+            + _sql.weekly_bars_select(
+                "arg_min(open, ts)", "arg_max(close, ts)", _sql.COMPLETE_VOLUME_SUM
+            ),
+        ),
+    ),
 )
 
 

@@ -43,7 +43,34 @@ _HEALTH_WAIT_S = 3.0
 #: Key of the advisory lock that serialises migrate() across processes ("rwa_migr" in ASCII).
 _MIGRATION_LOCK_KEY = 0x7277615F6D696772
 
-_WEEKLY_SELECT = _sql.weekly_bars_select("first(open, ts)", "last(close, ts)")
+
+def _weekly_view(volume: str) -> tuple[str, ...]:
+    """Apache build: the weekly bars as a plain materialized view, refreshed by
+    refresh_aggregates() after every load; the unique index lets it refresh CONCURRENTLY
+    (readers never block). ``volume``: the week's volume aggregate."""
+    select = _sql.weekly_bars_select("first(open, ts)", "last(close, ts)", volume)
+    return (
+        f"CREATE MATERIALIZED VIEW {_sql.WEEKLY_RELATION} AS {select}",
+        f"CREATE UNIQUE INDEX ohlcv_1w_key ON {_sql.WEEKLY_RELATION} (asset_id, ts)",
+    )
+
+
+def _weekly_continuous_aggregate(volume: str) -> tuple[str, ...]:
+    """License build: a continuous aggregate. Real-time (materialized_only = false), so the
+    unmaterialized latest week is computed on read; the policy materializes the last eight
+    weeks hourly and refresh_aggregates() refreshes any backfilled range."""
+    select = _sql.weekly_bars_select("first(open, ts)", "last(close, ts)", volume)
+    return (
+        f"""CREATE MATERIALIZED VIEW {_sql.WEEKLY_RELATION}
+                WITH (timescaledb.continuous, timescaledb.materialized_only = false)
+                AS {select} WITH NO DATA""",
+        f"""SELECT add_continuous_aggregate_policy('{_sql.WEEKLY_RELATION}',
+                    start_offset => INTERVAL '8 weeks', end_offset => INTERVAL '1 week',
+                    schedule_interval => INTERVAL '1 hour')""",
+    )
+
+
+_DROP_WEEKLY = f"DROP MATERIALIZED VIEW {_sql.WEEKLY_RELATION}"  # a policy goes with its view
 
 
 def _hypertable_sql(table: str, chunk_interval: str) -> str:
@@ -132,23 +159,8 @@ MIGRATIONS: tuple[_sql.Migration, ...] = (
     _sql.Migration(
         5,
         "weekly ohlcv",
-        # Apache build: a plain materialized view, refreshed by refresh_aggregates() after
-        # every load; the unique index lets it refresh CONCURRENTLY (readers never block).
-        (
-            f"CREATE MATERIALIZED VIEW {_sql.WEEKLY_RELATION} AS {_WEEKLY_SELECT}",
-            f"CREATE UNIQUE INDEX ohlcv_1w_key ON {_sql.WEEKLY_RELATION} (asset_id, ts)",
-        ),
-        # License build: a continuous aggregate. Real-time (materialized_only = false), so the
-        # unmaterialized latest week is computed on read; the policy materializes the last
-        # eight weeks hourly and refresh_aggregates() refreshes any backfilled range.
-        licensed=(
-            f"""CREATE MATERIALIZED VIEW {_sql.WEEKLY_RELATION}
-                WITH (timescaledb.continuous, timescaledb.materialized_only = false)
-                AS {_WEEKLY_SELECT} WITH NO DATA""",
-            f"""SELECT add_continuous_aggregate_policy('{_sql.WEEKLY_RELATION}',
-                    start_offset => INTERVAL '8 weeks', end_offset => INTERVAL '1 week',
-                    schedule_interval => INTERVAL '1 hour')""",
-        ),
+        _weekly_view("sum(volume)"),
+        licensed=_weekly_continuous_aggregate("sum(volume)"),
     ),
     _sql.Migration(
         6,
@@ -163,6 +175,18 @@ MIGRATIONS: tuple[_sql.Migration, ...] = (
                     timescaledb.compress_segmentby = 'asset_id, resolution',
                     timescaledb.compress_orderby = 'ts DESC')""",
             "SELECT add_compression_policy('ohlcv', compress_after => INTERVAL '90 days')",
+        ),
+    ),
+    # Volume may be null; the weekly bars are rebuilt so that a week with a day of unknown
+    # volume has an unknown volume, not the sum of the other days.
+    _sql.Migration(
+        7,
+        "nullability as declared: volume nullable, risk factors required",
+        (*_sql.NULLABILITY_DDL, _DROP_WEEKLY, *_weekly_view(_sql.COMPLETE_VOLUME_SUM)),
+        licensed=(
+            *_sql.NULLABILITY_DDL,
+            _DROP_WEEKLY,
+            *_weekly_continuous_aggregate(_sql.COMPLETE_VOLUME_SUM),
         ),
     ),
 )

@@ -97,7 +97,8 @@ def test_unknown_asset_is_404_and_known_asset_without_data_is_empty(
 @pytest.mark.parametrize(
     ("params", "loc"),
     [
-        ({"start": "2024-01-05", "end": "2024-01-05"}, "end"),
+        ({"start": "1704412800"}, "start"),  # a Unix time is no date-time
+        ({"end": "2024-01-05T00:00"}, "end"),  # a naive datetime's zone would be a guess
         ({"start": "soon"}, "start"),
         ({"limit": "0"}, "limit"),
         ({"limit": "10001"}, "limit"),
@@ -138,11 +139,22 @@ def test_economic_series_of_one_region_needs_no_region(client: TestClient) -> No
 
 def test_economic_series_of_several_regions_takes_a_region(client: TestClient) -> None:
     assert client.get("/economic/CPI", params={"region": "DEU"}).json()["count"] == 2
+    # Without a region: 300 Multiple Choices listing them (a schema-valid request is not
+    # refused with a rule the schema cannot state).
     ambiguous = client.get("/economic/CPI")
-    assert ambiguous.status_code == 422
-    [error] = ambiguous.json()["detail"]
-    assert error["loc"] == ["query", "region"]
-    assert "['DEU', 'USA']" in error["msg"]
+    assert ambiguous.status_code == 300
+    assert ambiguous.json()["regions"] == ["DEU", "USA"]
+    assert "choose one of ['DEU', 'USA']" in ambiguous.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/assets/ousg/onchain", "/assets/ousg/features", "/assets/ousg/sentiment", "/economic/DGS10"],
+)
+def test_series_window_with_start_not_before_end_is_empty(client: TestClient, path: str) -> None:
+    response = client.get(path, params={"start": "2024-01-05", "end": "2024-01-05"})
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
 
 
 def test_economic_unknown_series_or_region_is_404(client: TestClient) -> None:

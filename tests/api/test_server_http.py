@@ -7,11 +7,6 @@ Two launchers are covered: uvicorn's own CLI with the factory, and :func:`api.se
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,26 +15,14 @@ import httpx
 import pytest
 
 from pipelines.serving.duckdb_store import DuckDBStore
-from tests.fixtures.processes import free_port
+from tests.api.live_server import running_server, uvicorn_cli
 from tests.fixtures.sample_data import HOURS, T0, sample_duckdb
 from tests.fixtures.serving import DAYS_OF_SERIES, load_series
 
 pytestmark = pytest.mark.slow
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT_S = 60.0
-
 LAUNCHERS = {
-    "uvicorn-cli": lambda port: [
-        "-m",
-        "uvicorn",
-        "api.main:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ],
+    "uvicorn-cli": uvicorn_cli,
     "api.server.run": lambda port: [
         "-c",
         "from api.server import run; from pipelines.core.settings import get_settings; "
@@ -56,58 +39,11 @@ def duckdb_file(tmp_path: Path) -> Path:
     return path
 
 
-def _wait_until_healthy(proc: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass  # not listening yet
-        time.sleep(0.2)
-    pytest.fail(f"server not healthy after {STARTUP_TIMEOUT_S}s:\n{log.read_text()}")
-
-
 @pytest.fixture(params=sorted(LAUNCHERS))
 def server(request: pytest.FixtureRequest, duckdb_file: Path, tmp_path: Path) -> Iterator[str]:
     """Base URL of a running server; the process is terminated at teardown."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "RWA_SERVING_BACKEND": "duckdb",
-        "RWA_DUCKDB_PATH": str(duckdb_file),
-        "RWA_API_HOST": "127.0.0.1",
-        "RWA_API_PORT": str(port),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        # cwd=tmp_path: a developer's .env in the repo must not redirect the server.
-        proc = subprocess.Popen(
-            [sys.executable, *LAUNCHERS[request.param](port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(proc, base_url, log)
+    with running_server(duckdb_file, tmp_path, LAUNCHERS[request.param]) as base_url:
         yield base_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    # Recent uvicorn re-raises SIGTERM after its graceful shutdown, so -SIGTERM is a clean
-    # exit too; the log line shows the lifespan ran to its end (the store was closed).
-    output = log.read_text()
-    assert proc.returncode in (0, -signal.SIGTERM), output
-    assert "Application shutdown complete." in output
 
 
 def test_real_server_serves_the_duckdb_store(server: str, duckdb_file: Path) -> None:
@@ -165,7 +101,7 @@ def test_real_server_serves_the_duckdb_store(server: str, duckdb_file: Path) -> 
         macro = http.get("/economic/DGS10")
         assert macro.status_code == 200
         assert (macro.json()["region"], macro.json()["count"]) == ("USA", 5)
-        assert http.get("/economic/CPI").status_code == 422
+        assert http.get("/economic/CPI").status_code == 300
         assert http.get("/economic/NOPE").status_code == 404
 
         docs = http.get("/openapi.json")

@@ -31,9 +31,10 @@ def ohlcv(silver: pd.DataFrame, resolution: str) -> pd.DataFrame:
         high=("high", "max"),
         low=("low", "min"),
         close=("close", "last"),
-        volume=("volume", "sum"),
         source_bars=("ts", "size"),
     )
+    # Unknown when any bar's volume is unknown (a partial sum would understate it).
+    out["volume"] = grouped["volume"].agg(lambda v: v.sum() if v.notna().all() else math.nan)
     out["trades"] = grouped["trades"].sum(min_count=1)
     out = out.reset_index().rename(columns={"bucket": "ts"})
     out["resolution"] = resolution
@@ -83,9 +84,12 @@ def features(silver: pd.DataFrame) -> pd.DataFrame:
     result = pd.concat(frames, ignore_index=True)
     intraday = finest(silver[silver["resolution"] != "1d"], 86_400)
     shares = (
-        intraday.assign(zero=(intraday["volume"] == 0).astype(float), date=intraday["ts"].dt.date)
+        intraday.assign(
+            zero=(intraday["volume"] == 0).astype(float).where(intraday["volume"].notna()),
+            date=intraday["ts"].dt.date,
+        )
         .groupby(["asset_id", "date"])
-        .agg(zero_volume_share=("zero", "mean"), intraday_bars=("zero", "size"))
+        .agg(zero_volume_share=("zero", "mean"), intraday_bars=("zero", "count"))
         .reset_index()
     )
     return result.merge(shares, on=["asset_id", "date"], how="left")

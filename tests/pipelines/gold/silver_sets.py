@@ -2,7 +2,9 @@
 
 The price set is realistic in shape: several assets over several weeks; ``btc`` has 1h bars
 throughout plus 1m bars on its last days (a finer feed that must win there), ``ousg`` trades
-on weekdays only with thin hours (zero-volume bars), ``paxg`` has 1h bars every day.
+on weekdays only with thin hours (zero-volume bars), ``paxg`` has 1h bars every day, some
+without a volume (a source that publishes none, as CoinGecko's OHLC endpoint): all of day
+:data:`NO_VOLUME_DAY` and a few scattered hours.
 """
 
 from __future__ import annotations
@@ -21,12 +23,22 @@ FIRST_DAY = dt.date(2026, 1, 1)
 DAYS = 40
 #: Days at the end of the span on which btc also has 1m bars.
 MINUTE_DAYS = 3
+#: The day paxg's bars have no volume at all; other days lose it on a share of the hours.
+NO_VOLUME_DAY = FIRST_DAY + dt.timedelta(days=10)
+SCATTERED_NO_VOLUME = 0.02
 
 _LINEAGE = {"ingest_id": "test-ingest", "bronze_file": "bronze/test.jsonl"}
 
 
 def _bars(
-    asset_id: str, resolution: str, start: dt.date, days: int, seed: int, *, price: float
+    asset_id: str,
+    resolution: str,
+    start: dt.date,
+    days: int,
+    seed: int,
+    *,
+    price: float,
+    without_volume: bool = False,
 ) -> pd.DataFrame:
     minutes = {"1m": 1, "1h": 60}[resolution]
     rng = np.random.default_rng(seed)
@@ -39,6 +51,9 @@ def _bars(
     volume = rng.lognormal(2, 1, len(ts)) * (rng.uniform(size=len(ts)) > 0.1)  # 10 % zero
     trades = rng.integers(0, 20, len(ts)).astype("float")
     trades[rng.uniform(size=len(ts)) < 0.05] = np.nan  # some bars without a trade count
+    if without_volume:  # drawn last, so the other columns are those of the same seed without
+        unknown = (ts.date == NO_VOLUME_DAY) | (rng.uniform(size=len(ts)) < SCATTERED_NO_VOLUME)
+        volume = np.where(unknown, np.nan, volume)
     return pd.DataFrame(
         {
             "date": ts.date,
@@ -69,7 +84,7 @@ def silver_prices_frame() -> pd.DataFrame:
             _bars("btc", "1h", FIRST_DAY, DAYS, 1, price=90_000.0),
             _bars("btc", "1m", minute_start, MINUTE_DAYS, 11, price=95_000.0),
             ousg,
-            _bars("paxg", "1h", FIRST_DAY, DAYS, 3, price=2_600.0),
+            _bars("paxg", "1h", FIRST_DAY, DAYS, 3, price=2_600.0, without_volume=True),
         ],
         ignore_index=True,
     )

@@ -11,7 +11,7 @@ from pipelines.core.errors import DataContractError
 from pipelines.gold.ohlcv import OHLCV_COLUMNS, resolution_seconds, rollup_ohlcv
 from tests.pipelines.gold import pandas_reference as ref
 from tests.pipelines.gold.conftest import GoldLake
-from tests.pipelines.gold.silver_sets import MINUTE_DAYS, silver_prices_frame
+from tests.pipelines.gold.silver_sets import MINUTE_DAYS, NO_VOLUME_DAY, silver_prices_frame
 
 
 @pytest.mark.parametrize("resolution", ["1d", "1h", "5m", "1m"])
@@ -62,3 +62,27 @@ def test_daily_bucket_is_the_utc_day(gold_lake: GoldLake) -> None:
     assert (
         daily["ts"].dt.tz_convert("UTC") == pd.to_datetime(daily["date"]).dt.tz_localize("UTC")
     ).all()
+
+
+def test_a_bucket_with_a_bar_of_unknown_volume_has_unknown_volume(gold_lake: GoldLake) -> None:
+    # paxg's silver bars lack a volume all of NO_VOLUME_DAY and in a few scattered hours.
+    silver = silver_prices_frame().query("asset_id == 'paxg'")
+    unknown_days = set(silver[silver["volume"].isna()]["date"])
+    daily = gold_lake.gold("ohlcv_1d").query("asset_id == 'paxg'")
+    assert NO_VOLUME_DAY in unknown_days
+    assert 1 < len(unknown_days) < len(daily)  # partly known days exist: the rule matters
+    assert set(daily[daily["volume"].isna()]["date"]) == unknown_days
+    complete = daily[~daily["date"].isin(unknown_days)]
+    sums = silver.groupby("date")["volume"].sum()
+    assert complete["volume"].tolist() == pytest.approx(sums[complete["date"]].tolist())
+    hourly = gold_lake.gold("ohlcv_1h").query("asset_id == 'paxg'")
+    assert hourly["volume"].isna().sum() == silver["volume"].isna().sum()
+
+
+def test_liquidity_features_skip_days_of_unknown_volume(gold_lake: GoldLake) -> None:
+    features = gold_lake.gold("features_daily", ("asset_id", "date")).query("asset_id == 'paxg'")
+    day = features[features["date"] == NO_VOLUME_DAY].iloc[0]
+    assert pd.isna(day["dollar_volume"])
+    assert pd.isna(day["zero_volume_share"])  # no bar with a known volume that day
+    assert day["intraday_bars"] == 0
+    assert pd.notna(day["close"]) and pd.notna(day["return_1d"])  # prices are still served

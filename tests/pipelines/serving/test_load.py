@@ -18,6 +18,7 @@ from models.forecast.models import NaiveForecaster
 from models.risk.engine import score_asset
 from models.risk.job import score_rows
 from models.risk.market import MarketHistory
+from pipelines.core.errors import DataContractError
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
@@ -153,3 +154,37 @@ def test_every_source_is_a_lake_table_of_the_data_model() -> None:
         "gold/risk_scores",
         "silver/economic",
     ]
+
+
+def _overwrite(settings: Settings, name: str, table: pa.Table) -> None:
+    write_deltalake(LakePaths(settings).gold(name), table, mode="overwrite")
+
+
+def _with_column(table: pa.Table, name: str, values: list[float | None]) -> pa.Table:
+    return table.set_column(table.column_names.index(name), name, pa.array(values, pa.float64()))
+
+
+def test_bars_without_volume_are_loaded_and_served_as_none(
+    store: ServingStore, lake_settings: Settings
+) -> None:
+    # CoinGecko's OHLC bars have no volume; gold keeps it null, and the load must not refuse.
+    daily = gold_ohlcv("1d", 10, DAY)
+    _overwrite(lake_settings, "ohlcv_1d", _with_column(daily, "volume", [None] * 10))
+    store.upsert_assets(SAMPLE_ASSETS)
+    assert load(store, lake_settings)["gold/ohlcv_1d"] == 10
+    assert {bar.volume for bar in store.ohlcv("ousg", "1d")} == {None}
+    assert {bar.volume for bar in store.ohlcv("ousg", "1w")} == {None}
+    assert [bar.open for bar in store.ohlcv("ousg", "1d")] == [100.0 + i for i in range(10)]
+
+
+def test_a_non_finite_number_in_gold_fails_the_load_naming_table_and_column(
+    store: ServingStore, lake_settings: Settings
+) -> None:
+    hourly = gold_ohlcv("1h", 48, dt.timedelta(hours=1))
+    highs = hourly.column("high").to_pylist()
+    highs[5] = float("inf")
+    _overwrite(lake_settings, "ohlcv_1h", _with_column(hourly, "high", highs))
+    store.upsert_assets(SAMPLE_ASSETS)
+    with pytest.raises(DataContractError, match=r"table 'ohlcv'\) have 1 non-finite .* 'high'"):
+        load(store, lake_settings)
+    assert store.ohlcv("ousg", "1h") == []

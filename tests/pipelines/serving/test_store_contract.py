@@ -6,9 +6,11 @@ migrations and connection failures.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import psycopg
 import pyarrow as pa
@@ -17,17 +19,23 @@ import pytest
 from pipelines.core.errors import ConfigurationError, DataContractError, StoreUnavailableError
 from pipelines.core.settings import Settings
 from pipelines.serving import open_store
+from pipelines.serving._sql_store import SqlStore
 from pipelines.serving.base import (
     COUNTED_TABLES,
+    LOADED_TABLES,
     OHLCV_SCHEMA,
     RESOLUTIONS,
     OhlcvBar,
+    ServedTable,
     ServingStore,
 )
 from pipelines.serving.duckdb_store import DuckDBStore
 from pipelines.serving.timescale_store import MIGRATIONS, TimescaleStore
 from tests.fixtures.processes import free_port
 from tests.fixtures.sample_data import DAY, HOUR, SAMPLE_ASSETS, T0, bars
+
+S = TypeVar("S", bound=SqlStore[Any])
+MINUTE = dt.timedelta(minutes=1)
 
 
 def opens(result: list[OhlcvBar]) -> list[float]:
@@ -170,6 +178,106 @@ def test_bad_bars_raise_a_data_contract_error(
     with pytest.raises(DataContractError, match=message):
         store.upsert_ohlcv(broken(bars(n=2)))
     assert store.table_counts()["ohlcv_1h"] == 0
+
+
+def with_volumes(table: pa.Table, volumes: Sequence[float | None]) -> pa.Table:
+    """``table`` with its ``volume`` column replaced (None: the source published none)."""
+    index = table.column_names.index("volume")
+    return table.set_column(index, "volume", pa.array(volumes, pa.float64()))
+
+
+def test_bars_without_a_volume_are_stored_and_read_back_as_none(store: ServingStore) -> None:
+    # CoinGecko's OHLC endpoint publishes no volume: the data model keeps it null.
+    hourly = with_volumes(bars(n=3), [None, 1001.0, None])
+    minutes = with_volumes(bars(resolution="1m", n=2, step=MINUTE), [None, None])
+    assert store.upsert_ohlcv(pa.concat_tables([hourly, minutes])) == 5
+    assert [bar.volume for bar in store.ohlcv("ousg", "1h")] == [None, 1001.0, None]
+    assert [bar.volume for bar in store.ohlcv("ousg", "1m")] == [None, None]
+    assert store.upsert_ohlcv(hourly) == 3  # reloading the same nulls changes nothing
+    store.upsert_ohlcv(bars(n=1))  # a volume learnt later replaces the unknown one
+    assert [bar.volume for bar in store.ohlcv("ousg", "1h")] == [1000.0, 1001.0, None]
+    assert opens(store.ohlcv("ousg", "1h")) == [100.0, 101.0, 102.0]
+
+
+def test_a_week_with_a_day_of_unknown_volume_has_unknown_volume(store: ServingStore) -> None:
+    # T0 is a Monday: days 0-6 are one ISO week (volumes all known), days 7-13 the next.
+    daily = with_volumes(bars("ousg", "1d", 14, step=DAY), [1.0] * 7 + [1.0, None] + [1.0] * 5)
+    store.upsert_ohlcv(daily)
+    store.refresh_aggregates()
+    assert [bar.volume for bar in store.ohlcv("ousg", "1w")] == [7.0, None]
+    assert [bar.open for bar in store.ohlcv("ousg", "1w")] == [100.0, 107.0]
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize("column", ["high", "volume"])
+def test_non_finite_numbers_are_refused_naming_table_and_column(
+    store: ServingStore, column: str, value: float
+) -> None:
+    table = bars(n=3)
+    index = table.column_names.index(column)
+    values = table.column(column).to_pylist()
+    broken = table.set_column(index, column, pa.array([values[0], value, values[2]]))
+    with pytest.raises(DataContractError) as raised:
+        store.upsert_ohlcv(broken)
+    message = str(raised.value)
+    assert f"table 'ohlcv') have 1 non-finite value(s) in '{column}'" in message
+    assert "'ousg', '1h'" in message  # the key of the offending bar
+    assert store.table_counts()["ohlcv_1h"] == 0
+
+
+def _nullable_columns(store: ServingStore, table: str) -> dict[str, bool]:
+    """Whether each column of ``table`` may be null, as the database's catalog says."""
+    assert isinstance(store, SqlStore)
+    sql = (
+        "SELECT column_name, is_nullable FROM information_schema.columns "
+        f"WHERE table_name = '{table}'"
+    )
+    with store._cursor() as cur:  # the catalog is no part of the store contract
+        return {name: nullable == "YES" for name, nullable in cur.execute(sql).fetchall()}
+
+
+@pytest.mark.parametrize("table", LOADED_TABLES, ids=lambda table: table.name)
+def test_store_columns_are_nullable_exactly_where_declared(
+    store: ServingStore, table: ServedTable
+) -> None:
+    # One declaration per table (its Arrow schema); the DDL must not drift from it.
+    declared = {field.name: field.nullable for field in table.schema}
+    assert _nullable_columns(store, table.name) == declared
+
+
+def _before_nullable_volume(store_class: type[S]) -> type[S]:
+    """``store_class`` as released before migration 7 (volume NOT NULL)."""
+    released = tuple(m for m in store_class._migrations if m.version < 7)
+    return type(f"Old{store_class.__name__}", (store_class,), {"_migrations": released})
+
+
+@pytest.mark.parametrize(
+    "backend", ["duckdb", pytest.param("timescaledb", marks=pytest.mark.timescaledb)]
+)
+def test_a_store_migrated_before_nullable_volume_upgrades_and_keeps_its_bars(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    opener: Callable[[type[SqlStore[Any]]], SqlStore[Any]]
+    if backend == "duckdb":
+        opener = lambda cls: cls(tmp_path / "old.duckdb")  # noqa: E731
+    else:
+        dsn = request.getfixturevalue("fresh_timescale_dsn")
+        opener = lambda cls: cls(dsn)  # noqa: E731
+    new_class: type[SqlStore[Any]] = DuckDBStore if backend == "duckdb" else TimescaleStore
+    with opener(_before_nullable_volume(new_class)) as old:
+        old.migrate()
+        old.upsert_ohlcv(bars("ousg", "1d", 7, step=DAY))
+        old.refresh_aggregates()
+        assert not _nullable_columns(old, "ohlcv")["volume"]
+    with opener(new_class) as upgraded:
+        upgraded.migrate()
+        upgraded.upsert_ohlcv(with_volumes(bars("ousg", "1d", 1, start=T0 + 7 * DAY), [None]))
+        upgraded.refresh_aggregates()
+        daily = upgraded.ohlcv("ousg", "1d")
+        assert [bar.volume for bar in daily] == [1000.0 + i for i in range(7)] + [None]
+        weekly = upgraded.ohlcv("ousg", "1w")
+        assert [bar.volume for bar in weekly] == [sum(1000.0 + i for i in range(7)), None]
+        assert _nullable_columns(upgraded, "ohlcv")["volume"]
 
 
 # --- OHLCV reads ----------------------------------------------------------------------------
@@ -338,13 +446,19 @@ def test_duckdb_creates_the_folder_and_keeps_data_across_reopen(tmp_path: Path) 
         assert "read-only" in reader.health().detail
 
 
+def _lacks(store_class: type[SqlStore[Any]]) -> str:
+    """The message of a read-only store that has none of ``store_class``'s migrations."""
+    versions = [migration.version for migration in store_class._migrations]
+    return re.escape(f"lacks schema version(s) {versions}")
+
+
 def test_duckdb_read_only_refuses_a_missing_or_unmigrated_file(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailableError, match=r"missing\.duckdb does not exist"):
         DuckDBStore(tmp_path / "missing.duckdb", read_only=True)
     DuckDBStore(tmp_path / "blank.duckdb").close()
     with (
         DuckDBStore(tmp_path / "blank.duckdb", read_only=True) as reader,
-        pytest.raises(StoreUnavailableError, match=r"lacks schema version\(s\) \[1, 3, 4, 5, 6\]"),
+        pytest.raises(StoreUnavailableError, match=_lacks(DuckDBStore)),
     ):
         reader.migrate()
 
@@ -430,9 +544,7 @@ def test_time_stamps_are_utc_whatever_the_database_time_zone(fresh_timescale_dsn
 @pytest.mark.timescaledb
 def test_read_only_store_reads_but_never_writes(fresh_timescale_dsn: str) -> None:
     with TimescaleStore(fresh_timescale_dsn, read_only=True) as reader:
-        with pytest.raises(
-            StoreUnavailableError, match=r"lacks schema version\(s\) \[1, 2, 3, 4, 5, 6\]"
-        ):
+        with pytest.raises(StoreUnavailableError, match=_lacks(TimescaleStore)):
             reader.migrate()  # a reader only checks the schema
         with TimescaleStore(fresh_timescale_dsn) as writer:
             writer.migrate()

@@ -130,6 +130,10 @@ def test_license_build_statements_use_its_features() -> None:
     assert "timescaledb.compress" in compression
     assert "add_compression_policy('ohlcv'" in compression
     assert by_version[6].statements_for(licensed=False) == ()
-    assert [m.version for m in MIGRATIONS if m.licensed is not None] == [5, 6]
+    volume = by_version[7].statements_for(licensed=True)
+    assert volume[:3] == _sql.NULLABILITY_DDL
+    assert "timescaledb.continuous" in " ".join(volume)
+    assert _sql.COMPLETE_VOLUME_SUM in " ".join(volume)
+    assert [m.version for m in MIGRATIONS if m.licensed is not None] == [5, 6, 7]
     plain = _sql.Migration(9, "plain", ("SELECT 1",))
     assert plain.statements_for(licensed=True) == ("SELECT 1",)
