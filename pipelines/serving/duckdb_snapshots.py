@@ -34,9 +34,10 @@ from typing import IO
 
 from pipelines.core.errors import StoreUnavailableError
 
-#: Published snapshots kept, the current one included; older ones are deleted. Two, because a reader that has just resolved the link may still be about to open the one
-#: before. (A reader that holds a deleted snapshot open keeps reading it: POSIX keeps an
-#: unlinked file alive while it is open.)
+#: Published snapshots kept, the current one included; older ones are deleted. Two, because
+#: a reader that has just resolved the link may still be about to open the one before. (A
+#: reader holding a deleted snapshot open keeps reading it: POSIX keeps an unlinked file
+#: alive while it is open.)
 KEEP_SNAPSHOTS = 2
 
 _SNAPSHOT = re.compile(r"gen-(\d{6,})\.duckdb")
@@ -69,7 +70,7 @@ class SnapshotLayout:
         """The file readers should open now: the link's target, the plain file of a store
         written before snapshots, or None when nothing has been published."""
         try:
-            target = os.readlink(self.path)
+            target = self.path.readlink()
         except FileNotFoundError:
             return None
         except OSError:  # not a link: a store from before snapshots, read in place
@@ -166,12 +167,12 @@ def publish(layout: SnapshotLayout, temporary: Path) -> Path:
     generation = int(temporary.name.removeprefix(".gen-").split(".")[0])
     snapshot = layout.snapshot(generation)
     _fsync(temporary)
-    os.replace(temporary, snapshot)
+    temporary.replace(snapshot)
     link = layout.path.with_name(f".{layout.path.name}.{generation}.link")
     link.unlink(missing_ok=True)
-    os.symlink(os.path.relpath(snapshot, layout.path.parent), link)
+    link.symlink_to(snapshot.relative_to(layout.path.parent))
     legacy_wal = layout.path.with_name(layout.path.name + _WAL_SUFFIX)
-    os.replace(link, layout.path)  # replaces a pre-snapshot plain file as well
+    link.replace(layout.path)  # replaces a pre-snapshot plain file as well
     _fsync_folder(layout.folder)
     _fsync_folder(layout.path.parent)
     # A pre-snapshot store's log was copied into the snapshot; beside the link it would be
