@@ -10,7 +10,7 @@ On-disk layout for the configured path ``serving.duckdb`` (``RWA_DUCKDB_PATH``):
   serving.duckdb -readonly`` keeps working for analysts;
 * ``serving.duckdb.snapshots/gen-000042.duckdb`` -- snapshots, never modified once published;
   the newest few are kept (a reader may still be opening the previous one);
-* ``serving.duckdb.snapshots/.gen-000043.duckdb.tmp`` -- the copy a loader is writing;
+* ``serving.duckdb.snapshots/.gen-000043.<pid>.duckdb.tmp`` -- the copy a loader writes;
 * ``serving.duckdb.lock`` -- the writer lock (``flock``): one loader at a time, the next one
   waits for it.
 
@@ -64,7 +64,8 @@ class SnapshotLayout:
         return self.folder / f"gen-{generation:06d}.duckdb"
 
     def temporary(self, generation: int) -> Path:
-        return self.folder / f".gen-{generation:06d}.duckdb.tmp"
+        """The private copy this process writes; the pid tells a dead loader's leftovers."""
+        return self.folder / f".gen-{generation:06d}.{os.getpid()}.duckdb.tmp"
 
     def published(self) -> Path | None:
         """The file readers should open now: the link's target, the plain file of a store
