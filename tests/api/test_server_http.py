@@ -9,9 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,12 +20,11 @@ import pytest
 from pipelines.serving.duckdb_store import DuckDBStore
 from tests.fixtures.processes import free_port
 from tests.fixtures.sample_data import HOURS, T0, sample_duckdb
-from tests.fixtures.serving import DAYS_OF_SERIES, load_series
+from tests.fixtures.serving import DAYS_OF_SERIES, api_process, load_series
 
 pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT_S = 60.0
 
 LAUNCHERS = {
     "uvicorn-cli": lambda port: [
@@ -56,20 +53,6 @@ def duckdb_file(tmp_path: Path) -> Path:
     return path
 
 
-def _wait_until_healthy(proc: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass  # not listening yet
-        time.sleep(0.2)
-    pytest.fail(f"server not healthy after {STARTUP_TIMEOUT_S}s:\n{log.read_text()}")
-
-
 @pytest.fixture(params=sorted(LAUNCHERS))
 def server(request: pytest.FixtureRequest, duckdb_file: Path, tmp_path: Path) -> Iterator[str]:
     """Base URL of a running server; the process is terminated at teardown."""
@@ -83,26 +66,11 @@ def server(request: pytest.FixtureRequest, duckdb_file: Path, tmp_path: Path) ->
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     }
     log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        # cwd=tmp_path: a developer's .env in the repo must not redirect the server.
-        proc = subprocess.Popen(
-            [sys.executable, *LAUNCHERS[request.param](port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(proc, base_url, log)
+    # cwd=tmp_path: a developer's .env in the repo must not redirect the server.
+    argv = [sys.executable, *LAUNCHERS[request.param](port)]
+    with api_process(argv, base_url, env, tmp_path, log) as proc:
         yield base_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
     # Recent uvicorn re-raises SIGTERM after its graceful shutdown, so -SIGTERM is a clean
     # exit too; the log line shows the lifespan ran to its end (the store was closed).
     output = log.read_text()
