@@ -32,10 +32,10 @@ class DemoReport:
 
 
 def run_demo(settings: Settings, out: TextIO) -> DemoReport:
-    # The load is the last step: what would make it fail must fail before minutes of lake work.
-    check_store_writable(settings)
     report = DemoReport()
     source = jobs.simulated_source(settings)
+    # The load is the last step: what would make it fail must fail before minutes of lake work.
+    check_store_writable(settings)
     window = source.window
     out.write(
         f"rwa demo: {len(source.assets)} assets x {settings.sim_days} days at "

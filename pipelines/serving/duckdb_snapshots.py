@@ -91,8 +91,13 @@ class WriterLock:
     for writing, from open to close. Another process (or store) waits up to ``wait_s``."""
 
     def __init__(self, layout: SnapshotLayout, wait_s: float) -> None:
-        layout.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] | None = layout.lock_file.open("a+")
+        try:
+            layout.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file: IO[str] | None = layout.lock_file.open("a+")
+        except OSError as exc:
+            raise StoreUnavailableError(
+                f"DuckDB store {layout.path} is not writable: {exc}"
+            ) from exc
         deadline = time.monotonic() + wait_s
         waiting = False
         while not self._try_lock():

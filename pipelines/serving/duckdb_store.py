@@ -243,11 +243,14 @@ class _Writer:
     def __init__(self, layout: SnapshotLayout, wait_s: float) -> None:
         self._layout = layout
         self._lock: WriterLock | None = WriterLock(layout, wait_s)
+        self._file: Path | None = None
         try:
             self._file, existed = start_snapshot(layout)
             self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(str(self._file))
             _use_utc(self._con)
         except BaseException as exc:
+            if self._file is not None:
+                discard(self._file)
             self._lock.release()
             if isinstance(exc, duckdb.Error | OSError):
                 raise StoreUnavailableError(
@@ -263,7 +266,7 @@ class _Writer:
         return self._con
 
     def close(self) -> None:
-        if self._con is None or self._lock is None:
+        if self._con is None or self._lock is None or self._file is None:
             return
         try:
             if self.changed:
