@@ -71,7 +71,7 @@ class Hammer:
             while not self._stop.is_set():
                 for path in READS:
                     self._read(client, path)
-                self._stop.wait(0.05)  # leave the loader some of the two cores
+                self._stop.wait(0.1)  # leave the loader some of the two cores
 
     def _read(self, client: httpx.Client, path: str) -> None:
         try:
