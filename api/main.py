@@ -56,9 +56,11 @@ def _api_version() -> str:
         return "0.0.0+unknown"
 
 
-def _open_read_only(settings: Settings) -> ServingStore:
-    # Read-only: the API never writes. DuckDB then takes a shared lock instead of the write
-    # lock, so other readers can open the file too; TimescaleDB refuses writes server-side.
+def open_read_only(settings: Settings) -> ServingStore:
+    """The configured store as the API reads it, its schema checked; raises
+    StoreUnavailableError when it cannot serve."""
+    # Read-only: the API never writes. DuckDB then reads the published snapshot and follows
+    # each newly published one, so loads go on beside it; TimescaleDB refuses writes.
     store = open_store(settings, read_only=True)
     try:
         # On a read-only store this only checks the schema, so a store no loader has
@@ -102,7 +104,7 @@ def create_app(
     """Build the API. ``store_factory`` defaults to opening the configured serving store
     read-only; ``settings`` default to :func:`~pipelines.core.settings.get_settings`."""
     settings = settings if settings is not None else get_settings()
-    factory = store_factory if store_factory is not None else partial(_open_read_only, settings)
+    factory = store_factory if store_factory is not None else partial(open_read_only, settings)
     app = FastAPI(
         title="RWA Lakehouse API",
         version=_api_version(),

@@ -207,8 +207,11 @@ def _cmd_load(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
+    from api.main import open_read_only
     from api.server import run
 
+    # A store that cannot serve fails here in one line, not as a traceback from the server.
+    open_read_only(settings).close()
     run(settings)
     return 0
 

@@ -18,6 +18,7 @@ from pipelines.bronze.writer import bronze_inventory
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
+from pipelines.serving import check_store_writable
 
 T = TypeVar("T")
 
@@ -33,6 +34,8 @@ class DemoReport:
 def run_demo(settings: Settings, out: TextIO) -> DemoReport:
     report = DemoReport()
     source = jobs.simulated_source(settings)
+    # The load is the last step: what would make it fail must fail before minutes of lake work.
+    check_store_writable(settings)
     window = source.window
     out.write(
         f"rwa demo: {len(source.assets)} assets x {settings.sim_days} days at "
@@ -118,7 +121,7 @@ def layer_counts(settings: Settings) -> dict[str, dict[str, int]]:
     paths = LakePaths(settings)
     lake = DeltaLake(settings)
     inventory = bronze_inventory(open_object_store(settings))
-    with open_store(settings) as store:
+    with open_store(settings, read_only=True) as store:
         serving = store.table_counts()
     return {
         "bronze": {f"{dataset} envelopes": records for dataset, (_, records) in inventory.items()}

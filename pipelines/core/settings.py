@@ -96,7 +96,13 @@ class Settings(BaseSettings):
         default="duckdb", description="Serving store the loaders write and the API reads."
     )
     duckdb_path: Path = Field(
-        default=Path("data/serving.duckdb"), description="DuckDB file of the embedded store."
+        default=Path("data/serving.duckdb"),
+        description="DuckDB store: a link to its published snapshot (docs/serving.md).",
+    )
+    duckdb_writer_wait_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="A DuckDB load waits this long for another load to finish, then fails.",
     )
     timescale_dsn: str = Field(
         default="postgresql://postgres@127.0.0.1:55432/rwa",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from pipelines.core.errors import StoreUnavailableError
 from pipelines.core.settings import Settings
 from pipelines.serving.base import (
     ECONOMIC_SCHEMA,
@@ -43,11 +44,12 @@ _LAZY = {
 def open_store(settings: Settings, *, read_only: bool = False) -> ServingStore:
     """The serving store ``settings.serving_backend`` names, connected but not migrated.
 
-    ``read_only`` suits readers such as the API: DuckDB then opens the file in shared
-    read-only mode (no writer process may hold it meanwhile), TimescaleDB makes every
-    transaction read-only; either raises StoreUnavailableError on a write. Raises
-    StoreUnavailableError when the store cannot be reached. Intraday bars are kept for
-    ``settings.serving_intraday_retention_days``.
+    ``read_only`` suits readers such as the API: DuckDB then reads the published snapshot
+    and follows each newly published one, TimescaleDB makes every transaction read-only;
+    either raises StoreUnavailableError on a write. A writable DuckDB store publishes what
+    was written when it is closed, and waits up to ``settings.duckdb_writer_wait_s`` for
+    another writer. Raises StoreUnavailableError when the store cannot be reached. Intraday
+    bars are kept for ``settings.serving_intraday_retention_days``.
     """
     retention_days = settings.serving_intraday_retention_days
     if settings.serving_backend == "timescaledb":
@@ -62,8 +64,26 @@ def open_store(settings: Settings, *, read_only: bool = False) -> ServingStore:
     from pipelines.serving.duckdb_store import DuckDBStore
 
     return DuckDBStore(
-        settings.duckdb_path, read_only=read_only, intraday_retention_days=retention_days
+        settings.duckdb_path,
+        read_only=read_only,
+        intraday_retention_days=retention_days,
+        writer_wait_s=settings.duckdb_writer_wait_s,
     )
+
+
+def check_store_writable(settings: Settings) -> None:
+    """Raise StoreUnavailableError now if a load into the configured store could not succeed
+    for a reason known in advance (folder not writable, server unreachable, unreadable
+    snapshot): for commands that do long work before they load. Changes nothing."""
+    if settings.serving_backend == "duckdb":
+        from pipelines.serving.duckdb_store import check_writable
+
+        check_writable(settings.duckdb_path)
+        return
+    with open_store(settings) as store:
+        health = store.health()
+    if not health.ok:
+        raise StoreUnavailableError(f"serving store unavailable: {health.detail}")
 
 
 def __getattr__(name: str) -> object:
@@ -89,5 +109,6 @@ __all__ = [
     "ServingStore",
     "StoreHealth",
     "TimescaleStore",
+    "check_store_writable",
     "open_store",
 ]

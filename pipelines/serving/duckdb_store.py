@@ -1,11 +1,17 @@
-"""The embedded serving store: one DuckDB file, no server.
+"""The embedded serving store: DuckDB files, no server.
 
-Concurrency model (DuckDB's, not ours):
+DuckDB lets one process open a file read-write *or* several open it read-only, never both.
+So the store is a series of published, immutable snapshots (``duckdb_snapshots`` has the
+on-disk layout), and no process ever opens a file another one writes:
 
-* One process at a time may open the file for writing; any number may open it read-only, but
-  only while no process holds it for writing. So the API and a loader cannot share the file
-  across processes: run loads in the API's process, or stop the API during loads, or use
-  TimescaleDB. Opening a file another process holds fails with StoreUnavailableError.
+* A store opened for writing (a load) takes the writer lock, copies the published snapshot to
+  a private file and writes there; :meth:`DuckDBStore.close` checkpoints it and publishes it
+  atomically. A second writer waits for the lock (``writer_wait_s``, then
+  StoreUnavailableError). A writer that dies before closing publishes nothing.
+* A store opened read-only (the API) reads the published snapshot and looks at the link
+  before every read: when a load has published a newer one, the next read uses it; the old
+  connection closes once the reads in flight on it are done. Reads therefore never fail or
+  wait because of a load, and see each load whole or not at all.
 * Within a process, one :class:`DuckDBStore` may be used from many threads: every call runs on
   its own cursor (a cheap child connection of the same database instance). Reads run in
   parallel; writes are serialised by a lock so that two loads never conflict on the same rows.
@@ -14,9 +20,12 @@ Concurrency model (DuckDB's, not ours):
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,10 +33,23 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.core.errors import StoreUnavailableError
+from pipelines.core.settings import Settings
 from pipelines.serving import _sql
 from pipelines.serving._rows import one_line
 from pipelines.serving._sql_store import DEFAULT_INTRADAY_RETENTION_DAYS, SqlStore
 from pipelines.serving.base import OHLCV_INTRADAY, ServedTable
+from pipelines.serving.duckdb_snapshots import (
+    SnapshotLayout,
+    WriterLock,
+    discard,
+    publish,
+    start_snapshot,
+)
+
+#: How long a writer waits for another one to finish: the setting's own default.
+DEFAULT_WRITER_WAIT_S: float = Settings.model_fields["duckdb_writer_wait_s"].default
+
+_log = logging.getLogger(__name__)
 
 #: Prefix of the Arrow views a load registers; private to each cursor.
 _STAGED_PREFIX = "staged_"
@@ -93,7 +115,11 @@ MIGRATIONS: tuple[_sql.Migration, ...] = (
 
 
 class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
-    """Serving store in the DuckDB file ``path`` (created, with its folder, unless read-only)."""
+    """Serving store at ``path`` (created, with its folder, by the first writer).
+
+    A writer's changes become visible to other stores when it is closed (see the module
+    docstring); reads on the writer itself see them at once.
+    """
 
     backend: ClassVar[str] = "duckdb"
     _marker = "?"
@@ -110,38 +136,32 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
         *,
         read_only: bool = False,
         intraday_retention_days: int = DEFAULT_INTRADAY_RETENTION_DAYS,
+        writer_wait_s: float = DEFAULT_WRITER_WAIT_S,
     ) -> None:
         self.path = Path(path)
         super().__init__(
             str(self.path), read_only=read_only, intraday_retention_days=intraday_retention_days
         )
-        self._con = self._connect()
+        self._layout = SnapshotLayout(self.path)
         self._cursor_lock = threading.Lock()
         self._write_lock = threading.Lock()
-
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        if not self.read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        elif not self.path.exists():
-            raise StoreUnavailableError(
-                f"{self._label} does not exist; load data into it before reading"
-            )
-        try:
-            con = duckdb.connect(str(self.path), read_only=self.read_only)
-        except duckdb.Error as exc:
-            raise StoreUnavailableError(
-                f"cannot open {self._label}: {one_line(exc)} "
-                "(DuckDB allows one writer process per file and no readers beside it)"
-            ) from exc
-        # GLOBAL so every cursor inherits it; a session SET would not reach them.
-        con.execute("SET GLOBAL TimeZone = 'UTC'")
-        return con
+        self._writer: _Writer | None = None
+        self._reader: _Reader | None = None
+        if read_only:
+            self._reader = _Reader(self._layout, self._label)
+        else:
+            self._writer = _Writer(self._layout, writer_wait_s)
 
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._reader is not None:
+            with self._reader.cursor() as cursor:
+                yield cursor
+            return
+        assert self._writer is not None
         # Creating a cursor touches the parent connection, which is not thread-safe.
         with self._cursor_lock:
-            cursor = self._con.cursor()
+            cursor = self._writer.connection().cursor()
         with cursor:
             yield cursor
 
@@ -155,6 +175,8 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
                 cur.rollback()
                 raise
             cur.commit()
+            if self._writer is not None:
+                self._writer.changed = True
 
     @contextmanager
     def _staged(
@@ -180,8 +202,173 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
     def _health_detail(self) -> str:
         with self._cursor() as cur:
             cur.execute("SELECT 1").fetchone()
-        mode = "read-only" if self.read_only else "read-write"
+        if self._reader is not None:
+            mode = f"read-only, snapshot {self._reader.snapshot_name()}"
+        else:
+            mode = "read-write, unpublished until closed"
         return f"DuckDB {duckdb.__version__}, {self.path} ({mode})"
 
     def close(self) -> None:
-        self._con.close()
+        if self._reader is not None:
+            self._reader.close()
+        if self._writer is not None:
+            with self._write_lock:
+                self._writer.close()
+
+
+def check_writable(path: Path) -> None:
+    """Fail now, with StoreUnavailableError, if a load into the store at ``path`` could not
+    publish: its folder cannot be created or written, or what is published cannot be read.
+    For commands that do long work before they load (``rwa demo``). Takes no lock."""
+    layout = SnapshotLayout(path)
+    try:
+        layout.folder.mkdir(parents=True, exist_ok=True)
+        probe = layout.folder / f".probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+        layout.lock_file.touch()
+    except OSError as exc:
+        raise StoreUnavailableError(f"DuckDB store {path} is not writable: {exc}") from exc
+    published = layout.published()
+    if published is not None:
+        _open_read_only(published, f"DuckDB store {path}").close()
+
+
+def _open_read_only(file: Path, label: str) -> duckdb.DuckDBPyConnection:
+    try:
+        con = duckdb.connect(str(file), read_only=True)
+    except duckdb.Error as exc:
+        raise StoreUnavailableError(f"cannot open {label} ({file}): {one_line(exc)}") from exc
+    _use_utc(con)
+    return con
+
+
+def _use_utc(con: duckdb.DuckDBPyConnection) -> None:
+    # GLOBAL so every cursor inherits it; a session SET would not reach them.
+    con.execute("SET GLOBAL TimeZone = 'UTC'")
+
+
+class _Writer:
+    """The writer's side: lock, private copy, publish on close."""
+
+    def __init__(self, layout: SnapshotLayout, wait_s: float) -> None:
+        self._layout = layout
+        self._lock: WriterLock | None = WriterLock(layout, wait_s)
+        self._file: Path | None = None
+        try:
+            self._file, existed = start_snapshot(layout)
+            self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(str(self._file))
+            _use_utc(self._con)
+        except BaseException as exc:
+            if self._file is not None:
+                discard(self._file)
+            self._lock.release()
+            if isinstance(exc, duckdb.Error | OSError):
+                raise StoreUnavailableError(
+                    f"cannot open DuckDB store {layout.path} for writing: {one_line(exc)}"
+                ) from exc
+            raise
+        #: Whether to publish on close: after a committed write, or to create the store.
+        self.changed = not existed
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise StoreUnavailableError(f"DuckDB store {self._layout.path} is closed")
+        return self._con
+
+    def close(self) -> None:
+        if self._con is None or self._lock is None or self._file is None:
+            return
+        try:
+            if self.changed:
+                self._con.execute("CHECKPOINT")  # a published snapshot has no log
+            self._con.close()
+            self._con = None
+            if self.changed:
+                publish(self._layout, self._file)
+            else:
+                discard(self._file)
+        finally:
+            if self._con is not None:  # failed before publishing: leave nothing half-done
+                self._con.close()
+                self._con = None
+                discard(self._file)
+            self._lock.release()
+            self._lock = None
+
+
+@dataclass(eq=False)
+class _Opened:
+    """One published snapshot a reader has open, with the reads in flight on it."""
+
+    file: Path
+    con: duckdb.DuckDBPyConnection
+    in_flight: int = 0
+    retired: bool = False
+
+    def close_if_idle(self) -> None:
+        if self.retired and self.in_flight == 0:
+            self.con.close()
+
+
+class _Reader:
+    """The reader's side: follows the published link, switching between reads."""
+
+    def __init__(self, layout: SnapshotLayout, label: str) -> None:
+        self._layout = layout
+        self._label = label
+        self._lock = threading.Lock()
+        published = layout.published()
+        if published is None:
+            raise StoreUnavailableError(f"{label} does not exist; load data into it before reading")
+        self._current: _Opened | None = _Opened(published, _open_read_only(published, label))
+
+    def snapshot_name(self) -> str:
+        with self._lock:
+            return "closed" if self._current is None else self._current.file.name
+
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock:
+            opened = self._follow_link()
+            opened.in_flight += 1
+            try:
+                cursor = opened.con.cursor()
+            except BaseException:
+                opened.in_flight -= 1
+                raise
+        try:
+            with cursor:
+                yield cursor
+        finally:
+            with self._lock:
+                opened.in_flight -= 1
+                opened.close_if_idle()
+
+    def _follow_link(self) -> _Opened:
+        """The snapshot to read now (call under the lock): the published one, opened when a
+        load has published a new one since the last read. Should it not open (deleted by two
+        quick loads since the link was read), the current one serves and the next read tries
+        again: a read never fails because of a load."""
+        current = self._current
+        if current is None:
+            raise StoreUnavailableError(f"{self._label} is closed")
+        published = self._layout.published()
+        if published is None or published == current.file:
+            return current
+        try:
+            con = _open_read_only(published, self._label)
+        except StoreUnavailableError as exc:
+            _log.warning("still reading %s: %s", current.file.name, exc)
+            return current
+        current.retired = True
+        current.close_if_idle()
+        self._current = _Opened(published, con)
+        return self._current
+
+    def close(self) -> None:
+        with self._lock:
+            if self._current is not None:
+                self._current.retired = True
+                self._current.close_if_idle()
+                self._current = None

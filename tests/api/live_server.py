@@ -6,21 +6,15 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-import pytest
-
 from tests.fixtures.processes import free_port
+from tests.fixtures.serving import api_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: Generous: on a loaded machine importing the app alone can take several seconds.
-STARTUP_TIMEOUT_S = 120.0
 
 
 def uvicorn_cli(port: int) -> list[str]:
@@ -35,20 +29,6 @@ def uvicorn_cli(port: int) -> list[str]:
         "--port",
         str(port),
     ]
-
-
-def _wait_until_healthy(proc: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass  # not listening yet
-        time.sleep(0.2)
-    pytest.fail(f"server not healthy after {STARTUP_TIMEOUT_S}s:\n{log.read_text()}")
 
 
 @contextmanager
@@ -68,26 +48,11 @@ def running_server(
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     }
     log = workdir / "server.log"
-    with log.open("wb") as out:
-        # cwd=workdir: a developer's .env in the repo must not redirect the server.
-        proc = subprocess.Popen(
-            [sys.executable, *argv(port)],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(proc, base_url, log)
+    # cwd=workdir: a developer's .env in the repo must not redirect the server.
+    command = [sys.executable, *argv(port)]
+    with api_process(command, base_url, env, workdir, log) as proc:
         yield base_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
     # Recent uvicorn re-raises SIGTERM after its graceful shutdown, so -SIGTERM is a clean
     # exit too; the log line shows the lifespan ran to its end (the store was closed).
     output = log.read_text()

@@ -101,14 +101,16 @@ def _duckdb_settings(path: Path) -> Settings:
 
 def test_default_store_is_the_configured_duckdb_opened_read_only_and_closed(tmp_path: Path) -> None:
     path = sample_duckdb(tmp_path / "serving.duckdb")
-    with TestClient(create_app(settings=_duckdb_settings(path))) as test_client:
+    app = create_app(settings=_duckdb_settings(path))
+    with TestClient(app) as test_client:
         assert [a["asset_id"] for a in test_client.get("/assets").json()] == ["btc", "ousg", "usdc"]
-        # DuckDB refuses a writable connection beside a read-only one in the same process:
-        # proof that the API did not take the write lock.
-        with pytest.raises(StoreUnavailableError):
-            DuckDBStore(path)
-    # After shutdown the file is free again: the lifespan closed the store.
-    DuckDBStore(path).close()
+        assert "read-only" in app.state.store.health().detail
+        # A load beside the open API succeeds, and the API serves it without a restart.
+        renamed = SAMPLE_ASSETS[0].model_copy(update={"name": "Renamed while serving"})
+        with DuckDBStore(path) as loader:
+            loader.upsert_assets([renamed])
+        assert test_client.get(f"/assets/{renamed.asset_id}").json()["name"] == renamed.name
+    assert not hasattr(app.state, "store")  # the lifespan closed it
 
 
 def test_startup_fails_clearly_when_the_store_cannot_be_opened(tmp_path: Path) -> None:

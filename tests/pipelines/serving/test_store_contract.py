@@ -463,15 +463,29 @@ def test_duckdb_read_only_refuses_a_missing_or_unmigrated_file(tmp_path: Path) -
         reader.migrate()
 
 
-def test_duckdb_writer_beside_a_reader_is_refused_clearly(tmp_path: Path) -> None:
+def test_duckdb_reader_keeps_reading_beside_a_writer_and_sees_its_load_once_closed(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "serving.duckdb"
     with DuckDBStore(path) as writer:
         writer.migrate()
-    with (
-        DuckDBStore(path, read_only=True),
-        pytest.raises(StoreUnavailableError, match=r"one writer process"),
-    ):
-        DuckDBStore(path)
+        writer.upsert_ohlcv(bars(n=1))
+    with DuckDBStore(path, read_only=True) as reader:
+        with DuckDBStore(path) as writer:
+            writer.upsert_ohlcv(bars(n=3))
+            assert opens(writer.ohlcv("ousg", "1h")) == [100.0, 101.0, 102.0]
+            assert opens(reader.ohlcv("ousg", "1h")) == [100.0]  # not published yet
+        assert opens(reader.ohlcv("ousg", "1h")) == [100.0, 101.0, 102.0]
+        assert "snapshot gen-000002" in reader.health().detail
+
+
+def test_duckdb_second_writer_waits_then_fails_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "serving.duckdb"
+    with DuckDBStore(path) as writer:
+        writer.migrate()
+        with pytest.raises(StoreUnavailableError, match=r"another loader \(pid \d+\)"):
+            DuckDBStore(path, writer_wait_s=0.3)
+    DuckDBStore(path, writer_wait_s=0.3).close()  # free again once the first one closed
 
 
 def test_open_store_follows_the_settings(tmp_path: Path) -> None:
