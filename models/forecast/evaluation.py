@@ -4,6 +4,11 @@ At origin ``t`` the forecaster sees ``series[:t]`` and nothing after it; its for
 ``series[t:t + horizon]`` is scored with MAE, RMSE, sMAPE, MASE (scaled by the naive error of
 the same past) and the coverage of each interval. Origins step back from the end of the series,
 ``step`` days apart, so the newest data is always evaluated.
+
+Everything a model learns is learnt at an origin from that origin's past: with
+``refit_every=k`` the model (e.g. ARIMA's order and coefficients) is learnt afresh at every k-th
+origin and kept, frozen, for the next k - 1 origins, which only run it over their longer past
+(Tashman 2000's "updating without recalibration"): cheaper, and still no look-ahead.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class Evaluation:
             f"rmse_{self.horizon}d": self.rmse,
             f"smape_{self.horizon}d": self.smape,
             f"mase_{self.horizon}d": self.mase,
+            f"origins_{self.horizon}d": float(self.origins),
         }
         out |= {
             f"coverage{int(level * 100)}_{self.horizon}d": value
@@ -57,6 +63,7 @@ def rolling_origin(
     count: int = 10,
     step: int = 7,
     min_train: int = 60,
+    refit_every: int = 1,
 ) -> Evaluation:
     """Evaluate ``forecaster`` over up to ``count`` origins (see the module doc)."""
     make = forecaster if callable(forecaster) and not isinstance(forecaster, Forecaster) else None
@@ -69,11 +76,14 @@ def rolling_origin(
     errors: dict[str, list[float]] = {"mae": [], "rmse": [], "smape": [], "mase": []}
     inside: dict[float, list[float]] = {level: [] for level in LEVELS}
     name = ""
-    for origin in points:
-        model = make() if make is not None else forecaster
-        assert isinstance(model, Forecaster)
-        name = model.name
+    model: Forecaster | None = None
+    for index, origin in enumerate(points):
         past, future = series[:origin], series[origin : origin + horizon]
+        if model is None or index % refit_every == 0:
+            fresh = make() if make is not None else forecaster
+            assert isinstance(fresh, Forecaster)
+            name = fresh.name
+            model = fresh.frozen(past)
         result = model.forecast(past, horizon)
         errors["mae"].append(metrics.mae(future, result.mean))
         errors["rmse"].append(metrics.rmse(future, result.mean))
