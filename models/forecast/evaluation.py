@@ -13,13 +13,13 @@ origin and kept, frozen, for the next k - 1 origins, which only run it over thei
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from models.forecast import metrics
-from models.forecast.models import LEVELS, Forecaster
+from models.forecast.models import LEVELS, Forecast, Forecaster
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,24 @@ def origins(length: int, horizon: int, count: int, step: int, min_train: int) ->
     return sorted(o for o in chosen if o >= min_train)
 
 
+def forecasts_at_origins(
+    make: Callable[[], Forecaster],
+    series: np.ndarray,
+    horizon: int,
+    points: Sequence[int],
+    refit_every: int = 1,
+) -> Iterator[tuple[int, Forecast]]:
+    """The forecast made at each origin from ``series[:origin]`` alone: a fresh model from
+    ``make`` learns (and is frozen) at every ``refit_every``-th origin, from that origin's
+    past; the origins in between reuse it on their own, longer past."""
+    model: Forecaster | None = None
+    for index, origin in enumerate(points):
+        past = series[:origin]
+        if model is None or index % refit_every == 0:
+            model = make().frozen(past)
+        yield origin, model.forecast(past, horizon)
+
+
 def rolling_origin(
     forecaster: Forecaster | Callable[[], Forecaster],
     series: np.ndarray,
@@ -66,7 +84,10 @@ def rolling_origin(
     refit_every: int = 1,
 ) -> Evaluation:
     """Evaluate ``forecaster`` over up to ``count`` origins (see the module doc)."""
-    make = forecaster if callable(forecaster) and not isinstance(forecaster, Forecaster) else None
+    if isinstance(forecaster, Forecaster):
+        make: Callable[[], Forecaster] = lambda: forecaster  # noqa: E731 - one model reused
+    else:
+        make = forecaster
     points = origins(series.size, horizon, count, step, min_train)
     if not points:
         raise ValueError(
@@ -75,16 +96,8 @@ def rolling_origin(
         )
     errors: dict[str, list[float]] = {"mae": [], "rmse": [], "smape": [], "mase": []}
     inside: dict[float, list[float]] = {level: [] for level in LEVELS}
-    name = ""
-    model: Forecaster | None = None
-    for index, origin in enumerate(points):
+    for origin, result in forecasts_at_origins(make, series, horizon, points, refit_every):
         past, future = series[:origin], series[origin : origin + horizon]
-        if model is None or index % refit_every == 0:
-            fresh = make() if make is not None else forecaster
-            assert isinstance(fresh, Forecaster)
-            name = fresh.name
-            model = fresh.frozen(past)
-        result = model.forecast(past, horizon)
         errors["mae"].append(metrics.mae(future, result.mean))
         errors["rmse"].append(metrics.rmse(future, result.mean))
         errors["smape"].append(metrics.smape(future, result.mean))
@@ -92,7 +105,7 @@ def rolling_origin(
         for level in LEVELS:
             inside[level].append(metrics.coverage(future, result.lower[level], result.upper[level]))
     return Evaluation(
-        model=name,
+        model=make().name,
         horizon=horizon,
         origins=len(points),
         mae=float(np.mean(errors["mae"])),

@@ -105,7 +105,9 @@ def forecast_lake(
             )
         forecast = _forecaster(chosen, pegged, order, extra).forecast(closes, max(HORIZONS))
         # the evaluation selects the order from each origin's past, never the registered one
-        metrics = _evaluate(closes, partial(_forecaster, chosen, pegged, None, extra), chosen)
+        metrics = evaluation_metrics(
+            closes, partial(_forecaster, chosen, pegged, None, extra), chosen
+        )
         saved = registry.save(
             f"{chosen}-{asset.asset_id}",
             {"model.json": json.dumps(_artefact(forecast, last_day, closes.size)).encode()},
@@ -213,7 +215,7 @@ def _aligned(exogenous: pd.DataFrame, asset_id: str, dates: pd.Series) -> np.nda
     return aligned.to_numpy(float)
 
 
-def _evaluate(
+def evaluation_metrics(
     closes: np.ndarray, make: Callable[[], Forecaster], model: ForecastModel
 ) -> dict[str, float]:
     """Rolling-origin metrics at 7 days of the whole procedure (see the module doc), and of the
