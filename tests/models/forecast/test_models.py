@@ -33,7 +33,9 @@ def test_metrics_follow_their_definitions() -> None:
 
 def test_intervals_are_calibrated_on_a_random_walk() -> None:
     series = random_walk(600)
-    evaluation = rolling_origin(AutoArima(), series, 7, count=40, step=7, min_train=300)
+    evaluation = rolling_origin(
+        AutoArima, series, 7, count=40, step=7, min_train=300, refit_every=10
+    )
     assert 0.85 <= evaluation.coverage[0.95] <= 1.0
     assert evaluation.coverage[0.80] < evaluation.coverage[0.95]
     # on a pure random walk nothing beats the naive forecast by much, nor loses by much
@@ -118,8 +120,9 @@ def fat_tailed_random_walk(n: int, seed: int = 11) -> np.ndarray:
     """Log increments Student-t with 3 degrees of freedom (1% daily spread): a Gaussian band
     with the right variance covers too much at 80% and about right at 95%."""
     rng = np.random.default_rng(seed)
-    increments = rng.standard_t(3, n) * 0.01 / np.sqrt(3.0)
-    return 100.0 * np.exp(np.cumsum(increments))
+    increments: np.ndarray = rng.standard_t(3, n) * 0.01 / np.sqrt(3.0)
+    prices: np.ndarray = 100.0 * np.exp(np.cumsum(increments))
+    return prices
 
 
 @pytest.mark.parametrize("horizon", [1, 7])
