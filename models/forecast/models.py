@@ -1,12 +1,13 @@
 """Forecasters: fit on a daily price history, predict the next ``horizon`` days with 80% and
 95% prediction intervals.
 
-* :class:`AutoArima` -- ARIMA on log prices via statsmodels with automatic order selection:
-  ``d`` from an ADF test (levels for pegged assets, which revert to their peg), ``(p, q)`` in
-  0..2 by AICc, a drift term when differenced. Intervals come from the model's forecast
-  variance, rescaled by the current EWMA volatility of its residuals (volatility clusters; the
-  model's variance is one average over the window), and exponentiated back to prices (so they
-  stay positive and skew upward).
+* :class:`AutoArima` -- ARIMA on log prices via statsmodels: ``d`` by a fixed rule
+  (:func:`level_differences`: 1 for a price, 0 only for a pegged asset, which reverts to its
+  peg), ``(p, q)`` in 0..2 by AICc, a drift term when differenced. Intervals are the
+  volatility-scaled empirical quantiles of the model's own h-step errors inside its window
+  (:func:`standardized_quantiles`: fat tails and volatility clustering kept, per horizon),
+  exponentiated back to prices (so they stay positive and skew upward). docs/forecasting.md
+  explains the method and why it replaced a bounded EWMA rescaling of Gaussian bands.
 * :class:`NaiveForecaster` -- the random walk (last value), intervals from the empirical
   quantiles of past h-step changes: the baseline every model must beat.
 * A history that does not move (a $1.00 fund token) is forecast flat with zero-width intervals
