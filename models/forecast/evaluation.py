@@ -4,17 +4,22 @@ At origin ``t`` the forecaster sees ``series[:t]`` and nothing after it; its for
 ``series[t:t + horizon]`` is scored with MAE, RMSE, sMAPE, MASE (scaled by the naive error of
 the same past) and the coverage of each interval. Origins step back from the end of the series,
 ``step`` days apart, so the newest data is always evaluated.
+
+Everything a model learns is learnt at an origin from that origin's past: with
+``refit_every=k`` the model (e.g. ARIMA's order and coefficients) is learnt afresh at every k-th
+origin and kept, frozen, for the next k - 1 origins, which only run it over their longer past
+(Tashman 2000's "updating without recalibration"): cheaper, and still no look-ahead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from models.forecast import metrics
-from models.forecast.models import LEVELS, Forecaster
+from models.forecast.models import LEVELS, Forecast, Forecaster
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,7 @@ class Evaluation:
             f"rmse_{self.horizon}d": self.rmse,
             f"smape_{self.horizon}d": self.smape,
             f"mase_{self.horizon}d": self.mase,
+            f"origins_{self.horizon}d": float(self.origins),
         }
         out |= {
             f"coverage{int(level * 100)}_{self.horizon}d": value
@@ -49,6 +55,24 @@ def origins(length: int, horizon: int, count: int, step: int, min_train: int) ->
     return sorted(o for o in chosen if o >= min_train)
 
 
+def forecasts_at_origins(
+    make: Callable[[], Forecaster],
+    series: np.ndarray,
+    horizon: int,
+    points: Sequence[int],
+    refit_every: int = 1,
+) -> Iterator[tuple[int, Forecast]]:
+    """The forecast made at each origin from ``series[:origin]`` alone: a fresh model from
+    ``make`` learns (and is frozen) at every ``refit_every``-th origin, from that origin's
+    past; the origins in between reuse it on their own, longer past."""
+    model: Forecaster | None = None
+    for index, origin in enumerate(points):
+        past = series[:origin]
+        if model is None or index % refit_every == 0:
+            model = make().frozen(past)
+        yield origin, model.forecast(past, horizon)
+
+
 def rolling_origin(
     forecaster: Forecaster | Callable[[], Forecaster],
     series: np.ndarray,
@@ -57,9 +81,13 @@ def rolling_origin(
     count: int = 10,
     step: int = 7,
     min_train: int = 60,
+    refit_every: int = 1,
 ) -> Evaluation:
     """Evaluate ``forecaster`` over up to ``count`` origins (see the module doc)."""
-    make = forecaster if callable(forecaster) and not isinstance(forecaster, Forecaster) else None
+    if isinstance(forecaster, Forecaster):
+        make: Callable[[], Forecaster] = lambda: forecaster  # noqa: E731 - one model reused
+    else:
+        make = forecaster
     points = origins(series.size, horizon, count, step, min_train)
     if not points:
         raise ValueError(
@@ -68,13 +96,8 @@ def rolling_origin(
         )
     errors: dict[str, list[float]] = {"mae": [], "rmse": [], "smape": [], "mase": []}
     inside: dict[float, list[float]] = {level: [] for level in LEVELS}
-    name = ""
-    for origin in points:
-        model = make() if make is not None else forecaster
-        assert isinstance(model, Forecaster)
-        name = model.name
+    for origin, result in forecasts_at_origins(make, series, horizon, points, refit_every):
         past, future = series[:origin], series[origin : origin + horizon]
-        result = model.forecast(past, horizon)
         errors["mae"].append(metrics.mae(future, result.mean))
         errors["rmse"].append(metrics.rmse(future, result.mean))
         errors["smape"].append(metrics.smape(future, result.mean))
@@ -82,7 +105,7 @@ def rolling_origin(
         for level in LEVELS:
             inside[level].append(metrics.coverage(future, result.lower[level], result.upper[level]))
     return Evaluation(
-        model=name,
+        model=make().name,
         horizon=horizon,
         origins=len(points),
         mae=float(np.mean(errors["mae"])),

@@ -3,9 +3,13 @@
 evaluation metrics in the model registry.
 
 Per asset with enough history (``MIN_HISTORY`` days): :class:`~models.forecast.models.AutoArima`
-(levels for stablecoins, which revert to their peg) picks its order on the whole history and
-forecasts 30 days; the chosen order is then evaluated rolling-origin at the 7-day horizon (past
-data only at each origin) beside the naive forecast, and both sets of metrics are saved with the
+(log prices with d = 1; levels with d = 0 for stablecoins, which revert to their peg) picks its
+order on the whole history and forecasts 30 days. Its metrics come from a rolling-origin
+evaluation at the 7-day horizon over the last ``EVALUATION_ORIGINS`` origins (up to 7 days
+apart, closer on a short history) in which the whole procedure -- order selection included --
+sees only each origin's past: the order and coefficients are chosen afresh every
+``REFIT_EVERY`` origins and run forward, frozen, in between. The naive forecast is scored on the
+same origins, and both sets of metrics (with the number of origins) are saved with the
 artefact. ``generated_at`` is the end of the last daily bar, and the artefact's version is
 derived from it and the fitted parameters, so rerunning on the same data rewrites nothing.
 """
@@ -38,10 +42,15 @@ from pipelines.serving.base import PREDICTIONS_SCHEMA
 PREDICTIONS_TABLE = "predictions"
 HORIZONS = (7, 30)
 MIN_HISTORY = 30
-EVALUATION_ORIGINS = 4
-#: The LSTM trains on windows of its input length plus the longest horizon; below this many
-#: days an asset is forecast by ARIMA alone.
-LSTM_MIN_DAYS = 30 + max(HORIZONS) + 8 + 7 * EVALUATION_ORIGINS
+EVALUATION_ORIGINS = 20
+EVALUATION_MAX_STEP = 7
+#: Origins between two order selections in the evaluation (cost: two selections per asset).
+REFIT_EVERY = 10
+#: The LSTM trains on at least 8 windows of its input length plus the longest horizon.
+LSTM_MIN_TRAIN = 30 + max(HORIZONS) + 8
+#: Below this many days an asset is forecast by ARIMA alone (the LSTM's evaluation needs its
+#: training days before the oldest of the origins, a day apart at least).
+LSTM_MIN_DAYS = LSTM_MIN_TRAIN + HORIZONS[0] + EVALUATION_ORIGINS - 1
 KEYS = ("asset_id", "horizon_days", "generated_at", "model_version", "target_date")
 
 
@@ -94,9 +103,11 @@ def forecast_lake(
             report.fallbacks[asset.asset_id] = (
                 f"{closes.size} days (< {min_days} for the LSTM): ARIMA used"
             )
-        make = partial(_forecaster, chosen, pegged, order, extra)
-        forecast = make().forecast(closes, max(HORIZONS))
-        metrics = _evaluate(closes, forecast, make)
+        forecast = _forecaster(chosen, pegged, order, extra).forecast(closes, max(HORIZONS))
+        # the evaluation selects the order from each origin's past, never the registered one
+        metrics = evaluation_metrics(
+            closes, partial(_forecaster, chosen, pegged, None, extra), chosen
+        )
         saved = registry.save(
             f"{chosen}-{asset.asset_id}",
             {"model.json": json.dumps(_artefact(forecast, last_day, closes.size)).encode()},
@@ -204,24 +215,25 @@ def _aligned(exogenous: pd.DataFrame, asset_id: str, dates: pd.Series) -> np.nda
     return aligned.to_numpy(float)
 
 
-def _evaluate(
-    closes: np.ndarray, forecast: Forecast, make: Callable[[], Forecaster]
+def evaluation_metrics(
+    closes: np.ndarray, make: Callable[[], Forecaster], model: ForecastModel
 ) -> dict[str, float]:
-    """Rolling-origin metrics at 7 days of the model (ARIMA with its chosen order), and of the
+    """Rolling-origin metrics at 7 days of the whole procedure (see the module doc), and of the
     naive forecast, over the same origins."""
     horizon = HORIZONS[0]
-    min_train = max(MIN_HISTORY - horizon, closes.size - horizon - 7 * (EVALUATION_ORIGINS - 1))
-    order = forecast.params.get("order")
-    if order:
-        fixed = (int(order[0]), int(order[1]), int(order[2]))
-        model: Forecaster | Callable[[], Forecaster] = AutoArima(order=fixed)
-    else:
-        model = make
-    ours = rolling_origin(model, closes, horizon, count=EVALUATION_ORIGINS, min_train=min_train)
-    naive = rolling_origin(
-        NaiveForecaster(), closes, horizon, count=EVALUATION_ORIGINS, min_train=min_train
-    )
+    min_train = MIN_HISTORY - horizon if model == "arima" else LSTM_MIN_TRAIN
+    step = evaluation_step(closes.size, horizon, min_train)
+    common = {"count": EVALUATION_ORIGINS, "step": step, "min_train": min_train}
+    ours = rolling_origin(make, closes, horizon, refit_every=REFIT_EVERY, **common)
+    naive = rolling_origin(NaiveForecaster(), closes, horizon, **common)
     return ours.as_metrics() | {f"naive_{k}": v for k, v in naive.as_metrics().items()}
+
+
+def evaluation_step(length: int, horizon: int, min_train: int) -> int:
+    """Days between evaluation origins: :data:`EVALUATION_MAX_STEP`, or less so that
+    :data:`EVALUATION_ORIGINS` origins fit in a short history (at least 1)."""
+    room = (length - horizon - min_train) // (EVALUATION_ORIGINS - 1)
+    return max(1, min(EVALUATION_MAX_STEP, room))
 
 
 def _artefact(forecast: Forecast, last_day: dt.date, observations: int) -> dict[str, Any]:

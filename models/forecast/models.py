@@ -1,12 +1,13 @@
 """Forecasters: fit on a daily price history, predict the next ``horizon`` days with 80% and
 95% prediction intervals.
 
-* :class:`AutoArima` -- ARIMA on log prices via statsmodels with automatic order selection:
-  ``d`` from an ADF test (levels for pegged assets, which revert to their peg), ``(p, q)`` in
-  0..2 by AICc, a drift term when differenced. Intervals come from the model's forecast
-  variance, rescaled by the current EWMA volatility of its residuals (volatility clusters; the
-  model's variance is one average over the window), and exponentiated back to prices (so they
-  stay positive and skew upward).
+* :class:`AutoArima` -- ARIMA on log prices via statsmodels: ``d`` by a fixed rule
+  (:func:`level_differences`: 1 for a price, 0 only for a pegged asset, which reverts to its
+  peg), ``(p, q)`` in 0..2 by AICc, a drift term when differenced. Intervals are the
+  volatility-scaled empirical quantiles of the model's own h-step errors inside its window
+  (:func:`standardized_quantiles`: fat tails and volatility clustering kept, per horizon),
+  exponentiated back to prices (so they stay positive and skew upward). docs/forecasting.md
+  explains the method and why it replaced a bounded EWMA rescaling of Gaussian bands.
 * :class:`NaiveForecaster` -- the random walk (last value), intervals from the empirical
   quantiles of past h-step changes: the baseline every model must beat.
 * A history that does not move (a $1.00 fund token) is forecast flat with zero-width intervals
@@ -18,6 +19,7 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -44,6 +46,12 @@ class Forecaster(ABC):
     def forecast(self, history: np.ndarray, horizon: int) -> Forecast:
         """Fit on ``history`` (daily prices, oldest first, all > 0) and predict ``horizon``."""
 
+    def frozen(self, history: np.ndarray) -> Forecaster:
+        """A forecaster that keeps what this one learns from ``history`` (a chosen order and
+        its coefficients, say) for later, longer histories instead of learning it again; by
+        default nothing is kept and every forecast learns afresh."""
+        return self
+
 
 def is_constant(history: np.ndarray) -> bool:
     returns = np.diff(np.log(history))
@@ -62,21 +70,71 @@ def flat_forecast(history: np.ndarray, horizon: int) -> Forecast:
 
 #: RiskMetrics' decay for the exponentially weighted variance of recent residuals.
 EWMA_DECAY = 0.94
-VOLATILITY_SCALE_BOUNDS = (0.5, 3.0)
+#: Residuals whose mean square seeds the EWMA variance (origins before it are not used).
+EWMA_SEED = 20
+#: The volatility never falls below this share of the window's residual RMS: a price stuck for
+#: weeks (a rarely traded token) would otherwise give zero-width intervals.
+VOLATILITY_FLOOR = 0.2
+#: Below this many standardized errors at a horizon its quantiles are Gaussian (too few to
+#: estimate a 2.5% tail from).
+MIN_CALIBRATION_ERRORS = 100
 
 
-def volatility_scale(residuals: np.ndarray, sigma2: float) -> float:
-    """How much wider than the model's constant innovation variance the intervals should be
-    now: the ratio of the EWMA volatility of recent residuals to the fitted sigma (bounded).
-    ARIMA assumes one variance for the whole window; markets cluster their volatility, so a
-    forecast made in a turbulent week needs wider bands and one made in a calm week narrower."""
-    if residuals.size < 20 or sigma2 <= 0:
-        return 1.0
-    variance = float(np.mean(residuals[:20] ** 2))
-    for residual in residuals[20:]:
-        variance = EWMA_DECAY * variance + (1 - EWMA_DECAY) * float(residual) ** 2
-    low, high = VOLATILITY_SCALE_BOUNDS
-    return float(min(high, max(low, np.sqrt(variance / sigma2))))
+def ewma_volatility(residuals: np.ndarray) -> np.ndarray:
+    """``out[t]``: the one-step volatility forecast made after residual ``t`` (RiskMetrics
+    EWMA seeded with the first :data:`EWMA_SEED` residuals, floored at
+    :data:`VOLATILITY_FLOOR` times their RMS)."""
+    variance = np.empty(residuals.size)
+    current = float(np.mean(residuals[:EWMA_SEED] ** 2))
+    for t, residual in enumerate(residuals):
+        current = EWMA_DECAY * current + (1 - EWMA_DECAY) * float(residual) ** 2
+        variance[t] = current
+    floor = VOLATILITY_FLOOR * float(np.sqrt(np.mean(residuals**2)))
+    return np.maximum(np.sqrt(variance), floor)
+
+
+def psi_weights(ar: np.ndarray, ma: np.ndarray, differences: int, horizon: int) -> np.ndarray:
+    """The first ``horizon`` weights of the model's MA(infinity) form, differencing included:
+    the h-step forecast error is ``sum(psi[j] * e[t + h - j] for j < h)``."""
+    from statsmodels.tsa.arima_process import arma2ma
+
+    ar_polynomial = np.r_[1.0, -ar]
+    for _ in range(differences):
+        ar_polynomial = np.convolve(ar_polynomial, [1.0, -1.0])
+    return np.asarray(arma2ma(ar_polynomial, np.r_[1.0, ma], lags=horizon), dtype=float)
+
+
+def standardized_quantiles(
+    residuals: np.ndarray, psi: np.ndarray, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper quantiles of the model's own h-step errors inside its window, for
+    h = 1..len(psi), each error divided by the volatility known at its origin and by the
+    model's h-step spread ``sqrt(sum(psi[:h]**2))`` (so a Gaussian model gives -z, +z).
+
+    Empirical quantiles keep the fat tails (a Gaussian band is too narrow at 95% and too wide
+    at 80% at once); dividing by the volatility at the origin is filtered historical
+    simulation, so a calm window's errors calibrate a turbulent day's band and vice versa;
+    per-horizon quantiles take how volatility reverts over the horizon from the data."""
+    tail = (1 - level) / 2
+    gaussian = NormalDist().inv_cdf(1 - tail)
+    volatility = ewma_volatility(residuals)
+    n = residuals.size
+    lower, upper = np.full(psi.size, -gaussian), np.full(psi.size, gaussian)
+    for h in range(1, psi.size + 1):
+        errors = np.convolve(residuals, psi[:h])[h:n]  # origins t = 0 .. n - h - 1
+        scaled = errors / (volatility[: n - h] * np.sqrt(np.sum(psi[:h] ** 2)))
+        scaled = scaled[EWMA_SEED - 1 :]
+        if scaled.size >= MIN_CALIBRATION_ERRORS:
+            lower[h - 1], upper[h - 1] = np.quantile(scaled, [tail, 1 - tail])
+    return lower, upper
+
+
+def level_differences(pegged: bool) -> int:
+    """The deliberate differencing rule: a price is a random walk in log levels (d = 1; a
+    unit-root test on a few hundred days mistakes a long swing for mean reversion, and a d = 0
+    model then forecasts a pull back to the window's average price), unless the asset is
+    pegged (a stablecoin), whose level reverts to its peg by design (d = 0)."""
+    return 0 if pegged else 1
 
 
 class NaiveForecaster(Forecaster):
@@ -110,52 +168,58 @@ class AutoArima(Forecaster):
         max_q: int = 2,
         pegged: bool = False,
         order: tuple[int, int, int] | None = None,
+        coefficients: np.ndarray | None = None,
     ) -> None:
         self.max_p = max_p
         self.max_q = max_q
         self.pegged = pegged
-        #: A fixed order skips selection (evaluating a chosen model at many origins).
+        #: A fixed order skips selection (the daily run keeps the weekly run's order).
         self.order = order
+        #: Fixed coefficients (with ``order``) skip estimation too: the model is only run
+        #: over the new history (see :meth:`frozen`).
+        self.coefficients = coefficients
 
     def forecast(self, history: np.ndarray, horizon: int) -> Forecast:
         if is_constant(history):
             return flat_forecast(history, horizon)
-        logs = np.log(history)
-        if self.order is not None:
-            fitted, order = self.fit(logs, self.order), self.order
-        else:
-            d = 0 if self.pegged else self.differences(logs)
-            fitted, order = self.select(logs, d)
+        fitted, order = self.fitted(np.log(history))
         prediction = fitted.get_forecast(horizon)
         center = np.asarray(prediction.predicted_mean)
-        mean = np.exp(center)
-        scale = volatility_scale(np.asarray(fitted.resid)[order[1] :], float(fitted.params[-1]))
+        residuals = np.asarray(fitted.resid)[order[1] + max(order[0], order[2]) :]
+        psi = psi_weights(
+            np.asarray(fitted.arparams), np.asarray(fitted.maparams), order[1], horizon
+        )
+        spread = ewma_volatility(residuals)[-1] * np.sqrt(np.cumsum(psi**2))
         lower: dict[float, np.ndarray] = {}
         upper: dict[float, np.ndarray] = {}
         for level in LEVELS:
-            bounds = np.asarray(prediction.conf_int(alpha=1 - level))
-            lower[level] = np.exp(center - (center - bounds[:, 0]) * scale)
-            upper[level] = np.exp(center + (bounds[:, 1] - center) * scale)
+            low, high = standardized_quantiles(residuals, psi, level)
+            lower[level] = np.exp(center + np.minimum(low, 0.0) * spread)
+            upper[level] = np.exp(center + np.maximum(high, 0.0) * spread)
         params = {
             "model": "arima",
             "order": list(order),
             "aicc": float(fitted.aicc),
-            "volatility_scale": round(scale, 4),
+            "volatility": round(float(spread[0]), 6),
         }
-        return Forecast(mean, lower, upper, params)
+        return Forecast(np.exp(center), lower, upper, params)
 
-    @staticmethod
-    def differences(logs: np.ndarray) -> int:
-        """1 unless the ADF test rejects a unit root at 5%."""
-        from statsmodels.tsa.stattools import adfuller
+    def fitted(self, logs: np.ndarray) -> tuple[Any, tuple[int, int, int]]:
+        """The model run over ``logs``: with fixed coefficients, else fitted with a fixed
+        order, else the best order (its differencing by :func:`level_differences`)."""
+        if self.order is not None and self.coefficients is not None:
+            return self.model(logs, self.order).filter(self.coefficients), self.order
+        if self.order is not None:
+            return self.fit(logs, self.order), self.order
+        return self.select(logs, level_differences(self.pegged))
 
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # its result type is changing
-                p_value = adfuller(logs, autolag="AIC")[1]
-        except (ValueError, np.linalg.LinAlgError):
-            return 1
-        return 0 if p_value < 0.05 else 1
+    def frozen(self, history: np.ndarray) -> Forecaster:
+        """This forecaster with the order and coefficients learnt from ``history`` fixed, to
+        forecast from later origins without selecting or estimating again (cheap)."""
+        if is_constant(history):
+            return self
+        fitted, order = self.fitted(np.log(history))
+        return AutoArima(pegged=self.pegged, order=order, coefficients=np.asarray(fitted.params))
 
     def select(self, logs: np.ndarray, d: int) -> tuple[Any, tuple[int, int, int]]:
         """The fitted model with the lowest AICc over (p, q) in 0..max."""
@@ -174,11 +238,14 @@ class AutoArima(Forecaster):
         return best[1], best[2]
 
     @staticmethod
-    def fit(logs: np.ndarray, order: tuple[int, int, int]) -> Any:
+    def model(logs: np.ndarray, order: tuple[int, int, int]) -> Any:
         """ARIMA ``order`` with a constant (levels) or a drift (differenced)."""
         from statsmodels.tsa.arima.model import ARIMA
 
-        trend = "c" if order[1] == 0 else "t"
+        return ARIMA(logs, order=order, trend="c" if order[1] == 0 else "t")
+
+    @classmethod
+    def fit(cls, logs: np.ndarray, order: tuple[int, int, int]) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter on short series
-            return ARIMA(logs, order=order, trend=trend).fit()
+            return cls.model(logs, order).fit()

@@ -148,6 +148,9 @@ class EnsembleForecaster(Forecaster):
             raise ValueError("an ensemble needs members")
         self.members = list(members)
 
+    def frozen(self, history: np.ndarray) -> Forecaster:
+        return EnsembleForecaster([member.frozen(history) for member in self.members])
+
     def forecast(self, history: np.ndarray, horizon: int) -> Forecast:
         results = [member.forecast(history, horizon) for member in self.members]
 
