@@ -120,7 +120,8 @@ def test_envelope_lines_get_a_true_reason(make_settings: MakeSettings) -> None:
     fetched = DAY0 + dt.timedelta(days=1)
     bars = hourly_bars(DAY0, 100.0, hours=1)
     good = json.loads(price_envelope("BTC", bars, fetched).to_json_line())
-    odd_symbols = ["BTC\u200b", "BTC🚀", "ＢＴＣ"]  # zero-width space, emoji, full-width letters
+    # a zero-width space, an emoji, full-width letters
+    odd_symbols = ["BTC\u200b", "BTC🚀", "\uff22\uff34\uff23"]
     envelopes = [
         *(
             {"params": {"symbol_id": f"SIMEX_SPOT_{s}_USD", "period_id": "1HRS"}}
