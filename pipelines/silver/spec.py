@@ -135,19 +135,14 @@ class Record:
         )
         if required:
             self._missing(value, label)
-        self.problems.append(
-            (value.isNotNull() & non_finite, f"field '{label}' is not a finite number")
-        )
+        self.check(value.isNotNull() & non_finite, f"field '{label}' is not a finite number")
         typed = value.try_cast("long") if integer else as_double
         kind = "an integer" if integer else "a number"
-        self.problems.append((value.isNotNull() & typed.isNull(), f"field '{label}' is not {kind}"))
-        self.problems.append(
-            (
-                F.abs(as_double) > F.lit(limit),
-                f"field '{label}' is out of range (beyond ±{limit:g})",
-            )
+        self._typed(column, value, typed, label, kind, required=False)
+        self.check(
+            F.abs(as_double) > F.lit(limit), f"field '{label}' is out of range (beyond ±{limit:g})"
         )
-        return self.set(column, typed)
+        return typed
 
     def timestamp(self, column: str, value: Column, label: str, *, required: bool = True) -> Column:
         """An instant from ISO-8601 text (``Z`` or an offset; naive text is read as UTC)."""
