@@ -25,7 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 
@@ -372,6 +372,8 @@ def assert_clean_record(spec: DatasetSpec, row: dict[str, Any], context: object)
     max_examples=2,
     deadline=None,
     database=None,
+    # No shrinking: each step is a Spark job, and the assertion already names the bad line.
+    phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(data=st.data())
