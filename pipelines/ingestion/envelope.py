@@ -32,7 +32,10 @@ TOPIC_BY_DATASET: dict[Dataset, str] = {
 class RawEnvelope(BaseModel):
     """One raw response from one source, wrapped for bronze."""
 
-    model_config = ConfigDict(frozen=True)
+    # A payload is kept as the source sent it: a NaN or an infinity stays one (written as the
+    # JSON literals NaN/Infinity, which silver refuses with a reason) instead of pydantic's
+    # default of turning it into null, which silver would read as "no value".
+    model_config = ConfigDict(frozen=True, ser_json_inf_nan="constants")
 
     source: str = Field(min_length=1, description="Connector name, e.g. 'simulated', 'coingecko'.")
     dataset: Dataset

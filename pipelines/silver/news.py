@@ -244,14 +244,24 @@ def _safe_fromstring(text: str) -> ElementTree.Element:
 
 def parse_feed(text: str | None) -> dict[str, Any]:
     """``{"error": why the feed is unusable or None, "items": [...]}`` for one feed document;
-    item values are text (``published`` as ISO 8601 when it could be read, else as sent)."""
+    item values are text (``published`` as ISO 8601 when it could be read, else as sent).
+
+    Never raises: it runs inside a Spark UDF, where an exception would fail the whole batch
+    (and every rerun of it) instead of refusing one line.
+    """
     if text is None:
         return {"error": None, "items": []}
-    problem = feed_problem(text)
-    if problem is not None:
-        return {"error": f"feed refused: {problem}", "items": []}
-    root = _safe_fromstring(text)
-    items = _atom_items(root) if root.tag == f"{_ATOM}feed" else _rss_items(root)
+    try:
+        problem = feed_problem(text)
+        if problem is not None:
+            return {"error": f"feed refused: {problem}", "items": []}
+        root = _safe_fromstring(text)
+        items = _atom_items(root) if root.tag == f"{_ATOM}feed" else _rss_items(root)
+    except Exception as error:  # any failure is this line's refusal reason, not the batch's
+        return {
+            "error": f"feed refused: it could not be read ({type(error).__name__})",
+            "items": [],
+        }
     return {"error": None, "items": items}
 
 
@@ -277,11 +287,14 @@ def _when(text: str | None, *, rfc822: bool) -> str | None:
             if rfc822
             else dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
         )
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return text  # Spark refuses it, naming the field
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC).isoformat()
+    try:
+        return parsed.astimezone(dt.UTC).isoformat()
+    except OverflowError:  # an offset that moves year 1 or 9999 out of range
+        return text
 
 
 def _rss_items(root: ElementTree.Element) -> list[dict[str, str | None]]:

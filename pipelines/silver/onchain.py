@@ -48,6 +48,8 @@ from pipelines.ingestion.defillama import (
 from pipelines.ingestion.simulated import ONCHAIN_ENDPOINT
 from pipelines.reference.model import Asset
 from pipelines.silver.spec import (
+    AMOUNT_LIMIT,
+    PRICE_LIMIT,
     UTC_TS,
     DatasetSpec,
     Envelope,
@@ -70,6 +72,8 @@ USD_METRICS = (
     "tvl_usd",
     "circulating_usd",
 )
+#: Metrics that are a price per token (compared with the market close), not an amount.
+PER_UNIT_METRICS = ("nav_usd",)
 #: Every metric column of ``silver/onchain``: the one list gold and the quality suite read.
 ONCHAIN_METRICS = (*COUNT_METRICS, *USD_METRICS)
 SCHEMA = silver_schema(
@@ -116,7 +120,8 @@ class SimulatedDailyMetrics(PayloadParser):
         for name in COUNT_METRICS:
             record.number(name, item[name], name, required=False, integer=True)
         for name in USD_METRICS:
-            record.number(name, item[name], name, required=False)
+            limit = PRICE_LIMIT if name in PER_UNIT_METRICS else AMOUNT_LIMIT
+            record.number(name, item[name], name, required=False, limit=limit)
         return record
 
 

@@ -11,9 +11,9 @@ Every output row is one of:
 
 * a record (``_is_record``), typed to the dataset's declared columns, with ``reason`` null when
   it is structurally valid or naming the field that is wrong;
-* a refused line (``_is_record``; malformed JSON, a missing envelope field, an unsupported
-  ``schema_version``, a payload that does not fit the parser's shape, no parser at all), with
-  ``reason`` and the line as ``raw``;
+* a refused line (``_is_record``; a blank line, a line that is not a JSON object, malformed
+  JSON, a missing envelope field, an unsupported ``schema_version``, a payload that does not
+  fit the parser's shape, no parser at all), with ``reason`` and the line as ``raw``;
 * a line without records (an empty answer, or an endpoint the dataset ignores): not a record,
   kept only so ``bronze_lines`` counts it.
 
@@ -31,6 +31,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_type
 from pyspark.sql.types import DataType, StringType, StructField, StructType
 
+from pipelines.ingestion.envelope import SCHEMA_VERSION
 from pipelines.silver.spec import (
     DatasetSpec,
     Envelope,
@@ -39,7 +40,13 @@ from pipelines.silver.spec import (
     param_column,
 )
 
-SUPPORTED_SCHEMA_VERSIONS = ("1",)
+#: The envelope major version silver reads. ``schema_version`` is read as text, so a JSON ``1``,
+#: ``1.0``, ``"1"`` or ``"1.0"`` all say major version 1 (a minor version only adds fields,
+#: which parsers ignore); any other major version is refused, naming it.
+SUPPORTED_MAJOR_VERSION = SCHEMA_VERSION
+_SUPPORTED_VERSION_TEXT = rf"^{SUPPORTED_MAJOR_VERSION}(\.[0-9]+)?$"
+#: How much of an unsupported version a reason quotes (reasons are grouped and counted).
+_QUOTED_VERSION_CHARS = 40
 ENVELOPE_TEXT_FIELDS = (
     "source",
     "dataset",
@@ -182,12 +189,38 @@ def _parsed_branch(lines: DataFrame, parser: PayloadParser, spec: DatasetSpec) -
     return _candidate_rows(exploded, spec, columns, reason, raw, is_record)
 
 
+def _text_problems(nothing_parsed: Column) -> list[tuple[Column, str | Column]]:
+    """Why a line is no envelope at all: it is blank, not a JSON object, or not JSON."""
+    value = F.col("value")
+    return [
+        (value.rlike(r"^\s*$"), "blank line"),
+        (~value.rlike(r"^\s*\{"), "line is not a JSON object"),
+        (nothing_parsed, "malformed JSON line"),
+    ]
+
+
+def _version_problems() -> list[tuple[Column, str | Column]]:
+    version = F.col("schema_version")
+    quoted = F.substring(version, 1, _QUOTED_VERSION_CHARS)
+    return [
+        (version.isNull(), "envelope field 'schema_version' is missing"),
+        (
+            ~version.rlike(_SUPPORTED_VERSION_TEXT),
+            F.format_string(
+                "unsupported envelope schema_version '%s' "
+                f"(silver reads major version {SUPPORTED_MAJOR_VERSION})",
+                quoted,
+            ),
+        ),
+    ]
+
+
 def _line_problem(parser: PayloadParser, prepared: Column) -> Column:
     """Why a whole line is refused (null when it is usable)."""
     unparsed = F.col(CORRUPT).isNotNull()
     nothing_parsed = F.coalesce(*(F.col(name) for name in ENVELOPE_TEXT_FIELDS)).isNull()
     checks: list[tuple[Column, str | Column]] = [
-        (unparsed & nothing_parsed, "malformed JSON line"),
+        *_text_problems(unparsed & nothing_parsed),
         # Every other field is text, so only the payload can fail to fit the schema.
         (unparsed, f"payload does not fit the {parser.shape} shape"),
         *(
@@ -199,10 +232,7 @@ def _line_problem(parser: PayloadParser, prepared: Column) -> Column:
             F.col("fetched_at").try_cast("timestamp").isNull(),
             "envelope field 'fetched_at' is not a timestamp",
         ),
-        (
-            ~F.coalesce(F.col("schema_version"), F.lit("")).isin(*SUPPORTED_SCHEMA_VERSIONS),
-            "unsupported envelope schema_version",
-        ),
+        *_version_problems(),
         (
             F.col("source") != F.col("path_source"),
             "envelope field 'source' does not match its bronze source= folder",
@@ -257,7 +287,7 @@ def _unparsed_branch(lines: DataFrame, spec: DatasetSpec) -> DataFrame:
     )
     refusal = first_problem(
         [
-            (nothing_parsed, "malformed JSON line"),
+            *_text_problems(nothing_parsed),
             (F.col("_endpoint").isNull(), "envelope field 'endpoint' is missing"),
             (F.lit(True), no_parser),
         ]

@@ -30,6 +30,7 @@ from pipelines.ingestion.coingecko import MARKET_CHART_ENDPOINT, MARKETS_ENDPOIN
 from pipelines.ingestion.simulated import PRICES_ENDPOINT
 from pipelines.reference.model import Asset
 from pipelines.silver.spec import (
+    PRICE_LIMIT,
     UTC_TS,
     DatasetSpec,
     Envelope,
@@ -71,6 +72,12 @@ def ticker_key(symbol: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", symbol.upper())
 
 
+#: What a CoinAPI symbol id may be written with. Anything else (an emoji, a zero-width space,
+#: full-width letters, whitespace) refuses the record: ``ticker_key`` drops punctuation, and
+#: must never be what turns "BTC\u200b" or "BTC🚀" into BTC. No Unicode normalisation is done.
+SYMBOL_ID_CHARACTERS = r"^[A-Za-z0-9._+-]+$"
+
+
 def _bar_times(record: Record, ts: Column) -> None:
     record.set("date", F.to_date(ts))
 
@@ -105,6 +112,10 @@ class CoinApiBars(PayloadParser):
     def record(self, item: Column, envelope: Envelope) -> Record:
         record = Record()
         symbol = record.text("symbol_id", envelope.param("symbol_id"), "params.symbol_id")
+        record.check(
+            ~symbol.rlike(SYMBOL_ID_CHARACTERS),
+            "symbol_id has characters other than ASCII letters, digits and . _ + -",
+        )
         # EXCHANGE_SPOT_BASE_QUOTE: the base names the asset.
         base = F.regexp_replace(
             F.upper(F.regexp_extract(symbol, r"^[^_]+_SPOT_(.+)_[^_]+$", 1)), r"[^A-Z0-9]", ""
@@ -115,7 +126,7 @@ class CoinApiBars(PayloadParser):
         ts = record.timestamp("ts", item["time_period_start"], "time_period_start")
         _bar_times(record, ts)
         for price in _PRICES:
-            record.number(price, item[f"price_{price}"], f"price_{price}")
+            record.number(price, item[f"price_{price}"], f"price_{price}", limit=PRICE_LIMIT)
         record.number("volume", item["volume_traded"], "volume_traded", required=False)
         record.number("trades", item["trades_count"], "trades_count", required=False, integer=True)
         return record
@@ -156,14 +167,18 @@ class CoinGeckoOhlc(PayloadParser):
         record.lookup("asset_id", coin, self.coins, "unknown CoinGecko coin id")
         days = record.number("_days", envelope.param("days"), "params.days", integer=True)
         resolution = record.set("resolution", coingecko_resolution(days))
-        closed = record.epoch("_closed", item[0], "[0] (close time)", millis=True)
-        record.check(F.size(item) < 5, "candle has fewer than 5 values")
+        # Checked before any value is read; values are read with `get` (null past the end),
+        # since `item[i]` past the end raises under ANSI mode whatever the check says.
+        record.check(item.isNull() | (F.size(item) < 5), "candle has fewer than 5 values")
+        closed = record.epoch("_closed", F.get(item, 0), "[0] (close time)", millis=True)
         seconds = map_lookup({k: str(v) for k, v in _RESOLUTION_SECONDS.items()}, resolution)
         length_us = seconds.cast("long") * 1_000_000
         ts = record.set("ts", F.timestamp_micros(F.unix_micros(closed) - length_us))
         _bar_times(record, ts)
         for position, price in enumerate(_PRICES, start=1):
-            record.number(price, item[position], f"[{position}] ({price})")
+            record.number(
+                price, F.get(item, position), f"[{position}] ({price})", limit=PRICE_LIMIT
+            )
         return record
 
 

@@ -17,6 +17,10 @@ A parser turns the typed payload of one envelope into records, in Spark column e
   each column can have ("field 'price_open' is not a number"); the first one is the reason the
   record is refused. Business rules (positive prices, bands) are not here: they are the quality
   gate's (:mod:`pipelines.quality`).
+
+No input may crash a batch: parsers read arrays with ``get`` (null past the end, where
+``item[i]`` raises under ANSI mode), cast with ``try_cast`` and keep instants inside Spark's
+range before any arithmetic, so every shape of payload ends as records or refusals.
 """
 
 from __future__ import annotations
@@ -39,6 +43,19 @@ LINEAGE = (
     pa.field("bronze_file", pa.string()),
 )
 UTC_TS = pa.timestamp("us", tz="UTC")
+
+#: The largest magnitude silver accepts for a measure (docs/silver.md): beyond it a value is an
+#: overflow, a unit or a decimals error, never a real price or amount. A price is USD per unit
+#: (the dearest real asset trades near 1e6 USD); an amount is a volume, supply, count, USD total
+#: or macro value (world GDP is about 1e14 USD; meme-token supplies reach about 5e17 units).
+PRICE_LIMIT = 1e12
+AMOUNT_LIMIT = 1e18
+#: Non-finite numbers as text, whether sent as strings ("Infinity") or as the JSON literals
+#: Spark's JSON reader turns into quoted text (Infinity -> '"Infinity"').
+_NON_FINITE_TEXT = r'(?i)^\s*"?[+-]?(inf|infinity|nan)"?\s*$'
+#: Unix seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, Spark's range of instants: an
+#: epoch outside it would overflow (an error under ANSI mode) instead of being refused.
+_EPOCH_SECONDS_RANGE = (-62_135_596_800, 253_402_300_799)
 
 #: Latest fetch wins; ingest_id breaks ties so the outcome never depends on batch order.
 NEWER = "s.fetched_at > t.fetched_at OR (s.fetched_at = t.fetched_at AND s.ingest_id > t.ingest_id)"
@@ -102,14 +119,30 @@ class Record:
         required: bool = True,
         integer: bool = False,
         missing_marker: str | None = None,
+        limit: float = AMOUNT_LIMIT,
     ) -> Column:
-        """A double (or long) from text; ``missing_marker`` is the source's "no value" text
-        (FRED's ``"."``), read as null rather than refused."""
+        """A finite double (or long) from text, at most ``limit`` in magnitude;
+        ``missing_marker`` is the source's "no value" text (FRED's ``"."``), read as null rather
+        than refused. NaN and infinities are refused however they are written."""
         if missing_marker is not None:
             value = F.when(value != F.lit(missing_marker), value)
-        typed = value.try_cast("long" if integer else "double")
+        # try_cast reads "Infinity", "NaN" and overflowing "1e400" as non-finite doubles.
+        as_double = value.try_cast("double")
+        non_finite = (
+            value.rlike(_NON_FINITE_TEXT)
+            | F.isnan(as_double)
+            | (F.abs(as_double) == F.lit(float("inf")))
+        )
+        if required:
+            self._missing(value, label)
+        self.check(value.isNotNull() & non_finite, f"field '{label}' is not a finite number")
+        typed = value.try_cast("long") if integer else as_double
         kind = "an integer" if integer else "a number"
-        return self._typed(column, value, typed, label, kind, required)
+        self._typed(column, value, typed, label, kind, required=False)
+        self.check(
+            F.abs(as_double) > F.lit(limit), f"field '{label}' is out of range (beyond ±{limit:g})"
+        )
+        return typed
 
     def timestamp(self, column: str, value: Column, label: str, *, required: bool = True) -> Column:
         """An instant from ISO-8601 text (``Z`` or an offset; naive text is read as UTC)."""
@@ -121,8 +154,11 @@ class Record:
         self, column: str, value: Column, label: str, *, millis: bool, required: bool = True
     ) -> Column:
         """An instant from Unix seconds or milliseconds given as a number or digits."""
+        scale = 1000 if millis else 1
+        low, high = (bound * scale for bound in _EPOCH_SECONDS_RANGE)
         number = value.try_cast("long")
-        typed = F.timestamp_millis(number) if millis else F.timestamp_seconds(number)
+        in_range = F.when(number.between(low, high), number)
+        typed = F.timestamp_millis(in_range) if millis else F.timestamp_seconds(in_range)
         kind = "a Unix time in " + ("milliseconds" if millis else "seconds")
         return self._typed(column, value, typed, label, kind, required)
 

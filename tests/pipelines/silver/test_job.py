@@ -67,7 +67,7 @@ def test_prices_keep_exactly_the_distinct_valid_bars(make_settings: MakeSettings
     assert btc_close == [101.0, 102.0, 103.0, 104.5, 105.5, 106.5]
     assert reasons(settings, "prices") == [
         "envelope field 'ingest_id' is missing",
-        "malformed JSON line",
+        "line is not a JSON object",
     ]
     check = reconcile(settings, "prices")
     assert check.ok, check.describe()

@@ -111,7 +111,7 @@ def test_bad_records_go_to_quarantine_with_their_reason(make_settings: MakeSetti
         "malformed JSON line": 1,
         "envelope field 'ingest_id' is missing": 1,
         "payload does not fit the CoinAPI OHLCV array shape": 1,
-        "unsupported envelope schema_version": 1,
+        "unsupported envelope schema_version '99' (silver reads major version 1)": 1,
         "envelope field 'source' does not match its bronze source= folder": 1,
     }
     # business rules are the quality gate's: its reasons name the failed expectations
