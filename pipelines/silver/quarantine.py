@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -170,11 +171,14 @@ class QuarantinedObjects:
         row = current or {
             "dataset": dataset,
             "bronze_file": bronze_file,
-            "reason": f"set aside by an operator before silver judged it: {note}",
+            "reason": "set aside by an operator before silver judged it"
+            + (f": {note}" if note else ""),
             "records_in": None,
             "refused": None,
             "quarantined_at": now,
         }
+        if current is not None and note:
+            row = row | {"reason": f"{current['reason']}; set aside: {note}"}
         self._write([row | {"status": SET_ASIDE, "changed_at": now}], f"t.status = '{QUARANTINED}'")
         return SET_ASIDE
 
@@ -203,3 +207,22 @@ class QuarantinedObjects:
             keys=_OBJECT_KEYS,
             update_when=update_when,
         )
+
+
+def format_objects(rows: pa.Table) -> str:
+    """``rwa quarantine list``: one block per object (name, then status, counts and reason)."""
+    if rows.num_rows == 0:
+        return "no bronze object is quarantined whole"
+    lines = []
+    for row in rows.to_pylist():
+        counts = (
+            f"{row['refused']} of {row['records_in']} records refused"
+            if row["records_in"] is not None
+            else "not judged"
+        )
+        lines.append(f"{row['bronze_file']}\n  {row['dataset']}  {row['status']}  {counts}")
+        lines.append(f"  {row['reason']}")
+    statuses = Counter(str(status) for status in rows["status"].to_pylist())
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+    lines.append(f"{rows.num_rows} objects: {summary}")
+    return "\n".join(lines)
