@@ -10,9 +10,10 @@ The rule (docs/quality.md, "One bad object"):
 
   1. most objects of the batch are broken (more than half, and at least
      :data:`MIN_SYSTEMATIC_OBJECTS`): a parser regression or a changed source seen at once; or
-  2. the dataset has more than ``RWA_QUALITY_MAX_BROKEN_OBJECTS`` broken objects waiting for an
-     operator (quarantined, not set aside or replayed), this batch's included: the same failure
-     seen one object at a time, or a source that keeps sending broken objects.
+  2. the batch has a broken object and the dataset then has more than
+     ``RWA_QUALITY_MAX_BROKEN_OBJECTS`` broken objects waiting for an operator (quarantined, not
+     set aside or replayed), this batch's included: the same failure seen one object at a time,
+     or a source that keeps sending broken objects.
 
 Objects an operator has set aside (``rwa quarantine set-aside``) are quarantined whole without
 being judged and count towards neither condition.
@@ -98,7 +99,8 @@ def systematic_failure(
             f"which looks like a parser regression or a changed source rather than a bad object"
         )
     awaiting = awaiting_before + count
-    if awaiting > max_awaiting:
+    # Only a batch that brings a broken object stops: clean batches always proceed.
+    if count and awaiting > max_awaiting:
         return (
             f"{awaiting} broken bronze objects are waiting in quarantine, above "
             f"RWA_QUALITY_MAX_BROKEN_OBJECTS ({max_awaiting}): look at them (`rwa quarantine "

@@ -88,6 +88,15 @@ NAMED_OBJECTS = 5
 #: The one batch of a replay (its stream id names the object).
 REPLAY_BATCH = 0
 SET_ASIDE_REASON = "bronze object set aside by an operator (rwa quarantine set-aside)"
+BATCH_ADVICE = (
+    "Nothing of the batch was merged (its refusals are in silver/quarantine, the objects in "
+    "`rwa quarantine list`); fix the cause and rerun, or set the objects aside (`rwa quarantine "
+    "set-aside OBJECT`) and rerun to let the rest through (docs/quality.md)"
+)
+REPLAY_ADVICE = (
+    "Nothing of it was merged; it stays in quarantine: replay it once its content is valid "
+    "(a parser fix, the object restored, or a deliberately raised threshold; docs/quality.md)"
+)
 LOG = logging.getLogger(__name__)
 
 
@@ -303,9 +312,8 @@ class SilverJob:
         broken = [v for v in judged if v.is_broken(limit)]
         if self.replay_of is not None:
             if broken:
-                self._fail(
-                    refused, f"replay of {self.replay_of}: the object is still broken", broken
-                )
+                still = f"replay of {self.replay_of}: the object is still broken"
+                self._fail(refused, still, broken, REPLAY_ADVICE)
             return {}
         waiting = {name for name, status in statuses.items() if status == QUARANTINED}
         why = systematic_failure(
@@ -316,7 +324,7 @@ class SilverJob:
         )
         self.targets.objects.register(dataset, broken, limit)
         if why is not None:
-            self._fail(refused, f"silver/{dataset} batch {batch_id}: {why}", broken)
+            self._fail(refused, f"silver/{dataset} batch {batch_id}: {why}", broken, BATCH_ADVICE)
         held = {
             v.bronze_file: f"bronze object quarantined whole: {v.describe(limit)}" for v in broken
         }
@@ -326,18 +334,13 @@ class SilverJob:
         self.report.quarantined_objects |= held
         return held
 
-    def _fail(self, refused: pa.Table, why: str, broken: list[ObjectVerdict]) -> None:
+    def _fail(self, refused: pa.Table, why: str, broken: list[ObjectVerdict], advice: str) -> None:
         """Store the refusals (unguarded: see QuarantineSink.add) and fail the batch."""
         self.targets.quarantine.add(self.spec.name, refused, None)
         limit = self.settings.quality_max_failure_share
         named = "; ".join(f"{v.bronze_file}: {v.describe(limit)}" for v in broken[:NAMED_OBJECTS])
         more = f" (and {len(broken) - NAMED_OBJECTS} more)" if len(broken) > NAMED_OBJECTS else ""
-        raise DataQualityError(
-            f"{why}. Broken objects: {named}{more}. Nothing of the batch was merged (its "
-            f"refusals are in silver/quarantine, the objects in `rwa quarantine list`); fix the "
-            f"cause and rerun, or set the objects aside (`rwa quarantine set-aside OBJECT`) and "
-            f"rerun to let the rest through (docs/quality.md)"
-        )
+        raise DataQualityError(f"{why}. Broken objects: {named}{more}. {advice}")
 
     def _record_replayed(self, valid_objects: set[str] | None = None) -> None:
         """Mark listed objects whose records are now in silver as replayed: the object of a
