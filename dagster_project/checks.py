@@ -1,11 +1,13 @@
 """Asset checks: the Great Expectations results of each silver run, and freshness.
 
-Each silver asset declares two checks and reports them with every materialization:
+Each silver asset declares three checks and reports them with every materialization:
 
-* ``quality_gate`` (**blocking**): fails when a micro-batch refused more than
-  ``RWA_QUALITY_MAX_FAILURE_SHARE`` of its records (nothing of it was merged) or an error-level
-  table expectation failed (duplicate keys). A failed blocking check stops the assets downstream
-  in the same run.
+* ``quality_gate`` (**blocking**): fails when a micro-batch's broken bronze objects look
+  systematic (most objects of the batch, or more than ``RWA_QUALITY_MAX_BROKEN_OBJECTS`` waiting
+  in quarantine; nothing of the batch was merged) or an error-level table expectation failed
+  (duplicate keys). A failed blocking check stops the assets downstream in the same run.
+* ``quarantined_objects`` (warning): fails while bronze objects of the dataset are quarantined
+  whole and not replayed (``rwa quarantine``), naming each with its status and reason.
 * ``freshness`` (warning): Great Expectations' freshness expectation on the table's newest record.
 
 How recently each asset was materialized is Dagster's freshness policies' job
@@ -18,10 +20,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.quality.results import ExpectationResult
+from pipelines.silver.quarantine import REPLAYED
 
 QUALITY_GATE = "quality_gate"
+QUARANTINED_OBJECTS = "quarantined_objects"
 FRESHNESS = "freshness"
 
 
@@ -31,8 +37,16 @@ def silver_check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
             QUALITY_GATE,
             asset=key,
             blocking=True,
-            description="Great Expectations gate: refused share of every micro-batch within "
-            "RWA_QUALITY_MAX_FAILURE_SHARE, and the table-level error expectations (unique keys)",
+            description="Great Expectations gate: no systematic failure of bronze objects (most "
+            "objects of a batch, or more than RWA_QUALITY_MAX_BROKEN_OBJECTS waiting, refusing "
+            "more than RWA_QUALITY_MAX_FAILURE_SHARE), and the table-level error expectations "
+            "(unique keys)",
+        ),
+        dg.AssetCheckSpec(
+            QUARANTINED_OBJECTS,
+            asset=key,
+            description="No bronze object quarantined whole and waiting for an operator "
+            "(`rwa quarantine list`; a warning)",
         ),
         dg.AssetCheckSpec(
             FRESHNESS,
@@ -68,6 +82,26 @@ def quality_gate_result(
         severity=dg.AssetCheckSeverity.ERROR,
         metadata=metadata,
         description=description,
+    )
+
+
+def quarantined_objects_result(objects: pa.Table) -> dg.AssetCheckResult:
+    """The warning about a dataset's bronze objects quarantined whole (``objects``: its rows of
+    ``silver/quarantined_objects``); replayed objects are done and only counted."""
+    waiting = objects.filter(pc.field("status") != REPLAYED).to_pylist()
+    lines = ["| object | status | reason |", "| --- | --- | --- |"]
+    lines += [f"| {o['bronze_file']} | {o['status']} | {o['reason']} |" for o in waiting]
+    names = ", ".join(f"{o['bronze_file']} ({o['status']})" for o in waiting)
+    return dg.AssetCheckResult(
+        check_name=QUARANTINED_OBJECTS,
+        passed=not waiting,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "waiting": len(waiting),
+            "replayed": objects.num_rows - len(waiting),
+            "objects": dg.MetadataValue.md("\n".join(lines) if waiting else "none waiting"),
+        },
+        description=f"quarantined whole, not replayed: {names}" if waiting else "none waiting",
     )
 
 

@@ -236,9 +236,37 @@ def _cmd_db_migrate(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _cmd_quality(settings: Settings, args: argparse.Namespace) -> int:
+    import pyarrow.compute as pc
+
+    from pipelines.jobs import quarantined_objects
     from pipelines.quality.results import format_results, latest_results
+    from pipelines.silver.quarantine import REPLAYED, format_objects
 
     print(format_results(latest_results(settings, args.dataset)))
+    objects = quarantined_objects(settings).rows(args.dataset)
+    waiting = objects.filter(pc.field("status") != REPLAYED)
+    if waiting.num_rows:
+        print("\nWARNING: bronze objects quarantined whole, not replayed (rwa quarantine):")
+        print(format_objects(waiting))
+    return 0
+
+
+def _cmd_quarantine(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines import jobs
+    from pipelines.silver.quarantine import format_objects
+
+    if args.action == "list":
+        print(format_objects(jobs.quarantined_objects(settings).rows(args.dataset)))
+    elif args.action == "set-aside":
+        status = jobs.set_aside_object(settings, args.object, args.note)
+        print(f"{args.object}: {status}")
+    else:
+        report = jobs.replay_object(settings, args.object)
+        if report.silver is None:
+            print(f"{args.object}: already {report.status_before}, nothing to replay")
+        else:
+            _print_silver({report.silver.dataset: report.silver})
+            print(f"{args.object}: replayed")
     return 0
 
 
@@ -407,6 +435,27 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument(
         "--dataset", choices=["prices", "onchain", "economic", "news"], help="only this dataset"
     )
+    quarantine = add(
+        "quarantine",
+        _cmd_quarantine,
+        "list the bronze objects silver quarantined whole, set one aside, or replay it",
+    )
+    quarantine_actions = quarantine.add_subparsers(dest="action", required=True, metavar="ACTION")
+    quarantine_list = quarantine_actions.add_parser(
+        "list", help="objects quarantined whole, with status, counts and reason"
+    )
+    quarantine_list.add_argument(
+        "--dataset", choices=["prices", "onchain", "economic", "news"], help="only this dataset"
+    )
+    set_aside = quarantine_actions.add_parser(
+        "set-aside", help="stop judging an object: silver quarantines it whole and goes on"
+    )
+    set_aside.add_argument("object", help="bronze object key, as `rwa quarantine list` shows it")
+    set_aside.add_argument("--note", default="", help="why (kept with the object)")
+    replay = quarantine_actions.add_parser(
+        "replay", help="take a quarantined object into silver now (after a fix), exactly once"
+    )
+    replay.add_argument("object", help="bronze object key, as `rwa quarantine list` shows it")
     maintain = add(
         "maintain", _cmd_maintain, "compact, checkpoint and vacuum every silver and gold table"
     )

@@ -6,6 +6,7 @@ Each function runs one step end to end and returns its report; none holds state 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from pipelines.bronze.lander import BronzeLander, LanderReport
 from pipelines.bronze.mirror import mirror_bronze
 from pipelines.bronze.object_store import open_object_store
 from pipelines.bronze.writer import BronzeWriter, LandingReport
+from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import Settings
 from pipelines.gold.job import GoldJob, GoldRunReport
 from pipelines.gold.tables import GOLD_TABLES, OHLCV_TABLES
@@ -41,7 +43,14 @@ from pipelines.serving import open_store
 from pipelines.serving.load import GoldLoadReport, load_gold
 from pipelines.silver.job import SilverJob, SilverRunReport, SilverTargets
 from pipelines.silver.lineage import days_about
-from pipelines.silver.quarantine import QuarantineSink
+from pipelines.silver.quarantine import (
+    OBJECTS_TABLE,
+    QUARANTINED,
+    SET_ASIDE,
+    ObjectStatus,
+    QuarantinedObjects,
+    QuarantineSink,
+)
 from pipelines.silver.reconciliation import Ledger
 from pipelines.silver.registry import SILVER_DATASETS, dataset_spec
 
@@ -122,11 +131,22 @@ def run_silver(
     :mod:`pipelines.silver.job`). Raises DataQualityError when a batch refuses too large a share
     of its records, and DataContractError when the existing table conflicts with the declared
     schema."""
-    paths = LakePaths(settings)
-    spec = dataset_spec(dataset, load_assets())
-    checkpoint = spec.checkpoint_name
+    checkpoint = dataset_spec(dataset, load_assets()).checkpoint_name
     if backfill is not None:
         checkpoint = f"backfill_{checkpoint}_{backfill.first}_{backfill.last}"
+    job = _silver_job(settings, dataset, checkpoint, gate, after_batch, backfill)
+    return job.run()
+
+
+def _silver_job(
+    settings: Settings,
+    dataset: str,
+    checkpoint: str,
+    gate: QualityGate | None = None,
+    after_batch: Callable[[int], None] | None = None,
+    backfill: DayRange | None = None,
+) -> SilverJob:
+    paths = LakePaths(settings)
     if settings.lake_is_s3:
         mirror_bronze(open_object_store(settings), paths.bronze_local_root, dataset=dataset)
     lake = DeltaLake(settings)
@@ -136,17 +156,74 @@ def run_silver(
         checkpoint_dir=paths.checkpoint(checkpoint),
         quarantine=QuarantineSink(lake, paths.quarantine),
         ledger=Ledger(lake, paths.reconciliation),
+        objects=quarantined_objects(settings),
     )
-    job = SilverJob(
+    return SilverJob(
         get_spark(settings),
         settings,
-        spec,
+        dataset_spec(dataset, load_assets()),
         targets,
         gate=gate or QualityGate.from_settings(settings, lake),
         after_batch=after_batch,
         backfill=backfill,
     )
-    return job.run()
+
+
+# --- bronze objects quarantined whole (``rwa quarantine``, docs/quality.md) -----------------
+
+_BRONZE_OBJECT = re.compile(r"^bronze/source=[^/]+/dataset=(?P<dataset>[^/]+)/date=[^/]+/[^/]+$")
+
+
+def quarantined_objects(settings: Settings) -> QuarantinedObjects:
+    """The list of bronze objects quarantined whole (``silver/quarantined_objects``)."""
+    return QuarantinedObjects(DeltaLake(settings), LakePaths(settings).silver(OBJECTS_TABLE))
+
+
+def bronze_object_dataset(settings: Settings, bronze_file: str) -> str:
+    """The silver dataset of a bronze object named by its lake-relative key (as
+    ``rwa quarantine list`` shows it); NotFoundError when no such object exists."""
+    match = _BRONZE_OBJECT.match(bronze_file)
+    if match is None or match["dataset"] not in SILVER_DATASETS:
+        raise NotFoundError(
+            f"{bronze_file!r} is not a bronze object of a silver dataset: expected "
+            f"bronze/source=<s>/dataset=<{'|'.join(SILVER_DATASETS)}>/date=<day>/<name>"
+        )
+    if not open_object_store(settings).exists(bronze_file):
+        raise NotFoundError(f"no bronze object {bronze_file} in {settings.lake_root}")
+    return match["dataset"]
+
+
+def set_aside_object(settings: Settings, bronze_file: str, note: str) -> ObjectStatus:
+    """Set a bronze object aside: silver quarantines it whole without judging it and it no
+    longer stops the job. Idempotent; returns the object's status afterwards."""
+    dataset = bronze_object_dataset(settings, bronze_file)
+    return quarantined_objects(settings).set_aside(dataset, bronze_file, note)
+
+
+@dataclass
+class ReplayReport:
+    bronze_file: str
+    #: The object's status before the replay; a replayed object is not replayed again.
+    status_before: str
+    silver: SilverRunReport | None = None
+
+
+def replay_object(settings: Settings, bronze_file: str) -> ReplayReport:
+    """Take a quarantined (or set-aside) object into silver now, exactly once: its records
+    are judged as a batch of their own and merged like a backfill (latest fetch wins).
+    Raises DataQualityError, merging nothing, while the object is still broken."""
+    dataset = bronze_object_dataset(settings, bronze_file)
+    status = quarantined_objects(settings).statuses(dataset).get(bronze_file)
+    if status is None:
+        raise NotFoundError(
+            f"{bronze_file} is not in quarantine (`rwa quarantine list`): a new object is taken "
+            f"in by `rwa silver`"
+        )
+    report = ReplayReport(bronze_file, status)
+    if status in (QUARANTINED, SET_ASIDE):
+        checkpoint = f"replay_{dataset_spec(dataset, load_assets()).checkpoint_name}"
+        report.silver = _silver_job(settings, dataset, checkpoint).replay(bronze_file)
+    return report
 
 
 def check_silver_table(settings: Settings, dataset: str) -> list[ExpectationResult]:

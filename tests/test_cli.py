@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 RWA = str(Path(sys.executable).with_name("rwa"))
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [RWA, *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
         env=(os.environ | (env or {})),
     )
@@ -35,6 +40,7 @@ def test_help_lists_every_subcommand() -> None:
         "assets",
         "maintain",
         "backfill",
+        "quarantine",
     ):
         assert command in done.stdout
 
@@ -76,3 +82,49 @@ def test_maintain_compacts_every_table_and_reports_it(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert f"{uri}: v2 -> v3, files 3 -> 1 (3 compacted), vacuumed 0, 3 rows" in done.stdout
     assert "1 tables; vacuum retention 168 h" in done.stdout
+
+
+@pytest.mark.usefixtures("spark")
+def test_quarantine_lists_sets_aside_and_replays_a_broken_object(tmp_path: Path) -> None:
+    """A truncated price object quarantined whole by silver: listed (and warned about by
+    `rwa quality`), set aside idempotently, then replayed once its content is whole again."""
+    from pipelines import jobs
+    from pipelines.core.errors import NotFoundError
+    from pipelines.lake.delta import DeltaLake
+    from pipelines.lake.paths import LakePaths
+    from tests.fixtures.lake import lake_settings
+    from tests.pipelines.silver.bronze_factory import (
+        DAY0,
+        hourly_bars,
+        land_lines,
+        price_envelope,
+    )
+
+    settings = lake_settings(tmp_path)
+    env = {"RWA_LAKE_ROOT": settings.lake_root, "RWA_STATE_DIR": str(settings.state_dir)}
+    fetched = DAY0 + dt.timedelta(days=1)
+    line = price_envelope("BTC", hourly_bars(DAY0, 10.0, 3), fetched).to_json_line()
+    key = land_lines(Path(settings.lake_root), [line[:40]], name="part-cut.jsonl")
+    jobs.run_silver(settings, "prices")
+
+    listed = run("quarantine", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert key in listed.stdout and "quarantined  1 of 1 records refused" in listed.stdout
+    assert "malformed JSON line (1)" in listed.stdout
+    quality = run("quality", env=env)
+    assert "WARNING: bronze objects quarantined whole" in quality.stdout and key in quality.stdout
+    done = run("quarantine", "set-aside", key, "--note", "partial upload", env=env)
+    assert (done.returncode, done.stdout.strip()) == (0, f"{key}: set_aside"), done.stderr
+    assert jobs.set_aside_object(settings, key, "again") == "set_aside"  # idempotent
+    with pytest.raises(NotFoundError, match="is not a bronze object"):
+        jobs.set_aside_object(settings, "bronze/nope.jsonl", "")
+
+    (Path(settings.lake_root) / key).write_text(line + "\n")
+    # Spark and Great Expectations start in the subprocess: slow on a loaded machine
+    replayed = run("quarantine", "replay", key, env=env, timeout=600)
+
+    assert replayed.returncode == 0, replayed.stderr
+    assert f"{key}: replayed" in replayed.stdout
+    assert DeltaLake(settings).count_rows(LakePaths(settings).silver("prices")) == 3
+    again = jobs.replay_object(settings, key)
+    assert (again.status_before, again.silver) == ("replayed", None)

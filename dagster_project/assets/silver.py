@@ -4,7 +4,8 @@ A partition (fetch day) reprocesses every bronze object fetched that day with th
 backfill mode (``jobs.run_silver(..., backfill=days)``): the same parsers, quality gate,
 quarantine and reconciliation ledger as the stream, and the same resulting table however the
 days are grouped into runs. Each materialization reports the Great Expectations gate as the
-blocking ``quality_gate`` check (see :mod:`dagster_project.checks`).
+blocking ``quality_gate`` check, and the bronze objects quarantined whole as the
+``quarantined_objects`` warning (see :mod:`dagster_project.checks`).
 """
 
 from typing import Any
@@ -15,7 +16,12 @@ from dagster import AssetExecutionContext
 from dagster_project import freshness
 from dagster_project.assets.bronze import bronze_key
 from dagster_project.assets.results import Materialization, delta_table_metadata
-from dagster_project.checks import freshness_result, quality_gate_result, silver_check_specs
+from dagster_project.checks import (
+    freshness_result,
+    quality_gate_result,
+    quarantined_objects_result,
+    silver_check_specs,
+)
 from dagster_project.partitions import fetch_day_asset, partition_days
 from dagster_project.resources import LakeResource, SparkResource, pipeline_settings
 from pipelines import jobs
@@ -67,6 +73,7 @@ def silver_asset(dataset: str, partitions: dg.PartitionsDefinition) -> dg.Assets
                 metadata=_table_metadata(settings, dataset) | {"fetch_days": str(days)},
                 check_results=[
                     quality_gate_result(str(error), {}, table_results),
+                    _objects_check(settings, dataset),
                     freshness_result(table_results),
                 ],
             )
@@ -80,17 +87,23 @@ def silver_asset(dataset: str, partitions: dg.PartitionsDefinition) -> dg.Assets
                 "updated": report.updated,
                 "duplicates_removed": report.duplicates_removed,
                 "quarantined": report.quarantined,
+                "objects_quarantined_whole": len(report.quarantined_objects),
                 "micro_batches": report.batches,
                 "columns_added": ", ".join(report.columns_added) or "none",
                 "duration_s": round(report.seconds, 2),
             },
             check_results=[
                 quality_gate_result(None, report.failed_expectations, report.table_results),
+                _objects_check(settings, dataset),
                 freshness_result(report.table_results),
             ],
         )
 
     return _silver
+
+
+def _objects_check(settings: Settings, dataset: str) -> dg.AssetCheckResult:
+    return quarantined_objects_result(jobs.quarantined_objects(settings).rows(dataset))
 
 
 def _table_metadata(settings: Settings, dataset: str) -> dict[str, Any]:

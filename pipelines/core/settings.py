@@ -70,8 +70,14 @@ class Settings(BaseSettings):
         default=0.05,
         ge=0,
         le=1,
-        description="Largest share of a silver micro-batch's records that may be refused "
-        "(quarantined) before the batch fails loudly and nothing of it is merged.",
+        description="Largest share of a bronze object's records that may be refused before "
+        "the object is quarantined whole (docs/quality.md: when broken objects fail a batch).",
+    )
+    quality_max_broken_objects: int = Field(
+        default=3,
+        ge=0,
+        description="Broken bronze objects of one silver dataset that may wait in quarantine "
+        "(not set aside or replayed) before its silver job fails loudly.",
     )
     quality_freshness_hours: float = Field(
         default=36.0,

@@ -6,10 +6,13 @@ there, then stop; ``maxFilesPerTrigger`` objects per micro-batch). Per micro-bat
 1. Spark parses the lines into typed candidate rows (:mod:`pipelines.silver.parsing`) and the
    batch is collected once, as Arrow;
 2. the structurally valid rows go through the quality gate (:mod:`pipelines.quality.gate`);
-3. structural and quality refusals are stored in ``silver/quarantine`` with their reasons;
-4. if the refused share exceeds ``quality_max_failure_share`` the batch fails with a
-   :class:`DataQualityError` and nothing of it is merged (Spark's checkpoint does not advance,
-   so a rerun processes it again);
+3. the refused share is judged per bronze object (:mod:`pipelines.quality.objects`): a broken
+   object (or one an operator set aside) is quarantined whole and listed in
+   ``silver/quarantined_objects``, the other objects proceed; when the broken objects look
+   systematic the batch fails with a :class:`DataQualityError` and nothing of it is merged
+   (Spark's checkpoint does not advance, so a rerun processes it again);
+4. structural and quality refusals, and the records of objects quarantined whole, are stored in
+   ``silver/quarantine`` with their reasons;
 5. the valid rows are deduplicated (latest fetch wins) and MERGEd into the table;
 6. the batch's counts are added to ``silver/reconciliation``.
 
@@ -27,17 +30,24 @@ reprocesses them; a crashed backfill resumes). Its MERGE also lets a record repl
 row of the very same fetch, so reprocessing after a parser fix rewrites those rows, while an
 older fetch still never replaces a newer one: the table ends exactly as the stream over the same
 bronze leaves it.
+
+A **replay** (:meth:`SilverJob.replay`, ``rwa quarantine replay``) runs one quarantined object
+through the same steps as a batch of its own, under a stream id derived from the object's name
+(so the ledger row and the Delta transaction of a replay are the same however often it is
+retried), merging like a backfill. It refuses, merging nothing, while the object is still broken.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import shutil
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,22 +55,49 @@ from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 
 from pipelines.bronze.writer import dataset_glob
-from pipelines.core.errors import DataQualityError
+from pipelines.core.errors import DataQualityError, NotFoundError
 from pipelines.core.settings import Settings
 from pipelines.lake.days import DayRange
 from pipelines.lake.delta import BatchTxn, DeltaLake
 from pipelines.quality.gate import GateOutcome, QualityGate
+from pipelines.quality.objects import ObjectVerdict, judge_objects, systematic_failure
 from pipelines.quality.results import ExpectationResult
 from pipelines.silver.contract import enforce_table_contract
 from pipelines.silver.dedup import latest_per_key
 from pipelines.silver.parsing import IS_RECORD, LINE_HEAD, RAW, REASON, bronze_lines, parse_lines
-from pipelines.silver.quarantine import REFUSED_COLUMNS, QuarantineSink, row_json
-from pipelines.silver.reconciliation import COUNTS, BatchCounts, Ledger, committed_merge_counts
+from pipelines.silver.quarantine import (
+    QUARANTINED,
+    REFUSED_COLUMNS,
+    SET_ASIDE,
+    QuarantinedObjects,
+    QuarantineSink,
+    row_json,
+)
+from pipelines.silver.reconciliation import (
+    COUNTS,
+    REPLAY_STREAM_PREFIX,
+    BatchCounts,
+    Ledger,
+    committed_merge_counts,
+)
 from pipelines.silver.spec import NEWER, NOT_OLDER, DatasetSpec
 
 STREAM_ID_FILE = "rwa-stream-id"
-#: Reasons named in a DataQualityError.
-TOP_REASONS = 5
+#: Broken objects named in a DataQualityError.
+NAMED_OBJECTS = 5
+#: The one batch of a replay (its stream id names the object).
+REPLAY_BATCH = 0
+SET_ASIDE_REASON = "bronze object set aside by an operator (rwa quarantine set-aside)"
+BATCH_ADVICE = (
+    "Nothing of the batch was merged (its refusals are in silver/quarantine, the objects in "
+    "`rwa quarantine list`); fix the cause and rerun, or set the objects aside (`rwa quarantine "
+    "set-aside OBJECT`) and rerun to let the rest through (docs/quality.md)"
+)
+REPLAY_ADVICE = (
+    "Nothing of it was merged; it stays in quarantine: replay it once its content is valid "
+    "(a parser fix, the object restored, or a deliberately raised threshold; docs/quality.md)"
+)
+LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,6 +119,8 @@ class SilverRunReport:
     #: Results of the table-level expectations checked after the run (key uniqueness,
     #: freshness); empty when the table does not exist.
     table_results: list[ExpectationResult] = field(default_factory=list)
+    #: Bronze objects quarantined whole in this run -> why (broken, or set aside).
+    quarantined_objects: dict[str, str] = field(default_factory=dict)
 
     def add(self, batch_id: int, counts: BatchCounts) -> None:
         self.batches += 1
@@ -99,6 +138,7 @@ class SilverTargets:
     checkpoint_dir: Path
     quarantine: QuarantineSink
     ledger: Ledger
+    objects: QuarantinedObjects
 
 
 class SilverJob:
@@ -127,6 +167,8 @@ class SilverJob:
         self.report = SilverRunReport(spec.name)
         self.stream_id = ""
         self.run_id = ""
+        #: The bronze object a replay takes in (None: the stream or a backfill).
+        self.replay_of: str | None = None
         self._failure: Exception | None = None
 
     @property
@@ -134,12 +176,7 @@ class SilverJob:
         return f"{self.spec.app_id}.{self.stream_id}"
 
     def run(self) -> SilverRunReport:
-        started = time.perf_counter()
-        self.report = SilverRunReport(self.spec.name)
-        self.run_id = uuid.uuid4().hex
-        self.report.columns_added = enforce_table_contract(
-            self.lake, self.targets.silver_uri, self.spec.schema
-        )
+        started = self._start()
         self.stream_id = self._stream_id()
         query = (
             self._bronze_stream()
@@ -158,6 +195,29 @@ class SilverJob:
         if self.backfill is not None:
             # Drained: the next backfill of these days reprocesses them from the start.
             shutil.rmtree(self.targets.checkpoint_dir, ignore_errors=True)
+        return self._finish(started)
+
+    def replay(self, bronze_file: str) -> SilverRunReport:
+        """Take in one quarantined bronze object (lake-relative key) as a batch of its own;
+        raises DataQualityError, merging nothing, when it is still broken."""
+        path = self.targets.bronze_root.resolve() / bronze_file
+        if not path.is_file():
+            raise NotFoundError(f"no bronze object {bronze_file} under {self.targets.bronze_root}")
+        started = self._start()
+        self.replay_of = bronze_file
+        self.stream_id = replay_stream_id(bronze_file)
+        self._process(bronze_lines(self.spark.read.text(str(path))), REPLAY_BATCH)
+        return self._finish(started)
+
+    def _start(self) -> float:
+        self.report = SilverRunReport(self.spec.name)
+        self.run_id = uuid.uuid4().hex
+        self.report.columns_added = enforce_table_contract(
+            self.lake, self.targets.silver_uri, self.spec.schema
+        )
+        return time.perf_counter()
+
+    def _finish(self, started: float) -> SilverRunReport:
         if self.lake.exists(self.targets.silver_uri):
             self.report.table_results = self.gate.check_table(
                 self.spec.name, self.targets.silver_uri, run_id=self.run_id
@@ -198,6 +258,7 @@ class SilverJob:
             self.report.replayed_batches += 1
             self.report.batches += 1
             self.report.batch_ids.append(batch_id)
+            self._record_replayed()  # a replay that crashed before saying so
             return
         rows = parse_lines(batch, self.spec).toArrow()
         records = rows.filter(rows[IS_RECORD])
@@ -214,21 +275,79 @@ class SilverJob:
             if not result.success:
                 failed = self.report.failed_expectations
                 failed[result.rule] = failed.get(result.rule, 0) + (result.unexpected_count or 0)
+        held = self._objects_held(batch_id, records, refused)
+        in_held = pc.is_in(outcome.valid["bronze_file"], pa.array(list(held), pa.string()))
+        valid = outcome.valid.filter(pc.invert(in_held))
+        refused = pa.concat_tables([refused, _held_as_refused(outcome.valid.filter(in_held), held)])
         txn = BatchTxn(self.app_id, batch_id)
         self.targets.quarantine.add(self.spec.name, refused, txn)
-        self._fail_if_too_many_refused(batch_id, records.num_rows, refused)
-        inserted, updated = self._merge(outcome.valid, txn)
+        inserted, updated = self._merge(valid, txn)
         counts = BatchCounts(
             bronze_lines=int(pc.sum(rows[LINE_HEAD]).as_py() or 0),
             records_in=records.num_rows,
             quarantined=refused.num_rows,
             # Valid records that added no row: in-batch duplicates and keys already in silver.
-            duplicates_removed=outcome.valid.num_rows - inserted,
+            duplicates_removed=valid.num_rows - inserted,
             inserted=inserted,
             updated=updated,
         )
         self.targets.ledger.record(self.spec.name, self.stream_id, batch_id, counts)
         self.report.add(batch_id, counts)
+        # Listed objects this batch found valid (a replay, a backfill after a fix) are resolved.
+        self._record_replayed(set(_texts(valid["bronze_file"])))
+
+    def _objects_held(self, batch_id: int, records: pa.Table, refused: pa.Table) -> dict[str, str]:
+        """The objects of the batch to quarantine whole -> the reason given to their valid
+        records; raises DataQualityError, after listing them, when the broken objects are
+        systematic, or when a replayed object is still broken (see
+        :mod:`pipelines.quality.objects`)."""
+        dataset, limit = self.spec.name, self.settings.quality_max_failure_share
+        verdicts = judge_objects(
+            _texts(records["bronze_file"]),
+            zip(_texts(refused["bronze_file"]), _texts(refused[REASON]), strict=True),
+        )
+        statuses = {} if self.replay_of else self.targets.objects.statuses(dataset)
+        set_aside = {v.bronze_file for v in verdicts if statuses.get(v.bronze_file) == SET_ASIDE}
+        judged = [v for v in verdicts if v.bronze_file not in set_aside]
+        broken = [v for v in judged if v.is_broken(limit)]
+        if self.replay_of is not None:
+            if broken:
+                still = f"replay of {self.replay_of}: the object is still broken"
+                self._fail(refused, still, broken, REPLAY_ADVICE)
+            return {}
+        waiting = {name for name, status in statuses.items() if status == QUARANTINED}
+        why = systematic_failure(
+            broken,
+            len(judged),
+            awaiting_before=len(waiting - {v.bronze_file for v in broken}),
+            max_awaiting=self.settings.quality_max_broken_objects,
+        )
+        self.targets.objects.register(dataset, broken, limit)
+        if why is not None:
+            self._fail(refused, f"silver/{dataset} batch {batch_id}: {why}", broken, BATCH_ADVICE)
+        held = {
+            v.bronze_file: f"bronze object quarantined whole: {v.describe(limit)}" for v in broken
+        }
+        held |= dict.fromkeys(set_aside, SET_ASIDE_REASON)
+        for name, reason in held.items():
+            LOG.warning("silver/%s: %s %s", dataset, name, reason)
+        self.report.quarantined_objects |= held
+        return held
+
+    def _fail(self, refused: pa.Table, why: str, broken: list[ObjectVerdict], advice: str) -> None:
+        """Store the refusals (unguarded: see QuarantineSink.add) and fail the batch."""
+        self.targets.quarantine.add(self.spec.name, refused, None)
+        limit = self.settings.quality_max_failure_share
+        named = "; ".join(f"{v.bronze_file}: {v.describe(limit)}" for v in broken[:NAMED_OBJECTS])
+        more = f" (and {len(broken) - NAMED_OBJECTS} more)" if len(broken) > NAMED_OBJECTS else ""
+        raise DataQualityError(f"{why}. Broken objects: {named}{more}. {advice}")
+
+    def _record_replayed(self, valid_objects: set[str] | None = None) -> None:
+        """Mark listed objects whose records are now in silver as replayed: the object of a
+        replay, or ``valid_objects`` of a batch."""
+        done = {self.replay_of} if self.replay_of is not None else valid_objects or set()
+        if done:
+            self.targets.objects.mark_replayed(self.spec.name, done)
 
     def _merge(self, valid: pa.Table, txn: BatchTxn) -> tuple[int, int]:
         """MERGE the latest fetch of each key; (inserted, updated) silver rows."""
@@ -237,7 +356,7 @@ class SilverJob:
             distinct,
             self.targets.silver_uri,
             keys=self.spec.keys,
-            update_when=NEWER if self.backfill is None else NOT_OLDER,
+            update_when=NOT_OLDER if self._reprocessing else NEWER,
             partition_by=self.spec.partition_by,
             txn=txn,
         )
@@ -248,29 +367,35 @@ class SilverJob:
             )
         return outcome.inserted, outcome.updated
 
-    def _fail_if_too_many_refused(self, batch_id: int, records_in: int, refused: pa.Table) -> None:
-        limit = self.settings.quality_max_failure_share
-        share = refused.num_rows / records_in if records_in else 0.0
-        if share <= limit:
-            return
-        top = Counter(refused[REASON].to_pylist()).most_common(TOP_REASONS)
-        reasons = "; ".join(f"{reason} ({count})" for reason, count in top)
-        raise DataQualityError(
-            f"silver/{self.spec.name} batch {batch_id}: {refused.num_rows} of {records_in} "
-            f"records refused ({share:.1%}), above RWA_QUALITY_MAX_FAILURE_SHARE "
-            f"({limit:.1%}); top reasons: {reasons}. Nothing of the batch was merged (its "
-            f"refusals are in silver/quarantine); fix the source or raise the threshold and "
-            f"rerun to process it again"
-        )
+    @property
+    def _reprocessing(self) -> bool:
+        """A backfill or a replay: a record may replace the row of its own fetch."""
+        return self.backfill is not None or self.replay_of is not None
+
+
+def replay_stream_id(bronze_file: str) -> str:
+    """The stream id of the replay of ``bronze_file`` (stable across retries)."""
+    return REPLAY_STREAM_PREFIX + hashlib.sha256(bronze_file.encode()).hexdigest()[:12]
 
 
 def _refused(structural: pa.Table, outcome: GateOutcome) -> pa.Table:
     """Structural and quality refusals in one table of REFUSED_COLUMNS + raw."""
-    columns = [*REFUSED_COLUMNS, RAW]
-    parsed = structural.select(columns)
-    rejected = outcome.rejected
-    raw = pa.array(
-        [row_json(row) for row in rejected.drop_columns([REASON]).to_pylist()], pa.string()
-    )
-    gated = rejected.select(list(REFUSED_COLUMNS)).append_column(RAW, raw)
-    return pa.concat_tables([parsed.cast(gated.schema), gated])
+    gated = _rows_as_refused(outcome.rejected)
+    return pa.concat_tables([structural.select([*REFUSED_COLUMNS, RAW]).cast(gated.schema), gated])
+
+
+def _held_as_refused(valid: pa.Table, held: dict[str, str]) -> pa.Table:
+    """Valid rows of objects quarantined whole, with their object's reason, as refusals."""
+    reasons = pa.array([held[name] for name in _texts(valid["bronze_file"])], pa.string())
+    return _rows_as_refused(valid.append_column(REASON, reasons))
+
+
+def _rows_as_refused(rows: pa.Table) -> pa.Table:
+    """Typed silver rows with a ``reason`` as REFUSED_COLUMNS + raw (the row as JSON)."""
+    raw = pa.array([row_json(row) for row in rows.drop_columns([REASON]).to_pylist()], pa.string())
+    return rows.select(list(REFUSED_COLUMNS)).append_column(RAW, raw)
+
+
+def _texts(column: pa.ChunkedArray[Any]) -> list[str]:
+    """A string column that has no nulls (lineage, reasons) as Python strings."""
+    return [str(value) for value in column.to_pylist()]

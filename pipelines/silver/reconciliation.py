@@ -14,12 +14,19 @@ on that key, so a replayed batch never counts twice. Per batch:
 So ``records_in == inserted + quarantined + duplicates_removed`` for every batch, and the silver
 table holds exactly the sum of ``inserted`` rows. :func:`reconcile` checks both and says what
 does not add up.
+
+A bronze object quarantined whole counts all its records as ``quarantined`` in its batch. Its
+replay (``rwa quarantine replay``) is a batch of its own, under a stream id ``replay-<hash of
+the object>``: the object's records are counted ``records_in`` there once more, and land as
+``inserted``/``duplicates_removed`` (or ``quarantined`` again). The report states those replayed
+records and the objects quarantined whole, by status, beside the totals.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +37,11 @@ from pipelines.bronze.object_store import ObjectStore, open_object_store
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
+from pipelines.silver.quarantine import OBJECTS_TABLE, QuarantinedObjects
 
 KEYS = ("dataset", "stream_id", "batch_id")
+#: Stream ids of replays of quarantined objects start with this.
+REPLAY_STREAM_PREFIX = "replay-"
 COUNTS = (
     "bronze_lines",
     "records_in",
@@ -107,6 +117,10 @@ class ReconciliationReport:
     totals: dict[str, int] = field(default_factory=dict)
     silver_rows: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Records re-read by replays of quarantined objects (also counted in ``records_in``).
+    replayed_records: int = 0
+    #: Bronze objects quarantined whole, by status (quarantined, set_aside, replayed).
+    objects: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -120,6 +134,12 @@ class ReconciliationReport:
             f"{t.get('duplicates_removed', 0):,} duplicates removed; "
             f"{self.silver_rows:,} silver rows"
         )
+        if self.objects:
+            by_status = ", ".join(f"{n} {status}" for status, n in sorted(self.objects.items()))
+            summary += (
+                f"; bronze objects quarantined whole: {by_status} (`rwa quarantine list`), "
+                f"{self.replayed_records:,} records re-read by replays"
+            )
         return summary if self.ok else summary + "; DOES NOT ADD UP: " + "; ".join(self.problems)
 
 
@@ -130,6 +150,10 @@ def reconcile(settings: Settings, dataset: str) -> ReconciliationReport:
     ledger = Ledger(lake, paths.reconciliation).rows(dataset)
     report = ReconciliationReport(dataset, batches=ledger.num_rows)
     report.totals = {name: int(pc.sum(ledger[name]).as_py() or 0) for name in COUNTS}
+    replays = ledger.filter(pc.starts_with(ledger["stream_id"], REPLAY_STREAM_PREFIX))
+    report.replayed_records = int(pc.sum(replays["records_in"]).as_py() or 0)
+    objects = QuarantinedObjects(lake, paths.silver(OBJECTS_TABLE)).rows(dataset)
+    report.objects = dict(Counter(str(status) for status in objects["status"].to_pylist()))
     for row in ledger.to_pylist():
         accounted = row["inserted"] + row["quarantined"] + row["duplicates_removed"]
         if row["records_in"] != accounted:

@@ -90,6 +90,7 @@ def test_silver_quality_checks_are_blocking_and_every_asset_has_a_freshness_poli
     for dataset in ("prices", "onchain", "economic", "news"):
         assert specs[(key("silver", dataset), "quality_gate")].blocking
         assert not specs[(key("silver", dataset), "freshness")].blocking
+        assert not specs[(key("silver", dataset), "quarantined_objects")].blocking
     windows = {
         k: repo.asset_graph.get(k).freshness_policy for k in repo.asset_graph.get_all_asset_keys()
     }

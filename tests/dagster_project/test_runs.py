@@ -1,6 +1,7 @@
 """Runs of the asset graph, in process, on simulated data against the local services: the
-whole graph for a fetch day (into TimescaleDB), a bad batch stopped by the blocking check, and
-a backfill of three partitions equal to one run over the same days."""
+whole graph for a fetch day (into TimescaleDB), a batch of mostly broken objects stopped by the
+blocking check, a lone broken object quarantined with a warning, and a backfill of three
+partitions equal to one run over the same days."""
 
 from __future__ import annotations
 
@@ -82,31 +83,72 @@ def test_the_whole_graph_materializes_into_timescaledb(
     assert counts["risk_scores"] == 27
 
 
-def test_a_bad_batch_fails_the_blocking_check_and_stops_downstream(tmp_path: Path) -> None:
-    settings = lake_settings(tmp_path)
-    # a broken feed: 200 lines that are not envelopes in the fetch day's price bronze
+def junk_object(settings: Settings, name: str) -> str:
+    """A broken feed: 200 lines that are not envelopes in the fetch day's price bronze."""
     junk = [f"<html>502 Bad Gateway {n}</html>" for n in range(200)]
-    land_lines(Path(settings.lake_root), junk, day=DAY.isoformat())
+    return land_lines(Path(settings.lake_root), junk, day=DAY.isoformat(), name=name)
+
+
+def evaluation(
+    result: dg.ExecuteInProcessResult, asset: str, check: str
+) -> dg.AssetCheckEvaluation:
+    return next(
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == check and e.asset_key.to_user_string() == asset
+    )
+
+
+def test_most_objects_broken_fail_the_blocking_check_and_stop_downstream(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    broken = [junk_object(settings, f"junk-{n}.jsonl") for n in range(3)]
 
     result = run(settings, partition_key=DAY.isoformat(), raise_on_error=False)
 
     assert not result.success
     verdicts = checks(result)
     assert verdicts["silver/prices:quality_gate"] is False
+    assert verdicts["silver/prices:quarantined_objects"] is False
     assert verdicts["silver/news:quality_gate"] is True
+    assert verdicts["silver/news:quarantined_objects"] is True
     done = materialized(result)
     assert "silver/prices" in done and "silver/onchain" in done
     assert not any(key.startswith(("gold/", "ml/", "serving/")) for key in done), done
-    evaluation = next(
-        e
-        for e in result.get_asset_check_evaluations()
-        if e.check_name == "quality_gate" and e.asset_key.to_user_string() == "silver/prices"
-    )
-    assert "above RWA_QUALITY_MAX_FAILURE_SHARE" in evaluation.metadata["refused_batch"].value
+    gate = evaluation(result, "silver/prices", "quality_gate")
+    assert "3 of the batch's 4 bronze objects are broken" in gate.metadata["refused_batch"].value
+    objects = evaluation(result, "silver/prices", "quarantined_objects")
+    assert objects.metadata["waiting"].value == 3
+    assert all(name in str(objects.description) for name in broken)
     # nothing of the refused batch was merged; its refusals are in quarantine
     paths = LakePaths(settings)
     assert not DeltaLake(settings).exists(paths.silver("prices"))
-    assert DeltaLake(settings).count_rows(paths.quarantine) >= 200
+    assert DeltaLake(settings).count_rows(paths.quarantine) >= 600
+
+
+def test_a_lone_broken_object_warns_while_the_rest_lands(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    broken = junk_object(settings, "junk.jsonl")
+    definitions = build_definitions(settings)
+
+    result = dg.materialize(
+        [
+            definitions.resolve_assets_def(dg.AssetKey(["bronze", "simulated"])),
+            definitions.resolve_assets_def(dg.AssetKey(["silver", "prices"])),
+        ],
+        partition_key=DAY.isoformat(),
+    )
+
+    assert result.success
+    verdicts = checks(result)
+    assert verdicts["silver/prices:quality_gate"] is True
+    assert verdicts["silver/prices:quarantined_objects"] is False
+    objects = evaluation(result, "silver/prices", "quarantined_objects")
+    assert objects.severity == dg.AssetCheckSeverity.WARN
+    assert f"{broken} (quarantined)" in str(objects.description)
+    assert "malformed JSON line (200)" in str(objects.metadata["objects"].value)
+    metadata = result.asset_materializations_for_node("silver__prices")[0].metadata
+    assert metadata["objects_quarantined_whole"].value == 1
+    assert DeltaLake(settings).count_rows(LakePaths(settings).silver("prices")) > 0
 
 
 def test_three_partitions_equal_one_run_over_the_same_days(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""The generic silver job: exactly the distinct valid records, reconciliation, the refusal
-threshold and the schema evolution policy -- real Spark, real Delta tables, the real gate."""
+"""The generic silver job: exactly the distinct valid records, reconciliation and the schema
+evolution policy -- real Spark, real Delta tables, the real gate. The refusal threshold, judged
+per bronze object, is tested in test_broken_objects.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from pipelines import jobs
-from pipelines.core.errors import DataContractError, DataQualityError
+from pipelines.core.errors import DataContractError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.news import EVERYTHING_ENDPOINT
 from pipelines.lake.delta import DeltaLake
@@ -118,38 +119,6 @@ def test_news_keeps_one_row_per_article(make_settings: MakeSettings) -> None:
     assert rows[0]["asset_ids"] == ["usdc", "dai"]  # "DAILY" names nothing, "DAI" does
     assert reasons(settings, "news") == ["malformed JSON line"]
     assert reconcile(settings, "news").ok
-
-
-def test_a_batch_refusing_too_much_fails_loudly_and_merges_nothing(
-    make_settings: MakeSettings,
-) -> None:
-    settings = make_settings()  # at most 5 % refused
-    root = Path(settings.lake_root)
-    bars = hourly_bars(DAY0, 100.0, hours=4)
-    for bar in bars[:2]:
-        bar["price_open"] = "n/a"
-    land(root, [price_envelope("BTC", bars, DAY0 + dt.timedelta(days=1))])
-
-    with pytest.raises(DataQualityError) as failure:
-        jobs.run_silver(settings, "prices")
-
-    message = str(failure.value)
-    for part in (
-        "silver/prices batch 0",
-        "50.0%",
-        "5.0%",
-        "field 'price_open' is not a number (2)",
-    ):
-        assert part in message
-    assert not DeltaLake(settings).exists(LakePaths(settings).silver("prices"))
-    assert reasons(settings, "prices") == ["field 'price_open' is not a number"] * 2
-
-    # the checkpoint did not advance: with a higher threshold the same batch goes through
-    report = jobs.run_silver(
-        settings.model_copy(update={"quality_max_failure_share": 0.6}), "prices"
-    )
-    assert (report.batch_ids, report.inserted, report.quarantined) == ([0], 2, 2)
-    assert reconcile(settings, "prices").ok
 
 
 def test_a_declared_column_missing_from_the_table_is_added_without_a_rewrite(
