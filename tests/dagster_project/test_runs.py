@@ -145,7 +145,7 @@ def test_a_lone_broken_object_warns_while_the_rest_lands(tmp_path: Path) -> None
     objects = evaluation(result, "silver/prices", "quarantined_objects")
     assert objects.severity == dg.AssetCheckSeverity.WARN
     assert f"{broken} (quarantined)" in str(objects.description)
-    assert "malformed JSON line (200)" in str(objects.metadata["objects"].value)
+    assert "line is not a JSON object (200)" in str(objects.metadata["objects"].value)
     metadata = result.asset_materializations_for_node("silver__prices")[0].metadata
     assert metadata["objects_quarantined_whole"].value == 1
     assert DeltaLake(settings).count_rows(LakePaths(settings).silver("prices")) > 0
