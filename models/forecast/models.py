@@ -4,10 +4,11 @@
 * :class:`AutoArima` -- ARIMA on log prices via statsmodels: ``d`` by a fixed rule
   (:func:`level_differences`: 1 for a price, 0 only for a pegged asset, which reverts to its
   peg), ``(p, q)`` in 0..2 by AICc, a drift term when differenced. Intervals are the
-  volatility-scaled empirical quantiles of the model's own h-step errors inside its window
-  (:func:`standardized_quantiles`: fat tails and volatility clustering kept, per horizon),
-  exponentiated back to prices (so they stay positive and skew upward). docs/forecasting.md
-  explains the method and why it replaced a bounded EWMA rescaling of Gaussian bands.
+  quantiles of its h-step errors simulated from its own volatility-standardized residuals
+  (:func:`simulated_errors`, filtered historical simulation: fat tails and volatility
+  clustering kept, the drift's estimation error added), exponentiated back to prices (so they
+  stay positive and skew upward). docs/forecasting.md explains the method and what it
+  replaced.
 * :class:`NaiveForecaster` -- the random walk (last value), intervals from the empirical
   quantiles of past h-step changes: the baseline every model must beat.
 * A history that does not move (a $1.00 fund token) is forecast flat with zero-width intervals
