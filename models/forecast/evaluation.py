@@ -61,13 +61,15 @@ def forecasts_at_origins(
     horizon: int,
     points: Sequence[int],
     refit_every: int = 1,
+    window: int | None = None,
 ) -> Iterator[tuple[int, Forecast]]:
-    """The forecast made at each origin from ``series[:origin]`` alone: a fresh model from
-    ``make`` learns (and is frozen) at every ``refit_every``-th origin, from that origin's
-    past; the origins in between reuse it on their own, longer past."""
+    """The forecast made at each origin from ``series[:origin]`` alone (its last ``window``
+    days, if given): a fresh model from ``make`` learns (and is frozen) at every
+    ``refit_every``-th origin, from that origin's past; the origins in between reuse it on
+    their own, later past."""
     model: Forecaster | None = None
     for index, origin in enumerate(points):
-        past = series[:origin]
+        past = series[max(0, origin - window) if window else 0 : origin]
         if model is None or index % refit_every == 0:
             model = make().frozen(past)
         yield origin, model.forecast(past, horizon)

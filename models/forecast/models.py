@@ -4,10 +4,11 @@
 * :class:`AutoArima` -- ARIMA on log prices via statsmodels: ``d`` by a fixed rule
   (:func:`level_differences`: 1 for a price, 0 only for a pegged asset, which reverts to its
   peg), ``(p, q)`` in 0..2 by AICc, a drift term when differenced. Intervals are the
-  volatility-scaled empirical quantiles of the model's own h-step errors inside its window
-  (:func:`standardized_quantiles`: fat tails and volatility clustering kept, per horizon),
-  exponentiated back to prices (so they stay positive and skew upward). docs/forecasting.md
-  explains the method and why it replaced a bounded EWMA rescaling of Gaussian bands.
+  quantiles of its h-step errors simulated from its own volatility-standardized residuals
+  (:func:`simulated_errors`, filtered historical simulation: fat tails and volatility
+  clustering kept, the drift's estimation error added), exponentiated back to prices (so they
+  stay positive and skew upward). docs/forecasting.md explains the method and what it
+  replaced.
 * :class:`NaiveForecaster` -- the random walk (last value), intervals from the empirical
   quantiles of past h-step changes: the baseline every model must beat.
 * A history that does not move (a $1.00 fund token) is forecast flat with zero-width intervals
@@ -75,9 +76,11 @@ EWMA_SEED = 20
 #: The volatility never falls below this share of the window's residual RMS: a price stuck for
 #: weeks (a rarely traded token) would otherwise give zero-width intervals.
 VOLATILITY_FLOOR = 0.2
-#: Below this many standardized errors at a horizon its quantiles are Gaussian (too few to
+#: Below this many standardized residuals the band's quantiles are Gaussian (too few to
 #: estimate a 2.5% tail from).
 MIN_CALIBRATION_ERRORS = 100
+#: Simulated paths per forecast: 50 beyond each 2.5% quantile.
+SIMULATED_PATHS = 2000
 
 
 def ewma_volatility(residuals: np.ndarray) -> np.ndarray:
@@ -104,28 +107,64 @@ def psi_weights(ar: np.ndarray, ma: np.ndarray, differences: int, horizon: int) 
     return np.asarray(arma2ma(ar_polynomial, np.r_[1.0, ma], lags=horizon), dtype=float)
 
 
-def standardized_quantiles(
-    residuals: np.ndarray, psi: np.ndarray, level: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper quantiles of the model's own h-step errors inside its window, for
-    h = 1..len(psi), each error divided by the volatility known at its origin and by the
-    model's h-step spread ``sqrt(sum(psi[:h]**2))`` (so a Gaussian model gives -z, +z).
+def simulated_errors(
+    residuals: np.ndarray, psi: np.ndarray, drift: bool = False
+) -> np.ndarray | None:
+    """:data:`SIMULATED_PATHS` h-step forecast errors for h = 1..len(psi) (a row per path),
+    each divided by today's volatility and the model's h-step spread
+    ``sqrt(sum(psi[:h]**2))`` (so a Gaussian model gives -z, +z); None with fewer than
+    :data:`MIN_CALIBRATION_ERRORS` residuals.
 
-    Empirical quantiles keep the fat tails (a Gaussian band is too narrow at 95% and too wide
-    at 80% at once); dividing by the volatility at the origin is filtered historical
-    simulation, so a calm window's errors calibrate a turbulent day's band and vice versa;
-    per-horizon quantiles take how volatility reverts over the horizon from the data."""
-    tail = (1 - level) / 2
-    gaussian = NormalDist().inv_cdf(1 - tail)
+    Filtered historical simulation (Barone-Adesi et al., 1999): the one-step residuals divided
+    by the volatility known before each are drawn with replacement, rescaled by a volatility
+    that starts at today's and follows the same EWMA recursion along each path, and summed
+    with the model's psi weights. So the fat tails are the data's, a turbulent day's band is
+    wide and a calm day's narrow, and how volatility may grow over the horizon is simulated.
+    Every one of the window's residuals informs every horizon: empirical quantiles of the
+    window's own 30-step errors came from only about window / 30 independent paths, too few
+    to place a 2.5% tail, and their bands were too narrow.
+
+    With ``drift`` (a differenced model with an estimated drift), each path also draws the
+    drift's estimation error, about N(0, sigma^2 / n) per day and so h times that at h days:
+    the random walk with drift's sigma * sqrt(h * (1 + h / n)) (Hyndman & Athanasopoulos,
+    FPP 5.5). In-sample residuals cannot show it, and at 30 days from 500 it is a sixth of
+    the variance."""
+    if residuals.size - EWMA_SEED < MIN_CALIBRATION_ERRORS:
+        return None
     volatility = ewma_volatility(residuals)
-    n = residuals.size
-    lower, upper = np.full(psi.size, -gaussian), np.full(psi.size, gaussian)
-    for h in range(1, psi.size + 1):
-        errors = np.convolve(residuals, psi[:h])[h:n]  # origins t = 0 .. n - h - 1
-        scaled = errors / (volatility[: n - h] * np.sqrt(np.sum(psi[:h] ** 2)))
-        scaled = scaled[EWMA_SEED - 1 :]
-        if scaled.size >= MIN_CALIBRATION_ERRORS:
-            lower[h - 1], upper[h - 1] = np.quantile(scaled, [tail, 1 - tail])
+    standardized = residuals[EWMA_SEED:] / volatility[EWMA_SEED - 1 : -1]
+    # a fixed seed: the same history always gives the same band
+    draws = np.random.default_rng(0).choice(standardized, (SIMULATED_PATHS, psi.size))
+    floor = VOLATILITY_FLOOR * float(np.sqrt(np.mean(residuals**2)))
+    variance = np.full(SIMULATED_PATHS, volatility[-1] ** 2)
+    shocks = np.empty_like(draws)
+    for step in range(psi.size):
+        shocks[:, step] = np.maximum(np.sqrt(variance), floor) * draws[:, step]
+        variance = EWMA_DECAY * variance + (1 - EWMA_DECAY) * shocks[:, step] ** 2
+    # errors[:, h - 1] = sum(psi[j] * shocks[:, h - 1 - j] for j < h)
+    weights = np.zeros((psi.size, psi.size))
+    for h in range(psi.size):
+        weights[: h + 1, h] = psi[h::-1]
+    errors: np.ndarray = shocks @ weights
+    if drift:
+        spread = float(np.std(residuals)) / np.sqrt(residuals.size)
+        drift_errors = np.random.default_rng(1).normal(0.0, spread, SIMULATED_PATHS)
+        errors += np.outer(drift_errors, np.arange(1, psi.size + 1))
+    errors /= volatility[-1] * np.sqrt(np.cumsum(psi**2))
+    return errors
+
+
+def standardized_quantiles(
+    errors: np.ndarray | None, horizon: int, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper ``level`` quantiles per horizon of the standardized ``errors`` of
+    :func:`simulated_errors`, Gaussian where there are none (too few residuals to estimate a
+    2.5% tail from)."""
+    tail = (1 - level) / 2
+    if errors is None:
+        gaussian = NormalDist().inv_cdf(1 - tail)
+        return np.full(horizon, -gaussian), np.full(horizon, gaussian)
+    lower, upper = np.quantile(errors, [tail, 1 - tail], axis=0)
     return lower, upper
 
 
@@ -190,10 +229,11 @@ class AutoArima(Forecaster):
             np.asarray(fitted.arparams), np.asarray(fitted.maparams), order[1], horizon
         )
         spread = ewma_volatility(residuals)[-1] * np.sqrt(np.cumsum(psi**2))
+        errors = simulated_errors(residuals, psi, drift=order[1] > 0)
         lower: dict[float, np.ndarray] = {}
         upper: dict[float, np.ndarray] = {}
         for level in LEVELS:
-            low, high = standardized_quantiles(residuals, psi, level)
+            low, high = standardized_quantiles(errors, horizon, level)
             lower[level] = np.exp(center + np.minimum(low, 0.0) * spread)
             upper[level] = np.exp(center + np.maximum(high, 0.0) * spread)
         params = {
@@ -248,4 +288,5 @@ class AutoArima(Forecaster):
     def fit(cls, logs: np.ndarray, order: tuple[int, int, int]) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter on short series
-            return cls.model(logs, order).fit()
+            # no parameter covariance: nothing here uses standard errors, and it costs
+            return cls.model(logs, order).fit(cov_type="none")
