@@ -113,12 +113,17 @@ class FredObservations(PayloadParser):
 
 
 def _date(record: Record, text: Column, label: str, *, required: bool = True) -> Column:
-    """A calendar date from ``YYYY-MM-DD`` text."""
+    """A calendar date from ``YYYY-MM-DD`` text, within years 1-9999: Spark parses years
+    beyond them (e.g. ``+12345-01-01``), which no reader of silver in Python could load."""
     typed = text.try_cast("date")
     if required:
         record.check(text.isNull(), f"field '{label}' is missing")
     record.check(text.isNotNull() & typed.isNull(), f"field '{label}' is not a date")
-    return typed
+    record.check(
+        typed.isNotNull() & ~F.year(typed).between(1, 9999),
+        f"field '{label}' is out of range (years 1-9999)",
+    )
+    return F.when(F.year(typed).between(1, 9999), typed)
 
 
 _WB_ROW = StructType(
