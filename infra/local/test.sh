@@ -12,4 +12,6 @@ bash infra/local/kafka.sh install >/dev/null  # the test fixture starts it on a 
 
 # Services must be there: a test that cannot reach one fails instead of skipping.
 export RWA_TEST_REQUIRE_SERVICES=1
+# Tiny matrices (ARIMA fits) beside Spark on 2 cores: BLAS threads only contend with each other.
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 exec .venv/bin/pytest "$@"

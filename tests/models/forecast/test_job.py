@@ -21,6 +21,9 @@ pytestmark = pytest.mark.usefixtures("spark")
 ASSETS = ["btc", "usdc", "buidl", "ousg"]
 
 
+# ARIMA, LSTM and ensemble runs, each with its rolling-origin evaluation: minutes on a busy
+# 2-core machine, so it gets more than the suite's default per-test limit.
+@pytest.mark.timeout(1800)
 def test_forecasts_both_horizons_registers_models_and_reruns_idempotently(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path, sim_days=100, sim_end=dt.date(2026, 5, 1), sim_assets=ASSETS)
     jobs.land_simulated(settings)
