@@ -6,7 +6,6 @@ Each function runs one step end to end and returns its report; none holds state 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from models.sentiment.scorers import load_scorer
 from pipelines.bronze.lander import BronzeLander, LanderReport
 from pipelines.bronze.mirror import mirror_bronze
 from pipelines.bronze.object_store import open_object_store
-from pipelines.bronze.writer import BronzeWriter, LandingReport
+from pipelines.bronze.writer import BronzeWriter, LandingReport, object_dataset
 from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import Settings
 from pipelines.gold.job import GoldJob, GoldRunReport
@@ -53,6 +52,7 @@ from pipelines.silver.quarantine import (
 )
 from pipelines.silver.reconciliation import Ledger
 from pipelines.silver.registry import SILVER_DATASETS, dataset_spec
+from pipelines.silver.spec import DatasetSpec
 
 
 def simulated_source(settings: Settings) -> SimulatedSource:
@@ -131,16 +131,17 @@ def run_silver(
     :mod:`pipelines.silver.job`). Raises DataQualityError when a batch refuses too large a share
     of its records, and DataContractError when the existing table conflicts with the declared
     schema."""
-    checkpoint = dataset_spec(dataset, load_assets()).checkpoint_name
+    spec = dataset_spec(dataset, load_assets())
+    checkpoint = spec.checkpoint_name
     if backfill is not None:
         checkpoint = f"backfill_{checkpoint}_{backfill.first}_{backfill.last}"
-    job = _silver_job(settings, dataset, checkpoint, gate, after_batch, backfill)
+    job = _silver_job(settings, spec, checkpoint, gate, after_batch, backfill)
     return job.run()
 
 
 def _silver_job(
     settings: Settings,
-    dataset: str,
+    spec: DatasetSpec,
     checkpoint: str,
     gate: QualityGate | None = None,
     after_batch: Callable[[int], None] | None = None,
@@ -148,11 +149,11 @@ def _silver_job(
 ) -> SilverJob:
     paths = LakePaths(settings)
     if settings.lake_is_s3:
-        mirror_bronze(open_object_store(settings), paths.bronze_local_root, dataset=dataset)
+        mirror_bronze(open_object_store(settings), paths.bronze_local_root, dataset=spec.name)
     lake = DeltaLake(settings)
     targets = SilverTargets(
         bronze_root=paths.bronze_local_root,
-        silver_uri=paths.silver(dataset),
+        silver_uri=paths.silver(spec.name),
         checkpoint_dir=paths.checkpoint(checkpoint),
         quarantine=QuarantineSink(lake, paths.quarantine),
         ledger=Ledger(lake, paths.reconciliation),
@@ -161,7 +162,7 @@ def _silver_job(
     return SilverJob(
         get_spark(settings),
         settings,
-        dataset_spec(dataset, load_assets()),
+        spec,
         targets,
         gate=gate or QualityGate.from_settings(settings, lake),
         after_batch=after_batch,
@@ -170,8 +171,6 @@ def _silver_job(
 
 
 # --- bronze objects quarantined whole (``rwa quarantine``, docs/quality.md) -----------------
-
-_BRONZE_OBJECT = re.compile(r"^bronze/source=[^/]+/dataset=(?P<dataset>[^/]+)/date=[^/]+/[^/]+$")
 
 
 def quarantined_objects(settings: Settings) -> QuarantinedObjects:
@@ -182,15 +181,15 @@ def quarantined_objects(settings: Settings) -> QuarantinedObjects:
 def bronze_object_dataset(settings: Settings, bronze_file: str) -> str:
     """The silver dataset of a bronze object named by its lake-relative key (as
     ``rwa quarantine list`` shows it); NotFoundError when no such object exists."""
-    match = _BRONZE_OBJECT.match(bronze_file)
-    if match is None or match["dataset"] not in SILVER_DATASETS:
+    dataset = object_dataset(bronze_file)
+    if dataset is None or dataset not in SILVER_DATASETS:
         raise NotFoundError(
             f"{bronze_file!r} is not a bronze object of a silver dataset: expected "
             f"bronze/source=<s>/dataset=<{'|'.join(SILVER_DATASETS)}>/date=<day>/<name>"
         )
     if not open_object_store(settings).exists(bronze_file):
         raise NotFoundError(f"no bronze object {bronze_file} in {settings.lake_root}")
-    return match["dataset"]
+    return dataset
 
 
 def set_aside_object(settings: Settings, bronze_file: str, note: str) -> ObjectStatus:
@@ -221,8 +220,10 @@ def replay_object(settings: Settings, bronze_file: str) -> ReplayReport:
         )
     report = ReplayReport(bronze_file, status)
     if status in (QUARANTINED, SET_ASIDE):
-        checkpoint = f"replay_{dataset_spec(dataset, load_assets()).checkpoint_name}"
-        report.silver = _silver_job(settings, dataset, checkpoint).replay(bronze_file)
+        spec = dataset_spec(dataset, load_assets())
+        report.silver = _silver_job(settings, spec, f"replay_{spec.checkpoint_name}").replay(
+            bronze_file
+        )
     return report
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,18 @@ def dataset_glob(dataset: str, days: Sequence[dt.date] | None = None) -> str:
     or those fetched on ``days`` (Hadoop/Spark ``{a,b}`` alternation)."""
     dates = "*" if days is None else "{" + ",".join(day.isoformat() for day in days) + "}"
     return f"{BRONZE_PREFIX}/source=*/dataset={dataset}/date={dates}/*.jsonl"
+
+
+_OBJECT_KEY = re.compile(
+    rf"^{BRONZE_PREFIX}/source=[^/]+/dataset=(?P<dataset>[^/]+)/date=[^/]+/[^/]+$"
+)
+
+
+def object_dataset(key: str) -> str | None:
+    """The dataset of the bronze object at ``key`` (lake-relative), or None when ``key`` does
+    not name an object in the bronze layout."""
+    match = _OBJECT_KEY.match(key)
+    return None if match is None else match["dataset"]
 
 
 @dataclass
@@ -104,7 +117,7 @@ def bronze_inventory(store: ObjectStore) -> dict[str, tuple[int, int]]:
     """dataset -> (objects, records) over all of bronze."""
     inventory: dict[str, tuple[int, int]] = {}
     for key in store.list(BRONZE_PREFIX):
-        dataset = key.split("/dataset=", 1)[1].split("/", 1)[0] if "/dataset=" in key else "?"
+        dataset = object_dataset(key) or "?"
         objects, records = inventory.get(dataset, (0, 0))
         inventory[dataset] = (objects + 1, records + store.get(key).count(b"\n"))
     return inventory

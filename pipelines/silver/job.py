@@ -275,7 +275,9 @@ class SilverJob:
             if not result.success:
                 failed = self.report.failed_expectations
                 failed[result.rule] = failed.get(result.rule, 0) + (result.unexpected_count or 0)
-        held = self._objects_held(batch_id, records, refused)
+        # Read once per batch: the held objects and the replayed ones are both judged on it.
+        statuses = {} if self.replay_of else self.targets.objects.statuses(self.spec.name)
+        held = self._objects_held(batch_id, records, refused, statuses)
         in_held = pc.is_in(outcome.valid["bronze_file"], pa.array(list(held), pa.string()))
         valid = outcome.valid.filter(pc.invert(in_held))
         refused = pa.concat_tables([refused, _held_as_refused(outcome.valid.filter(in_held), held)])
@@ -294,9 +296,12 @@ class SilverJob:
         self.targets.ledger.record(self.spec.name, self.stream_id, batch_id, counts)
         self.report.add(batch_id, counts)
         # Listed objects this batch found valid (a replay, a backfill after a fix) are resolved.
-        self._record_replayed(set(_texts(valid["bronze_file"])))
+        waiting = {name for name, status in statuses.items() if status in (QUARANTINED, SET_ASIDE)}
+        self._record_replayed(waiting.intersection(_texts(valid["bronze_file"])))
 
-    def _objects_held(self, batch_id: int, records: pa.Table, refused: pa.Table) -> dict[str, str]:
+    def _objects_held(
+        self, batch_id: int, records: pa.Table, refused: pa.Table, statuses: dict[str, str]
+    ) -> dict[str, str]:
         """The objects of the batch to quarantine whole -> the reason given to their valid
         records; raises DataQualityError, after listing them, when the broken objects are
         systematic, or when a replayed object is still broken (see
@@ -306,7 +311,6 @@ class SilverJob:
             _texts(records["bronze_file"]),
             zip(_texts(refused["bronze_file"]), _texts(refused[REASON]), strict=True),
         )
-        statuses = {} if self.replay_of else self.targets.objects.statuses(dataset)
         set_aside = {v.bronze_file for v in verdicts if statuses.get(v.bronze_file) == SET_ASIDE}
         judged = [v for v in verdicts if v.bronze_file not in set_aside]
         broken = [v for v in judged if v.is_broken(limit)]
@@ -344,7 +348,7 @@ class SilverJob:
 
     def _record_replayed(self, valid_objects: set[str] | None = None) -> None:
         """Mark listed objects whose records are now in silver as replayed: the object of a
-        replay, or ``valid_objects`` of a batch."""
+        replay, or ``valid_objects`` (listed objects a batch found valid)."""
         done = {self.replay_of} if self.replay_of is not None else valid_objects or set()
         if done:
             self.targets.objects.mark_replayed(self.spec.name, done)
