@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Path, Query, Request, status
 
 from api.schemas import EconomicQuery, ErrorOut, OhlcvQuery, WindowQuery
+from pipelines.contracts.reference import Asset, AssetClass
 from pipelines.core.settings import Settings
-from pipelines.reference.model import Asset, AssetClass
 from pipelines.serving.base import ServingStore
 
 

@@ -1,7 +1,7 @@
 """Request and response models of the API, kept apart from the storage models.
 
 The API contract changes only when these change: a new column in the store does not leak into
-responses by accident, and a new field of :class:`~pipelines.reference.model.Asset` fails a
+responses by accident, and a new field of :class:`~pipelines.contracts.reference.Asset` fails a
 test until :class:`AssetDetail` gains it on purpose.
 """
 
@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from pipelines.reference.model import AssetClass
+from pipelines.contracts.reference import AssetClass
 from pipelines.serving.base import Resolution
 
 #: Bounds of ``limit`` on the OHLCV endpoint; the default keeps a response under ~1 MB.

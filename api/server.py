@@ -11,7 +11,7 @@ from pipelines.core.settings import Settings
 
 
 def run(settings: Settings) -> None:
-    """Serve the API on ``settings.api_host:api_port`` until interrupted.
+    """Serve the API on ``settings.api.host:api_port`` until interrupted.
 
     The factory is bound to ``settings`` so that the store the app opens follows the same
     settings object as the host and port (e.g. CLI overrides), not a fresh read of the
@@ -20,7 +20,7 @@ def run(settings: Settings) -> None:
     uvicorn.run(
         partial(create_app, settings=settings),
         factory=True,
-        host=settings.api_host,
-        port=settings.api_port,
+        host=settings.api.host,
+        port=settings.api.port,
         log_level="info",
     )

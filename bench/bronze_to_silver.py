@@ -30,11 +30,11 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 from deltalake import write_deltalake
 
-from pipelines import jobs
-from pipelines.bronze.object_store import open_object_store
+from pipelines import steps
 from pipelines.bronze.writer import BronzeWriter
 from pipelines.core.settings import Settings
 from pipelines.ingestion.simulated import SimulatedSource
+from pipelines.lake.objects import open_object_store
 from pipelines.lake.spark import get_spark
 from pipelines.reference import load_assets
 
@@ -95,7 +95,7 @@ def main() -> None:
         spark_start = time.perf_counter() - started
 
         started = time.perf_counter()
-        report = jobs.run_silver(settings, "prices")
+        report = steps.run_silver(settings, "prices")
         job_seconds = time.perf_counter() - started
 
         started = time.perf_counter()

@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--assets", type=int, default=50)
     parser.add_argument("--hours", type=int, default=20_000, help="bars per asset")
     parser.add_argument("--psql", default=shutil.which("psql") or "psql")
-    parser.add_argument("--dsn", default=get_settings().timescale_dsn)
+    parser.add_argument("--dsn", default=get_settings().serving.timescale_dsn)
     args = parser.parse_args()
 
     bars = gold_bars(args.assets, args.hours)

@@ -41,10 +41,10 @@ import kafka
 from kafka import KafkaConsumer
 from kafka.structs import OffsetAndMetadata
 
-from pipelines import jobs
+from pipelines import steps
 from pipelines.bronze.lander import BronzeLander, LanderReport
+from pipelines.contracts.envelope import RawEnvelope
 from pipelines.core.settings import Settings
-from pipelines.ingestion.envelope import RawEnvelope
 from pipelines.kafka.client import client_config, compression_codec
 from pipelines.kafka.producer import EnvelopePublisher
 from pipelines.kafka.topics import ensure_topics, raw_topics
@@ -85,12 +85,12 @@ def local_broker(log: Path) -> Iterator[str]:
 
 
 def simulate(settings: Settings) -> list[RawEnvelope]:
-    source = jobs.simulated_source(settings)
+    source = steps.simulated_source(settings)
     return list(source.collect(source.window))
 
 
 def run_lander(settings: Settings, group: str, records: int) -> LanderReport:
-    grouped = settings.model_copy(update={"lander_group_id": group})
+    grouped = settings.updated(lander_group_id=group)
     lander = BronzeLander(grouped, consumer_overrides=GROUP_TIMING)
     return lander.run(max_records=records, handle_signals=False)
 
@@ -131,7 +131,7 @@ def baseline(settings: Settings, target: Path, records: int) -> tuple[int, float
 def end_to_end(settings: Settings, envelopes: list[RawEnvelope]) -> tuple[LanderReport, float]:
     """A lander already in its group while the producer publishes; once everything is consumed
     the lander is stopped, which lands and commits what it holds: first send to last commit."""
-    grouped = settings.model_copy(update={"lander_group_id": "bench-e2e"})
+    grouped = settings.updated(lander_group_id="bench-e2e")
     lander = BronzeLander(grouped, consumer_overrides=GROUP_TIMING)
     reports: list[LanderReport] = []
     runner = threading.Thread(target=lambda: reports.append(lander.run(handle_signals=False)))
@@ -189,7 +189,7 @@ def main() -> None:
             sim_days=args.days,
             sim_end=dt.date(2026, 1, 1),
             sim_fault_rate=0.0,
-            sim_assets=[a.asset_id for a in jobs.load_assets()[: args.assets]],
+            sim_assets=[a.asset_id for a in steps.load_assets()[: args.assets]],
         )
         envelopes = simulate(settings)
         n = len(envelopes)
@@ -198,7 +198,7 @@ def main() -> None:
 
         # Order matters: the end-to-end run needs empty topics and leaves them filled once,
         # which is what the lander and the baseline then read; the lone publish comes last.
-        e2e_settings = settings.model_copy(update={"lake_root": str(root / "lake-e2e")})
+        e2e_settings = settings.updated(lake_root=str(root / "lake-e2e"))
         e2e_report, e2e_seconds = end_to_end(e2e_settings, envelopes)
 
         lander = run_lander(settings, "bench-lander", n)

@@ -22,7 +22,7 @@ from pipelines.core.settings import Settings, get_settings
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or get_settings()
-    partitions = fetch_day_partitions(settings.partitions_start)
+    partitions = fetch_day_partitions(settings.orchestration.partitions_start)
     return dg.Definitions(
         assets=lakehouse_assets(partitions),
         jobs=lakehouse_jobs(partitions),

@@ -12,9 +12,9 @@ from dagster import RunFailureSensorContext, SensorEvaluationContext
 from dagster_project import jobs
 from dagster_project.resources import AlertsResource, LakeResource, pipeline_settings
 from models.forecast.monitor import live_accuracy
-from pipelines.bronze.object_store import open_object_store
 from pipelines.bronze.writer import BRONZE_PREFIX
 from pipelines.lake.delta import DeltaLake
+from pipelines.lake.objects import open_object_store
 from pipelines.lake.paths import LakePaths
 
 _FETCH_DAY = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/[^/]+\.jsonl$")

@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.bronze.object_store import ObjectStore
 from pipelines.core.errors import NotFoundError
+from pipelines.lake.objects import ObjectStore
 
 MANIFEST = "manifest.json"
 

@@ -20,8 +20,8 @@ from pipelines.core.errors import RwaError
 from pipelines.core.settings import Settings
 
 if TYPE_CHECKING:
-    from pipelines.gold.job import GoldRunReport
-    from pipelines.silver.job import SilverRunReport
+    from pipelines.gold.build import GoldRunReport
+    from pipelines.silver.stream import SilverRunReport
 
 Handler = Callable[[Settings, argparse.Namespace], int]
 
@@ -36,8 +36,8 @@ def _cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
 def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.ingestion.bus import open_bus
     from pipelines.ingestion.registry import get_connector
-    from pipelines.jobs import ingest
     from pipelines.reference import load_assets
+    from pipelines.steps import ingest
 
     # An unknown source or a missing API key fails at once, before any connection is made.
     get_connector(args.source, settings, load_assets())
@@ -52,7 +52,7 @@ def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_land(settings: Settings, args: argparse.Namespace) -> int:
-    from pipelines.jobs import land
+    from pipelines.steps import land
 
     overrides: dict[str, int] = {}
     if args.session_timeout_ms is not None:
@@ -68,7 +68,7 @@ def _cmd_land(settings: Settings, args: argparse.Namespace) -> int:
     print(
         f"landed {r.landed:,} envelopes from Kafka in {r.objects_written:,} new bronze objects "
         f"({r.objects_present:,} objects already present, {r.replayed:,} envelopes replayed), "
-        f"{r.dead_letters:,} dead letters to {settings.kafka_dead_letter_topic}, "
+        f"{r.dead_letters:,} dead letters to {settings.kafka.dead_letter_topic}, "
         f"{r.consumed:,} records in {r.batches:,} batches ({r.seconds:.1f} s)"
     )
     return 0
@@ -83,7 +83,7 @@ def _stop_on_sigterm() -> threading.Event:
 
 
 def _cmd_silver(settings: Settings, args: argparse.Namespace) -> int:
-    from pipelines.jobs import run_silver_all
+    from pipelines.steps import run_silver_all
 
     _print_silver(run_silver_all(settings, _datasets(args)))
     return 0
@@ -91,7 +91,7 @@ def _cmd_silver(settings: Settings, args: argparse.Namespace) -> int:
 
 def _cmd_gold(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.core.errors import ConfigurationError
-    from pipelines.jobs import run_gold
+    from pipelines.steps import run_gold
 
     if (args.first is None) != (args.last is None):
         raise ConfigurationError("rwa gold: give both --first and --last, or neither (every day)")
@@ -100,7 +100,7 @@ def _cmd_gold(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast(settings: Settings, _: argparse.Namespace) -> int:
-    from pipelines.jobs import run_forecast
+    from pipelines.steps import run_forecast
 
     r = run_forecast(settings)
     print(f"forecasts: {len(r.forecasts)} assets, {r.rows_written:,} prediction rows")
@@ -115,7 +115,7 @@ def _cmd_forecast(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
-    from pipelines.jobs import run_backtest
+    from pipelines.steps import run_backtest
 
     results = run_backtest(settings, args.days, args.assets.split(",") if args.assets else None)
     if not results:
@@ -134,7 +134,7 @@ def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_sentiment(settings: Settings, _: argparse.Namespace) -> int:
-    from pipelines.jobs import run_sentiment
+    from pipelines.steps import run_sentiment
 
     r = run_sentiment(settings)
     print(
@@ -145,7 +145,7 @@ def _cmd_sentiment(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _cmd_risk(settings: Settings, args: argparse.Namespace) -> int:
-    from pipelines.jobs import run_risk
+    from pipelines.steps import run_risk
 
     report = run_risk(settings, args.as_of)
     print(f"risk scores as of {report.as_of} ({len(report.scores)} assets, model risk-rules):")
@@ -159,7 +159,7 @@ def _cmd_risk(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
-    from pipelines.jobs import backfill, load_serving
+    from pipelines.steps import backfill, load_serving
 
     report = backfill(settings, args.first, args.last, _datasets(args))
     print(f"backfill of bronze fetched {report.days}:")
@@ -170,7 +170,7 @@ def _cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     _print_gold(report.gold)
     if not args.no_load:
         loaded = load_serving(settings)
-        print(f"serving store ({settings.serving_backend}): {loaded.table_counts}")
+        print(f"serving store ({settings.serving.backend}): {loaded.table_counts}")
     return 0
 
 
@@ -199,10 +199,10 @@ def _print_gold(report: GoldRunReport) -> None:
 
 
 def _cmd_load(settings: Settings, _: argparse.Namespace) -> int:
-    from pipelines.jobs import load_serving
+    from pipelines.steps import load_serving
 
     report = load_serving(settings)
-    print(f"serving store ({settings.serving_backend}): {report.table_counts}")
+    print(f"serving store ({settings.serving.backend}): {report.table_counts}")
     return 0
 
 
@@ -231,16 +231,16 @@ def _cmd_db_migrate(settings: Settings, _: argparse.Namespace) -> int:
 
     with open_store(settings) as store:
         store.migrate()
-        print(f"{settings.serving_backend}: schema up to date; tables {store.table_counts()}")
+        print(f"{settings.serving.backend}: schema up to date; tables {store.table_counts()}")
     return 0
 
 
 def _cmd_quality(settings: Settings, args: argparse.Namespace) -> int:
     import pyarrow.compute as pc
 
-    from pipelines.jobs import quarantined_objects
     from pipelines.quality.results import format_results, latest_results
     from pipelines.silver.quarantine import REPLAYED, format_objects
+    from pipelines.steps import quarantined_objects
 
     print(format_results(latest_results(settings, args.dataset)))
     objects = quarantined_objects(settings).rows(args.dataset)
@@ -252,16 +252,16 @@ def _cmd_quality(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_quarantine(settings: Settings, args: argparse.Namespace) -> int:
-    from pipelines import jobs
+    from pipelines import steps
     from pipelines.silver.quarantine import format_objects
 
     if args.action == "list":
-        print(format_objects(jobs.quarantined_objects(settings).rows(args.dataset)))
+        print(format_objects(steps.quarantined_objects(settings).rows(args.dataset)))
     elif args.action == "set-aside":
-        status = jobs.set_aside_object(settings, args.object, args.note)
+        status = steps.set_aside_object(settings, args.object, args.note)
         print(f"{args.object}: {status}")
     else:
-        report = jobs.replay_object(settings, args.object)
+        report = steps.replay_object(settings, args.object)
         if report.silver is None:
             print(f"{args.object}: already {report.status_before}, nothing to replay")
         else:

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO, TypeVar
 
-from pipelines import jobs
-from pipelines.bronze.object_store import open_object_store
+from pipelines import steps
 from pipelines.bronze.writer import bronze_inventory
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
+from pipelines.lake.objects import open_object_store
 from pipelines.lake.paths import LakePaths
 from pipelines.serving import check_store_writable
 
@@ -33,15 +33,15 @@ class DemoReport:
 
 def run_demo(settings: Settings, out: TextIO) -> DemoReport:
     report = DemoReport()
-    source = jobs.simulated_source(settings)
+    source = steps.simulated_source(settings)
     # The load is the last step: what would make it fail must fail before minutes of lake work.
     check_store_writable(settings)
     window = source.window
     out.write(
-        f"rwa demo: {len(source.assets)} assets x {settings.sim_days} days at "
-        f"{settings.sim_frequency} "
-        f"({window.start:%Y-%m-%d} .. {window.end:%Y-%m-%d}, seed {settings.sim_seed})\n"
-        f"lake {settings.lake_root}  serving {settings.serving_backend}\n\n"
+        f"rwa demo: {len(source.assets)} assets x {settings.simulation.days} days at "
+        f"{settings.simulation.frequency} "
+        f"({window.start:%Y-%m-%d} .. {window.end:%Y-%m-%d}, seed {settings.simulation.seed})\n"
+        f"lake {settings.lake.root}  serving {settings.serving.backend}\n\n"
     )
 
     def step(name: str, run: Callable[[], T], describe: Callable[[T], str]) -> T:
@@ -55,7 +55,7 @@ def run_demo(settings: Settings, out: TextIO) -> DemoReport:
 
     step(
         "simulate -> bronze",
-        lambda: jobs.land_simulated(settings),
+        lambda: steps.land_simulated(settings),
         lambda r: (
             f"{r.records:,} envelopes in {r.objects_written:,} new objects "
             f"({r.objects_present:,} objects already there)"
@@ -63,7 +63,7 @@ def run_demo(settings: Settings, out: TextIO) -> DemoReport:
     )
     step(
         "bronze -> silver",
-        lambda: jobs.run_silver_all(settings),
+        lambda: steps.run_silver_all(settings),
         lambda reports: "; ".join(
             f"{name} {r.records_in:,} in, {r.inserted:,} inserted, {r.updated:,} updated, "
             f"{r.quarantined:,} quarantined"
@@ -72,12 +72,12 @@ def run_demo(settings: Settings, out: TextIO) -> DemoReport:
     )
     step(
         "silver -> gold",
-        lambda: jobs.run_gold(settings),
+        lambda: steps.run_gold(settings),
         lambda r: ", ".join(f"{table}: {rows:,} rows" for table, rows in r.rows.items()),
     )
     step(
         "forecasting",
-        lambda: jobs.run_forecast(settings),
+        lambda: steps.run_forecast(settings),
         lambda r: (
             f"{len(r.forecasts)} assets, {r.rows_written:,} prediction rows"
             + (f", {len(r.skipped)} skipped (short history)" if r.skipped else "")
@@ -85,7 +85,7 @@ def run_demo(settings: Settings, out: TextIO) -> DemoReport:
     )
     step(
         "news sentiment",
-        lambda: jobs.run_sentiment(settings),
+        lambda: steps.run_sentiment(settings),
         lambda r: (
             f"{r.days_scored:,} asset-days, {r.articles_scored:,} articles scored "
             f"({r.model_version})"
@@ -93,7 +93,7 @@ def run_demo(settings: Settings, out: TextIO) -> DemoReport:
     )
     step(
         "risk scoring",
-        lambda: jobs.run_risk(settings),
+        lambda: steps.run_risk(settings),
         lambda r: (
             f"{len(r.scores)} assets as of {r.as_of}, composite "
             f"{min(s.composite for s in r.scores)}-{max(s.composite for s in r.scores)}"
@@ -101,7 +101,7 @@ def run_demo(settings: Settings, out: TextIO) -> DemoReport:
     )
     step(
         "gold -> serving",
-        lambda: jobs.load_serving(settings),
+        lambda: steps.load_serving(settings),
         lambda r: (
             f"{r.assets} assets, "
             + ", ".join(f"{rows:,} {res} bars" for res, rows in r.bars.items())
@@ -138,7 +138,7 @@ def layer_counts(settings: Settings) -> dict[str, dict[str, int]]:
 
 
 def _gold_tables(settings: Settings) -> dict[str, str]:
-    return jobs.gold_table_uris(settings)
+    return steps.gold_table_uris(settings)
 
 
 def _print_summary(settings: Settings, report: DemoReport, out: TextIO) -> None:
@@ -150,5 +150,5 @@ def _print_summary(settings: Settings, report: DemoReport, out: TextIO) -> None:
     out.write(
         f"\nquarantined records: {report.quarantined:,} (silver/quarantine, with reasons)\n"
         f"total {total:.1f} s\n\n"
-        f"Start the API:  rwa serve   ->  http://{settings.api_host}:{settings.api_port}/docs\n"
+        f"Start the API:  rwa serve   ->  http://{settings.api.host}:{settings.api.port}/docs\n"
     )

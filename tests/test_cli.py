@@ -72,7 +72,7 @@ def test_maintain_compacts_every_table_and_reports_it(tmp_path: Path) -> None:
     from pipelines.lake.delta import DeltaLake
 
     settings = Settings(lake_root=str(tmp_path))
-    uri = settings.lake_uri("silver", "events")
+    uri = settings.lake.uri("silver", "events")
     for day in (1, 2, 3):
         rows = pa.table({"key": [day], "value": [day * 1.5]})
         DeltaLake(settings).merge(rows, uri, keys=("key",), update_when=None)
@@ -88,7 +88,7 @@ def test_maintain_compacts_every_table_and_reports_it(tmp_path: Path) -> None:
 def test_quarantine_lists_sets_aside_and_replays_a_broken_object(tmp_path: Path) -> None:
     """A truncated price object quarantined whole by silver: listed (and warned about by
     `rwa quality`), set aside idempotently, then replayed once its content is whole again."""
-    from pipelines import jobs
+    from pipelines import steps
     from pipelines.core.errors import NotFoundError
     from pipelines.lake.delta import DeltaLake
     from pipelines.lake.paths import LakePaths
@@ -101,11 +101,11 @@ def test_quarantine_lists_sets_aside_and_replays_a_broken_object(tmp_path: Path)
     )
 
     settings = lake_settings(tmp_path)
-    env = {"RWA_LAKE_ROOT": settings.lake_root, "RWA_STATE_DIR": str(settings.state_dir)}
+    env = {"RWA_LAKE_ROOT": settings.lake.root, "RWA_STATE_DIR": str(settings.lake.state_dir)}
     fetched = DAY0 + dt.timedelta(days=1)
     line = price_envelope("BTC", hourly_bars(DAY0, 10.0, 3), fetched).to_json_line()
-    key = land_lines(Path(settings.lake_root), [line[:40]], name="part-cut.jsonl")
-    jobs.run_silver(settings, "prices")
+    key = land_lines(Path(settings.lake.root), [line[:40]], name="part-cut.jsonl")
+    steps.run_silver(settings, "prices")
 
     listed = run("quarantine", "list", env=env)
     assert listed.returncode == 0, listed.stderr
@@ -115,16 +115,16 @@ def test_quarantine_lists_sets_aside_and_replays_a_broken_object(tmp_path: Path)
     assert "WARNING: bronze objects quarantined whole" in quality.stdout and key in quality.stdout
     done = run("quarantine", "set-aside", key, "--note", "partial upload", env=env)
     assert (done.returncode, done.stdout.strip()) == (0, f"{key}: set_aside"), done.stderr
-    assert jobs.set_aside_object(settings, key, "again") == "set_aside"  # idempotent
+    assert steps.set_aside_object(settings, key, "again") == "set_aside"  # idempotent
     with pytest.raises(NotFoundError, match="is not a bronze object"):
-        jobs.set_aside_object(settings, "bronze/nope.jsonl", "")
+        steps.set_aside_object(settings, "bronze/nope.jsonl", "")
 
-    (Path(settings.lake_root) / key).write_text(line + "\n")
+    (Path(settings.lake.root) / key).write_text(line + "\n")
     # Spark and Great Expectations start in the subprocess: slow on a loaded machine
     replayed = run("quarantine", "replay", key, env=env, timeout=600)
 
     assert replayed.returncode == 0, replayed.stderr
     assert f"{key}: replayed" in replayed.stdout
     assert DeltaLake(settings).count_rows(LakePaths(settings).silver("prices")) == 3
-    again = jobs.replay_object(settings, key)
+    again = steps.replay_object(settings, key)
     assert (again.status_before, again.silver) == ("replayed", None)

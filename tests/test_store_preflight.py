@@ -42,7 +42,7 @@ def test_demo_refuses_an_unusable_serving_store_before_simulating(
     out = io.StringIO()
     with pytest.raises(StoreUnavailableError):
         run_demo(settings, out)
-    assert not (Path(settings.lake_root) / "bronze").exists()  # nothing was simulated
+    assert not (Path(settings.lake.root) / "bronze").exists()  # nothing was simulated
     assert out.getvalue() == ""
 
 

@@ -12,7 +12,7 @@ from dagster_project import freshness
 from dagster_project.assets.results import Materialization
 from dagster_project.partitions import fetch_day_asset, partition_days
 from dagster_project.resources import KafkaResource, LakeResource, pipeline_settings
-from pipelines import jobs
+from pipelines import steps
 from pipelines.core.settings import Settings
 from pipelines.ingestion.bus import open_bus
 from pipelines.ingestion.registry import known_sources
@@ -37,14 +37,14 @@ def simulated_bronze(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition
     def bronze_simulated(context: AssetExecutionContext, lake: LakeResource) -> Materialization:
         settings = pipeline_settings(lake)
         days = partition_days(context)
-        report = jobs.land_simulated_fetch_days(settings, days)
+        report = steps.land_simulated_fetch_days(settings, days)
         return dg.MaterializeResult(
             metadata={
                 "fetch_days": str(days),
                 "envelopes": report.records,
                 "objects_written": report.objects_written,
                 "objects_already_there": report.objects_present,
-                "path": dg.MetadataValue.path(settings.lake_uri("bronze", f"source={SIMULATED}")),
+                "path": dg.MetadataValue.path(settings.lake.uri("bronze", f"source={SIMULATED}")),
             }
         )
 
@@ -63,7 +63,7 @@ def source_bronze(source: str) -> dg.AssetsDefinition:
     def _fetch(lake: LakeResource, kafka: KafkaResource) -> Materialization:
         settings = pipeline_settings(lake, kafka)
         with open_bus(settings, kafka.bus_kind) as bus:
-            report = jobs.ingest(settings, source, bus)
+            report = steps.ingest(settings, source, bus)
         if report.failures:
             raise dg.Failure(
                 f"{source}: {len(report.failures)} envelopes were not delivered "
@@ -83,7 +83,7 @@ def source_bronze(source: str) -> dg.AssetsDefinition:
 
 
 def _window_text(settings: Settings) -> str:
-    window = jobs.ingest_window(settings)
+    window = steps.ingest_window(settings)
     return f"{window.start.isoformat()} .. {window.end.isoformat()}"
 
 

@@ -3,7 +3,7 @@
 One multi-asset with a spec per table (lineage per table: OHLCV from silver prices, features
 from the daily bars, on-chain and macro joined to the daily bars, sentiment days from news). A
 partition (fetch day) rebuilds the days the silver rows fetched that day are about, through the
-latest day (``jobs.gold_days_after``), so a backfill of any partitions, in one run or many,
+latest day (``steps.gold_days_after``), so a backfill of any partitions, in one run or many,
 leaves the same tables.
 """
 
@@ -17,7 +17,7 @@ from dagster_project.assets.results import Materialization, delta_table_metadata
 from dagster_project.assets.silver import silver_key
 from dagster_project.partitions import SINGLE_RUN, partition_days
 from dagster_project.resources import LakeResource, SparkResource, pipeline_settings
-from pipelines import jobs
+from pipelines import steps
 from pipelines.gold.tables import (
     FEATURES_DAILY,
     GOLD_TABLES,
@@ -73,13 +73,13 @@ def gold_assets(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     ) -> Iterator[Materialization]:
         settings = pipeline_settings(lake, spark)
         fetched = partition_days(context)
-        days = jobs.gold_days_after(settings, fetched)
+        days = steps.gold_days_after(settings, fetched)
         delta, paths = DeltaLake(settings), LakePaths(settings)
         if days is None:
             context.log.info(f"no silver rows were fetched on {fetched}: gold is unchanged")
             report = None
         else:
-            report = jobs.run_gold(settings, (days.first, days.last))
+            report = steps.run_gold(settings, (days.first, days.last))
         for table in GOLD_TABLES:
             metadata = delta_table_metadata(delta, paths.gold(table.name))
             metadata["fetch_days"] = str(fetched)

@@ -19,10 +19,10 @@ from dagster_project.assets.results import Materialization, delta_table_metadata
 from dagster_project.assets.silver import silver_key
 from dagster_project.partitions import fetch_day_asset
 from dagster_project.resources import LakeResource, pipeline_settings
-from models.forecast.job import PREDICTIONS_TABLE
+from models.forecast.batch import PREDICTIONS_TABLE
+from models.risk.batch import RISK_TABLE
 from models.risk.engine import MODEL_VERSION
-from models.risk.job import RISK_TABLE
-from pipelines import jobs
+from pipelines import steps
 from pipelines.gold.tables import FEATURES_DAILY, OHLCV_TABLES, ONCHAIN_DAILY, SENTIMENT_DAILY
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
@@ -51,7 +51,7 @@ def risk_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     )
     def risk_scores(context: AssetExecutionContext, lake: LakeResource) -> Materialization:
         settings = pipeline_settings(lake)
-        report = jobs.run_risk(settings)
+        report = steps.run_risk(settings)
         expected = {asset.asset_id for asset in load_assets()}
         scored = {s.asset_id for s in report.scores if 1 <= s.composite <= 100}
         context.log.info(f"scored {len(scored)} assets as of {report.as_of}")
@@ -92,7 +92,7 @@ def sentiment_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     )
     def sentiment(context: AssetExecutionContext, lake: LakeResource) -> Materialization:
         settings = pipeline_settings(lake)
-        report = jobs.run_sentiment(settings)
+        report = steps.run_sentiment(settings)
         context.log.info(f"sentiment scored by {report.model_version}")
         delta, uri = DeltaLake(settings), LakePaths(settings).gold(SENTIMENT_DAILY.name)
         versions = delta.to_arrow(uri)["model_version"].to_pylist()
@@ -139,7 +139,7 @@ def forecasts_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         context: AssetExecutionContext, config: ForecastConfig, lake: LakeResource
     ) -> Materialization:
         settings = pipeline_settings(lake)
-        report = jobs.run_forecast(settings, reselect=config.reselect_orders)
+        report = steps.run_forecast(settings, reselect=config.reselect_orders)
         metrics = report.metrics.values()
         beats = sum(1 for m in metrics if m["mase_7d"] <= m["naive_mase_7d"])
         coverage = [m["coverage95_7d"] for m in metrics]

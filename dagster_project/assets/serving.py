@@ -8,7 +8,7 @@ from dagster_project.assets.ml import FORECASTS_KEY, RISK_KEY, SENTIMENT_KEY
 from dagster_project.assets.results import Materialization
 from dagster_project.partitions import fetch_day_asset
 from dagster_project.resources import LakeResource, ServingStoreResource, pipeline_settings
-from pipelines import jobs
+from pipelines import steps
 from pipelines.gold.tables import GOLD_TABLES
 
 GROUP = "serving"
@@ -27,10 +27,10 @@ def serving_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     )
     def serving_store(lake: LakeResource, serving: ServingStoreResource) -> Materialization:
         settings = pipeline_settings(lake, serving)
-        report = jobs.load_serving(settings)
+        report = steps.load_serving(settings)
         return dg.MaterializeResult(
             metadata={
-                "backend": settings.serving_backend,
+                "backend": settings.serving.backend,
                 "rows_loaded": dg.MetadataValue.json(report.gold.rows),
                 "table_counts": dg.MetadataValue.json(report.table_counts),
             }

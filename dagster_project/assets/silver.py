@@ -1,7 +1,7 @@
 """Silver: one asset per dataset, each the keyed Delta table the silver job MERGEs into.
 
 A partition (fetch day) reprocesses every bronze object fetched that day with the silver job's
-backfill mode (``jobs.run_silver(..., backfill=days)``): the same parsers, quality gate,
+backfill mode (``steps.run_silver(..., backfill=days)``): the same parsers, quality gate,
 quarantine and reconciliation ledger as the stream, and the same resulting table however the
 days are grouped into runs. Each materialization reports the Great Expectations gate as the
 blocking ``quality_gate`` check, and the bronze objects quarantined whole as the
@@ -24,7 +24,7 @@ from dagster_project.checks import (
 )
 from dagster_project.partitions import fetch_day_asset, partition_days
 from dagster_project.resources import LakeResource, SparkResource, pipeline_settings
-from pipelines import jobs
+from pipelines import steps
 from pipelines.core.errors import DataQualityError
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
@@ -63,12 +63,12 @@ def silver_asset(dataset: str, partitions: dg.PartitionsDefinition) -> dg.Assets
         settings = pipeline_settings(lake, spark)
         days = partition_days(context)
         try:
-            report = jobs.run_silver(settings, dataset, backfill=days)
+            report = steps.run_silver(settings, dataset, backfill=days)
         except DataQualityError as error:
             # The batch was refused and nothing of it merged: report the table as it stands and
             # fail the blocking check, so nothing downstream runs on this partition.
             context.log.error(str(error))
-            table_results = jobs.check_silver_table(settings, dataset)
+            table_results = steps.check_silver_table(settings, dataset)
             return dg.MaterializeResult(
                 metadata=_table_metadata(settings, dataset) | {"fetch_days": str(days)},
                 check_results=[
@@ -103,7 +103,7 @@ def silver_asset(dataset: str, partitions: dg.PartitionsDefinition) -> dg.Assets
 
 
 def _objects_check(settings: Settings, dataset: str) -> dg.AssetCheckResult:
-    return quarantined_objects_result(jobs.quarantined_objects(settings).rows(dataset))
+    return quarantined_objects_result(steps.quarantined_objects(settings).rows(dataset))
 
 
 def _table_metadata(settings: Settings, dataset: str) -> dict[str, Any]:

@@ -40,7 +40,7 @@ __all__ = [
 
 
 def resources_for(settings: Settings) -> dict[str, Any]:
-    """The resources of ``settings.deployment``, configured from ``settings``."""
+    """The resources of ``settings.orchestration.deployment``, configured from ``settings``."""
     lake = LakeResource.from_settings(settings)
     resources: dict[str, Any] = {
         "lake": lake,
@@ -50,13 +50,13 @@ def resources_for(settings: Settings) -> dict[str, Any]:
         "kafka": KafkaResource.from_settings(settings, publish=False),
         "alerts": AlertsResource.from_settings(settings),
     }
-    if settings.deployment == "ci":
+    if settings.orchestration.deployment == "ci":
         resources["serving"] = ServingStoreResource.from_settings(settings, backend="timescaledb")
-    elif settings.deployment == "production":
-        if not settings.lake_is_s3:
+    elif settings.orchestration.deployment == "production":
+        if not settings.lake.is_s3:
             raise ConfigurationError(
                 f"RWA_DEPLOYMENT=production needs an S3 lake: RWA_LAKE_ROOT is "
-                f"{settings.lake_root!r}, expected s3://bucket/prefix"
+                f"{settings.lake.root!r}, expected s3://bucket/prefix"
             )
         resources["serving"] = ServingStoreResource.from_settings(settings, backend="timescaledb")
         resources["kafka"] = KafkaResource.from_settings(settings, publish=True)

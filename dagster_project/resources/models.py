@@ -7,7 +7,7 @@ import dagster as dg
 from dagster_project.resources.lake import LakeResource
 from dagster_project.resources.settings import pipeline_settings
 from models.registry import ModelRegistry
-from pipelines.bronze.object_store import open_object_store
+from pipelines.lake.objects import open_object_store
 
 
 class ModelStoreResource(dg.ConfigurableResource["ModelStoreResource"]):

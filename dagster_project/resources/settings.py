@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from pipelines.core.settings import Settings, get_settings
+from pipelines.core.settings import Settings, get_settings, variable_owners
 
 
 class SettingsPart(Protocol):
@@ -23,9 +23,15 @@ ResourceT = TypeVar("ResourceT", bound=SettingsPart)
 def from_settings(cls: type[ResourceT], settings: Settings, **overrides: Any) -> ResourceT:
     """``cls`` with each ``SETTINGS`` field taken from ``settings`` (paths as text), then
     ``overrides`` (fields a deployment sets itself)."""
-    values = {field: getattr(settings, name) for field, name in cls.SETTINGS.items()}
+    values = {field: setting_value(settings, name) for field, name in cls.SETTINGS.items()}
     values = {k: str(v) if isinstance(v, PurePath) else v for k, v in values.items()}
     return cls(**(values | overrides))
+
+
+def setting_value(settings: Settings, variable: str) -> Any:
+    """The value of the setting read from ``RWA_<variable>``."""
+    section, field = variable_owners()[variable]
+    return getattr(getattr(settings, section), field)
 
 
 def pipeline_settings(*parts: SettingsPart) -> Settings:

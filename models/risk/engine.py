@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from models.risk.factors import Factor, to_score, weighted_points
 from models.risk.market import MarketHistory, is_pegged, market_factors
 from models.risk.profile import credit_factors, regulatory_factors, technical_factors
-from pipelines.reference.model import Asset
+from pipelines.contracts.reference import Asset
 
 #: Methodology version recorded with every score (docs/risk.md); bump when a rule changes.
 MODEL_VERSION = "risk-rules-2.0"

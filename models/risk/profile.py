@@ -12,8 +12,8 @@ import datetime as dt
 from collections.abc import Sequence
 
 from models.risk.factors import Factor, log_scale
+from pipelines.contracts.reference import Asset
 from pipelines.gold.macro import jurisdiction_country
-from pipelines.reference.model import Asset
 
 #: Collateral classes, riskiest first: (points, keywords, label).
 COLLATERAL: tuple[tuple[float, tuple[str, ...], str], ...] = (

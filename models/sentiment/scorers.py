@@ -162,16 +162,16 @@ def load_scorer(settings: Settings) -> SentimentScorer:
     logged (and the lexicon's own ``model_version`` on every score)."""
     try:
         return FinBertScorer(
-            settings.sentiment_model,
-            batch_size=settings.sentiment_batch_size,
-            max_tokens=settings.sentiment_max_tokens,
-            local_files_only=not settings.sentiment_allow_download,
+            settings.models.sentiment_model,
+            batch_size=settings.models.sentiment_batch_size,
+            max_tokens=settings.models.sentiment_max_tokens,
+            local_files_only=not settings.models.sentiment_allow_download,
         )
     except (OSError, ValueError) as error:
         log.warning(
             "sentiment model %r could not be loaded (%s); scoring with the Loughran-McDonald "
             "lexicon instead",
-            settings.sentiment_model,
+            settings.models.sentiment_model,
             str(error).splitlines()[0] if str(error) else type(error).__name__,
         )
         return LexiconScorer()

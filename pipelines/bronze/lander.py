@@ -77,11 +77,10 @@ from kafka.errors import (
 from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
-from pipelines.bronze.object_store import ObjectStore, open_object_store
 from pipelines.bronze.writer import partition_prefix
+from pipelines.contracts.envelope import RawEnvelope
 from pipelines.core.errors import RwaError
 from pipelines.core.settings import Settings
-from pipelines.ingestion.envelope import RawEnvelope
 from pipelines.kafka.client import (
     close_producer,
     consumer_config,
@@ -90,6 +89,7 @@ from pipelines.kafka.client import (
     producer_config,
 )
 from pipelines.kafka.topics import ensure_topics, project_topics, raw_topics
+from pipelines.lake.objects import ObjectStore, open_object_store
 
 log = logging.getLogger(__name__)
 
@@ -272,8 +272,8 @@ class BronzeLander:
         self.settings = settings
         self.store = store if store is not None else open_object_store(settings)
         self.topics = list(topics) if topics is not None else raw_topics()
-        self.group_id = settings.lander_group_id
-        self.dead_letter_topic = settings.kafka_dead_letter_topic
+        self.group_id = settings.kafka.lander_group_id
+        self.dead_letter_topic = settings.kafka.dead_letter_topic
         self._after_object = after_object
         self._assignment_timeout_s = assignment_timeout_s
         ensure_topics(settings, [*self.topics, *project_topics(settings)])
@@ -346,7 +346,9 @@ class BronzeLander:
         wait = _MAX_POLL_WAIT_S
         for buffer in self._buffers.values():
             if buffer.forced_end is None:  # a buffer waiting for a manifest's end has no due time
-                due = buffer.opened_at + self.settings.lander_max_interval_s - time.monotonic()
+                due = (
+                    buffer.opened_at + self.settings.kafka.lander_max_interval_s - time.monotonic()
+                )
                 wait = min(wait, max(due, 0.0))
         return int(wait * 1000)
 
@@ -410,14 +412,14 @@ class BronzeLander:
         if buffer.forced_end is not None:
             return buffer.last_offset >= buffer.forced_end
         return (
-            len(buffer.records) >= self.settings.lander_max_records
-            or buffer.size >= self.settings.lander_max_bytes
+            len(buffer.records) >= self.settings.kafka.lander_max_records
+            or buffer.size >= self.settings.kafka.lander_max_bytes
         )
 
     def _rotate_due(self, now: float) -> None:
         for tp, buffer in list(self._buffers.items()):
             waiting = buffer.forced_end is not None  # only the manifest's end may close it
-            if not waiting and now - buffer.opened_at >= self.settings.lander_max_interval_s:
+            if not waiting and now - buffer.opened_at >= self.settings.kafka.lander_max_interval_s:
                 self._flush(tp)
 
     def _drop_reset_partitions(self) -> None:

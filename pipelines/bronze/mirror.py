@@ -11,8 +11,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from pipelines.bronze.object_store import ObjectStore
 from pipelines.bronze.writer import BRONZE_PREFIX
+from pipelines.lake.objects import ObjectStore
 
 
 def mirror_bronze(store: ObjectStore, local_root: Path, dataset: str | None = None) -> int:

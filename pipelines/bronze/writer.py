@@ -18,8 +18,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pipelines.bronze.object_store import ObjectStore
-from pipelines.ingestion.envelope import RawEnvelope
+from pipelines.contracts.envelope import RawEnvelope
+from pipelines.lake.objects import ObjectStore
 
 BRONZE_PREFIX = "bronze"
 

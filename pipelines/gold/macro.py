@@ -31,9 +31,9 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from pipelines.contracts.reference import Asset
 from pipelines.ingestion.worldbank import JURISDICTION_ISO3, WorldBankSource
 from pipelines.lake.days import DayRange, restrict
-from pipelines.reference.model import Asset
 
 #: Region of the series that apply to every asset (dollar rates and inflation).
 MARKET_WIDE_REGION = "USA"

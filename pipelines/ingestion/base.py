@@ -20,9 +20,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
+from pipelines.contracts.envelope import Dataset, RawEnvelope
+from pipelines.contracts.reference import Asset
 from pipelines.core.settings import Settings
-from pipelines.ingestion.envelope import Dataset, RawEnvelope
-from pipelines.reference.model import Asset
 
 
 def require_utc(value: dt.datetime, name: str) -> dt.datetime:

@@ -15,11 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pipelines.bronze.object_store import open_object_store
 from pipelines.bronze.writer import BronzeWriter
+from pipelines.contracts.envelope import RawEnvelope
 from pipelines.core.resources import Closeable
 from pipelines.core.settings import Settings
-from pipelines.ingestion.envelope import RawEnvelope
 from pipelines.kafka.client import kafka_errors
 from pipelines.kafka.producer import (
     DeliveryError,
@@ -27,6 +26,7 @@ from pipelines.kafka.producer import (
     EnvelopePublisher,
     delivery_failure_message,
 )
+from pipelines.lake.objects import open_object_store
 
 BusKind = Literal["direct", "kafka"]
 

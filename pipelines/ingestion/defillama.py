@@ -36,10 +36,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from pipelines.contracts.reference import Asset
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import FetchWindow, RawResponse, SourceRequest
 from pipelines.ingestion.http import HttpClient, HttpConnector, Shape
-from pipelines.reference.model import Asset
 
 PROTOCOL_ENDPOINT = "/protocol/{slug}"
 STABLECOINS_ENDPOINT = "/stablecoins"
@@ -87,8 +87,8 @@ class DefiLlamaSource(HttpConnector):
 
         return cls(
             assets,
-            tvl_client=client(settings.defillama_base_url),
-            stablecoins_client=client(settings.defillama_stablecoins_url),
+            tvl_client=client(settings.sources.defillama_base_url),
+            stablecoins_client=client(settings.sources.defillama_stablecoins_url),
         )
 
     def client_for(self, request: SourceRequest) -> HttpClient:

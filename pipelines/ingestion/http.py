@@ -89,9 +89,9 @@ class RetryPolicy:
     def from_settings(cls, settings: Settings) -> RetryPolicy:
         """The policy of ``RWA_HTTP_MAX_RETRIES`` / ``_BACKOFF_BASE_S`` / ``_BACKOFF_MAX_S``."""
         return cls(
-            max_retries=settings.http_max_retries,
-            backoff_base_s=settings.http_backoff_base_s,
-            backoff_max_s=settings.http_backoff_max_s,
+            max_retries=settings.sources.http_max_retries,
+            backoff_base_s=settings.sources.http_backoff_base_s,
+            backoff_max_s=settings.sources.http_backoff_max_s,
         )
 
     def delay(self, attempt: int, retry_after: float | None, rng: Jitter) -> float:
@@ -263,7 +263,7 @@ class HttpClient(Closeable):
             source,
             base_url=base_url,
             retry=RetryPolicy.from_settings(settings),
-            timeout_s=settings.http_timeout_s,
+            timeout_s=settings.sources.http_timeout_s,
             rate_per_s=rate_per_s,
             headers=headers,
             params=params,

@@ -35,11 +35,11 @@ from xml.parsers import expat
 
 import httpx
 
+from pipelines.contracts.reference import Asset
 from pipelines.core.errors import ConfigurationError, FetchError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import FetchWindow, RawResponse, SourceRequest
 from pipelines.ingestion.http import HttpClient, HttpConnector, HttpResponse, Shape, require_key
-from pipelines.reference.model import Asset
 
 logger = logging.getLogger("pipelines.ingestion.news")
 
@@ -185,11 +185,11 @@ class NewsApiSource(_NewsConnector):
     @classmethod
     def from_settings(cls, settings: Settings, assets: Sequence[Asset]) -> NewsApiSource:
         """Searches for the names and tickers of ``assets``."""
-        key = require_key(settings.newsapi_key, "RWA_NEWSAPI_KEY")
+        key = require_key(settings.sources.newsapi_key, "RWA_NEWSAPI_KEY")
         client = HttpClient.for_source(
             cls.name,
             settings,
-            base_url=settings.newsapi_base_url,
+            base_url=settings.sources.newsapi_base_url,
             rate_per_s=NEWSAPI_RATE_PER_S,
             headers={"X-Api-Key": key},
         )
@@ -305,12 +305,12 @@ class RssFeedSource(_NewsConnector):
     @classmethod
     def from_settings(cls, settings: Settings, assets: Sequence[Asset]) -> RssFeedSource:
         """The feeds of ``RWA_NEWS_FEEDS``; feeds are not per asset, so ``assets`` is unused."""
-        if not settings.news_feeds:
+        if not settings.sources.news_feeds:
             raise ConfigurationError(
                 "RWA_NEWS_FEEDS is not set: the news source needs RSS/Atom feed URLs, "
                 "comma-separated"
             )
-        for url in settings.news_feeds:
+        for url in settings.sources.news_feeds:
             if not _is_http_url(url):
                 raise ConfigurationError(f"RWA_NEWS_FEEDS: {url!r} is not an http(s) URL")
         client = HttpClient.for_source(
@@ -320,7 +320,7 @@ class RssFeedSource(_NewsConnector):
             rate_per_s=FEED_RATE_PER_S,
             headers={"Accept": _FEED_ACCEPT},
         )
-        return cls(client, settings.news_feeds)
+        return cls(client, settings.sources.news_feeds)
 
     def build_requests(self, window: FetchWindow) -> list[SourceRequest]:
         return [SourceRequest("news", feed) for feed in self._urls]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
+from pipelines.contracts.reference import Asset
 from pipelines.core.errors import ConfigurationError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import Connector
@@ -14,7 +15,6 @@ from pipelines.ingestion.fred import FredSource
 from pipelines.ingestion.news import NewsApiSource, RssFeedSource
 from pipelines.ingestion.simulated import SimulatedSource
 from pipelines.ingestion.worldbank import WorldBankSource
-from pipelines.reference.model import Asset
 
 CONNECTORS: Mapping[str, type[Connector]] = MappingProxyType(
     {

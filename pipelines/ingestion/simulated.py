@@ -102,6 +102,8 @@ from typing import Any, ClassVar, Literal, TypeVar, get_args
 import numpy as np
 import numpy.typing as npt
 
+from pipelines.contracts.envelope import DATASETS, Dataset
+from pipelines.contracts.reference import Asset, AssetClass
 from pipelines.core.errors import ConfigurationError, DataContractError, NotFoundError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import (
@@ -111,8 +113,6 @@ from pipelines.ingestion.base import (
     SourceRequest,
     require_utc,
 )
-from pipelines.ingestion.envelope import DATASETS, Dataset
-from pipelines.reference.model import Asset, AssetClass
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -1166,24 +1166,24 @@ class SimulatedSource(Connector):
     @classmethod
     def from_settings(cls, settings: Settings, assets: Sequence[Asset]) -> SimulatedSource:
         """The source the ``RWA_SIM_*`` settings describe, over ``assets`` (filtered by them)."""
-        end_day = settings.sim_end or dt.datetime.now(dt.UTC).date()
+        end_day = settings.simulation.end or dt.datetime.now(dt.UTC).date()
         end = dt.datetime.combine(end_day, dt.time(), tzinfo=dt.UTC)
         chosen = list(assets)
-        if settings.sim_assets:
+        if settings.simulation.assets:
             known = {a.asset_id for a in assets}
-            missing = sorted(set(settings.sim_assets) - known)
+            missing = sorted(set(settings.simulation.assets) - known)
             if missing:
                 raise ConfigurationError(
                     f"RWA_SIM_ASSETS names unknown asset ids {missing}; known: {sorted(known)}"
                 )
-            chosen = [a for a in assets if a.asset_id in set(settings.sim_assets)]
+            chosen = [a for a in assets if a.asset_id in set(settings.simulation.assets)]
         return cls(
             chosen,
-            seed=settings.sim_seed,
-            start=end - dt.timedelta(days=settings.sim_days),
+            seed=settings.simulation.seed,
+            start=end - dt.timedelta(days=settings.simulation.days),
             end=end,
-            frequency=settings.sim_frequency,
-            fault_rate=settings.sim_fault_rate,
+            frequency=settings.simulation.frequency,
+            fault_rate=settings.simulation.fault_rate,
         )
 
     def _index_assets(self) -> dict[str, Asset]:

@@ -28,7 +28,7 @@ DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000
 
 def bootstrap_servers(settings: Settings) -> list[str]:
     """``host:port`` entries of ``RWA_KAFKA_BOOTSTRAP_SERVERS``; at least one is required."""
-    servers = [part.strip() for part in settings.kafka_bootstrap_servers.split(",")]
+    servers = [part.strip() for part in settings.kafka.bootstrap_servers.split(",")]
     servers = [server for server in servers if server]
     if not servers:
         raise ConfigurationError("RWA_KAFKA_BOOTSTRAP_SERVERS is empty")
@@ -39,7 +39,7 @@ def client_config(settings: Settings) -> dict[str, Any]:
     """Connection settings shared by producers, consumers and the admin client."""
     return {
         "bootstrap_servers": bootstrap_servers(settings),
-        "security_protocol": settings.kafka_security_protocol,
+        "security_protocol": settings.kafka.security_protocol,
         "client_id": CLIENT_ID,
     }
 
@@ -135,5 +135,5 @@ def kafka_errors(settings: Settings) -> Iterator[None]:
         if type(error).__name__ not in detail:
             detail = f"{type(error).__name__}: {detail}"
         raise KafkaUnavailableError(
-            f"Kafka at {settings.kafka_bootstrap_servers}: {detail}"
+            f"Kafka at {settings.kafka.bootstrap_servers}: {detail}"
         ) from error

@@ -36,10 +36,10 @@ from typing import Any
 
 from kafka.errors import KafkaError
 
+from pipelines.contracts.envelope import TOPIC_BY_DATASET, RawEnvelope
 from pipelines.core.errors import RwaError
 from pipelines.core.resources import Closeable
 from pipelines.core.settings import Settings
-from pipelines.ingestion.envelope import TOPIC_BY_DATASET, RawEnvelope
 from pipelines.kafka.client import (
     close_producer,
     flush_timeout_s,

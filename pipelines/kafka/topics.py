@@ -15,9 +15,9 @@ from typing import Any
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
+from pipelines.contracts.envelope import TOPIC_BY_DATASET
 from pipelines.core.errors import RwaError
 from pipelines.core.settings import Settings
-from pipelines.ingestion.envelope import TOPIC_BY_DATASET
 from pipelines.kafka.client import client_config
 
 
@@ -32,7 +32,7 @@ def raw_topics() -> list[str]:
 
 def project_topics(settings: Settings) -> list[str]:
     """Every topic the project writes: the raw topics and the dead-letter topic."""
-    return [*raw_topics(), settings.kafka_dead_letter_topic]
+    return [*raw_topics(), settings.kafka.dead_letter_topic]
 
 
 @dataclass
@@ -62,8 +62,8 @@ def ensure_topics(settings: Settings, topics: Sequence[str] | None = None) -> To
 def _create(admin: Any, settings: Settings, names: list[str]) -> TopicsReport:
     spec = {
         name: {
-            "num_partitions": settings.kafka_topic_partitions,
-            "replication_factor": settings.kafka_replication_factor,
+            "num_partitions": settings.kafka.topic_partitions,
+            "replication_factor": settings.kafka.replication_factor,
         }
         for name in names
     }

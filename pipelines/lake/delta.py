@@ -52,7 +52,7 @@ class DeltaLake:
     """Reads and writes Delta tables under the lake root with the configured engine."""
 
     def __init__(self, settings: Settings) -> None:
-        self._storage_options = settings.delta_storage_options()
+        self._storage_options = settings.lake.delta_storage_options()
         self._native = wants_native_delta(settings)
 
     # --- reads ----------------------------------------------------------------------------

@@ -22,9 +22,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pipelines.bronze.object_store import ObjectStore, open_object_store
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
+from pipelines.lake.objects import ObjectStore, open_object_store
 
 LAYERS = ("silver", "gold")
 _DELTA_LOG = "/_delta_log/"
@@ -81,7 +81,7 @@ class LakeMaintenance:
 
     def table_uris(self) -> list[str]:
         names = delta_table_names(open_object_store(self.settings))
-        return [self.settings.lake_uri(*name.split("/")) for name in names]
+        return [self.settings.lake.uri(*name.split("/")) for name in names]
 
     def run(
         self,
@@ -93,7 +93,7 @@ class LakeMaintenance:
         """Maintain ``uris`` (default: every silver and gold table). ``dry_run`` compacts and
         checkpoints nothing and only reports what vacuum would delete."""
         hours = (
-            self.settings.maintain_vacuum_retention_hours
+            self.settings.maintenance.vacuum_retention_hours
             if retention_hours is None
             else retention_hours
         )
@@ -112,7 +112,7 @@ class LakeMaintenance:
         compacted = written = 0
         if not dry_run:
             metrics = table.optimize.compact(
-                target_size=self.settings.maintain_target_file_mb * 1024 * 1024
+                target_size=self.settings.maintenance.target_file_mb * 1024 * 1024
             )
             compacted = int(metrics.get("numFilesRemoved", 0))
             written = int(metrics.get("numFilesAdded", 0))

@@ -16,10 +16,10 @@ class LakePaths:
     settings: Settings
 
     def silver(self, table: str) -> str:
-        return self.settings.lake_uri("silver", table)
+        return self.settings.lake.uri("silver", table)
 
     def gold(self, table: str) -> str:
-        return self.settings.lake_uri("gold", table)
+        return self.settings.lake.uri("gold", table)
 
     @property
     def quarantine(self) -> str:
@@ -36,12 +36,12 @@ class LakePaths:
         return self.silver("reconciliation")
 
     def checkpoint(self, job: str) -> Path:
-        return self.settings.state_dir.resolve() / "checkpoints" / job
+        return self.settings.lake.state_dir.resolve() / "checkpoints" / job
 
     @property
     def bronze_local_root(self) -> Path:
         """A local folder holding ``bronze/``: the lake itself, or the mirror of an S3 lake
         (Spark's file source here has no S3 filesystem)."""
-        if self.settings.lake_is_s3:
-            return self.settings.state_dir.resolve() / "bronze-mirror"
-        return Path(self.settings.lake_root).resolve()
+        if self.settings.lake.is_s3:
+            return self.settings.lake.state_dir.resolve() / "bronze-mirror"
+        return Path(self.settings.lake.root).resolve()

@@ -37,9 +37,9 @@ def _delta_jars_on_classpath() -> bool:
 
 
 def wants_native_delta(settings: Settings) -> bool:
-    if settings.delta_backend == "auto":
+    if settings.spark.delta_backend == "auto":
         return _delta_jars_on_classpath()
-    return settings.delta_backend == "native"
+    return settings.spark.delta_backend == "native"
 
 
 def get_spark(settings: Settings) -> SparkSession:
@@ -52,7 +52,7 @@ def get_spark(settings: Settings) -> SparkSession:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        builder = SparkSession.builder.appName("rwa-lakehouse").master(settings.spark_master)
+        builder = SparkSession.builder.appName("rwa-lakehouse").master(settings.spark.master)
         for key, value in _spark_conf(settings).items():
             builder = builder.config(key, value)
         spark = builder.getOrCreate()
@@ -64,8 +64,8 @@ def _spark_conf(settings: Settings) -> dict[str, str]:
     conf = {
         # Delta and Arrow timestamps are UTC instants; the session must not shift them.
         "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
-        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
+        "spark.driver.memory": settings.spark.driver_memory,
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
         "spark.ui.enabled": "false",

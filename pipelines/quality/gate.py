@@ -10,7 +10,7 @@ table after a run::
     outcome.rejected   # the others, plus a ``reason`` naming the failed checks in words
 
 The gate never raises for bad data -- the silver job decides from the counts whether a batch
-fails (``settings.quality_max_failure_share``). It raises :class:`ConfigurationError` for an
+fails (``settings.quality.max_failure_share``). It raises :class:`ConfigurationError` for an
 unknown dataset and :class:`DataContractError` when ``rows`` lacks a silver column a check
 reads. Every expectation result is stored in ``silver/quality_results``.
 """
@@ -98,7 +98,7 @@ class QualityGate:
             lake,
             results_uri=paths.quality_results,
             onchain_uri=paths.silver("onchain"),
-            freshness_hours=settings.quality_freshness_hours,
+            freshness_hours=settings.quality.freshness_hours,
         )
 
     # --- per micro-batch -------------------------------------------------------------------

@@ -5,7 +5,7 @@ process); ``load_catalog(path)`` reads another file, e.g. a candidate edit, and 
 Every problem is reported at once, each naming the asset and the field, as a
 :class:`ReferenceDataError` (a :class:`~pipelines.core.errors.DataContractError`).
 
-Beyond the field types of :mod:`pipelines.reference.model`, a catalog must satisfy:
+Beyond the field types of :mod:`pipelines.contracts.reference`, a catalog must satisfy:
 
 * ``asset_id`` is unique;
 * ``(blockchain_network, contract_address)`` is unique where the address is known
@@ -30,8 +30,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pipelines.contracts.reference import ASSET_CLASSES, Asset, AssetCatalog, AssetClass
 from pipelines.core.errors import DataContractError, NotFoundError
-from pipelines.reference.model import ASSET_CLASSES, Asset, AssetCatalog, AssetClass
 
 __all__ = [
     "ASSET_CLASSES",

@@ -42,32 +42,32 @@ _LAZY = {
 
 
 def open_store(settings: Settings, *, read_only: bool = False) -> ServingStore:
-    """The serving store ``settings.serving_backend`` names, connected but not migrated.
+    """The serving store ``settings.serving.backend`` names, connected but not migrated.
 
     ``read_only`` suits readers such as the API: DuckDB then reads the published snapshot
     and follows each newly published one, TimescaleDB makes every transaction read-only;
     either raises StoreUnavailableError on a write. A writable DuckDB store publishes what
-    was written when it is closed, and waits up to ``settings.duckdb_writer_wait_s`` for
+    was written when it is closed, and waits up to ``settings.serving.duckdb_writer_wait_s`` for
     another writer. Raises StoreUnavailableError when the store cannot be reached. Intraday
-    bars are kept for ``settings.serving_intraday_retention_days``.
+    bars are kept for ``settings.serving.intraday_retention_days``.
     """
-    retention_days = settings.serving_intraday_retention_days
-    if settings.serving_backend == "timescaledb":
+    retention_days = settings.serving.intraday_retention_days
+    if settings.serving.backend == "timescaledb":
         from pipelines.serving.timescale_store import TimescaleStore
 
         return TimescaleStore(
-            settings.timescale_dsn,
-            pool_max=settings.timescale_pool_max,
+            settings.serving.timescale_dsn,
+            pool_max=settings.serving.timescale_pool_max,
             read_only=read_only,
             intraday_retention_days=retention_days,
         )
     from pipelines.serving.duckdb_store import DuckDBStore
 
     return DuckDBStore(
-        settings.duckdb_path,
+        settings.serving.duckdb_path,
         read_only=read_only,
         intraday_retention_days=retention_days,
-        writer_wait_s=settings.duckdb_writer_wait_s,
+        writer_wait_s=settings.serving.duckdb_writer_wait_s,
     )
 
 
@@ -75,10 +75,10 @@ def check_store_writable(settings: Settings) -> None:
     """Raise StoreUnavailableError now if a load into the configured store could not succeed
     for a reason known in advance (folder not writable, server unreachable, unreadable
     snapshot): for commands that do long work before they load. Changes nothing."""
-    if settings.serving_backend == "duckdb":
+    if settings.serving.backend == "duckdb":
         from pipelines.serving.duckdb_store import check_writable
 
-        check_writable(settings.duckdb_path)
+        check_writable(settings.serving.duckdb_path)
         return
     with open_store(settings) as store:
         health = store.health()

@@ -11,8 +11,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.contracts.reference import Asset
 from pipelines.core.errors import DataContractError
-from pipelines.reference.model import Asset
 from pipelines.serving._sql import ASSET_COLUMNS
 from pipelines.serving.base import (
     COUNTED_TABLES,

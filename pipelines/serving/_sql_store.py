@@ -19,9 +19,9 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.contracts.reference import Asset
 from pipelines.core.errors import DataContractError, StoreUnavailableError
-from pipelines.core.settings import Settings
-from pipelines.reference.model import Asset
+from pipelines.core.settings import ServingSettings
 from pipelines.serving import _sql
 from pipelines.serving._rows import (
     as_utc,
@@ -54,8 +54,8 @@ from pipelines.serving.base import (
 )
 
 #: Days of 1m/5m bars a store keeps unless told otherwise: the setting's own default.
-DEFAULT_INTRADAY_RETENTION_DAYS: int = Settings.model_fields[
-    "serving_intraday_retention_days"
+DEFAULT_INTRADAY_RETENTION_DAYS: int = ServingSettings.model_fields[
+    "intraday_retention_days"
 ].default
 
 

@@ -26,8 +26,8 @@ from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 
+from pipelines.contracts.reference import Asset
 from pipelines.core.resources import Closeable
-from pipelines.reference.model import Asset
 
 #: Bar resolutions the API serves. 1m/5m/1h/1d are loaded from gold; 1w is derived in the
 #: store from the 1d bars (continuous aggregate, materialized view or view).

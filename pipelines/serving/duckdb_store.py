@@ -33,7 +33,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.core.errors import StoreUnavailableError
-from pipelines.core.settings import Settings
+from pipelines.core.settings import ServingSettings
 from pipelines.serving import _sql
 from pipelines.serving._rows import one_line
 from pipelines.serving._sql_store import DEFAULT_INTRADAY_RETENTION_DAYS, SqlStore
@@ -47,7 +47,7 @@ from pipelines.serving.duckdb_snapshots import (
 )
 
 #: How long a writer waits for another one to finish: the setting's own default.
-DEFAULT_WRITER_WAIT_S: float = Settings.model_fields["duckdb_writer_wait_s"].default
+DEFAULT_WRITER_WAIT_S: float = ServingSettings.model_fields["duckdb_writer_wait_s"].default
 
 _log = logging.getLogger(__name__)
 

@@ -34,9 +34,9 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType
 
+from pipelines.contracts.reference import Asset
 from pipelines.ingestion.news import EVERYTHING_ENDPOINT, feed_problem
 from pipelines.ingestion.simulated import NEWS_ENDPOINT
-from pipelines.reference.model import Asset
 from pipelines.silver.spec import (
     UTC_TS,
     DatasetSpec,

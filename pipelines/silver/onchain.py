@@ -39,6 +39,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from pipelines.contracts.reference import Asset
 from pipelines.ingestion.defillama import (
     PROTOCOL_ENDPOINT,
     STABLECOIN_CHART_ENDPOINT,
@@ -46,7 +47,6 @@ from pipelines.ingestion.defillama import (
     STABLECOINS_ENDPOINT,
 )
 from pipelines.ingestion.simulated import ONCHAIN_ENDPOINT
-from pipelines.reference.model import Asset
 from pipelines.silver.spec import (
     AMOUNT_LIMIT,
     PRICE_LIMIT,

@@ -31,7 +31,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_type
 from pyspark.sql.types import DataType, StringType, StructField, StructType
 
-from pipelines.ingestion.envelope import SCHEMA_VERSION
+from pipelines.contracts.envelope import SCHEMA_VERSION
 from pipelines.silver.spec import (
     DatasetSpec,
     Envelope,

@@ -26,9 +26,9 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType
 
+from pipelines.contracts.reference import Asset
 from pipelines.ingestion.coingecko import MARKET_CHART_ENDPOINT, MARKETS_ENDPOINT, OHLC_ENDPOINT
 from pipelines.ingestion.simulated import PRICES_ENDPOINT
-from pipelines.reference.model import Asset
 from pipelines.silver.spec import (
     PRICE_LIMIT,
     UTC_TS,

@@ -33,9 +33,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.bronze.object_store import ObjectStore, open_object_store
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
+from pipelines.lake.objects import ObjectStore, open_object_store
 from pipelines.lake.paths import LakePaths
 from pipelines.silver.quarantine import OBJECTS_TABLE, QuarantinedObjects
 
@@ -195,7 +195,7 @@ def committed_merge_counts(
 
 def _lake_key(settings: Settings, uri: str) -> str:
     """``uri`` relative to the lake root (the object store's key space)."""
-    root = settings.lake_uri()
+    root = settings.lake.uri()
     return uri.removeprefix(root).strip("/")
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from pipelines.contracts.reference import Asset
 from pipelines.core.errors import ConfigurationError
-from pipelines.reference.model import Asset
 from pipelines.silver.economic import economic_spec
 from pipelines.silver.news import news_spec
 from pipelines.silver.onchain import onchain_spec

@@ -3,7 +3,7 @@
 A :class:`DatasetSpec` names the Delta table, its declared Arrow schema (the contract of
 ``docs/data-model.md``), key and partitions, and the :class:`PayloadParser` of every
 (source, payload shape) that lands in its bronze folder. The generic streaming job
-(:mod:`pipelines.silver.job`) and the Spark parsing engine (:mod:`pipelines.silver.parsing`) do
+(:mod:`pipelines.silver.stream`) and the Spark parsing engine (:mod:`pipelines.silver.parsing`) do
 everything else, so adding a source is one small parser class, and adding a dataset is one spec.
 
 A parser turns the typed payload of one envelope into records, in Spark column expressions:

@@ -24,10 +24,10 @@ from schemathesis import Case
 
 from api.main import create_app
 from api.routes import ROUTERS
-from models.forecast.job import prediction_rows
+from models.forecast.batch import prediction_rows
 from models.forecast.models import NaiveForecaster
+from models.risk.batch import score_rows
 from models.risk.engine import score_asset
-from models.risk.job import score_rows
 from models.risk.market import MarketHistory
 from pipelines.serving.duckdb_store import DuckDBStore
 from tests.api.live_server import running_server

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from models.forecast.job import prediction_rows
+from models.forecast.batch import prediction_rows
 from models.forecast.models import Forecast, NaiveForecaster
 from pipelines.core.settings import Settings
 from pipelines.reference import load_assets

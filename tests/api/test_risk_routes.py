@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from models.risk.batch import score_rows
 from models.risk.engine import MODEL_VERSION, score_asset
-from models.risk.job import score_rows
 from models.risk.market import MarketHistory
 from pipelines.core.settings import Settings
 from pipelines.reference import load_assets

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 import api.main
 from api.main import create_app
 from api.schemas import AssetDetail, AssetSummary
+from pipelines.contracts.reference import ASSET_CLASSES, Asset
 from pipelines.core.errors import StoreUnavailableError
 from pipelines.core.settings import Settings
-from pipelines.reference.model import ASSET_CLASSES, Asset
 from pipelines.serving.base import ServingStore, StoreHealth
 from pipelines.serving.duckdb_store import DuckDBStore
 from pipelines.serving.timescale_store import TimescaleStore

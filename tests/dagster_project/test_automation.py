@@ -24,11 +24,11 @@ from dagster_project.sensors import (
     bronze_objects_sensor,
     forecast_accuracy_sensor,
 )
-from models.forecast.job import KEYS as PREDICTION_KEYS
-from models.forecast.job import prediction_rows
+from models.forecast.batch import KEYS as PREDICTION_KEYS
+from models.forecast.batch import prediction_rows
 from models.forecast.models import Forecast
 from models.forecast.monitor import live_accuracy
-from pipelines import jobs
+from pipelines import steps
 from pipelines.core.settings import Settings
 from pipelines.lake.days import DayRange
 from pipelines.lake.delta import DeltaLake
@@ -65,14 +65,14 @@ def sensor_tick(settings: Settings, cursor: str | None) -> dg.SensorResult | dg.
 
 def test_bronze_sensor_requests_silver_for_days_with_new_objects(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path, sim_assets=["btc", "usdc"])
-    jobs.land_simulated_fetch_days(settings, DayRange(dt.date(2026, 3, 2), dt.date(2026, 3, 3)))
+    steps.land_simulated_fetch_days(settings, DayRange(dt.date(2026, 3, 2), dt.date(2026, 3, 3)))
 
     first = sensor_tick(settings, None)
     assert isinstance(first, dg.SensorResult) and first.run_requests is not None
     assert [r.partition_key for r in first.run_requests] == ["2026-03-02", "2026-03-03"]
     assert isinstance(sensor_tick(settings, first.cursor), dg.SkipReason)
 
-    land_lines(Path(settings.lake_root), ['{"late": true}'], day="2026-03-03", name="late.jsonl")
+    land_lines(Path(settings.lake.root), ['{"late": true}'], day="2026-03-03", name="late.jsonl")
     later = sensor_tick(settings, first.cursor)
     assert isinstance(later, dg.SensorResult) and later.run_requests is not None
     assert [r.partition_key for r in later.run_requests] == ["2026-03-03"]

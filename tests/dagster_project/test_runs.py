@@ -86,7 +86,7 @@ def test_the_whole_graph_materializes_into_timescaledb(
 def junk_object(settings: Settings, name: str) -> str:
     """A broken feed: 200 lines that are not envelopes in the fetch day's price bronze."""
     junk = [f"<html>502 Bad Gateway {n}</html>" for n in range(200)]
-    return land_lines(Path(settings.lake_root), junk, day=DAY.isoformat(), name=name)
+    return land_lines(Path(settings.lake.root), junk, day=DAY.isoformat(), name=name)
 
 
 def evaluation(

@@ -10,9 +10,9 @@ import pytest
 
 from dagster_project.resources import LakeResource, ModelStoreResource
 from models.registry import ModelRegistry
-from pipelines.bronze.object_store import LocalObjectStore, ObjectStore, open_object_store
 from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import Settings
+from pipelines.lake.objects import LocalObjectStore, ObjectStore, open_object_store
 from tests.fixtures.s3 import S3Server
 
 T0 = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)

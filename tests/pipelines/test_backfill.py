@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from pipelines import jobs
+from pipelines import steps
 from pipelines.core.errors import ConfigurationError
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
@@ -40,7 +40,7 @@ def backfill_settings(root: Path) -> Settings:
 
 
 def fetch_days(settings: Settings) -> list[dt.date]:
-    bronze = Path(settings.lake_root) / "bronze"
+    bronze = Path(settings.lake.root) / "bronze"
     return sorted({dt.date.fromisoformat(p.name[5:]) for p in bronze.glob("*/*/date=*")})
 
 
@@ -48,9 +48,9 @@ def fetch_days(settings: Settings) -> list[dt.date]:
 def streamed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The streaming path: simulate -> bronze, every silver stream, one full gold run."""
     settings = backfill_settings(tmp_path_factory.mktemp("streamed"))
-    jobs.land_simulated(settings)
-    jobs.run_silver_all(settings)
-    jobs.run_gold(settings)
+    steps.land_simulated(settings)
+    steps.run_silver_all(settings)
+    steps.run_gold(settings)
     return settings
 
 
@@ -61,7 +61,7 @@ def streamed_tables(streamed: Settings) -> dict[str, pa.Table]:
 
 def copy_bronze(source: Settings, root: Path) -> Settings:
     settings = backfill_settings(root)
-    shutil.copytree(Path(source.lake_root) / "bronze", Path(settings.lake_root) / "bronze")
+    shutil.copytree(Path(source.lake.root) / "bronze", Path(settings.lake.root) / "bronze")
     return settings
 
 
@@ -75,7 +75,7 @@ def test_backfill_in_three_ranges_equals_the_streaming_path(
     thirds = [days[: len(days) // 3], days[len(days) // 3 : 2 * len(days) // 3]]
     thirds.append(days[2 * len(days) // 3 :])
     for part in (thirds[1], thirds[2], thirds[0]):
-        report = jobs.backfill(settings, part[0], part[-1])
+        report = steps.backfill(settings, part[0], part[-1])
         assert report.gold is not None and report.gold_days is not None
         # gold is rebuilt from the first day the fetched records are about (prices of the
         # day before the first fetch day, at least) through the latest day
@@ -98,8 +98,8 @@ def test_backfill_repairs_lost_silver_days_and_a_rerun_changes_nothing(
     streamed: Settings, streamed_tables: dict[str, pa.Table], tmp_path: Path
 ) -> None:
     settings = copy_bronze(streamed, tmp_path)
-    shutil.copytree(Path(streamed.lake_root) / "silver", Path(settings.lake_root) / "silver")
-    shutil.copytree(Path(streamed.lake_root) / "gold", Path(settings.lake_root) / "gold")
+    shutil.copytree(Path(streamed.lake.root) / "silver", Path(settings.lake.root) / "silver")
+    shutil.copytree(Path(streamed.lake.root) / "gold", Path(settings.lake.root) / "gold")
     paths = LakePaths(settings)
     days = fetch_days(settings)
     lost = days[3]
@@ -111,11 +111,11 @@ def test_backfill_repairs_lost_silver_days_and_a_rerun_changes_nothing(
         streamed_tables["silver/prices"].num_rows
     )
 
-    jobs.backfill(settings, lost - dt.timedelta(days=1), lost + dt.timedelta(days=1))
+    steps.backfill(settings, lost - dt.timedelta(days=1), lost + dt.timedelta(days=1))
     assert_same_tables(lake_snapshot(settings), streamed_tables)
 
     versions = {n: DeltaTable(paths.silver(n)).version() for n in SILVER_DATASETS}
-    again = jobs.backfill(settings, lost - dt.timedelta(days=1), lost + dt.timedelta(days=1))
+    again = steps.backfill(settings, lost - dt.timedelta(days=1), lost + dt.timedelta(days=1))
     assert all(r.inserted == 0 for r in again.silver.values())
     assert_same_tables(lake_snapshot(settings), streamed_tables)
     # the same fetches are merged again (a reprocess), but no row's content changes
@@ -124,11 +124,11 @@ def test_backfill_repairs_lost_silver_days_and_a_rerun_changes_nothing(
 
 def test_a_range_without_bronze_changes_nothing(streamed: Settings, tmp_path: Path) -> None:
     settings = copy_bronze(streamed, tmp_path)
-    report = jobs.backfill(settings, dt.date(2020, 1, 1), dt.date(2020, 1, 3))
+    report = steps.backfill(settings, dt.date(2020, 1, 1), dt.date(2020, 1, 3))
     assert report.gold is None
     assert all(r.records_in == 0 for r in report.silver.values())
 
 
 def test_a_reversed_range_is_refused(streamed: Settings) -> None:
     with pytest.raises(ConfigurationError, match="first day 2026-02-03 is after last day"):
-        jobs.backfill(streamed, dt.date(2026, 2, 3), dt.date(2026, 2, 1))
+        steps.backfill(streamed, dt.date(2026, 2, 3), dt.date(2026, 2, 1))

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from pipelines import jobs
+from pipelines import steps
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.serving import open_store
@@ -29,14 +29,14 @@ def settings(request: pytest.FixtureRequest, make_settings: MakeSettings) -> Set
 
 
 def test_serving_store_holds_exactly_gold(settings: Settings) -> None:
-    jobs.land_simulated(settings)
-    jobs.run_silver_prices(settings)
-    jobs.run_gold(settings)
+    steps.land_simulated(settings)
+    steps.run_silver_prices(settings)
+    steps.run_gold(settings)
 
-    first = jobs.load_serving(settings)
-    second = jobs.load_serving(settings)
+    first = steps.load_serving(settings)
+    second = steps.load_serving(settings)
 
-    gold_daily = DeltaLake(settings).to_arrow(jobs.gold_uris(settings)["1d"])
+    gold_daily = DeltaLake(settings).to_arrow(steps.gold_uris(settings)["1d"])
     assert first.table_counts == second.table_counts
     assert first.table_counts["ohlcv_1d"] == gold_daily.num_rows == 3 * 3
     assert first.table_counts["assets"] >= 20

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from models.forecast import metrics
+from models.forecast.batch import EVALUATION_ORIGINS, evaluation_metrics, evaluation_step
 from models.forecast.evaluation import forecasts_at_origins, origins, rolling_origin
-from models.forecast.job import EVALUATION_ORIGINS, evaluation_metrics, evaluation_step
 from models.forecast.models import AutoArima, NaiveForecaster, level_differences
 
 

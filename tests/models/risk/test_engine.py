@@ -11,8 +11,8 @@ import pytest
 from models.risk.engine import CLASS_WEIGHTS, DEFAULT_WEIGHTS, score_asset
 from models.risk.factors import linear_scale, log_scale, to_score
 from models.risk.market import LOOKBACK_DAYS, MarketHistory, depeg_episodes
+from pipelines.contracts.reference import Asset
 from pipelines.reference import load_assets
-from pipelines.reference.model import Asset
 
 AS_OF = dt.date(2026, 6, 30)
 

@@ -16,12 +16,12 @@ import pytest
 from kafka import KafkaProducer, TopicPartition
 
 from pipelines.bronze.lander import BatchManifest, BronzeLander, LanderConflictError, LanderReport
-from pipelines.bronze.object_store import ObjectStore, open_object_store
 from pipelines.bronze.writer import BronzeWriter, bronze_inventory
+from pipelines.contracts.envelope import RawEnvelope
 from pipelines.core.settings import Settings
-from pipelines.ingestion.envelope import RawEnvelope
 from pipelines.kafka.producer import EnvelopePublisher
 from pipelines.kafka.topics import ensure_topics, raw_topics
+from pipelines.lake.objects import ObjectStore, open_object_store
 from tests.fixtures.kafka import REPO, KafkaBroker
 from tests.fixtures.lake import MakeSettings
 from tests.fixtures.s3 import S3Server
@@ -206,14 +206,14 @@ def test_poison_records_go_to_the_dead_letter_topic_and_the_rest_lands(
 
     assert_exactly_once(open_object_store(settings), envelopes)
     assert report.dead_letters == len(poison)
-    dead = sorted(read_topic(kafka, settings.kafka_dead_letter_topic), key=lambda r: r.offset)
+    dead = sorted(read_topic(kafka, settings.kafka.dead_letter_topic), key=lambda r: r.offset)
     assert [record.value for record in dead] == [value for value, _ in poison]
     for record, (_, reason) in zip(dead, poison, strict=True):
         headers = {name: value.decode() for name, value in record.headers}
         assert reason in headers["dlq.reason"], headers["dlq.reason"]
         assert headers["dlq.topic"] == "price-data-raw"
         assert headers["dlq.partition"] == "0"
-        assert headers["dlq.group"] == settings.lander_group_id
+        assert headers["dlq.group"] == settings.kafka.lander_group_id
         assert sent[int(headers["dlq.offset"])] == record.value
         assert record.key == b"k"
     # Poison offsets were committed with their batch: nothing is consumed again.
@@ -288,7 +288,7 @@ def test_restart_with_other_rotation_and_more_data_still_lands_exactly_once(
     run_crashing_lander(settings, kill_after_objects=4)
     publish(settings, envelopes[half:])
 
-    relaxed = settings.model_copy(update={"lander_max_records": 5_000, "lander_max_interval_s": 60})
+    relaxed = settings.updated(lander_max_records=5_000, lander_max_interval_s=60)
     report = run_lander(kafka, relaxed)
 
     store = open_object_store(settings)
@@ -309,7 +309,7 @@ def test_reused_offsets_stop_the_lander_instead_of_losing_records(
     # An empty broker (memory storage) is what a deleted and recreated topic looks like:
     # offsets start at 0 again, so names derived from them are taken by other records.
     kafka.restart()
-    other = simulated_envelopes(settings.model_copy(update={"sim_seed": 7}))
+    other = simulated_envelopes(settings.updated(sim_seed=7))
     publish(settings, other)
     with pytest.raises(LanderConflictError, match="topic recreated"):
         run_lander(kafka, settings)

@@ -4,9 +4,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from pipelines.bronze.object_store import LocalObjectStore
 from pipelines.bronze.writer import BronzeWriter, bronze_inventory
-from pipelines.ingestion.envelope import RawEnvelope
+from pipelines.contracts.envelope import RawEnvelope
+from pipelines.lake.objects import LocalObjectStore
 
 
 def envelope(n: int, day: int = 1, source: str = "simulated") -> RawEnvelope:

@@ -11,7 +11,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from pipelines.core.settings import Settings
-from pipelines.gold.job import GoldJob, GoldRunReport
+from pipelines.gold.build import GoldJob, GoldRunReport
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.reference import load_assets
@@ -33,7 +33,7 @@ class GoldLake:
 
     def gold(self, table: str, key: tuple[str, ...] = ("asset_id", "ts")) -> pd.DataFrame:
         """A gold table as pandas, sorted by ``key``; list cells as tuples (comparable)."""
-        frame = self.lake.to_arrow(self.settings.lake_uri("gold", table)).to_pandas()
+        frame = self.lake.to_arrow(self.settings.lake.uri("gold", table)).to_pandas()
         for column in frame.columns:
             if frame[column].map(lambda cell: isinstance(cell, np.ndarray)).any():
                 frame[column] = frame[column].map(tuple)

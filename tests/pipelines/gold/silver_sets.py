@@ -100,7 +100,7 @@ NEWS_SCHEMA = news.SCHEMA
 def write_silver(settings: Settings, name: str, frame: pd.DataFrame, schema: pa.Schema) -> str:
     """Write ``frame`` as ``silver/<name>`` (replacing it); declared columns the frame does not
     fill are null. Returns the table URI."""
-    uri = settings.lake_uri("silver", name)
+    uri = settings.lake.uri("silver", name)
     table = silver_table(frame, schema)
     partition = "year" if "year" in schema.names else "date"
     write_deltalake(uri, table, mode="overwrite", partition_by=[partition])

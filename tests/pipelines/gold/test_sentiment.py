@@ -54,7 +54,7 @@ def test_rerun_keeps_scores_of_unchanged_days_and_clears_changed_ones(
 ) -> None:
     settings = make_settings()
     lake = DeltaLake(settings)
-    uri = settings.lake_uri("gold", "sentiment_daily")
+    uri = settings.lake.uri("gold", "sentiment_daily")
     news = silver_news_frame()
     _write_counts(spark, lake, news, uri, None)
     _score_everything(uri)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from pydantic import SecretStr
 
+from pipelines.contracts.reference import Asset
 from pipelines.core.errors import ConfigurationError, FetchError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import FetchWindow, SourceRequest
@@ -24,7 +25,6 @@ from pipelines.ingestion.coingecko import (
 )
 from pipelines.ingestion.registry import get_connector, known_sources
 from pipelines.reference import load_assets
-from pipelines.reference.model import Asset
 from tests.fixtures.http_replay import (
     RecordingSleep,
     ReplayServer,

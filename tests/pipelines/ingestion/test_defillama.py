@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from pipelines.contracts.reference import Asset
 from pipelines.core.errors import FetchError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import FetchWindow, SourceRequest
@@ -24,7 +25,6 @@ from pipelines.ingestion.defillama import (
 )
 from pipelines.ingestion.registry import get_connector
 from pipelines.reference import load_assets
-from pipelines.reference.model import Asset
 from tests.fixtures.http_replay import (
     RecordingSleep,
     ReplayServer,

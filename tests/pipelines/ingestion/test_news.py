@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
+from pipelines.contracts.reference import Asset
 from pipelines.core.errors import ConfigurationError, FetchError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import FetchWindow, SourceRequest
@@ -22,7 +23,6 @@ from pipelines.ingestion.news import (
 )
 from pipelines.ingestion.registry import get_connector, known_sources
 from pipelines.reference import load_assets
-from pipelines.reference.model import Asset
 from tests.fixtures.http_replay import (
     RecordingSleep,
     ReplayServer,

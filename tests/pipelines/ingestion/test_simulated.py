@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from pipelines.contracts.envelope import RawEnvelope
+from pipelines.contracts.reference import Asset, AssetClass
 from pipelines.core.errors import ConfigurationError, NotFoundError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import FetchWindow, SourceRequest
-from pipelines.ingestion.envelope import RawEnvelope
 from pipelines.ingestion.registry import get_connector, known_sources
 from pipelines.ingestion.simulated import (
     ACCEPTED_FAULTS,
@@ -32,7 +33,6 @@ from pipelines.ingestion.simulated import (
     price_params,
     us_bond_market_holidays,
 )
-from pipelines.reference.model import Asset, AssetClass
 
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 COINAPI_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")

@@ -11,11 +11,11 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from pipelines.bronze.object_store import ObjectStore
 from pipelines.bronze.writer import BRONZE_PREFIX
+from pipelines.contracts.envelope import RawEnvelope
 from pipelines.core.settings import Settings
-from pipelines.ingestion.envelope import RawEnvelope
-from pipelines.jobs import simulated_source
+from pipelines.lake.objects import ObjectStore
+from pipelines.steps import simulated_source
 from tests.fixtures.kafka import KafkaBroker
 
 #: A fixed simulated window, so every run sees the same envelopes.
@@ -82,7 +82,7 @@ def committed_offsets(
     """Committed offset of the lander's group per partition of ``topics`` (0 where none)."""
     consumer = KafkaConsumer(
         bootstrap_servers=broker.bootstrap,
-        group_id=settings.lander_group_id,
+        group_id=settings.kafka.lander_group_id,
         enable_auto_commit=False,
     )
     try:

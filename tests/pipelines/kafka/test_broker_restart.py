@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 from pipelines.bronze.lander import BronzeLander
-from pipelines.bronze.object_store import open_object_store
 from pipelines.kafka.producer import EnvelopePublisher, PublishReport
 from pipelines.kafka.topics import ensure_topics
+from pipelines.lake.objects import open_object_store
 from tests.fixtures.kafka import KafkaBroker
 from tests.fixtures.lake import MakeSettings
 from tests.pipelines.kafka.support import bronze_lines, ingest_id_counts, kafka_settings
@@ -37,7 +37,7 @@ def test_broker_restart_during_production_loses_nothing_acknowledged(
     """
     settings = kafka_settings(make_settings, kafka, sim_days=3)
     lake_a, lake_b = (
-        settings.model_copy(update={"lake_root": str(tmp_path / name)}) for name in ("a", "b")
+        settings.updated(lake_root=str(tmp_path / name)) for name in ("a", "b")
     )
     envelopes = simulate(settings)
     before, during = envelopes[:60], envelopes[60:]

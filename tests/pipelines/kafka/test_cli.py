@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pipelines.bronze.object_store import LocalObjectStore
 from pipelines.core.settings import Settings
+from pipelines.lake.objects import LocalObjectStore
 from tests.fixtures.kafka import KafkaBroker
 from tests.pipelines.kafka.support import bronze_lines, simulated_envelopes
 

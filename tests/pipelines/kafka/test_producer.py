@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import pytest
 
-from pipelines.ingestion.envelope import TOPIC_BY_DATASET, RawEnvelope
+from pipelines.contracts.envelope import TOPIC_BY_DATASET, RawEnvelope
 from pipelines.kafka.producer import DeliveryError, EnvelopePublisher, envelope_key
 from pipelines.kafka.topics import ensure_topics
 from tests.fixtures.kafka import KafkaBroker

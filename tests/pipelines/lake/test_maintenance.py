@@ -112,7 +112,7 @@ def test_every_silver_and_gold_table_is_found_and_bronze_is_left_alone(
     silver = _streamed_table(settings)
     gold = LakePaths(settings).gold("daily")
     DeltaLake(settings).merge(_batch(0), gold, keys=("date", "key"), update_when=None)
-    bronze = Path(settings.lake_root, "bronze", "source=x", "dataset=prices", "part-1.jsonl")
+    bronze = Path(settings.lake.root, "bronze", "source=x", "dataset=prices", "part-1.jsonl")
     bronze.parent.mkdir(parents=True)
     bronze.write_text("{}\n")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from pipelines.contracts.reference import Asset, AssetCatalog
 from pipelines.core.errors import DataContractError, NotFoundError
 from pipelines.reference import (
     ASSET_CLASSES,
@@ -22,7 +23,6 @@ from pipelines.reference import (
     load_assets,
     load_catalog,
 )
-from pipelines.reference.model import Asset, AssetCatalog
 
 EVM_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 

@@ -13,10 +13,10 @@ import pyarrow.compute as pc
 import pytest
 from deltalake import write_deltalake
 
-from models.forecast.job import prediction_rows
+from models.forecast.batch import prediction_rows
 from models.forecast.models import NaiveForecaster
+from models.risk.batch import score_rows
 from models.risk.engine import score_asset
-from models.risk.job import score_rows
 from models.risk.market import MarketHistory
 from pipelines.core.errors import DataContractError
 from pipelines.core.settings import Settings

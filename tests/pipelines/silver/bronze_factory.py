@@ -6,9 +6,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from pipelines.bronze.object_store import LocalObjectStore
 from pipelines.bronze.writer import BronzeWriter, partition_prefix
-from pipelines.ingestion.envelope import RawEnvelope
+from pipelines.contracts.envelope import RawEnvelope
+from pipelines.lake.objects import LocalObjectStore
 
 DAY0 = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
 

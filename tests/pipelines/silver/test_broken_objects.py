@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from pipelines import jobs
+from pipelines import steps
 from pipelines.core.errors import DataQualityError
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
@@ -40,24 +40,24 @@ def quarantine(settings: Settings) -> pa.Table:
 
 
 def listed(settings: Settings) -> dict[str, str]:
-    return jobs.quarantined_objects(settings).statuses("prices")
+    return steps.quarantined_objects(settings).statuses("prices")
 
 
 def land_truncated(settings: Settings, symbol: str = "PAXG", name: str = "part-cut.jsonl") -> str:
     """A bronze object holding one envelope line cut in the middle (a partial upload)."""
     line = price_envelope(symbol, hourly_bars(DAY0, 50.0, hours=5), FETCHED).to_json_line()
-    return land_lines(Path(settings.lake_root), [line[: len(line) // 2]], name=name)
+    return land_lines(Path(settings.lake.root), [line[: len(line) // 2]], name=name)
 
 
 def restore(settings: Settings, key: str, symbol: str = "PAXG") -> None:
     """The operator puts the object's complete content back (re-delivered from the source)."""
     line = price_envelope(symbol, hourly_bars(DAY0, 50.0, hours=5), FETCHED).to_json_line()
-    (Path(settings.lake_root) / key).write_text(line + "\n")
+    (Path(settings.lake.root) / key).write_text(line + "\n")
 
 
 def land_clean(settings: Settings, symbol: str, hours: int = 4) -> None:
     land(
-        Path(settings.lake_root), [price_envelope(symbol, hourly_bars(DAY0, 10.0, hours), FETCHED)]
+        Path(settings.lake.root), [price_envelope(symbol, hourly_bars(DAY0, 10.0, hours), FETCHED)]
     )
 
 
@@ -70,7 +70,7 @@ def test_a_truncated_object_alone_is_quarantined_whole_and_clean_data_after_it_l
     settings = make_settings(silver_max_files_per_trigger=1)
     bad = land_truncated(settings)
 
-    first = jobs.run_silver(settings, "prices")
+    first = steps.run_silver(settings, "prices")
 
     assert list(first.quarantined_objects) == [bad]
     assert "malformed JSON line (1)" in first.quarantined_objects[bad]
@@ -78,13 +78,13 @@ def test_a_truncated_object_alone_is_quarantined_whole_and_clean_data_after_it_l
     land_clean(settings, "BTC")
     land_clean(settings, "ETH")
 
-    second = jobs.run_silver(settings, "prices")
+    second = steps.run_silver(settings, "prices")
 
     assert (second.batches, second.inserted) == (2, 8)
     assert silver_rows(settings) == 8
     refused = quarantine(settings).to_pylist()
     assert [(r["bronze_file"], r["reason"]) for r in refused] == [(bad, "malformed JSON line")]
-    object_row = jobs.quarantined_objects(settings).rows("prices").to_pylist()[0]
+    object_row = steps.quarantined_objects(settings).rows("prices").to_pylist()[0]
     assert (object_row["records_in"], object_row["refused"]) == (1, 1)
     assert "above RWA_QUALITY_MAX_FAILURE_SHARE (5.0%)" in object_row["reason"]
     check = reconcile(settings, "prices")
@@ -92,7 +92,7 @@ def test_a_truncated_object_alone_is_quarantined_whole_and_clean_data_after_it_l
     assert check.totals["quarantined"] == 1 and check.objects == {"quarantined": 1}
     assert "bronze objects quarantined whole: 1 quarantined" in check.describe()
 
-    rerun = jobs.run_silver(settings, "prices")
+    rerun = steps.run_silver(settings, "prices")
 
     assert rerun.batches == 0
     assert silver_rows(settings) == 8 and quarantine(settings).num_rows == 1
@@ -110,32 +110,32 @@ def test_an_object_the_gate_stops_on_is_set_aside_then_replayed_exactly_once(
     land_clean(settings, "BTC")
 
     with pytest.raises(DataQualityError) as failure:
-        jobs.run_silver(settings, "prices")
+        steps.run_silver(settings, "prices")
 
     message = str(failure.value)
     assert "above RWA_QUALITY_MAX_BROKEN_OBJECTS (0)" in message and bad in message
     assert silver_rows(settings) == 0
     assert listed(settings) == {bad: "quarantined"}
 
-    assert jobs.set_aside_object(settings, bad, "partial upload") == "set_aside"
-    assert jobs.set_aside_object(settings, bad, "partial upload") == "set_aside"  # idempotent
-    report = jobs.run_silver(settings, "prices")
+    assert steps.set_aside_object(settings, bad, "partial upload") == "set_aside"
+    assert steps.set_aside_object(settings, bad, "partial upload") == "set_aside"  # idempotent
+    report = steps.run_silver(settings, "prices")
 
     assert report.batch_ids == [0] and report.inserted == 4
     assert "set aside by an operator" in report.quarantined_objects[bad]
     with pytest.raises(DataQualityError, match="still broken"):
-        jobs.replay_object(settings, bad)
+        steps.replay_object(settings, bad)
     assert silver_rows(settings) == 4 and listed(settings) == {bad: "set_aside"}
 
     restore(settings, bad)
-    replayed = jobs.replay_object(settings, bad)
+    replayed = steps.replay_object(settings, bad)
 
     assert replayed.silver is not None and replayed.silver.inserted == 5
     assert silver_rows(settings) == 9
     assert listed(settings) == {bad: "replayed"}
-    again = jobs.replay_object(settings, bad)
+    again = steps.replay_object(settings, bad)
     assert again.silver is None and again.status_before == "replayed"
-    assert jobs.run_silver(settings, "prices").batches == 0
+    assert steps.run_silver(settings, "prices").batches == 0
     assert silver_rows(settings) == 9
     check = reconcile(settings, "prices")
     assert check.ok, check.describe()
@@ -154,10 +154,10 @@ def test_a_half_refused_object_replays_under_a_raised_threshold(
     bars = hourly_bars(DAY0, 100.0, hours=4)
     for bar in bars[:2]:
         bar["price_open"] = "n/a"
-    [bad] = land(Path(settings.lake_root), [price_envelope("BTC", bars, FETCHED)])
+    [bad] = land(Path(settings.lake.root), [price_envelope("BTC", bars, FETCHED)])
     land_clean(settings, "ETH")
 
-    report = jobs.run_silver(settings, "prices")
+    report = steps.run_silver(settings, "prices")
 
     assert (report.inserted, report.quarantined) == (4, 4)
     assert "2 of 4 records refused (50.0%)" in report.quarantined_objects[bad]
@@ -173,9 +173,7 @@ def test_a_half_refused_object_replays_under_a_raised_threshold(
     )
     assert reasons[2:] == ["field 'price_open' is not a number"] * 2
 
-    replayed = jobs.replay_object(
-        settings.model_copy(update={"quality_max_failure_share": 0.6}), bad
-    )
+    replayed = steps.replay_object(settings.updated(quality_max_failure_share=0.6), bad)
 
     assert replayed.silver is not None
     assert (replayed.silver.inserted, replayed.silver.quarantined) == (2, 2)
@@ -193,17 +191,17 @@ def test_most_objects_broken_at_once_still_fails_loudly(make_settings: MakeSetti
         bars = hourly_bars(DAY0, 10.0, hours=3)
         for bar in bars:
             bar["price_close"] = {"value": bar["price_close"]}  # a changed shape
-        broken += land(Path(settings.lake_root), [price_envelope(symbol, bars, FETCHED)])
+        broken += land(Path(settings.lake.root), [price_envelope(symbol, bars, FETCHED)])
     land_clean(settings, "OUSG")
 
     with pytest.raises(DataQualityError) as failure:
-        jobs.run_silver(settings, "prices")
+        steps.run_silver(settings, "prices")
 
     assert "3 of the batch's 4 bronze objects are broken" in str(failure.value)
     assert silver_rows(settings) == 0
     assert listed(settings) == dict.fromkeys(broken, "quarantined")
     with pytest.raises(DataQualityError):  # a rerun fails the same way
-        jobs.run_silver(settings, "prices")
+        steps.run_silver(settings, "prices")
 
 
 def test_broken_objects_one_batch_at_a_time_stop_once_too_many_wait(
@@ -213,12 +211,12 @@ def test_broken_objects_one_batch_at_a_time_stop_once_too_many_wait(
     quarantine, the next one past RWA_QUALITY_MAX_BROKEN_OBJECTS stops the job."""
     settings = make_settings(silver_max_files_per_trigger=1, quality_max_broken_objects=1)
     first = land_truncated(settings, name="part-a.jsonl")
-    jobs.run_silver(settings, "prices")
+    steps.run_silver(settings, "prices")
     second = land_truncated(settings, symbol="ETH", name="part-b.jsonl")
 
     with pytest.raises(DataQualityError, match=r"2 broken bronze objects are waiting"):
-        jobs.run_silver(settings, "prices")
+        steps.run_silver(settings, "prices")
 
     assert listed(settings) == {first: "quarantined", second: "quarantined"}
-    jobs.set_aside_object(settings, first, "")
-    assert list(jobs.run_silver(settings, "prices").quarantined_objects) == [second]
+    steps.set_aside_object(settings, first, "")
+    assert list(steps.run_silver(settings, "prices").quarantined_objects) == [second]

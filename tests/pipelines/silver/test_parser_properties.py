@@ -29,13 +29,13 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 
+from pipelines.contracts.envelope import canonical_json
 from pipelines.ingestion.coingecko import OHLC_ENDPOINT
 from pipelines.ingestion.defillama import (
     PROTOCOL_ENDPOINT,
     STABLECOIN_CHART_ENDPOINT,
     STABLECOINS_ENDPOINT,
 )
-from pipelines.ingestion.envelope import canonical_json
 from pipelines.ingestion.fred import OBSERVATIONS_ENDPOINT
 from pipelines.ingestion.news import EVERYTHING_ENDPOINT
 from pipelines.ingestion.simulated import ONCHAIN_ENDPOINT, PRICES_ENDPOINT

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pipelines import jobs
+from pipelines import steps
 from pipelines.core.settings import Settings
 from pipelines.ingestion.coingecko import OHLC_ENDPOINT
 from pipelines.lake.delta import DeltaLake
@@ -60,9 +60,9 @@ def test_four_number_candle_is_quarantined_and_valid_bars_land(
     closes = [1763640000000 - k * CANDLE_MS for k in (3, 2, 1)]
     valid = [[ms, 3000.0 + k, 3010.0 + k, 2990.0 + k, 3005.0 + k] for k, ms in enumerate(closes)]
     fetched = dt.datetime(2025, 11, 21, tzinfo=UTC)
-    land(Path(settings.lake_root), [ohlc_envelope([*valid, FOUR_NUMBER_CANDLE], fetched)])
+    land(Path(settings.lake.root), [ohlc_envelope([*valid, FOUR_NUMBER_CANDLE], fetched)])
 
-    report = jobs.run_silver(settings, "prices")
+    report = steps.run_silver(settings, "prices")
 
     rows = silver_prices(settings)
     assert [r["close"] for r in rows] == [3005.0, 3006.0, 3007.0]
@@ -74,7 +74,7 @@ def test_four_number_candle_is_quarantined_and_valid_bars_land(
     assert (report.records_in, report.inserted, report.quarantined) == (4, 3, 1)
     assert reconcile(settings, "prices").ok
 
-    rerun = jobs.run_silver(settings, "prices")
+    rerun = steps.run_silver(settings, "prices")
 
     assert rerun.records_in == 0
     assert silver_prices(settings) == rows
@@ -96,9 +96,9 @@ def test_non_finite_and_absurd_values_are_refused_naming_the_field(
     bars[7]["volume_traded"] = float("nan")  # the literal NaN
     del bars[8]["volume_traded"]  # no volume published: null, kept
     fetched = DAY0 + dt.timedelta(days=1)
-    land(Path(settings.lake_root), [price_envelope("BTC", bars, fetched)])
+    land(Path(settings.lake.root), [price_envelope("BTC", bars, fetched)])
 
-    jobs.run_silver(settings, "prices")
+    steps.run_silver(settings, "prices")
 
     assert [r["reason"] for r in sorted(quarantine(settings), key=lambda r: r["raw"])] == [
         "field 'price_high' is not a finite number",
@@ -135,7 +135,7 @@ def test_envelope_lines_get_a_true_reason(make_settings: MakeSettings) -> None:
         {"schema_version": "1.0"},
     ]
     land_lines(
-        Path(settings.lake_root),
+        Path(settings.lake.root),
         [
             "",
             "   ",
@@ -148,7 +148,7 @@ def test_envelope_lines_get_a_true_reason(make_settings: MakeSettings) -> None:
         ],
     )
 
-    report = jobs.run_silver(settings, "prices")
+    report = steps.run_silver(settings, "prices")
 
     symbol = "symbol_id has characters other than ASCII letters, digits and . _ + -"
     assert sorted(r["reason"] for r in quarantine(settings)) == sorted(

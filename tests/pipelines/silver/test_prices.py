@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 from pyspark.sql import SparkSession
 
-from pipelines import jobs
+from pipelines import steps
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
@@ -48,9 +48,9 @@ def quarantine_reasons(settings: Settings, dataset: str = "prices") -> dict[str,
 
 def test_valid_bars_are_typed_and_keyed(make_settings: MakeSettings) -> None:
     settings = make_settings()
-    land(Path(settings.lake_root), daily_envelopes({"BTC": 100.0, "ETH": 10.0}, days=2))
+    land(Path(settings.lake.root), daily_envelopes({"BTC": 100.0, "ETH": 10.0}, days=2))
 
-    report = jobs.run_silver_prices(settings)
+    report = steps.run_silver_prices(settings)
 
     table = silver_table(settings)
     assert report.inserted == table.num_rows == 2 * 2 * 24
@@ -65,7 +65,7 @@ def test_valid_bars_are_typed_and_keyed(make_settings: MakeSettings) -> None:
 
 def test_bad_records_go_to_quarantine_with_their_reason(make_settings: MakeSettings) -> None:
     settings = make_settings(quality_max_failure_share=1.0)
-    root = Path(settings.lake_root)
+    root = Path(settings.lake.root)
     bars = hourly_bars(DAY0, 100.0, hours=10)
     bars[1]["price_close"] = "101.5"  # numeric string: real APIs do this; accepted
     bars[1]["price_high"] = "103"
@@ -98,7 +98,7 @@ def test_bad_records_go_to_quarantine_with_their_reason(make_settings: MakeSetti
         ],
     )
 
-    report = jobs.run_silver(settings, "prices")
+    report = steps.run_silver(settings, "prices")
 
     reasons = quarantine_reasons(settings)
     structural = {r: n for r, n in reasons.items() if not r.startswith("quality:")}
@@ -133,14 +133,14 @@ def test_bad_records_go_to_quarantine_with_their_reason(make_settings: MakeSetti
 
 def test_latest_fetch_wins_whatever_the_arrival_order(make_settings: MakeSettings) -> None:
     settings = make_settings(silver_max_files_per_trigger=1)
-    root = Path(settings.lake_root)
+    root = Path(settings.lake.root)
     early, late = DAY0 + dt.timedelta(days=1), DAY0 + dt.timedelta(days=2)
     revised = hourly_bars(DAY0, 200.0, hours=3)
     # The revision lands first, the stale fetch after it (in a later micro-batch).
     land(root, [price_envelope("BTC", revised, late)])
-    jobs.run_silver_prices(settings)
+    steps.run_silver_prices(settings)
     land(root, [price_envelope("BTC", hourly_bars(DAY0, 100.0, hours=3), early)])
-    report = jobs.run_silver_prices(settings)
+    report = steps.run_silver_prices(settings)
 
     assert report.updated == 0
     assert silver_table(settings).column("open").to_pylist() == [200.0, 201.0, 202.0]
@@ -151,36 +151,36 @@ def test_duplicates_within_a_batch_collapse(make_settings: MakeSettings) -> None
     bars = hourly_bars(DAY0, 100.0, hours=4)
     fetched = DAY0 + dt.timedelta(days=1)
     land(
-        Path(settings.lake_root),
+        Path(settings.lake.root),
         [
             price_envelope("BTC", bars, fetched),
             price_envelope("BTC", bars, fetched + dt.timedelta(minutes=1)),
         ],
     )
-    report = jobs.run_silver_prices(settings)
+    report = steps.run_silver_prices(settings)
     assert (report.records_in, report.duplicates_removed, report.inserted) == (8, 4, 4)
     assert silver_table(settings).num_rows == 4
 
 
 CRASHING_RUN = """
 import os, sys
-from pipelines import jobs
+from pipelines import steps
 from pipelines.core.settings import Settings
 
 def crash(batch_id: int) -> None:
     if batch_id == int(sys.argv[1]):
         os._exit(3)  # after the Delta commits, before Spark's checkpoint commit
 
-jobs.run_silver(Settings(), "prices", after_batch=crash)
+steps.run_silver(Settings(), "prices", after_batch=crash)
 """
 
 
 def run_crashing(settings: Settings, crash_at_batch: int) -> int:
     env = os.environ | {
-        "RWA_LAKE_ROOT": settings.lake_root,
-        "RWA_STATE_DIR": str(settings.state_dir),
-        "RWA_SILVER_MAX_FILES_PER_TRIGGER": str(settings.silver_max_files_per_trigger),
-        "RWA_QUALITY_MAX_FAILURE_SHARE": str(settings.quality_max_failure_share),
+        "RWA_LAKE_ROOT": settings.lake.root,
+        "RWA_STATE_DIR": str(settings.lake.state_dir),
+        "RWA_SILVER_MAX_FILES_PER_TRIGGER": str(settings.spark.silver_max_files_per_trigger),
+        "RWA_QUALITY_MAX_FAILURE_SHARE": str(settings.quality.max_failure_share),
         "RWA_SPARK_SHUFFLE_PARTITIONS": "2",
     }
     done = subprocess.run(
@@ -202,8 +202,8 @@ def test_crash_after_commit_and_reruns_leave_silver_identical(
     bronze.append(price_envelope("BTC", bad, DAY0 + dt.timedelta(days=9)))
 
     reference = make_settings(silver_max_files_per_trigger=1, quality_max_failure_share=1.0)
-    land(Path(reference.lake_root), bronze)
-    uninterrupted = jobs.run_silver_prices(reference)
+    land(Path(reference.lake.root), bronze)
+    uninterrupted = steps.run_silver_prices(reference)
     assert uninterrupted.batches == 5  # one bronze object per fetch date
 
     crashed = make_settings(
@@ -212,13 +212,13 @@ def test_crash_after_commit_and_reruns_leave_silver_identical(
         silver_max_files_per_trigger=1,
         quality_max_failure_share=1.0,
     )
-    land(Path(crashed.lake_root), bronze)
+    land(Path(crashed.lake.root), bronze)
     assert run_crashing(crashed, crash_at_batch=2) == 3
     silver_uri = LakePaths(crashed).silver("prices")
     stream_id = (LakePaths(crashed).checkpoint("silver_prices") / "rwa-stream-id").read_text()
     assert DeltaLake(crashed).committed_txn_version(silver_uri, f"silver.prices.{stream_id}") == 2
 
-    recovered = jobs.run_silver_prices(crashed)
+    recovered = steps.run_silver_prices(crashed)
     assert recovered.batch_ids[0] == 2 and recovered.replayed_batches == 1
     assert silver_table(crashed).equals(silver_table(reference))
     assert quarantine_reasons(crashed) == quarantine_reasons(reference)
@@ -226,7 +226,7 @@ def test_crash_after_commit_and_reruns_leave_silver_identical(
     assert reconcile(crashed, "prices").ok and reconcile(reference, "prices").ok
 
     version_before = DeltaLake(crashed).table(silver_uri).version()
-    rerun = jobs.run_silver_prices(crashed)
+    rerun = steps.run_silver_prices(crashed)
     assert rerun.batches == 0
     assert DeltaLake(crashed).table(silver_uri).version() == version_before
     assert silver_table(crashed).equals(silver_table(reference))
@@ -235,11 +235,11 @@ def test_crash_after_commit_and_reruns_leave_silver_identical(
 def test_reprocessing_from_scratch_is_idempotent(make_settings: MakeSettings) -> None:
     """A lost checkpoint replays all of bronze: the MERGE must not change a single row."""
     settings = make_settings()
-    land(Path(settings.lake_root), daily_envelopes({"BTC": 100.0}, days=2))
-    jobs.run_silver_prices(settings)
+    land(Path(settings.lake.root), daily_envelopes({"BTC": 100.0}, days=2))
+    steps.run_silver_prices(settings)
     before = silver_table(settings)
     shutil.rmtree(LakePaths(settings).checkpoint("silver_prices"))
-    report = jobs.run_silver_prices(settings)
+    report = steps.run_silver_prices(settings)
     # A fresh stream re-reads all of bronze: every record matches its stored row.
     assert (report.inserted, report.updated) == (0, 0)
     assert report.duplicates_removed == report.records_in == 48

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from pipelines import jobs
+from pipelines import steps
 from pipelines.core.settings import Settings
 from pipelines.ingestion.coingecko import MARKET_CHART_ENDPOINT, MARKETS_ENDPOINT, OHLC_ENDPOINT
 from pipelines.ingestion.defillama import (
@@ -49,7 +49,7 @@ def test_prices_from_coingecko_candles_and_ignored_points(make_settings: MakeSet
     settings = make_settings()
     fetched = dt.datetime(2024, 3, 4, tzinfo=UTC)
     land(
-        Path(settings.lake_root),
+        Path(settings.lake.root),
         [
             wrap(
                 "coingecko",
@@ -78,7 +78,7 @@ def test_prices_from_coingecko_candles_and_ignored_points(make_settings: MakeSet
         ],
     )
 
-    report = jobs.run_silver(settings, "prices")
+    report = steps.run_silver(settings, "prices")
 
     rows = silver_rows(settings, "prices", "ts")
     first_close = dt.datetime.fromtimestamp(1709395200, UTC)
@@ -106,7 +106,7 @@ def test_onchain_from_simulated_metrics_and_defillama(make_settings: MakeSetting
     metrics = {"timestamp": "2024-01-01T00:00:00Z", "holders": 61, "nav_usd": "1.0"}
     chart = fixture_json("defillama/stablecoincharts_all.json")
     land(
-        Path(settings.lake_root),
+        Path(settings.lake.root),
         [
             wrap(
                 "simulated",
@@ -159,7 +159,7 @@ def test_onchain_from_simulated_metrics_and_defillama(make_settings: MakeSetting
         ],
     )
 
-    report = jobs.run_silver(settings, "onchain")
+    report = steps.run_silver(settings, "onchain")
 
     rows = silver_rows(settings, "onchain", "source", "asset_id", "ts")
     by_key = {(r["source"], r["asset_id"], r["date"].isoformat()): r for r in rows}
@@ -188,7 +188,7 @@ def test_economic_from_fred_and_world_bank(make_settings: MakeSettings) -> None:
     fred = fixture_json("fred/observations_dtb3.json")
     junk = {**fred, "observations": [{"date": "2024-07-08", "value": "abc"}]}
     land(
-        Path(settings.lake_root),
+        Path(settings.lake.root),
         [
             wrap("fred", "economic", OBSERVATIONS_ENDPOINT, fred, fetched, {"series_id": "DTB3"}),
             wrap(
@@ -218,7 +218,7 @@ def test_economic_from_fred_and_world_bank(make_settings: MakeSettings) -> None:
         ],
     )
 
-    report = jobs.run_silver(settings, "economic")
+    report = steps.run_silver(settings, "economic")
 
     rows = silver_rows(settings, "economic", "series_id", "observation_date")
     dtb3 = [r for r in rows if r["series_id"] == "DTB3"]
@@ -257,7 +257,7 @@ def test_news_from_newsapi_and_feeds(make_settings: MakeSettings) -> None:
         )
 
     land(
-        Path(settings.lake_root),
+        Path(settings.lake.root),
         [
             wrap(
                 "newsapi",
@@ -273,7 +273,7 @@ def test_news_from_newsapi_and_feeds(make_settings: MakeSettings) -> None:
         ],
     )
 
-    report = jobs.run_silver(settings, "news")
+    report = steps.run_silver(settings, "news")
 
     rows = {r["title"]: r for r in silver_rows(settings, "news", "published_at")}
     buidl = rows["BlackRock's BUIDL tokenized fund tops $2 billion in assets"]

@@ -21,10 +21,10 @@ import pyarrow as pa
 from models.gold import gold_frame
 from models.risk.engine import MODEL_VERSION, RiskScore, score_asset
 from models.risk.market import LIQUIDITY_LOOKBACK_DAYS, LOOKBACK_DAYS, MarketHistory
+from pipelines.contracts.reference import Asset
 from pipelines.core.errors import NotFoundError
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
-from pipelines.reference.model import Asset
 from pipelines.serving.base import RISK_SCORES_SCHEMA
 
 RISK_TABLE = "risk_scores"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from models.forecast.job import MIN_HISTORY, PREDICTIONS_TABLE, forecast_lake
+from models.forecast.batch import MIN_HISTORY, PREDICTIONS_TABLE, forecast_lake
 from models.registry import ModelRegistry
-from pipelines import jobs
-from pipelines.bronze.object_store import open_object_store
+from pipelines import steps
 from pipelines.lake.delta import DeltaLake
+from pipelines.lake.objects import open_object_store
 from pipelines.lake.paths import LakePaths
 from pipelines.reference import load_assets
 from tests.fixtures.lake import lake_settings
@@ -26,9 +26,9 @@ ASSETS = ["btc", "usdc", "buidl", "ousg"]
 @pytest.mark.timeout(1800)
 def test_forecasts_both_horizons_registers_models_and_reruns_idempotently(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path, sim_days=100, sim_end=dt.date(2026, 5, 1), sim_assets=ASSETS)
-    jobs.land_simulated(settings)
-    jobs.run_silver(settings, "prices")
-    jobs.run_gold(settings)
+    steps.land_simulated(settings)
+    steps.run_silver(settings, "prices")
+    steps.run_gold(settings)
     lake, paths = DeltaLake(settings), LakePaths(settings)
     registry = ModelRegistry(open_object_store(settings))
     assets = [a for a in load_assets() if a.asset_id in ASSETS or a.asset_id == "paxg"]

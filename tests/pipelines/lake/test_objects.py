@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pipelines.bronze.object_store import (
+from pipelines.core.settings import Settings
+from pipelines.lake.objects import (
     LocalObjectStore,
     ObjectStore,
     S3ObjectStore,
     open_object_store,
 )
-from pipelines.core.settings import Settings
 from tests.fixtures.s3 import S3Server
 
 

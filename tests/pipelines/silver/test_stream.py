@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from pipelines import jobs
+from pipelines import steps
 from pipelines.core.errors import DataContractError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.news import EVERYTHING_ENDPOINT
@@ -47,7 +47,7 @@ def test_prices_keep_exactly_the_distinct_valid_bars(make_settings: MakeSettings
     """Late re-sends, exact duplicates and junk: silver holds each distinct valid bar once, in
     its latest fetch; the junk is in quarantine; the ledger adds up."""
     settings = make_settings(silver_max_files_per_trigger=2, quality_max_failure_share=0.5)
-    root = Path(settings.lake_root)
+    root = Path(settings.lake.root)
     first = DAY0 + dt.timedelta(days=1)
     original = price_envelope("BTC", hourly_bars(DAY0, 100.0, hours=6), first)
     # a late re-send revises the last three bars (and adds none)
@@ -60,7 +60,7 @@ def test_prices_keep_exactly_the_distinct_valid_bars(make_settings: MakeSettings
     # the same envelope landed again under another object name, and junk beside it
     land_lines(root, [original.to_json_line(), "not json", '{"source": "simulated"}'])
 
-    report = jobs.run_silver(settings, "prices")
+    report = steps.run_silver(settings, "prices")
 
     silver = table(settings, "prices").sort_by([("asset_id", "ascending"), ("ts", "ascending")])
     assert silver.num_rows == 6 + 4
@@ -79,7 +79,7 @@ def test_prices_keep_exactly_the_distinct_valid_bars(make_settings: MakeSettings
 
 def test_news_keeps_one_row_per_article(make_settings: MakeSettings) -> None:
     settings = make_settings(quality_max_failure_share=0.5)
-    root = Path(settings.lake_root)
+    root = Path(settings.lake.root)
     fetched = dt.datetime(2024, 7, 4, tzinfo=dt.UTC)
     article = {
         "source": {"id": None, "name": "CoinDesk"},
@@ -111,7 +111,7 @@ def test_news_keeps_one_row_per_article(make_settings: MakeSettings) -> None:
     envelope = wrap("newsapi", "news", EVERYTHING_ENDPOINT, page, fetched, params)
     land_lines(root, [envelope.to_json_line(), "{"], source="newsapi", dataset="news")
 
-    jobs.run_silver(settings, "news")
+    steps.run_silver(settings, "news")
 
     rows = table(settings, "news").to_pylist()
     assert len(rows) == 1  # one canonical URL: one article, in its latest version
@@ -145,9 +145,9 @@ def test_a_declared_column_missing_from_the_table_is_added_without_a_rewrite(
     )
     write_deltalake(uri, old, partition_by=["date"])
     files_before = set(DeltaTable(uri).file_uris())
-    land(Path(settings.lake_root), [price_envelope("BTC", hourly_bars(DAY0, 10.0, 2), NEXT_DAY)])
+    land(Path(settings.lake.root), [price_envelope("BTC", hourly_bars(DAY0, 10.0, 2), NEXT_DAY)])
 
-    report = jobs.run_silver(settings, "prices")
+    report = steps.run_silver(settings, "prices")
 
     assert report.columns_added == ["symbol_id"]
     assert files_before <= set(DeltaTable(uri).file_uris())  # the old file is not rewritten
@@ -163,10 +163,10 @@ def test_a_table_conflicting_with_the_contract_stops_before_the_stream(
     index = PRICES_SCHEMA.get_field_index("volume")
     conflicting = PRICES_SCHEMA.set(index, pa.field("volume", pa.string()))
     write_deltalake(uri, conflicting.empty_table())
-    land(Path(settings.lake_root), [price_envelope("BTC", hourly_bars(DAY0, 10.0, 2), NEXT_DAY)])
+    land(Path(settings.lake.root), [price_envelope("BTC", hourly_bars(DAY0, 10.0, 2), NEXT_DAY)])
 
     with pytest.raises(DataContractError, match="column 'volume' is string in the table, double"):
-        jobs.run_silver(settings, "prices")
+        steps.run_silver(settings, "prices")
     assert not LakePaths(settings).checkpoint("silver_prices").exists()
 
 
@@ -176,12 +176,12 @@ def test_a_commit_the_ledger_missed_is_recovered_from_the_delta_log(
     """After a crash between the silver commit and the ledger commit, the replayed batch takes
     its inserted/updated counts from the commit itself."""
     settings = make_settings(silver_max_files_per_trigger=1)
-    root = Path(settings.lake_root)
+    root = Path(settings.lake.root)
     land(root, [price_envelope("BTC", hourly_bars(DAY0, 10.0, 3), NEXT_DAY)])
-    first = jobs.run_silver(settings, "prices")
+    first = steps.run_silver(settings, "prices")
     revised = hourly_bars(DAY0, 10.0, 4)
     land(root, [price_envelope("BTC", revised, NEXT_DAY + dt.timedelta(days=1))])
-    second = jobs.run_silver(settings, "prices")
+    second = steps.run_silver(settings, "prices")
 
     paths = LakePaths(settings)
     stream = (paths.checkpoint("silver_prices") / "rwa-stream-id").read_text()

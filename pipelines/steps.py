@@ -12,19 +12,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.forecast.backtest import AssetBacktest, backtest_asset
-from models.forecast.job import ForecastRunReport, forecast_lake
+from models.forecast.batch import ForecastRunReport, forecast_lake
 from models.forecast.models import AutoArima
 from models.registry import ModelRegistry
-from models.risk.job import RiskRunReport, score_lake
-from models.sentiment.job import SentimentRunReport, score_sentiment
+from models.risk.batch import RiskRunReport, score_lake
+from models.sentiment.batch import SentimentRunReport, score_sentiment
 from models.sentiment.scorers import load_scorer
 from pipelines.bronze.lander import BronzeLander, LanderReport
 from pipelines.bronze.mirror import mirror_bronze
-from pipelines.bronze.object_store import open_object_store
 from pipelines.bronze.writer import BronzeWriter, LandingReport, object_dataset
 from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import Settings
-from pipelines.gold.job import GoldJob, GoldRunReport
+from pipelines.gold.build import GoldJob, GoldRunReport
 from pipelines.gold.tables import GOLD_TABLES, OHLCV_TABLES
 from pipelines.ingestion.base import FetchWindow
 from pipelines.ingestion.bus import Bus, BusReport
@@ -33,6 +32,7 @@ from pipelines.ingestion.simulated import SimulatedSource
 from pipelines.kafka.client import kafka_errors
 from pipelines.lake.days import DayRange
 from pipelines.lake.delta import DeltaLake
+from pipelines.lake.objects import open_object_store
 from pipelines.lake.paths import LakePaths
 from pipelines.lake.spark import get_spark
 from pipelines.quality.gate import QualityGate
@@ -40,7 +40,6 @@ from pipelines.quality.results import ExpectationResult
 from pipelines.reference import load_assets
 from pipelines.serving import open_store
 from pipelines.serving.load import GoldLoadReport, load_gold
-from pipelines.silver.job import SilverJob, SilverRunReport, SilverTargets
 from pipelines.silver.lineage import days_about
 from pipelines.silver.quarantine import (
     OBJECTS_TABLE,
@@ -53,6 +52,7 @@ from pipelines.silver.quarantine import (
 from pipelines.silver.reconciliation import Ledger
 from pipelines.silver.registry import SILVER_DATASETS, dataset_spec
 from pipelines.silver.spec import DatasetSpec
+from pipelines.silver.stream import SilverJob, SilverRunReport, SilverTargets
 
 
 def simulated_source(settings: Settings) -> SimulatedSource:
@@ -75,7 +75,7 @@ def land_simulated_fetch_days(settings: Settings, days: DayRange) -> LandingRepo
     assets = load_assets()
     total = LandingReport()
     for day in days.days():
-        one_day = settings.model_copy(update={"sim_end": day, "sim_days": 1})
+        one_day = settings.updated(sim_end=day, sim_days=1)
         source = SimulatedSource.from_settings(one_day, assets)
         landed = writer.land(source.collect(source.window))
         total.records += landed.records
@@ -89,11 +89,11 @@ def ingest_window(settings: Settings, now: dt.datetime | None = None) -> FetchWi
     """The window ``rwa ingest`` fetches: ``RWA_SIM_DAYS`` whole UTC days up to ``RWA_SIM_END``
     (exclusive), or, with no end set, up to ``now`` (so polling sources see today's data).
     For the simulated source this is exactly its simulated span."""
-    if settings.sim_end is not None:
-        end = dt.datetime.combine(settings.sim_end, dt.time(), tzinfo=dt.UTC)
+    if settings.simulation.end is not None:
+        end = dt.datetime.combine(settings.simulation.end, dt.time(), tzinfo=dt.UTC)
     else:
         end = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    first = end.date() - dt.timedelta(days=settings.sim_days)
+    first = end.date() - dt.timedelta(days=settings.simulation.days)
     return FetchWindow(dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC), end)
 
 
@@ -128,7 +128,7 @@ def run_silver(
 ) -> SilverRunReport:
     """Stream the new bronze objects of ``dataset`` into ``silver/<dataset>`` (availableNow),
     or, with ``backfill``, reprocess every bronze object fetched on those days (see
-    :mod:`pipelines.silver.job`). Raises DataQualityError when a batch refuses too large a share
+    :mod:`pipelines.silver.stream`). Raises DataQualityError when a batch refuses too large a share
     of its records, and DataContractError when the existing table conflicts with the declared
     schema."""
     spec = dataset_spec(dataset, load_assets())
@@ -148,7 +148,7 @@ def _silver_job(
     backfill: DayRange | None = None,
 ) -> SilverJob:
     paths = LakePaths(settings)
-    if settings.lake_is_s3:
+    if settings.lake.is_s3:
         mirror_bronze(open_object_store(settings), paths.bronze_local_root, dataset=spec.name)
     lake = DeltaLake(settings)
     targets = SilverTargets(
@@ -188,7 +188,7 @@ def bronze_object_dataset(settings: Settings, bronze_file: str) -> str:
             f"bronze/source=<s>/dataset=<{'|'.join(SILVER_DATASETS)}>/date=<day>/<name>"
         )
     if not open_object_store(settings).exists(bronze_file):
-        raise NotFoundError(f"no bronze object {bronze_file} in {settings.lake_root}")
+        raise NotFoundError(f"no bronze object {bronze_file} in {settings.lake.root}")
     return dataset
 
 
@@ -336,7 +336,12 @@ def run_forecast(settings: Settings, *, reselect: bool = True) -> ForecastRunRep
     registry = ModelRegistry(open_object_store(settings))
     lake, paths = DeltaLake(settings), LakePaths(settings)
     return forecast_lake(
-        lake, paths, load_assets(), registry, reselect=reselect, model=settings.forecast_model
+        lake,
+        paths,
+        load_assets(),
+        registry,
+        reselect=reselect,
+        model=settings.models.forecast_model,
     )
 
 

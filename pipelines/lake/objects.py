@@ -155,12 +155,12 @@ def _error_code(error: ClientError) -> str:
 
 def s3_client(settings: Settings) -> S3Client:
     """A boto3 S3 client for the configured endpoint and credentials."""
-    secret = settings.aws_secret_access_key
+    secret = settings.lake.aws_secret_access_key
     client: S3Client = boto3.client(
         "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        region_name=settings.aws_region,
-        aws_access_key_id=settings.aws_access_key_id,
+        endpoint_url=settings.lake.s3_endpoint_url,
+        region_name=settings.lake.aws_region,
+        aws_access_key_id=settings.lake.aws_access_key_id,
         aws_secret_access_key=secret.get_secret_value() if secret else None,
         config=Config(retries={"max_attempts": 5, "mode": "adaptive"}),
     )
@@ -169,7 +169,7 @@ def s3_client(settings: Settings) -> S3Client:
 
 def open_object_store(settings: Settings) -> ObjectStore:
     """The lake's object store: S3 when ``lake_root`` is ``s3://...``, else a local folder."""
-    if not settings.lake_is_s3:
-        return LocalObjectStore(Path(settings.lake_root))
-    bucket, _, prefix = settings.lake_root.removeprefix("s3://").partition("/")
+    if not settings.lake.is_s3:
+        return LocalObjectStore(Path(settings.lake.root))
+    bucket, _, prefix = settings.lake.root.removeprefix("s3://").partition("/")
     return S3ObjectStore(bucket, prefix, s3_client(settings))

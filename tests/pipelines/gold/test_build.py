@@ -58,7 +58,7 @@ def test_reruns_change_nothing(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     copy = lake_settings(tmp_path_factory.mktemp("gold-rerun"))
-    shutil.copytree(backfilled.settings.lake_root, copy.lake_root)
+    shutil.copytree(backfilled.settings.lake.root, copy.lake.root)
     rerun = GoldLake(copy)
     job = rerun.job(spark)
     job.run((dt.date(2026, 1, 10), dt.date(2026, 1, 12)))
@@ -71,7 +71,7 @@ def test_a_range_run_replaces_exactly_its_days(
     spark: SparkSession, backfilled: GoldLake, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     copy = lake_settings(tmp_path_factory.mktemp("gold-correction"))
-    shutil.copytree(backfilled.settings.lake_root, copy.lake_root)
+    shutil.copytree(backfilled.settings.lake.root, copy.lake.root)
     corrected_day = dt.date(2026, 1, 20)
     silver = silver_prices_frame()
     on_day = (silver["date"] == corrected_day) & (silver["asset_id"] == "paxg")

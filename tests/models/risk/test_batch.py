@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from models.risk.batch import RISK_TABLE, score_lake
 from models.risk.engine import score_asset
-from models.risk.job import RISK_TABLE, score_lake
 from models.risk.market import LIQUIDITY_LOOKBACK_DAYS, LOOKBACK_DAYS, MarketHistory
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths

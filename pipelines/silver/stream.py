@@ -240,7 +240,7 @@ class SilverJob:
         days = None if self.backfill is None else self.backfill.days()
         source = str(self.targets.bronze_root.resolve() / dataset_glob(self.spec.name, days))
         text = self.spark.readStream.option(
-            "maxFilesPerTrigger", self.settings.silver_max_files_per_trigger
+            "maxFilesPerTrigger", self.settings.spark.silver_max_files_per_trigger
         ).text(source)
         return bronze_lines(text)
 
@@ -306,7 +306,7 @@ class SilverJob:
         records; raises DataQualityError, after listing them, when the broken objects are
         systematic, or when a replayed object is still broken (see
         :mod:`pipelines.quality.objects`)."""
-        dataset, limit = self.spec.name, self.settings.quality_max_failure_share
+        dataset, limit = self.spec.name, self.settings.quality.max_failure_share
         verdicts = judge_objects(
             _texts(records["bronze_file"]),
             zip(_texts(refused["bronze_file"]), _texts(refused[REASON]), strict=True),
@@ -324,7 +324,7 @@ class SilverJob:
             broken,
             len(judged),
             awaiting_before=len(waiting - {v.bronze_file for v in broken}),
-            max_awaiting=self.settings.quality_max_broken_objects,
+            max_awaiting=self.settings.quality.max_broken_objects,
         )
         self.targets.objects.register(dataset, broken, limit)
         if why is not None:
@@ -341,7 +341,7 @@ class SilverJob:
     def _fail(self, refused: pa.Table, why: str, broken: list[ObjectVerdict], advice: str) -> None:
         """Store the refusals (unguarded: see QuarantineSink.add) and fail the batch."""
         self.targets.quarantine.add(self.spec.name, refused, None)
-        limit = self.settings.quality_max_failure_share
+        limit = self.settings.quality.max_failure_share
         named = "; ".join(f"{v.bronze_file}: {v.describe(limit)}" for v in broken[:NAMED_OBJECTS])
         more = f" (and {len(broken) - NAMED_OBJECTS} more)" if len(broken) > NAMED_OBJECTS else ""
         raise DataQualityError(f"{why}. Broken objects: {named}{more}. {advice}")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
 
+from pipelines.contracts.reference import Asset
 from pipelines.core.errors import DataContractError
 from pipelines.gold.features import daily_features
 from pipelines.gold.macro import asset_countries, macro_asof, widen_over_gaps
@@ -38,7 +39,6 @@ from pipelines.gold.tables import (
 from pipelines.lake.days import DayRange, restrict
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
-from pipelines.reference.model import Asset
 
 _LINEAGE = ("source", "fetched_at")
 

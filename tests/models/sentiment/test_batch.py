@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from models.sentiment.job import ARTICLE_TABLE, score_sentiment
+from models.sentiment.batch import ARTICLE_TABLE, score_sentiment
 from models.sentiment.scorers import FinBertScorer, LexiconScorer
-from pipelines import jobs
+from pipelines import steps
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
@@ -26,9 +26,9 @@ def news_lake(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         sim_days=6,
         sim_assets=["btc", "usdc", "ousg", "paxg", "buidl", "usde"],
     )
-    jobs.land_simulated(settings)
-    jobs.run_silver_all(settings)
-    jobs.run_gold(settings)
+    steps.land_simulated(settings)
+    steps.run_silver_all(settings)
+    steps.run_gold(settings)
     return settings
 
 
