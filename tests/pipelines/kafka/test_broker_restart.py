@@ -36,9 +36,7 @@ def test_broker_restart_during_production_loses_nothing_acknowledged(
     envelope exactly once.
     """
     settings = kafka_settings(make_settings, kafka, sim_days=3)
-    lake_a, lake_b = (
-        settings.updated(lake_root=str(tmp_path / name)) for name in ("a", "b")
-    )
+    lake_a, lake_b = (settings.updated(lake_root=str(tmp_path / name)) for name in ("a", "b"))
     envelopes = simulate(settings)
     before, during = envelopes[:60], envelopes[60:]
     publisher = EnvelopePublisher(settings)
