@@ -93,7 +93,7 @@ class QualityGate:
 
     @classmethod
     def from_settings(cls, settings: Settings, lake: DeltaLake) -> QualityGate:
-        paths = LakePaths(settings)
+        paths = LakePaths(settings.lake)
         return cls(
             lake,
             results_uri=paths.quality_results,
