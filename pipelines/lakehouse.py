@@ -43,9 +43,9 @@ class Lakehouse:
     def from_settings(cls, settings: Settings) -> Lakehouse:
         return cls(
             settings=settings,
-            paths=LakePaths(settings),
-            delta=DeltaLake(settings),
-            objects=open_object_store(settings),
+            paths=LakePaths(settings.lake),
+            delta=DeltaLake(settings.lake, settings.spark),
+            objects=open_object_store(settings.lake),
             catalog=load_catalog(),
         )
 
@@ -60,7 +60,7 @@ class Lakehouse:
         stopped in between, as the CLI does on exit, is replaced by a fresh one)."""
         from pipelines.lake.spark import get_spark
 
-        return get_spark(self.settings)
+        return get_spark(self.settings.spark)
 
     def updated(self, **variables: Any) -> Lakehouse:
         """The lakehouse of these settings with some replaced, named as in the environment

@@ -95,7 +95,7 @@ RISK_MODEL_VERSION: str = MODEL_VERSION
 
 def simulated_source(lakehouse: Lakehouse) -> SimulatedSource:
     """The simulated source the ``RWA_SIM_*`` settings describe, over the reference assets."""
-    return SimulatedSource.from_settings(lakehouse.settings, lakehouse.assets)
+    return SimulatedSource.from_settings(lakehouse.settings.simulation, lakehouse.assets)
 
 
 def land_simulated(lakehouse: Lakehouse) -> LandingReport:
@@ -112,7 +112,7 @@ def land_simulated_fetch_days(lakehouse: Lakehouse, days: DayRange) -> LandingRe
     total = LandingReport()
     for day in days.days():
         one_day = lakehouse.settings.updated(sim_end=day, sim_days=1)
-        source = SimulatedSource.from_settings(one_day, lakehouse.assets)
+        source = SimulatedSource.from_settings(one_day.simulation, lakehouse.assets)
         landed = writer.land(source.collect(source.window))
         total.records += landed.records
         total.objects_written += landed.objects_written
@@ -128,7 +128,9 @@ def source_names() -> list[str]:
 
 def check_source(lakehouse: Lakehouse, source: str) -> None:
     """Fail now (ConfigurationError) when ``source`` is unknown or lacks its API key."""
-    get_connector(source, lakehouse.settings, lakehouse.assets)
+    get_connector(
+        source, lakehouse.settings.sources, lakehouse.settings.simulation, lakehouse.assets
+    )
 
 
 def ingest_window(lakehouse: Lakehouse, now: dt.datetime | None = None) -> FetchWindow:
@@ -153,7 +155,9 @@ def bus_for(lakehouse: Lakehouse, kind: BusKind) -> Bus:
 def ingest(lakehouse: Lakehouse, source: str, bus: Bus) -> BusReport:
     """Fetch the window of :func:`ingest_window` from the registered ``source`` and deliver
     every envelope through ``bus`` as it arrives (bronze directly, or Kafka)."""
-    connector = get_connector(source, lakehouse.settings, lakehouse.assets)
+    connector = get_connector(
+        source, lakehouse.settings.sources, lakehouse.settings.simulation, lakehouse.assets
+    )
     with kafka_errors(lakehouse.settings):
         return bus.send(connector.collect(ingest_window(lakehouse)))
 
@@ -531,7 +535,10 @@ def maintain(
     lakehouse: Lakehouse, *, retention_hours: int | None = None, dry_run: bool = False
 ) -> MaintenanceReport:
     """Compact, checkpoint and vacuum every silver and gold Delta table (``rwa maintain``)."""
-    return maintain_lake(lakehouse.settings, retention_hours=retention_hours, dry_run=dry_run)
+    settings = lakehouse.settings
+    return maintain_lake(
+        settings.lake, settings.maintenance, retention_hours=retention_hours, dry_run=dry_run
+    )
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ def test_serving_store_holds_exactly_gold(settings: Settings) -> None:
     first = steps.load_serving(Lakehouse.from_settings(settings))
     second = steps.load_serving(Lakehouse.from_settings(settings))
 
-    gold_daily = DeltaLake(settings).to_arrow(
+    gold_daily = DeltaLake(settings.lake, settings.spark).to_arrow(
         steps.gold_uris(Lakehouse.from_settings(settings))["1d"]
     )
     assert first.table_counts == second.table_counts

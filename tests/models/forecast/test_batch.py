@@ -30,8 +30,8 @@ def test_forecasts_both_horizons_registers_models_and_reruns_idempotently(tmp_pa
     steps.land_simulated(Lakehouse.from_settings(settings))
     steps.run_silver(Lakehouse.from_settings(settings), "prices")
     steps.run_gold(Lakehouse.from_settings(settings))
-    lake, paths = DeltaLake(settings), LakePaths(settings)
-    registry = ModelRegistry(open_object_store(settings))
+    lake, paths = DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake)
+    registry = ModelRegistry(open_object_store(settings.lake))
     assets = [a for a in load_assets() if a.asset_id in ASSETS or a.asset_id == "paxg"]
 
     report = forecast_lake(lake, paths, assets, registry)

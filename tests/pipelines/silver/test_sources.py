@@ -20,7 +20,7 @@ from pipelines.ingestion.defillama import (
     STABLECOINS_ENDPOINT,
 )
 from pipelines.ingestion.fred import OBSERVATIONS_ENDPOINT
-from pipelines.ingestion.news import EVERYTHING_ENDPOINT
+from pipelines.ingestion.newsapi import EVERYTHING_ENDPOINT
 from pipelines.ingestion.simulated import ONCHAIN_ENDPOINT
 from pipelines.ingestion.worldbank import INDICATOR_ENDPOINT
 from pipelines.lake.delta import DeltaLake
@@ -37,12 +37,14 @@ UTC = dt.UTC
 
 
 def silver_rows(settings: Settings, dataset: str, *sort: str) -> list[dict[str, Any]]:
-    table = DeltaLake(settings).to_arrow(LakePaths(settings).silver(dataset))
+    table = DeltaLake(settings.lake, settings.spark).to_arrow(
+        LakePaths(settings.lake).silver(dataset)
+    )
     return table.sort_by([(c, "ascending") for c in sort]).to_pylist()
 
 
 def quarantined(settings: Settings, dataset: str) -> list[str]:
-    table = DeltaLake(settings).to_arrow(LakePaths(settings).quarantine)
+    table = DeltaLake(settings.lake, settings.spark).to_arrow(LakePaths(settings.lake).quarantine)
     return sorted(r["reason"] for r in table.to_pylist() if r["dataset"] == dataset)
 
 
@@ -298,6 +300,6 @@ def test_news_from_newsapi_and_feeds(make_settings: MakeSettings) -> None:
     assert len({r["article_id"] for r in rows.values()}) == len(rows) == 6
     assert [r.split(":")[0] for r in quarantined(settings, "news")] == ["feed refused"]
     assert (report.bronze_lines, report.records_in, report.inserted) == (4, 7, 6)
-    assert DeltaLake(settings).to_arrow(LakePaths(settings).silver("news")).schema.field(
-        "asset_ids"
-    ).type == pa.list_(pa.string())
+    assert DeltaLake(settings.lake, settings.spark).to_arrow(
+        LakePaths(settings.lake).silver("news")
+    ).schema.field("asset_ids").type == pa.list_(pa.string())

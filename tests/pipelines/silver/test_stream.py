@@ -15,7 +15,7 @@ from deltalake import DeltaTable, write_deltalake
 from pipelines import steps
 from pipelines.core.errors import DataContractError
 from pipelines.core.settings import Settings
-from pipelines.ingestion.news import EVERYTHING_ENDPOINT
+from pipelines.ingestion.newsapi import EVERYTHING_ENDPOINT
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.lakehouse import Lakehouse
@@ -36,11 +36,15 @@ NEXT_DAY = DAY0 + dt.timedelta(days=1)
 
 
 def table(settings: Settings, name: str) -> pa.Table:
-    return DeltaLake(settings).to_arrow(LakePaths(settings).silver(name))
+    return DeltaLake(settings.lake, settings.spark).to_arrow(LakePaths(settings.lake).silver(name))
 
 
 def reasons(settings: Settings, dataset: str) -> list[str]:
-    rows = DeltaLake(settings).to_arrow(LakePaths(settings).quarantine).to_pylist()
+    rows = (
+        DeltaLake(settings.lake, settings.spark)
+        .to_arrow(LakePaths(settings.lake).quarantine)
+        .to_pylist()
+    )
     return sorted(r["reason"] for r in rows if r["dataset"] == dataset)
 
 
@@ -126,7 +130,7 @@ def test_a_declared_column_missing_from_the_table_is_added_without_a_rewrite(
     make_settings: MakeSettings,
 ) -> None:
     settings = make_settings()
-    uri = LakePaths(settings).silver("prices")
+    uri = LakePaths(settings.lake).silver("prices")
     old = pa.Table.from_pylist(
         [
             {
@@ -160,7 +164,7 @@ def test_a_table_conflicting_with_the_contract_stops_before_the_stream(
     make_settings: MakeSettings,
 ) -> None:
     settings = make_settings()
-    uri = LakePaths(settings).silver("prices")
+    uri = LakePaths(settings.lake).silver("prices")
     index = PRICES_SCHEMA.get_field_index("volume")
     conflicting = PRICES_SCHEMA.set(index, pa.field("volume", pa.string()))
     write_deltalake(uri, conflicting.empty_table())
@@ -168,7 +172,7 @@ def test_a_table_conflicting_with_the_contract_stops_before_the_stream(
 
     with pytest.raises(DataContractError, match="column 'volume' is string in the table, double"):
         steps.run_silver(Lakehouse.from_settings(settings), "prices")
-    assert not LakePaths(settings).checkpoint("silver_prices").exists()
+    assert not LakePaths(settings.lake).checkpoint("silver_prices").exists()
 
 
 def test_a_commit_the_ledger_missed_is_recovered_from_the_delta_log(
@@ -184,10 +188,10 @@ def test_a_commit_the_ledger_missed_is_recovered_from_the_delta_log(
     land(root, [price_envelope("BTC", revised, NEXT_DAY + dt.timedelta(days=1))])
     second = steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
-    paths = LakePaths(settings)
+    paths = LakePaths(settings.lake)
     stream = (paths.checkpoint("silver_prices") / "rwa-stream-id").read_text()
     app_id = f"silver.prices.{stream}"
-    lake = DeltaLake(settings)
+    lake = DeltaLake(settings.lake, settings.spark)
     uri = paths.silver("prices")
     assert committed_merge_counts(settings, lake, uri, app_id, 0) == (first.inserted, 0) == (3, 0)
     assert committed_merge_counts(settings, lake, uri, app_id, 1) == (1, 3)
