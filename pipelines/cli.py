@@ -18,17 +18,17 @@ from pydantic import ValidationError
 
 from pipelines.core.errors import ConfigurationError, RwaError
 from pipelines.core.settings import Settings
-from pipelines.lakehouse import Lakehouse
 
 if TYPE_CHECKING:
+    from pipelines.lakehouse import Lakehouse
     from pipelines.steps import GoldRunReport, SilverRunReport
 
-Handler = Callable[[Lakehouse, argparse.Namespace], int]
+Handler = Callable[["Lakehouse", argparse.Namespace], int]
 #: Adds a subcommand: name, handler, help text -> its parser (for its own flags).
 AddCommand = Callable[[str, Handler, str], argparse.ArgumentParser]
 
-# Handlers import the steps when they run: `rwa --help` and `rwa assets` start no Spark, no
-# Kafka client and no model library.
+# The lakehouse and the steps are imported when a command runs: `rwa --help` loads neither
+# Spark nor Kafka nor a model library.
 
 
 def _cmd_demo(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
@@ -498,6 +498,8 @@ def _settings_for(args: argparse.Namespace) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from pipelines.lakehouse import Lakehouse
+
     try:
         lakehouse = Lakehouse.from_settings(_settings_for(args))
         handler: Handler = args.handler

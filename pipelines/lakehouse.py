@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pipelines.contracts.reference import Asset, AssetCatalog
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.objects import ObjectStore, open_object_store
 from pipelines.lake.paths import LakePaths
+from pipelines.lake.spark import get_spark
 from pipelines.reference import load_catalog
 
 if TYPE_CHECKING:
@@ -58,11 +59,4 @@ class Lakehouse:
     def spark(self) -> SparkSession:
         """The process-wide Spark session, started on first use (not cached here: a session
         stopped in between, as the CLI does on exit, is replaced by a fresh one)."""
-        from pipelines.lake.spark import get_spark
-
         return get_spark(self.settings.spark)
-
-    def updated(self, **variables: Any) -> Lakehouse:
-        """The lakehouse of these settings with some replaced, named as in the environment
-        (``serving_backend="timescaledb"``); the parts are rebuilt from the new settings."""
-        return Lakehouse.from_settings(self.settings.updated(**variables))
