@@ -13,7 +13,7 @@ from typing import Any
 
 from models.forecast.backtest import AssetBacktest, backtest_asset
 from models.forecast.batch import ForecastRunReport, forecast_lake
-from models.forecast.models import AutoArima
+from models.forecast.forecasters import AutoArima
 from models.registry import ModelRegistry
 from models.risk.batch import RiskRunReport, score_lake
 from models.sentiment.batch import SentimentRunReport, score_sentiment
@@ -389,7 +389,7 @@ def run_backtest(
 def run_sentiment(settings: Settings) -> SentimentRunReport:
     """Score the news of every asset-day gold marked as unscored (FinBERT from
     ``RWA_SENTIMENT_MODEL``, or the finance lexicon when it cannot be loaded)."""
-    scorer = load_scorer(settings)
+    scorer = load_scorer(settings.models)
     return score_sentiment(
         DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake), scorer
     )
