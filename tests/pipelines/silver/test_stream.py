@@ -15,7 +15,7 @@ from deltalake import DeltaTable, write_deltalake
 from pipelines import steps
 from pipelines.core.errors import DataContractError
 from pipelines.core.settings import Settings
-from pipelines.ingestion.news import EVERYTHING_ENDPOINT
+from pipelines.ingestion.newsapi import EVERYTHING_ENDPOINT
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.silver.prices import SCHEMA as PRICES_SCHEMA
