@@ -13,7 +13,7 @@ from typing import Any
 
 from models.forecast.backtest import AssetBacktest, backtest_asset
 from models.forecast.batch import ForecastRunReport, forecast_lake
-from models.forecast.models import AutoArima
+from models.forecast.forecasters import AutoArima
 from models.registry import ModelRegistry
 from models.risk.batch import RiskRunReport, score_lake
 from models.sentiment.batch import SentimentRunReport, score_sentiment
@@ -101,7 +101,7 @@ def ingest(settings: Settings, source: str, bus: Bus) -> BusReport:
     """Fetch the window of :func:`ingest_window` from the registered ``source`` and deliver
     every envelope through ``bus`` as it arrives (bronze directly, or Kafka)."""
     connector = get_connector(source, settings.sources, settings.simulation, load_assets())
-    with kafka_errors(settings):
+    with kafka_errors(settings.kafka):
         return bus.send(connector.collect(ingest_window(settings)))
 
 
@@ -114,8 +114,10 @@ def land(
 ) -> LanderReport:
     """Run the bronze lander (Kafka -> bronze, exactly once) until it is stopped (SIGTERM),
     has seen nothing new for ``idle_exit_s`` seconds, or consumed ``max_records`` records."""
-    with kafka_errors(settings):
-        lander = BronzeLander(settings, consumer_overrides=consumer_overrides)
+    with kafka_errors(settings.kafka):
+        lander = BronzeLander(
+            settings.kafka, open_object_store(settings.lake), consumer_overrides=consumer_overrides
+        )
         return lander.run(stop_after_idle_s=idle_exit_s, max_records=max_records)
 
 
@@ -387,7 +389,7 @@ def run_backtest(
 def run_sentiment(settings: Settings) -> SentimentRunReport:
     """Score the news of every asset-day gold marked as unscored (FinBERT from
     ``RWA_SENTIMENT_MODEL``, or the finance lexicon when it cannot be loaded)."""
-    scorer = load_scorer(settings)
+    scorer = load_scorer(settings.models)
     return score_sentiment(
         DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake), scorer
     )

@@ -1,4 +1,4 @@
-"""The risk job: score every reference asset from the gold tables, as of a day.
+"""The risk step: score every reference asset from the gold tables, as of a day.
 
 Reads ``gold/ohlcv_1d`` (the trailing two years of daily bars), ``gold/features_daily`` (Amihud
 illiquidity, zero-volume share) and ``gold/onchain_daily`` when built (DEX liquidity, premium to
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from models.gold import gold_frame
+from models.inputs import gold_frame
 from models.risk.engine import MODEL_VERSION, RiskScore, score_asset
 from models.risk.market import LIQUIDITY_LOOKBACK_DAYS, LOOKBACK_DAYS, MarketHistory
 from pipelines.contracts.reference import Asset

@@ -20,14 +20,6 @@ SCHEMA_VERSION = 1
 Dataset = Literal["prices", "onchain", "economic", "news"]
 DATASETS: tuple[Dataset, ...] = ("prices", "onchain", "economic", "news")
 
-#: Kafka topic per dataset (the seed's topic names).
-TOPIC_BY_DATASET: dict[Dataset, str] = {
-    "prices": "price-data-raw",
-    "onchain": "onchain-data-raw",
-    "economic": "economic-data-raw",
-    "news": "news-sentiment-raw",
-}
-
 
 class RawEnvelope(BaseModel):
     """One raw response from one source, wrapped for bronze."""

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from models.forecast.batch import prediction_rows
-from models.forecast.models import Forecast, NaiveForecaster
+from models.forecast.forecasters import Forecast, NaiveForecaster
 from pipelines.core.settings import Settings
 from pipelines.reference import load_assets
 from pipelines.serving.base import OHLCV_SCHEMA, ServingStore

@@ -14,7 +14,7 @@ import pytest
 from deltalake import write_deltalake
 
 from models.forecast.batch import prediction_rows
-from models.forecast.models import NaiveForecaster
+from models.forecast.forecasters import NaiveForecaster
 from models.risk.batch import score_rows
 from models.risk.engine import score_asset
 from models.risk.market import MarketHistory
