@@ -20,11 +20,13 @@ from models.sentiment.batch import SentimentRunReport, score_sentiment
 from models.sentiment.scorers import load_scorer
 from pipelines.bronze.lander import BronzeLander, LanderReport
 from pipelines.bronze.mirror import mirror_bronze
-from pipelines.bronze.writer import BronzeWriter, LandingReport, object_dataset
+from pipelines.bronze.writer import BronzeWriter, LandingReport
+from pipelines.contracts.envelope import object_dataset
+from pipelines.contracts.gold import GOLD_TABLES, OHLCV_TABLES
+from pipelines.contracts.silver import QUARANTINED_OBJECTS
 from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import Settings
 from pipelines.gold.build import GoldJob, GoldRunReport
-from pipelines.gold.tables import GOLD_TABLES, OHLCV_TABLES
 from pipelines.ingestion.base import FetchWindow
 from pipelines.ingestion.bus import Bus, BusReport
 from pipelines.ingestion.registry import get_connector
@@ -42,7 +44,6 @@ from pipelines.serving import open_store
 from pipelines.serving.load import GoldLoadReport, load_gold
 from pipelines.silver.lineage import days_about
 from pipelines.silver.quarantine import (
-    OBJECTS_TABLE,
     QUARANTINED,
     SET_ASIDE,
     ObjectStatus,
@@ -175,7 +176,9 @@ def _silver_job(
 
 def quarantined_objects(settings: Settings) -> QuarantinedObjects:
     """The list of bronze objects quarantined whole (``silver/quarantined_objects``)."""
-    return QuarantinedObjects(DeltaLake(settings), LakePaths(settings).silver(OBJECTS_TABLE))
+    return QuarantinedObjects(
+        DeltaLake(settings), LakePaths(settings).silver(QUARANTINED_OBJECTS.name)
+    )
 
 
 def bronze_object_dataset(settings: Settings, bronze_file: str) -> str:

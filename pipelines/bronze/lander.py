@@ -77,8 +77,7 @@ from kafka.errors import (
 from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
-from pipelines.bronze.writer import partition_prefix
-from pipelines.contracts.envelope import RawEnvelope
+from pipelines.contracts.envelope import RawEnvelope, partition_prefix
 from pipelines.core.errors import RwaError
 from pipelines.core.settings import Settings
 from pipelines.kafka.client import (

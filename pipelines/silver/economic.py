@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import pyarrow as pa
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType
 
 from pipelines.contracts import quarantine as reasons
+from pipelines.contracts.silver import ECONOMIC
 from pipelines.ingestion.fred import OBSERVATIONS_ENDPOINT
 from pipelines.ingestion.worldbank import INDICATOR_ENDPOINT
 from pipelines.silver.spec import (
@@ -30,20 +30,7 @@ from pipelines.silver.spec import (
     PayloadParser,
     Record,
     map_lookup,
-    silver_schema,
 )
-
-SCHEMA = silver_schema(
-    pa.field("year", pa.int32()),
-    pa.field("series_id", pa.string()),
-    pa.field("region", pa.string()),
-    pa.field("observation_date", pa.date32()),
-    pa.field("value", pa.float64()),
-    pa.field("frequency", pa.string()),
-    pa.field("units", pa.string()),
-    pa.field("realtime_start", pa.date32()),
-)
-KEYS = ("year", "series_id", "region", "observation_date")
 
 #: What FRED's documents do not say about the series fetched (FRED's own metadata).
 FRED_SERIES_FACTS: Mapping[str, tuple[str, str]] = {
@@ -185,14 +172,10 @@ class WorldBankIndicator(PayloadParser):
 
 def economic_spec() -> DatasetSpec:
     return DatasetSpec(
-        name="economic",
-        schema=SCHEMA,
-        keys=KEYS,
-        partition_by=("year",),
+        ECONOMIC,
         parsers=(
             FredObservations("simulated"),
             FredObservations("fred"),
             WorldBankIndicator(),
         ),
-        day_column="observation_date",
     )

@@ -29,38 +29,21 @@ from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree
 
-import pyarrow as pa
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType
 
 from pipelines.contracts import quarantine as reasons
 from pipelines.contracts.reference import Asset
+from pipelines.contracts.silver import NEWS
 from pipelines.ingestion.news import EVERYTHING_ENDPOINT, feed_problem
 from pipelines.ingestion.simulated import NEWS_ENDPOINT
 from pipelines.silver.spec import (
-    UTC_TS,
     DatasetSpec,
     Envelope,
     PayloadParser,
     Record,
-    silver_schema,
 )
-
-SCHEMA = silver_schema(
-    pa.field("date", pa.date32()),
-    pa.field("article_id", pa.string()),
-    pa.field("published_at", UTC_TS),
-    pa.field("title", pa.string()),
-    pa.field("description", pa.string()),
-    pa.field("content", pa.string()),
-    pa.field("url", pa.string()),
-    pa.field("outlet", pa.string()),
-    pa.field("author", pa.string()),
-    pa.field("language", pa.string()),
-    pa.field("asset_ids", pa.list_(pa.string())),
-)
-KEYS = ("date", "article_id")
 
 # --- linking articles to assets --------------------------------------------------------------
 
@@ -375,10 +358,7 @@ class FeedItems(_ArticleParser):
 
 def news_spec(assets: Sequence[Asset]) -> DatasetSpec:
     return DatasetSpec(
-        name="news",
-        schema=SCHEMA,
-        keys=KEYS,
-        partition_by=("date",),
+        NEWS,
         parsers=(
             NewsApiArticles("simulated", assets),
             NewsApiArticles("newsapi", assets),

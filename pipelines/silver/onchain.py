@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pyarrow as pa
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -40,7 +39,9 @@ from pyspark.sql.types import (
 )
 
 from pipelines.contracts import quarantine as reasons
+from pipelines.contracts.measures import COUNT_METRICS, PER_UNIT_METRICS, USD_METRICS
 from pipelines.contracts.reference import Asset
+from pipelines.contracts.silver import ONCHAIN
 from pipelines.ingestion.defillama import (
     PROTOCOL_ENDPOINT,
     STABLECOIN_CHART_ENDPOINT,
@@ -51,7 +52,6 @@ from pipelines.ingestion.simulated import ONCHAIN_ENDPOINT
 from pipelines.silver.spec import (
     AMOUNT_LIMIT,
     PRICE_LIMIT,
-    UTC_TS,
     DatasetSpec,
     Envelope,
     IgnoredEndpoint,
@@ -59,32 +59,7 @@ from pipelines.silver.spec import (
     Record,
     map_lookup,
     param_column,
-    silver_schema,
 )
-
-COUNT_METRICS = ("holders", "transfer_count")
-USD_METRICS = (
-    "transfer_volume_usd",
-    "total_supply",
-    "dex_liquidity_usd",
-    "exchange_inflow_usd",
-    "exchange_outflow_usd",
-    "nav_usd",
-    "tvl_usd",
-    "circulating_usd",
-)
-#: Metrics that are a price per token (compared with the market close), not an amount.
-PER_UNIT_METRICS = ("nav_usd",)
-#: Every metric column of ``silver/onchain``: the one list gold and the quality suite read.
-ONCHAIN_METRICS = (*COUNT_METRICS, *USD_METRICS)
-SCHEMA = silver_schema(
-    pa.field("date", pa.date32()),
-    pa.field("asset_id", pa.string()),
-    pa.field("ts", UTC_TS),
-    *(pa.field(name, pa.int64()) for name in COUNT_METRICS),
-    *(pa.field(name, pa.float64()) for name in USD_METRICS),
-)
-KEYS = ("date", "asset_id", "source", "ts")
 
 
 def _day(record: Record, instant: Column) -> None:
@@ -290,10 +265,7 @@ class DefiLlamaStablecoinListing(_StablecoinParser):
 
 def onchain_spec(assets: Sequence[Asset]) -> DatasetSpec:
     return DatasetSpec(
-        name="onchain",
-        schema=SCHEMA,
-        keys=KEYS,
-        partition_by=("date",),
+        ONCHAIN,
         parsers=(
             SimulatedDailyMetrics(assets),
             DefiLlamaProtocolTvl(assets),

@@ -21,41 +21,24 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-import pyarrow as pa
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType
 
 from pipelines.contracts import quarantine as reasons
 from pipelines.contracts.reference import Asset
+from pipelines.contracts.silver import PRICES
 from pipelines.ingestion.coingecko import MARKET_CHART_ENDPOINT, MARKETS_ENDPOINT, OHLC_ENDPOINT
 from pipelines.ingestion.simulated import PRICES_ENDPOINT
 from pipelines.silver.spec import (
     PRICE_LIMIT,
-    UTC_TS,
     DatasetSpec,
     Envelope,
     IgnoredEndpoint,
     PayloadParser,
     Record,
     map_lookup,
-    silver_schema,
 )
-
-SCHEMA = silver_schema(
-    pa.field("date", pa.date32()),
-    pa.field("asset_id", pa.string()),
-    pa.field("resolution", pa.string()),
-    pa.field("ts", UTC_TS),
-    pa.field("open", pa.float64()),
-    pa.field("high", pa.float64()),
-    pa.field("low", pa.float64()),
-    pa.field("close", pa.float64()),
-    pa.field("volume", pa.float64()),
-    pa.field("trades", pa.int64()),
-    pa.field("symbol_id", pa.string()),
-)
-KEYS = ("date", "asset_id", "resolution", "ts")  # `date` first: lets the MERGE prune partitions
 
 #: CoinAPI ``period_id`` -> our resolution names.
 PERIODS: Mapping[str, str] = {
@@ -185,10 +168,7 @@ class CoinGeckoOhlc(PayloadParser):
 
 def prices_spec(assets: Sequence[Asset]) -> DatasetSpec:
     return DatasetSpec(
-        name="prices",
-        schema=SCHEMA,
-        keys=KEYS,
-        partition_by=("date",),
+        PRICES,
         parsers=(CoinApiBars(assets), CoinGeckoOhlc(assets)),
         ignored=(
             IgnoredEndpoint(

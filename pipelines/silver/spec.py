@@ -28,7 +28,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 from pyspark.sql import Column
@@ -36,15 +35,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, StringType
 
 from pipelines.contracts import quarantine as reasons
-
-#: Lineage columns every silver table carries (docs/data-model.md).
-LINEAGE = (
-    pa.field("source", pa.string()),
-    pa.field("ingest_id", pa.string()),
-    pa.field("fetched_at", pa.timestamp("us", tz="UTC")),
-    pa.field("bronze_file", pa.string()),
-)
-UTC_TS = pa.timestamp("us", tz="UTC")
+from pipelines.contracts.tables import TableContract
 
 #: The largest magnitude silver accepts for a measure (docs/silver.md): beyond it a value is an
 #: overflow, a unit or a decimals error, never a real price or amount. A price is USD per unit
@@ -259,24 +250,37 @@ class IgnoredEndpoint:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One silver dataset: table contract plus the parsers of every source that feeds it."""
+    """One silver dataset: its table contract (:mod:`pipelines.contracts.silver`) plus the
+    parsers of every source that feeds it."""
 
-    name: str
-    schema: pa.Schema
-    keys: tuple[str, ...]
-    partition_by: tuple[str, ...]
+    table: TableContract
     parsers: tuple[PayloadParser, ...]
     ignored: tuple[IgnoredEndpoint, ...] = ()
-    #: The date column saying which day a record is about (gold's days follow it).
-    day_column: str = "date"
 
     def __post_init__(self) -> None:
-        declared = (*self.keys, *self.partition_by, self.day_column)
-        missing = [c for c in declared if c not in self.schema.names]
-        if missing:
-            raise ValueError(
-                f"silver/{self.name}: key/partition/day columns {missing} not declared"
-            )
+        if self.table.day_column is None:
+            raise ValueError(f"silver/{self.table.name}: a dataset table needs a day column")
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.table.schema
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.table.keys
+
+    @property
+    def partition_by(self) -> tuple[str, ...]:
+        return self.table.partition_by
+
+    @property
+    def day_column(self) -> str:
+        """The date column saying which day a record is about (gold's days follow it)."""
+        return self.table.day_column or ""
 
     @property
     def app_id(self) -> str:
@@ -286,10 +290,3 @@ class DatasetSpec:
     @property
     def checkpoint_name(self) -> str:
         return f"silver_{self.name}"
-
-
-def silver_schema(*fields: pa.Field[Any]) -> pa.Schema:
-    """A silver table's schema: its own columns, then the lineage columns. Every column is
-    nullable in Delta (keys are guaranteed non-null by the parsers and the gate), so a table
-    never needs a nullability migration when a source stops sending a metric."""
-    return pa.schema([f.with_nullable(True) for f in (*fields, *LINEAGE)])

@@ -54,8 +54,9 @@ import pyarrow.compute as pc
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 
-from pipelines.bronze.writer import dataset_glob
 from pipelines.contracts import quarantine as reasons
+from pipelines.contracts.envelope import dataset_glob
+from pipelines.contracts.silver import RECONCILIATION_COUNTS
 from pipelines.core.errors import DataQualityError, NotFoundError
 from pipelines.core.settings import Settings
 from pipelines.lake.days import DayRange
@@ -75,7 +76,6 @@ from pipelines.silver.quarantine import (
     row_json,
 )
 from pipelines.silver.reconciliation import (
-    COUNTS,
     REPLAY_STREAM_PREFIX,
     BatchCounts,
     Ledger,
@@ -125,7 +125,7 @@ class SilverRunReport:
     def add(self, batch_id: int, counts: BatchCounts) -> None:
         self.batches += 1
         self.batch_ids.append(batch_id)
-        for name in COUNTS:
+        for name in RECONCILIATION_COUNTS:
             setattr(self, name, getattr(self, name) + getattr(counts, name))
 
 

@@ -9,12 +9,13 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
+from pipelines.contracts.silver import QUALITY_RESULTS
 from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.quality.gate import QualityGate
-from pipelines.quality.results import RESULTS_SCHEMA, format_results, latest_results
+from pipelines.quality.results import format_results, latest_results
 from pipelines.quality.suites import PRICES
 from tests.pipelines.quality.silver_rows import silver_rows
 
@@ -27,7 +28,7 @@ def test_every_expectation_of_a_batch_is_stored_with_its_outcome(gate, settings)
     rows = silver_rows("prices", {}, {"high": 104.0}, {"volume": None})
     outcome = gate.check("prices", rows, batch_id=7, run_id="run-1")
     table = stored(settings)
-    assert table.schema.names == RESULTS_SCHEMA.names
+    assert table.schema.names == QUALITY_RESULTS.schema.names
     assert table.num_rows == len(PRICES.checks) == len(outcome.results)
     failed = table.filter(pa.compute.invert(table["success"])).to_pylist()
     assert [(r["rule"], r["unexpected_count"], r["element_count"]) for r in failed] == [

@@ -13,12 +13,12 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from pipelines import steps
+from pipelines.contracts.silver import PRICES
 from pipelines.core.errors import DataContractError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.news import EVERYTHING_ENDPOINT
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
-from pipelines.silver.prices import SCHEMA as PRICES_SCHEMA
 from pipelines.silver.reconciliation import committed_merge_counts, reconcile
 from tests.fixtures.lake import MakeSettings
 from tests.pipelines.silver.bronze_factory import (
@@ -141,7 +141,7 @@ def test_a_declared_column_missing_from_the_table_is_added_without_a_rewrite(
                 "bronze_file": "bronze/old.jsonl",
             }
         ],
-        schema=PRICES_SCHEMA.remove(PRICES_SCHEMA.get_field_index("symbol_id")),
+        schema=PRICES.schema.remove(PRICES.schema.get_field_index("symbol_id")),
     )
     write_deltalake(uri, old, partition_by=["date"])
     files_before = set(DeltaTable(uri).file_uris())
@@ -160,8 +160,8 @@ def test_a_table_conflicting_with_the_contract_stops_before_the_stream(
 ) -> None:
     settings = make_settings()
     uri = LakePaths(settings).silver("prices")
-    index = PRICES_SCHEMA.get_field_index("volume")
-    conflicting = PRICES_SCHEMA.set(index, pa.field("volume", pa.string()))
+    index = PRICES.schema.get_field_index("volume")
+    conflicting = PRICES.schema.set(index, pa.field("volume", pa.string()))
     write_deltalake(uri, conflicting.empty_table())
     land(Path(settings.lake.root), [price_envelope("BTC", hourly_bars(DAY0, 10.0, 2), NEXT_DAY)])
 
