@@ -94,7 +94,7 @@ class QualityGate:
 
     @classmethod
     def from_settings(cls, settings: Settings, lake: DeltaLake) -> QualityGate:
-        paths = LakePaths(settings)
+        paths = LakePaths(settings.lake)
         return cls(
             lake,
             results_uri=paths.quality_results,

@@ -157,7 +157,7 @@ class SilverJob:
     ) -> None:
         self.spark = spark
         self.settings = settings
-        self.lake = DeltaLake(settings)
+        self.lake = DeltaLake(settings.lake, settings.spark)
         self.spec = spec
         self.targets = targets
         self.gate = gate
