@@ -53,7 +53,7 @@ from pipelines.silver.quarantine import (
 from pipelines.silver.reconciliation import Ledger
 from pipelines.silver.registry import SILVER_DATASETS, dataset_spec
 from pipelines.silver.spec import DatasetSpec
-from pipelines.silver.stream import SilverJob, SilverRunReport, SilverTargets
+from pipelines.silver.stream import SilverJob, SilverJobSettings, SilverRunReport, SilverTargets
 
 
 def simulated_source(settings: Settings) -> SimulatedSource:
@@ -162,10 +162,11 @@ def _silver_job(
     )
     return SilverJob(
         get_spark(settings.spark),
-        settings,
+        lake,
         spec,
         targets,
-        gate=gate or QualityGate.from_settings(settings, lake),
+        gate=gate or QualityGate.from_settings(settings.quality, lake, paths),
+        settings=SilverJobSettings(settings.lake, settings.spark, settings.quality),
         after_batch=after_batch,
         backfill=backfill,
     )
@@ -234,11 +235,11 @@ def replay_object(settings: Settings, bronze_file: str) -> ReplayReport:
 def check_silver_table(settings: Settings, dataset: str) -> list[ExpectationResult]:
     """The table-level expectations (key uniqueness, freshness) of ``silver/<dataset>``, run
     and stored now; none while the table does not exist."""
-    lake = DeltaLake(settings.lake, settings.spark)
-    uri = LakePaths(settings.lake).silver(dataset)
+    lake, paths = DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake)
+    uri = paths.silver(dataset)
     if not lake.exists(uri):
         return []
-    gate = QualityGate.from_settings(settings, lake)
+    gate = QualityGate.from_settings(settings.quality, lake, paths)
     return gate.check_table(dataset, uri, run_id=uuid.uuid4().hex)
 
 
@@ -248,7 +249,8 @@ def run_silver_all(
     backfill: DayRange | None = None,
 ) -> dict[str, SilverRunReport]:
     """:func:`run_silver` for each dataset in turn, sharing one quality gate."""
-    gate = QualityGate.from_settings(settings, DeltaLake(settings.lake, settings.spark))
+    lake = DeltaLake(settings.lake, settings.spark)
+    gate = QualityGate.from_settings(settings.quality, lake, LakePaths(settings.lake))
     return {
         dataset: run_silver(settings, dataset, gate=gate, backfill=backfill) for dataset in datasets
     }

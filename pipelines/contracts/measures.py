@@ -1,18 +1,16 @@
-"""Measure lists: the columns each layer carries for a family of measures, declared once.
+"""The measure lists every layer shares: which on-chain metrics silver parses, gold combines and
+the store serves, and which daily features gold computes and the store serves.
 
-Adding an on-chain metric is one edit here (in :data:`COUNT_METRICS` or :data:`USD_METRICS`)
-plus its computation in a parser: the silver schema and parsers, the quality suite, gold's
-``onchain_daily`` and the served schema, SQL and API read these lists.
+Adding a measure is one edit here plus its computation: the silver and served schemas, the
+quality suite and the API's tests follow these tuples.
 """
 
 from __future__ import annotations
 
-# --- on-chain -------------------------------------------------------------------------------
-
-#: On-chain metrics that are counts (integers in every layer).
-COUNT_METRICS: tuple[str, ...] = ("holders", "transfer_count")
-#: On-chain metrics that are USD amounts, or token amounts, as doubles.
-USD_METRICS: tuple[str, ...] = (
+#: On-chain metrics that count things (integers).
+COUNT_METRICS = ("holders", "transfer_count")
+#: On-chain metrics that are amounts in USD (floats).
+USD_METRICS = (
     "transfer_volume_usd",
     "total_supply",
     "dex_liquidity_usd",
@@ -23,18 +21,15 @@ USD_METRICS: tuple[str, ...] = (
     "circulating_usd",
 )
 #: Metrics that are a price per token (compared with the market close), not an amount.
-PER_UNIT_METRICS: tuple[str, ...] = ("nav_usd",)
-#: Every metric column of ``silver/onchain`` (and of ``gold/onchain_daily``), in table order.
-ONCHAIN_METRICS: tuple[str, ...] = (*COUNT_METRICS, *USD_METRICS)
-#: Measures gold derives from the metrics: the net exchange flow (inflow - outflow) and the
-#: premium of the market close over the published NAV.
-ONCHAIN_DERIVED: tuple[str, ...] = ("net_exchange_flow_usd", "premium_to_nav")
+PER_UNIT_METRICS = ("nav_usd",)
+#: Every metric column of ``silver/onchain``: the one list gold and the quality suite read.
+ONCHAIN_METRICS = (*COUNT_METRICS, *USD_METRICS)
+#: The metrics ``gold/onchain_daily`` derives from the ones above (net flow, premium to NAV).
+DERIVED_ONCHAIN_METRICS = ("net_exchange_flow_usd", "premium_to_nav")
 
-# --- market features -------------------------------------------------------------------------
-
-#: The measures of ``gold/features_daily`` (docs/data-model.md), in served order; gold computes
-#: them, the serving store serves them.
-FEATURE_MEASURES: tuple[str, ...] = (
+#: The measures of ``gold/features_daily`` (docs/data-model.md), in table order; gold computes
+#: them, the store serves them.
+FEATURE_MEASURES = (
     "close",
     "return_1d",
     "log_return_1d",

@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.contracts.silver import QUALITY_RESULTS
-from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake, WriteOutcome
 from pipelines.lake.paths import LakePaths
 from pipelines.quality.suites import Check, Severity
@@ -139,13 +138,11 @@ class ResultStore:
         return self._lake.to_arrow(self._uri)
 
 
-def latest_results(settings: Settings, dataset: str | None = None) -> pa.Table:
+def latest_results(lake: DeltaLake, paths: LakePaths, dataset: str | None = None) -> pa.Table:
     """The results of the latest run of each dataset (or of ``dataset`` only), batch and
     table checks together, sorted by dataset, batch and expectation. The latest run of a
     dataset is the one with the newest ``validated_at``."""
-    table = ResultStore(
-        DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake).quality_results
-    ).read()
+    table = ResultStore(lake, paths.quality_results).read()
     if dataset is not None:
         table = table.filter(pc.equal(table["dataset"], pa.scalar(dataset)))
     if table.num_rows == 0:

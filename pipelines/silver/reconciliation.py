@@ -37,7 +37,7 @@ from pipelines.contracts.silver import (
     RECONCILIATION,
     RECONCILIATION_COUNTS,
 )
-from pipelines.core.settings import Settings
+from pipelines.core.settings import LakeSettings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.objects import ObjectStore, open_object_store
 from pipelines.lake.paths import LakePaths
@@ -130,10 +130,8 @@ class ReconciliationReport:
         return summary if self.ok else summary + "; DOES NOT ADD UP: " + "; ".join(self.problems)
 
 
-def reconcile(settings: Settings, dataset: str) -> ReconciliationReport:
+def reconcile(lake: DeltaLake, paths: LakePaths, dataset: str) -> ReconciliationReport:
     """Check the ledger of ``dataset`` over all its batches (see the module docstring)."""
-    paths = LakePaths(settings.lake)
-    lake = DeltaLake(settings.lake, settings.spark)
     ledger = Ledger(lake, paths.reconciliation).rows(dataset)
     report = ReconciliationReport(dataset, batches=ledger.num_rows)
     report.totals = {name: int(pc.sum(ledger[name]).as_py() or 0) for name in RECONCILIATION_COUNTS}
@@ -160,13 +158,13 @@ def reconcile(settings: Settings, dataset: str) -> ReconciliationReport:
 
 
 def committed_merge_counts(
-    settings: Settings, lake: DeltaLake, uri: str, app_id: str, version: int
+    settings: LakeSettings, lake: DeltaLake, uri: str, app_id: str, version: int
 ) -> tuple[int, int]:
     """(inserted, updated) of the commit that carried application transaction
     ``(app_id, version)``: what a batch did before a crash stopped it from recording so.
     Found in the Delta log (commit metrics sit in ``commitInfo``, the transaction in a ``txn``
     action of the same commit file). (0, 0) if no such commit is found."""
-    store = open_object_store(settings.lake)
+    store = open_object_store(settings)
     prefix = _lake_key(settings, uri)
     for commit in lake.table(uri).history():
         if commit.get("operation") not in ("MERGE", "WRITE"):
@@ -180,9 +178,9 @@ def committed_merge_counts(
     return 0, 0
 
 
-def _lake_key(settings: Settings, uri: str) -> str:
+def _lake_key(settings: LakeSettings, uri: str) -> str:
     """``uri`` relative to the lake root (the object store's key space)."""
-    root = settings.lake.uri()
+    root = settings.uri()
     return uri.removeprefix(root).strip("/")
 
 

@@ -58,7 +58,7 @@ from pipelines.contracts import quarantine as reasons
 from pipelines.contracts.envelope import dataset_glob
 from pipelines.contracts.silver import RECONCILIATION_COUNTS
 from pipelines.core.errors import DataQualityError, NotFoundError
-from pipelines.core.settings import Settings
+from pipelines.core.settings import LakeSettings, QualitySettings, SparkSettings
 from pipelines.lake.days import DayRange
 from pipelines.lake.delta import BatchTxn, DeltaLake
 from pipelines.quality.gate import GateOutcome, QualityGate
@@ -130,6 +130,16 @@ class SilverRunReport:
 
 
 @dataclass(frozen=True, slots=True)
+class SilverJobSettings:
+    """The settings sections a silver job reads: where the lake is (to read the Delta log of a
+    crashed batch), how many objects a micro-batch takes, the quality thresholds."""
+
+    lake: LakeSettings
+    spark: SparkSettings
+    quality: QualitySettings
+
+
+@dataclass(frozen=True, slots=True)
 class SilverTargets:
     """Where a silver job reads and writes."""
 
@@ -147,17 +157,18 @@ class SilverJob:
     def __init__(
         self,
         spark: SparkSession,
-        settings: Settings,
+        lake: DeltaLake,
         spec: DatasetSpec,
         targets: SilverTargets,
         *,
         gate: QualityGate,
+        settings: SilverJobSettings,
         after_batch: Callable[[int], None] | None = None,
         backfill: DayRange | None = None,
     ) -> None:
         self.spark = spark
         self.settings = settings
-        self.lake = DeltaLake(settings.lake, settings.spark)
+        self.lake = lake
         self.spec = spec
         self.targets = targets
         self.gate = gate
@@ -367,7 +378,7 @@ class SilverJob:
         if outcome.skipped_replay:
             # Committed before a crash that kept the ledger row from being written.
             return committed_merge_counts(
-                self.settings, self.lake, self.targets.silver_uri, txn.app_id, txn.version
+                self.settings.lake, self.lake, self.targets.silver_uri, txn.app_id, txn.version
             )
         return outcome.inserted, outcome.updated
 

@@ -30,7 +30,7 @@ def test_onchain_metrics_are_declared_once_and_carried_to_silver_and_gold() -> N
     assert {schema.field(m).type for m in measures.COUNT_METRICS} == {pa.int64()}
     assert {schema.field(m).type for m in measures.USD_METRICS} == {pa.float64()}
     assert set(measures.PER_UNIT_METRICS) <= set(measures.ONCHAIN_METRICS)
-    assert set(measures.ONCHAIN_METRICS) | set(measures.ONCHAIN_DERIVED) <= set(
+    assert set(measures.ONCHAIN_METRICS) | set(measures.DERIVED_ONCHAIN_METRICS) <= set(
         gold.ONCHAIN_COLUMNS
     )
     assert set(measures.FEATURE_MEASURES) <= set(gold.FEATURE_COLUMNS)
