@@ -42,7 +42,7 @@ PRICE_FIELDS = ("price_open", "price_high", "price_low", "price_close", "volume_
 
 
 def land_prices(settings: Settings) -> int:
-    source = SimulatedSource.from_settings(settings, load_assets())
+    source = SimulatedSource.from_settings(settings.simulation, load_assets())
     source.datasets = ("prices",)
     return (
         BronzeWriter(open_object_store(settings.lake)).land(source.collect(source.window)).records

@@ -40,7 +40,7 @@ def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.steps import ingest
 
     # An unknown source or a missing API key fails at once, before any connection is made.
-    get_connector(args.source, settings, load_assets())
+    get_connector(args.source, settings.sources, settings.simulation, load_assets())
     stop = _stop_on_sigterm() if args.every is not None else threading.Event()
     with open_bus(settings, args.bus) as bus:
         while True:

@@ -58,7 +58,7 @@ from pipelines.silver.stream import SilverJob, SilverJobSettings, SilverRunRepor
 
 def simulated_source(settings: Settings) -> SimulatedSource:
     """The simulated source the ``RWA_SIM_*`` settings describe, over the reference assets."""
-    return SimulatedSource.from_settings(settings, load_assets())
+    return SimulatedSource.from_settings(settings.simulation, load_assets())
 
 
 def land_simulated(settings: Settings) -> LandingReport:
@@ -77,7 +77,7 @@ def land_simulated_fetch_days(settings: Settings, days: DayRange) -> LandingRepo
     total = LandingReport()
     for day in days.days():
         one_day = settings.updated(sim_end=day, sim_days=1)
-        source = SimulatedSource.from_settings(one_day, assets)
+        source = SimulatedSource.from_settings(one_day.simulation, assets)
         landed = writer.land(source.collect(source.window))
         total.records += landed.records
         total.objects_written += landed.objects_written
@@ -101,7 +101,7 @@ def ingest_window(settings: Settings, now: dt.datetime | None = None) -> FetchWi
 def ingest(settings: Settings, source: str, bus: Bus) -> BusReport:
     """Fetch the window of :func:`ingest_window` from the registered ``source`` and deliver
     every envelope through ``bus`` as it arrives (bronze directly, or Kafka)."""
-    connector = get_connector(source, settings, load_assets())
+    connector = get_connector(source, settings.sources, settings.simulation, load_assets())
     with kafka_errors(settings):
         return bus.send(connector.collect(ingest_window(settings)))
 

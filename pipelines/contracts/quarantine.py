@@ -30,11 +30,14 @@ from typing import Literal
 Level = Literal["line", "record", "object"]
 
 _PARSING = "pipelines.silver.parsing"
-_RECORD = "pipelines.silver.spec"
-_PRICES = "pipelines.silver.prices"
-_ONCHAIN = "pipelines.silver.onchain"
-_ECONOMIC = "pipelines.silver.economic"
-_NEWS = "pipelines.silver.news"
+_RECORD = "pipelines.ingestion.payloads"
+_COINGECKO = "pipelines.ingestion.coingecko.parsers"
+_DEFILLAMA = "pipelines.ingestion.defillama.parsers"
+_FRED = "pipelines.ingestion.fred.parsers"
+_WORLDBANK = "pipelines.ingestion.worldbank.parsers"
+_RSS = "pipelines.ingestion.news.parsers"
+_NEWSAPI = "pipelines.ingestion.newsapi.parsers"
+_SIMULATED = "pipelines.ingestion.simulated.parsers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,17 +105,19 @@ NO_PARSER_IN_DATASET = _line(
 NO_TOKENS_IN_USD = _line(
     "no_tokens_in_usd",
     "payload has no 'tokensInUsd' to split a shared protocol's TVL by token",
-    _ONCHAIN,
+    _DEFILLAMA,
 )
-NO_OBSERVATIONS = _line("no_observations", "payload has no 'observations' array", _ECONOMIC)
-NOT_METADATA_AND_ROWS = _line("not_metadata_and_rows", "payload is not [metadata, rows]", _ECONOMIC)
+NO_OBSERVATIONS = _line("no_observations", "payload has no 'observations' array", _FRED)
+NOT_METADATA_AND_ROWS = _line(
+    "not_metadata_and_rows", "payload is not [metadata, rows]", _WORLDBANK
+)
 ROWS_NOT_OBSERVATIONS = _line(
-    "rows_not_observations", "payload rows are not an array of observations", _ECONOMIC
+    "rows_not_observations", "payload rows are not an array of observations", _WORLDBANK
 )
-NO_ARTICLES = _line("no_articles", "payload has no 'articles' array", _NEWS)
-FEED_UNREADABLE = _line("feed_unreadable", "feed refused: it could not be read ({error})", _NEWS)
+NO_ARTICLES = _line("no_articles", "payload has no 'articles' array", _NEWSAPI)
+FEED_UNREADABLE = _line("feed_unreadable", "feed refused: it could not be read ({error})", _RSS)
 #: ``problem``: why the feed is no RSS/Atom document (``pipelines.ingestion.news.feed_problem``).
-FEED_REFUSED = _line("feed_refused", "feed refused: {problem}", _NEWS)
+FEED_REFUSED = _line("feed_refused", "feed refused: {problem}", _RSS)
 
 # --- records: the typed setters of Record ------------------------------------------------------
 
@@ -124,7 +129,7 @@ FIELD_BEYOND_LIMIT = _record(
     "field_beyond_limit", "field '{label}' is out of range (beyond ±{limit:g})"
 )
 FIELD_YEAR_OUT_OF_RANGE = _record(
-    "field_year_out_of_range", "field '{label}' is out of range (years 1-9999)", _ECONOMIC
+    "field_year_out_of_range", "field '{label}' is out of range (years 1-9999)", _FRED
 )
 
 # --- records: a parser's own checks and reference lookups -------------------------------------
@@ -132,18 +137,18 @@ FIELD_YEAR_OUT_OF_RANGE = _record(
 SYMBOL_ID_CHARACTERS = _record(
     "symbol_id_characters",
     "symbol_id has characters other than ASCII letters, digits and . _ + -",
-    _PRICES,
+    _SIMULATED,
 )
-UNKNOWN_SYMBOL_ID = _record("unknown_symbol_id", "unknown symbol_id", _PRICES)
-UNSUPPORTED_PERIOD_ID = _record("unsupported_period_id", "unsupported period_id", _PRICES)
-UNKNOWN_COINGECKO_COIN = _record("unknown_coingecko_coin", "unknown CoinGecko coin id", _PRICES)
-SHORT_CANDLE = _record("short_candle", "candle has fewer than 5 values", _PRICES)
-UNKNOWN_ASSET_PARAM = _record("unknown_asset_param", "unknown asset in params.asset", _ONCHAIN)
-UNKNOWN_DEFILLAMA_SLUG = _record("unknown_defillama_slug", "unknown DefiLlama slug", _ONCHAIN)
+UNKNOWN_SYMBOL_ID = _record("unknown_symbol_id", "unknown symbol_id", _SIMULATED)
+UNSUPPORTED_PERIOD_ID = _record("unsupported_period_id", "unsupported period_id", _SIMULATED)
+UNKNOWN_COINGECKO_COIN = _record("unknown_coingecko_coin", "unknown CoinGecko coin id", _COINGECKO)
+SHORT_CANDLE = _record("short_candle", "candle has fewer than 5 values", _COINGECKO)
+UNKNOWN_ASSET_PARAM = _record("unknown_asset_param", "unknown asset in params.asset", _SIMULATED)
+UNKNOWN_DEFILLAMA_SLUG = _record("unknown_defillama_slug", "unknown DefiLlama slug", _DEFILLAMA)
 UNKNOWN_GECKO_ID_PARAM = _record(
-    "unknown_gecko_id_param", "unknown CoinGecko id in params.gecko_id", _ONCHAIN
+    "unknown_gecko_id_param", "unknown CoinGecko id in params.gecko_id", _DEFILLAMA
 )
-UNKNOWN_GECKO_ID = _record("unknown_gecko_id", "unknown CoinGecko id", _ONCHAIN)
+UNKNOWN_GECKO_ID = _record("unknown_gecko_id", "unknown CoinGecko id", _DEFILLAMA)
 
 # --- records: the quality gate ------------------------------------------------------------------
 

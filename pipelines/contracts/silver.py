@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from pipelines.contracts.envelope import Dataset
 from pipelines.contracts.measures import COUNT_METRICS, USD_METRICS
 from pipelines.contracts.tables import TableContract
 
@@ -104,8 +105,11 @@ NEWS = TableContract(
     day_column="date",
 )
 #: The silver dataset tables by name, in the order ``rwa silver`` runs them.
-DATASET_TABLES: Mapping[str, TableContract] = {
-    table.name: table for table in (PRICES, ONCHAIN, ECONOMIC, NEWS)
+DATASET_TABLES: Mapping[Dataset, TableContract] = {
+    "prices": PRICES,
+    "onchain": ONCHAIN,
+    "economic": ECONOMIC,
+    "news": NEWS,
 }
 
 # --- quarantine, ledger, quality results ---------------------------------------------------

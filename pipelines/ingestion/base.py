@@ -8,7 +8,9 @@
 or land each response as soon as it arrives. Paginated sources override
 :meth:`Connector.next_page`; sources whose detail requests depend on a listing's answer override
 :meth:`Connector.follow_ups`. Transport concerns of real HTTP sources (retries, rate limits, API
-keys) live in :mod:`pipelines.ingestion.http`, not in this base.
+keys) live in :mod:`pipelines.ingestion.http`, not in this base. How a connector is built from
+settings is the registry's (:mod:`pipelines.ingestion.registry`): each source takes only its own
+settings section.
 """
 
 from __future__ import annotations
@@ -16,13 +18,11 @@ from __future__ import annotations
 import datetime as dt
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 from pipelines.contracts.envelope import Dataset, RawEnvelope
-from pipelines.contracts.reference import Asset
-from pipelines.core.settings import Settings
 
 
 def require_utc(value: dt.datetime, name: str) -> dt.datetime:
@@ -90,12 +90,6 @@ class Connector(ABC):
 
     #: Registry name, also the envelope's ``source``.
     name: ClassVar[str]
-
-    @classmethod
-    @abstractmethod
-    def from_settings(cls, settings: Settings, assets: Sequence[Asset]) -> Self:
-        """The connector as configured by ``settings``, covering ``assets`` where the source is
-        per asset. Raises ConfigurationError naming the setting when one is missing."""
 
     @abstractmethod
     def build_requests(self, window: FetchWindow) -> list[SourceRequest]:

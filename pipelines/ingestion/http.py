@@ -32,18 +32,19 @@ import string
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
 
+from pipelines.contracts.reference import Asset
 from pipelines.core.errors import ConfigurationError, FetchError
 from pipelines.core.resources import Closeable
-from pipelines.core.settings import Settings
+from pipelines.core.settings import SourceSettings
 from pipelines.ingestion.base import Connector, RawResponse, SourceRequest
 
 logger = logging.getLogger("pipelines.ingestion.http")
@@ -86,12 +87,12 @@ class RetryPolicy:
             raise ValueError(f"retry policy values must be >= 0, got {self}")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RetryPolicy:
+    def from_settings(cls, settings: SourceSettings) -> RetryPolicy:
         """The policy of ``RWA_HTTP_MAX_RETRIES`` / ``_BACKOFF_BASE_S`` / ``_BACKOFF_MAX_S``."""
         return cls(
-            max_retries=settings.sources.http_max_retries,
-            backoff_base_s=settings.sources.http_backoff_base_s,
-            backoff_max_s=settings.sources.http_backoff_max_s,
+            max_retries=settings.http_max_retries,
+            backoff_base_s=settings.http_backoff_base_s,
+            backoff_max_s=settings.http_backoff_max_s,
         )
 
     def delay(self, attempt: int, retry_after: float | None, rng: Jitter) -> float:
@@ -189,14 +190,19 @@ class HttpResponse:
             return json.loads(self.text)
         except ValueError as exc:
             problem = "the body is empty" if not self.text.strip() else str(exc)
-            raise FetchError(
-                f"{self.source}: response from {self.url} is not valid JSON: {problem}"
-                f"{_body_hint(self.text)}",
-                source=self.source,
-                url=self.url,
-                status=self.status,
-                retryable=False,
+            raise self.refusal(
+                f"is not valid JSON: {problem}{_body_hint(self.text)}", retryable=False
             ) from None
+
+    def refusal(self, what: str, *, retryable: bool) -> FetchError:
+        """The error for this answer: ``"<source>: response from <url> <what>"``."""
+        return FetchError(
+            f"{self.source}: response from {self.url} {what}",
+            source=self.source,
+            url=self.url,
+            status=self.status,
+            retryable=retryable,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +257,7 @@ class HttpClient(Closeable):
     def for_source(
         cls,
         source: str,
-        settings: Settings,
+        settings: SourceSettings,
         *,
         base_url: str,
         rate_per_s: float | None,
@@ -263,7 +269,7 @@ class HttpClient(Closeable):
             source,
             base_url=base_url,
             retry=RetryPolicy.from_settings(settings),
-            timeout_s=settings.sources.http_timeout_s,
+            timeout_s=settings.http_timeout_s,
             rate_per_s=rate_per_s,
             headers=headers,
             params=params,
@@ -465,6 +471,13 @@ class HttpConnector(Connector, Closeable):
     def __init__(self, *clients: HttpClient) -> None:
         self._clients = clients
 
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: SourceSettings, assets: Sequence[Asset]) -> Self:
+        """The connector as the ``RWA_*`` source settings configure it, covering ``assets``
+        where the source is per asset. Raises ConfigurationError naming the setting when one is
+        missing."""
+
     @abstractmethod
     def client_for(self, request: SourceRequest) -> HttpClient:
         """The client (API root, key, rate limit) that serves ``request``."""
@@ -480,15 +493,20 @@ class HttpConnector(Connector, Closeable):
         shape = self.shape_for(request)
         problem = shape.problem(payload) if shape is not None else None
         if problem is not None:
-            raise FetchError(
-                f"{response.source}: response from {response.url} is not the documented "
-                f"{request.endpoint} shape: {problem}{_body_hint(response.text)}",
-                source=response.source,
-                url=response.url,
-                status=response.status,
+            raise response.refusal(
+                f"is not the documented {request.endpoint} shape: {problem}"
+                f"{_body_hint(response.text)}",
                 retryable=False,
             )
         return payload
+
+    def refuse(
+        self, request: SourceRequest, response: HttpResponse, problem: str, *, retryable: bool
+    ) -> FetchError:
+        """The error for a 2xx answer that is not what the source documents (``problem`` is
+        scrubbed of the client's secrets)."""
+        redacted = self.client_for(request).redact_text(problem)
+        return response.refusal(f"refused: {redacted}", retryable=retryable)
 
     def fetch(self, request: SourceRequest) -> RawResponse:
         path, query = render_endpoint(request.endpoint, request.params)

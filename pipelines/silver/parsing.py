@@ -33,13 +33,8 @@ from pyspark.sql.types import DataType, StringType, StructField, StructType
 
 from pipelines.contracts import quarantine as reasons
 from pipelines.contracts.envelope import SCHEMA_VERSION
-from pipelines.silver.spec import (
-    DatasetSpec,
-    Envelope,
-    PayloadParser,
-    first_problem,
-    param_column,
-)
+from pipelines.ingestion.payloads import Envelope, PayloadParser, first_problem, param_column
+from pipelines.silver.spec import DatasetSpec
 
 #: The envelope major version silver reads. ``schema_version`` is read as text, so a JSON ``1``,
 #: ``1.0``, ``"1"`` or ``"1.0"`` all say major version 1 (a minor version only adds fields,

@@ -1,54 +1,24 @@
 """What a silver dataset is, declared once: its table contract and the parsers that feed it.
 
-A :class:`DatasetSpec` names the Delta table, its declared Arrow schema (the contract of
-``docs/data-model.md``), key and partitions, and the :class:`PayloadParser` of every
-(source, payload shape) that lands in its bronze folder. The generic streaming job
+A :class:`DatasetSpec` pairs the Delta table's contract (:mod:`pipelines.contracts.silver`:
+name, declared Arrow schema, key, partitions, day column) with the :class:`PayloadParser` of
+every (source, payload shape) that lands in its bronze folder. The generic streaming job
 (:mod:`pipelines.silver.stream`) and the Spark parsing engine (:mod:`pipelines.silver.parsing`) do
-everything else, so adding a source is one small parser class, and adding a dataset is one spec.
+everything else, so adding a source is one small parser class, and adding a dataset is one
+table contract.
 
-A parser turns the typed payload of one envelope into records, in Spark column expressions:
-
-* :attr:`PayloadParser.payload_type` is the Spark type the payload is read into (fields as
-  text, so ``"101.5"`` and ``101.5`` both arrive and a bad value refuses one record, never the
-  batch; unknown extra fields are ignored: additive changes are accepted);
-* :meth:`PayloadParser.items` picks the array of records out of the payload;
-* :meth:`PayloadParser.record` fills a :class:`Record` with the silver columns of one item. The
-  record's typed setters cast with ``try_cast`` and remember, in order, the structural problem
-  each column can have ("field 'price_open' is not a number"); the first one is the reason the
-  record is refused. Business rules (positive prices, bands) are not here: they are the quality
-  gate's (:mod:`pipelines.quality`).
-
-No input may crash a batch: parsers read arrays with ``get`` (null past the end, where
-``item[i]`` raises under ANSI mode), cast with ``try_cast`` and keep instants inside Spark's
-range before any arithmetic, so every shape of payload ends as records or refusals.
+The parsers are the sources' own (:mod:`pipelines.ingestion.payloads` is their base): the
+ingestion registry lists them per dataset.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
-from pyspark.sql import Column
-from pyspark.sql import functions as F
-from pyspark.sql.types import DataType, StringType
 
-from pipelines.contracts import quarantine as reasons
 from pipelines.contracts.tables import TableContract
-
-#: The largest magnitude silver accepts for a measure (docs/silver.md): beyond it a value is an
-#: overflow, a unit or a decimals error, never a real price or amount. A price is USD per unit
-#: (the dearest real asset trades near 1e6 USD); an amount is a volume, supply, count, USD total
-#: or macro value (world GDP is about 1e14 USD; meme-token supplies reach about 5e17 units).
-PRICE_LIMIT = 1e12
-AMOUNT_LIMIT = 1e18
-#: Non-finite numbers as text, whether sent as strings ("Infinity") or as the JSON literals
-#: Spark's JSON reader turns into quoted text (Infinity -> '"Infinity"').
-_NON_FINITE_TEXT = r'(?i)^\s*"?[+-]?(inf|infinity|nan)"?\s*$'
-#: Unix seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, Spark's range of instants: an
-#: epoch outside it would overflow (an error under ANSI mode) instead of being refused.
-_EPOCH_SECONDS_RANGE = (-62_135_596_800, 253_402_300_799)
+from pipelines.ingestion.payloads import IgnoredEndpoint, PayloadParser
 
 #: Latest fetch wins; ingest_id breaks ties so the outcome never depends on batch order.
 NEWER = "s.fetched_at > t.fetched_at OR (s.fetched_at = t.fetched_at AND s.ingest_id > t.ingest_id)"
@@ -59,199 +29,9 @@ NOT_OLDER = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    """The envelope fields a parser may read, as Spark columns of the record being built."""
-
-    source: Column
-    endpoint: Column
-    fetched_at: Column  # typed: timestamp
-    #: Request parameters the parser declared (:attr:`PayloadParser.params`).
-    declared: tuple[str, ...] = ()
-
-    def param(self, name: str) -> Column:
-        """One request parameter as text (null when absent). Read once per bronze line, before
-        its records are exploded, so only declared parameters are available."""
-        if name not in self.declared:
-            raise ValueError(f"parameter {name!r} is not in the parser's declared params")
-        return F.col(param_column(name))
-
-
-def param_column(name: str) -> str:
-    return f"_param_{name}"
-
-
-class Record:
-    """The silver columns of one record, built by a parser, with their structural problems.
-
-    Every typed setter casts a text value safely and records why the record would be refused:
-    a required value that is missing, or a value that does not parse. ``label`` is the source
-    field named in the reason, so quarantine says what the source sent wrong.
-    """
-
-    def __init__(self) -> None:
-        self.columns: dict[str, Column] = {}
-        self.problems: list[tuple[Column, str]] = []
-
-    def set(self, column: str, value: Column) -> Column:
-        """A column derived without a check (a constant, or from already-checked columns)."""
-        self.columns[column] = value
-        return value
-
-    def text(self, column: str, value: Column, label: str, *, required: bool = True) -> Column:
-        if required:
-            self._missing(value, label)
-        return self.set(column, value)
-
-    def number(
-        self,
-        column: str,
-        value: Column,
-        label: str,
-        *,
-        required: bool = True,
-        integer: bool = False,
-        missing_marker: str | None = None,
-        limit: float = AMOUNT_LIMIT,
-    ) -> Column:
-        """A finite double (or long) from text, at most ``limit`` in magnitude;
-        ``missing_marker`` is the source's "no value" text (FRED's ``"."``), read as null rather
-        than refused. NaN and infinities are refused however they are written."""
-        if missing_marker is not None:
-            value = F.when(value != F.lit(missing_marker), value)
-        # try_cast reads "Infinity", "NaN" and overflowing "1e400" as non-finite doubles.
-        as_double = value.try_cast("double")
-        non_finite = (
-            value.rlike(_NON_FINITE_TEXT)
-            | F.isnan(as_double)
-            | (F.abs(as_double) == F.lit(float("inf")))
-        )
-        if required:
-            self._missing(value, label)
-        self.check(value.isNotNull() & non_finite, reasons.FIELD_NOT_FINITE.text(label=label))
-        typed = value.try_cast("long") if integer else as_double
-        kind = "an integer" if integer else "a number"
-        self._typed(column, value, typed, label, kind, required=False)
-        self.check(
-            F.abs(as_double) > F.lit(limit),
-            reasons.FIELD_BEYOND_LIMIT.text(label=label, limit=limit),
-        )
-        return typed
-
-    def timestamp(self, column: str, value: Column, label: str, *, required: bool = True) -> Column:
-        """An instant from ISO-8601 text (``Z`` or an offset; naive text is read as UTC)."""
-        return self._typed(
-            column, value, value.try_cast("timestamp"), label, "a timestamp", required
-        )
-
-    def epoch(
-        self, column: str, value: Column, label: str, *, millis: bool, required: bool = True
-    ) -> Column:
-        """An instant from Unix seconds or milliseconds given as a number or digits."""
-        scale = 1000 if millis else 1
-        low, high = (bound * scale for bound in _EPOCH_SECONDS_RANGE)
-        number = value.try_cast("long")
-        in_range = F.when(number.between(low, high), number)
-        typed = F.timestamp_millis(in_range) if millis else F.timestamp_seconds(in_range)
-        kind = "a Unix time in " + ("milliseconds" if millis else "seconds")
-        return self._typed(column, value, typed, label, kind, required)
-
-    def lookup(self, column: str, key: Column, mapping: Mapping[str, str], reason: str) -> Column:
-        """A value looked up in reference data; a key that is present but unknown refuses the
-        record with ``reason`` (a missing key is the caller's ``text`` check)."""
-        found = map_lookup(mapping, key)
-        self.problems.append((key.isNotNull() & found.isNull(), reason))
-        return self.set(column, found)
-
-    def check(self, condition: Column, reason: str) -> None:
-        """Another structural problem, in the order the checks are declared."""
-        self.problems.append((condition, reason))
-
-    def problem(self) -> Column:
-        """The first problem of the record, or null when it has none."""
-        return first_problem(self.problems)
-
-    def _typed(
-        self, column: str, value: Column, typed: Column, label: str, kind: str, required: bool
-    ) -> Column:
-        if required:
-            self._missing(value, label)
-        not_kind = reasons.FIELD_NOT_A.text(label=label, kind=kind)
-        self.problems.append((value.isNotNull() & typed.isNull(), not_kind))
-        return self.set(column, typed)
-
-    def _missing(self, value: Column, label: str) -> None:
-        self.problems.append((value.isNull(), reasons.FIELD_MISSING.text(label=label)))
-
-
-def first_problem(checks: Sequence[tuple[Column, str | Column]]) -> Column:
-    """``CASE WHEN c1 THEN r1 WHEN c2 THEN r2 ... END``: the first reason whose condition holds
-    (a reason is a text, or a column computing it)."""
-    expr: Column = F.lit(None).cast(StringType())
-    for condition, reason in reversed(checks):
-        expr = F.when(condition, reason if isinstance(reason, Column) else F.lit(reason)).otherwise(
-            expr
-        )
-    return expr
-
-
-def map_lookup(mapping: Mapping[str, str], key: Column) -> Column:
-    """``mapping[key]`` as a Spark expression (null when absent)."""
-    if not mapping:
-        return F.lit(None).cast(StringType())
-    literal = F.create_map(*(F.lit(part) for item in sorted(mapping.items()) for part in item))
-    return F.try_element_at(literal, key)
-
-
-class PayloadParser(ABC):
-    """Turns the payload of one (source, endpoint) into silver records; see the module doc."""
-
-    #: Envelope ``source`` (and bronze ``source=`` partition) this parser reads.
-    source: str
-    #: Envelope endpoints it reads; empty = every endpoint of the source.
-    endpoints: tuple[str, ...] = ()
-    #: The payload shape in words, for the reason of a payload that does not fit it.
-    shape: str
-    #: Request parameters (``params.<name>``) the records are built from.
-    params: tuple[str, ...] = ()
-
-    @property
-    @abstractmethod
-    def payload_type(self) -> DataType:
-        """Spark type the payload is parsed into (fields as text where values need casting)."""
-
-    def prepare(self, payload: Column) -> Column:
-        """The payload made ready for :meth:`items` (default: as parsed)."""
-        return payload
-
-    def line_problem(self, prepared: Column) -> Column | None:
-        """Why a payload that parsed is still unusable as a whole (null: usable)."""
-        return None
-
-    @abstractmethod
-    def items(self, prepared: Column) -> Column:
-        """The array of records in the (prepared) payload."""
-
-    @abstractmethod
-    def record(self, item: Column, envelope: Envelope) -> Record:
-        """The silver columns of one item."""
-
-
-@dataclass(frozen=True, slots=True)
-class IgnoredEndpoint:
-    """An endpoint that lands in a dataset's bronze but holds no records of its silver table;
-    its lines are counted (``bronze_lines``) and otherwise left in bronze, for the reason
-    given (documented in docs/silver.md)."""
-
-    source: str
-    endpoint: str
-    why: str
-
-
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One silver dataset: its table contract (:mod:`pipelines.contracts.silver`) plus the
-    parsers of every source that feeds it."""
+    """One silver dataset: its table contract plus the parsers of every source that feeds it."""
 
     table: TableContract
     parsers: tuple[PayloadParser, ...]

@@ -417,12 +417,14 @@ def test_retry_policy_validation_and_settings():
     with pytest.raises(ValueError, match=">= 0"):
         RetryPolicy(-1, 1.0, 1.0)
     settings = Settings(http_max_retries=2, http_backoff_base_s=0.25, http_backoff_max_s=4.0)
-    assert RetryPolicy.from_settings(settings) == RetryPolicy(2, 0.25, 4.0)
+    assert RetryPolicy.from_settings(settings.sources) == RetryPolicy(2, 0.25, 4.0)
 
 
 def test_for_source_takes_timeout_and_retries_from_settings():
     settings = Settings(http_timeout_s=3.5, http_max_retries=1)
-    with HttpClient.for_source("s", settings, base_url="http://h/", rate_per_s=None) as client:
+    with HttpClient.for_source(
+        "s", settings.sources, base_url="http://h/", rate_per_s=None
+    ) as client:
         assert client.timeout_s == 3.5
         assert client.retry.max_retries == 1
         assert client.base_url == "http://h"

@@ -38,13 +38,14 @@ from pipelines.ingestion.defillama import (
     STABLECOINS_ENDPOINT,
 )
 from pipelines.ingestion.fred import OBSERVATIONS_ENDPOINT
-from pipelines.ingestion.news import EVERYTHING_ENDPOINT
+from pipelines.ingestion.newsapi import EVERYTHING_ENDPOINT
+from pipelines.ingestion.payloads import AMOUNT_LIMIT, PRICE_LIMIT
 from pipelines.ingestion.simulated import ONCHAIN_ENDPOINT, PRICES_ENDPOINT
 from pipelines.ingestion.worldbank import INDICATOR_ENDPOINT
 from pipelines.reference import load_assets
 from pipelines.silver.parsing import IS_RECORD, LINE_HEAD, RAW, REASON, parse_lines
 from pipelines.silver.registry import dataset_spec
-from pipelines.silver.spec import AMOUNT_LIMIT, PRICE_LIMIT, DatasetSpec
+from pipelines.silver.spec import DatasetSpec
 from tests.pipelines.silver.bronze_factory import DAY0, hourly_bars
 
 FETCHED = "2026-01-06T00:05:00Z"

@@ -20,7 +20,7 @@ from pipelines.ingestion.defillama import (
     STABLECOINS_ENDPOINT,
 )
 from pipelines.ingestion.fred import OBSERVATIONS_ENDPOINT
-from pipelines.ingestion.news import EVERYTHING_ENDPOINT
+from pipelines.ingestion.newsapi import EVERYTHING_ENDPOINT
 from pipelines.ingestion.simulated import ONCHAIN_ENDPOINT
 from pipelines.ingestion.worldbank import INDICATOR_ENDPOINT
 from pipelines.lake.delta import DeltaLake

@@ -16,7 +16,7 @@ from pipelines import steps
 from pipelines.contracts.silver import PRICES
 from pipelines.core.errors import DataContractError
 from pipelines.core.settings import Settings
-from pipelines.ingestion.news import EVERYTHING_ENDPOINT
+from pipelines.ingestion.newsapi import EVERYTHING_ENDPOINT
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.silver.reconciliation import committed_merge_counts, reconcile

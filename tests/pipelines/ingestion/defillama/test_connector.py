@@ -15,7 +15,7 @@ from pipelines.contracts.reference import Asset
 from pipelines.core.errors import FetchError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import FetchWindow, SourceRequest
-from pipelines.ingestion.defillama import (
+from pipelines.ingestion.defillama.connector import (
     PROTOCOL_ENDPOINT,
     RATE_PER_S,
     STABLECOIN_CHART_ENDPOINT,
@@ -238,7 +238,9 @@ def test_from_settings_and_the_registry_build_it(
     )
     replay_server.script("/protocol/ondo-yield-assets", [Reply.fixture(PROTOCOL)])
     script_stablecoins(stable_server)
-    source = get_connector("defillama", settings, assets("ousg", "usdc"))
+    source = get_connector(
+        "defillama", settings.sources, settings.simulation, assets("ousg", "usdc")
+    )
     assert isinstance(source, DefiLlamaSource)
     with source:
         assert source.tvl_client.rate_per_s == RATE_PER_S
@@ -248,5 +250,5 @@ def test_from_settings_and_the_registry_build_it(
         assert source.fetch(requests[0]).payload == fixture_json(PROTOCOL)
         assert source.fetch(requests[1]).payload == fixture_json(STABLECOINS)
     assert stable_server.requests[0].path == "/stablecoins"
-    with DefiLlamaSource.from_settings(settings, load_assets()) as built:
+    with DefiLlamaSource.from_settings(settings.sources, load_assets()) as built:
         assert "ondo-yield-assets" in built.protocols

@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import httpx
 
 from pipelines.contracts.reference import Asset
-from pipelines.core.settings import Settings
+from pipelines.core.settings import SourceSettings
 from pipelines.ingestion.base import FetchWindow, RawResponse, SourceRequest
 from pipelines.ingestion.http import HttpClient, HttpConnector, Shape, require_key
 
@@ -68,26 +68,21 @@ _SHAPES: dict[str, Shape] = {
 }
 
 
-def coingecko_client(settings: Settings) -> HttpClient:
+def coingecko_client(settings: SourceSettings) -> HttpClient:
     """The client for the configured API root, with the key header its plan expects."""
-    pro = (httpx.URL(settings.sources.coingecko_base_url).host or "").startswith("pro-api.")
+    pro = (httpx.URL(settings.coingecko_base_url).host or "").startswith("pro-api.")
     if pro:
-        key = require_key(
-            settings.sources.coingecko_api_key, "coingecko_api_key", source="CoinGecko Pro"
-        )
+        key = require_key(settings.coingecko_api_key, "coingecko_api_key", source="CoinGecko Pro")
         headers, rate = {"x-cg-pro-api-key": key}, PRO_RATE_PER_S
-    elif (
-        settings.sources.coingecko_api_key
-        and settings.sources.coingecko_api_key.get_secret_value().strip()
-    ):
-        key = settings.sources.coingecko_api_key.get_secret_value().strip()
+    elif settings.coingecko_api_key and settings.coingecko_api_key.get_secret_value().strip():
+        key = settings.coingecko_api_key.get_secret_value().strip()
         headers, rate = {"x-cg-demo-api-key": key}, DEMO_RATE_PER_S
     else:
         headers, rate = {}, PUBLIC_RATE_PER_S
     return HttpClient.for_source(
         CoinGeckoSource.name,
         settings,
-        base_url=settings.sources.coingecko_base_url,
+        base_url=settings.coingecko_base_url,
         rate_per_s=rate,
         headers=headers,
     )
@@ -120,7 +115,7 @@ class CoinGeckoSource(HttpConnector):
         self._now = now
 
     @classmethod
-    def from_settings(cls, settings: Settings, assets: Sequence[Asset]) -> CoinGeckoSource:
+    def from_settings(cls, settings: SourceSettings, assets: Sequence[Asset]) -> CoinGeckoSource:
         return cls(assets, coingecko_client(settings))
 
     def client_for(self, request: SourceRequest) -> HttpClient:

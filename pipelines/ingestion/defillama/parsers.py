@@ -1,26 +1,22 @@
-"""``silver/onchain``: one asset-day of on-chain metrics from one source.
+"""DefiLlama payloads -> ``silver/onchain`` records.
 
-Parsers:
+* ``/protocol/{slug}``: ``tvl`` (``[{date: unix s, totalLiquidityUSD}]``) is the ``tvl_usd`` of
+  the one reference asset whose ``defillama_slug`` is the protocol. When several assets share
+  the protocol (Ondo: OUSG and USDY; Maple), the protocol's TVL is not any one asset's: each
+  asset gets its own token's USD value from ``tokensInUsd`` (by ticker), and days on which the
+  protocol did not hold that token yet give no row.
+* ``/stablecoincharts/all?stablecoin=<id>`` (rows of the stablecoins API carry ``source`` =
+  ``defillama-stablecoins``: an asset like USDe has both a protocol TVL and a supply, and the two
+  must not share a key): ``totalCirculatingUSD.peggedUSD`` per day is ``circulating_usd``.
+  DefiLlama numbers stablecoins itself; the asset is resolved from ``params.gecko_id`` (the
+  CoinGecko id of the coin, see docs/silver.md) -- a chart without it cannot be attributed and
+  is refused.
+* ``/stablecoins``: today's ``circulating.peggedUSD`` of every listed coin that is a reference
+  asset (by ``gecko_id``), dated on the fetch day. The listing covers every stablecoin
+  DefiLlama tracks; the others are not ours and are skipped, not refused.
 
-* ``simulated`` -- ``/v2/tokens/{asset}/metrics/daily``: ``[{timestamp, holders, transfer_count,
-  transfer_volume_usd, total_supply, dex_liquidity_usd, exchange_inflow_usd,
-  exchange_outflow_usd, nav_usd}]``; ``params.asset`` is the reference asset id.
-* ``defillama`` -- ``/protocol/{slug}``: ``tvl`` (``[{date: unix s, totalLiquidityUSD}]``) is the
-  ``tvl_usd`` of the one reference asset whose ``defillama_slug`` is the protocol. When several
-  assets share the protocol (Ondo: OUSG and USDY; Maple), the protocol's TVL is not any one
-  asset's: each asset gets its own token's USD value from ``tokensInUsd`` (by ticker), and days
-  on which the protocol did not hold that token yet give no row.
-* ``defillama`` -- ``/stablecoincharts/all?stablecoin=<id>`` (rows of the stablecoins API carry
-  ``source`` = ``defillama-stablecoins``: an asset like USDe has both a protocol TVL and a
-  supply, and the two must not share a key): ``totalCirculatingUSD.peggedUSD``
-  per day is ``circulating_usd``. DefiLlama numbers stablecoins itself; the asset is resolved
-  from ``params.gecko_id`` (the CoinGecko id of the coin, see docs/silver.md) -- a chart without
-  it cannot be attributed and is refused.
-* ``defillama`` -- ``/stablecoins``: today's ``circulating.peggedUSD`` of every listed coin that
-  is a reference asset (by ``gecko_id``), dated on the fetch day. The listing covers every
-  stablecoin DefiLlama tracks; the others are not ours and are skipped, not refused.
-
-Ignored: ``/stablecoinprices`` (a daily peg *price* per coin: a price, not an on-chain metric).
+Ignored (:data:`IGNORED`): ``/stablecoinprices`` (a daily peg *price* per coin: a price, not an
+on-chain metric).
 """
 
 from __future__ import annotations
@@ -29,80 +25,30 @@ from collections.abc import Sequence
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
-from pyspark.sql.types import (
-    ArrayType,
-    DataType,
-    MapType,
-    StringType,
-    StructField,
-    StructType,
-)
+from pyspark.sql.types import ArrayType, DataType, MapType, StringType, StructField, StructType
 
 from pipelines.contracts import quarantine as reasons
-from pipelines.contracts.measures import COUNT_METRICS, PER_UNIT_METRICS, USD_METRICS
 from pipelines.contracts.reference import Asset
-from pipelines.contracts.silver import ONCHAIN
-from pipelines.ingestion.defillama import (
+from pipelines.ingestion.defillama.connector import (
     PROTOCOL_ENDPOINT,
     STABLECOIN_CHART_ENDPOINT,
     STABLECOIN_PRICES_ENDPOINT,
     STABLECOINS_ENDPOINT,
+    DefiLlamaSource,
 )
-from pipelines.ingestion.simulated import ONCHAIN_ENDPOINT
-from pipelines.silver.spec import (
-    AMOUNT_LIMIT,
-    PRICE_LIMIT,
-    DatasetSpec,
+from pipelines.ingestion.payloads import (
     Envelope,
     IgnoredEndpoint,
     PayloadParser,
     Record,
     map_lookup,
     param_column,
+    text_struct,
 )
 
 
-def _day(record: Record, instant: Column) -> None:
-    """``ts`` is the start of the UTC day of the metric, ``date`` that day."""
-    ts = record.set("ts", F.date_trunc("day", instant))
-    record.set("date", F.to_date(ts))
-
-
-def _text_struct(*names: str) -> StructType:
-    return StructType([StructField(name, StringType()) for name in names])
-
-
-class SimulatedDailyMetrics(PayloadParser):
-    source: str = "simulated"
-    endpoints: tuple[str, ...] = (ONCHAIN_ENDPOINT,)
-    shape: str = "daily token metrics array"
-    params: tuple[str, ...] = ("asset",)
-
-    def __init__(self, assets: Sequence[Asset]) -> None:
-        self.asset_ids = {a.asset_id: a.asset_id for a in assets}
-
-    @property
-    def payload_type(self) -> DataType:
-        return ArrayType(_text_struct("timestamp", *COUNT_METRICS, *USD_METRICS))
-
-    def items(self, prepared: Column) -> Column:
-        return prepared
-
-    def record(self, item: Column, envelope: Envelope) -> Record:
-        record = Record()
-        asset = record.text("_asset", envelope.param("asset"), "params.asset")
-        record.lookup("asset_id", asset, self.asset_ids, reasons.UNKNOWN_ASSET_PARAM.text())
-        _day(record, record.timestamp("_instant", item["timestamp"], "timestamp"))
-        for name in COUNT_METRICS:
-            record.number(name, item[name], name, required=False, integer=True)
-        for name in USD_METRICS:
-            limit = PRICE_LIMIT if name in PER_UNIT_METRICS else AMOUNT_LIMIT
-            record.number(name, item[name], name, required=False, limit=limit)
-        return record
-
-
 class DefiLlamaProtocolTvl(PayloadParser):
-    source: str = "defillama"
+    source: str = DefiLlamaSource.name
     endpoints: tuple[str, ...] = (PROTOCOL_ENDPOINT,)
     shape: str = "DefiLlama protocol"
     params: tuple[str, ...] = ("slug",)
@@ -127,7 +73,7 @@ class DefiLlamaProtocolTvl(PayloadParser):
         )
         return StructType(
             [
-                StructField("tvl", ArrayType(_text_struct("date", "totalLiquidityUSD"))),
+                StructField("tvl", ArrayType(text_struct("date", "totalLiquidityUSD"))),
                 StructField("tokensInUsd", ArrayType(daily_tokens)),
             ]
         )
@@ -165,7 +111,7 @@ class DefiLlamaProtocolTvl(PayloadParser):
             item["asset_id"].isNull() & slug.isNotNull(), reasons.UNKNOWN_DEFILLAMA_SLUG.text()
         )
         record.set("asset_id", item["asset_id"])
-        _day(record, record.epoch("_instant", item["date"], "tvl.date", millis=False))
+        record.daily(record.epoch("_instant", item["date"], "tvl.date", millis=False))
         record.number("tvl_usd", item["usd"], "tvl.totalLiquidityUSD")
         return record
 
@@ -196,7 +142,7 @@ STABLECOINS_SOURCE = "defillama-stablecoins"
 class _StablecoinParser(PayloadParser):
     """Shared by the stablecoin endpoints: reference coins by CoinGecko id."""
 
-    source: str = "defillama"
+    source: str = DefiLlamaSource.name
 
     def __init__(self, assets: Sequence[Asset]) -> None:
         self.coins = {a.coingecko_id: a.asset_id for a in assets if a.coingecko_id}
@@ -218,7 +164,7 @@ class DefiLlamaStablecoinChart(_StablecoinParser):
             StructType(
                 [
                     StructField("date", StringType()),
-                    StructField("totalCirculatingUSD", _text_struct("peggedUSD")),
+                    StructField("totalCirculatingUSD", text_struct("peggedUSD")),
                 ]
             )
         )
@@ -230,7 +176,7 @@ class DefiLlamaStablecoinChart(_StablecoinParser):
         record = self.stablecoin_record()
         coin = record.text("_coin", envelope.param("gecko_id"), "params.gecko_id")
         record.lookup("asset_id", coin, self.coins, reasons.UNKNOWN_GECKO_ID_PARAM.text())
-        _day(record, record.epoch("_instant", item["date"], "date", millis=False))
+        record.daily(record.epoch("_instant", item["date"], "date", millis=False))
         usd = item["totalCirculatingUSD"]["peggedUSD"]
         record.number("circulating_usd", usd, "totalCirculatingUSD.peggedUSD")
         return record
@@ -245,7 +191,7 @@ class DefiLlamaStablecoinListing(_StablecoinParser):
         coin = StructType(
             [
                 StructField("gecko_id", StringType()),
-                StructField("circulating", _text_struct("peggedUSD")),
+                StructField("circulating", text_struct("peggedUSD")),
             ]
         )
         return StructType([StructField("peggedAssets", ArrayType(coin))])
@@ -257,24 +203,15 @@ class DefiLlamaStablecoinListing(_StablecoinParser):
     def record(self, item: Column, envelope: Envelope) -> Record:
         record = self.stablecoin_record()
         record.lookup("asset_id", item["gecko_id"], self.coins, reasons.UNKNOWN_GECKO_ID.text())
-        _day(record, envelope.fetched_at)
+        record.daily(envelope.fetched_at)
         usd = item["circulating"]["peggedUSD"]
         record.number("circulating_usd", usd, "circulating.peggedUSD")
         return record
 
 
-def onchain_spec(assets: Sequence[Asset]) -> DatasetSpec:
-    return DatasetSpec(
-        ONCHAIN,
-        parsers=(
-            SimulatedDailyMetrics(assets),
-            DefiLlamaProtocolTvl(assets),
-            DefiLlamaStablecoinChart(assets),
-            DefiLlamaStablecoinListing(assets),
-        ),
-        ignored=(
-            IgnoredEndpoint(
-                "defillama", STABLECOIN_PRICES_ENDPOINT, "peg prices are prices, not metrics"
-            ),
-        ),
-    )
+#: DefiLlama endpoints that land in ``onchain`` but hold no on-chain metrics.
+IGNORED: tuple[IgnoredEndpoint, ...] = (
+    IgnoredEndpoint(
+        DefiLlamaSource.name, STABLECOIN_PRICES_ENDPOINT, "peg prices are prices, not metrics"
+    ),
+)

@@ -6,8 +6,8 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from pipelines.ingestion.articles import asset_patterns, asset_terms, linked_assets
 from pipelines.reference import load_assets
-from pipelines.silver.news import asset_patterns, asset_terms, linked_assets
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ from pydantic import SecretStr
 
 from pipelines.contracts.reference import Asset
 from pipelines.core.errors import ConfigurationError, FetchError
-from pipelines.core.settings import Settings
+from pipelines.core.settings import Settings, SimulationSettings
 from pipelines.ingestion.base import FetchWindow, SourceRequest
-from pipelines.ingestion.coingecko import (
+from pipelines.ingestion.coingecko.connector import (
     DEMO_RATE_PER_S,
     MARKET_CHART_ENDPOINT,
     MARKETS_ENDPOINT,
@@ -338,7 +338,7 @@ def old_window() -> FetchWindow:
 def test_from_settings_works_without_a_key(replay_server: ReplayServer):
     replay_server.script("/api/v3" + chart_path("bitcoin"), [Reply.fixture(CHART)])
     config = settings(coingecko_base_url=replay_server.url + "/api/v3")
-    with CoinGeckoSource.from_settings(config, assets("btc")) as source:
+    with CoinGeckoSource.from_settings(config.sources, assets("btc")) as source:
         assert source.client.rate_per_s == PUBLIC_RATE_PER_S
         (envelope,) = source.collect(old_window())
     assert envelope.payload == fixture_json(CHART)
@@ -352,7 +352,7 @@ def test_the_key_is_sent_as_a_header_and_never_landed(replay_server: ReplayServe
     config = settings(
         coingecko_base_url=replay_server.url, coingecko_api_key=SecretStr("CG-demo-key-123")
     )
-    with CoinGeckoSource.from_settings(config, assets("btc")) as source:
+    with CoinGeckoSource.from_settings(config.sources, assets("btc")) as source:
         assert source.client.rate_per_s == DEMO_RATE_PER_S
         (envelope,) = source.collect(old_window())
     assert replay_server.requests[0].headers["x-cg-demo-api-key"] == "CG-demo-key-123"
@@ -365,7 +365,7 @@ def test_the_key_is_redacted_from_errors(replay_server: ReplayServer):
         coingecko_base_url=replay_server.url, coingecko_api_key=SecretStr("CG-demo-key-123")
     )
     with (
-        CoinGeckoSource.from_settings(config, assets("btc")) as source,
+        CoinGeckoSource.from_settings(config.sources, assets("btc")) as source,
         pytest.raises(FetchError) as caught,
     ):
         list(source.collect(old_window()))
@@ -375,12 +375,14 @@ def test_the_key_is_redacted_from_errors(replay_server: ReplayServer):
 
 def test_the_pro_api_root_takes_the_pro_header_and_needs_a_key():
     pro = "https://pro-api.coingecko.com/api/v3"
-    with coingecko_client(settings(coingecko_base_url=pro, coingecko_api_key="CG-pro")) as client:
+    with coingecko_client(
+        settings(coingecko_base_url=pro, coingecko_api_key="CG-pro").sources
+    ) as client:
         assert client._client.headers["x-cg-pro-api-key"] == "CG-pro"
         assert "x-cg-demo-api-key" not in client._client.headers
         assert client.rate_per_s == PRO_RATE_PER_S
     with pytest.raises(ConfigurationError) as caught:
-        coingecko_client(settings(coingecko_base_url=pro))
+        coingecko_client(settings(coingecko_base_url=pro).sources)
     assert str(caught.value) == (
         "RWA_COINGECKO_API_KEY is not set: the CoinGecko Pro source needs an API key"
     )
@@ -388,7 +390,7 @@ def test_the_pro_api_root_takes_the_pro_header_and_needs_a_key():
 
 def test_from_settings_takes_http_settings():
     config = settings(http_timeout_s=7.0, http_max_retries=1, http_backoff_max_s=3.0)
-    with CoinGeckoSource.from_settings(config, load_assets()) as source:
+    with CoinGeckoSource.from_settings(config.sources, load_assets()) as source:
         assert source.client.timeout_s == 7.0
         assert source.client.retry.max_retries == 1
         assert source.client.retry.backoff_max_s == 3.0
@@ -399,7 +401,10 @@ def test_from_settings_takes_http_settings():
 def test_the_registry_builds_it(replay_server: ReplayServer):
     assert {"coingecko", "defillama", "simulated"} <= set(known_sources())
     source = get_connector(
-        "coingecko", settings(coingecko_base_url=replay_server.url), assets("btc", "eth")
+        "coingecko",
+        settings(coingecko_base_url=replay_server.url).sources,
+        SimulationSettings(),
+        assets("btc", "eth"),
     )
     assert isinstance(source, CoinGeckoSource)
     assert source.coin_ids == ("bitcoin", "ethereum")

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from pipelines.contracts.reference import Asset
-from pipelines.core.settings import Settings
+from pipelines.core.settings import SourceSettings
 from pipelines.ingestion.base import FetchWindow, RawResponse, SourceRequest
 from pipelines.ingestion.http import HttpClient, HttpConnector, Shape, require_key
 
@@ -96,13 +96,13 @@ class FredSource(HttpConnector):
         self.limit = limit
 
     @classmethod
-    def from_settings(cls, settings: Settings, assets: Sequence[Asset]) -> FredSource:
+    def from_settings(cls, settings: SourceSettings, assets: Sequence[Asset]) -> FredSource:
         """The FRED source; its series are market-wide, so ``assets`` is not used."""
-        api_key = require_key(settings.sources.fred_api_key, "RWA_FRED_API_KEY")
+        api_key = require_key(settings.fred_api_key, "RWA_FRED_API_KEY")
         client = HttpClient.for_source(
             cls.name,
             settings,
-            base_url=settings.sources.fred_base_url,
+            base_url=settings.fred_base_url,
             rate_per_s=RATE_PER_S,
             params={"api_key": api_key},
         )

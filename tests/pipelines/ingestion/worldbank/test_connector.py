@@ -11,7 +11,7 @@ from pipelines.core.errors import FetchError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import FetchWindow, SourceRequest
 from pipelines.ingestion.registry import get_connector, known_sources
-from pipelines.ingestion.worldbank import (
+from pipelines.ingestion.worldbank.connector import (
     INDICATOR_ENDPOINT,
     INDICATORS,
     WorldBankSource,
@@ -240,7 +240,7 @@ def test_registered_and_built_from_settings_without_a_key(replay_server: ReplayS
     assert "worldbank" in known_sources()
     replay_server.script(USA_CPI, [Reply.fixture(INFLATION)])
     settings = Settings(_env_file=None, worldbank_base_url=f"{replay_server.url}/v2")  # type: ignore[call-arg]
-    source = get_connector("worldbank", settings, load_assets())
+    source = get_connector("worldbank", settings.sources, settings.simulation, load_assets())
 
     assert isinstance(source, WorldBankSource)
     assert source.countries == ("USA", "VGB", "CYM", "CHE", "SLV")

@@ -8,9 +8,14 @@ from collections.abc import Callable
 import pytest
 
 from pipelines.core.errors import ConfigurationError, FetchError
-from pipelines.core.settings import Settings
+from pipelines.core.settings import Settings, SimulationSettings
 from pipelines.ingestion.base import FetchWindow, SourceRequest
-from pipelines.ingestion.fred import FRED_SERIES, OBSERVATIONS_ENDPOINT, RATE_PER_S, FredSource
+from pipelines.ingestion.fred.connector import (
+    FRED_SERIES,
+    OBSERVATIONS_ENDPOINT,
+    RATE_PER_S,
+    FredSource,
+)
 from pipelines.ingestion.http import REDACTED
 from pipelines.ingestion.registry import get_connector, known_sources
 from pipelines.reference import load_assets
@@ -236,7 +241,7 @@ def test_failures_are_clear_fetch_errors_without_the_key(
 @pytest.mark.parametrize("key", [None, "", "   "])
 def test_a_missing_key_is_a_one_line_error_naming_the_variable(key: str | None):
     with pytest.raises(ConfigurationError) as caught:
-        FredSource.from_settings(settings(fred_api_key=key), [])
+        FredSource.from_settings(settings(fred_api_key=key).sources, [])
     message = str(caught.value)
     assert message.startswith("RWA_FRED_API_KEY is not set")
     assert "\n" not in message
@@ -246,7 +251,10 @@ def test_registered_and_built_from_settings(replay_server: ReplayServer):
     assert "fred" in known_sources()
     replay_server.script(PATH, [Reply.fixture(DTB3)])
     source = get_connector(
-        "fred", settings(fred_api_key=KEY, fred_base_url=replay_server.url), load_assets()
+        "fred",
+        settings(fred_api_key=KEY, fred_base_url=replay_server.url).sources,
+        SimulationSettings(),
+        load_assets(),
     )
     assert isinstance(source, FredSource)
     assert source.client._limiter is not None

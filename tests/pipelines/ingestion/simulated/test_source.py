@@ -143,7 +143,7 @@ def test_same_arguments_give_byte_identical_envelopes() -> None:
 
 SMALL_RUN = """
 import datetime as dt, hashlib
-from tests.pipelines.ingestion.test_simulated import ASSETS, START, SimulatedSource
+from tests.pipelines.ingestion.simulated.test_source import ASSETS, START, SimulatedSource
 end = START + dt.timedelta(days=2)
 sim = SimulatedSource(ASSETS, seed=7, start=START, end=end, fault_rate=0.01)
 text = "\\n".join(e.to_json_line() for e in sim.collect(sim.window))
@@ -574,12 +574,12 @@ def test_unknown_requests_are_not_found(clean: SimulatedSource) -> None:
 def test_from_settings_builds_the_configured_span() -> None:
     settings = Settings(sim_seed=3, sim_days=5, sim_end=dt.date(2024, 3, 1), sim_frequency="15m",
                         sim_assets=["btc", "usdc"])  # fmt: skip
-    sim = SimulatedSource.from_settings(settings, ASSETS)
+    sim = SimulatedSource.from_settings(settings.simulation, ASSETS)
     assert sim.window == FetchWindow.for_days(dt.date(2024, 2, 25), 5)
     assert [a.asset_id for a in sim.assets] == ["btc", "usdc"]
     assert sim.frequency == "15m" and sim.seed == 3
     with pytest.raises(ConfigurationError, match="RWA_SIM_ASSETS"):
-        SimulatedSource.from_settings(Settings(sim_assets=["nope"]), ASSETS)
+        SimulatedSource.from_settings(Settings(sim_assets=["nope"]).simulation, ASSETS)
 
 
 def test_fetch_window_is_utc_and_half_open() -> None:
@@ -598,11 +598,11 @@ def test_fetch_window_is_utc_and_half_open() -> None:
 def test_registry_builds_connectors_by_name() -> None:
     assert "simulated" in known_sources()
     settings = Settings(sim_seed=1, sim_days=1, sim_end=dt.date(2024, 1, 2))
-    sim = get_connector("simulated", settings, ASSETS[:1])
+    sim = get_connector("simulated", settings.sources, settings.simulation, ASSETS[:1])
     assert isinstance(sim, SimulatedSource)
     assert sim.window == FetchWindow(START, START + dt.timedelta(days=1))
     with pytest.raises(ConfigurationError, match=r"known sources: .*simulated"):
-        get_connector("coinbase-pro", settings, ASSETS)
+        get_connector("coinbase-pro", settings.sources, settings.simulation, ASSETS)
 
 
 def test_us_bond_market_holidays_2024() -> None:

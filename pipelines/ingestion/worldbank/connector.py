@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from pipelines.contracts.reference import Asset
-from pipelines.core.settings import Settings
+from pipelines.core.settings import SourceSettings
 from pipelines.ingestion.base import FetchWindow, RawResponse, SourceRequest
 from pipelines.ingestion.http import HttpClient, HttpConnector, Shape
 
@@ -127,10 +127,10 @@ class WorldBankSource(HttpConnector):
         self.per_page = per_page
 
     @classmethod
-    def from_settings(cls, settings: Settings, assets: Sequence[Asset]) -> WorldBankSource:
+    def from_settings(cls, settings: SourceSettings, assets: Sequence[Asset]) -> WorldBankSource:
         """The indicators of the US and of the issuer jurisdictions of ``assets``."""
         client = HttpClient.for_source(
-            cls.name, settings, base_url=settings.sources.worldbank_base_url, rate_per_s=RATE_PER_S
+            cls.name, settings, base_url=settings.worldbank_base_url, rate_per_s=RATE_PER_S
         )
         return cls(client, countries=issuer_countries(assets))
 

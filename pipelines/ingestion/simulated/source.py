@@ -105,7 +105,7 @@ import numpy.typing as npt
 from pipelines.contracts.envelope import DATASETS, Dataset
 from pipelines.contracts.reference import Asset, AssetClass
 from pipelines.core.errors import ConfigurationError, DataContractError, NotFoundError
-from pipelines.core.settings import Settings
+from pipelines.core.settings import SimulationSettings
 from pipelines.ingestion.base import (
     Connector,
     FetchWindow,
@@ -113,15 +113,22 @@ from pipelines.ingestion.base import (
     SourceRequest,
     require_utc,
 )
+from pipelines.ingestion.simulated.requests import (
+    COINAPI_PERIODS,
+    FRED_ENDPOINT,
+    FREQUENCY_MINUTES,
+    NEWS_ENDPOINT,
+    ONCHAIN_ENDPOINT,
+    PRICES_ENDPOINT,
+    SIMULATED,
+    Frequency,
+    coinapi_symbol_id,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-Frequency = Literal["1m", "5m", "15m", "1h"]
-FREQUENCY_MINUTES: dict[Frequency, int] = {"1m": 1, "5m": 5, "15m": 15, "1h": 60}
-#: CoinAPI ``period_id`` per frequency.
-COINAPI_PERIODS: dict[Frequency, str] = {"1m": "1MIN", "5m": "5MIN", "15m": "15MIN", "1h": "1HRS"}
 
 FaultKind = Literal["numeric_string", "null_time", "non_positive_price", "high_below_low"]
 FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
@@ -139,10 +146,6 @@ PriceModel = Literal[
 ]
 NAV_MODELS: frozenset[PriceModel] = frozenset({"accruing_nav", "stable_nav", "private_credit"})
 
-PRICES_ENDPOINT = "/v1/ohlcv/{symbol_id}/history"
-ONCHAIN_ENDPOINT = "/v2/tokens/{asset}/metrics/daily"
-FRED_ENDPOINT = "/fred/series/observations"
-NEWS_ENDPOINT = "/v2/everything"
 
 _MINUTES_PER_YEAR = 365.0 * 24 * 60
 _DAY = dt.timedelta(days=1)
@@ -289,21 +292,6 @@ def onchain_params(asset: Asset) -> OnchainParams:
 
 def _lookup(table: dict[str, _P], asset: Asset) -> _P | None:
     return table.get(asset.asset_id) or table.get(asset.symbol.lower())
-
-
-def coinapi_base(asset: Asset) -> str:
-    """The asset's code in CoinAPI symbol ids: its ticker upper-cased, alphanumerics only."""
-    return "".join(ch for ch in asset.symbol.upper() if ch.isalnum())
-
-
-def coinapi_symbol_id(asset: Asset) -> str:
-    """CoinAPI-style ``EXCHANGE_SPOT_BASE_QUOTE`` id, e.g. ``SIM_SPOT_BTC_USD``."""
-    return f"SIM_SPOT_{coinapi_base(asset)}_USD"
-
-
-def coinapi_bases(assets: Sequence[Asset]) -> dict[str, str]:
-    """Base code -> asset_id, to resolve the assets of price envelopes (silver's symbol map)."""
-    return {coinapi_base(asset): asset.asset_id for asset in assets}
 
 
 @dataclass(frozen=True, slots=True)
@@ -1116,7 +1104,7 @@ class SimulatedSource(Connector):
     on the bar grid (whole multiples of ``frequency`` from midnight).
     """
 
-    name: ClassVar[str] = "simulated"
+    name: ClassVar[str] = SIMULATED
 
     def __init__(
         self,
@@ -1164,26 +1152,28 @@ class SimulatedSource(Connector):
         self._onchain_records: dict[str, list[dict[str, Any]]] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings, assets: Sequence[Asset]) -> SimulatedSource:
+    def from_settings(
+        cls, settings: SimulationSettings, assets: Sequence[Asset]
+    ) -> SimulatedSource:
         """The source the ``RWA_SIM_*`` settings describe, over ``assets`` (filtered by them)."""
-        end_day = settings.simulation.end or dt.datetime.now(dt.UTC).date()
+        end_day = settings.end or dt.datetime.now(dt.UTC).date()
         end = dt.datetime.combine(end_day, dt.time(), tzinfo=dt.UTC)
         chosen = list(assets)
-        if settings.simulation.assets:
+        if settings.assets:
             known = {a.asset_id for a in assets}
-            missing = sorted(set(settings.simulation.assets) - known)
+            missing = sorted(set(settings.assets) - known)
             if missing:
                 raise ConfigurationError(
                     f"RWA_SIM_ASSETS names unknown asset ids {missing}; known: {sorted(known)}"
                 )
-            chosen = [a for a in assets if a.asset_id in set(settings.simulation.assets)]
+            chosen = [a for a in assets if a.asset_id in set(settings.assets)]
         return cls(
             chosen,
-            seed=settings.simulation.seed,
-            start=end - dt.timedelta(days=settings.simulation.days),
+            seed=settings.seed,
+            start=end - dt.timedelta(days=settings.days),
             end=end,
-            frequency=settings.simulation.frequency,
-            fault_rate=settings.simulation.fault_rate,
+            frequency=settings.frequency,
+            fault_rate=settings.fault_rate,
         )
 
     def _index_assets(self) -> dict[str, Asset]:

@@ -1,19 +1,15 @@
-"""``silver/prices``: one OHLCV bar per (asset, resolution, bar start).
+"""Payloads only the simulated source sends -> silver records.
 
-Parsers:
-
-* ``simulated`` -- CoinAPI ``GET /v1/ohlcv/{symbol_id}/history``: ``[{time_period_start,
+* ``prices``: CoinAPI ``GET /v1/ohlcv/{symbol_id}/history``: ``[{time_period_start,
   price_open, price_high, price_low, price_close, volume_traded, trades_count, ...}]``; the
   asset is the base of the ``EXCHANGE_SPOT_BASE_QUOTE`` symbol id, the resolution the
-  ``period_id``.
-* ``coingecko`` -- ``GET /coins/{id}/ohlc``: ``[[close ms, open, high, low, close], ...]``. The
-  API documents the candle size by the ``days`` asked for (30 minutes for 1-2 days, 4 hours for
-  3-30, 4 days beyond) and stamps each candle with its *close* time, so ``ts`` = close time -
-  candle size. It publishes no volume: ``volume`` and ``trades`` are null.
+  ``period_id`` (:class:`CoinApiBars`).
+* ``onchain``: ``/v2/tokens/{asset}/metrics/daily``: ``[{timestamp, holders, transfer_count,
+  transfer_volume_usd, total_supply, dex_liquidity_usd, exchange_inflow_usd,
+  exchange_outflow_usd, nav_usd}]``; ``params.asset`` is the reference asset id
+  (:class:`SimulatedDailyMetrics`).
 
-Ignored (counted, left in bronze): CoinGecko ``market_chart/range`` -- price *points* at
-irregular instants with a rolling 24-hour volume, not bars: turning them into bars would invent
-open/high/low and double count volume -- and ``coins/markets``, a snapshot of now.
+Its FRED and NewsAPI payloads are read by those sources' own parsers (see the registry).
 """
 
 from __future__ import annotations
@@ -26,19 +22,17 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType
 
 from pipelines.contracts import quarantine as reasons
+from pipelines.contracts.measures import COUNT_METRICS, PER_UNIT_METRICS, USD_METRICS
 from pipelines.contracts.reference import Asset
-from pipelines.contracts.silver import PRICES
-from pipelines.ingestion.coingecko import MARKET_CHART_ENDPOINT, MARKETS_ENDPOINT, OHLC_ENDPOINT
-from pipelines.ingestion.simulated import PRICES_ENDPOINT
-from pipelines.silver.spec import (
+from pipelines.ingestion.payloads import (
+    AMOUNT_LIMIT,
     PRICE_LIMIT,
-    DatasetSpec,
     Envelope,
-    IgnoredEndpoint,
     PayloadParser,
     Record,
-    map_lookup,
+    text_struct,
 )
+from pipelines.ingestion.simulated.requests import ONCHAIN_ENDPOINT, PRICES_ENDPOINT, SIMULATED
 
 #: CoinAPI ``period_id`` -> our resolution names.
 PERIODS: Mapping[str, str] = {
@@ -48,6 +42,7 @@ PERIODS: Mapping[str, str] = {
     "1HRS": "1h",
     "1DAY": "1d",
 }
+
 _PRICES = ("open", "high", "low", "close")
 
 
@@ -62,14 +57,10 @@ def ticker_key(symbol: str) -> str:
 SYMBOL_ID_CHARACTERS = r"^[A-Za-z0-9._+-]+$"
 
 
-def _bar_times(record: Record, ts: Column) -> None:
-    record.set("date", F.to_date(ts))
-
-
 class CoinApiBars(PayloadParser):
     """CoinAPI OHLCV history, as the simulated source sends it."""
 
-    source: str = "simulated"
+    source: str = SIMULATED
     endpoints: tuple[str, ...] = (PRICES_ENDPOINT,)
     shape: str = "CoinAPI OHLCV array"
     params: tuple[str, ...] = ("symbol_id", "period_id")
@@ -108,7 +99,7 @@ class CoinApiBars(PayloadParser):
         period = record.text("_period", envelope.param("period_id"), "params.period_id")
         record.lookup("resolution", period, PERIODS, reasons.UNSUPPORTED_PERIOD_ID.text())
         ts = record.timestamp("ts", item["time_period_start"], "time_period_start")
-        _bar_times(record, ts)
+        record.set("date", F.to_date(ts))
         for price in _PRICES:
             record.number(price, item[f"price_{price}"], f"price_{price}", limit=PRICE_LIMIT)
         record.number("volume", item["volume_traded"], "volume_traded", required=False)
@@ -116,66 +107,32 @@ class CoinApiBars(PayloadParser):
         return record
 
 
-#: CoinGecko OHLC candle size by the ``days`` asked for (docs: "1-2 days: 30 minutes, 3-30
-#: days: 4 hours, 31 days and beyond: 4 days").
-def coingecko_resolution(days: Column) -> Column:
-    return (
-        F.when(days <= 2, F.lit("30m")).when(days <= 30, F.lit("4h")).when(days > 30, F.lit("4d"))
-    )
+class SimulatedDailyMetrics(PayloadParser):
+    """Daily token metrics, as the simulated source sends them."""
 
-
-_RESOLUTION_SECONDS: Mapping[str, int] = {"30m": 1_800, "4h": 14_400, "4d": 345_600}
-
-
-class CoinGeckoOhlc(PayloadParser):
-    """CoinGecko ``/coins/{id}/ohlc`` candles."""
-
-    source: str = "coingecko"
-    endpoints: tuple[str, ...] = (OHLC_ENDPOINT,)
-    shape: str = "CoinGecko OHLC array"
-    params: tuple[str, ...] = ("id", "days")
+    source: str = SIMULATED
+    endpoints: tuple[str, ...] = (ONCHAIN_ENDPOINT,)
+    shape: str = "daily token metrics array"
+    params: tuple[str, ...] = ("asset",)
 
     def __init__(self, assets: Sequence[Asset]) -> None:
-        self.coins = {a.coingecko_id: a.asset_id for a in assets if a.coingecko_id}
+        self.asset_ids = {a.asset_id: a.asset_id for a in assets}
 
     @property
     def payload_type(self) -> DataType:
-        return ArrayType(ArrayType(StringType()))
+        return ArrayType(text_struct("timestamp", *COUNT_METRICS, *USD_METRICS))
 
     def items(self, prepared: Column) -> Column:
         return prepared
 
     def record(self, item: Column, envelope: Envelope) -> Record:
         record = Record()
-        coin = record.text("symbol_id", envelope.param("id"), "params.id")
-        record.lookup("asset_id", coin, self.coins, reasons.UNKNOWN_COINGECKO_COIN.text())
-        days = record.number("_days", envelope.param("days"), "params.days", integer=True)
-        resolution = record.set("resolution", coingecko_resolution(days))
-        # Checked before any value is read; values are read with `get` (null past the end),
-        # since `item[i]` past the end raises under ANSI mode whatever the check says.
-        record.check(item.isNull() | (F.size(item) < 5), reasons.SHORT_CANDLE.text())
-        closed = record.epoch("_closed", F.get(item, 0), "[0] (close time)", millis=True)
-        seconds = map_lookup({k: str(v) for k, v in _RESOLUTION_SECONDS.items()}, resolution)
-        length_us = seconds.cast("long") * 1_000_000
-        ts = record.set("ts", F.timestamp_micros(F.unix_micros(closed) - length_us))
-        _bar_times(record, ts)
-        for position, price in enumerate(_PRICES, start=1):
-            record.number(
-                price, F.get(item, position), f"[{position}] ({price})", limit=PRICE_LIMIT
-            )
+        asset = record.text("_asset", envelope.param("asset"), "params.asset")
+        record.lookup("asset_id", asset, self.asset_ids, reasons.UNKNOWN_ASSET_PARAM.text())
+        record.daily(record.timestamp("_instant", item["timestamp"], "timestamp"))
+        for name in COUNT_METRICS:
+            record.number(name, item[name], name, required=False, integer=True)
+        for name in USD_METRICS:
+            limit = PRICE_LIMIT if name in PER_UNIT_METRICS else AMOUNT_LIMIT
+            record.number(name, item[name], name, required=False, limit=limit)
         return record
-
-
-def prices_spec(assets: Sequence[Asset]) -> DatasetSpec:
-    return DatasetSpec(
-        PRICES,
-        parsers=(CoinApiBars(assets), CoinGeckoOhlc(assets)),
-        ignored=(
-            IgnoredEndpoint(
-                "coingecko",
-                MARKET_CHART_ENDPOINT,
-                "price points with a rolling 24h volume, not bars",
-            ),
-            IgnoredEndpoint("coingecko", MARKETS_ENDPOINT, "a snapshot of now, not bars"),
-        ),
-    )

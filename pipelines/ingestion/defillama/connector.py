@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from pipelines.contracts.reference import Asset
-from pipelines.core.settings import Settings
+from pipelines.core.settings import SourceSettings
 from pipelines.ingestion.base import FetchWindow, RawResponse, SourceRequest
 from pipelines.ingestion.http import HttpClient, HttpConnector, Shape
 
@@ -79,7 +79,7 @@ class DefiLlamaSource(HttpConnector):
         self.gecko_ids: frozenset[str] = frozenset(a.coingecko_id for a in assets if a.coingecko_id)
 
     @classmethod
-    def from_settings(cls, settings: Settings, assets: Sequence[Asset]) -> DefiLlamaSource:
+    def from_settings(cls, settings: SourceSettings, assets: Sequence[Asset]) -> DefiLlamaSource:
         def client(base_url: str) -> HttpClient:
             return HttpClient.for_source(
                 cls.name, settings, base_url=base_url, rate_per_s=RATE_PER_S
@@ -87,8 +87,8 @@ class DefiLlamaSource(HttpConnector):
 
         return cls(
             assets,
-            tvl_client=client(settings.sources.defillama_base_url),
-            stablecoins_client=client(settings.sources.defillama_stablecoins_url),
+            tvl_client=client(settings.defillama_base_url),
+            stablecoins_client=client(settings.defillama_stablecoins_url),
         )
 
     def client_for(self, request: SourceRequest) -> HttpClient:
