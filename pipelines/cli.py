@@ -238,11 +238,14 @@ def _cmd_db_migrate(settings: Settings, _: argparse.Namespace) -> int:
 def _cmd_quality(settings: Settings, args: argparse.Namespace) -> int:
     import pyarrow.compute as pc
 
+    from pipelines.lake.delta import DeltaLake
+    from pipelines.lake.paths import LakePaths
     from pipelines.quality.results import format_results, latest_results
     from pipelines.silver.quarantine import REPLAYED, format_objects
     from pipelines.steps import quarantined_objects
 
-    print(format_results(latest_results(settings, args.dataset)))
+    lake = DeltaLake(settings.lake, settings.spark)
+    print(format_results(latest_results(lake, LakePaths(settings.lake), args.dataset)))
     objects = quarantined_objects(settings).rows(args.dataset)
     waiting = objects.filter(pc.field("status") != REPLAYED)
     if waiting.num_rows:

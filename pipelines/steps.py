@@ -20,11 +20,13 @@ from models.sentiment.batch import SentimentRunReport, score_sentiment
 from models.sentiment.scorers import load_scorer
 from pipelines.bronze.lander import BronzeLander, LanderReport
 from pipelines.bronze.mirror import mirror_bronze
-from pipelines.bronze.writer import BronzeWriter, LandingReport, object_dataset
+from pipelines.bronze.writer import BronzeWriter, LandingReport
+from pipelines.contracts.envelope import object_dataset
+from pipelines.contracts.gold import GOLD_TABLES, OHLCV_TABLES
+from pipelines.contracts.silver import QUARANTINED_OBJECTS
 from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import Settings
 from pipelines.gold.build import GoldJob, GoldRunReport
-from pipelines.gold.tables import GOLD_TABLES, OHLCV_TABLES
 from pipelines.ingestion.base import FetchWindow
 from pipelines.ingestion.bus import Bus, BusReport
 from pipelines.ingestion.registry import get_connector
@@ -42,7 +44,6 @@ from pipelines.serving import open_store
 from pipelines.serving.load import GoldLoadReport, load_gold
 from pipelines.silver.lineage import days_about
 from pipelines.silver.quarantine import (
-    OBJECTS_TABLE,
     QUARANTINED,
     SET_ASIDE,
     ObjectStatus,
@@ -52,7 +53,7 @@ from pipelines.silver.quarantine import (
 from pipelines.silver.reconciliation import Ledger
 from pipelines.silver.registry import SILVER_DATASETS, dataset_spec
 from pipelines.silver.spec import DatasetSpec
-from pipelines.silver.stream import SilverJob, SilverRunReport, SilverTargets
+from pipelines.silver.stream import SilverJob, SilverJobSettings, SilverRunReport, SilverTargets
 
 
 def simulated_source(settings: Settings) -> SimulatedSource:
@@ -163,10 +164,11 @@ def _silver_job(
     )
     return SilverJob(
         get_spark(settings.spark),
-        settings,
+        lake,
         spec,
         targets,
-        gate=gate or QualityGate.from_settings(settings, lake),
+        gate=gate or QualityGate.from_settings(settings.quality, lake, paths),
+        settings=SilverJobSettings(settings.lake, settings.spark, settings.quality),
         after_batch=after_batch,
         backfill=backfill,
     )
@@ -178,7 +180,8 @@ def _silver_job(
 def quarantined_objects(settings: Settings) -> QuarantinedObjects:
     """The list of bronze objects quarantined whole (``silver/quarantined_objects``)."""
     return QuarantinedObjects(
-        DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake).silver(OBJECTS_TABLE)
+        DeltaLake(settings.lake, settings.spark),
+        LakePaths(settings.lake).silver(QUARANTINED_OBJECTS.name),
     )
 
 
@@ -234,11 +237,11 @@ def replay_object(settings: Settings, bronze_file: str) -> ReplayReport:
 def check_silver_table(settings: Settings, dataset: str) -> list[ExpectationResult]:
     """The table-level expectations (key uniqueness, freshness) of ``silver/<dataset>``, run
     and stored now; none while the table does not exist."""
-    lake = DeltaLake(settings.lake, settings.spark)
-    uri = LakePaths(settings.lake).silver(dataset)
+    lake, paths = DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake)
+    uri = paths.silver(dataset)
     if not lake.exists(uri):
         return []
-    gate = QualityGate.from_settings(settings, lake)
+    gate = QualityGate.from_settings(settings.quality, lake, paths)
     return gate.check_table(dataset, uri, run_id=uuid.uuid4().hex)
 
 
@@ -248,7 +251,8 @@ def run_silver_all(
     backfill: DayRange | None = None,
 ) -> dict[str, SilverRunReport]:
     """:func:`run_silver` for each dataset in turn, sharing one quality gate."""
-    gate = QualityGate.from_settings(settings, DeltaLake(settings.lake, settings.spark))
+    lake = DeltaLake(settings.lake, settings.spark)
+    gate = QualityGate.from_settings(settings.quality, lake, LakePaths(settings.lake))
     return {
         dataset: run_silver(settings, dataset, gate=gate, backfill=backfill) for dataset in datasets
     }

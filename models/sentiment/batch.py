@@ -25,8 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from models.sentiment.scorers import SentimentScorer
+from pipelines.contracts.gold import SENTIMENT_DAILY
 from pipelines.core.errors import NotFoundError
-from pipelines.gold.tables import SENTIMENT_DAILY
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 

@@ -26,8 +26,7 @@ from dataclasses import asdict, dataclass
 from kafka import TopicPartition
 from pydantic import ValidationError
 
-from pipelines.bronze.writer import partition_prefix
-from pipelines.contracts.envelope import RawEnvelope
+from pipelines.contracts.envelope import RawEnvelope, partition_prefix
 from pipelines.kafka.dead_letters import DeadLetter
 
 MANIFEST_PREFIX = "_lander"

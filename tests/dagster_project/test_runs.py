@@ -14,8 +14,8 @@ import pytest
 
 from dagster_project import jobs
 from dagster_project.definitions import build_definitions
+from pipelines.contracts.gold import GOLD_TABLES
 from pipelines.core.settings import Settings, get_settings
-from pipelines.gold.tables import GOLD_TABLES
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.serving import open_store
