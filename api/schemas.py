@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from pipelines.contracts.reference import AssetClass
-from pipelines.serving.base import Resolution
+from pipelines.contracts.served import Resolution
 
 #: Bounds of ``limit`` on the OHLCV endpoint; the default keeps a response under ~1 MB.
 OHLCV_LIMIT_DEFAULT = 5000

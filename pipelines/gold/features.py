@@ -33,8 +33,8 @@ import math
 from pyspark.sql import Column, DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
 
+from pipelines.contracts.measures import FEATURE_MEASURES
 from pipelines.gold.ohlcv import DAY_SECONDS, bar_seconds, finest_bars
-from pipelines.serving.base import FEATURE_MEASURES
 
 #: Annualisation of a daily volatility: these markets trade every calendar day.
 ANNUALISATION = math.sqrt(365)

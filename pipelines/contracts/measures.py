@@ -1,0 +1,44 @@
+"""The measure lists every layer shares: which on-chain metrics silver parses, gold combines and
+the store serves, and which daily features gold computes and the store serves.
+
+Adding a measure is one edit here plus its computation: the silver and served schemas, the
+quality suite and the API's tests follow these tuples.
+"""
+
+from __future__ import annotations
+
+#: On-chain metrics that count things (integers).
+COUNT_METRICS = ("holders", "transfer_count")
+#: On-chain metrics that are amounts in USD (floats).
+USD_METRICS = (
+    "transfer_volume_usd",
+    "total_supply",
+    "dex_liquidity_usd",
+    "exchange_inflow_usd",
+    "exchange_outflow_usd",
+    "nav_usd",
+    "tvl_usd",
+    "circulating_usd",
+)
+#: Metrics that are a price per token (compared with the market close), not an amount.
+PER_UNIT_METRICS = ("nav_usd",)
+#: Every metric column of ``silver/onchain``: the one list gold and the quality suite read.
+ONCHAIN_METRICS = (*COUNT_METRICS, *USD_METRICS)
+#: The metrics ``gold/onchain_daily`` derives from the ones above (net flow, premium to NAV).
+DERIVED_ONCHAIN_METRICS = ("net_exchange_flow_usd", "premium_to_nav")
+
+#: The measures of ``gold/features_daily`` (docs/data-model.md), in table order; gold computes
+#: them, the store serves them.
+FEATURE_MEASURES = (
+    "close",
+    "return_1d",
+    "log_return_1d",
+    "realized_vol_7d",
+    "realized_vol_30d",
+    "drawdown",
+    "max_drawdown_30d",
+    "dollar_volume",
+    "amihud_30d",
+    "zero_volume_share",
+    "hl_range",
+)
