@@ -21,6 +21,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType
 
+from pipelines.contracts import quarantine as reasons
 from pipelines.ingestion.fred import OBSERVATIONS_ENDPOINT
 from pipelines.ingestion.worldbank import INDICATOR_ENDPOINT
 from pipelines.silver.spec import (
@@ -90,7 +91,7 @@ class FredObservations(PayloadParser):
         )
 
     def line_problem(self, prepared: Column) -> Column | None:
-        return F.when(prepared.isNull(), F.lit("payload has no 'observations' array"))
+        return F.when(prepared.isNull(), F.lit(reasons.NO_OBSERVATIONS.text()))
 
     def items(self, prepared: Column) -> Column:
         return prepared
@@ -117,11 +118,12 @@ def _date(record: Record, text: Column, label: str, *, required: bool = True) ->
     beyond them (e.g. ``+12345-01-01``), which no reader of silver in Python could load."""
     typed = text.try_cast("date")
     if required:
-        record.check(text.isNull(), f"field '{label}' is missing")
-    record.check(text.isNotNull() & typed.isNull(), f"field '{label}' is not a date")
+        record.check(text.isNull(), reasons.FIELD_MISSING.text(label=label))
+    not_a_date = reasons.FIELD_NOT_A.text(label=label, kind="a date")
+    record.check(text.isNotNull() & typed.isNull(), not_a_date)
     record.check(
         typed.isNotNull() & ~F.year(typed).between(1, 9999),
-        f"field '{label}' is out of range (years 1-9999)",
+        reasons.FIELD_YEAR_OUT_OF_RANGE.text(label=label),
     )
     return F.when(F.year(typed).between(1, 9999), typed)
 
@@ -153,9 +155,9 @@ class WorldBankIndicator(PayloadParser):
     def line_problem(self, prepared: Column) -> Column | None:
         payload = F.col("payload")
         rows = F.try_element_at(payload, F.lit(2))
-        return F.when(F.size(payload) != 2, F.lit("payload is not [metadata, rows]")).when(
+        return F.when(F.size(payload) != 2, F.lit(reasons.NOT_METADATA_AND_ROWS.text())).when(
             rows.isNotNull() & (rows != "null") & prepared.isNull(),
-            F.lit("payload rows are not an array of observations"),
+            F.lit(reasons.ROWS_NOT_OBSERVATIONS.text()),
         )
 
     def items(self, prepared: Column) -> Column:
@@ -166,7 +168,8 @@ class WorldBankIndicator(PayloadParser):
         record.text("series_id", item["indicator"]["id"], "indicator.id")
         record.text("region", item["countryiso3code"], "countryiso3code")
         year = record.text("_year", item["date"], "date")
-        record.check(~year.rlike(r"^[0-9]{4}$"), "field 'date' is not a year")
+        not_a_year = reasons.FIELD_NOT_A.text(label="date", kind="a year")
+        record.check(~year.rlike(r"^[0-9]{4}$"), not_a_year)
         observed = record.set("observation_date", F.concat(year, F.lit("-01-01")).try_cast("date"))
         _observed(record, observed)
         record.number("value", item["value"], "value", required=False)

@@ -26,6 +26,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType
 
+from pipelines.contracts import quarantine as reasons
 from pipelines.contracts.reference import Asset
 from pipelines.ingestion.coingecko import MARKET_CHART_ENDPOINT, MARKETS_ENDPOINT, OHLC_ENDPOINT
 from pipelines.ingestion.simulated import PRICES_ENDPOINT
@@ -114,15 +115,15 @@ class CoinApiBars(PayloadParser):
         symbol = record.text("symbol_id", envelope.param("symbol_id"), "params.symbol_id")
         record.check(
             ~symbol.rlike(SYMBOL_ID_CHARACTERS),
-            "symbol_id has characters other than ASCII letters, digits and . _ + -",
+            reasons.SYMBOL_ID_CHARACTERS.text(),
         )
         # EXCHANGE_SPOT_BASE_QUOTE: the base names the asset.
         base = F.regexp_replace(
             F.upper(F.regexp_extract(symbol, r"^[^_]+_SPOT_(.+)_[^_]+$", 1)), r"[^A-Z0-9]", ""
         )
-        record.lookup("asset_id", base, self.tickers, "unknown symbol_id")
+        record.lookup("asset_id", base, self.tickers, reasons.UNKNOWN_SYMBOL_ID.text())
         period = record.text("_period", envelope.param("period_id"), "params.period_id")
-        record.lookup("resolution", period, PERIODS, "unsupported period_id")
+        record.lookup("resolution", period, PERIODS, reasons.UNSUPPORTED_PERIOD_ID.text())
         ts = record.timestamp("ts", item["time_period_start"], "time_period_start")
         _bar_times(record, ts)
         for price in _PRICES:
@@ -164,12 +165,12 @@ class CoinGeckoOhlc(PayloadParser):
     def record(self, item: Column, envelope: Envelope) -> Record:
         record = Record()
         coin = record.text("symbol_id", envelope.param("id"), "params.id")
-        record.lookup("asset_id", coin, self.coins, "unknown CoinGecko coin id")
+        record.lookup("asset_id", coin, self.coins, reasons.UNKNOWN_COINGECKO_COIN.text())
         days = record.number("_days", envelope.param("days"), "params.days", integer=True)
         resolution = record.set("resolution", coingecko_resolution(days))
         # Checked before any value is read; values are read with `get` (null past the end),
         # since `item[i]` past the end raises under ANSI mode whatever the check says.
-        record.check(item.isNull() | (F.size(item) < 5), "candle has fewer than 5 values")
+        record.check(item.isNull() | (F.size(item) < 5), reasons.SHORT_CANDLE.text())
         closed = record.epoch("_closed", F.get(item, 0), "[0] (close time)", millis=True)
         seconds = map_lookup({k: str(v) for k, v in _RESOLUTION_SECONDS.items()}, resolution)
         length_us = seconds.cast("long") * 1_000_000
