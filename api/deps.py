@@ -1,4 +1,4 @@
-"""Dependencies shared by the routes: the serving store, parsed query models, path parameters."""
+"""Dependencies shared by the routes: the serving store, parsed query schemas, path parameters."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """The serving store implemented once for SQL engines reached through a DB-API cursor.
 
-:class:`SqlStore` holds every method of :class:`~pipelines.serving.store.ServingStore`, the
-logic both engines share: the reads, the upserts,
-the migration flow, retention bookkeeping, the read-only guard and health reporting. It builds
-them on two small primitives a concrete store provides, :meth:`SqlStore._cursor` (for reads)
+:class:`SqlStore` is the one implementation of :class:`~pipelines.serving.store.ServingStore`:
+every method, with the logic both engines share (the reads, the upserts, the migration flow,
+retention bookkeeping, the read-only guard and health reporting). It builds them on two small
+primitives a concrete store provides, :meth:`SqlStore._cursor` (for reads)
 and :meth:`SqlStore._transaction` (for writes), plus a few hooks. A concrete store keeps only
 what is its own: connection handling, staging a bulk load, locking migrations, dropping old
 intraday bars, refreshing aggregates, describing itself.

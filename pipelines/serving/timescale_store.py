@@ -2,13 +2,14 @@
 
 ``ohlcv`` is a hypertable partitioned on ``ts``; ``assets`` a plain table. Connections come
 from a thread-safe pool (the API calls from many threads), each set to UTC, in autocommit for
-single-statement reads, with explicit transactions around writes. The schema is versioned
-(``schema_migrations``) and :meth:`TimescaleStore.migrate` runs under an advisory lock, so
-several processes may start against a fresh database at once.
+single-statement reads, with explicit transactions around writes. The schema
+(:data:`pipelines.serving.schema.TIMESCALE_MIGRATIONS`) is versioned (``schema_migrations``)
+and :meth:`TimescaleStore.migrate` runs under an advisory lock, so several processes may start
+against a fresh database at once.
 
 Works with both builds of the extension: the Apache-2 one (Debian's package, the local
 default) and the Timescale-License one (Timescale Cloud, the timescale/timescaledb image).
-:attr:`TimescaleStore.edition` says which, for jobs that want its extra features
+:attr:`TimescaleStore.edition` says which, for code that wants its extra features
 (compression, continuous aggregates).
 """
 
