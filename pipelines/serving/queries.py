@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipelines.contracts.served import (
     AGGREGATED_RESOLUTION,
@@ -21,6 +21,7 @@ from pipelines.contracts.served import (
     Resolution,
     ServedTable,
 )
+from pipelines.serving.rows import as_utc
 from pipelines.serving.schema import WEEKLY_RELATION
 
 #: Columns of an OHLCV read, in :class:`~pipelines.serving.store.OhlcvBar` order.
@@ -78,15 +79,23 @@ def select_assets_sql(marker: str, *, by_id: bool = False, by_class: bool = Fals
 class RangeQuery:
     """A read of one series: ``columns`` of ``relation`` where every ``filters`` column
     equals its value and ``start <= time < end`` in its ``time`` column; with ``limit``, the
-    newest ``limit`` rows."""
+    newest ``limit`` rows. Built for the whole series (:func:`series_query`,
+    :func:`ohlcv_query`), then narrowed with :meth:`within`."""
 
     relation: str
     columns: tuple[str, ...]
     filters: Mapping[str, object]
+    time: str = "ts"
     start: dt.datetime | None = None
     end: dt.datetime | None = None
     limit: int | None = None
-    time: str = "ts"
+
+    def within(
+        self, start: dt.datetime | None, end: dt.datetime | None, limit: int | None
+    ) -> RangeQuery:
+        """The same read over ``start <= time < end`` (naive bounds are UTC), newest
+        ``limit`` rows."""
+        return replace(self, start=as_utc(start), end=as_utc(end), limit=limit)
 
     def sql(self, marker: str) -> tuple[str, list[object]]:
         """The statement, ascending in time, and its parameters. With ``limit`` the rows are
@@ -108,32 +117,18 @@ class RangeQuery:
         newest = f"{inner} ORDER BY {self.time} DESC LIMIT {marker}"
         return f"SELECT * FROM ({newest}) AS newest ORDER BY {self.time}", params
 
-    @classmethod
-    def of_series(
-        cls,
-        table: ServedTable,
-        key: Mapping[str, object],
-        start: dt.datetime | None = None,
-        end: dt.datetime | None = None,
-        limit: int | None = None,
-    ) -> RangeQuery:
-        """The read of the series of ``table`` that ``key`` names: a value for each column of
-        ``table.series_key``, no more and no less (ValueError otherwise)."""
-        if set(key) != set(table.series_key):
-            raise ValueError(
-                f"a series of {table.name} is named by {list(table.series_key)}, got {list(key)}"
-            )
-        columns = tuple(table.schema.names)
-        return cls(table.name, columns, dict(key), start, end, limit, table.time_column)
+
+def series_query(table: ServedTable, key: Mapping[str, object]) -> RangeQuery:
+    """The read of the series of ``table`` that ``key`` names: a value for each column of
+    ``table.series_key``, no more and no less (ValueError otherwise)."""
+    if set(key) != set(table.series_key):
+        raise ValueError(
+            f"a series of {table.name} is named by {list(table.series_key)}, got {list(key)}"
+        )
+    return RangeQuery(table.name, tuple(table.schema.names), dict(key), table.time_column)
 
 
-def ohlcv_query(
-    asset_id: str,
-    resolution: Resolution,
-    start: dt.datetime | None = None,
-    end: dt.datetime | None = None,
-    limit: int | None = None,
-) -> RangeQuery:
+def ohlcv_query(asset_id: str, resolution: Resolution) -> RangeQuery:
     """The read of the bars of one asset at ``resolution``: in ``ohlcv_intraday`` for 1m/5m,
     the weekly relation for 1w (one resolution only, so no filter on it), else ``ohlcv``.
     Tests EXPLAIN it to check chunk exclusion."""
@@ -143,7 +138,7 @@ def ohlcv_query(
     else:
         relation = OHLCV_INTRADAY.name if resolution in INTRADAY_RESOLUTIONS else OHLCV.name
         filters["resolution"] = resolution
-    return RangeQuery(relation, OHLCV_READ_COLUMNS, filters, start, end, limit)
+    return RangeQuery(relation, OHLCV_READ_COLUMNS, filters)
 
 
 def latest_predictions_sql(marker: str) -> str:

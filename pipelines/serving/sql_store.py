@@ -41,7 +41,6 @@ from pipelines.core.errors import DataContractError, StoreUnavailableError
 from pipelines.core.resources import Closeable
 from pipelines.core.settings import ServingSettings
 from pipelines.serving import queries, schema
-from pipelines.serving.queries import RangeQuery
 from pipelines.serving.rows import (
     as_utc,
     asset_from_doc,
@@ -311,7 +310,7 @@ class SqlStore(Closeable, Generic[CursorT]):
         end: dt.datetime | None = None,
         limit: int | None = None,
     ) -> list[OhlcvBar]:
-        query = queries.ohlcv_query(asset_id, resolution, as_utc(start), as_utc(end), limit)
+        query = queries.ohlcv_query(asset_id, resolution).within(start, end, limit)
         sql, params = query.sql(self._marker)
         with self._cursor() as cur:
             return bars_from_rows(cur.execute(sql, params).fetchall())
@@ -324,7 +323,7 @@ class SqlStore(Closeable, Generic[CursorT]):
         end: dt.datetime | None = None,
         limit: int | None = None,
     ) -> pa.Table:
-        query = RangeQuery.of_series(table, key, as_utc(start), as_utc(end), limit)
+        query = queries.series_query(table, key).within(start, end, limit)
         sql, params = query.sql(self._marker)
         with self._cursor() as cur:
             rows = cur.execute(sql, params).fetchall()

@@ -70,7 +70,7 @@ def test_a_range_read_scans_only_the_chunks_overlapping_its_window(
     assert len(overlapping) == 2
 
     for limit in (None, 10):
-        sql, params = ohlcv_query("ousg", "1d", start, end, limit).sql("%s")
+        sql, params = ohlcv_query("ousg", "1d").within(start, end, limit).sql("%s")
         plan = "\n".join(
             str(row[0]) for row in query(fresh_timescale_dsn, f"EXPLAIN {sql}", params)
         )
