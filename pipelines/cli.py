@@ -211,8 +211,8 @@ def _cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
     from api.server import run
 
     # A store that cannot serve fails here in one line, not as a traceback from the server.
-    open_read_only(settings).close()
-    run(settings)
+    open_read_only(settings.serving).close()
+    run(settings.api, settings.serving)
     return 0
 
 
@@ -229,7 +229,7 @@ def _cmd_assets(_: Settings, __: argparse.Namespace) -> int:
 def _cmd_db_migrate(settings: Settings, _: argparse.Namespace) -> int:
     from pipelines.serving import open_store
 
-    with open_store(settings) as store:
+    with open_store(settings.serving) as store:
         store.migrate()
         print(f"{settings.serving.backend}: schema up to date; tables {store.table_counts()}")
     return 0

@@ -413,7 +413,7 @@ def load_serving(settings: Settings, now: dt.datetime | None = None) -> ServingL
     silver/economic (:func:`~pipelines.serving.load.load_gold`: skips tables not built yet,
     refreshes the weekly bars, applies intraday retention as of ``now``)."""
     report = ServingLoadReport()
-    with open_store(settings) as store:
+    with open_store(settings.serving) as store:
         store.migrate()
         report.assets = store.upsert_assets(load_assets())
         report.gold = load_gold(

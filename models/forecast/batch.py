@@ -35,11 +35,11 @@ from models.forecast.neural import EnsembleForecaster, LstmForecaster
 from models.inputs import gold_frame
 from models.registry import ModelRegistry
 from pipelines.contracts.reference import Asset
+from pipelines.contracts.served import PREDICTIONS_SCHEMA
 from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import ForecastModel
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
-from pipelines.serving.base import PREDICTIONS_SCHEMA
 
 PREDICTIONS_TABLE = "predictions"
 HORIZONS = (7, 30)

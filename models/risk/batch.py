@@ -22,10 +22,10 @@ from models.inputs import gold_frame
 from models.risk.engine import MODEL_VERSION, RiskScore, score_asset
 from models.risk.market import LIQUIDITY_LOOKBACK_DAYS, LOOKBACK_DAYS, MarketHistory
 from pipelines.contracts.reference import Asset
+from pipelines.contracts.served import RISK_SCORES_SCHEMA
 from pipelines.core.errors import NotFoundError
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
-from pipelines.serving.base import RISK_SCORES_SCHEMA
 
 RISK_TABLE = "risk_scores"
 KEYS = ("asset_id", "date", "model_version")
