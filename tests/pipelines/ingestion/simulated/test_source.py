@@ -391,7 +391,7 @@ def test_stablecoins_de_peg_and_recover() -> None:
     sim = source(coins, days=365, datasets=["prices"])
     episodes = 0
     for coin in coins:
-        _, bars = sim._simulated(coin)  # whole-span arrays: faster than a year of envelopes
+        bars = sim._simulated(coin).bars  # whole-span arrays: faster than a year of envelopes
         for event in (e for e in sim.events(coin.asset_id) if e.kind == "depeg"):
             episodes += 1
             first = int((event.start - START) / dt.timedelta(hours=1))
@@ -434,7 +434,7 @@ def test_private_credit_accrues_and_is_marked_down_rarely() -> None:
     sim = source(pools, days=365, datasets=["prices"])
     markdowns = 0
     for pool in pools:
-        _, bars = sim._simulated(pool)
+        bars = sim._simulated(pool).bars
         events = [e for e in sim.events(pool.asset_id) if e.kind == "markdown"]
         markdowns += len(events)
         for event in events:
