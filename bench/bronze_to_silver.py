@@ -44,7 +44,9 @@ PRICE_FIELDS = ("price_open", "price_high", "price_low", "price_close", "volume_
 def land_prices(settings: Settings) -> int:
     source = SimulatedSource.from_settings(settings.simulation, load_assets())
     source.datasets = ("prices",)
-    return BronzeWriter(open_object_store(settings)).land(source.collect(source.window)).records
+    return (
+        BronzeWriter(open_object_store(settings.lake)).land(source.collect(source.window)).records
+    )
 
 
 def baseline(bronze: Path, target: Path) -> int:
@@ -91,7 +93,7 @@ def main() -> None:
         )
         envelopes = land_prices(settings)
         started = time.perf_counter()
-        get_spark(settings)
+        get_spark(settings.spark)
         spark_start = time.perf_counter() - started
 
         started = time.perf_counter()

@@ -41,7 +41,7 @@ def bronze_objects_sensor(
 ) -> dg.SensorResult | dg.SkipReason:
     """Lists bronze (object keys only) and requests the silver partition of every fetch day
     that gained objects since the last tick; the cursor keeps the count per day."""
-    store = open_object_store(pipeline_settings(lake))
+    store = open_object_store(pipeline_settings(lake).lake)
     counts = objects_per_fetch_day(store.list(f"{BRONZE_PREFIX}/"))
     seen: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
     days = grown_days(counts, seen)
@@ -63,7 +63,11 @@ def forecast_accuracy_sensor(
     more than the tolerance, or 95% coverage too low; ``models/forecast/monitor.py``). One
     request per day and set of degraded assets."""
     settings = pipeline_settings(lake)
-    degraded = [a for a in live_accuracy(DeltaLake(settings), LakePaths(settings)) if a.degraded]
+    degraded = [
+        a
+        for a in live_accuracy(DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake))
+        if a.degraded
+    ]
     if not degraded:
         return dg.SkipReason("live forecast accuracy is within bounds")
     day = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()

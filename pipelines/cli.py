@@ -273,7 +273,12 @@ def _cmd_quarantine(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_maintain(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.lake.maintenance import maintain_lake
 
-    report = maintain_lake(settings, retention_hours=args.retention_hours, dry_run=args.dry_run)
+    report = maintain_lake(
+        settings.lake,
+        settings.maintenance,
+        retention_hours=args.retention_hours,
+        dry_run=args.dry_run,
+    )
     verb = "would vacuum" if report.dry_run else "vacuumed"
     for table in report.tables:
         print(

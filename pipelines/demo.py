@@ -118,9 +118,9 @@ def layer_counts(settings: Settings) -> dict[str, dict[str, int]]:
     """What each layer holds now (whole tables, not just this run's share)."""
     from pipelines.serving import open_store
 
-    paths = LakePaths(settings)
-    lake = DeltaLake(settings)
-    inventory = bronze_inventory(open_object_store(settings))
+    paths = LakePaths(settings.lake)
+    lake = DeltaLake(settings.lake, settings.spark)
+    inventory = bronze_inventory(open_object_store(settings.lake))
     with open_store(settings, read_only=True) as store:
         serving = store.table_counts()
     return {

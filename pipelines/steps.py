@@ -63,7 +63,7 @@ def simulated_source(settings: Settings) -> SimulatedSource:
 def land_simulated(settings: Settings) -> LandingReport:
     """Simulate every dataset for the configured window and land it in bronze."""
     source = simulated_source(settings)
-    writer = BronzeWriter(open_object_store(settings))
+    writer = BronzeWriter(open_object_store(settings.lake))
     return writer.land(source.collect(source.window))
 
 
@@ -71,7 +71,7 @@ def land_simulated_fetch_days(settings: Settings, days: DayRange) -> LandingRepo
     """Land what a daily fetch on each of ``days`` would have landed: the previous UTC day of
     every dataset, fetched just after midnight, so each lands in its own fetch day's bronze
     partition. Day by day, so landing a range equals landing its days one at a time."""
-    writer = BronzeWriter(open_object_store(settings))
+    writer = BronzeWriter(open_object_store(settings.lake))
     assets = load_assets()
     total = LandingReport()
     for day in days.days():
@@ -147,10 +147,10 @@ def _silver_job(
     after_batch: Callable[[int], None] | None = None,
     backfill: DayRange | None = None,
 ) -> SilverJob:
-    paths = LakePaths(settings)
+    paths = LakePaths(settings.lake)
     if settings.lake.is_s3:
-        mirror_bronze(open_object_store(settings), paths.bronze_local_root, dataset=spec.name)
-    lake = DeltaLake(settings)
+        mirror_bronze(open_object_store(settings.lake), paths.bronze_local_root, dataset=spec.name)
+    lake = DeltaLake(settings.lake, settings.spark)
     targets = SilverTargets(
         bronze_root=paths.bronze_local_root,
         silver_uri=paths.silver(spec.name),
@@ -160,7 +160,7 @@ def _silver_job(
         objects=quarantined_objects(settings),
     )
     return SilverJob(
-        get_spark(settings),
+        get_spark(settings.spark),
         settings,
         spec,
         targets,
@@ -175,7 +175,9 @@ def _silver_job(
 
 def quarantined_objects(settings: Settings) -> QuarantinedObjects:
     """The list of bronze objects quarantined whole (``silver/quarantined_objects``)."""
-    return QuarantinedObjects(DeltaLake(settings), LakePaths(settings).silver(OBJECTS_TABLE))
+    return QuarantinedObjects(
+        DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake).silver(OBJECTS_TABLE)
+    )
 
 
 def bronze_object_dataset(settings: Settings, bronze_file: str) -> str:
@@ -187,7 +189,7 @@ def bronze_object_dataset(settings: Settings, bronze_file: str) -> str:
             f"{bronze_file!r} is not a bronze object of a silver dataset: expected "
             f"bronze/source=<s>/dataset=<{'|'.join(SILVER_DATASETS)}>/date=<day>/<name>"
         )
-    if not open_object_store(settings).exists(bronze_file):
+    if not open_object_store(settings.lake).exists(bronze_file):
         raise NotFoundError(f"no bronze object {bronze_file} in {settings.lake.root}")
     return dataset
 
@@ -230,8 +232,8 @@ def replay_object(settings: Settings, bronze_file: str) -> ReplayReport:
 def check_silver_table(settings: Settings, dataset: str) -> list[ExpectationResult]:
     """The table-level expectations (key uniqueness, freshness) of ``silver/<dataset>``, run
     and stored now; none while the table does not exist."""
-    lake = DeltaLake(settings)
-    uri = LakePaths(settings).silver(dataset)
+    lake = DeltaLake(settings.lake, settings.spark)
+    uri = LakePaths(settings.lake).silver(dataset)
     if not lake.exists(uri):
         return []
     gate = QualityGate.from_settings(settings, lake)
@@ -244,7 +246,7 @@ def run_silver_all(
     backfill: DayRange | None = None,
 ) -> dict[str, SilverRunReport]:
     """:func:`run_silver` for each dataset in turn, sharing one quality gate."""
-    gate = QualityGate.from_settings(settings, DeltaLake(settings))
+    gate = QualityGate.from_settings(settings, DeltaLake(settings.lake, settings.spark))
     return {
         dataset: run_silver(settings, dataset, gate=gate, backfill=backfill) for dataset in datasets
     }
@@ -259,20 +261,25 @@ def run_silver_prices(
 
 def gold_uris(settings: Settings) -> dict[str, str]:
     """URI of each gold OHLCV table by resolution (``"1m"``, ``"5m"``, ``"1h"``, ``"1d"``)."""
-    paths = LakePaths(settings)
+    paths = LakePaths(settings.lake)
     return {res: paths.gold(table.name) for res, table in OHLCV_TABLES.items()}
 
 
 def gold_table_uris(settings: Settings) -> dict[str, str]:
     """URI of every gold table by name (``ohlcv_1h``, ``features_daily``, ...)."""
-    paths = LakePaths(settings)
+    paths = LakePaths(settings.lake)
     return {table.name: paths.gold(table.name) for table in GOLD_TABLES}
 
 
 def run_gold(settings: Settings, dates: tuple[dt.date, dt.date] | None = None) -> GoldRunReport:
     """Build every gold table from silver: all days (``dates`` None), or only the inclusive
     ``(first, last)`` days, replacing exactly those days (a backfill equals a full run)."""
-    job = GoldJob(get_spark(settings), DeltaLake(settings), LakePaths(settings), load_assets())
+    job = GoldJob(
+        get_spark(settings.spark),
+        DeltaLake(settings.lake, settings.spark),
+        LakePaths(settings.lake),
+        load_assets(),
+    )
     return job.run(dates)
 
 
@@ -311,7 +318,11 @@ def gold_days_after(
     """The gold days to rebuild once silver holds the bronze fetched on ``fetched``: from the
     first day those silver rows are about up to the latest day of ``silver/prices`` (later days'
     trailing windows and as-of values can depend on them); None when silver holds none."""
-    lake, paths, assets = DeltaLake(settings), LakePaths(settings), load_assets()
+    lake, paths, assets = (
+        DeltaLake(settings.lake, settings.spark),
+        LakePaths(settings.lake),
+        load_assets(),
+    )
     touched: DayRange | None = None
     for dataset in datasets:
         about = days_about(lake, paths.silver(dataset), dataset_spec(dataset, assets), fetched)
@@ -326,15 +337,17 @@ def gold_days_after(
 def run_risk(settings: Settings, as_of: dt.date | None = None) -> RiskRunReport:
     """Score every reference asset as of ``as_of`` (default: the latest daily bar) into
     ``gold/risk_scores`` (methodology: docs/risk.md)."""
-    return score_lake(DeltaLake(settings), LakePaths(settings), load_assets(), as_of)
+    return score_lake(
+        DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake), load_assets(), as_of
+    )
 
 
 def run_forecast(settings: Settings, *, reselect: bool = True) -> ForecastRunReport:
     """7- and 30-day forecasts with 80%/95% intervals per asset into ``gold/predictions``; each
     fitted model saved with its evaluation metrics under ``models/`` in the lake. Without
     ``reselect`` each asset keeps its registered model order (see ``forecast_lake``)."""
-    registry = ModelRegistry(open_object_store(settings))
-    lake, paths = DeltaLake(settings), LakePaths(settings)
+    registry = ModelRegistry(open_object_store(settings.lake))
+    lake, paths = DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake)
     return forecast_lake(
         lake,
         paths,
@@ -351,8 +364,8 @@ def run_backtest(
     """Backtest, over the last ``days`` days of ``gold/ohlcv_1d``, buy-and-hold beside a
     signal on the 1-day ARIMA forecast (the asset's registered order, refit daily on the past
     only) and a signal on the day's news sentiment (``gold/sentiment_daily``)."""
-    lake, paths = DeltaLake(settings), LakePaths(settings)
-    registry = ModelRegistry(open_object_store(settings))
+    lake, paths = DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake)
+    registry = ModelRegistry(open_object_store(settings.lake))
     bars = lake.to_arrow(paths.gold("ohlcv_1d")).select(["asset_id", "date", "close"]).to_pandas()
     scores = lake.to_arrow(paths.gold("sentiment_daily")).to_pandas()
     results = []
@@ -375,7 +388,9 @@ def run_sentiment(settings: Settings) -> SentimentRunReport:
     """Score the news of every asset-day gold marked as unscored (FinBERT from
     ``RWA_SENTIMENT_MODEL``, or the finance lexicon when it cannot be loaded)."""
     scorer = load_scorer(settings)
-    return score_sentiment(DeltaLake(settings), LakePaths(settings), scorer)
+    return score_sentiment(
+        DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake), scorer
+    )
 
 
 @dataclass
@@ -395,7 +410,9 @@ def load_serving(settings: Settings, now: dt.datetime | None = None) -> ServingL
     with open_store(settings) as store:
         store.migrate()
         report.assets = store.upsert_assets(load_assets())
-        report.gold = load_gold(store, DeltaLake(settings), LakePaths(settings), now)
+        report.gold = load_gold(
+            store, DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake), now
+        )
         report.bars = {
             label.removeprefix("gold/ohlcv_"): rows
             for label, rows in report.gold.rows.items()

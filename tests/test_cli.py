@@ -75,7 +75,7 @@ def test_maintain_compacts_every_table_and_reports_it(tmp_path: Path) -> None:
     uri = settings.lake.uri("silver", "events")
     for day in (1, 2, 3):
         rows = pa.table({"key": [day], "value": [day * 1.5]})
-        DeltaLake(settings).merge(rows, uri, keys=("key",), update_when=None)
+        DeltaLake(settings.lake, settings.spark).merge(rows, uri, keys=("key",), update_when=None)
 
     done = run("maintain", env={"RWA_LAKE_ROOT": str(tmp_path)})
 
@@ -125,6 +125,11 @@ def test_quarantine_lists_sets_aside_and_replays_a_broken_object(tmp_path: Path)
 
     assert replayed.returncode == 0, replayed.stderr
     assert f"{key}: replayed" in replayed.stdout
-    assert DeltaLake(settings).count_rows(LakePaths(settings).silver("prices")) == 3
+    assert (
+        DeltaLake(settings.lake, settings.spark).count_rows(
+            LakePaths(settings.lake).silver("prices")
+        )
+        == 3
+    )
     again = steps.replay_object(settings, key)
     assert (again.status_before, again.silver) == ("replayed", None)

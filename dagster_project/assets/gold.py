@@ -74,7 +74,7 @@ def gold_assets(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         settings = pipeline_settings(lake, spark)
         fetched = partition_days(context)
         days = steps.gold_days_after(settings, fetched)
-        delta, paths = DeltaLake(settings), LakePaths(settings)
+        delta, paths = DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake)
         if days is None:
             context.log.info(f"no silver rows were fetched on {fetched}: gold is unchanged")
             report = None

@@ -55,9 +55,9 @@ def risk_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         expected = {asset.asset_id for asset in load_assets()}
         scored = {s.asset_id for s in report.scores if 1 <= s.composite <= 100}
         context.log.info(f"scored {len(scored)} assets as of {report.as_of}")
-        uri = LakePaths(settings).gold(RISK_TABLE)
+        uri = LakePaths(settings.lake).gold(RISK_TABLE)
         return Materialization(
-            metadata=delta_table_metadata(DeltaLake(settings), uri)
+            metadata=delta_table_metadata(DeltaLake(settings.lake, settings.spark), uri)
             | {
                 "as_of": report.as_of.isoformat(),
                 "model_version": MODEL_VERSION,
@@ -94,7 +94,10 @@ def sentiment_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         settings = pipeline_settings(lake)
         report = steps.run_sentiment(settings)
         context.log.info(f"sentiment scored by {report.model_version}")
-        delta, uri = DeltaLake(settings), LakePaths(settings).gold(SENTIMENT_DAILY.name)
+        delta, uri = (
+            DeltaLake(settings.lake, settings.spark),
+            LakePaths(settings.lake).gold(SENTIMENT_DAILY.name),
+        )
         versions = delta.to_arrow(uri)["model_version"].to_pylist()
         unscored = sum(1 for version in versions if version != report.model_version)
         return Materialization(
@@ -145,9 +148,9 @@ def forecasts_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         coverage = [m["coverage95_7d"] for m in metrics]
         mean_coverage = sum(coverage) / len(coverage) if coverage else 0.0
         context.log.info(f"{len(report.forecasts)} forecasts; {beats} beat the naive forecast")
-        uri = LakePaths(settings).gold(PREDICTIONS_TABLE)
+        uri = LakePaths(settings.lake).gold(PREDICTIONS_TABLE)
         return Materialization(
-            metadata=delta_table_metadata(DeltaLake(settings), uri)
+            metadata=delta_table_metadata(DeltaLake(settings.lake, settings.spark), uri)
             | {
                 "assets_forecast": len(report.forecasts),
                 "orders_reselected": config.reselect_orders,

@@ -107,7 +107,9 @@ def _objects_check(settings: Settings, dataset: str) -> dg.AssetCheckResult:
 
 
 def _table_metadata(settings: Settings, dataset: str) -> dict[str, Any]:
-    return delta_table_metadata(DeltaLake(settings), LakePaths(settings).silver(dataset))
+    return delta_table_metadata(
+        DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake).silver(dataset)
+    )
 
 
 def silver_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:

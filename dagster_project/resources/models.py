@@ -17,4 +17,4 @@ class ModelStoreResource(dg.ConfigurableResource["ModelStoreResource"]):
     prefix: str = "models"
 
     def registry(self) -> ModelRegistry:
-        return ModelRegistry(open_object_store(pipeline_settings(self.lake)), self.prefix)
+        return ModelRegistry(open_object_store(pipeline_settings(self.lake).lake), self.prefix)

@@ -270,7 +270,7 @@ class BronzeLander:
         assignment_timeout_s: float = 60.0,
     ) -> None:
         self.settings = settings
-        self.store = store if store is not None else open_object_store(settings)
+        self.store = store if store is not None else open_object_store(settings.lake)
         self.topics = list(topics) if topics is not None else raw_topics()
         self.group_id = settings.kafka.lander_group_id
         self.dead_letter_topic = settings.kafka.dead_letter_topic

@@ -105,4 +105,4 @@ def open_bus(settings: Settings, kind: BusKind) -> Bus:
     if kind == "kafka":
         with kafka_errors(settings):
             return KafkaBus(EnvelopePublisher(settings))
-    return DirectBus(BronzeWriter(open_object_store(settings)))
+    return DirectBus(BronzeWriter(open_object_store(settings.lake)))

@@ -33,6 +33,8 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, StringType, StructField, StructType
 
+from pipelines.contracts import quarantine as reasons
+
 #: The largest magnitude silver accepts for a measure (docs/silver.md): beyond it a value is an
 #: overflow, a unit or a decimals error, never a real price or amount. A price is USD per unit
 #: (the dearest real asset trades near 1e6 USD); an amount is a volume, supply, count, USD total
@@ -116,12 +118,13 @@ class Record:
         )
         if required:
             self._missing(value, label)
-        self.check(value.isNotNull() & non_finite, f"field '{label}' is not a finite number")
+        self.check(value.isNotNull() & non_finite, reasons.FIELD_NOT_FINITE.text(label=label))
         typed = value.try_cast("long") if integer else as_double
         kind = "an integer" if integer else "a number"
         self._typed(column, value, typed, label, kind, required=False)
         self.check(
-            F.abs(as_double) > F.lit(limit), f"field '{label}' is out of range (beyond ±{limit:g})"
+            F.abs(as_double) > F.lit(limit),
+            reasons.FIELD_BEYOND_LIMIT.text(label=label, limit=limit),
         )
         return typed
 
@@ -169,11 +172,13 @@ class Record:
     ) -> Column:
         if required:
             self._missing(value, label)
-        self.problems.append((value.isNotNull() & typed.isNull(), f"field '{label}' is not {kind}"))
+        self.problems.append(
+            (value.isNotNull() & typed.isNull(), reasons.FIELD_NOT_A.text(label=label, kind=kind))
+        )
         return self.set(column, typed)
 
     def _missing(self, value: Column, label: str) -> None:
-        self.problems.append((value.isNull(), f"field '{label}' is missing"))
+        self.problems.append((value.isNull(), reasons.FIELD_MISSING.text(label=label)))
 
 
 def first_problem(checks: Sequence[tuple[Column, str | Column]]) -> Column:

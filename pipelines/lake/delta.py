@@ -28,7 +28,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from pipelines.core.errors import NotFoundError
-from pipelines.core.settings import Settings
+from pipelines.core.settings import LakeSettings, SparkSettings
 from pipelines.lake.spark import wants_native_delta
 
 
@@ -49,11 +49,14 @@ class WriteOutcome:
 
 
 class DeltaLake:
-    """Reads and writes Delta tables under the lake root with the configured engine."""
+    """Reads and writes Delta tables under the lake root with the configured engine.
 
-    def __init__(self, settings: Settings) -> None:
-        self._storage_options = settings.lake.delta_storage_options()
-        self._native = wants_native_delta(settings)
+    ``spark`` (the Spark section) picks the engine; without it (a reader with no Spark
+    session: the models, the serving load, maintenance) delta-rs is used."""
+
+    def __init__(self, lake: LakeSettings, spark: SparkSettings | None = None) -> None:
+        self._storage_options = lake.delta_storage_options()
+        self._native = spark is not None and wants_native_delta(spark)
 
     # --- reads ----------------------------------------------------------------------------
     def exists(self, uri: str) -> bool:

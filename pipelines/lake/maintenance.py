@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pipelines.core.settings import Settings
+from pipelines.core.settings import LakeSettings, MaintenanceSettings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.objects import ObjectStore, open_object_store
 
@@ -75,13 +75,17 @@ def delta_table_names(store: ObjectStore, layers: Iterable[str] = LAYERS) -> lis
 class LakeMaintenance:
     """Runs the three maintenance steps on Delta tables of one lake."""
 
-    def __init__(self, settings: Settings, lake: DeltaLake | None = None) -> None:
-        self.settings = settings
-        self.lake = lake or DeltaLake(settings)
+    def __init__(
+        self, lake: LakeSettings, maintenance: MaintenanceSettings, delta: DeltaLake | None = None
+    ) -> None:
+        self.lake_settings = lake
+        self.maintenance = maintenance
+        # Compaction, checkpoints and vacuum are delta-rs operations whatever the write engine.
+        self.lake = delta or DeltaLake(lake)
 
     def table_uris(self) -> list[str]:
-        names = delta_table_names(open_object_store(self.settings))
-        return [self.settings.lake.uri(*name.split("/")) for name in names]
+        names = delta_table_names(open_object_store(self.lake_settings))
+        return [self.lake_settings.uri(*name.split("/")) for name in names]
 
     def run(
         self,
@@ -93,9 +97,7 @@ class LakeMaintenance:
         """Maintain ``uris`` (default: every silver and gold table). ``dry_run`` compacts and
         checkpoints nothing and only reports what vacuum would delete."""
         hours = (
-            self.settings.maintenance.vacuum_retention_hours
-            if retention_hours is None
-            else retention_hours
+            self.maintenance.vacuum_retention_hours if retention_hours is None else retention_hours
         )
         report = MaintenanceReport(dry_run=dry_run, retention_hours=hours)
         for uri in self.table_uris() if uris is None else uris:
@@ -112,7 +114,7 @@ class LakeMaintenance:
         compacted = written = 0
         if not dry_run:
             metrics = table.optimize.compact(
-                target_size=self.settings.maintenance.target_file_mb * 1024 * 1024
+                target_size=self.maintenance.target_file_mb * 1024 * 1024
             )
             compacted = int(metrics.get("numFilesRemoved", 0))
             written = int(metrics.get("numFilesAdded", 0))
@@ -142,7 +144,11 @@ class LakeMaintenance:
 
 
 def maintain_lake(
-    settings: Settings, *, retention_hours: int | None = None, dry_run: bool = False
+    lake: LakeSettings,
+    maintenance: MaintenanceSettings,
+    *,
+    retention_hours: int | None = None,
+    dry_run: bool = False,
 ) -> MaintenanceReport:
     """Compact, checkpoint and vacuum every silver and gold Delta table (``rwa maintain``)."""
-    return LakeMaintenance(settings).run(retention_hours=retention_hours, dry_run=dry_run)
+    return LakeMaintenance(lake, maintenance).run(retention_hours=retention_hours, dry_run=dry_run)

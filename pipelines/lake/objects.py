@@ -18,7 +18,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from pipelines.core.settings import Settings
+from pipelines.core.settings import LakeSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -153,23 +153,23 @@ def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def s3_client(settings: Settings) -> S3Client:
+def s3_client(lake: LakeSettings) -> S3Client:
     """A boto3 S3 client for the configured endpoint and credentials."""
-    secret = settings.lake.aws_secret_access_key
+    secret = lake.aws_secret_access_key
     client: S3Client = boto3.client(
         "s3",
-        endpoint_url=settings.lake.s3_endpoint_url,
-        region_name=settings.lake.aws_region,
-        aws_access_key_id=settings.lake.aws_access_key_id,
+        endpoint_url=lake.s3_endpoint_url,
+        region_name=lake.aws_region,
+        aws_access_key_id=lake.aws_access_key_id,
         aws_secret_access_key=secret.get_secret_value() if secret else None,
         config=Config(retries={"max_attempts": 5, "mode": "adaptive"}),
     )
     return client
 
 
-def open_object_store(settings: Settings) -> ObjectStore:
+def open_object_store(lake: LakeSettings) -> ObjectStore:
     """The lake's object store: S3 when ``lake_root`` is ``s3://...``, else a local folder."""
-    if not settings.lake.is_s3:
-        return LocalObjectStore(Path(settings.lake.root))
-    bucket, _, prefix = settings.lake.root.removeprefix("s3://").partition("/")
-    return S3ObjectStore(bucket, prefix, s3_client(settings))
+    if not lake.is_s3:
+        return LocalObjectStore(Path(lake.root))
+    bucket, _, prefix = lake.root.removeprefix("s3://").partition("/")
+    return S3ObjectStore(bucket, prefix, s3_client(lake))

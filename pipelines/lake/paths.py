@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.core.settings import Settings
+from pipelines.core.settings import LakeSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,13 +13,13 @@ class LakePaths:
     """``bronze/`` objects, ``silver/<table>`` and ``gold/<table>`` Delta tables under the lake
     root, and streaming checkpoints under the (always local) state folder."""
 
-    settings: Settings
+    lake: LakeSettings
 
     def silver(self, table: str) -> str:
-        return self.settings.lake.uri("silver", table)
+        return self.lake.uri("silver", table)
 
     def gold(self, table: str) -> str:
-        return self.settings.lake.uri("gold", table)
+        return self.lake.uri("gold", table)
 
     @property
     def quarantine(self) -> str:
@@ -36,12 +36,12 @@ class LakePaths:
         return self.silver("reconciliation")
 
     def checkpoint(self, job: str) -> Path:
-        return self.settings.lake.state_dir.resolve() / "checkpoints" / job
+        return self.lake.state_dir.resolve() / "checkpoints" / job
 
     @property
     def bronze_local_root(self) -> Path:
         """A local folder holding ``bronze/``: the lake itself, or the mirror of an S3 lake
         (Spark's file source here has no S3 filesystem)."""
-        if self.settings.lake.is_s3:
-            return self.settings.lake.state_dir.resolve() / "bronze-mirror"
-        return Path(self.settings.lake.root).resolve()
+        if self.lake.is_s3:
+            return self.lake.state_dir.resolve() / "bronze-mirror"
+        return Path(self.lake.root).resolve()

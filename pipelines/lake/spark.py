@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from pipelines.core.settings import Settings
+from pipelines.core.settings import SparkSettings
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
@@ -36,13 +36,13 @@ def _delta_jars_on_classpath() -> bool:
     return "delta-spark" in extra
 
 
-def wants_native_delta(settings: Settings) -> bool:
-    if settings.spark.delta_backend == "auto":
+def wants_native_delta(spark: SparkSettings) -> bool:
+    if spark.delta_backend == "auto":
         return _delta_jars_on_classpath()
-    return settings.spark.delta_backend == "native"
+    return spark.delta_backend == "native"
 
 
-def get_spark(settings: Settings) -> SparkSession:
+def get_spark(settings: SparkSettings) -> SparkSession:
     """The process-wide session, created on first use with the project's configuration."""
     with _lock:
         active = SparkSession.getActiveSession()
@@ -52,7 +52,7 @@ def get_spark(settings: Settings) -> SparkSession:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        builder = SparkSession.builder.appName("rwa-lakehouse").master(settings.spark.master)
+        builder = SparkSession.builder.appName("rwa-lakehouse").master(settings.master)
         for key, value in _spark_conf(settings).items():
             builder = builder.config(key, value)
         spark = builder.getOrCreate()
@@ -60,12 +60,12 @@ def get_spark(settings: Settings) -> SparkSession:
         return spark
 
 
-def _spark_conf(settings: Settings) -> dict[str, str]:
+def _spark_conf(settings: SparkSettings) -> dict[str, str]:
     conf = {
         # Delta and Arrow timestamps are UTC instants; the session must not shift them.
         "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
-        "spark.driver.memory": settings.spark.driver_memory,
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.driver.memory": settings.driver_memory,
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
         "spark.ui.enabled": "false",

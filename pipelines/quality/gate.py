@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from pipelines.contracts.quarantine import QUALITY_SEPARATOR
 from pipelines.core.errors import DataContractError
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
@@ -43,7 +44,7 @@ from pipelines.quality.suites import SUITES, DatasetSuite, suite_for, table_chec
 from pipelines.quality.validator import CheckResult, GxValidator
 
 REASON_COLUMN = "reason"
-_REASON_SEPARATOR = "; "
+_REASON_SEPARATOR = QUALITY_SEPARATOR
 
 Clock = Callable[[], dt.datetime]
 
@@ -93,7 +94,7 @@ class QualityGate:
 
     @classmethod
     def from_settings(cls, settings: Settings, lake: DeltaLake) -> QualityGate:
-        paths = LakePaths(settings)
+        paths = LakePaths(settings.lake)
         return cls(
             lake,
             results_uri=paths.quality_results,

@@ -25,6 +25,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from pipelines.contracts.quarantine import OBJECT_BROKEN
+
 #: Broken objects of one batch below this count are never called systematic by themselves: a
 #: lone truncated object (alone in its batch) must not block the dataset.
 MIN_SYSTEMATIC_OBJECTS = 2
@@ -50,9 +52,12 @@ class ObjectVerdict:
         return self.share > max_share
 
     def describe(self, max_share: float) -> str:
-        return (
-            f"{self.refused} of {self.records_in} records refused ({self.share:.1%}), above "
-            f"RWA_QUALITY_MAX_FAILURE_SHARE ({max_share:.1%}); top reasons: {self.reasons}"
+        return OBJECT_BROKEN.text(
+            refused=self.refused,
+            records_in=self.records_in,
+            share=self.share,
+            max_share=max_share,
+            reasons=self.reasons,
         )
 
 

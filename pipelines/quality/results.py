@@ -162,7 +162,9 @@ def latest_results(settings: Settings, dataset: str | None = None) -> pa.Table:
     """The results of the latest run of each dataset (or of ``dataset`` only), batch and
     table checks together, sorted by dataset, batch and expectation. The latest run of a
     dataset is the one with the newest ``validated_at``."""
-    table = ResultStore(DeltaLake(settings), LakePaths(settings).quality_results).read()
+    table = ResultStore(
+        DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake).quality_results
+    ).read()
     if dataset is not None:
         table = table.filter(pc.equal(table["dataset"], pa.scalar(dataset)))
     if table.num_rows == 0:

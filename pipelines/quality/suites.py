@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pipelines.contracts import quarantine as reasons
 from pipelines.core.errors import ConfigurationError
 from pipelines.silver.onchain import ONCHAIN_METRICS
 
@@ -86,7 +87,7 @@ class Check:
     @property
     def reason(self) -> str:
         """The refusal reason a failing row carries."""
-        return f"quality: {self.says} ({self.expectation})"
+        return reasons.QUALITY_CHECK.text(says=self.says, expectation=self.expectation)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_type
 from pyspark.sql.types import DataType, StringType, StructField, StructType
 
+from pipelines.contracts import quarantine as reasons
 from pipelines.contracts.envelope import SCHEMA_VERSION
 from pipelines.ingestion.payloads import Envelope, PayloadParser, first_problem, param_column
 from pipelines.silver.spec import DatasetSpec
@@ -188,9 +189,9 @@ def _text_problems(nothing_parsed: Column) -> list[tuple[Column, str | Column]]:
     """Why a line is no envelope at all: it is blank, not a JSON object, or not JSON."""
     value = F.col("value")
     return [
-        (value.rlike(r"^\s*$"), "blank line"),
-        (~value.rlike(r"^\s*\{"), "line is not a JSON object"),
-        (nothing_parsed, "malformed JSON line"),
+        (value.rlike(r"^\s*$"), reasons.BLANK_LINE.text()),
+        (~value.rlike(r"^\s*\{"), reasons.NOT_A_JSON_OBJECT.text()),
+        (nothing_parsed, reasons.MALFORMED_JSON.text()),
     ]
 
 
@@ -198,12 +199,13 @@ def _version_problems() -> list[tuple[Column, str | Column]]:
     version = F.col("schema_version")
     quoted = F.substring(version, 1, _QUOTED_VERSION_CHARS)
     return [
-        (version.isNull(), "envelope field 'schema_version' is missing"),
+        (version.isNull(), reasons.ENVELOPE_FIELD_MISSING.text(name="schema_version")),
         (
             ~version.rlike(_SUPPORTED_VERSION_TEXT),
             F.format_string(
-                "unsupported envelope schema_version '%s' "
-                f"(silver reads major version {SUPPORTED_MAJOR_VERSION})",
+                reasons.UNSUPPORTED_SCHEMA_VERSION.text(
+                    version="%s", major=SUPPORTED_MAJOR_VERSION
+                ),
                 quoted,
             ),
         ),
@@ -217,20 +219,20 @@ def _line_problem(parser: PayloadParser, prepared: Column) -> Column:
     checks: list[tuple[Column, str | Column]] = [
         *_text_problems(unparsed & nothing_parsed),
         # Every other field is text, so only the payload can fail to fit the schema.
-        (unparsed, f"payload does not fit the {parser.shape} shape"),
+        (unparsed, reasons.PAYLOAD_SHAPE.text(shape=parser.shape)),
         *(
-            (F.col(name).isNull(), f"envelope field '{name}' is missing")
+            (F.col(name).isNull(), reasons.ENVELOPE_FIELD_MISSING.text(name=name))
             for name in REQUIRED_ENVELOPE_FIELDS
         ),
         *_endpoint_problems(parser),
         (
             F.col("fetched_at").try_cast("timestamp").isNull(),
-            "envelope field 'fetched_at' is not a timestamp",
+            reasons.FETCHED_AT_NOT_TIMESTAMP.text(),
         ),
         *_version_problems(),
         (
             F.col("source") != F.col("path_source"),
-            "envelope field 'source' does not match its bronze source= folder",
+            reasons.SOURCE_FOLDER_MISMATCH.text(),
         ),
     ]
     extra = parser.line_problem(prepared)
@@ -245,11 +247,11 @@ def _endpoint_problems(parser: PayloadParser) -> list[tuple[Column, str | Column
         return []
     endpoint = F.col("endpoint")
     return [
-        (endpoint.isNull(), "envelope field 'endpoint' is missing"),
+        (endpoint.isNull(), reasons.ENVELOPE_FIELD_MISSING.text(name="endpoint")),
         (
             ~endpoint.isin(*parser.endpoints),
             F.format_string(
-                f"no silver parser for source '{parser.source}' endpoint '%s'", endpoint
+                reasons.NO_PARSER_FOR_ENDPOINT.text(source=parser.source, endpoint="%s"), endpoint
             ),
         ),
     ]
@@ -276,14 +278,14 @@ def _unparsed_branch(lines: DataFrame, spec: DatasetSpec) -> DataFrame:
     )
     nothing_parsed = F.coalesce(*(F.col("e").getField(n) for n in ENVELOPE_TEXT_FIELDS)).isNull()
     no_parser = F.format_string(
-        f"no silver parser for source '%s' endpoint '%s' in dataset '{spec.name}'",
+        reasons.NO_PARSER_IN_DATASET.text(source="%s", endpoint="%s", dataset=spec.name),
         F.col("path_source"),
         F.col("_endpoint"),
     )
     refusal = first_problem(
         [
             *_text_problems(nothing_parsed),
-            (F.col("_endpoint").isNull(), "envelope field 'endpoint' is missing"),
+            (F.col("_endpoint").isNull(), reasons.ENVELOPE_FIELD_MISSING.text(name="endpoint")),
             (F.lit(True), no_parser),
         ]
     )

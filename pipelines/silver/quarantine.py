@@ -29,6 +29,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.contracts import quarantine as reasons
 from pipelines.lake.delta import BatchTxn, DeltaLake
 from pipelines.quality.objects import ObjectVerdict
 
@@ -171,14 +172,13 @@ class QuarantinedObjects:
         row = current or {
             "dataset": dataset,
             "bronze_file": bronze_file,
-            "reason": "set aside by an operator before silver judged it"
-            + (f": {note}" if note else ""),
+            "reason": reasons.SET_ASIDE_UNJUDGED.text(note=f": {note}" if note else ""),
             "records_in": None,
             "refused": None,
             "quarantined_at": now,
         }
         if current is not None and note:
-            row = row | {"reason": f"{current['reason']}; set aside: {note}"}
+            row = row | {"reason": reasons.SET_ASIDE_NOTE.text(reason=current["reason"], note=note)}
         self._write([row | {"status": SET_ASIDE, "changed_at": now}], f"t.status = '{QUARANTINED}'")
         return SET_ASIDE
 

@@ -145,8 +145,8 @@ class ReconciliationReport:
 
 def reconcile(settings: Settings, dataset: str) -> ReconciliationReport:
     """Check the ledger of ``dataset`` over all its batches (see the module docstring)."""
-    paths = LakePaths(settings)
-    lake = DeltaLake(settings)
+    paths = LakePaths(settings.lake)
+    lake = DeltaLake(settings.lake, settings.spark)
     ledger = Ledger(lake, paths.reconciliation).rows(dataset)
     report = ReconciliationReport(dataset, batches=ledger.num_rows)
     report.totals = {name: int(pc.sum(ledger[name]).as_py() or 0) for name in COUNTS}
@@ -179,7 +179,7 @@ def committed_merge_counts(
     ``(app_id, version)``: what a batch did before a crash stopped it from recording so.
     Found in the Delta log (commit metrics sit in ``commitInfo``, the transaction in a ``txn``
     action of the same commit file). (0, 0) if no such commit is found."""
-    store = open_object_store(settings)
+    store = open_object_store(settings.lake)
     prefix = _lake_key(settings, uri)
     for commit in lake.table(uri).history():
         if commit.get("operation") not in ("MERGE", "WRITE"):

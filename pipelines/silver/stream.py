@@ -55,6 +55,7 @@ from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 
 from pipelines.bronze.writer import dataset_glob
+from pipelines.contracts import quarantine as reasons
 from pipelines.core.errors import DataQualityError, NotFoundError
 from pipelines.core.settings import Settings
 from pipelines.lake.days import DayRange
@@ -87,7 +88,6 @@ STREAM_ID_FILE = "rwa-stream-id"
 NAMED_OBJECTS = 5
 #: The one batch of a replay (its stream id names the object).
 REPLAY_BATCH = 0
-SET_ASIDE_REASON = "bronze object set aside by an operator (rwa quarantine set-aside)"
 BATCH_ADVICE = (
     "Nothing of the batch was merged (its refusals are in silver/quarantine, the objects in "
     "`rwa quarantine list`); fix the cause and rerun, or set the objects aside (`rwa quarantine "
@@ -157,7 +157,7 @@ class SilverJob:
     ) -> None:
         self.spark = spark
         self.settings = settings
-        self.lake = DeltaLake(settings)
+        self.lake = DeltaLake(settings.lake, settings.spark)
         self.spec = spec
         self.targets = targets
         self.gate = gate
@@ -330,9 +330,9 @@ class SilverJob:
         if why is not None:
             self._fail(refused, f"silver/{dataset} batch {batch_id}: {why}", broken, BATCH_ADVICE)
         held = {
-            v.bronze_file: f"bronze object quarantined whole: {v.describe(limit)}" for v in broken
+            v.bronze_file: reasons.QUARANTINED_WHOLE.text(broken=v.describe(limit)) for v in broken
         }
-        held |= dict.fromkeys(set_aside, SET_ASIDE_REASON)
+        held |= dict.fromkeys(set_aside, reasons.OBJECT_SET_ASIDE.text())
         for name, reason in held.items():
             LOG.warning("silver/%s: %s %s", dataset, name, reason)
         self.report.quarantined_objects |= held

@@ -121,7 +121,7 @@ def test_an_unreachable_webhook_is_logged_not_raised(replay_server: ReplayServer
 def write_history(settings: Settings, offset: float) -> None:
     """40 days of BTC closes and, for each of the first 30 days, a 7-day forecast that is off
     by ``offset`` (0 = the naive forecast, a good model for a random walk) with tight bands."""
-    lake, paths = DeltaLake(settings), LakePaths(settings)
+    lake, paths = DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake)
     rng = np.random.default_rng(4)
     closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 40)))
     first = dt.date(2026, 3, 1)
@@ -143,8 +143,8 @@ def test_degraded_live_accuracy_starts_a_retraining(tmp_path: Path) -> None:
     write_history(good, offset=0.0)
     write_history(bad, offset=15.0)
 
-    [fine] = live_accuracy(DeltaLake(good), LakePaths(good))
-    [off] = live_accuracy(DeltaLake(bad), LakePaths(bad))
+    [fine] = live_accuracy(DeltaLake(good.lake, good.spark), LakePaths(good.lake))
+    [off] = live_accuracy(DeltaLake(bad.lake, bad.spark), LakePaths(bad.lake))
     assert fine.points >= 7 and not fine.degraded
     assert off.degraded and off.mae > off.naive_mae
 

@@ -76,8 +76,8 @@ def test_the_whole_graph_materializes_into_timescaledb(
     assert serving["backend"].value == "timescaledb"
     with open_store(settings) as store:
         counts = store.table_counts()
-    assert counts["ohlcv_1h"] == DeltaLake(settings).count_rows(
-        LakePaths(settings).gold("ohlcv_1h")
+    assert counts["ohlcv_1h"] == DeltaLake(settings.lake, settings.spark).count_rows(
+        LakePaths(settings.lake).gold("ohlcv_1h")
     )
     assert counts["ohlcv_1d"] > 0 and counts["economic_indicators"] > 0
     assert counts["risk_scores"] == 27
@@ -120,9 +120,9 @@ def test_most_objects_broken_fail_the_blocking_check_and_stop_downstream(tmp_pat
     assert objects.metadata["waiting"].value == 3
     assert all(name in str(objects.description) for name in broken)
     # nothing of the refused batch was merged; its refusals are in quarantine
-    paths = LakePaths(settings)
-    assert not DeltaLake(settings).exists(paths.silver("prices"))
-    assert DeltaLake(settings).count_rows(paths.quarantine) >= 600
+    paths = LakePaths(settings.lake)
+    assert not DeltaLake(settings.lake, settings.spark).exists(paths.silver("prices"))
+    assert DeltaLake(settings.lake, settings.spark).count_rows(paths.quarantine) >= 600
 
 
 def test_a_lone_broken_object_warns_while_the_rest_lands(tmp_path: Path) -> None:
@@ -148,7 +148,12 @@ def test_a_lone_broken_object_warns_while_the_rest_lands(tmp_path: Path) -> None
     assert "line is not a JSON object (200)" in str(objects.metadata["objects"].value)
     metadata = result.asset_materializations_for_node("silver__prices")[0].metadata
     assert metadata["objects_quarantined_whole"].value == 1
-    assert DeltaLake(settings).count_rows(LakePaths(settings).silver("prices")) > 0
+    assert (
+        DeltaLake(settings.lake, settings.spark).count_rows(
+            LakePaths(settings.lake).silver("prices")
+        )
+        > 0
+    )
 
 
 def test_three_partitions_equal_one_run_over_the_same_days(tmp_path: Path) -> None:
@@ -203,6 +208,10 @@ def test_an_http_source_asset_lands_bronze_that_silver_reads(
     finally:
         get_settings.cache_clear()
     assert silver.success
-    rows = DeltaLake(settings).to_arrow(LakePaths(settings).silver("economic")).to_pylist()
+    rows = (
+        DeltaLake(settings.lake, settings.spark)
+        .to_arrow(LakePaths(settings.lake).silver("economic"))
+        .to_pylist()
+    )
     assert {r["series_id"] for r in rows} == {"DTB3"} and {r["source"] for r in rows} == {"fred"}
     assert replay_server.requests_to(path)[0].query["api_key"] == "replay-key"

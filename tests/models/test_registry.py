@@ -24,7 +24,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
         return LocalObjectStore(tmp_path)
     server: S3Server = request.getfixturevalue("s3_server")
     settings = Settings(**server.settings_overrides(server.create_bucket()))
-    return open_object_store(settings)
+    return open_object_store(settings.lake)
 
 
 def test_versions_save_list_and_load(store: ObjectStore) -> None:

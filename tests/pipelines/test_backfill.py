@@ -100,14 +100,14 @@ def test_backfill_repairs_lost_silver_days_and_a_rerun_changes_nothing(
     settings = copy_bronze(streamed, tmp_path)
     shutil.copytree(Path(streamed.lake.root) / "silver", Path(settings.lake.root) / "silver")
     shutil.copytree(Path(streamed.lake.root) / "gold", Path(settings.lake.root) / "gold")
-    paths = LakePaths(settings)
+    paths = LakePaths(settings.lake)
     days = fetch_days(settings)
     lost = days[3]
     # an operator's mistake: every price bar about two days deleted from silver
     DeltaTable(paths.silver("prices")).delete(
         f"date >= '{lost - dt.timedelta(days=1)}' AND date <= '{lost}'"
     )
-    assert DeltaLake(settings).count_rows(paths.silver("prices")) < (
+    assert DeltaLake(settings.lake, settings.spark).count_rows(paths.silver("prices")) < (
         streamed_tables["silver/prices"].num_rows
     )
 

@@ -52,5 +52,5 @@ def test_spine_runs_on_s3_and_reruns_idempotently(
     again = steps.land_simulated(settings)
     assert (again.objects_written, again.records) == (0, 0)
     assert steps.run_silver_prices(settings).batches == 0
-    lake = DeltaLake(settings)
-    assert lake.count_rows(LakePaths(settings).silver("prices")) == 3 * 2 * 24
+    lake = DeltaLake(settings.lake, settings.spark)
+    assert lake.count_rows(LakePaths(settings.lake).silver("prices")) == 3 * 2 * 24

@@ -36,7 +36,7 @@ def test_serving_store_holds_exactly_gold(settings: Settings) -> None:
     first = steps.load_serving(settings)
     second = steps.load_serving(settings)
 
-    gold_daily = DeltaLake(settings).to_arrow(steps.gold_uris(settings)["1d"])
+    gold_daily = DeltaLake(settings.lake, settings.spark).to_arrow(steps.gold_uris(settings)["1d"])
     assert first.table_counts == second.table_counts
     assert first.table_counts["ohlcv_1d"] == gold_daily.num_rows == 3 * 3
     assert first.table_counts["assets"] >= 20

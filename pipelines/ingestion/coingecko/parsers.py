@@ -18,6 +18,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType
 
+from pipelines.contracts import quarantine as reasons
 from pipelines.contracts.reference import Asset
 from pipelines.ingestion.coingecko.connector import (
     MARKET_CHART_ENDPOINT,
@@ -69,12 +70,12 @@ class CoinGeckoOhlc(PayloadParser):
     def record(self, item: Column, envelope: Envelope) -> Record:
         record = Record()
         coin = record.text("symbol_id", envelope.param("id"), "params.id")
-        record.lookup("asset_id", coin, self.coins, "unknown CoinGecko coin id")
+        record.lookup("asset_id", coin, self.coins, reasons.UNKNOWN_COINGECKO_COIN.text())
         days = record.number("_days", envelope.param("days"), "params.days", integer=True)
         resolution = record.set("resolution", coingecko_resolution(days))
         # Checked before any value is read; values are read with `get` (null past the end),
         # since `item[i]` past the end raises under ANSI mode whatever the check says.
-        record.check(item.isNull() | (F.size(item) < 5), "candle has fewer than 5 values")
+        record.check(item.isNull() | (F.size(item) < 5), reasons.SHORT_CANDLE.text())
         closed = record.epoch("_closed", F.get(item, 0), "[0] (close time)", millis=True)
         seconds = map_lookup({k: str(v) for k, v in _RESOLUTION_SECONDS.items()}, resolution)
         length_us = seconds.cast("long") * 1_000_000

@@ -27,6 +27,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, MapType, StringType, StructField, StructType
 
+from pipelines.contracts import quarantine as reasons
 from pipelines.contracts.reference import Asset
 from pipelines.ingestion.defillama.connector import (
     PROTOCOL_ENDPOINT,
@@ -97,7 +98,7 @@ class DefiLlamaProtocolTvl(PayloadParser):
         slug = F.col(param_column("slug"))
         return F.when(
             slug.isin(*self.shared) & prepared.isNull(),
-            F.lit("payload has no 'tokensInUsd' to split a shared protocol's TVL by token"),
+            F.lit(reasons.NO_TOKENS_IN_USD.text()),
         )
 
     def items(self, prepared: Column) -> Column:
@@ -106,7 +107,9 @@ class DefiLlamaProtocolTvl(PayloadParser):
     def record(self, item: Column, envelope: Envelope) -> Record:
         record = Record()
         slug = record.text("_slug", envelope.param("slug"), "params.slug")
-        record.check(item["asset_id"].isNull() & slug.isNotNull(), "unknown DefiLlama slug")
+        record.check(
+            item["asset_id"].isNull() & slug.isNotNull(), reasons.UNKNOWN_DEFILLAMA_SLUG.text()
+        )
         record.set("asset_id", item["asset_id"])
         record.daily(record.epoch("_instant", item["date"], "tvl.date", millis=False))
         record.number("tvl_usd", item["usd"], "tvl.totalLiquidityUSD")
@@ -172,7 +175,7 @@ class DefiLlamaStablecoinChart(_StablecoinParser):
     def record(self, item: Column, envelope: Envelope) -> Record:
         record = self.stablecoin_record()
         coin = record.text("_coin", envelope.param("gecko_id"), "params.gecko_id")
-        record.lookup("asset_id", coin, self.coins, "unknown CoinGecko id in params.gecko_id")
+        record.lookup("asset_id", coin, self.coins, reasons.UNKNOWN_GECKO_ID_PARAM.text())
         record.daily(record.epoch("_instant", item["date"], "date", millis=False))
         usd = item["totalCirculatingUSD"]["peggedUSD"]
         record.number("circulating_usd", usd, "totalCirculatingUSD.peggedUSD")
@@ -199,7 +202,7 @@ class DefiLlamaStablecoinListing(_StablecoinParser):
 
     def record(self, item: Column, envelope: Envelope) -> Record:
         record = self.stablecoin_record()
-        record.lookup("asset_id", item["gecko_id"], self.coins, "unknown CoinGecko id")
+        record.lookup("asset_id", item["gecko_id"], self.coins, reasons.UNKNOWN_GECKO_ID.text())
         record.daily(envelope.fetched_at)
         usd = item["circulating"]["peggedUSD"]
         record.number("circulating_usd", usd, "circulating.peggedUSD")

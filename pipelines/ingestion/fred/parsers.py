@@ -14,6 +14,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType
 
+from pipelines.contracts import quarantine as reasons
 from pipelines.ingestion.fred.connector import OBSERVATIONS_ENDPOINT
 from pipelines.ingestion.payloads import Envelope, PayloadParser, Record, map_lookup, text_struct
 
@@ -55,7 +56,7 @@ class FredObservations(PayloadParser):
         )
 
     def line_problem(self, prepared: Column) -> Column | None:
-        return F.when(prepared.isNull(), F.lit("payload has no 'observations' array"))
+        return F.when(prepared.isNull(), F.lit(reasons.NO_OBSERVATIONS.text()))
 
     def items(self, prepared: Column) -> Column:
         return prepared
@@ -82,10 +83,12 @@ def _date(record: Record, text: Column, label: str, *, required: bool = True) ->
     beyond them (e.g. ``+12345-01-01``), which no reader of silver in Python could load."""
     typed = text.try_cast("date")
     if required:
-        record.check(text.isNull(), f"field '{label}' is missing")
-    record.check(text.isNotNull() & typed.isNull(), f"field '{label}' is not a date")
+        record.check(text.isNull(), reasons.FIELD_MISSING.text(label=label))
+    record.check(
+        text.isNotNull() & typed.isNull(), reasons.FIELD_NOT_A.text(label=label, kind="a date")
+    )
     record.check(
         typed.isNotNull() & ~F.year(typed).between(1, 9999),
-        f"field '{label}' is out of range (years 1-9999)",
+        reasons.FIELD_YEAR_OUT_OF_RANGE.text(label=label),
     )
     return F.when(F.year(typed).between(1, 9999), typed)

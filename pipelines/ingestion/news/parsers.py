@@ -20,6 +20,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType
 
+from pipelines.contracts import quarantine as reasons
 from pipelines.ingestion.articles import ArticleParser
 from pipelines.ingestion.news.connector import feed_problem
 from pipelines.ingestion.payloads import Envelope, Record
@@ -58,12 +59,12 @@ def parse_feed(text: str | None) -> dict[str, Any]:
     try:
         problem = feed_problem(text)
         if problem is not None:
-            return {"error": f"feed refused: {problem}", "items": []}
+            return {"error": reasons.FEED_REFUSED.text(problem=problem), "items": []}
         root = _safe_fromstring(text)
         items = _atom_items(root) if root.tag == f"{_ATOM}feed" else _rss_items(root)
     except Exception as error:  # any failure is this line's refusal reason, not the batch's
         return {
-            "error": f"feed refused: it could not be read ({type(error).__name__})",
+            "error": reasons.FEED_UNREADABLE.text(error=type(error).__name__),
             "items": [],
         }
     return {"error": None, "items": items}

@@ -11,6 +11,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType
 
+from pipelines.contracts import quarantine as reasons
 from pipelines.ingestion.articles import ArticleParser
 from pipelines.ingestion.newsapi.connector import EVERYTHING_ENDPOINT
 from pipelines.ingestion.payloads import Envelope, Record
@@ -35,7 +36,7 @@ class NewsApiArticles(ArticleParser):
         return StructType([StructField("articles", ArrayType(article))])
 
     def line_problem(self, prepared: Column) -> Column | None:
-        return F.when(prepared["articles"].isNull(), F.lit("payload has no 'articles' array"))
+        return F.when(prepared["articles"].isNull(), F.lit(reasons.NO_ARTICLES.text()))
 
     def items(self, prepared: Column) -> Column:
         return prepared["articles"]

@@ -21,6 +21,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType
 
+from pipelines.contracts import quarantine as reasons
 from pipelines.contracts.measures import COUNT_METRICS, PER_UNIT_METRICS, USD_METRICS
 from pipelines.contracts.reference import Asset
 from pipelines.ingestion.payloads import (
@@ -88,15 +89,15 @@ class CoinApiBars(PayloadParser):
         symbol = record.text("symbol_id", envelope.param("symbol_id"), "params.symbol_id")
         record.check(
             ~symbol.rlike(SYMBOL_ID_CHARACTERS),
-            "symbol_id has characters other than ASCII letters, digits and . _ + -",
+            reasons.SYMBOL_ID_CHARACTERS.text(),
         )
         # EXCHANGE_SPOT_BASE_QUOTE: the base names the asset.
         base = F.regexp_replace(
             F.upper(F.regexp_extract(symbol, r"^[^_]+_SPOT_(.+)_[^_]+$", 1)), r"[^A-Z0-9]", ""
         )
-        record.lookup("asset_id", base, self.tickers, "unknown symbol_id")
+        record.lookup("asset_id", base, self.tickers, reasons.UNKNOWN_SYMBOL_ID.text())
         period = record.text("_period", envelope.param("period_id"), "params.period_id")
-        record.lookup("resolution", period, PERIODS, "unsupported period_id")
+        record.lookup("resolution", period, PERIODS, reasons.UNSUPPORTED_PERIOD_ID.text())
         ts = record.timestamp("ts", item["time_period_start"], "time_period_start")
         record.set("date", F.to_date(ts))
         for price in _PRICES:
@@ -127,7 +128,7 @@ class SimulatedDailyMetrics(PayloadParser):
     def record(self, item: Column, envelope: Envelope) -> Record:
         record = Record()
         asset = record.text("_asset", envelope.param("asset"), "params.asset")
-        record.lookup("asset_id", asset, self.asset_ids, "unknown asset in params.asset")
+        record.lookup("asset_id", asset, self.asset_ids, reasons.UNKNOWN_ASSET_PARAM.text())
         record.daily(record.timestamp("_instant", item["timestamp"], "timestamp"))
         for name in COUNT_METRICS:
             record.number(name, item[name], name, required=False, integer=True)

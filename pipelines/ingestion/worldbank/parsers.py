@@ -12,6 +12,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType
 
+from pipelines.contracts import quarantine as reasons
 from pipelines.ingestion.payloads import Envelope, PayloadParser, Record, text_struct
 from pipelines.ingestion.worldbank.connector import INDICATOR_ENDPOINT, WorldBankSource
 
@@ -42,9 +43,9 @@ class WorldBankIndicator(PayloadParser):
     def line_problem(self, prepared: Column) -> Column | None:
         payload = F.col("payload")
         rows = F.try_element_at(payload, F.lit(2))
-        return F.when(F.size(payload) != 2, F.lit("payload is not [metadata, rows]")).when(
+        return F.when(F.size(payload) != 2, F.lit(reasons.NOT_METADATA_AND_ROWS.text())).when(
             rows.isNotNull() & (rows != "null") & prepared.isNull(),
-            F.lit("payload rows are not an array of observations"),
+            F.lit(reasons.ROWS_NOT_OBSERVATIONS.text()),
         )
 
     def items(self, prepared: Column) -> Column:
@@ -55,7 +56,9 @@ class WorldBankIndicator(PayloadParser):
         record.text("series_id", item["indicator"]["id"], "indicator.id")
         record.text("region", item["countryiso3code"], "countryiso3code")
         year = record.text("_year", item["date"], "date")
-        record.check(~year.rlike(r"^[0-9]{4}$"), "field 'date' is not a year")
+        record.check(
+            ~year.rlike(r"^[0-9]{4}$"), reasons.FIELD_NOT_A.text(label="date", kind="a year")
+        )
         observed = record.set("observation_date", F.concat(year, F.lit("-01-01")).try_cast("date"))
         record.set("year", F.year(observed))
         record.number("value", item["value"], "value", required=False)

@@ -29,8 +29,8 @@ def test_forecasts_both_horizons_registers_models_and_reruns_idempotently(tmp_pa
     steps.land_simulated(settings)
     steps.run_silver(settings, "prices")
     steps.run_gold(settings)
-    lake, paths = DeltaLake(settings), LakePaths(settings)
-    registry = ModelRegistry(open_object_store(settings))
+    lake, paths = DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake)
+    registry = ModelRegistry(open_object_store(settings.lake))
     assets = [a for a in load_assets() if a.asset_id in ASSETS or a.asset_id == "paxg"]
 
     report = forecast_lake(lake, paths, assets, registry)

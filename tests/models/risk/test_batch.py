@@ -22,7 +22,7 @@ AS_OF = dt.date(2026, 6, 30)
 
 def test_the_job_scores_from_two_years_of_bars_and_recent_liquidity(tmp_path: Path) -> None:
     lake_root = lake_settings(tmp_path)
-    lake, paths = DeltaLake(lake_root), LakePaths(lake_root)
+    lake, paths = DeltaLake(lake_root.lake, lake_root.spark), LakePaths(lake_root.lake)
     days = [AS_OF - dt.timedelta(days=n) for n in range(899, -1, -1)]
     returns = np.random.default_rng(4).normal(0.0, 0.02, len(days))
     returns[-400] = -0.3  # a crash 400 days ago: outside 90 days, inside two years

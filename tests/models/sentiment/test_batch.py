@@ -33,13 +33,17 @@ def news_lake(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 def days(settings: Settings) -> list[dict[str, object]]:
-    return DeltaLake(settings).to_arrow(LakePaths(settings).gold("sentiment_daily")).to_pylist()
+    return (
+        DeltaLake(settings.lake, settings.spark)
+        .to_arrow(LakePaths(settings.lake).gold("sentiment_daily"))
+        .to_pylist()
+    )
 
 
 def test_every_asset_day_gets_the_mean_of_its_articles(
     news_lake: Settings, tiny_finbert: Path
 ) -> None:
-    lake, paths = DeltaLake(news_lake), LakePaths(news_lake)
+    lake, paths = DeltaLake(news_lake.lake, news_lake.spark), LakePaths(news_lake.lake)
     scorer = FinBertScorer(str(tiny_finbert), max_tokens=32)
 
     report = score_sentiment(lake, paths, scorer)
@@ -67,7 +71,7 @@ def test_every_asset_day_gets_the_mean_of_its_articles(
 def test_another_model_rescores_and_keeps_both_article_scores(
     news_lake: Settings, tiny_finbert: Path
 ) -> None:
-    lake, paths = DeltaLake(news_lake), LakePaths(news_lake)
+    lake, paths = DeltaLake(news_lake.lake, news_lake.spark), LakePaths(news_lake.lake)
     score_sentiment(lake, paths, FinBertScorer(str(tiny_finbert), max_tokens=32))
     lexicon = LexiconScorer()
     report = score_sentiment(lake, paths, lexicon)

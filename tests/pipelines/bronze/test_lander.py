@@ -69,12 +69,12 @@ def test_lands_every_published_envelope_exactly_once(
 
     report = run_lander(kafka, settings)
 
-    store = open_object_store(settings)
+    store = open_object_store(settings.lake)
     assert_exactly_once(store, envelopes)
     assert report.consumed == report.landed == len(envelopes)
     assert report.dead_letters == 0
     # Same lines as landing directly: bronze does not depend on the transport.
-    direct = BronzeWriter(open_object_store(make_settings(lake_root=str(tmp_path / "direct"))))
+    direct = BronzeWriter(open_object_store(make_settings(lake_root=str(tmp_path / "direct")).lake))
     direct_lines = sorted(
         line
         for key in direct.land(envelopes).keys
@@ -104,7 +104,7 @@ def test_lands_exactly_once_on_s3(
 
     report = run_lander(kafka, settings)
 
-    store = open_object_store(settings)
+    store = open_object_store(settings.lake)
     assert store.describe().startswith("s3://")
     assert_exactly_once(store, envelopes)
     assert report.landed == len(envelopes)
@@ -120,7 +120,7 @@ def test_rotates_by_record_count(kafka: KafkaBroker, make_settings: MakeSettings
 
     report = run_lander(kafka, settings)
 
-    store = open_object_store(settings)
+    store = open_object_store(settings.lake)
     assert_exactly_once(store, envelopes)
     batches = manifests(store)
     assert report.batches == len(batches)
@@ -137,7 +137,7 @@ def test_rotates_by_size(kafka: KafkaBroker, make_settings: MakeSettings) -> Non
 
     run_lander(kafka, settings)
 
-    store = open_object_store(settings)
+    store = open_object_store(settings.lake)
     assert_exactly_once(store, envelopes)
     largest = max(len(e.to_json_line()) + 1 for e in envelopes)
     assert largest < max_bytes / 2
@@ -155,7 +155,7 @@ def test_rotates_by_time_while_running(kafka: KafkaBroker, make_settings: MakeSe
     settings = kafka_settings(make_settings, kafka, lander_max_interval_s=0.3)
     envelopes = simulated_envelopes(settings)
     first, rest = envelopes[:30], envelopes[30:]
-    store = open_object_store(settings)
+    store = open_object_store(settings.lake)
     lander = BronzeLander(settings, consumer_overrides=kafka.consumer_overrides)
     runner = threading.Thread(target=lander.run)
     runner.start()
@@ -204,7 +204,7 @@ def test_poison_records_go_to_the_dead_letter_topic_and_the_rest_lands(
 
     report = run_lander(kafka, settings)
 
-    assert_exactly_once(open_object_store(settings), envelopes)
+    assert_exactly_once(open_object_store(settings.lake), envelopes)
     assert report.dead_letters == len(poison)
     dead = sorted(read_topic(kafka, settings.kafka.dead_letter_topic), key=lambda r: r.offset)
     assert [record.value for record in dead] == [value for value, _ in poison]
@@ -259,7 +259,7 @@ def test_lander_killed_between_write_and_commit_lands_every_record_once(
     settings = kafka_settings(make_settings, kafka, lander_max_records=7)
     envelopes = simulated_envelopes(settings)
     publish(settings, envelopes)
-    store = open_object_store(settings)
+    store = open_object_store(settings.lake)
 
     run_crashing_lander(settings, kill_after_objects=4)
 
@@ -291,7 +291,7 @@ def test_restart_with_other_rotation_and_more_data_still_lands_exactly_once(
     relaxed = settings.updated(lander_max_records=5_000, lander_max_interval_s=60)
     report = run_lander(kafka, relaxed)
 
-    store = open_object_store(settings)
+    store = open_object_store(settings.lake)
     assert_exactly_once(store, envelopes)
     assert report.replayed >= 1
 
@@ -303,7 +303,7 @@ def test_reused_offsets_stop_the_lander_instead_of_losing_records(
     envelopes = simulated_envelopes(settings)
     publish(settings, envelopes)
     run_lander(kafka, settings)
-    store = open_object_store(settings)
+    store = open_object_store(settings.lake)
     before = sorted(bronze_lines(store))
 
     # An empty broker (memory storage) is what a deleted and recreated topic looks like:
@@ -324,7 +324,7 @@ def test_two_landers_in_one_group_share_the_work_exactly_once(
     )
     envelopes = simulated_envelopes(settings)
     half = len(envelopes) // 2
-    store = open_object_store(settings)
+    store = open_object_store(settings.lake)
     members = [BronzeLander(settings, consumer_overrides=kafka.consumer_overrides) for _ in "ab"]
     threads = [threading.Thread(target=member.run) for member in members]
     try:

@@ -26,10 +26,10 @@ class GoldLake:
 
     @property
     def lake(self) -> DeltaLake:
-        return DeltaLake(self.settings)
+        return DeltaLake(self.settings.lake, self.settings.spark)
 
     def job(self, spark: SparkSession) -> GoldJob:
-        return GoldJob(spark, self.lake, LakePaths(self.settings), load_assets())
+        return GoldJob(spark, self.lake, LakePaths(self.settings.lake), load_assets())
 
     def gold(self, table: str, key: tuple[str, ...] = ("asset_id", "ts")) -> pd.DataFrame:
         """A gold table as pandas, sorted by ``key``; list cells as tuples (comparable)."""

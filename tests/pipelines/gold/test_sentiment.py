@@ -53,7 +53,7 @@ def test_rerun_keeps_scores_of_unchanged_days_and_clears_changed_ones(
     spark: SparkSession, make_settings: MakeSettings
 ) -> None:
     settings = make_settings()
-    lake = DeltaLake(settings)
+    lake = DeltaLake(settings.lake, settings.spark)
     uri = settings.lake.uri("gold", "sentiment_daily")
     news = silver_news_frame()
     _write_counts(spark, lake, news, uri, None)

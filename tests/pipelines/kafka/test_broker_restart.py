@@ -65,7 +65,7 @@ def test_broker_restart_during_production_loses_nothing_acknowledged(
 
     BronzeLander(lake_b, consumer_overrides=kafka.consumer_overrides).run(stop_after_idle_s=1)
     landed = ingest_id_counts(
-        bronze_lines(open_object_store(lake_a)) + bronze_lines(open_object_store(lake_b))
+        bronze_lines(open_object_store(lake_a.lake)) + bronze_lines(open_object_store(lake_b.lake))
     )
     assert set(landed) == {e.ingest_id for e in envelopes}
     assert set(landed.values()) == {1}

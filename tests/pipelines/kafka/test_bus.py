@@ -35,7 +35,7 @@ def test_direct_bus_lands_what_land_simulated_lands(make_settings: MakeSettings)
         assert isinstance(bus, DirectBus)
         report = steps.ingest(settings, "simulated", bus)
         again = steps.ingest(settings, "simulated", bus)
-    direct_keys = sorted(open_object_store(settings).list("bronze"))
+    direct_keys = sorted(open_object_store(settings.lake).list("bronze"))
     assert report.delivered > 0 and report.objects_written == len(direct_keys)
     assert (again.delivered, again.objects_written, again.objects_present) == (
         0,

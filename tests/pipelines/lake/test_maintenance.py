@@ -35,8 +35,8 @@ def _batch(index: int) -> pa.Table:
 
 def _streamed_table(settings: Settings, name: str = "events") -> str:
     """A silver table written the way the streaming jobs write: one MERGE per batch."""
-    lake = DeltaLake(settings)
-    uri = LakePaths(settings).silver(name)
+    lake = DeltaLake(settings.lake, settings.spark)
+    uri = LakePaths(settings.lake).silver(name)
     for index in range(BATCHES):
         lake.merge(
             _batch(index),
@@ -58,11 +58,11 @@ def test_compaction_keeps_rows_and_time_travel_inside_the_window(
 ) -> None:
     settings = make_settings()
     uri = _streamed_table(settings)
-    lake = DeltaLake(settings)
+    lake = DeltaLake(settings.lake, settings.spark)
     before = _sorted(lake.to_arrow(uri))
     early = _sorted(lake.to_arrow(uri, as_of=2))
 
-    report = maintain_lake(settings)
+    report = maintain_lake(settings.lake, settings.maintenance)
 
     (table,) = report.tables
     assert table.uri == uri
@@ -79,7 +79,7 @@ def test_compaction_keeps_rows_and_time_travel_inside_the_window(
     # The app-transaction guard survives compaction and checkpointing.
     assert lake.committed_txn_version(uri, "test.events") == BATCHES - 1
 
-    again = maintain_lake(settings)
+    again = maintain_lake(settings.lake, settings.maintenance)
     assert again.files_compacted == 0
     assert again.tables[0].files_after == 2
 
@@ -89,13 +89,13 @@ def test_vacuum_outside_the_window_removes_old_files_and_old_versions_fail_clear
 ) -> None:
     settings = make_settings()
     uri = _streamed_table(settings)
-    lake = DeltaLake(settings)
+    lake = DeltaLake(settings.lake, settings.spark)
     before = _sorted(lake.to_arrow(uri))
 
-    dry = LakeMaintenance(settings).run(retention_hours=0, dry_run=True)
+    dry = LakeMaintenance(settings.lake, settings.maintenance).run(retention_hours=0, dry_run=True)
     assert dry.tables[0].files_compacted == 0
     assert dry.tables[0].files_vacuumed == 0  # nothing removed from the log yet
-    report = LakeMaintenance(settings).run(retention_hours=0)
+    report = LakeMaintenance(settings.lake, settings.maintenance).run(retention_hours=0)
 
     assert report.tables[0].files_vacuumed == 2 * BATCHES
     parquet = list(Path(uri).rglob("*.parquet"))
@@ -110,13 +110,15 @@ def test_every_silver_and_gold_table_is_found_and_bronze_is_left_alone(
 ) -> None:
     settings = make_settings()
     silver = _streamed_table(settings)
-    gold = LakePaths(settings).gold("daily")
-    DeltaLake(settings).merge(_batch(0), gold, keys=("date", "key"), update_when=None)
+    gold = LakePaths(settings.lake).gold("daily")
+    DeltaLake(settings.lake, settings.spark).merge(
+        _batch(0), gold, keys=("date", "key"), update_when=None
+    )
     bronze = Path(settings.lake.root, "bronze", "source=x", "dataset=prices", "part-1.jsonl")
     bronze.parent.mkdir(parents=True)
     bronze.write_text("{}\n")
 
-    report = maintain_lake(settings)
+    report = maintain_lake(settings.lake, settings.maintenance)
 
     assert [t.uri for t in report.tables] == [gold, silver]
     assert bronze.read_text() == "{}\n"
@@ -125,10 +127,10 @@ def test_every_silver_and_gold_table_is_found_and_bronze_is_left_alone(
 def test_maintenance_runs_on_an_s3_lake(s3_server: S3Server, make_settings: MakeSettings) -> None:
     settings = make_settings(**s3_server.settings_overrides(s3_server.create_bucket()))
     uri = _streamed_table(settings)
-    lake = DeltaLake(settings)
+    lake = DeltaLake(settings.lake, settings.spark)
     before = _sorted(lake.to_arrow(uri))
 
-    report = maintain_lake(settings, retention_hours=0)
+    report = maintain_lake(settings.lake, settings.maintenance, retention_hours=0)
 
     (table,) = report.tables
     assert (table.files_before, table.files_after) == (2 * BATCHES, 2)

@@ -25,7 +25,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStor
         return
     server: S3Server = request.getfixturevalue("s3_server")
     settings = Settings(**server.settings_overrides(server.create_bucket()))
-    s3 = open_object_store(settings)
+    s3 = open_object_store(settings.lake)
     assert isinstance(s3, S3ObjectStore)
     yield s3
 

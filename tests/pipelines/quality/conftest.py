@@ -17,7 +17,7 @@ def settings(make_settings: MakeSettings) -> Settings:
 
 @pytest.fixture
 def lake(settings: Settings) -> DeltaLake:
-    return DeltaLake(settings)
+    return DeltaLake(settings.lake, settings.spark)
 
 
 @pytest.fixture

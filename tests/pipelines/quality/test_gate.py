@@ -155,7 +155,7 @@ def test_a_nav_jump_of_40_percent_within_the_batch_fails(gate):
 
 def test_a_series_starting_mid_batch_is_compared_with_silver(gate, settings: Settings):
     silver = silver_rows("onchain", day(0) | {"nav_usd": 100.0}, day(1) | {"nav_usd": 100.5})
-    write_deltalake(LakePaths(settings).silver("onchain"), silver, partition_by=["date"])
+    write_deltalake(LakePaths(settings.lake).silver("onchain"), silver, partition_by=["date"])
     rows = tagged(day(2) | {"nav_usd": 140.0}, day(2) | {"nav_usd": 101.0, "asset_id": "buidl"})
     assert reasons(gate, "onchain", *rows) == [NAV_JUMP, ""]
     assert reasons(gate, "onchain", *tagged(day(2) | {"nav_usd": 101.0})) == [""]

@@ -20,7 +20,9 @@ from tests.pipelines.quality.silver_rows import silver_rows
 
 
 def stored(settings: Settings) -> pa.Table:
-    return DeltaLake(settings).to_arrow(LakePaths(settings).quality_results)
+    return DeltaLake(settings.lake, settings.spark).to_arrow(
+        LakePaths(settings.lake).quality_results
+    )
 
 
 def test_every_expectation_of_a_batch_is_stored_with_its_outcome(gate, settings):
@@ -79,7 +81,7 @@ def test_no_results_yet(settings):
 
 # --- whole-table checks ---------------------------------------------------------------------
 def write_silver_prices(settings: Settings, *changes: dict) -> str:
-    uri = LakePaths(settings).silver("prices")
+    uri = LakePaths(settings.lake).silver("prices")
     write_deltalake(uri, silver_rows("prices", *changes), partition_by=["date"])
     return uri
 
@@ -108,7 +110,7 @@ def test_freshness_is_a_warning_that_fails_on_stale_data_and_passes_on_fresh(set
     checked_at = dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC)
 
     def gate_at(hours: float) -> QualityGate:
-        paths = LakePaths(settings)
+        paths = LakePaths(settings.lake)
         return QualityGate(
             lake,
             results_uri=paths.quality_results,
@@ -129,7 +131,7 @@ def test_freshness_is_a_warning_that_fails_on_stale_data_and_passes_on_fresh(set
 
 
 def test_freshness_of_a_date_column(gate, settings):
-    uri = LakePaths(settings).silver("economic")
+    uri = LakePaths(settings.lake).silver("economic")
     write_deltalake(uri, silver_rows("economic", {}), partition_by=["year"])
     results = by_expectation(gate.check_table("economic", uri, run_id="r"))
     assert results["expect_compound_columns_to_be_unique"].success
@@ -138,4 +140,4 @@ def test_freshness_of_a_date_column(gate, settings):
 
 def test_checking_a_missing_table_names_it(gate, settings):
     with pytest.raises(NotFoundError, match="no Delta table"):
-        gate.check_table("prices", LakePaths(settings).silver("prices"), run_id="r")
+        gate.check_table("prices", LakePaths(settings.lake).silver("prices"), run_id="r")

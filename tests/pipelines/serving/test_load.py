@@ -63,7 +63,7 @@ def model_outputs() -> tuple[pa.Table, pa.Table]:
 def lake_settings(make_settings: MakeSettings) -> Settings:
     """A lake with every source but gold/sentiment_daily (not built yet)."""
     settings = make_settings()
-    paths = LakePaths(settings)
+    paths = LakePaths(settings.lake)
     five_minutes = dt.timedelta(minutes=5)
     tables = {
         paths.gold("ohlcv_1h"): gold_ohlcv("1h", 48, dt.timedelta(hours=1)),
@@ -89,7 +89,12 @@ def lake_settings(make_settings: MakeSettings) -> Settings:
 
 
 def load(store: ServingStore, settings: Settings) -> dict[str, int]:
-    report = load_gold(store, DeltaLake(settings), LakePaths(settings), now=NOW + 85 * DAY)
+    report = load_gold(
+        store,
+        DeltaLake(settings.lake, settings.spark),
+        LakePaths(settings.lake),
+        now=NOW + 85 * DAY,
+    )
     assert report.missing == ["gold/sentiment_daily"]
     assert report.retention is not None
     return report.rows
@@ -157,7 +162,7 @@ def test_every_source_is_a_lake_table_of_the_data_model() -> None:
 
 
 def _overwrite(settings: Settings, name: str, table: pa.Table) -> None:
-    write_deltalake(LakePaths(settings).gold(name), table, mode="overwrite")
+    write_deltalake(LakePaths(settings.lake).gold(name), table, mode="overwrite")
 
 
 def _with_column(table: pa.Table, name: str, values: list[float | None]) -> pa.Table:

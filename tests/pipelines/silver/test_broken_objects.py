@@ -30,13 +30,13 @@ FETCHED = DAY0 + dt.timedelta(days=1)
 
 
 def silver_rows(settings: Settings) -> int:
-    uri = LakePaths(settings).silver("prices")
-    lake = DeltaLake(settings)
+    uri = LakePaths(settings.lake).silver("prices")
+    lake = DeltaLake(settings.lake, settings.spark)
     return lake.count_rows(uri) if lake.exists(uri) else 0
 
 
 def quarantine(settings: Settings) -> pa.Table:
-    return DeltaLake(settings).to_arrow(LakePaths(settings).quarantine)
+    return DeltaLake(settings.lake, settings.spark).to_arrow(LakePaths(settings.lake).quarantine)
 
 
 def listed(settings: Settings) -> dict[str, str]:
@@ -140,7 +140,9 @@ def test_an_object_the_gate_stops_on_is_set_aside_then_replayed_exactly_once(
     check = reconcile(settings, "prices")
     assert check.ok, check.describe()
     assert check.replayed_records == 5 and check.objects == {"replayed": 1}
-    keys = DeltaLake(settings).to_arrow(LakePaths(settings).silver("prices"))
+    keys = DeltaLake(settings.lake, settings.spark).to_arrow(
+        LakePaths(settings.lake).silver("prices")
+    )
     assert keys.select(["asset_id", "ts"]).group_by(["asset_id", "ts"]).aggregate([]).num_rows == 9
 
 

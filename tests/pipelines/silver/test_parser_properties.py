@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 
 from pipelines.contracts.envelope import canonical_json
+from pipelines.contracts.quarantine import reason_for
 from pipelines.ingestion.coingecko import OHLC_ENDPOINT
 from pipelines.ingestion.defillama import (
     PROTOCOL_ENDPOINT,
@@ -348,6 +349,8 @@ def assert_accounted(spec: DatasetSpec, lines: list[Line], table: pa.Table) -> N
         for row in records:
             reason = row[REASON]
             assert reason is None or reason.strip(), context
+            # Every reason is one the registry declares (pipelines.contracts.quarantine).
+            assert reason is None or reason_for(reason) is not None, context
             if reason is None:
                 assert_clean_record(spec, row, context)
         if any(r[REASON] is not None and r[RAW] == line.text for r in records):

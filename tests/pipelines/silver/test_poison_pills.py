@@ -37,14 +37,20 @@ CANDLE_MS = 4 * 3600 * 1000  # days=7: 4-hour candles
 
 
 def quarantine(settings: Settings, dataset: str = "prices") -> list[dict[str, Any]]:
-    rows = DeltaLake(settings).to_arrow(LakePaths(settings).quarantine).to_pylist()
+    rows = (
+        DeltaLake(settings.lake, settings.spark)
+        .to_arrow(LakePaths(settings.lake).quarantine)
+        .to_pylist()
+    )
     return sorted(
         (r for r in rows if r["dataset"] == dataset), key=lambda r: (r["reason"], r["raw"])
     )
 
 
 def silver_prices(settings: Settings) -> list[dict[str, Any]]:
-    table = DeltaLake(settings).to_arrow(LakePaths(settings).silver("prices"))
+    table = DeltaLake(settings.lake, settings.spark).to_arrow(
+        LakePaths(settings.lake).silver("prices")
+    )
     return table.sort_by([("asset_id", "ascending"), ("ts", "ascending")]).to_pylist()
 
 

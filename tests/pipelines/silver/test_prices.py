@@ -33,12 +33,18 @@ pytestmark = pytest.mark.usefixtures("spark")
 
 
 def silver_table(settings: Settings) -> pa.Table:
-    table = DeltaLake(settings).to_arrow(LakePaths(settings).silver("prices"))
+    table = DeltaLake(settings.lake, settings.spark).to_arrow(
+        LakePaths(settings.lake).silver("prices")
+    )
     return table.sort_by([("asset_id", "ascending"), ("ts", "ascending")])
 
 
 def quarantine_reasons(settings: Settings, dataset: str = "prices") -> dict[str, int]:
-    rows = DeltaLake(settings).to_arrow(LakePaths(settings).quarantine).to_pylist()
+    rows = (
+        DeltaLake(settings.lake, settings.spark)
+        .to_arrow(LakePaths(settings.lake).quarantine)
+        .to_pylist()
+    )
     rows = [row for row in rows if row["dataset"] == dataset]
     counts: dict[str, int] = {}
     for row in rows:
@@ -127,7 +133,11 @@ def test_bad_records_go_to_quarantine_with_their_reason(make_settings: MakeSetti
     assert (report.quarantined, report.inserted) == (16, 3)
     assert reconcile(settings, "prices").ok
     # every quarantined record points back at the bronze object it came from
-    rows = DeltaLake(settings).to_arrow(LakePaths(settings).quarantine).to_pylist()
+    rows = (
+        DeltaLake(settings.lake, settings.spark)
+        .to_arrow(LakePaths(settings.lake).quarantine)
+        .to_pylist()
+    )
     assert all(row["bronze_file"].startswith("bronze/") and row["raw"] for row in rows)
 
 
@@ -214,9 +224,14 @@ def test_crash_after_commit_and_reruns_leave_silver_identical(
     )
     land(Path(crashed.lake.root), bronze)
     assert run_crashing(crashed, crash_at_batch=2) == 3
-    silver_uri = LakePaths(crashed).silver("prices")
-    stream_id = (LakePaths(crashed).checkpoint("silver_prices") / "rwa-stream-id").read_text()
-    assert DeltaLake(crashed).committed_txn_version(silver_uri, f"silver.prices.{stream_id}") == 2
+    silver_uri = LakePaths(crashed.lake).silver("prices")
+    stream_id = (LakePaths(crashed.lake).checkpoint("silver_prices") / "rwa-stream-id").read_text()
+    assert (
+        DeltaLake(crashed.lake, crashed.spark).committed_txn_version(
+            silver_uri, f"silver.prices.{stream_id}"
+        )
+        == 2
+    )
 
     recovered = steps.run_silver_prices(crashed)
     assert recovered.batch_ids[0] == 2 and recovered.replayed_batches == 1
@@ -225,10 +240,10 @@ def test_crash_after_commit_and_reruns_leave_silver_identical(
     assert quarantine_reasons(crashed) == {"field 'price_close' is not a number": 1}
     assert reconcile(crashed, "prices").ok and reconcile(reference, "prices").ok
 
-    version_before = DeltaLake(crashed).table(silver_uri).version()
+    version_before = DeltaLake(crashed.lake, crashed.spark).table(silver_uri).version()
     rerun = steps.run_silver_prices(crashed)
     assert rerun.batches == 0
-    assert DeltaLake(crashed).table(silver_uri).version() == version_before
+    assert DeltaLake(crashed.lake, crashed.spark).table(silver_uri).version() == version_before
     assert silver_table(crashed).equals(silver_table(reference))
 
 
@@ -238,7 +253,7 @@ def test_reprocessing_from_scratch_is_idempotent(make_settings: MakeSettings) ->
     land(Path(settings.lake.root), daily_envelopes({"BTC": 100.0}, days=2))
     steps.run_silver_prices(settings)
     before = silver_table(settings)
-    shutil.rmtree(LakePaths(settings).checkpoint("silver_prices"))
+    shutil.rmtree(LakePaths(settings.lake).checkpoint("silver_prices"))
     report = steps.run_silver_prices(settings)
     # A fresh stream re-reads all of bronze: every record matches its stored row.
     assert (report.inserted, report.updated) == (0, 0)

@@ -36,12 +36,14 @@ UTC = dt.UTC
 
 
 def silver_rows(settings: Settings, dataset: str, *sort: str) -> list[dict[str, Any]]:
-    table = DeltaLake(settings).to_arrow(LakePaths(settings).silver(dataset))
+    table = DeltaLake(settings.lake, settings.spark).to_arrow(
+        LakePaths(settings.lake).silver(dataset)
+    )
     return table.sort_by([(c, "ascending") for c in sort]).to_pylist()
 
 
 def quarantined(settings: Settings, dataset: str) -> list[str]:
-    table = DeltaLake(settings).to_arrow(LakePaths(settings).quarantine)
+    table = DeltaLake(settings.lake, settings.spark).to_arrow(LakePaths(settings.lake).quarantine)
     return sorted(r["reason"] for r in table.to_pylist() if r["dataset"] == dataset)
 
 
@@ -297,6 +299,6 @@ def test_news_from_newsapi_and_feeds(make_settings: MakeSettings) -> None:
     assert len({r["article_id"] for r in rows.values()}) == len(rows) == 6
     assert [r.split(":")[0] for r in quarantined(settings, "news")] == ["feed refused"]
     assert (report.bronze_lines, report.records_in, report.inserted) == (4, 7, 6)
-    assert DeltaLake(settings).to_arrow(LakePaths(settings).silver("news")).schema.field(
-        "asset_ids"
-    ).type == pa.list_(pa.string())
+    assert DeltaLake(settings.lake, settings.spark).to_arrow(
+        LakePaths(settings.lake).silver("news")
+    ).schema.field("asset_ids").type == pa.list_(pa.string())

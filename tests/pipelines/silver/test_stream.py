@@ -35,11 +35,15 @@ NEXT_DAY = DAY0 + dt.timedelta(days=1)
 
 
 def table(settings: Settings, name: str) -> pa.Table:
-    return DeltaLake(settings).to_arrow(LakePaths(settings).silver(name))
+    return DeltaLake(settings.lake, settings.spark).to_arrow(LakePaths(settings.lake).silver(name))
 
 
 def reasons(settings: Settings, dataset: str) -> list[str]:
-    rows = DeltaLake(settings).to_arrow(LakePaths(settings).quarantine).to_pylist()
+    rows = (
+        DeltaLake(settings.lake, settings.spark)
+        .to_arrow(LakePaths(settings.lake).quarantine)
+        .to_pylist()
+    )
     return sorted(r["reason"] for r in rows if r["dataset"] == dataset)
 
 
@@ -125,7 +129,7 @@ def test_a_declared_column_missing_from_the_table_is_added_without_a_rewrite(
     make_settings: MakeSettings,
 ) -> None:
     settings = make_settings()
-    uri = LakePaths(settings).silver("prices")
+    uri = LakePaths(settings.lake).silver("prices")
     old = pa.Table.from_pylist(
         [
             {
@@ -159,7 +163,7 @@ def test_a_table_conflicting_with_the_contract_stops_before_the_stream(
     make_settings: MakeSettings,
 ) -> None:
     settings = make_settings()
-    uri = LakePaths(settings).silver("prices")
+    uri = LakePaths(settings.lake).silver("prices")
     index = PRICES_SCHEMA.get_field_index("volume")
     conflicting = PRICES_SCHEMA.set(index, pa.field("volume", pa.string()))
     write_deltalake(uri, conflicting.empty_table())
@@ -167,7 +171,7 @@ def test_a_table_conflicting_with_the_contract_stops_before_the_stream(
 
     with pytest.raises(DataContractError, match="column 'volume' is string in the table, double"):
         steps.run_silver(settings, "prices")
-    assert not LakePaths(settings).checkpoint("silver_prices").exists()
+    assert not LakePaths(settings.lake).checkpoint("silver_prices").exists()
 
 
 def test_a_commit_the_ledger_missed_is_recovered_from_the_delta_log(
@@ -183,10 +187,10 @@ def test_a_commit_the_ledger_missed_is_recovered_from_the_delta_log(
     land(root, [price_envelope("BTC", revised, NEXT_DAY + dt.timedelta(days=1))])
     second = steps.run_silver(settings, "prices")
 
-    paths = LakePaths(settings)
+    paths = LakePaths(settings.lake)
     stream = (paths.checkpoint("silver_prices") / "rwa-stream-id").read_text()
     app_id = f"silver.prices.{stream}"
-    lake = DeltaLake(settings)
+    lake = DeltaLake(settings.lake, settings.spark)
     uri = paths.silver("prices")
     assert committed_merge_counts(settings, lake, uri, app_id, 0) == (first.inserted, 0) == (3, 0)
     assert committed_merge_counts(settings, lake, uri, app_id, 1) == (1, 3)
