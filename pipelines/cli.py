@@ -213,8 +213,9 @@ def _cmd_serve(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
     from api.server import run
 
     # A store that cannot serve fails here in one line, not as a traceback from the server.
-    open_read_only(lakehouse.settings).close()
-    run(lakehouse.settings)
+    settings = lakehouse.settings
+    open_read_only(settings.serving).close()
+    run(settings.api, settings.serving)
     return 0
 
 

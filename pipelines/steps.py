@@ -5,8 +5,9 @@ paths, object store, asset catalogue and Spark session built once from settings)
 its report; none holds state between calls. Each hands a component only what it needs: a
 settings section or one of the lakehouse's built objects.
 
-The declarations the callers name (table names, dataset names, result types) are re-exported
-here, so that the CLI, the demo and Dagster reach nothing below this module and the lakehouse.
+The declarations the callers name that are not contracts (report types, model table names,
+dataset names) are re-exported here, so that the CLI, the demo and Dagster reach nothing below
+this module, the lakehouse and :mod:`pipelines.contracts`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from models.forecast.backtest import AssetBacktest, backtest_asset
 from models.forecast.batch import PREDICTIONS_TABLE as PREDICTIONS_TABLE
 from models.forecast.batch import ForecastRunReport as ForecastRunReport
 from models.forecast.batch import forecast_lake
-from models.forecast.models import AutoArima
+from models.forecast.forecasters import AutoArima
 from models.forecast.monitor import LiveAccuracy, live_accuracy
 from models.registry import ModelRegistry as ModelRegistry
 from models.risk.batch import RISK_TABLE as RISK_TABLE
@@ -36,23 +37,14 @@ from models.sentiment.batch import score_sentiment
 from models.sentiment.scorers import load_scorer
 from pipelines.bronze.lander import BronzeLander, LanderReport
 from pipelines.bronze.mirror import mirror_bronze
-from pipelines.bronze.writer import (
-    BRONZE_PREFIX,
-    BronzeWriter,
-    bronze_inventory,
-    object_dataset,
-)
+from pipelines.bronze.writer import BronzeWriter, bronze_inventory
 from pipelines.bronze.writer import LandingReport as LandingReport
+from pipelines.contracts.envelope import BRONZE_PREFIX, object_dataset
+from pipelines.contracts.gold import GOLD_TABLES, OHLCV_TABLES, SENTIMENT_DAILY
+from pipelines.contracts.silver import QUARANTINED_OBJECTS
 from pipelines.core.errors import NotFoundError
 from pipelines.gold.build import GoldJob
 from pipelines.gold.build import GoldRunReport as GoldRunReport
-from pipelines.gold.tables import FEATURES_DAILY as FEATURES_DAILY
-from pipelines.gold.tables import GOLD_TABLES as GOLD_TABLES
-from pipelines.gold.tables import MACRO_ASOF as MACRO_ASOF
-from pipelines.gold.tables import OHLCV_TABLES as OHLCV_TABLES
-from pipelines.gold.tables import ONCHAIN_DAILY as ONCHAIN_DAILY
-from pipelines.gold.tables import SENTIMENT_DAILY as SENTIMENT_DAILY
-from pipelines.gold.tables import GoldTable as GoldTable
 from pipelines.ingestion.base import FetchWindow
 from pipelines.ingestion.bus import Bus, open_bus
 from pipelines.ingestion.bus import BusKind as BusKind
@@ -70,7 +62,6 @@ from pipelines.serving import check_store_writable, open_store
 from pipelines.serving.load import GoldLoadReport, load_gold
 from pipelines.silver.lineage import days_about
 from pipelines.silver.quarantine import (
-    OBJECTS_TABLE,
     QUARANTINED,
     SET_ASIDE,
     ObjectStatus,
@@ -83,7 +74,7 @@ from pipelines.silver.reconciliation import Ledger
 from pipelines.silver.registry import SILVER_DATASETS as SILVER_DATASETS
 from pipelines.silver.registry import dataset_spec
 from pipelines.silver.spec import DatasetSpec
-from pipelines.silver.stream import SilverJob, SilverTargets
+from pipelines.silver.stream import SilverJob, SilverJobSettings, SilverTargets
 from pipelines.silver.stream import SilverRunReport as SilverRunReport
 
 #: The version the risk scores of this code carry (``gold/risk_scores.model_version``).
@@ -158,7 +149,7 @@ def ingest(lakehouse: Lakehouse, source: str, bus: Bus) -> BusReport:
     connector = get_connector(
         source, lakehouse.settings.sources, lakehouse.settings.simulation, lakehouse.assets
     )
-    with kafka_errors(lakehouse.settings):
+    with kafka_errors(lakehouse.settings.kafka):
         return bus.send(connector.collect(ingest_window(lakehouse)))
 
 
@@ -171,8 +162,10 @@ def land(
 ) -> LanderReport:
     """Run the bronze lander (Kafka -> bronze, exactly once) until it is stopped (SIGTERM),
     has seen nothing new for ``idle_exit_s`` seconds, or consumed ``max_records`` records."""
-    with kafka_errors(lakehouse.settings):
-        lander = BronzeLander(lakehouse.settings, consumer_overrides=consumer_overrides)
+    with kafka_errors(lakehouse.settings.kafka):
+        lander = BronzeLander(
+            lakehouse.settings.kafka, lakehouse.objects, consumer_overrides=consumer_overrides
+        )
         return lander.run(stop_after_idle_s=idle_exit_s, max_records=max_records)
 
 
@@ -228,12 +221,14 @@ def _silver_job(
         ledger=Ledger(lakehouse.delta, paths.reconciliation),
         objects=quarantined_objects(lakehouse),
     )
+    settings = lakehouse.settings
     return SilverJob(
         lakehouse.spark,
-        lakehouse.settings,
+        lakehouse.delta,
         spec,
         targets,
         gate=gate or quality_gate(lakehouse),
+        settings=SilverJobSettings(settings.lake, settings.spark, settings.quality),
         after_batch=after_batch,
         backfill=backfill,
     )
@@ -241,7 +236,7 @@ def _silver_job(
 
 def quality_gate(lakehouse: Lakehouse) -> QualityGate:
     """The Great Expectations gate of ``RWA_QUALITY_*``, storing results in the lake."""
-    return QualityGate.from_settings(lakehouse.settings, lakehouse.delta)
+    return QualityGate.from_settings(lakehouse.settings.quality, lakehouse.delta, lakehouse.paths)
 
 
 def run_silver_all(
@@ -275,7 +270,7 @@ def check_silver_table(lakehouse: Lakehouse, dataset: str) -> list[ExpectationRe
 
 def quality_summary(lakehouse: Lakehouse, dataset: str | None = None) -> str:
     """``rwa quality``: the latest data-quality results of each dataset (or of ``dataset``)."""
-    return format_results(latest_results(lakehouse.settings, dataset))
+    return format_results(latest_results(lakehouse.delta, lakehouse.paths, dataset))
 
 
 # --- bronze objects quarantined whole (``rwa quarantine``, docs/quality.md) -----------------
@@ -283,7 +278,7 @@ def quality_summary(lakehouse: Lakehouse, dataset: str | None = None) -> str:
 
 def quarantined_objects(lakehouse: Lakehouse) -> QuarantinedObjects:
     """The list of bronze objects quarantined whole (``silver/quarantined_objects``)."""
-    return QuarantinedObjects(lakehouse.delta, lakehouse.paths.silver(OBJECTS_TABLE))
+    return QuarantinedObjects(lakehouse.delta, lakehouse.paths.silver(QUARANTINED_OBJECTS.name))
 
 
 def waiting_objects(lakehouse: Lakehouse, dataset: str | None = None) -> pa.Table:
@@ -474,7 +469,7 @@ def run_backtest(
 def run_sentiment(lakehouse: Lakehouse) -> SentimentRunReport:
     """Score the news of every asset-day gold marked as unscored (FinBERT from
     ``RWA_SENTIMENT_MODEL``, or the finance lexicon when it cannot be loaded)."""
-    scorer = load_scorer(lakehouse.settings)
+    scorer = load_scorer(lakehouse.settings.models)
     return score_sentiment(lakehouse.delta, lakehouse.paths, scorer)
 
 
@@ -502,7 +497,7 @@ def load_serving(lakehouse: Lakehouse, now: dt.datetime | None = None) -> Servin
     silver/economic (:func:`~pipelines.serving.load.load_gold`: skips tables not built yet,
     refreshes the weekly bars, applies intraday retention as of ``now``)."""
     report = ServingLoadReport()
-    with open_store(lakehouse.settings) as store:
+    with open_store(lakehouse.settings.serving) as store:
         store.migrate()
         report.assets = store.upsert_assets(list(lakehouse.assets))
         report.gold = load_gold(store, lakehouse.delta, lakehouse.paths, now)
@@ -517,7 +512,7 @@ def load_serving(lakehouse: Lakehouse, now: dt.datetime | None = None) -> Servin
 
 def migrate_serving(lakehouse: Lakehouse) -> dict[str, int]:
     """Create or upgrade the serving store's schema (``rwa db migrate``); rows per table."""
-    with open_store(lakehouse.settings) as store:
+    with open_store(lakehouse.settings.serving) as store:
         store.migrate()
         return store.table_counts()
 
@@ -525,7 +520,7 @@ def migrate_serving(lakehouse: Lakehouse) -> dict[str, int]:
 def check_serving_writable(lakehouse: Lakehouse) -> None:
     """Raise StoreUnavailableError now if a load into the serving store could not succeed for
     a reason known in advance: for commands that do long work before they load."""
-    check_store_writable(lakehouse.settings)
+    check_store_writable(lakehouse.settings.serving)
 
 
 # --- the lake as a whole ---------------------------------------------------------------------
@@ -561,7 +556,7 @@ def layer_counts(lakehouse: Lakehouse) -> dict[str, dict[str, int]]:
     """What each layer holds now (whole tables, not just this run's share)."""
     lake, paths = lakehouse.delta, lakehouse.paths
     inventory = bronze_inventory(lakehouse.objects)
-    with open_store(lakehouse.settings, read_only=True) as store:
+    with open_store(lakehouse.settings.serving, read_only=True) as store:
         serving = store.table_counts()
     return {
         "bronze": {f"{dataset} envelopes": records for dataset, (_, records) in inventory.items()}

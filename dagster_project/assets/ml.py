@@ -20,15 +20,8 @@ from dagster_project.assets.silver import silver_key
 from dagster_project.partitions import fetch_day_asset
 from dagster_project.resources import LakehouseResource
 from pipelines import steps
-from pipelines.steps import (
-    FEATURES_DAILY,
-    OHLCV_TABLES,
-    ONCHAIN_DAILY,
-    PREDICTIONS_TABLE,
-    RISK_MODEL_VERSION,
-    RISK_TABLE,
-    SENTIMENT_DAILY,
-)
+from pipelines.contracts.gold import FEATURES_DAILY, OHLCV_TABLES, ONCHAIN_DAILY, SENTIMENT_DAILY
+from pipelines.steps import PREDICTIONS_TABLE, RISK_MODEL_VERSION, RISK_TABLE
 
 GROUP = "ml"
 RISK_KEY = dg.AssetKey(["ml", "risk_scores"])

@@ -8,7 +8,7 @@ from dagster_project.assets.ml import FORECASTS_KEY, RISK_KEY, SENTIMENT_KEY
 from dagster_project.assets.results import Materialization
 from dagster_project.partitions import fetch_day_asset
 from dagster_project.resources import ServingStoreResource
-from pipelines.steps import GOLD_TABLES
+from pipelines.contracts.gold import GOLD_TABLES
 
 GROUP = "serving"
 SERVING_KEY = dg.AssetKey(["serving", "store"])

@@ -286,12 +286,8 @@ class HttpClient(Closeable):
             # Merged here: httpx would replace a query string the URL already has.
             target = httpx.URL(url).copy_merge_params(query) if query else httpx.URL(url)
         except (httpx.InvalidURL, TypeError, ValueError) as exc:
-            raise FetchError(
-                f"{self.source}: invalid URL {shown}: {self.redact_text(str(exc))}",
-                source=self.source,
-                url=shown,
-                status=None,
-                retryable=False,
+            raise self._failure(
+                f"invalid URL {shown}: {self.redact_text(str(exc))}", shown, None, retryable=False
             ) from None
         attempts = self.retry.max_retries + 1
         attempt = 0
@@ -303,12 +299,11 @@ class HttpClient(Closeable):
             if isinstance(outcome, HttpResponse):
                 return outcome
             if attempt >= attempts:
-                raise FetchError(
-                    f"{self.source}: GET {shown} failed after {attempts} "
+                raise self._failure(
+                    f"GET {shown} failed after {attempts} "
                     f"attempt{'s' * (attempts != 1)}: {outcome.reason}",
-                    source=self.source,
-                    url=shown,
-                    status=outcome.status,
+                    shown,
+                    outcome.status,
                     retryable=True,
                 )
             wait = self.retry.delay(attempt, outcome.retry_after, self._rng)
@@ -356,6 +351,16 @@ class HttpClient(Closeable):
             if _is_secret(name) and len(str(value)) >= _MIN_SCRUBBED_LEN
         )
 
+    def _failure(self, what: str, shown: str, status: int | None, *, retryable: bool) -> FetchError:
+        """The error for a GET of ``shown`` (the redacted URL): ``"<source>: <what>"``."""
+        return FetchError(
+            f"{self.source}: {what}",
+            source=self.source,
+            url=shown,
+            status=status,
+            retryable=retryable,
+        )
+
     def _join(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
 
@@ -369,12 +374,10 @@ class HttpClient(Closeable):
             # transport hiccups: the same request may well succeed next time.
             return _Retry(f"{type(exc).__name__}: {self.redact_text(str(exc))}")
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise FetchError(
-                f"{self.source}: GET {shown} failed: {type(exc).__name__}: "
-                f"{self.redact_text(str(exc))}",
-                source=self.source,
-                url=shown,
-                status=None,
+            raise self._failure(
+                f"GET {shown} failed: {type(exc).__name__}: {self.redact_text(str(exc))}",
+                shown,
+                None,
                 retryable=False,
             ) from exc
         status = response.status_code
@@ -393,13 +396,7 @@ class HttpClient(Closeable):
             described += f": {message}"
         if status in RETRYABLE_STATUSES:
             return _Retry(described, status, parse_retry_after(response.headers.get("Retry-After")))
-        raise FetchError(
-            f"{self.source}: GET {shown} failed with {described}",
-            source=self.source,
-            url=shown,
-            status=status,
-            retryable=False,
-        )
+        raise self._failure(f"GET {shown} failed with {described}", shown, status, retryable=False)
 
 
 def require_key(secret: SecretStr | None, setting: str, *, source: str | None = None) -> str:
@@ -517,6 +514,17 @@ class HttpConnector(Connector, Closeable):
         """Close the connection pools of this connector's clients."""
         for client in self._clients:
             client.close()
+
+
+class SingleClientConnector(HttpConnector):
+    """An HTTP connector whose every request goes to one client (one API root and key)."""
+
+    def __init__(self, client: HttpClient) -> None:
+        super().__init__(client)
+        self.client = client
+
+    def client_for(self, request: SourceRequest) -> HttpClient:
+        return self.client
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ import httpx
 from pipelines.contracts.reference import Asset
 from pipelines.core.settings import SourceSettings
 from pipelines.ingestion.base import FetchWindow, RawResponse, SourceRequest
-from pipelines.ingestion.http import HttpClient, HttpConnector, Shape, require_key
+from pipelines.ingestion.http import HttpClient, Shape, SingleClientConnector, require_key
 
 MARKET_CHART_ENDPOINT = "/coins/{id}/market_chart/range"
 OHLC_ENDPOINT = "/coins/{id}/ohlc"
@@ -88,7 +88,7 @@ def coingecko_client(settings: SourceSettings) -> HttpClient:
     )
 
 
-class CoinGeckoSource(HttpConnector):
+class CoinGeckoSource(SingleClientConnector):
     """Market charts and OHLC per asset with a ``coingecko_id``, plus a markets snapshot."""
 
     name: ClassVar[str] = "coingecko"
@@ -105,7 +105,6 @@ class CoinGeckoSource(HttpConnector):
         super().__init__(client)
         if not 1 <= markets_page_size <= MARKETS_MAX_PAGE_SIZE:
             raise ValueError(f"markets_page_size must be 1..{MARKETS_MAX_PAGE_SIZE}")
-        self.client = client
         # Asset order, without duplicates: requests are made (and landed) deterministically.
         self.coin_ids: tuple[str, ...] = tuple(
             dict.fromkeys(a.coingecko_id for a in assets if a.coingecko_id)
@@ -117,9 +116,6 @@ class CoinGeckoSource(HttpConnector):
     @classmethod
     def from_settings(cls, settings: SourceSettings, assets: Sequence[Asset]) -> CoinGeckoSource:
         return cls(assets, coingecko_client(settings))
-
-    def client_for(self, request: SourceRequest) -> HttpClient:
-        return self.client
 
     def shape_for(self, request: SourceRequest) -> Shape | None:
         return _SHAPES.get(request.endpoint)

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from pipelines.contracts.reference import Asset
 from pipelines.core.settings import SourceSettings
 from pipelines.ingestion.base import FetchWindow, RawResponse, SourceRequest
-from pipelines.ingestion.http import HttpClient, HttpConnector, Shape, require_key
+from pipelines.ingestion.http import HttpClient, Shape, SingleClientConnector, require_key
 
 OBSERVATIONS_ENDPOINT = "/fred/series/observations"
 
@@ -74,7 +74,7 @@ class _ObservationsShape(Shape):
 _SHAPE = _ObservationsShape(dict, ("count", "observations"))
 
 
-class FredSource(HttpConnector):
+class FredSource(SingleClientConnector):
     """Observations of each FRED series, one envelope per series and page."""
 
     name: ClassVar[str] = "fred"
@@ -91,7 +91,6 @@ class FredSource(HttpConnector):
         super().__init__(client)
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be 1..{MAX_LIMIT}, got {limit}")
-        self.client = client
         self.series = tuple(series)
         self.limit = limit
 
@@ -107,9 +106,6 @@ class FredSource(HttpConnector):
             params={"api_key": api_key},
         )
         return cls(client)
-
-    def client_for(self, request: SourceRequest) -> HttpClient:
-        return self.client
 
     def shape_for(self, request: SourceRequest) -> Shape | None:
         return _SHAPE

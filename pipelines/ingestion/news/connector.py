@@ -18,7 +18,7 @@ from pipelines.contracts.reference import Asset
 from pipelines.core.errors import ConfigurationError
 from pipelines.core.settings import SourceSettings
 from pipelines.ingestion.base import FetchWindow, RawResponse, SourceRequest
-from pipelines.ingestion.http import HttpClient, HttpConnector, HttpResponse
+from pipelines.ingestion.http import HttpClient, HttpResponse, SingleClientConnector
 
 #: Feeds are mostly on different hosts, but several may share one: stay gentle with each.
 FEED_RATE_PER_S = 1.0
@@ -70,14 +70,13 @@ def feed_problem(text: str) -> str | None:
     return None
 
 
-class RssFeedSource(HttpConnector):
+class RssFeedSource(SingleClientConnector):
     """Every configured RSS/Atom feed, one envelope per feed with its XML text as payload."""
 
     name: ClassVar[str] = "news"
 
     def __init__(self, client: HttpClient, feeds: Sequence[str]) -> None:
         super().__init__(client)
-        self.client = client
         # Bronze stores the feed URL as the endpoint: credentials some private feeds carry in
         # the query string are redacted there, and the real URL is looked up when fetching.
         self._urls: dict[str, str] = {client.redact_url(url): url for url in feeds}
@@ -106,9 +105,6 @@ class RssFeedSource(HttpConnector):
             headers={"Accept": _FEED_ACCEPT},
         )
         return cls(client, settings.news_feeds)
-
-    def client_for(self, request: SourceRequest) -> HttpClient:
-        return self.client
 
     def build_requests(self, window: FetchWindow) -> list[SourceRequest]:
         return [SourceRequest("news", feed) for feed in self._urls]

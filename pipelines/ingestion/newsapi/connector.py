@@ -29,7 +29,13 @@ from typing import Any, ClassVar
 from pipelines.contracts.reference import Asset
 from pipelines.core.settings import SourceSettings
 from pipelines.ingestion.base import FetchWindow, RawResponse, SourceRequest
-from pipelines.ingestion.http import HttpClient, HttpConnector, HttpResponse, Shape, require_key
+from pipelines.ingestion.http import (
+    HttpClient,
+    HttpResponse,
+    Shape,
+    SingleClientConnector,
+    require_key,
+)
 
 logger = logging.getLogger("pipelines.ingestion.newsapi")
 
@@ -119,7 +125,7 @@ class _ArticlesShape(Shape):
 _ARTICLES = _ArticlesShape(dict, ("status", "totalResults", "articles"))
 
 
-class NewsApiSource(HttpConnector):
+class NewsApiSource(SingleClientConnector):
     """NewsAPI ``/v2/everything`` for the reference assets, one envelope per query and page."""
 
     name: ClassVar[str] = "newsapi"
@@ -129,7 +135,6 @@ class NewsApiSource(HttpConnector):
     ) -> None:
         """``client`` must send the key header (see :meth:`from_settings`)."""
         super().__init__(client)
-        self.client = client
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, got {page_size}")
         too_long = [q for q in queries if len(q) > MAX_QUERY_CHARS]
@@ -150,9 +155,6 @@ class NewsApiSource(HttpConnector):
             headers={"X-Api-Key": key},
         )
         return cls(client, news_queries(assets))
-
-    def client_for(self, request: SourceRequest) -> HttpClient:
-        return self.client
 
     def shape_for(self, request: SourceRequest) -> Shape | None:
         return _ARTICLES

@@ -1,4 +1,4 @@
-"""What the simulated source is asked: its name, the endpoints it imitates and its symbol ids.
+"""What the simulated source is asked: its name, the endpoints it imitates, its requests.
 
 Prices imitate CoinAPI and on-chain metrics a daily token-metrics API, which have no real
 connector here; macro series and news reuse the real FRED and NewsAPI endpoints. Price requests
@@ -7,12 +7,16 @@ name the asset by a CoinAPI-style symbol id, ``SIM_SPOT_{BASE}_USD`` (see docs/s
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pipelines.contracts.reference import Asset
+from pipelines.core.errors import DataContractError
+from pipelines.ingestion.base import FetchWindow, SourceRequest, require_utc
 from pipelines.ingestion.fred.connector import OBSERVATIONS_ENDPOINT
 from pipelines.ingestion.newsapi.connector import EVERYTHING_ENDPOINT
+from pipelines.ingestion.simulated.grid import DAY, iso_z
 
 #: The simulated source's registry name, also its envelopes' ``source``.
 SIMULATED = "simulated"
@@ -41,3 +45,80 @@ def coinapi_symbol_id(asset: Asset) -> str:
 def coinapi_bases(assets: Sequence[Asset]) -> dict[str, str]:
     """Base code -> asset_id, to resolve the assets of price envelopes (silver's symbol map)."""
     return {coinapi_base(asset): asset.asset_id for asset in assets}
+
+
+def price_request(asset: Asset, frequency: Frequency, part: FetchWindow) -> SourceRequest:
+    """CoinAPI OHLCV history of ``asset`` over ``part`` (at most a day)."""
+    return SourceRequest(
+        "prices",
+        PRICES_ENDPOINT,
+        {
+            "symbol_id": coinapi_symbol_id(asset),
+            "period_id": COINAPI_PERIODS[frequency],
+            "time_start": iso_z(part.start),
+            "time_end": iso_z(part.end),
+        },
+    )
+
+
+def onchain_request(asset: Asset, part: FetchWindow) -> SourceRequest:
+    """The daily token metrics of ``asset`` for the UTC day ``part`` starts in."""
+    day = part.start.date()
+    return SourceRequest(
+        "onchain",
+        ONCHAIN_ENDPOINT,
+        {
+            "asset": asset.asset_id,
+            "blockchain": asset.blockchain_network,
+            "startDate": day.isoformat(),
+            "endDate": (day + DAY).isoformat(),
+            "timeInterval": "days",
+        },
+    )
+
+
+def fred_request(series_id: str, span: FetchWindow) -> SourceRequest:
+    """FRED observations of ``series_id`` over the days ``span`` touches."""
+    return SourceRequest(
+        "economic",
+        FRED_ENDPOINT,
+        {
+            "series_id": series_id,
+            "observation_start": span.start.date().isoformat(),
+            "observation_end": (span.end - dt.timedelta(microseconds=1)).date().isoformat(),
+            "file_type": "json",
+        },
+    )
+
+
+def news_request(assets: Sequence[Asset], part: FetchWindow) -> SourceRequest:
+    """NewsAPI search for the tickers of ``assets`` over ``part``."""
+    return SourceRequest(
+        "news",
+        NEWS_ENDPOINT,
+        {
+            "q": " OR ".join(sorted(a.symbol for a in assets)),
+            "from": iso_z(part.start),
+            "to": iso_z(part.end),
+            "language": "en",
+            "sortBy": "publishedAt",
+            "pageSize": 100,
+            "page": 1,
+        },
+    )
+
+
+def instant_param(params: dict[str, Any], key: str) -> dt.datetime:
+    """A request's time parameter; DataContractError when it is not a UTC ISO-8601 time."""
+    try:
+        return require_utc(dt.datetime.fromisoformat(str(params[key])), key)
+    except (KeyError, ValueError) as exc:
+        raise DataContractError(f"request param {key!r} is not a UTC ISO-8601 time: {exc}") from exc
+
+
+def date_param(params: dict[str, Any], key: str) -> dt.date:
+    """A request's date parameter; DataContractError when it is not an ISO date."""
+    try:
+        return dt.date.fromisoformat(str(params[key]))
+    except (KeyError, ValueError) as exc:
+        raise DataContractError(f"request param {key!r} is not an ISO date: {exc}") from exc

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from pipelines.contracts.reference import Asset
 from pipelines.core.settings import SourceSettings
 from pipelines.ingestion.base import FetchWindow, RawResponse, SourceRequest
-from pipelines.ingestion.http import HttpClient, HttpConnector, Shape
+from pipelines.ingestion.http import HttpClient, Shape, SingleClientConnector
 
 INDICATOR_ENDPOINT = "/country/{iso}/indicator/{code}"
 
@@ -105,7 +105,7 @@ class _IndicatorShape(Shape):
 _SHAPE = _IndicatorShape(list)
 
 
-class WorldBankSource(HttpConnector):
+class WorldBankSource(SingleClientConnector):
     """Annual indicators per issuer country, one envelope per country, indicator and page."""
 
     name: ClassVar[str] = "worldbank"
@@ -121,7 +121,6 @@ class WorldBankSource(HttpConnector):
         super().__init__(client)
         if per_page < 1:
             raise ValueError(f"per_page must be >= 1, got {per_page}")
-        self.client = client
         self.countries = tuple(countries)
         self.indicators = tuple(indicators)
         self.per_page = per_page
@@ -133,9 +132,6 @@ class WorldBankSource(HttpConnector):
             cls.name, settings, base_url=settings.worldbank_base_url, rate_per_s=RATE_PER_S
         )
         return cls(client, countries=issuer_countries(assets))
-
-    def client_for(self, request: SourceRequest) -> HttpClient:
-        return self.client
 
     def shape_for(self, request: SourceRequest) -> Shape | None:
         return _SHAPE

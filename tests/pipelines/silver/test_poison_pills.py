@@ -19,7 +19,7 @@ from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.lakehouse import Lakehouse
 from pipelines.silver.reconciliation import reconcile
-from tests.fixtures.lake import MakeSettings
+from tests.fixtures.lake import MakeSettings, lake_of
 from tests.pipelines.silver.bronze_factory import (
     DAY0,
     hourly_bars,
@@ -79,7 +79,7 @@ def test_four_number_candle_is_quarantined_and_valid_bars_land(
         ("candle has fewer than 5 values", [str(v) for v in FOUR_NUMBER_CANDLE])
     ]
     assert (report.records_in, report.inserted, report.quarantined) == (4, 3, 1)
-    assert reconcile(settings, "prices").ok
+    assert reconcile(*lake_of(settings), "prices").ok
 
     rerun = steps.run_silver(Lakehouse.from_settings(settings), "prices")
 

@@ -1,10 +1,9 @@
-"""The simulated source: determinism, response shapes, per-class behaviour, faults, framework."""
+"""The simulated source: determinism, response shapes, validation, settings, framework."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 import os
 import re
 import subprocess
@@ -15,122 +14,28 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pipelines.contracts.envelope import RawEnvelope
-from pipelines.contracts.reference import Asset, AssetClass
 from pipelines.core.errors import ConfigurationError, NotFoundError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import FetchWindow, SourceRequest
 from pipelines.ingestion.registry import get_connector, known_sources
 from pipelines.ingestion.simulated import (
-    ACCEPTED_FAULTS,
     EVENT_TEMPLATES,
-    FAULT_KINDS,
     NEWS_TEMPLATES,
-    QUARANTINE_FAULTS,
     SimulatedSource,
     coinapi_bases,
-    coinapi_symbol_id,
     price_params,
     us_bond_market_holidays,
 )
-
-START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-COINAPI_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")
-BAR_KEYS = {
-    "time_period_start",
-    "time_period_end",
-    "time_open",
-    "time_close",
-    "price_open",
-    "price_high",
-    "price_low",
-    "price_close",
-    "volume_traded",
-    "trades_count",
-}
-HOURS_PER_YEAR = 365 * 24
-
-
-def make_asset(asset_id: str, symbol: str, asset_class: AssetClass, name: str = "") -> Asset:
-    return Asset(
-        asset_id=asset_id,
-        symbol=symbol,
-        name=name or symbol,
-        asset_class=asset_class,
-        blockchain_network="ethereum",
-        issuer_name="Example Issuer",
-    )
-
-
-ASSETS = [
-    make_asset("btc", "BTC", "crypto", "Bitcoin"),
-    make_asset("eth", "ETH", "crypto", "Ether"),
-    make_asset("usdc", "USDC", "stablecoin", "USD Coin"),
-    make_asset("dai", "DAI", "stablecoin", "Dai"),
-    make_asset("buidl", "BUIDL", "money_market_fund", "BlackRock USD Institutional Fund"),
-    make_asset("ousg", "OUSG", "tokenized_treasury", "Ondo Short-Term US Treasuries"),
-    make_asset("usdy", "USDY", "tokenized_treasury", "Ondo US Dollar Yield"),
-    make_asset("paxg", "PAXG", "tokenized_gold", "Pax Gold"),
-    make_asset("realt-a", "REALTA", "real_estate", "RealT Example Street"),
-    make_asset("credit-a", "CREDA", "private_credit", "Example Credit Pool"),
-]
-BY_ID = {a.asset_id: a for a in ASSETS}
-
-
-def source(
-    assets: list[Asset] = ASSETS,
-    *,
-    days: int = 90,
-    frequency: Any = "1h",
-    fault_rate: float = 0.0,
-    seed: int = 7,
-    **kwargs: Any,
-) -> SimulatedSource:
-    return SimulatedSource(
-        assets,
-        seed=seed,
-        start=START,
-        end=START + dt.timedelta(days=days),
-        frequency=frequency,
-        fault_rate=fault_rate,
-        **kwargs,
-    )
-
-
-@pytest.fixture(scope="module")
-def clean() -> SimulatedSource:
-    """90 days of hourly bars, no faults."""
-    return source()
-
-
-@pytest.fixture(scope="module")
-def clean_prices(clean: SimulatedSource) -> dict[str, list[dict[str, Any]]]:
-    """Every bar per asset id, in time order."""
-    bars: dict[str, list[dict[str, Any]]] = {a.asset_id: [] for a in ASSETS}
-    by_symbol = {coinapi_symbol_id(a): a.asset_id for a in ASSETS}
-    for request in clean.build_requests(clean.window):
-        if request.dataset == "prices":
-            asset_id = by_symbol[request.params["symbol_id"]]
-            bars[asset_id] += clean.fetch(request).payload
-    return bars
-
-
-def closes(bars: list[dict[str, Any]]) -> np.ndarray:
-    return np.array([b["price_close"] for b in bars], dtype=float)
-
-
-def log_returns(bars: list[dict[str, Any]]) -> np.ndarray:
-    return np.diff(np.log(closes(bars)))
-
-
-def parse_coinapi(text: str) -> dt.datetime:
-    assert COINAPI_TIME.match(text), text
-    return dt.datetime.fromisoformat(text[:26] + "+00:00")
-
-
-def lines(envelopes: list[RawEnvelope]) -> list[str]:
-    return [e.to_json_line() for e in envelopes]
-
+from tests.pipelines.ingestion.simulated.sim_factory import (
+    ASSETS,
+    BAR_KEYS,
+    BY_ID,
+    START,
+    lines,
+    make_asset,
+    parse_coinapi,
+    source,
+)
 
 # --- determinism -----------------------------------------------------------------------------
 
@@ -143,7 +48,7 @@ def test_same_arguments_give_byte_identical_envelopes() -> None:
 
 SMALL_RUN = """
 import datetime as dt, hashlib
-from tests.pipelines.ingestion.simulated.test_source import ASSETS, START, SimulatedSource
+from tests.pipelines.ingestion.simulated.sim_factory import ASSETS, START, SimulatedSource
 end = START + dt.timedelta(days=2)
 sim = SimulatedSource(ASSETS, seed=7, start=START, end=end, fault_rate=0.01)
 text = "\\n".join(e.to_json_line() for e in sim.collect(sim.window))
@@ -356,189 +261,6 @@ def test_news_tone_follows_the_market(clean: SimulatedSource) -> None:
             for article in envelope.payload["articles"]:
                 tones[next(tone for p, tone in patterns if p.match(article["title"]))] += 1
     assert set(tones) == {"positive", "negative", "neutral"}
-
-
-# --- bars and per-class behaviour -------------------------------------------------------------
-
-
-def test_bars_are_consistent_without_faults(clean_prices: dict[str, list[dict[str, Any]]]) -> None:
-    for asset_id, bars in clean_prices.items():
-        assert len(bars) == 90 * 24, asset_id
-        previous_close = None
-        for bar in bars:
-            o, h, low, c = (bar[f"price_{k}"] for k in ("open", "high", "low", "close"))
-            assert h >= max(o, c) and low <= min(o, c) and low > 0, (asset_id, bar)
-            assert bar["volume_traded"] >= 0 and bar["trades_count"] >= 0
-            if previous_close is not None:
-                assert o == pytest.approx(previous_close, rel=1e-9)
-            previous_close = c
-
-
-def test_stablecoins_hold_the_peg_outside_de_pegs(
-    clean: SimulatedSource, clean_prices: dict[str, list[dict[str, Any]]]
-) -> None:
-    for asset_id in ("usdc", "dai"):
-        starts = [parse_coinapi(b["time_period_start"]) for b in clean_prices[asset_id]]
-        episodes = [e for e in clean.events(asset_id) if e.kind == "depeg"]
-        calm = np.array([not any(e.start <= t <= e.end for e in episodes) for t in starts])
-        price = closes(clean_prices[asset_id])[calm]
-        assert abs(price.mean() - 1.0) < 2e-4  # within 2 bp
-        assert 1e-5 < price.std() < 1e-3  # a few bp of noise
-
-
-def test_stablecoins_de_peg_and_recover() -> None:
-    coins = [make_asset(f"coin-{i}", f"COIN{i}", "stablecoin") for i in range(6)]
-    sim = source(coins, days=365, datasets=["prices"])
-    episodes = 0
-    for coin in coins:
-        _, bars = sim._simulated(coin)  # whole-span arrays: faster than a year of envelopes
-        for event in (e for e in sim.events(coin.asset_id) if e.kind == "depeg"):
-            episodes += 1
-            first = int((event.start - START) / dt.timedelta(hours=1))
-            last = min(int((event.end - START) / dt.timedelta(hours=1)), len(bars.close) - 1)
-            trough = bars.close[first : last + 1].min()
-            assert 0.92 < trough < 0.995
-            assert trough == pytest.approx(1 - event.magnitude, abs=0.01)
-            if last < len(bars.close) - 1:
-                assert abs(bars.close[last] - 1.0) < 2e-3  # recovered
-            assert bars.volume[first : last + 1].max() > 3 * np.median(bars.volume)
-    assert episodes >= 2  # 1 per coin-year expected
-
-
-def test_accumulating_treasury_tokens_accrue_their_yield(
-    clean_prices: dict[str, list[dict[str, Any]]],
-) -> None:
-    for asset_id in ("ousg", "usdy"):
-        price = closes(clean_prices[asset_id])
-        years = np.arange(len(price)) / HOURS_PER_YEAR
-        slope = np.polyfit(years, np.log(price), 1)[0]
-        assert slope == pytest.approx(price_params(BY_ID[asset_id]).annual_yield, abs=0.004)
-        assert np.std(np.diff(np.log(price))) < 5e-4  # smooth: tiny noise
-
-
-def test_stable_nav_funds_stay_at_one_dollar_and_grow_supply(
-    clean: SimulatedSource, clean_prices: dict[str, list[dict[str, Any]]]
-) -> None:
-    price = closes(clean_prices["buidl"])
-    assert abs(price.mean() - 1.0) < 5e-5 and np.abs(price - 1.0).max() < 1e-3
-    supply = [
-        e.payload[0]["total_supply"]
-        for e in clean.collect(clean.window)
-        if e.dataset == "onchain" and e.params["asset"] == "buidl"
-    ]
-    assert supply[-1] > supply[0]
-
-
-def test_private_credit_accrues_and_is_marked_down_rarely() -> None:
-    pools = [make_asset(f"pool-{i}", f"POOL{i}", "private_credit") for i in range(8)]
-    sim = source(pools, days=365, datasets=["prices"])
-    markdowns = 0
-    for pool in pools:
-        _, bars = sim._simulated(pool)
-        events = [e for e in sim.events(pool.asset_id) if e.kind == "markdown"]
-        markdowns += len(events)
-        for event in events:
-            i = int((event.start - START) / dt.timedelta(hours=1))
-            assert bars.close[i] < bars.close[i - 1] * (1 - 0.015)
-        if not events:
-            years = np.arange(len(bars.close)) / HOURS_PER_YEAR
-            slope = np.polyfit(years, np.log(bars.close), 1)[0]
-            assert 0.08 <= slope <= 0.12
-    assert 1 <= markdowns <= 12  # 0.5 per pool-year expected
-
-
-def test_crypto_has_realistic_volatility_and_fat_tails(
-    clean_prices: dict[str, list[dict[str, Any]]],
-) -> None:
-    for asset_id in ("btc", "eth"):
-        r = log_returns(clean_prices[asset_id])
-        vol = r.std() * math.sqrt(HOURS_PER_YEAR)
-        kurtosis = ((r - r.mean()) ** 4).mean() / r.var() ** 2
-        assert 0.3 < vol < 1.1, (asset_id, vol)
-        assert kurtosis > 3.0, (asset_id, kurtosis)
-        # GARCH: big moves follow big moves, so |returns| are autocorrelated.
-        assert abs_return_autocorrelation(r) > 0.05, asset_id
-
-
-def abs_return_autocorrelation(r: np.ndarray, lags: int = 10) -> float:
-    """Mean autocorrelation of |r| over lags 1..``lags`` (about 0 for independent returns)."""
-    x = np.abs(r) - np.abs(r).mean()
-    return float(np.mean([(x[k:] * x[:-k]).mean() / x.var() for k in range(1, lags + 1)]))
-
-
-def test_gold_moves_like_gold(clean_prices: dict[str, list[dict[str, Any]]]) -> None:
-    r = log_returns(clean_prices["paxg"])
-    assert 0.10 < r.std() * math.sqrt(HOURS_PER_YEAR) < 0.20
-    assert abs(abs_return_autocorrelation(r)) < 0.05  # a plain random walk: no clustering
-
-
-def test_real_estate_trades_thinly(clean_prices: dict[str, list[dict[str, Any]]]) -> None:
-    bars = clean_prices["realt-a"]
-    idle = [b for b in bars if b["volume_traded"] == 0]
-    assert len(idle) > 0.6 * len(bars)
-    for bar in idle:
-        assert bar["trades_count"] == 0 and bar["time_open"] is None and bar["time_close"] is None
-        assert bar["price_open"] == bar["price_high"] == bar["price_low"] == bar["price_close"]
-    traded = [b for b in bars if b["volume_traded"] > 0]
-    assert traded and all(b["trades_count"] >= 1 for b in traded)
-
-
-# --- faults ----------------------------------------------------------------------------------
-
-
-def test_faults_appear_at_the_configured_rate_and_only_of_documented_kinds() -> None:
-    rate = 0.01
-    faulty, clean = source(days=30, fault_rate=rate), source(days=30, fault_rate=0.0)
-    faulty_bars = {e.ingest_id: e for e in faulty.collect(faulty.window) if e.dataset == "prices"}
-    clean_bars = [e for e in clean.collect(clean.window) if e.dataset == "prices"]
-    kinds: Counter[str] = Counter()
-    total = 0
-    pairs = zip(clean_bars, faulty_bars.values(), strict=True)
-    for good_envelope, bad_envelope in pairs:
-        for good, bad in zip(good_envelope.payload, bad_envelope.payload, strict=True):
-            total += 1
-            if good != bad:
-                kinds[classify_fault(good, bad)] += 1
-    n = sum(kinds.values())
-    expected = rate * total
-    assert abs(n - expected) < 4 * math.sqrt(expected), (n, expected)
-    assert set(kinds) == set(FAULT_KINDS)
-    recorded = Counter(
-        e.kind.removeprefix("fault:")
-        for a in ASSETS
-        for e in faulty.events(a.asset_id)
-        if e.kind.startswith("fault:")
-    )
-    assert recorded == kinds
-    assert set(FAULT_KINDS) == QUARANTINE_FAULTS | ACCEPTED_FAULTS
-    assert not QUARANTINE_FAULTS & ACCEPTED_FAULTS
-
-
-def classify_fault(good: dict[str, Any], bad: dict[str, Any]) -> str:
-    """Which documented defect turned ``good`` into ``bad`` (fails on anything else)."""
-    changed = {k for k in good if good[k] != bad[k]}
-    if bad["time_period_start"] is None:
-        assert changed == {"time_period_start"}
-        return "null_time"
-    if isinstance(bad["price_close"], str):
-        assert changed == {"price_open", "price_high", "price_low", "price_close"}
-        assert all(float(bad[k]) == good[k] for k in changed)
-        return "numeric_string"
-    if bad["price_close"] <= 0:
-        assert changed == {"price_close"}
-        return "non_positive_price"
-    assert changed == {"price_high", "price_low"} and bad["price_high"] < bad["price_low"]
-    return "high_below_low"
-
-
-def test_a_higher_fault_rate_faults_a_superset_of_bars() -> None:
-    def faults(rate: float) -> set[tuple[str, dt.datetime]]:
-        sim = source(days=20, fault_rate=rate, datasets=["prices"])
-        return {(a.asset_id, e.start) for a in ASSETS for e in sim.events(a.asset_id)
-                if e.kind.startswith("fault:")}  # fmt: skip
-
-    low, high = faults(0.002), faults(0.02)
-    assert low and low < high
 
 
 # --- validation, settings, framework ----------------------------------------------------------
