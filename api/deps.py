@@ -1,4 +1,4 @@
-"""Dependencies shared by the routes: the serving store, the settings, parsed query models."""
+"""Dependencies shared by the routes: the serving store, parsed query schemas, path parameters."""
 
 from __future__ import annotations
 
@@ -8,29 +8,19 @@ from fastapi import Depends, HTTPException, Path, Query, Request, status
 
 from api.schemas import EconomicQuery, ErrorOut, OhlcvQuery, WindowQuery
 from pipelines.contracts.reference import Asset, AssetClass
-from pipelines.core.settings import Settings
-from pipelines.serving.base import ServingStore
+from pipelines.serving.store import ServingStore
 
 
 def get_store(request: Request) -> ServingStore:
     """The store the lifespan opened; one per process, shared by all requests."""
-    store = getattr(request.app.state, "store", None)
-    if not isinstance(store, ServingStore):
+    store: ServingStore | None = getattr(request.app.state, "store", None)
+    if store is None:
         # Only reachable when the app is driven without its lifespan (e.g. a bare TestClient).
         raise RuntimeError("serving store is not open: run the app with its lifespan")
     return store
 
 
-def get_app_settings(request: Request) -> Settings:
-    """The settings the app was created with (not re-read from the environment)."""
-    settings = getattr(request.app.state, "settings", None)
-    if not isinstance(settings, Settings):
-        raise RuntimeError("settings are not set: create the app with api.main.create_app")
-    return settings
-
-
 StoreDep = Annotated[ServingStore, Depends(get_store)]
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 #: Optional asset-class filter; FastAPI's 422 lists the allowed classes.
 AssetClassFilter = Annotated[AssetClass | None, Query(description="Only assets of this class.")]

@@ -17,9 +17,9 @@ from fastapi.responses import JSONResponse
 
 from api.routes import ROUTERS
 from pipelines.core.errors import NotFoundError, StoreUnavailableError
-from pipelines.core.settings import Settings, get_settings
+from pipelines.core.settings import ServingSettings, get_settings
 from pipelines.serving import open_store
-from pipelines.serving.base import ServingStore
+from pipelines.serving.store import ServingStore
 
 StoreFactory = Callable[[], ServingStore]
 
@@ -56,12 +56,12 @@ def _api_version() -> str:
         return "0.0.0+unknown"
 
 
-def open_read_only(settings: Settings) -> ServingStore:
-    """The configured store as the API reads it, its schema checked; raises
+def open_read_only(serving: ServingSettings) -> ServingStore:
+    """The store ``serving`` configures, as the API reads it, its schema checked; raises
     StoreUnavailableError when it cannot serve."""
     # Read-only: the API never writes. DuckDB then reads the published snapshot and follows
     # each newly published one, so loads go on beside it; TimescaleDB refuses writes.
-    store = open_store(settings, read_only=True)
+    store = open_store(serving, read_only=True)
     try:
         # On a read-only store this only checks the schema, so a store no loader has
         # migrated yet fails the start with a clear message instead of 500s on every read.
@@ -99,20 +99,19 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
 
 
 def create_app(
-    store_factory: StoreFactory | None = None, settings: Settings | None = None
+    store_factory: StoreFactory | None = None, serving: ServingSettings | None = None
 ) -> FastAPI:
-    """Build the API. ``store_factory`` defaults to opening the configured serving store
-    read-only; ``settings`` default to :func:`~pipelines.core.settings.get_settings`."""
-    settings = settings if settings is not None else get_settings()
-    factory = store_factory if store_factory is not None else partial(open_read_only, settings)
+    """Build the API. ``store_factory`` defaults to opening the serving store that ``serving``
+    configures (default: read from the environment) read-only."""
+    if store_factory is None:
+        store_factory = partial(open_read_only, serving or get_settings().serving)
     app = FastAPI(
         title="RWA Lakehouse API",
         version=_api_version(),
         description=DESCRIPTION,
         openapi_tags=OPENAPI_TAGS,
-        lifespan=asynccontextmanager(_lifespan(factory)),
+        lifespan=asynccontextmanager(_lifespan(store_factory)),
     )
-    app.state.settings = settings
     # Store errors raised on purpose become clear statuses instead of a bare 500.
     app.add_exception_handler(StoreUnavailableError, _store_unavailable)
     app.add_exception_handler(NotFoundError, _not_found)

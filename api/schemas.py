@@ -1,8 +1,11 @@
-"""Request and response models of the API, kept apart from the storage models.
+"""Request and response schemas of the API, kept apart from the stored tables.
 
 The API contract changes only when these change: a new column in the store does not leak into
 responses by accident, and a new field of :class:`~pipelines.contracts.reference.Asset` fails a
-test until :class:`AssetDetail` gains it on purpose.
+test until :class:`AssetDetail` gains it on purpose. Likewise the schemas of rows of a served
+table (``OnchainDayOut`` ...) mirror its declaration in :mod:`pipelines.contracts.served`
+column for column (``tests/api/test_schemas_mirror_served_tables.py``): a measure added there
+fails a test until it is served here.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from pipelines.contracts.reference import AssetClass
-from pipelines.serving.base import Resolution
+from pipelines.contracts.served import Resolution
 
 #: Bounds of ``limit`` on the OHLCV endpoint; the default keeps a response under ~1 MB.
 OHLCV_LIMIT_DEFAULT = 5000
@@ -113,7 +116,7 @@ Number = FiniteFloat
 
 
 class _Out(BaseModel):
-    """Base of response models: immutable, and built from attributes of store objects."""
+    """Base of response schemas: immutable, and built from attributes of store objects."""
 
     model_config = ConfigDict(frozen=True, from_attributes=True)
 
@@ -228,7 +231,7 @@ class _DayOut(_Out):
 
     @classmethod
     def list_from_arrow(cls, table: pa.Table) -> list[Self]:
-        """The rows of a store read, as response models (extra columns are ignored)."""
+        """The rows of a store read, as response schemas (extra columns are ignored)."""
         return [cls.model_validate(row) for row in table.to_pylist()]
 
 
@@ -380,7 +383,7 @@ class ForecastPage(_Out):
 
 
 class SentimentDayOut(_DayOut):
-    """News sentiment of one asset-day; scores null until the sentiment job has run."""
+    """News sentiment of one asset-day; scores null until the sentiment step has run."""
 
     article_count: int = Field(description="Articles naming the asset that day.")
     sentiment_score: Number | None = Field(

@@ -7,20 +7,19 @@ from functools import partial
 import uvicorn
 
 from api.main import create_app
-from pipelines.core.settings import Settings
+from pipelines.core.settings import ApiSettings, ServingSettings
 
 
-def run(settings: Settings) -> None:
-    """Serve the API on ``settings.api.host:api_port`` until interrupted.
+def run(api: ApiSettings, serving: ServingSettings) -> None:
+    """Serve the API on ``api.host:api.port`` until interrupted.
 
-    The factory is bound to ``settings`` so that the store the app opens follows the same
-    settings object as the host and port (e.g. CLI overrides), not a fresh read of the
-    environment.
+    The factory is bound to ``serving`` so that the store the app opens follows the same
+    settings as the host and port (e.g. CLI overrides), not a fresh read of the environment.
     """
     uvicorn.run(
-        partial(create_app, settings=settings),
+        partial(create_app, serving=serving),
         factory=True,
-        host=settings.api.host,
-        port=settings.api.port,
+        host=api.host,
+        port=api.port,
         log_level="info",
     )

@@ -4,7 +4,7 @@ Rolling-origin evaluation (past data only at each origin) on three real daily pr
 ship inside PyPI packages -- the S&P 500 and NASDAQ closes of ``arch.data`` (1999-2018) and
 Microsoft's close from ``pmdarima`` (1986-2017) -- of, on log prices, in the same run:
 
-* **ours**: ``models.forecast.models.AutoArima`` (d = 1, AICc-chosen p/q, drift; intervals by
+* **ours**: ``models.forecast.forecasters.AutoArima`` (d = 1, AICc-chosen p/q, drift; intervals by
   filtered historical simulation of its own h-step errors) -- and, with ``--lstm``,
   the quantile LSTM and the ensemble;
 * **naive**: the random walk with empirical-quantile intervals (the MASE baseline);
@@ -41,7 +41,8 @@ import numpy as np
 
 from models.forecast import metrics
 from models.forecast.evaluation import forecasts_at_origins, origins
-from models.forecast.models import LEVELS, AutoArima, Forecast, Forecaster, NaiveForecaster
+from models.forecast.forecasters import AutoArima, Forecast, Forecaster, NaiveForecaster
+from models.forecast.intervals import LEVELS
 from models.forecast.neural import EnsembleForecaster, LstmForecaster
 
 HORIZONS = (7, 30)

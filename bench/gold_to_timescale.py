@@ -37,8 +37,8 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from pipelines.contracts.served import OHLCV_SCHEMA
 from pipelines.core.settings import get_settings
-from pipelines.serving.base import OHLCV_SCHEMA
 from pipelines.serving.load import upsert_in_batches
 from pipelines.serving.timescale_store import TimescaleStore
 

@@ -48,6 +48,7 @@ from pipelines.core.settings import Settings
 from pipelines.kafka.client import client_config, compression_codec
 from pipelines.kafka.producer import EnvelopePublisher
 from pipelines.kafka.topics import ensure_topics, raw_topics
+from pipelines.lake.objects import open_object_store
 
 REPO = Path(__file__).resolve().parents[1]
 GROUP_TIMING = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500}
@@ -91,14 +92,16 @@ def simulate(settings: Settings) -> list[RawEnvelope]:
 
 def run_lander(settings: Settings, group: str, records: int) -> LanderReport:
     grouped = settings.updated(lander_group_id=group)
-    lander = BronzeLander(grouped, consumer_overrides=GROUP_TIMING)
+    lander = BronzeLander(
+        grouped.kafka, open_object_store(grouped.lake), consumer_overrides=GROUP_TIMING
+    )
     return lander.run(max_records=records, handle_signals=False)
 
 
 def baseline(settings: Settings, target: Path, records: int) -> tuple[int, float]:
     """Bare kafka-python: consume every raw topic and append values to a file per partition."""
     consumer = KafkaConsumer(
-        **client_config(settings),
+        **client_config(settings.kafka),
         group_id="bench-baseline",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -132,14 +135,16 @@ def end_to_end(settings: Settings, envelopes: list[RawEnvelope]) -> tuple[Lander
     """A lander already in its group while the producer publishes; once everything is consumed
     the lander is stopped, which lands and commits what it holds: first send to last commit."""
     grouped = settings.updated(lander_group_id="bench-e2e")
-    lander = BronzeLander(grouped, consumer_overrides=GROUP_TIMING)
+    lander = BronzeLander(
+        grouped.kafka, open_object_store(grouped.lake), consumer_overrides=GROUP_TIMING
+    )
     reports: list[LanderReport] = []
     runner = threading.Thread(target=lambda: reports.append(lander.run(handle_signals=False)))
     runner.start()
     while not lander.assignment():
         time.sleep(0.05)
     started = time.perf_counter()
-    with EnvelopePublisher(settings) as publisher:
+    with EnvelopePublisher(settings.kafka) as publisher:
         assert publisher.publish_all(envelopes).acknowledged == len(envelopes)
     while lander.report.consumed < len(envelopes):
         time.sleep(0.01)
@@ -194,7 +199,7 @@ def main() -> None:
         envelopes = simulate(settings)
         n = len(envelopes)
         megabytes = sum(len(e.to_json_line()) + 1 for e in envelopes) / 1e6
-        ensure_topics(settings)
+        ensure_topics(settings.kafka)
 
         # Order matters: the end-to-end run needs empty topics and leaves them filled once,
         # which is what the lander and the baseline then read; the lone publish comes last.
@@ -208,7 +213,7 @@ def main() -> None:
         assert base_count == n
 
         started = time.perf_counter()
-        with EnvelopePublisher(settings) as publisher:
+        with EnvelopePublisher(settings.kafka) as publisher:
             published = publisher.publish_all(envelopes)
         publish_seconds = time.perf_counter() - started
         assert published.acknowledged == n, published.failed[:3]

@@ -12,7 +12,7 @@ from dagster import RunFailureSensorContext, SensorEvaluationContext
 from dagster_project import jobs
 from dagster_project.resources import AlertsResource, LakeResource, pipeline_settings
 from models.forecast.monitor import live_accuracy
-from pipelines.bronze.writer import BRONZE_PREFIX
+from pipelines.contracts.envelope import BRONZE_PREFIX
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.objects import open_object_store
 from pipelines.lake.paths import LakePaths

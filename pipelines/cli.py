@@ -211,8 +211,8 @@ def _cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
     from api.server import run
 
     # A store that cannot serve fails here in one line, not as a traceback from the server.
-    open_read_only(settings).close()
-    run(settings)
+    open_read_only(settings.serving).close()
+    run(settings.api, settings.serving)
     return 0
 
 
@@ -229,7 +229,7 @@ def _cmd_assets(_: Settings, __: argparse.Namespace) -> int:
 def _cmd_db_migrate(settings: Settings, _: argparse.Namespace) -> int:
     from pipelines.serving import open_store
 
-    with open_store(settings) as store:
+    with open_store(settings.serving) as store:
         store.migrate()
         print(f"{settings.serving.backend}: schema up to date; tables {store.table_counts()}")
     return 0
@@ -238,11 +238,14 @@ def _cmd_db_migrate(settings: Settings, _: argparse.Namespace) -> int:
 def _cmd_quality(settings: Settings, args: argparse.Namespace) -> int:
     import pyarrow.compute as pc
 
+    from pipelines.lake.delta import DeltaLake
+    from pipelines.lake.paths import LakePaths
     from pipelines.quality.results import format_results, latest_results
     from pipelines.silver.quarantine import REPLAYED, format_objects
     from pipelines.steps import quarantined_objects
 
-    print(format_results(latest_results(settings, args.dataset)))
+    lake = DeltaLake(settings.lake, settings.spark)
+    print(format_results(latest_results(lake, LakePaths(settings.lake), args.dataset)))
     objects = quarantined_objects(settings).rows(args.dataset)
     waiting = objects.filter(pc.field("status") != REPLAYED)
     if waiting.num_rows:

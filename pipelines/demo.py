@@ -35,7 +35,7 @@ def run_demo(settings: Settings, out: TextIO) -> DemoReport:
     report = DemoReport()
     source = steps.simulated_source(settings)
     # The load is the last step: what would make it fail must fail before minutes of lake work.
-    check_store_writable(settings)
+    check_store_writable(settings.serving)
     window = source.window
     out.write(
         f"rwa demo: {len(source.assets)} assets x {settings.simulation.days} days at "
@@ -121,7 +121,7 @@ def layer_counts(settings: Settings) -> dict[str, dict[str, int]]:
     paths = LakePaths(settings.lake)
     lake = DeltaLake(settings.lake, settings.spark)
     inventory = bronze_inventory(open_object_store(settings.lake))
-    with open_store(settings, read_only=True) as store:
+    with open_store(settings.serving, read_only=True) as store:
         serving = store.table_counts()
     return {
         "bronze": {f"{dataset} envelopes": records for dataset, (_, records) in inventory.items()}

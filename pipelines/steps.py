@@ -13,18 +13,20 @@ from typing import Any
 
 from models.forecast.backtest import AssetBacktest, backtest_asset
 from models.forecast.batch import ForecastRunReport, forecast_lake
-from models.forecast.models import AutoArima
+from models.forecast.forecasters import AutoArima
 from models.registry import ModelRegistry
 from models.risk.batch import RiskRunReport, score_lake
 from models.sentiment.batch import SentimentRunReport, score_sentiment
 from models.sentiment.scorers import load_scorer
 from pipelines.bronze.lander import BronzeLander, LanderReport
 from pipelines.bronze.mirror import mirror_bronze
-from pipelines.bronze.writer import BronzeWriter, LandingReport, object_dataset
+from pipelines.bronze.writer import BronzeWriter, LandingReport
+from pipelines.contracts.envelope import object_dataset
+from pipelines.contracts.gold import GOLD_TABLES, OHLCV_TABLES
+from pipelines.contracts.silver import QUARANTINED_OBJECTS
 from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import Settings
 from pipelines.gold.build import GoldJob, GoldRunReport
-from pipelines.gold.tables import GOLD_TABLES, OHLCV_TABLES
 from pipelines.ingestion.base import FetchWindow
 from pipelines.ingestion.bus import Bus, BusReport
 from pipelines.ingestion.registry import get_connector
@@ -42,7 +44,6 @@ from pipelines.serving import open_store
 from pipelines.serving.load import GoldLoadReport, load_gold
 from pipelines.silver.lineage import days_about
 from pipelines.silver.quarantine import (
-    OBJECTS_TABLE,
     QUARANTINED,
     SET_ASIDE,
     ObjectStatus,
@@ -52,7 +53,7 @@ from pipelines.silver.quarantine import (
 from pipelines.silver.reconciliation import Ledger
 from pipelines.silver.registry import SILVER_DATASETS, dataset_spec
 from pipelines.silver.spec import DatasetSpec
-from pipelines.silver.stream import SilverJob, SilverRunReport, SilverTargets
+from pipelines.silver.stream import SilverJob, SilverJobSettings, SilverRunReport, SilverTargets
 
 
 def simulated_source(settings: Settings) -> SimulatedSource:
@@ -101,7 +102,7 @@ def ingest(settings: Settings, source: str, bus: Bus) -> BusReport:
     """Fetch the window of :func:`ingest_window` from the registered ``source`` and deliver
     every envelope through ``bus`` as it arrives (bronze directly, or Kafka)."""
     connector = get_connector(source, settings.sources, settings.simulation, load_assets())
-    with kafka_errors(settings):
+    with kafka_errors(settings.kafka):
         return bus.send(connector.collect(ingest_window(settings)))
 
 
@@ -114,8 +115,10 @@ def land(
 ) -> LanderReport:
     """Run the bronze lander (Kafka -> bronze, exactly once) until it is stopped (SIGTERM),
     has seen nothing new for ``idle_exit_s`` seconds, or consumed ``max_records`` records."""
-    with kafka_errors(settings):
-        lander = BronzeLander(settings, consumer_overrides=consumer_overrides)
+    with kafka_errors(settings.kafka):
+        lander = BronzeLander(
+            settings.kafka, open_object_store(settings.lake), consumer_overrides=consumer_overrides
+        )
         return lander.run(stop_after_idle_s=idle_exit_s, max_records=max_records)
 
 
@@ -161,10 +164,11 @@ def _silver_job(
     )
     return SilverJob(
         get_spark(settings.spark),
-        settings,
+        lake,
         spec,
         targets,
-        gate=gate or QualityGate.from_settings(settings, lake),
+        gate=gate or QualityGate.from_settings(settings.quality, lake, paths),
+        settings=SilverJobSettings(settings.lake, settings.spark, settings.quality),
         after_batch=after_batch,
         backfill=backfill,
     )
@@ -176,7 +180,8 @@ def _silver_job(
 def quarantined_objects(settings: Settings) -> QuarantinedObjects:
     """The list of bronze objects quarantined whole (``silver/quarantined_objects``)."""
     return QuarantinedObjects(
-        DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake).silver(OBJECTS_TABLE)
+        DeltaLake(settings.lake, settings.spark),
+        LakePaths(settings.lake).silver(QUARANTINED_OBJECTS.name),
     )
 
 
@@ -232,11 +237,11 @@ def replay_object(settings: Settings, bronze_file: str) -> ReplayReport:
 def check_silver_table(settings: Settings, dataset: str) -> list[ExpectationResult]:
     """The table-level expectations (key uniqueness, freshness) of ``silver/<dataset>``, run
     and stored now; none while the table does not exist."""
-    lake = DeltaLake(settings.lake, settings.spark)
-    uri = LakePaths(settings.lake).silver(dataset)
+    lake, paths = DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake)
+    uri = paths.silver(dataset)
     if not lake.exists(uri):
         return []
-    gate = QualityGate.from_settings(settings, lake)
+    gate = QualityGate.from_settings(settings.quality, lake, paths)
     return gate.check_table(dataset, uri, run_id=uuid.uuid4().hex)
 
 
@@ -246,7 +251,8 @@ def run_silver_all(
     backfill: DayRange | None = None,
 ) -> dict[str, SilverRunReport]:
     """:func:`run_silver` for each dataset in turn, sharing one quality gate."""
-    gate = QualityGate.from_settings(settings, DeltaLake(settings.lake, settings.spark))
+    lake = DeltaLake(settings.lake, settings.spark)
+    gate = QualityGate.from_settings(settings.quality, lake, LakePaths(settings.lake))
     return {
         dataset: run_silver(settings, dataset, gate=gate, backfill=backfill) for dataset in datasets
     }
@@ -387,7 +393,7 @@ def run_backtest(
 def run_sentiment(settings: Settings) -> SentimentRunReport:
     """Score the news of every asset-day gold marked as unscored (FinBERT from
     ``RWA_SENTIMENT_MODEL``, or the finance lexicon when it cannot be loaded)."""
-    scorer = load_scorer(settings)
+    scorer = load_scorer(settings.models)
     return score_sentiment(
         DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake), scorer
     )
@@ -407,7 +413,7 @@ def load_serving(settings: Settings, now: dt.datetime | None = None) -> ServingL
     silver/economic (:func:`~pipelines.serving.load.load_gold`: skips tables not built yet,
     refreshes the weekly bars, applies intraday retention as of ``now``)."""
     report = ServingLoadReport()
-    with open_store(settings) as store:
+    with open_store(settings.serving) as store:
         store.migrate()
         report.assets = store.upsert_assets(load_assets())
         report.gold = load_gold(

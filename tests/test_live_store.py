@@ -202,7 +202,7 @@ def test_a_server_started_while_a_loader_writes_starts_and_serves(
         "from pipelines.core.settings import get_settings\n"
         "from pipelines.reference import load_assets\n"
         "from pipelines.serving import open_store\n"
-        "store = open_store(get_settings())\n"
+        "store = open_store(get_settings().serving)\n"
         "btc = next(a for a in load_assets() if a.asset_id == 'btc')\n"
         "store.upsert_assets([btc.model_copy(update={'name': 'Renamed by the loader'})])\n"
         "print('written', flush=True)\n"

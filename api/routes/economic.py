@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 
 from api.deps import STORE_UNAVAILABLE, EconomicQueryDep, Responses, StoreDep
 from api.schemas import EconomicResponse, ErrorOut, ObservationOut, RegionChoicesOut
-from pipelines.serving.base import ServingStore
+from pipelines.contracts.served import ECONOMIC
+from pipelines.serving.store import ServingStore
 
 router = APIRouter(prefix="/economic", tags=["macro"], responses=STORE_UNAVAILABLE)
 
@@ -74,7 +75,8 @@ def get_economic(
     region = _resolve_region(store, series_id, query.region)
     if isinstance(region, RegionChoicesOut):
         return JSONResponse(region.model_dump(), status_code=status.HTTP_300_MULTIPLE_CHOICES)
-    rows = store.economic(series_id, region, query.start, query.end, query.limit)
+    key = {"series_id": series_id, "region": region}
+    rows = store.series(ECONOMIC, key, query.start, query.end, query.limit)
     latest = rows.slice(rows.num_rows - 1).to_pylist()[0] if rows.num_rows else {}
     return EconomicResponse(
         series_id=series_id,

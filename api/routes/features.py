@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import ASSET_NOT_FOUND, STORE_UNAVAILABLE, KnownAssetId, StoreDep, WindowQueryDep
 from api.schemas import FeaturesDayOut, FeaturesResponse
+from pipelines.contracts.served import FEATURES
 
 router = APIRouter(prefix="/assets", tags=["market data"], responses=STORE_UNAVAILABLE)
 
@@ -21,7 +22,7 @@ def get_features(
 ) -> FeaturesResponse:
     """Returns, realized volatility, drawdowns and liquidity measures per UTC day with
     ``start <= day < end``, oldest first; the newest ``limit`` days when more match."""
-    rows = store.features(asset_id, query.start, query.end, query.limit)
+    rows = store.series(FEATURES, {"asset_id": asset_id}, query.start, query.end, query.limit)
     return FeaturesResponse(
         asset_id=asset_id,
         start=query.start,

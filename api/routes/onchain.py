@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import ASSET_NOT_FOUND, STORE_UNAVAILABLE, KnownAssetId, StoreDep, WindowQueryDep
 from api.schemas import OnchainDayOut, OnchainResponse
+from pipelines.contracts.served import ONCHAIN
 
 router = APIRouter(prefix="/assets", tags=["on-chain"], responses=STORE_UNAVAILABLE)
 
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/assets", tags=["on-chain"], responses=STORE_UNAVAILA
 def get_onchain(store: StoreDep, query: WindowQueryDep, asset_id: KnownAssetId) -> OnchainResponse:
     """Holders, transfers, supply, liquidity, exchange flows, NAV and TVL per UTC day with
     ``start <= day < end``, oldest first; the newest ``limit`` days when more match."""
-    rows = store.onchain(asset_id, query.start, query.end, query.limit)
+    rows = store.series(ONCHAIN, {"asset_id": asset_id}, query.start, query.end, query.limit)
     return OnchainResponse(
         asset_id=asset_id,
         start=query.start,

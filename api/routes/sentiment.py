@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import ASSET_NOT_FOUND, STORE_UNAVAILABLE, KnownAssetId, StoreDep, WindowQueryDep
 from api.schemas import SentimentDayOut, SentimentResponse
+from pipelines.contracts.served import SENTIMENT
 
 router = APIRouter(prefix="/assets", tags=["sentiment"], responses=STORE_UNAVAILABLE)
 
@@ -22,7 +23,7 @@ def get_sentiment(
     """Per UTC day with news naming the asset (``start <= day < end``, oldest first; the newest
     ``limit`` days when more match): article count, mean score in [-1, 1], confidence, shares of
     positive and negative articles and the model that scored them."""
-    rows = store.sentiment(asset_id, query.start, query.end, query.limit)
+    rows = store.series(SENTIMENT, {"asset_id": asset_id}, query.start, query.end, query.limit)
     return SentimentResponse(
         asset_id=asset_id,
         start=query.start,

@@ -18,7 +18,7 @@ from dagster_project.assets.silver import silver_key
 from dagster_project.partitions import SINGLE_RUN, partition_days
 from dagster_project.resources import LakeResource, SparkResource, pipeline_settings
 from pipelines import steps
-from pipelines.gold.tables import (
+from pipelines.contracts.gold import (
     FEATURES_DAILY,
     GOLD_TABLES,
     MACRO_ASOF,

@@ -23,7 +23,7 @@ from models.forecast.batch import PREDICTIONS_TABLE
 from models.risk.batch import RISK_TABLE
 from models.risk.engine import MODEL_VERSION
 from pipelines import steps
-from pipelines.gold.tables import FEATURES_DAILY, OHLCV_TABLES, ONCHAIN_DAILY, SENTIMENT_DAILY
+from pipelines.contracts.gold import FEATURES_DAILY, OHLCV_TABLES, ONCHAIN_DAILY, SENTIMENT_DAILY
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.reference import load_assets

@@ -9,7 +9,7 @@ from dagster_project.assets.results import Materialization
 from dagster_project.partitions import fetch_day_asset
 from dagster_project.resources import LakeResource, ServingStoreResource, pipeline_settings
 from pipelines import steps
-from pipelines.gold.tables import GOLD_TABLES
+from pipelines.contracts.gold import GOLD_TABLES
 
 GROUP = "serving"
 SERVING_KEY = dg.AssetKey(["serving", "store"])

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.forecast.models import Forecaster
+from models.forecast.forecasters import Forecaster
 
 PERIODS_PER_YEAR = 365
 

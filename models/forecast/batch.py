@@ -1,10 +1,11 @@
-"""The forecasting job: a 30-day forecast path per asset from ``gold/ohlcv_1d``, kept as the
+"""The forecasting step: a 30-day forecast path per asset from ``gold/ohlcv_1d``, kept as the
 7- and 30-day horizons in ``gold/predictions``, with each fitted model's artefact and
 evaluation metrics in the model registry.
 
-Per asset with enough history (``MIN_HISTORY`` days): :class:`~models.forecast.models.AutoArima`
-(log prices with d = 1; levels with d = 0 for stablecoins, which revert to their peg) picks its
-order on the whole history and forecasts 30 days. Its metrics come from a rolling-origin
+Per asset with enough history (``MIN_HISTORY`` days):
+:class:`~models.forecast.forecasters.AutoArima` (log prices with d = 1; levels with d = 0 for
+stablecoins, which revert to their peg) picks its order on the whole history and forecasts 30
+days. Its metrics come from a rolling-origin
 evaluation at the 7-day horizon over the last ``EVALUATION_ORIGINS`` origins (up to 7 days
 apart, closer on a short history) in which the whole procedure -- order selection included --
 sees only each origin's past: the order and coefficients are chosen afresh every
@@ -28,16 +29,17 @@ import pandas as pd
 import pyarrow as pa
 
 from models.forecast.evaluation import rolling_origin
-from models.forecast.models import LEVELS, AutoArima, Forecast, Forecaster, NaiveForecaster
+from models.forecast.forecasters import AutoArima, Forecast, Forecaster, NaiveForecaster
+from models.forecast.intervals import LEVELS
 from models.forecast.neural import EnsembleForecaster, LstmForecaster
-from models.gold import gold_frame
+from models.inputs import gold_frame
 from models.registry import ModelRegistry
 from pipelines.contracts.reference import Asset
+from pipelines.contracts.served import PREDICTIONS_SCHEMA
 from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import ForecastModel
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
-from pipelines.serving.base import PREDICTIONS_SCHEMA
 
 PREDICTIONS_TABLE = "predictions"
 HORIZONS = (7, 30)
@@ -79,11 +81,7 @@ def forecast_lake(
     """Forecast every asset with enough history. ``reselect`` chooses each model's order
     afresh (the weekly retraining); without it the order of the asset's latest registered model
     is kept and only its coefficients are re-estimated on the new data (the daily run)."""
-    uri = paths.gold("ohlcv_1d")
-    if not lake.exists(uri):
-        raise NotFoundError(f"no gold/ohlcv_1d at {uri}: run rwa gold first")
-    frame = lake.to_arrow(uri, columns=["asset_id", "date", "close"]).to_pandas()
-    frame = frame.sort_values(["asset_id", "date"])
+    frame = _daily_closes(lake, paths)
     exogenous = _exogenous(lake, paths) if model != "arima" else None
     report = ForecastRunReport()
     tables = []
@@ -99,9 +97,8 @@ def forecast_lake(
         order = None if reselect else _registered_order(registry, asset.asset_id)
         extra = None if exogenous is None else _aligned(exogenous, asset.asset_id, bars["date"])
 
-        chosen: ForecastModel = model
-        if model != "arima" and closes.size < min_days:
-            chosen = "arima"  # too short to train the LSTM on 30-day targets
+        chosen = _chosen_model(model, closes.size, min_days)
+        if chosen != model:
             report.fallbacks[asset.asset_id] = (
                 f"{closes.size} days (< {min_days} for the LSTM): ARIMA used"
             )
@@ -127,6 +124,20 @@ def forecast_lake(
         lake.merge(rows, paths.gold(PREDICTIONS_TABLE), keys=KEYS, update_when=None)
         report.rows_written = rows.num_rows
     return report
+
+
+def _daily_closes(lake: DeltaLake, paths: LakePaths) -> pd.DataFrame:
+    """``asset_id``, ``date``, ``close`` of ``gold/ohlcv_1d``, by asset and date."""
+    uri = paths.gold("ohlcv_1d")
+    if not lake.exists(uri):
+        raise NotFoundError(f"no gold/ohlcv_1d at {uri}: run rwa gold first")
+    frame = lake.to_arrow(uri, columns=["asset_id", "date", "close"]).to_pandas()
+    return frame.sort_values(["asset_id", "date"])
+
+
+def _chosen_model(model: ForecastModel, days: int, min_days: int) -> ForecastModel:
+    """``model``, or ARIMA for a history too short to train the LSTM on 30-day targets."""
+    return "arima" if model != "arima" and days < min_days else model
 
 
 def prediction_rows(

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.forecast import metrics
-from models.forecast.models import LEVELS, Forecast, Forecaster
+from models.forecast.forecasters import Forecast, Forecaster
+from models.forecast.intervals import LEVELS
 
 
 @dataclass(frozen=True, slots=True)

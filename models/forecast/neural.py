@@ -4,11 +4,13 @@
 the daily log return, its 7-day rolling volatility, and any exogenous gold features the caller
 supplies (on-chain, sentiment, macro), each standardised on the training data -- and predicts
 the *cumulative* log return 1..horizon days ahead at five quantiles (2.5%, 10%, 50%, 90%,
-97.5%) with the pinball loss: the 80% and 95% intervals come straight from the quantiles, the
-point forecast is the median. Training is seeded, so a fit is reproducible.
+97.5%) with the pinball loss: the 80% and 95% intervals come straight from the quantiles
+(:func:`~models.forecast.intervals.quantile_intervals`), the point forecast is the median.
+Training is seeded, so a fit is reproducible.
 
 :class:`EnsembleForecaster` -- the mean of its members in log space, for the point forecast and
-for each interval bound (quantile averaging).
+for each interval bound (quantile averaging,
+:func:`~models.forecast.intervals.averaged_intervals`).
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from models.forecast.models import LEVELS, Forecast, Forecaster, flat_forecast, is_constant
-
-QUANTILES = (0.025, 0.10, 0.50, 0.90, 0.975)
-_BOUNDS = {0.80: (1, 3), 0.95: (0, 4)}  # quantile columns of each interval
+from models.forecast.forecasters import Forecast, Forecaster, flat_forecast, is_constant
+from models.forecast.intervals import (
+    MEDIAN_COLUMN,
+    QUANTILES,
+    averaged_intervals,
+    log_mean,
+    quantile_intervals,
+)
 
 
 class LstmForecaster(Forecaster):
@@ -61,9 +67,8 @@ class LstmForecaster(Forecaster):
         quantiles = scale * self._predict(model, features[-self.window :])  # (horizon, 5)
         quantiles = np.sort(quantiles, axis=1)  # no crossing
         last = float(history[-1])
-        mean = last * np.exp(quantiles[:, 2])
-        lower = {level: last * np.exp(quantiles[:, lo]) for level, (lo, _) in _BOUNDS.items()}
-        upper = {level: last * np.exp(quantiles[:, hi]) for level, (_, hi) in _BOUNDS.items()}
+        mean = last * np.exp(quantiles[:, MEDIAN_COLUMN])
+        lower, upper = quantile_intervals(last, quantiles)
         params = {
             "model": "lstm",
             "window": self.window,
@@ -153,14 +158,10 @@ class EnsembleForecaster(Forecaster):
 
     def forecast(self, history: np.ndarray, horizon: int) -> Forecast:
         results = [member.forecast(history, horizon) for member in self.members]
-
-        def log_mean(arrays: list[np.ndarray]) -> np.ndarray:
-            mean: np.ndarray = np.exp(np.mean([np.log(a) for a in arrays], axis=0))
-            return mean
-
+        lower, upper = averaged_intervals([r.lower for r in results], [r.upper for r in results])
         return Forecast(
             log_mean([r.mean for r in results]),
-            {level: log_mean([r.lower[level] for r in results]) for level in LEVELS},
-            {level: log_mean([r.upper[level] for r in results]) for level in LEVELS},
+            lower,
+            upper,
             {"model": "ensemble", "members": [r.params for r in results]},
         )

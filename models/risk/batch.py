@@ -1,4 +1,4 @@
-"""The risk job: score every reference asset from the gold tables, as of a day.
+"""The risk step: score every reference asset from the gold tables, as of a day.
 
 Reads ``gold/ohlcv_1d`` (the trailing two years of daily bars), ``gold/features_daily`` (Amihud
 illiquidity, zero-volume share) and ``gold/onchain_daily`` when built (DEX liquidity, premium to
@@ -18,14 +18,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from models.gold import gold_frame
+from models.inputs import gold_frame
 from models.risk.engine import MODEL_VERSION, RiskScore, score_asset
 from models.risk.market import LIQUIDITY_LOOKBACK_DAYS, LOOKBACK_DAYS, MarketHistory
 from pipelines.contracts.reference import Asset
+from pipelines.contracts.served import RISK_SCORES_SCHEMA
 from pipelines.core.errors import NotFoundError
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
-from pipelines.serving.base import RISK_SCORES_SCHEMA
 
 RISK_TABLE = "risk_scores"
 KEYS = ("asset_id", "date", "model_version")

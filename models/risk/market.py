@@ -24,7 +24,7 @@ from models.risk.factors import Factor, linear_scale, log_scale
 from models.risk.tail import tail_forecast
 
 SUB_SCORE = "market"
-#: Calendar days of daily bars the risk job hands over: two years, enough standardised returns
+#: Calendar days of daily bars the risk step hands over: two years, enough standardised returns
 #: for the VaR's empirical tail; older days would weigh almost nothing.
 LOOKBACK_DAYS = 730
 #: Calendar days of liquidity features (Amihud, zero-volume share, DEX liquidity) read.

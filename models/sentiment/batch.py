@@ -1,8 +1,8 @@
-"""The sentiment job: score the articles of the asset-days gold marked as unscored, then fill
+"""The sentiment step: score the articles of the asset-days gold marked as unscored, then fill
 ``gold/sentiment_daily``'s score columns.
 
 ``gold/sentiment_daily`` lists, per asset and UTC day, the ids of the articles naming the asset,
-with ``model_version`` null until scored (gold clears it when a day's articles change). The job
+with ``model_version`` null until scored (gold clears it when a day's articles change). The step
 scores each article once per model (``gold/article_sentiment``, keyed by article and model
 version: a rerun, or an article naming several assets, costs nothing more) and aggregates per
 asset-day:
@@ -25,8 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from models.sentiment.scorers import SentimentScorer
+from pipelines.contracts.gold import SENTIMENT_DAILY
 from pipelines.core.errors import NotFoundError
-from pipelines.gold.tables import SENTIMENT_DAILY
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from pipelines.core.errors import ConfigurationError
-from pipelines.core.settings import Settings
+from pipelines.core.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -157,21 +157,21 @@ class LexiconScorer(SentimentScorer):
         return Sentiment(weight * positive / total, weight * negative / total, 1.0 - weight)
 
 
-def load_scorer(settings: Settings) -> SentimentScorer:
+def load_scorer(settings: ModelSettings) -> SentimentScorer:
     """FinBERT from ``RWA_SENTIMENT_MODEL`` when it loads; else the lexicon, with the reason
     logged (and the lexicon's own ``model_version`` on every score)."""
     try:
         return FinBertScorer(
-            settings.models.sentiment_model,
-            batch_size=settings.models.sentiment_batch_size,
-            max_tokens=settings.models.sentiment_max_tokens,
-            local_files_only=not settings.models.sentiment_allow_download,
+            settings.sentiment_model,
+            batch_size=settings.sentiment_batch_size,
+            max_tokens=settings.sentiment_max_tokens,
+            local_files_only=not settings.sentiment_allow_download,
         )
     except (OSError, ValueError) as error:
         log.warning(
             "sentiment model %r could not be loaded (%s); scoring with the Loughran-McDonald "
             "lexicon instead",
-            settings.models.sentiment_model,
+            settings.sentiment_model,
             str(error).splitlines()[0] if str(error) else type(error).__name__,
         )
         return LexiconScorer()

@@ -1,22 +1,17 @@
 """The bronze lander: a Kafka consumer group that lands raw envelopes in bronze exactly once.
 
 It follows the Kafka Connect S3 sink's exactly-once rule: objects are named deterministically
-from ``(topic, partition, first offset)`` and a partition's offsets are committed only after
-every object of a batch is durably written, so a lander that dies anywhere between writing and
-committing rewrites the very same names on restart, and the object store (``put_if_absent``)
-turns the rewrite into a no-op.
+from ``(topic, partition, first offset)`` (:mod:`pipelines.bronze.batches`) and a partition's
+offsets are committed only after every object of a batch is durably written
+(:meth:`pipelines.kafka.consumer.GroupConsumer.commit_after`, the one place offsets are
+committed), so a lander that dies anywhere between writing and committing rewrites the very
+same names on restart, and the object store (``put_if_absent``) turns the rewrite into a no-op.
 
-Batches and object names
+Batches
     Records are buffered per Kafka partition. A buffer is flushed as one *batch* when it holds
     ``RWA_LANDER_MAX_RECORDS`` records or ``RWA_LANDER_MAX_BYTES`` bytes of envelope lines, when
     it is ``RWA_LANDER_MAX_INTERVAL_S`` old, or when the lander stops. A batch is split by bronze
-    partition (source, dataset, fetch date), one object per group::
-
-        bronze/source=<s>/dataset=<d>/date=<YYYY-MM-DD>/<topic>+<partition>+<offset:020d>.jsonl
-
-    where ``offset`` is the offset of the group's first record; lines are in offset order and
-    are the canonical envelope lines (``RawEnvelope.to_json_line``), so a replay produces
-    byte-identical objects.
+    partition (source, dataset, fetch date), one object per group.
 
 Batch manifests (why a crash cannot change the boundaries)
     Kafka Connect keeps names deterministic only while rotation is deterministic (by record
@@ -43,73 +38,49 @@ Commits and rebalances
 Dead letters
     A record that is not an envelope (undecodable bytes, not JSON, JSON failing ``RawEnvelope``
     validation, a source name unfit for a partition folder) goes to ``RWA_KAFKA_DEAD_LETTER_TOPIC``
-    with its original key and value, and headers ``dlq.reason``, ``dlq.topic``,
-    ``dlq.partition``, ``dlq.offset`` and ``dlq.group``; its offset is committed with its batch.
-    Dead letters are acknowledged (``acks=all``) before that commit, so none is lost; after a
-    crash between the two they are sent again (at least once).
+    (:mod:`pipelines.kafka.dead_letters`) with its original key and value; its offset is
+    committed with its batch, after the dead letters are acknowledged.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
+import functools
 import logging
-import re
 import signal
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import (
-    CommitFailedError,
-    IllegalGenerationError,
-    KafkaError,
-    RebalanceInProgressError,
-    UnknownMemberIdError,
-)
-from kafka.structs import OffsetAndMetadata
-from pydantic import ValidationError
+from kafka import TopicPartition
 
-from pipelines.bronze.writer import partition_prefix
-from pipelines.contracts.envelope import RawEnvelope
-from pipelines.core.errors import RwaError
-from pipelines.core.settings import Settings
-from pipelines.kafka.client import (
-    close_producer,
-    consumer_config,
-    flush_timeout_s,
-    new_producer,
-    producer_config,
+from pipelines.bronze.batches import (
+    BatchManifest,
+    ConsumedRecord,
+    PartitionBuffer,
+    dead_letters,
+    decode_record,
+    group_objects,
 )
+from pipelines.core.errors import RwaError
+from pipelines.core.settings import KafkaSettings
+from pipelines.kafka.consumer import GroupConsumer
+from pipelines.kafka.dead_letters import DeadLetterPublisher
 from pipelines.kafka.topics import ensure_topics, project_topics, raw_topics
-from pipelines.lake.objects import ObjectStore, open_object_store
+from pipelines.lake.objects import ObjectStore
 
 log = logging.getLogger(__name__)
 
-MANIFEST_PREFIX = "_lander"
-#: A source name becomes a folder name: no separators, no hidden or relative names.
-_SAFE_SOURCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-#: Commit errors meaning "the group moved on": the partition's next owner replays the batch.
-_REBALANCED = (
-    CommitFailedError,
-    RebalanceInProgressError,
-    IllegalGenerationError,
-    UnknownMemberIdError,
-)
 _MAX_POLL_WAIT_S = 0.5
 
 ObjectHook = Callable[[str], None]
 
 
 class LanderError(RwaError):
-    """The lander cannot go on (no partitions assigned, dead letters not acknowledged)."""
+    """The lander cannot go on (no partitions assigned within the timeout)."""
 
 
 class LanderConflictError(LanderError):
@@ -135,124 +106,8 @@ class LanderReport:
     active_seconds: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class _Record:
-    """One consumed record: an envelope line bound for ``folder``, or a dead letter."""
-
-    offset: int
-    size: int
-    line: str | None = None
-    folder: str | None = None
-    key: bytes | None = None
-    value: bytes | None = None
-    reason: str | None = None
-
-    @property
-    def fingerprint(self) -> str:
-        data = self.line.encode() if self.line is not None else (self.value or b"")
-        return hashlib.sha256(data).hexdigest()
-
-
-@dataclass
-class _Buffer:
-    records: list[_Record]
-    opened_at: float
-    size: int = 0
-    #: the last offset a manifest from an earlier run fixes for this batch
-    forced_end: int | None = None
-
-    @property
-    def last_offset(self) -> int:
-        return self.records[-1].offset
-
-
-@dataclass(frozen=True)
-class BatchManifest:
-    topic: str
-    partition: int
-    first_offset: int
-    last_offset: int
-    records: int
-    dead_letters: int
-    objects: list[str]
-    first_record_sha256: str
-
-    def encode(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True, indent=1).encode()
-
-    @classmethod
-    def decode(cls, data: bytes) -> BatchManifest:
-        return cls(**json.loads(data))
-
-
-def manifest_key(topic: str, partition: int, first_offset: int) -> str:
-    return f"{MANIFEST_PREFIX}/{topic}/{partition}/{first_offset:020d}.json"
-
-
-def object_key(folder: str, topic: str, partition: int, first_offset: int) -> str:
-    """The bronze key of a group whose first record is at ``first_offset``."""
-    return f"{folder}/{topic}+{partition}+{first_offset:020d}.jsonl"
-
-
-def decode_record(key: bytes | None, value: bytes | None, offset: int) -> _Record:
-    """A consumed value as an envelope line, or as a dead letter with the reason."""
-    size = len(value or b"")
-    if value is None:
-        return _Record(offset, size, key=key, value=value, reason="empty value (tombstone)")
-    try:
-        envelope = RawEnvelope.model_validate_json(value)
-    except ValidationError as error:
-        return _Record(offset, size, key=key, value=value, reason=_validation_reason(error))
-    if not _SAFE_SOURCE.fullmatch(envelope.source):
-        reason = f"source {envelope.source!r} is not usable as a bronze partition folder"
-        return _Record(offset, size, key=key, value=value, reason=reason)
-    line = envelope.to_json_line()
-    folder = partition_prefix(envelope.source, envelope.dataset, envelope.fetched_date.isoformat())
-    return _Record(offset, len(line) + 1, line=line, folder=folder)
-
-
-def _validation_reason(error: ValidationError) -> str:
-    problems = error.errors(include_url=False)
-    first = problems[0]
-    if first["type"] == "json_invalid":
-        return f"value is not JSON: {first['msg']}"
-    if first["type"] == "model_type" or not first["loc"]:
-        return f"value is not a raw envelope: {first['msg']}"
-    where = ".".join(str(part) for part in first["loc"])
-    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"value is not a raw envelope: {where}: {first['msg']}{more}"
-
-
-class _RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Notes partitions whose buffers must be dropped. kafka-python calls it on its IO thread,
-    so it only records; the lander's own thread acts on it after each poll."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._reset: set[TopicPartition] = set()
-
-    def _note(self, partitions: Any) -> None:
-        with self._lock:
-            self._reset.update(partitions)
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        self._note(revoked)
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        # A (re)assigned partition restarts at its committed offset: an old buffer is stale.
-        self._note(assigned)
-
-    def on_partitions_lost(self, lost: Any) -> None:
-        self._note(lost)
-
-    def take(self) -> set[TopicPartition]:
-        with self._lock:
-            taken, self._reset = self._reset, set()
-        return taken
-
-
 class BronzeLander:
-    """Consumes the raw topics as group ``RWA_LANDER_GROUP_ID`` and lands them in bronze.
+    """Consumes the raw topics as group ``RWA_LANDER_GROUP_ID`` and lands them in ``store``.
 
     ``consumer_overrides`` are extra kafka-python consumer settings (group timeouts);
     ``after_object`` is called with each object key right after the object is written and before
@@ -261,27 +116,26 @@ class BronzeLander:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: KafkaSettings,
+        store: ObjectStore,
         *,
-        store: ObjectStore | None = None,
         topics: Sequence[str] | None = None,
         consumer_overrides: Mapping[str, Any] | None = None,
         after_object: ObjectHook | None = None,
         assignment_timeout_s: float = 60.0,
     ) -> None:
         self.settings = settings
-        self.store = store if store is not None else open_object_store(settings.lake)
+        self.store = store
         self.topics = list(topics) if topics is not None else raw_topics()
-        self.group_id = settings.kafka.lander_group_id
-        self.dead_letter_topic = settings.kafka.dead_letter_topic
+        self.group_id = settings.lander_group_id
         self._after_object = after_object
         self._assignment_timeout_s = assignment_timeout_s
         ensure_topics(settings, [*self.topics, *project_topics(settings)])
-        config = consumer_config(settings, self.group_id) | dict(consumer_overrides or {})
-        self._consumer = KafkaConsumer(**config)
-        self._dead_letters: KafkaProducer | None = None  # created on the first dead letter
-        self._listener = _RebalanceListener()
-        self._buffers: dict[TopicPartition, _Buffer] = {}
+        self._consumer = GroupConsumer(
+            settings, self.group_id, self.topics, overrides=consumer_overrides
+        )
+        self._dead_letters = DeadLetterPublisher(settings, self.group_id)
+        self._buffers: dict[TopicPartition, PartitionBuffer] = {}
         self._stop = threading.Event()
         self.report = LanderReport()
         self._first_record_at: float | None = None
@@ -310,7 +164,7 @@ class BronzeLander:
         started = time.monotonic()
         try:
             with self._signals_stop(handle_signals):
-                self._consumer.subscribe(self.topics, listener=self._listener)
+                self._consumer.subscribe()
                 self._loop(started, stop_after_idle_s, max_records)
                 self._flush_all()
         finally:
@@ -321,7 +175,7 @@ class BronzeLander:
     def _loop(self, started: float, idle_s: float | None, max_records: int | None) -> None:
         active_since: float | None = None  # first assignment, then the latest record
         while not self._stop.is_set():
-            polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms())
+            polled = self._consumer.poll(self._poll_timeout_ms())
             self._drop_reset_partitions()
             now = time.monotonic()
             if active_since is None and self._consumer.assignment():
@@ -346,9 +200,7 @@ class BronzeLander:
         wait = _MAX_POLL_WAIT_S
         for buffer in self._buffers.values():
             if buffer.forced_end is None:  # a buffer waiting for a manifest's end has no due time
-                due = (
-                    buffer.opened_at + self.settings.kafka.lander_max_interval_s - time.monotonic()
-                )
+                due = buffer.opened_at + self.settings.lander_max_interval_s - time.monotonic()
                 wait = min(wait, max(due, 0.0))
         return int(wait * 1000)
 
@@ -375,12 +227,8 @@ class BronzeLander:
                 signal.signal(sig, handler)
 
     def close(self) -> None:
-        with contextlib.suppress(KafkaError):
-            self._consumer.close()
-        if self._dead_letters is not None:
-            # Its sends were flushed with their batch: nothing is left worth waiting for.
-            close_producer(self._dead_letters, 0)
-            self._dead_letters = None
+        self._consumer.close()
+        self._dead_letters.close()
 
     # -- buffering ---------------------------------------------------------------------------
 
@@ -402,28 +250,28 @@ class BronzeLander:
             self._flush(tp)  # the manifest's range is complete (the log has a gap after it)
             buffer = self._buffers.get(tp)
         if buffer is None:
-            buffer = self._buffers[tp] = _Buffer([], opened_at=time.monotonic())
+            buffer = self._buffers[tp] = PartitionBuffer([], opened_at=time.monotonic())
         buffer.records.append(record)
         buffer.size += record.size
         if self._is_full(buffer):
             self._flush(tp)
 
-    def _is_full(self, buffer: _Buffer) -> bool:
+    def _is_full(self, buffer: PartitionBuffer) -> bool:
         if buffer.forced_end is not None:
             return buffer.last_offset >= buffer.forced_end
         return (
-            len(buffer.records) >= self.settings.kafka.lander_max_records
-            or buffer.size >= self.settings.kafka.lander_max_bytes
+            len(buffer.records) >= self.settings.lander_max_records
+            or buffer.size >= self.settings.lander_max_bytes
         )
 
     def _rotate_due(self, now: float) -> None:
         for tp, buffer in list(self._buffers.items()):
             waiting = buffer.forced_end is not None  # only the manifest's end may close it
-            if not waiting and now - buffer.opened_at >= self.settings.kafka.lander_max_interval_s:
+            if not waiting and now - buffer.opened_at >= self.settings.lander_max_interval_s:
                 self._flush(tp)
 
     def _drop_reset_partitions(self) -> None:
-        for tp in self._listener.take():
+        for tp in self._consumer.reset_partitions():
             self._buffers.pop(tp, None)
 
     def _flush_all(self) -> None:
@@ -442,35 +290,27 @@ class BronzeLander:
             manifest = self._claim(tp, records)
             if manifest.last_offset > records[-1].offset:
                 # An earlier run landed a longer batch from this offset: wait for its end.
-                self._buffers[tp] = _Buffer(
+                self._buffers[tp] = PartitionBuffer(
                     records, buffer.opened_at, sum(r.size for r in records), manifest.last_offset
                 )
                 return
             count = sum(1 for r in records if r.offset <= manifest.last_offset)
             batch, records = records[:count], records[count:]
             self._check_replay(manifest, batch)
-            self._land(tp, batch)
-            self._send_dead_letters(tp, batch)
-            self.report.batches += 1
-            committed = self._commit(tp, manifest.last_offset + 1)
+            committed = self._consumer.commit_after(
+                tp, manifest.last_offset + 1, functools.partial(self._write_batch, tp, batch)
+            )
             if self._first_record_at is not None:
                 self.report.active_seconds = time.monotonic() - self._first_record_at
             if not committed:
+                self.report.commits_refused += 1
+                self._buffers.pop(tp, None)
                 return  # the group moved on; the next owner replays what is left
 
-    def _claim(self, tp: TopicPartition, records: list[_Record]) -> BatchManifest:
+    def _claim(self, tp: TopicPartition, records: list[ConsumedRecord]) -> BatchManifest:
         """This batch's manifest, or the one an earlier run wrote for the same first offset."""
-        mine = BatchManifest(
-            topic=tp.topic,
-            partition=tp.partition,
-            first_offset=records[0].offset,
-            last_offset=records[-1].offset,
-            records=len(records),
-            dead_letters=sum(1 for r in records if r.reason is not None),
-            objects=sorted(_groups(tp, records)),
-            first_record_sha256=records[0].fingerprint,
-        )
-        key = manifest_key(tp.topic, tp.partition, mine.first_offset)
+        mine = BatchManifest.of(tp, records)
+        key = mine.key
         if self.store.put_if_absent(key, mine.encode()):
             return mine
         theirs = BatchManifest.decode(self.store.get(key))
@@ -482,17 +322,24 @@ class BronzeLander:
         log.info("replaying %s: offsets %s..%s", key, theirs.first_offset, theirs.last_offset)
         return theirs
 
-    def _check_replay(self, manifest: BatchManifest, batch: list[_Record]) -> None:
+    def _check_replay(self, manifest: BatchManifest, batch: list[ConsumedRecord]) -> None:
         tp = TopicPartition(manifest.topic, manifest.partition)
-        if manifest.records != len(batch) or manifest.objects != sorted(_groups(tp, batch)):
+        if manifest.records != len(batch) or manifest.objects != sorted(group_objects(tp, batch)):
             raise LanderConflictError(
                 f"offsets {manifest.first_offset}..{manifest.last_offset} of "
                 f"{manifest.topic}[{manifest.partition}] hold other records than when they were "
                 f"landed: were the topic's offsets reused (topic recreated)?"
             )
 
-    def _land(self, tp: TopicPartition, batch: list[_Record]) -> None:
-        for key, lines in _groups(tp, batch).items():
+    def _write_batch(self, tp: TopicPartition, batch: list[ConsumedRecord]) -> None:
+        """Land the batch's objects, then publish its dead letters: what is durable before the
+        batch's offsets are committed."""
+        self._land(tp, batch)
+        self.report.dead_letters += self._dead_letters.send(tp, dead_letters(batch))
+        self.report.batches += 1
+
+    def _land(self, tp: TopicPartition, batch: list[ConsumedRecord]) -> None:
+        for key, lines in group_objects(tp, batch).items():
             body = "".join(f"{line}\n" for line in lines).encode()
             if self.store.put_if_absent(key, body):
                 self.report.objects_written += 1
@@ -507,61 +354,3 @@ class BronzeLander:
                 )
             if self._after_object is not None:
                 self._after_object(key)
-
-    def _send_dead_letters(self, tp: TopicPartition, batch: list[_Record]) -> None:
-        dead = [r for r in batch if r.reason is not None]
-        if not dead:
-            return
-        if self._dead_letters is None:
-            self._dead_letters = new_producer(producer_config(self.settings))
-        futures = [
-            self._dead_letters.send(
-                self.dead_letter_topic,
-                key=r.key,
-                value=r.value,
-                headers=[
-                    ("dlq.reason", (r.reason or "").encode()),
-                    ("dlq.topic", tp.topic.encode()),
-                    ("dlq.partition", str(tp.partition).encode()),
-                    ("dlq.offset", str(r.offset).encode()),
-                    ("dlq.group", self.group_id.encode()),
-                ],
-            )
-            for r in dead
-        ]
-        with contextlib.suppress(KafkaError):  # a flush timeout: counted as failures below
-            self._dead_letters.flush(timeout=flush_timeout_s(self._dead_letters.config))
-        failed = [f.exception or "not acknowledged in time" for f in futures if not f.succeeded()]
-        if failed:
-            raise LanderError(
-                f"{len(failed)} dead letters of {tp.topic}[{tp.partition}] were not acknowledged "
-                f"by {self.dead_letter_topic}: {failed[0]}"
-            )
-        self.report.dead_letters += len(dead)
-
-    def _commit(self, tp: TopicPartition, next_offset: int) -> bool:
-        try:
-            self._consumer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
-        except _REBALANCED as error:
-            log.warning(
-                "commit of %s at %s refused (%s); its next owner replays it", tp, next_offset, error
-            )
-            self.report.commits_refused += 1
-            self._buffers.pop(tp, None)
-            return False
-        return True
-
-
-def _groups(tp: TopicPartition, batch: list[_Record]) -> dict[str, list[str]]:
-    """Object key -> lines: the batch's envelopes split by bronze partition folder, each group
-    named after its first record's offset."""
-    by_folder: dict[str, list[_Record]] = defaultdict(list)
-    for record in batch:
-        if record.folder is not None:
-            by_folder[record.folder].append(record)
-    return {
-        object_key(folder, tp.topic, tp.partition, records[0].offset): [
-            r.line for r in records if r.line is not None
-        ]
-        for folder, records in by_folder.items()
-    }

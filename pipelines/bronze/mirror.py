@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from pipelines.bronze.writer import BRONZE_PREFIX
+from pipelines.contracts.envelope import BRONZE_PREFIX
 from pipelines.lake.objects import ObjectStore
 
 

@@ -1,7 +1,8 @@
 """Landing raw envelopes in bronze.
 
-Layout: ``bronze/source=<source>/dataset=<dataset>/date=<fetch date>/<object>.jsonl``, one
-envelope per line. Objects are immutable and their names are derived from what they hold:
+Layout (:mod:`pipelines.contracts.envelope`):
+``bronze/source=<source>/dataset=<dataset>/date=<fetch date>/<object>.jsonl``, one envelope per
+line. Objects are immutable and their names are derived from what they hold:
 
 * landed directly, an object is named by the hash of its content (``part-<sha256>.jsonl``), so
   landing the same input again finds every object already there and writes nothing;
@@ -11,41 +12,18 @@ envelope per line. Objects are immutable and their names are derived from what t
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pipelines.contracts.envelope import RawEnvelope
-from pipelines.lake.objects import ObjectStore
-
-BRONZE_PREFIX = "bronze"
-
-
-def partition_prefix(source: str, dataset: str, day: str) -> str:
-    """Folder of one (source, dataset, date) partition, relative to the lake root."""
-    return f"{BRONZE_PREFIX}/source={source}/dataset={dataset}/date={day}"
-
-
-def dataset_glob(dataset: str, days: Sequence[dt.date] | None = None) -> str:
-    """Glob (relative to the lake root) matching the bronze objects of a dataset: all of them,
-    or those fetched on ``days`` (Hadoop/Spark ``{a,b}`` alternation)."""
-    dates = "*" if days is None else "{" + ",".join(day.isoformat() for day in days) + "}"
-    return f"{BRONZE_PREFIX}/source=*/dataset={dataset}/date={dates}/*.jsonl"
-
-
-_OBJECT_KEY = re.compile(
-    rf"^{BRONZE_PREFIX}/source=[^/]+/dataset=(?P<dataset>[^/]+)/date=[^/]+/[^/]+$"
+from pipelines.contracts.envelope import (
+    BRONZE_PREFIX,
+    RawEnvelope,
+    object_dataset,
+    partition_prefix,
 )
-
-
-def object_dataset(key: str) -> str | None:
-    """The dataset of the bronze object at ``key`` (lake-relative), or None when ``key`` does
-    not name an object in the bronze layout."""
-    match = _OBJECT_KEY.match(key)
-    return None if match is None else match["dataset"]
+from pipelines.lake.objects import ObjectStore
 
 
 @dataclass

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -19,14 +21,6 @@ SCHEMA_VERSION = 1
 
 Dataset = Literal["prices", "onchain", "economic", "news"]
 DATASETS: tuple[Dataset, ...] = ("prices", "onchain", "economic", "news")
-
-#: Kafka topic per dataset (the seed's topic names).
-TOPIC_BY_DATASET: dict[Dataset, str] = {
-    "prices": "price-data-raw",
-    "onchain": "onchain-data-raw",
-    "economic": "economic-data-raw",
-    "news": "news-sentiment-raw",
-}
 
 
 class RawEnvelope(BaseModel):
@@ -98,3 +92,34 @@ class RawEnvelope(BaseModel):
 def canonical_json(value: Any) -> str:
     """Deterministic JSON text: same value, same bytes."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# --- the bronze object layout ----------------------------------------------------------------
+# ``bronze/source=<source>/dataset=<dataset>/date=<fetch date>/<object>.jsonl``, one envelope
+# per line: bronze writes it, silver streams it, the inventory and the sensors read it.
+
+BRONZE_PREFIX = "bronze"
+
+
+def partition_prefix(source: str, dataset: str, day: str) -> str:
+    """Folder of one (source, dataset, date) partition, relative to the lake root."""
+    return f"{BRONZE_PREFIX}/source={source}/dataset={dataset}/date={day}"
+
+
+def dataset_glob(dataset: str, days: Sequence[dt.date] | None = None) -> str:
+    """Glob (relative to the lake root) matching the bronze objects of a dataset: all of them,
+    or those fetched on ``days`` (Hadoop/Spark ``{a,b}`` alternation)."""
+    dates = "*" if days is None else "{" + ",".join(day.isoformat() for day in days) + "}"
+    return f"{BRONZE_PREFIX}/source=*/dataset={dataset}/date={dates}/*.jsonl"
+
+
+_OBJECT_KEY = re.compile(
+    rf"^{BRONZE_PREFIX}/source=[^/]+/dataset=(?P<dataset>[^/]+)/date=[^/]+/[^/]+$"
+)
+
+
+def object_dataset(key: str) -> str | None:
+    """The dataset of the bronze object at ``key`` (lake-relative), or None when ``key`` does
+    not name an object in the bronze layout."""
+    match = _OBJECT_KEY.match(key)
+    return None if match is None else match["dataset"]

@@ -8,7 +8,7 @@ scoring needs. A fact that is not known is ``None``; nothing is guessed.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,15 +21,7 @@ AssetClass = Literal[
     "stablecoin",
     "crypto",
 ]
-ASSET_CLASSES: tuple[AssetClass, ...] = (
-    "tokenized_treasury",
-    "money_market_fund",
-    "private_credit",
-    "real_estate",
-    "tokenized_gold",
-    "stablecoin",
-    "crypto",
-)
+ASSET_CLASSES: tuple[AssetClass, ...] = get_args(AssetClass)
 
 
 class _Frozen(BaseModel):

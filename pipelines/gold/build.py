@@ -20,22 +20,23 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
 
-from pipelines.contracts.reference import Asset
-from pipelines.core.errors import DataContractError
-from pipelines.gold.features import daily_features
-from pipelines.gold.macro import asset_countries, macro_asof, widen_over_gaps
-from pipelines.gold.ohlcv import rollup_ohlcv
-from pipelines.gold.onchain import ONCHAIN_METRICS, onchain_daily
-from pipelines.gold.sentiment import merge_sentiment_days, news_per_asset_day
-from pipelines.gold.tables import (
+from pipelines.contracts.gold import (
     FEATURES_DAILY,
     MACRO_ASOF,
     OHLCV_TABLES,
     ONCHAIN_DAILY,
     SENTIMENT_DAILY,
     GoldTable,
-    replace_days,
 )
+from pipelines.contracts.measures import ONCHAIN_METRICS
+from pipelines.contracts.reference import Asset
+from pipelines.core.errors import DataContractError
+from pipelines.gold.features import daily_features
+from pipelines.gold.macro import asset_countries, macro_asof, widen_over_gaps
+from pipelines.gold.ohlcv import rollup_ohlcv
+from pipelines.gold.onchain import onchain_daily
+from pipelines.gold.sentiment import merge_sentiment_days, news_per_asset_day
+from pipelines.gold.tables import replace_days
 from pipelines.lake.days import DayRange, restrict
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths

@@ -33,8 +33,8 @@ import math
 from pyspark.sql import Column, DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
 
+from pipelines.contracts.gold import FEATURE_COLUMNS
 from pipelines.gold.ohlcv import DAY_SECONDS, bar_seconds, finest_bars
-from pipelines.serving.base import FEATURE_MEASURES
 
 #: Annualisation of a daily volatility: these markets trade every calendar day.
 ANNUALISATION = math.sqrt(365)
@@ -42,16 +42,6 @@ ANNUALISATION = math.sqrt(365)
 MIN_PERIODS: dict[int, int] = {7: 5, 30: 20}
 #: Amihud's ratio is quoted per million USD traded (raw per-dollar values are ~1e-12).
 AMIHUD_SCALE_USD = 1e6
-
-#: Table order of gold/features_daily: the served measures, plus ``intraday_bars`` (the count
-#: behind ``zero_volume_share``), which sits before ``hl_range`` in existing tables.
-FEATURE_COLUMNS = (
-    "asset_id",
-    "date",
-    *(measure for measure in FEATURE_MEASURES if measure != "hl_range"),
-    "intraday_bars",
-    "hl_range",
-)
 
 
 def trailing_days(days: int) -> WindowSpec:

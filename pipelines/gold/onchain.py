@@ -11,29 +11,19 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from pipelines.silver.onchain import COUNT_METRICS
-from pipelines.silver.onchain import ONCHAIN_METRICS as SILVER_METRICS
+from pipelines.contracts.gold import ONCHAIN_COLUMNS
+from pipelines.contracts.measures import COUNT_METRICS, ONCHAIN_METRICS
 
 #: Metrics of ``silver/onchain`` carried to gold, with their gold types (counts stay integers).
-ONCHAIN_METRICS: dict[str, str] = {
-    metric: "long" if metric in COUNT_METRICS else "double" for metric in SILVER_METRICS
+METRIC_TYPES: dict[str, str] = {
+    metric: "long" if metric in COUNT_METRICS else "double" for metric in ONCHAIN_METRICS
 }
-
-ONCHAIN_COLUMNS = (
-    "asset_id",
-    "date",
-    *ONCHAIN_METRICS,
-    "net_exchange_flow_usd",
-    "close",
-    "premium_to_nav",
-    "sources",
-)
 
 
 def latest_non_null(metric: str) -> Column:
     """The metric from the latest-fetched row that has it (rows without it do not compete)."""
     freshness = F.when(F.col(metric).isNotNull(), F.struct("fetched_at", "source"))
-    return F.max_by(F.col(metric), freshness).cast(ONCHAIN_METRICS[metric]).alias(metric)
+    return F.max_by(F.col(metric), freshness).cast(METRIC_TYPES[metric]).alias(metric)
 
 
 def combine_sources(silver: DataFrame) -> DataFrame:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from pipelines.gold.tables import SENTIMENT_DAILY
+from pipelines.contracts.gold import SENTIMENT_DAILY
 from pipelines.lake.days import DayRange
 from pipelines.lake.delta import DeltaLake
 

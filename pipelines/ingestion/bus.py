@@ -103,6 +103,6 @@ class KafkaBus(Bus):
 def open_bus(settings: Settings, kind: BusKind) -> Bus:
     """The bus ``kind`` as ``settings`` configure it (Kafka: the raw topics are ensured)."""
     if kind == "kafka":
-        with kafka_errors(settings):
-            return KafkaBus(EnvelopePublisher(settings))
+        with kafka_errors(settings.kafka):
+            return KafkaBus(EnvelopePublisher(settings.kafka))
     return DirectBus(BronzeWriter(open_object_store(settings.lake)))

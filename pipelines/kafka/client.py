@@ -13,7 +13,7 @@ from kafka.codec import has_lz4, has_zstd
 from kafka.errors import KafkaError
 
 from pipelines.core.errors import ConfigurationError, RwaError
-from pipelines.core.settings import Settings
+from pipelines.core.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
@@ -26,20 +26,20 @@ DEFAULT_SESSION_TIMEOUT_MS = 10_000
 DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000
 
 
-def bootstrap_servers(settings: Settings) -> list[str]:
+def bootstrap_servers(settings: KafkaSettings) -> list[str]:
     """``host:port`` entries of ``RWA_KAFKA_BOOTSTRAP_SERVERS``; at least one is required."""
-    servers = [part.strip() for part in settings.kafka.bootstrap_servers.split(",")]
+    servers = [part.strip() for part in settings.bootstrap_servers.split(",")]
     servers = [server for server in servers if server]
     if not servers:
         raise ConfigurationError("RWA_KAFKA_BOOTSTRAP_SERVERS is empty")
     return servers
 
 
-def client_config(settings: Settings) -> dict[str, Any]:
+def client_config(settings: KafkaSettings) -> dict[str, Any]:
     """Connection settings shared by producers, consumers and the admin client."""
     return {
         "bootstrap_servers": bootstrap_servers(settings),
-        "security_protocol": settings.kafka.security_protocol,
+        "security_protocol": settings.security_protocol,
         "client_id": CLIENT_ID,
     }
 
@@ -55,7 +55,7 @@ def compression_codec() -> str:
     return "gzip"
 
 
-def producer_config(settings: Settings) -> dict[str, Any]:
+def producer_config(settings: KafkaSettings) -> dict[str, Any]:
     """A durable producer: acks from every in-sync replica, idempotent where the broker supports
     it (kafka-python turns idempotence on by default and off, with a warning, for brokers older
     than 0.11), unlimited retries bounded by ``delivery_timeout_ms``, and compressed batches."""
@@ -107,7 +107,7 @@ def close_producer(producer: Any, timeout_s: float) -> None:
             sender.join(5)
 
 
-def consumer_config(settings: Settings, group_id: str) -> dict[str, Any]:
+def consumer_config(settings: KafkaSettings, group_id: str) -> dict[str, Any]:
     """A consumer-group member that commits by hand and starts a new group at the beginning."""
     return client_config(settings) | {
         "group_id": group_id,
@@ -126,7 +126,7 @@ class KafkaUnavailableError(RwaError):
 
 
 @contextlib.contextmanager
-def kafka_errors(settings: Settings) -> Iterator[None]:
+def kafka_errors(settings: KafkaSettings) -> Iterator[None]:
     """Turn kafka-python's exceptions into :class:`KafkaUnavailableError` (one-line CLI errors)."""
     try:
         yield
@@ -134,6 +134,4 @@ def kafka_errors(settings: Settings) -> Iterator[None]:
         detail = str(error).strip() or type(error).__name__
         if type(error).__name__ not in detail:
             detail = f"{type(error).__name__}: {detail}"
-        raise KafkaUnavailableError(
-            f"Kafka at {settings.kafka.bootstrap_servers}: {detail}"
-        ) from error
+        raise KafkaUnavailableError(f"Kafka at {settings.bootstrap_servers}: {detail}") from error

@@ -36,17 +36,17 @@ from typing import Any
 
 from kafka.errors import KafkaError
 
-from pipelines.contracts.envelope import TOPIC_BY_DATASET, RawEnvelope
+from pipelines.contracts.envelope import RawEnvelope
 from pipelines.core.errors import RwaError
 from pipelines.core.resources import Closeable
-from pipelines.core.settings import Settings
+from pipelines.core.settings import KafkaSettings
 from pipelines.kafka.client import (
     close_producer,
     flush_timeout_s,
     new_producer,
     producer_config,
 )
-from pipelines.kafka.topics import ensure_topics, raw_topics
+from pipelines.kafka.topics import TOPIC_BY_DATASET, ensure_topics, raw_topics
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class EnvelopePublisher(Closeable):
 
     def __init__(
         self,
-        settings: Settings,
+        settings: KafkaSettings,
         *,
         overrides: Mapping[str, Any] | None = None,
         create_topics: bool = True,

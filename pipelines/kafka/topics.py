@@ -1,4 +1,7 @@
-"""Creating the project's topics through the admin API, idempotently.
+"""The project's Kafka topics: their names, and creating them through the admin API, idempotently.
+
+Raw envelopes travel on one topic per dataset (:data:`TOPIC_BY_DATASET`, the seed's names);
+records that cannot be landed go to the dead-letter topic (``RWA_KAFKA_DEAD_LETTER_TOPIC``).
 
 Topics are created with ``RWA_KAFKA_TOPIC_PARTITIONS`` partitions and
 ``RWA_KAFKA_REPLICATION_FACTOR`` replicas. A topic that already exists is left as it is, even
@@ -15,10 +18,18 @@ from typing import Any
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
-from pipelines.contracts.envelope import TOPIC_BY_DATASET
+from pipelines.contracts.envelope import Dataset
 from pipelines.core.errors import RwaError
-from pipelines.core.settings import Settings
+from pipelines.core.settings import KafkaSettings
 from pipelines.kafka.client import client_config
+
+#: Kafka topic per dataset (the seed's topic names).
+TOPIC_BY_DATASET: dict[Dataset, str] = {
+    "prices": "price-data-raw",
+    "onchain": "onchain-data-raw",
+    "economic": "economic-data-raw",
+    "news": "news-sentiment-raw",
+}
 
 
 class KafkaTopicError(RwaError):
@@ -30,9 +41,9 @@ def raw_topics() -> list[str]:
     return list(TOPIC_BY_DATASET.values())
 
 
-def project_topics(settings: Settings) -> list[str]:
+def project_topics(settings: KafkaSettings) -> list[str]:
     """Every topic the project writes: the raw topics and the dead-letter topic."""
-    return [*raw_topics(), settings.kafka.dead_letter_topic]
+    return [*raw_topics(), settings.dead_letter_topic]
 
 
 @dataclass
@@ -43,7 +54,7 @@ class TopicsReport:
     partitions: dict[str, int] = field(default_factory=dict)
 
 
-def ensure_topics(settings: Settings, topics: Sequence[str] | None = None) -> TopicsReport:
+def ensure_topics(settings: KafkaSettings, topics: Sequence[str] | None = None) -> TopicsReport:
     """Create ``topics`` (default: :func:`project_topics`) unless they exist; wait until every
     partition has a leader so producers can use them at once."""
     names = list(dict.fromkeys(topics if topics is not None else project_topics(settings)))
@@ -59,11 +70,11 @@ def ensure_topics(settings: Settings, topics: Sequence[str] | None = None) -> To
     return report
 
 
-def _create(admin: Any, settings: Settings, names: list[str]) -> TopicsReport:
+def _create(admin: Any, settings: KafkaSettings, names: list[str]) -> TopicsReport:
     spec = {
         name: {
-            "num_partitions": settings.kafka.topic_partitions,
-            "replication_factor": settings.kafka.replication_factor,
+            "num_partitions": settings.topic_partitions,
+            "replication_factor": settings.replication_factor,
         }
         for name in names
     }

@@ -1,4 +1,4 @@
-"""A thin, typed layer over Delta Lake that the silver and gold jobs write through.
+"""A thin, typed layer over Delta Lake that the silver and gold steps write through.
 
 Two engines, one behaviour:
 

@@ -35,8 +35,8 @@ class LakePaths:
         """Per micro-batch record counts: bronze records = silver + quarantine + duplicates."""
         return self.silver("reconciliation")
 
-    def checkpoint(self, job: str) -> Path:
-        return self.lake.state_dir.resolve() / "checkpoints" / job
+    def checkpoint(self, stream: str) -> Path:
+        return self.lake.state_dir.resolve() / "checkpoints" / stream
 
     @property
     def bronze_local_root(self) -> Path:

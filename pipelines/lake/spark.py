@@ -1,4 +1,4 @@
-"""The Spark session every job in this process shares.
+"""The Spark session every step in this process shares.
 
 Session start costs 5-10 s, so one session is built per process and reused. Delta tables are
 written natively by delta-spark when its JARs are on the classpath (a production cluster) and

@@ -4,7 +4,7 @@ Build it once per job (the GX context and the suites are built once), then call
 :meth:`QualityGate.check` on every micro-batch and :meth:`QualityGate.check_table` on each silver
 table after a run::
 
-    gate = QualityGate.from_settings(settings, lake)
+    gate = QualityGate.from_settings(settings.quality, lake, paths)
     outcome = gate.check("prices", rows, batch_id=batch_id, run_id=run_id)
     outcome.valid      # rows passing every row-level check (same schema as ``rows``)
     outcome.rejected   # the others, plus a ``reason`` naming the failed checks in words
@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from pipelines.contracts.quarantine import QUALITY_SEPARATOR
 from pipelines.core.errors import DataContractError
-from pipelines.core.settings import Settings
+from pipelines.core.settings import QualitySettings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.quality.derived import (
@@ -93,13 +93,14 @@ class QualityGate:
         self._clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Settings, lake: DeltaLake) -> QualityGate:
-        paths = LakePaths(settings.lake)
+    def from_settings(
+        cls, settings: QualitySettings, lake: DeltaLake, paths: LakePaths
+    ) -> QualityGate:
         return cls(
             lake,
             results_uri=paths.quality_results,
             onchain_uri=paths.silver("onchain"),
-            freshness_hours=settings.quality.freshness_hours,
+            freshness_hours=settings.freshness_hours,
         )
 
     # --- per micro-batch -------------------------------------------------------------------

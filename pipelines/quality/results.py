@@ -18,31 +18,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.core.settings import Settings
+from pipelines.contracts.silver import QUALITY_RESULTS
 from pipelines.lake.delta import DeltaLake, WriteOutcome
 from pipelines.lake.paths import LakePaths
 from pipelines.quality.suites import Check, Severity
 
-_COLUMNS: list[tuple[str, pa.DataType]] = [
-    ("result_id", pa.string()),
-    ("run_id", pa.string()),
-    ("dataset", pa.string()),
-    ("batch_id", pa.int64()),
-    ("suite", pa.string()),
-    ("expectation", pa.string()),
-    ("columns", pa.string()),
-    ("kwargs", pa.string()),
-    ("rule", pa.string()),
-    ("severity", pa.string()),
-    ("success", pa.bool_()),
-    ("element_count", pa.int64()),
-    ("unexpected_count", pa.int64()),
-    ("unexpected_percent", pa.float64()),
-    ("observed_value", pa.string()),
-    ("validated_at", pa.timestamp("us", tz="UTC")),
-]
-RESULTS_SCHEMA = pa.schema(_COLUMNS)
-_KEYS = ("dataset", "result_id")
 #: A replay or re-check replaces the stored row only with a later validation.
 _NEWER = "s.validated_at > t.validated_at"
 #: Unexpected values kept as the observed value of a failed row-level check.
@@ -133,7 +113,7 @@ def _observed_value(gx_result: dict[str, Any]) -> str | None:
 
 
 def results_to_arrow(results: Sequence[ExpectationResult]) -> pa.Table:
-    return pa.Table.from_pylist([asdict(r) for r in results], schema=RESULTS_SCHEMA)
+    return pa.Table.from_pylist([asdict(r) for r in results], schema=QUALITY_RESULTS.schema)
 
 
 class ResultStore:
@@ -147,24 +127,22 @@ class ResultStore:
         return self._lake.merge(
             results_to_arrow(results),
             self._uri,
-            keys=_KEYS,
+            keys=QUALITY_RESULTS.keys,
             update_when=_NEWER,
-            partition_by=("dataset",),
+            partition_by=QUALITY_RESULTS.partition_by,
         )
 
     def read(self) -> pa.Table:
         if not self._lake.exists(self._uri):
-            return RESULTS_SCHEMA.empty_table()
+            return QUALITY_RESULTS.schema.empty_table()
         return self._lake.to_arrow(self._uri)
 
 
-def latest_results(settings: Settings, dataset: str | None = None) -> pa.Table:
+def latest_results(lake: DeltaLake, paths: LakePaths, dataset: str | None = None) -> pa.Table:
     """The results of the latest run of each dataset (or of ``dataset`` only), batch and
     table checks together, sorted by dataset, batch and expectation. The latest run of a
     dataset is the one with the newest ``validated_at``."""
-    table = ResultStore(
-        DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake).quality_results
-    ).read()
+    table = ResultStore(lake, paths.quality_results).read()
     if dataset is not None:
         table = table.filter(pc.equal(table["dataset"], pa.scalar(dataset)))
     if table.num_rows == 0:
@@ -177,7 +155,7 @@ def latest_results(settings: Settings, dataset: str | None = None) -> pa.Table:
     newest = latest.filter(pc.equal(latest["validated_at_max"], latest["validated_at"]))
     runs = newest.select(["dataset", "run_id"]).group_by(["dataset", "run_id"]).aggregate([])
     picked = table.join(runs, ["dataset", "run_id"], join_type="inner")
-    return picked.select(RESULTS_SCHEMA.names).sort_by(
+    return picked.select(QUALITY_RESULTS.schema.names).sort_by(
         [("dataset", "ascending"), ("batch_id", "ascending"), ("expectation", "ascending")]
     )
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pipelines.contracts import quarantine as reasons
+from pipelines.contracts import silver as tables
+from pipelines.contracts.measures import ONCHAIN_METRICS
 from pipelines.core.errors import ConfigurationError
-from pipelines.silver.onchain import ONCHAIN_METRICS
 
 Severity = Literal["error", "warning"]
 
@@ -156,8 +157,8 @@ _PRICE_COLUMNS = ("open", "high", "low", "close")
 _FETCH_LIMIT = {"fetched_at_limit": f"fetched_at + {CLOCK_SKEW}"}
 
 PRICES = DatasetSuite(
-    dataset="prices",
-    key=("date", "asset_id", "resolution", "ts"),
+    dataset=tables.PRICES.name,
+    key=tables.PRICES.keys,
     time_column="ts",
     derived={**_FETCH_LIMIT, "asset_class": "the asset's class from the reference data"},
     checks=(
@@ -193,8 +194,8 @@ PRICES = DatasetSuite(
 
 
 ONCHAIN = DatasetSuite(
-    dataset="onchain",
-    key=("date", "asset_id", "source", "ts"),
+    dataset=tables.ONCHAIN.name,
+    key=tables.ONCHAIN.keys,
     time_column="ts",
     derived={
         **_FETCH_LIMIT,
@@ -217,8 +218,8 @@ ONCHAIN = DatasetSuite(
 )
 
 ECONOMIC = DatasetSuite(
-    dataset="economic",
-    key=("year", "series_id", "region", "observation_date"),
+    dataset=tables.ECONOMIC.name,
+    key=tables.ECONOMIC.keys,
     time_column="observation_date",
     derived={"fetched_date": "the UTC date of fetched_at"},
     checks=(
@@ -250,8 +251,8 @@ ECONOMIC = DatasetSuite(
 )
 
 NEWS = DatasetSuite(
-    dataset="news",
-    key=("date", "article_id"),
+    dataset=tables.NEWS.name,
+    key=tables.NEWS.keys,
     time_column="published_at",
     derived={**_FETCH_LIMIT, "url_or_outlet": "url, else outlet (empty text counts as missing)"},
     checks=(

@@ -1,10 +1,20 @@
 """The serving store: what gold loaders write and the API reads.
 
-``open_store(get_settings())`` gives the configured implementation: DuckDB (embedded, the
-default) or TimescaleDB (production). Both keep the :class:`ServingStore` contract.
+``open_store(settings.serving)`` gives the configured store: DuckDB (embedded, the default) or
+TimescaleDB (production), both a :class:`~pipelines.serving.sql_store.SqlStore` keeping the
+:class:`ServingStore` interface. Where things are:
 
-The two implementations are imported on first use, so a process on the embedded default never
-loads the PostgreSQL driver (and one on TimescaleDB never loads DuckDB).
+* ``store.py``: the interface (:class:`ServingStore`) and the values reads return;
+* ``pipelines/contracts/served.py``: the tables, their Arrow schemas and keys;
+* ``sql_store.py``: the store itself, over either engine; ``queries.py`` its statements,
+  ``rows.py`` the checks and conversions of rows in and out;
+* ``schema.py``: both engines' complete SQL schema, as versioned migrations;
+* ``duckdb_store.py`` (+ ``duckdb_snapshots.py``) and ``timescale_store.py``: each engine's
+  connections, bulk staging, retention and aggregates;
+* ``load.py``: loading the lake into the store.
+
+The two engines are imported on first use, so a process on the embedded default never loads
+the PostgreSQL driver (and one on TimescaleDB never loads DuckDB).
 """
 
 from __future__ import annotations
@@ -13,22 +23,8 @@ import importlib
 from typing import TYPE_CHECKING
 
 from pipelines.core.errors import StoreUnavailableError
-from pipelines.core.settings import Settings
-from pipelines.serving.base import (
-    ECONOMIC_SCHEMA,
-    FEATURES_SCHEMA,
-    OHLCV_SCHEMA,
-    ONCHAIN_SCHEMA,
-    PREDICTIONS_SCHEMA,
-    RESOLUTIONS,
-    RISK_SCORES_SCHEMA,
-    SENTIMENT_SCHEMA,
-    OhlcvBar,
-    Resolution,
-    RetentionResult,
-    ServingStore,
-    StoreHealth,
-)
+from pipelines.core.settings import ServingSettings
+from pipelines.serving.store import OhlcvBar, RetentionResult, ServingStore, StoreHealth
 
 if TYPE_CHECKING:
     from pipelines.serving.duckdb_store import DuckDBStore
@@ -41,46 +37,46 @@ _LAZY = {
 }
 
 
-def open_store(settings: Settings, *, read_only: bool = False) -> ServingStore:
-    """The serving store ``settings.serving.backend`` names, connected but not migrated.
+def open_store(serving: ServingSettings, *, read_only: bool = False) -> ServingStore:
+    """The serving store ``serving.backend`` names, connected but not migrated.
 
     ``read_only`` suits readers such as the API: DuckDB then reads the published snapshot
     and follows each newly published one, TimescaleDB makes every transaction read-only;
     either raises StoreUnavailableError on a write. A writable DuckDB store publishes what
-    was written when it is closed, and waits up to ``settings.serving.duckdb_writer_wait_s`` for
+    was written when it is closed, and waits up to ``serving.duckdb_writer_wait_s`` for
     another writer. Raises StoreUnavailableError when the store cannot be reached. Intraday
-    bars are kept for ``settings.serving.intraday_retention_days``.
+    bars are kept for ``serving.intraday_retention_days``.
     """
-    retention_days = settings.serving.intraday_retention_days
-    if settings.serving.backend == "timescaledb":
+    retention_days = serving.intraday_retention_days
+    if serving.backend == "timescaledb":
         from pipelines.serving.timescale_store import TimescaleStore
 
         return TimescaleStore(
-            settings.serving.timescale_dsn,
-            pool_max=settings.serving.timescale_pool_max,
+            serving.timescale_dsn,
+            pool_max=serving.timescale_pool_max,
             read_only=read_only,
             intraday_retention_days=retention_days,
         )
     from pipelines.serving.duckdb_store import DuckDBStore
 
     return DuckDBStore(
-        settings.serving.duckdb_path,
+        serving.duckdb_path,
         read_only=read_only,
         intraday_retention_days=retention_days,
-        writer_wait_s=settings.serving.duckdb_writer_wait_s,
+        writer_wait_s=serving.duckdb_writer_wait_s,
     )
 
 
-def check_store_writable(settings: Settings) -> None:
+def check_store_writable(serving: ServingSettings) -> None:
     """Raise StoreUnavailableError now if a load into the configured store could not succeed
     for a reason known in advance (folder not writable, server unreachable, unreadable
     snapshot): for commands that do long work before they load. Changes nothing."""
-    if settings.serving.backend == "duckdb":
+    if serving.backend == "duckdb":
         from pipelines.serving.duckdb_store import check_writable
 
-        check_writable(settings.serving.duckdb_path)
+        check_writable(serving.duckdb_path)
         return
-    with open_store(settings) as store:
+    with open_store(serving) as store:
         health = store.health()
     if not health.ok:
         raise StoreUnavailableError(f"serving store unavailable: {health.detail}")
@@ -93,18 +89,9 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "ECONOMIC_SCHEMA",
-    "FEATURES_SCHEMA",
-    "OHLCV_SCHEMA",
-    "ONCHAIN_SCHEMA",
-    "PREDICTIONS_SCHEMA",
-    "RESOLUTIONS",
-    "RISK_SCORES_SCHEMA",
-    "SENTIMENT_SCHEMA",
     "DuckDBStore",
     "Edition",
     "OhlcvBar",
-    "Resolution",
     "RetentionResult",
     "ServingStore",
     "StoreHealth",

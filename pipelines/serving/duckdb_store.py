@@ -32,12 +32,9 @@ from typing import ClassVar
 import duckdb
 import pyarrow as pa
 
+from pipelines.contracts.served import OHLCV_INTRADAY, ServedTable
 from pipelines.core.errors import StoreUnavailableError
 from pipelines.core.settings import ServingSettings
-from pipelines.serving import _sql
-from pipelines.serving._rows import one_line
-from pipelines.serving._sql_store import DEFAULT_INTRADAY_RETENTION_DAYS, SqlStore
-from pipelines.serving.base import OHLCV_INTRADAY, ServedTable
 from pipelines.serving.duckdb_snapshots import (
     SnapshotLayout,
     WriterLock,
@@ -45,6 +42,9 @@ from pipelines.serving.duckdb_snapshots import (
     publish,
     start_snapshot,
 )
+from pipelines.serving.rows import one_line
+from pipelines.serving.schema import DUCKDB_MIGRATIONS
+from pipelines.serving.sql_store import DEFAULT_INTRADAY_RETENTION_DAYS, SqlStore
 
 #: How long a writer waits for another one to finish: the setting's own default.
 DEFAULT_WRITER_WAIT_S: float = ServingSettings.model_fields["duckdb_writer_wait_s"].default
@@ -53,65 +53,6 @@ _log = logging.getLogger(__name__)
 
 #: Prefix of the Arrow views a load registers; private to each cursor.
 _STAGED_PREFIX = "staged_"
-
-#: Versions match TimescaleDB's from 3 on (the same step under the same number); DuckDB's
-#: version 1 is TimescaleDB's 1 and 2 together (it has no extension to create).
-MIGRATIONS: tuple[_sql.Migration, ...] = (
-    _sql.Migration(
-        1,
-        "assets and ohlcv",
-        (
-            """CREATE TABLE assets (
-                asset_id           VARCHAR PRIMARY KEY,
-                symbol             VARCHAR NOT NULL,
-                name               VARCHAR NOT NULL,
-                asset_class        VARCHAR NOT NULL,
-                blockchain_network VARCHAR NOT NULL,
-                contract_address   VARCHAR,
-                issuer_name        VARCHAR,
-                doc                JSON NOT NULL
-            )""",
-            # The primary key doubles as the index of every read: one series, a time range.
-            """CREATE TABLE ohlcv (
-                asset_id   VARCHAR NOT NULL,
-                resolution VARCHAR NOT NULL,
-                ts         TIMESTAMPTZ NOT NULL,
-                open       DOUBLE NOT NULL,
-                high       DOUBLE NOT NULL,
-                low        DOUBLE NOT NULL,
-                close      DOUBLE NOT NULL,
-                volume     DOUBLE NOT NULL,
-                PRIMARY KEY (asset_id, resolution, ts)
-            )""",
-        ),
-    ),
-    _sql.Migration(3, "market and macro time series", _sql.market_tables_ddl()),
-    # DuckDB has no ON DELETE CASCADE: deleting a user deletes its rows explicitly.
-    _sql.Migration(4, "relational tables", _sql.relational_tables_ddl("JSON", "")),
-    # A plain view: DuckDB aggregates a few thousand daily bars per asset in milliseconds,
-    # and a view is never stale, so there is nothing to refresh.
-    _sql.Migration(
-        5,
-        "weekly ohlcv",
-        (
-            f"CREATE VIEW {_sql.WEEKLY_RELATION} AS "
-            + _sql.weekly_bars_select("arg_min(open, ts)", "arg_max(close, ts)"),
-        ),
-    ),
-    # Compression is TimescaleDB's; the version is kept so both stores count alike.
-    _sql.Migration(6, "ohlcv compression (TimescaleDB License build only)", ()),
-    _sql.Migration(
-        7,
-        "nullability as declared: volume nullable, risk factors required",
-        (
-            *_sql.NULLABILITY_DDL,
-            f"CREATE OR REPLACE VIEW {_sql.WEEKLY_RELATION} AS "
-            + _sql.weekly_bars_select(
-                "arg_min(open, ts)", "arg_max(close, ts)", _sql.COMPLETE_VOLUME_SUM
-            ),
-        ),
-    ),
-)
 
 
 class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
@@ -123,7 +64,7 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
 
     backend: ClassVar[str] = "duckdb"
     _marker = "?"
-    _migrations = MIGRATIONS
+    _migrations = DUCKDB_MIGRATIONS
     _migrations_table_exists_sql = (
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
     )

@@ -17,18 +17,13 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.contracts.served import INTRADAY_RESOLUTIONS, LOADED_RESOLUTIONS, UTC_TS
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
-from pipelines.serving.base import (
-    INTRADAY_RESOLUTIONS,
-    LOADED_RESOLUTIONS,
-    RetentionResult,
-    ServingStore,
-)
+from pipelines.serving.store import RetentionResult, ServingStore
 
 #: Rows per upsert: bounds the staging memory of either store on large tables.
 BATCH_ROWS = 200_000
-_UTC_TS = pa.timestamp("us", tz="UTC")
 
 Upsert = Callable[[ServingStore, pa.Table], int]
 
@@ -144,7 +139,7 @@ def served_rows(table: pa.Table, source: Source, *, intraday_cutoff: dt.datetime
             continue  # the store's schema check names what is missing
         column = table.column(old)
         if pa.types.is_date(column.type):
-            column = column.cast(pa.timestamp("us")).cast(_UTC_TS)
+            column = column.cast(pa.timestamp("us")).cast(UTC_TS)
         table = table.set_column(table.column_names.index(old), new, column)
     if source.is_ohlcv and "resolution" in table.column_names:
         table = _without_expired_intraday(table, intraday_cutoff)
@@ -153,7 +148,7 @@ def served_rows(table: pa.Table, source: Source, *, intraday_cutoff: dt.datetime
 
 def _without_expired_intraday(bars: pa.Table, cutoff: dt.datetime) -> pa.Table:
     intraday = pc.is_in(bars.column("resolution"), pa.array(INTRADAY_RESOLUTIONS))
-    expired = pc.and_(intraday, pc.less(bars.column("ts"), pa.scalar(cutoff, _UTC_TS)))
+    expired = pc.and_(intraday, pc.less(bars.column("ts"), pa.scalar(cutoff, UTC_TS)))
     return bars.filter(pc.invert(expired))
 
 

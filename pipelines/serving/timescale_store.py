@@ -2,13 +2,14 @@
 
 ``ohlcv`` is a hypertable partitioned on ``ts``; ``assets`` a plain table. Connections come
 from a thread-safe pool (the API calls from many threads), each set to UTC, in autocommit for
-single-statement reads, with explicit transactions around writes. The schema is versioned
-(``schema_migrations``) and :meth:`TimescaleStore.migrate` runs under an advisory lock, so
-several processes may start against a fresh database at once.
+single-statement reads, with explicit transactions around writes. The schema
+(:data:`pipelines.serving.schema.TIMESCALE_MIGRATIONS`) is versioned (``schema_migrations``)
+and :meth:`TimescaleStore.migrate` runs under an advisory lock, so several processes may start
+against a fresh database at once.
 
 Works with both builds of the extension: the Apache-2 one (Debian's package, the local
 default) and the Timescale-License one (Timescale Cloud, the timescale/timescaledb image).
-:attr:`TimescaleStore.edition` says which, for jobs that want its extra features
+:attr:`TimescaleStore.edition` says which, for code that wants its extra features
 (compression, continuous aggregates).
 """
 
@@ -26,11 +27,11 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from pipelines.contracts.served import OHLCV_INTRADAY, ServedTable
 from pipelines.core.errors import ConfigurationError, StoreUnavailableError
-from pipelines.serving import _sql
-from pipelines.serving._rows import one_line
-from pipelines.serving._sql_store import DEFAULT_INTRADAY_RETENTION_DAYS, SqlStore
-from pipelines.serving.base import OHLCV_INTRADAY, ServedTable
+from pipelines.serving.rows import one_line
+from pipelines.serving.schema import TIMESCALE_MIGRATIONS, WEEKLY_RELATION
+from pipelines.serving.sql_store import DEFAULT_INTRADAY_RETENTION_DAYS, SqlStore
 
 Edition = Literal["apache", "timescale"]
 Connection = psycopg.Connection[TupleRow]
@@ -43,153 +44,6 @@ _HEALTH_WAIT_S = 3.0
 #: Key of the advisory lock that serialises migrate() across processes ("rwa_migr" in ASCII).
 _MIGRATION_LOCK_KEY = 0x7277615F6D696772
 
-
-def _weekly_view(volume: str) -> tuple[str, ...]:
-    """Apache build: the weekly bars as a plain materialized view, refreshed by
-    refresh_aggregates() after every load; the unique index lets it refresh CONCURRENTLY
-    (readers never block). ``volume``: the week's volume aggregate."""
-    select = _sql.weekly_bars_select("first(open, ts)", "last(close, ts)", volume)
-    return (
-        f"CREATE MATERIALIZED VIEW {_sql.WEEKLY_RELATION} AS {select}",
-        f"CREATE UNIQUE INDEX ohlcv_1w_key ON {_sql.WEEKLY_RELATION} (asset_id, ts)",
-    )
-
-
-def _weekly_continuous_aggregate(volume: str) -> tuple[str, ...]:
-    """License build: a continuous aggregate. Real-time (materialized_only = false), so the
-    unmaterialized latest week is computed on read; the policy materializes the last eight
-    weeks hourly and refresh_aggregates() refreshes any backfilled range."""
-    select = _sql.weekly_bars_select("first(open, ts)", "last(close, ts)", volume)
-    return (
-        f"""CREATE MATERIALIZED VIEW {_sql.WEEKLY_RELATION}
-                WITH (timescaledb.continuous, timescaledb.materialized_only = false)
-                AS {select} WITH NO DATA""",
-        f"""SELECT add_continuous_aggregate_policy('{_sql.WEEKLY_RELATION}',
-                    start_offset => INTERVAL '8 weeks', end_offset => INTERVAL '1 week',
-                    schedule_interval => INTERVAL '1 hour')""",
-    )
-
-
-_DROP_WEEKLY = f"DROP MATERIALIZED VIEW {_sql.WEEKLY_RELATION}"  # a policy goes with its view
-
-
-def _hypertable_sql(table: str, chunk_interval: str) -> str:
-    return (
-        f"SELECT create_hypertable('{table}', by_range('ts', INTERVAL '{chunk_interval}'), "
-        "create_default_indexes => FALSE)"
-    )
-
-
-# 30-day chunks: a year of hourly bars for ~50 assets is ~440k rows, so even one chunk per
-# month stays far below the "chunk fits in a quarter of RAM" guideline while keeping the chunk
-# count (and planning time) small for multi-year daily series. Timescale's 7-day default
-# targets ingest-heavy tables, which this is not.
-MIGRATIONS: tuple[_sql.Migration, ...] = (
-    _sql.Migration(1, "timescaledb extension", ("CREATE EXTENSION IF NOT EXISTS timescaledb",)),
-    _sql.Migration(
-        2,
-        "assets and ohlcv",
-        (
-            """CREATE TABLE assets (
-                asset_id           TEXT PRIMARY KEY,
-                symbol             TEXT NOT NULL,
-                name               TEXT NOT NULL,
-                asset_class        TEXT NOT NULL,
-                blockchain_network TEXT NOT NULL,
-                contract_address   TEXT,
-                issuer_name        TEXT,
-                doc                JSONB NOT NULL
-            )""",
-            "CREATE INDEX assets_asset_class_idx ON assets (asset_class)",
-            # The primary key doubles as the index of every read: one series, a time range.
-            """CREATE TABLE ohlcv (
-                asset_id   TEXT NOT NULL,
-                resolution TEXT NOT NULL,
-                ts         TIMESTAMPTZ NOT NULL,
-                open       DOUBLE PRECISION NOT NULL,
-                high       DOUBLE PRECISION NOT NULL,
-                low        DOUBLE PRECISION NOT NULL,
-                close      DOUBLE PRECISION NOT NULL,
-                volume     DOUBLE PRECISION NOT NULL,
-                PRIMARY KEY (asset_id, resolution, ts)
-            )""",
-            """SELECT create_hypertable('ohlcv', by_range('ts', INTERVAL '30 days'),
-                                        if_not_exists => TRUE)""",
-        ),
-    ),
-    _sql.Migration(
-        3,
-        "market and macro time series",
-        (
-            *_sql.market_tables_ddl(),
-            _sql.OHLCV_RESOLUTION_CHECK,
-            # No default index on ts alone: every read names its series first and the primary
-            # key serves it; drop_chunks and chunk exclusion need no index at all.
-            *(
-                _hypertable_sql(name, interval)
-                for name, interval in (
-                    # 1m bars of ~50 assets are ~86k rows a day with 5m: one-day chunks stay
-                    # a few MB, and retention then drops whole days exactly.
-                    ("ohlcv_intraday", "1 day"),
-                    # One row per asset-day (~18k rows a year): yearly chunks keep years of
-                    # history in a handful of chunks; smaller ones would only add planning.
-                    ("onchain_metrics", "365 days"),
-                    ("asset_features", "365 days"),
-                    ("sentiment_scores", "365 days"),
-                    # Macro history reaches back to 1960 (World Bank annual, FRED daily since
-                    # 1962) at a few hundred rows a year per series: decade chunks.
-                    ("economic_indicators", "3650 days"),
-                )
-            ),
-        ),
-    ),
-    _sql.Migration(
-        4,
-        "relational tables",
-        (
-            *_sql.relational_tables_ddl("JSONB", "ON DELETE CASCADE"),
-            # Foreign keys are not indexed by PostgreSQL itself: these serve "a user's
-            # portfolio/alerts" and the cascade when a user is deleted.
-            "CREATE INDEX portfolios_user_idx ON portfolios (user_id)",
-            "CREATE INDEX alerts_user_idx ON alerts (user_id)",
-            # Alert evaluation looks up the active alerts of an asset when its data changes.
-            "CREATE INDEX alerts_active_asset_idx ON alerts (asset_id) WHERE is_active",
-        ),
-    ),
-    _sql.Migration(
-        5,
-        "weekly ohlcv",
-        _weekly_view("sum(volume)"),
-        licensed=_weekly_continuous_aggregate("sum(volume)"),
-    ),
-    _sql.Migration(
-        6,
-        "ohlcv compression (TimescaleDB License build only)",
-        (),
-        # Columnar compression of 1h/1d chunks older than 90 days: segmented by series, so a
-        # read of one series decompresses only its segment; ordered by ts like the reads.
-        # Loads filter unchanged rows before the upsert (see _sql.upsert_sql), so replaying
-        # gold does not decompress old chunks.
-        licensed=(
-            """ALTER TABLE ohlcv SET (timescaledb.compress,
-                    timescaledb.compress_segmentby = 'asset_id, resolution',
-                    timescaledb.compress_orderby = 'ts DESC')""",
-            "SELECT add_compression_policy('ohlcv', compress_after => INTERVAL '90 days')",
-        ),
-    ),
-    # Volume may be null; the weekly bars are rebuilt so that a week with a day of unknown
-    # volume has an unknown volume, not the sum of the other days.
-    _sql.Migration(
-        7,
-        "nullability as declared: volume nullable, risk factors required",
-        (*_sql.NULLABILITY_DDL, _DROP_WEEKLY, *_weekly_view(_sql.COMPLETE_VOLUME_SUM)),
-        licensed=(
-            *_sql.NULLABILITY_DDL,
-            _DROP_WEEKLY,
-            *_weekly_continuous_aggregate(_sql.COMPLETE_VOLUME_SUM),
-        ),
-    ),
-)
 
 #: Binary COPY type of each Arrow type of the served schemas (JSON columns are jsonb).
 _COPY_TYPES: dict[pa.DataType, str] = {
@@ -219,7 +73,7 @@ class TimescaleStore(SqlStore[PgCursor]):
     backend: ClassVar[str] = "timescaledb"
     _marker = "%s"
     _doc_marker = "%s::jsonb"
-    _migrations = MIGRATIONS
+    _migrations = TIMESCALE_MIGRATIONS
     _migrations_table_exists_sql = "SELECT to_regclass('schema_migrations') IS NOT NULL"
     _migrate_hint = "migrate it with a writable store first"
     _kind = "TimescaleDB at"
@@ -334,7 +188,7 @@ class TimescaleStore(SqlStore[PgCursor]):
         materialized view (Apache build). Decided by what the database holds, not by the
         edition running now, since migration 5 created one or the other. Runs outside a
         transaction block, as refresh_continuous_aggregate requires."""
-        view = _sql.WEEKLY_RELATION
+        view = WEEKLY_RELATION
         with self._cursor() as cur:
             if _first_int(cur.execute(_IS_CONTINUOUS_SQL, [view])):
                 cur.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")

@@ -30,20 +30,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.contracts import quarantine as reasons
+from pipelines.contracts.silver import QUARANTINE, QUARANTINED_OBJECTS
 from pipelines.lake.delta import BatchTxn, DeltaLake
 from pipelines.quality.objects import ObjectVerdict
 
-_FIELDS: list[pa.Field[Any]] = [
-    pa.field("dataset", pa.string()),
-    pa.field("record_id", pa.string()),
-    pa.field("reason", pa.string()),
-    pa.field("source", pa.string()),
-    pa.field("ingest_id", pa.string()),
-    pa.field("bronze_file", pa.string()),
-    pa.field("fetched_at", pa.timestamp("us", tz="UTC")),
-    pa.field("raw", pa.string()),
-]
-SCHEMA = pa.schema(_FIELDS)
 #: Columns a refused row brings, besides ``raw``.
 REFUSED_COLUMNS = ("source", "ingest_id", "bronze_file", "fetched_at", "reason")
 
@@ -75,7 +65,7 @@ def quarantine_rows(dataset: str, refused: pa.Table) -> pa.Table:
             "raw": raw,
             **{name: row[name] for name in REFUSED_COLUMNS},
         }
-    return pa.Table.from_pylist(list(rows.values()), schema=SCHEMA)
+    return pa.Table.from_pylist(list(rows.values()), schema=QUARANTINE.schema)
 
 
 class QuarantineSink:
@@ -92,31 +82,18 @@ class QuarantineSink:
         self.lake.merge(
             rows,
             self.uri,
-            keys=("dataset", "record_id"),
+            keys=QUARANTINE.keys,
             update_when=None,
-            partition_by=("dataset",),
+            partition_by=QUARANTINE.partition_by,
             txn=txn,
         )
         return rows.num_rows
 
 
-OBJECTS_TABLE = "quarantined_objects"
 ObjectStatus = Literal["quarantined", "set_aside", "replayed"]
 QUARANTINED: ObjectStatus = "quarantined"
 SET_ASIDE: ObjectStatus = "set_aside"
 REPLAYED: ObjectStatus = "replayed"
-_OBJECT_FIELDS: list[pa.Field[Any]] = [
-    pa.field("dataset", pa.string()),
-    pa.field("bronze_file", pa.string()),
-    pa.field("status", pa.string()),
-    pa.field("reason", pa.string()),
-    pa.field("records_in", pa.int64()),
-    pa.field("refused", pa.int64()),
-    pa.field("quarantined_at", pa.timestamp("us", tz="UTC")),
-    pa.field("changed_at", pa.timestamp("us", tz="UTC")),
-]
-OBJECTS_SCHEMA = pa.schema(_OBJECT_FIELDS)
-_OBJECT_KEYS = ("dataset", "bronze_file")
 
 
 class QuarantinedObjects:
@@ -129,7 +106,7 @@ class QuarantinedObjects:
     def rows(self, dataset: str | None = None) -> pa.Table:
         """Every listed object (of ``dataset`` only, if given), sorted by dataset and name."""
         if not self.lake.exists(self.uri):
-            return OBJECTS_SCHEMA.empty_table()
+            return QUARANTINED_OBJECTS.schema.empty_table()
         table = self.lake.to_arrow(self.uri)
         if dataset is not None:
             table = table.filter(pc.field("dataset") == dataset)
@@ -202,9 +179,9 @@ class QuarantinedObjects:
 
     def _write(self, rows: list[dict[str, Any]], update_when: str | None) -> None:
         self.lake.merge(
-            pa.Table.from_pylist(rows, schema=OBJECTS_SCHEMA),
+            pa.Table.from_pylist(rows, schema=QUARANTINED_OBJECTS.schema),
             self.uri,
-            keys=_OBJECT_KEYS,
+            keys=QUARANTINED_OBJECTS.keys,
             update_when=update_when,
         )
 

@@ -28,36 +28,23 @@ import datetime as dt
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.core.settings import Settings
+from pipelines.contracts.silver import (
+    QUARANTINED_OBJECTS,
+    RECONCILIATION,
+    RECONCILIATION_COUNTS,
+)
+from pipelines.core.settings import LakeSettings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.objects import ObjectStore, open_object_store
 from pipelines.lake.paths import LakePaths
-from pipelines.silver.quarantine import OBJECTS_TABLE, QuarantinedObjects
+from pipelines.silver.quarantine import QuarantinedObjects
 
-KEYS = ("dataset", "stream_id", "batch_id")
 #: Stream ids of replays of quarantined objects start with this.
 REPLAY_STREAM_PREFIX = "replay-"
-COUNTS = (
-    "bronze_lines",
-    "records_in",
-    "quarantined",
-    "duplicates_removed",
-    "inserted",
-    "updated",
-)
-_FIELDS: list[pa.Field[Any]] = [
-    pa.field("dataset", pa.string()),
-    pa.field("stream_id", pa.string()),
-    pa.field("batch_id", pa.int64()),
-    *(pa.field(name, pa.int64()) for name in COUNTS),
-    pa.field("processed_at", pa.timestamp("us", tz="UTC")),
-]
-SCHEMA = pa.schema(_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,19 +81,19 @@ class Ledger:
             "dataset": dataset,
             "stream_id": stream_id,
             "batch_id": batch_id,
-            **{name: getattr(counts, name) for name in COUNTS},
+            **{name: getattr(counts, name) for name in RECONCILIATION_COUNTS},
             "processed_at": dt.datetime.now(dt.UTC),
         }
         self.lake.merge(
-            pa.Table.from_pylist([row], schema=SCHEMA),
+            pa.Table.from_pylist([row], schema=RECONCILIATION.schema),
             self.uri,
-            keys=KEYS,
+            keys=RECONCILIATION.keys,
             update_when=None,
         )
 
     def rows(self, dataset: str) -> pa.Table:
         if not self.lake.exists(self.uri):
-            return SCHEMA.empty_table()
+            return RECONCILIATION.schema.empty_table()
         return self.lake.to_arrow(self.uri).filter(pc.field("dataset") == dataset)
 
 
@@ -143,16 +130,14 @@ class ReconciliationReport:
         return summary if self.ok else summary + "; DOES NOT ADD UP: " + "; ".join(self.problems)
 
 
-def reconcile(settings: Settings, dataset: str) -> ReconciliationReport:
+def reconcile(lake: DeltaLake, paths: LakePaths, dataset: str) -> ReconciliationReport:
     """Check the ledger of ``dataset`` over all its batches (see the module docstring)."""
-    paths = LakePaths(settings.lake)
-    lake = DeltaLake(settings.lake, settings.spark)
     ledger = Ledger(lake, paths.reconciliation).rows(dataset)
     report = ReconciliationReport(dataset, batches=ledger.num_rows)
-    report.totals = {name: int(pc.sum(ledger[name]).as_py() or 0) for name in COUNTS}
+    report.totals = {name: int(pc.sum(ledger[name]).as_py() or 0) for name in RECONCILIATION_COUNTS}
     replays = ledger.filter(pc.starts_with(ledger["stream_id"], REPLAY_STREAM_PREFIX))
     report.replayed_records = int(pc.sum(replays["records_in"]).as_py() or 0)
-    objects = QuarantinedObjects(lake, paths.silver(OBJECTS_TABLE)).rows(dataset)
+    objects = QuarantinedObjects(lake, paths.silver(QUARANTINED_OBJECTS.name)).rows(dataset)
     report.objects = dict(Counter(str(status) for status in objects["status"].to_pylist()))
     for row in ledger.to_pylist():
         accounted = row["inserted"] + row["quarantined"] + row["duplicates_removed"]
@@ -173,13 +158,13 @@ def reconcile(settings: Settings, dataset: str) -> ReconciliationReport:
 
 
 def committed_merge_counts(
-    settings: Settings, lake: DeltaLake, uri: str, app_id: str, version: int
+    settings: LakeSettings, lake: DeltaLake, uri: str, app_id: str, version: int
 ) -> tuple[int, int]:
     """(inserted, updated) of the commit that carried application transaction
     ``(app_id, version)``: what a batch did before a crash stopped it from recording so.
     Found in the Delta log (commit metrics sit in ``commitInfo``, the transaction in a ``txn``
     action of the same commit file). (0, 0) if no such commit is found."""
-    store = open_object_store(settings.lake)
+    store = open_object_store(settings)
     prefix = _lake_key(settings, uri)
     for commit in lake.table(uri).history():
         if commit.get("operation") not in ("MERGE", "WRITE"):
@@ -193,9 +178,9 @@ def committed_merge_counts(
     return 0, 0
 
 
-def _lake_key(settings: Settings, uri: str) -> str:
+def _lake_key(settings: LakeSettings, uri: str) -> str:
     """``uri`` relative to the lake root (the object store's key space)."""
-    root = settings.lake.uri()
+    root = settings.uri()
     return uri.removeprefix(root).strip("/")
 
 

@@ -1,32 +1,29 @@
-"""Every silver dataset and the parsers that feed it, registered in one place."""
+"""Every silver dataset: its table contract and the parsers the sources register for it.
+
+The tables are declared in :mod:`pipelines.contracts.silver` (``DATASET_TABLES``); each
+source package declares its parsers, and the ingestion registry lists them per dataset
+(:func:`pipelines.ingestion.registry.dataset_parsers`), with the endpoints a dataset ignores.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from pipelines.contracts.reference import Asset
+from pipelines.contracts.silver import DATASET_TABLES
 from pipelines.core.errors import ConfigurationError
-from pipelines.silver.economic import economic_spec
-from pipelines.silver.news import news_spec
-from pipelines.silver.onchain import onchain_spec
-from pipelines.silver.prices import prices_spec
+from pipelines.ingestion.registry import dataset_parsers, ignored_endpoints
 from pipelines.silver.spec import DatasetSpec
 
-_BUILDERS: dict[str, Callable[[Sequence[Asset]], DatasetSpec]] = {
-    "prices": prices_spec,
-    "onchain": onchain_spec,
-    "economic": lambda _assets: economic_spec(),
-    "news": news_spec,
-}
 #: Silver datasets, in the order ``rwa silver`` runs them.
-SILVER_DATASETS: tuple[str, ...] = tuple(_BUILDERS)
+SILVER_DATASETS: tuple[str, ...] = tuple(DATASET_TABLES)
 
 
 def dataset_spec(dataset: str, assets: Sequence[Asset]) -> DatasetSpec:
     """The spec of ``dataset`` over the reference ``assets`` (symbols, slugs, names)."""
-    builder = _BUILDERS.get(dataset)
-    if builder is None:
-        raise ConfigurationError(
-            f"unknown silver dataset {dataset!r}; known: {', '.join(SILVER_DATASETS)}"
-        )
-    return builder(assets)
+    for name, table in DATASET_TABLES.items():
+        if name == dataset:
+            return DatasetSpec(table, dataset_parsers(name, assets), ignored_endpoints(name))
+    raise ConfigurationError(
+        f"unknown silver dataset {dataset!r}; known: {', '.join(SILVER_DATASETS)}"
+    )

@@ -54,10 +54,11 @@ import pyarrow.compute as pc
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 
-from pipelines.bronze.writer import dataset_glob
 from pipelines.contracts import quarantine as reasons
+from pipelines.contracts.envelope import dataset_glob
+from pipelines.contracts.silver import RECONCILIATION_COUNTS
 from pipelines.core.errors import DataQualityError, NotFoundError
-from pipelines.core.settings import Settings
+from pipelines.core.settings import LakeSettings, QualitySettings, SparkSettings
 from pipelines.lake.days import DayRange
 from pipelines.lake.delta import BatchTxn, DeltaLake
 from pipelines.quality.gate import GateOutcome, QualityGate
@@ -75,7 +76,6 @@ from pipelines.silver.quarantine import (
     row_json,
 )
 from pipelines.silver.reconciliation import (
-    COUNTS,
     REPLAY_STREAM_PREFIX,
     BatchCounts,
     Ledger,
@@ -125,8 +125,18 @@ class SilverRunReport:
     def add(self, batch_id: int, counts: BatchCounts) -> None:
         self.batches += 1
         self.batch_ids.append(batch_id)
-        for name in COUNTS:
+        for name in RECONCILIATION_COUNTS:
             setattr(self, name, getattr(self, name) + getattr(counts, name))
+
+
+@dataclass(frozen=True, slots=True)
+class SilverJobSettings:
+    """The settings sections a silver job reads: where the lake is (to read the Delta log of a
+    crashed batch), how many objects a micro-batch takes, the quality thresholds."""
+
+    lake: LakeSettings
+    spark: SparkSettings
+    quality: QualitySettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,17 +157,18 @@ class SilverJob:
     def __init__(
         self,
         spark: SparkSession,
-        settings: Settings,
+        lake: DeltaLake,
         spec: DatasetSpec,
         targets: SilverTargets,
         *,
         gate: QualityGate,
+        settings: SilverJobSettings,
         after_batch: Callable[[int], None] | None = None,
         backfill: DayRange | None = None,
     ) -> None:
         self.spark = spark
         self.settings = settings
-        self.lake = DeltaLake(settings.lake, settings.spark)
+        self.lake = lake
         self.spec = spec
         self.targets = targets
         self.gate = gate
@@ -367,7 +378,7 @@ class SilverJob:
         if outcome.skipped_replay:
             # Committed before a crash that kept the ledger row from being written.
             return committed_merge_counts(
-                self.settings, self.lake, self.targets.silver_uri, txn.app_id, txn.version
+                self.settings.lake, self.lake, self.targets.silver_uri, txn.app_id, txn.version
             )
         return outcome.inserted, outcome.updated
 

@@ -25,7 +25,7 @@ from schemathesis import Case
 from api.main import create_app
 from api.routes import ROUTERS
 from models.forecast.batch import prediction_rows
-from models.forecast.models import NaiveForecaster
+from models.forecast.forecasters import NaiveForecaster
 from models.risk.batch import score_rows
 from models.risk.engine import score_asset
 from models.risk.market import MarketHistory

@@ -13,10 +13,11 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from models.forecast.batch import prediction_rows
-from models.forecast.models import Forecast, NaiveForecaster
+from models.forecast.forecasters import Forecast, NaiveForecaster
+from pipelines.contracts.served import OHLCV_SCHEMA
 from pipelines.core.settings import Settings
 from pipelines.reference import load_assets
-from pipelines.serving.base import OHLCV_SCHEMA, ServingStore
+from pipelines.serving.store import ServingStore
 
 LAST = dt.date(2026, 6, 30)
 
@@ -41,7 +42,9 @@ def client(store: ServingStore) -> Iterator[TestClient]:
         )
         store.upsert_predictions(prediction_rows(asset_id, path, LAST, generated, "m@1"))
         store.upsert_ohlcv(daily_bar(asset_id, LAST, close))
-    with TestClient(create_app(store_factory=lambda: store, settings=Settings())) as test_client:
+    with TestClient(
+        create_app(store_factory=lambda: store, serving=Settings().serving)
+    ) as test_client:
         yield test_client
 
 

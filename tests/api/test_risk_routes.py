@@ -16,7 +16,7 @@ from models.risk.engine import MODEL_VERSION, score_asset
 from models.risk.market import MarketHistory
 from pipelines.core.settings import Settings
 from pipelines.reference import load_assets
-from pipelines.serving.base import ServingStore
+from pipelines.serving.store import ServingStore
 
 DAY = dt.date(2026, 6, 30)
 
@@ -37,7 +37,9 @@ def client(store: ServingStore) -> Iterator[TestClient]:
     store.upsert_risk_scores(score_rows(older))
     # paxg keeps yesterday's score
     store.upsert_risk_scores(score_rows([s for s in newer if s.asset_id != "paxg"]))
-    with TestClient(create_app(store_factory=lambda: store, settings=Settings())) as test_client:
+    with TestClient(
+        create_app(store_factory=lambda: store, serving=Settings().serving)
+    ) as test_client:
         yield test_client
 
 

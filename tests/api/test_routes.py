@@ -20,9 +20,9 @@ from api.main import create_app
 from api.schemas import AssetDetail, AssetSummary
 from pipelines.contracts.reference import ASSET_CLASSES, Asset
 from pipelines.core.errors import StoreUnavailableError
-from pipelines.core.settings import Settings
-from pipelines.serving.base import ServingStore, StoreHealth
+from pipelines.core.settings import ServingSettings, Settings
 from pipelines.serving.duckdb_store import DuckDBStore
+from pipelines.serving.store import ServingStore, StoreHealth
 from pipelines.serving.timescale_store import TimescaleStore
 from tests.fixtures.sample_data import DAYS, HOURS, SAMPLE_ASSETS, T0, load_sample, sample_duckdb
 
@@ -32,7 +32,7 @@ OHLCV = "/assets/ousg/ohlcv"
 @pytest.fixture
 def client(store: ServingStore) -> Iterator[TestClient]:
     load_sample(store)
-    app = create_app(store_factory=lambda: store, settings=Settings())
+    app = create_app(store_factory=lambda: store, serving=Settings().serving)
     with TestClient(app) as test_client:  # `with` runs the lifespan (opens/closes the store)
         yield test_client
 
@@ -95,13 +95,13 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
     assert {"200", "404", "422"} <= set(ohlcv["responses"])
 
 
-def _duckdb_settings(path: Path) -> Settings:
-    return Settings(serving_backend="duckdb", duckdb_path=path)
+def _duckdb_settings(path: Path) -> ServingSettings:
+    return Settings(serving_backend="duckdb", duckdb_path=path).serving
 
 
 def test_default_store_is_the_configured_duckdb_opened_read_only_and_closed(tmp_path: Path) -> None:
     path = sample_duckdb(tmp_path / "serving.duckdb")
-    app = create_app(settings=_duckdb_settings(path))
+    app = create_app(serving=_duckdb_settings(path))
     with TestClient(app) as test_client:
         assert [a["asset_id"] for a in test_client.get("/assets").json()] == ["btc", "ousg", "usdc"]
         assert "read-only" in app.state.store.health().detail
@@ -114,7 +114,7 @@ def test_default_store_is_the_configured_duckdb_opened_read_only_and_closed(tmp_
 
 
 def test_startup_fails_clearly_when_the_store_cannot_be_opened(tmp_path: Path) -> None:
-    app = create_app(settings=_duckdb_settings(tmp_path / "missing.duckdb"))
+    app = create_app(serving=_duckdb_settings(tmp_path / "missing.duckdb"))
     with (
         pytest.raises(StoreUnavailableError, match=r"missing\.duckdb"),
         TestClient(app),
@@ -140,7 +140,7 @@ def test_health_degraded_is_503_with_the_same_body() -> None:
     # on demand. It is a mock of the interface, so any other call is recorded and checked.
     store = create_autospec(ServingStore, instance=True)
     store.health.return_value = StoreHealth(backend="fake", ok=False, detail="connection refused")
-    app = create_app(store_factory=lambda: store, settings=Settings())
+    app = create_app(store_factory=lambda: store, serving=Settings().serving)
     with TestClient(app) as test_client:
         response = test_client.get("/health")
     assert response.status_code == 503
@@ -158,7 +158,9 @@ def test_health_degraded_is_503_with_the_same_body() -> None:
 def test_reads_answer_503_when_the_store_becomes_unreachable(timescale_dsn: str) -> None:
     store = TimescaleStore(timescale_dsn, pool_max=2)
     store.migrate()
-    with TestClient(create_app(store_factory=lambda: store, settings=Settings())) as test_client:
+    with TestClient(
+        create_app(store_factory=lambda: store, serving=Settings().serving)
+    ) as test_client:
         store.close()  # as if the server went away: every connection attempt now fails
         response = test_client.get("/assets")
         assert response.status_code == 503

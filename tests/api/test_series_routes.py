@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.schemas import FeaturesDayOut, ObservationOut, OnchainDayOut
+from pipelines.contracts.served import FEATURES, ONCHAIN, SENTIMENT, ServedTable
 from pipelines.core.settings import Settings
-from pipelines.serving.base import FEATURES, ONCHAIN, SENTIMENT, ServedTable, ServingStore
+from pipelines.serving.store import ServingStore
 from tests.fixtures.sample_data import T0
 from tests.fixtures.serving import DAYS_OF_SERIES, SENTIMENT_BASE, load_series, series_rows
 
@@ -20,7 +21,9 @@ from tests.fixtures.serving import DAYS_OF_SERIES, SENTIMENT_BASE, load_series, 
 @pytest.fixture
 def client(store: ServingStore) -> Iterator[TestClient]:
     load_series(store)
-    with TestClient(create_app(store_factory=lambda: store, settings=Settings())) as test_client:
+    with TestClient(
+        create_app(store_factory=lambda: store, serving=Settings().serving)
+    ) as test_client:
         yield test_client
 
 

@@ -23,9 +23,7 @@ from api.schemas import (
     RiskScoreOut,
     SentimentDayOut,
 )
-from pipelines.core.settings import Settings
-from pipelines.serving._sql_store import SqlStore
-from pipelines.serving.base import (
+from pipelines.contracts.served import (
     ECONOMIC,
     FEATURES,
     OHLCV,
@@ -34,8 +32,10 @@ from pipelines.serving.base import (
     RISK_SCORES,
     SENTIMENT,
     ServedTable,
-    ServingStore,
 )
+from pipelines.core.settings import Settings
+from pipelines.serving.sql_store import SqlStore
+from pipelines.serving.store import ServingStore
 from tests.fixtures.sample_data import DAY, SAMPLE_ASSETS, T0, bars
 
 #: Each response model of rows of a served table. Their shared field names are the columns.
@@ -54,7 +54,7 @@ RESPONSE_MODELS: list[tuple[type[BaseModel], ServedTable]] = [
 @pytest.fixture(scope="module")
 def openapi() -> dict[str, Any]:
     return create_app(
-        store_factory=lambda: pytest.fail("no store needed"), settings=Settings()
+        store_factory=lambda: pytest.fail("no store needed"), serving=Settings().serving
     ).openapi()
 
 
@@ -80,7 +80,7 @@ def test_the_openapi_document_says_null_exactly_where_the_store_allows_it(
 @pytest.fixture
 def client(store: ServingStore) -> Iterator[TestClient]:
     store.upsert_assets(SAMPLE_ASSETS)
-    app = create_app(store_factory=lambda: store, settings=Settings())
+    app = create_app(store_factory=lambda: store, serving=Settings().serving)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 

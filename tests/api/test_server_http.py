@@ -26,7 +26,7 @@ LAUNCHERS = {
     "api.server.run": lambda port: [
         "-c",
         "from api.server import run; from pipelines.core.settings import get_settings; "
-        "run(get_settings())",
+        "settings = get_settings(); run(settings.api, settings.serving)",
     ],
 }
 

@@ -26,7 +26,7 @@ from dagster_project.sensors import (
 )
 from models.forecast.batch import KEYS as PREDICTION_KEYS
 from models.forecast.batch import prediction_rows
-from models.forecast.models import Forecast
+from models.forecast.forecasters import Forecast
 from models.forecast.monitor import live_accuracy
 from pipelines import steps
 from pipelines.core.settings import Settings

@@ -14,8 +14,8 @@ import pytest
 
 from dagster_project import jobs
 from dagster_project.definitions import build_definitions
+from pipelines.contracts.gold import GOLD_TABLES
 from pipelines.core.settings import Settings, get_settings
-from pipelines.gold.tables import GOLD_TABLES
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.serving import open_store
@@ -74,7 +74,7 @@ def test_the_whole_graph_materializes_into_timescaledb(
     assert silver["records_in"].value > 0 and silver["delta_version"].value >= 0
     serving = result.asset_materializations_for_node("serving__store")[0].metadata
     assert serving["backend"].value == "timescaledb"
-    with open_store(settings) as store:
+    with open_store(settings.serving) as store:
         counts = store.table_counts()
     assert counts["ohlcv_1h"] == DeltaLake(settings.lake, settings.spark).count_rows(
         LakePaths(settings.lake).gold("ohlcv_1h")

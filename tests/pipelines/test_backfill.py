@@ -19,7 +19,7 @@ from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.silver.reconciliation import reconcile
 from pipelines.silver.registry import SILVER_DATASETS
-from tests.fixtures.lake import assert_same_tables, lake_settings, lake_snapshot
+from tests.fixtures.lake import assert_same_tables, lake_of, lake_settings, lake_snapshot
 
 pytestmark = pytest.mark.usefixtures("spark")
 
@@ -90,7 +90,7 @@ def test_backfill_in_three_ranges_equals_the_streaming_path(
     quarantined = streamed_tables["silver/quarantine"].num_rows
     assert quarantined > 0, "the fault rate should have refused some records"
     for dataset in SILVER_DATASETS:
-        check = reconcile(settings, dataset)
+        check = reconcile(*lake_of(settings), dataset)
         assert check.ok, check.describe()
 
 

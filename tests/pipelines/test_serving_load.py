@@ -40,7 +40,7 @@ def test_serving_store_holds_exactly_gold(settings: Settings) -> None:
     assert first.table_counts == second.table_counts
     assert first.table_counts["ohlcv_1d"] == gold_daily.num_rows == 3 * 3
     assert first.table_counts["assets"] >= 20
-    with open_store(settings, read_only=True) as store:
+    with open_store(settings.serving, read_only=True) as store:
         for row in gold_daily.to_pylist():
             (bar,) = store.ohlcv(row["asset_id"], "1d", row["ts"], row["ts"] + dt.timedelta(days=1))
             assert (bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume) == (

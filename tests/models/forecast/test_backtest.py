@@ -12,7 +12,7 @@ from models.forecast.backtest import (
     performance,
     sentiment_signal,
 )
-from models.forecast.models import NaiveForecaster
+from models.forecast.forecasters import NaiveForecaster
 
 
 def test_performance_by_definition() -> None:

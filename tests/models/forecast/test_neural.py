@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.forecast.models import AutoArima, NaiveForecaster
+from models.forecast.forecasters import AutoArima, NaiveForecaster
 from models.forecast.neural import EnsembleForecaster, LstmForecaster
 
 

@@ -89,8 +89,10 @@ def test_lexicon_reads_finance_words() -> None:
 def test_load_scorer_uses_the_model_when_it_loads_and_the_lexicon_otherwise(
     tiny_finbert: Path, tmp_path: Path
 ) -> None:
-    assert isinstance(load_scorer(Settings(sentiment_model=str(tiny_finbert))), FinBertScorer)
+    assert isinstance(
+        load_scorer(Settings(sentiment_model=str(tiny_finbert)).models), FinBertScorer
+    )
     missing = Settings(sentiment_model=str(tmp_path / "no-such-model"))
-    assert isinstance(load_scorer(missing), LexiconScorer)
+    assert isinstance(load_scorer(missing.models), LexiconScorer)
     offline_id = Settings(sentiment_model="ProsusAI/finbert", sentiment_allow_download=False)
-    assert isinstance(load_scorer(offline_id), LexiconScorer)
+    assert isinstance(load_scorer(offline_id.models), LexiconScorer)

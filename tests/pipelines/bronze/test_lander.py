@@ -18,7 +18,7 @@ from kafka import KafkaProducer, TopicPartition
 from pipelines.bronze.lander import BatchManifest, BronzeLander, LanderConflictError, LanderReport
 from pipelines.bronze.writer import BronzeWriter, bronze_inventory
 from pipelines.contracts.envelope import RawEnvelope
-from pipelines.core.settings import Settings
+from pipelines.core.settings import Settings, variable_owners
 from pipelines.kafka.producer import EnvelopePublisher
 from pipelines.kafka.topics import ensure_topics, raw_topics
 from pipelines.lake.objects import ObjectStore, open_object_store
@@ -36,13 +36,17 @@ from tests.pipelines.kafka.support import (
 
 
 def publish(settings: Settings, envelopes: list[RawEnvelope]) -> None:
-    with EnvelopePublisher(settings) as publisher:
+    with EnvelopePublisher(settings.kafka) as publisher:
         report = publisher.publish_all(envelopes)
     assert report.acknowledged == len(envelopes), report.failed[:3]
 
 
 def run_lander(broker: KafkaBroker, settings: Settings, idle_s: float = 1.0) -> LanderReport:
-    lander = BronzeLander(settings, consumer_overrides=broker.consumer_overrides)
+    lander = BronzeLander(
+        settings.kafka,
+        open_object_store(settings.lake),
+        consumer_overrides=broker.consumer_overrides,
+    )
     return lander.run(stop_after_idle_s=idle_s)
 
 
@@ -156,7 +160,11 @@ def test_rotates_by_time_while_running(kafka: KafkaBroker, make_settings: MakeSe
     envelopes = simulated_envelopes(settings)
     first, rest = envelopes[:30], envelopes[30:]
     store = open_object_store(settings.lake)
-    lander = BronzeLander(settings, consumer_overrides=kafka.consumer_overrides)
+    lander = BronzeLander(
+        settings.kafka,
+        open_object_store(settings.lake),
+        consumer_overrides=kafka.consumer_overrides,
+    )
     runner = threading.Thread(target=lander.run)
     runner.start()
     try:
@@ -192,7 +200,7 @@ def test_poison_records_go_to_the_dead_letter_topic_and_the_rest_lands(
         (unsafe, "source '../escape' is not usable as a bronze partition folder"),
         (None, "empty value (tombstone)"),
     ]
-    ensure_topics(settings)
+    ensure_topics(settings.kafka)
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
     sent = [envelope.to_json_line().encode() for envelope in envelopes[:5]]
     sent += [value for value, _ in poison]
@@ -228,7 +236,9 @@ def test_poison_records_go_to_the_dead_letter_topic_and_the_rest_lands(
 def child_overrides(settings: Settings) -> str:
     fields = ["lake_root", "kafka_bootstrap_servers", "lander_group_id", "lander_max_records"]
     fields += ["lander_max_bytes", "lander_max_interval_s"]
-    return json.dumps(settings.model_dump(mode="json", include=set(fields)))
+    owners = variable_owners()
+    values = {name: getattr(getattr(settings, owners[name][0]), owners[name][1]) for name in fields}
+    return json.dumps(values)
 
 
 def run_crashing_lander(settings: Settings, kill_after_objects: int) -> None:
@@ -325,7 +335,14 @@ def test_two_landers_in_one_group_share_the_work_exactly_once(
     envelopes = simulated_envelopes(settings)
     half = len(envelopes) // 2
     store = open_object_store(settings.lake)
-    members = [BronzeLander(settings, consumer_overrides=kafka.consumer_overrides) for _ in "ab"]
+    members = [
+        BronzeLander(
+            settings.kafka,
+            open_object_store(settings.lake),
+            consumer_overrides=kafka.consumer_overrides,
+        )
+        for _ in "ab"
+    ]
     threads = [threading.Thread(target=member.run) for member in members]
     try:
         threads[0].start()

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from pipelines.gold.onchain import ONCHAIN_METRICS
+from pipelines.contracts.measures import ONCHAIN_METRICS
 
 SECONDS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3_600, "1d": 86_400}
 

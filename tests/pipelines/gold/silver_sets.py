@@ -16,8 +16,8 @@ import pandas as pd
 import pyarrow as pa
 from deltalake import write_deltalake
 
+from pipelines.contracts.silver import ECONOMIC, NEWS, ONCHAIN, PRICES
 from pipelines.core.settings import Settings
-from pipelines.silver import economic, news, onchain, prices
 
 FIRST_DAY = dt.date(2026, 1, 1)
 DAYS = 40
@@ -91,10 +91,10 @@ def silver_prices_frame() -> pd.DataFrame:
 
 
 #: The silver tables' declared schemas (docs/data-model.md): the sets are built to the contract.
-PRICES_SCHEMA = prices.SCHEMA
-ONCHAIN_SCHEMA = onchain.SCHEMA
-ECONOMIC_SCHEMA = economic.SCHEMA
-NEWS_SCHEMA = news.SCHEMA
+PRICES_SCHEMA = PRICES.schema
+ONCHAIN_SCHEMA = ONCHAIN.schema
+ECONOMIC_SCHEMA = ECONOMIC.schema
+NEWS_SCHEMA = NEWS.schema
 
 
 def write_silver(settings: Settings, name: str, frame: pd.DataFrame, schema: pa.Schema) -> str:

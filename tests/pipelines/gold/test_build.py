@@ -9,8 +9,8 @@ import shutil
 import pytest
 from pyspark.sql import SparkSession
 
+from pipelines.contracts.gold import GOLD_TABLES
 from pipelines.core.errors import ConfigurationError, DataContractError
-from pipelines.gold.tables import GOLD_TABLES
 from tests.fixtures.lake import MakeSettings, lake_settings
 from tests.pipelines.gold import pandas_reference as ref
 from tests.pipelines.gold.conftest import GoldLake

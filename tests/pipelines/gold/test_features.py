@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from pipelines.gold.features import FEATURE_COLUMNS
+from pipelines.contracts.gold import FEATURE_COLUMNS
 from tests.pipelines.gold import pandas_reference as ref
 from tests.pipelines.gold.conftest import GoldLake
 from tests.pipelines.gold.silver_sets import silver_prices_frame

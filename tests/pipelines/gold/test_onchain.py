@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pipelines.gold.onchain import ONCHAIN_COLUMNS
+from pipelines.contracts.gold import ONCHAIN_COLUMNS
 from tests.pipelines.gold import pandas_reference as ref
 from tests.pipelines.gold.conftest import GoldLake
 from tests.pipelines.gold.silver_sets import silver_onchain_frame, silver_prices_frame

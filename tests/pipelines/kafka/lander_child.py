@@ -16,6 +16,7 @@ import sys
 
 from pipelines.bronze.lander import BronzeLander
 from pipelines.core.settings import Settings
+from pipelines.lake.objects import open_object_store
 from tests.fixtures.kafka import FAST_GROUP
 
 
@@ -30,7 +31,12 @@ def main(overrides_json: str, kill_after: int) -> None:
             print(f"killing myself after writing {key}", flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
 
-    lander = BronzeLander(settings, consumer_overrides=FAST_GROUP, after_object=crash_after_object)
+    lander = BronzeLander(
+        settings.kafka,
+        open_object_store(settings.lake),
+        consumer_overrides=FAST_GROUP,
+        after_object=crash_after_object,
+    )
     report = lander.run(stop_after_idle_s=1.0)
     print(f"finished: {report.landed} landed", flush=True)
 

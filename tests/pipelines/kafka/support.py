@@ -11,8 +11,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from pipelines.bronze.writer import BRONZE_PREFIX
-from pipelines.contracts.envelope import RawEnvelope
+from pipelines.contracts.envelope import BRONZE_PREFIX, RawEnvelope
 from pipelines.core.settings import Settings
 from pipelines.lake.objects import ObjectStore
 from pipelines.steps import simulated_source

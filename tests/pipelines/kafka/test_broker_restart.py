@@ -39,11 +39,15 @@ def test_broker_restart_during_production_loses_nothing_acknowledged(
     lake_a, lake_b = (settings.updated(lake_root=str(tmp_path / name)) for name in ("a", "b"))
     envelopes = simulate(settings)
     before, during = envelopes[:60], envelopes[60:]
-    publisher = EnvelopePublisher(settings)
+    publisher = EnvelopePublisher(settings.kafka)
     try:
         first = publisher.publish_all(before)
         assert first.acknowledged == len(before)
-        BronzeLander(lake_a, consumer_overrides=kafka.consumer_overrides).run(stop_after_idle_s=1)
+        BronzeLander(
+            lake_a.kafka,
+            open_object_store(lake_a.lake),
+            consumer_overrides=kafka.consumer_overrides,
+        ).run(stop_after_idle_s=1)
 
         kafka.stop()
         reports: list[PublishReport] = []
@@ -52,7 +56,7 @@ def test_broker_restart_during_production_loses_nothing_acknowledged(
         time.sleep(1.5)  # sends pile up while nothing listens
         assert sender.is_alive(), "the producer gave up while the broker was down"
         kafka.start()
-        ensure_topics(settings)
+        ensure_topics(settings.kafka)
         sender.join(120)
         assert not sender.is_alive()
         (second,) = reports
@@ -63,7 +67,9 @@ def test_broker_restart_during_production_loses_nothing_acknowledged(
     finally:
         publisher.close()
 
-    BronzeLander(lake_b, consumer_overrides=kafka.consumer_overrides).run(stop_after_idle_s=1)
+    BronzeLander(
+        lake_b.kafka, open_object_store(lake_b.lake), consumer_overrides=kafka.consumer_overrides
+    ).run(stop_after_idle_s=1)
     landed = ingest_id_counts(
         bronze_lines(open_object_store(lake_a.lake)) + bronze_lines(open_object_store(lake_b.lake))
     )

@@ -9,9 +9,9 @@ from collections import defaultdict
 
 import pytest
 
-from pipelines.contracts.envelope import TOPIC_BY_DATASET, RawEnvelope
+from pipelines.contracts.envelope import RawEnvelope
 from pipelines.kafka.producer import DeliveryError, EnvelopePublisher, envelope_key
-from pipelines.kafka.topics import ensure_topics
+from pipelines.kafka.topics import TOPIC_BY_DATASET, ensure_topics
 from tests.fixtures.kafka import KafkaBroker
 from tests.fixtures.lake import MakeSettings
 from tests.pipelines.kafka.support import kafka_settings, read_topic, simulated_envelopes
@@ -45,7 +45,7 @@ def test_publishes_each_envelope_acknowledged_to_its_dataset_topic(
 ) -> None:
     settings = kafka_settings(make_settings, kafka)
     envelopes = simulated_envelopes(settings)
-    with EnvelopePublisher(settings) as publisher:
+    with EnvelopePublisher(settings.kafka) as publisher:
         assert publisher.idempotent  # the broker supports it, so it is on
         assert publisher.compression in {"gzip", "lz4", "zstd"}
         report = publisher.publish_all(envelopes)
@@ -76,7 +76,7 @@ def test_per_asset_order_holds(kafka: KafkaBroker, make_settings: MakeSettings) 
     prices = [e for e in simulated_envelopes(settings) if e.dataset == "prices"]
     # Publish asset by asset in time order, interleaved across assets.
     prices.sort(key=lambda e: (e.params["time_start"], e.params["symbol_id"]))
-    with EnvelopePublisher(settings) as publisher:
+    with EnvelopePublisher(settings.kafka) as publisher:
         assert publisher.publish_all(prices).acknowledged == len(prices)
 
     partitions_of_key: dict[str, set[int]] = defaultdict(set)
@@ -101,7 +101,7 @@ def test_sends_to_a_dead_broker_are_reported_not_lost(
 ) -> None:
     settings = kafka_settings(make_settings, kafka)
     envelopes = simulated_envelopes(settings)[:21]
-    with EnvelopePublisher(settings, overrides=QUICK) as publisher:
+    with EnvelopePublisher(settings.kafka, overrides=QUICK) as publisher:
         if warm:  # the producer has its metadata and idempotent producer id
             assert publisher.publish_all(envelopes[:1]).acknowledged == 1
         kafka.stop()
@@ -113,6 +113,6 @@ def test_sends_to_a_dead_broker_are_reported_not_lost(
         report.raise_for_failures()
     # Reported failed means dropped: a broker coming back must not receive them later.
     kafka.start()
-    ensure_topics(settings)
+    ensure_topics(settings.kafka)
     time.sleep(1.5)
     assert read_topic(kafka, "price-data-raw") == []

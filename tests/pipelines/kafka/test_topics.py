@@ -20,14 +20,14 @@ def test_creates_every_topic_with_configured_partitions(
         "news-sentiment-raw",
         "ingest-dead-letter",
     ]
-    assert project_topics(settings) == expected
+    assert project_topics(settings.kafka) == expected
 
-    first = ensure_topics(settings)
+    first = ensure_topics(settings.kafka)
     assert sorted(first.created) == sorted(expected)
     assert first.existing == []
     assert first.partitions == dict.fromkeys(expected, 4)
 
-    again = ensure_topics(settings)
+    again = ensure_topics(settings.kafka)
     assert again.created == []
     assert sorted(again.existing) == sorted(expected)
     assert again.partitions == first.partitions
@@ -41,7 +41,7 @@ def test_existing_topic_keeps_its_partition_count(
     admin.create_topics({"price-data-raw": {"num_partitions": 2, "replication_factor": 1}})
     admin.close()
     settings = make_settings(**kafka.settings_overrides(), kafka_topic_partitions=6)
-    report = ensure_topics(settings, ["price-data-raw", "news-sentiment-raw"])
+    report = ensure_topics(settings.kafka, ["price-data-raw", "news-sentiment-raw"])
     assert report.existing == ["price-data-raw"]
     assert report.created == ["news-sentiment-raw"]
     assert report.partitions == {"price-data-raw": 2, "news-sentiment-raw": 6}

@@ -6,6 +6,7 @@ import pytest
 
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
+from pipelines.lake.paths import LakePaths
 from pipelines.quality.gate import QualityGate
 from tests.fixtures.lake import MakeSettings
 
@@ -22,4 +23,4 @@ def lake(settings: Settings) -> DeltaLake:
 
 @pytest.fixture
 def gate(settings: Settings, lake: DeltaLake) -> QualityGate:
-    return QualityGate.from_settings(settings, lake)
+    return QualityGate.from_settings(settings.quality, lake, LakePaths(settings.lake))

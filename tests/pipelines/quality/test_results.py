@@ -9,13 +9,15 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
+from pipelines.contracts.silver import QUALITY_RESULTS
 from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.quality.gate import QualityGate
-from pipelines.quality.results import RESULTS_SCHEMA, format_results, latest_results
+from pipelines.quality.results import format_results, latest_results
 from pipelines.quality.suites import PRICES
+from tests.fixtures.lake import lake_of
 from tests.pipelines.quality.silver_rows import silver_rows
 
 
@@ -29,7 +31,7 @@ def test_every_expectation_of_a_batch_is_stored_with_its_outcome(gate, settings)
     rows = silver_rows("prices", {}, {"high": 104.0}, {"volume": None})
     outcome = gate.check("prices", rows, batch_id=7, run_id="run-1")
     table = stored(settings)
-    assert table.schema.names == RESULTS_SCHEMA.names
+    assert table.schema.names == QUALITY_RESULTS.schema.names
     assert table.num_rows == len(PRICES.checks) == len(outcome.results)
     failed = table.filter(pa.compute.invert(table["success"])).to_pylist()
     assert [(r["rule"], r["unexpected_count"], r["element_count"]) for r in failed] == [
@@ -62,12 +64,12 @@ def test_latest_results_shows_the_newest_run_of_each_dataset(gate, settings):
     gate.check("prices", silver_rows("prices", {}), batch_id=0, run_id="old")
     gate.check("prices", silver_rows("prices", {"close": None}), batch_id=1, run_id="new")
     gate.check("news", silver_rows("news", {}), batch_id=0, run_id="news-run")
-    latest = latest_results(settings)
+    latest = latest_results(*lake_of(settings))
     assert set(zip(latest["dataset"].to_pylist(), latest["run_id"].to_pylist(), strict=True)) == {
         ("prices", "new"),
         ("news", "news-run"),
     }
-    only_news = latest_results(settings, "news")
+    only_news = latest_results(*lake_of(settings), "news")
     assert set(only_news["dataset"].to_pylist()) == {"news"}
     text = format_results(latest)
     assert "FAILED" in text and "close must not be null" in text
@@ -75,8 +77,8 @@ def test_latest_results_shows_the_newest_run_of_each_dataset(gate, settings):
 
 
 def test_no_results_yet(settings):
-    assert latest_results(settings).num_rows == 0
-    assert format_results(latest_results(settings)) == "no quality results yet"
+    assert latest_results(*lake_of(settings)).num_rows == 0
+    assert format_results(latest_results(*lake_of(settings))) == "no quality results yet"
 
 
 # --- whole-table checks ---------------------------------------------------------------------

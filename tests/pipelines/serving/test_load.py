@@ -14,16 +14,17 @@ import pytest
 from deltalake import write_deltalake
 
 from models.forecast.batch import prediction_rows
-from models.forecast.models import NaiveForecaster
+from models.forecast.forecasters import NaiveForecaster
 from models.risk.batch import score_rows
 from models.risk.engine import score_asset
 from models.risk.market import MarketHistory
+from pipelines.contracts.served import ECONOMIC, FEATURES, ONCHAIN
 from pipelines.core.errors import DataContractError
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
-from pipelines.serving.base import ECONOMIC, FEATURES, ONCHAIN, ServingStore
 from pipelines.serving.load import SOURCES, load_gold
+from pipelines.serving.store import ServingStore
 from tests.fixtures.lake import MakeSettings
 from tests.fixtures.sample_data import DAY, SAMPLE_ASSETS, T0, bars
 from tests.fixtures.serving import series_rows
@@ -127,7 +128,9 @@ def test_loaded_rows_equal_the_lake_in_the_served_shape(
 ) -> None:
     store.upsert_assets(SAMPLE_ASSETS)
     load(store, lake_settings)
-    assert store.features("ousg") == series_rows(FEATURES, 10, {"asset_id": "ousg"})
+    assert store.series(FEATURES, {"asset_id": "ousg"}) == series_rows(
+        FEATURES, 10, {"asset_id": "ousg"}
+    )
     predictions, risk = model_outputs()
     assert store.latest_predictions("ousg", 30) == predictions.filter(
         pc.equal(predictions["horizon_days"], 30)
@@ -137,8 +140,8 @@ def test_loaded_rows_equal_the_lake_in_the_served_shape(
     assert served.drop_columns(["factors"]) == risk.drop_columns(["date", "factors"])
     assert json.loads(served["factors"][0].as_py()) == json.loads(risk["factors"][0].as_py())
     onchain = series_rows(ONCHAIN, 10, {"asset_id": "ousg"})
-    assert store.onchain("ousg", start=T0 + 8 * DAY) == onchain.slice(8)
-    assert store.economic("DGS10", "USA") == series_rows(
+    assert store.series(ONCHAIN, {"asset_id": "ousg"}, start=T0 + 8 * DAY) == onchain.slice(8)
+    assert store.series(ECONOMIC, {"series_id": "DGS10", "region": "USA"}) == series_rows(
         ECONOMIC, 5, {"series_id": "DGS10", "region": "USA"}
     )
     assert store.ohlcv("ousg", "5m")[0].ts == T0 + 9 * DAY

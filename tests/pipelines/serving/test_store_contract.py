@@ -16,21 +16,21 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from pipelines.core.errors import ConfigurationError, DataContractError, StoreUnavailableError
-from pipelines.core.settings import Settings
-from pipelines.serving import open_store
-from pipelines.serving._sql_store import SqlStore
-from pipelines.serving.base import (
+from pipelines.contracts.served import (
     COUNTED_TABLES,
     LOADED_TABLES,
     OHLCV_SCHEMA,
     RESOLUTIONS,
-    OhlcvBar,
     ServedTable,
-    ServingStore,
 )
+from pipelines.core.errors import ConfigurationError, DataContractError, StoreUnavailableError
+from pipelines.core.settings import Settings
+from pipelines.serving import open_store
 from pipelines.serving.duckdb_store import DuckDBStore
-from pipelines.serving.timescale_store import MIGRATIONS, TimescaleStore
+from pipelines.serving.schema import TIMESCALE_MIGRATIONS as MIGRATIONS
+from pipelines.serving.sql_store import SqlStore
+from pipelines.serving.store import OhlcvBar, ServingStore
+from pipelines.serving.timescale_store import TimescaleStore
 from tests.fixtures.processes import free_port
 from tests.fixtures.sample_data import DAY, HOUR, SAMPLE_ASSETS, T0, bars
 
@@ -490,7 +490,7 @@ def test_duckdb_second_writer_waits_then_fails_clearly(tmp_path: Path) -> None:
 
 def test_open_store_follows_the_settings(tmp_path: Path) -> None:
     settings = Settings(serving_backend="duckdb", duckdb_path=tmp_path / "s.duckdb")
-    with open_store(settings) as store:
+    with open_store(settings.serving) as store:
         assert isinstance(store, DuckDBStore)
         assert store.path == tmp_path / "s.duckdb"
 
@@ -577,7 +577,7 @@ def test_read_only_store_reads_but_never_writes(fresh_timescale_dsn: str) -> Non
 @pytest.mark.timescaledb
 def test_open_store_gives_timescale_when_configured(timescale_dsn: str) -> None:
     settings = Settings(serving_backend="timescaledb", timescale_dsn=timescale_dsn)
-    with open_store(settings, read_only=True) as store:
+    with open_store(settings.serving, read_only=True) as store:
         assert isinstance(store, TimescaleStore)
         assert store.health().ok
 

@@ -11,8 +11,7 @@ from collections.abc import Callable
 import pyarrow as pa
 import pytest
 
-from pipelines.core.errors import DataContractError, StoreUnavailableError
-from pipelines.serving.base import (
+from pipelines.contracts.served import (
     ECONOMIC,
     FEATURES,
     ONCHAIN,
@@ -20,9 +19,10 @@ from pipelines.serving.base import (
     RISK_SCORES,
     SENTIMENT,
     ServedTable,
-    ServingStore,
 )
+from pipelines.core.errors import DataContractError, StoreUnavailableError
 from pipelines.serving.duckdb_store import DuckDBStore
+from pipelines.serving.store import ServingStore
 from pipelines.serving.timescale_store import TimescaleStore
 from tests.fixtures.sample_data import DAY, HOUR, SAMPLE_ASSETS, T0, bars
 from tests.fixtures.serving import series_rows
@@ -39,25 +39,25 @@ SERIES: dict[str, Series] = {
     "onchain": (
         ONCHAIN,
         lambda s, t: s.upsert_onchain(t),
-        lambda s: lambda **kw: s.onchain("ousg", **kw),
+        lambda s: lambda **kw: s.series(ONCHAIN, {"asset_id": "ousg"}, **kw),
         {"asset_id": "ousg"},
     ),
     "features": (
         FEATURES,
         lambda s, t: s.upsert_features(t),
-        lambda s: lambda **kw: s.features("ousg", **kw),
+        lambda s: lambda **kw: s.series(FEATURES, {"asset_id": "ousg"}, **kw),
         {"asset_id": "ousg"},
     ),
     "sentiment": (
         SENTIMENT,
         lambda s, t: s.upsert_sentiment(t),
-        lambda s: lambda **kw: s.sentiment("ousg", **kw),
+        lambda s: lambda **kw: s.series(SENTIMENT, {"asset_id": "ousg"}, **kw),
         {"asset_id": "ousg"},
     ),
     "economic": (
         ECONOMIC,
         lambda s, t: s.upsert_economic(t),
-        lambda s: lambda **kw: s.economic("DGS10", "USA", **kw),
+        lambda s: lambda **kw: s.series(ECONOMIC, {"series_id": "DGS10", "region": "USA"}, **kw),
         {"series_id": "DGS10", "region": "USA"},
     ),
 }
@@ -123,13 +123,13 @@ def test_series_window_and_limit(store: ServingStore, series: Series) -> None:
 def test_series_of_other_keys_are_apart(store: ServingStore) -> None:
     store.upsert_onchain(series_rows(ONCHAIN, 3, {"asset_id": "ousg"}))
     store.upsert_onchain(series_rows(ONCHAIN, 2, {"asset_id": "btc"}, base=9.0))
-    assert store.onchain("btc").column("nav_usd").to_pylist() == [9.0, 9.1]
-    assert store.onchain("nope").num_rows == 0
+    assert store.series(ONCHAIN, {"asset_id": "btc"}).column("nav_usd").to_pylist() == [9.0, 9.1]
+    assert store.series(ONCHAIN, {"asset_id": "nope"}).num_rows == 0
     store.upsert_economic(series_rows(ECONOMIC, 2, {"series_id": "CPI", "region": "USA"}))
     store.upsert_economic(series_rows(ECONOMIC, 1, {"series_id": "CPI", "region": "DEU"}))
     assert store.economic_regions("CPI") == ["DEU", "USA"]
     assert store.economic_regions("nope") == []
-    assert store.economic("CPI", "DEU").num_rows == 1
+    assert store.series(ECONOMIC, {"series_id": "CPI", "region": "DEU"}).num_rows == 1
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,11 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from pipelines.serving import _sql
-from pipelines.serving.base import RISK_SCORES
-from pipelines.serving.timescale_store import MIGRATIONS, TimescaleStore
+from pipelines.contracts.served import RISK_SCORES
+from pipelines.serving import schema
+from pipelines.serving.queries import ohlcv_query
+from pipelines.serving.schema import TIMESCALE_MIGRATIONS as MIGRATIONS
+from pipelines.serving.timescale_store import TimescaleStore
 from tests.fixtures.sample_data import DAY, SAMPLE_ASSETS, T0, bars
 from tests.fixtures.serving import series_rows
 
@@ -68,7 +70,7 @@ def test_a_range_read_scans_only_the_chunks_overlapping_its_window(
     assert len(overlapping) == 2
 
     for limit in (None, 10):
-        sql, params = ts_store.ohlcv_query("ousg", "1d", start, end, limit).sql("%s")
+        sql, params = ohlcv_query("ousg", "1d").within(start, end, limit).sql("%s")
         plan = "\n".join(
             str(row[0]) for row in query(fresh_timescale_dsn, f"EXPLAIN {sql}", params)
         )
@@ -131,9 +133,9 @@ def test_license_build_statements_use_its_features() -> None:
     assert "add_compression_policy('ohlcv'" in compression
     assert by_version[6].statements_for(licensed=False) == ()
     volume = by_version[7].statements_for(licensed=True)
-    assert volume[:3] == _sql.NULLABILITY_DDL
+    assert volume[:3] == schema.NULLABILITY_DDL
     assert "timescaledb.continuous" in " ".join(volume)
-    assert _sql.COMPLETE_VOLUME_SUM in " ".join(volume)
+    assert schema.COMPLETE_VOLUME_SUM in " ".join(volume)
     assert [m.version for m in MIGRATIONS if m.licensed is not None] == [5, 6, 7]
-    plain = _sql.Migration(9, "plain", ("SELECT 1",))
+    plain = schema.Migration(9, "plain", ("SELECT 1",))
     assert plain.statements_for(licensed=True) == ("SELECT 1",)

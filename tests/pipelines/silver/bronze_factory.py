@@ -6,8 +6,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from pipelines.bronze.writer import BronzeWriter, partition_prefix
-from pipelines.contracts.envelope import RawEnvelope
+from pipelines.bronze.writer import BronzeWriter
+from pipelines.contracts.envelope import RawEnvelope, partition_prefix
 from pipelines.lake.objects import LocalObjectStore
 
 DAY0 = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)

@@ -16,7 +16,7 @@ from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.silver.reconciliation import reconcile
-from tests.fixtures.lake import MakeSettings
+from tests.fixtures.lake import MakeSettings, lake_of
 from tests.pipelines.silver.bronze_factory import (
     DAY0,
     hourly_bars,
@@ -87,7 +87,7 @@ def test_a_truncated_object_alone_is_quarantined_whole_and_clean_data_after_it_l
     object_row = steps.quarantined_objects(settings).rows("prices").to_pylist()[0]
     assert (object_row["records_in"], object_row["refused"]) == (1, 1)
     assert "above RWA_QUALITY_MAX_FAILURE_SHARE (5.0%)" in object_row["reason"]
-    check = reconcile(settings, "prices")
+    check = reconcile(*lake_of(settings), "prices")
     assert check.ok, check.describe()
     assert check.totals["quarantined"] == 1 and check.objects == {"quarantined": 1}
     assert "bronze objects quarantined whole: 1 quarantined" in check.describe()
@@ -137,7 +137,7 @@ def test_an_object_the_gate_stops_on_is_set_aside_then_replayed_exactly_once(
     assert again.silver is None and again.status_before == "replayed"
     assert steps.run_silver(settings, "prices").batches == 0
     assert silver_rows(settings) == 9
-    check = reconcile(settings, "prices")
+    check = reconcile(*lake_of(settings), "prices")
     assert check.ok, check.describe()
     assert check.replayed_records == 5 and check.objects == {"replayed": 1}
     keys = DeltaLake(settings.lake, settings.spark).to_arrow(
@@ -181,7 +181,7 @@ def test_a_half_refused_object_replays_under_a_raised_threshold(
     assert (replayed.silver.inserted, replayed.silver.quarantined) == (2, 2)
     assert silver_rows(settings) == 6
     assert quarantine(settings).num_rows == 4  # the bad bars' rows are the same rows again
-    assert reconcile(settings, "prices").ok
+    assert reconcile(*lake_of(settings), "prices").ok
 
 
 def test_most_objects_broken_at_once_still_fails_loudly(make_settings: MakeSettings) -> None:

@@ -18,7 +18,7 @@ from pipelines.ingestion.coingecko import OHLC_ENDPOINT
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.silver.reconciliation import reconcile
-from tests.fixtures.lake import MakeSettings
+from tests.fixtures.lake import MakeSettings, lake_of
 from tests.pipelines.silver.bronze_factory import (
     DAY0,
     hourly_bars,
@@ -78,7 +78,7 @@ def test_four_number_candle_is_quarantined_and_valid_bars_land(
         ("candle has fewer than 5 values", [str(v) for v in FOUR_NUMBER_CANDLE])
     ]
     assert (report.records_in, report.inserted, report.quarantined) == (4, 3, 1)
-    assert reconcile(settings, "prices").ok
+    assert reconcile(*lake_of(settings), "prices").ok
 
     rerun = steps.run_silver(settings, "prices")
 

@@ -19,7 +19,7 @@ from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.silver.reconciliation import reconcile
-from tests.fixtures.lake import MakeSettings
+from tests.fixtures.lake import MakeSettings, lake_of
 from tests.pipelines.silver.bronze_factory import (
     DAY0,
     daily_envelopes,
@@ -131,7 +131,7 @@ def test_bad_records_go_to_quarantine_with_their_reason(make_settings: MakeSetti
     assert report.bronze_lines == 3 + 5
     assert report.records_in == 10 + 2 + 2 + 5  # bars, and the refused lines
     assert (report.quarantined, report.inserted) == (16, 3)
-    assert reconcile(settings, "prices").ok
+    assert reconcile(*lake_of(settings), "prices").ok
     # every quarantined record points back at the bronze object it came from
     rows = (
         DeltaLake(settings.lake, settings.spark)
@@ -238,7 +238,7 @@ def test_crash_after_commit_and_reruns_leave_silver_identical(
     assert silver_table(crashed).equals(silver_table(reference))
     assert quarantine_reasons(crashed) == quarantine_reasons(reference)
     assert quarantine_reasons(crashed) == {"field 'price_close' is not a number": 1}
-    assert reconcile(crashed, "prices").ok and reconcile(reference, "prices").ok
+    assert reconcile(*lake_of(crashed), "prices").ok and reconcile(*lake_of(reference), "prices").ok
 
     version_before = DeltaLake(crashed.lake, crashed.spark).table(silver_uri).version()
     rerun = steps.run_silver_prices(crashed)
@@ -259,4 +259,4 @@ def test_reprocessing_from_scratch_is_idempotent(make_settings: MakeSettings) ->
     assert (report.inserted, report.updated) == (0, 0)
     assert report.duplicates_removed == report.records_in == 48
     assert silver_table(settings).equals(before)
-    assert reconcile(settings, "prices").ok
+    assert reconcile(*lake_of(settings), "prices").ok

@@ -27,7 +27,7 @@ from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.silver.reconciliation import reconcile
 from tests.fixtures.http_replay import fixture_bytes, fixture_json
-from tests.fixtures.lake import MakeSettings
+from tests.fixtures.lake import MakeSettings, lake_of
 from tests.pipelines.silver.bronze_factory import land, wrap
 
 pytestmark = pytest.mark.usefixtures("spark")
@@ -181,7 +181,7 @@ def test_onchain_from_simulated_metrics_and_defillama(make_settings: MakeSetting
         "field 'params.gecko_id' is missing",
     ]
     assert report.bronze_lines == 6
-    assert reconcile(settings, "onchain").ok
+    assert reconcile(*lake_of(settings), "onchain").ok
 
 
 def test_economic_from_fred_and_world_bank(make_settings: MakeSettings) -> None:

@@ -13,14 +13,14 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from pipelines import steps
+from pipelines.contracts.silver import PRICES
 from pipelines.core.errors import DataContractError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.newsapi import EVERYTHING_ENDPOINT
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
-from pipelines.silver.prices import SCHEMA as PRICES_SCHEMA
 from pipelines.silver.reconciliation import committed_merge_counts, reconcile
-from tests.fixtures.lake import MakeSettings
+from tests.fixtures.lake import MakeSettings, lake_of
 from tests.pipelines.silver.bronze_factory import (
     DAY0,
     hourly_bars,
@@ -74,7 +74,7 @@ def test_prices_keep_exactly_the_distinct_valid_bars(make_settings: MakeSettings
         "envelope field 'ingest_id' is missing",
         "line is not a JSON object",
     ]
-    check = reconcile(settings, "prices")
+    check = reconcile(*lake_of(settings), "prices")
     assert check.ok, check.describe()
     assert check.totals["records_in"] == 6 + 4 + 3 + 6 + 2 == report.records_in
     assert check.totals["duplicates_removed"] == 3 + 6
@@ -122,7 +122,7 @@ def test_news_keeps_one_row_per_article(make_settings: MakeSettings) -> None:
     assert rows[0]["title"] == "USDC supply grows again"
     assert rows[0]["asset_ids"] == ["usdc", "dai"]  # "DAILY" names nothing, "DAI" does
     assert reasons(settings, "news") == ["malformed JSON line"]
-    assert reconcile(settings, "news").ok
+    assert reconcile(*lake_of(settings), "news").ok
 
 
 def test_a_declared_column_missing_from_the_table_is_added_without_a_rewrite(
@@ -145,7 +145,7 @@ def test_a_declared_column_missing_from_the_table_is_added_without_a_rewrite(
                 "bronze_file": "bronze/old.jsonl",
             }
         ],
-        schema=PRICES_SCHEMA.remove(PRICES_SCHEMA.get_field_index("symbol_id")),
+        schema=PRICES.schema.remove(PRICES.schema.get_field_index("symbol_id")),
     )
     write_deltalake(uri, old, partition_by=["date"])
     files_before = set(DeltaTable(uri).file_uris())
@@ -164,8 +164,8 @@ def test_a_table_conflicting_with_the_contract_stops_before_the_stream(
 ) -> None:
     settings = make_settings()
     uri = LakePaths(settings.lake).silver("prices")
-    index = PRICES_SCHEMA.get_field_index("volume")
-    conflicting = PRICES_SCHEMA.set(index, pa.field("volume", pa.string()))
+    index = PRICES.schema.get_field_index("volume")
+    conflicting = PRICES.schema.set(index, pa.field("volume", pa.string()))
     write_deltalake(uri, conflicting.empty_table())
     land(Path(settings.lake.root), [price_envelope("BTC", hourly_bars(DAY0, 10.0, 2), NEXT_DAY)])
 
@@ -192,8 +192,10 @@ def test_a_commit_the_ledger_missed_is_recovered_from_the_delta_log(
     app_id = f"silver.prices.{stream}"
     lake = DeltaLake(settings.lake, settings.spark)
     uri = paths.silver("prices")
-    assert committed_merge_counts(settings, lake, uri, app_id, 0) == (first.inserted, 0) == (3, 0)
-    assert committed_merge_counts(settings, lake, uri, app_id, 1) == (1, 3)
+    assert (
+        committed_merge_counts(settings.lake, lake, uri, app_id, 0) == (first.inserted, 0) == (3, 0)
+    )
+    assert committed_merge_counts(settings.lake, lake, uri, app_id, 1) == (1, 3)
     assert (second.inserted, second.updated, second.duplicates_removed) == (1, 3, 3)
-    ledger = json.dumps(reconcile(settings, "prices").totals, sort_keys=True)
-    assert reconcile(settings, "prices").ok, ledger
+    ledger = json.dumps(reconcile(*lake_of(settings), "prices").totals, sort_keys=True)
+    assert reconcile(*lake_of(settings), "prices").ok, ledger

@@ -1,5 +1,6 @@
-"""Conversions between the store contract's Python/Arrow values and database rows, and the
-wording of errors: shared by both stores so that they accept, return and report alike.
+"""Rows in and out of the serving store: the checks a load's Arrow rows pass before they reach
+SQL, the conversions between database rows and the store's Python/Arrow values, and the wording
+of errors; one set for both engines, so that they accept, return and report alike.
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.contracts.reference import Asset
-from pipelines.core.errors import DataContractError
-from pipelines.serving._sql import ASSET_COLUMNS
-from pipelines.serving.base import (
+from pipelines.contracts.served import (
+    ASSET_COLUMNS,
     COUNTED_TABLES,
     LOADED_RESOLUTIONS,
     OHLCV,
     RESOLUTIONS,
-    OhlcvBar,
     ServedTable,
 )
+from pipelines.core.errors import DataContractError
+from pipelines.serving.store import OhlcvBar
 
 #: Key of :meth:`ServingStore.table_counts` for the bars of one resolution.
 OHLCV_COUNT_KEY = "ohlcv_{resolution}"

@@ -1,5 +1,5 @@
-"""How the model jobs read gold: a few columns of a table, optionally only a window of days,
-as pandas (the tables they read are small: one row per asset and day)."""
+"""How the models read their inputs from gold: a few columns of a table, optionally only a
+window of days, as pandas (the tables they read are small: one row per asset and day)."""
 
 from __future__ import annotations
 

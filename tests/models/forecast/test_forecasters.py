@@ -12,7 +12,7 @@ import pytest
 from models.forecast import metrics
 from models.forecast.batch import EVALUATION_ORIGINS, evaluation_metrics, evaluation_step
 from models.forecast.evaluation import forecasts_at_origins, origins, rolling_origin
-from models.forecast.models import AutoArima, NaiveForecaster, level_differences
+from models.forecast.forecasters import AutoArima, NaiveForecaster, level_differences
 
 
 def random_walk(n: int = 400, sigma: float = 0.02, seed: int = 5) -> np.ndarray:

@@ -1,8 +1,9 @@
-"""The serving-store contract implemented once for SQL engines reached through a DB-API cursor.
+"""The serving store implemented once for SQL engines reached through a DB-API cursor.
 
-:class:`SqlStore` holds every method whose logic both engines share: the reads, the upserts,
-the migration flow, retention bookkeeping, the read-only guard and health reporting. It builds
-them on two small primitives a concrete store provides, :meth:`SqlStore._cursor` (for reads)
+:class:`SqlStore` is the one implementation of :class:`~pipelines.serving.store.ServingStore`:
+every method, with the logic both engines share (the reads, the upserts, the migration flow,
+retention bookkeeping, the read-only guard and health reporting). It builds them on two small
+primitives a concrete store provides, :meth:`SqlStore._cursor` (for reads)
 and :meth:`SqlStore._transaction` (for writes), plus a few hooks. A concrete store keeps only
 what is its own: connection handling, staging a bulk load, locking migrations, dropping old
 intraday bars, refreshing aggregates, describing itself.
@@ -20,20 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.contracts.reference import Asset
-from pipelines.core.errors import DataContractError, StoreUnavailableError
-from pipelines.core.settings import ServingSettings
-from pipelines.serving import _sql
-from pipelines.serving._rows import (
-    as_utc,
-    asset_from_doc,
-    asset_row,
-    bars_from_rows,
-    counts,
-    one_line,
-    prepare_rows,
-    table_from_rows,
-)
-from pipelines.serving.base import (
+from pipelines.contracts.served import (
+    ASSETS,
     COUNTED_TABLES,
     ECONOMIC,
     FEATURES,
@@ -45,13 +34,25 @@ from pipelines.serving.base import (
     PREDICTIONS,
     RISK_SCORES,
     SENTIMENT,
-    OhlcvBar,
     Resolution,
-    RetentionResult,
     ServedTable,
-    ServingStore,
-    StoreHealth,
 )
+from pipelines.core.errors import DataContractError, StoreUnavailableError
+from pipelines.core.resources import Closeable
+from pipelines.core.settings import ServingSettings
+from pipelines.serving import queries, schema
+from pipelines.serving.rows import (
+    as_utc,
+    asset_from_doc,
+    asset_row,
+    bars_from_rows,
+    counts,
+    one_line,
+    prepare_rows,
+    table_from_rows,
+)
+from pipelines.serving.schema import Migration
+from pipelines.serving.store import OhlcvBar, RetentionResult, StoreHealth
 
 #: Days of 1m/5m bars a store keeps unless told otherwise: the setting's own default.
 DEFAULT_INTRADAY_RETENTION_DAYS: int = ServingSettings.model_fields[
@@ -79,15 +80,18 @@ class Cursor(Protocol):
 CursorT = TypeVar("CursorT", bound=Cursor)
 
 
-class SqlStore(ServingStore, Generic[CursorT]):
-    """A :class:`ServingStore` over an SQL engine; ``CursorT`` is its driver's cursor type."""
+class SqlStore(Closeable, Generic[CursorT]):
+    """The :class:`~pipelines.serving.store.ServingStore` over an SQL engine; ``CursorT`` is its
+    driver's cursor type. A concrete store provides the primitives below."""
 
+    #: 'duckdb' or 'timescaledb'.
+    backend: ClassVar[str]
     #: Parameter marker of the driver: ``?`` (DuckDB) or ``%s`` (psycopg).
     _marker: ClassVar[str]
     #: Marker of the ``doc`` value in the asset upsert, for a dialect that must cast it.
     _doc_marker: ClassVar[str | None] = None
-    #: The dialect's schema steps (the store module's ``MIGRATIONS``).
-    _migrations: ClassVar[tuple[_sql.Migration, ...]]
+    #: The dialect's schema steps (``DUCKDB_MIGRATIONS`` or ``TIMESCALE_MIGRATIONS``).
+    _migrations: ClassVar[tuple[Migration, ...]]
     #: A query whose one value says whether ``schema_migrations`` exists (catalogs differ).
     _migrations_table_exists_sql: ClassVar[str]
     #: What a read-only store that lacks schema versions tells its user to do.
@@ -169,14 +173,14 @@ class SqlStore(ServingStore, Generic[CursorT]):
             return
         with self._transaction() as cur:
             self._lock_migrations(cur)
-            cur.execute(_sql.CREATE_MIGRATIONS_TABLE_SQL)
-            for migration in _sql.pending_migrations(self._migrations, _applied(cur)):
+            cur.execute(schema.CREATE_MIGRATIONS_TABLE_SQL)
+            for migration in schema.pending_migrations(self._migrations, _applied(cur)):
                 # Asked only where it matters: the edition is known once the extension exists.
                 licensed = migration.licensed is not None and self._licensed(cur)
                 for statement in migration.statements_for(licensed=licensed):
                     cur.execute(statement)
                 cur.execute(
-                    _sql.record_migration_sql(self._marker), [migration.version, migration.name]
+                    schema.record_migration_sql(self._marker), [migration.version, migration.name]
                 )
             self._after_migrations(cur)
 
@@ -185,7 +189,7 @@ class SqlStore(ServingStore, Generic[CursorT]):
         with self._cursor() as cur:
             exists = cur.execute(self._migrations_table_exists_sql).fetchone()
             applied = _applied(cur) if exists and exists[0] else []
-        missing = [m.version for m in _sql.pending_migrations(self._migrations, applied)]
+        missing = [m.version for m in schema.pending_migrations(self._migrations, applied)]
         if missing:
             raise StoreUnavailableError(
                 f"{self._label} lacks schema version(s) {missing}; {self._migrate_hint}"
@@ -197,7 +201,7 @@ class SqlStore(ServingStore, Generic[CursorT]):
         self._check_writable("upsert_assets")
         if not assets:
             return 0
-        sql = _sql.upsert_assets_sql(self._marker, doc_marker=self._doc_marker)
+        sql = queries.upsert_assets_sql(self._marker, doc_marker=self._doc_marker)
         with self._transaction() as cur:
             cur.executemany(sql, [asset_row(asset) for asset in assets])
         return len(assets)
@@ -249,12 +253,14 @@ class SqlStore(ServingStore, Generic[CursorT]):
 
     def _upsert_prepared(self, cur: CursorT, table: ServedTable, rows: pa.Table) -> None:
         with self._staged(cur, table, rows) as source:
-            cur.execute(_sql.upsert_sql(table, source))
+            cur.execute(queries.upsert_sql(table, source))
 
     def _check_known_assets(self, cur: CursorT, table: ServedTable, rows: pa.Table) -> None:
         """Refuse rows of assets the store does not know, naming them (the foreign key would
         refuse them too, but with an engine-specific message)."""
-        known = {asset_id for (asset_id,) in cur.execute("SELECT asset_id FROM assets").fetchall()}
+        known = {
+            asset_id for (asset_id,) in cur.execute(f"SELECT asset_id FROM {ASSETS}").fetchall()
+        }
         named = {str(value) for value in pc.unique(rows.column("asset_id")).to_pylist()}
         unknown = sorted(named - known)
         if unknown:
@@ -284,33 +290,17 @@ class SqlStore(ServingStore, Generic[CursorT]):
     # --- reads ---------------------------------------------------------------------------------
 
     def list_assets(self, asset_class: str | None = None) -> list[Asset]:
-        sql = _sql.select_assets_sql(self._marker, by_class=asset_class is not None)
+        sql = queries.select_assets_sql(self._marker, by_class=asset_class is not None)
         params = [] if asset_class is None else [asset_class]
         with self._cursor() as cur:
             rows = cur.execute(sql, params).fetchall()
         return [asset_from_doc(doc) for (doc,) in rows]
 
     def get_asset(self, asset_id: str) -> Asset | None:
-        sql = _sql.select_assets_sql(self._marker, by_id=True)
+        sql = queries.select_assets_sql(self._marker, by_id=True)
         with self._cursor() as cur:
             row = cur.execute(sql, [asset_id]).fetchone()
         return None if row is None else asset_from_doc(row[0])
-
-    def ohlcv_query(
-        self,
-        asset_id: str,
-        resolution: Resolution,
-        start: dt.datetime | None = None,
-        end: dt.datetime | None = None,
-        limit: int | None = None,
-    ) -> _sql.RangeQuery:
-        """The query :meth:`ohlcv` runs (tests EXPLAIN it to check chunk exclusion)."""
-        relation, resolution_filter = _sql.ohlcv_relation(resolution)
-        filters: dict[str, object] = {"asset_id": asset_id}
-        if resolution_filter is not None:
-            filters["resolution"] = resolution_filter
-        columns = ("ts", *_sql.OHLCV_VALUES)
-        return _sql.RangeQuery(relation, columns, filters, as_utc(start), as_utc(end), limit)
 
     def ohlcv(
         self,
@@ -320,95 +310,56 @@ class SqlStore(ServingStore, Generic[CursorT]):
         end: dt.datetime | None = None,
         limit: int | None = None,
     ) -> list[OhlcvBar]:
-        sql, params = self.ohlcv_query(asset_id, resolution, start, end, limit).sql(self._marker)
+        query = queries.ohlcv_query(asset_id, resolution).within(start, end, limit)
+        sql, params = query.sql(self._marker)
         with self._cursor() as cur:
             return bars_from_rows(cur.execute(sql, params).fetchall())
 
-    def onchain(
+    def series(
         self,
-        asset_id: str,
+        table: ServedTable,
+        key: Mapping[str, object],
         start: dt.datetime | None = None,
         end: dt.datetime | None = None,
         limit: int | None = None,
     ) -> pa.Table:
-        return self._read_series(ONCHAIN, {"asset_id": asset_id}, start, end, limit)
-
-    def features(
-        self,
-        asset_id: str,
-        start: dt.datetime | None = None,
-        end: dt.datetime | None = None,
-        limit: int | None = None,
-    ) -> pa.Table:
-        return self._read_series(FEATURES, {"asset_id": asset_id}, start, end, limit)
-
-    def sentiment(
-        self,
-        asset_id: str,
-        start: dt.datetime | None = None,
-        end: dt.datetime | None = None,
-        limit: int | None = None,
-    ) -> pa.Table:
-        return self._read_series(SENTIMENT, {"asset_id": asset_id}, start, end, limit)
-
-    def economic(
-        self,
-        series_id: str,
-        region: str,
-        start: dt.datetime | None = None,
-        end: dt.datetime | None = None,
-        limit: int | None = None,
-    ) -> pa.Table:
-        filters = {"series_id": series_id, "region": region}
-        return self._read_series(ECONOMIC, filters, start, end, limit)
+        query = queries.series_query(table, key).within(start, end, limit)
+        sql, params = query.sql(self._marker)
+        with self._cursor() as cur:
+            rows = cur.execute(sql, params).fetchall()
+        return table_from_rows(rows, table.schema)
 
     def economic_regions(self, series_id: str) -> list[str]:
         with self._cursor() as cur:
-            rows = cur.execute(_sql.economic_regions_sql(self._marker), [series_id]).fetchall()
+            rows = cur.execute(queries.economic_regions_sql(self._marker), [series_id]).fetchall()
         return [region for (region,) in rows]
 
     def latest_predictions(self, asset_id: str, horizon_days: int) -> pa.Table:
         with self._cursor() as cur:
             rows = cur.execute(
-                _sql.latest_predictions_sql(self._marker), [asset_id, horizon_days]
+                queries.latest_predictions_sql(self._marker), [asset_id, horizon_days]
             ).fetchall()
         return table_from_rows(rows, PREDICTIONS.schema)
 
     def forecast_summaries(self, horizon_days: int, asset_class: str | None = None) -> pa.Table:
-        sql = _sql.forecast_summaries_sql(self._marker, by_class=asset_class is not None)
+        sql = queries.forecast_summaries_sql(self._marker, by_class=asset_class is not None)
         params: list[object] = [horizon_days] + ([] if asset_class is None else [asset_class])
         with self._cursor() as cur:
             rows = cur.execute(sql, params).fetchall()
         return table_from_rows(rows, FORECAST_SUMMARY_SCHEMA)
 
     def latest_risk_scores(self, asset_class: str | None = None) -> pa.Table:
-        sql = _sql.latest_risk_scores_sql(self._marker, by_class=asset_class is not None)
+        sql = queries.latest_risk_scores_sql(self._marker, by_class=asset_class is not None)
         with self._cursor() as cur:
             rows = cur.execute(sql, [] if asset_class is None else [asset_class]).fetchall()
         return table_from_rows(rows, RISK_SCORES.schema)
 
-    def _read_series(
-        self,
-        table: ServedTable,
-        filters: Mapping[str, object],
-        start: dt.datetime | None,
-        end: dt.datetime | None,
-        limit: int | None,
-    ) -> pa.Table:
-        query = _sql.RangeQuery(
-            table.name, tuple(table.schema.names), filters, as_utc(start), as_utc(end), limit
-        )
-        sql, params = query.sql(self._marker)
-        with self._cursor() as cur:
-            rows = cur.execute(sql, params).fetchall()
-        return table_from_rows(rows, table.schema)
-
     def table_counts(self) -> dict[str, int]:
         with self._cursor() as cur:
             per_resolution = [
-                *cur.execute(_sql.count_by_resolution_sql(OHLCV.name)).fetchall(),
-                *cur.execute(_sql.count_by_resolution_sql(OHLCV_INTRADAY.name)).fetchall(),
-                ("1w", _count(cur, _sql.WEEKLY_RELATION)),
+                *cur.execute(queries.count_by_resolution_sql(OHLCV.name)).fetchall(),
+                *cur.execute(queries.count_by_resolution_sql(OHLCV_INTRADAY.name)).fetchall(),
+                ("1w", _count(cur, schema.WEEKLY_RELATION)),
             ]
             per_table = [(name, _count(cur, name)) for name in COUNTED_TABLES]
         return counts(per_resolution, per_table)
@@ -422,10 +373,10 @@ class SqlStore(ServingStore, Generic[CursorT]):
 
 
 def _count(cur: Cursor, relation: str) -> int:
-    row = cur.execute(_sql.count_sql(relation)).fetchone()
+    row = cur.execute(queries.count_sql(relation)).fetchone()
     return int(row[0]) if row else 0
 
 
 def _applied(cur: Cursor) -> list[int]:
     """Versions recorded in ``schema_migrations``."""
-    return [version for (version,) in cur.execute(_sql.APPLIED_MIGRATIONS_SQL).fetchall()]
+    return [version for (version,) in cur.execute(schema.APPLIED_MIGRATIONS_SQL).fetchall()]

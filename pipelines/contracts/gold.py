@@ -1,0 +1,63 @@
+"""The gold tables: name, key and partitioning of each, and the column order of those whose
+columns gold declares (docs/data-model.md). How a run writes them is gold's
+(:mod:`pipelines.gold.tables`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipelines.contracts.measures import FEATURE_MEASURES, ONCHAIN_METRICS
+
+
+@dataclass(frozen=True, slots=True)
+class GoldTable:
+    """One gold Delta table: ``gold/<name>``, unique by ``key``."""
+
+    name: str
+    key: tuple[str, ...]
+    #: Intraday tables hold many rows per day: one folder per day keeps a range rewrite to the
+    #: files of those days. Daily tables are small and stay in a few files.
+    partition_by: tuple[str, ...] = ()
+
+
+#: Served OHLCV resolutions, finest first.
+OHLCV_RESOLUTIONS: tuple[str, ...] = ("1m", "5m", "1h", "1d")
+
+OHLCV_TABLES: dict[str, GoldTable] = {
+    res: GoldTable(f"ohlcv_{res}", ("asset_id", "ts"), () if res == "1d" else ("date",))
+    for res in OHLCV_RESOLUTIONS
+}
+FEATURES_DAILY = GoldTable("features_daily", ("asset_id", "date"))
+ONCHAIN_DAILY = GoldTable("onchain_daily", ("asset_id", "date"))
+MACRO_ASOF = GoldTable("macro_asof", ("asset_id", "date", "series_id", "region"))
+SENTIMENT_DAILY = GoldTable("sentiment_daily", ("asset_id", "date"))
+
+#: Every gold table, in the order a run builds them (later ones read the daily OHLCV).
+GOLD_TABLES: tuple[GoldTable, ...] = (
+    *OHLCV_TABLES.values(),
+    FEATURES_DAILY,
+    ONCHAIN_DAILY,
+    MACRO_ASOF,
+    SENTIMENT_DAILY,
+)
+
+#: Table order of ``gold/features_daily``: the served measures, plus ``intraday_bars`` (the
+#: count behind ``zero_volume_share``), which sits before ``hl_range`` in existing tables.
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "asset_id",
+    "date",
+    *(measure for measure in FEATURE_MEASURES if measure != "hl_range"),
+    "intraday_bars",
+    "hl_range",
+)
+#: Table order of ``gold/onchain_daily``: the silver metrics, the derived measures with the
+#: market close between them, and the sources that reported the day.
+ONCHAIN_COLUMNS: tuple[str, ...] = (
+    "asset_id",
+    "date",
+    *ONCHAIN_METRICS,
+    "net_exchange_flow_usd",
+    "close",
+    "premium_to_nav",
+    "sources",
+)

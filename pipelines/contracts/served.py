@@ -1,0 +1,238 @@
+"""The tables of the serving store, each declared once: what loads write and the API reads.
+
+Every served table is a :class:`ServedTable`: its SQL name, the Arrow schema its upsert accepts
+and its reads return, its natural key and its time column. The column names follow
+``docs/data-model.md`` except where a gold ``date`` becomes ``ts`` (midnight UTC of that day),
+so that every time series in the store is queried by the same ``ts`` column.
+
+A field's nullability is the one declaration of whether the column may be null: loads refuse
+nulls only where it is not nullable, the DDL of both stores has ``NOT NULL`` exactly there,
+and the API's response schemas accept null exactly there. Numbers are always finite: loads
+refuse NaN and infinities. Tests hold both stores' live schema and the API's response schemas
+to these declarations (``tests/pipelines/serving/test_schema.py``, ``tests/api/``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from pipelines.contracts.measures import (
+    COUNT_METRICS,
+    DERIVED_ONCHAIN_METRICS,
+    FEATURE_MEASURES,
+    USD_METRICS,
+)
+
+#: Bar resolutions the API serves. 1m/5m/1h/1d are loaded from gold; 1w is derived in the
+#: store from the 1d bars (continuous aggregate, materialized view or view).
+Resolution = Literal["1m", "5m", "1h", "1d", "1w"]
+RESOLUTIONS: tuple[Resolution, ...] = ("1m", "5m", "1h", "1d", "1w")
+#: Resolutions the OHLCV upsert accepts.
+LOADED_RESOLUTIONS: tuple[Resolution, ...] = ("1m", "5m", "1h", "1d")
+#: Resolutions kept only for a retention period, in their own table (``ohlcv_intraday``).
+INTRADAY_RESOLUTIONS: tuple[Resolution, ...] = ("1m", "5m")
+#: Resolution aggregated in the store rather than loaded.
+AGGREGATED_RESOLUTION: Resolution = "1w"
+
+UTC_TS = pa.timestamp("us", tz="UTC")
+_FLOAT = pa.float64()
+
+
+def _required(name: str, type_: pa.DataType) -> pa.Field[Any]:
+    return pa.field(name, type_, nullable=False)
+
+
+def _optional(*names: str, type_: pa.DataType = _FLOAT) -> list[pa.Field[Any]]:
+    return [pa.field(name, type_) for name in names]
+
+
+#: Bars of one resolution. ``volume`` is null where the source publishes none (CoinGecko's
+#: OHLC endpoint; see docs/data-model.md).
+OHLCV_SCHEMA = pa.schema(
+    [
+        _required("asset_id", pa.string()),
+        _required("resolution", pa.string()),
+        _required("ts", UTC_TS),
+        *(_required(name, pa.float64()) for name in ("open", "high", "low", "close")),
+        pa.field("volume", pa.float64()),
+    ]
+)
+
+#: ``gold/onchain_daily``: on-chain metrics of one asset-day (every metric nullable).
+ONCHAIN_SCHEMA = pa.schema(
+    [
+        _required("asset_id", pa.string()),
+        _required("ts", UTC_TS),
+        *_optional(*COUNT_METRICS, type_=pa.int64()),
+        *_optional(*USD_METRICS, *DERIVED_ONCHAIN_METRICS),
+    ]
+)
+
+#: ``gold/features_daily``: returns, volatility, drawdown and liquidity of one asset-day.
+FEATURES_SCHEMA = pa.schema(
+    [_required("asset_id", pa.string()), _required("ts", UTC_TS), *_optional(*FEATURE_MEASURES)]
+)
+
+#: ``silver/economic``: one observation of a macro series; ``ts`` is the observation date.
+ECONOMIC_SCHEMA = pa.schema(
+    [
+        _required("series_id", pa.string()),
+        _required("region", pa.string()),
+        _required("ts", UTC_TS),
+        pa.field("value", pa.float64()),  # null where the source publishes "no value"
+        *_optional("frequency", "units", type_=pa.string()),
+        pa.field("realtime_start", pa.date32()),
+    ]
+)
+
+#: ``gold/sentiment_daily``: news sentiment of one asset-day; scores null until scored.
+SENTIMENT_SCHEMA = pa.schema(
+    [
+        _required("asset_id", pa.string()),
+        _required("ts", UTC_TS),
+        _required("article_count", pa.int32()),
+        *_optional("sentiment_score", "confidence", "positive_share", "negative_share"),
+        pa.field("model_version", pa.string()),
+    ]
+)
+
+#: One forecast point: the value predicted for ``target_date`` by the run of ``model_version``
+#: at ``generated_at`` for a ``horizon_days`` horizon, with 80% and 95% interval bounds.
+PREDICTIONS_SCHEMA = pa.schema(
+    [
+        _required("asset_id", pa.string()),
+        _required("horizon_days", pa.int32()),
+        _required("generated_at", UTC_TS),
+        _required("model_version", pa.string()),
+        _required("target_date", pa.date32()),
+        _required("value", pa.float64()),
+        *_optional("lower_80", "upper_80", "lower_95", "upper_95"),
+    ]
+)
+
+#: The end point of an asset's newest forecast run, with the close it was made from (a read,
+#: not a table: predictions joined with the daily bars).
+FORECAST_SUMMARY_SCHEMA = pa.schema([*PREDICTIONS_SCHEMA, pa.field("last_close", pa.float64())])
+
+#: One risk assessment: composite score 1-100 and sub-scores; ``factors`` is JSON text.
+RISK_SCORES_SCHEMA = pa.schema(
+    [
+        _required("asset_id", pa.string()),
+        _required("calculated_at", UTC_TS),
+        _required("model_version", pa.string()),
+        _required("composite_score", pa.int32()),
+        *_optional(
+            "market_risk", "credit_risk", "regulatory_risk", "technical_risk", type_=pa.int32()
+        ),
+        _required("factors", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServedTable:
+    """A table of the store: ``name`` in SQL, ``label`` in messages, the Arrow ``schema`` its
+    upsert takes and its reads return, its natural ``key`` (the upsert's conflict target) and
+    the ``time_column`` of that key that orders its rows. ``json_columns`` are JSON text in
+    Arrow and JSON/JSONB in SQL. ``references_assets``: its ``asset_id`` is a foreign key of
+    ``assets``, so loads of unknown assets are refused."""
+
+    name: str
+    label: str
+    schema: pa.Schema
+    key: tuple[str, ...]
+    time_column: str = "ts"
+    json_columns: frozenset[str] = frozenset()
+    references_assets: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in (*self.key, self.time_column) if name not in self.schema.names]
+        if unknown or self.time_column not in self.key:
+            raise ValueError(f"{self.name}: key {self.key} / time column {self.time_column!r}")
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The columns an upsert may change: every column not in the key."""
+        return tuple(name for name in self.schema.names if name not in self.key)
+
+    @property
+    def series_key(self) -> tuple[str, ...]:
+        """The key columns that name one series (the key without its time column): what a
+        read of one series filters on."""
+        return tuple(name for name in self.key if name != self.time_column)
+
+
+OHLCV = ServedTable("ohlcv", "OHLCV bars", OHLCV_SCHEMA, ("asset_id", "resolution", "ts"))
+#: 1m/5m bars, apart from the others so that retention can drop whole chunks of them.
+OHLCV_INTRADAY = ServedTable(
+    "ohlcv_intraday", "OHLCV bars", OHLCV_SCHEMA, ("asset_id", "resolution", "ts")
+)
+ONCHAIN = ServedTable("onchain_metrics", "on-chain metrics", ONCHAIN_SCHEMA, ("asset_id", "ts"))
+FEATURES = ServedTable("asset_features", "asset features", FEATURES_SCHEMA, ("asset_id", "ts"))
+ECONOMIC = ServedTable(
+    "economic_indicators", "economic indicators", ECONOMIC_SCHEMA, ("series_id", "region", "ts")
+)
+SENTIMENT = ServedTable(
+    "sentiment_scores", "sentiment scores", SENTIMENT_SCHEMA, ("asset_id", "ts")
+)
+PREDICTIONS = ServedTable(
+    "predictions",
+    "predictions",
+    PREDICTIONS_SCHEMA,
+    ("asset_id", "horizon_days", "generated_at", "model_version", "target_date"),
+    time_column="generated_at",
+    references_assets=True,
+)
+RISK_SCORES = ServedTable(
+    "risk_scores",
+    "risk scores",
+    RISK_SCORES_SCHEMA,
+    ("asset_id", "calculated_at", "model_version"),
+    time_column="calculated_at",
+    json_columns=frozenset({"factors"}),
+    references_assets=True,
+)
+
+#: Every table loads write, each with its one declaration.
+LOADED_TABLES: tuple[ServedTable, ...] = (
+    OHLCV,
+    OHLCV_INTRADAY,
+    ONCHAIN,
+    FEATURES,
+    ECONOMIC,
+    SENTIMENT,
+    PREDICTIONS,
+    RISK_SCORES,
+)
+
+#: The reference table of the store, keyed by ``asset_id``.
+ASSETS = "assets"
+#: Columns of ``assets`` besides ``doc``, the full :class:`~pipelines.contracts.reference.Asset`
+#: as JSON: the ones worth filtering or joining on in SQL. ``doc`` is what is read back, so a
+#: new field of the asset needs no migration.
+ASSET_COLUMNS = (
+    "asset_id",
+    "symbol",
+    "name",
+    "asset_class",
+    "blockchain_network",
+    "contract_address",
+    "issuer_name",
+)
+
+#: Every table the store's row counts report, besides the OHLCV resolutions.
+COUNTED_TABLES: tuple[str, ...] = (
+    ASSETS,
+    ONCHAIN.name,
+    FEATURES.name,
+    ECONOMIC.name,
+    SENTIMENT.name,
+    PREDICTIONS.name,
+    RISK_SCORES.name,
+    "users",
+    "portfolios",
+    "alerts",
+)

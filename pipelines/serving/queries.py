@@ -1,0 +1,223 @@
+"""The statements the SQL store runs: upserts and reads, in the SQL both engines speak.
+
+What differs between DuckDB and TimescaleDB is passed in: the parameter marker (DuckDB takes
+``?``, psycopg ``%s``) and, for the asset upsert, a cast of the JSON document. Table and column
+names come from :mod:`pipelines.contracts.served`, never from a caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from pipelines.contracts.served import (
+    AGGREGATED_RESOLUTION,
+    ASSET_COLUMNS,
+    ASSETS,
+    INTRADAY_RESOLUTIONS,
+    OHLCV,
+    OHLCV_INTRADAY,
+    Resolution,
+    ServedTable,
+)
+from pipelines.serving.rows import as_utc
+from pipelines.serving.schema import WEEKLY_RELATION
+
+#: Columns of an OHLCV read, in :class:`~pipelines.serving.store.OhlcvBar` order.
+OHLCV_READ_COLUMNS = ("ts", *OHLCV.values)
+
+
+def _assignments(columns: tuple[str, ...]) -> str:
+    return ", ".join(f"{c} = excluded.{c}" for c in columns)
+
+
+def upsert_sql(table: ServedTable, source: str) -> str:
+    """Upsert every row of the relation ``source`` (same column names) into ``table``.
+
+    Rows identical to the stored ones are filtered out first (the NOT EXISTS): replaying a
+    load, the common case of an idempotent pipeline, then reaches neither the insert path nor
+    the conflict handling. In PostgreSQL that spares row versions, WAL and bloat, and on a
+    compressed TimescaleDB chunk it avoids decompressing segments only to find them
+    unchanged (reading a compressed chunk needs no decompression into the table). The
+    DO UPDATE's WHERE keeps the same promise for rows a concurrent writer changed between.
+    """
+    columns = ", ".join(table.schema.names)
+    stored = ", ".join(f"o.{c}" for c in table.values)
+    staged = ", ".join(f"s.{c}" for c in table.values)
+    same_key = " AND ".join(f"o.{c} = s.{c}" for c in table.key)
+    current = ", ".join(f"{table.name}.{c}" for c in table.values)
+    incoming = ", ".join(f"excluded.{c}" for c in table.values)
+    return (
+        f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {source} AS s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} AS o WHERE {same_key} "
+        f"AND ({stored}) IS NOT DISTINCT FROM ({staged})) "
+        f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {_assignments(table.values)} "
+        f"WHERE ({current}) IS DISTINCT FROM ({incoming})"
+    )
+
+
+def upsert_assets_sql(marker: str, doc_marker: str | None = None) -> str:
+    """Upsert one asset: the main columns, then ``doc`` (``doc_marker`` lets a dialect cast)."""
+    columns = (*ASSET_COLUMNS, "doc")
+    markers = [marker] * len(ASSET_COLUMNS) + [doc_marker or marker]
+    return (
+        f"INSERT INTO {ASSETS} ({', '.join(columns)}) VALUES ({', '.join(markers)}) "
+        f"ON CONFLICT (asset_id) DO UPDATE SET {_assignments(columns[1:])}"
+    )
+
+
+def select_assets_sql(marker: str, *, by_id: bool = False, by_class: bool = False) -> str:
+    """``doc`` of the assets (as text), ordered by id, optionally filtered."""
+    where = [f"asset_id = {marker}"] if by_id else []
+    where += [f"asset_class = {marker}"] if by_class else []
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT CAST(doc AS TEXT) FROM {ASSETS}{clause} ORDER BY asset_id"
+
+
+@dataclass(frozen=True, slots=True)
+class RangeQuery:
+    """A read of one series: ``columns`` of ``relation`` where every ``filters`` column
+    equals its value and ``start <= time < end`` in its ``time`` column; with ``limit``, the
+    newest ``limit`` rows. Built for the whole series (:func:`series_query`,
+    :func:`ohlcv_query`), then narrowed with :meth:`within`."""
+
+    relation: str
+    columns: tuple[str, ...]
+    filters: Mapping[str, object]
+    time: str = "ts"
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    limit: int | None = None
+
+    def within(
+        self, start: dt.datetime | None, end: dt.datetime | None, limit: int | None
+    ) -> RangeQuery:
+        """The same read over ``start <= time < end`` (naive bounds are UTC), newest
+        ``limit`` rows."""
+        return replace(self, start=as_utc(start), end=as_utc(end), limit=limit)
+
+    def sql(self, marker: str) -> tuple[str, list[object]]:
+        """The statement, ascending in time, and its parameters. With ``limit`` the rows are
+        taken newest-first along the key index, then put back in time order."""
+        if self.limit is not None and self.limit < 0:
+            raise ValueError(f"limit must be >= 0, got {self.limit}")
+        where = [f"{column} = {marker}" for column in self.filters]
+        params: list[object] = list(self.filters.values())
+        if self.start is not None:
+            where.append(f"{self.time} >= {marker}")
+            params.append(self.start)
+        if self.end is not None:
+            where.append(f"{self.time} < {marker}")
+            params.append(self.end)
+        inner = f"SELECT {', '.join(self.columns)} FROM {self.relation} WHERE {' AND '.join(where)}"
+        if self.limit is None:
+            return f"{inner} ORDER BY {self.time}", params
+        params.append(self.limit)
+        newest = f"{inner} ORDER BY {self.time} DESC LIMIT {marker}"
+        return f"SELECT * FROM ({newest}) AS newest ORDER BY {self.time}", params
+
+
+def series_query(table: ServedTable, key: Mapping[str, object]) -> RangeQuery:
+    """The read of the series of ``table`` that ``key`` names: a value for each column of
+    ``table.series_key``, no more and no less (ValueError otherwise)."""
+    if set(key) != set(table.series_key):
+        raise ValueError(
+            f"a series of {table.name} is named by {list(table.series_key)}, got {list(key)}"
+        )
+    return RangeQuery(table.name, tuple(table.schema.names), dict(key), table.time_column)
+
+
+def ohlcv_query(asset_id: str, resolution: Resolution) -> RangeQuery:
+    """The read of the bars of one asset at ``resolution``: in ``ohlcv_intraday`` for 1m/5m,
+    the weekly relation for 1w (one resolution only, so no filter on it), else ``ohlcv``.
+    Tests EXPLAIN it to check chunk exclusion."""
+    filters: dict[str, object] = {"asset_id": asset_id}
+    if resolution == AGGREGATED_RESOLUTION:
+        relation = WEEKLY_RELATION
+    else:
+        relation = OHLCV_INTRADAY.name if resolution in INTRADAY_RESOLUTIONS else OHLCV.name
+        filters["resolution"] = resolution
+    return RangeQuery(relation, OHLCV_READ_COLUMNS, filters)
+
+
+def latest_predictions_sql(marker: str) -> str:
+    """Rows of the newest run (``generated_at``, then model version) for one asset and
+    horizon, by target date."""
+    return f"""
+        WITH mine AS (
+            SELECT * FROM predictions WHERE asset_id = {marker} AND horizon_days = {marker}
+        ), newest AS (
+            SELECT generated_at, model_version FROM mine
+            ORDER BY generated_at DESC, model_version DESC LIMIT 1
+        )
+        SELECT m.asset_id, m.horizon_days, m.generated_at, m.model_version, m.target_date,
+               m.value, m.lower_80, m.upper_80, m.lower_95, m.upper_95
+        FROM mine m JOIN newest n
+          ON m.generated_at = n.generated_at AND m.model_version = n.model_version
+        ORDER BY m.target_date"""
+
+
+def forecast_summaries_sql(marker: str, *, by_class: bool) -> str:
+    """Per asset: the last target day of its newest run at one horizon, and the daily close of
+    the day before ``generated_at`` (the last bar the model saw), if served."""
+    class_filter = f"AND a.asset_class = {marker}" if by_class else ""
+    return f"""
+        WITH runs AS (
+            SELECT asset_id, horizon_days, generated_at, model_version,
+                   MAX(target_date) AS last_target,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY asset_id ORDER BY generated_at DESC, model_version DESC
+                   ) AS newest
+            FROM predictions WHERE horizon_days = {marker}
+            GROUP BY asset_id, horizon_days, generated_at, model_version
+        )
+        SELECT p.asset_id, p.horizon_days, p.generated_at, p.model_version, p.target_date,
+               p.value, p.lower_80, p.upper_80, p.lower_95, p.upper_95, o.close
+        FROM runs r
+        JOIN predictions p
+          ON p.asset_id = r.asset_id AND p.horizon_days = r.horizon_days
+         AND p.generated_at = r.generated_at AND p.model_version = r.model_version
+         AND p.target_date = r.last_target
+        JOIN assets a ON a.asset_id = p.asset_id
+        LEFT JOIN ohlcv o
+          ON o.asset_id = p.asset_id AND o.resolution = '1d'
+         AND o.ts = p.generated_at - INTERVAL '1 day'
+        WHERE r.newest = 1 {class_filter}
+        ORDER BY p.asset_id"""
+
+
+def latest_risk_scores_sql(marker: str, *, by_class: bool) -> str:
+    """The newest row per asset (latest ``calculated_at``, then the greatest model version);
+    JSON factors cast to text so both stores return the same type."""
+    class_filter = f"WHERE a.asset_class = {marker}" if by_class else ""
+    return f"""
+        SELECT asset_id, calculated_at, model_version, composite_score, market_risk,
+               credit_risk, regulatory_risk, technical_risk, factors
+        FROM (
+            SELECT r.asset_id, r.calculated_at, r.model_version, r.composite_score,
+                   r.market_risk, r.credit_risk, r.regulatory_risk, r.technical_risk,
+                   CAST(r.factors AS TEXT) AS factors,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY r.asset_id ORDER BY r.calculated_at DESC, r.model_version DESC
+                   ) AS newest
+            FROM risk_scores r JOIN assets a ON a.asset_id = r.asset_id
+            {class_filter}
+        ) AS ranked
+        WHERE newest = 1
+        ORDER BY asset_id"""
+
+
+def economic_regions_sql(marker: str) -> str:
+    return (
+        f"SELECT DISTINCT region FROM economic_indicators WHERE series_id = {marker} "
+        "ORDER BY region"
+    )
+
+
+def count_sql(relation: str) -> str:
+    return f"SELECT count(*) FROM {relation}"
+
+
+def count_by_resolution_sql(relation: str) -> str:
+    return f"SELECT resolution, count(*) FROM {relation} GROUP BY resolution"

@@ -1,0 +1,173 @@
+"""What the serving store offers: the interface loaders write through and the API reads, and the
+values its reads return.
+
+:class:`ServingStore` is a Protocol: the one implementation is
+:class:`~pipelines.serving.sql_store.SqlStore`, over DuckDB (embedded, the default) or
+TimescaleDB (production), and one contract suite (``tests/pipelines/serving/``) runs against
+both; tests that need a double (a store whose health check fails) mock this Protocol. The tables
+the methods take and return are declared in :mod:`pipelines.contracts.served`.
+
+Loads are idempotent upserts keyed by each table's natural key: loading the same rows twice
+leaves the store as loading them once. Reads of time series take a half-open window
+``start <= ts < end`` (either bound may be None; naive datetimes are UTC) and return rows in
+time order; with ``limit`` the newest ``limit`` rows of the window, still in time order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, Self
+
+import pyarrow as pa
+
+from pipelines.contracts.reference import Asset
+from pipelines.contracts.served import Resolution, ServedTable
+
+
+@dataclass(frozen=True, slots=True)
+class OhlcvBar:
+    """One bar as read back from the store; ``ts`` is the UTC start of the bucket."""
+
+    ts: dt.datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float | None  # None where the source publishes no volume
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    backend: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionResult:
+    """What :meth:`ServingStore.apply_retention` removed from ``table``: bars older than
+    ``cutoff``. TimescaleDB drops whole chunks (``chunks_dropped``; a chunk straddling the
+    cutoff is kept until it lies wholly before it), DuckDB deletes rows (no chunks)."""
+
+    table: str
+    cutoff: dt.datetime
+    rows_dropped: int
+    chunks_dropped: int
+
+
+class ServingStore(Protocol):
+    """Read/write access to the serving store. Use as a context manager or call close()."""
+
+    @property
+    def backend(self) -> str:
+        """'duckdb' or 'timescaledb'."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema; safe to call on every start. A read-only store only
+        checks that the schema is current."""
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def upsert_assets(self, assets: list[Asset]) -> int:
+        """Insert or replace assets by ``asset_id``; returns rows written."""
+
+    def upsert_ohlcv(self, bars: pa.Table) -> int:
+        """Upsert bars of ``OHLCV_SCHEMA`` keyed by (asset_id, resolution, ts), resolutions
+        from ``LOADED_RESOLUTIONS``; returns rows written."""
+
+    def upsert_onchain(self, rows: pa.Table) -> int:
+        """Upsert ``ONCHAIN`` rows keyed by (asset_id, ts); returns rows written."""
+
+    def upsert_features(self, rows: pa.Table) -> int:
+        """Upsert ``FEATURES`` rows keyed by (asset_id, ts)."""
+
+    def upsert_economic(self, rows: pa.Table) -> int:
+        """Upsert ``ECONOMIC`` rows keyed by (series_id, region, ts)."""
+
+    def upsert_sentiment(self, rows: pa.Table) -> int:
+        """Upsert ``SENTIMENT`` rows keyed by (asset_id, ts)."""
+
+    def upsert_predictions(self, rows: pa.Table) -> int:
+        """Upsert ``PREDICTIONS`` rows; every ``asset_id`` must be a known asset."""
+
+    def upsert_risk_scores(self, rows: pa.Table) -> int:
+        """Upsert ``RISK_SCORES`` rows; every ``asset_id`` must be a known asset."""
+
+    # --- maintenance -------------------------------------------------------------------------
+
+    def refresh_aggregates(self) -> list[str]:
+        """Bring derived relations (weekly bars) up to date with the loaded ones; returns the
+        names of those it refreshed (none where they are computed on read)."""
+
+    def retention_cutoff(self, now: dt.datetime) -> dt.datetime:
+        """The instant before which intraday bars are not kept, as of ``now``."""
+
+    def apply_retention(self, now: dt.datetime) -> RetentionResult:
+        """Remove intraday (1m/5m) bars older than :meth:`retention_cutoff`."""
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def list_assets(self, asset_class: str | None = None) -> list[Asset]:
+        """All assets ordered by ``asset_id``, optionally of one class."""
+
+    def get_asset(self, asset_id: str) -> Asset | None:
+        """One asset, or None when unknown."""
+
+    def ohlcv(
+        self,
+        asset_id: str,
+        resolution: Resolution,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> list[OhlcvBar]:
+        """Bars with ``start <= ts < end`` in time order (the newest ``limit`` when set)."""
+
+    def series(
+        self,
+        table: ServedTable,
+        key: Mapping[str, object],
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """One series of ``table`` (``table.schema``, in time order): ``key`` gives a value to
+        each column of ``table.series_key``, e.g. ``store.series(ONCHAIN, {"asset_id": "ousg"})``
+        or ``store.series(ECONOMIC, {"series_id": "CPI", "region": "USA"})``."""
+
+    def latest_predictions(self, asset_id: str, horizon_days: int) -> pa.Table:
+        """The newest forecast run of one asset at one horizon (latest ``generated_at``, then
+        greatest model version): ``PREDICTIONS`` rows by ``target_date``."""
+
+    def forecast_summaries(self, horizon_days: int, asset_class: str | None = None) -> pa.Table:
+        """Per asset, the last point of its newest forecast run at ``horizon_days`` with the
+        last daily close the model saw (``FORECAST_SUMMARY_SCHEMA``), by ``asset_id``."""
+
+    def latest_risk_scores(self, asset_class: str | None = None) -> pa.Table:
+        """The newest risk score of every asset (of ``asset_class`` only, when given), in
+        ``RISK_SCORES`` rows ordered by ``asset_id``; ``factors`` as JSON text."""
+
+    def economic_regions(self, series_id: str) -> list[str]:
+        """Regions that have observations of ``series_id``, sorted; empty when unknown."""
+
+    def table_counts(self) -> dict[str, int]:
+        """Row count per served table: ``ohlcv_<resolution>`` for every resolution, then
+        every table of ``COUNTED_TABLES``."""
+
+    def health(self) -> StoreHealth:
+        """Whether the store answers a trivial query; never raises."""
+
+    def close(self) -> None:
+        """Release connections; safe to call more than once."""
