@@ -140,7 +140,7 @@ def ingest_window(lakehouse: Lakehouse, now: dt.datetime | None = None) -> Fetch
 def bus_for(lakehouse: Lakehouse, kind: BusKind) -> Bus:
     """The bus ``kind`` (``direct``: bronze now; ``kafka``: the raw topics, ensured); use it
     in a ``with`` block."""
-    return open_bus(lakehouse.settings, kind)
+    return open_bus(kind, lakehouse.settings.kafka, lakehouse.settings.lake)
 
 
 def ingest(lakehouse: Lakehouse, source: str, bus: Bus) -> BusReport:
