@@ -36,6 +36,7 @@ from pipelines.core.settings import Settings
 from pipelines.ingestion.simulated import SimulatedSource
 from pipelines.lake.objects import open_object_store
 from pipelines.lake.spark import get_spark
+from pipelines.lakehouse import Lakehouse
 from pipelines.reference import load_assets
 
 PRICE_FIELDS = ("price_open", "price_high", "price_low", "price_close", "volume_traded")
@@ -97,7 +98,7 @@ def main() -> None:
         spark_start = time.perf_counter() - started
 
         started = time.perf_counter()
-        report = steps.run_silver(settings, "prices")
+        report = steps.run_silver(Lakehouse.from_settings(settings), "prices")
         job_seconds = time.perf_counter() - started
 
         started = time.perf_counter()

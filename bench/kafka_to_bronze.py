@@ -49,6 +49,8 @@ from pipelines.kafka.client import client_config, compression_codec
 from pipelines.kafka.producer import EnvelopePublisher
 from pipelines.kafka.topics import ensure_topics, raw_topics
 from pipelines.lake.objects import open_object_store
+from pipelines.lakehouse import Lakehouse
+from pipelines.reference import load_assets
 
 REPO = Path(__file__).resolve().parents[1]
 GROUP_TIMING = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500}
@@ -86,7 +88,7 @@ def local_broker(log: Path) -> Iterator[str]:
 
 
 def simulate(settings: Settings) -> list[RawEnvelope]:
-    source = steps.simulated_source(settings)
+    source = steps.simulated_source(Lakehouse.from_settings(settings))
     return list(source.collect(source.window))
 
 
@@ -194,7 +196,7 @@ def main() -> None:
             sim_days=args.days,
             sim_end=dt.date(2026, 1, 1),
             sim_fault_rate=0.0,
-            sim_assets=[a.asset_id for a in steps.load_assets()[: args.assets]],
+            sim_assets=[a.asset_id for a in load_assets()[: args.assets]],
         )
         envelopes = simulate(settings)
         n = len(envelopes)

@@ -23,8 +23,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.quality.results import ExpectationResult
-from pipelines.silver.quarantine import REPLAYED
+from pipelines.steps import REPLAYED, ExpectationResult
 
 QUALITY_GATE = "quality_gate"
 QUARANTINED_OBJECTS = "quarantined_objects"

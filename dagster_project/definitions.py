@@ -2,7 +2,8 @@
 dagster_project``) loads ``defs`` from here.
 
 Everything is built from the project's settings (``RWA_*``): the partitions start at
-``RWA_PARTITIONS_START`` and ``RWA_DEPLOYMENT`` picks the resources (local, ci, production).
+``RWA_PARTITIONS_START``, the lakehouse is built once from them and ``RWA_DEPLOYMENT`` picks
+the resources that wrap it (local, ci, production).
 Steps run in one process per run (the in-process executor), so every Spark step of a run shares
 one JVM and nothing large moves through Dagster's IO managers: assets read and write the lake.
 """
@@ -23,12 +24,13 @@ from pipelines.core.settings import Settings, get_settings
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or get_settings()
     partitions = fetch_day_partitions(settings.orchestration.partitions_start)
+    resources = resources_for(settings)
     return dg.Definitions(
-        assets=lakehouse_assets(partitions),
+        assets=lakehouse_assets(resources["lake"].lakehouse, partitions),
         jobs=lakehouse_jobs(partitions),
         schedules=SCHEDULES,
         sensors=SENSORS,
-        resources=resources_for(settings),
+        resources=resources,
         executor=dg.in_process_executor,
     )
 

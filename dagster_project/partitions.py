@@ -14,7 +14,7 @@ from typing import TypedDict
 
 import dagster as dg
 
-from pipelines.lake.days import DayRange
+from pipelines.steps import DayRange
 
 
 def fetch_day_partitions(start: dt.date) -> dg.DailyPartitionsDefinition:

@@ -10,12 +10,8 @@ import dagster as dg
 from dagster import RunFailureSensorContext, SensorEvaluationContext
 
 from dagster_project import jobs
-from dagster_project.resources import AlertsResource, LakeResource, pipeline_settings
-from models.forecast.monitor import live_accuracy
-from pipelines.contracts.envelope import BRONZE_PREFIX
-from pipelines.lake.delta import DeltaLake
-from pipelines.lake.objects import open_object_store
-from pipelines.lake.paths import LakePaths
+from dagster_project.resources import AlertsResource, LakehouseResource
+from pipelines import steps
 
 _FETCH_DAY = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/[^/]+\.jsonl$")
 
@@ -37,12 +33,11 @@ def grown_days(now: Counter[str], seen: dict[str, int]) -> list[str]:
 
 @dg.sensor(job_name=jobs.SILVER, minimum_interval_seconds=60)
 def bronze_objects_sensor(
-    context: SensorEvaluationContext, lake: LakeResource
+    context: SensorEvaluationContext, lake: LakehouseResource
 ) -> dg.SensorResult | dg.SkipReason:
     """Lists bronze (object keys only) and requests the silver partition of every fetch day
     that gained objects since the last tick; the cursor keeps the count per day."""
-    store = open_object_store(pipeline_settings(lake).lake)
-    counts = objects_per_fetch_day(store.list(f"{BRONZE_PREFIX}/"))
+    counts = objects_per_fetch_day(steps.bronze_object_keys(lake.lakehouse))
     seen: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
     days = grown_days(counts, seen)
     if not days:
@@ -57,17 +52,12 @@ def bronze_objects_sensor(
 
 @dg.sensor(job_name=jobs.RETRAIN, minimum_interval_seconds=3600)
 def forecast_accuracy_sensor(
-    context: SensorEvaluationContext, lake: LakeResource
+    context: SensorEvaluationContext, lake: LakehouseResource
 ) -> dg.RunRequest | dg.SkipReason:
     """Retrain when the live accuracy of the 7-day forecasts has degraded (worse than naive by
     more than the tolerance, or 95% coverage too low; ``models/forecast/monitor.py``). One
     request per day and set of degraded assets."""
-    settings = pipeline_settings(lake)
-    degraded = [
-        a
-        for a in live_accuracy(DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake))
-        if a.degraded
-    ]
+    degraded = steps.degraded_forecasts(lake.lakehouse)
     if not degraded:
         return dg.SkipReason("live forecast accuracy is within bounds")
     day = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()

@@ -16,42 +16,44 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from pipelines.core.errors import RwaError
+from pipelines.core.errors import ConfigurationError, RwaError
 from pipelines.core.settings import Settings
 
 if TYPE_CHECKING:
-    from pipelines.gold.build import GoldRunReport
-    from pipelines.silver.stream import SilverRunReport
+    from pipelines.lakehouse import Lakehouse
+    from pipelines.steps import GoldRunReport, SilverRunReport
 
-Handler = Callable[[Settings, argparse.Namespace], int]
+Handler = Callable[["Lakehouse", argparse.Namespace], int]
+#: Adds a subcommand: name, handler, help text -> its parser (for its own flags).
+AddCommand = Callable[[str, Handler, str], argparse.ArgumentParser]
+
+# The lakehouse and the steps are imported when a command runs: `rwa --help` loads neither
+# Spark nor Kafka nor a model library.
 
 
-def _cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
+def _cmd_demo(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
     from pipelines.demo import run_demo
 
-    run_demo(settings, sys.stdout)
+    run_demo(lakehouse, sys.stdout)
     return 0
 
 
-def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    from pipelines.ingestion.bus import open_bus
-    from pipelines.ingestion.registry import get_connector
-    from pipelines.reference import load_assets
-    from pipelines.steps import ingest
+def _cmd_ingest(lakehouse: Lakehouse, args: argparse.Namespace) -> int:
+    from pipelines import steps
 
     # An unknown source or a missing API key fails at once, before any connection is made.
-    get_connector(args.source, settings.sources, settings.simulation, load_assets())
+    steps.check_source(lakehouse, args.source)
     stop = _stop_on_sigterm() if args.every is not None else threading.Event()
-    with open_bus(args.bus, settings.kafka, settings.lake) as bus:
+    with steps.bus_for(lakehouse, args.bus) as bus:
         while True:
-            report = ingest(settings, args.source, bus)
+            report = steps.ingest(lakehouse, args.source, bus)
             print(f"{args.source} -> {args.bus}: {report.summary()}", flush=True)
             report.raise_for_failures()
             if args.every is None or stop.wait(args.every):
                 return 0
 
 
-def _cmd_land(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_land(lakehouse: Lakehouse, args: argparse.Namespace) -> int:
     from pipelines.steps import land
 
     overrides: dict[str, int] = {}
@@ -60,7 +62,7 @@ def _cmd_land(settings: Settings, args: argparse.Namespace) -> int:
         overrides["session_timeout_ms"] = args.session_timeout_ms
         overrides["heartbeat_interval_ms"] = max(args.session_timeout_ms // 3, 100)
     r = land(
-        settings,
+        lakehouse,
         idle_exit_s=args.idle_exit,
         max_records=args.max_records,
         consumer_overrides=overrides,
@@ -68,7 +70,7 @@ def _cmd_land(settings: Settings, args: argparse.Namespace) -> int:
     print(
         f"landed {r.landed:,} envelopes from Kafka in {r.objects_written:,} new bronze objects "
         f"({r.objects_present:,} objects already present, {r.replayed:,} envelopes replayed), "
-        f"{r.dead_letters:,} dead letters to {settings.kafka.dead_letter_topic}, "
+        f"{r.dead_letters:,} dead letters to {lakehouse.settings.kafka.dead_letter_topic}, "
         f"{r.consumed:,} records in {r.batches:,} batches ({r.seconds:.1f} s)"
     )
     return 0
@@ -82,27 +84,26 @@ def _stop_on_sigterm() -> threading.Event:
     return stop
 
 
-def _cmd_silver(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_silver(lakehouse: Lakehouse, args: argparse.Namespace) -> int:
     from pipelines.steps import run_silver_all
 
-    _print_silver(run_silver_all(settings, _datasets(args)))
+    _print_silver(run_silver_all(lakehouse, _datasets(args)))
     return 0
 
 
-def _cmd_gold(settings: Settings, args: argparse.Namespace) -> int:
-    from pipelines.core.errors import ConfigurationError
+def _cmd_gold(lakehouse: Lakehouse, args: argparse.Namespace) -> int:
     from pipelines.steps import run_gold
 
     if (args.first is None) != (args.last is None):
         raise ConfigurationError("rwa gold: give both --first and --last, or neither (every day)")
-    _print_gold(run_gold(settings, None if args.first is None else (args.first, args.last)))
+    _print_gold(run_gold(lakehouse, None if args.first is None else (args.first, args.last)))
     return 0
 
 
-def _cmd_forecast(settings: Settings, _: argparse.Namespace) -> int:
+def _cmd_forecast(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
     from pipelines.steps import run_forecast
 
-    r = run_forecast(settings)
+    r = run_forecast(lakehouse)
     print(f"forecasts: {len(r.forecasts)} assets, {r.rows_written:,} prediction rows")
     for asset_id, metrics in sorted(r.metrics.items()):
         print(
@@ -114,10 +115,10 @@ def _cmd_forecast(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_backtest(lakehouse: Lakehouse, args: argparse.Namespace) -> int:
     from pipelines.steps import run_backtest
 
-    results = run_backtest(settings, args.days, args.assets.split(",") if args.assets else None)
+    results = run_backtest(lakehouse, args.days, args.assets.split(",") if args.assets else None)
     if not results:
         print(f"no asset has {args.days + 30} daily bars yet")
         return 0
@@ -133,10 +134,10 @@ def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_sentiment(settings: Settings, _: argparse.Namespace) -> int:
+def _cmd_sentiment(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
     from pipelines.steps import run_sentiment
 
-    r = run_sentiment(settings)
+    r = run_sentiment(lakehouse)
     print(
         f"sentiment ({r.model_version}): {r.days_scored:,} asset-days scored, "
         f"{r.articles_scored:,} articles scored, {r.articles_reused:,} reused"
@@ -144,10 +145,10 @@ def _cmd_sentiment(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_risk(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_risk(lakehouse: Lakehouse, args: argparse.Namespace) -> int:
     from pipelines.steps import run_risk
 
-    report = run_risk(settings, args.as_of)
+    report = run_risk(lakehouse, args.as_of)
     print(f"risk scores as of {report.as_of} ({len(report.scores)} assets, model risk-rules):")
     for score in sorted(report.scores, key=lambda s: (-s.composite, s.asset_id)):
         subs = " ".join(f"{name} {value:>3}" for name, value in score.sub_scores.items())
@@ -158,10 +159,10 @@ def _cmd_risk(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_backfill(lakehouse: Lakehouse, args: argparse.Namespace) -> int:
     from pipelines.steps import backfill, load_serving
 
-    report = backfill(settings, args.first, args.last, _datasets(args))
+    report = backfill(lakehouse, args.first, args.last, _datasets(args))
     print(f"backfill of bronze fetched {report.days}:")
     _print_silver(report.silver)
     if report.gold is None:
@@ -169,13 +170,13 @@ def _cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     _print_gold(report.gold)
     if not args.no_load:
-        loaded = load_serving(settings)
-        print(f"serving store ({settings.serving.backend}): {loaded.table_counts}")
+        loaded = load_serving(lakehouse)
+        print(f"serving store ({lakehouse.settings.serving.backend}): {loaded.table_counts}")
     return 0
 
 
 def _datasets(args: argparse.Namespace) -> tuple[str, ...]:
-    from pipelines.silver.registry import SILVER_DATASETS
+    from pipelines.steps import SILVER_DATASETS
 
     return SILVER_DATASETS if args.dataset == "all" else (args.dataset,)
 
@@ -198,73 +199,64 @@ def _print_gold(report: GoldRunReport) -> None:
         print(f"gold {table} skipped: {why}")
 
 
-def _cmd_load(settings: Settings, _: argparse.Namespace) -> int:
+def _cmd_load(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
     from pipelines.steps import load_serving
 
-    report = load_serving(settings)
-    print(f"serving store ({settings.serving.backend}): {report.table_counts}")
+    report = load_serving(lakehouse)
+    print(f"serving store ({lakehouse.settings.serving.backend}): {report.table_counts}")
     return 0
 
 
-def _cmd_serve(settings: Settings, _: argparse.Namespace) -> int:
+def _cmd_serve(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
+    # The CLI is the one entry point above the API: `rwa serve` starts its process.
     from api.main import open_read_only
     from api.server import run
 
     # A store that cannot serve fails here in one line, not as a traceback from the server.
+    settings = lakehouse.settings
     open_read_only(settings.serving).close()
     run(settings.api, settings.serving)
     return 0
 
 
-def _cmd_assets(_: Settings, __: argparse.Namespace) -> int:
-    from pipelines.reference import load_catalog
-
-    catalog = load_catalog()
+def _cmd_assets(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
+    catalog = lakehouse.catalog
     print(f"reference data version {catalog.version} (as of {catalog.as_of})")
     for asset in catalog.assets:
         print(f"  {asset.asset_id:<14} {asset.symbol:<10} {asset.asset_class:<20} {asset.name}")
     return 0
 
 
-def _cmd_db_migrate(settings: Settings, _: argparse.Namespace) -> int:
-    from pipelines.serving import open_store
+def _cmd_db_migrate(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
+    from pipelines.steps import migrate_serving
 
-    with open_store(settings.serving) as store:
-        store.migrate()
-        print(f"{settings.serving.backend}: schema up to date; tables {store.table_counts()}")
+    tables = migrate_serving(lakehouse)
+    print(f"{lakehouse.settings.serving.backend}: schema up to date; tables {tables}")
     return 0
 
 
-def _cmd_quality(settings: Settings, args: argparse.Namespace) -> int:
-    import pyarrow.compute as pc
+def _cmd_quality(lakehouse: Lakehouse, args: argparse.Namespace) -> int:
+    from pipelines import steps
 
-    from pipelines.lake.delta import DeltaLake
-    from pipelines.lake.paths import LakePaths
-    from pipelines.quality.results import format_results, latest_results
-    from pipelines.silver.quarantine import REPLAYED, format_objects
-    from pipelines.steps import quarantined_objects
-
-    lake = DeltaLake(settings.lake, settings.spark)
-    print(format_results(latest_results(lake, LakePaths(settings.lake), args.dataset)))
-    objects = quarantined_objects(settings).rows(args.dataset)
-    waiting = objects.filter(pc.field("status") != REPLAYED)
+    print(steps.quality_summary(lakehouse, args.dataset))
+    waiting = steps.waiting_objects(lakehouse, args.dataset)
     if waiting.num_rows:
         print("\nWARNING: bronze objects quarantined whole, not replayed (rwa quarantine):")
-        print(format_objects(waiting))
+        print(steps.describe_objects(waiting))
     return 0
 
 
-def _cmd_quarantine(settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_quarantine(lakehouse: Lakehouse, args: argparse.Namespace) -> int:
     from pipelines import steps
-    from pipelines.silver.quarantine import format_objects
 
     if args.action == "list":
-        print(format_objects(steps.quarantined_objects(settings).rows(args.dataset)))
+        rows = steps.quarantined_objects(lakehouse).rows(args.dataset)
+        print(steps.describe_objects(rows))
     elif args.action == "set-aside":
-        status = steps.set_aside_object(settings, args.object, args.note)
+        status = steps.set_aside_object(lakehouse, args.object, args.note)
         print(f"{args.object}: {status}")
     else:
-        report = steps.replay_object(settings, args.object)
+        report = steps.replay_object(lakehouse, args.object)
         if report.silver is None:
             print(f"{args.object}: already {report.status_before}, nothing to replay")
         else:
@@ -273,15 +265,10 @@ def _cmd_quarantine(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_maintain(settings: Settings, args: argparse.Namespace) -> int:
-    from pipelines.lake.maintenance import maintain_lake
+def _cmd_maintain(lakehouse: Lakehouse, args: argparse.Namespace) -> int:
+    from pipelines.steps import maintain
 
-    report = maintain_lake(
-        settings.lake,
-        settings.maintenance,
-        retention_hours=args.retention_hours,
-        dry_run=args.dry_run,
-    )
+    report = maintain(lakehouse, retention_hours=args.retention_hours, dry_run=args.dry_run)
     verb = "would vacuum" if report.dry_run else "vacuumed"
     for table in report.tables:
         print(
@@ -362,6 +349,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulation_flags(
         add("demo", _cmd_demo, "main job: simulate -> bronze -> silver -> gold -> serving store")
     )
+    _add_ingest_commands(add)
+    _add_layer_commands(add)
+    _add_model_commands(add)
+    _add_backfill_and_serving_commands(add)
+    _add_admin_commands(add)
+    return parser
+
+
+def _add_ingest_commands(add: AddCommand) -> None:
     ingest = add(
         "ingest",
         _cmd_ingest,
@@ -404,6 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="consumer-group session timeout (default 10000): how soon a dead lander's "
         "partitions move to another member",
     )
+
+
+def _add_layer_commands(add: AddCommand) -> None:
     silver = add("silver", _cmd_silver, "stream new bronze objects into silver (availableNow)")
     _add_dataset_option(silver)
     gold = add(
@@ -411,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gold.add_argument("--first", type=_date, help="first day to rebuild, YYYY-MM-DD (inclusive)")
     gold.add_argument("--last", type=_date, help="last day to rebuild, YYYY-MM-DD (inclusive)")
+
+
+def _add_model_commands(add: AddCommand) -> None:
     add("forecast", _cmd_forecast, "forecast 7 and 30 days ahead with 80 and 95 percent intervals")
     backtest = add(
         "backtest", _cmd_backtest, "backtest forecast and sentiment signals against buy-and-hold"
@@ -420,6 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("sentiment", _cmd_sentiment, "score the news of unscored asset-days into gold")
     risk = add("risk", _cmd_risk, "score every asset's risk (1-100 and sub-scores) into gold")
     risk.add_argument("--as-of", type=_date, help="day to score (default: latest daily bar)")
+
+
+def _add_backfill_and_serving_commands(add: AddCommand) -> None:
     backfill = add(
         "backfill",
         _cmd_backfill,
@@ -437,6 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (RWA_API_HOST)")
     serve.add_argument("--port", type=int, help="port (RWA_API_PORT)")
     add("assets", _cmd_assets, "list the reference assets")
+
+
+def _add_admin_commands(add: AddCommand) -> None:
     quality = add(
         "quality", _cmd_quality, "show the latest data-quality results of each silver dataset"
     )
@@ -448,19 +456,19 @@ def build_parser() -> argparse.ArgumentParser:
         _cmd_quarantine,
         "list the bronze objects silver quarantined whole, set one aside, or replay it",
     )
-    quarantine_actions = quarantine.add_subparsers(dest="action", required=True, metavar="ACTION")
-    quarantine_list = quarantine_actions.add_parser(
+    actions = quarantine.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser(
         "list", help="objects quarantined whole, with status, counts and reason"
     )
-    quarantine_list.add_argument(
+    listing.add_argument(
         "--dataset", choices=["prices", "onchain", "economic", "news"], help="only this dataset"
     )
-    set_aside = quarantine_actions.add_parser(
+    set_aside = actions.add_parser(
         "set-aside", help="stop judging an object: silver quarantines it whole and goes on"
     )
     set_aside.add_argument("object", help="bronze object key, as `rwa quarantine list` shows it")
     set_aside.add_argument("--note", default="", help="why (kept with the object)")
-    replay = quarantine_actions.add_parser(
+    replay = actions.add_parser(
         "replay", help="take a quarantined object into silver now (after a fix), exactly once"
     )
     replay.add_argument("object", help="bronze object key, as `rwa quarantine list` shows it")
@@ -478,7 +486,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db = add("db", _cmd_db_migrate, "serving-store administration")
     db.add_argument("action", choices=["migrate"], help="migrate: create/upgrade the schema")
-    return parser
 
 
 def _settings_for(args: argparse.Namespace) -> Settings:
@@ -492,10 +499,12 @@ def _settings_for(args: argparse.Namespace) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from pipelines.lakehouse import Lakehouse
+
     try:
-        settings = _settings_for(args)
+        lakehouse = Lakehouse.from_settings(_settings_for(args))
         handler: Handler = args.handler
-        return handler(settings, args)
+        return handler(lakehouse, args)
     except ValidationError as error:
         problem = error.errors()[0]
         field = ".".join(str(part) for part in problem["loc"])

@@ -1,46 +1,64 @@
-"""The pipeline steps, wired from settings: what the CLI, the demo and Dagster assets call.
+"""The pipeline steps: what the CLI, the demo and the Dagster assets call.
 
-Each function runs one step end to end and returns its report; none holds state between calls.
+Each function runs one step end to end on a :class:`~pipelines.lakehouse.Lakehouse` (the lake,
+paths, object store, asset catalogue and Spark session built once from settings) and returns
+its report; none holds state between calls. Each hands a component only what it needs: a
+settings section or one of the lakehouse's built objects.
+
+The declarations the callers name that are not contracts (report types, model table names,
+dataset names) are re-exported here, so that the CLI, the demo and Dagster reach nothing below
+this module, the lakehouse and :mod:`pipelines.contracts`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from models.forecast.backtest import AssetBacktest, backtest_asset
-from models.forecast.batch import ForecastRunReport, forecast_lake
+from models.forecast.batch import PREDICTIONS_TABLE as PREDICTIONS_TABLE
+from models.forecast.batch import ForecastRunReport as ForecastRunReport
+from models.forecast.batch import forecast_lake
 from models.forecast.forecasters import AutoArima
-from models.registry import ModelRegistry
-from models.risk.batch import RiskRunReport, score_lake
-from models.sentiment.batch import SentimentRunReport, score_sentiment
+from models.forecast.monitor import LiveAccuracy, live_accuracy
+from models.registry import ModelRegistry as ModelRegistry
+from models.risk.batch import RISK_TABLE as RISK_TABLE
+from models.risk.batch import RiskRunReport as RiskRunReport
+from models.risk.batch import score_lake
+from models.risk.engine import MODEL_VERSION
+from models.sentiment.batch import SentimentRunReport as SentimentRunReport
+from models.sentiment.batch import score_sentiment
 from models.sentiment.scorers import load_scorer
 from pipelines.bronze.lander import BronzeLander, LanderReport
 from pipelines.bronze.mirror import mirror_bronze
-from pipelines.bronze.writer import BronzeWriter, LandingReport
-from pipelines.contracts.envelope import object_dataset
-from pipelines.contracts.gold import GOLD_TABLES, OHLCV_TABLES
+from pipelines.bronze.writer import BronzeWriter, bronze_inventory
+from pipelines.bronze.writer import LandingReport as LandingReport
+from pipelines.contracts.envelope import BRONZE_PREFIX, object_dataset
+from pipelines.contracts.gold import GOLD_TABLES, OHLCV_TABLES, SENTIMENT_DAILY
 from pipelines.contracts.silver import QUARANTINED_OBJECTS
 from pipelines.core.errors import NotFoundError
-from pipelines.core.settings import Settings
-from pipelines.gold.build import GoldJob, GoldRunReport
+from pipelines.gold.build import GoldJob
+from pipelines.gold.build import GoldRunReport as GoldRunReport
 from pipelines.ingestion.base import FetchWindow
-from pipelines.ingestion.bus import Bus, BusReport
-from pipelines.ingestion.registry import get_connector
-from pipelines.ingestion.simulated import SimulatedSource
+from pipelines.ingestion.bus import Bus, open_bus
+from pipelines.ingestion.bus import BusKind as BusKind
+from pipelines.ingestion.bus import BusReport as BusReport
+from pipelines.ingestion.registry import get_connector, known_sources
+from pipelines.ingestion.simulated import SimulatedSource as SimulatedSource
 from pipelines.kafka.client import kafka_errors
-from pipelines.lake.days import DayRange
-from pipelines.lake.delta import DeltaLake
-from pipelines.lake.objects import open_object_store
-from pipelines.lake.paths import LakePaths
-from pipelines.lake.spark import get_spark
+from pipelines.lake.days import DayRange as DayRange
+from pipelines.lake.maintenance import MaintenanceReport, maintain_lake
+from pipelines.lakehouse import Lakehouse
 from pipelines.quality.gate import QualityGate
-from pipelines.quality.results import ExpectationResult
-from pipelines.reference import load_assets
-from pipelines.serving import open_store
+from pipelines.quality.results import ExpectationResult as ExpectationResult
+from pipelines.quality.results import format_results, latest_results
+from pipelines.serving import check_store_writable, open_store
 from pipelines.serving.load import GoldLoadReport, load_gold
 from pipelines.silver.lineage import days_about
 from pipelines.silver.quarantine import (
@@ -49,35 +67,43 @@ from pipelines.silver.quarantine import (
     ObjectStatus,
     QuarantinedObjects,
     QuarantineSink,
+    format_objects,
 )
+from pipelines.silver.quarantine import REPLAYED as REPLAYED
 from pipelines.silver.reconciliation import Ledger
-from pipelines.silver.registry import SILVER_DATASETS, dataset_spec
+from pipelines.silver.registry import SILVER_DATASETS as SILVER_DATASETS
+from pipelines.silver.registry import dataset_spec
 from pipelines.silver.spec import DatasetSpec
-from pipelines.silver.stream import SilverJob, SilverJobSettings, SilverRunReport, SilverTargets
+from pipelines.silver.stream import SilverJob, SilverJobSettings, SilverTargets
+from pipelines.silver.stream import SilverRunReport as SilverRunReport
+
+#: The version the risk scores of this code carry (``gold/risk_scores.model_version``).
+RISK_MODEL_VERSION: str = MODEL_VERSION
 
 
-def simulated_source(settings: Settings) -> SimulatedSource:
+# --- sources -> bronze ------------------------------------------------------------------------
+
+
+def simulated_source(lakehouse: Lakehouse) -> SimulatedSource:
     """The simulated source the ``RWA_SIM_*`` settings describe, over the reference assets."""
-    return SimulatedSource.from_settings(settings.simulation, load_assets())
+    return SimulatedSource.from_settings(lakehouse.settings.simulation, lakehouse.assets)
 
 
-def land_simulated(settings: Settings) -> LandingReport:
+def land_simulated(lakehouse: Lakehouse) -> LandingReport:
     """Simulate every dataset for the configured window and land it in bronze."""
-    source = simulated_source(settings)
-    writer = BronzeWriter(open_object_store(settings.lake))
-    return writer.land(source.collect(source.window))
+    source = simulated_source(lakehouse)
+    return BronzeWriter(lakehouse.objects).land(source.collect(source.window))
 
 
-def land_simulated_fetch_days(settings: Settings, days: DayRange) -> LandingReport:
+def land_simulated_fetch_days(lakehouse: Lakehouse, days: DayRange) -> LandingReport:
     """Land what a daily fetch on each of ``days`` would have landed: the previous UTC day of
     every dataset, fetched just after midnight, so each lands in its own fetch day's bronze
     partition. Day by day, so landing a range equals landing its days one at a time."""
-    writer = BronzeWriter(open_object_store(settings.lake))
-    assets = load_assets()
+    writer = BronzeWriter(lakehouse.objects)
     total = LandingReport()
     for day in days.days():
-        one_day = settings.updated(sim_end=day, sim_days=1)
-        source = SimulatedSource.from_settings(one_day.simulation, assets)
+        one_day = lakehouse.settings.updated(sim_end=day, sim_days=1)
+        source = SimulatedSource.from_settings(one_day.simulation, lakehouse.assets)
         landed = writer.land(source.collect(source.window))
         total.records += landed.records
         total.objects_written += landed.objects_written
@@ -86,28 +112,49 @@ def land_simulated_fetch_days(settings: Settings, days: DayRange) -> LandingRepo
     return total
 
 
-def ingest_window(settings: Settings, now: dt.datetime | None = None) -> FetchWindow:
+def source_names() -> list[str]:
+    """The registered sources (``rwa ingest --source``), sorted."""
+    return known_sources()
+
+
+def check_source(lakehouse: Lakehouse, source: str) -> None:
+    """Fail now (ConfigurationError) when ``source`` is unknown or lacks its API key."""
+    get_connector(
+        source, lakehouse.settings.sources, lakehouse.settings.simulation, lakehouse.assets
+    )
+
+
+def ingest_window(lakehouse: Lakehouse, now: dt.datetime | None = None) -> FetchWindow:
     """The window ``rwa ingest`` fetches: ``RWA_SIM_DAYS`` whole UTC days up to ``RWA_SIM_END``
     (exclusive), or, with no end set, up to ``now`` (so polling sources see today's data).
     For the simulated source this is exactly its simulated span."""
-    if settings.simulation.end is not None:
-        end = dt.datetime.combine(settings.simulation.end, dt.time(), tzinfo=dt.UTC)
+    simulation = lakehouse.settings.simulation
+    if simulation.end is not None:
+        end = dt.datetime.combine(simulation.end, dt.time(), tzinfo=dt.UTC)
     else:
         end = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    first = end.date() - dt.timedelta(days=settings.simulation.days)
+    first = end.date() - dt.timedelta(days=simulation.days)
     return FetchWindow(dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC), end)
 
 
-def ingest(settings: Settings, source: str, bus: Bus) -> BusReport:
+def bus_for(lakehouse: Lakehouse, kind: BusKind) -> Bus:
+    """The bus ``kind`` (``direct``: bronze now; ``kafka``: the raw topics, ensured); use it
+    in a ``with`` block."""
+    return open_bus(kind, lakehouse.settings.kafka, lakehouse.settings.lake)
+
+
+def ingest(lakehouse: Lakehouse, source: str, bus: Bus) -> BusReport:
     """Fetch the window of :func:`ingest_window` from the registered ``source`` and deliver
     every envelope through ``bus`` as it arrives (bronze directly, or Kafka)."""
-    connector = get_connector(source, settings.sources, settings.simulation, load_assets())
-    with kafka_errors(settings.kafka):
-        return bus.send(connector.collect(ingest_window(settings)))
+    connector = get_connector(
+        source, lakehouse.settings.sources, lakehouse.settings.simulation, lakehouse.assets
+    )
+    with kafka_errors(lakehouse.settings.kafka):
+        return bus.send(connector.collect(ingest_window(lakehouse)))
 
 
 def land(
-    settings: Settings,
+    lakehouse: Lakehouse,
     *,
     idle_exit_s: float | None = None,
     max_records: int | None = None,
@@ -115,15 +162,28 @@ def land(
 ) -> LanderReport:
     """Run the bronze lander (Kafka -> bronze, exactly once) until it is stopped (SIGTERM),
     has seen nothing new for ``idle_exit_s`` seconds, or consumed ``max_records`` records."""
-    with kafka_errors(settings.kafka):
+    with kafka_errors(lakehouse.settings.kafka):
         lander = BronzeLander(
-            settings.kafka, open_object_store(settings.lake), consumer_overrides=consumer_overrides
+            lakehouse.settings.kafka, lakehouse.objects, consumer_overrides=consumer_overrides
         )
         return lander.run(stop_after_idle_s=idle_exit_s, max_records=max_records)
 
 
+def bronze_object_keys(lakehouse: Lakehouse) -> Iterator[str]:
+    """The key of every bronze object (listing only: nothing is read)."""
+    return lakehouse.objects.list(f"{BRONZE_PREFIX}/")
+
+
+# --- bronze -> silver ------------------------------------------------------------------------
+
+
+def silver_sources(lakehouse: Lakehouse, dataset: str) -> list[str]:
+    """The sources with a silver parser for ``dataset`` (its bronze inputs), sorted."""
+    return sorted({parser.source for parser in dataset_spec(dataset, lakehouse.assets).parsers})
+
+
 def run_silver(
-    settings: Settings,
+    lakehouse: Lakehouse,
     dataset: str,
     after_batch: Callable[[int], None] | None = None,
     gate: QualityGate | None = None,
@@ -134,58 +194,105 @@ def run_silver(
     :mod:`pipelines.silver.stream`). Raises DataQualityError when a batch refuses too large a share
     of its records, and DataContractError when the existing table conflicts with the declared
     schema."""
-    spec = dataset_spec(dataset, load_assets())
+    spec = dataset_spec(dataset, lakehouse.assets)
     checkpoint = spec.checkpoint_name
     if backfill is not None:
         checkpoint = f"backfill_{checkpoint}_{backfill.first}_{backfill.last}"
-    job = _silver_job(settings, spec, checkpoint, gate, after_batch, backfill)
+    job = _silver_job(lakehouse, spec, checkpoint, gate, after_batch, backfill)
     return job.run()
 
 
 def _silver_job(
-    settings: Settings,
+    lakehouse: Lakehouse,
     spec: DatasetSpec,
     checkpoint: str,
     gate: QualityGate | None = None,
     after_batch: Callable[[int], None] | None = None,
     backfill: DayRange | None = None,
 ) -> SilverJob:
-    paths = LakePaths(settings.lake)
-    if settings.lake.is_s3:
-        mirror_bronze(open_object_store(settings.lake), paths.bronze_local_root, dataset=spec.name)
-    lake = DeltaLake(settings.lake, settings.spark)
+    paths = lakehouse.paths
+    if lakehouse.settings.lake.is_s3:
+        mirror_bronze(lakehouse.objects, paths.bronze_local_root, dataset=spec.name)
     targets = SilverTargets(
         bronze_root=paths.bronze_local_root,
         silver_uri=paths.silver(spec.name),
         checkpoint_dir=paths.checkpoint(checkpoint),
-        quarantine=QuarantineSink(lake, paths.quarantine),
-        ledger=Ledger(lake, paths.reconciliation),
-        objects=quarantined_objects(settings),
+        quarantine=QuarantineSink(lakehouse.delta, paths.quarantine),
+        ledger=Ledger(lakehouse.delta, paths.reconciliation),
+        objects=quarantined_objects(lakehouse),
     )
+    settings = lakehouse.settings
     return SilverJob(
-        get_spark(settings.spark),
-        lake,
+        lakehouse.spark,
+        lakehouse.delta,
         spec,
         targets,
-        gate=gate or QualityGate.from_settings(settings.quality, lake, paths),
+        gate=gate or quality_gate(lakehouse),
         settings=SilverJobSettings(settings.lake, settings.spark, settings.quality),
         after_batch=after_batch,
         backfill=backfill,
     )
 
 
+def quality_gate(lakehouse: Lakehouse) -> QualityGate:
+    """The Great Expectations gate of ``RWA_QUALITY_*``, storing results in the lake."""
+    return QualityGate.from_settings(lakehouse.settings.quality, lakehouse.delta, lakehouse.paths)
+
+
+def run_silver_all(
+    lakehouse: Lakehouse,
+    datasets: Sequence[str] = SILVER_DATASETS,
+    backfill: DayRange | None = None,
+) -> dict[str, SilverRunReport]:
+    """:func:`run_silver` for each dataset in turn, sharing one quality gate."""
+    gate = quality_gate(lakehouse)
+    return {
+        dataset: run_silver(lakehouse, dataset, gate=gate, backfill=backfill)
+        for dataset in datasets
+    }
+
+
+def run_silver_prices(
+    lakehouse: Lakehouse, after_batch: Callable[[int], None] | None = None
+) -> SilverRunReport:
+    """Silver prices only (kept for callers that need just the price bars)."""
+    return run_silver(lakehouse, "prices", after_batch)
+
+
+def check_silver_table(lakehouse: Lakehouse, dataset: str) -> list[ExpectationResult]:
+    """The table-level expectations (key uniqueness, freshness) of ``silver/<dataset>``, run
+    and stored now; none while the table does not exist."""
+    uri = lakehouse.paths.silver(dataset)
+    if not lakehouse.delta.exists(uri):
+        return []
+    return quality_gate(lakehouse).check_table(dataset, uri, run_id=uuid.uuid4().hex)
+
+
+def quality_summary(lakehouse: Lakehouse, dataset: str | None = None) -> str:
+    """``rwa quality``: the latest data-quality results of each dataset (or of ``dataset``)."""
+    return format_results(latest_results(lakehouse.delta, lakehouse.paths, dataset))
+
+
 # --- bronze objects quarantined whole (``rwa quarantine``, docs/quality.md) -----------------
 
 
-def quarantined_objects(settings: Settings) -> QuarantinedObjects:
+def quarantined_objects(lakehouse: Lakehouse) -> QuarantinedObjects:
     """The list of bronze objects quarantined whole (``silver/quarantined_objects``)."""
-    return QuarantinedObjects(
-        DeltaLake(settings.lake, settings.spark),
-        LakePaths(settings.lake).silver(QUARANTINED_OBJECTS.name),
-    )
+    return QuarantinedObjects(lakehouse.delta, lakehouse.paths.silver(QUARANTINED_OBJECTS.name))
 
 
-def bronze_object_dataset(settings: Settings, bronze_file: str) -> str:
+def waiting_objects(lakehouse: Lakehouse, dataset: str | None = None) -> pa.Table:
+    """The bronze objects quarantined whole and not replayed yet (of ``dataset``, or all)."""
+    rows = quarantined_objects(lakehouse).rows(dataset)
+    return rows.filter(pc.field("status") != REPLAYED)
+
+
+def describe_objects(rows: pa.Table) -> str:
+    """Rows of the quarantined-objects list as ``rwa quarantine list`` prints them."""
+    return format_objects(rows)
+
+
+def bronze_object_dataset(lakehouse: Lakehouse, bronze_file: str) -> str:
     """The silver dataset of a bronze object named by its lake-relative key (as
     ``rwa quarantine list`` shows it); NotFoundError when no such object exists."""
     dataset = object_dataset(bronze_file)
@@ -194,16 +301,16 @@ def bronze_object_dataset(settings: Settings, bronze_file: str) -> str:
             f"{bronze_file!r} is not a bronze object of a silver dataset: expected "
             f"bronze/source=<s>/dataset=<{'|'.join(SILVER_DATASETS)}>/date=<day>/<name>"
         )
-    if not open_object_store(settings.lake).exists(bronze_file):
-        raise NotFoundError(f"no bronze object {bronze_file} in {settings.lake.root}")
+    if not lakehouse.objects.exists(bronze_file):
+        raise NotFoundError(f"no bronze object {bronze_file} in {lakehouse.settings.lake.root}")
     return dataset
 
 
-def set_aside_object(settings: Settings, bronze_file: str, note: str) -> ObjectStatus:
+def set_aside_object(lakehouse: Lakehouse, bronze_file: str, note: str) -> ObjectStatus:
     """Set a bronze object aside: silver quarantines it whole without judging it and it no
     longer stops the job. Idempotent; returns the object's status afterwards."""
-    dataset = bronze_object_dataset(settings, bronze_file)
-    return quarantined_objects(settings).set_aside(dataset, bronze_file, note)
+    dataset = bronze_object_dataset(lakehouse, bronze_file)
+    return quarantined_objects(lakehouse).set_aside(dataset, bronze_file, note)
 
 
 @dataclass
@@ -214,12 +321,12 @@ class ReplayReport:
     silver: SilverRunReport | None = None
 
 
-def replay_object(settings: Settings, bronze_file: str) -> ReplayReport:
+def replay_object(lakehouse: Lakehouse, bronze_file: str) -> ReplayReport:
     """Take a quarantined (or set-aside) object into silver now, exactly once: its records
     are judged as a batch of their own and merged like a backfill (latest fetch wins).
     Raises DataQualityError, merging nothing, while the object is still broken."""
-    dataset = bronze_object_dataset(settings, bronze_file)
-    status = quarantined_objects(settings).statuses(dataset).get(bronze_file)
+    dataset = bronze_object_dataset(lakehouse, bronze_file)
+    status = quarantined_objects(lakehouse).statuses(dataset).get(bronze_file)
     if status is None:
         raise NotFoundError(
             f"{bronze_file} is not in quarantine (`rwa quarantine list`): a new object is taken "
@@ -227,65 +334,29 @@ def replay_object(settings: Settings, bronze_file: str) -> ReplayReport:
         )
     report = ReplayReport(bronze_file, status)
     if status in (QUARANTINED, SET_ASIDE):
-        spec = dataset_spec(dataset, load_assets())
-        report.silver = _silver_job(settings, spec, f"replay_{spec.checkpoint_name}").replay(
-            bronze_file
-        )
+        spec = dataset_spec(dataset, lakehouse.assets)
+        job = _silver_job(lakehouse, spec, f"replay_{spec.checkpoint_name}")
+        report.silver = job.replay(bronze_file)
     return report
 
 
-def check_silver_table(settings: Settings, dataset: str) -> list[ExpectationResult]:
-    """The table-level expectations (key uniqueness, freshness) of ``silver/<dataset>``, run
-    and stored now; none while the table does not exist."""
-    lake, paths = DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake)
-    uri = paths.silver(dataset)
-    if not lake.exists(uri):
-        return []
-    gate = QualityGate.from_settings(settings.quality, lake, paths)
-    return gate.check_table(dataset, uri, run_id=uuid.uuid4().hex)
+# --- silver -> gold --------------------------------------------------------------------------
 
 
-def run_silver_all(
-    settings: Settings,
-    datasets: Sequence[str] = SILVER_DATASETS,
-    backfill: DayRange | None = None,
-) -> dict[str, SilverRunReport]:
-    """:func:`run_silver` for each dataset in turn, sharing one quality gate."""
-    lake = DeltaLake(settings.lake, settings.spark)
-    gate = QualityGate.from_settings(settings.quality, lake, LakePaths(settings.lake))
-    return {
-        dataset: run_silver(settings, dataset, gate=gate, backfill=backfill) for dataset in datasets
-    }
-
-
-def run_silver_prices(
-    settings: Settings, after_batch: Callable[[int], None] | None = None
-) -> SilverRunReport:
-    """Silver prices only (kept for callers that need just the price bars)."""
-    return run_silver(settings, "prices", after_batch)
-
-
-def gold_uris(settings: Settings) -> dict[str, str]:
+def gold_uris(lakehouse: Lakehouse) -> dict[str, str]:
     """URI of each gold OHLCV table by resolution (``"1m"``, ``"5m"``, ``"1h"``, ``"1d"``)."""
-    paths = LakePaths(settings.lake)
-    return {res: paths.gold(table.name) for res, table in OHLCV_TABLES.items()}
+    return {res: lakehouse.paths.gold(table.name) for res, table in OHLCV_TABLES.items()}
 
 
-def gold_table_uris(settings: Settings) -> dict[str, str]:
+def gold_table_uris(lakehouse: Lakehouse) -> dict[str, str]:
     """URI of every gold table by name (``ohlcv_1h``, ``features_daily``, ...)."""
-    paths = LakePaths(settings.lake)
-    return {table.name: paths.gold(table.name) for table in GOLD_TABLES}
+    return {table.name: lakehouse.paths.gold(table.name) for table in GOLD_TABLES}
 
 
-def run_gold(settings: Settings, dates: tuple[dt.date, dt.date] | None = None) -> GoldRunReport:
+def run_gold(lakehouse: Lakehouse, dates: tuple[dt.date, dt.date] | None = None) -> GoldRunReport:
     """Build every gold table from silver: all days (``dates`` None), or only the inclusive
     ``(first, last)`` days, replacing exactly those days (a backfill equals a full run)."""
-    job = GoldJob(
-        get_spark(settings.spark),
-        DeltaLake(settings.lake, settings.spark),
-        LakePaths(settings.lake),
-        load_assets(),
-    )
+    job = GoldJob(lakehouse.spark, lakehouse.delta, lakehouse.paths, lakehouse.assets)
     return job.run(dates)
 
 
@@ -301,7 +372,7 @@ class BackfillReport:
 
 
 def backfill(
-    settings: Settings,
+    lakehouse: Lakehouse,
     first: dt.date,
     last: dt.date,
     datasets: Sequence[str] = SILVER_DATASETS,
@@ -311,27 +382,24 @@ def backfill(
     those fetches). The result equals what the streaming path builds from the same bronze; a
     rerun changes nothing."""
     days = DayRange(first, last)
-    report = BackfillReport(days, run_silver_all(settings, datasets, backfill=days))
-    report.gold_days = gold_days_after(settings, days, datasets)
+    report = BackfillReport(days, run_silver_all(lakehouse, datasets, backfill=days))
+    report.gold_days = gold_days_after(lakehouse, days, datasets)
     if report.gold_days is not None:
-        report.gold = run_gold(settings, (report.gold_days.first, report.gold_days.last))
+        report.gold = run_gold(lakehouse, (report.gold_days.first, report.gold_days.last))
     return report
 
 
 def gold_days_after(
-    settings: Settings, fetched: DayRange, datasets: Sequence[str] = SILVER_DATASETS
+    lakehouse: Lakehouse, fetched: DayRange, datasets: Sequence[str] = SILVER_DATASETS
 ) -> DayRange | None:
     """The gold days to rebuild once silver holds the bronze fetched on ``fetched``: from the
     first day those silver rows are about up to the latest day of ``silver/prices`` (later days'
     trailing windows and as-of values can depend on them); None when silver holds none."""
-    lake, paths, assets = (
-        DeltaLake(settings.lake, settings.spark),
-        LakePaths(settings.lake),
-        load_assets(),
-    )
+    lake, paths = lakehouse.delta, lakehouse.paths
     touched: DayRange | None = None
     for dataset in datasets:
-        about = days_about(lake, paths.silver(dataset), dataset_spec(dataset, assets), fetched)
+        spec = dataset_spec(dataset, lakehouse.assets)
+        about = days_about(lake, paths.silver(dataset), spec, fetched)
         if about is not None:
             touched = about.hull(touched)
     if touched is None:
@@ -340,38 +408,46 @@ def gold_days_after(
     return DayRange(touched.first, max(touched.last, latest or touched.last))
 
 
-def run_risk(settings: Settings, as_of: dt.date | None = None) -> RiskRunReport:
+# --- gold -> models --------------------------------------------------------------------------
+
+
+def run_risk(lakehouse: Lakehouse, as_of: dt.date | None = None) -> RiskRunReport:
     """Score every reference asset as of ``as_of`` (default: the latest daily bar) into
     ``gold/risk_scores`` (methodology: docs/risk.md)."""
-    return score_lake(
-        DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake), load_assets(), as_of
-    )
+    return score_lake(lakehouse.delta, lakehouse.paths, lakehouse.assets, as_of)
 
 
-def run_forecast(settings: Settings, *, reselect: bool = True) -> ForecastRunReport:
+def model_registry(lakehouse: Lakehouse, prefix: str = "models") -> ModelRegistry:
+    """The fitted models and their metrics, kept under ``<prefix>/`` in the lake."""
+    return ModelRegistry(lakehouse.objects, prefix)
+
+
+def run_forecast(lakehouse: Lakehouse, *, reselect: bool = True) -> ForecastRunReport:
     """7- and 30-day forecasts with 80%/95% intervals per asset into ``gold/predictions``; each
     fitted model saved with its evaluation metrics under ``models/`` in the lake. Without
     ``reselect`` each asset keeps its registered model order (see ``forecast_lake``)."""
-    registry = ModelRegistry(open_object_store(settings.lake))
-    lake, paths = DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake)
     return forecast_lake(
-        lake,
-        paths,
-        load_assets(),
-        registry,
+        lakehouse.delta,
+        lakehouse.paths,
+        lakehouse.assets,
+        model_registry(lakehouse),
         reselect=reselect,
-        model=settings.models.forecast_model,
+        model=lakehouse.settings.models.forecast_model,
     )
 
 
+def degraded_forecasts(lakehouse: Lakehouse) -> list[LiveAccuracy]:
+    """The assets whose live 7-day forecast accuracy has degraded (``models/forecast/monitor``)."""
+    return [a for a in live_accuracy(lakehouse.delta, lakehouse.paths) if a.degraded]
+
+
 def run_backtest(
-    settings: Settings, days: int = 60, asset_ids: Sequence[str] | None = None
+    lakehouse: Lakehouse, days: int = 60, asset_ids: Sequence[str] | None = None
 ) -> list[AssetBacktest]:
     """Backtest, over the last ``days`` days of ``gold/ohlcv_1d``, buy-and-hold beside a
     signal on the 1-day ARIMA forecast (the asset's registered order, refit daily on the past
     only) and a signal on the day's news sentiment (``gold/sentiment_daily``)."""
-    lake, paths = DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake)
-    registry = ModelRegistry(open_object_store(settings.lake))
+    lake, paths, registry = lakehouse.delta, lakehouse.paths, model_registry(lakehouse)
     bars = lake.to_arrow(paths.gold("ohlcv_1d")).select(["asset_id", "date", "close"]).to_pandas()
     scores = lake.to_arrow(paths.gold("sentiment_daily")).to_pandas()
     results = []
@@ -390,13 +466,21 @@ def run_backtest(
     return results
 
 
-def run_sentiment(settings: Settings) -> SentimentRunReport:
+def run_sentiment(lakehouse: Lakehouse) -> SentimentRunReport:
     """Score the news of every asset-day gold marked as unscored (FinBERT from
     ``RWA_SENTIMENT_MODEL``, or the finance lexicon when it cannot be loaded)."""
-    scorer = load_scorer(settings.models)
-    return score_sentiment(
-        DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake), scorer
-    )
+    scorer = load_scorer(lakehouse.settings.models)
+    return score_sentiment(lakehouse.delta, lakehouse.paths, scorer)
+
+
+def days_not_scored_by(lakehouse: Lakehouse, model_version: str) -> int:
+    """Asset-days of ``gold/sentiment_daily`` not scored by ``model_version``."""
+    uri = lakehouse.paths.gold(SENTIMENT_DAILY.name)
+    versions = lakehouse.delta.to_arrow(uri)["model_version"].to_pylist()
+    return sum(1 for version in versions if version != model_version)
+
+
+# --- gold -> serving store -------------------------------------------------------------------
 
 
 @dataclass
@@ -408,17 +492,15 @@ class ServingLoadReport:
     gold: GoldLoadReport = field(default_factory=GoldLoadReport)
 
 
-def load_serving(settings: Settings, now: dt.datetime | None = None) -> ServingLoadReport:
+def load_serving(lakehouse: Lakehouse, now: dt.datetime | None = None) -> ServingLoadReport:
     """Migrate the serving store, upsert the reference assets, then every built gold table and
     silver/economic (:func:`~pipelines.serving.load.load_gold`: skips tables not built yet,
     refreshes the weekly bars, applies intraday retention as of ``now``)."""
     report = ServingLoadReport()
-    with open_store(settings.serving) as store:
+    with open_store(lakehouse.settings.serving) as store:
         store.migrate()
-        report.assets = store.upsert_assets(load_assets())
-        report.gold = load_gold(
-            store, DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake), now
-        )
+        report.assets = store.upsert_assets(list(lakehouse.assets))
+        report.gold = load_gold(store, lakehouse.delta, lakehouse.paths, now)
         report.bars = {
             label.removeprefix("gold/ohlcv_"): rows
             for label, rows in report.gold.rows.items()
@@ -426,3 +508,65 @@ def load_serving(settings: Settings, now: dt.datetime | None = None) -> ServingL
         }
         report.table_counts = store.table_counts()
     return report
+
+
+def migrate_serving(lakehouse: Lakehouse) -> dict[str, int]:
+    """Create or upgrade the serving store's schema (``rwa db migrate``); rows per table."""
+    with open_store(lakehouse.settings.serving) as store:
+        store.migrate()
+        return store.table_counts()
+
+
+def check_serving_writable(lakehouse: Lakehouse) -> None:
+    """Raise StoreUnavailableError now if a load into the serving store could not succeed for
+    a reason known in advance: for commands that do long work before they load."""
+    check_store_writable(lakehouse.settings.serving)
+
+
+# --- the lake as a whole ---------------------------------------------------------------------
+
+
+def maintain(
+    lakehouse: Lakehouse, *, retention_hours: int | None = None, dry_run: bool = False
+) -> MaintenanceReport:
+    """Compact, checkpoint and vacuum every silver and gold Delta table (``rwa maintain``)."""
+    settings = lakehouse.settings
+    return maintain_lake(
+        settings.lake, settings.maintenance, retention_hours=retention_hours, dry_run=dry_run
+    )
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    """Where a Delta table is, its version (None while it does not exist) and its rows."""
+
+    uri: str
+    version: int | None
+    rows: int
+
+
+def table_summary(lakehouse: Lakehouse, uri: str) -> TableSummary:
+    if not lakehouse.delta.exists(uri):
+        return TableSummary(uri, None, 0)
+    version = lakehouse.delta.table(uri).version()
+    return TableSummary(uri, version, lakehouse.delta.count_rows(uri))
+
+
+def layer_counts(lakehouse: Lakehouse) -> dict[str, dict[str, int]]:
+    """What each layer holds now (whole tables, not just this run's share)."""
+    lake, paths = lakehouse.delta, lakehouse.paths
+    inventory = bronze_inventory(lakehouse.objects)
+    with open_store(lakehouse.settings.serving, read_only=True) as store:
+        serving = store.table_counts()
+    return {
+        "bronze": {f"{dataset} envelopes": records for dataset, (_, records) in inventory.items()}
+        | {"objects": sum(objects for objects, _ in inventory.values())},
+        "silver": {
+            "prices": lake.count_rows(paths.silver("prices")),
+            "quarantine": lake.count_rows(paths.quarantine),
+            **{name: lake.count_rows(paths.silver(name)) for name in ("onchain", "economic")},
+            "news": lake.count_rows(paths.silver("news")),
+        },
+        "gold": {table: lake.count_rows(uri) for table, uri in gold_table_uris(lakehouse).items()},
+        "serving": serving,
+    }

@@ -92,6 +92,7 @@ def test_quarantine_lists_sets_aside_and_replays_a_broken_object(tmp_path: Path)
     from pipelines.core.errors import NotFoundError
     from pipelines.lake.delta import DeltaLake
     from pipelines.lake.paths import LakePaths
+    from pipelines.lakehouse import Lakehouse
     from tests.fixtures.lake import lake_settings
     from tests.pipelines.silver.bronze_factory import (
         DAY0,
@@ -105,7 +106,7 @@ def test_quarantine_lists_sets_aside_and_replays_a_broken_object(tmp_path: Path)
     fetched = DAY0 + dt.timedelta(days=1)
     line = price_envelope("BTC", hourly_bars(DAY0, 10.0, 3), fetched).to_json_line()
     key = land_lines(Path(settings.lake.root), [line[:40]], name="part-cut.jsonl")
-    steps.run_silver(settings, "prices")
+    steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     listed = run("quarantine", "list", env=env)
     assert listed.returncode == 0, listed.stderr
@@ -115,9 +116,11 @@ def test_quarantine_lists_sets_aside_and_replays_a_broken_object(tmp_path: Path)
     assert "WARNING: bronze objects quarantined whole" in quality.stdout and key in quality.stdout
     done = run("quarantine", "set-aside", key, "--note", "partial upload", env=env)
     assert (done.returncode, done.stdout.strip()) == (0, f"{key}: set_aside"), done.stderr
-    assert steps.set_aside_object(settings, key, "again") == "set_aside"  # idempotent
+    assert (
+        steps.set_aside_object(Lakehouse.from_settings(settings), key, "again") == "set_aside"
+    )  # idempotent
     with pytest.raises(NotFoundError, match="is not a bronze object"):
-        steps.set_aside_object(settings, "bronze/nope.jsonl", "")
+        steps.set_aside_object(Lakehouse.from_settings(settings), "bronze/nope.jsonl", "")
 
     (Path(settings.lake.root) / key).write_text(line + "\n")
     # Spark and Great Expectations start in the subprocess: slow on a loaded machine
@@ -131,5 +134,5 @@ def test_quarantine_lists_sets_aside_and_replays_a_broken_object(tmp_path: Path)
         )
         == 3
     )
-    again = steps.replay_object(settings, key)
+    again = steps.replay_object(Lakehouse.from_settings(settings), key)
     assert (again.status_before, again.silver) == ("replayed", None)

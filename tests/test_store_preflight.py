@@ -15,6 +15,7 @@ import pytest
 from pipelines.core.errors import StoreUnavailableError
 from pipelines.core.settings import Settings
 from pipelines.demo import run_demo
+from pipelines.lakehouse import Lakehouse
 from tests.fixtures.lake import lake_settings
 from tests.fixtures.processes import free_port
 
@@ -41,7 +42,7 @@ def test_demo_refuses_an_unusable_serving_store_before_simulating(
     settings = unusable(tmp_path)
     out = io.StringIO()
     with pytest.raises(StoreUnavailableError):
-        run_demo(settings, out)
+        run_demo(Lakehouse.from_settings(settings), out)
     assert not (Path(settings.lake.root) / "bronze").exists()  # nothing was simulated
     assert out.getvalue() == ""
 

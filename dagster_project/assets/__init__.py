@@ -9,12 +9,15 @@ from dagster_project.assets.gold import gold_assets
 from dagster_project.assets.ml import forecasts_asset, risk_asset, sentiment_asset
 from dagster_project.assets.serving import serving_asset
 from dagster_project.assets.silver import silver_assets
+from pipelines.lakehouse import Lakehouse
 
 
-def lakehouse_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def lakehouse_assets(
+    lakehouse: Lakehouse, partitions: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition]:
     return [
         *bronze_assets(partitions),
-        *silver_assets(partitions),
+        *silver_assets(lakehouse, partitions),
         gold_assets(partitions),
         forecasts_asset(partitions),
         sentiment_asset(partitions),

@@ -11,11 +11,9 @@ from dagster import AssetExecutionContext
 from dagster_project import freshness
 from dagster_project.assets.results import Materialization
 from dagster_project.partitions import fetch_day_asset, partition_days
-from dagster_project.resources import KafkaResource, LakeResource, pipeline_settings
+from dagster_project.resources import KafkaResource, LakehouseResource
 from pipelines import steps
-from pipelines.core.settings import Settings
-from pipelines.ingestion.bus import open_bus
-from pipelines.ingestion.registry import known_sources
+from pipelines.lakehouse import Lakehouse
 
 GROUP = "bronze"
 SIMULATED = "simulated"
@@ -34,17 +32,19 @@ def simulated_bronze(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition
         description="Deterministic simulated source: the daily fetch of each fetch day (prices, "
         "on-chain metrics, macro series and news of the day before)",
     )
-    def bronze_simulated(context: AssetExecutionContext, lake: LakeResource) -> Materialization:
-        settings = pipeline_settings(lake)
+    def bronze_simulated(
+        context: AssetExecutionContext, lake: LakehouseResource
+    ) -> Materialization:
         days = partition_days(context)
-        report = steps.land_simulated_fetch_days(settings, days)
+        report = steps.land_simulated_fetch_days(lake.lakehouse, days)
+        bronze = lake.lakehouse.settings.lake.uri("bronze", f"source={SIMULATED}")
         return dg.MaterializeResult(
             metadata={
                 "fetch_days": str(days),
                 "envelopes": report.records,
                 "objects_written": report.objects_written,
                 "objects_already_there": report.objects_present,
-                "path": dg.MetadataValue.path(settings.lake.uri("bronze", f"source={SIMULATED}")),
+                "path": dg.MetadataValue.path(bronze),
             }
         )
 
@@ -60,10 +60,8 @@ def source_bronze(source: str) -> dg.AssetsDefinition:
         description=f"Raw responses of the {source} connector for the ingest window, landed in "
         "bronze (or published to Kafka)",
     )
-    def _fetch(lake: LakeResource, kafka: KafkaResource) -> Materialization:
-        settings = pipeline_settings(lake, kafka)
-        with open_bus(kafka.bus_kind, settings.kafka, settings.lake) as bus:
-            report = steps.ingest(settings, source, bus)
+    def _fetch(kafka: KafkaResource) -> Materialization:
+        report = kafka.ingest(source)
         if report.failures:
             raise dg.Failure(
                 f"{source}: {len(report.failures)} envelopes were not delivered "
@@ -75,18 +73,18 @@ def source_bronze(source: str) -> dg.AssetsDefinition:
                 "envelopes_delivered": report.delivered,
                 "objects_written": report.objects_written,
                 "objects_already_there": report.objects_present,
-                "window": _window_text(settings),
+                "window": _window_text(kafka.lakehouse),
             }
         )
 
     return _fetch
 
 
-def _window_text(settings: Settings) -> str:
-    window = steps.ingest_window(settings)
+def _window_text(lakehouse: Lakehouse) -> str:
+    window = steps.ingest_window(lakehouse)
     return f"{window.start.isoformat()} .. {window.end.isoformat()}"
 
 
 def bronze_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    http_sources = [s for s in known_sources() if s != SIMULATED]
+    http_sources = [s for s in steps.source_names() if s != SIMULATED]
     return [simulated_bronze(partitions), *(source_bronze(s) for s in http_sources)]

@@ -13,10 +13,10 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from dagster_project import freshness
-from dagster_project.assets.results import Materialization, delta_table_metadata
+from dagster_project.assets.results import Materialization
 from dagster_project.assets.silver import silver_key
 from dagster_project.partitions import SINGLE_RUN, partition_days
-from dagster_project.resources import LakeResource, SparkResource, pipeline_settings
+from dagster_project.resources import LakehouseResource
 from pipelines import steps
 from pipelines.contracts.gold import (
     FEATURES_DAILY,
@@ -27,8 +27,6 @@ from pipelines.contracts.gold import (
     SENTIMENT_DAILY,
     GoldTable,
 )
-from pipelines.lake.delta import DeltaLake
-from pipelines.lake.paths import LakePaths
 
 GROUP = "gold"
 DAILY_BARS = OHLCV_TABLES["1d"]
@@ -68,20 +66,16 @@ def gold_assets(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         backfill_policy=SINGLE_RUN,
         can_subset=False,
     )
-    def gold(
-        context: AssetExecutionContext, lake: LakeResource, spark: SparkResource
-    ) -> Iterator[Materialization]:
-        settings = pipeline_settings(lake, spark)
+    def gold(context: AssetExecutionContext, lake: LakehouseResource) -> Iterator[Materialization]:
         fetched = partition_days(context)
-        days = steps.gold_days_after(settings, fetched)
-        delta, paths = DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake)
+        days = steps.gold_days_after(lake.lakehouse, fetched)
         if days is None:
             context.log.info(f"no silver rows were fetched on {fetched}: gold is unchanged")
             report = None
         else:
-            report = steps.run_gold(settings, (days.first, days.last))
+            report = steps.run_gold(lake.lakehouse, (days.first, days.last))
         for table in GOLD_TABLES:
-            metadata = delta_table_metadata(delta, paths.gold(table.name))
+            metadata = lake.table_metadata(lake.lakehouse.paths.gold(table.name))
             metadata["fetch_days"] = str(fetched)
             metadata["gold_days"] = str(days) if days is not None else "none"
             if report is not None:

@@ -15,18 +15,13 @@ from dagster import AssetExecutionContext
 
 from dagster_project import freshness
 from dagster_project.assets.gold import gold_key
-from dagster_project.assets.results import Materialization, delta_table_metadata
+from dagster_project.assets.results import Materialization
 from dagster_project.assets.silver import silver_key
 from dagster_project.partitions import fetch_day_asset
-from dagster_project.resources import LakeResource, pipeline_settings
-from models.forecast.batch import PREDICTIONS_TABLE
-from models.risk.batch import RISK_TABLE
-from models.risk.engine import MODEL_VERSION
+from dagster_project.resources import LakehouseResource
 from pipelines import steps
 from pipelines.contracts.gold import FEATURES_DAILY, OHLCV_TABLES, ONCHAIN_DAILY, SENTIMENT_DAILY
-from pipelines.lake.delta import DeltaLake
-from pipelines.lake.paths import LakePaths
-from pipelines.reference import load_assets
+from pipelines.steps import PREDICTIONS_TABLE, RISK_MODEL_VERSION, RISK_TABLE
 
 GROUP = "ml"
 RISK_KEY = dg.AssetKey(["ml", "risk_scores"])
@@ -49,18 +44,16 @@ def risk_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         description="Composite risk 1-100 with market, credit, regulatory and technical "
         "sub-scores per reference asset (docs/risk.md), in gold/risk_scores",
     )
-    def risk_scores(context: AssetExecutionContext, lake: LakeResource) -> Materialization:
-        settings = pipeline_settings(lake)
-        report = steps.run_risk(settings)
-        expected = {asset.asset_id for asset in load_assets()}
+    def risk_scores(context: AssetExecutionContext, lake: LakehouseResource) -> Materialization:
+        report = steps.run_risk(lake.lakehouse)
+        expected = {asset.asset_id for asset in lake.lakehouse.assets}
         scored = {s.asset_id for s in report.scores if 1 <= s.composite <= 100}
         context.log.info(f"scored {len(scored)} assets as of {report.as_of}")
-        uri = LakePaths(settings.lake).gold(RISK_TABLE)
         return Materialization(
-            metadata=delta_table_metadata(DeltaLake(settings.lake, settings.spark), uri)
+            metadata=lake.table_metadata(lake.lakehouse.paths.gold(RISK_TABLE))
             | {
                 "as_of": report.as_of.isoformat(),
-                "model_version": MODEL_VERSION,
+                "model_version": RISK_MODEL_VERSION,
                 "assets_scored": len(report.scores),
                 "without_prices": ", ".join(report.without_prices) or "none",
                 "composite_by_asset": dg.MetadataValue.json(
@@ -90,18 +83,13 @@ def sentiment_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         description="News sentiment per asset-day (FinBERT, or the Loughran-McDonald lexicon "
         "without weights) filled into gold/sentiment_daily",
     )
-    def sentiment(context: AssetExecutionContext, lake: LakeResource) -> Materialization:
-        settings = pipeline_settings(lake)
-        report = steps.run_sentiment(settings)
+    def sentiment(context: AssetExecutionContext, lake: LakehouseResource) -> Materialization:
+        report = steps.run_sentiment(lake.lakehouse)
         context.log.info(f"sentiment scored by {report.model_version}")
-        delta, uri = (
-            DeltaLake(settings.lake, settings.spark),
-            LakePaths(settings.lake).gold(SENTIMENT_DAILY.name),
-        )
-        versions = delta.to_arrow(uri)["model_version"].to_pylist()
-        unscored = sum(1 for version in versions if version != report.model_version)
+        uri = lake.lakehouse.paths.gold(SENTIMENT_DAILY.name)
+        unscored = steps.days_not_scored_by(lake.lakehouse, report.model_version)
         return Materialization(
-            metadata=delta_table_metadata(delta, uri)
+            metadata=lake.table_metadata(uri)
             | {
                 "model_version": report.model_version,
                 "days_scored": report.days_scored,
@@ -139,18 +127,16 @@ def forecasts_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         "(gold/predictions); models and their metrics in the lake's model registry",
     )
     def forecasts(
-        context: AssetExecutionContext, config: ForecastConfig, lake: LakeResource
+        context: AssetExecutionContext, config: ForecastConfig, lake: LakehouseResource
     ) -> Materialization:
-        settings = pipeline_settings(lake)
-        report = steps.run_forecast(settings, reselect=config.reselect_orders)
+        report = steps.run_forecast(lake.lakehouse, reselect=config.reselect_orders)
         metrics = report.metrics.values()
         beats = sum(1 for m in metrics if m["mase_7d"] <= m["naive_mase_7d"])
         coverage = [m["coverage95_7d"] for m in metrics]
         mean_coverage = sum(coverage) / len(coverage) if coverage else 0.0
         context.log.info(f"{len(report.forecasts)} forecasts; {beats} beat the naive forecast")
-        uri = LakePaths(settings.lake).gold(PREDICTIONS_TABLE)
         return Materialization(
-            metadata=delta_table_metadata(DeltaLake(settings.lake, settings.spark), uri)
+            metadata=lake.table_metadata(lake.lakehouse.paths.gold(PREDICTIONS_TABLE))
             | {
                 "assets_forecast": len(report.forecasts),
                 "orders_reselected": config.reselect_orders,

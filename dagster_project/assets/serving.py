@@ -7,8 +7,7 @@ from dagster_project.assets.gold import gold_key
 from dagster_project.assets.ml import FORECASTS_KEY, RISK_KEY, SENTIMENT_KEY
 from dagster_project.assets.results import Materialization
 from dagster_project.partitions import fetch_day_asset
-from dagster_project.resources import LakeResource, ServingStoreResource, pipeline_settings
-from pipelines import steps
+from dagster_project.resources import ServingStoreResource
 from pipelines.contracts.gold import GOLD_TABLES
 
 GROUP = "serving"
@@ -25,12 +24,11 @@ def serving_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         description="Reference assets, gold tables and economic series upserted into the "
         "serving store the API reads (idempotent: unchanged rows are not rewritten)",
     )
-    def serving_store(lake: LakeResource, serving: ServingStoreResource) -> Materialization:
-        settings = pipeline_settings(lake, serving)
-        report = steps.load_serving(settings)
+    def serving_store(serving: ServingStoreResource) -> Materialization:
+        report = serving.load()
         return dg.MaterializeResult(
             metadata={
-                "backend": settings.serving.backend,
+                "backend": serving.backend,
                 "rows_loaded": dg.MetadataValue.json(report.gold.rows),
                 "table_counts": dg.MetadataValue.json(report.table_counts),
             }

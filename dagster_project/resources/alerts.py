@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
 
 import dagster as dg
 import httpx
-
-from dagster_project.resources.settings import from_settings
-from pipelines.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -19,14 +15,8 @@ class AlertsResource(dg.ConfigurableResource["AlertsResource"]):
     without one the message is only logged. A webhook that fails is logged, never raised: an
     alert must not fail the sensor that sends it."""
 
-    SETTINGS: ClassVar[dict[str, str]] = {"webhook_url": "alert_webhook_url"}
-
     webhook_url: str | None = None
     timeout_s: float = 10.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> AlertsResource:
-        return from_settings(cls, settings)
 
     def notify(self, message: str) -> bool:
         """Send ``message``; True when a webhook accepted it."""

@@ -1,34 +1,26 @@
 """The transport of the source bronze assets: straight into bronze, or through Kafka."""
 
-from __future__ import annotations
-
-from typing import ClassVar
-
+# No ``from __future__ import annotations``: Dagster reads the ResourceDependency annotation
+# at class creation and needs the type itself, not its name.
 import dagster as dg
 
-from dagster_project.resources.settings import from_settings
-from pipelines.core.settings import Settings
-from pipelines.ingestion.bus import BusKind
+from pipelines import steps
+from pipelines.lakehouse import Lakehouse
 
 
 class KafkaResource(dg.ConfigurableResource["KafkaResource"]):
     """With ``publish`` the source assets publish raw envelopes to the dataset topics and the
     bronze lander (``rwa land``, a long-running service) lands them; without it they land
-    straight into bronze."""
+    straight into bronze. Brokers and security come from the ``RWA_KAFKA_*`` settings."""
 
-    SETTINGS: ClassVar[dict[str, str]] = {
-        "bootstrap_servers": "kafka_bootstrap_servers",
-        "security_protocol": "kafka_security_protocol",
-    }
-
+    lakehouse: dg.ResourceDependency[Lakehouse]
     publish: bool = False
-    bootstrap_servers: str = "127.0.0.1:9092"
-    security_protocol: str = "PLAINTEXT"
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, publish: bool) -> KafkaResource:
-        return from_settings(cls, settings, publish=publish)
 
     @property
-    def bus_kind(self) -> BusKind:
+    def bus_kind(self) -> steps.BusKind:
         return "kafka" if self.publish else "direct"
+
+    def ingest(self, source: str) -> steps.BusReport:
+        """Fetch the ingest window of ``source`` and deliver it through this transport."""
+        with steps.bus_for(self.lakehouse, self.bus_kind) as bus:
+            return steps.ingest(self.lakehouse, source, bus)

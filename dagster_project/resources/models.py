@@ -1,20 +1,18 @@
 """The model store: versioned model artefacts in the lake (``models/`` beside the data)."""
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: Dagster reads the ResourceDependency annotation
+# at class creation and needs the type itself, not its name.
 import dagster as dg
 
-from dagster_project.resources.lake import LakeResource
-from dagster_project.resources.settings import pipeline_settings
-from models.registry import ModelRegistry
-from pipelines.lake.objects import open_object_store
+from pipelines import steps
+from pipelines.lakehouse import Lakehouse
 
 
 class ModelStoreResource(dg.ConfigurableResource["ModelStoreResource"]):
     """Where the ML assets save and find model artefacts: ``<lake>/<prefix>/<name>/<version>``."""
 
-    lake: LakeResource
+    lakehouse: dg.ResourceDependency[Lakehouse]
     prefix: str = "models"
 
-    def registry(self) -> ModelRegistry:
-        return ModelRegistry(open_object_store(pipeline_settings(self.lake).lake), self.prefix)
+    def registry(self) -> steps.ModelRegistry:
+        return steps.model_registry(self.lakehouse, self.prefix)

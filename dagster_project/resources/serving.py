@@ -1,31 +1,25 @@
 """The serving store the gold tables are loaded into and the API reads."""
 
-from __future__ import annotations
-
-from typing import ClassVar
-
+# No ``from __future__ import annotations``: Dagster reads the ResourceDependency annotation
+# at class creation and needs the type itself, not its name.
 import dagster as dg
 
-from dagster_project.resources.settings import from_settings
-from pipelines.core.settings import ServingBackend, Settings
+from pipelines import steps
+from pipelines.core.settings import ServingBackend
+from pipelines.lakehouse import Lakehouse
 
 
 class ServingStoreResource(dg.ConfigurableResource["ServingStoreResource"]):
-    """DuckDB (embedded) or TimescaleDB. The TimescaleDB password belongs in the DSN's
+    """Loads the lakehouse's gold tables into its serving store: DuckDB (embedded) or
+    TimescaleDB, as the deployment chose. The TimescaleDB password belongs in the DSN's
     environment (``RWA_TIMESCALE_DSN`` or libpq's ``PGPASSWORD``), not in run configuration."""
 
-    SETTINGS: ClassVar[dict[str, str]] = {
-        "backend": "serving_backend",
-        "duckdb_path": "duckdb_path",
-        "timescale_dsn": "timescale_dsn",
-    }
+    lakehouse: dg.ResourceDependency[Lakehouse]
 
-    backend: ServingBackend = "duckdb"
-    duckdb_path: str = "data/serving.duckdb"
-    timescale_dsn: str = "postgresql://postgres@127.0.0.1:55432/rwa"
+    @property
+    def backend(self) -> ServingBackend:
+        return self.lakehouse.settings.serving.backend
 
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, backend: ServingBackend | None = None
-    ) -> ServingStoreResource:
-        return from_settings(cls, settings, **({"backend": backend} if backend else {}))
+    def load(self) -> steps.ServingLoadReport:
+        """Upsert the reference assets and every built gold table (idempotent)."""
+        return steps.load_serving(self.lakehouse)

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from dagster_project.jobs import RESELECT_CONFIG
-from dagster_project.resources import AlertsResource, LakeResource
+from dagster_project.resources import AlertsResource, LakehouseResource
 from dagster_project.schedules import (
     daily_refresh,
     daily_simulated_ingest,
@@ -33,6 +33,7 @@ from pipelines.core.settings import Settings
 from pipelines.lake.days import DayRange
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
+from pipelines.lakehouse import Lakehouse
 from tests.fixtures.http_replay import ReplayServer, Reply
 from tests.fixtures.lake import lake_settings
 from tests.pipelines.silver.bronze_factory import land_lines
@@ -56,16 +57,18 @@ def test_schedules_target_the_right_fetch_day() -> None:
 
 
 def sensor_tick(settings: Settings, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
-    lake = LakeResource.from_settings(settings)
-    context = dg.build_sensor_context(cursor=cursor, resources={"lake": lake})
-    result = bronze_objects_sensor(context)
+    lake = LakehouseResource(lakehouse=Lakehouse.from_settings(settings))
+    with dg.build_sensor_context(cursor=cursor, resources={"lake": lake}) as context:
+        result = bronze_objects_sensor(context)
     assert isinstance(result, dg.SensorResult | dg.SkipReason)
     return result
 
 
 def test_bronze_sensor_requests_silver_for_days_with_new_objects(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path, sim_assets=["btc", "usdc"])
-    steps.land_simulated_fetch_days(settings, DayRange(dt.date(2026, 3, 2), dt.date(2026, 3, 3)))
+    steps.land_simulated_fetch_days(
+        Lakehouse.from_settings(settings), DayRange(dt.date(2026, 3, 2), dt.date(2026, 3, 3))
+    )
 
     first = sensor_tick(settings, None)
     assert isinstance(first, dg.SensorResult) and first.run_requests is not None
@@ -149,8 +152,9 @@ def test_degraded_live_accuracy_starts_a_retraining(tmp_path: Path) -> None:
     assert off.degraded and off.mae > off.naive_mae
 
     def tick(settings: Settings) -> dg.RunRequest | dg.SkipReason:
-        lake = LakeResource.from_settings(settings)
-        return forecast_accuracy_sensor(dg.build_sensor_context(resources={"lake": lake}))
+        lake = LakehouseResource(lakehouse=Lakehouse.from_settings(settings))
+        with dg.build_sensor_context(resources={"lake": lake}) as context:
+            return forecast_accuracy_sensor(context)
 
     assert isinstance(tick(good), dg.SkipReason)
     request = tick(bad)

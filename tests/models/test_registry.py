@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.resources import LakeResource, ModelStoreResource
+from dagster_project.resources import ModelStoreResource
 from models.registry import ModelRegistry
 from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import Settings
 from pipelines.lake.objects import LocalObjectStore, ObjectStore, open_object_store
+from pipelines.lakehouse import Lakehouse
+from tests.fixtures.lake import lake_settings
 from tests.fixtures.s3 import S3Server
 
 T0 = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
@@ -75,7 +77,7 @@ def test_bad_names_and_missing_files_are_clear_errors(tmp_path: Path) -> None:
 
 
 def test_the_dagster_model_store_follows_the_lake(tmp_path: Path) -> None:
-    lake = LakeResource(lake_root=str(tmp_path / "lake"), state_dir=str(tmp_path / "state"))
-    registry = ModelStoreResource(lake=lake).registry()
+    lakehouse = Lakehouse.from_settings(lake_settings(tmp_path))
+    registry = ModelStoreResource(lakehouse=lakehouse).registry()
     registry.save("risk", {"weights.json": b"{}"})
     assert (tmp_path / "lake" / "models" / "risk").is_dir()

@@ -17,6 +17,7 @@ from pipelines.core.errors import ConfigurationError
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
+from pipelines.lakehouse import Lakehouse
 from pipelines.silver.reconciliation import reconcile
 from pipelines.silver.registry import SILVER_DATASETS
 from tests.fixtures.lake import assert_same_tables, lake_of, lake_settings, lake_snapshot
@@ -48,9 +49,9 @@ def fetch_days(settings: Settings) -> list[dt.date]:
 def streamed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The streaming path: simulate -> bronze, every silver stream, one full gold run."""
     settings = backfill_settings(tmp_path_factory.mktemp("streamed"))
-    steps.land_simulated(settings)
-    steps.run_silver_all(settings)
-    steps.run_gold(settings)
+    steps.land_simulated(Lakehouse.from_settings(settings))
+    steps.run_silver_all(Lakehouse.from_settings(settings))
+    steps.run_gold(Lakehouse.from_settings(settings))
     return settings
 
 
@@ -75,7 +76,7 @@ def test_backfill_in_three_ranges_equals_the_streaming_path(
     thirds = [days[: len(days) // 3], days[len(days) // 3 : 2 * len(days) // 3]]
     thirds.append(days[2 * len(days) // 3 :])
     for part in (thirds[1], thirds[2], thirds[0]):
-        report = steps.backfill(settings, part[0], part[-1])
+        report = steps.backfill(Lakehouse.from_settings(settings), part[0], part[-1])
         assert report.gold is not None and report.gold_days is not None
         # gold is rebuilt from the first day the fetched records are about (prices of the
         # day before the first fetch day, at least) through the latest day
@@ -111,11 +112,15 @@ def test_backfill_repairs_lost_silver_days_and_a_rerun_changes_nothing(
         streamed_tables["silver/prices"].num_rows
     )
 
-    steps.backfill(settings, lost - dt.timedelta(days=1), lost + dt.timedelta(days=1))
+    steps.backfill(
+        Lakehouse.from_settings(settings), lost - dt.timedelta(days=1), lost + dt.timedelta(days=1)
+    )
     assert_same_tables(lake_snapshot(settings), streamed_tables)
 
     versions = {n: DeltaTable(paths.silver(n)).version() for n in SILVER_DATASETS}
-    again = steps.backfill(settings, lost - dt.timedelta(days=1), lost + dt.timedelta(days=1))
+    again = steps.backfill(
+        Lakehouse.from_settings(settings), lost - dt.timedelta(days=1), lost + dt.timedelta(days=1)
+    )
     assert all(r.inserted == 0 for r in again.silver.values())
     assert_same_tables(lake_snapshot(settings), streamed_tables)
     # the same fetches are merged again (a reprocess), but no row's content changes
@@ -124,11 +129,13 @@ def test_backfill_repairs_lost_silver_days_and_a_rerun_changes_nothing(
 
 def test_a_range_without_bronze_changes_nothing(streamed: Settings, tmp_path: Path) -> None:
     settings = copy_bronze(streamed, tmp_path)
-    report = steps.backfill(settings, dt.date(2020, 1, 1), dt.date(2020, 1, 3))
+    report = steps.backfill(
+        Lakehouse.from_settings(settings), dt.date(2020, 1, 1), dt.date(2020, 1, 3)
+    )
     assert report.gold is None
     assert all(r.records_in == 0 for r in report.silver.values())
 
 
 def test_a_reversed_range_is_refused(streamed: Settings) -> None:
     with pytest.raises(ConfigurationError, match="first day 2026-02-03 is after last day"):
-        steps.backfill(streamed, dt.date(2026, 2, 3), dt.date(2026, 2, 1))
+        steps.backfill(Lakehouse.from_settings(streamed), dt.date(2026, 2, 3), dt.date(2026, 2, 1))

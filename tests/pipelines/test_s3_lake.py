@@ -10,6 +10,7 @@ import pytest
 from pipelines import steps
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
+from pipelines.lakehouse import Lakehouse
 from tests.fixtures.lake import MakeSettings
 from tests.fixtures.s3 import ACCESS_KEY, SECRET_KEY, S3Server
 
@@ -27,10 +28,10 @@ def test_spine_runs_on_s3_and_reruns_idempotently(
         sim_end=dt.date(2026, 3, 1),
         sim_fault_rate=0.0,
     )
-    landed = steps.land_simulated(settings)
-    silver = steps.run_silver_prices(settings)
-    gold = steps.run_gold(settings)
-    served = steps.load_serving(settings)
+    landed = steps.land_simulated(Lakehouse.from_settings(settings))
+    silver = steps.run_silver_prices(Lakehouse.from_settings(settings))
+    gold = steps.run_gold(Lakehouse.from_settings(settings))
+    served = steps.load_serving(Lakehouse.from_settings(settings))
 
     s3 = boto3.client(
         "s3",
@@ -49,8 +50,8 @@ def test_spine_runs_on_s3_and_reruns_idempotently(
     assert (gold.rows["ohlcv_1h"], gold.rows["ohlcv_1d"]) == (3 * 2 * 24, 3 * 2)
     assert served.table_counts["ohlcv_1d"] == 3 * 2
 
-    again = steps.land_simulated(settings)
+    again = steps.land_simulated(Lakehouse.from_settings(settings))
     assert (again.objects_written, again.records) == (0, 0)
-    assert steps.run_silver_prices(settings).batches == 0
+    assert steps.run_silver_prices(Lakehouse.from_settings(settings)).batches == 0
     lake = DeltaLake(settings.lake, settings.spark)
     assert lake.count_rows(LakePaths(settings.lake).silver("prices")) == 3 * 2 * 24

@@ -9,6 +9,7 @@ import pytest
 from pipelines import steps
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
+from pipelines.lakehouse import Lakehouse
 from pipelines.serving import open_store
 from tests.fixtures.lake import MakeSettings
 
@@ -29,14 +30,16 @@ def settings(request: pytest.FixtureRequest, make_settings: MakeSettings) -> Set
 
 
 def test_serving_store_holds_exactly_gold(settings: Settings) -> None:
-    steps.land_simulated(settings)
-    steps.run_silver_prices(settings)
-    steps.run_gold(settings)
+    steps.land_simulated(Lakehouse.from_settings(settings))
+    steps.run_silver_prices(Lakehouse.from_settings(settings))
+    steps.run_gold(Lakehouse.from_settings(settings))
 
-    first = steps.load_serving(settings)
-    second = steps.load_serving(settings)
+    first = steps.load_serving(Lakehouse.from_settings(settings))
+    second = steps.load_serving(Lakehouse.from_settings(settings))
 
-    gold_daily = DeltaLake(settings.lake, settings.spark).to_arrow(steps.gold_uris(settings)["1d"])
+    gold_daily = DeltaLake(settings.lake, settings.spark).to_arrow(
+        steps.gold_uris(Lakehouse.from_settings(settings))["1d"]
+    )
     assert first.table_counts == second.table_counts
     assert first.table_counts["ohlcv_1d"] == gold_daily.num_rows == 3 * 3
     assert first.table_counts["assets"] >= 20

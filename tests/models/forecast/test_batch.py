@@ -14,6 +14,7 @@ from pipelines import steps
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.objects import open_object_store
 from pipelines.lake.paths import LakePaths
+from pipelines.lakehouse import Lakehouse
 from pipelines.reference import load_assets
 from tests.fixtures.lake import lake_settings
 
@@ -26,9 +27,9 @@ ASSETS = ["btc", "usdc", "buidl", "ousg"]
 @pytest.mark.timeout(1800)
 def test_forecasts_both_horizons_registers_models_and_reruns_idempotently(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path, sim_days=100, sim_end=dt.date(2026, 5, 1), sim_assets=ASSETS)
-    steps.land_simulated(settings)
-    steps.run_silver(settings, "prices")
-    steps.run_gold(settings)
+    steps.land_simulated(Lakehouse.from_settings(settings))
+    steps.run_silver(Lakehouse.from_settings(settings), "prices")
+    steps.run_gold(Lakehouse.from_settings(settings))
     lake, paths = DeltaLake(settings.lake, settings.spark), LakePaths(settings.lake)
     registry = ModelRegistry(open_object_store(settings.lake))
     assets = [a for a in load_assets() if a.asset_id in ASSETS or a.asset_id == "paxg"]

@@ -14,6 +14,7 @@ from pipelines import steps
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
+from pipelines.lakehouse import Lakehouse
 from tests.fixtures.lake import lake_settings
 
 pytestmark = pytest.mark.usefixtures("spark")
@@ -26,9 +27,9 @@ def news_lake(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         sim_days=6,
         sim_assets=["btc", "usdc", "ousg", "paxg", "buidl", "usde"],
     )
-    steps.land_simulated(settings)
-    steps.run_silver_all(settings)
-    steps.run_gold(settings)
+    steps.land_simulated(Lakehouse.from_settings(settings))
+    steps.run_silver_all(Lakehouse.from_settings(settings))
+    steps.run_gold(Lakehouse.from_settings(settings))
     return settings
 
 

@@ -10,19 +10,20 @@ from pipelines import steps
 from pipelines.ingestion.bus import BusReport, DirectBus, KafkaBus, open_bus
 from pipelines.kafka.producer import DeliveryError, DeliveryFailure
 from pipelines.lake.objects import open_object_store
+from pipelines.lakehouse import Lakehouse
 from tests.fixtures.kafka import KafkaBroker
 from tests.fixtures.lake import MakeSettings
 from tests.pipelines.kafka.support import SIM_END, kafka_settings, read_topic
 
 
 def test_ingest_window_is_whole_days_up_to_the_end_or_now(make_settings: MakeSettings) -> None:
-    fixed = steps.ingest_window(make_settings(sim_days=2, sim_end=SIM_END))
+    fixed = steps.ingest_window(Lakehouse.from_settings(make_settings(sim_days=2, sim_end=SIM_END)))
     assert (fixed.start, fixed.end) == (
         dt.datetime(2025, 1, 8, tzinfo=dt.UTC),
         dt.datetime(2025, 1, 10, tzinfo=dt.UTC),
     )
     now = dt.datetime(2025, 3, 4, 15, 30, 12, 999, tzinfo=dt.UTC)
-    polling = steps.ingest_window(make_settings(sim_days=1), now=now)
+    polling = steps.ingest_window(Lakehouse.from_settings(make_settings(sim_days=1)), now=now)
     assert (polling.start, polling.end) == (
         dt.datetime(2025, 3, 3, tzinfo=dt.UTC),
         dt.datetime(2025, 3, 4, 15, 30, 12, tzinfo=dt.UTC),
@@ -33,8 +34,8 @@ def test_direct_bus_lands_what_land_simulated_lands(make_settings: MakeSettings)
     settings = make_settings(sim_days=2, sim_end=SIM_END)
     with open_bus("direct", settings.kafka, settings.lake) as bus:
         assert isinstance(bus, DirectBus)
-        report = steps.ingest(settings, "simulated", bus)
-        again = steps.ingest(settings, "simulated", bus)
+        report = steps.ingest(Lakehouse.from_settings(settings), "simulated", bus)
+        again = steps.ingest(Lakehouse.from_settings(settings), "simulated", bus)
     direct_keys = sorted(open_object_store(settings.lake).list("bronze"))
     assert report.delivered > 0 and report.objects_written == len(direct_keys)
     assert (again.delivered, again.objects_written, again.objects_present) == (
@@ -43,7 +44,7 @@ def test_direct_bus_lands_what_land_simulated_lands(make_settings: MakeSettings)
         len(direct_keys),
     )
     other = make_settings(sim_days=2, sim_end=SIM_END, lake_root=str(settings.lake.root) + "2")
-    assert sorted(steps.land_simulated(other).keys) == direct_keys
+    assert sorted(steps.land_simulated(Lakehouse.from_settings(other)).keys) == direct_keys
 
 
 def test_kafka_bus_publishes_every_envelope(
@@ -52,7 +53,7 @@ def test_kafka_bus_publishes_every_envelope(
     settings = kafka_settings(make_settings, kafka)
     with open_bus("kafka", settings.kafka, settings.lake) as bus:
         assert isinstance(bus, KafkaBus)
-        report = steps.ingest(settings, "simulated", bus)
+        report = steps.ingest(Lakehouse.from_settings(settings), "simulated", bus)
     assert report.failures == []
     assert report.summary() == f"published {report.delivered:,} envelopes to Kafka (acks=all)"
     report.raise_for_failures()

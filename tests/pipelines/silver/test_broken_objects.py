@@ -15,6 +15,7 @@ from pipelines.core.errors import DataQualityError
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
+from pipelines.lakehouse import Lakehouse
 from pipelines.silver.reconciliation import reconcile
 from tests.fixtures.lake import MakeSettings, lake_of
 from tests.pipelines.silver.bronze_factory import (
@@ -40,7 +41,7 @@ def quarantine(settings: Settings) -> pa.Table:
 
 
 def listed(settings: Settings) -> dict[str, str]:
-    return steps.quarantined_objects(settings).statuses("prices")
+    return steps.quarantined_objects(Lakehouse.from_settings(settings)).statuses("prices")
 
 
 def land_truncated(settings: Settings, symbol: str = "PAXG", name: str = "part-cut.jsonl") -> str:
@@ -70,7 +71,7 @@ def test_a_truncated_object_alone_is_quarantined_whole_and_clean_data_after_it_l
     settings = make_settings(silver_max_files_per_trigger=1)
     bad = land_truncated(settings)
 
-    first = steps.run_silver(settings, "prices")
+    first = steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     assert list(first.quarantined_objects) == [bad]
     assert "malformed JSON line (1)" in first.quarantined_objects[bad]
@@ -78,13 +79,15 @@ def test_a_truncated_object_alone_is_quarantined_whole_and_clean_data_after_it_l
     land_clean(settings, "BTC")
     land_clean(settings, "ETH")
 
-    second = steps.run_silver(settings, "prices")
+    second = steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     assert (second.batches, second.inserted) == (2, 8)
     assert silver_rows(settings) == 8
     refused = quarantine(settings).to_pylist()
     assert [(r["bronze_file"], r["reason"]) for r in refused] == [(bad, "malformed JSON line")]
-    object_row = steps.quarantined_objects(settings).rows("prices").to_pylist()[0]
+    object_row = (
+        steps.quarantined_objects(Lakehouse.from_settings(settings)).rows("prices").to_pylist()[0]
+    )
     assert (object_row["records_in"], object_row["refused"]) == (1, 1)
     assert "above RWA_QUALITY_MAX_FAILURE_SHARE (5.0%)" in object_row["reason"]
     check = reconcile(*lake_of(settings), "prices")
@@ -92,7 +95,7 @@ def test_a_truncated_object_alone_is_quarantined_whole_and_clean_data_after_it_l
     assert check.totals["quarantined"] == 1 and check.objects == {"quarantined": 1}
     assert "bronze objects quarantined whole: 1 quarantined" in check.describe()
 
-    rerun = steps.run_silver(settings, "prices")
+    rerun = steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     assert rerun.batches == 0
     assert silver_rows(settings) == 8 and quarantine(settings).num_rows == 1
@@ -110,32 +113,38 @@ def test_an_object_the_gate_stops_on_is_set_aside_then_replayed_exactly_once(
     land_clean(settings, "BTC")
 
     with pytest.raises(DataQualityError) as failure:
-        steps.run_silver(settings, "prices")
+        steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     message = str(failure.value)
     assert "above RWA_QUALITY_MAX_BROKEN_OBJECTS (0)" in message and bad in message
     assert silver_rows(settings) == 0
     assert listed(settings) == {bad: "quarantined"}
 
-    assert steps.set_aside_object(settings, bad, "partial upload") == "set_aside"
-    assert steps.set_aside_object(settings, bad, "partial upload") == "set_aside"  # idempotent
-    report = steps.run_silver(settings, "prices")
+    assert (
+        steps.set_aside_object(Lakehouse.from_settings(settings), bad, "partial upload")
+        == "set_aside"
+    )
+    assert (
+        steps.set_aside_object(Lakehouse.from_settings(settings), bad, "partial upload")
+        == "set_aside"
+    )  # idempotent
+    report = steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     assert report.batch_ids == [0] and report.inserted == 4
     assert "set aside by an operator" in report.quarantined_objects[bad]
     with pytest.raises(DataQualityError, match="still broken"):
-        steps.replay_object(settings, bad)
+        steps.replay_object(Lakehouse.from_settings(settings), bad)
     assert silver_rows(settings) == 4 and listed(settings) == {bad: "set_aside"}
 
     restore(settings, bad)
-    replayed = steps.replay_object(settings, bad)
+    replayed = steps.replay_object(Lakehouse.from_settings(settings), bad)
 
     assert replayed.silver is not None and replayed.silver.inserted == 5
     assert silver_rows(settings) == 9
     assert listed(settings) == {bad: "replayed"}
-    again = steps.replay_object(settings, bad)
+    again = steps.replay_object(Lakehouse.from_settings(settings), bad)
     assert again.silver is None and again.status_before == "replayed"
-    assert steps.run_silver(settings, "prices").batches == 0
+    assert steps.run_silver(Lakehouse.from_settings(settings), "prices").batches == 0
     assert silver_rows(settings) == 9
     check = reconcile(*lake_of(settings), "prices")
     assert check.ok, check.describe()
@@ -159,7 +168,7 @@ def test_a_half_refused_object_replays_under_a_raised_threshold(
     [bad] = land(Path(settings.lake.root), [price_envelope("BTC", bars, FETCHED)])
     land_clean(settings, "ETH")
 
-    report = steps.run_silver(settings, "prices")
+    report = steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     assert (report.inserted, report.quarantined) == (4, 4)
     assert "2 of 4 records refused (50.0%)" in report.quarantined_objects[bad]
@@ -175,7 +184,9 @@ def test_a_half_refused_object_replays_under_a_raised_threshold(
     )
     assert reasons[2:] == ["field 'price_open' is not a number"] * 2
 
-    replayed = steps.replay_object(settings.updated(quality_max_failure_share=0.6), bad)
+    replayed = steps.replay_object(
+        Lakehouse.from_settings(settings.updated(quality_max_failure_share=0.6)), bad
+    )
 
     assert replayed.silver is not None
     assert (replayed.silver.inserted, replayed.silver.quarantined) == (2, 2)
@@ -197,13 +208,13 @@ def test_most_objects_broken_at_once_still_fails_loudly(make_settings: MakeSetti
     land_clean(settings, "OUSG")
 
     with pytest.raises(DataQualityError) as failure:
-        steps.run_silver(settings, "prices")
+        steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     assert "3 of the batch's 4 bronze objects are broken" in str(failure.value)
     assert silver_rows(settings) == 0
     assert listed(settings) == dict.fromkeys(broken, "quarantined")
     with pytest.raises(DataQualityError):  # a rerun fails the same way
-        steps.run_silver(settings, "prices")
+        steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
 
 def test_broken_objects_one_batch_at_a_time_stop_once_too_many_wait(
@@ -213,12 +224,14 @@ def test_broken_objects_one_batch_at_a_time_stop_once_too_many_wait(
     quarantine, the next one past RWA_QUALITY_MAX_BROKEN_OBJECTS stops the job."""
     settings = make_settings(silver_max_files_per_trigger=1, quality_max_broken_objects=1)
     first = land_truncated(settings, name="part-a.jsonl")
-    steps.run_silver(settings, "prices")
+    steps.run_silver(Lakehouse.from_settings(settings), "prices")
     second = land_truncated(settings, symbol="ETH", name="part-b.jsonl")
 
     with pytest.raises(DataQualityError, match=r"2 broken bronze objects are waiting"):
-        steps.run_silver(settings, "prices")
+        steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     assert listed(settings) == {first: "quarantined", second: "quarantined"}
-    steps.set_aside_object(settings, first, "")
-    assert list(steps.run_silver(settings, "prices").quarantined_objects) == [second]
+    steps.set_aside_object(Lakehouse.from_settings(settings), first, "")
+    assert list(
+        steps.run_silver(Lakehouse.from_settings(settings), "prices").quarantined_objects
+    ) == [second]

@@ -17,6 +17,7 @@ from pipelines.core.settings import Settings
 from pipelines.ingestion.coingecko import OHLC_ENDPOINT
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
+from pipelines.lakehouse import Lakehouse
 from pipelines.silver.reconciliation import reconcile
 from tests.fixtures.lake import MakeSettings, lake_of
 from tests.pipelines.silver.bronze_factory import (
@@ -68,7 +69,7 @@ def test_four_number_candle_is_quarantined_and_valid_bars_land(
     fetched = dt.datetime(2025, 11, 21, tzinfo=UTC)
     land(Path(settings.lake.root), [ohlc_envelope([*valid, FOUR_NUMBER_CANDLE], fetched)])
 
-    report = steps.run_silver(settings, "prices")
+    report = steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     rows = silver_prices(settings)
     assert [r["close"] for r in rows] == [3005.0, 3006.0, 3007.0]
@@ -80,7 +81,7 @@ def test_four_number_candle_is_quarantined_and_valid_bars_land(
     assert (report.records_in, report.inserted, report.quarantined) == (4, 3, 1)
     assert reconcile(*lake_of(settings), "prices").ok
 
-    rerun = steps.run_silver(settings, "prices")
+    rerun = steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     assert rerun.records_in == 0
     assert silver_prices(settings) == rows
@@ -104,7 +105,7 @@ def test_non_finite_and_absurd_values_are_refused_naming_the_field(
     fetched = DAY0 + dt.timedelta(days=1)
     land(Path(settings.lake.root), [price_envelope("BTC", bars, fetched)])
 
-    steps.run_silver(settings, "prices")
+    steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     assert [r["reason"] for r in sorted(quarantine(settings), key=lambda r: r["raw"])] == [
         "field 'price_high' is not a finite number",
@@ -154,7 +155,7 @@ def test_envelope_lines_get_a_true_reason(make_settings: MakeSettings) -> None:
         ],
     )
 
-    report = steps.run_silver(settings, "prices")
+    report = steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     symbol = "symbol_id has characters other than ASCII letters, digits and . _ + -"
     assert sorted(r["reason"] for r in quarantine(settings)) == sorted(

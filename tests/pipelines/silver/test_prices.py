@@ -18,6 +18,7 @@ from pipelines import steps
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
+from pipelines.lakehouse import Lakehouse
 from pipelines.silver.reconciliation import reconcile
 from tests.fixtures.lake import MakeSettings, lake_of
 from tests.pipelines.silver.bronze_factory import (
@@ -56,7 +57,7 @@ def test_valid_bars_are_typed_and_keyed(make_settings: MakeSettings) -> None:
     settings = make_settings()
     land(Path(settings.lake.root), daily_envelopes({"BTC": 100.0, "ETH": 10.0}, days=2))
 
-    report = steps.run_silver_prices(settings)
+    report = steps.run_silver_prices(Lakehouse.from_settings(settings))
 
     table = silver_table(settings)
     assert report.inserted == table.num_rows == 2 * 2 * 24
@@ -104,7 +105,7 @@ def test_bad_records_go_to_quarantine_with_their_reason(make_settings: MakeSetti
         ],
     )
 
-    report = steps.run_silver(settings, "prices")
+    report = steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     reasons = quarantine_reasons(settings)
     structural = {r: n for r, n in reasons.items() if not r.startswith("quality:")}
@@ -148,9 +149,9 @@ def test_latest_fetch_wins_whatever_the_arrival_order(make_settings: MakeSetting
     revised = hourly_bars(DAY0, 200.0, hours=3)
     # The revision lands first, the stale fetch after it (in a later micro-batch).
     land(root, [price_envelope("BTC", revised, late)])
-    steps.run_silver_prices(settings)
+    steps.run_silver_prices(Lakehouse.from_settings(settings))
     land(root, [price_envelope("BTC", hourly_bars(DAY0, 100.0, hours=3), early)])
-    report = steps.run_silver_prices(settings)
+    report = steps.run_silver_prices(Lakehouse.from_settings(settings))
 
     assert report.updated == 0
     assert silver_table(settings).column("open").to_pylist() == [200.0, 201.0, 202.0]
@@ -167,7 +168,7 @@ def test_duplicates_within_a_batch_collapse(make_settings: MakeSettings) -> None
             price_envelope("BTC", bars, fetched + dt.timedelta(minutes=1)),
         ],
     )
-    report = steps.run_silver_prices(settings)
+    report = steps.run_silver_prices(Lakehouse.from_settings(settings))
     assert (report.records_in, report.duplicates_removed, report.inserted) == (8, 4, 4)
     assert silver_table(settings).num_rows == 4
 
@@ -176,12 +177,13 @@ CRASHING_RUN = """
 import os, sys
 from pipelines import steps
 from pipelines.core.settings import Settings
+from pipelines.lakehouse import Lakehouse
 
 def crash(batch_id: int) -> None:
     if batch_id == int(sys.argv[1]):
         os._exit(3)  # after the Delta commits, before Spark's checkpoint commit
 
-steps.run_silver(Settings(), "prices", after_batch=crash)
+steps.run_silver(Lakehouse.from_settings(Settings()), "prices", after_batch=crash)
 """
 
 
@@ -213,7 +215,7 @@ def test_crash_after_commit_and_reruns_leave_silver_identical(
 
     reference = make_settings(silver_max_files_per_trigger=1, quality_max_failure_share=1.0)
     land(Path(reference.lake.root), bronze)
-    uninterrupted = steps.run_silver_prices(reference)
+    uninterrupted = steps.run_silver_prices(Lakehouse.from_settings(reference))
     assert uninterrupted.batches == 5  # one bronze object per fetch date
 
     crashed = make_settings(
@@ -233,7 +235,7 @@ def test_crash_after_commit_and_reruns_leave_silver_identical(
         == 2
     )
 
-    recovered = steps.run_silver_prices(crashed)
+    recovered = steps.run_silver_prices(Lakehouse.from_settings(crashed))
     assert recovered.batch_ids[0] == 2 and recovered.replayed_batches == 1
     assert silver_table(crashed).equals(silver_table(reference))
     assert quarantine_reasons(crashed) == quarantine_reasons(reference)
@@ -241,7 +243,7 @@ def test_crash_after_commit_and_reruns_leave_silver_identical(
     assert reconcile(*lake_of(crashed), "prices").ok and reconcile(*lake_of(reference), "prices").ok
 
     version_before = DeltaLake(crashed.lake, crashed.spark).table(silver_uri).version()
-    rerun = steps.run_silver_prices(crashed)
+    rerun = steps.run_silver_prices(Lakehouse.from_settings(crashed))
     assert rerun.batches == 0
     assert DeltaLake(crashed.lake, crashed.spark).table(silver_uri).version() == version_before
     assert silver_table(crashed).equals(silver_table(reference))
@@ -251,10 +253,10 @@ def test_reprocessing_from_scratch_is_idempotent(make_settings: MakeSettings) ->
     """A lost checkpoint replays all of bronze: the MERGE must not change a single row."""
     settings = make_settings()
     land(Path(settings.lake.root), daily_envelopes({"BTC": 100.0}, days=2))
-    steps.run_silver_prices(settings)
+    steps.run_silver_prices(Lakehouse.from_settings(settings))
     before = silver_table(settings)
     shutil.rmtree(LakePaths(settings.lake).checkpoint("silver_prices"))
-    report = steps.run_silver_prices(settings)
+    report = steps.run_silver_prices(Lakehouse.from_settings(settings))
     # A fresh stream re-reads all of bronze: every record matches its stored row.
     assert (report.inserted, report.updated) == (0, 0)
     assert report.duplicates_removed == report.records_in == 48

@@ -25,6 +25,7 @@ from pipelines.ingestion.simulated import ONCHAIN_ENDPOINT
 from pipelines.ingestion.worldbank import INDICATOR_ENDPOINT
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
+from pipelines.lakehouse import Lakehouse
 from pipelines.silver.reconciliation import reconcile
 from tests.fixtures.http_replay import fixture_bytes, fixture_json
 from tests.fixtures.lake import MakeSettings, lake_of
@@ -80,7 +81,7 @@ def test_prices_from_coingecko_candles_and_ignored_points(make_settings: MakeSet
         ],
     )
 
-    report = steps.run_silver(settings, "prices")
+    report = steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     rows = silver_rows(settings, "prices", "ts")
     first_close = dt.datetime.fromtimestamp(1709395200, UTC)
@@ -161,7 +162,7 @@ def test_onchain_from_simulated_metrics_and_defillama(make_settings: MakeSetting
         ],
     )
 
-    report = steps.run_silver(settings, "onchain")
+    report = steps.run_silver(Lakehouse.from_settings(settings), "onchain")
 
     rows = silver_rows(settings, "onchain", "source", "asset_id", "ts")
     by_key = {(r["source"], r["asset_id"], r["date"].isoformat()): r for r in rows}
@@ -220,7 +221,7 @@ def test_economic_from_fred_and_world_bank(make_settings: MakeSettings) -> None:
         ],
     )
 
-    report = steps.run_silver(settings, "economic")
+    report = steps.run_silver(Lakehouse.from_settings(settings), "economic")
 
     rows = silver_rows(settings, "economic", "series_id", "observation_date")
     dtb3 = [r for r in rows if r["series_id"] == "DTB3"]
@@ -275,7 +276,7 @@ def test_news_from_newsapi_and_feeds(make_settings: MakeSettings) -> None:
         ],
     )
 
-    report = steps.run_silver(settings, "news")
+    report = steps.run_silver(Lakehouse.from_settings(settings), "news")
 
     rows = {r["title"]: r for r in silver_rows(settings, "news", "published_at")}
     buidl = rows["BlackRock's BUIDL tokenized fund tops $2 billion in assets"]

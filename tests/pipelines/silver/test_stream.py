@@ -19,6 +19,7 @@ from pipelines.core.settings import Settings
 from pipelines.ingestion.newsapi import EVERYTHING_ENDPOINT
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
+from pipelines.lakehouse import Lakehouse
 from pipelines.silver.reconciliation import committed_merge_counts, reconcile
 from tests.fixtures.lake import MakeSettings, lake_of
 from tests.pipelines.silver.bronze_factory import (
@@ -64,7 +65,7 @@ def test_prices_keep_exactly_the_distinct_valid_bars(make_settings: MakeSettings
     # the same envelope landed again under another object name, and junk beside it
     land_lines(root, [original.to_json_line(), "not json", '{"source": "simulated"}'])
 
-    report = steps.run_silver(settings, "prices")
+    report = steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     silver = table(settings, "prices").sort_by([("asset_id", "ascending"), ("ts", "ascending")])
     assert silver.num_rows == 6 + 4
@@ -115,7 +116,7 @@ def test_news_keeps_one_row_per_article(make_settings: MakeSettings) -> None:
     envelope = wrap("newsapi", "news", EVERYTHING_ENDPOINT, page, fetched, params)
     land_lines(root, [envelope.to_json_line(), "{"], source="newsapi", dataset="news")
 
-    steps.run_silver(settings, "news")
+    steps.run_silver(Lakehouse.from_settings(settings), "news")
 
     rows = table(settings, "news").to_pylist()
     assert len(rows) == 1  # one canonical URL: one article, in its latest version
@@ -151,7 +152,7 @@ def test_a_declared_column_missing_from_the_table_is_added_without_a_rewrite(
     files_before = set(DeltaTable(uri).file_uris())
     land(Path(settings.lake.root), [price_envelope("BTC", hourly_bars(DAY0, 10.0, 2), NEXT_DAY)])
 
-    report = steps.run_silver(settings, "prices")
+    report = steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     assert report.columns_added == ["symbol_id"]
     assert files_before <= set(DeltaTable(uri).file_uris())  # the old file is not rewritten
@@ -170,7 +171,7 @@ def test_a_table_conflicting_with_the_contract_stops_before_the_stream(
     land(Path(settings.lake.root), [price_envelope("BTC", hourly_bars(DAY0, 10.0, 2), NEXT_DAY)])
 
     with pytest.raises(DataContractError, match="column 'volume' is string in the table, double"):
-        steps.run_silver(settings, "prices")
+        steps.run_silver(Lakehouse.from_settings(settings), "prices")
     assert not LakePaths(settings.lake).checkpoint("silver_prices").exists()
 
 
@@ -182,10 +183,10 @@ def test_a_commit_the_ledger_missed_is_recovered_from_the_delta_log(
     settings = make_settings(silver_max_files_per_trigger=1)
     root = Path(settings.lake.root)
     land(root, [price_envelope("BTC", hourly_bars(DAY0, 10.0, 3), NEXT_DAY)])
-    first = steps.run_silver(settings, "prices")
+    first = steps.run_silver(Lakehouse.from_settings(settings), "prices")
     revised = hourly_bars(DAY0, 10.0, 4)
     land(root, [price_envelope("BTC", revised, NEXT_DAY + dt.timedelta(days=1))])
-    second = steps.run_silver(settings, "prices")
+    second = steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
     paths = LakePaths(settings.lake)
     stream = (paths.checkpoint("silver_prices") / "rwa-stream-id").read_text()
