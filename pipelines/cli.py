@@ -347,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     _add_simulation_flags(
-        add("demo", _cmd_demo, "main job: simulate -> bronze -> silver -> gold -> serving store")
+        add("demo", _cmd_demo, "whole pipeline: simulate -> bronze -> silver -> gold -> serving")
     )
     _add_ingest_commands(add)
     _add_layer_commands(add)

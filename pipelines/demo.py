@@ -1,4 +1,4 @@
-"""``rwa demo``: the main job on embedded defaults.
+"""``rwa demo``: the whole pipeline on embedded defaults.
 
 Simulate the reference assets -> bronze -> silver -> gold -> serving store, then print what
 each layer holds, the quarantine count and the timings. Every step is idempotent, so a rerun

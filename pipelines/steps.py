@@ -43,7 +43,7 @@ from pipelines.contracts.envelope import BRONZE_PREFIX, object_dataset
 from pipelines.contracts.gold import GOLD_TABLES, OHLCV_TABLES, SENTIMENT_DAILY
 from pipelines.contracts.silver import QUARANTINED_OBJECTS
 from pipelines.core.errors import NotFoundError
-from pipelines.gold.build import GoldJob
+from pipelines.gold.build import GoldBuild
 from pipelines.gold.build import GoldRunReport as GoldRunReport
 from pipelines.ingestion.base import FetchWindow
 from pipelines.ingestion.bus import Bus, open_bus
@@ -74,8 +74,8 @@ from pipelines.silver.reconciliation import Ledger
 from pipelines.silver.registry import SILVER_DATASETS as SILVER_DATASETS
 from pipelines.silver.registry import dataset_spec
 from pipelines.silver.spec import DatasetSpec
-from pipelines.silver.stream import SilverJob, SilverJobSettings, SilverTargets
 from pipelines.silver.stream import SilverRunReport as SilverRunReport
+from pipelines.silver.stream import SilverStream, SilverStreamSettings, SilverTargets
 
 #: The version the risk scores of this code carry (``gold/risk_scores.model_version``).
 RISK_MODEL_VERSION: str = MODEL_VERSION
@@ -198,18 +198,18 @@ def run_silver(
     checkpoint = spec.checkpoint_name
     if backfill is not None:
         checkpoint = f"backfill_{checkpoint}_{backfill.first}_{backfill.last}"
-    job = _silver_job(lakehouse, spec, checkpoint, gate, after_batch, backfill)
-    return job.run()
+    stream = _silver_stream(lakehouse, spec, checkpoint, gate, after_batch, backfill)
+    return stream.run()
 
 
-def _silver_job(
+def _silver_stream(
     lakehouse: Lakehouse,
     spec: DatasetSpec,
     checkpoint: str,
     gate: QualityGate | None = None,
     after_batch: Callable[[int], None] | None = None,
     backfill: DayRange | None = None,
-) -> SilverJob:
+) -> SilverStream:
     paths = lakehouse.paths
     if lakehouse.settings.lake.is_s3:
         mirror_bronze(lakehouse.objects, paths.bronze_local_root, dataset=spec.name)
@@ -222,13 +222,13 @@ def _silver_job(
         objects=quarantined_objects(lakehouse),
     )
     settings = lakehouse.settings
-    return SilverJob(
+    return SilverStream(
         lakehouse.spark,
         lakehouse.delta,
         spec,
         targets,
         gate=gate or quality_gate(lakehouse),
-        settings=SilverJobSettings(settings.lake, settings.spark, settings.quality),
+        settings=SilverStreamSettings(settings.lake, settings.spark, settings.quality),
         after_batch=after_batch,
         backfill=backfill,
     )
@@ -335,8 +335,8 @@ def replay_object(lakehouse: Lakehouse, bronze_file: str) -> ReplayReport:
     report = ReplayReport(bronze_file, status)
     if status in (QUARANTINED, SET_ASIDE):
         spec = dataset_spec(dataset, lakehouse.assets)
-        job = _silver_job(lakehouse, spec, f"replay_{spec.checkpoint_name}")
-        report.silver = job.replay(bronze_file)
+        stream = _silver_stream(lakehouse, spec, f"replay_{spec.checkpoint_name}")
+        report.silver = stream.replay(bronze_file)
     return report
 
 
@@ -356,8 +356,8 @@ def gold_table_uris(lakehouse: Lakehouse) -> dict[str, str]:
 def run_gold(lakehouse: Lakehouse, dates: tuple[dt.date, dt.date] | None = None) -> GoldRunReport:
     """Build every gold table from silver: all days (``dates`` None), or only the inclusive
     ``(first, last)`` days, replacing exactly those days (a backfill equals a full run)."""
-    job = GoldJob(lakehouse.spark, lakehouse.delta, lakehouse.paths, lakehouse.assets)
-    return job.run(dates)
+    build = GoldBuild(lakehouse.spark, lakehouse.delta, lakehouse.paths, lakehouse.assets)
+    return build.run(dates)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Gold: every gold table, built together by one Spark pass of the gold job.
+"""Gold: every gold table, built together by one Spark pass of the gold step.
 
 One multi-asset with a spec per table (lineage per table: OHLCV from silver prices, features
 from the daily bars, on-chain and macro joined to the daily bars, sentiment days from news). A

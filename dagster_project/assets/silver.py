@@ -1,6 +1,6 @@
-"""Silver: one asset per dataset, each the keyed Delta table the silver job MERGEs into.
+"""Silver: one asset per dataset, each the keyed Delta table the silver step MERGEs into.
 
-A partition (fetch day) reprocesses every bronze object fetched that day with the silver job's
+A partition (fetch day) reprocesses every bronze object fetched that day with the silver step's
 backfill mode (``steps.run_silver(..., backfill=days)``): the same parsers, quality gate,
 quarantine and reconciliation ledger as the stream, and the same resulting table however the
 days are grouped into runs. Each materialization reports the Great Expectations gate as the

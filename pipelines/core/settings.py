@@ -56,7 +56,7 @@ class LakeSettings(Section):
     state_dir: Path = Field(
         validation_alias="RWA_STATE_DIR",
         default=Path("data/state"),
-        description="Local folder for streaming checkpoints and job state.",
+        description="Local folder for streaming checkpoints and step state.",
     )
     s3_endpoint_url: str | None = Field(
         validation_alias="RWA_S3_ENDPOINT_URL",
@@ -153,7 +153,7 @@ class QualitySettings(Section):
         default=3,
         ge=0,
         description="Broken bronze objects of one silver dataset that may wait in quarantine "
-        "(not set aside or replayed) before its silver job fails loudly.",
+        "(not set aside or replayed) before its silver step fails loudly.",
     )
     freshness_hours: float = Field(
         validation_alias="RWA_QUALITY_FRESHNESS_HOURS",

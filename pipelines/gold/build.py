@@ -71,7 +71,7 @@ class GoldRunReport:
     seconds: float = 0.0
 
 
-class GoldJob:
+class GoldBuild:
     """Builds the gold tables under ``paths`` from the silver tables there."""
 
     def __init__(

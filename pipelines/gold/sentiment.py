@@ -3,13 +3,13 @@
 Gold counts the articles of ``silver/news`` per asset (an article naming several assets counts
 for each) and UTC day of publication. The score columns (``sentiment_score``,
 ``sentiment_confidence``, ``positive_share``, ``negative_share``, ``model_version``) are written
-null: the sentiment job fills them later by MERGE on ``(asset_id, date)``.
+null: the sentiment step fills them later by MERGE on ``(asset_id, date)``.
 
 So a gold rerun must not wipe scores already paid for. The table is therefore MERGEd, never
 overwritten:
 
 * a day whose article set (``article_ids``, sorted) changed gets its counts and ids replaced and
-  its scores cleared (``model_version`` null marks it for the sentiment job to score again);
+  its scores cleared (``model_version`` null marks it for the sentiment step to score again);
 * a day whose article set is unchanged keeps its scores; only its counts are refreshed (an
   outlet corrected in silver changes ``outlet_count`` without changing what was scored);
 * a new day is inserted with null scores;
@@ -25,7 +25,7 @@ from pipelines.contracts.gold import SENTIMENT_DAILY
 from pipelines.lake.days import DayRange
 from pipelines.lake.delta import DeltaLake
 
-#: Filled by the sentiment job; gold writes them null.
+#: Filled by the sentiment step; gold writes them null.
 SCORE_COLUMNS: dict[str, str] = {
     "sentiment_score": "double",
     "sentiment_confidence": "double",

@@ -1,6 +1,6 @@
-"""The data-quality gate of the silver jobs.
+"""The data-quality gate of the silver steps.
 
-Build it once per job (the GX context and the suites are built once), then call
+Build it once per run (the GX context and the suites are built once), then call
 :meth:`QualityGate.check` on every micro-batch and :meth:`QualityGate.check_table` on each silver
 table after a run::
 
@@ -9,7 +9,7 @@ table after a run::
     outcome.valid      # rows passing every row-level check (same schema as ``rows``)
     outcome.rejected   # the others, plus a ``reason`` naming the failed checks in words
 
-The gate never raises for bad data -- the silver job decides from the counts whether a batch
+The gate never raises for bad data -- the silver step decides from the counts whether a batch
 fails (``settings.quality.max_failure_share``). It raises :class:`ConfigurationError` for an
 unknown dataset and :class:`DataContractError` when ``rows`` lacks a silver column a check
 reads. Every expectation result is stored in ``silver/quality_results``.

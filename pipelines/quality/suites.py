@@ -3,7 +3,7 @@
 One :class:`DatasetSuite` per silver table: the row-level :class:`Check` s the quality gate runs
 on every micro-batch (a row failing an ``error`` check is refused, with the check's words as the
 reason), plus the table's key and time column, from which :func:`table_checks` builds the
-whole-table checks run after each job (key uniqueness, freshness).
+whole-table checks run after each run (key uniqueness, freshness).
 
 A check names a Great Expectations 1.x expectation type and its arguments exactly as GX takes
 them, so this module reads as a specification and ``docs/quality.md`` mirrors it. Some rules

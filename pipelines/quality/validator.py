@@ -1,4 +1,4 @@
-"""Great Expectations 1.x, set up once per job: an ephemeral (in-memory) context, one pandas
+"""Great Expectations 1.x, set up once per run: an ephemeral (in-memory) context, one pandas
 datasource with a dataframe asset and a whole-dataframe batch definition per dataset, and one
 GX ``ExpectationSuite`` per silver table built from :mod:`pipelines.quality.suites`.
 

@@ -11,7 +11,7 @@ quality gate, or for a valid record of a bronze object quarantined whole.
 
 ``silver/quarantined_objects`` lists the bronze objects quarantined *whole* (see
 :mod:`pipelines.quality.objects`), one row per (dataset, object), with what the operator did
-about each: ``quarantined`` (found broken by the silver job, waiting for an operator),
+about each: ``quarantined`` (found broken by the silver step, waiting for an operator),
 ``set_aside`` (``rwa quarantine set-aside``: acknowledged, no longer judged, no longer stops the
 job) and ``replayed`` (``rwa quarantine replay``, or a reprocessing that found it valid: its
 records are in silver). Every write is an idempotent MERGE on the key.
@@ -119,7 +119,7 @@ class QuarantinedObjects:
         return {str(name): str(status) for name, status in zip(names, statuses, strict=True)}
 
     def register(self, dataset: str, broken: Sequence[ObjectVerdict], max_share: float) -> None:
-        """List objects the silver job found broken, as ``quarantined``; an object already
+        """List objects the silver step found broken, as ``quarantined``; an object already
         listed keeps its row (what an operator did to it stands)."""
         if not broken:
             return

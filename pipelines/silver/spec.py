@@ -2,7 +2,7 @@
 
 A :class:`DatasetSpec` pairs the Delta table's contract (:mod:`pipelines.contracts.silver`:
 name, declared Arrow schema, key, partitions, day column) with the :class:`PayloadParser` of
-every (source, payload shape) that lands in its bronze folder. The generic streaming job
+every (source, payload shape) that lands in its bronze folder. The generic streaming step
 (:mod:`pipelines.silver.stream`) and the Spark parsing engine (:mod:`pipelines.silver.parsing`) do
 everything else, so adding a source is one small parser class, and adding a dataset is one
 table contract.

@@ -1,4 +1,4 @@
-"""The one silver streaming job: bronze objects of a dataset -> its keyed silver Delta table.
+"""The one silver streaming step: bronze objects of a dataset -> its keyed silver Delta table.
 
 Spark Structured Streaming over the dataset's bronze folders (``availableNow``: drain what is
 there, then stop; ``maxFilesPerTrigger`` objects per micro-batch). Per micro-batch:
@@ -31,7 +31,7 @@ row of the very same fetch, so reprocessing after a parser fix rewrites those ro
 older fetch still never replaces a newer one: the table ends exactly as the stream over the same
 bronze leaves it.
 
-A **replay** (:meth:`SilverJob.replay`, ``rwa quarantine replay``) runs one quarantined object
+A **replay** (:meth:`SilverStream.replay`, ``rwa quarantine replay``) runs one quarantined object
 through the same steps as a batch of its own, under a stream id derived from the object's name
 (so the ledger row and the Delta transaction of a replay are the same however often it is
 retried), merging like a backfill. It refuses, merging nothing, while the object is still broken.
@@ -130,8 +130,8 @@ class SilverRunReport:
 
 
 @dataclass(frozen=True, slots=True)
-class SilverJobSettings:
-    """The settings sections a silver job reads: where the lake is (to read the Delta log of a
+class SilverStreamSettings:
+    """The settings sections a silver step reads: where the lake is (to read the Delta log of a
     crashed batch), how many objects a micro-batch takes, the quality thresholds."""
 
     lake: LakeSettings
@@ -141,7 +141,7 @@ class SilverJobSettings:
 
 @dataclass(frozen=True, slots=True)
 class SilverTargets:
-    """Where a silver job reads and writes."""
+    """Where a silver step reads and writes."""
 
     bronze_root: Path
     silver_uri: str
@@ -151,7 +151,7 @@ class SilverTargets:
     objects: QuarantinedObjects
 
 
-class SilverJob:
+class SilverStream:
     """Runs the bronze -> silver stream of one dataset until bronze is drained."""
 
     def __init__(
@@ -162,7 +162,7 @@ class SilverJob:
         targets: SilverTargets,
         *,
         gate: QualityGate,
-        settings: SilverJobSettings,
+        settings: SilverStreamSettings,
         after_batch: Callable[[int], None] | None = None,
         backfill: DayRange | None = None,
     ) -> None:

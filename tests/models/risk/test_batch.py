@@ -1,4 +1,4 @@
-"""The risk job on a Delta lake: two years of daily bars for the price tail, 90 days of
+"""The risk step on a Delta lake: two years of daily bars for the price tail, 90 days of
 liquidity features, scores MERGEd into gold/risk_scores."""
 
 from __future__ import annotations

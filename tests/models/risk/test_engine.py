@@ -135,7 +135,7 @@ def test_scales() -> None:
 
 
 def trailing(close: np.ndarray, day: int) -> MarketHistory:
-    """What the risk job hands the engine on ``day``: the bars of the trailing
+    """What the risk step hands the engine on ``day``: the bars of the trailing
     ``LOOKBACK_DAYS`` (daily bars, as for a crypto asset)."""
     bars = close[max(0, day + 1 - LOOKBACK_DAYS) : day + 1]
     return MarketHistory(bars, bars * 1.002, bars * 0.998, 1e-4, 0.0, None)

@@ -17,7 +17,7 @@ from models.risk.backtest import (
 )
 from models.risk.tail import ewma_variance, student_t_tail, tail_forecast
 
-#: Two years of trading days: what the risk job hands the engine for a stock.
+#: Two years of trading days: what the risk step hands the engine for a stock.
 WINDOW = 504
 
 

@@ -1,4 +1,4 @@
-"""The sentiment job on a lake built from simulated news: every asset-day with news gets the
+"""The sentiment step on a lake built from simulated news: every asset-day with news gets the
 mean of its articles' scores, articles are scored once per model, a rerun changes nothing."""
 
 from __future__ import annotations

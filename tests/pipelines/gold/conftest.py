@@ -11,7 +11,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from pipelines.core.settings import Settings
-from pipelines.gold.build import GoldJob, GoldRunReport
+from pipelines.gold.build import GoldBuild, GoldRunReport
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.reference import load_assets
@@ -28,8 +28,8 @@ class GoldLake:
     def lake(self) -> DeltaLake:
         return DeltaLake(self.settings.lake, self.settings.spark)
 
-    def job(self, spark: SparkSession) -> GoldJob:
-        return GoldJob(spark, self.lake, LakePaths(self.settings.lake), load_assets())
+    def job(self, spark: SparkSession) -> GoldBuild:
+        return GoldBuild(spark, self.lake, LakePaths(self.settings.lake), load_assets())
 
     def gold(self, table: str, key: tuple[str, ...] = ("asset_id", "ts")) -> pd.DataFrame:
         """A gold table as pandas, sorted by ``key``; list cells as tuples (comparable)."""

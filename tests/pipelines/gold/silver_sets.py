@@ -1,4 +1,4 @@
-"""Silver-shaped Delta tables for the gold tests, written directly (not by the silver jobs).
+"""Silver-shaped Delta tables for the gold tests, written directly (not by the silver steps).
 
 The price set is realistic in shape: several assets over several weeks; ``btc`` has 1h bars
 throughout plus 1m bars on its last days (a finer feed that must win there), ``ousg`` trades

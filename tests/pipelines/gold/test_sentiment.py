@@ -1,5 +1,5 @@
 """``gold/sentiment_daily``: article and outlet counts per asset-day, and a rerun that keeps the
-scores the sentiment job filled in for days whose articles did not change."""
+scores the sentiment step filled in for days whose articles did not change."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_counts_equal_pandas(gold_lake: GoldLake) -> None:
 
 
 def _score_everything(uri: str) -> None:
-    """What the sentiment job does: MERGE scores into every row."""
+    """What the sentiment step does: MERGE scores into every row."""
     table = DeltaTable(uri)
     rows = table.to_pyarrow_table().select(["asset_id", "date"])
     scores = rows.append_column("score", pa.array([0.5] * rows.num_rows))

@@ -34,7 +34,7 @@ def _batch(index: int) -> pa.Table:
 
 
 def _streamed_table(settings: Settings, name: str = "events") -> str:
-    """A silver table written the way the streaming jobs write: one MERGE per batch."""
+    """A silver table written the way the streaming steps write: one MERGE per batch."""
     lake = DeltaLake(settings.lake, settings.spark)
     uri = LakePaths(settings.lake).silver(name)
     for index in range(BATCHES):

@@ -1,5 +1,5 @@
 """lake -> serving store (``load_gold``) on both real stores, from real Delta tables shaped as
-docs/data-model.md describes (built here with delta-rs; the gold jobs have their own tests).
+docs/data-model.md describes (built here with delta-rs; the gold steps have their own tests).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def gold_ohlcv(resolution: str, n: int, step: dt.timedelta, start: dt.datetime =
 
 def model_outputs() -> tuple[pa.Table, pa.Table]:
     """``gold/predictions`` (7 + 30 days ahead) and ``gold/risk_scores`` (one row) of OUSG, as
-    the model jobs write them."""
+    the model steps write them."""
     closes = np.linspace(100.0, 101.0, 60)
     last = (T0 + 9 * DAY).date()
     generated = T0 + 10 * DAY

@@ -1,4 +1,4 @@
-"""Malformed bronze through the real silver job (real Spark, Delta and quality gate): a bad
+"""Malformed bronze through the real silver step (real Spark, Delta and quality gate): a bad
 record is quarantined with a reason that says what is wrong, the valid records beside it land,
 and a rerun changes nothing. (Issue 10, items 1 and 3; the generated-payload properties are in
 ``test_parser_properties.py``.)"""

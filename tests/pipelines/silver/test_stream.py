@@ -1,4 +1,4 @@
-"""The generic silver job: exactly the distinct valid records, reconciliation and the schema
+"""The generic silver step: exactly the distinct valid records, reconciliation and the schema
 evolution policy -- real Spark, real Delta tables, the real gate. The refusal threshold, judged
 per bronze object, is tested in test_broken_objects.py."""
 
