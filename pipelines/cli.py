@@ -42,7 +42,7 @@ def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     # An unknown source or a missing API key fails at once, before any connection is made.
     get_connector(args.source, settings.sources, settings.simulation, load_assets())
     stop = _stop_on_sigterm() if args.every is not None else threading.Event()
-    with open_bus(settings, args.bus) as bus:
+    with open_bus(args.bus, settings.kafka, settings.lake) as bus:
         while True:
             report = ingest(settings, args.source, bus)
             print(f"{args.source} -> {args.bus}: {report.summary()}", flush=True)

@@ -62,7 +62,7 @@ def source_bronze(source: str) -> dg.AssetsDefinition:
     )
     def _fetch(lake: LakeResource, kafka: KafkaResource) -> Materialization:
         settings = pipeline_settings(lake, kafka)
-        with open_bus(settings, kafka.bus_kind) as bus:
+        with open_bus(kafka.bus_kind, settings.kafka, settings.lake) as bus:
             report = steps.ingest(settings, source, bus)
         if report.failures:
             raise dg.Failure(

@@ -60,7 +60,7 @@ class QuarantineReason:
         for literal, field, _spec, _conversion in string.Formatter().parse(self.template):
             parts.append(re.escape(literal))
             if field is not None:
-                parts.append(".+?")
+                parts.append(".*?")
         return re.compile("".join(parts), re.DOTALL)
 
     def matches(self, text: str) -> bool:

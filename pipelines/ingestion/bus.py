@@ -18,7 +18,7 @@ from typing import Literal
 from pipelines.bronze.writer import BronzeWriter
 from pipelines.contracts.envelope import RawEnvelope
 from pipelines.core.resources import Closeable
-from pipelines.core.settings import Settings
+from pipelines.core.settings import KafkaSettings, LakeSettings
 from pipelines.kafka.client import kafka_errors
 from pipelines.kafka.producer import (
     DeliveryError,
@@ -100,9 +100,10 @@ class KafkaBus(Bus):
         self.publisher.close()
 
 
-def open_bus(settings: Settings, kind: BusKind) -> Bus:
-    """The bus ``kind`` as ``settings`` configure it (Kafka: the raw topics are ensured)."""
+def open_bus(kind: BusKind, kafka: KafkaSettings, lake: LakeSettings) -> Bus:
+    """The bus ``kind``: Kafka as ``kafka`` configures it (the raw topics are ensured), or
+    bronze in the lake ``lake`` configures."""
     if kind == "kafka":
-        with kafka_errors(settings.kafka):
-            return KafkaBus(EnvelopePublisher(settings.kafka))
-    return DirectBus(BronzeWriter(open_object_store(settings.lake)))
+        with kafka_errors(kafka):
+            return KafkaBus(EnvelopePublisher(kafka))
+    return DirectBus(BronzeWriter(open_object_store(lake)))

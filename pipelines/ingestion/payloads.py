@@ -129,10 +129,16 @@ class Record:
         return typed
 
     def timestamp(self, column: str, value: Column, label: str, *, required: bool = True) -> Column:
-        """An instant from ISO-8601 text (``Z`` or an offset; naive text is read as UTC)."""
-        return self._typed(
-            column, value, value.try_cast("timestamp"), label, "a timestamp", required
+        """An instant from ISO-8601 text (``Z`` or an offset; naive text is read as UTC), within
+        UTC years 1-9999: Spark reads offsets past them (``0001-01-01T00:00:00+01:00``), which no
+        Python reader of silver could load, so such an instant refuses the record."""
+        parsed = value.try_cast("timestamp")
+        self._typed(column, value, parsed, label, "a timestamp", required)
+        in_range = F.year(parsed).between(1, 9999)
+        self.check(
+            parsed.isNotNull() & ~in_range, reasons.FIELD_YEAR_OUT_OF_RANGE.text(label=label)
         )
+        return self.set(column, F.when(in_range, parsed))
 
     def epoch(
         self, column: str, value: Column, label: str, *, millis: bool, required: bool = True

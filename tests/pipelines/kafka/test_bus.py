@@ -31,7 +31,7 @@ def test_ingest_window_is_whole_days_up_to_the_end_or_now(make_settings: MakeSet
 
 def test_direct_bus_lands_what_land_simulated_lands(make_settings: MakeSettings) -> None:
     settings = make_settings(sim_days=2, sim_end=SIM_END)
-    with open_bus(settings, "direct") as bus:
+    with open_bus("direct", settings.kafka, settings.lake) as bus:
         assert isinstance(bus, DirectBus)
         report = steps.ingest(settings, "simulated", bus)
         again = steps.ingest(settings, "simulated", bus)
@@ -50,7 +50,7 @@ def test_kafka_bus_publishes_every_envelope(
     kafka: KafkaBroker, make_settings: MakeSettings
 ) -> None:
     settings = kafka_settings(make_settings, kafka)
-    with open_bus(settings, "kafka") as bus:
+    with open_bus("kafka", settings.kafka, settings.lake) as bus:
         assert isinstance(bus, KafkaBus)
         report = steps.ingest(settings, "simulated", bus)
     assert report.failures == []
