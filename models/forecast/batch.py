@@ -77,10 +77,12 @@ def forecast_lake(
     reselect: bool = True,
     model: ForecastModel = "arima",
     min_days: int = LSTM_MIN_DAYS,
+    origins: int = EVALUATION_ORIGINS,
 ) -> ForecastRunReport:
     """Forecast every asset with enough history. ``reselect`` chooses each model's order
     afresh (the weekly retraining); without it the order of the asset's latest registered model
-    is kept and only its coefficients are re-estimated on the new data (the daily run)."""
+    is kept and only its coefficients are re-estimated on the new data (the daily run).
+    ``origins``: evaluation origins per asset (fewer make a quicker, coarser evaluation)."""
     frame = _daily_closes(lake, paths)
     exogenous = _exogenous(lake, paths) if model != "arima" else None
     report = ForecastRunReport()
@@ -104,9 +106,8 @@ def forecast_lake(
             )
         forecast = _forecaster(chosen, pegged, order, extra).forecast(closes, max(HORIZONS))
         # the evaluation selects the order from each origin's past, never the registered one
-        metrics = evaluation_metrics(
-            closes, partial(_forecaster, chosen, pegged, None, extra), chosen
-        )
+        make = partial(_forecaster, chosen, pegged, None, extra)
+        metrics = evaluation_metrics(closes, make, chosen, origins)
         saved = registry.save(
             f"{chosen}-{asset.asset_id}",
             {"model.json": json.dumps(_artefact(forecast, last_day, closes.size)).encode()},
@@ -229,23 +230,28 @@ def _aligned(exogenous: pd.DataFrame, asset_id: str, dates: pd.Series) -> np.nda
 
 
 def evaluation_metrics(
-    closes: np.ndarray, make: Callable[[], Forecaster], model: ForecastModel
+    closes: np.ndarray,
+    make: Callable[[], Forecaster],
+    model: ForecastModel,
+    origins: int = EVALUATION_ORIGINS,
 ) -> dict[str, float]:
     """Rolling-origin metrics at 7 days of the whole procedure (see the module doc), and of the
-    naive forecast, over the same origins."""
+    naive forecast, over the same (up to ``origins``) origins."""
     horizon = HORIZONS[0]
     min_train = MIN_HISTORY - horizon if model == "arima" else LSTM_MIN_TRAIN
-    step = evaluation_step(closes.size, horizon, min_train)
-    common = {"count": EVALUATION_ORIGINS, "step": step, "min_train": min_train}
+    step = evaluation_step(closes.size, horizon, min_train, origins)
+    common = {"count": origins, "step": step, "min_train": min_train}
     ours = rolling_origin(make, closes, horizon, refit_every=REFIT_EVERY, **common)
     naive = rolling_origin(NaiveForecaster(), closes, horizon, **common)
     return ours.as_metrics() | {f"naive_{k}": v for k, v in naive.as_metrics().items()}
 
 
-def evaluation_step(length: int, horizon: int, min_train: int) -> int:
+def evaluation_step(
+    length: int, horizon: int, min_train: int, origins: int = EVALUATION_ORIGINS
+) -> int:
     """Days between evaluation origins: :data:`EVALUATION_MAX_STEP`, or less so that
-    :data:`EVALUATION_ORIGINS` origins fit in a short history (at least 1)."""
-    room = (length - horizon - min_train) // (EVALUATION_ORIGINS - 1)
+    ``origins`` origins fit in a short history (at least 1)."""
+    room = (length - horizon - min_train) // max(1, origins - 1)
     return max(1, min(EVALUATION_MAX_STEP, room))
 
 

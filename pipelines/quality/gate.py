@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,9 @@ from pipelines.quality.derived import (
 )
 from pipelines.quality.results import ExpectationResult, ResultStore, make_result
 from pipelines.quality.suites import SUITES, DatasetSuite, suite_for, table_checks
-from pipelines.quality.validator import CheckResult, GxValidator
+
+if TYPE_CHECKING:
+    from pipelines.quality.validator import CheckResult
 
 REASON_COLUMN = "reason"
 _REASON_SEPARATOR = QUALITY_SEPARATOR
@@ -84,6 +86,10 @@ class QualityGate:
         clock: Clock = utc_now,
     ) -> None:
         self._lake = lake
+        # Great Expectations takes seconds to import: only a process that builds a gate pays
+        # for it, not every `rwa` command that imports the steps.
+        from pipelines.quality.validator import GxValidator
+
         self._store = ResultStore(lake, results_uri)
         self._validator = GxValidator(SUITES.values())
         self._derivation = DerivationContext(
