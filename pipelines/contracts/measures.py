@@ -1,8 +1,10 @@
 """The measure lists every layer shares: which on-chain metrics silver parses, gold combines and
 the store serves, and which daily features gold computes and the store serves.
 
-Adding a measure is one edit here plus its computation: the silver and served schemas, the
-quality suite and the API's tests follow these tuples.
+Adding a measure is one edit here plus its computation: the silver, gold and served schemas
+and the quality suite follow these tuples. The serving stores' migration adding the column and
+the API's response field are written out (released migrations never change; the API documents
+each field), and tests holding both to the served contract name what is missing.
 """
 
 from __future__ import annotations
