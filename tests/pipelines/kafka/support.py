@@ -14,6 +14,7 @@ from kafka import KafkaConsumer, TopicPartition
 from pipelines.contracts.envelope import BRONZE_PREFIX, RawEnvelope
 from pipelines.core.settings import Settings
 from pipelines.lake.objects import ObjectStore
+from pipelines.lakehouse import Lakehouse
 from pipelines.steps import simulated_source
 from tests.fixtures.kafka import KafkaBroker
 
@@ -30,7 +31,7 @@ def kafka_settings(
 
 
 def simulated_envelopes(settings: Settings) -> list[RawEnvelope]:
-    source = simulated_source(settings)
+    source = simulated_source(Lakehouse.from_settings(settings))
     return list(source.collect(source.window))
 
 
