@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import signal, stats
 
 #: RiskMetrics decay of the EWMA variance (daily data).
 LAMBDA = 0.94
@@ -72,6 +71,10 @@ def ewma_variance(returns: np.ndarray) -> np.ndarray:
     squares = returns**2
     seed = float(squares[:SEED_RETURNS].mean())
     weighted = squares * np.where(returns < 0, 1.0 + ASYMMETRY, 1.0 - ASYMMETRY)
+    # Imported here: scipy.signal costs seconds of import, and every `rwa` process imports this
+    # module through the steps, most of them never scoring risk.
+    from scipy import signal
+
     # e2[t+1] = LAMBDA * e2[t] + (1 - LAMBDA) * w[t] r[t]^2, e2[0] = seed, as one linear filter
     after, _ = signal.lfilter([1.0 - LAMBDA], [1.0, -LAMBDA], weighted, zi=[LAMBDA * seed])
     ewma = np.concatenate([[seed], after])
@@ -115,6 +118,8 @@ def tail_forecast(returns: np.ndarray, level: float) -> TailForecast:
 def student_t_tail(level: float, dof: float) -> tuple[float, float]:
     """Loss quantile and expected shortfall at ``level`` of a Student-t with ``dof`` degrees of
     freedom scaled to unit variance."""
+    from scipy import stats  # imported here for the reason given in ewma_variance
+
     unit = math.sqrt((dof - 2.0) / dof)
     quantile = float(stats.t.ppf(level, dof))
     shortfall = (
