@@ -71,11 +71,6 @@ def make_client(
     )
 
 
-@pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
-
-
 # -- success ---------------------------------------------------------------------------------
 
 

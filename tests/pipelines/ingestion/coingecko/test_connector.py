@@ -9,7 +9,6 @@ from collections.abc import Callable
 import pytest
 from pydantic import SecretStr
 
-from pipelines.contracts.reference import Asset
 from pipelines.core.errors import ConfigurationError, FetchError
 from pipelines.core.settings import Settings, SimulationSettings
 from pipelines.ingestion.base import FetchWindow, SourceRequest
@@ -32,6 +31,7 @@ from tests.fixtures.http_replay import (
     fixture_json,
     replay_client,
 )
+from tests.pipelines.ingestion.support import assets
 
 NOW = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC)
 WEEK = FetchWindow(dt.datetime(2024, 3, 1, tzinfo=dt.UTC), dt.datetime(2024, 3, 8, tzinfo=dt.UTC))
@@ -39,20 +39,10 @@ CHART = "coingecko/market_chart_range.json"
 OHLC = "coingecko/ohlc.json"
 
 
-def assets(*asset_ids: str) -> list[Asset]:
-    wanted = set(asset_ids)
-    return [a for a in load_assets() if a.asset_id in wanted]
-
-
 def settings(**overrides: object) -> Settings:
     # Explicit None keys: a developer's environment must not change what these tests see.
     values: dict[str, object] = {"coingecko_api_key": None, **overrides}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
-
-
-@pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from pipelines.contracts.reference import Asset
 from pipelines.core.errors import FetchError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import FetchWindow, SourceRequest
@@ -32,6 +31,7 @@ from tests.fixtures.http_replay import (
     fixture_json,
     replay_client,
 )
+from tests.pipelines.ingestion.support import assets
 
 WINDOW = FetchWindow.for_days(dt.date(2024, 1, 1), 2)
 PROTOCOL = "defillama/protocol.json"
@@ -40,20 +40,10 @@ CHART = "defillama/stablecoincharts_all.json"
 PRICES = "defillama/stablecoinprices.json"
 
 
-def assets(*asset_ids: str) -> list[Asset]:
-    wanted = set(asset_ids)
-    return [a for a in load_assets() if a.asset_id in wanted]
-
-
 @pytest.fixture
 def stable_server() -> Iterator[ReplayServer]:
     with ReplayServer() as server:
         yield server
-
-
-@pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
 
 
 @pytest.fixture

@@ -44,11 +44,6 @@ def settings(**overrides: object) -> Settings:
 
 
 @pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
-
-
-@pytest.fixture
 def make_source(replay_server: ReplayServer, sleep: RecordingSleep) -> MakeSource:
     def make(**kwargs: object) -> FredSource:
         client = replay_client(

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import pytest
 
-from pipelines.contracts.reference import Asset
 from pipelines.core.errors import ConfigurationError, FetchError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import FetchWindow
@@ -32,16 +31,6 @@ def settings(**overrides: object) -> Settings:
     # Explicit empty values: a developer's environment must not change what these tests see.
     values: dict[str, object] = {"newsapi_key": None, "news_feeds": [], **overrides}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
-
-
-def assets(*asset_ids: str) -> list[Asset]:
-    wanted = set(asset_ids)
-    return [a for a in load_assets() if a.asset_id in wanted]
-
-
-@pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
 
 
 # == RSS / Atom ================================================================================

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import pytest
 
-from pipelines.contracts.reference import Asset
 from pipelines.core.errors import ConfigurationError, FetchError
 from pipelines.core.settings import Settings
 from pipelines.ingestion.base import FetchWindow, SourceRequest
@@ -27,6 +26,7 @@ from tests.fixtures.http_replay import (
     fixture_json,
     replay_client,
 )
+from tests.pipelines.ingestion.support import assets
 
 WINDOW = FetchWindow(dt.datetime(2024, 7, 1, tzinfo=dt.UTC), dt.datetime(2024, 7, 4, tzinfo=dt.UTC))
 KEY = "4f1d2c3b4a5968778695a4b3c2d1e0f9"
@@ -39,16 +39,6 @@ def settings(**overrides: object) -> Settings:
     # Explicit empty values: a developer's environment must not change what these tests see.
     values: dict[str, object] = {"newsapi_key": None, "news_feeds": [], **overrides}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
-
-
-def assets(*asset_ids: str) -> list[Asset]:
-    wanted = set(asset_ids)
-    return [a for a in load_assets() if a.asset_id in wanted]
-
-
-@pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
 
 
 # == NewsAPI ===================================================================================

@@ -37,11 +37,6 @@ MakeSource = Callable[..., WorldBankSource]
 
 
 @pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
-
-
-@pytest.fixture
 def make_source(replay_server: ReplayServer, sleep: RecordingSleep) -> MakeSource:
     def make(**kwargs: object) -> WorldBankSource:
         # The real API root ends in /v2; so does this one.
