@@ -509,6 +509,7 @@ class Settings(BaseModel):
         )
 
 
+@lru_cache(maxsize=1)
 def _sections() -> dict[str, type[Section]]:
     sections: dict[str, type[Section]] = {}
     for name, field in Settings.model_fields.items():
