@@ -1,0 +1,109 @@
+"""Settings sections of the product around the data: the API server, accounts and their
+tokens, and the operational database that holds what users write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
+
+from pipelines.core.settings.base import Section, comma_separated
+
+
+class ApiSettings(Section):
+    """The API server: where it binds, how many workers, and what it lets in."""
+
+    host: str = Field(
+        validation_alias="RWA_API_HOST", default="127.0.0.1", description="Host `rwa serve` binds."
+    )
+    port: int = Field(
+        validation_alias="RWA_API_PORT",
+        default=8000,
+        ge=1,
+        le=65535,
+        description="Port `rwa serve` binds.",
+    )
+    workers: int = Field(
+        validation_alias="RWA_API_WORKERS",
+        default=1,
+        ge=1,
+        le=64,
+        description="Worker processes of `rwa serve` (rate limits hold across them only with "
+        "Redis storage).",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        validation_alias="RWA_API_CORS_ORIGINS",
+        default_factory=list,
+        description="Comma-separated browser origins allowed to call the API (CORS); unset = none.",
+    )
+    max_body_bytes: int = Field(
+        validation_alias="RWA_API_MAX_BODY_BYTES",
+        default=1_048_576,
+        ge=1024,
+        description="Largest request body accepted; larger ones get 413.",
+    )
+    rate_limit_storage: str = Field(
+        validation_alias="RWA_RATE_LIMIT_STORAGE",
+        default="memory://",
+        description="Where rate-limit counters live: memory:// (one process) or "
+        "redis://host:port/db (shared by every worker; production).",
+    )
+    metrics_token: SecretStr | None = Field(
+        validation_alias="RWA_METRICS_TOKEN",
+        default=None,
+        description="Bearer token a Prometheus scraper presents to read /metrics "
+        "(admins can always read it); unset = admins only.",
+    )
+
+    _split_origins = field_validator("cors_origins", mode="before")(comma_separated)
+
+
+class AuthSettings(Section):
+    """Accounts: how tokens are signed and how long they live."""
+
+    jwt_secret: SecretStr | None = Field(
+        validation_alias="RWA_JWT_SECRET",
+        default=None,
+        description="Key that signs access and refresh tokens (HS256, 32+ bytes); required "
+        "when RWA_DEPLOYMENT=production, otherwise generated once into RWA_JWT_KEY_FILE.",
+    )
+    jwt_key_file: Path = Field(
+        validation_alias="RWA_JWT_KEY_FILE",
+        default=Path("data/jwt.key"),
+        description="Where the embedded default keeps its generated signing key.",
+    )
+    access_token_minutes: int = Field(
+        validation_alias="RWA_ACCESS_TOKEN_MINUTES",
+        default=15,
+        ge=1,
+        description="Lifetime of an access token.",
+    )
+    refresh_token_days: int = Field(
+        validation_alias="RWA_REFRESH_TOKEN_DAYS",
+        default=7,
+        ge=1,
+        description="Lifetime of a refresh token (each use rotates it).",
+    )
+    totp_issuer: str = Field(
+        validation_alias="RWA_TOTP_ISSUER",
+        default="RWA Lakehouse",
+        description="Issuer shown by authenticator apps for TOTP 2FA.",
+    )
+    secure_cookies: bool = Field(
+        validation_alias="RWA_AUTH_SECURE_COOKIES",
+        default=False,
+        description="Mark token cookies Secure (HTTPS only); set in production.",
+    )
+
+
+class OpsDbSettings(Section):
+    """The operational database: users, keys, sessions, audit log, alerts, portfolios."""
+
+    url: str = Field(
+        validation_alias="RWA_OPS_DB_URL",
+        default="sqlite:///data/ops.db",
+        description="SQLAlchemy URL of the operational database: SQLite (embedded, WAL) or "
+        "postgresql+psycopg://… (production).",
+    )
