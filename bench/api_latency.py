@@ -64,10 +64,12 @@ class Endpoint:
 ENDPOINTS = (
     Endpoint("/health", "/health", 20, 0.3),
     Endpoint("/assets/btc", "/assets/btc", 20, 0.3),
-    Endpoint("daily bars (90)", "/assets/btc/ohlcv?resolution=1d&limit=90", 20, 0.3, ("bars", 90)),
+    Endpoint(
+        "daily bars (90)", "/assets/buidl/ohlcv?resolution=1d&limit=90", 20, 0.3, ("bars", 90)
+    ),
     Endpoint(
         "hourly bars (2,160)",
-        "/assets/btc/ohlcv?resolution=1h&limit=2160",
+        "/assets/buidl/ohlcv?resolution=1h&limit=2160",
         50,
         0.05,
         ("bars", 2160),
