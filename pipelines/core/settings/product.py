@@ -4,12 +4,15 @@ tokens, and the operational database that holds what users write."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from pipelines.core.settings.base import Section, comma_separated
+
+#: A rate in the `limits` notation: "5/minute", "20 per hour".
+RATE_PATTERN = r"^\d+ ?(/|per) ?(\d+ )?(second|minute|hour|day)s?$"
 
 
 class ApiSettings(Section):
@@ -49,6 +52,25 @@ class ApiSettings(Section):
         default="memory://",
         description="Where rate-limit counters live: memory:// (one process) or "
         "redis://host:port/db (shared by every worker; production).",
+    )
+    rate_limit_strategy: Literal["moving-window", "fixed-window", "sliding-window-counter"] = Field(
+        validation_alias="RWA_RATE_LIMIT_STRATEGY",
+        default="moving-window",
+        description="How per-user limits count: moving-window (exact: N in any 60 s), "
+        "fixed-window (cheapest; up to 2N across a window edge) or sliding-window-counter.",
+    )
+    throttle_per_account: str = Field(
+        validation_alias="RWA_THROTTLE_PER_ACCOUNT",
+        default="5/minute",
+        pattern=RATE_PATTERN,
+        description="Failed logins or 2FA codes, or registrations, allowed per account "
+        "(e.g. 5/minute); then 429.",
+    )
+    throttle_per_client: str = Field(
+        validation_alias="RWA_THROTTLE_PER_CLIENT",
+        default="20/minute",
+        pattern=RATE_PATTERN,
+        description="The same attempts allowed per client address, across accounts.",
     )
     metrics_token: SecretStr | None = Field(
         validation_alias="RWA_METRICS_TOKEN",
