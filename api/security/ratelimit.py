@@ -195,29 +195,30 @@ class Throttles:
             _seconds_until(stats.reset_time), f"too many {kind.value} attempts; try again later"
         )
 
-    def check(self, kind: Throttle, *, account: str, client: str) -> None:
-        """Raise :class:`TooManyRequests` if the account or the address has no attempt left."""
+    def _count(self, kind: Throttle, account: str, client: str, *, consume: bool) -> None:
+        """Test (or consume) one attempt on both buckets; refuse on the first one spent."""
         try:
             for item, key in self._buckets(kind, account, client):
-                if not self._limiter.test(item, key):
+                counted = self._limiter.hit if consume else self._limiter.test
+                if not counted(item, key):
                     raise self._refuse(kind, item, key)
         except StorageError as exc:
             raise _unavailable(exc) from exc
 
-    def record_failure(self, kind: Throttle, *, account: str, client: str) -> None:
-        """Count one failed attempt against the account and the address."""
-        try:
-            for item, key in self._buckets(kind, account, client):
-                self._limiter.hit(item, key)
-        except StorageError as exc:
-            raise _unavailable(exc) from exc
+    def check(self, kind: Throttle, *, account: str, client: str) -> None:
+        """Raise :class:`TooManyRequests` if the account or the address has no attempt left."""
+        self._count(kind, account, client, consume=False)
 
     def hit(self, kind: Throttle, *, account: str, client: str) -> None:
         """Count one attempt; raise :class:`TooManyRequests` when it is one too many."""
+        self._count(kind, account, client, consume=True)
+
+    def record_failure(self, kind: Throttle, *, account: str, client: str) -> None:
+        """Count one failed attempt against the account and the address (never refuses: the
+        answer to this attempt is already decided)."""
         try:
             for item, key in self._buckets(kind, account, client):
-                if not self._limiter.hit(item, key):
-                    raise self._refuse(kind, item, key)
+                self._limiter.hit(item, key)
         except StorageError as exc:
             raise _unavailable(exc) from exc
 
