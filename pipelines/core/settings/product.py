@@ -3,6 +3,7 @@ tokens, and the operational database that holds what users write."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -11,6 +12,8 @@ from pydantic_settings import NoDecode
 
 from pipelines.core.settings.base import Section, comma_separated
 
+#: A browser origin: scheme, host and optional port, nothing else.
+ORIGIN_PATTERN = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?")
 #: A rate in the `limits` notation: "5/minute", "20 per hour".
 RATE_PATTERN = r"^\d+ ?(/|per) ?(\d+ )?(second|minute|hour|day)s?$"
 
@@ -79,7 +82,26 @@ class ApiSettings(Section):
         "(admins can always read it); unset = admins only.",
     )
 
+    access_log: bool = Field(
+        validation_alias="RWA_API_ACCESS_LOG",
+        default=True,
+        description="Write one JSON access-log line per request (method, path, status, "
+        "duration, request id, user id; never query strings, headers or bodies).",
+    )
+
     _split_origins = field_validator("cors_origins", mode="before")(comma_separated)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _explicit_origins(cls, origins: list[str]) -> list[str]:
+        # Token cookies make requests credentialed: a wildcard would hand them to any site.
+        for origin in origins:
+            if not ORIGIN_PATTERN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin like https://app.example.com (no wildcard, "
+                    "no path)"
+                )
+        return origins
 
 
 class AuthSettings(Section):
