@@ -25,7 +25,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.security import metrics
-from api.security.logs import REQUEST_ID, access_logger
+from api.security.logs import REQUEST_ID, access_logger, install_record_factory
 from api.security.ratelimit import Quota
 from pipelines.core.settings import ApiSettings
 
@@ -68,7 +68,7 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            status.HTTP_413_CONTENT_TOO_LARGE,
             detail=f"request body larger than {limit} bytes",
         )
 
@@ -216,6 +216,9 @@ async def _send_json(send: Send, status_code: int, body: dict[str, Any]) -> None
 def install(app: FastAPI, api: ApiSettings) -> None:
     """Put the security layer and CORS around ``app`` (before it starts serving)."""
     app.state.api_settings = api
+    install_record_factory()
+    # Warnings become log records too, so they are JSON lines with a request id like the rest.
+    logging.captureWarnings(True)
     if api.cors_origins:
         app.add_middleware(
             CORSMiddleware,
