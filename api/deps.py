@@ -129,6 +129,12 @@ API_KEY_PREFIX = "rwa_"
 UNAUTHORIZED: Responses = {
     status.HTTP_401_UNAUTHORIZED: {"model": ErrorOut, "description": "No or bad credentials."}
 }
+TOO_MANY_REQUESTS: Responses = {
+    status.HTTP_429_TOO_MANY_REQUESTS: {
+        "model": ErrorOut,
+        "description": "Rate limit or throttle exceeded; retry after `Retry-After` seconds.",
+    }
+}
 FORBIDDEN: Responses = {
     status.HTTP_403_FORBIDDEN: {"model": ErrorOut, "description": "Not allowed for this role."}
 }
@@ -166,27 +172,49 @@ def _token_principal(session: Session, accounts: Accounts, token: str) -> Princi
     return Principal(user_id=user.id, role=Role(user.role))
 
 
+def _principal(
+    request: Request, session: Session, accounts: Accounts, bearer: str | None, api_key: str | None
+) -> Principal | None:
+    if api_key is not None or (bearer or "").startswith(API_KEY_PREFIX):
+        return _key_principal(session, api_key or bearer or "")
+    token = bearer or request.cookies.get(ACCESS_COOKIE)
+    return None if token is None else _token_principal(session, accounts, token)
+
+
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+ApiKeyDep = Annotated[str | None, Depends(_api_key)]
+
+
 def authenticated(
     request: Request,
     session: DbSession,
     accounts: AccountsDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key)],
+    bearer: BearerDep,
+    api_key: ApiKeyDep,
 ) -> Principal:
     """The caller, from an API key (``X-API-Key`` or a Bearer credential starting ``rwa_``),
-    a Bearer access token or the access-token cookie; else 401."""
+    a Bearer access token or the access-token cookie; else 401. Stored in
+    ``request.state.principal`` for the rate limits, tier gates and access log."""
     credential = bearer.credentials if bearer is not None else None
-    if api_key is not None or (credential or "").startswith(API_KEY_PREFIX):
-        principal = _key_principal(session, api_key or credential or "")
-    else:
-        token = credential or request.cookies.get(ACCESS_COOKIE)
-        if token is None:
-            raise unauthorized()
-        principal = _token_principal(session, accounts, token)
+    if credential is None and api_key is None and ACCESS_COOKIE not in request.cookies:
+        raise unauthorized()
+    principal = _principal(request, session, accounts, credential, api_key)
     if principal is None:
         raise unauthorized("invalid or expired credentials")
     request.state.principal = principal
     return principal
+
+
+def optionally_authenticated(
+    request: Request, session: DbSession, accounts: AccountsDep, bearer: BearerDep
+) -> None:
+    """Store the caller's principal when the request carries valid user credentials, and
+    nothing otherwise (for /metrics, whose scraper token is no user credential)."""
+    credential = bearer.credentials if bearer is not None else None
+    api_key = request.headers.get("x-api-key")
+    principal = _principal(request, session, accounts, credential, api_key)
+    if principal is not None:
+        request.state.principal = principal
 
 
 Authenticated = Annotated[Principal, Depends(authenticated)]

@@ -16,8 +16,11 @@ from fastapi import Depends, FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from api.accounts.service import Accounts
-from api.deps import UNAUTHORIZED, authenticated
+from api.deps import TOO_MANY_REQUESTS, UNAUTHORIZED, authenticated, optionally_authenticated
 from api.routes import PUBLIC_ROUTERS, ROUTERS
+from api.routes import metrics as metrics_route
+from api.security import middleware as security
+from api.security.ratelimit import RATE_LIMITED
 from pipelines.core.errors import NotFoundError, StoreUnavailableError
 from pipelines.core.settings import ServingSettings, Settings, get_settings
 from pipelines.serving import open_store
@@ -148,7 +151,14 @@ def create_app(
         if any(router is public for public in PUBLIC_ROUTERS):
             app.include_router(router)
         else:
+            # Authentication first: the rate limit counts per principal.
             app.include_router(
-                router, dependencies=[Depends(authenticated)], responses=UNAUTHORIZED
+                router,
+                dependencies=[Depends(authenticated), RATE_LIMITED],
+                responses=UNAUTHORIZED | TOO_MANY_REQUESTS,
             )
+    # Not among the data routers: a scraper's token is not a user credential, so user
+    # credentials are optional there (the route answers 401 when it has neither).
+    app.include_router(metrics_route.router, dependencies=[Depends(optionally_authenticated)])
+    security.install(app, settings.api)
     return app

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.http_replay",
     "tests.fixtures.kafka",
     "tests.fixtures.accounts",
+    "tests.fixtures.redis",
 ]

@@ -29,19 +29,26 @@ from api.accounts.tokens import InvalidTokenError, TokenType
 from api.deps import (
     ACCESS_COOKIE,
     REFRESH_COOKIE,
+    TOO_MANY_REQUESTS,
     UNAUTHORIZED,
     AccountsDep,
     Client,
     DbSession,
     unauthorized,
 )
+from api.security import metrics
+from api.security.ratelimit import Throttle, ThrottlesDep
 
-router = APIRouter(prefix="/auth", tags=["auth"], responses=UNAUTHORIZED)
+router = APIRouter(prefix="/auth", tags=["auth"], responses=UNAUTHORIZED | TOO_MANY_REQUESTS)
 
 REGISTERED = AcceptedOut(
     detail="If this email was free, the account now exists: log in with POST /auth/login."
 )
 LOGIN_FAILED = "invalid email or password"
+
+
+def _address(client: Client) -> str:
+    return client.address or "unknown"
 
 
 def _answer(
@@ -80,9 +87,12 @@ def _answer(
     response_model=AcceptedOut,
     summary="Create an account (explorer tier)",
 )
-def register(body: RegisterIn, session: DbSession, client: Client) -> AcceptedOut:
+def register(
+    body: RegisterIn, session: DbSession, client: Client, throttles: ThrottlesDep
+) -> AcceptedOut:
     """Always 202 with the same body, whether or not the email was taken, so the answer
-    reveals no account; then log in."""
+    reveals no account; then log in. Every attempt counts against the throttle (429)."""
+    throttles.hit(Throttle.REGISTER, account=body.email, client=_address(client))
     users.register(session, body.email, body.password, client)
     return REGISTERED
 
@@ -93,12 +103,21 @@ def register(body: RegisterIn, session: DbSession, client: Client) -> AcceptedOu
     summary="Log in with email and password",
 )
 def login(
-    body: LoginIn, response: Response, session: DbSession, accounts: AccountsDep, client: Client
+    body: LoginIn,
+    response: Response,
+    session: DbSession,
+    accounts: AccountsDep,
+    client: Client,
+    throttles: ThrottlesDep,
 ) -> TokenPairOut | TwoFactorChallengeOut:
     """A token pair; or, when the account has TOTP enabled, a challenge to complete at
-    POST /auth/verify-2fa. 401 for any wrong email, password or inactive account."""
+    POST /auth/verify-2fa. 401 for any wrong email, password or inactive account; 429 after
+    too many failures for the account or from the address."""
+    throttles.check(Throttle.LOGIN, account=body.email, client=_address(client))
     user = users.authenticate(session, body.email, body.password, client)
     if user is None:
+        throttles.record_failure(Throttle.LOGIN, account=body.email, client=_address(client))
+        metrics.count_login("failure")
         raise unauthorized(LOGIN_FAILED)
     if user.totp_enabled:
         challenge, _ = accounts.issuer.issue(user.id, TokenType.CHALLENGE)
@@ -126,6 +145,7 @@ def _start_session(
     pair = sessions.start(session, accounts.issuer, user, client)
     audit.record(session, "auth.login", Outcome.SUCCESS, client, actor_user_id=user.id)
     session.commit()
+    metrics.count_login("success")
     return _answer(pair, response, accounts, use_cookies)
 
 
@@ -136,9 +156,10 @@ def verify_two_factor(
     session: DbSession,
     accounts: AccountsDep,
     client: Client,
+    throttles: ThrottlesDep,
 ) -> TokenPairOut:
     """The challenge of POST /auth/login and a fresh code of the authenticator app (a code
-    is accepted once); 401 otherwise."""
+    is accepted once); 401 otherwise, 429 after too many wrong codes."""
     try:
         claims = accounts.issuer.decode(body.challenge_token, TokenType.CHALLENGE)
     except InvalidTokenError:
@@ -146,9 +167,13 @@ def verify_two_factor(
     user = session.get(User, claims.user_id)
     if user is None or not user.is_active:
         raise unauthorized("invalid or expired challenge")
+    account = f"user:{user.id}"
+    throttles.check(Throttle.TWO_FACTOR, account=account, client=_address(client))
     if not totp.verify_login_code(session, user, body.code):
+        throttles.record_failure(Throttle.TWO_FACTOR, account=account, client=_address(client))
         audit.record(session, "auth.2fa", Outcome.FAILURE, client, actor_user_id=user.id)
         session.commit()
+        metrics.count_login("failure")
         raise unauthorized("invalid code")
     audit.record(session, "auth.2fa", Outcome.SUCCESS, client, actor_user_id=user.id)
     return _start_session(user, response, session, accounts, client, body.use_cookies)
