@@ -1,14 +1,20 @@
-"""Routers of the API, one module per resource; :data:`ROUTERS` is what the app mounts."""
+"""Routers of the API, one module per resource; :data:`ROUTERS` is what the app mounts.
+
+Every router needs credentials except those in :data:`PUBLIC_ROUTERS` (health, and the
+``/auth`` routes that hand credentials out)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from api.routes import (
+    admin,
     assets,
+    auth,
     economic,
     features,
     health,
+    me,
     ohlcv,
     onchain,
     predictions,
@@ -26,6 +32,11 @@ ROUTERS: tuple[APIRouter, ...] = (
     predictions.router,
     sentiment.router,
     risk.router,
+    auth.router,
+    me.router,
+    admin.router,
 )
 
-__all__ = ["ROUTERS"]
+PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)
+
+__all__ = ["PUBLIC_ROUTERS", "ROUTERS"]

@@ -1,0 +1,114 @@
+"""Request and response schemas of the account endpoints (auth, me, admin)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from api.accounts.principal import Role
+
+#: A plausible address (one @, a dot in the domain); stored lower-case. Deliverability is
+#: not checked: there is no mail in this product yet.
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+#: Long enough to resist guessing, short enough that hashing it is no denial of service.
+NewPassword = Annotated[str, Field(min_length=10, max_length=128)]
+Password = Annotated[str, Field(min_length=1, max_length=128)]
+Token = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegisterIn(_In):
+    email: Email
+    password: NewPassword
+
+
+class LoginIn(_In):
+    email: Email
+    password: Password
+    #: Web clients: also set the tokens as HttpOnly, SameSite=strict cookies.
+    use_cookies: bool = False
+
+
+class TwoFactorIn(_In):
+    challenge_token: Token
+    code: Annotated[str, Field(min_length=6, max_length=32)]
+    use_cookies: bool = False
+
+
+class RefreshIn(_In):
+    #: Optional when the refresh cookie is sent instead.
+    refresh_token: Token | None = None
+    use_cookies: bool = False
+
+
+class PasswordChangeIn(_In):
+    current_password: Password
+    new_password: NewPassword
+
+
+class PasswordConfirmIn(_In):
+    password: Password
+
+
+class AcceptedOut(BaseModel):
+    detail: str
+
+
+class TokenPairOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds the access token lives.")
+    refresh_expires_in: int
+
+
+class TwoFactorChallengeOut(BaseModel):
+    two_factor_required: Literal[True] = True
+    challenge_token: str = Field(description="Give it to POST /auth/verify-2fa with a code.")
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    role: Role
+    is_active: bool
+    created_at: dt.datetime
+    totp_enabled: bool
+
+
+class UserPatchIn(_In):
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class AuditEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: dt.datetime
+    action: str
+    outcome: str
+    actor_user_id: int | None
+    actor_pseudonym: str | None
+    subject_user_id: int | None
+    subject_pseudonym: str | None
+    client_address: str | None
+    user_agent: str | None
+    detail: dict[str, Any] | None
+
+
+class ExportOut(BaseModel):
+    account: dict[str, Any]
+    api_keys: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+    audit_log: list[dict[str, Any]]
