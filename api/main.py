@@ -16,6 +16,8 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from api.routes import ROUTERS
+from api.routes import metrics as metrics_route
+from api.security import middleware as security
 from pipelines.core.errors import NotFoundError, StoreUnavailableError
 from pipelines.core.settings import ServingSettings, get_settings
 from pipelines.serving import open_store
@@ -117,4 +119,7 @@ def create_app(
     app.add_exception_handler(NotFoundError, _not_found)
     for router in ROUTERS:
         app.include_router(router)
+    # Not among the data routers: a scraper's token is not a user credential.
+    app.include_router(metrics_route.router)
+    security.install(app, get_settings().api)
     return app

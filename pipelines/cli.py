@@ -330,6 +330,7 @@ _OVERRIDES = {
     "assets": "sim_assets",
     "host": "api_host",
     "port": "api_port",
+    "workers": "api_workers",
 }
 
 
@@ -441,6 +442,12 @@ def _add_backfill_and_serving_commands(add: AddCommand) -> None:
     serve = add("serve", _cmd_serve, "start the analytics API (uvicorn)")
     serve.add_argument("--host", help="bind address (RWA_API_HOST)")
     serve.add_argument("--port", type=int, help="port (RWA_API_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes (RWA_API_WORKERS); rate limits hold across them only with "
+        "RWA_RATE_LIMIT_STORAGE=redis://...",
+    )
     add("assets", _cmd_assets, "list the reference assets")
 
 

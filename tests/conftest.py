@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.serving",
     "tests.fixtures.http_replay",
     "tests.fixtures.kafka",
+    "tests.fixtures.redis",
 ]
