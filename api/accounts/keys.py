@@ -17,14 +17,23 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from api.accounts.principal import Scope
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from api.accounts.principal import Principal, Role, Scope
+from api.accounts.tables import ApiKey, User
 
 #: Every key starts with this; the authentication dependency recognises a Bearer key by it.
 KEY_PREFIX = "rwa_"
 #: How often a key's last-used time is written at most: reads must not write every time.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+#: Keys in force (neither revoked nor expired) one user may hold: a bound on what a stolen
+#: session could mint, far above what a real client needs.
+MAX_ACTIVE_KEYS = 25
 _PREFIX_BYTES = 4
 _SECRET_BYTES = 32
 
@@ -85,3 +94,102 @@ def decode_scopes(text: str) -> frozenset[Scope]:
 def last_used_is_stale(last_used_at: datetime | None, now: datetime) -> bool:
     """Whether a use at ``now`` should be written (the stored time is a minute old or more)."""
     return last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION
+
+
+# --- the api_keys table --------------------------------------------------------------------
+
+
+class TooManyKeysError(Exception):
+    def __init__(self) -> None:
+        super().__init__(f"at most {MAX_ACTIVE_KEYS} active keys: revoke one first")
+
+
+def _active(now: datetime) -> Any:
+    return ApiKey.revoked_at.is_(None) & or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
+
+
+def create(
+    session: Session,
+    user_id: int,
+    name: str,
+    scopes: Iterable[Scope],
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """A new key of ``user_id`` (flushed; the caller commits) and its raw value, which is
+    never stored and cannot be shown again."""
+    now = datetime.now(UTC)
+    held = session.scalar(
+        select(func.count()).select_from(ApiKey).where(ApiKey.user_id == user_id, _active(now))
+    )
+    if (held or 0) >= MAX_ACTIVE_KEYS:
+        raise TooManyKeysError
+    key = generate_key()
+    row = ApiKey(
+        user_id=user_id,
+        name=name,
+        prefix=key.prefix,
+        key_hash=key.key_hash,
+        scopes=encode_scopes(scopes),
+        created_at=now,
+        expires_at=expires_at,
+    )
+    session.add(row)
+    session.flush()
+    return row, key.raw
+
+
+def list_keys(session: Session, user_id: int) -> list[ApiKey]:
+    """All keys of ``user_id``, revoked and expired ones included (they say so), oldest first."""
+    return list(
+        session.scalars(select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id))
+    )
+
+
+def revoke(session: Session, user_id: int, key_id: int) -> ApiKey | None:
+    """Revoke a key of ``user_id`` (flushed); None when they hold no such key. Revoking a
+    revoked key changes nothing."""
+    row = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        session.flush()
+    return row
+
+
+def principal_for_key(session: Session, raw: str, now: datetime | None = None) -> Principal | None:
+    """Who presents ``raw``: None for a malformed, unknown, revoked or expired key, or a key of
+    an inactive user. Records the use (at most once a minute per key, committed at once so a
+    read-only request still keeps it)."""
+    prefix = prefix_of(raw)
+    if prefix is None:
+        return None
+    now = now or datetime.now(UTC)
+    found = session.execute(
+        select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.prefix == prefix)
+    ).first()
+    if found is None:
+        return None
+    key, user = found.tuple()
+    if not hash_matches(raw, key.key_hash):
+        return None
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+        return None
+    if not user.is_active:
+        return None
+    if last_used_is_stale(key.last_used_at, now):
+        _record_use(session, key, now)
+    return Principal(
+        user_id=user.id, role=Role(user.role), scopes=decode_scopes(key.scopes), api_key_id=key.id
+    )
+
+
+def _record_use(session: Session, key: ApiKey, now: datetime) -> None:
+    # Conditional, so concurrent requests on several workers write once a minute, not each.
+    stale = or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_RESOLUTION)
+    session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key.id, stale)
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    set_committed_value(key, "last_used_at", now)

@@ -20,9 +20,15 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import pyotp
 import segno
+from sqlalchemy import CursorResult, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from api.accounts.tables import RecoveryCode, User
 
 #: Codes are accepted this many 30-second steps either side of the server's clock.
 VALID_WINDOW = 1
@@ -102,5 +108,139 @@ def looks_like_recovery_code(code: str) -> bool:
     )
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# --- the users and recovery_codes tables ---------------------------------------------------
+
+
+class TwoFactorError(Exception):
+    """A 2FA change that cannot be made; the message says why (and reveals no secret)."""
+
+
+class TwoFactorStateError(TwoFactorError):
+    """The change does not fit the account's 2FA state (already on, off, not enrolled)."""
+
+
+class InvalidCodeError(TwoFactorError):
+    def __init__(self) -> None:
+        super().__init__("invalid or already used code")
+
+
+_ALREADY_ON = "two-factor authentication is already on: disable it first"
+_NOT_ENROLLED = "two-factor authentication is not set up: enrol first"
+_OFF = "two-factor authentication is off"
+
+
+def enrol(session: Session, user: User, issuer: str) -> Enrolment:
+    """A fresh secret for ``user`` (not yet in force: :func:`confirm` turns it on). Enrolling
+    again before confirming replaces the pending secret."""
+    if user.totp_enabled:
+        raise TwoFactorStateError(_ALREADY_ON)
+    user.totp_secret = new_secret()
+    user.totp_last_counter = None
+    session.flush()
+    return enrolment_for(user.totp_secret, user.email, issuer)
+
+
+def confirm(session: Session, user: User, code: str, now: datetime | None = None) -> list[str]:
+    """Turn 2FA on with the first code of the pending secret; returns the recovery codes (the
+    only time they are shown)."""
+    if user.totp_enabled:
+        raise TwoFactorStateError(_ALREADY_ON)
+    if user.totp_secret is None:
+        raise TwoFactorStateError(_NOT_ENROLLED)
+    if not _spend_totp(session, user, code, now or datetime.now(UTC)):
+        raise InvalidCodeError
+    user.totp_enabled = True
+    session.flush()
+    return _replace_recovery_codes(session, user)
+
+
+def verify_login_code(session: Session, user: User, code: str, now: datetime | None = None) -> bool:
+    """Whether ``code`` is a fresh TOTP code of ``user`` or one of their unused recovery codes;
+    either is spent (the caller commits). False when 2FA is off."""
+    if not user.totp_enabled or user.totp_secret is None:
+        return False
+    now = now or datetime.now(UTC)
+    if looks_like_recovery_code(code):
+        return _spend_recovery_code(session, user, code, now)
+    return _spend_totp(session, user, code, now)
+
+
+def disable(session: Session, user: User, code: str, now: datetime | None = None) -> None:
+    """Turn 2FA off, given a current code (or a recovery code); the caller has checked the
+    password. The secret and the recovery codes are deleted."""
+    if not user.totp_enabled:
+        raise TwoFactorStateError(_OFF)
+    if not verify_login_code(session, user, code, now):
+        raise InvalidCodeError
+    user.totp_enabled = False
+    user.totp_secret = None
+    user.totp_last_counter = None
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    session.flush()
+
+
+def regenerate_recovery_codes(
+    session: Session, user: User, code: str, now: datetime | None = None
+) -> list[str]:
+    """New recovery codes replacing all earlier ones, given a current code."""
+    if not user.totp_enabled:
+        raise TwoFactorStateError(_OFF)
+    if not verify_login_code(session, user, code, now):
+        raise InvalidCodeError
+    return _replace_recovery_codes(session, user)
+
+
+def recovery_codes_left(session: Session, user: User) -> int:
+    unused = (RecoveryCode.user_id == user.id) & RecoveryCode.used_at.is_(None)
+    return session.scalar(select(func.count()).select_from(RecoveryCode).where(unused)) or 0
+
+
+def _spend_totp(session: Session, user: User, code: str, now: datetime) -> bool:
+    """Accept ``code`` once: the stored step moves forward in one conditional UPDATE, so two
+    requests racing with the same code (on two workers) cannot both succeed."""
+    assert user.totp_secret is not None
+    step = accepted_step(user.totp_secret, code, user.totp_last_counter, now)
+    if step is None:
+        return False
+    fresh = or_(User.totp_last_counter.is_(None), User.totp_last_counter < step)
+    moved = _rowcount(
+        session.execute(
+            update(User)
+            .where(User.id == user.id, fresh)
+            .values(totp_last_counter=step)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if moved != 1:
+        return False
+    # The row holds it already; set_committed_value keeps the object from writing it again.
+    set_committed_value(user, "totp_last_counter", step)
+    return True
+
+
+def _spend_recovery_code(session: Session, user: User, code: str, now: datetime) -> bool:
+    spent = _rowcount(
+        session.execute(
+            update(RecoveryCode)
+            .where(
+                RecoveryCode.user_id == user.id,
+                RecoveryCode.code_hash == hash_recovery_code(code),
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    return spent == 1
+
+
+def _replace_recovery_codes(session: Session, user: User) -> list[str]:
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = new_recovery_codes()
+    session.add_all(RecoveryCode(user_id=user.id, code_hash=hash_recovery_code(c)) for c in codes)
+    session.flush()
+    return codes
+
+
+def _rowcount(result: Any) -> int:
+    return cast(CursorResult[Any], result).rowcount
