@@ -30,7 +30,9 @@ KeyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The key's id, as li
     },
     summary="Create an API key (its value is shown once)",
 )
-def create_key(body: ApiKeyIn, session: DbSession, user: ManagedAccount, client: Client) -> ApiKeyCreatedOut:
+def create_key(
+    body: ApiKeyIn, session: DbSession, user: ManagedAccount, client: Client
+) -> ApiKeyCreatedOut:
     """The key's value is in ``key`` of this answer only: it is stored hashed and cannot be
     shown again. Use it as ``Authorization: Bearer rwa_…`` or ``X-API-Key: rwa_…``."""
     expires_at = None
@@ -41,7 +43,9 @@ def create_key(body: ApiKeyIn, session: DbSession, user: ManagedAccount, client:
     except keys.TooManyKeysError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from None
     detail = {"key_id": row.id, "prefix": row.prefix, "scopes": row.scopes}
-    audit.record(session, "apikey.create", Outcome.SUCCESS, client, actor_user_id=user.id, detail=detail)
+    audit.record(
+        session, "apikey.create", Outcome.SUCCESS, client, actor_user_id=user.id, detail=detail
+    )
     session.commit()
     return ApiKeyCreatedOut(**ApiKeyOut.model_validate(row).model_dump(), key=raw)
 
@@ -65,6 +69,8 @@ def revoke_key(key_id: KeyId, session: DbSession, user: ManagedAccount, client: 
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no API key {key_id}")
     detail = {"key_id": row.id, "prefix": row.prefix}
-    audit.record(session, "apikey.revoke", Outcome.SUCCESS, client, actor_user_id=user.id, detail=detail)
+    audit.record(
+        session, "apikey.revoke", Outcome.SUCCESS, client, actor_user_id=user.id, detail=detail
+    )
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

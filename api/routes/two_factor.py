@@ -47,7 +47,9 @@ router = APIRouter(
 
 def _refuse(session: DbSession, user: User, action: str, client: Client, why: str) -> HTTPException:
     """Record a refused attempt (committed: the refusal must outlive the request) and the 403."""
-    audit.record(session, action, Outcome.FAILURE, client, actor_user_id=user.id, detail={"why": why})
+    audit.record(
+        session, action, Outcome.FAILURE, client, actor_user_id=user.id, detail={"why": why}
+    )
     session.commit()
     return HTTPException(status.HTTP_403_FORBIDDEN, detail=f"wrong {why}")
 
@@ -97,9 +99,7 @@ def confirm(
     return RecoveryCodesOut(recovery_codes=codes)
 
 
-@router.post(
-    "/disable", status_code=status.HTTP_204_NO_CONTENT, summary="Turn TOTP off"
-)
+@router.post("/disable", status_code=status.HTTP_204_NO_CONTENT, summary="Turn TOTP off")
 def disable(
     body: TwoFactorDisableIn, session: DbSession, user: ManagedAccount, client: Client
 ) -> Response:

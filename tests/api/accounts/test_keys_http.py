@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,16 +19,15 @@ from api.accounts.database import create_ops_engine
 from api.accounts.principal import Role
 from api.accounts.tables import ApiKey
 from pipelines.cli import main as rwa
-from tests.api.accounts.account_server import BACKENDS, AccountServer, account_server
+from tests.api.accounts.account_server import AccountServer, account_server
 from tests.fixtures.accounts import provision
 
+pytestmark = pytest.mark.slow
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[AccountServer]:
-    workdir = tmp_path_factory.mktemp(f"keys-{request.param}")
-    with account_server(request.param, workdir, request) as running:
+
+@pytest.fixture(scope="module")
+def server(ops_db_url: str, ops_workdir: Path) -> Iterator[AccountServer]:
+    with account_server(ops_db_url, ops_workdir) as running:
         yield running
 
 
@@ -88,7 +88,10 @@ def test_a_manage_key_manages_keys_and_a_revoked_key_is_refused(server: AccountS
     with server.client() as http:
         log = http.get("/me/export").json()
     actions = [(entry["action"], entry["detail"]) for entry in log["audit_log"]]
-    assert ("apikey.create", {"key_id": victim["id"], "prefix": victim["prefix"], "scopes": "read:data"}) in actions
+    assert (
+        "apikey.create",
+        {"key_id": victim["id"], "prefix": victim["prefix"], "scopes": "read:data"},
+    ) in actions
     assert ("apikey.revoke", {"key_id": victim["id"], "prefix": victim["prefix"]}) in actions
     assert victim["key"] not in str(log) and manager["key"] not in str(log)
 

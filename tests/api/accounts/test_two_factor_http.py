@@ -7,21 +7,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pyotp
 import pytest
 
-from tests.api.accounts.account_server import BACKENDS, AccountServer, account_server
+from tests.api.accounts.account_server import AccountServer, account_server
+
+pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[AccountServer]:
-    workdir = tmp_path_factory.mktemp(f"two-factor-{request.param}")
-    with account_server(request.param, workdir, request) as running:
+@pytest.fixture(scope="module")
+def server(ops_db_url: str, ops_workdir: Path) -> Iterator[AccountServer]:
+    with account_server(ops_db_url, ops_workdir) as running:
         yield running
 
 
