@@ -108,16 +108,23 @@ def _cmd_list(lakehouse: Any, _: argparse.Namespace) -> int:
     return 0
 
 
+def _existing_user(session: Any, email: str) -> Any:
+    from api.accounts import users
+
+    user = users.by_email(session, email)
+    if user is None:
+        raise ConfigurationError(f"no user with email {email}")
+    return user
+
+
 def _cmd_set_tier(lakehouse: Any, args: argparse.Namespace) -> int:
-    from api.accounts import audit, users
+    from api.accounts import audit
     from api.accounts.audit import ClientInfo, Outcome
 
     accounts = _open(lakehouse.settings)
     try:
         with accounts.database.sessions() as session:
-            user = users.by_email(session, args.email)
-            if user is None:
-                raise ConfigurationError(f"no user with email {args.email}")
+            user = _existing_user(session, args.email)
             before, user.role = user.role, _role(args).value
             audit.record(
                 session,
@@ -181,31 +188,28 @@ def _scopes(words: list[str]) -> Any:
     return [Scope(word) for word in words]
 
 
+def _operator_change() -> Any:
+    from api.accounts.audit import ClientInfo
+    from api.accounts.keys import Change
+
+    return Change(ClientInfo(address="cli"), actor_user_id=None)
+
+
 def _cmd_keys_create(lakehouse: Any, args: argparse.Namespace) -> int:
-    from api.accounts import audit, keys, users
-    from api.accounts.audit import ClientInfo, Outcome
+    from api.accounts import keys
 
     if not 1 <= len(args.name) <= MAX_KEY_NAME:
         raise ConfigurationError(f"--name needs 1 to {MAX_KEY_NAME} characters")
+    expires_at = None
+    if args.expires_in_days is not None:
+        expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.expires_in_days)
     accounts = _open(lakehouse.settings)
     try:
         with accounts.database.sessions() as session:
-            user = users.by_email(session, args.email)
-            if user is None:
-                raise ConfigurationError(f"no user with email {args.email}")
-            expires_at = None
-            if args.expires_in_days is not None:
-                expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.expires_in_days)
-            row, raw = keys.create(session, user.id, args.name, _scopes(args.scopes), expires_at)
-            detail = {"key_id": row.id, "prefix": row.prefix, "scopes": row.scopes}
-            audit.record(
-                session,
-                "apikey.create",
-                Outcome.SUCCESS,
-                ClientInfo(address="cli"),
-                subject_user_id=user.id,
-                detail=detail,
-            )
+            user = _existing_user(session, args.email)
+            scopes = _scopes(args.scopes)
+            change = _operator_change()
+            row, raw = keys.create(session, user.id, args.name, scopes, change, expires_at)
             session.commit()
     except keys.TooManyKeysError as error:
         raise ConfigurationError(str(error)) from None
@@ -221,36 +225,25 @@ def issue_demo_key(settings: Settings) -> str:
     the demo keys issued before are revoked, so only the last one printed works."""
     from sqlalchemy import select
 
-    from api.accounts import audit, keys, users
-    from api.accounts.audit import ClientInfo, Outcome
+    from api.accounts import keys, users
     from api.accounts.principal import Role, Scope
     from api.accounts.tables import ApiKey
 
+    change = _operator_change()
     accounts = _open(settings)
     try:
         with accounts.database.sessions() as session:
             user = users.by_email(session, DEMO_EMAIL)
             if user is None:
                 # A random password nobody knows: the account is reached through its key.
-                user = users.create(
-                    session, DEMO_EMAIL, secrets.token_urlsafe(32), Role.PROFESSIONAL
-                )
+                password = secrets.token_urlsafe(32)
+                user = users.create(session, DEMO_EMAIL, password, Role.PROFESSIONAL)
             earlier = select(ApiKey.id).where(
                 ApiKey.user_id == user.id, ApiKey.name == DEMO_KEY_NAME
             )
             for key_id in session.scalars(earlier).all():
-                keys.revoke(session, user.id, key_id)
-            row, raw = keys.create(session, user.id, DEMO_KEY_NAME, [Scope.READ_DATA])
-            detail = {"key_id": row.id, "prefix": row.prefix, "scopes": row.scopes}
-            client = ClientInfo(address="cli")
-            audit.record(
-                session,
-                "apikey.create",
-                Outcome.SUCCESS,
-                client,
-                subject_user_id=user.id,
-                detail=detail,
-            )
+                keys.revoke(session, user.id, key_id, change)
+            _, raw = keys.create(session, user.id, DEMO_KEY_NAME, [Scope.READ_DATA], change)
             session.commit()
     finally:
         accounts.close()

@@ -24,6 +24,8 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from api.accounts import audit
+from api.accounts.audit import ClientInfo, Outcome
 from api.accounts.principal import Principal, Role, Scope
 from api.accounts.tables import ApiKey, User
 
@@ -108,15 +110,38 @@ def _active(now: datetime) -> Any:
     return ApiKey.revoked_at.is_(None) & or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Who makes a change to a user's keys, for the audit log: the user themselves (a
+    route) or an operator (``rwa keys create``, ``rwa demo``: ``actor_user_id`` None)."""
+
+    client: ClientInfo
+    actor_user_id: int | None
+
+    def record(self, session: Session, action: str, user_id: int, row: ApiKey) -> None:
+        detail = {"key_id": row.id, "prefix": row.prefix, "scopes": row.scopes}
+        subject = None if self.actor_user_id == user_id else user_id
+        audit.record(
+            session,
+            action,
+            Outcome.SUCCESS,
+            self.client,
+            actor_user_id=self.actor_user_id,
+            subject_user_id=subject,
+            detail=detail,
+        )
+
+
 def create(
     session: Session,
     user_id: int,
     name: str,
     scopes: Iterable[Scope],
+    change: Change,
     expires_at: datetime | None = None,
 ) -> tuple[ApiKey, str]:
-    """A new key of ``user_id`` (flushed; the caller commits) and its raw value, which is
-    never stored and cannot be shown again."""
+    """A new key of ``user_id`` (flushed and audited; the caller commits) and its raw value,
+    which is never stored and cannot be shown again."""
     now = datetime.now(UTC)
     held = session.scalar(
         select(func.count()).select_from(ApiKey).where(ApiKey.user_id == user_id, _active(now))
@@ -135,6 +160,7 @@ def create(
     )
     session.add(row)
     session.flush()
+    change.record(session, "apikey.create", user_id, row)
     return row, key.raw
 
 
@@ -145,13 +171,14 @@ def list_keys(session: Session, user_id: int) -> list[ApiKey]:
     )
 
 
-def revoke(session: Session, user_id: int, key_id: int) -> ApiKey | None:
-    """Revoke a key of ``user_id`` (flushed); None when they hold no such key. Revoking a
-    revoked key changes nothing."""
+def revoke(session: Session, user_id: int, key_id: int, change: Change) -> ApiKey | None:
+    """Revoke a key of ``user_id`` (flushed and audited); None when they hold no such key.
+    Revoking a revoked key changes (and records) nothing."""
     row = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id))
     if row is not None and row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
         session.flush()
+        change.record(session, "apikey.revoke", user_id, row)
     return row
 
 

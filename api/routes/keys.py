@@ -9,8 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Response, status
 
-from api.accounts import audit, keys
-from api.accounts.audit import Outcome
+from api.accounts import keys
 from api.accounts.schemas import ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut
 from api.deps import FORBIDDEN, UNAUTHORIZED, Client, DbSession, ManagedAccount
 from api.schemas import ErrorOut
@@ -39,13 +38,10 @@ def create_key(
     if body.expires_in_days is not None:
         expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=body.expires_in_days)
     try:
-        row, raw = keys.create(session, user.id, body.name, body.scopes, expires_at)
+        change = keys.Change(client, actor_user_id=user.id)
+        row, raw = keys.create(session, user.id, body.name, body.scopes, change, expires_at)
     except keys.TooManyKeysError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from None
-    detail = {"key_id": row.id, "prefix": row.prefix, "scopes": row.scopes}
-    audit.record(
-        session, "apikey.create", Outcome.SUCCESS, client, actor_user_id=user.id, detail=detail
-    )
     session.commit()
     return ApiKeyCreatedOut(**ApiKeyOut.model_validate(row).model_dump(), key=raw)
 
@@ -65,12 +61,8 @@ def list_keys(session: DbSession, user: ManagedAccount) -> list[ApiKeyOut]:
 def revoke_key(key_id: KeyId, session: DbSession, user: ManagedAccount, client: Client) -> Response:
     """The key is refused from now on (401); it stays listed, with its revocation time.
     Revoking a revoked key answers 204 again."""
-    row = keys.revoke(session, user.id, key_id)
+    row = keys.revoke(session, user.id, key_id, keys.Change(client, actor_user_id=user.id))
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no API key {key_id}")
-    detail = {"key_id": row.id, "prefix": row.prefix}
-    audit.record(
-        session, "apikey.revoke", Outcome.SUCCESS, client, actor_user_id=user.id, detail=detail
-    )
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

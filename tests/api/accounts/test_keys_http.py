@@ -88,11 +88,9 @@ def test_a_manage_key_manages_keys_and_a_revoked_key_is_refused(server: AccountS
     with server.client() as http:
         log = http.get("/me/export").json()
     actions = [(entry["action"], entry["detail"]) for entry in log["audit_log"]]
-    assert (
-        "apikey.create",
-        {"key_id": victim["id"], "prefix": victim["prefix"], "scopes": "read:data"},
-    ) in actions
-    assert ("apikey.revoke", {"key_id": victim["id"], "prefix": victim["prefix"]}) in actions
+    detail = {"key_id": victim["id"], "prefix": victim["prefix"], "scopes": "read:data"}
+    assert ("apikey.create", detail) in actions
+    assert actions.count(("apikey.revoke", detail)) == 1  # revoking twice is recorded once
     assert victim["key"] not in str(log) and manager["key"] not in str(log)
 
 
