@@ -1,66 +1,95 @@
 """Run the API under uvicorn (what ``rwa serve`` calls).
 
-The server options live here, once, so that ``rwa serve``, the tests' live servers and
-``bench/api_latency.py`` run the API alike: uvloop and httptools (``uvicorn[standard]``), no
-uvicorn access log in the hot path (one log line per request, written synchronously, costs more
-than a light endpoint; the API logs requests itself, as JSON, in its middleware), and
-``workers`` processes.
+The server options live here, once (:func:`uvicorn_options`), so that ``rwa serve`` and
+``bench/api_latency.py``'s bare baseline run alike: uvloop and httptools (``uvicorn[standard]``),
+JSON logs, and no uvicorn access log (a log line per request, written synchronously, costs more
+than a light endpoint; the API's middleware logs requests itself, as JSON).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from pydantic import SecretStr
 
 from api.main import create_app
+from api.security.logs import LOG_CONFIG
 from pipelines.core.settings import ApiSettings, ServingSettings
 from pipelines.core.settings.base import Section
-
-#: The application factory as an import string, which uvicorn needs to start worker processes.
-APP_FACTORY = "api.main:create_app"
-
-
-def uvicorn_options(api: ApiSettings) -> dict[str, Any]:
-    """What the API is served with besides the application."""
-    return {
-        "host": api.host,
-        "port": api.port,
-        "workers": api.workers,
-        "loop": "uvloop",
-        "http": "httptools",
-        "access_log": False,
-        "log_level": "info",
-    }
 
 
 def run(api: ApiSettings, serving: ServingSettings) -> None:
     """Serve the API on ``api.host:api.port`` with ``api.workers`` processes until interrupted.
 
-    The store the app opens follows ``serving`` (e.g. CLI overrides), not a fresh read of the
-    environment: one process gets the factory bound to it; worker processes, which import the
-    factory afresh, find it in the ``RWA_*`` variables they inherit.
+    One worker: the factory is bound to ``serving`` so that the store the app opens follows the
+    same settings as the host and port (e.g. CLI overrides), not a fresh read of the
+    environment. Several: uvicorn spawns processes that import the app by name, so the
+    settings reach them as ``RWA_*`` variables, and Prometheus metrics go to a folder all
+    workers share (``api.security.metrics``).
     """
+    serve = partial(uvicorn.run, factory=True, **uvicorn_options(api))
     if api.workers == 1:
-        uvicorn.run(partial(create_app, serving=serving), factory=True, **uvicorn_options(api))
+        serve(partial(create_app, serving=serving))
         return
-    os.environ.update(environment(serving))
-    uvicorn.run(APP_FACTORY, factory=True, **uvicorn_options(api))
+    os.environ.update(_as_variables(api) | _as_variables(serving))
+    with _multiprocess_metrics():
+        serve("api.main:create_app", workers=api.workers)
 
 
-def environment(section: Section) -> dict[str, str]:
-    """``section``'s values as the ``RWA_*`` variables that set them."""
-    variables = {}
-    for name, variable in section.variable_names().items():
-        value = getattr(section, name)
+def uvicorn_options(api: ApiSettings) -> dict[str, Any]:
+    """How uvicorn serves the API, besides the application and the number of workers."""
+    return {
+        "host": api.host,
+        "port": api.port,
+        # uvicorn's "auto" picks these too when installed; named, a missing one fails loudly
+        # instead of silently serving at a fraction of the speed.
+        "loop": "uvloop",
+        "http": "httptools",
+        # Logs are JSON lines with the request id; uvicorn's access log is replaced by ours
+        # (api.security.middleware), which never writes query strings.
+        "log_config": LOG_CONFIG,
+        "access_log": False,
+    }
+
+
+def _as_variables(section: Section) -> dict[str, str]:
+    """The ``RWA_*`` variables that rebuild ``section`` in another process (unset fields are
+    left to their defaults)."""
+    variables: dict[str, str] = {}
+    for field, variable in type(section).variable_names().items():
+        value = getattr(section, field)
         if value is None:
             continue
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
-        elif isinstance(value, list):
+        elif isinstance(value, list | tuple | set | frozenset):
             value = ",".join(str(item) for item in value)
         variables[variable] = str(value)
     return variables
+
+
+@contextmanager
+def _multiprocess_metrics() -> Iterator[None]:
+    """A fresh ``PROMETHEUS_MULTIPROC_DIR`` for the workers (one set by the operator is used,
+    emptied first: files of dead processes would be counted forever)."""
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if configured:
+        shutil.rmtree(configured, ignore_errors=True)
+        Path(configured).mkdir(parents=True, exist_ok=True)
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="rwa-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        yield
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(folder, ignore_errors=True)

@@ -263,8 +263,9 @@ def main() -> None:
         "-c",
         "import uvicorn; from api.server import uvicorn_options; "
         "from pipelines.core.settings import get_settings; "
-        "uvicorn.run('bench.api_latency:bare_app', factory=True, "
-        "**uvicorn_options(get_settings().api))",
+        "api = get_settings().api; "
+        "uvicorn.run('bench.api_latency:bare_app', factory=True, workers=api.workers, "
+        "**uvicorn_options(api))",
     ]
     bare_env = {**env, "RWA_API_PORT": str(bare_port), "PYTHONPATH": str(REPO)}
     api, bare = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
