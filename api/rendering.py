@@ -17,7 +17,7 @@ documents the body in the OpenAPI document.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeAlias
@@ -54,9 +54,12 @@ def dump_json(content: object) -> bytes:
     return orjson.dumps(content, option=_ORJSON_OPTIONS)
 
 
-def envelope(head: BaseModel, field: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def envelope(
+    head: BaseModel, field: str, rows: Sequence[dict[str, Any]] | orjson.Fragment
+) -> dict[str, Any]:
     """``head`` (validated, with ``field`` empty) as a JSON-ready dict in field order, with
-    ``rows`` in ``field``: the cheap validation of one object, none of the rows again."""
+    ``rows`` (or their JSON, as a fragment) in ``field``: the cheap validation of one
+    object, none of the rows again."""
     body = head.model_dump(mode="json")
     if field not in body:
         raise KeyError(f"{type(head).__name__} has no field {field!r}")

@@ -195,7 +195,9 @@ def credentials(env: dict[str, str], workdir: Path) -> list[str]:
     env["RWA_JWT_KEY_FILE"] = str(workdir / "jwt.key")
     email = "bench@example.com"
     create = [*rwa, "users", "create", "--email", email, "--tier", "enterprise"]
-    subprocess.run(create, env=env, cwd=REPO, check=True, capture_output=True, input=b"")
+    password = b"bench-password-not-secret\n"
+    create += ["--password-stdin"]
+    subprocess.run(create, env=env, cwd=REPO, check=True, capture_output=True, input=password)
     made = subprocess.run(
         [*rwa, "keys", "create", "--email", email, "--name", "bench"],
         env=env,

@@ -53,8 +53,9 @@ DEFAULT_WRITER_WAIT_S: float = ServingSettings.model_fields["duckdb_writer_wait_
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Most results a reader keeps per snapshot (see _Reader.memoised).
-MEMO_ENTRIES = 4096
+#: The most a reader keeps of results per snapshot (see _Reader.memoised): e.g. the JSON of
+#: some 350 hourly reads of 2,160 bars.
+MEMO_BYTES = 64 * 1024 * 1024
 
 #: Prefix of the Arrow views a load registers; private to each cursor.
 _STAGED_PREFIX = "staged_"
@@ -268,8 +269,9 @@ class _Opened:
     in_flight: int = 0
     retired: bool = False
     cursors: dict[int, duckdb.DuckDBPyConnection] = field(default_factory=dict)
-    #: What was computed from this snapshot (``DuckDBStore.memoised``), by key.
+    #: What was computed from this snapshot (``DuckDBStore.memoised``), by key, and its size.
     memo: dict[Hashable, object] = field(default_factory=dict)
+    memo_bytes: int = 0
 
     def thread_cursor(self) -> duckdb.DuckDBPyConnection:
         """The calling thread's cursor, made on its first read (call under the reader's
@@ -291,6 +293,15 @@ class _Opened:
                 cursor.close()
             self.cursors.clear()
             self.con.close()
+
+
+def _memo_cost(value: object) -> int:
+    """What a memoised value counts against :data:`MEMO_BYTES`."""
+    if isinstance(value, bytes):
+        return len(value)
+    if isinstance(value, tuple):
+        return sum(_memo_cost(item) for item in value)
+    return 1024
 
 
 class _Reader:
@@ -332,17 +343,22 @@ class _Reader:
     def memoised(self, key: Hashable, compute: Callable[[], T]) -> T:
         """What ``compute`` returned for ``key`` on the current snapshot, computed now if it
         has not been. Two threads may both compute a missing key; either result is right.
-        The memo is emptied when full, so keys from client input cannot grow it without
+        The memo is emptied when it would pass :data:`MEMO_BYTES` (bytes values count their
+        length, others a nominal kilobyte), so keys from client input cannot grow it without
         bound."""
         with self._lock:
             opened = self._follow_link()
             if key in opened.memo:
                 return cast(T, opened.memo[key])
         value = compute()
+        cost = _memo_cost(value)
         with self._lock:
-            if len(opened.memo) >= MEMO_ENTRIES:
+            if opened.memo_bytes + cost > MEMO_BYTES:
                 opened.memo.clear()
-            opened.memo[key] = value
+                opened.memo_bytes = 0
+            if key not in opened.memo:
+                opened.memo[key] = value
+                opened.memo_bytes += cost
         return value
 
     def _follow_link(self) -> _Opened:
