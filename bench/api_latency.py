@@ -214,7 +214,8 @@ def credentials(env: dict[str, str], workdir: Path) -> list[str]:
 
 def check_endpoints(base: str, headers: Sequence[str]) -> None:
     for endpoint in ENDPOINTS:
-        status, body = get(base + endpoint.path, headers)
+        # Generous: a first request may import libraries (pyarrow's pandas shim) under load.
+        status, body = get(base + endpoint.path, headers, timeout=120)
         if status != 200:
             raise SystemExit(f"{endpoint.path}: HTTP {status} {body[:300]!r}")
         if endpoint.rows is not None:
