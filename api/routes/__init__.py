@@ -38,5 +38,8 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)
+#: Routers about the account rather than the data: their credentials need the
+#: ``manage:account`` scope; every other protected router needs ``read:data``.
+ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (me.router, admin.router)
 
-__all__ = ["PUBLIC_ROUTERS", "ROUTERS"]
+__all__ = ["ACCOUNT_ROUTERS", "PUBLIC_ROUTERS", "ROUTERS"]
