@@ -177,11 +177,11 @@ def create_app(
             app.include_router(router)
             continue
         account = any(router is r for r in ACCOUNT_ROUTERS)
-        scope = Scope.MANAGE_ACCOUNT if account else Scope.READ_DATA
+        scoped = [] if account else [requires_scope(Scope.READ_DATA)]
         # Authentication first: the scope and the rate limit read its principal.
         app.include_router(
             router,
-            dependencies=[Depends(authenticated), requires_scope(scope), RATE_LIMITED],
+            dependencies=[Depends(authenticated), *scoped, RATE_LIMITED],
             responses=UNAUTHORIZED | FORBIDDEN | TOO_MANY_REQUESTS,
         )
     # Not among the data routers: a scraper's token is not a user credential, so user

@@ -14,12 +14,14 @@ from api.routes import (
     economic,
     features,
     health,
+    keys,
     me,
     ohlcv,
     onchain,
     predictions,
     risk,
     sentiment,
+    two_factor,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -34,12 +36,15 @@ ROUTERS: tuple[APIRouter, ...] = (
     risk.router,
     auth.router,
     me.router,
+    keys.router,
+    two_factor.router,
     admin.router,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)
-#: Routers about the account rather than the data: their credentials need the
-#: ``manage:account`` scope; every other protected router needs ``read:data``.
-ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (me.router, admin.router)
+#: Routers about the account rather than the data: each route checks the scope it needs
+#: (``deps.account_of``; admin routes need ``manage:account``). Every other protected router
+#: needs ``read:data`` as a whole.
+ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (me.router, keys.router, two_factor.router, admin.router)
 
 __all__ = ["ACCOUNT_ROUTERS", "PUBLIC_ROUTERS", "ROUTERS"]

@@ -10,16 +10,25 @@ from sqlalchemy import select
 
 from api.accounts import audit, sessions
 from api.accounts.audit import AuditFilter, Outcome
-from api.accounts.principal import Role
+from api.accounts.principal import Role, Scope
 from api.accounts.schemas import AuditEntryOut, UserOut, UserPatchIn
 from api.accounts.tables import User
-from api.deps import BAD_REQUEST, FORBIDDEN, UNAUTHORIZED, AdminOnly, Client, DbSession, admin_only
+from api.deps import (
+    BAD_REQUEST,
+    FORBIDDEN,
+    UNAUTHORIZED,
+    AdminOnly,
+    Client,
+    DbSession,
+    admin_only,
+    requires_scope,
+)
 from api.schemas import ErrorOut, QueryInstant
 
 router = APIRouter(
     prefix="/admin",
     tags=["admin"],
-    dependencies=[Depends(admin_only)],
+    dependencies=[Depends(admin_only), requires_scope(Scope.MANAGE_ACCOUNT)],
     responses=BAD_REQUEST | UNAUTHORIZED | FORBIDDEN,
 )
 

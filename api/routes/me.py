@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 
 from api.accounts import audit, sessions, users
 from api.accounts.audit import Outcome
+from api.accounts.principal import Scope
 from api.accounts.schemas import (
     ExportOut,
     PasswordChangeIn,
@@ -23,18 +24,14 @@ from api.deps import (
     Authenticated,
     Client,
     DbSession,
-    unauthorized,
+    account_of,
 )
 
 router = APIRouter(prefix="/me", tags=["account"], responses=BAD_REQUEST | UNAUTHORIZED | FORBIDDEN)
 
 
-def _account(session: DbSession, principal: Authenticated) -> User:
-    # The manage:account scope is checked where the app mounts this router.
-    user = session.get(User, principal.user_id)
-    if user is None:  # deleted between authentication and now
-        raise unauthorized()
-    return user
+def _account(session: DbSession, principal: Authenticated, scope: Scope) -> User:
+    return account_of(session, principal, scope)
 
 
 def _reauthenticate(user: User, password: str, session: DbSession, client: Client) -> None:
@@ -46,7 +43,7 @@ def _reauthenticate(user: User, password: str, session: DbSession, client: Clien
 
 @router.get("", response_model=UserOut, summary="The signed-in account")
 def me(session: DbSession, principal: Authenticated) -> UserOut:
-    return UserOut.model_validate(_account(session, principal))
+    return UserOut.model_validate(_account(session, principal, Scope.READ_DATA))
 
 
 @router.post("/password", response_model=TokenPairOut, summary="Change the password")
@@ -59,7 +56,7 @@ def change_password(
 ) -> TokenPairOut:
     """Needs the current password (403 if wrong). Ends every session and token of the
     account, this one included, and answers with a fresh token pair."""
-    user = _account(session, principal)
+    user = _account(session, principal, Scope.MANAGE_ACCOUNT)
     _reauthenticate(user, body.current_password, session, client)
     users.change_password(session, user, body.new_password, client)
     pair = sessions.start(session, accounts.issuer, user, client)
@@ -75,7 +72,7 @@ def change_password(
 @router.get("/export", response_model=ExportOut, summary="All data of the account, as JSON")
 def export(session: DbSession, principal: Authenticated, client: Client) -> ExportOut:
     """The account, its API keys, sessions and audit entries; never a secret or hash."""
-    user = _account(session, principal)
+    user = _account(session, principal, Scope.MANAGE_ACCOUNT)
     audit.record(session, "account.export", Outcome.SUCCESS, client, actor_user_id=user.id)
     session.commit()
     return ExportOut.model_validate(users.export(session, user))
@@ -91,7 +88,7 @@ def delete(
 ) -> Response:
     """Needs the password (403 if wrong). Removes the account with its keys, sessions and
     recovery codes; its audit entries stay, under a pseudonym."""
-    user = _account(session, principal)
+    user = _account(session, principal, Scope.MANAGE_ACCOUNT)
     _reauthenticate(user, body.password, session, client)
     users.delete(session, user, accounts.key, client)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
