@@ -21,6 +21,7 @@ from api.routes import PUBLIC_ROUTERS, ROUTERS
 from api.routes import metrics as metrics_route
 from api.security import middleware as security
 from api.security.ratelimit import RATE_LIMITED
+from api.security.tiers import BULK_GATE, TIER_REQUIRED
 from pipelines.core.errors import NotFoundError, StoreUnavailableError
 from pipelines.core.settings import ServingSettings, Settings, get_settings
 from pipelines.serving import open_store
@@ -154,8 +155,9 @@ def create_app(
             # Authentication first: the rate limit counts per principal.
             app.include_router(
                 router,
-                dependencies=[Depends(authenticated), RATE_LIMITED],
-                responses=UNAUTHORIZED | TOO_MANY_REQUESTS,
+                # The bulk gate reads `limit` wherever a route has one (api.security.tiers).
+                dependencies=[Depends(authenticated), RATE_LIMITED, BULK_GATE],
+                responses=UNAUTHORIZED | TIER_REQUIRED | TOO_MANY_REQUESTS,
             )
     # Not among the data routers: a scraper's token is not a user credential, so user
     # credentials are optional there (the route answers 401 when it has neither).
