@@ -3,7 +3,6 @@ the operational database and the authenticated caller."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -13,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from api.accounts import sessions
 from api.accounts.audit import ClientInfo
-from api.accounts.principal import Principal, Role
+from api.accounts.keys import KEY_PREFIX, principal_for_key
+from api.accounts.principal import Principal, Role, Scope
 from api.accounts.service import Accounts
 from api.accounts.tables import User
 from api.accounts.tokens import InvalidTokenError, TokenType
@@ -124,7 +124,6 @@ _bearer = HTTPBearer(
     description="An access token from POST /auth/login, or an API key (rwa_…).",
 )
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (rwa_…).")
-API_KEY_PREFIX = "rwa_"
 
 UNAUTHORIZED: Responses = {
     status.HTTP_401_UNAUTHORIZED: {"model": ErrorOut, "description": "No or bad credentials."}
@@ -146,17 +145,6 @@ def unauthorized(detail: str = "not authenticated") -> HTTPException:
     )
 
 
-def _key_principal(session: Session, raw: str) -> Principal | None:
-    """The principal of an API key. The seam to ``api.accounts.keys`` (the API-key work):
-    until that module exists, every key is refused like any bad credential."""
-    try:
-        keys = importlib.import_module("api.accounts.keys")
-    except ModuleNotFoundError:
-        return None
-    principal: Principal | None = keys.principal_for_key(session, raw)
-    return principal
-
-
 def _token_principal(session: Session, accounts: Accounts, token: str) -> Principal | None:
     try:
         claims = accounts.issuer.decode(token, TokenType.ACCESS)
@@ -175,8 +163,8 @@ def _token_principal(session: Session, accounts: Accounts, token: str) -> Princi
 def _principal(
     request: Request, session: Session, accounts: Accounts, bearer: str | None, api_key: str | None
 ) -> Principal | None:
-    if api_key is not None or (bearer or "").startswith(API_KEY_PREFIX):
-        return _key_principal(session, api_key or bearer or "")
+    if api_key is not None or (bearer or "").startswith(KEY_PREFIX):
+        return principal_for_key(session, api_key or bearer or "")
     token = bearer or request.cookies.get(ACCESS_COOKIE)
     return None if token is None else _token_principal(session, accounts, token)
 
@@ -227,3 +215,22 @@ def admin_only(principal: Authenticated) -> Principal:
 
 
 AdminOnly = Annotated[Principal, Depends(admin_only)]
+
+
+def account_of(session: Session, principal: Principal, scope: Scope) -> User:
+    """The signed-in user's row, for a route that needs ``scope``: 403 naming the scope when
+    the credential (an API key) lacks it."""
+    if not principal.can(scope):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"needs scope {scope.value}")
+    user = session.get(User, principal.user_id)
+    if user is None:  # deleted between authentication and now
+        raise unauthorized()
+    return user
+
+
+def managed_account(session: DbSession, principal: Authenticated) -> User:
+    """The signed-in user, for a change to their account (keys, password, 2FA, deletion)."""
+    return account_of(session, principal, Scope.MANAGE_ACCOUNT)
+
+
+ManagedAccount = Annotated[User, Depends(managed_account)]

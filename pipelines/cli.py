@@ -33,9 +33,12 @@ AddCommand = Callable[[str, Handler, str], argparse.ArgumentParser]
 
 
 def _cmd_demo(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
+    from api.accounts.cli import print_demo_key
     from pipelines.demo import run_demo
 
     run_demo(lakehouse, sys.stdout)
+    # The demo (below the API) knows no accounts: the CLI ends it with a key to call the API.
+    print_demo_key(lakehouse.settings, sys.stdout)
     return 0
 
 

@@ -7,10 +7,12 @@ Heavy imports (SQLAlchemy, Argon2) happen when a command runs, so ``rwa --help``
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
+import secrets
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pipelines.core.errors import ConfigurationError
 
@@ -106,16 +108,23 @@ def _cmd_list(lakehouse: Any, _: argparse.Namespace) -> int:
     return 0
 
 
+def _existing_user(session: Any, email: str) -> Any:
+    from api.accounts import users
+
+    user = users.by_email(session, email)
+    if user is None:
+        raise ConfigurationError(f"no user with email {email}")
+    return user
+
+
 def _cmd_set_tier(lakehouse: Any, args: argparse.Namespace) -> int:
-    from api.accounts import audit, users
+    from api.accounts import audit
     from api.accounts.audit import ClientInfo, Outcome
 
     accounts = _open(lakehouse.settings)
     try:
         with accounts.database.sessions() as session:
-            user = users.by_email(session, args.email)
-            if user is None:
-                raise ConfigurationError(f"no user with email {args.email}")
+            user = _existing_user(session, args.email)
             before, user.role = user.role, _role(args).value
             audit.record(
                 session,
@@ -160,3 +169,123 @@ def add_account_commands(add: AddCommand) -> None:
     set_tier = actions.add_parser("set-tier", help="change a user's tier (or make them admin)")
     set_tier.set_defaults(handler=_cmd_set_tier)
     _add_tier_options(set_tier, required=True)
+    _add_key_commands(add)
+
+
+# --- rwa keys …, and the demo's key ------------------------------------------------------
+
+#: The account `rwa demo` prints a key of (no password: it cannot log in, only its key works).
+DEMO_EMAIL = "demo@rwa.localhost"
+#: The name of the demo's key; a new demo run revokes the keys of that name before.
+DEMO_KEY_NAME = "demo"
+#: Longest key name, as at POST /me/keys.
+MAX_KEY_NAME = 100
+
+
+def _scopes(words: list[str]) -> Any:
+    from api.accounts.principal import Scope
+
+    return [Scope(word) for word in words]
+
+
+def _operator_change() -> Any:
+    from api.accounts.audit import ClientInfo
+    from api.accounts.keys import Change
+
+    return Change(ClientInfo(address="cli"), actor_user_id=None)
+
+
+def _cmd_keys_create(lakehouse: Any, args: argparse.Namespace) -> int:
+    from api.accounts import keys
+
+    if not 1 <= len(args.name) <= MAX_KEY_NAME:
+        raise ConfigurationError(f"--name needs 1 to {MAX_KEY_NAME} characters")
+    expires_at = None
+    if args.expires_in_days is not None:
+        expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.expires_in_days)
+    accounts = _open(lakehouse.settings)
+    try:
+        with accounts.database.sessions() as session:
+            user = _existing_user(session, args.email)
+            scopes = _scopes(args.scopes)
+            change = _operator_change()
+            row, raw = keys.create(session, user.id, args.name, scopes, change, expires_at)
+            session.commit()
+    except keys.TooManyKeysError as error:
+        raise ConfigurationError(str(error)) from None
+    finally:
+        accounts.close()
+    print(f"API key {row.id} '{row.name}' of {user.email} ({row.scopes}); shown this once:")
+    print(raw)
+    return 0
+
+
+def issue_demo_key(settings: Settings) -> str:
+    """A fresh key of the demo account (created, professional tier, on first use), read-only;
+    the demo keys issued before are revoked, so only the last one printed works."""
+    from sqlalchemy import select
+
+    from api.accounts import keys, users
+    from api.accounts.principal import Role, Scope
+    from api.accounts.tables import ApiKey
+
+    change = _operator_change()
+    accounts = _open(settings)
+    try:
+        with accounts.database.sessions() as session:
+            user = users.by_email(session, DEMO_EMAIL)
+            if user is None:
+                # A random password nobody knows: the account is reached through its key.
+                password = secrets.token_urlsafe(32)
+                user = users.create(session, DEMO_EMAIL, password, Role.PROFESSIONAL)
+            earlier = select(ApiKey.id).where(
+                ApiKey.user_id == user.id, ApiKey.name == DEMO_KEY_NAME
+            )
+            for key_id in session.scalars(earlier).all():
+                keys.revoke(session, user.id, key_id, change)
+            _, raw = keys.create(session, user.id, DEMO_KEY_NAME, [Scope.READ_DATA], change)
+            session.commit()
+    finally:
+        accounts.close()
+    return raw
+
+
+def print_demo_key(settings: Settings, out: TextIO) -> None:
+    """End of `rwa demo`: a ready key and the command that uses it."""
+    raw = issue_demo_key(settings)
+    url = f"http://{settings.api.host}:{settings.api.port}"
+    print(f"\nAPI key of {DEMO_EMAIL} (professional tier, read:data; each demo run", file=out)
+    print("revokes the previous demo key). Start the API with `rwa serve`, then:", file=out)
+    print(f"  export RWA_API_KEY={raw}", file=out)
+    print(f'  curl -H "Authorization: Bearer $RWA_API_KEY" {url}/assets/btc', file=out)
+
+
+def _positive_days(text: str) -> int:
+    days = int(text)
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"needs a positive number of days, not {text}")
+    return days
+
+
+def _add_key_commands(add: AddCommand) -> None:
+    from api.accounts.principal import Scope
+
+    parser = add("keys", _cmd_keys_create, "API keys of a user: create one (printed once)")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="create an API key for a user and print it once")
+    create.set_defaults(handler=_cmd_keys_create)
+    create.add_argument("--email", required=True, help="the user's email")
+    create.add_argument("--name", required=True, help="a label to tell keys apart")
+    create.add_argument(
+        "--scopes",
+        nargs="+",
+        choices=[scope.value for scope in Scope],
+        default=[Scope.READ_DATA.value],
+        help="what the key may do (default: read:data; manage:account manages the account)",
+    )
+    create.add_argument(
+        "--expires-in-days",
+        type=_positive_days,
+        metavar="N",
+        help="the key stops working after N days",
+    )

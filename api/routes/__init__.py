@@ -14,12 +14,14 @@ from api.routes import (
     economic,
     features,
     health,
+    keys,
     me,
     ohlcv,
     onchain,
     predictions,
     risk,
     sentiment,
+    two_factor,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -34,6 +36,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     risk.router,
     auth.router,
     me.router,
+    keys.router,
+    two_factor.router,
     admin.router,
 )
 

@@ -23,19 +23,14 @@ from api.deps import (
     Authenticated,
     Client,
     DbSession,
-    unauthorized,
+    account_of,
 )
 
 router = APIRouter(prefix="/me", tags=["account"], responses=UNAUTHORIZED | FORBIDDEN)
 
 
 def _account(session: DbSession, principal: Authenticated, scope: Scope) -> User:
-    if not principal.can(scope):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"needs scope {scope.value}")
-    user = session.get(User, principal.user_id)
-    if user is None:  # deleted between authentication and now
-        raise unauthorized()
-    return user
+    return account_of(session, principal, scope)
 
 
 def _reauthenticate(user: User, password: str, session: DbSession, client: Client) -> None:
