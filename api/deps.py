@@ -139,7 +139,11 @@ TOO_MANY_REQUESTS: Responses = {
     }
 }
 FORBIDDEN: Responses = {
-    status.HTTP_403_FORBIDDEN: {"model": ErrorOut, "description": "Not allowed for this role."}
+    status.HTTP_403_FORBIDDEN: {
+        "model": ErrorOut,
+        "description": "Not allowed: the credential lacks a scope, the role is not admin, or "
+        "the tier lacks a feature (the detail names the scope or the tier needed).",
+    }
 }
 
 

@@ -31,6 +31,7 @@ from api.routes import ACCOUNT_ROUTERS, PUBLIC_ROUTERS, ROUTERS
 from api.routes import metrics as metrics_route
 from api.security import middleware as security
 from api.security.ratelimit import RATE_LIMITED
+from api.security.tiers import BULK_GATE
 from pipelines.core.errors import NotFoundError, StoreUnavailableError
 from pipelines.core.settings import ServingSettings, Settings, get_settings
 from pipelines.serving import open_store
@@ -178,10 +179,11 @@ def create_app(
             continue
         account = any(router is r for r in ACCOUNT_ROUTERS)
         scoped = [] if account else [requires_scope(Scope.READ_DATA)]
-        # Authentication first: the scope and the rate limit read its principal.
+        # Authentication first: the scope, the rate limit and the bulk gate read its
+        # principal; the bulk gate reads `limit` wherever a route has one (api.security.tiers).
         app.include_router(
             router,
-            dependencies=[Depends(authenticated), *scoped, RATE_LIMITED],
+            dependencies=[Depends(authenticated), *scoped, RATE_LIMITED, BULK_GATE],
             responses=UNAUTHORIZED | FORBIDDEN | TOO_MANY_REQUESTS,
         )
     # Not among the data routers: a scraper's token is not a user credential, so user

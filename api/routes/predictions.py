@@ -16,6 +16,7 @@ from api.schemas import (
     PredictionPointOut,
     PredictionsResponse,
 )
+from api.security.tiers import HORIZON_GATE, TIER_REQUIRED
 
 router = APIRouter(tags=["predictions"], responses=STORE_UNAVAILABLE)
 
@@ -30,7 +31,8 @@ class Horizon(IntEnum):
 @router.get(
     "/assets/{asset_id}/predictions",
     response_model=PredictionsResponse,
-    responses=ASSET_NOT_FOUND,
+    responses=ASSET_NOT_FOUND | TIER_REQUIRED,
+    dependencies=[HORIZON_GATE],
     summary="Latest forecast of one asset",
 )
 def get_predictions(
@@ -50,7 +52,13 @@ def get_predictions(
     )
 
 
-@router.get("/predictions", response_model=ForecastPage, summary="Latest forecasts of all assets")
+@router.get(
+    "/predictions",
+    response_model=ForecastPage,
+    responses=TIER_REQUIRED,
+    dependencies=[HORIZON_GATE],
+    summary="Latest forecasts of all assets",
+)
 def list_predictions(
     store: StoreDep,
     horizon: Annotated[Horizon, Query(description="Days ahead: 7 or 30.")] = Horizon.week,
