@@ -1,11 +1,22 @@
-"""Dependencies shared by the routes: the serving store, parsed query schemas, path parameters."""
+"""Dependencies shared by the routes: the serving store, parsed query schemas, path parameters;
+the operational database and the authenticated caller."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
+from api.accounts import sessions
+from api.accounts.audit import ClientInfo
+from api.accounts.keys import KEY_PREFIX, principal_for_key
+from api.accounts.principal import Principal, Role, Scope
+from api.accounts.service import Accounts
+from api.accounts.tables import User
+from api.accounts.tokens import InvalidTokenError, TokenType
 from api.schemas import EconomicQuery, ErrorOut, OhlcvQuery, WindowQuery
 from pipelines.contracts.reference import Asset, AssetClass
 from pipelines.serving.store import ServingStore
@@ -70,3 +81,156 @@ def require_asset(store: StoreDep, asset_id: AssetIdPath) -> str:
 
 #: The ``asset_id`` of the path, checked to exist.
 KnownAssetId = Annotated[str, Depends(require_asset)]
+
+
+# --- accounts: the operational database and who is asking ---------------------------------
+
+
+def get_accounts(request: Request) -> Accounts:
+    accounts: Accounts | None = getattr(request.app.state, "accounts", None)
+    if accounts is None:
+        raise RuntimeError("accounts are not open: run the app with its lifespan")
+    return accounts
+
+
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+
+
+def get_db(accounts: AccountsDep) -> Iterator[Session]:
+    """One operational-database session per request, closed after the response."""
+    with accounts.database.sessions() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_db)]
+
+
+def client_info(request: Request) -> ClientInfo:
+    return ClientInfo(
+        address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+Client = Annotated[ClientInfo, Depends(client_info)]
+
+#: Cookie names of web clients (HttpOnly, SameSite=strict; see api.routes.auth).
+ACCESS_COOKIE = "rwa_access"
+REFRESH_COOKIE = "rwa_refresh"
+
+#: The security schemes the OpenAPI document declares, so /docs can authorise.
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An access token from POST /auth/login, or an API key (rwa_…).",
+)
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (rwa_…).")
+
+UNAUTHORIZED: Responses = {
+    status.HTTP_401_UNAUTHORIZED: {"model": ErrorOut, "description": "No or bad credentials."}
+}
+TOO_MANY_REQUESTS: Responses = {
+    status.HTTP_429_TOO_MANY_REQUESTS: {
+        "model": ErrorOut,
+        "description": "Rate limit or throttle exceeded; retry after `Retry-After` seconds.",
+    }
+}
+FORBIDDEN: Responses = {
+    status.HTTP_403_FORBIDDEN: {"model": ErrorOut, "description": "Not allowed for this role."}
+}
+
+
+def unauthorized(detail: str = "not authenticated") -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def _token_principal(session: Session, accounts: Accounts, token: str) -> Principal | None:
+    try:
+        claims = accounts.issuer.decode(token, TokenType.ACCESS)
+    except InvalidTokenError:
+        return None
+    user = session.get(User, claims.user_id)
+    # Checked on every request so a deactivation, a tier change or a password change (which
+    # ends the sessions before it) takes effect at once, not when the token expires.
+    if user is None or not user.is_active:
+        return None
+    if not sessions.is_current(claims.issued_at, user.password_changed_at):
+        return None
+    return Principal(user_id=user.id, role=Role(user.role))
+
+
+def _principal(
+    request: Request, session: Session, accounts: Accounts, bearer: str | None, api_key: str | None
+) -> Principal | None:
+    if api_key is not None or (bearer or "").startswith(KEY_PREFIX):
+        return principal_for_key(session, api_key or bearer or "")
+    token = bearer or request.cookies.get(ACCESS_COOKIE)
+    return None if token is None else _token_principal(session, accounts, token)
+
+
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+ApiKeyDep = Annotated[str | None, Depends(_api_key)]
+
+
+def authenticated(
+    request: Request,
+    session: DbSession,
+    accounts: AccountsDep,
+    bearer: BearerDep,
+    api_key: ApiKeyDep,
+) -> Principal:
+    """The caller, from an API key (``X-API-Key`` or a Bearer credential starting ``rwa_``),
+    a Bearer access token or the access-token cookie; else 401. Stored in
+    ``request.state.principal`` for the rate limits, tier gates and access log."""
+    credential = bearer.credentials if bearer is not None else None
+    if credential is None and api_key is None and ACCESS_COOKIE not in request.cookies:
+        raise unauthorized()
+    principal = _principal(request, session, accounts, credential, api_key)
+    if principal is None:
+        raise unauthorized("invalid or expired credentials")
+    request.state.principal = principal
+    return principal
+
+
+def optionally_authenticated(
+    request: Request, session: DbSession, accounts: AccountsDep, bearer: BearerDep
+) -> None:
+    """Store the caller's principal when the request carries valid user credentials, and
+    nothing otherwise (for /metrics, whose scraper token is no user credential)."""
+    credential = bearer.credentials if bearer is not None else None
+    api_key = request.headers.get("x-api-key")
+    principal = _principal(request, session, accounts, credential, api_key)
+    if principal is not None:
+        request.state.principal = principal
+
+
+Authenticated = Annotated[Principal, Depends(authenticated)]
+
+
+def admin_only(principal: Authenticated) -> Principal:
+    if not principal.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="admin role required")
+    return principal
+
+
+AdminOnly = Annotated[Principal, Depends(admin_only)]
+
+
+def account_of(session: Session, principal: Principal, scope: Scope) -> User:
+    """The signed-in user's row, for a route that needs ``scope``: 403 naming the scope when
+    the credential (an API key) lacks it."""
+    if not principal.can(scope):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"needs scope {scope.value}")
+    user = session.get(User, principal.user_id)
+    if user is None:  # deleted between authentication and now
+        raise unauthorized()
+    return user
+
+
+def managed_account(session: DbSession, principal: Authenticated) -> User:
+    """The signed-in user, for a change to their account (keys, password, 2FA, deletion)."""
+    return account_of(session, principal, Scope.MANAGE_ACCOUNT)
+
+
+ManagedAccount = Annotated[User, Depends(managed_account)]

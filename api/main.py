@@ -12,16 +12,22 @@ from contextlib import asynccontextmanager
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 
-from fastapi import FastAPI, Request, status
+from fastapi import Depends, FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from api.routes import ROUTERS
+from api.accounts.service import Accounts
+from api.deps import TOO_MANY_REQUESTS, UNAUTHORIZED, authenticated, optionally_authenticated
+from api.routes import PUBLIC_ROUTERS, ROUTERS
+from api.routes import metrics as metrics_route
+from api.security import middleware as security
+from api.security.ratelimit import RATE_LIMITED
 from pipelines.core.errors import NotFoundError, StoreUnavailableError
-from pipelines.core.settings import ServingSettings, get_settings
+from pipelines.core.settings import ServingSettings, Settings, get_settings
 from pipelines.serving import open_store
 from pipelines.serving.store import ServingStore
 
 StoreFactory = Callable[[], ServingStore]
+AccountsFactory = Callable[[], Accounts]
 
 DESCRIPTION = """\
 Analytics API of the RWA lakehouse: reference data, market data, on-chain metrics and
@@ -32,6 +38,10 @@ around them.
 It reads only the serving store (DuckDB embedded, or TimescaleDB). Timestamps are ISO-8601 in
 UTC; query datetimes without an offset are taken as UTC. Time windows are half-open:
 `start <= ts < end`.
+
+Every endpoint but `/health` and `/auth/*` needs credentials: an access token from
+`POST /auth/login` as `Authorization: Bearer <token>` (or its HttpOnly cookie), or an API key
+as `Authorization: Bearer rwa_…` or `X-API-Key: rwa_…`. `401` means no or bad credentials.
 """
 
 OPENAPI_TAGS = [
@@ -46,6 +56,9 @@ OPENAPI_TAGS = [
     {"name": "predictions", "description": "7- and 30-day price forecasts with intervals."},
     {"name": "sentiment", "description": "Daily news sentiment per asset (FinBERT or lexicon)."},
     {"name": "risk", "description": "Risk scores 1-100 with sub-scores and their factors."},
+    {"name": "auth", "description": "Register, log in (with TOTP when enabled), refresh, log out."},
+    {"name": "account", "description": "The signed-in account: password, export, deletion."},
+    {"name": "admin", "description": "Users, tiers and the audit log (admins only)."},
 ]
 
 
@@ -72,17 +85,27 @@ def open_read_only(serving: ServingSettings) -> ServingStore:
     return store
 
 
-def _lifespan(store_factory: StoreFactory) -> Callable[[FastAPI], AsyncIterator[None]]:
-    """Open the store once when the server starts and close it when it stops."""
+def _lifespan(
+    store_factory: StoreFactory, accounts_factory: AccountsFactory
+) -> Callable[[FastAPI], AsyncIterator[None]]:
+    """Open the store and the accounts (migrating the operational database) once when the
+    server starts, and close them when it stops."""
 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = store_factory()
+        accounts = accounts_factory()
+        try:
+            store = store_factory()
+        except BaseException:
+            accounts.close()
+            raise
         app.state.store = store
+        app.state.accounts = accounts
         try:
             yield
         finally:
             store.close()
-            del app.state.store
+            accounts.close()
+            del app.state.store, app.state.accounts
 
     return lifespan
 
@@ -98,23 +121,44 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
 
 
+def open_accounts(settings: Settings) -> Accounts:
+    return Accounts.open(settings.ops_db, settings.auth, settings.orchestration.deployment)
+
+
 def create_app(
-    store_factory: StoreFactory | None = None, serving: ServingSettings | None = None
+    store_factory: StoreFactory | None = None,
+    serving: ServingSettings | None = None,
+    *,
+    settings: Settings | None = None,
 ) -> FastAPI:
     """Build the API. ``store_factory`` defaults to opening the serving store that ``serving``
-    configures (default: read from the environment) read-only."""
+    configures read-only; the accounts' database and keys follow ``settings`` (both default
+    to the environment's)."""
+    settings = settings or get_settings()
     if store_factory is None:
-        store_factory = partial(open_read_only, serving or get_settings().serving)
+        store_factory = partial(open_read_only, serving or settings.serving)
     app = FastAPI(
         title="RWA Lakehouse API",
         version=_api_version(),
         description=DESCRIPTION,
         openapi_tags=OPENAPI_TAGS,
-        lifespan=asynccontextmanager(_lifespan(store_factory)),
+        lifespan=asynccontextmanager(_lifespan(store_factory, partial(open_accounts, settings))),
     )
     # Store errors raised on purpose become clear statuses instead of a bare 500.
     app.add_exception_handler(StoreUnavailableError, _store_unavailable)
     app.add_exception_handler(NotFoundError, _not_found)
     for router in ROUTERS:
-        app.include_router(router)
+        if any(router is public for public in PUBLIC_ROUTERS):
+            app.include_router(router)
+        else:
+            # Authentication first: the rate limit counts per principal.
+            app.include_router(
+                router,
+                dependencies=[Depends(authenticated), RATE_LIMITED],
+                responses=UNAUTHORIZED | TOO_MANY_REQUESTS,
+            )
+    # Not among the data routers: a scraper's token is not a user credential, so user
+    # credentials are optional there (the route answers 401 when it has neither).
+    app.include_router(metrics_route.router, dependencies=[Depends(optionally_authenticated)])
+    security.install(app, settings.api)
     return app

@@ -2,24 +2,73 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 
 import uvicorn
+from pydantic import SecretStr
 
 from api.main import create_app
+from api.security.logs import LOG_CONFIG
 from pipelines.core.settings import ApiSettings, ServingSettings
+from pipelines.core.settings.base import Section
 
 
 def run(api: ApiSettings, serving: ServingSettings) -> None:
-    """Serve the API on ``api.host:api.port`` until interrupted.
+    """Serve the API on ``api.host:api.port`` with ``api.workers`` processes until interrupted.
 
-    The factory is bound to ``serving`` so that the store the app opens follows the same
-    settings as the host and port (e.g. CLI overrides), not a fresh read of the environment.
+    One worker: the factory is bound to ``serving`` so that the store the app opens follows the
+    same settings as the host and port (e.g. CLI overrides), not a fresh read of the
+    environment. Several: uvicorn spawns processes that import the app by name, so the
+    settings reach them as ``RWA_*`` variables, and Prometheus metrics go to a folder all
+    workers share (``api.security.metrics``).
     """
-    uvicorn.run(
-        partial(create_app, serving=serving),
-        factory=True,
-        host=api.host,
-        port=api.port,
-        log_level="info",
-    )
+    # Logs are JSON lines with the request id; uvicorn's access log is replaced by ours
+    # (api.security.middleware), which never writes query strings.
+    serve = partial(uvicorn.run, factory=True, host=api.host, port=api.port, log_config=LOG_CONFIG)
+    if api.workers == 1:
+        serve(partial(create_app, serving=serving), access_log=False)
+        return
+    os.environ.update(_as_variables(api) | _as_variables(serving))
+    with _multiprocess_metrics():
+        serve("api.main:create_app", workers=api.workers, access_log=False)
+
+
+def _as_variables(section: Section) -> dict[str, str]:
+    """The ``RWA_*`` variables that rebuild ``section`` in another process (unset fields are
+    left to their defaults)."""
+    variables: dict[str, str] = {}
+    for field, variable in type(section).variable_names().items():
+        value = getattr(section, field)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, list | tuple | set | frozenset):
+            value = ",".join(str(item) for item in value)
+        variables[variable] = str(value)
+    return variables
+
+
+@contextmanager
+def _multiprocess_metrics() -> Iterator[None]:
+    """A fresh ``PROMETHEUS_MULTIPROC_DIR`` for the workers (one set by the operator is used,
+    emptied first: files of dead processes would be counted forever)."""
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if configured:
+        shutil.rmtree(configured, ignore_errors=True)
+        Path(configured).mkdir(parents=True, exist_ok=True)
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="rwa-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        yield
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(folder, ignore_errors=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from api.accounts.cli import add_account_commands
 from pipelines.core.errors import ConfigurationError, RwaError
 from pipelines.core.settings import Settings
 
@@ -32,9 +33,12 @@ AddCommand = Callable[[str, Handler, str], argparse.ArgumentParser]
 
 
 def _cmd_demo(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
+    from api.accounts.cli import print_demo_key
     from pipelines.demo import run_demo
 
     run_demo(lakehouse, sys.stdout)
+    # The demo (below the API) knows no accounts: the CLI ends it with a key to call the API.
+    print_demo_key(lakehouse.settings, sys.stdout)
     return 0
 
 
@@ -209,11 +213,14 @@ def _cmd_load(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
 
 def _cmd_serve(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
     # The CLI is the one entry point above the API: `rwa serve` starts its process.
+    from api.accounts.tokens import signing_key
     from api.main import open_read_only
     from api.server import run
 
-    # A store that cannot serve fails here in one line, not as a traceback from the server.
+    # A store that cannot serve, or production without a signing key, fails here in one
+    # line, not as a traceback from the server.
     settings = lakehouse.settings
+    signing_key(settings.auth, settings.orchestration.deployment)
     open_read_only(settings.serving).close()
     run(settings.api, settings.serving)
     return 0
@@ -228,10 +235,13 @@ def _cmd_assets(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
 
 
 def _cmd_db_migrate(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
+    from api.accounts.cli import migrate_ops_db
     from pipelines.steps import migrate_serving
 
     tables = migrate_serving(lakehouse)
     print(f"{lakehouse.settings.serving.backend}: schema up to date; tables {tables}")
+    revision = migrate_ops_db(lakehouse.settings)
+    print(f"operational database: schema at revision {revision}")
     return 0
 
 
@@ -330,6 +340,7 @@ _OVERRIDES = {
     "assets": "sim_assets",
     "host": "api_host",
     "port": "api_port",
+    "workers": "api_workers",
 }
 
 
@@ -441,6 +452,12 @@ def _add_backfill_and_serving_commands(add: AddCommand) -> None:
     serve = add("serve", _cmd_serve, "start the analytics API (uvicorn)")
     serve.add_argument("--host", help="bind address (RWA_API_HOST)")
     serve.add_argument("--port", type=int, help="port (RWA_API_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes (RWA_API_WORKERS); rate limits hold across them only with "
+        "RWA_RATE_LIMIT_STORAGE=redis://...",
+    )
     add("assets", _cmd_assets, "list the reference assets")
 
 
@@ -484,8 +501,9 @@ def _add_admin_commands(add: AddCommand) -> None:
     maintain.add_argument(
         "--dry-run", action="store_true", help="only list what vacuum would delete"
     )
-    db = add("db", _cmd_db_migrate, "serving-store administration")
-    db.add_argument("action", choices=["migrate"], help="migrate: create/upgrade the schema")
+    db = add("db", _cmd_db_migrate, "serving-store and operational-database administration")
+    db.add_argument("action", choices=["migrate"], help="migrate: create/upgrade both schemas")
+    add_account_commands(add)
 
 
 def _settings_for(args: argparse.Namespace) -> Settings:

@@ -7,4 +7,6 @@ pytest_plugins = [
     "tests.fixtures.serving",
     "tests.fixtures.http_replay",
     "tests.fixtures.kafka",
+    "tests.fixtures.accounts",
+    "tests.fixtures.redis",
 ]

@@ -41,6 +41,7 @@ def test_help_lists_every_subcommand() -> None:
         "maintain",
         "backfill",
         "quarantine",
+        "users",
     ):
         assert command in done.stdout
 

@@ -29,10 +29,17 @@ END = dt.date(2026, 6, 1)
 RWA = str(Path(sys.executable).with_name("rwa"))
 
 
-def rwa(cwd: Path, *args: str) -> str:
+def rwa(cwd: Path, *args: str, stdin: str | None = None) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RWA_")}
     done = subprocess.run(
-        [RWA, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
+        [RWA, *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert done.returncode == 0, (
         f"exit {done.returncode}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
@@ -95,6 +102,8 @@ def test_served_daily_bars_agree_with_hourly_bars(demo_dir: Path, tmp_path: Path
         httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
     ):
         assert client.get("/health").json()["store_ok"] is True
+        assert client.get("/assets").status_code == 401
+        client.headers["Authorization"] = f"Bearer {_log_in(demo_dir, client)}"
         listed = {asset["asset_id"] for asset in client.get("/assets").json()}
         assert set(ASSETS) <= listed and len(listed) >= 20
         risk = client.get("/risk", params={"limit": 500}).json()
@@ -120,6 +129,25 @@ def test_served_daily_bars_agree_with_hourly_bars(demo_dir: Path, tmp_path: Path
             daily = client.get(f"/assets/{asset_id}/ohlcv", params={"interval": "1d"})
             assert hourly.status_code == daily.status_code == 200
             assert_daily_matches_hourly(hourly.json()["bars"], daily.json()["bars"])
+
+
+def _log_in(demo_dir: Path, client: httpx.Client) -> str:
+    """What a new user does after the demo: create an account, log in; the access token."""
+    email, password = "analyst@example.com", "correct horse battery"
+    rwa(
+        demo_dir,
+        "users",
+        "create",
+        "--email",
+        email,
+        "--tier",
+        "enterprise",
+        "--password-stdin",
+        stdin=password + "\n",
+    )
+    login = client.post("/auth/login", json={"email": email, "password": password})
+    assert login.status_code == 200, login.text
+    return str(login.json()["access_token"])
 
 
 def assert_daily_matches_hourly(hourly: list[dict], daily: list[dict]) -> None:

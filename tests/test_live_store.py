@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from pipelines.serving.timescale_store import TimescaleStore
+from tests.fixtures.accounts import accounts_settings, provision
 from tests.fixtures.processes import free_port
 from tests.fixtures.sample_data import load_sample, sample_duckdb
 from tests.fixtures.serving import api_process
@@ -61,13 +62,16 @@ class Hammer:
     answer other than 200, and every transport error, is a failure."""
 
     base_url: str
+    headers: dict[str, str]
     requests: int = 0
     failures: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _client(self) -> None:
-        with httpx.Client(base_url=self.base_url, timeout=READ_TIMEOUT_S) as client:
+        with httpx.Client(
+            base_url=self.base_url, timeout=READ_TIMEOUT_S, headers=self.headers
+        ) as client:
             while not self._stop.is_set():
                 for path in READS:
                     self._read(client, path)
@@ -131,8 +135,10 @@ def served(cwd: Path, env: Mapping[str, str], log: Path) -> Iterator[str]:
         yield base_url
 
 
-def _demo_bars(base_url: str, asset_id: str = "btc") -> int:
-    answer = httpx.get(f"{base_url}/assets/{asset_id}/ohlcv", params=DEMO_BARS, timeout=30)
+def _demo_bars(base_url: str, headers: dict[str, str], asset_id: str = "btc") -> int:
+    answer = httpx.get(
+        f"{base_url}/assets/{asset_id}/ohlcv", params=DEMO_BARS, headers=headers, timeout=30
+    )
     assert answer.status_code == 200, answer.text
     return int(answer.json()["count"])
 
@@ -157,6 +163,8 @@ class LiveDemo:
     env: dict[str, str]
     base_url: str
     hammer: Hammer
+    #: An enterprise user's access token, accepted by every server on ``env``.
+    headers: dict[str, str]
     #: BTC bars of the demo's window the server answered after the demo.
     demo_bars: int
 
@@ -167,29 +175,31 @@ def live_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveDemo]:
     ``rwa demo`` built a small lake beside it and loaded it into that store."""
     cwd = tmp_path_factory.mktemp("live")
     sample_duckdb(cwd / "data" / "serving.duckdb")
-    env = _env(cwd)
+    credentials = provision(accounts_settings(cwd / "data"))
+    env = _env(cwd) | credentials.env()
+    headers = credentials.headers
     with served(cwd, env, cwd / "api.log") as base_url:
-        assert _demo_bars(base_url) == 0
-        with Hammer(base_url).running() as hammer:
+        assert _demo_bars(base_url, headers) == 0
+        with Hammer(base_url, headers).running() as hammer:
             rwa(cwd, env, "demo", *DEMO_ARGS, "--assets", ",".join(DEMO_ASSETS))
-        yield LiveDemo(cwd, env, base_url, hammer, _demo_bars(base_url))
+        yield LiveDemo(cwd, env, base_url, hammer, headers, _demo_bars(base_url, headers))
 
 
 def test_demo_loads_while_the_api_serves_and_the_api_serves_its_rows(live_demo: LiveDemo) -> None:
     _assert_no_failures(live_demo.hammer, "rwa demo")
     # The same server, never restarted; a few simulated bars are faulty and quarantined.
     assert 3 * 24 * 0.8 < live_demo.demo_bars <= 3 * 24
-    listed = httpx.get(f"{live_demo.base_url}/assets", timeout=30).json()
+    listed = httpx.get(f"{live_demo.base_url}/assets", headers=live_demo.headers, timeout=30).json()
     assert len(listed) > 3  # the load brought the whole reference catalog
 
 
 def test_rwa_load_while_the_api_serves(live_demo: LiveDemo) -> None:
     before = _snapshot(live_demo.base_url)
-    with Hammer(live_demo.base_url).running() as hammer:
+    with Hammer(live_demo.base_url, live_demo.headers).running() as hammer:
         rwa(live_demo.cwd, live_demo.env, "load")
     _assert_no_failures(hammer, "rwa load")
     assert _snapshot(live_demo.base_url) > before  # it follows the newly published snapshot
-    assert _demo_bars(live_demo.base_url) == live_demo.demo_bars
+    assert _demo_bars(live_demo.base_url, live_demo.headers) == live_demo.demo_bars
 
 
 def test_a_server_started_while_a_loader_writes_starts_and_serves(
@@ -221,12 +231,14 @@ def test_a_server_started_while_a_loader_writes_starts_and_serves(
     try:
         assert loader.stdout.readline().strip() == "written"
         with served(live_demo.cwd, live_demo.env, tmp_path / "api.log") as base_url:
-            assert httpx.get(f"{base_url}/assets/btc", timeout=30).json()["name"] == "Bitcoin"
-            assert _demo_bars(base_url) == live_demo.demo_bars
+            btc = httpx.get(f"{base_url}/assets/btc", headers=live_demo.headers, timeout=30)
+            assert btc.json()["name"] == "Bitcoin"
+            assert _demo_bars(base_url, live_demo.headers) == live_demo.demo_bars
             loader.stdin.write("\n")
             loader.stdin.flush()
             assert loader.wait(COMMAND_TIMEOUT_S) == 0
-            renamed = httpx.get(f"{base_url}/assets/btc", timeout=30).json()["name"]
+            btc = httpx.get(f"{base_url}/assets/btc", headers=live_demo.headers, timeout=30)
+            renamed = btc.json()["name"]
             assert renamed == "Renamed by the loader"
     finally:
         loader.kill()
@@ -243,10 +255,11 @@ def test_rwa_load_while_the_api_serves_timescaledb(
         with TimescaleStore(dsn) as store:
             store.migrate()
             load_sample(store)
-        env = _env(live_demo.cwd, serving_backend="timescaledb", timescale_dsn=dsn)
+        env = live_demo.env | _env(live_demo.cwd, serving_backend="timescaledb", timescale_dsn=dsn)
+        headers = live_demo.headers
         with served(live_demo.cwd, env, tmp_path / "api.log") as base_url:
-            assert _demo_bars(base_url) == 0
-            with Hammer(base_url).running() as hammer:
+            assert _demo_bars(base_url, headers) == 0
+            with Hammer(base_url, headers).running() as hammer:
                 rwa(live_demo.cwd, env, "load")
             _assert_no_failures(hammer, "rwa load into TimescaleDB")
-            assert _demo_bars(base_url) == live_demo.demo_bars
+            assert _demo_bars(base_url, headers) == live_demo.demo_bars

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: install, start the services the tests need, run the whole suite.
-# Services: TimescaleDB (chroot, cached under ~/.cache), a local S3 server (moto) and a Kafka
+# Services: TimescaleDB (chroot, cached under ~/.cache), Redis (Debian's redis-server on a
+# fixed loopback port, for the rate-limit tests), a local S3 server (moto) and a Kafka
 # broker (Tansu, its binary cached under ~/.cache), the last two started by the test fixtures on
 # free loopback ports. Extra arguments go to pytest.
 set -euo pipefail
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/../.."
 
 bash infra/local/install.sh
 bash infra/local/timescaledb.sh start
+bash infra/local/redis.sh start >/dev/null
 bash infra/local/kafka.sh install >/dev/null  # the test fixture starts it on a free port
 
 # Services must be there: a test that cannot reach one fails instead of skipping.

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.fixtures.accounts import ApiCredentials
 from tests.fixtures.processes import free_port
 from tests.fixtures.serving import api_process
 
@@ -33,11 +34,15 @@ def uvicorn_cli(port: int) -> list[str]:
 
 @contextmanager
 def running_server(
-    duckdb_file: Path, workdir: Path, argv: Callable[[int], Sequence[str]] = uvicorn_cli
+    duckdb_file: Path,
+    workdir: Path,
+    credentials: ApiCredentials,
+    argv: Callable[[int], Sequence[str]] = uvicorn_cli,
 ) -> Iterator[str]:
-    """Base URL of an API server on the DuckDB store ``duckdb_file``, configured through
-    ``RWA_*`` variables only; terminated afterwards, and checked to have shut down cleanly
-    (its lifespan ran to the end, closing the store)."""
+    """Base URL of an API server on the DuckDB store ``duckdb_file`` and the operational
+    database of ``credentials`` (whose token it accepts), configured through ``RWA_*``
+    variables only; terminated afterwards, and checked to have shut down cleanly (its
+    lifespan ran to the end, closing the store)."""
     port = free_port()
     env = {
         **os.environ,
@@ -45,6 +50,7 @@ def running_server(
         "RWA_DUCKDB_PATH": str(duckdb_file),
         "RWA_API_HOST": "127.0.0.1",
         "RWA_API_PORT": str(port),
+        **credentials.env(),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     }
     log = workdir / "server.log"

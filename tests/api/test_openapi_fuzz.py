@@ -31,6 +31,7 @@ from models.risk.engine import score_asset
 from models.risk.market import MarketHistory
 from pipelines.serving.duckdb_store import DuckDBStore
 from tests.api.live_server import running_server
+from tests.fixtures.accounts import ApiCredentials
 from tests.fixtures.sample_data import DAY, SAMPLE_ASSETS, T0, bars, sample_duckdb
 from tests.fixtures.serving import load_series
 
@@ -59,23 +60,26 @@ def _load_model_outputs(store: DuckDBStore) -> None:
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def base_url(
+    tmp_path_factory: pytest.TempPathFactory, api_credentials: ApiCredentials
+) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("fuzz")
     path = sample_duckdb(workdir / "serving.duckdb")
     with DuckDBStore(path) as store:
         load_series(store)
         _load_model_outputs(store)
         store.refresh_aggregates()
-    with running_server(path, workdir) as url:
+    with running_server(path, workdir, api_credentials) as url:
         yield url
 
 
-def _config() -> schemathesis.Config:
+def _config(headers: dict[str, str] | None = None) -> schemathesis.Config:
     # Every check is enabled by default (max_response_time only with a limit, set none).
     return schemathesis.Config.from_dict(
         {
             "seed": SEED,
             "generation": {"max-examples": MAX_EXAMPLES},
+            **({"headers": headers} if headers else {}),
         }
     )
 
@@ -93,14 +97,20 @@ def test_the_server_publishes_the_document_under_test(base_url: str) -> None:
 
 @schema.parametrize()
 @hypothesis.settings(deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
-def test_every_operation_answers_as_documented(case: Case, base_url: str) -> None:
-    case.call_and_validate(base_url=base_url)
+def test_every_operation_answers_as_documented(
+    case: Case, base_url: str, api_credentials: ApiCredentials
+) -> None:
+    # As an admin: every route reachable (the checks also send requests without credentials).
+    case.call_and_validate(base_url=base_url, headers=api_credentials.headers)
 
 
 @pytest.fixture(scope="module")
-def api_schema(base_url: str) -> schemathesis.BaseSchema:
-    """The document the server publishes, loaded over HTTP (its base URL is the server's)."""
-    return schemathesis.openapi.from_url(f"{base_url}/openapi.json", config=_config())
+def api_schema(base_url: str, api_credentials: ApiCredentials) -> schemathesis.BaseSchema:
+    """The document the server publishes, loaded over HTTP (its base URL is the server's),
+    called with an admin's token."""
+    return schemathesis.openapi.from_url(
+        f"{base_url}/openapi.json", config=_config(api_credentials.headers)
+    )
 
 
 def test_stateful_sequences_answer_as_documented(api_schema: schemathesis.BaseSchema) -> None:

@@ -11,19 +11,18 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
 from models.forecast.batch import prediction_rows
 from models.forecast.forecasters import Forecast, NaiveForecaster
 from pipelines.contracts.served import OHLCV_SCHEMA
-from pipelines.core.settings import Settings
 from pipelines.reference import load_assets
 from pipelines.serving.store import ServingStore
+from tests.fixtures.accounts import ApiCredentials, authorised_client
 
 LAST = dt.date(2026, 6, 30)
 
 
 @pytest.fixture
-def client(store: ServingStore) -> Iterator[TestClient]:
+def client(store: ServingStore, api_credentials: ApiCredentials) -> Iterator[TestClient]:
     store.migrate()
     store.upsert_assets(load_assets())
     closes = 100 * np.exp(np.cumsum(np.random.default_rng(2).normal(0, 0.02, 120)))
@@ -42,9 +41,7 @@ def client(store: ServingStore) -> Iterator[TestClient]:
         )
         store.upsert_predictions(prediction_rows(asset_id, path, LAST, generated, "m@1"))
         store.upsert_ohlcv(daily_bar(asset_id, LAST, close))
-    with TestClient(
-        create_app(store_factory=lambda: store, serving=Settings().serving)
-    ) as test_client:
+    with authorised_client(api_credentials, lambda: store) as test_client:
         yield test_client
 
 

@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
 from models.risk.batch import score_rows
 from models.risk.engine import MODEL_VERSION, score_asset
 from models.risk.market import MarketHistory
-from pipelines.core.settings import Settings
 from pipelines.reference import load_assets
 from pipelines.serving.store import ServingStore
+from tests.fixtures.accounts import ApiCredentials, authorised_client
 
 DAY = dt.date(2026, 6, 30)
 
@@ -28,7 +27,7 @@ def history(vol: float) -> MarketHistory:
 
 
 @pytest.fixture
-def client(store: ServingStore) -> Iterator[TestClient]:
+def client(store: ServingStore, api_credentials: ApiCredentials) -> Iterator[TestClient]:
     assets = load_assets()
     store.migrate()
     store.upsert_assets(assets)
@@ -37,9 +36,7 @@ def client(store: ServingStore) -> Iterator[TestClient]:
     store.upsert_risk_scores(score_rows(older))
     # paxg keeps yesterday's score
     store.upsert_risk_scores(score_rows([s for s in newer if s.asset_id != "paxg"]))
-    with TestClient(
-        create_app(store_factory=lambda: store, serving=Settings().serving)
-    ) as test_client:
+    with authorised_client(api_credentials, lambda: store) as test_client:
         yield test_client
 
 

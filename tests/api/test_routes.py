@@ -16,7 +16,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 import api.main
-from api.main import create_app
 from api.schemas import AssetDetail, AssetSummary
 from pipelines.contracts.reference import ASSET_CLASSES, Asset
 from pipelines.core.errors import StoreUnavailableError
@@ -24,16 +23,17 @@ from pipelines.core.settings import ServingSettings, Settings
 from pipelines.serving.duckdb_store import DuckDBStore
 from pipelines.serving.store import ServingStore, StoreHealth
 from pipelines.serving.timescale_store import TimescaleStore
+from tests.fixtures.accounts import ApiCredentials, authorised_client
 from tests.fixtures.sample_data import DAYS, HOURS, SAMPLE_ASSETS, T0, load_sample, sample_duckdb
 
 OHLCV = "/assets/ousg/ohlcv"
 
 
 @pytest.fixture
-def client(store: ServingStore) -> Iterator[TestClient]:
+def client(store: ServingStore, api_credentials: ApiCredentials) -> Iterator[TestClient]:
     load_sample(store)
-    app = create_app(store_factory=lambda: store, serving=Settings().serving)
-    with TestClient(app) as test_client:  # `with` runs the lifespan (opens/closes the store)
+    # `with` runs the lifespan (opens/closes the store)
+    with authorised_client(api_credentials, lambda: store) as test_client:
         yield test_client
 
 
@@ -67,6 +67,9 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "predictions",
         "sentiment",
         "risk",
+        "auth",
+        "account",
+        "admin",
     }
     assert set(spec["paths"]) == {
         "/health",
@@ -81,8 +84,23 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/assets/{asset_id}/sentiment",
         "/assets/{asset_id}/risk",
         "/risk",
+        "/auth/register",
+        "/auth/login",
+        "/auth/verify-2fa",
+        "/auth/refresh",
+        "/auth/logout",
+        "/me",
+        "/me/password",
+        "/me/export",
+        "/admin/users",
+        "/admin/users/{user_id}",
+        "/admin/audit",
     }
+    # /docs can authorise: both schemes are declared, and every data route asks for one.
+    assert set(spec["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
     ohlcv = spec["paths"]["/assets/{asset_id}/ohlcv"]["get"]
+    assert ohlcv["security"] == [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+    assert "security" not in spec["paths"]["/health"]["get"]
     assert {p["name"] for p in ohlcv["parameters"]} == {
         "asset_id",
         "resolution",
@@ -92,17 +110,20 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "limit",
     }
     assert [p["name"] for p in ohlcv["parameters"] if p.get("deprecated")] == ["interval"]
-    assert {"200", "404", "422"} <= set(ohlcv["responses"])
+    assert {"200", "401", "404", "422"} <= set(ohlcv["responses"])
 
 
 def _duckdb_settings(path: Path) -> ServingSettings:
     return Settings(serving_backend="duckdb", duckdb_path=path).serving
 
 
-def test_default_store_is_the_configured_duckdb_opened_read_only_and_closed(tmp_path: Path) -> None:
+def test_default_store_is_the_configured_duckdb_opened_read_only_and_closed(
+    tmp_path: Path, api_credentials: ApiCredentials
+) -> None:
     path = sample_duckdb(tmp_path / "serving.duckdb")
-    app = create_app(serving=_duckdb_settings(path))
-    with TestClient(app) as test_client:
+    test_client = authorised_client(api_credentials, serving=_duckdb_settings(path))
+    app = test_client.app
+    with test_client:
         assert [a["asset_id"] for a in test_client.get("/assets").json()] == ["btc", "ousg", "usdc"]
         assert "read-only" in app.state.store.health().detail
         # A load beside the open API succeeds, and the API serves it without a restart.
@@ -113,11 +134,13 @@ def test_default_store_is_the_configured_duckdb_opened_read_only_and_closed(tmp_
     assert not hasattr(app.state, "store")  # the lifespan closed it
 
 
-def test_startup_fails_clearly_when_the_store_cannot_be_opened(tmp_path: Path) -> None:
-    app = create_app(serving=_duckdb_settings(tmp_path / "missing.duckdb"))
+def test_startup_fails_clearly_when_the_store_cannot_be_opened(
+    tmp_path: Path, api_credentials: ApiCredentials
+) -> None:
+    serving = _duckdb_settings(tmp_path / "missing.duckdb")
     with (
         pytest.raises(StoreUnavailableError, match=r"missing\.duckdb"),
-        TestClient(app),
+        authorised_client(api_credentials, serving=serving),
     ):
         pass
 
@@ -135,13 +158,14 @@ def test_health_ok(client: TestClient, store: ServingStore) -> None:
     assert body["version"]
 
 
-def test_health_degraded_is_503_with_the_same_body() -> None:
+def test_health_degraded_is_503_with_the_same_body(api_credentials: ApiCredentials) -> None:
     # A store whose health check fails: the one case the real stores cannot be made to show
     # on demand. It is a mock of the interface, so any other call is recorded and checked.
     store = create_autospec(ServingStore, instance=True)
     store.health.return_value = StoreHealth(backend="fake", ok=False, detail="connection refused")
-    app = create_app(store_factory=lambda: store, serving=Settings().serving)
-    with TestClient(app) as test_client:
+    test_client = authorised_client(api_credentials, lambda: store)
+    app = test_client.app
+    with test_client:
         response = test_client.get("/health")
     assert response.status_code == 503
     assert response.json() == {
@@ -155,12 +179,12 @@ def test_health_degraded_is_503_with_the_same_body() -> None:
 
 
 @pytest.mark.timescaledb
-def test_reads_answer_503_when_the_store_becomes_unreachable(timescale_dsn: str) -> None:
+def test_reads_answer_503_when_the_store_becomes_unreachable(
+    timescale_dsn: str, api_credentials: ApiCredentials
+) -> None:
     store = TimescaleStore(timescale_dsn, pool_max=2)
     store.migrate()
-    with TestClient(
-        create_app(store_factory=lambda: store, serving=Settings().serving)
-    ) as test_client:
+    with authorised_client(api_credentials, lambda: store) as test_client:
         store.close()  # as if the server went away: every connection attempt now fails
         response = test_client.get("/assets")
         assert response.status_code == 503

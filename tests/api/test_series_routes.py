@@ -9,21 +9,18 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
 from api.schemas import FeaturesDayOut, ObservationOut, OnchainDayOut
 from pipelines.contracts.served import FEATURES, ONCHAIN, SENTIMENT, ServedTable
-from pipelines.core.settings import Settings
 from pipelines.serving.store import ServingStore
+from tests.fixtures.accounts import ApiCredentials, authorised_client
 from tests.fixtures.sample_data import T0
 from tests.fixtures.serving import DAYS_OF_SERIES, SENTIMENT_BASE, load_series, series_rows
 
 
 @pytest.fixture
-def client(store: ServingStore) -> Iterator[TestClient]:
+def client(store: ServingStore, api_credentials: ApiCredentials) -> Iterator[TestClient]:
     load_series(store)
-    with TestClient(
-        create_app(store_factory=lambda: store, serving=Settings().serving)
-    ) as test_client:
+    with authorised_client(api_credentials, lambda: store) as test_client:
         yield test_client
 
 

@@ -36,6 +36,7 @@ from pipelines.contracts.served import (
 from pipelines.core.settings import Settings
 from pipelines.serving.sql_store import SqlStore
 from pipelines.serving.store import ServingStore
+from tests.fixtures.accounts import ApiCredentials, authorised_client
 from tests.fixtures.sample_data import DAY, SAMPLE_ASSETS, T0, bars
 
 #: Each response model of rows of a served table. Their shared field names are the columns.
@@ -78,10 +79,11 @@ def test_the_openapi_document_says_null_exactly_where_the_store_allows_it(
 
 
 @pytest.fixture
-def client(store: ServingStore) -> Iterator[TestClient]:
+def client(store: ServingStore, api_credentials: ApiCredentials) -> Iterator[TestClient]:
     store.upsert_assets(SAMPLE_ASSETS)
-    app = create_app(store_factory=lambda: store, serving=Settings().serving)
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with authorised_client(
+        api_credentials, lambda: store, raise_server_exceptions=False
+    ) as test_client:
         yield test_client
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from pipelines.serving.duckdb_store import DuckDBStore
 from tests.api.live_server import running_server, uvicorn_cli
+from tests.fixtures.accounts import ApiCredentials
 from tests.fixtures.sample_data import HOURS, T0, sample_duckdb
 from tests.fixtures.serving import DAYS_OF_SERIES, load_series
 
@@ -40,14 +41,23 @@ def duckdb_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(params=sorted(LAUNCHERS))
-def server(request: pytest.FixtureRequest, duckdb_file: Path, tmp_path: Path) -> Iterator[str]:
+def server(
+    request: pytest.FixtureRequest,
+    duckdb_file: Path,
+    tmp_path: Path,
+    api_credentials: ApiCredentials,
+) -> Iterator[str]:
     """Base URL of a running server; the process is terminated at teardown."""
-    with running_server(duckdb_file, tmp_path, LAUNCHERS[request.param]) as base_url:
+    launcher = LAUNCHERS[request.param]
+    with running_server(duckdb_file, tmp_path, api_credentials, launcher) as base_url:
         yield base_url
 
 
-def test_real_server_serves_the_duckdb_store(server: str, duckdb_file: Path) -> None:
-    with httpx.Client(base_url=server, timeout=10) as http:
+def test_real_server_serves_the_duckdb_store(
+    server: str, duckdb_file: Path, api_credentials: ApiCredentials
+) -> None:
+    assert httpx.get(f"{server}/assets", timeout=10).status_code == 401
+    with httpx.Client(base_url=server, timeout=10, headers=api_credentials.headers) as http:
         health = http.get("/health")
         assert health.status_code == 200
         assert health.json()["store_backend"] == "duckdb"

@@ -3,13 +3,19 @@ tokens, and the operational database that holds what users write."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from pipelines.core.settings.base import Section, comma_separated
+
+#: A browser origin: scheme, host and optional port, nothing else.
+ORIGIN_PATTERN = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?")
+#: A rate in the `limits` notation: "5/minute", "20 per hour".
+RATE_PATTERN = r"^\d+ ?(/|per) ?(\d+ )?(second|minute|hour|day)s?$"
 
 
 class ApiSettings(Section):
@@ -50,6 +56,25 @@ class ApiSettings(Section):
         description="Where rate-limit counters live: memory:// (one process) or "
         "redis://host:port/db (shared by every worker; production).",
     )
+    rate_limit_strategy: Literal["moving-window", "fixed-window", "sliding-window-counter"] = Field(
+        validation_alias="RWA_RATE_LIMIT_STRATEGY",
+        default="moving-window",
+        description="How per-user limits count: moving-window (exact: N in any 60 s), "
+        "fixed-window (cheapest; up to 2N across a window edge) or sliding-window-counter.",
+    )
+    throttle_per_account: str = Field(
+        validation_alias="RWA_THROTTLE_PER_ACCOUNT",
+        default="5/minute",
+        pattern=RATE_PATTERN,
+        description="Failed logins or 2FA codes, or registrations, allowed per account "
+        "(e.g. 5/minute); then 429.",
+    )
+    throttle_per_client: str = Field(
+        validation_alias="RWA_THROTTLE_PER_CLIENT",
+        default="20/minute",
+        pattern=RATE_PATTERN,
+        description="The same attempts allowed per client address, across accounts.",
+    )
     metrics_token: SecretStr | None = Field(
         validation_alias="RWA_METRICS_TOKEN",
         default=None,
@@ -57,7 +82,26 @@ class ApiSettings(Section):
         "(admins can always read it); unset = admins only.",
     )
 
+    access_log: bool = Field(
+        validation_alias="RWA_API_ACCESS_LOG",
+        default=True,
+        description="Write one JSON access-log line per request (method, path, status, "
+        "duration, request id, user id; never query strings, headers or bodies).",
+    )
+
     _split_origins = field_validator("cors_origins", mode="before")(comma_separated)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _explicit_origins(cls, origins: list[str]) -> list[str]:
+        # Token cookies make requests credentialed: a wildcard would hand them to any site.
+        for origin in origins:
+            if not ORIGIN_PATTERN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin like https://app.example.com (no wildcard, "
+                    "no path)"
+                )
+        return origins
 
 
 class AuthSettings(Section):
