@@ -13,6 +13,7 @@ spawned workers import everything afresh, which is why the server sets it before
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -53,9 +54,21 @@ LOGINS = Counter(
 )
 
 
+#: Label children by (method, route[, status]): ``labels()`` takes a lock and builds a tuple on
+#: every call, and this runs on every request. Bounded: routes are templates, methods few.
+_latency: dict[tuple[str, str], Any] = {}
+_responses: dict[tuple[str, str, int], Any] = {}
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    REQUEST_SECONDS.labels(method, route).observe(seconds)
-    RESPONSES.labels(method, route, str(status)).inc()
+    latency = _latency.get((method, route))
+    if latency is None:
+        latency = _latency[method, route] = REQUEST_SECONDS.labels(method, route)
+    latency.observe(seconds)
+    responses = _responses.get((method, route, status))
+    if responses is None:
+        responses = _responses[method, route, status] = RESPONSES.labels(method, route, str(status))
+    responses.inc()
 
 
 def count_rate_limited(limit: str) -> None:

@@ -53,6 +53,9 @@ _API_HEADERS = (*_COMMON_HEADERS, (b"content-security-policy", _API_CSP.encode()
 _DOCS_HEADERS = (*_COMMON_HEADERS, (b"content-security-policy", _DOCS_CSP.encode()))
 _HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
+#: Methods kept as metric labels; any other a client invents is counted as OTHER.
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 #: Headers a browser script may read on a cross-origin response.
 EXPOSED_HEADERS = [
     "X-Request-ID",
@@ -176,7 +179,8 @@ class SecurityMiddleware:
     def _record(self, exchange: _Exchange, seconds: float) -> None:
         scope = exchange.scope
         route = _route_template(scope)
-        metrics.observe_request(scope["method"], route, exchange.status, seconds)
+        method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"
+        metrics.observe_request(method, route, exchange.status, seconds)
         if self.log is None:
             return
         principal = scope["state"].get("principal")

@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import Depends, HTTPException, Request, status
 
 from api.accounts.principal import Principal, Role
+from api.schemas import ErrorOut
 
 #: Tiers from lowest to highest; "or above" in a 403 follows this order.
 TIER_ORDER: tuple[Role, ...] = (Role.EXPLORER, Role.PROFESSIONAL, Role.ENTERPRISE, Role.ADMIN)
@@ -154,6 +155,14 @@ async def _bulk_gate(request: Request) -> None:
     if cap is not None and rows > cap:
         raise feature_denied(Feature.BULK_READS, f"limit above {cap} rows")
 
+
+#: The 403 of a gated route, for the OpenAPI document.
+TIER_REQUIRED: dict[int | str, dict[str, Any]] = {
+    status.HTTP_403_FORBIDDEN: {
+        "model": ErrorOut,
+        "description": "The caller's tier lacks this feature; the detail names the tier needed.",
+    }
+}
 
 #: Gates the data routes declare.
 INTRADAY_GATE = requires(Feature.INTRADAY_BARS, when=intraday_resolution)
