@@ -35,13 +35,13 @@ def run(api: ApiSettings, serving: ServingSettings) -> None:
     settings reach them as ``RWA_*`` variables, and Prometheus metrics go to a folder all
     workers share (``api.security.metrics``).
     """
-    serve = partial(uvicorn.run, factory=True, **uvicorn_options(api))
+    options = uvicorn_options(api)
     if api.workers == 1:
-        serve(partial(create_app, serving=serving))
+        uvicorn.run(partial(create_app, serving=serving), factory=True, **options)
         return
     os.environ.update(_as_variables(api) | _as_variables(serving))
     with _multiprocess_metrics():
-        serve("api.main:create_app", workers=api.workers)
+        uvicorn.run("api.main:create_app", factory=True, workers=api.workers, **options)
 
 
 def uvicorn_options(api: ApiSettings) -> dict[str, Any]:
