@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response
 from api.deps import ASSET_NOT_FOUND, STORE_UNAVAILABLE, KnownAssetId, OhlcvQueryDep, StoreDep
 from api.rendering import dump_json, envelope, json_response, rows_from_arrow
 from api.schemas import OhlcvBarOut, OhlcvResponse
+from api.security.tiers import INTRADAY_GATE, TIER_REQUIRED
 from pipelines.contracts.served import Resolution
 from pipelines.serving.store import ServingStore
 
@@ -19,7 +20,8 @@ router = APIRouter(prefix="/assets", tags=["market data"], responses=STORE_UNAVA
 @router.get(
     "/{asset_id}/ohlcv",
     response_model=OhlcvResponse,
-    responses=ASSET_NOT_FOUND,
+    responses=ASSET_NOT_FOUND | TIER_REQUIRED,
+    dependencies=[INTRADAY_GATE],
     summary="OHLCV bars of one asset",
 )
 def get_ohlcv(store: StoreDep, query: OhlcvQueryDep, asset_id: KnownAssetId) -> Response:

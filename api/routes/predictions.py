@@ -19,6 +19,7 @@ from api.schemas import (
     PredictionPointOut,
     PredictionsResponse,
 )
+from api.security.tiers import HORIZON_GATE, TIER_REQUIRED
 from pipelines.serving.store import ServingStore
 
 router = APIRouter(tags=["predictions"], responses=STORE_UNAVAILABLE)
@@ -34,7 +35,8 @@ class Horizon(IntEnum):
 @router.get(
     "/assets/{asset_id}/predictions",
     response_model=PredictionsResponse,
-    responses=ASSET_NOT_FOUND,
+    responses=ASSET_NOT_FOUND | TIER_REQUIRED,
+    dependencies=[HORIZON_GATE],
     summary="Latest forecast of one asset",
 )
 def get_predictions(
@@ -61,7 +63,13 @@ def _forecast(store: ServingStore, asset_id: str, horizon_days: int) -> dict[str
     return envelope(head, "predictions", rows_from_arrow(PredictionPointOut, points))
 
 
-@router.get("/predictions", response_model=ForecastPage, summary="Latest forecasts of all assets")
+@router.get(
+    "/predictions",
+    response_model=ForecastPage,
+    responses=TIER_REQUIRED,
+    dependencies=[HORIZON_GATE],
+    summary="Latest forecasts of all assets",
+)
 def list_predictions(
     store: StoreDep,
     horizon: Annotated[Horizon, Query(description="Days ahead: 7 or 30.")] = Horizon.week,
