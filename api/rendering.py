@@ -42,11 +42,7 @@ class UnservableValueError(ValueError):
 
 def json_response(content: object, status_code: int = 200) -> Response:
     """``content`` (dicts, lists, str, numbers, UTC datetimes, dates) as a JSON response."""
-    return Response(
-        orjson.dumps(content, option=_ORJSON_OPTIONS),
-        status_code=status_code,
-        media_type="application/json",
-    )
+    return Response(dump_json(content), status_code=status_code, media_type="application/json")
 
 
 def dump_json(content: object) -> bytes:
@@ -60,11 +56,19 @@ def envelope(
     """``head`` (validated, with ``field`` empty) as a JSON-ready dict in field order, with
     ``rows`` (or their JSON, as a fragment) in ``field``: the cheap validation of one
     object, none of the rows again."""
-    body = head.model_dump(mode="json")
+    body = {name: _big_int_as_json(value) for name, value in head.model_dump(mode="json").items()}
     if field not in body:
         raise KeyError(f"{type(head).__name__} has no field {field!r}")
     body[field] = rows
     return body
+
+
+def _big_int_as_json(value: object) -> object:
+    """An integer orjson cannot write (beyond 64 bits, e.g. a client's absurd ``offset``) as
+    the JSON literal pydantic writes for it; any other value as it is."""
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        return orjson.Fragment(str(value).encode())
+    return value
 
 
 @dataclass(frozen=True, slots=True)
