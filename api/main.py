@@ -20,6 +20,7 @@ from starlette.routing import Match
 from api.accounts.principal import Scope
 from api.accounts.service import Accounts
 from api.deps import (
+    BAD_REQUEST,
     FORBIDDEN,
     TOO_MANY_REQUESTS,
     UNAUTHORIZED,
@@ -178,11 +179,13 @@ def create_app(
             continue
         account = any(router is r for r in ACCOUNT_ROUTERS)
         scoped = [] if account else [requires_scope(Scope.READ_DATA)]
+        # Account routes take JSON bodies: one that is not JSON at all is FastAPI's 400.
+        bodies = BAD_REQUEST if account else {}
         # Authentication first: the scope and the rate limit read its principal.
         app.include_router(
             router,
             dependencies=[Depends(authenticated), *scoped, RATE_LIMITED],
-            responses=UNAUTHORIZED | FORBIDDEN | TOO_MANY_REQUESTS,
+            responses=UNAUTHORIZED | FORBIDDEN | TOO_MANY_REQUESTS | bodies,
         )
     # Not among the data routers: a scraper's token is not a user credential, so user
     # credentials are optional there (the route answers 401 when it has neither).
