@@ -20,6 +20,7 @@ from starlette.routing import Match
 from api.accounts.principal import Scope
 from api.accounts.service import Accounts
 from api.deps import (
+    BAD_REQUEST,
     FORBIDDEN,
     TOO_MANY_REQUESTS,
     UNAUTHORIZED,
@@ -179,12 +180,14 @@ def create_app(
             continue
         account = any(router is r for r in ACCOUNT_ROUTERS)
         scoped = [] if account else [requires_scope(Scope.READ_DATA)]
+        # Account routes take JSON bodies: one that cannot be decoded is a 400.
+        body_errors = BAD_REQUEST if account else {}
         # Authentication first: the scope, the rate limit and the bulk gate read its
         # principal; the bulk gate reads `limit` wherever a route has one (api.security.tiers).
         app.include_router(
             router,
             dependencies=[Depends(authenticated), *scoped, RATE_LIMITED, BULK_GATE],
-            responses=UNAUTHORIZED | FORBIDDEN | TOO_MANY_REQUESTS,
+            responses=UNAUTHORIZED | FORBIDDEN | TOO_MANY_REQUESTS | body_errors,
         )
     # Not among the data routers: a scraper's token is not a user credential, so user
     # credentials are optional there (the route answers 401 when it has neither).
