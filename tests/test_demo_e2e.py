@@ -48,9 +48,10 @@ def rwa(cwd: Path, *args: str, stdin: str | None = None) -> str:
 
 
 def demo_in_process(cwd: Path) -> str:
-    """What ``rwa demo`` with the fixture's flags prints when run in ``cwd``, run in this
-    process: the settings the command line builds there (its relative paths made absolute, for
-    the JVM's working directory is not ``cwd``), no ``RWA_*`` variable read."""
+    """The report ``rwa demo`` with the fixture's flags prints in ``cwd`` (not the demo key the
+    command prints after it: the first run made it), run in this process: the settings the
+    command line builds there (its relative paths made absolute, for the JVM's working
+    directory is not ``cwd``), no ``RWA_*`` variable read."""
     from pipelines.demo import run_demo
     from pipelines.lakehouse import Lakehouse
 
