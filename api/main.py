@@ -14,13 +14,24 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import Depends, FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.routing import Match
 
+from api.accounts.principal import Scope
 from api.accounts.service import Accounts
-from api.deps import TOO_MANY_REQUESTS, UNAUTHORIZED, authenticated, optionally_authenticated
-from api.routes import PUBLIC_ROUTERS, ROUTERS
+from api.deps import (
+    FORBIDDEN,
+    TOO_MANY_REQUESTS,
+    UNAUTHORIZED,
+    authenticated,
+    optionally_authenticated,
+    requires_scope,
+)
+from api.routes import ACCOUNT_ROUTERS, PUBLIC_ROUTERS, ROUTERS
 from api.routes import metrics as metrics_route
 from api.security import middleware as security
 from api.security.ratelimit import RATE_LIMITED
+from api.security.tiers import BULK_GATE
 from pipelines.core.errors import NotFoundError, StoreUnavailableError
 from pipelines.core.settings import ServingSettings, Settings, get_settings
 from pipelines.serving import open_store
@@ -117,6 +128,20 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's 405 lists the methods of the first route of the path only; where several
+    routes serve one path (GET and DELETE /me) ``Allow`` must name them all."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return JSONResponse(
+        status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
+        content={"detail": "Method Not Allowed"},
+        headers={"Allow": ", ".join(sorted(methods))},
+    )
+
+
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
 
@@ -147,16 +172,20 @@ def create_app(
     # Store errors raised on purpose become clear statuses instead of a bare 500.
     app.add_exception_handler(StoreUnavailableError, _store_unavailable)
     app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
     for router in ROUTERS:
         if any(router is public for public in PUBLIC_ROUTERS):
             app.include_router(router)
-        else:
-            # Authentication first: the rate limit counts per principal.
-            app.include_router(
-                router,
-                dependencies=[Depends(authenticated), RATE_LIMITED],
-                responses=UNAUTHORIZED | TOO_MANY_REQUESTS,
-            )
+            continue
+        account = any(router is r for r in ACCOUNT_ROUTERS)
+        scoped = [] if account else [requires_scope(Scope.READ_DATA)]
+        # Authentication first: the scope, the rate limit and the bulk gate read its
+        # principal; the bulk gate reads `limit` wherever a route has one (api.security.tiers).
+        app.include_router(
+            router,
+            dependencies=[Depends(authenticated), *scoped, RATE_LIMITED, BULK_GATE],
+            responses=UNAUTHORIZED | FORBIDDEN | TOO_MANY_REQUESTS,
+        )
     # Not among the data routers: a scraper's token is not a user credential, so user
     # credentials are optional there (the route answers 401 when it has neither).
     app.include_router(metrics_route.router, dependencies=[Depends(optionally_authenticated)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 from api.accounts.keys import decode_scopes
 from api.accounts.principal import Role, Scope
@@ -14,7 +14,12 @@ from api.accounts.principal import Role, Scope
 #: not checked: there is no mail in this product yet.
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(
+        max_length=320,
+        # No space or ASCII control character (PostgreSQL refuses NUL in text). Spelt out, not
+        # `\s`, which means more in Python than in the document's (ECMAScript) regexes.
+        pattern=r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$",
+    ),
 ]
 #: Long enough to resist guessing, short enough that hashing it is no denial of service.
 NewPassword = Annotated[str, Field(min_length=10, max_length=128)]
@@ -39,19 +44,19 @@ class LoginIn(_In):
     email: Email
     password: Password
     #: Web clients: also set the tokens as HttpOnly, SameSite=strict cookies.
-    use_cookies: bool = False
+    use_cookies: StrictBool = False
 
 
 class TwoFactorIn(_In):
     challenge_token: Token
     code: Annotated[str, Field(min_length=6, max_length=32)]
-    use_cookies: bool = False
+    use_cookies: StrictBool = False
 
 
 class RefreshIn(_In):
     #: Optional when the refresh cookie is sent instead.
     refresh_token: Token | None = None
-    use_cookies: bool = False
+    use_cookies: StrictBool = False
 
 
 class PasswordChangeIn(_In):
@@ -93,7 +98,7 @@ class UserOut(BaseModel):
 
 class UserPatchIn(_In):
     role: Role | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class AuditEntryOut(BaseModel):
