@@ -22,8 +22,10 @@ from pipelines.contracts.reference import Asset, AssetClass
 from pipelines.serving.store import ServingStore
 
 
-def get_store(request: Request) -> ServingStore:
-    """The store the lifespan opened; one per process, shared by all requests."""
+async def get_store(request: Request) -> ServingStore:
+    """The store the lifespan opened; one per process, shared by all requests. Async because
+    it never blocks: FastAPI runs a plain ``def`` dependency in its thread pool, a hop that
+    costs more than this does."""
     store: ServingStore | None = getattr(request.app.state, "store", None)
     if store is None:
         # Only reachable when the app is driven without its lifespan (e.g. a bare TestClient).
@@ -139,7 +141,11 @@ TOO_MANY_REQUESTS: Responses = {
     }
 }
 FORBIDDEN: Responses = {
-    status.HTTP_403_FORBIDDEN: {"model": ErrorOut, "description": "Not allowed for this role."}
+    status.HTTP_403_FORBIDDEN: {
+        "model": ErrorOut,
+        "description": "Not allowed: the credential lacks a scope, the role is not admin, or "
+        "the tier lacks a feature (the detail names the scope or the tier needed).",
+    }
 }
 
 

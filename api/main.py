@@ -32,6 +32,7 @@ from api.routes import ACCOUNT_ROUTERS, PUBLIC_ROUTERS, ROUTERS
 from api.routes import metrics as metrics_route
 from api.security import middleware as security
 from api.security.ratelimit import RATE_LIMITED
+from api.security.tiers import BULK_GATE
 from pipelines.core.errors import NotFoundError, StoreUnavailableError
 from pipelines.core.settings import ServingSettings, Settings, get_settings
 from pipelines.serving import open_store
@@ -179,13 +180,14 @@ def create_app(
             continue
         account = any(router is r for r in ACCOUNT_ROUTERS)
         scoped = [] if account else [requires_scope(Scope.READ_DATA)]
-        # Account routes take JSON bodies: one that is not JSON at all is FastAPI's 400.
-        bodies = BAD_REQUEST if account else {}
-        # Authentication first: the scope and the rate limit read its principal.
+        # Account routes take JSON bodies: one that cannot be decoded is a 400.
+        body_errors = BAD_REQUEST if account else {}
+        # Authentication first: the scope, the rate limit and the bulk gate read its
+        # principal; the bulk gate reads `limit` wherever a route has one (api.security.tiers).
         app.include_router(
             router,
-            dependencies=[Depends(authenticated), *scoped, RATE_LIMITED],
-            responses=UNAUTHORIZED | FORBIDDEN | TOO_MANY_REQUESTS | bodies,
+            dependencies=[Depends(authenticated), *scoped, RATE_LIMITED, BULK_GATE],
+            responses=UNAUTHORIZED | FORBIDDEN | TOO_MANY_REQUESTS | body_errors,
         )
     # Not among the data routers: a scraper's token is not a user credential, so user
     # credentials are optional there (the route answers 401 when it has neither).

@@ -1,7 +1,14 @@
-"""End to end, as a user runs it: `rwa demo` twice, then `rwa serve` answering over HTTP."""
+"""End to end, as a user runs it: `rwa demo` twice, then `rwa serve` answering over HTTP.
+
+The first demo runs as the user's command (a process of its own); the rerun, which checks that
+a second demo over the same window changes nothing, runs the same demo in this process: it
+shares the suite's Spark session and imports instead of paying a process start-up again.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import os
 import re
 import subprocess
@@ -12,11 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pipelines.core.settings import Settings
 from tests.fixtures.processes import free_port, running
 
 ASSETS = ["btc", "usdc", "ousg", "buidl", "paxg", "realt-4680-buckingham", "syrupusdc"]
 #: Enough daily history for the forecasts (30 days at least).
 DAYS = 35
+END = dt.date(2026, 6, 1)
 RWA = str(Path(sys.executable).with_name("rwa"))
 
 
@@ -38,19 +47,66 @@ def rwa(cwd: Path, *args: str, stdin: str | None = None) -> str:
     return done.stdout
 
 
+#: What `rwa demo` ends with: a ready API key.
+DEMO_KEY = re.compile(r"^  export RWA_API_KEY=(rwa_\S+)$", re.MULTILINE)
+
+
+def demo_in_process(cwd: Path) -> str:
+    """What ``rwa demo`` with the fixture's flags prints when run in ``cwd``, run in this
+    process: the settings the command line builds there (its relative paths made absolute, for
+    the JVM's working directory is not ``cwd``), no ``RWA_*`` variable read; like the command,
+    it ends with a fresh demo key."""
+    from api.accounts.cli import print_demo_key
+    from pipelines.demo import run_demo
+    from pipelines.lakehouse import Lakehouse
+
+    with pytest.MonkeyPatch.context() as env:
+        for name in [name for name in os.environ if name.startswith("RWA_")]:
+            env.delenv(name)
+        settings = Settings(
+            sim_days=DAYS,
+            sim_end=END,
+            sim_assets=ASSETS,
+            lake_root=str(cwd / "data/lake"),
+            state_dir=cwd / "data/state",
+            duckdb_path=cwd / "data/serving.duckdb",
+            ops_db_url=f"sqlite:///{cwd / 'data/ops.db'}",
+            jwt_key_file=cwd / "data/jwt.key",
+        )
+        out = io.StringIO()
+        run_demo(Lakehouse.from_settings(settings), out)
+        print_demo_key(settings, out)
+    return out.getvalue()
+
+
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """`rwa demo` twice in one folder: the folder and both runs' output."""
     cwd = tmp_path_factory.mktemp("demo")
-    args = ("demo", "--days", str(DAYS), "--end", "2026-06-01", "--assets", ",".join(ASSETS))
+    args = ("demo", "--days", str(DAYS), "--end", str(END), "--assets", ",".join(ASSETS))
     first = rwa(cwd, *args)
     silver = re.search(r"silver +prices ([\d,]+), quarantine ([\d,]+)", first)
     assert silver is not None, first
     valid, quarantined = (int(n.replace(",", "")) for n in silver.groups())
     assert valid + quarantined == len(ASSETS) * DAYS * 24  # every simulated bar is accounted for
-    second = rwa(cwd, *args)
+    second = demo_in_process(cwd)
     assert "0 envelopes in 0 new objects" in second
     assert "0 inserted, 0 updated" in second
-    return cwd
+    return cwd, first, second
+
+
+@pytest.fixture(scope="module")
+def demo_dir(demo_runs: tuple[Path, str, str]) -> Path:
+    return demo_runs[0]
+
+
+@pytest.fixture(scope="module")
+def demo_keys(demo_runs: tuple[Path, str, str]) -> tuple[str, str]:
+    """The keys the two demo runs printed (the second revoked the first)."""
+    keys = [DEMO_KEY.search(output) for output in demo_runs[1:]]
+    assert all(keys), demo_runs[2][-1000:]
+    first, second = (match.group(1) for match in keys if match)
+    return first, second
 
 
 def test_demo_fills_every_layer(demo_dir: Path) -> None:
@@ -60,7 +116,9 @@ def test_demo_fills_every_layer(demo_dir: Path) -> None:
     assert (demo_dir / "data/serving.duckdb").is_file()
 
 
-def test_served_daily_bars_agree_with_hourly_bars(demo_dir: Path, tmp_path: Path) -> None:
+def test_served_daily_bars_agree_with_hourly_bars(
+    demo_dir: Path, demo_keys: tuple[str, str], tmp_path: Path
+) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RWA_")}
     with (
@@ -71,6 +129,11 @@ def test_served_daily_bars_agree_with_hourly_bars(demo_dir: Path, tmp_path: Path
     ):
         assert client.get("/health").json()["store_ok"] is True
         assert client.get("/assets").status_code == 401
+        # The key the demo printed works at once; the rerun revoked the first run's key.
+        revoked, demo_key = demo_keys
+        assert client.get("/assets/btc", headers={"X-API-Key": revoked}).status_code == 401
+        btc = client.get("/assets/btc", headers={"Authorization": f"Bearer {demo_key}"})
+        assert btc.status_code == 200, btc.text
         client.headers["Authorization"] = f"Bearer {_log_in(demo_dir, client)}"
         listed = {asset["asset_id"] for asset in client.get("/assets").json()}
         assert set(ASSETS) <= listed and len(listed) >= 20

@@ -160,6 +160,16 @@ class LexiconScorer(SentimentScorer):
 def load_scorer(settings: ModelSettings) -> SentimentScorer:
     """FinBERT from ``RWA_SENTIMENT_MODEL`` when it loads; else the lexicon, with the reason
     logged (and the lexicon's own ``model_version`` on every score)."""
+    if not settings.sentiment_allow_download and not _found_locally(settings.sentiment_model):
+        # Importing torch and transformers takes 10-90 s on a busy machine: an offline machine
+        # without the model would pay it only to learn what the cache already says.
+        log.warning(
+            "sentiment model %r could not be loaded (not a local folder nor in the Hugging "
+            "Face cache, and RWA_SENTIMENT_ALLOW_DOWNLOAD is off); scoring with the "
+            "Loughran-McDonald lexicon instead",
+            settings.sentiment_model,
+        )
+        return LexiconScorer()
     try:
         return FinBertScorer(
             settings.sentiment_model,
@@ -175,3 +185,16 @@ def load_scorer(settings: ModelSettings) -> SentimentScorer:
             str(error).splitlines()[0] if str(error) else type(error).__name__,
         )
         return LexiconScorer()
+
+
+def _found_locally(path_or_id: str) -> bool:
+    """Whether ``from_pretrained(path_or_id, local_files_only=True)`` can find a checkpoint: an
+    existing folder, or a hub id whose config is in the local Hugging Face cache."""
+    if Path(path_or_id).exists():
+        return True
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(path_or_id, "config.json"), str)
+    except ValueError:  # not a valid hub id either (a missing folder's path)
+        return False

@@ -3,6 +3,7 @@ BERT saved locally), the lexicon fallback, and the choice between them."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +97,21 @@ def test_load_scorer_uses_the_model_when_it_loads_and_the_lexicon_otherwise(
     assert isinstance(load_scorer(missing.models), LexiconScorer)
     offline_id = Settings(sentiment_model="ProsusAI/finbert", sentiment_allow_download=False)
     assert isinstance(load_scorer(offline_id.models), LexiconScorer)
+
+
+def test_a_hub_id_in_the_local_cache_loads_offline(
+    tiny_finbert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache check that spares an offline machine the torch import must not refuse a hub id
+    whose snapshot is cached (the layout ``huggingface_hub`` downloads into)."""
+    from huggingface_hub import constants
+
+    repo = tmp_path / "hub" / "models--local--tiny-finbert"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    shutil.copytree(tiny_finbert, repo / "snapshots" / ("0" * 40))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    offline = Settings(sentiment_model="local/tiny-finbert", sentiment_allow_download=False)
+    scorer = load_scorer(offline.models)
+    assert isinstance(scorer, FinBertScorer)
+    assert scorer.model_version == "finbert:local/tiny-finbert"
