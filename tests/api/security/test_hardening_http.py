@@ -162,6 +162,13 @@ def test_access_log_is_json_with_request_ids_and_no_secrets(
     assert line["duration_ms"] >= 0 and line["pid"]
     logged_in = server.access_line(login.headers["x-request-id"])
     assert logged_in["path"] == "/auth/login" and logged_in["status"] == 200
+    created = http.post("/me/keys", json={"name": "log test"}, headers=explorer.headers)
+    assert created.status_code == 201
+    key = created.json()["key"]
+    for headers in ({"Authorization": f"Bearer {key}"}, {"X-API-Key": key}):
+        by_key = http.get("/assets", headers=headers)
+        assert by_key.status_code == 200
+        assert server.access_line(by_key.headers["x-request-id"])["user_id"] == explorer.user_id
     log = Path(server.log).read_text()
     for secret in (
         explorer.password,
@@ -169,6 +176,7 @@ def test_access_log_is_json_with_request_ids_and_no_secrets(
         tokens["refresh_token"],
         explorer.access_token,
         leaky,
+        key,
         SCRAPER_TOKEN,
     ):
         assert secret not in log
