@@ -184,6 +184,8 @@ def authenticated(
     a Bearer access token or the access-token cookie; else 401. Stored in
     ``request.state.principal`` for the rate limits, tier gates and access log."""
     credential = bearer.credentials if bearer is not None else None
+    # A present but empty X-API-Key is a (bad) key too, never ignored in favour of a token.
+    api_key = request.headers.get("x-api-key", api_key)
     if credential is None and api_key is None and ACCESS_COOKIE not in request.cookies:
         raise unauthorized()
     principal = _principal(request, session, accounts, credential, api_key)

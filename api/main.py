@@ -7,13 +7,17 @@ it with their own store.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import Depends, FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from api.accounts.service import Accounts
 from api.deps import TOO_MANY_REQUESTS, UNAUTHORIZED, authenticated, optionally_authenticated
@@ -121,6 +125,38 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
 
 
+#: What FastAPI answers (400) for a body it cannot decode (not UTF-8, say).
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the OpenAPI document lists at the request's path (Starlette's 405 names
+    only those of the first route matching the path, where a path has one route per method)."""
+    paths: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+        request.app.state, "allowed_methods", None
+    )
+    if paths is None:
+        paths = [
+            (compile_path(path)[0], sorted(method.upper() for method in operations))
+            for path, operations in request.app.openapi()["paths"].items()
+        ]
+        request.app.state.allowed_methods = paths
+    return next((methods for pattern, methods in paths if pattern.match(request.url.path)), [])
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == status.HTTP_400_BAD_REQUEST and exc.detail == _UNREADABLE_BODY:
+        # Bad input like any other: 422 naming the body, as the OpenAPI document promises.
+        error = {"type": "json_invalid", "loc": ["body"], "msg": "the body is not UTF-8 JSON"}
+        return JSONResponse(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": [error]}
+        )
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+    return await http_exception_handler(request, exc)
+
+
 def open_accounts(settings: Settings) -> Accounts:
     return Accounts.open(settings.ops_db, settings.auth, settings.orchestration.deployment)
 
@@ -147,6 +183,7 @@ def create_app(
     # Store errors raised on purpose become clear statuses instead of a bare 500.
     app.add_exception_handler(StoreUnavailableError, _store_unavailable)
     app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     for router in ROUTERS:
         if any(router is public for public in PUBLIC_ROUTERS):
             app.include_router(router)

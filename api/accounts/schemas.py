@@ -5,16 +5,30 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from api.accounts.keys import decode_scopes
 from api.accounts.principal import Role, Scope
+
+#: One @, a dot in the domain, no spaces (any that str.strip would remove) or control
+#: characters. Spelled out rather than ``\s``: regex engines disagree on what ``\s`` covers
+#: (U+0085, say), and the document's pattern must accept exactly what the server does.
+_NOT_IN_EMAIL = r"@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_EMAIL_PATTERN = rf"^[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+\.[^{_NOT_IN_EMAIL}]+$"
 
 #: A plausible address (one @, a dot in the domain); stored lower-case. Deliverability is
 #: not checked: there is no mail in this product yet.
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(max_length=320, pattern=_EMAIL_PATTERN),
 ]
 #: Long enough to resist guessing, short enough that hashing it is no denial of service.
 NewPassword = Annotated[str, Field(min_length=10, max_length=128)]
@@ -39,19 +53,19 @@ class LoginIn(_In):
     email: Email
     password: Password
     #: Web clients: also set the tokens as HttpOnly, SameSite=strict cookies.
-    use_cookies: bool = False
+    use_cookies: StrictBool = False
 
 
 class TwoFactorIn(_In):
     challenge_token: Token
     code: Annotated[str, Field(min_length=6, max_length=32)]
-    use_cookies: bool = False
+    use_cookies: StrictBool = False
 
 
 class RefreshIn(_In):
     #: Optional when the refresh cookie is sent instead.
     refresh_token: Token | None = None
-    use_cookies: bool = False
+    use_cookies: StrictBool = False
 
 
 class PasswordChangeIn(_In):
@@ -93,7 +107,7 @@ class UserOut(BaseModel):
 
 class UserPatchIn(_In):
     role: Role | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class AuditEntryOut(BaseModel):
@@ -122,10 +136,22 @@ class ExportOut(BaseModel):
 # --- API keys and TOTP 2FA (api.routes.keys, api.routes.two_factor) ------------------------
 
 
+def _json_integer(value: object) -> object:
+    """An integer as JSON Schema has it: 3 or 3.0, never "3" or true (which pydantic's lax
+    mode would take)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+#: A key's label: any text without control characters.
+KeyName = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+
+
 class ApiKeyIn(_In):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = (
-        Field(description="A label to tell keys apart, e.g. 'notebook on my laptop'.")
-    )
+    name: KeyName = Field(description="A label to tell keys apart, e.g. 'notebook on my laptop'.")
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(Scope))] = Field(
         default_factory=lambda: [Scope.READ_DATA],
         description="read:data reads the data routes; manage:account also manages the "
@@ -134,6 +160,8 @@ class ApiKeyIn(_In):
     expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
         default=None, description="Days until the key stops working; default: never."
     )
+
+    _integer_days = field_validator("expires_in_days", mode="before")(_json_integer)
 
 
 class ApiKeyOut(BaseModel):

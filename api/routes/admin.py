@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from pydantic import Field
 from sqlalchemy import select
 
 from api.accounts import audit, sessions
@@ -14,7 +14,7 @@ from api.accounts.principal import Role
 from api.accounts.schemas import AuditEntryOut, UserOut, UserPatchIn
 from api.accounts.tables import User
 from api.deps import FORBIDDEN, UNAUTHORIZED, AdminOnly, Client, DbSession, admin_only
-from api.schemas import ErrorOut
+from api.schemas import ErrorOut, QueryInstant
 
 router = APIRouter(
     prefix="/admin",
@@ -23,6 +23,8 @@ router = APIRouter(
     responses=UNAUTHORIZED | FORBIDDEN,
 )
 
+#: A user id (a 32-bit integer column on PostgreSQL: larger values name no user).
+UserId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip.")]
 
@@ -53,7 +55,11 @@ def list_users(
     summary="Change a user's role (tier) or deactivate them",
 )
 def update_user(
-    user_id: int, body: UserPatchIn, session: DbSession, admin: AdminOnly, client: Client
+    user_id: Annotated[UserId, Path(description="The user's id.")],
+    body: UserPatchIn,
+    session: DbSession,
+    admin: AdminOnly,
+    client: Client,
 ) -> UserOut:
     """A deactivated user's sessions end and their credentials are refused at once. An
     admin cannot demote or deactivate themselves (409), so the last admin stays one."""
@@ -94,9 +100,9 @@ def read_audit_log(
     session: DbSession,
     action: Annotated[str | None, Query(max_length=64, description="e.g. auth.login")] = None,
     outcome: Annotated[Outcome | None, Query()] = None,
-    user_id: Annotated[int | None, Query(description="Entries by or about this user.")] = None,
-    since: Annotated[dt.datetime | None, Query(description="From this time (inclusive).")] = None,
-    until: Annotated[dt.datetime | None, Query(description="Before this time.")] = None,
+    user_id: Annotated[UserId | None, Query(description="Entries by or about this user.")] = None,
+    since: Annotated[QueryInstant | None, Query(description="From this time (inclusive).")] = None,
+    until: Annotated[QueryInstant | None, Query(description="Before this time.")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[AuditEntryOut]:
@@ -105,14 +111,7 @@ def read_audit_log(
         action=action,
         outcome=outcome.value if outcome is not None else None,
         user_id=user_id,
-        since=_utc(since),
-        until=_utc(until),
+        since=since,
+        until=until,
     )
     return [AuditEntryOut.model_validate(e) for e in audit.entries(session, where, limit, offset)]
-
-
-def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    """Query times without an offset are UTC, as everywhere in the API."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=dt.UTC)
