@@ -22,8 +22,10 @@ from pipelines.contracts.reference import Asset, AssetClass
 from pipelines.serving.store import ServingStore
 
 
-def get_store(request: Request) -> ServingStore:
-    """The store the lifespan opened; one per process, shared by all requests."""
+async def get_store(request: Request) -> ServingStore:
+    """The store the lifespan opened; one per process, shared by all requests. Async because
+    it never blocks: FastAPI runs a plain ``def`` dependency in its thread pool, a hop that
+    costs more than this does."""
     store: ServingStore | None = getattr(request.app.state, "store", None)
     if store is None:
         # Only reachable when the app is driven without its lifespan (e.g. a bare TestClient).
@@ -128,6 +130,10 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API 
 UNAUTHORIZED: Responses = {
     status.HTTP_401_UNAUTHORIZED: {"model": ErrorOut, "description": "No or bad credentials."}
 }
+#: What routes with a JSON body declare: a body that is not JSON at all.
+BAD_REQUEST: Responses = {
+    status.HTTP_400_BAD_REQUEST: {"model": ErrorOut, "description": "The body is not JSON."}
+}
 TOO_MANY_REQUESTS: Responses = {
     status.HTTP_429_TOO_MANY_REQUESTS: {
         "model": ErrorOut,
@@ -135,7 +141,11 @@ TOO_MANY_REQUESTS: Responses = {
     }
 }
 FORBIDDEN: Responses = {
-    status.HTTP_403_FORBIDDEN: {"model": ErrorOut, "description": "Not allowed for this role."}
+    status.HTTP_403_FORBIDDEN: {
+        "model": ErrorOut,
+        "description": "Not allowed: the credential lacks a scope, the role is not admin, or "
+        "the tier lacks a feature (the detail names the scope or the tier needed).",
+    }
 }
 
 
@@ -184,8 +194,9 @@ def authenticated(
     a Bearer access token or the access-token cookie; else 401. Stored in
     ``request.state.principal`` for the rate limits, tier gates and access log."""
     credential = bearer.credentials if bearer is not None else None
-    # A present but empty X-API-Key is a (bad) key too, never ignored in favour of a token.
-    api_key = request.headers.get("x-api-key", api_key)
+    # The header itself, not the scheme's value: an empty X-API-Key is a (bad) key too, never
+    # a reason to fall back to another credential.
+    api_key = request.headers.get(_api_key.model.name)
     if credential is None and api_key is None and ACCESS_COOKIE not in request.cookies:
         raise unauthorized()
     principal = _principal(request, session, accounts, credential, api_key)
@@ -208,6 +219,17 @@ def optionally_authenticated(
 
 
 Authenticated = Annotated[Principal, Depends(authenticated)]
+
+
+def requires_scope(scope: Scope) -> Any:
+    """A dependency refusing (403) a credential without ``scope``: an API key made only to
+    read data cannot manage the account, nor the reverse. Access tokens have every scope."""
+
+    def check(principal: Authenticated) -> None:
+        if not principal.can(scope):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"needs scope {scope.value}")
+
+    return Depends(check)
 
 
 def admin_only(principal: Authenticated) -> Principal:

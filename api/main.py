@@ -14,17 +14,25 @@ from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import Depends, FastAPI, Request, status
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi.responses import JSONResponse
 from starlette.routing import compile_path
 
+from api.accounts.principal import Scope
 from api.accounts.service import Accounts
-from api.deps import TOO_MANY_REQUESTS, UNAUTHORIZED, authenticated, optionally_authenticated
-from api.routes import PUBLIC_ROUTERS, ROUTERS
+from api.deps import (
+    BAD_REQUEST,
+    FORBIDDEN,
+    TOO_MANY_REQUESTS,
+    UNAUTHORIZED,
+    authenticated,
+    optionally_authenticated,
+    requires_scope,
+)
+from api.routes import ACCOUNT_ROUTERS, PUBLIC_ROUTERS, ROUTERS
 from api.routes import metrics as metrics_route
 from api.security import middleware as security
 from api.security.ratelimit import RATE_LIMITED
+from api.security.tiers import BULK_GATE
 from pipelines.core.errors import NotFoundError, StoreUnavailableError
 from pipelines.core.settings import ServingSettings, Settings, get_settings
 from pipelines.serving import open_store
@@ -121,17 +129,10 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _not_found(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
-
-
-#: What FastAPI answers (400) for a body it cannot decode (not UTF-8, say).
-_UNREADABLE_BODY = "There was an error parsing the body"
-
-
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method the OpenAPI document lists at the request's path (Starlette's 405 names
-    only those of the first route matching the path, where a path has one route per method)."""
+    """Every method the OpenAPI document lists at the request's path. (The app's routes are
+    FastAPI's wrappers of the included routers, not ``APIRoute``s, so the document is the
+    reliable list; built once per app.)"""
     paths: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
         request.app.state, "allowed_methods", None
     )
@@ -144,17 +145,18 @@ def _allowed_methods(request: Request) -> list[str]:
     return next((methods for pattern, methods in paths if pattern.match(request.url.path)), [])
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == status.HTTP_400_BAD_REQUEST and exc.detail == _UNREADABLE_BODY:
-        # Bad input like any other: 422 naming the body, as the OpenAPI document promises.
-        error = {"type": "json_invalid", "loc": ["body"], "msg": "the body is not UTF-8 JSON"}
-        return JSONResponse(
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": [error]}
-        )
-    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
-        exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed_methods(request))}
-    return await http_exception_handler(request, exc)
+async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's 405 lists the methods of the first route of the path only; where several
+    routes serve one path (GET and DELETE /me) ``Allow`` must name them all."""
+    return JSONResponse(
+        status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
+        content={"detail": "Method Not Allowed"},
+        headers={"Allow": ", ".join(_allowed_methods(request))},
+    )
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
 
 
 def open_accounts(settings: Settings) -> Accounts:
@@ -183,17 +185,22 @@ def create_app(
     # Store errors raised on purpose become clear statuses instead of a bare 500.
     app.add_exception_handler(StoreUnavailableError, _store_unavailable)
     app.add_exception_handler(NotFoundError, _not_found)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
     for router in ROUTERS:
         if any(router is public for public in PUBLIC_ROUTERS):
             app.include_router(router)
-        else:
-            # Authentication first: the rate limit counts per principal.
-            app.include_router(
-                router,
-                dependencies=[Depends(authenticated), RATE_LIMITED],
-                responses=UNAUTHORIZED | TOO_MANY_REQUESTS,
-            )
+            continue
+        account = any(router is r for r in ACCOUNT_ROUTERS)
+        scoped = [] if account else [requires_scope(Scope.READ_DATA)]
+        # Account routes take JSON bodies: one that cannot be decoded is a 400.
+        body_errors = BAD_REQUEST if account else {}
+        # Authentication first: the scope, the rate limit and the bulk gate read its
+        # principal; the bulk gate reads `limit` wherever a route has one (api.security.tiers).
+        app.include_router(
+            router,
+            dependencies=[Depends(authenticated), *scoped, RATE_LIMITED, BULK_GATE],
+            responses=UNAUTHORIZED | FORBIDDEN | TOO_MANY_REQUESTS | body_errors,
+        )
     # Not among the data routers: a scraper's token is not a user credential, so user
     # credentials are optional there (the route answers 401 when it has neither).
     app.include_router(metrics_route.router, dependencies=[Depends(optionally_authenticated)])

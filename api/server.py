@@ -1,4 +1,10 @@
-"""Run the API under uvicorn (what ``rwa serve`` calls)."""
+"""Run the API under uvicorn (what ``rwa serve`` calls).
+
+The server options live here, once (:func:`uvicorn_options`), so that ``rwa serve`` and
+``bench/api_latency.py``'s bare baseline run alike: uvloop and httptools (``uvicorn[standard]``),
+JSON logs, and no uvicorn access log (a log line per request, written synchronously, costs more
+than a light endpoint; the API's middleware logs requests itself, as JSON).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from pydantic import SecretStr
@@ -28,15 +35,29 @@ def run(api: ApiSettings, serving: ServingSettings) -> None:
     settings reach them as ``RWA_*`` variables, and Prometheus metrics go to a folder all
     workers share (``api.security.metrics``).
     """
-    # Logs are JSON lines with the request id; uvicorn's access log is replaced by ours
-    # (api.security.middleware), which never writes query strings.
-    serve = partial(uvicorn.run, factory=True, host=api.host, port=api.port, log_config=LOG_CONFIG)
+    options = uvicorn_options(api)
     if api.workers == 1:
-        serve(partial(create_app, serving=serving), access_log=False)
+        uvicorn.run(partial(create_app, serving=serving), factory=True, **options)
         return
     os.environ.update(_as_variables(api) | _as_variables(serving))
     with _multiprocess_metrics():
-        serve("api.main:create_app", workers=api.workers, access_log=False)
+        uvicorn.run("api.main:create_app", factory=True, workers=api.workers, **options)
+
+
+def uvicorn_options(api: ApiSettings) -> dict[str, Any]:
+    """How uvicorn serves the API, besides the application and the number of workers."""
+    return {
+        "host": api.host,
+        "port": api.port,
+        # uvicorn's "auto" picks these too when installed; named, a missing one fails loudly
+        # instead of silently serving at a fraction of the speed.
+        "loop": "uvloop",
+        "http": "httptools",
+        # Logs are JSON lines with the request id; uvicorn's access log is replaced by ours
+        # (api.security.middleware), which never writes query strings.
+        "log_config": LOG_CONFIG,
+        "access_log": False,
+    }
 
 
 def _as_variables(section: Section) -> dict[str, str]:

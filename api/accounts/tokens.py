@@ -64,17 +64,22 @@ def signing_key(auth: AuthSettings, deployment: str) -> bytes:
 
 def _key_from_file(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # O_EXCL: of several workers starting at once, one writes the key, the others read it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_bytes().strip()
-        if len(key) < MIN_KEY_BYTES:
-            raise ConfigurationError(f"signing key file {path} is empty or too short") from None
-        return key
-    key = secrets.token_hex(32).encode()
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
+    if not path.exists():
+        # Written whole to a private file, then linked into place: of several workers starting
+        # at once one key wins, and nobody ever reads a half-written file.
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_hex(32).encode())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    key = path.read_bytes().strip()
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigurationError(f"signing key file {path} is empty or too short")
     return key
 
 

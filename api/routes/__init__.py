@@ -42,5 +42,9 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)
+#: Routers about the account rather than the data: each route checks the scope it needs
+#: (``deps.account_of``; admin routes need ``manage:account``). Every other protected router
+#: needs ``read:data`` as a whole.
+ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (me.router, keys.router, two_factor.router, admin.router)
 
-__all__ = ["PUBLIC_ROUTERS", "ROUTERS"]
+__all__ = ["ACCOUNT_ROUTERS", "PUBLIC_ROUTERS", "ROUTERS"]

@@ -10,21 +10,30 @@ from sqlalchemy import select
 
 from api.accounts import audit, sessions
 from api.accounts.audit import AuditFilter, Outcome
-from api.accounts.principal import Role
+from api.accounts.principal import Role, Scope
 from api.accounts.schemas import AuditEntryOut, UserOut, UserPatchIn
 from api.accounts.tables import User
-from api.deps import FORBIDDEN, UNAUTHORIZED, AdminOnly, Client, DbSession, admin_only
+from api.deps import (
+    BAD_REQUEST,
+    FORBIDDEN,
+    UNAUTHORIZED,
+    AdminOnly,
+    Client,
+    DbSession,
+    admin_only,
+    requires_scope,
+)
 from api.schemas import ErrorOut, QueryInstant
 
 router = APIRouter(
     prefix="/admin",
     tags=["admin"],
-    dependencies=[Depends(admin_only)],
-    responses=UNAUTHORIZED | FORBIDDEN,
+    dependencies=[Depends(admin_only), requires_scope(Scope.MANAGE_ACCOUNT)],
+    responses=BAD_REQUEST | UNAUTHORIZED | FORBIDDEN,
 )
 
-#: A user id (a 32-bit integer column on PostgreSQL: larger values name no user).
-UserId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+#: Ids fit the 32-bit INTEGER of PostgreSQL (and SQLite's 64-bit one).
+UserId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip.")]
 
@@ -55,7 +64,7 @@ def list_users(
     summary="Change a user's role (tier) or deactivate them",
 )
 def update_user(
-    user_id: Annotated[UserId, Path(description="The user's id.")],
+    user_id: Annotated[UserId, Path()],
     body: UserPatchIn,
     session: DbSession,
     admin: AdminOnly,
@@ -98,7 +107,9 @@ def update_user(
 @router.get("/audit", response_model=list[AuditEntryOut], summary="Read the audit log")
 def read_audit_log(
     session: DbSession,
-    action: Annotated[str | None, Query(max_length=64, description="e.g. auth.login")] = None,
+    action: Annotated[
+        str | None, Query(max_length=64, pattern=r"^[a-z0-9_.]+$", description="e.g. auth.login")
+    ] = None,
     outcome: Annotated[Outcome | None, Query()] = None,
     user_id: Annotated[UserId | None, Query(description="Entries by or about this user.")] = None,
     since: Annotated[QueryInstant | None, Query(description="From this time (inclusive).")] = None,

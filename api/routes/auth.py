@@ -28,6 +28,7 @@ from api.accounts.tables import User
 from api.accounts.tokens import InvalidTokenError, TokenType
 from api.deps import (
     ACCESS_COOKIE,
+    BAD_REQUEST,
     REFRESH_COOKIE,
     TOO_MANY_REQUESTS,
     UNAUTHORIZED,
@@ -39,7 +40,9 @@ from api.deps import (
 from api.security import metrics
 from api.security.ratelimit import Throttle, ThrottlesDep
 
-router = APIRouter(prefix="/auth", tags=["auth"], responses=UNAUTHORIZED | TOO_MANY_REQUESTS)
+router = APIRouter(
+    prefix="/auth", tags=["auth"], responses=BAD_REQUEST | UNAUTHORIZED | TOO_MANY_REQUESTS
+)
 
 REGISTERED = AcceptedOut(
     detail="If this email was free, the account now exists: log in with POST /auth/login."

@@ -17,6 +17,7 @@ from api.accounts.schemas import (
 )
 from api.accounts.tables import User
 from api.deps import (
+    BAD_REQUEST,
     FORBIDDEN,
     UNAUTHORIZED,
     AccountsDep,
@@ -26,7 +27,7 @@ from api.deps import (
     account_of,
 )
 
-router = APIRouter(prefix="/me", tags=["account"], responses=UNAUTHORIZED | FORBIDDEN)
+router = APIRouter(prefix="/me", tags=["account"], responses=BAD_REQUEST | UNAUTHORIZED | FORBIDDEN)
 
 
 def _account(session: DbSession, principal: Authenticated, scope: Scope) -> User:

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import math
 from enum import IntEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+import pyarrow as pa
+from fastapi import APIRouter, Query, Response
 
 from api.deps import ASSET_NOT_FOUND, STORE_UNAVAILABLE, AssetClassFilter, KnownAssetId, StoreDep
+from api.rendering import UnservableValueError, envelope, json_response, rows_from_arrow
 from api.schemas import (
     ForecastPage,
     ForecastSort,
@@ -16,6 +19,7 @@ from api.schemas import (
     PredictionPointOut,
     PredictionsResponse,
 )
+from api.security.tiers import HORIZON_GATE, TIER_REQUIRED
 
 router = APIRouter(tags=["predictions"], responses=STORE_UNAVAILABLE)
 
@@ -30,27 +34,37 @@ class Horizon(IntEnum):
 @router.get(
     "/assets/{asset_id}/predictions",
     response_model=PredictionsResponse,
-    responses=ASSET_NOT_FOUND,
+    responses=ASSET_NOT_FOUND | TIER_REQUIRED,
+    dependencies=[HORIZON_GATE],
     summary="Latest forecast of one asset",
 )
 def get_predictions(
     store: StoreDep,
     asset_id: KnownAssetId,
     horizon: Annotated[Horizon, Query(description="Days ahead: 7 or 30.")] = Horizon.week,
-) -> PredictionsResponse:
+) -> Response:
     """The newest forecast run: one point per day ahead with 80% and 95% prediction intervals,
     the model version that made it and when. An asset never forecast answers an empty list."""
-    rows = store.latest_predictions(asset_id, int(horizon)).to_pylist()
-    return PredictionsResponse(
+    points = store.latest_predictions(asset_id, int(horizon))
+    run = points.select(["generated_at", "model_version"]).slice(0, 1).to_pylist()
+    head = PredictionsResponse(
         asset_id=asset_id,
         horizon_days=int(horizon),
-        generated_at=rows[0]["generated_at"] if rows else None,
-        model_version=rows[0]["model_version"] if rows else None,
-        predictions=[PredictionPointOut.model_validate(row) for row in rows],
+        generated_at=run[0]["generated_at"] if run else None,
+        model_version=run[0]["model_version"] if run else None,
+        predictions=[],
     )
+    points_out = rows_from_arrow(PredictionPointOut, points)
+    return json_response(envelope(head, "predictions", points_out))
 
 
-@router.get("/predictions", response_model=ForecastPage, summary="Latest forecasts of all assets")
+@router.get(
+    "/predictions",
+    response_model=ForecastPage,
+    responses=TIER_REQUIRED,
+    dependencies=[HORIZON_GATE],
+    summary="Latest forecasts of all assets",
+)
 def list_predictions(
     store: StoreDep,
     horizon: Annotated[Horizon, Query(description="Days ahead: 7 or 30.")] = Horizon.week,
@@ -60,19 +74,29 @@ def list_predictions(
     ),
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> ForecastPage:
+) -> Response:
     """For each asset, the last day of its newest forecast at ``horizon`` with the expected
     return from the last close; sorted (assets without a served close last), paged."""
-    rows = []
-    for row in store.forecast_summaries(int(horizon), asset_class).to_pylist():
-        close = row["last_close"]
-        expected = row["value"] / close - 1 if close else None
-        rows.append(ForecastSummaryOut.model_validate(row | {"expected_return": expected}))
+    summaries = store.forecast_summaries(int(horizon), asset_class)
+    # expected_return is worked out per row below (a handful of assets), like the old path.
+    blank = pa.nulls(summaries.num_rows, pa.float64())
+    rows = rows_from_arrow(ForecastSummaryOut, summaries.append_column("expected_return", blank))
+    for row in rows:
+        row["expected_return"] = _expected_return(row["value"], row["last_close"])
     key = sort.removeprefix("-")
-    descending = sort.startswith("-")
-    known = [r for r in rows if getattr(r, key) is not None]
-    known.sort(key=lambda r: (getattr(r, key), r.asset_id), reverse=descending)
-    ordered = known + [r for r in rows if getattr(r, key) is None]
-    return ForecastPage(
-        total=len(ordered), limit=limit, offset=offset, forecasts=ordered[offset : offset + limit]
-    )
+    known = [r for r in rows if r[key] is not None]
+    known.sort(key=lambda r: (r[key], r["asset_id"]), reverse=sort.startswith("-"))
+    ordered = known + [r for r in rows if r[key] is None]
+    head = ForecastPage(total=len(ordered), limit=limit, offset=offset, forecasts=[])
+    return json_response(envelope(head, "forecasts", ordered[offset : offset + limit]))
+
+
+def _expected_return(value: float, last_close: float | None) -> float | None:
+    """value / last_close - 1; null without a served (non-zero) close. Finite, as its
+    schema promises, or the answer is refused."""
+    if not last_close:
+        return None
+    expected = value / last_close - 1
+    if not math.isfinite(expected):
+        raise UnservableValueError(f"expected_return of {value} / {last_close} is {expected}")
+    return expected

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import ASSET_NOT_FOUND, STORE_UNAVAILABLE, AssetClassFilter, KnownAssetId, StoreDep
 from api.schemas import RiskPage, RiskScoreOut, RiskSort
+from api.security.tiers import RISK_GATE, TIER_REQUIRED
 
 router = APIRouter(tags=["risk"], responses=STORE_UNAVAILABLE)
 
@@ -19,8 +20,10 @@ router = APIRouter(tags=["risk"], responses=STORE_UNAVAILABLE)
         status.HTTP_404_NOT_FOUND: {
             **ASSET_NOT_FOUND[status.HTTP_404_NOT_FOUND],
             "description": "Unknown asset, or not scored yet.",
-        }
+        },
+        **TIER_REQUIRED,
     },
+    dependencies=[RISK_GATE],
     summary="Latest risk score of one asset",
 )
 def get_risk(store: StoreDep, asset_id: KnownAssetId) -> RiskScoreOut:
@@ -35,7 +38,13 @@ def get_risk(store: StoreDep, asset_id: KnownAssetId) -> RiskScoreOut:
     return RiskScoreOut.from_row(rows[0])
 
 
-@router.get("/risk", response_model=RiskPage, summary="Latest risk scores of all assets")
+@router.get(
+    "/risk",
+    response_model=RiskPage,
+    responses=TIER_REQUIRED,
+    dependencies=[RISK_GATE],
+    summary="Latest risk scores of all assets",
+)
 def list_risk(
     store: StoreDep,
     asset_class: AssetClassFilter = None,

@@ -35,7 +35,6 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
 
 from api.accounts.principal import Principal
-from api.schemas import ErrorOut
 from api.security import metrics
 from api.security.tiers import MATRIX, principal_of
 from pipelines.core.settings import ApiSettings, get_settings
@@ -260,14 +259,6 @@ async def enforce_rate_limit(request: Request) -> None:
     if quota is not None:
         request.state.rate_limit = quota
 
-
-#: The 429 of every rate-limited route, for the OpenAPI document.
-RATE_LIMITED_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status.HTTP_429_TOO_MANY_REQUESTS: {
-        "model": ErrorOut,
-        "description": "The tier's request rate is spent; retry after `Retry-After` seconds.",
-    }
-}
 
 #: The dependency every authenticated route lists after authentication.
 RATE_LIMITED: Any = Depends(enforce_rate_limit)

@@ -1,6 +1,6 @@
 """The data-quality gate of the silver steps.
 
-Build it once per run (the GX context and the suites are built once), then call
+Build it once per run (the GX context and the suites are built once per process), then call
 :meth:`QualityGate.check` on every micro-batch and :meth:`QualityGate.check_table` on each silver
 table after a run::
 
@@ -40,7 +40,7 @@ from pipelines.quality.derived import (
     with_derived_columns,
 )
 from pipelines.quality.results import ExpectationResult, ResultStore, make_result
-from pipelines.quality.suites import SUITES, DatasetSuite, suite_for, table_checks
+from pipelines.quality.suites import DatasetSuite, suite_for, table_checks
 
 if TYPE_CHECKING:
     from pipelines.quality.validator import CheckResult
@@ -88,10 +88,10 @@ class QualityGate:
         self._lake = lake
         # Great Expectations takes seconds to import: only a process that builds a gate pays
         # for it, not every `rwa` command that imports the steps.
-        from pipelines.quality.validator import GxValidator
+        from pipelines.quality.validator import silver_validator
 
         self._store = ResultStore(lake, results_uri)
-        self._validator = GxValidator(SUITES.values())
+        self._validator = silver_validator()
         self._derivation = DerivationContext(
             asset_classes=asset_classes(), nav_history=NavHistory(lake, onchain_uri)
         )

@@ -1,4 +1,4 @@
-"""Great Expectations 1.x, set up once per run: an ephemeral (in-memory) context, one pandas
+"""Great Expectations 1.x, set up once per process: an ephemeral (in-memory) context, one pandas
 datasource with a dataframe asset and a whole-dataframe batch definition per dataset, and one
 GX ``ExpectationSuite`` per silver table built from :mod:`pipelines.quality.suites`.
 
@@ -9,6 +9,8 @@ whatever order GX returns them in.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +31,7 @@ from great_expectations.expectations.registry import get_expectation_impl
 from great_expectations.expectations.row_conditions import Column, Condition
 
 from pipelines.core.errors import DataContractError
-from pipelines.quality.suites import Check, DatasetSuite, RowFilter
+from pipelines.quality.suites import SUITES, Check, DatasetSuite, RowFilter
 
 _META_KEY = "rwa_check"
 _SEVERITY = {"error": FailureSeverity.CRITICAL, "warning": FailureSeverity.WARNING}
@@ -97,6 +99,9 @@ class GxValidator:
                 progress_bars=ProgressBarsConfig(globally=False),
             ),
         )
+        # A context is not documented as thread-safe; a shared validator validates one frame at
+        # a time.
+        self._lock = threading.Lock()
         datasource = self._context.data_sources.add_pandas("silver")
         self._batches: dict[str, BatchDefinition[Any]] = {}
         self._suites: dict[str, tuple[DatasetSuite, ExpectationSuite]] = {}
@@ -126,14 +131,23 @@ class GxValidator:
         checks: Sequence[Check],
         result_format: dict[str, Any],
     ) -> list[CheckResult]:
-        batch = self._batches[dataset].get_batch(batch_parameters={"dataframe": frame})
-        outcome = batch.validate(built, result_format=result_format)
+        with self._lock:
+            batch = self._batches[dataset].get_batch(batch_parameters={"dataframe": frame})
+            outcome = batch.validate(built, result_format=result_format)
         by_position: dict[int, CheckResult] = {}
         for r in outcome.results:
             position = _check_position(r.expectation_config)
             _raise_if_crashed(checks[position], r.exception_info)
             by_position[position] = CheckResult(checks[position], bool(r.success), dict(r.result))
         return [by_position[p] for p in sorted(by_position)]
+
+
+@functools.cache
+def silver_validator() -> GxValidator:
+    """The process's validator of the silver suites. Building a GX context and its suites takes
+    about a second (several on a busy machine) and every silver run builds a gate (each Dagster
+    silver asset, each backfill): the suites never change within a process, so it is built once."""
+    return GxValidator(SUITES.values())
 
 
 def _check_position(config: ExpectationConfiguration | None) -> int:

@@ -138,6 +138,14 @@ class SqlStore(Closeable, Generic[CursorT]):
     def _health_detail(self) -> str:
         """What a healthy store reports about itself; raises when the store does not answer."""
 
+    def _fetch_table(
+        self, cur: CursorT, sql: str, params: Sequence[object], schema: pa.Schema
+    ) -> pa.Table:
+        """The rows of ``sql``, whose columns are those of ``schema`` in order, as an Arrow
+        table of ``schema``; through Python tuples by default, a driver that speaks Arrow
+        overrides it (the API's reads of thousands of rows then stay in columns)."""
+        return table_from_rows(cur.execute(sql, params).fetchall(), schema)
+
     def _lock_migrations(self, cur: CursorT) -> None:
         """Serialise concurrent :meth:`migrate` calls within the transaction of ``cur``; by
         default nothing, for an engine where one writer excludes the others anyway."""
@@ -315,6 +323,19 @@ class SqlStore(Closeable, Generic[CursorT]):
         with self._cursor() as cur:
             return bars_from_rows(cur.execute(sql, params).fetchall())
 
+    def ohlcv_table(
+        self,
+        asset_id: str,
+        resolution: Resolution,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        query = queries.ohlcv_query(asset_id, resolution).within(start, end, limit)
+        sql, params = query.sql(self._marker)
+        with self._cursor() as cur:
+            return self._fetch_table(cur, sql, params, queries.OHLCV_READ_SCHEMA)
+
     def series(
         self,
         table: ServedTable,
@@ -326,8 +347,7 @@ class SqlStore(Closeable, Generic[CursorT]):
         query = queries.series_query(table, key).within(start, end, limit)
         sql, params = query.sql(self._marker)
         with self._cursor() as cur:
-            rows = cur.execute(sql, params).fetchall()
-        return table_from_rows(rows, table.schema)
+            return self._fetch_table(cur, sql, params, table.schema)
 
     def economic_regions(self, series_id: str) -> list[str]:
         with self._cursor() as cur:
@@ -335,24 +355,21 @@ class SqlStore(Closeable, Generic[CursorT]):
         return [region for (region,) in rows]
 
     def latest_predictions(self, asset_id: str, horizon_days: int) -> pa.Table:
+        sql = queries.latest_predictions_sql(self._marker)
         with self._cursor() as cur:
-            rows = cur.execute(
-                queries.latest_predictions_sql(self._marker), [asset_id, horizon_days]
-            ).fetchall()
-        return table_from_rows(rows, PREDICTIONS.schema)
+            return self._fetch_table(cur, sql, [asset_id, horizon_days], PREDICTIONS.schema)
 
     def forecast_summaries(self, horizon_days: int, asset_class: str | None = None) -> pa.Table:
         sql = queries.forecast_summaries_sql(self._marker, by_class=asset_class is not None)
         params: list[object] = [horizon_days] + ([] if asset_class is None else [asset_class])
         with self._cursor() as cur:
-            rows = cur.execute(sql, params).fetchall()
-        return table_from_rows(rows, FORECAST_SUMMARY_SCHEMA)
+            return self._fetch_table(cur, sql, params, FORECAST_SUMMARY_SCHEMA)
 
     def latest_risk_scores(self, asset_class: str | None = None) -> pa.Table:
         sql = queries.latest_risk_scores_sql(self._marker, by_class=asset_class is not None)
+        params = [] if asset_class is None else [asset_class]
         with self._cursor() as cur:
-            rows = cur.execute(sql, [] if asset_class is None else [asset_class]).fetchall()
-        return table_from_rows(rows, RISK_SCORES.schema)
+            return self._fetch_table(cur, sql, params, RISK_SCORES.schema)
 
     def table_counts(self) -> dict[str, int]:
         with self._cursor() as cur:

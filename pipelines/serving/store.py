@@ -135,6 +135,17 @@ class ServingStore(Protocol):
     ) -> list[OhlcvBar]:
         """Bars with ``start <= ts < end`` in time order (the newest ``limit`` when set)."""
 
+    def ohlcv_table(
+        self,
+        asset_id: str,
+        resolution: Resolution,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """The bars :meth:`ohlcv` reads, as Arrow columns (``ts`` and ``OHLCV.values``):
+        for readers of many bars, which need no Python object per bar."""
+
     def series(
         self,
         table: ServedTable,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +34,17 @@ class Server:
 
     def access_lines(self) -> list[dict[str, Any]]:
         return [line for line in self.log_lines() if line.get("logger") == "rwa.access"]
+
+    def access_line(self, request_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The access-log line of one request. It is written after the response is sent, so
+        the client may see the answer first: wait for the line."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e for e in self.access_lines() if e["request_id"] == request_id]
+            if found or time.monotonic() > deadline:
+                assert len(found) == 1, f"{len(found)} access-log lines for {request_id}"
+                return found[0]
+            time.sleep(0.1)
 
 
 @contextmanager

@@ -67,6 +67,15 @@ def test_a_crash_is_answered_with_the_security_headers(client: TestClient) -> No
     assert len(response.headers["x-request-id"]) == 32
 
 
+def test_hsts_only_over_https(client: TestClient) -> None:
+    assert "strict-transport-security" not in client.get("/crash").headers
+    with TestClient(
+        client.app, base_url="https://testserver", raise_server_exceptions=False
+    ) as tls:
+        hsts = tls.get("/crash").headers["strict-transport-security"]
+    assert hsts == "max-age=31536000; includeSubDomains"
+
+
 @pytest.mark.parametrize("origins", ["*", "https://app.example.com/path", "app.example.com"])
 def test_cors_origins_must_be_explicit(origins: str) -> None:
     with pytest.raises(ValidationError, match="is not an origin"):

@@ -20,6 +20,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    _create_audit_log()
+    _create_users()
+    _create_api_keys()
+    _create_recovery_codes()
+    _create_refresh_tokens()
+
+
+def _create_audit_log() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -40,6 +48,8 @@ def upgrade() -> None:
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
     op.create_index("ix_audit_log_subject_user_id", "audit_log", ["subject_user_id"])
 
+
+def _create_users() -> None:
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -55,6 +65,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("email"),
     )
+
+
+def _create_api_keys() -> None:
     op.create_table(
         "api_keys",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -74,6 +87,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_api_keys_user_id", "api_keys", ["user_id"])
 
+
+def _create_recovery_codes() -> None:
     op.create_table(
         "recovery_codes",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -85,6 +100,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_recovery_codes_user_id", "recovery_codes", ["user_id"])
 
+
+def _create_refresh_tokens() -> None:
     op.create_table(
         "refresh_tokens",
         sa.Column("jti", sa.String(length=64), nullable=False),
