@@ -130,8 +130,8 @@ class ExportOut(BaseModel):
 
 def _json_integer(value: object) -> object:
     """An integer as JSON Schema has it: 3 or 3.0, never "3" or true (which pydantic's lax
-    mode would take)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    mode would take); None passes, for optional fields."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
         raise PydanticCustomError("int_type", "Input should be a valid integer")
     return value
 
