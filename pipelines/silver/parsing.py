@@ -165,7 +165,7 @@ def _parsed_branch(lines: DataFrame, parser: PayloadParser, spec: DatasetSpec) -
     envelope = Envelope(
         source=F.col("source"),
         endpoint=F.col("endpoint"),
-        fetched_at=F.col("fetched_at").try_cast("timestamp"),
+        fetched_at=fetched_at_instant(F.col("fetched_at")),
         declared=parser.params,
     )
     record = parser.record(F.col("_item"), envelope)
@@ -212,6 +212,14 @@ def _version_problems() -> list[tuple[Column, str | Column]]:
     ]
 
 
+def fetched_at_instant(text: Column) -> Column:
+    """The envelope's fetch time: null unless a timestamp within UTC years 1-9999. Spark parses
+    instants far beyond them, which no reader of silver or quarantine in Python could load, so
+    such a line is refused like any other unreadable ``fetched_at``."""
+    instant = text.try_cast("timestamp")
+    return F.when(F.year(instant).between(1, 9999), instant)
+
+
 def _line_problem(parser: PayloadParser, prepared: Column) -> Column:
     """Why a whole line is refused (null when it is usable)."""
     unparsed = F.col(CORRUPT).isNotNull()
@@ -226,7 +234,7 @@ def _line_problem(parser: PayloadParser, prepared: Column) -> Column:
         ),
         *_endpoint_problems(parser),
         (
-            F.col("fetched_at").try_cast("timestamp").isNull(),
+            fetched_at_instant(F.col("fetched_at")).isNull(),
             reasons.FETCHED_AT_NOT_TIMESTAMP.text(),
         ),
         *_version_problems(),
@@ -293,7 +301,7 @@ def _unparsed_branch(lines: DataFrame, spec: DatasetSpec) -> DataFrame:
     columns = {
         "source": F.col("e").getField("source"),
         "ingest_id": F.col("e").getField("ingest_id"),
-        "fetched_at": F.col("e").getField("fetched_at").try_cast("timestamp"),
+        "fetched_at": fetched_at_instant(F.col("e").getField("fetched_at")),
         "bronze_file": F.col("bronze_file"),
     }
     raw = F.when(reason.isNotNull(), F.col("value"))

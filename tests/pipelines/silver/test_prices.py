@@ -102,6 +102,8 @@ def test_bad_records_go_to_quarantine_with_their_reason(make_settings: MakeSetti
             json.dumps(good_envelope | {"payload": {"error": "rate limited"}}),
             json.dumps(good_envelope | {"schema_version": 99}),
             json.dumps(good_envelope | {"source": "coingecko"}),
+            # Spark parses it, Python could not load it back: refused, not kept.
+            json.dumps(good_envelope | {"fetched_at": "+12345-06-01T00:00:00Z"}),
         ],
     )
 
@@ -120,6 +122,7 @@ def test_bad_records_go_to_quarantine_with_their_reason(make_settings: MakeSetti
         "payload does not fit the CoinAPI OHLCV array shape": 1,
         "unsupported envelope schema_version '99' (silver reads major version 1)": 1,
         "envelope field 'source' does not match its bronze source= folder": 1,
+        "envelope field 'fetched_at' is not a timestamp": 1,
     }
     # business rules are the quality gate's: its reasons name the failed expectations
     quality = sorted(r for r in reasons if r.startswith("quality:"))
@@ -129,9 +132,9 @@ def test_bad_records_go_to_quarantine_with_their_reason(make_settings: MakeSetti
     table = silver_table(settings)
     assert table.column("ts").to_pylist() == [DAY0 + dt.timedelta(hours=h) for h in (0, 1, 9)]
     assert table.column("close").to_pylist()[1] == 101.5
-    assert report.bronze_lines == 3 + 5
-    assert report.records_in == 10 + 2 + 2 + 5  # bars, and the refused lines
-    assert (report.quarantined, report.inserted) == (16, 3)
+    assert report.bronze_lines == 3 + 6
+    assert report.records_in == 10 + 2 + 2 + 6  # bars, and the refused lines
+    assert (report.quarantined, report.inserted) == (17, 3)
     assert reconcile(*lake_of(settings), "prices").ok
     # every quarantined record points back at the bronze object it came from
     rows = (
