@@ -118,7 +118,11 @@ def test_the_server_publishes_the_document_under_test(base_url: str) -> None:
 
 
 @schema.parametrize()
-@hypothesis.settings(deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
+# No example database: the run is seeded, and examples saved by an earlier run replay against
+# a server whose account state they no longer match (hypothesis calls that flaky).
+@hypothesis.settings(
+    deadline=None, database=None, suppress_health_check=list(hypothesis.HealthCheck)
+)
 def test_every_operation_answers_as_documented(
     case: Case, base_url: str, fuzzer: ApiCredentials
 ) -> None:
@@ -139,6 +143,7 @@ def test_stateful_sequences_answer_as_documented(api_schema: schemathesis.BaseSc
         settings=hypothesis.settings(
             max_examples=MAX_EXAMPLES,
             deadline=None,
+            database=None,
             suppress_health_check=list(hypothesis.HealthCheck),
             stateful_step_count=5,
         )
