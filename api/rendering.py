@@ -17,7 +17,7 @@ documents the body in the OpenAPI document.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeAlias
@@ -42,11 +42,7 @@ class UnservableValueError(ValueError):
 
 def json_response(content: object, status_code: int = 200) -> Response:
     """``content`` (dicts, lists, str, numbers, UTC datetimes, dates) as a JSON response."""
-    return Response(
-        orjson.dumps(content, option=_ORJSON_OPTIONS),
-        status_code=status_code,
-        media_type="application/json",
-    )
+    return Response(dump_json(content), status_code=status_code, media_type="application/json")
 
 
 def dump_json(content: object) -> bytes:
@@ -54,14 +50,25 @@ def dump_json(content: object) -> bytes:
     return orjson.dumps(content, option=_ORJSON_OPTIONS)
 
 
-def envelope(head: BaseModel, field: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def envelope(
+    head: BaseModel, field: str, rows: Sequence[dict[str, Any]] | orjson.Fragment
+) -> dict[str, Any]:
     """``head`` (validated, with ``field`` empty) as a JSON-ready dict in field order, with
-    ``rows`` in ``field``: the cheap validation of one object, none of the rows again."""
-    body = head.model_dump(mode="json")
+    ``rows`` (or their JSON, as a fragment) in ``field``: the cheap validation of one
+    object, none of the rows again."""
+    body = {name: _big_int_as_json(value) for name, value in head.model_dump(mode="json").items()}
     if field not in body:
         raise KeyError(f"{type(head).__name__} has no field {field!r}")
     body[field] = rows
     return body
+
+
+def _big_int_as_json(value: object) -> object:
+    """An integer orjson cannot write (beyond 64 bits, e.g. a client's absurd ``offset``) as
+    the JSON literal pydantic writes for it; any other value as it is."""
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        return orjson.Fragment(str(value).encode())
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -195,7 +195,9 @@ def credentials(env: dict[str, str], workdir: Path) -> list[str]:
     env["RWA_JWT_KEY_FILE"] = str(workdir / "jwt.key")
     email = "bench@example.com"
     create = [*rwa, "users", "create", "--email", email, "--tier", "enterprise"]
-    subprocess.run(create, env=env, cwd=REPO, check=True, capture_output=True, input=b"")
+    password = b"bench-password-not-secret\n"
+    create += ["--password-stdin"]
+    subprocess.run(create, env=env, cwd=REPO, check=True, capture_output=True, input=password)
     made = subprocess.run(
         [*rwa, "keys", "create", "--email", email, "--name", "bench"],
         env=env,
@@ -212,7 +214,8 @@ def credentials(env: dict[str, str], workdir: Path) -> list[str]:
 
 def check_endpoints(base: str, headers: Sequence[str]) -> None:
     for endpoint in ENDPOINTS:
-        status, body = get(base + endpoint.path, headers)
+        # Generous: a first request may import libraries (pyarrow's pandas shim) under load.
+        status, body = get(base + endpoint.path, headers, timeout=120)
         if status != 200:
             raise SystemExit(f"{endpoint.path}: HTTP {status} {body[:300]!r}")
         if endpoint.rows is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from enum import IntEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import pyarrow as pa
 from fastapi import APIRouter, Query, Response
@@ -20,6 +20,7 @@ from api.schemas import (
     PredictionsResponse,
 )
 from api.security.tiers import HORIZON_GATE, TIER_REQUIRED
+from pipelines.serving.store import ServingStore
 
 router = APIRouter(tags=["predictions"], responses=STORE_UNAVAILABLE)
 
@@ -45,17 +46,21 @@ def get_predictions(
 ) -> Response:
     """The newest forecast run: one point per day ahead with 80% and 95% prediction intervals,
     the model version that made it and when. An asset never forecast answers an empty list."""
-    points = store.latest_predictions(asset_id, int(horizon))
+    key = ("predictions body", asset_id, int(horizon))
+    return json_response(store.memoised(key, lambda: _forecast(store, asset_id, int(horizon))))
+
+
+def _forecast(store: ServingStore, asset_id: str, horizon_days: int) -> dict[str, Any]:
+    points = store.latest_predictions(asset_id, horizon_days)
     run = points.select(["generated_at", "model_version"]).slice(0, 1).to_pylist()
     head = PredictionsResponse(
         asset_id=asset_id,
-        horizon_days=int(horizon),
+        horizon_days=horizon_days,
         generated_at=run[0]["generated_at"] if run else None,
         model_version=run[0]["model_version"] if run else None,
         predictions=[],
     )
-    points_out = rows_from_arrow(PredictionPointOut, points)
-    return json_response(envelope(head, "predictions", points_out))
+    return envelope(head, "predictions", rows_from_arrow(PredictionPointOut, points))
 
 
 @router.get(
@@ -77,18 +82,28 @@ def list_predictions(
 ) -> Response:
     """For each asset, the last day of its newest forecast at ``horizon`` with the expected
     return from the last close; sorted (assets without a served close last), paged."""
-    summaries = store.forecast_summaries(int(horizon), asset_class)
-    # expected_return is worked out per row below (a handful of assets), like the old path.
-    blank = pa.nulls(summaries.num_rows, pa.float64())
-    rows = rows_from_arrow(ForecastSummaryOut, summaries.append_column("expected_return", blank))
-    for row in rows:
-        row["expected_return"] = _expected_return(row["value"], row["last_close"])
+    memo_key = ("forecast summaries out", int(horizon), asset_class)
+    rows = store.memoised(memo_key, lambda: _summaries(store, int(horizon), asset_class))
     key = sort.removeprefix("-")
     known = [r for r in rows if r[key] is not None]
     known.sort(key=lambda r: (r[key], r["asset_id"]), reverse=sort.startswith("-"))
     ordered = known + [r for r in rows if r[key] is None]
     head = ForecastPage(total=len(ordered), limit=limit, offset=offset, forecasts=[])
     return json_response(envelope(head, "forecasts", ordered[offset : offset + limit]))
+
+
+def _summaries(
+    store: ServingStore, horizon_days: int, asset_class: str | None
+) -> tuple[dict[str, Any], ...]:
+    """Every asset's forecast summary as ``ForecastSummaryOut`` serves it (rows are shared
+    by the requests of one snapshot: never changed once made)."""
+    summaries = store.forecast_summaries(horizon_days, asset_class)
+    # expected_return is worked out per row below (a handful of assets), like the old path.
+    blank = pa.nulls(summaries.num_rows, pa.float64())
+    rows = rows_from_arrow(ForecastSummaryOut, summaries.append_column("expected_return", blank))
+    for row in rows:
+        row["expected_return"] = _expected_return(row["value"], row["last_close"])
+    return tuple(rows)
 
 
 def _expected_return(value: float, last_close: float | None) -> float | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -78,6 +78,7 @@ class Cursor(Protocol):
 
 
 CursorT = TypeVar("CursorT", bound=Cursor)
+T = TypeVar("T")
 
 
 class SqlStore(Closeable, Generic[CursorT]):
@@ -298,13 +299,21 @@ class SqlStore(Closeable, Generic[CursorT]):
     # --- reads ---------------------------------------------------------------------------------
 
     def list_assets(self, asset_class: str | None = None) -> list[Asset]:
+        # Every asset route looks its asset up first: small reads, kept per snapshot where
+        # the data is published whole (see memoised); a copy, so no caller changes the memo.
+        return list(self.memoised(("list_assets", asset_class), lambda: self._assets(asset_class)))
+
+    def _assets(self, asset_class: str | None) -> tuple[Asset, ...]:
         sql = queries.select_assets_sql(self._marker, by_class=asset_class is not None)
         params = [] if asset_class is None else [asset_class]
         with self._cursor() as cur:
             rows = cur.execute(sql, params).fetchall()
-        return [asset_from_doc(doc) for (doc,) in rows]
+        return tuple(asset_from_doc(doc) for (doc,) in rows)
 
     def get_asset(self, asset_id: str) -> Asset | None:
+        return self.memoised(("get_asset", asset_id), lambda: self._asset(asset_id))
+
+    def _asset(self, asset_id: str) -> Asset | None:
         sql = queries.select_assets_sql(self._marker, by_id=True)
         with self._cursor() as cur:
             row = cur.execute(sql, [asset_id]).fetchone()
@@ -356,20 +365,32 @@ class SqlStore(Closeable, Generic[CursorT]):
 
     def latest_predictions(self, asset_id: str, horizon_days: int) -> pa.Table:
         sql = queries.latest_predictions_sql(self._marker)
-        with self._cursor() as cur:
-            return self._fetch_table(cur, sql, [asset_id, horizon_days], PREDICTIONS.schema)
+        params = [asset_id, horizon_days]
+        return self._read_small(("latest_predictions", *params), sql, params, PREDICTIONS.schema)
 
     def forecast_summaries(self, horizon_days: int, asset_class: str | None = None) -> pa.Table:
         sql = queries.forecast_summaries_sql(self._marker, by_class=asset_class is not None)
         params: list[object] = [horizon_days] + ([] if asset_class is None else [asset_class])
-        with self._cursor() as cur:
-            return self._fetch_table(cur, sql, params, FORECAST_SUMMARY_SCHEMA)
+        key = ("forecast_summaries", horizon_days, asset_class)
+        return self._read_small(key, sql, params, FORECAST_SUMMARY_SCHEMA)
 
     def latest_risk_scores(self, asset_class: str | None = None) -> pa.Table:
         sql = queries.latest_risk_scores_sql(self._marker, by_class=asset_class is not None)
         params = [] if asset_class is None else [asset_class]
-        with self._cursor() as cur:
-            return self._fetch_table(cur, sql, params, RISK_SCORES.schema)
+        key = ("latest_risk_scores", asset_class)
+        return self._read_small(key, sql, params, RISK_SCORES.schema)
+
+    def _read_small(
+        self, key: Hashable, sql: str, params: Sequence[object], schema: pa.Schema
+    ) -> pa.Table:
+        """A read whose answer is small but costly to compute (window functions over every
+        asset's history), memoised where the store allows (an Arrow table never changes)."""
+
+        def read() -> pa.Table:
+            with self._cursor() as cur:
+                return self._fetch_table(cur, sql, params, schema)
+
+        return self.memoised(key, read)
 
     def table_counts(self) -> dict[str, int]:
         with self._cursor() as cur:
@@ -380,6 +401,11 @@ class SqlStore(Closeable, Generic[CursorT]):
             ]
             per_table = [(name, _count(cur, name)) for name in COUNTED_TABLES]
         return counts(per_resolution, per_table)
+
+    def memoised(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Runs ``compute`` every time: data may change under any read (see the Protocol);
+        a store that knows when its data changes overrides this."""
+        return compute()
 
     def health(self) -> StoreHealth:
         try:

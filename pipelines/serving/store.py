@@ -16,15 +16,17 @@ time order; with ``limit`` the newest ``limit`` rows of the window, still in tim
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, TypeVar
 
 import pyarrow as pa
 
 from pipelines.contracts.reference import Asset
 from pipelines.contracts.served import Resolution, ServedTable
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +181,13 @@ class ServingStore(Protocol):
 
     def health(self) -> StoreHealth:
         """Whether the store answers a trivial query; never raises."""
+
+    def memoised(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, or what it returned for an equal ``key`` on the same data. Where the
+        data changes only by being published whole (a read-only DuckDB store, which follows
+        immutable snapshots) results are kept until the next snapshot is published; elsewhere
+        (TimescaleDB, a writable store) ``compute`` runs every time. ``compute`` must read
+        this store only and return something no caller changes."""
 
     def close(self) -> None:
         """Release connections; safe to call more than once."""

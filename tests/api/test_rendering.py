@@ -21,6 +21,7 @@ from pydantic import BaseModel, TypeAdapter
 from api.rendering import UnservableValueError, dump_json, rows_from_arrow
 from api.routes.ohlcv import get_ohlcv
 from api.routes.predictions import Horizon, get_predictions, list_predictions
+from api.routes.risk import get_risk, list_risk
 from api.schemas import (
     FeaturesDayOut,
     ForecastPage,
@@ -30,9 +31,15 @@ from api.schemas import (
     OhlcvResponse,
     PredictionPointOut,
     PredictionsResponse,
+    RiskPage,
+    RiskScoreOut,
     SentimentDayOut,
 )
+from models.risk.batch import score_rows
+from models.risk.engine import score_asset
+from models.risk.market import MarketHistory
 from pipelines.contracts.served import OHLCV_SCHEMA, PREDICTIONS_SCHEMA
+from pipelines.reference import load_assets
 from pipelines.serving.duckdb_store import DuckDBStore
 from tests.fixtures.sample_data import SAMPLE_ASSETS
 
@@ -159,6 +166,31 @@ def test_forecast_page_is_the_bytes_of_the_validated_path(store: DuckDBStore, so
     body = _body(list_predictions(store, Horizon.month, None, sort, 2, 1))  # type: ignore[arg-type]
     assert body == validated.model_dump_json().encode()
     assert [f["expected_return"] for f in json.loads(body)["forecasts"]].count(None) >= 1
+
+
+def test_risk_scores_are_the_bytes_of_the_validated_path(store: DuckDBStore) -> None:
+    assets = [a for a in load_assets() if a.asset_id in ("btc", "ousg", "usdc", "eth")]
+    store.upsert_assets(assets)
+    rng = np.random.default_rng(3)
+    close = 50.0 * np.exp(np.cumsum(rng.normal(0, 0.03, 90)))
+    history = MarketHistory(close, close * 1.01, close * 0.99, 1e-4, 0.0, None)
+    day = dt.date(2024, 2, 9)
+    store.upsert_risk_scores(score_rows([score_asset(a, history, day) for a in assets]))
+    rows = store.latest_risk_scores().to_pylist()
+    validated = [RiskScoreOut.from_row(row) for row in rows]
+    assert (
+        _body(get_risk(store, "eth"))
+        == validated[[r["asset_id"] for r in rows].index("eth")].model_dump_json().encode()
+    )
+    ordered = sorted(validated, key=lambda s: (s.composite_score, s.asset_id), reverse=True)
+    page = RiskPage(total=len(validated), limit=2, offset=1, scores=ordered[1:3])
+    body = _body(list_risk(store, None, 1, 100, "-composite_score", 2, 1))
+    assert body == page.model_dump_json().encode()
+    # An offset beyond 64 bits (schemathesis sends them) is echoed as pydantic wrote it.
+    far = 103064010639193204064256
+    empty = RiskPage(total=len(validated), limit=2, offset=far, scores=[])
+    body = _body(list_risk(store, None, 1, 100, "-composite_score", 2, far))
+    assert body == empty.model_dump_json().encode()
 
 
 def _validated(schema: type[BaseModel], table: pa.Table) -> bytes:

@@ -152,3 +152,31 @@ def test_a_writer_that_wrote_nothing_publishes_nothing(tmp_path: Path) -> None:
         assert _bar_count(store) == 1
     assert layout.generations() == before
     assert not list(layout.folder.glob(".gen-*"))
+
+
+def test_a_reader_keeps_results_per_snapshot_and_a_thread_cursor_survives_an_unfetched_read(
+    tmp_path: Path,
+) -> None:
+    path = _store_with(tmp_path / "serving.duckdb", 3)
+    calls: list[int] = []
+
+    def count() -> int:
+        calls.append(1)
+        return _bar_count(reader)
+
+    with DuckDBStore(path, read_only=True) as reader:
+        assert reader.memoised("bars", count) == 3
+        assert reader.memoised("bars", count) == 3
+        assert len(calls) == 1  # the snapshot has not changed: computed once
+        with DuckDBStore(path) as writer:  # a load: published when closed
+            writer.upsert_ohlcv(bars(n=5))
+            assert reader.memoised("bars", count) == 3  # not published yet
+        assert reader.memoised("bars", count) == 5  # the new snapshot's own result
+        assert len(calls) == 2
+        # A read that leaves its result unfetched (fetchone) does not block the thread's next.
+        assert reader.get_asset("nope") is None
+        assert reader.ohlcv_table("ousg", "1h").num_rows == 5
+    with DuckDBStore(path) as writer:  # a writer's data changes under it: never kept
+        assert writer.memoised("bars", lambda: _bar_count(writer)) == 5
+        writer.upsert_ohlcv(bars(n=7))
+        assert writer.memoised("bars", lambda: _bar_count(writer)) == 7
