@@ -7,6 +7,7 @@ it with their own store.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -14,8 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import Depends, FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 from api.accounts.principal import Scope
 from api.accounts.service import Accounts
@@ -129,17 +129,29 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the OpenAPI document lists at the request's path. (The app's routes are
+    FastAPI's wrappers of the included routers, not ``APIRoute``s, so the document is the
+    reliable list; built once per app.)"""
+    paths: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+        request.app.state, "allowed_methods", None
+    )
+    if paths is None:
+        paths = [
+            (compile_path(path)[0], sorted(method.upper() for method in operations))
+            for path, operations in request.app.openapi()["paths"].items()
+        ]
+        request.app.state.allowed_methods = paths
+    return next((methods for pattern, methods in paths if pattern.match(request.url.path)), [])
+
+
 async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's 405 lists the methods of the first route of the path only; where several
     routes serve one path (GET and DELETE /me) ``Allow`` must name them all."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
-            methods |= route.methods or set()
     return JSONResponse(
         status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
         content={"detail": "Method Not Allowed"},
-        headers={"Allow": ", ".join(sorted(methods))},
+        headers={"Allow": ", ".join(_allowed_methods(request))},
     )
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 from api.accounts.keys import decode_scopes
 from api.accounts.principal import Role, Scope
@@ -127,10 +128,23 @@ class ExportOut(BaseModel):
 # --- API keys and TOTP 2FA (api.routes.keys, api.routes.two_factor) ------------------------
 
 
+def _json_integer(value: object) -> object:
+    """An integer as JSON Schema has it: 3 or 3.0, never "3" or true (which pydantic's lax
+    mode would take); None passes, for optional fields."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+#: A key's label: any text without control characters (not stripped: what the document
+#: accepts, the server keeps).
+KeyName = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+
+
 class ApiKeyIn(_In):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = (
-        Field(description="A label to tell keys apart, e.g. 'notebook on my laptop'.")
-    )
+    name: KeyName = Field(description="A label to tell keys apart, e.g. 'notebook on my laptop'.")
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(Scope))] = Field(
         default_factory=lambda: [Scope.READ_DATA],
         description="read:data reads the data routes; manage:account also manages the "
@@ -139,6 +153,8 @@ class ApiKeyIn(_In):
     expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
         default=None, description="Days until the key stops working; default: never."
     )
+
+    _integer_days = field_validator("expires_in_days", mode="before")(_json_integer)
 
 
 class ApiKeyOut(BaseModel):

@@ -20,7 +20,9 @@ from api.accounts.tables import ApiKey, AuditEntry, RecoveryCode, RefreshToken, 
 
 
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    # Only ASCII blanks are trimmed (typing slips): str.strip() would also remove Unicode
+    # spaces such as U+0085, turning "\x85@a.b" into another, invalid address.
+    return email.strip(" \t\r\n").lower()
 
 
 def by_email(session: Session, email: str) -> User | None:

@@ -151,3 +151,14 @@ def test_rwa_keys_create_prints_a_key_the_server_accepts(
         assert client.get("/assets").status_code == 200
     assert rwa(["keys", "create", "--email", "nobody@example.com", "--name", "x"]) == 2
     assert "no user" in capsys.readouterr().err
+
+
+def test_an_unreadable_body_is_400_and_405_lists_every_method(server: AccountServer) -> None:
+    with server.client() as http:
+        garbage = http.post(
+            "/me/keys", content=b"\xff\xfe{", headers={"Content-Type": "application/json"}
+        )
+        assert garbage.status_code == 400  # documented on every account route
+        wrong_method = http.put("/me/keys")
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["allow"] == "GET, POST"
