@@ -88,7 +88,7 @@ KnownAssetId = Annotated[str, Depends(require_asset)]
 # --- accounts: the operational database and who is asking ---------------------------------
 
 
-def get_accounts(request: Request) -> Accounts:
+async def get_accounts(request: Request) -> Accounts:
     accounts: Accounts | None = getattr(request.app.state, "accounts", None)
     if accounts is None:
         raise RuntimeError("accounts are not open: run the app with its lifespan")
@@ -99,15 +99,18 @@ AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 
 
 def get_db(accounts: AccountsDep) -> Iterator[Session]:
-    """One operational-database session per request, closed after the response."""
+    """One operational-database session per route call."""
     with accounts.database.sessions() as session:
         yield session
 
 
-DbSession = Annotated[Session, Depends(get_db)]
+#: Closed when the route function returns, not after the response is sent: a session held
+#: while a slow client reads its answer would hold a pooled connection, and under load the
+#: threads waiting for one would starve the threads that would give theirs back.
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def client_info(request: Request) -> ClientInfo:
+async def client_info(request: Request) -> ClientInfo:
     return ClientInfo(
         address=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
@@ -185,7 +188,6 @@ ApiKeyDep = Annotated[str | None, Depends(_api_key)]
 
 def authenticated(
     request: Request,
-    session: DbSession,
     accounts: AccountsDep,
     bearer: BearerDep,
     api_key: ApiKeyDep,
@@ -199,21 +201,23 @@ def authenticated(
     api_key = request.headers.get(_api_key.model.name)
     if credential is None and api_key is None and ACCESS_COOKIE not in request.cookies:
         raise unauthorized()
-    principal = _principal(request, session, accounts, credential, api_key)
+    # A session of its own, closed before the route runs: every request authenticates, and
+    # a data read must not keep an operational-database connection while it works.
+    with accounts.database.sessions() as session:
+        principal = _principal(request, session, accounts, credential, api_key)
     if principal is None:
         raise unauthorized("invalid or expired credentials")
     request.state.principal = principal
     return principal
 
 
-def optionally_authenticated(
-    request: Request, session: DbSession, accounts: AccountsDep, bearer: BearerDep
-) -> None:
+def optionally_authenticated(request: Request, accounts: AccountsDep, bearer: BearerDep) -> None:
     """Store the caller's principal when the request carries valid user credentials, and
     nothing otherwise (for /metrics, whose scraper token is no user credential)."""
     credential = bearer.credentials if bearer is not None else None
     api_key = request.headers.get("x-api-key")
-    principal = _principal(request, session, accounts, credential, api_key)
+    with accounts.database.sessions() as session:
+        principal = _principal(request, session, accounts, credential, api_key)
     if principal is not None:
         request.state.principal = principal
 
@@ -225,7 +229,7 @@ def requires_scope(scope: Scope) -> Any:
     """A dependency refusing (403) a credential without ``scope``: an API key made only to
     read data cannot manage the account, nor the reverse. Access tokens have every scope."""
 
-    def check(principal: Authenticated) -> None:
+    async def check(principal: Authenticated) -> None:
         if not principal.can(scope):
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"needs scope {scope.value}")
 
