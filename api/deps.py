@@ -173,16 +173,27 @@ def _token_principal(session: Session, accounts: Accounts, token: str) -> Princi
     return Principal(user_id=user.id, role=Role(user.role))
 
 
-def _principal(
-    request: Request, session: Session, accounts: Accounts, bearer: str | None, api_key: str | None
-) -> Principal | None:
-    if api_key is not None or (bearer or "").startswith(KEY_PREFIX):
-        return principal_for_key(session, api_key or bearer or "")
+def _principal(request: Request, accounts: Accounts, bearer: str | None) -> Principal | None:
+    """The principal of the request's credentials, or None when they are absent or bad: an
+    API key (``X-API-Key``, or a Bearer credential starting ``rwa_``), else a Bearer access
+    token, else the access-token cookie."""
+    # The header itself, not the scheme's value: an empty X-API-Key is a (bad) key too, never
+    # a reason to fall back to another credential.
+    api_key = request.headers.get(_api_key.model.name)
     token = bearer or request.cookies.get(ACCESS_COOKIE)
-    return None if token is None else _token_principal(session, accounts, token)
+    if api_key is None and token is None:
+        return None
+    # A session of its own, closed before the route runs: every request authenticates, and
+    # a data read must not keep an operational-database connection while it works.
+    with accounts.database.sessions() as session:
+        if api_key is not None or (bearer or "").startswith(KEY_PREFIX):
+            return principal_for_key(session, api_key or bearer or "")
+        return None if token is None else _token_principal(session, accounts, token)
 
 
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+#: Read through the request's headers (see _principal); declared so that the OpenAPI
+#: document lists the X-API-Key scheme and /docs can authorise with it.
 ApiKeyDep = Annotated[str | None, Depends(_api_key)]
 
 
@@ -190,21 +201,16 @@ def authenticated(
     request: Request,
     accounts: AccountsDep,
     bearer: BearerDep,
-    api_key: ApiKeyDep,
+    _declared_key: ApiKeyDep,
 ) -> Principal:
-    """The caller, from an API key (``X-API-Key`` or a Bearer credential starting ``rwa_``),
-    a Bearer access token or the access-token cookie; else 401. Stored in
-    ``request.state.principal`` for the rate limits, tier gates and access log."""
+    """The caller, from an API key, a Bearer access token or the access-token cookie; else
+    401. Stored in ``request.state.principal`` for the rate limits, tier gates and access
+    log."""
     credential = bearer.credentials if bearer is not None else None
-    # The header itself, not the scheme's value: an empty X-API-Key is a (bad) key too, never
-    # a reason to fall back to another credential.
-    api_key = request.headers.get(_api_key.model.name)
-    if credential is None and api_key is None and ACCESS_COOKIE not in request.cookies:
+    presented = credential is not None or _api_key.model.name in request.headers
+    if not presented and ACCESS_COOKIE not in request.cookies:
         raise unauthorized()
-    # A session of its own, closed before the route runs: every request authenticates, and
-    # a data read must not keep an operational-database connection while it works.
-    with accounts.database.sessions() as session:
-        principal = _principal(request, session, accounts, credential, api_key)
+    principal = _principal(request, accounts, credential)
     if principal is None:
         raise unauthorized("invalid or expired credentials")
     request.state.principal = principal
@@ -214,10 +220,7 @@ def authenticated(
 def optionally_authenticated(request: Request, accounts: AccountsDep, bearer: BearerDep) -> None:
     """Store the caller's principal when the request carries valid user credentials, and
     nothing otherwise (for /metrics, whose scraper token is no user credential)."""
-    credential = bearer.credentials if bearer is not None else None
-    api_key = request.headers.get("x-api-key")
-    with accounts.database.sessions() as session:
-        principal = _principal(request, session, accounts, credential, api_key)
+    principal = _principal(request, accounts, bearer.credentials if bearer is not None else None)
     if principal is not None:
         request.state.principal = principal
 
@@ -225,13 +228,17 @@ def optionally_authenticated(request: Request, accounts: AccountsDep, bearer: Be
 Authenticated = Annotated[Principal, Depends(authenticated)]
 
 
+def _require_scope(principal: Principal, scope: Scope) -> None:
+    if not principal.can(scope):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"needs scope {scope.value}")
+
+
 def requires_scope(scope: Scope) -> Any:
     """A dependency refusing (403) a credential without ``scope``: an API key made only to
     read data cannot manage the account, nor the reverse. Access tokens have every scope."""
 
     async def check(principal: Authenticated) -> None:
-        if not principal.can(scope):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"needs scope {scope.value}")
+        _require_scope(principal, scope)
 
     return Depends(check)
 
@@ -248,8 +255,7 @@ AdminOnly = Annotated[Principal, Depends(admin_only)]
 def account_of(session: Session, principal: Principal, scope: Scope) -> User:
     """The signed-in user's row, for a route that needs ``scope``: 403 naming the scope when
     the credential (an API key) lacks it."""
-    if not principal.can(scope):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"needs scope {scope.value}")
+    _require_scope(principal, scope)
     user = session.get(User, principal.user_id)
     if user is None:  # deleted between authentication and now
         raise unauthorized()

@@ -37,7 +37,7 @@ from limits.storage import MemoryStorage, RedisStorage, Storage
 from api.accounts.principal import Principal
 from api.security import metrics
 from api.security.tiers import MATRIX, principal_of
-from pipelines.core.settings import ApiSettings, get_settings
+from pipelines.core.settings import ApiSettings
 
 #: Prefix of every key this API writes to the storage (a shared Redis stays readable).
 KEY_PREFIX = "rwa"
@@ -230,11 +230,12 @@ def client_address(request: Request) -> str:
 
 
 def _app_state(app: FastAPI, name: str, build: type[Any]) -> Any:
-    # Built on first use, once per process: each worker holds its own connection pool.
+    # Built on first use, once per process: each worker holds its own connection pool. From
+    # the settings the app was built with (api.security.middleware.install stores them), never
+    # a fresh read of the environment.
     existing = getattr(app.state, name, None)
     if existing is None:
-        settings = getattr(app.state, "api_settings", None) or get_settings().api
-        existing = build(settings)
+        existing = build(app.state.api_settings)
         setattr(app.state, name, existing)
     return existing
 
