@@ -265,4 +265,4 @@ def _amount(data: Column) -> Column:
     """The ``uint256`` of a data word below 2**124, exactly: its high 60 and low 64 bits."""
     high = F.conv(F.substring(data, 36, 15), 16, 10).cast(AMOUNT_TYPE)
     low = F.conv(F.substring(data, 51, 16), 16, 10).cast(AMOUNT_TYPE)
-    return (high * F.lit(2**64).cast(AMOUNT_TYPE) + low).cast(AMOUNT_TYPE)
+    return (high * F.lit(str(2**64)).cast(AMOUNT_TYPE) + low).cast(AMOUNT_TYPE)
