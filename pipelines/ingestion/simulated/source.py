@@ -168,14 +168,10 @@ class SimulatedSource(Connector):
         return handlers[request.dataset](request.params)
 
     def _transfers_requests(self, day: dt.date) -> list[SourceRequest]:
-        """Each token's logs of ``day``; on the span's first day, of its deployment day too."""
-        days = [day - DAY, day] if day == self.window.start.date() else [day]
-        requests = []
-        for each in days:
-            start = dt.datetime.combine(each, dt.time(), tzinfo=dt.UTC)
-            first, last = first_block(start), first_block(start + DAY) - 1
-            requests += [transfers_request(a, first, last) for a in self._by_contract.values()]
-        return requests
+        """Each token's logs in the blocks of ``day``."""
+        start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+        first, last = first_block(start), first_block(start + DAY) - 1
+        return [transfers_request(a, first, last) for a in self._by_contract.values()]
 
     # -- ground truth ---------------------------------------------------------------------------
 

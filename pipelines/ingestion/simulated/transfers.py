@@ -1,13 +1,15 @@
 """ERC-20 ``Transfer`` logs of one asset, consistent with its simulated supply and holders
 (docs/simulator.md).
 
-The token is "deployed" the day before the span: that day's page mints the first day's supply to
-the first holders. Each day of the span then mints and burns exactly the day's change of
+The token was deployed before the span, so its logs start after deployment, as a real reading
+does (docs/data-model.md, "holders"): the first day opens with one transfer per first holder
+from an issuer address whose balance predates the span (it never counts as a holder), handing
+out the first day's supply. Each day then mints and burns exactly the day's change of
 ``total_supply`` (plus equal gross subscriptions and redemptions), moves tokens between
 holders, and creates or empties holder addresses so that the holder count, computed from the
 logs alone, follows the simulated ``holders`` -- capped at :data:`MAX_HOLDERS` addresses (the
 feed's millions of stablecoin holders would be millions of logs). Balances are exact integers
-in the token's base units, never negative.
+in the token's base units; only the issuer's goes negative.
 
 Blocks are a 12-second chain anchored at a fixed instant, with deterministic hashes, so the
 same day always gets the same block numbers.
@@ -87,7 +89,7 @@ class _Ledger:
         if amount <= 0 or sender == receiver:
             return
         if sender != ZERO_ADDRESS:
-            self.balances[sender] -= amount
+            self.balances[sender] = self.balances.get(sender, 0) - amount
         if receiver != ZERO_ADDRESS:
             self.balances[receiver] = self.balances.get(receiver, 0) + amount
         self.moves.append((sender, receiver, amount))
@@ -147,19 +149,19 @@ class TokenDays:
 
 
 def transfer_pages(asset: Asset, seed: int, metrics: TokenDays) -> dict[dt.date, dict[str, Any]]:
-    """One page payload per day: the deployment day before the span, then every span day."""
+    """One page payload per day of the span."""
     assert asset.contract_address is not None
     unit = 10 ** token_decimals(asset)
     raw = [round(s * unit) for s in metrics.supply]
     targets = [max(1, min(h, MAX_HOLDERS)) for h in metrics.holders]
     ledger = _Ledger(asset, seed, keyed_rng(seed, asset.asset_id, "transfers"))
-    deploy_day = metrics.days[0] - dt.timedelta(days=1)
     weights = ledger.rng.lognormal(0.0, 1.0, targets[0])
     shares = [int(raw[0] * w / weights.sum()) for w in weights]
     shares[0] += raw[0] - sum(shares)
+    issuer = ledger.new_address()
     for share in shares:
-        ledger.move(ZERO_ADDRESS, ledger.new_address(), share)
-    pages = {deploy_day: _page(ledger, deploy_day)}
+        ledger.move(issuer, ledger.new_address(), share)
+    pages = {}
     for index, day in enumerate(metrics.days):
         previous = raw[index - 1] if index else raw[0]
         change = raw[index] - previous
