@@ -299,6 +299,19 @@ class OnchainDayOut(_DayOut):
     tvl_usd: Number | None = None
     circulating_usd: Number | None = None
     premium_to_nav: Number | None = Field(default=None, description="close / NAV - 1.")
+    transfer_volume: Number | None = Field(
+        default=None, description="Tokens moved by the day's Transfer logs (mints and burns too)."
+    )
+    minted: Number | None = Field(default=None, description="Tokens minted (from address 0x0).")
+    burned: Number | None = Field(default=None, description="Tokens burned (to address 0x0).")
+    net_flow: Number | None = Field(
+        default=None, description="minted - burned, in tokens: the day's change of supply."
+    )
+    minted_usd: Number | None = Field(default=None, description="minted at the day's NAV/close.")
+    burned_usd: Number | None = Field(default=None, description="burned at the day's NAV/close.")
+    net_flow_usd: Number | None = Field(
+        default=None, description="net_flow at the day's NAV (else close), in USD."
+    )
 
 
 class OnchainResponse(_WindowOut):

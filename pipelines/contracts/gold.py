@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.contracts.measures import FEATURE_MEASURES, ONCHAIN_METRICS
+from pipelines.contracts.measures import FEATURE_MEASURES, FLOW_METRICS, ONCHAIN_METRICS
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,8 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "hl_range",
 )
 #: Table order of ``gold/onchain_daily``: the silver metrics, the derived measures with the
-#: market close between them, and the sources that reported the day.
+#: market close between them, the sources that reported the day, then the token flows of the
+#: day's Transfer logs (added after ``sources``, so existing tables only gain columns).
 ONCHAIN_COLUMNS: tuple[str, ...] = (
     "asset_id",
     "date",
@@ -60,4 +61,5 @@ ONCHAIN_COLUMNS: tuple[str, ...] = (
     "close",
     "premium_to_nav",
     "sources",
+    *FLOW_METRICS,
 )

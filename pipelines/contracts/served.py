@@ -23,6 +23,7 @@ from pipelines.contracts.measures import (
     COUNT_METRICS,
     DERIVED_ONCHAIN_METRICS,
     FEATURE_MEASURES,
+    FLOW_METRICS,
     USD_METRICS,
 )
 
@@ -61,13 +62,15 @@ OHLCV_SCHEMA = pa.schema(
     ]
 )
 
-#: ``gold/onchain_daily``: on-chain metrics of one asset-day (every metric nullable).
+#: ``gold/onchain_daily``: on-chain metrics of one asset-day (every metric nullable), with the
+#: token flows of its Transfer logs (migration 8).
 ONCHAIN_SCHEMA = pa.schema(
     [
         _required("asset_id", pa.string()),
         _required("ts", UTC_TS),
         *_optional(*COUNT_METRICS, type_=pa.int64()),
         *_optional(*USD_METRICS, *DERIVED_ONCHAIN_METRICS),
+        *_optional(*FLOW_METRICS),
     ]
 )
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipelines.contracts.served import OHLCV, OHLCV_INTRADAY, RISK_SCORES
+from pipelines.contracts.measures import FLOW_METRICS
+from pipelines.contracts.served import OHLCV, OHLCV_INTRADAY, ONCHAIN, RISK_SCORES
 
 #: Relation of the weekly bars derived from the daily ones.
 WEEKLY_RELATION = "ohlcv_1w"
@@ -265,6 +266,14 @@ NULLABILITY_DDL: tuple[str, ...] = (
 )
 
 
+#: Migration 8, the token flows of the ERC-20 Transfer logs (pipelines.contracts.measures
+#: ``FLOW_METRICS``: tokens and USD) beside the on-chain metrics of the same asset-day. Both
+#: dialects add nullable columns alike; on a hypertable this changes only the catalog.
+TOKEN_FLOWS_DDL: tuple[str, ...] = tuple(
+    f"ALTER TABLE {ONCHAIN.name} ADD COLUMN {measure} DOUBLE PRECISION" for measure in FLOW_METRICS
+)
+
+
 # --- DuckDB -----------------------------------------------------------------------------------
 
 #: Versions match TimescaleDB's from 3 on (the same step under the same number); DuckDB's
@@ -322,6 +331,7 @@ DUCKDB_MIGRATIONS: tuple[Migration, ...] = (
             + weekly_bars_select("arg_min(open, ts)", "arg_max(close, ts)", COMPLETE_VOLUME_SUM),
         ),
     ),
+    Migration(8, "token flows from transfer logs", TOKEN_FLOWS_DDL),
 )
 
 
@@ -473,4 +483,5 @@ TIMESCALE_MIGRATIONS: tuple[Migration, ...] = (
             *_weekly_continuous_aggregate(COMPLETE_VOLUME_SUM),
         ),
     ),
+    Migration(8, "token flows from transfer logs", TOKEN_FLOWS_DDL),
 )

@@ -32,7 +32,12 @@ from api.schemas import (
     SentimentDayOut,
     SentimentResponse,
 )
-from pipelines.contracts.measures import DERIVED_ONCHAIN_METRICS, FEATURE_MEASURES, ONCHAIN_METRICS
+from pipelines.contracts.measures import (
+    DERIVED_ONCHAIN_METRICS,
+    FEATURE_MEASURES,
+    FLOW_METRICS,
+    ONCHAIN_METRICS,
+)
 from pipelines.contracts.served import (
     ECONOMIC,
     FEATURES,
@@ -122,5 +127,10 @@ def test_each_row_schema_has_its_tables_columns_and_types(mirror: Mirror) -> Non
 
 
 def test_the_onchain_and_feature_schemas_serve_every_measure() -> None:
-    assert set(OnchainDayOut.model_fields) == {"ts", *ONCHAIN_METRICS, *DERIVED_ONCHAIN_METRICS}
+    assert set(OnchainDayOut.model_fields) == {
+        "ts",
+        *ONCHAIN_METRICS,
+        *DERIVED_ONCHAIN_METRICS,
+        *FLOW_METRICS,
+    }
     assert set(FeaturesDayOut.model_fields) == {"ts", *FEATURE_MEASURES}
