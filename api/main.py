@@ -33,6 +33,7 @@ from api.routes import metrics as metrics_route
 from api.security import middleware as security
 from api.security.ratelimit import RATE_LIMITED
 from api.security.tiers import BULK_GATE
+from api.web import pages
 from pipelines.core.errors import NotFoundError, StoreUnavailableError
 from pipelines.core.settings import ServingSettings, Settings, get_settings
 from pipelines.serving import open_store
@@ -204,5 +205,7 @@ def create_app(
     # Not among the data routers: a scraper's token is not a user credential, so user
     # credentials are optional there (the route answers 401 when it has neither).
     app.include_router(metrics_route.router, dependencies=[Depends(optionally_authenticated)])
+    # The dashboard: HTML pages behind the same login, reading the routes above.
+    pages.install(app)
     security.install(app, settings.api)
     return app
