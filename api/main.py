@@ -183,6 +183,8 @@ def create_app(
         openapi_tags=OPENAPI_TAGS,
         lifespan=asynccontextmanager(_lifespan(store_factory, partial(open_accounts, settings))),
     )
+    # What routes that read more than the store need (the admin's pipeline status: the lake).
+    app.state.settings = settings
     # Store errors raised on purpose become clear statuses instead of a bare 500.
     app.add_exception_handler(StoreUnavailableError, _store_unavailable)
     app.add_exception_handler(NotFoundError, _not_found)

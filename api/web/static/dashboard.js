@@ -104,8 +104,9 @@ const RWA = (() => {
   }
 
   // Run a page's panels: each `load(parts)` draws its panel (or throws); an error is shown in
-  // the panel that failed, the others draw anyway. Resolves when all are settled.
-  async function drawPanels(loaders) {
+  // the panel that failed, the others draw anyway. Resolves when all are settled, and with
+  // them the promises in `also` (parts of the page that are not panels).
+  async function drawPanels(loaders, also = []) {
     const started = Object.entries(loaders).map(async ([id, load]) => {
       const parts = panelParts(id);
       parts.root.dataset.state = "loading";
@@ -118,7 +119,7 @@ const RWA = (() => {
         setState(parts, "error", "Could not load this panel: " + error.message);
       }
     });
-    await Promise.all(started);
+    await Promise.all([...started, ...also]);
     markDrawn();
   }
 
