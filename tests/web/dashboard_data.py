@@ -1,4 +1,4 @@
-"""The small store the dashboard's browser tests read (a plain module, not a plugin): the
+"""The small store (and lake) the dashboard's browser tests read (a plain module, not a plugin): the
 API sample assets with 120 daily bars each, OUSG's NAV, supply and holders, the T-bill, daily
 sentiment, 7- and 30-day forecasts with bands (OUSG, BTC) and risk scores (OUSG, BTC; USDC
 unscored, so the page's "not scored yet" path is drawn too). Written through the store
@@ -11,7 +11,9 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+from deltalake import write_deltalake
 
+from models.registry import ModelRegistry
 from pipelines.contracts.served import (
     ECONOMIC,
     FEATURES,
@@ -20,6 +22,9 @@ from pipelines.contracts.served import (
     RISK_SCORES_SCHEMA,
     SENTIMENT,
 )
+from pipelines.core.settings import LakeSettings
+from pipelines.lake.objects import open_object_store
+from pipelines.lake.paths import LakePaths
 from pipelines.serving.duckdb_store import DuckDBStore
 from tests.fixtures.sample_data import DAY, SAMPLE_ASSETS, T0, bars
 from tests.fixtures.serving import series_rows
@@ -139,3 +144,81 @@ def build_store(path: Path) -> Path:
         store.upsert_risk_scores(risk_rows())
         store.refresh_aggregates()
     return path
+
+
+def _write(uri: str, rows: list[dict[str, object]]) -> None:
+    write_deltalake(uri, pa.Table.from_pylist(rows), mode="overwrite")
+
+
+def build_lake(root: Path) -> Path:
+    """A small lake the status page reads: silver's quarantine and batch counts, gold daily
+    closes of OUSG and BTC, 7-day forecasts made over two weeks whose targets have closes
+    (OUSG's inside their intervals, BTC's 5 above: degraded), and one registered model."""
+    settings = LakeSettings(root=str(root))
+    paths = LakePaths(settings)
+    _write(
+        paths.quarantine,
+        [
+            {"dataset": "prices", "record_id": f"r{i}", "reason": reason}
+            for i, reason in enumerate(["high below low", "high below low", "price <= 0"])
+        ],
+    )
+    now = dt.datetime.combine(LAST_DAY, dt.time(), dt.UTC)
+    _write(
+        paths.reconciliation,
+        [
+            {
+                "dataset": "prices",
+                "stream_id": "s",
+                "batch_id": i,
+                "records_in": 100,
+                "inserted": 97,
+                "quarantined": 3,
+                "processed_at": now,
+            }
+            for i in range(2)
+        ],
+    )
+    closes = {
+        (asset_id, (T0 + i * DAY).date()): base + i + 0.25
+        for asset_id, base in BASES.items()
+        if asset_id in FORECAST_ASSETS
+        for i in range(DAYS)
+    }
+    _write(
+        paths.gold("ohlcv_1d"),
+        [{"asset_id": a, "date": d, "close": c} for (a, d), c in closes.items()],
+    )
+    points = []
+    for asset_id, miss in (("ousg", 0.5), ("btc", 5.0)):
+        for origin in range(DAYS - 21, DAYS - 7):
+            day = (T0 + origin * DAY).date()
+            generated = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
+            for ahead in range(1, 8):
+                target = day + dt.timedelta(days=ahead)
+                value = closes[(asset_id, target)] + miss
+                points.append(
+                    {
+                        "asset_id": asset_id,
+                        "horizon_days": 7,
+                        "generated_at": generated,
+                        "model_version": f"arima-{asset_id}@test",
+                        "target_date": target,
+                        "value": value,
+                        "lower_80": value - 1,
+                        "upper_80": value + 1,
+                        "lower_95": value - 2,
+                        "upper_95": value + 2,
+                    }
+                )
+    _write(paths.gold("predictions"), points)
+    registry = ModelRegistry(open_object_store(settings), "models")
+    for asset_id in FORECAST_ASSETS:
+        registry.save(
+            f"arima-{asset_id}",
+            {"model.json": b"{}"},
+            metrics={"mase_7d": 0.9},
+            params={"reselected": True},
+            created_at=now,
+        )
+    return root

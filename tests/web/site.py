@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pyotp
+import pytest
 from playwright.sync_api import Browser, Page
 
 from api.accounts import totp
@@ -20,7 +21,7 @@ from api.accounts.tables import User
 from tests.api.live_server import running_server
 from tests.fixtures.accounts import ApiCredentials, accounts_settings, open_accounts, provision
 from tests.fixtures.browser import VIEWPORT, Console, watch
-from tests.web.dashboard_data import build_store
+from tests.web.dashboard_data import build_lake, build_store
 
 #: Generous: the machine running the suite is shared and slow; a drawn page takes < 1 s idle.
 DRAWN_TIMEOUT_MS = 30_000
@@ -57,13 +58,17 @@ def enable_two_factor(credentials: ApiCredentials) -> str:
 
 @contextmanager
 def running_site(workdir: Path) -> Iterator[Site]:
+    """The server on the test store, its lake (the status page's) under ``workdir``."""
     store = build_store(workdir / "serving.duckdb")
+    lake = build_lake(workdir / "lake")
     settings = accounts_settings(workdir)
     admin = provision(settings, Role.ADMIN)
     analyst = provision(settings, Role.ENTERPRISE)
     secret = enable_two_factor(admin)
-    with running_server(store, workdir, admin) as base_url:
-        yield Site(base_url, admin, analyst, secret)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RWA_LAKE_ROOT", str(lake))  # the server's environment is this one's
+        with running_server(store, workdir, admin) as base_url:
+            yield Site(base_url, admin, analyst, secret)
 
 
 def new_page(browser: Browser) -> tuple[Page, Console]:

@@ -229,14 +229,25 @@ def test_the_screener_compares_the_picked_assets(as_analyst: Page, site: Site) -
     assert sorted(picked) == ["btc", "ousg", "usdc"]
 
 
-def test_the_status_page_shows_an_empty_lake_plainly(as_admin: Page, site: Site) -> None:
-    # The test server's lake has no run: every panel says so instead of failing.
+def test_the_status_page_shows_runs_quarantine_and_model_accuracy(
+    as_admin: Page, site: Site
+) -> None:
     open_drawn(as_admin, site, "/dashboard/status")
     states = as_admin.eval_on_selector_all(".panel", "ps => ps.map(p => [p.id, p.dataset.state])")
     assert dict(states) == dict.fromkeys(
-        ["tables", "quarantine", "batches", "coverage", "models"], "empty"
+        ["tables", "quarantine", "batches", "coverage", "models"], "ready"
     )
-    assert "No pipeline run recorded yet" in as_admin.inner_text("#tables")
+    tables = as_admin.inner_text("#tables")
+    assert "ohlcv_1d" in tables and "240" in tables
+    assert "high below low" in as_admin.inner_text("#quarantine")
+    coverage = chart_series(as_admin, "coverage")
+    assert set(coverage) == {"80% interval coverage", "95% interval coverage", "MAE / naive MAE"}
+    # dashboard_data.build_lake: OUSG's closes all inside the intervals, BTC's all outside
+    assert {point[1] for point in coverage["95% interval coverage"]["data"]} == {0.5}
+    models = as_admin.eval_on_selector_all(
+        "#models tbody tr", "rs => rs.map(r => [r.dataset.id, r.lastElementChild.textContent])"
+    )
+    assert dict(models) == {"btc": "yes", "ousg": "no"}
 
 
 # --- who sees what ------------------------------------------------------------------------------

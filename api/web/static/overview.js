@@ -183,21 +183,25 @@
     return null;
   }
 
+  // The news of the last 7 days per asset: how many articles named it and their mean
+  // sentiment. (The headlines themselves are not served yet: no served table holds them.)
   async function news(parts) {
-    const answer = await R.getJson("/news" + R.query({ limit: 12 }));
-    if (!answer.articles.length) return { empty: "No news served yet." };
+    const page = await assetsPage();
+    const named = page.assets.filter((a) => a.articles_7d > 0).sort((a, b) => b.articles_7d - a.articles_7d);
+    if (!named.length) return { empty: "No news has named a covered asset in the last 7 days." };
     const list = R.el("ul", { class: "news" });
-    for (const a of answer.articles) {
-      const score = a.sentiment_score === null ? "" : ` · sentiment ${R.formatNumber(a.sentiment_score, 2)}`;
+    for (const a of named.slice(0, 10)) {
+      const mood = a.sentiment_7d === null ? "not scored" : a.sentiment_7d > 0.05 ? "positive" : a.sentiment_7d < -0.05 ? "negative" : "neutral";
       list.append(
-        R.el("li", {},
-          R.el("a", { href: a.url || "#", rel: "noreferrer", text: a.title }),
-          R.el("div", { class: "muted", text: `${R.formatTime(a.published_at)} · ${a.outlet || "unknown outlet"} · ${a.asset_ids.join(", ")}${score}` }),
+        R.el("li", { "data-id": a.asset_id },
+          R.assetLink(a),
+          ` ${a.articles_7d} article(s), ${mood}`,
+          R.el("span", { class: "muted", text: a.sentiment_7d === null ? "" : ` (mean ${R.formatNumber(a.sentiment_7d, 2)})` }),
         ),
       );
     }
     parts.body.replaceChildren(list);
-    R.source(parts, "gold article_sentiment (GET /news)", answer.articles[0].published_at);
+    R.source(parts, "gold sentiment_daily over the 7 days to the day (GET /market/assets)", page.date);
     return null;
   }
 
