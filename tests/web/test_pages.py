@@ -45,4 +45,4 @@ def test_a_page_says_so_when_the_chart_library_is_missing(
         page = client.get("/dashboard/assets/ousg")
         assert 'id="bundle-missing"' in page.text
         assert "bash infra/local/install.sh" in page.text
-        assert "echarts.min.js\"></script>" not in page.text
+        assert 'echarts.min.js"></script>' not in page.text
