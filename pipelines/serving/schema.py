@@ -265,6 +265,22 @@ NULLABILITY_DDL: tuple[str, ...] = (
 )
 
 
+#: Migration 10: ``news_articles``, the headlines behind the sentiment (gold/news_articles;
+#: columns as declared in pipelines.contracts.served.NEWS_SCHEMA).
+NEWS_ARTICLES_DDL = """CREATE TABLE news_articles (
+    asset_id        TEXT NOT NULL,
+    ts              TIMESTAMPTZ NOT NULL,
+    article_id      TEXT NOT NULL,
+    title           TEXT NOT NULL,
+    url             TEXT,
+    outlet          TEXT,
+    sentiment_score DOUBLE PRECISION CHECK (sentiment_score BETWEEN -1 AND 1),
+    sentiment_label TEXT,
+    model_version   TEXT,
+    PRIMARY KEY (asset_id, ts, article_id)
+)"""
+
+
 # --- DuckDB -----------------------------------------------------------------------------------
 
 #: Versions match TimescaleDB's from 3 on (the same step under the same number); DuckDB's
@@ -322,6 +338,7 @@ DUCKDB_MIGRATIONS: tuple[Migration, ...] = (
             + weekly_bars_select("arg_min(open, ts)", "arg_max(close, ts)", COMPLETE_VOLUME_SUM),
         ),
     ),
+    Migration(10, "news articles", (NEWS_ARTICLES_DDL,)),
 )
 
 
@@ -472,5 +489,11 @@ TIMESCALE_MIGRATIONS: tuple[Migration, ...] = (
             _DROP_WEEKLY,
             *_weekly_continuous_aggregate(COMPLETE_VOLUME_SUM),
         ),
+    ),
+    # A few hundred articles a day at most: yearly chunks, like the daily series.
+    Migration(
+        10,
+        "news articles",
+        (NEWS_ARTICLES_DDL, _hypertable_sql("news_articles", "365 days")),
     ),
 )

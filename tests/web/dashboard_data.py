@@ -17,6 +17,7 @@ from models.registry import ModelRegistry
 from pipelines.contracts.served import (
     ECONOMIC,
     FEATURES,
+    NEWS,
     ONCHAIN,
     PREDICTIONS_SCHEMA,
     RISK_SCORES_SCHEMA,
@@ -101,6 +102,26 @@ def risk_rows() -> pa.Table:
     return pa.Table.from_pylist(rows, schema=RISK_SCORES_SCHEMA)
 
 
+def news_rows() -> pa.Table:
+    """Three headlines of OUSG on its last sentiment days, the last also naming BTC."""
+    rows = [
+        {
+            "asset_id": asset_id,
+            "ts": T0 + (107 + i) * DAY,
+            "article_id": f"n{i}",
+            "title": f"OUSG headline {i}",
+            "url": f"https://news.example/n{i}",
+            "outlet": "Example Wire",
+            "sentiment_score": (i - 1) / 2,
+            "sentiment_label": ("negative", "neutral", "positive")[i],
+            "model_version": "lexicon:test",
+        }
+        for i in range(3)
+        for asset_id in (("ousg", "btc") if i == 2 else ("ousg",))
+    ]
+    return pa.Table.from_pylist(rows, schema=NEWS.schema)
+
+
 def _onchain(asset_id: str) -> pa.Table:
     """NAV accruing 5% a year, supply and holders growing, premium around zero."""
     rows = series_rows(ONCHAIN, DAYS, {"asset_id": asset_id})
@@ -142,6 +163,7 @@ def build_store(path: Path) -> Path:
             pa.concat_tables([forecast_rows(a, h) for a in FORECAST_ASSETS for h in (7, 30)])
         )
         store.upsert_risk_scores(risk_rows())
+        store.upsert_news(news_rows())
         store.refresh_aggregates()
     return path
 

@@ -163,6 +163,8 @@ def test_the_asset_page_shows_every_panel_with_its_source(as_admin: Page, site: 
     assert risk[-1] == RISK_SCORES["ousg"]
     assert "realized volatility" in as_admin.inner_text("#risk")
     assert "Cayman Islands" in as_admin.inner_text("#facts")
+    headlines = as_admin.eval_on_selector_all("#sentiment li", "ls => ls.map(l => l.dataset.id)")
+    assert headlines == ["n2", "n1", "n0"]  # newest first
     for panel in ("price", "nav", "yield", "supply", "risk", "sentiment", "facts"):
         assert as_admin.inner_text(f"#{panel} [data-source]").startswith("Source: ")
 

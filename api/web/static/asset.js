@@ -249,8 +249,25 @@
 
   // --- sentiment --------------------------------------------------------------------------------
 
+  function headlines(articles) {
+    const list = R.el("ul", { class: "news" });
+    for (const a of articles.slice().reverse()) {
+      const score = a.sentiment_score === null ? "not scored" : R.formatNumber(a.sentiment_score, 2);
+      list.append(
+        R.el("li", { "data-id": a.article_id },
+          a.url ? R.el("a", { href: a.url, rel: "noreferrer", text: a.title }) : R.el("span", { text: a.title }),
+          R.el("div", { class: "muted", text: `${R.formatTime(a.ts)} · ${a.outlet || "unknown outlet"} · sentiment ${score}` }),
+        ),
+      );
+    }
+    return list;
+  }
+
   async function sentiment(parts) {
-    const answer = await R.getJson(base + "/sentiment" + R.query({ limit: R.rangeDays() }));
+    const [answer, news] = await Promise.all([
+      R.getJson(base + "/sentiment" + R.query({ limit: R.rangeDays() })),
+      R.getJson(base + "/news" + R.query({ limit: 6 })),
+    ]);
     const days = answer.days;
     if (!days.length) return { empty: "No news has named this asset in the range." };
     R.chart(parts, {
@@ -272,8 +289,10 @@
     const latest = last(days);
     parts.body.replaceChildren(
       R.el("p", { class: "figure", text: `Latest day: score ${R.formatNumber(latest.sentiment_score, 2)} over ${latest.article_count} article(s)` }),
+      R.el("h3", { text: "Latest headlines" }),
+      news.articles.length ? headlines(news.articles) : R.el("p", { class: "empty", text: "No headline served." }),
     );
-    R.source(parts, `gold sentiment_daily, ${latest.model_version || "not scored"} (GET ${base}/sentiment)`, latest.ts);
+    R.source(parts, `gold sentiment_daily, ${latest.model_version || "not scored"} (GET ${base}/sentiment, ${base}/news)`, latest.ts);
     return null;
   }
 

@@ -183,25 +183,24 @@
     return null;
   }
 
-  // The news of the last 7 days per asset: how many articles named it and their mean
-  // sentiment. (The headlines themselves are not served yet: no served table holds them.)
   async function news(parts) {
-    const page = await assetsPage();
-    const named = page.assets.filter((a) => a.articles_7d > 0).sort((a, b) => b.articles_7d - a.articles_7d);
-    if (!named.length) return { empty: "No news has named a covered asset in the last 7 days." };
+    const answer = await R.getJson("/news" + R.query({ limit: 12 }));
+    if (!answer.articles.length) return { empty: "No news served yet." };
     const list = R.el("ul", { class: "news" });
-    for (const a of named.slice(0, 10)) {
-      const mood = a.sentiment_7d === null ? "not scored" : a.sentiment_7d > 0.05 ? "positive" : a.sentiment_7d < -0.05 ? "negative" : "neutral";
+    for (const a of answer.articles) {
+      const score = a.sentiment_score === null ? "not scored" : `sentiment ${R.formatNumber(a.sentiment_score, 2)}`;
       list.append(
-        R.el("li", { "data-id": a.asset_id },
-          R.assetLink(a),
-          ` ${a.articles_7d} article(s), ${mood}`,
-          R.el("span", { class: "muted", text: a.sentiment_7d === null ? "" : ` (mean ${R.formatNumber(a.sentiment_7d, 2)})` }),
+        R.el("li", { "data-id": a.article_id },
+          a.url ? R.el("a", { href: a.url, rel: "noreferrer", text: a.title }) : R.el("span", { text: a.title }),
+          R.el("div", { class: "muted" },
+            `${R.formatTime(a.ts)} · ${a.outlet || "unknown outlet"} · ${score} · `,
+            ...a.asset_ids.flatMap((id, i) => [i ? ", " : "", R.assetLink({ asset_id: id })]),
+          ),
         ),
       );
     }
     parts.body.replaceChildren(list);
-    R.source(parts, "gold sentiment_daily over the 7 days to the day (GET /market/assets)", page.date);
+    R.source(parts, "silver news with gold headline sentiment (GET /news)", answer.articles[0].ts);
     return null;
   }
 
