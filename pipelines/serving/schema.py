@@ -265,6 +265,39 @@ NULLABILITY_DDL: tuple[str, ...] = (
 )
 
 
+#: Migration 9: ``market_daily``, the market analytics of each asset-day (gold/market_daily;
+#: columns as declared in pipelines.contracts.served.MARKET_SCHEMA).
+MARKET_DAILY_DDL = """CREATE TABLE market_daily (
+    asset_id            TEXT NOT NULL,
+    ts                  TIMESTAMPTZ NOT NULL,
+    price_usd           DOUBLE PRECISION,
+    nav_usd             DOUBLE PRECISION,
+    premium_to_nav      DOUBLE PRECISION,
+    total_supply        DOUBLE PRECISION,
+    market_value_usd    DOUBLE PRECISION,
+    asset_value_usd     DOUBLE PRECISION,
+    value_usd           DOUBLE PRECISION,
+    holders             BIGINT,
+    yield_7d            DOUBLE PRECISION,
+    tbill_3m            DOUBLE PRECISION,
+    yield_spread        DOUBLE PRECISION,
+    utilization         DOUBLE PRECISION,
+    transfer_count      BIGINT,
+    transfer_volume_usd DOUBLE PRECISION,
+    minted_usd          DOUBLE PRECISION,
+    burned_usd          DOUBLE PRECISION,
+    net_flow_usd        DOUBLE PRECISION,
+    yield_method        TEXT CHECK (yield_method IN ('nav', 'price')),
+    price_as_of         DATE,
+    nav_as_of           DATE,
+    supply_as_of        DATE,
+    holders_as_of       DATE,
+    as_of               DATE,
+    stale               BOOLEAN NOT NULL,
+    PRIMARY KEY (asset_id, ts)
+)"""
+
+
 # --- DuckDB -----------------------------------------------------------------------------------
 
 #: Versions match TimescaleDB's from 3 on (the same step under the same number); DuckDB's
@@ -322,6 +355,7 @@ DUCKDB_MIGRATIONS: tuple[Migration, ...] = (
             + weekly_bars_select("arg_min(open, ts)", "arg_max(close, ts)", COMPLETE_VOLUME_SUM),
         ),
     ),
+    Migration(9, "market analytics", (MARKET_DAILY_DDL,)),
 )
 
 
@@ -472,5 +506,11 @@ TIMESCALE_MIGRATIONS: tuple[Migration, ...] = (
             _DROP_WEEKLY,
             *_weekly_continuous_aggregate(COMPLETE_VOLUME_SUM),
         ),
+    ),
+    # One row per asset-day, like the other daily series: yearly chunks.
+    Migration(
+        9,
+        "market analytics",
+        (MARKET_DAILY_DDL, _hypertable_sql("market_daily", "365 days")),
     ),
 )
