@@ -343,6 +343,19 @@ class OnchainDayOut(_DayOut):
     tvl_usd: Number | None = None
     circulating_usd: Number | None = None
     premium_to_nav: Number | None = Field(default=None, description="close / NAV - 1.")
+    transfer_volume: Number | None = Field(
+        default=None, description="Tokens moved by the day's Transfer logs (mints and burns too)."
+    )
+    minted: Number | None = Field(default=None, description="Tokens minted (from address 0x0).")
+    burned: Number | None = Field(default=None, description="Tokens burned (to address 0x0).")
+    net_flow: Number | None = Field(
+        default=None, description="minted - burned, in tokens: the day's change of supply."
+    )
+    minted_usd: Number | None = Field(default=None, description="minted at the day's NAV/close.")
+    burned_usd: Number | None = Field(default=None, description="burned at the day's NAV/close.")
+    net_flow_usd: Number | None = Field(
+        default=None, description="net_flow at the day's NAV (else close), in USD."
+    )
 
 
 class OnchainResponse(_WindowOut):
@@ -444,6 +457,38 @@ class SentimentDayOut(_DayOut):
 class SentimentResponse(_WindowOut):
     asset_id: str
     days: list[SentimentDayOut] = Field(description="Days in time order, oldest first.")
+
+
+class NewsArticleOut(_Out):
+    """A news article naming the asset: the headline behind its daily sentiment."""
+
+    ts: UtcDatetime = Field(description="When it was published (UTC).")
+    article_id: str
+    title: str
+    url: str | None = None
+    outlet: str | None = None
+    sentiment_score: Number | None = Field(
+        default=None, ge=-1, le=1, description="P(positive) - P(negative) of the headline."
+    )
+    sentiment_label: str | None = Field(default=None, description="positive/negative/neutral.")
+    model_version: str | None = Field(default=None, description="The scorer; null: unscored.")
+
+    @classmethod
+    def list_from_arrow(cls, table: pa.Table) -> list[Self]:
+        return [cls.model_validate(row) for row in table.to_pylist()]
+
+
+class NewsResponse(_WindowOut):
+    asset_id: str
+    articles: list[NewsArticleOut] = Field(description="Oldest first.")
+
+
+class LatestArticleOut(NewsArticleOut):
+    asset_ids: list[str] = Field(description="Every covered asset the article names.")
+
+
+class LatestNewsOut(_Out):
+    articles: list[LatestArticleOut] = Field(description="Newest first.")
 
 
 # --- economic -------------------------------------------------------------------------------

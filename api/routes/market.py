@@ -17,7 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import ASSET_NOT_FOUND, STORE_UNAVAILABLE, KnownAssetId, StoreDep, WindowQueryDep
+from api.deps import (
+    ASSET_NOT_FOUND,
+    STORE_UNAVAILABLE,
+    KnownAssetId,
+    StoreDep,
+    WindowQueryDep,
+    memoised_read,
+)
 from api.market_schemas import (
     MarketAggregateOut,
     MarketAssetsPage,
@@ -90,7 +97,7 @@ def get_asset_market(store: StoreDep, query: WindowQueryDep, asset_id: KnownAsse
     response_model=MarketAssetsPage,
     summary="The assets table as of one day",
 )
-def list_market_assets(
+async def list_market_assets(
     request: Request,
     store: StoreDep,
     date: DayParam = None,
@@ -106,10 +113,7 @@ def list_market_assets(
     flows, 7-day changes, latest risk score, 7-day news sentiment and evidence flags; filtered,
     sorted (unknown values last), paged. Risk scores need a tier with risk scores; for others
     they are null and ``withheld`` names them."""
-    day = _day_or_latest(store, date)
-    rows: tuple[dict[str, Any], ...] = ()
-    if day is not None:
-        rows = store.memoised(("market assets", day), lambda: asset_rows(store, day))
+    day, rows = await memoised_read(store, ("market assets", date), lambda: _table_of(store, date))
     wanted = {"asset_class": asset_class, "network": network, "issuer_name": issuer}
     chosen = [
         row
@@ -137,17 +141,26 @@ def list_market_assets(
     return json_response(envelope(head, "assets", page))
 
 
+def _table_of(
+    store: ServingStore, date: dt.date | None
+) -> tuple[dt.date | None, tuple[dict[str, Any], ...]]:
+    """The day shown (``date``, else the last served) and its assets table."""
+    day = _day_or_latest(store, date)
+    return day, (() if day is None else asset_rows(store, day))
+
+
 def _may_see_risk(request: Request) -> bool:
     return Feature.RISK_DETAIL in MATRIX[principal_of(request).role].features
 
 
 @router.get("/market/summary", response_model=MarketSummaryOut, summary="The KPI strip")
-def get_market_summary(store: StoreDep, date: DayParam = None) -> Response:
+async def get_market_summary(store: StoreDep, date: DayParam = None) -> Response:
     """Total value, holders and count of the real-world assets, the tokenized treasuries'
     value-weighted 7-day yield beside the T-bill, and the stablecoins' supply: each on the day,
     7 days before, and the change. Only current values count; stale assets are counted apart."""
-    day = _day_or_latest(store, date)
-    body = store.memoised(("market summary", day), lambda: summary(store, day))
+    body = await memoised_read(
+        store, ("market summary", date), lambda: summary(store, _day_or_latest(store, date))
+    )
     return json_response(body)
 
 
@@ -156,7 +169,7 @@ def get_market_summary(store: StoreDep, date: DayParam = None) -> Response:
     response_model=MarketBreakdownResponse,
     summary="Aggregates by class, network or issuer as of one day",
 )
-def get_market_breakdown(
+async def get_market_breakdown(
     store: StoreDep, by: GroupParam = "asset_class", date: DayParam = None
 ) -> Response:
     """One row per group on the day: the current assets' summed stocks (value, market and
@@ -176,7 +189,7 @@ def get_market_breakdown(
     response_model=MarketHistoryResponse,
     summary="Aggregates by class, network or issuer over time",
 )
-def get_market_history(
+async def get_market_history(
     store: StoreDep,
     by: GroupParam = "asset_class",
     interval: Annotated[
@@ -198,8 +211,20 @@ def get_market_history(
     """Per bucket and group: stocks are each asset's last value in the bucket (current and
     stale apart), flows the sum over the bucket's days. A bucket cut by ``start`` or ``end``
     covers only the days inside."""
-    table = store.market_aggregates(by, interval, start, end)
-    table = _newest_buckets(table, limit)
+    key = ("market history", by, interval, start, end, limit)
+    body = await memoised_read(store, key, lambda: _history(store, by, interval, start, end, limit))
+    return json_response(body)
+
+
+def _history(
+    store: ServingStore,
+    by: MarketGroup,
+    interval: MarketInterval,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    limit: int,
+) -> dict[str, Any]:
+    table = _newest_buckets(store.market_aggregates(by, interval, start, end), limit)
     head = MarketHistoryResponse(
         by=by,
         interval=interval,
@@ -209,7 +234,7 @@ def get_market_history(
         stale_after_days=STALE_AFTER_DAYS,
         buckets=[],
     )
-    return json_response(envelope(head, "buckets", rows_from_arrow(MarketAggregateOut, table)))
+    return envelope(head, "buckets", rows_from_arrow(MarketAggregateOut, table))
 
 
 def _newest_buckets(table: pa.Table, limit: int) -> pa.Table:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from pipelines.contracts.measures import (
     FEATURE_MEASURES,
+    FLOW_METRICS,
     MARKET_AS_OF_COLUMNS,
     MARKET_FLOW_MEASURES,
     MARKET_STOCK_MEASURES,
@@ -59,7 +60,8 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "hl_range",
 )
 #: Table order of ``gold/onchain_daily``: the silver metrics, the derived measures with the
-#: market close between them, and the sources that reported the day.
+#: market close between them, the sources that reported the day, then the token flows of the
+#: day's Transfer logs (added after ``sources``, so existing tables only gain columns).
 ONCHAIN_COLUMNS: tuple[str, ...] = (
     "asset_id",
     "date",
@@ -68,6 +70,7 @@ ONCHAIN_COLUMNS: tuple[str, ...] = (
     "close",
     "premium_to_nav",
     "sources",
+    *FLOW_METRICS,
 )
 #: Table order of ``gold/market_daily``: stocks, flows, how the yield was measured, the as-of
 #: dates of the carried stocks and whether the row is stale.

@@ -29,6 +29,17 @@ ONCHAIN_METRICS = (*COUNT_METRICS, *USD_METRICS)
 #: The metrics ``gold/onchain_daily`` derives from the ones above (net flow, premium to NAV).
 DERIVED_ONCHAIN_METRICS = ("net_exchange_flow_usd", "premium_to_nav")
 
+#: Token flows of one asset-day from its ERC-20 ``Transfer`` logs (``silver/transfers``), in
+#: tokens (raw amounts / 10**decimals): every transfer's amount summed, minted (from the zero
+#: address), burned (to it) and the net flow (minted - burned: the change of supply).
+FLOW_TOKEN_METRICS = ("transfer_volume", "minted", "burned", "net_flow")
+#: The same flows in USD, valued at the day's NAV (else its close).
+FLOW_USD_METRICS = ("minted_usd", "burned_usd", "net_flow_usd")
+#: The flow measures ``gold/onchain_daily`` adds from the logs (docs/data-model.md); the logs
+#: also give ``holders``, ``transfer_count`` and ``transfer_volume_usd`` where no metrics feed
+#: reports them.
+FLOW_METRICS = (*FLOW_TOKEN_METRICS, *FLOW_USD_METRICS)
+
 #: The measures of ``gold/features_daily`` (docs/data-model.md), in table order; gold computes
 #: them, the store serves them.
 FEATURE_MEASURES = (

@@ -33,6 +33,7 @@ from pipelines.contracts.measures import ONCHAIN_METRICS
 from pipelines.contracts.reference import Asset
 from pipelines.core.errors import DataContractError
 from pipelines.gold.features import daily_features
+from pipelines.gold.flows import token_flows
 from pipelines.gold.macro import asset_countries, macro_asof, widen_over_gaps
 from pipelines.gold.market import asset_classes, market_daily
 from pipelines.gold.ohlcv import rollup_ohlcv
@@ -60,6 +61,23 @@ SILVER_INPUTS: dict[str, tuple[str, ...]] = {
         "source",
     ),
     "news": ("date", "article_id", "outlet", "asset_ids"),
+    "transfers": (
+        "date",
+        "chain",
+        "block_number",
+        "log_index",
+        "contract_address",
+        "asset_id",
+        "from_address",
+        "to_address",
+        "amount_raw",
+        "decimals",
+        "removed",
+        "range_to",
+        "source",
+        "ingest_id",
+        "fetched_at",
+    ),
 }
 
 
@@ -112,10 +130,15 @@ class GoldBuild:
     def _run_onchain(
         self, report: GoldRunReport, daily_bars: DataFrame, days: DayRange | None
     ) -> None:
-        if self._skip_without(report, ONCHAIN_DAILY, "onchain"):
+        has_feed = self.lake.exists(self.paths.silver("onchain"))
+        has_logs = self.lake.exists(self.paths.silver("transfers"))
+        if not has_feed and not has_logs:
+            self._skip_without(report, ONCHAIN_DAILY, "onchain")
             return
-        onchain = restrict(self._silver("onchain"), days)
-        rows = onchain_daily(onchain, restrict(daily_bars, days))
+        onchain = restrict(self._silver("onchain"), days) if has_feed else None
+        # Holders carry balances over every earlier day: the flows read all of silver.
+        flows = restrict(token_flows(self._silver("transfers")), days) if has_logs else None
+        rows = onchain_daily(onchain, restrict(daily_bars, days), flows)
         self._write(report, ONCHAIN_DAILY, rows, days)
 
     def _run_macro(

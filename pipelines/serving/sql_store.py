@@ -32,6 +32,7 @@ from pipelines.contracts.served import (
     MARKET_AGGREGATE_SCHEMA,
     MARKET_GROUPS,
     MARKET_INTERVALS,
+    NEWS,
     OHLCV,
     OHLCV_INTRADAY,
     ONCHAIN,
@@ -259,6 +260,9 @@ class SqlStore(Closeable, Generic[CursorT]):
     def upsert_market(self, rows: pa.Table) -> int:
         return self._upsert("upsert_market", MARKET, rows)
 
+    def upsert_news(self, rows: pa.Table) -> int:
+        return self._upsert("upsert_news", NEWS, rows)
+
     def _upsert(self, operation: str, table: ServedTable, rows: pa.Table) -> int:
         self._check_writable(operation)
         prepared = prepare_rows(rows, table)
@@ -426,6 +430,10 @@ class SqlStore(Closeable, Generic[CursorT]):
         params = [as_utc(start), as_utc(end)]
         return self._read_small(("sentiment_means", start, end), sql, params, SENTIMENT_MEAN_SCHEMA)
 
+    def latest_news(self, limit: int) -> pa.Table:
+        sql = queries.latest_news_sql(self._marker)
+        return self._read_small(("latest_news", limit), sql, [limit], NEWS.schema)
+
     def _read_small(
         self, key: Hashable, sql: str, params: Sequence[object], schema: pa.Schema
     ) -> pa.Table:
@@ -452,6 +460,9 @@ class SqlStore(Closeable, Generic[CursorT]):
         """Runs ``compute`` every time: data may change under any read (see the Protocol);
         a store that knows when its data changes overrides this."""
         return compute()
+
+    def recall(self, key: Hashable) -> object | None:
+        return None  # nothing is kept (see memoised)
 
     def health(self) -> StoreHealth:
         try:

@@ -110,6 +110,9 @@ class ServingStore(Protocol):
     def upsert_market(self, rows: pa.Table) -> int:
         """Upsert ``MARKET`` rows (gold/market_daily) keyed by (asset_id, ts)."""
 
+    def upsert_news(self, rows: pa.Table) -> int:
+        """Upsert ``NEWS`` rows (gold/news_articles) keyed by (asset_id, ts, article_id)."""
+
     # --- maintenance -------------------------------------------------------------------------
 
     def refresh_aggregates(self) -> list[str]:
@@ -197,6 +200,10 @@ class ServingStore(Protocol):
         """Per asset with news in ``start <= ts < end``: the mean daily sentiment score (of the
         scored days) and the articles (``SENTIMENT_MEAN_SCHEMA``), by ``asset_id``."""
 
+    def latest_news(self, limit: int) -> pa.Table:
+        """The ``NEWS`` rows of the newest ``limit`` articles (every asset each names), newest
+        first, then by ``article_id`` and ``asset_id``."""
+
     def economic_regions(self, series_id: str) -> list[str]:
         """Regions that have observations of ``series_id``, sorted; empty when unknown."""
 
@@ -213,6 +220,11 @@ class ServingStore(Protocol):
         immutable snapshots) results are kept until the next snapshot is published; elsewhere
         (TimescaleDB, a writable store) ``compute`` runs every time. ``compute`` must read
         this store only and return something no caller changes."""
+
+    def recall(self, key: Hashable) -> object | None:
+        """What :meth:`memoised` holds for ``key`` on the current data, without computing it:
+        None when nothing is held (always, where nothing is kept). Lets an async caller answer
+        from memory on the event loop and leave only real reads to a thread."""
 
     def close(self) -> None:
         """Release connections; safe to call more than once."""

@@ -27,6 +27,8 @@ from api.schemas import (
     FeaturesDayOut,
     FeaturesResponse,
     ForecastSummaryOut,
+    NewsArticleOut,
+    NewsResponse,
     ObservationOut,
     OhlcvBarOut,
     OhlcvResponse,
@@ -38,13 +40,19 @@ from api.schemas import (
     SentimentDayOut,
     SentimentResponse,
 )
-from pipelines.contracts.measures import DERIVED_ONCHAIN_METRICS, FEATURE_MEASURES, ONCHAIN_METRICS
+from pipelines.contracts.measures import (
+    DERIVED_ONCHAIN_METRICS,
+    FEATURE_MEASURES,
+    FLOW_METRICS,
+    ONCHAIN_METRICS,
+)
 from pipelines.contracts.served import (
     ECONOMIC,
     FEATURES,
     FORECAST_SUMMARY_SCHEMA,
     MARKET,
     MARKET_AGGREGATE_SCHEMA,
+    NEWS,
     OHLCV,
     ONCHAIN,
     PREDICTIONS,
@@ -71,6 +79,7 @@ MIRRORS = [
     Mirror(OnchainDayOut, ONCHAIN.schema, OnchainResponse, frozenset({"asset_id"})),
     Mirror(FeaturesDayOut, FEATURES.schema, FeaturesResponse, frozenset({"asset_id"})),
     Mirror(SentimentDayOut, SENTIMENT.schema, SentimentResponse, frozenset({"asset_id"})),
+    Mirror(NewsArticleOut, NEWS.schema, NewsResponse, frozenset({"asset_id"})),
     Mirror(
         ObservationOut,
         ECONOMIC.schema,
@@ -156,5 +165,10 @@ def test_each_row_schema_has_its_tables_columns_and_types(mirror: Mirror) -> Non
 
 
 def test_the_onchain_and_feature_schemas_serve_every_measure() -> None:
-    assert set(OnchainDayOut.model_fields) == {"ts", *ONCHAIN_METRICS, *DERIVED_ONCHAIN_METRICS}
+    assert set(OnchainDayOut.model_fields) == {
+        "ts",
+        *ONCHAIN_METRICS,
+        *DERIVED_ONCHAIN_METRICS,
+        *FLOW_METRICS,
+    }
     assert set(FeaturesDayOut.model_fields) == {"ts", *FEATURE_MEASURES}

@@ -17,6 +17,7 @@ from api.market_schemas import MarketAggregateOut, MarketDayOut
 from api.schemas import (
     FeaturesDayOut,
     ForecastSummaryOut,
+    NewsArticleOut,
     ObservationOut,
     OhlcvBarOut,
     OnchainDayOut,
@@ -29,6 +30,7 @@ from pipelines.contracts.served import (
     FEATURES,
     MARKET,
     MARKET_AGGREGATE_SCHEMA,
+    NEWS,
     OHLCV,
     ONCHAIN,
     PREDICTIONS,
@@ -48,6 +50,7 @@ RESPONSE_MODELS: list[tuple[type[BaseModel], ServedTable]] = [
     (OnchainDayOut, ONCHAIN),
     (FeaturesDayOut, FEATURES),
     (SentimentDayOut, SENTIMENT),
+    (NewsArticleOut, NEWS),
     (ObservationOut, ECONOMIC),
     (PredictionPointOut, PREDICTIONS),
     (ForecastSummaryOut, PREDICTIONS),

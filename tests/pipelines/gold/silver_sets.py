@@ -10,14 +10,16 @@ without a volume (a source that publishes none, as CoinGecko's OHLC endpoint): a
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 from deltalake import write_deltalake
 
-from pipelines.contracts.silver import ECONOMIC, NEWS, ONCHAIN, PRICES
+from pipelines.contracts.silver import ECONOMIC, NEWS, ONCHAIN, PRICES, TRANSFERS
 from pipelines.core.settings import Settings
+from pipelines.ingestion.evm.logs import ZERO_ADDRESS
 
 FIRST_DAY = dt.date(2026, 1, 1)
 DAYS = 40
@@ -97,6 +99,7 @@ PRICES_SCHEMA = PRICES.schema
 ONCHAIN_SCHEMA = ONCHAIN.schema
 ECONOMIC_SCHEMA = ECONOMIC.schema
 NEWS_SCHEMA = NEWS.schema
+TRANSFERS_SCHEMA = TRANSFERS.schema
 
 
 def write_silver(settings: Settings, name: str, frame: pd.DataFrame, schema: pa.Schema) -> str:
@@ -280,9 +283,98 @@ def silver_news_frame() -> pd.DataFrame:
     return pd.DataFrame(rows).assign(**_LINEAGE)
 
 
+#: Transfer logs: the day a page over ousg's blocks was re-read after a reorg (its first log
+#: moved to another place, its last one orphaned), and the day one of paxg's logs came back
+#: ``removed``.
+REORG_DAY = FIRST_DAY + dt.timedelta(days=6)
+REMOVED_DAY = FIRST_DAY + dt.timedelta(days=9)
+_HOLDERS = [f"0x{n:040x}" for n in range(1, 7)]
+_DECIMALS = {"paxg": 18, "ousg": 18, "usdc": 6}
+
+
+def _transfer_page(
+    asset_id: str, day: dt.date, offset: int, moves: list[tuple[str, str, int]], fetch_h: int
+) -> list[dict[str, object]]:
+    """One page's rows: its range row and a log row per move, in blocks of ``day``."""
+    first = 1_000 * offset
+    page = {
+        "date": day,
+        "chain": "ethereum",
+        "contract_address": "0x" + asset_id.encode().hex().rjust(40, "0"),
+        "asset_id": asset_id,
+        "decimals": _DECIMALS[asset_id],
+        "source": "simulated",
+        "fetched_at": _utc(day + dt.timedelta(days=1), fetch_h),
+        "ingest_id": f"page-{asset_id}-{offset}-{fetch_h}",
+        "bronze_file": "bronze/test.jsonl",
+    }
+    rows: list[dict[str, object]] = [
+        page
+        | {
+            "block_number": first,
+            "log_index": -1,
+            "range_to": first + 999,
+            "block_ts": _utc(day),
+        }
+    ]
+    for index, (sender, receiver, amount) in enumerate(moves):
+        rows.append(
+            page
+            | {
+                "block_number": first + 10 * index,
+                "log_index": index,
+                "block_ts": _utc(day, 1 + index % 20),
+                "block_hash": f"0x{first + 10 * index:064x}",
+                "tx_hash": f"0x{fetch_h:02x}{first + index:062x}",
+                "from_address": sender,
+                "to_address": receiver,
+                "amount_raw": Decimal(amount),
+                "removed": False,
+            }
+        )
+    return rows
+
+
+def silver_transfers_frame() -> pd.DataFrame:
+    """Logs of paxg and ousg every third day and of usdc (no feed, no prices) on a few days:
+    mints, burns and transfers between six holders that sometimes empty their balance; plus a
+    reorg re-read and a removed log (see :data:`REORG_DAY`)."""
+    rng = np.random.default_rng(11)
+    rows: list[dict[str, object]] = []
+    balances: dict[str, dict[str, int]] = {}
+    for offset in range(0, DAYS, 3):
+        day = FIRST_DAY + dt.timedelta(days=offset)
+        for asset_id in ("paxg", "ousg", "usdc") if offset < 12 else ("paxg", "ousg"):
+            held = balances.setdefault(asset_id, {})
+            unit = 10 ** _DECIMALS[asset_id]
+            moves = [(ZERO_ADDRESS, str(rng.choice(_HOLDERS)), int(rng.integers(1, 500)) * unit)]
+            for sender in sorted(a for a, b in held.items() if b > 0)[:3]:
+                whole = rng.random() < 0.3  # an address that empties its balance stops holding
+                amount = held[sender] if whole else held[sender] // 3
+                receiver = ZERO_ADDRESS if rng.random() < 0.3 else str(rng.choice(_HOLDERS))
+                moves.append((sender, receiver, amount))
+            for sender, receiver, amount in moves:
+                held[sender] = held.get(sender, 0) - amount
+                held[receiver] = held.get(receiver, 0) + amount
+            rows += _transfer_page(asset_id, day, offset, moves, fetch_h=1)
+    # The re-read of ousg's page: one log where the first was (a MERGE replaces it), none where
+    # the others were; the newer range row makes gold drop those orphans and undo their effect.
+    reorg = (REORG_DAY - FIRST_DAY).days
+    rows += _transfer_page("ousg", REORG_DAY, reorg, [(ZERO_ADDRESS, _HOLDERS[5], 7 * 10**18)], 5)
+    removed = next(
+        r
+        for r in rows
+        if r["asset_id"] == "paxg" and r["date"] == REMOVED_DAY and r["log_index"] == 1
+    )
+    removed["removed"] = True
+    key = list(TRANSFERS.keys)
+    return pd.DataFrame(rows).drop_duplicates(key, keep="last").reset_index(drop=True)
+
+
 def write_all_silver(settings: Settings) -> None:
     """Every silver table gold reads, from the frames above."""
     write_silver(settings, "prices", silver_prices_frame(), PRICES_SCHEMA)
     write_silver(settings, "onchain", silver_onchain_frame(), ONCHAIN_SCHEMA)
     write_silver(settings, "economic", silver_economic_frame(), ECONOMIC_SCHEMA)
     write_silver(settings, "news", silver_news_frame(), NEWS_SCHEMA)
+    write_silver(settings, "transfers", silver_transfers_frame(), TRANSFERS_SCHEMA)

@@ -52,6 +52,7 @@ def test_parsers_per_dataset_come_in_source_order() -> None:
             ("NewsApiArticles", "newsapi"),
             ("FeedItems", "news"),
         ],
+        "transfers": [("TransferLogs", "simulated")],
     }
 
 
