@@ -54,7 +54,7 @@ def test_every_layer_is_an_asset_group_with_the_real_lineage(graph: dg.Definitio
         key("bronze", s) for s in ("coingecko", "defillama", "fred", "worldbank", "newsapi", "news")
     }
     assert {k for k, g in groups.items() if g == "silver"} == {
-        key("silver", d) for d in ("prices", "onchain", "economic", "news")
+        key("silver", d) for d in ("prices", "onchain", "transfers", "economic", "news")
     }
     assert len([k for k, g in groups.items() if g == "gold"]) == 9
     assert groups[key("serving", "store")] == "serving"
