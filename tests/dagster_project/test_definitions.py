@@ -54,7 +54,7 @@ def test_every_layer_is_an_asset_group_with_the_real_lineage(graph: dg.Definitio
         key("bronze", s) for s in ("coingecko", "defillama", "fred", "worldbank", "newsapi", "news")
     }
     assert {k for k, g in groups.items() if g == "silver"} == {
-        key("silver", d) for d in ("prices", "onchain", "economic", "news")
+        key("silver", d) for d in ("prices", "onchain", "economic", "news", "transfers")
     }
     assert len([k for k, g in groups.items() if g == "gold"]) == 8
     assert groups[key("serving", "store")] == "serving"
@@ -87,7 +87,7 @@ def test_silver_quality_checks_are_blocking_and_every_asset_has_a_freshness_poli
         for assets_def in repo.assets_defs_by_key.values()
         for spec in assets_def.check_specs
     }
-    for dataset in ("prices", "onchain", "economic", "news"):
+    for dataset in ("prices", "onchain", "economic", "news", "transfers"):
         assert specs[(key("silver", dataset), "quality_gate")].blocking
         assert not specs[(key("silver", dataset), "freshness")].blocking
         assert not specs[(key("silver", dataset), "quarantined_objects")].blocking
