@@ -24,15 +24,12 @@ from api.deps import (
     FORBIDDEN,
     TOO_MANY_REQUESTS,
     UNAUTHORIZED,
-    authenticated,
+    guarded,
     optionally_authenticated,
-    requires_scope,
 )
 from api.routes import ACCOUNT_ROUTERS, PUBLIC_ROUTERS, ROUTERS
 from api.routes import metrics as metrics_route
 from api.security import middleware as security
-from api.security.ratelimit import RATE_LIMITED
-from api.security.tiers import BULK_GATE
 from pipelines.core.errors import NotFoundError, StoreUnavailableError
 from pipelines.core.settings import ServingSettings, Settings, get_settings
 from pipelines.serving import open_store
@@ -191,14 +188,14 @@ def create_app(
             app.include_router(router)
             continue
         account = any(router is r for r in ACCOUNT_ROUTERS)
-        scoped = [] if account else [requires_scope(Scope.READ_DATA)]
+        scope = None if account else Scope.READ_DATA
         # Account routes take JSON bodies: one that cannot be decoded is a 400.
         body_errors = BAD_REQUEST if account else {}
-        # Authentication first: the scope, the rate limit and the bulk gate read its
-        # principal; the bulk gate reads `limit` wherever a route has one (api.security.tiers).
+        # The guard authenticates, then checks the scope, the rate limit and the cap on rows
+        # (read from `limit` wherever a route has one, api.security.tiers).
         app.include_router(
             router,
-            dependencies=[Depends(authenticated), *scoped, RATE_LIMITED, BULK_GATE],
+            dependencies=[guarded(scope)],
             responses=UNAUTHORIZED | FORBIDDEN | TOO_MANY_REQUESTS | body_errors,
         )
     # Not among the data routers: a scraper's token is not a user credential, so user

@@ -407,6 +407,9 @@ class SqlStore(Closeable, Generic[CursorT]):
         a store that knows when its data changes overrides this."""
         return compute()
 
+    def recall(self, key: Hashable) -> object | None:
+        return None  # nothing is kept (see memoised)
+
     def health(self) -> StoreHealth:
         try:
             detail = self._health_detail()

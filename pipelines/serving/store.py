@@ -189,5 +189,10 @@ class ServingStore(Protocol):
         (TimescaleDB, a writable store) ``compute`` runs every time. ``compute`` must read
         this store only and return something no caller changes."""
 
+    def recall(self, key: Hashable) -> object | None:
+        """What :meth:`memoised` holds for ``key`` on the current data, without computing it:
+        None when nothing is held (always, where nothing is kept). Lets an async caller answer
+        from memory on the event loop and leave only real reads to a thread."""
+
     def close(self) -> None:
         """Release connections; safe to call more than once."""
