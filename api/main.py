@@ -30,6 +30,7 @@ from api.deps import (
 from api.routes import ACCOUNT_ROUTERS, PUBLIC_ROUTERS, ROUTERS
 from api.routes import metrics as metrics_route
 from api.security import middleware as security
+from api.web import pages
 from pipelines.core.errors import NotFoundError, StoreUnavailableError
 from pipelines.core.settings import ServingSettings, Settings, get_settings
 from pipelines.serving import open_store
@@ -179,6 +180,8 @@ def create_app(
         openapi_tags=OPENAPI_TAGS,
         lifespan=asynccontextmanager(_lifespan(store_factory, partial(open_accounts, settings))),
     )
+    # What routes that read more than the store need (the admin's pipeline status: the lake).
+    app.state.settings = settings
     # Store errors raised on purpose become clear statuses instead of a bare 500.
     app.add_exception_handler(StoreUnavailableError, _store_unavailable)
     app.add_exception_handler(NotFoundError, _not_found)
@@ -201,5 +204,7 @@ def create_app(
     # Not among the data routers: a scraper's token is not a user credential, so user
     # credentials are optional there (the route answers 401 when it has neither).
     app.include_router(metrics_route.router, dependencies=[Depends(optionally_authenticated)])
+    # The dashboard: HTML pages behind the same login, reading the routes above.
+    pages.install(app)
     security.install(app, settings.api)
     return app

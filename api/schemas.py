@@ -415,6 +415,38 @@ class SentimentResponse(_WindowOut):
     days: list[SentimentDayOut] = Field(description="Days in time order, oldest first.")
 
 
+class NewsArticleOut(_Out):
+    """A news article naming the asset: the headline behind its daily sentiment."""
+
+    ts: UtcDatetime = Field(description="When it was published (UTC).")
+    article_id: str
+    title: str
+    url: str | None = None
+    outlet: str | None = None
+    sentiment_score: Number | None = Field(
+        default=None, ge=-1, le=1, description="P(positive) - P(negative) of the headline."
+    )
+    sentiment_label: str | None = Field(default=None, description="positive/negative/neutral.")
+    model_version: str | None = Field(default=None, description="The scorer; null: unscored.")
+
+    @classmethod
+    def list_from_arrow(cls, table: pa.Table) -> list[Self]:
+        return [cls.model_validate(row) for row in table.to_pylist()]
+
+
+class NewsResponse(_WindowOut):
+    asset_id: str
+    articles: list[NewsArticleOut] = Field(description="Oldest first.")
+
+
+class LatestArticleOut(NewsArticleOut):
+    asset_ids: list[str] = Field(description="Every covered asset the article names.")
+
+
+class LatestNewsOut(_Out):
+    articles: list[LatestArticleOut] = Field(description="Newest first.")
+
+
 # --- economic -------------------------------------------------------------------------------
 
 

@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.kafka",
     "tests.fixtures.accounts",
     "tests.fixtures.redis",
+    "tests.fixtures.browser",
 ]

@@ -135,6 +135,22 @@ RISK_SCORES_SCHEMA = pa.schema(
 )
 
 
+#: One news article naming one asset (an article naming several assets is a row for each):
+#: ``ts`` is when it was published; its headline, link and outlet, and the sentiment of its
+#: headline and description as scored by ``model_version`` (null until scored).
+NEWS_SCHEMA = pa.schema(
+    [
+        _required("asset_id", pa.string()),
+        _required("ts", UTC_TS),
+        _required("article_id", pa.string()),
+        _required("title", pa.string()),
+        *_optional("url", "outlet", type_=pa.string()),
+        *_optional("sentiment_score"),
+        *_optional("sentiment_label", "model_version", type_=pa.string()),
+    ]
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ServedTable:
     """A table of the store: ``name`` in SQL, ``label`` in messages, the Arrow ``schema`` its
@@ -150,6 +166,9 @@ class ServedTable:
     time_column: str = "ts"
     json_columns: frozenset[str] = frozenset()
     references_assets: bool = False
+    #: The columns naming one series where that is less than the key without its time column
+    #: (news: an asset's articles, whose key has the article too).
+    series_by: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         unknown = [name for name in (*self.key, self.time_column) if name not in self.schema.names]
@@ -163,8 +182,10 @@ class ServedTable:
 
     @property
     def series_key(self) -> tuple[str, ...]:
-        """The key columns that name one series (the key without its time column): what a
-        read of one series filters on."""
+        """The key columns that name one series (the key without its time column, unless
+        ``series_by`` says less): what a read of one series filters on."""
+        if self.series_by is not None:
+            return self.series_by
         return tuple(name for name in self.key if name != self.time_column)
 
 
@@ -189,6 +210,13 @@ PREDICTIONS = ServedTable(
     time_column="generated_at",
     references_assets=True,
 )
+NEWS = ServedTable(
+    "news_articles",
+    "news articles",
+    NEWS_SCHEMA,
+    ("asset_id", "ts", "article_id"),
+    series_by=("asset_id",),
+)
 RISK_SCORES = ServedTable(
     "risk_scores",
     "risk scores",
@@ -209,6 +237,7 @@ LOADED_TABLES: tuple[ServedTable, ...] = (
     SENTIMENT,
     PREDICTIONS,
     RISK_SCORES,
+    NEWS,
 )
 
 #: The reference table of the store, keyed by ``asset_id``.
@@ -235,6 +264,7 @@ COUNTED_TABLES: tuple[str, ...] = (
     SENTIMENT.name,
     PREDICTIONS.name,
     RISK_SCORES.name,
+    NEWS.name,
     "users",
     "portfolios",
     "alerts",

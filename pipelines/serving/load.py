@@ -90,6 +90,12 @@ SOURCES: tuple[Source, ...] = (
         lambda store, rows: store.upsert_risk_scores(rows),
     ),
     Source(
+        "gold",
+        "news_articles",
+        lambda store, rows: store.upsert_news(rows),
+        {"published_at": "ts"},
+    ),
+    Source(
         "silver",
         "economic",
         lambda store, rows: store.upsert_economic(rows),

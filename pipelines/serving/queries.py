@@ -191,6 +191,20 @@ def forecast_summaries_sql(marker: str, *, by_class: bool) -> str:
         ORDER BY p.asset_id"""
 
 
+def latest_news_sql(marker: str) -> str:
+    """Every row of the newest ``limit`` articles (an article is one row per asset it names),
+    newest first."""
+    return f"""
+        WITH newest AS (
+            SELECT article_id, max(ts) AS ts FROM news_articles
+            GROUP BY article_id ORDER BY ts DESC, article_id LIMIT {marker}
+        )
+        SELECT n.asset_id, n.ts, n.article_id, n.title, n.url, n.outlet, n.sentiment_score,
+               n.sentiment_label, n.model_version
+        FROM news_articles n JOIN newest USING (article_id)
+        ORDER BY n.ts DESC, n.article_id, n.asset_id"""
+
+
 def latest_risk_scores_sql(marker: str, *, by_class: bool) -> str:
     """The newest row per asset (latest ``calculated_at``, then the greatest model version);
     JSON factors cast to text so both stores return the same type. The newest rows are found

@@ -274,6 +274,22 @@ TOKEN_FLOWS_DDL: tuple[str, ...] = tuple(
 )
 
 
+#: Migration 10: ``news_articles``, the headlines behind the sentiment (gold/news_articles;
+#: columns as declared in pipelines.contracts.served.NEWS_SCHEMA).
+NEWS_ARTICLES_DDL = """CREATE TABLE news_articles (
+    asset_id        TEXT NOT NULL,
+    ts              TIMESTAMPTZ NOT NULL,
+    article_id      TEXT NOT NULL,
+    title           TEXT NOT NULL,
+    url             TEXT,
+    outlet          TEXT,
+    sentiment_score DOUBLE PRECISION CHECK (sentiment_score BETWEEN -1 AND 1),
+    sentiment_label TEXT,
+    model_version   TEXT,
+    PRIMARY KEY (asset_id, ts, article_id)
+)"""
+
+
 # --- DuckDB -----------------------------------------------------------------------------------
 
 #: Versions match TimescaleDB's from 3 on (the same step under the same number); DuckDB's
@@ -332,6 +348,7 @@ DUCKDB_MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(8, "token flows from transfer logs", TOKEN_FLOWS_DDL),
+    Migration(10, "news articles", (NEWS_ARTICLES_DDL,)),
 )
 
 
@@ -484,4 +501,10 @@ TIMESCALE_MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(8, "token flows from transfer logs", TOKEN_FLOWS_DDL),
+    # A few hundred articles a day at most: yearly chunks, like the daily series.
+    Migration(
+        10,
+        "news articles",
+        (NEWS_ARTICLES_DDL, _hypertable_sql("news_articles", "365 days")),
+    ),
 )

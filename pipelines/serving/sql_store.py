@@ -28,6 +28,7 @@ from pipelines.contracts.served import (
     FEATURES,
     FORECAST_SUMMARY_SCHEMA,
     INTRADAY_RESOLUTIONS,
+    NEWS,
     OHLCV,
     OHLCV_INTRADAY,
     ONCHAIN,
@@ -249,6 +250,9 @@ class SqlStore(Closeable, Generic[CursorT]):
     def upsert_risk_scores(self, rows: pa.Table) -> int:
         return self._upsert("upsert_risk_scores", RISK_SCORES, rows)
 
+    def upsert_news(self, rows: pa.Table) -> int:
+        return self._upsert("upsert_news", NEWS, rows)
+
     def _upsert(self, operation: str, table: ServedTable, rows: pa.Table) -> int:
         self._check_writable(operation)
         prepared = prepare_rows(rows, table)
@@ -379,6 +383,10 @@ class SqlStore(Closeable, Generic[CursorT]):
         params = [] if asset_class is None else [asset_class]
         key = ("latest_risk_scores", asset_class)
         return self._read_small(key, sql, params, RISK_SCORES.schema)
+
+    def latest_news(self, limit: int) -> pa.Table:
+        sql = queries.latest_news_sql(self._marker)
+        return self._read_small(("latest_news", limit), sql, [limit], NEWS.schema)
 
     def _read_small(
         self, key: Hashable, sql: str, params: Sequence[object], schema: pa.Schema

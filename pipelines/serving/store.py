@@ -107,6 +107,9 @@ class ServingStore(Protocol):
     def upsert_risk_scores(self, rows: pa.Table) -> int:
         """Upsert ``RISK_SCORES`` rows; every ``asset_id`` must be a known asset."""
 
+    def upsert_news(self, rows: pa.Table) -> int:
+        """Upsert ``NEWS`` rows (gold/news_articles) keyed by (asset_id, ts, article_id)."""
+
     # --- maintenance -------------------------------------------------------------------------
 
     def refresh_aggregates(self) -> list[str]:
@@ -171,6 +174,10 @@ class ServingStore(Protocol):
     def latest_risk_scores(self, asset_class: str | None = None) -> pa.Table:
         """The newest risk score of every asset (of ``asset_class`` only, when given), in
         ``RISK_SCORES`` rows ordered by ``asset_id``; ``factors`` as JSON text."""
+
+    def latest_news(self, limit: int) -> pa.Table:
+        """The ``NEWS`` rows of the newest ``limit`` articles (every asset each names), newest
+        first, then by ``article_id`` and ``asset_id``."""
 
     def economic_regions(self, series_id: str) -> list[str]:
         """Regions that have observations of ``series_id``, sorted; empty when unknown."""

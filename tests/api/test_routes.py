@@ -82,6 +82,8 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/assets/{asset_id}/predictions",
         "/predictions",
         "/assets/{asset_id}/sentiment",
+        "/assets/{asset_id}/news",
+        "/news",
         "/assets/{asset_id}/risk",
         "/risk",
         "/auth/register",
@@ -101,6 +103,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/admin/users",
         "/admin/users/{user_id}",
         "/admin/audit",
+        "/admin/pipeline",
     }
     # /docs can authorise: both schemes are declared, and every data route asks for one.
     assert set(spec["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}

@@ -16,6 +16,7 @@ from api.main import create_app
 from api.schemas import (
     FeaturesDayOut,
     ForecastSummaryOut,
+    NewsArticleOut,
     ObservationOut,
     OhlcvBarOut,
     OnchainDayOut,
@@ -26,6 +27,7 @@ from api.schemas import (
 from pipelines.contracts.served import (
     ECONOMIC,
     FEATURES,
+    NEWS,
     OHLCV,
     ONCHAIN,
     PREDICTIONS,
@@ -45,6 +47,7 @@ RESPONSE_MODELS: list[tuple[type[BaseModel], ServedTable]] = [
     (OnchainDayOut, ONCHAIN),
     (FeaturesDayOut, FEATURES),
     (SentimentDayOut, SENTIMENT),
+    (NewsArticleOut, NEWS),
     (ObservationOut, ECONOMIC),
     (PredictionPointOut, PREDICTIONS),
     (ForecastSummaryOut, PREDICTIONS),

@@ -62,7 +62,8 @@ def model_outputs() -> tuple[pa.Table, pa.Table]:
 
 @pytest.fixture
 def lake_settings(make_settings: MakeSettings) -> Settings:
-    """A lake with every source but gold/sentiment_daily (not built yet)."""
+    """A lake with every source but gold/sentiment_daily and gold/news_articles (not built
+    yet)."""
     settings = make_settings()
     paths = LakePaths(settings.lake)
     five_minutes = dt.timedelta(minutes=5)
@@ -96,7 +97,7 @@ def load(store: ServingStore, settings: Settings) -> dict[str, int]:
         LakePaths(settings.lake),
         now=NOW + 85 * DAY,
     )
-    assert report.missing == ["gold/sentiment_daily"]
+    assert report.missing == ["gold/sentiment_daily", "gold/news_articles"]
     assert report.retention is not None
     return report.rows
 
@@ -160,6 +161,7 @@ def test_every_source_is_a_lake_table_of_the_data_model() -> None:
         "gold/sentiment_daily",
         "gold/predictions",
         "gold/risk_scores",
+        "gold/news_articles",
         "silver/economic",
     ]
 
