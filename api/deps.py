@@ -3,21 +3,23 @@ the operational database and the authenticated caller."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from api.accounts import sessions
+from api.accounts import credentials
 from api.accounts.audit import ClientInfo
-from api.accounts.keys import KEY_PREFIX, principal_for_key
-from api.accounts.principal import Principal, Role, Scope
+from api.accounts.keys import KEY_PREFIX
+from api.accounts.principal import Principal, Scope
 from api.accounts.service import Accounts
 from api.accounts.tables import User
-from api.accounts.tokens import InvalidTokenError, TokenType
 from api.schemas import EconomicQuery, ErrorOut, OhlcvQuery, WindowQuery
+from api.security.ratelimit import enforce_rate_limit
+from api.security.tiers import refuse_rows_beyond_tier
 from pipelines.contracts.reference import Asset, AssetClass
 from pipelines.serving.store import ServingStore
 
@@ -34,6 +36,34 @@ async def get_store(request: Request) -> ServingStore:
 
 
 StoreDep = Annotated[ServingStore, Depends(get_store)]
+
+T = TypeVar("T")
+
+
+async def memoised_read(store: ServingStore, key: Hashable, compute: Callable[[], T]) -> T:
+    """``store.memoised(key, compute)`` without blocking the event loop: answered on the loop
+    when the store already holds the result (a dict lookup), else computed in the threadpool
+    (a query). A read served from memory this way skips the thread hand-off, which cost more
+    than the read itself (docs/benchmarks.md, "API latency")."""
+    held = store.recall(key)
+    if held is not None:
+        return cast(T, held)
+    return await run_in_threadpool(store.memoised, key, compute)
+
+
+async def memoised_body(
+    store: ServingStore, key: Hashable, render: Callable[[], Awaitable[bytes]]
+) -> bytes:
+    """The JSON body ``render`` makes for ``key`` (a route and its query), kept like
+    :func:`memoised_read` results: a page asked for again on the same snapshot is sent as it
+    was, without filtering, sorting or serialising it again. Bodies count their length against
+    the store's memo bound, so queries from clients cannot grow it without limit."""
+    held = store.recall(key)
+    if isinstance(held, bytes):
+        return held
+    body = await render()
+    return store.memoised(key, lambda: body)
+
 
 #: Optional asset-class filter; FastAPI's 422 lists the allowed classes.
 AssetClassFilter = Annotated[AssetClass | None, Query(description="Only assets of this class.")]
@@ -74,10 +104,14 @@ def asset_or_404(store: ServingStore, asset_id: str) -> Asset:
     return asset
 
 
-def require_asset(store: StoreDep, asset_id: AssetIdPath) -> str:
+async def require_asset(store: StoreDep, asset_id: AssetIdPath) -> str:
     """The path's ``asset_id``, or 404 when the store does not know the asset (a known asset
     without data answers 200 with no rows)."""
-    asset_or_404(store, asset_id)
+    known = await memoised_read(
+        store, ("asset known", asset_id), lambda: store.get_asset(asset_id) is not None
+    )
+    if not known:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"asset {asset_id!r} not found")
     return asset_id
 
 
@@ -88,11 +122,15 @@ KnownAssetId = Annotated[str, Depends(require_asset)]
 # --- accounts: the operational database and who is asking ---------------------------------
 
 
-async def get_accounts(request: Request) -> Accounts:
+def _accounts_of(request: Request) -> Accounts:
     accounts: Accounts | None = getattr(request.app.state, "accounts", None)
     if accounts is None:
         raise RuntimeError("accounts are not open: run the app with its lifespan")
     return accounts
+
+
+async def get_accounts(request: Request) -> Accounts:
+    return _accounts_of(request)
 
 
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
@@ -158,37 +196,31 @@ def unauthorized(detail: str = "not authenticated") -> HTTPException:
     )
 
 
-def _token_principal(session: Session, accounts: Accounts, token: str) -> Principal | None:
-    try:
-        claims = accounts.issuer.decode(token, TokenType.ACCESS)
-    except InvalidTokenError:
-        return None
-    user = session.get(User, claims.user_id)
-    # Checked on every request so a deactivation, a tier change or a password change (which
-    # ends the sessions before it) takes effect at once, not when the token expires.
-    if user is None or not user.is_active:
-        return None
-    if not sessions.is_current(claims.issued_at, user.password_changed_at):
-        return None
-    return Principal(user_id=user.id, role=Role(user.role))
-
-
-def _principal(request: Request, accounts: Accounts, bearer: str | None) -> Principal | None:
+async def _principal(request: Request, accounts: Accounts, bearer: str | None) -> Principal | None:
     """The principal of the request's credentials, or None when they are absent or bad: an
     API key (``X-API-Key``, or a Bearer credential starting ``rwa_``), else a Bearer access
-    token, else the access-token cookie."""
+    token, else the access-token cookie. From the cache on the event loop when it holds the
+    credential; else looked up in the operational database, in the threadpool."""
     # The header itself, not the scheme's value: an empty X-API-Key is a (bad) key too, never
     # a reason to fall back to another credential.
     api_key = request.headers.get(_api_key.model.name)
-    token = bearer or request.cookies.get(ACCESS_COOKIE)
-    if api_key is None and token is None:
+    if api_key is None and bearer is not None and bearer.startswith(KEY_PREFIX):
+        api_key = bearer
+    token = None if api_key is not None else bearer or request.cookies.get(ACCESS_COOKIE)
+    credential = api_key if api_key is not None else token
+    if credential is None:
         return None
-    # A session of its own, closed before the route runs: every request authenticates, and
-    # a data read must not keep an operational-database connection while it works.
-    with accounts.database.sessions() as session:
-        if api_key is not None or (bearer or "").startswith(KEY_PREFIX):
-            return principal_for_key(session, api_key or bearer or "")
-        return None if token is None else _token_principal(session, accounts, token)
+    cached = accounts.principals.get(credential)
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(
+        credentials.resolve,
+        accounts.database.sessions,
+        accounts.issuer,
+        accounts.principals,
+        api_key=api_key,
+        token=token,
+    )
 
 
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -197,30 +229,29 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ApiKeyDep = Annotated[str | None, Depends(_api_key)]
 
 
-def authenticated(
-    request: Request,
-    accounts: AccountsDep,
-    bearer: BearerDep,
-    _declared_key: ApiKeyDep,
-) -> Principal:
+async def authenticated(request: Request, bearer: BearerDep, _declared_key: ApiKeyDep) -> Principal:
     """The caller, from an API key, a Bearer access token or the access-token cookie; else
     401. Stored in ``request.state.principal`` for the rate limits, tier gates and access
-    log."""
+    log; a request the router's guard already authenticated is not looked up again."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     credential = bearer.credentials if bearer is not None else None
     presented = credential is not None or _api_key.model.name in request.headers
     if not presented and ACCESS_COOKIE not in request.cookies:
         raise unauthorized()
-    principal = _principal(request, accounts, credential)
+    principal = await _principal(request, _accounts_of(request), credential)
     if principal is None:
         raise unauthorized("invalid or expired credentials")
     request.state.principal = principal
     return principal
 
 
-def optionally_authenticated(request: Request, accounts: AccountsDep, bearer: BearerDep) -> None:
+async def optionally_authenticated(request: Request, bearer: BearerDep) -> None:
     """Store the caller's principal when the request carries valid user credentials, and
     nothing otherwise (for /metrics, whose scraper token is no user credential)."""
-    principal = _principal(request, accounts, bearer.credentials if bearer is not None else None)
+    credential = bearer.credentials if bearer is not None else None
+    principal = await _principal(request, _accounts_of(request), credential)
     if principal is not None:
         request.state.principal = principal
 
@@ -241,6 +272,21 @@ def requires_scope(scope: Scope) -> Any:
         _require_scope(principal, scope)
 
     return Depends(check)
+
+
+def guarded(scope: Scope | None) -> Any:
+    """The one dependency a router of authenticated routes lists: authentication, the
+    credential's ``scope`` (when given), the tier's rate limit and its cap on rows, in that
+    order. One dependency, not four: FastAPI's solving of each costs more than what most of
+    them check (docs/benchmarks.md, "API latency")."""
+
+    async def guard(request: Request, principal: Authenticated) -> None:
+        if scope is not None:
+            _require_scope(principal, scope)
+        await enforce_rate_limit(request)
+        await refuse_rows_beyond_tier(request)
+
+    return Depends(guard)
 
 
 def admin_only(principal: Authenticated) -> Principal:

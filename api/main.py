@@ -24,15 +24,13 @@ from api.deps import (
     FORBIDDEN,
     TOO_MANY_REQUESTS,
     UNAUTHORIZED,
-    authenticated,
+    guarded,
     optionally_authenticated,
-    requires_scope,
 )
 from api.routes import ACCOUNT_ROUTERS, PUBLIC_ROUTERS, ROUTERS
 from api.routes import metrics as metrics_route
 from api.security import middleware as security
-from api.security.ratelimit import RATE_LIMITED
-from api.security.tiers import BULK_GATE
+from api.web import pages
 from pipelines.core.errors import NotFoundError, StoreUnavailableError
 from pipelines.core.settings import ServingSettings, Settings, get_settings
 from pipelines.serving import open_store
@@ -68,6 +66,11 @@ OPENAPI_TAGS = [
     {"name": "predictions", "description": "7- and 30-day price forecasts with intervals."},
     {"name": "sentiment", "description": "Daily news sentiment per asset (FinBERT or lexicon)."},
     {"name": "risk", "description": "Risk scores 1-100 with sub-scores and their factors."},
+    {
+        "name": "market",
+        "description": "RWA market analytics: value, NAV and premium, yield vs T-bill, holders "
+        "and flows per asset, and aggregates by class, network and issuer.",
+    },
     {"name": "auth", "description": "Register, log in (with TOTP when enabled), refresh, log out."},
     {"name": "account", "description": "The signed-in account: password, export, deletion."},
     {"name": "admin", "description": "Users, tiers and the audit log (admins only)."},
@@ -182,6 +185,8 @@ def create_app(
         openapi_tags=OPENAPI_TAGS,
         lifespan=asynccontextmanager(_lifespan(store_factory, partial(open_accounts, settings))),
     )
+    # What routes that read more than the store need (the admin's pipeline status: the lake).
+    app.state.settings = settings
     # Store errors raised on purpose become clear statuses instead of a bare 500.
     app.add_exception_handler(StoreUnavailableError, _store_unavailable)
     app.add_exception_handler(NotFoundError, _not_found)
@@ -191,18 +196,20 @@ def create_app(
             app.include_router(router)
             continue
         account = any(router is r for r in ACCOUNT_ROUTERS)
-        scoped = [] if account else [requires_scope(Scope.READ_DATA)]
+        scope = None if account else Scope.READ_DATA
         # Account routes take JSON bodies: one that cannot be decoded is a 400.
         body_errors = BAD_REQUEST if account else {}
-        # Authentication first: the scope, the rate limit and the bulk gate read its
-        # principal; the bulk gate reads `limit` wherever a route has one (api.security.tiers).
+        # The guard authenticates, then checks the scope, the rate limit and the cap on rows
+        # (read from `limit` wherever a route has one, api.security.tiers).
         app.include_router(
             router,
-            dependencies=[Depends(authenticated), *scoped, RATE_LIMITED, BULK_GATE],
+            dependencies=[guarded(scope)],
             responses=UNAUTHORIZED | FORBIDDEN | TOO_MANY_REQUESTS | body_errors,
         )
     # Not among the data routers: a scraper's token is not a user credential, so user
     # credentials are optional there (the route answers 401 when it has neither).
     app.include_router(metrics_route.router, dependencies=[Depends(optionally_authenticated)])
+    # The dashboard: HTML pages behind the same login, reading the routes above.
+    pages.install(app)
     security.install(app, settings.api)
     return app

@@ -99,6 +99,22 @@ QueryInstant = Annotated[
 ]
 
 
+def parse_day(value: object) -> dt.date:
+    """A query day: a full date (2024-01-01) and nothing else, as the document says."""
+    if isinstance(value, str) and _FULL_DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:  # shaped right, but no such day (2024-02-30)
+            pass
+    raise PydanticCustomError("day_parsing", "Input should be a date such as 2024-01-01")
+
+
+#: A query day (``format: date``), strictly a full date.
+QueryDay = Annotated[
+    dt.date, PlainValidator(parse_day), WithJsonSchema({"type": "string", "format": "date"})
+]
+
+
 def _as_utc(value: dt.datetime) -> dt.datetime:
     """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
     if value.tzinfo is None:
@@ -159,6 +175,31 @@ class RedemptionOut(_Out):
     notes: str | None = None
 
 
+class EvidenceOut(_Out):
+    """Evidence flags from the reference data; null where the fact is not known (never
+    guessed). Holding needs KYC: see ``kyc_required``."""
+
+    attestations: bool | None = Field(
+        default=None, description="Independent reserve or holdings reports are published."
+    )
+    redeemable: bool | None = Field(
+        default=None, description="Eligible holders can redeem with the issuer."
+    )
+    transferable: bool | None = Field(
+        default=None, description="Any address can receive it (false: allowlisted only)."
+    )
+    kyc_to_mint_redeem: bool | None = Field(
+        default=None, description="Primary minting or redemption needs the issuer's KYC."
+    )
+    self_custody: bool | None = Field(
+        default=None, description="Holders keep it in wallets they control."
+    )
+    cex_listed: bool | None = Field(
+        default=None, description="Traded on at least one centralised exchange."
+    )
+    sources: list[str] = Field(default_factory=list, description="Where the flags come from.")
+
+
 class AssetSummary(_Out):
     """What the asset list shows: enough to pick an asset and ask for its detail."""
 
@@ -189,6 +230,9 @@ class AssetDetail(AssetSummary):
     coingecko_id: str | None = None
     defillama_slug: str | None = None
     sources: list[str] = Field(default_factory=list, description="Where the facts come from.")
+    evidence: EvidenceOut = Field(
+        default_factory=EvidenceOut, description="Evidence flags; unknown ones are null."
+    )
 
 
 # --- time windows ---------------------------------------------------------------------------
@@ -299,6 +343,19 @@ class OnchainDayOut(_DayOut):
     tvl_usd: Number | None = None
     circulating_usd: Number | None = None
     premium_to_nav: Number | None = Field(default=None, description="close / NAV - 1.")
+    transfer_volume: Number | None = Field(
+        default=None, description="Tokens moved by the day's Transfer logs (mints and burns too)."
+    )
+    minted: Number | None = Field(default=None, description="Tokens minted (from address 0x0).")
+    burned: Number | None = Field(default=None, description="Tokens burned (to address 0x0).")
+    net_flow: Number | None = Field(
+        default=None, description="minted - burned, in tokens: the day's change of supply."
+    )
+    minted_usd: Number | None = Field(default=None, description="minted at the day's NAV/close.")
+    burned_usd: Number | None = Field(default=None, description="burned at the day's NAV/close.")
+    net_flow_usd: Number | None = Field(
+        default=None, description="net_flow at the day's NAV (else close), in USD."
+    )
 
 
 class OnchainResponse(_WindowOut):
@@ -400,6 +457,38 @@ class SentimentDayOut(_DayOut):
 class SentimentResponse(_WindowOut):
     asset_id: str
     days: list[SentimentDayOut] = Field(description="Days in time order, oldest first.")
+
+
+class NewsArticleOut(_Out):
+    """A news article naming the asset: the headline behind its daily sentiment."""
+
+    ts: UtcDatetime = Field(description="When it was published (UTC).")
+    article_id: str
+    title: str
+    url: str | None = None
+    outlet: str | None = None
+    sentiment_score: Number | None = Field(
+        default=None, ge=-1, le=1, description="P(positive) - P(negative) of the headline."
+    )
+    sentiment_label: str | None = Field(default=None, description="positive/negative/neutral.")
+    model_version: str | None = Field(default=None, description="The scorer; null: unscored.")
+
+    @classmethod
+    def list_from_arrow(cls, table: pa.Table) -> list[Self]:
+        return [cls.model_validate(row) for row in table.to_pylist()]
+
+
+class NewsResponse(_WindowOut):
+    asset_id: str
+    articles: list[NewsArticleOut] = Field(description="Oldest first.")
+
+
+class LatestArticleOut(NewsArticleOut):
+    asset_ids: list[str] = Field(description="Every covered asset the article names.")
+
+
+class LatestNewsOut(_Out):
+    articles: list[LatestArticleOut] = Field(description="Newest first.")
 
 
 # --- economic -------------------------------------------------------------------------------

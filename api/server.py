@@ -8,6 +8,7 @@ than a light endpoint; the API's middleware logs requests itself, as JSON).
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from api.main import create_app
@@ -37,11 +39,21 @@ def run(api: ApiSettings, serving: ServingSettings) -> None:
     """
     options = uvicorn_options(api)
     if api.workers == 1:
-        uvicorn.run(partial(create_app, serving=serving), factory=True, **options)
+        uvicorn.run(partial(served_app, serving=serving), factory=True, **options)
         return
     os.environ.update(_as_variables(api) | _as_variables(serving))
     with _multiprocess_metrics():
-        uvicorn.run("api.main:create_app", factory=True, workers=api.workers, **options)
+        uvicorn.run(f"{__name__}:served_app", factory=True, workers=api.workers, **options)
+
+
+def served_app(serving: ServingSettings | None = None) -> FastAPI:
+    """The app as a server process runs it. What start-up made (modules, the app, its schemas:
+    a few hundred thousand objects) lives as long as the process; frozen, the garbage collector
+    stops walking it in every full collection, pauses that made the slowest requests several
+    times slower than the median (docs/benchmarks.md, "API latency")."""
+    app = create_app(serving=serving)
+    gc.freeze()
+    return app
 
 
 def uvicorn_options(api: ApiSettings) -> dict[str, Any]:

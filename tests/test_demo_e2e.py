@@ -49,6 +49,8 @@ def rwa(cwd: Path, *args: str, stdin: str | None = None) -> str:
 
 #: What `rwa demo` ends with: a ready API key.
 DEMO_KEY = re.compile(r"^  export RWA_API_KEY=(rwa_\S+)$", re.MULTILINE)
+#: ... and the dashboard's login.
+DEMO_LOGIN = re.compile(r"log in as (\S+) with\n  password (\S+)$", re.MULTILINE)
 
 
 def demo_in_process(cwd: Path) -> str:
@@ -117,8 +119,9 @@ def test_demo_fills_every_layer(demo_dir: Path) -> None:
 
 
 def test_served_daily_bars_agree_with_hourly_bars(
-    demo_dir: Path, demo_keys: tuple[str, str], tmp_path: Path
+    demo_runs: tuple[Path, str, str], demo_keys: tuple[str, str], tmp_path: Path
 ) -> None:
+    demo_dir, _, demo_runs_output = demo_runs  # the second run's login is the current one
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RWA_")}
     with (
@@ -134,7 +137,7 @@ def test_served_daily_bars_agree_with_hourly_bars(
         assert client.get("/assets/btc", headers={"X-API-Key": revoked}).status_code == 401
         btc = client.get("/assets/btc", headers={"Authorization": f"Bearer {demo_key}"})
         assert btc.status_code == 200, btc.text
-        client.headers["Authorization"] = f"Bearer {_log_in(demo_dir, client)}"
+        client.headers["Authorization"] = f"Bearer {_log_in(demo_runs_output, client)}"
         listed = {asset["asset_id"] for asset in client.get("/assets").json()}
         assert set(ASSETS) <= listed and len(listed) >= 20
         risk = client.get("/risk", params={"limit": 500}).json()
@@ -162,20 +165,12 @@ def test_served_daily_bars_agree_with_hourly_bars(
             assert_daily_matches_hourly(hourly.json()["bars"], daily.json()["bars"])
 
 
-def _log_in(demo_dir: Path, client: httpx.Client) -> str:
-    """What a new user does after the demo: create an account, log in; the access token."""
-    email, password = "analyst@example.com", "correct horse battery"
-    rwa(
-        demo_dir,
-        "users",
-        "create",
-        "--email",
-        email,
-        "--tier",
-        "enterprise",
-        "--password-stdin",
-        stdin=password + "\n",
-    )
+def _log_in(output: str, client: httpx.Client) -> str:
+    """What an analyst does after the demo: log in with the login it printed (the dashboard's
+    first step too); the access token."""
+    printed = DEMO_LOGIN.search(output)
+    assert printed is not None, output[-1000:]
+    email, password = printed.groups()
     login = client.post("/auth/login", json={"email": email, "password": password})
     assert login.status_code == 200, login.text
     return str(login.json()["access_token"])
@@ -198,7 +193,7 @@ def assert_daily_matches_hourly(hourly: list[dict], daily: list[dict]) -> None:
 def test_backfill_of_demo_days_reprocesses_them_and_adds_nothing(demo_dir: Path) -> None:
     out = rwa(demo_dir, "backfill", "--first", "2026-05-29", "--last", "2026-06-01")
     assert "backfill of bronze fetched 2026-05-29..2026-06-01:" in out
-    for dataset in ("prices", "onchain", "economic", "news"):
+    for dataset in ("prices", "onchain", "economic", "news", "transfers"):
         line = next(line for line in out.splitlines() if line.startswith(f"silver {dataset}:"))
         assert " 0 inserted," in line, line
     assert re.search(r"gold \(\d{4}-\d\d-\d\d\.\.2026-05-31\) ohlcv_1m", out), out

@@ -176,6 +176,9 @@ def add_account_commands(add: AddCommand) -> None:
 
 #: The account `rwa demo` prints a key of (no password: it cannot log in, only its key works).
 DEMO_EMAIL = "demo@rwa.localhost"
+#: The dashboard login `rwa demo` prints: an admin of the local demo (every page, the status
+#: page too), whose password each demo run replaces (ending the sessions of the one before).
+DEMO_LOGIN_EMAIL = "analyst@rwa.localhost"
 #: The name of the demo's key; a new demo run revokes the keys of that name before.
 DEMO_KEY_NAME = "demo"
 #: Longest key name, as at POST /me/keys.
@@ -250,14 +253,40 @@ def issue_demo_key(settings: Settings) -> str:
     return raw
 
 
+def issue_demo_login(settings: Settings) -> str:
+    """A fresh password of the demo's dashboard login (created as an admin on first use)."""
+    from api.accounts import users
+    from api.accounts.audit import ClientInfo
+    from api.accounts.principal import Role
+
+    password = secrets.token_urlsafe(12)
+    accounts = _open(settings)
+    try:
+        with accounts.database.sessions() as session:
+            user = users.by_email(session, DEMO_LOGIN_EMAIL)
+            if user is None:
+                users.create(session, DEMO_LOGIN_EMAIL, password, Role.ADMIN)
+            else:
+                users.change_password(session, user, password, ClientInfo(address="cli"))
+            session.commit()
+    finally:
+        accounts.close()
+    return password
+
+
 def print_demo_key(settings: Settings, out: TextIO) -> None:
-    """End of `rwa demo`: a ready key and the command that uses it."""
+    """End of `rwa demo`: a ready key and the command that uses it, and the dashboard's URL
+    with a login."""
     raw = issue_demo_key(settings)
+    password = issue_demo_login(settings)
     url = f"http://{settings.api.host}:{settings.api.port}"
     print(f"\nAPI key of {DEMO_EMAIL} (professional tier, read:data; each demo run", file=out)
     print("revokes the previous demo key). Start the API with `rwa serve`, then:", file=out)
     print(f"  export RWA_API_KEY={raw}", file=out)
     print(f'  curl -H "Authorization: Bearer $RWA_API_KEY" {url}/assets/btc', file=out)
+    print(f"Dashboard: {url}/dashboard, log in as {DEMO_LOGIN_EMAIL} with", file=out)
+    print(f"  password {password}", file=out)
+    print("(an admin of this local demo; each demo run sets a new password).", file=out)
 
 
 def _positive_days(text: str) -> int:

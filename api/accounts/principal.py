@@ -47,3 +47,13 @@ class Principal:
 
     def can(self, scope: Scope) -> bool:
         return scope in self.scopes
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Who a valid credential (an API key, an access token) belongs to, and until when the
+    credential is valid."""
+
+    principal: Principal
+    #: When the credential expires (``time.time()`` scale), or None when it does not.
+    expires_at: float | None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from api.accounts.credentials import PrincipalCache
 from api.accounts.database import OpsDatabase
 from api.accounts.migrate import upgrade
 from api.accounts.tokens import TokenIssuer, signing_key
@@ -18,6 +19,8 @@ class Accounts:
     #: The signing key; also keys the pseudonyms of deleted users in the audit log.
     key: bytes
     auth: AuthSettings
+    #: Who recently presented which credential (see api.accounts.credentials).
+    principals: PrincipalCache
 
     @classmethod
     def open(cls, ops_db: OpsDbSettings, auth: AuthSettings, deployment: str) -> Accounts:
@@ -29,7 +32,15 @@ class Accounts:
         except BaseException:
             database.close()
             raise
-        return cls(database=database, issuer=TokenIssuer(key, auth), key=key, auth=auth)
+        principals = PrincipalCache(auth.cache_seconds)
+        principals.watch(database.sessions)
+        return cls(
+            database=database,
+            issuer=TokenIssuer(key, auth),
+            key=key,
+            auth=auth,
+            principals=principals,
+        )
 
     def close(self) -> None:
         self.database.close()

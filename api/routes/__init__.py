@@ -15,9 +15,12 @@ from api.routes import (
     features,
     health,
     keys,
+    market,
     me,
+    news,
     ohlcv,
     onchain,
+    pipeline,
     predictions,
     risk,
     sentiment,
@@ -33,18 +36,27 @@ ROUTERS: tuple[APIRouter, ...] = (
     economic.router,
     predictions.router,
     sentiment.router,
+    news.router,
     risk.router,
+    market.router,
     auth.router,
     me.router,
     keys.router,
     two_factor.router,
     admin.router,
+    pipeline.router,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)
 #: Routers about the account rather than the data: each route checks the scope it needs
 #: (``deps.account_of``; admin routes need ``manage:account``). Every other protected router
 #: needs ``read:data`` as a whole.
-ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (me.router, keys.router, two_factor.router, admin.router)
+ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (
+    me.router,
+    keys.router,
+    two_factor.router,
+    admin.router,
+    pipeline.router,
+)
 
 __all__ = ["ACCOUNT_ROUTERS", "PUBLIC_ROUTERS", "ROUTERS"]

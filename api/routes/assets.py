@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Response
 
 from api.deps import (
     ASSET_NOT_FOUND,
@@ -11,16 +12,23 @@ from api.deps import (
     AssetIdPath,
     StoreDep,
     asset_or_404,
+    memoised_read,
 )
+from api.rendering import dump_json, json_response
 from api.schemas import AssetDetail, AssetSummary
 
 router = APIRouter(prefix="/assets", responses=STORE_UNAVAILABLE)
 
 
 @router.get("", response_model=list[AssetSummary], summary="List assets", tags=["assets"])
-def list_assets(store: StoreDep, asset_class: AssetClassFilter = None) -> list[AssetSummary]:
+async def list_assets(store: StoreDep, asset_class: AssetClassFilter = None) -> Response:
     """All assets ordered by ``asset_id``, optionally only those of one class."""
-    return [AssetSummary.model_validate(a) for a in store.list_assets(asset_class)]
+
+    def rendered() -> orjson.Fragment:
+        summaries = [AssetSummary.model_validate(a) for a in store.list_assets(asset_class)]
+        return orjson.Fragment(dump_json([s.model_dump(mode="json") for s in summaries]))
+
+    return json_response(await memoised_read(store, ("asset summaries", asset_class), rendered))
 
 
 @router.get(
@@ -30,6 +38,11 @@ def list_assets(store: StoreDep, asset_class: AssetClassFilter = None) -> list[A
     summary="One asset",
     tags=["assets"],
 )
-def get_asset(store: StoreDep, asset_id: AssetIdPath) -> AssetDetail:
+async def get_asset(store: StoreDep, asset_id: AssetIdPath) -> Response:
     """Every reference fact known about one asset."""
-    return AssetDetail.model_validate(asset_or_404(store, asset_id))
+
+    def rendered() -> orjson.Fragment:
+        detail = AssetDetail.model_validate(asset_or_404(store, asset_id))
+        return orjson.Fragment(dump_json(detail.model_dump(mode="json")))
+
+    return json_response(await memoised_read(store, ("asset detail", asset_id), rendered))

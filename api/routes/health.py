@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 
 from api.deps import StoreDep
 from api.schemas import HealthOut
+from pipelines.serving.store import ServingStore, StoreHealth
 
 router = APIRouter(tags=["health"])
+
+#: How long one check of the store answers for. Load balancers, monitors and dashboards poll
+#: /health often; each check is a thread hand-off and a query, which would make this the
+#: slowest of the light routes, and a second-old answer is as good to them.
+CHECK_SECONDS = 1.0
+
+
+async def _store_health(request: Request, store: ServingStore) -> StoreHealth:
+    """The store's health as checked within the last :data:`CHECK_SECONDS` (by this process)."""
+    last: tuple[float, StoreHealth] | None = getattr(request.app.state, "store_health", None)
+    now = time.monotonic()
+    if last is not None and now - last[0] < CHECK_SECONDS:
+        return last[1]
+    result = await run_in_threadpool(store.health)
+    request.app.state.store_health = (now, result)
+    return result
 
 
 @router.get(
@@ -16,10 +36,11 @@ router = APIRouter(tags=["health"])
     summary="API and serving-store health",
     responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": HealthOut}},
 )
-def health(store: StoreDep, request: Request, response: Response) -> HealthOut:
-    """200 when the store answers a trivial query; 503 with the same body when it does not,
-    so load balancers can act on the status and people can read why."""
-    result = store.health()
+async def health(store: StoreDep, request: Request, response: Response) -> HealthOut:
+    """200 when the store answered a trivial query (checked at most once a second); 503 with
+    the same body when it did not, so load balancers can act on the status and people can
+    read why."""
+    result = await _store_health(request, store)
     if not result.ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return HealthOut(

@@ -7,7 +7,14 @@ import datetime as dt
 import orjson
 from fastapi import APIRouter, Response
 
-from api.deps import ASSET_NOT_FOUND, STORE_UNAVAILABLE, KnownAssetId, OhlcvQueryDep, StoreDep
+from api.deps import (
+    ASSET_NOT_FOUND,
+    STORE_UNAVAILABLE,
+    KnownAssetId,
+    OhlcvQueryDep,
+    StoreDep,
+    memoised_read,
+)
 from api.rendering import dump_json, envelope, json_response, rows_from_arrow
 from api.schemas import OhlcvBarOut, OhlcvResponse
 from api.security.tiers import INTRADAY_GATE, TIER_REQUIRED
@@ -24,12 +31,14 @@ router = APIRouter(prefix="/assets", tags=["market data"], responses=STORE_UNAVA
     dependencies=[INTRADAY_GATE],
     summary="OHLCV bars of one asset",
 )
-def get_ohlcv(store: StoreDep, query: OhlcvQueryDep, asset_id: KnownAssetId) -> Response:
+async def get_ohlcv(store: StoreDep, query: OhlcvQueryDep, asset_id: KnownAssetId) -> Response:
     """Bars with ``start <= ts < end`` in time order; when more than ``limit`` match, the
     newest ``limit`` are returned."""
     resolution = query.effective_resolution
     window = (asset_id, resolution, query.start, query.end, query.limit)
-    count, bars = store.memoised(("bars json", *window), lambda: _bars_json(store, *window))
+    count, bars = await memoised_read(
+        store, ("bars json", *window), lambda: _bars_json(store, *window)
+    )
     head = OhlcvResponse(
         asset_id=asset_id,
         resolution=resolution,

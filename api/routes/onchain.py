@@ -18,8 +18,9 @@ router = APIRouter(prefix="/assets", tags=["on-chain"], responses=STORE_UNAVAILA
     summary="Daily on-chain metrics of one asset",
 )
 def get_onchain(store: StoreDep, query: WindowQueryDep, asset_id: KnownAssetId) -> OnchainResponse:
-    """Holders, transfers, supply, liquidity, exchange flows, NAV and TVL per UTC day with
-    ``start <= day < end``, oldest first; the newest ``limit`` days when more match."""
+    """Holders, transfers, mints, burns and net flows (tokens and USD), supply, liquidity,
+    exchange flows, NAV and TVL per UTC day with ``start <= day < end``, oldest first; the
+    newest ``limit`` days when more match."""
     rows = store.series(ONCHAIN, {"asset_id": asset_id}, query.start, query.end, query.limit)
     return OnchainResponse(
         asset_id=asset_id,

@@ -7,11 +7,26 @@ import math
 from enum import IntEnum
 from typing import Annotated, Any
 
+import orjson
 import pyarrow as pa
 from fastapi import APIRouter, Query, Response
 
-from api.deps import ASSET_NOT_FOUND, STORE_UNAVAILABLE, AssetClassFilter, KnownAssetId, StoreDep
-from api.rendering import UnservableValueError, envelope, json_response, rows_from_arrow
+from api.deps import (
+    ASSET_NOT_FOUND,
+    STORE_UNAVAILABLE,
+    AssetClassFilter,
+    KnownAssetId,
+    StoreDep,
+    memoised_body,
+    memoised_read,
+)
+from api.rendering import (
+    UnservableValueError,
+    dump_json,
+    envelope,
+    json_response,
+    rows_from_arrow,
+)
 from api.schemas import (
     ForecastPage,
     ForecastSort,
@@ -39,7 +54,7 @@ class Horizon(IntEnum):
     dependencies=[HORIZON_GATE],
     summary="Latest forecast of one asset",
 )
-def get_predictions(
+async def get_predictions(
     store: StoreDep,
     asset_id: KnownAssetId,
     horizon: Annotated[Horizon, Query(description="Days ahead: 7 or 30.")] = Horizon.week,
@@ -47,7 +62,8 @@ def get_predictions(
     """The newest forecast run: one point per day ahead with 80% and 95% prediction intervals,
     the model version that made it and when. An asset never forecast answers an empty list."""
     key = ("predictions body", asset_id, int(horizon))
-    return json_response(store.memoised(key, lambda: _forecast(store, asset_id, int(horizon))))
+    body = await memoised_read(store, key, lambda: _forecast(store, asset_id, int(horizon)))
+    return json_response(body)
 
 
 def _forecast(store: ServingStore, asset_id: str, horizon_days: int) -> dict[str, Any]:
@@ -70,7 +86,7 @@ def _forecast(store: ServingStore, asset_id: str, horizon_days: int) -> dict[str
     dependencies=[HORIZON_GATE],
     summary="Latest forecasts of all assets",
 )
-def list_predictions(
+async def list_predictions(
     store: StoreDep,
     horizon: Annotated[Horizon, Query(description="Days ahead: 7 or 30.")] = Horizon.week,
     asset_class: AssetClassFilter = None,
@@ -82,14 +98,21 @@ def list_predictions(
 ) -> Response:
     """For each asset, the last day of its newest forecast at ``horizon`` with the expected
     return from the last close; sorted (assets without a served close last), paged."""
-    memo_key = ("forecast summaries out", int(horizon), asset_class)
-    rows = store.memoised(memo_key, lambda: _summaries(store, int(horizon), asset_class))
-    key = sort.removeprefix("-")
-    known = [r for r in rows if r[key] is not None]
-    known.sort(key=lambda r: (r[key], r["asset_id"]), reverse=sort.startswith("-"))
-    ordered = known + [r for r in rows if r[key] is None]
-    head = ForecastPage(total=len(ordered), limit=limit, offset=offset, forecasts=[])
-    return json_response(envelope(head, "forecasts", ordered[offset : offset + limit]))
+
+    async def render() -> bytes:
+        memo_key = ("forecast summaries out", int(horizon), asset_class)
+        rows = await memoised_read(
+            store, memo_key, lambda: _summaries(store, int(horizon), asset_class)
+        )
+        key = sort.removeprefix("-")
+        known = [r for r in rows if r[key] is not None]
+        known.sort(key=lambda r: (r[key], r["asset_id"]), reverse=sort.startswith("-"))
+        ordered = known + [r for r in rows if r[key] is None]
+        head = ForecastPage(total=len(ordered), limit=limit, offset=offset, forecasts=[])
+        return dump_json(envelope(head, "forecasts", ordered[offset : offset + limit]))
+
+    page = ("forecast page", int(horizon), asset_class, sort, limit, offset)
+    return json_response(orjson.Fragment(await memoised_body(store, page, render)))
 
 
 def _summaries(

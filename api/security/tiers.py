@@ -141,7 +141,7 @@ def long_horizon(request: Request) -> str | None:
     return "30-day predictions" if request.query_params.get("horizon") == "30" else None
 
 
-async def _bulk_gate(request: Request) -> None:
+async def refuse_rows_beyond_tier(request: Request) -> None:
     """403 when ``limit`` asks for more rows than the caller's tier allows."""
     raw = request.query_params.get("limit")
     if raw is None:
@@ -168,4 +168,4 @@ TIER_REQUIRED: dict[int | str, dict[str, Any]] = {
 INTRADAY_GATE = requires(Feature.INTRADAY_BARS, when=intraday_resolution)
 HORIZON_GATE = requires(Feature.LONG_HORIZON_PREDICTIONS, when=long_horizon)
 RISK_GATE = requires(Feature.RISK_DETAIL)
-BULK_GATE: Any = Depends(_bulk_gate)
+BULK_GATE: Any = Depends(refuse_rows_beyond_tier)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian 12 machine (as root), idempotently:
-# Java 17 for Spark (apt, only if missing), uv, and .venv with the project and its dev tools.
+# Java 17 for Spark (apt, only if missing), uv, the dashboard's chart library (npm, pinned:
+# infra/local/web.sh), and .venv with the project and its dev tools.
 # A second run with an unchanged pyproject.toml returns in about a second.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,6 +12,9 @@ if ! command -v java >/dev/null 2>&1; then
 fi
 
 command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv
+
+# The dashboard's chart library (npm, pinned), copied into the API's static files.
+bash infra/local/web.sh
 
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ -f "$stamp" ]; then

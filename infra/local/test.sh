@@ -3,7 +3,8 @@
 # Services: TimescaleDB (chroot, cached under ~/.cache), Redis (Debian's redis-server on a
 # fixed loopback port, for the rate-limit tests), a local S3 server (moto) and a Kafka
 # broker (Tansu, its binary cached under ~/.cache), the last two started by the test fixtures on
-# free loopback ports. Extra arguments go to pytest.
+# free loopback ports; Debian's chromium for the dashboard's browser tests. Extra arguments go
+# to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -11,6 +12,11 @@ bash infra/local/install.sh
 bash infra/local/timescaledb.sh start
 bash infra/local/redis.sh start >/dev/null
 bash infra/local/kafka.sh install >/dev/null  # the test fixture starts it on a free port
+# The dashboard's browser tests drive Debian's chromium (Playwright cannot download one here).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "[test] chromium not found: installing it (apt)"
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+fi
 
 # Services must be there: a test that cannot reach one fails instead of skipping.
 export RWA_TEST_REQUIRE_SERVICES=1

@@ -40,10 +40,13 @@ class LiveAccuracy:
         return worse_than_naive or self.coverage95 < MIN_COVERAGE
 
 
-def live_accuracy(lake: DeltaLake, paths: LakePaths, window_days: int = 28) -> list[LiveAccuracy]:
+def scored_forecasts(lake: DeltaLake, paths: LakePaths, window_days: int = 28) -> pd.DataFrame:
+    """The 7-day forecast points generated in the last ``window_days`` days whose target day
+    has a realised close: one row per point with ``actual`` and ``naive`` (the last close the
+    model saw) beside the point and its interval bounds. Empty when nothing is realised."""
     predictions_uri, bars_uri = paths.gold("predictions"), paths.gold("ohlcv_1d")
     if not (lake.exists(predictions_uri) and lake.exists(bars_uri)):
-        return []
+        return pd.DataFrame()
     bars = (
         lake.table(bars_uri)
         .to_pyarrow_dataset()
@@ -53,7 +56,7 @@ def live_accuracy(lake: DeltaLake, paths: LakePaths, window_days: int = 28) -> l
     predictions = lake.to_arrow(predictions_uri).to_pandas()
     predictions = predictions[predictions["horizon_days"] == 7]
     if predictions.empty:
-        return []
+        return pd.DataFrame()
     newest = predictions["generated_at"].max()
     recent = predictions[predictions["generated_at"] > newest - pd.Timedelta(days=window_days)]
     closes = bars.rename(columns={"date": "target_date", "close": "actual"})
@@ -61,19 +64,66 @@ def live_accuracy(lake: DeltaLake, paths: LakePaths, window_days: int = 28) -> l
     # the naive forecast made with the prediction: the close of the day before generated_at
     origin = bars.rename(columns={"close": "naive"})
     origin["generated_at"] = pd.to_datetime(origin["date"] + dt.timedelta(days=1), utc=True)
-    scored = scored.merge(
+    merged: pd.DataFrame = scored.merge(
         origin[["asset_id", "generated_at", "naive"]], on=["asset_id", "generated_at"], how="inner"
     )
+    return merged
+
+
+def _inside(rows: pd.DataFrame, level: int) -> pd.Series:
+    return (rows["actual"] >= rows[f"lower_{level}"]) & (rows["actual"] <= rows[f"upper_{level}"])
+
+
+def live_accuracy(lake: DeltaLake, paths: LakePaths, window_days: int = 28) -> list[LiveAccuracy]:
+    scored = scored_forecasts(lake, paths, window_days)
+    if scored.empty:
+        return []
     out = []
     for asset_id, rows in scored.groupby("asset_id"):
-        inside = (rows["actual"] >= rows["lower_95"]) & (rows["actual"] <= rows["upper_95"])
         out.append(
             LiveAccuracy(
                 asset_id=str(asset_id),
                 points=len(rows),
                 mae=float((rows["actual"] - rows["value"]).abs().mean()),
                 naive_mae=float((rows["actual"] - rows["naive"]).abs().mean()),
-                coverage95=float(inside.mean()),
+                coverage95=float(_inside(rows, 95).mean()),
             )
         )
     return sorted(out, key=lambda a: a.asset_id)
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyAccuracy:
+    """The realised 7-day forecast points of all assets generated in one ISO week: the mean
+    ratio of the forecasts' absolute error to the naive one's, and the share of closes
+    inside the 80% and 95% intervals (calibrated intervals hold about 0.8 and 0.95)."""
+
+    week: dt.date
+    points: int
+    mae_ratio: float | None
+    coverage80: float
+    coverage95: float
+
+
+def weekly_accuracy(
+    lake: DeltaLake, paths: LakePaths, window_days: int = 91
+) -> list[WeeklyAccuracy]:
+    scored = scored_forecasts(lake, paths, window_days)
+    if scored.empty:
+        return []
+    generated = scored["generated_at"].dt.tz_convert("UTC").dt.tz_localize(None)
+    scored["week"] = (generated - pd.to_timedelta(generated.dt.weekday, unit="D")).dt.date
+    out = []
+    for week, rows in scored.groupby("week"):
+        naive = float((rows["actual"] - rows["naive"]).abs().mean())
+        model = float((rows["actual"] - rows["value"]).abs().mean())
+        out.append(
+            WeeklyAccuracy(
+                week=week,  # type: ignore[arg-type]
+                points=len(rows),
+                mae_ratio=model / naive if naive > 0 else None,
+                coverage80=float(_inside(rows, 80).mean()),
+                coverage95=float(_inside(rows, 95).mean()),
+            )
+        )
+    return out

@@ -39,6 +39,18 @@ _ARTICLE_FIELDS: list[pa.Field[Any]] = [
     pa.field("confidence", pa.float64()),
 ]
 ARTICLE_SCHEMA = pa.schema(_ARTICLE_FIELDS)
+#: The headlines behind each asset's sentiment, one row per (asset, article), for serving.
+NEWS_TABLE = "news_articles"
+_NEWS_FIELDS: list[pa.Field[Any]] = [
+    pa.field("asset_id", pa.string()),
+    pa.field("article_id", pa.string()),
+    pa.field("published_at", pa.timestamp("us", tz="UTC")),
+    *(pa.field(name, pa.string()) for name in ("title", "url", "outlet")),
+    pa.field("sentiment_score", pa.float64()),
+    pa.field("sentiment_label", pa.string()),
+    pa.field("model_version", pa.string()),
+]
+NEWS_SCHEMA = pa.schema(_NEWS_FIELDS)
 
 
 @dataclass
@@ -60,6 +72,9 @@ def score_sentiment(
     days = lake.to_arrow(days_uri)
     stale = [v != scorer.model_version for v in days["model_version"].to_pylist()]
     todo = days.filter(pa.array(stale, pa.bool_()))
+    if not lake.exists(paths.gold(NEWS_TABLE)):
+        # A lake scored before the headlines were kept: list them for every day once.
+        write_news(lake, paths, days.filter(pc.invert(pa.array(stale, pa.bool_()))), scorer)
     if todo.num_rows == 0:
         return report
     needed = {str(i) for i in pc.list_flatten(todo["article_ids"]).to_pylist()}
@@ -74,8 +89,55 @@ def score_sentiment(
         keys=("asset_id", "date"),
         update_when="true",
     )
+    write_news(lake, paths, todo, scorer, scores)
     report.days_scored = todo.num_rows
     return report
+
+
+def write_news(
+    lake: DeltaLake,
+    paths: LakePaths,
+    days: pa.Table,
+    scorer: SentimentScorer,
+    scores: dict[str, dict[str, object]] | None = None,
+) -> int:
+    """Upsert ``gold/news_articles``: each article of ``days`` once per asset it names, with
+    its headline, link and outlet (silver/news) and its score by ``scorer`` (``scores``, else
+    those ``gold/article_sentiment`` holds; null when not scored)."""
+    pairs = {
+        (str(asset_id), str(article_id))
+        for asset_id, ids in zip(
+            days["asset_id"].to_pylist(), days["article_ids"].to_pylist(), strict=True
+        )
+        for article_id in ids or ()
+    }
+    if not pairs:
+        return 0
+    ids = {article_id for _, article_id in pairs}
+    if scores is None:
+        scores = _known_scores(lake, paths, scorer.model_version, ids)
+    news = lake.table(paths.silver("news")).to_pyarrow_dataset()
+    columns = ["article_id", "published_at", "title", "url", "outlet"]
+    articles = news.to_table(columns=columns)
+    articles = articles.filter(pc.is_in(articles["article_id"], pa.array(sorted(ids))))
+    by_id = {row["article_id"]: row for row in articles.to_pylist()}
+    rows = []
+    for asset_id, article_id in sorted(pairs):
+        article, score = by_id.get(article_id), scores.get(article_id)
+        if article is None or not article["title"]:
+            continue  # not in silver any more (gold is rebuilt from it): nothing to show
+        rows.append(
+            {
+                "asset_id": asset_id,
+                **{k: article[k] for k in columns},
+                "sentiment_score": None if score is None else score["score"],
+                "sentiment_label": None if score is None else score["label"],
+                "model_version": None if score is None else scorer.model_version,
+            }
+        )
+    table = pa.Table.from_pylist(rows, schema=NEWS_SCHEMA)
+    lake.merge(table, paths.gold(NEWS_TABLE), keys=("asset_id", "article_id"), update_when="true")
+    return table.num_rows
 
 
 def _known_scores(

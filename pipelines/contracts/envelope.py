@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = 1
 
-Dataset = Literal["prices", "onchain", "economic", "news"]
-DATASETS: tuple[Dataset, ...] = ("prices", "onchain", "economic", "news")
+Dataset = Literal["prices", "onchain", "economic", "news", "transfers"]
+DATASETS: tuple[Dataset, ...] = ("prices", "onchain", "economic", "news", "transfers")
 
 
 class RawEnvelope(BaseModel):

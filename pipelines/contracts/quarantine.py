@@ -38,6 +38,7 @@ _WORLDBANK = "pipelines.ingestion.worldbank.parsers"
 _RSS = "pipelines.ingestion.news.parsers"
 _NEWSAPI = "pipelines.ingestion.newsapi.parsers"
 _SIMULATED = "pipelines.ingestion.simulated.parsers"
+_EVM = "pipelines.ingestion.evm.parsers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,7 @@ ROWS_NOT_OBSERVATIONS = _line(
     "rows_not_observations", "payload rows are not an array of observations", _WORLDBANK
 )
 NO_ARTICLES = _line("no_articles", "payload has no 'articles' array", _NEWSAPI)
+NO_LOGS = _line("no_logs", "payload has no 'logs' array", _EVM)
 FEED_UNREADABLE = _line("feed_unreadable", "feed refused: it could not be read ({error})", _RSS)
 #: ``problem``: why the feed is no RSS/Atom document (``pipelines.ingestion.news.feed_problem``).
 FEED_REFUSED = _line("feed_refused", "feed refused: {problem}", _RSS)
@@ -149,6 +151,16 @@ UNKNOWN_GECKO_ID_PARAM = _record(
     "unknown_gecko_id_param", "unknown CoinGecko id in params.gecko_id", _DEFILLAMA
 )
 UNKNOWN_GECKO_ID = _record("unknown_gecko_id", "unknown CoinGecko id", _DEFILLAMA)
+NOT_A_TRANSFER_LOG = _record(
+    "not_a_transfer_log",
+    "log is not an ERC-20 Transfer (topic0 Transfer(address,address,uint256), 3 topics)",
+    _EVM,
+)
+UNKNOWN_CONTRACT = _record(
+    "unknown_contract", "contract address is no reference asset on params.chain", _EVM
+)
+NO_BLOCK_TIME = _record("no_block_time", "no timestamp for the log's block in the page", _EVM)
+NO_DECIMALS = _record("no_decimals", "no decimals() answer (0-77) for the token contract", _EVM)
 
 # --- records: the quality gate ------------------------------------------------------------------
 

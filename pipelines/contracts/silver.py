@@ -104,12 +104,41 @@ NEWS = TableContract(
     partition_by=("date",),
     day_column="date",
 )
+#: ERC-20 Transfer logs and the block ranges read (docs/data-model.md): a log row per log
+#: (``log_index`` >= 0), a range row per (page, contract) (``log_index`` -1, ``block_number`` the
+#: first block, ``range_to`` the last). The key is the log's place in the chain: a re-read of a
+#: block replaces what was there; gold drops logs that a newer range row covers but did not
+#: bring back (orphaned by a reorg).
+TRANSFERS = TableContract(
+    "transfers",
+    silver_schema(
+        pa.field("date", pa.date32()),
+        pa.field("chain", pa.string()),
+        pa.field("block_number", pa.int64()),
+        pa.field("log_index", pa.int64()),
+        pa.field("contract_address", pa.string()),
+        pa.field("asset_id", pa.string()),
+        pa.field("block_ts", UTC_TS),
+        pa.field("block_hash", pa.string()),
+        pa.field("tx_hash", pa.string()),
+        pa.field("from_address", pa.string()),
+        pa.field("to_address", pa.string()),
+        pa.field("amount_raw", pa.decimal128(38, 0)),
+        pa.field("decimals", pa.int32()),
+        pa.field("removed", pa.bool_()),
+        pa.field("range_to", pa.int64()),
+    ),
+    keys=("date", "chain", "block_number", "log_index", "contract_address"),
+    partition_by=("date",),
+    day_column="date",
+)
 #: The silver dataset tables by name, in the order ``rwa silver`` runs them.
 DATASET_TABLES: Mapping[Dataset, TableContract] = {
     "prices": PRICES,
     "onchain": ONCHAIN,
     "economic": ECONOMIC,
     "news": NEWS,
+    "transfers": TRANSFERS,
 }
 
 # --- quarantine, ledger, quality results ---------------------------------------------------

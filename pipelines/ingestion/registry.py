@@ -20,7 +20,16 @@ from pipelines.contracts.envelope import Dataset
 from pipelines.contracts.reference import Asset
 from pipelines.core.errors import ConfigurationError
 from pipelines.core.settings import SimulationSettings, SourceSettings
-from pipelines.ingestion import coingecko, defillama, fred, news, newsapi, simulated, worldbank
+from pipelines.ingestion import (
+    coingecko,
+    defillama,
+    evm,
+    fred,
+    news,
+    newsapi,
+    simulated,
+    worldbank,
+)
 from pipelines.ingestion.base import Connector
 from pipelines.ingestion.http import HttpConnector
 from pipelines.ingestion.payloads import IgnoredEndpoint, PayloadParser
@@ -62,6 +71,8 @@ SOURCES: tuple[SourceEntry, ...] = (
             # The simulated source imitates FRED and NewsAPI: their parsers read it.
             "economic": lambda _assets: (fred.FredObservations(simulated.SIMULATED),),
             "news": lambda assets: (newsapi.NewsApiArticles(simulated.SIMULATED, assets),),
+            # ... and the EVM connector's Transfer log pages.
+            "transfers": lambda assets: (evm.TransferLogs(simulated.SIMULATED, assets),),
         },
     ),
     SourceEntry(
@@ -81,6 +92,11 @@ SOURCES: tuple[SourceEntry, ...] = (
             )
         },
         ignored={"onchain": defillama.IGNORED},
+    ),
+    SourceEntry(
+        evm.EVM,
+        lambda sources, _simulation, assets: evm.EvmSource.from_settings(sources, assets),
+        parsers={"transfers": lambda assets: (evm.TransferLogs(evm.EVM, assets),)},
     ),
     SourceEntry(
         fred.FredSource.name,

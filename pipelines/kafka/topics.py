@@ -29,6 +29,8 @@ TOPIC_BY_DATASET: dict[Dataset, str] = {
     "onchain": "onchain-data-raw",
     "economic": "economic-data-raw",
     "news": "news-sentiment-raw",
+    # Not a seed topic: ERC-20 Transfer log pages, one message per block range.
+    "transfers": "onchain-transfers-raw",
 }
 
 

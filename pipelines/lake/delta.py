@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import DeltaError
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.pandas.types import from_arrow_schema
 
 from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import LakeSettings, SparkSettings
-from pipelines.lake.spark import wants_native_delta
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,13 @@ class DeltaLake:
 
     def __init__(self, lake: LakeSettings, spark: SparkSettings | None = None) -> None:
         self._storage_options = lake.delta_storage_options()
-        self._native = spark is not None and wants_native_delta(spark)
+        self._native = False
+        if spark is not None:
+            # PySpark is imported by what uses Spark only: a reader of the lake through
+            # delta-rs (the API's pipeline status) starts without it (seconds saved).
+            from pipelines.lake.spark import wants_native_delta
+
+            self._native = wants_native_delta(spark)
 
     # --- reads ----------------------------------------------------------------------------
     def exists(self, uri: str) -> bool:
@@ -115,6 +121,8 @@ class DeltaLake:
         remote = bool(files) and not files[0].startswith(("/", "file:"))
         if features & {"deletionVectors", "columnMapping"} or remote:
             return spark.createDataFrame(table.to_pyarrow_table())
+        from pyspark.sql.pandas.types import from_arrow_schema
+
         schema = from_arrow_schema(table.to_pyarrow_dataset().schema)
         if not files:
             return spark.createDataFrame([], schema)
@@ -277,6 +285,8 @@ class DeltaLake:
 
 
 def _spark_session() -> SparkSession:
+    from pyspark.sql import SparkSession
+
     spark = SparkSession.getActiveSession()
     if spark is None:
         raise RuntimeError("native Delta writes need an active Spark session")

@@ -268,7 +268,22 @@ NEWS = DatasetSuite(
     ),
 )
 
-SUITES: Mapping[str, DatasetSuite] = {s.dataset: s for s in (PRICES, ONCHAIN, ECONOMIC, NEWS)}
+TRANSFERS = DatasetSuite(
+    dataset=tables.TRANSFERS.name,
+    key=tables.TRANSFERS.keys,
+    time_column="block_ts",
+    derived=_FETCH_LIMIT,
+    checks=(
+        *not_null("chain", "block_number", "log_index", "contract_address", why="part of the key"),
+        *not_null("block_ts", why="a log's day is its block's"),
+        at_least("block_number", 0, strict=False, why="block numbers count from genesis"),
+        *valid_timestamp("block_ts"),
+    ),
+)
+
+SUITES: Mapping[str, DatasetSuite] = {
+    s.dataset: s for s in (PRICES, ONCHAIN, ECONOMIC, NEWS, TRANSFERS)
+}
 
 
 def suite_for(dataset: str) -> DatasetSuite:

@@ -151,6 +151,9 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
             return compute()
         return self._reader.memoised(key, compute)
 
+    def recall(self, key: Hashable) -> object | None:
+        return None if self._reader is None else self._reader.recall(key)
+
     def _drop_intraday_before(
         self, cur: duckdb.DuckDBPyConnection, cutoff: dt.datetime
     ) -> tuple[int, int]:
@@ -272,6 +275,8 @@ class _Opened:
     #: What was computed from this snapshot (``DuckDBStore.memoised``), by key, and its size.
     memo: dict[Hashable, object] = field(default_factory=dict)
     memo_bytes: int = 0
+    #: A lock per key being computed, so concurrent misses of one key compute it once.
+    computing: dict[Hashable, threading.RLock] = field(default_factory=dict)
 
     def thread_cursor(self) -> duckdb.DuckDBPyConnection:
         """The calling thread's cursor, made on its first read (call under the reader's
@@ -342,7 +347,8 @@ class _Reader:
 
     def memoised(self, key: Hashable, compute: Callable[[], T]) -> T:
         """What ``compute`` returned for ``key`` on the current snapshot, computed now if it
-        has not been. Two threads may both compute a missing key; either result is right.
+        has not been. Concurrent misses of one key compute it once: the others wait for that
+        result (a cold server under load would otherwise run the same read in every thread).
         The memo is emptied when it would pass :data:`MEMO_BYTES` (bytes values count their
         length, others a nominal kilobyte), so keys from client input cannot grow it without
         bound."""
@@ -350,16 +356,33 @@ class _Reader:
             opened = self._follow_link()
             if key in opened.memo:
                 return cast(T, opened.memo[key])
-        value = compute()
+            computing = opened.computing.setdefault(key, threading.RLock())
+        try:
+            with computing:
+                with self._lock:
+                    if key in opened.memo:
+                        return cast(T, opened.memo[key])
+                value = compute()
+                self._keep(opened, key, value)
+                return value
+        finally:
+            with self._lock:
+                if opened.computing.get(key) is computing:
+                    del opened.computing[key]
+
+    def _keep(self, opened: _Opened, key: Hashable, value: object) -> None:
         cost = _memo_cost(value)
         with self._lock:
             if opened.memo_bytes + cost > MEMO_BYTES:
                 opened.memo.clear()
                 opened.memo_bytes = 0
-            if key not in opened.memo:
-                opened.memo[key] = value
-                opened.memo_bytes += cost
-        return value
+            opened.memo[key] = value
+            opened.memo_bytes += cost
+
+    def recall(self, key: Hashable) -> object | None:
+        """The memoised value of ``key`` on the current snapshot, or None."""
+        with self._lock:
+            return self._follow_link().memo.get(key)
 
     def _follow_link(self) -> _Opened:
         """The snapshot to read now (call under the lock): the published one, opened when a

@@ -75,6 +75,12 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         "gold",
+        "market_daily",
+        lambda store, rows: store.upsert_market(rows),
+        _DAY_TO_TS,
+    ),
+    Source(
+        "gold",
         "sentiment_daily",
         lambda store, rows: store.upsert_sentiment(rows),
         {"date": "ts", "sentiment_confidence": "confidence"},
@@ -88,6 +94,12 @@ SOURCES: tuple[Source, ...] = (
         "gold",
         "risk_scores",
         lambda store, rows: store.upsert_risk_scores(rows),
+    ),
+    Source(
+        "gold",
+        "news_articles",
+        lambda store, rows: store.upsert_news(rows),
+        {"published_at": "ts"},
     ),
     Source(
         "silver",

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipelines.contracts.served import OHLCV, OHLCV_INTRADAY, RISK_SCORES
+from pipelines.contracts.measures import FLOW_METRICS
+from pipelines.contracts.served import OHLCV, OHLCV_INTRADAY, ONCHAIN, RISK_SCORES
 
 #: Relation of the weekly bars derived from the daily ones.
 WEEKLY_RELATION = "ohlcv_1w"
@@ -265,6 +266,63 @@ NULLABILITY_DDL: tuple[str, ...] = (
 )
 
 
+#: Migration 8, the token flows of the ERC-20 Transfer logs (pipelines.contracts.measures
+#: ``FLOW_METRICS``: tokens and USD) beside the on-chain metrics of the same asset-day. Both
+#: dialects add nullable columns alike; on a hypertable this changes only the catalog.
+TOKEN_FLOWS_DDL: tuple[str, ...] = tuple(
+    f"ALTER TABLE {ONCHAIN.name} ADD COLUMN {measure} DOUBLE PRECISION" for measure in FLOW_METRICS
+)
+
+
+#: Migration 9: ``market_daily``, the market analytics of each asset-day (gold/market_daily;
+#: columns as declared in pipelines.contracts.served.MARKET_SCHEMA).
+MARKET_DAILY_DDL = """CREATE TABLE market_daily (
+    asset_id            TEXT NOT NULL,
+    ts                  TIMESTAMPTZ NOT NULL,
+    price_usd           DOUBLE PRECISION,
+    nav_usd             DOUBLE PRECISION,
+    premium_to_nav      DOUBLE PRECISION,
+    total_supply        DOUBLE PRECISION,
+    market_value_usd    DOUBLE PRECISION,
+    asset_value_usd     DOUBLE PRECISION,
+    value_usd           DOUBLE PRECISION,
+    holders             BIGINT,
+    yield_7d            DOUBLE PRECISION,
+    tbill_3m            DOUBLE PRECISION,
+    yield_spread        DOUBLE PRECISION,
+    utilization         DOUBLE PRECISION,
+    transfer_count      BIGINT,
+    transfer_volume_usd DOUBLE PRECISION,
+    minted_usd          DOUBLE PRECISION,
+    burned_usd          DOUBLE PRECISION,
+    net_flow_usd        DOUBLE PRECISION,
+    yield_method        TEXT CHECK (yield_method IN ('nav', 'price')),
+    price_as_of         DATE,
+    nav_as_of           DATE,
+    supply_as_of        DATE,
+    holders_as_of       DATE,
+    as_of               DATE,
+    stale               BOOLEAN NOT NULL,
+    PRIMARY KEY (asset_id, ts)
+)"""
+
+
+#: Migration 10: ``news_articles``, the headlines behind the sentiment (gold/news_articles;
+#: columns as declared in pipelines.contracts.served.NEWS_SCHEMA).
+NEWS_ARTICLES_DDL = """CREATE TABLE news_articles (
+    asset_id        TEXT NOT NULL,
+    ts              TIMESTAMPTZ NOT NULL,
+    article_id      TEXT NOT NULL,
+    title           TEXT NOT NULL,
+    url             TEXT,
+    outlet          TEXT,
+    sentiment_score DOUBLE PRECISION CHECK (sentiment_score BETWEEN -1 AND 1),
+    sentiment_label TEXT,
+    model_version   TEXT,
+    PRIMARY KEY (asset_id, ts, article_id)
+)"""
+
+
 # --- DuckDB -----------------------------------------------------------------------------------
 
 #: Versions match TimescaleDB's from 3 on (the same step under the same number); DuckDB's
@@ -322,6 +380,9 @@ DUCKDB_MIGRATIONS: tuple[Migration, ...] = (
             + weekly_bars_select("arg_min(open, ts)", "arg_max(close, ts)", COMPLETE_VOLUME_SUM),
         ),
     ),
+    Migration(8, "token flows from transfer logs", TOKEN_FLOWS_DDL),
+    Migration(9, "market analytics", (MARKET_DAILY_DDL,)),
+    Migration(10, "news articles", (NEWS_ARTICLES_DDL,)),
 )
 
 
@@ -472,5 +533,18 @@ TIMESCALE_MIGRATIONS: tuple[Migration, ...] = (
             _DROP_WEEKLY,
             *_weekly_continuous_aggregate(COMPLETE_VOLUME_SUM),
         ),
+    ),
+    Migration(8, "token flows from transfer logs", TOKEN_FLOWS_DDL),
+    # One row per asset-day, like the other daily series: yearly chunks.
+    Migration(
+        9,
+        "market analytics",
+        (MARKET_DAILY_DDL, _hypertable_sql("market_daily", "365 days")),
+    ),
+    # A few hundred articles a day at most: yearly chunks, like the daily series.
+    Migration(
+        10,
+        "news articles",
+        (NEWS_ARTICLES_DDL, _hypertable_sql("news_articles", "365 days")),
     ),
 )

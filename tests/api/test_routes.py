@@ -67,6 +67,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "predictions",
         "sentiment",
         "risk",
+        "market",
         "auth",
         "account",
         "admin",
@@ -82,8 +83,15 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/assets/{asset_id}/predictions",
         "/predictions",
         "/assets/{asset_id}/sentiment",
+        "/assets/{asset_id}/news",
+        "/news",
         "/assets/{asset_id}/risk",
         "/risk",
+        "/assets/{asset_id}/market",
+        "/market/assets",
+        "/market/summary",
+        "/market/breakdown",
+        "/market/history",
         "/auth/register",
         "/auth/login",
         "/auth/verify-2fa",
@@ -101,6 +109,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/admin/users",
         "/admin/users/{user_id}",
         "/admin/audit",
+        "/admin/pipeline",
     }
     # /docs can authorise: both schemes are declared, and every data route asks for one.
     assert set(spec["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}

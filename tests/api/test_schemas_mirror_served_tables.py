@@ -16,11 +16,19 @@ import pyarrow as pa
 import pytest
 from pydantic import BaseModel
 
+from api.market_schemas import (
+    MarketAggregateOut,
+    MarketAssetOut,
+    MarketDayOut,
+    MarketSeriesResponse,
+)
 from api.schemas import (
     EconomicResponse,
     FeaturesDayOut,
     FeaturesResponse,
     ForecastSummaryOut,
+    NewsArticleOut,
+    NewsResponse,
     ObservationOut,
     OhlcvBarOut,
     OhlcvResponse,
@@ -32,11 +40,19 @@ from api.schemas import (
     SentimentDayOut,
     SentimentResponse,
 )
-from pipelines.contracts.measures import DERIVED_ONCHAIN_METRICS, FEATURE_MEASURES, ONCHAIN_METRICS
+from pipelines.contracts.measures import (
+    DERIVED_ONCHAIN_METRICS,
+    FEATURE_MEASURES,
+    FLOW_METRICS,
+    ONCHAIN_METRICS,
+)
 from pipelines.contracts.served import (
     ECONOMIC,
     FEATURES,
     FORECAST_SUMMARY_SCHEMA,
+    MARKET,
+    MARKET_AGGREGATE_SCHEMA,
+    NEWS,
     OHLCV,
     ONCHAIN,
     PREDICTIONS,
@@ -63,6 +79,7 @@ MIRRORS = [
     Mirror(OnchainDayOut, ONCHAIN.schema, OnchainResponse, frozenset({"asset_id"})),
     Mirror(FeaturesDayOut, FEATURES.schema, FeaturesResponse, frozenset({"asset_id"})),
     Mirror(SentimentDayOut, SENTIMENT.schema, SentimentResponse, frozenset({"asset_id"})),
+    Mirror(NewsArticleOut, NEWS.schema, NewsResponse, frozenset({"asset_id"})),
     Mirror(
         ObservationOut,
         ECONOMIC.schema,
@@ -82,6 +99,30 @@ MIRRORS = [
         derived=frozenset({"weights", "pegged", "top_factors"}),
         json=RISK_SCORES.json_columns,
     ),
+    Mirror(MarketDayOut, MARKET.schema, MarketSeriesResponse, frozenset({"asset_id"})),
+    # The assets table: a market row with the asset's reference facts and what is joined in.
+    Mirror(
+        MarketAssetOut,
+        MARKET.schema,
+        derived=frozenset(
+            {
+                "symbol",
+                "name",
+                "asset_class",
+                "network",
+                "issuer_name",
+                "kyc_required",
+                "evidence",
+                "price_change_7d",
+                "value_change_7d",
+                "holders_change_7d",
+                "risk_score",
+                "sentiment_7d",
+                "articles_7d",
+            }
+        ),
+    ),
+    Mirror(MarketAggregateOut, MARKET_AGGREGATE_SCHEMA),
 ]
 
 
@@ -105,6 +146,8 @@ def served_type(arrow_type: pa.DataType) -> type:
         return float
     if pa.types.is_integer(arrow_type):
         return int
+    if pa.types.is_boolean(arrow_type):
+        return bool
     assert pa.types.is_string(arrow_type), arrow_type
     return str
 
@@ -122,5 +165,10 @@ def test_each_row_schema_has_its_tables_columns_and_types(mirror: Mirror) -> Non
 
 
 def test_the_onchain_and_feature_schemas_serve_every_measure() -> None:
-    assert set(OnchainDayOut.model_fields) == {"ts", *ONCHAIN_METRICS, *DERIVED_ONCHAIN_METRICS}
+    assert set(OnchainDayOut.model_fields) == {
+        "ts",
+        *ONCHAIN_METRICS,
+        *DERIVED_ONCHAIN_METRICS,
+        *FLOW_METRICS,
+    }
     assert set(FeaturesDayOut.model_fields) == {"ts", *FEATURE_MEASURES}

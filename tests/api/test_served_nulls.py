@@ -13,9 +13,11 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from api.main import create_app
+from api.market_schemas import MarketAggregateOut, MarketDayOut
 from api.schemas import (
     FeaturesDayOut,
     ForecastSummaryOut,
+    NewsArticleOut,
     ObservationOut,
     OhlcvBarOut,
     OnchainDayOut,
@@ -26,6 +28,9 @@ from api.schemas import (
 from pipelines.contracts.served import (
     ECONOMIC,
     FEATURES,
+    MARKET,
+    MARKET_AGGREGATE_SCHEMA,
+    NEWS,
     OHLCV,
     ONCHAIN,
     PREDICTIONS,
@@ -45,10 +50,13 @@ RESPONSE_MODELS: list[tuple[type[BaseModel], ServedTable]] = [
     (OnchainDayOut, ONCHAIN),
     (FeaturesDayOut, FEATURES),
     (SentimentDayOut, SENTIMENT),
+    (NewsArticleOut, NEWS),
     (ObservationOut, ECONOMIC),
     (PredictionPointOut, PREDICTIONS),
     (ForecastSummaryOut, PREDICTIONS),
     (RiskScoreOut, RISK_SCORES),
+    (MarketDayOut, MARKET),
+    (MarketAggregateOut, ServedTable("market_aggregates", "", MARKET_AGGREGATE_SCHEMA, ("ts",))),
 ]
 
 

@@ -135,6 +135,14 @@ class AuthSettings(Section):
         default="RWA Lakehouse",
         description="Issuer shown by authenticator apps for TOTP 2FA.",
     )
+    cache_seconds: float = Field(
+        validation_alias="RWA_AUTH_CACHE_SECONDS",
+        default=5.0,
+        ge=0,
+        description="How long a worker keeps who a valid credential belongs to (0: look it up "
+        "on every request). Changes made through the same worker apply at once; a key revoked "
+        "or a user changed through another worker or the rwa command, within this time.",
+    )
     secure_cookies: bool = Field(
         validation_alias="RWA_AUTH_SECURE_COOKIES",
         default=False,

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pipelines.contracts.reference import Asset
 from pipelines.core.errors import DataContractError
 from pipelines.ingestion.base import FetchWindow, SourceRequest, require_utc
+from pipelines.ingestion.evm.logs import LOGS_ENDPOINT, quantity
 from pipelines.ingestion.fred.connector import OBSERVATIONS_ENDPOINT
 from pipelines.ingestion.newsapi.connector import EVERYTHING_ENDPOINT
 from pipelines.ingestion.simulated.grid import DAY, iso_z
@@ -73,6 +74,21 @@ def onchain_request(asset: Asset, part: FetchWindow) -> SourceRequest:
             "startDate": day.isoformat(),
             "endDate": (day + DAY).isoformat(),
             "timeInterval": "days",
+        },
+    )
+
+
+def transfers_request(asset: Asset, first_block: int, last_block: int) -> SourceRequest:
+    """The Transfer logs of ``asset``'s contract in blocks ``[first_block, last_block]``, asked
+    like the EVM connector asks ``eth_getLogs``."""
+    return SourceRequest(
+        "transfers",
+        LOGS_ENDPOINT,
+        {
+            "chain": asset.blockchain_network,
+            "address": [(asset.contract_address or "").lower()],
+            "fromBlock": quantity(first_block),
+            "toBlock": quantity(last_block),
         },
     )
 

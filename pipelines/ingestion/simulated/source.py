@@ -36,8 +36,15 @@ from pipelines.ingestion.simulated.requests import (
     news_request,
     onchain_request,
     price_request,
+    transfers_request,
 )
 from pipelines.ingestion.simulated.streams import Streams, stable_int
+from pipelines.ingestion.simulated.transfers import (
+    TokenDays,
+    block_time,
+    first_block,
+    transfer_pages,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,10 @@ class SimulatedSource(Connector):
         self._views: dict[str, DailyView] = {}
         self._boundary_strings: list[str] | None = None
         self._onchain_records: dict[str, list[dict[str, Any]]] = {}
+        self._transfer_pages: dict[str, dict[dt.date, dict[str, Any]]] = {}
+        self._by_contract = {
+            (a.contract_address or "").lower(): a for a in self.assets if a.contract_address
+        }
 
     @classmethod
     def from_settings(
@@ -140,6 +151,8 @@ class SimulatedSource(Connector):
                     requests.append(news_request(self.assets, part))
                 elif dataset == "prices":
                     requests += [price_request(a, self.frequency, part) for a in self.assets]
+                elif dataset == "transfers":
+                    requests += self._transfers_requests(day)
                 else:
                     requests += [onchain_request(a, part) for a in self.assets]
         return requests
@@ -150,8 +163,15 @@ class SimulatedSource(Connector):
             "onchain": self._fetch_onchain,
             "economic": self._fetch_economic,
             "news": self._fetch_news,
+            "transfers": self._fetch_transfers,
         }
         return handlers[request.dataset](request.params)
+
+    def _transfers_requests(self, day: dt.date) -> list[SourceRequest]:
+        """Each token's logs in the blocks of ``day``."""
+        start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+        first, last = first_block(start), first_block(start + DAY) - 1
+        return [transfers_request(a, first, last) for a in self._by_contract.values()]
 
     # -- ground truth ---------------------------------------------------------------------------
 
@@ -189,6 +209,29 @@ class SimulatedSource(Connector):
         ]
         until = dt.datetime.combine(last, dt.time(), tzinfo=dt.UTC)
         return RawResponse(records, self._fetched_at(until, "onchain", asset.asset_id))
+
+    def _fetch_transfers(self, params: dict[str, Any]) -> RawResponse:
+        addresses = params.get("address")
+        contract = str(addresses[0]) if isinstance(addresses, list) and addresses else ""
+        asset = self._by_contract.get(contract)
+        if asset is None:
+            raise NotFoundError(f"no simulated token at address {contract!r}")
+        first = int(str(params.get("fromBlock")), 16)
+        day = dt.datetime.fromtimestamp(block_time(first), dt.UTC).date()
+        pages = self._transfer_pages.get(asset.asset_id)
+        if pages is None:
+            records = self._onchain(asset)
+            metrics = TokenDays(
+                self.window.days(),
+                [float(r["total_supply"]) for r in records],
+                [int(r["holders"]) for r in records],
+                [int(r["transfer_count"]) for r in records],
+            )
+            pages = self._transfer_pages[asset.asset_id] = transfer_pages(asset, self.seed, metrics)
+        if day not in pages:
+            raise NotFoundError(f"no simulated blocks from {first} (day {day})")
+        until = dt.datetime.combine(day + DAY, dt.time(), tzinfo=dt.UTC)
+        return RawResponse(pages[day], self._fetched_at(until, "transfers", asset.asset_id))
 
     def _fetch_economic(self, params: dict[str, Any]) -> RawResponse:
         series_id = str(params.get("series_id"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from models.sentiment.batch import ARTICLE_TABLE, score_sentiment
+from models.sentiment.batch import ARTICLE_TABLE, NEWS_TABLE, score_sentiment
 from models.sentiment.scorers import FinBertScorer, LexiconScorer
 from pipelines import steps
 from pipelines.core.settings import Settings
@@ -65,6 +65,15 @@ def test_every_asset_day_gets_the_mean_of_its_articles(
         assert -1 <= row["sentiment_score"] <= 1
         assert row["positive_share"] + row["negative_share"] <= 1 + 1e-9
 
+    # The headlines behind each asset's days, once per (asset, article), with their score.
+    news = lake.to_arrow(paths.gold(NEWS_TABLE)).to_pylist()
+    pairs = {(row["asset_id"], a) for row in rows for a in row["article_ids"]}
+    assert {(n["asset_id"], n["article_id"]) for n in news} == pairs
+    for item in news:
+        assert item["title"] and item["published_at"] is not None
+        assert item["sentiment_score"] == by_id[item["article_id"]]["score"]
+        assert item["model_version"] == scorer.model_version
+
     again = score_sentiment(lake, paths, scorer)
     assert (again.days_scored, again.articles_scored) == (0, 0)
 
@@ -80,3 +89,6 @@ def test_another_model_rescores_and_keeps_both_article_scores(
     assert {row["model_version"] for row in days(news_lake)} == {lexicon.model_version}
     versions = lake.to_arrow(paths.gold(ARTICLE_TABLE))["model_version"]
     assert len(pc.unique(versions)) == 2
+    # the headlines carry the newest model's scores
+    news = lake.to_arrow(paths.gold(NEWS_TABLE))
+    assert pc.unique(news["model_version"]).to_pylist() == [lexicon.model_version]

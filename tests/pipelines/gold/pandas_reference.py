@@ -95,7 +95,67 @@ def features(silver: pd.DataFrame) -> pd.DataFrame:
     return result.merge(shares, on=["asset_id", "date"], how="left")
 
 
-def onchain(onchain_silver: pd.DataFrame, prices_silver: pd.DataFrame) -> pd.DataFrame:
+def canonical_logs(transfers: pd.DataFrame) -> pd.DataFrame:
+    """Logs not removed and not covered by a range row fetched after them."""
+    ranges = transfers[transfers["log_index"] < 0]
+    logs = transfers[(transfers["log_index"] >= 0) & ~transfers["removed"].eq(True)]
+
+    def orphaned(log: pd.Series) -> bool:
+        covering = ranges[
+            (ranges["chain"] == log["chain"])
+            & (ranges["contract_address"] == log["contract_address"])
+            & (ranges["block_number"] <= log["block_number"])
+            & (ranges["range_to"] >= log["block_number"])
+        ]
+        return any(
+            (r["fetched_at"], r["ingest_id"]) > (log["fetched_at"], log["ingest_id"])
+            for _, r in covering.iterrows()
+        )
+
+    return logs[[not orphaned(log) for _, log in logs.iterrows()]]
+
+
+def token_flows(transfers: pd.DataFrame) -> pd.DataFrame:
+    """Per asset-day with logs: counts, token amounts and holders, by replaying balances."""
+    zero = "0x" + "0" * 40
+    rows = []
+    for asset_id, logs in canonical_logs(transfers).groupby("asset_id"):
+        balances: dict[str, int] = {}
+        for day, today in logs.sort_values("date").groupby("date"):
+            minted = burned = volume = 0.0
+            for _, log in today.iterrows():
+                raw = int(log["amount_raw"])
+                tokens = raw / 10.0 ** int(log["decimals"])
+                volume += tokens
+                if log["from_address"] == zero:
+                    minted += tokens
+                else:
+                    balances[log["from_address"]] = balances.get(log["from_address"], 0) - raw
+                if log["to_address"] == zero:
+                    burned += tokens
+                else:
+                    balances[log["to_address"]] = balances.get(log["to_address"], 0) + raw
+            rows.append(
+                {
+                    "asset_id": asset_id,
+                    "date": day,
+                    "log_transfer_count": len(today),
+                    "transfer_volume": volume,
+                    "minted": minted,
+                    "burned": burned,
+                    "net_flow": minted - burned,
+                    "log_holders": sum(1 for b in balances.values() if b > 0),
+                    "flow_sources": tuple(sorted(set(today["source"]))),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def onchain(
+    onchain_silver: pd.DataFrame,
+    prices_silver: pd.DataFrame,
+    transfers_silver: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     rows = []
     for (asset_id, day), group in onchain_silver.groupby(["asset_id", "date"]):
         ordered = group.sort_values(["fetched_at", "source"])
@@ -106,12 +166,35 @@ def onchain(onchain_silver: pd.DataFrame, prices_silver: pd.DataFrame) -> pd.Dat
         row["sources"] = tuple(sorted(set(group["source"])))
         rows.append(row)
     result = pd.DataFrame(rows)
+    if transfers_silver is not None:
+        result = _add_flows(result, token_flows(transfers_silver))
     closes = ohlcv(prices_silver, "1d")[["asset_id", "date", "close"]]
     result = result.merge(closes, on=["asset_id", "date"], how="left")
     result["net_exchange_flow_usd"] = result["exchange_inflow_usd"] - result["exchange_outflow_usd"]
     nav = result["nav_usd"]
     result["premium_to_nav"] = (result["close"] / nav - 1).where(nav > 0)
+    if transfers_silver is not None:
+        price = nav.fillna(result["close"])
+        result["transfer_volume_usd"] = result["transfer_volume_usd"].fillna(
+            result["transfer_volume"] * price
+        )
+        for flow in ("minted", "burned", "net_flow"):
+            result[f"{flow}_usd"] = result[flow] * price
     return result
+
+
+def _add_flows(feed: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
+    """The feed's rows and the flows' rows joined; the feed wins where both have a measure."""
+    both = feed.merge(flows, on=["asset_id", "date"], how="outer")
+    both["holders"] = both["holders"].fillna(both["log_holders"])
+    both["transfer_count"] = both["transfer_count"].fillna(both["log_transfer_count"])
+    both["sources"] = [
+        tuple(
+            sorted(set(a if isinstance(a, tuple) else ()) | set(b if isinstance(b, tuple) else ()))
+        )
+        for a, b in zip(both["sources"], both["flow_sources"], strict=True)
+    ]
+    return both
 
 
 def macro(

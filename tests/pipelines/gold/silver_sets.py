@@ -10,19 +10,23 @@ without a volume (a source that publishes none, as CoinGecko's OHLC endpoint): a
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 from deltalake import write_deltalake
 
-from pipelines.contracts.silver import ECONOMIC, NEWS, ONCHAIN, PRICES
+from pipelines.contracts.silver import ECONOMIC, NEWS, ONCHAIN, PRICES, TRANSFERS
 from pipelines.core.settings import Settings
+from pipelines.ingestion.evm.logs import ZERO_ADDRESS
 
 FIRST_DAY = dt.date(2026, 1, 1)
 DAYS = 40
 #: Days at the end of the span on which btc also has 1m bars.
 MINUTE_DAYS = 3
+#: The last day offset with a btc on-chain row: its feed stops there (later days go stale).
+BTC_ONCHAIN_LAST = 30
 #: The day paxg's bars have no volume at all; other days lose it on a share of the hours.
 NO_VOLUME_DAY = FIRST_DAY + dt.timedelta(days=10)
 SCATTERED_NO_VOLUME = 0.02
@@ -95,6 +99,7 @@ PRICES_SCHEMA = PRICES.schema
 ONCHAIN_SCHEMA = ONCHAIN.schema
 ECONOMIC_SCHEMA = ECONOMIC.schema
 NEWS_SCHEMA = NEWS.schema
+TRANSFERS_SCHEMA = TRANSFERS.schema
 
 
 def write_silver(settings: Settings, name: str, frame: pd.DataFrame, schema: pa.Schema) -> str:
@@ -120,7 +125,8 @@ def _utc(day: dt.date, hour: int = 0) -> pd.Timestamp:
 
 def silver_onchain_frame() -> pd.DataFrame:
     """Two sources for paxg and ousg on every day (ousg: only one of them publishes NAV, the
-    other fetched later but missing some metrics), one source for btc on half the days."""
+    other fetched later but missing some metrics), one source for btc on every other day
+    until :data:`BTC_ONCHAIN_LAST`."""
     rng = np.random.default_rng(5)
     rows = []
     for offset in range(DAYS):
@@ -157,7 +163,7 @@ def silver_onchain_frame() -> pd.DataFrame:
                         "circulating_usd": float(rng.uniform(1e8, 2e8)),
                     }
                 )
-        if offset % 2 == 0:
+        if offset % 2 == 0 and offset <= BTC_ONCHAIN_LAST:
             rows.append(
                 {
                     "date": day,
@@ -181,7 +187,8 @@ def silver_onchain_frame() -> pd.DataFrame:
 
 
 def silver_economic_frame() -> pd.DataFrame:
-    """FRED DFF daily (published the next day, no value on 2026-01-19), FRED CPIAUCSL monthly
+    """FRED DFF daily (published the next day, no value on 2026-01-19), DTB3 on business days,
+    FRED CPIAUCSL monthly
     (published mid next month: January's value only on 2026-02-12, after the last price day),
     and World Bank annual inflation for the USA and Switzerland."""
     rows = []
@@ -214,6 +221,10 @@ def silver_economic_frame() -> pd.DataFrame:
         obs = FIRST_DAY + dt.timedelta(days=offset)
         value = None if obs == dt.date(2026, 1, 19) else 4.0 + offset / 100
         add("DFF", "USA", "fred", obs, value, obs + dt.timedelta(days=1), "daily")
+    for offset in range(-10, DAYS + 5):  # DTB3: business days, published the next day
+        obs = FIRST_DAY + dt.timedelta(days=offset)
+        if obs.weekday() < 5:
+            add("DTB3", "USA", "fred", obs, 3.9 + offset / 200, obs + dt.timedelta(days=1), "daily")
     for month, value in ((10, 3.0), (11, 3.1), (12, 3.2), (13, 3.3)):
         obs = dt.date(2025 + month // 13, (month - 1) % 12 + 1, 1)
         known = dt.date(2025 + (month + 1) // 13, month % 12 + 1, 12)
@@ -272,9 +283,98 @@ def silver_news_frame() -> pd.DataFrame:
     return pd.DataFrame(rows).assign(**_LINEAGE)
 
 
+#: Transfer logs: the day a page over ousg's blocks was re-read after a reorg (its first log
+#: moved to another place, its last one orphaned), and the day one of paxg's logs came back
+#: ``removed``.
+REORG_DAY = FIRST_DAY + dt.timedelta(days=6)
+REMOVED_DAY = FIRST_DAY + dt.timedelta(days=9)
+_HOLDERS = [f"0x{n:040x}" for n in range(1, 7)]
+_DECIMALS = {"paxg": 18, "ousg": 18, "usdc": 6}
+
+
+def _transfer_page(
+    asset_id: str, day: dt.date, offset: int, moves: list[tuple[str, str, int]], fetch_h: int
+) -> list[dict[str, object]]:
+    """One page's rows: its range row and a log row per move, in blocks of ``day``."""
+    first = 1_000 * offset
+    page = {
+        "date": day,
+        "chain": "ethereum",
+        "contract_address": "0x" + asset_id.encode().hex().rjust(40, "0"),
+        "asset_id": asset_id,
+        "decimals": _DECIMALS[asset_id],
+        "source": "simulated",
+        "fetched_at": _utc(day + dt.timedelta(days=1), fetch_h),
+        "ingest_id": f"page-{asset_id}-{offset}-{fetch_h}",
+        "bronze_file": "bronze/test.jsonl",
+    }
+    rows: list[dict[str, object]] = [
+        page
+        | {
+            "block_number": first,
+            "log_index": -1,
+            "range_to": first + 999,
+            "block_ts": _utc(day),
+        }
+    ]
+    for index, (sender, receiver, amount) in enumerate(moves):
+        rows.append(
+            page
+            | {
+                "block_number": first + 10 * index,
+                "log_index": index,
+                "block_ts": _utc(day, 1 + index % 20),
+                "block_hash": f"0x{first + 10 * index:064x}",
+                "tx_hash": f"0x{fetch_h:02x}{first + index:062x}",
+                "from_address": sender,
+                "to_address": receiver,
+                "amount_raw": Decimal(amount),
+                "removed": False,
+            }
+        )
+    return rows
+
+
+def silver_transfers_frame() -> pd.DataFrame:
+    """Logs of paxg and ousg every third day and of usdc (no feed, no prices) on a few days:
+    mints, burns and transfers between six holders that sometimes empty their balance; plus a
+    reorg re-read and a removed log (see :data:`REORG_DAY`)."""
+    rng = np.random.default_rng(11)
+    rows: list[dict[str, object]] = []
+    balances: dict[str, dict[str, int]] = {}
+    for offset in range(0, DAYS, 3):
+        day = FIRST_DAY + dt.timedelta(days=offset)
+        for asset_id in ("paxg", "ousg", "usdc") if offset < 12 else ("paxg", "ousg"):
+            held = balances.setdefault(asset_id, {})
+            unit = 10 ** _DECIMALS[asset_id]
+            moves = [(ZERO_ADDRESS, str(rng.choice(_HOLDERS)), int(rng.integers(1, 500)) * unit)]
+            for sender in sorted(a for a, b in held.items() if b > 0)[:3]:
+                whole = rng.random() < 0.3  # an address that empties its balance stops holding
+                amount = held[sender] if whole else held[sender] // 3
+                receiver = ZERO_ADDRESS if rng.random() < 0.3 else str(rng.choice(_HOLDERS))
+                moves.append((sender, receiver, amount))
+            for sender, receiver, amount in moves:
+                held[sender] = held.get(sender, 0) - amount
+                held[receiver] = held.get(receiver, 0) + amount
+            rows += _transfer_page(asset_id, day, offset, moves, fetch_h=1)
+    # The re-read of ousg's page: one log where the first was (a MERGE replaces it), none where
+    # the others were; the newer range row makes gold drop those orphans and undo their effect.
+    reorg = (REORG_DAY - FIRST_DAY).days
+    rows += _transfer_page("ousg", REORG_DAY, reorg, [(ZERO_ADDRESS, _HOLDERS[5], 7 * 10**18)], 5)
+    removed = next(
+        r
+        for r in rows
+        if r["asset_id"] == "paxg" and r["date"] == REMOVED_DAY and r["log_index"] == 1
+    )
+    removed["removed"] = True
+    key = list(TRANSFERS.keys)
+    return pd.DataFrame(rows).drop_duplicates(key, keep="last").reset_index(drop=True)
+
+
 def write_all_silver(settings: Settings) -> None:
     """Every silver table gold reads, from the frames above."""
     write_silver(settings, "prices", silver_prices_frame(), PRICES_SCHEMA)
     write_silver(settings, "onchain", silver_onchain_frame(), ONCHAIN_SCHEMA)
     write_silver(settings, "economic", silver_economic_frame(), ECONOMIC_SCHEMA)
     write_silver(settings, "news", silver_news_frame(), NEWS_SCHEMA)
+    write_silver(settings, "transfers", silver_transfers_frame(), TRANSFERS_SCHEMA)

@@ -18,6 +18,7 @@ def test_creates_every_topic_with_configured_partitions(
         "onchain-data-raw",
         "economic-data-raw",
         "news-sentiment-raw",
+        "onchain-transfers-raw",
         "ingest-dead-letter",
     ]
     assert project_topics(settings.kafka) == expected

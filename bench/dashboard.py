@@ -1,0 +1,260 @@
+"""Benchmark: how fast the dashboard's pages are drawn in a real browser, beside a static page of
+the same size from the same server, and the p95 latency of the JSON endpoints their panels read.
+
+Serves the store of ``RWA_DUCKDB_PATH`` (``rwa demo`` builds it) and the lake of
+``RWA_LAKE_ROOT`` (the status page) with ``rwa serve``, as users do, with a throwaway admin in
+a temporary operational database. Then, in Debian's chromium driven by Playwright (the browser
+tests' settings), for each page (overview, an asset, the screener, the status page), ``--runs``
+times in a fresh browser context (no cache: the worst case):
+
+* **drawn**: milliseconds from navigation until every panel has its data on screen (the page
+  sets ``<body data-drawn>`` two animation frames after its last panel was drawn);
+* **static**: the load time of a static HTML page of the same size as everything the page
+  transferred (HTML, scripts, styles, JSON), served by the same server in the same run, and
+  the ratio of the two.
+
+Then each JSON request the pages made is repeated ``--requests`` times over one keep-alive
+connection with the session's cookie: p50 and p95 per endpoint. Targets (issue 13, a 2-core
+machine): every page drawn in under 1 s, panel endpoints p95 under 50 ms.
+
+    .venv/bin/python bench/dashboard.py [--runs 5] [--requests 50] [--screenshots docs/screenshots]
+
+``--screenshots DIR`` also saves a full-page PNG of each page, drawn, on a laptop-sized window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+from playwright.sync_api import Browser, BrowserContext, sync_playwright
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1366, "height": 900}
+EMAIL = "bench-admin@example.com"
+PASSWORD = "bench-password-not-secret"
+#: Written into the (git-ignored) vendor folder of the static files for the run, then removed.
+BASELINE = REPO / "api" / "web" / "static" / "vendor" / "bench-baseline.html"
+DRAWN_TARGET_MS = 1000.0
+P95_TARGET_MS = 50.0
+
+
+@dataclass
+class PageRun:
+    drawn_ms: list[float] = field(default_factory=list)
+    static_ms: list[float] = field(default_factory=list)
+    bytes: int = 0
+    api_paths: set[str] = field(default_factory=set)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_admin(env: dict[str, str]) -> None:
+    rwa = [sys.executable, "-m", "pipelines.cli"]
+    create = [*rwa, "users", "create", "--email", EMAIL, "--tier", "enterprise", "--admin"]
+    subprocess.run(
+        [*create, "--password-stdin"],
+        env=env,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        input=f"{PASSWORD}\n".encode(),
+    )
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], base: str, log: Path) -> Iterator[None]:
+    command = [sys.executable, "-m", "pipelines.cli", "serve"]
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"server exited:\n{log.read_text()[-3000:]}")
+            with contextlib.suppress(OSError):
+                if urllib.request.urlopen(f"{base}/health", timeout=2).status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"server not ready:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def logged_in(browser: Browser, base: str) -> BrowserContext:
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    answer = context.request.post(
+        f"{base}/auth/login", data={"email": EMAIL, "password": PASSWORD, "use_cookies": True}
+    )
+    if answer.status != 200:
+        raise SystemExit(f"login refused: {answer.status} {answer.text()}")
+    return context
+
+
+def measure_page(browser: Browser, base: str, path: str, run: PageRun, shot: Path | None) -> None:
+    context = logged_in(browser, base)
+    page = context.new_page()
+    sizes: list[int] = []
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+    def on_response(response: object) -> None:
+        url = urlparse(response.url)  # type: ignore[attr-defined]
+        with contextlib.suppress(Exception):
+            sizes.append(len(response.body()))  # type: ignore[attr-defined]
+        if not url.path.startswith("/dashboard"):
+            run.api_paths.add(url.path + (f"?{url.query}" if url.query else ""))
+
+    page.on("response", on_response)
+    page.goto(base + path)
+    page.wait_for_selector("body[data-drawn]", state="attached", timeout=60_000)
+    run.drawn_ms.append(float(page.eval_on_selector("body", "b => b.dataset.drawn")))
+    if errors:
+        print(f"  console errors on {path}: {errors[:3]}")
+    run.bytes = max(run.bytes, sum(sizes))
+    if shot is not None:
+        page.screenshot(path=str(shot), full_page=True)
+    context.close()
+
+
+def measure_static(browser: Browser, base: str, run: PageRun) -> None:
+    filler = "x" * 100
+    lines = "\n".join(filler for _ in range(max(1, run.bytes // 101)))
+    BASELINE.write_text(f"<!doctype html><title>baseline</title><pre>{lines}</pre>\n")
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    page = context.new_page()
+    page.goto(f"{base}/dashboard/static/vendor/{BASELINE.name}", wait_until="load")
+    loaded = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
+    run.static_ms.append(float(loaded))
+    context.close()
+
+
+def endpoint_latency(
+    base: str, cookies: dict[str, str], paths: set[str], n: int
+) -> list[tuple[str, float, float]]:
+    out = []
+    with httpx.Client(base_url=base, cookies=cookies, timeout=30) as client:
+        for path in sorted(paths):
+            times = []
+            for _ in range(n):
+                began = time.perf_counter()
+                answer = client.get(path)
+                times.append((time.perf_counter() - began) * 1000)
+                if answer.status_code != 200:
+                    raise SystemExit(f"{path}: {answer.status_code} {answer.text[:200]}")
+            times.sort()
+            out.append((path, statistics.median(times), times[int(0.95 * (n - 1))]))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--asset", default="ousg")
+    parser.add_argument("--screenshots", type=Path)
+    args = parser.parse_args()
+
+    pages = {
+        "overview": "/dashboard",
+        "asset": f"/dashboard/assets/{args.asset}",
+        "screener": "/dashboard/screener",
+        "status": "/dashboard/status",
+    }
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        env = {
+            **os.environ,
+            "RWA_OPS_DB_URL": f"sqlite:///{work / 'ops.db'}",
+            "RWA_JWT_KEY_FILE": str(work / "jwt.key"),
+            "RWA_API_HOST": "127.0.0.1",
+            "RWA_API_PORT": str(port),
+        }
+        make_admin(env)
+        results: dict[str, PageRun] = {name: PageRun() for name in pages}
+        with serving(env, base, work / "server.log"), sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                for path in pages.values():  # a first visit warms the server's caches
+                    measure_page(browser, base, path, PageRun(), None)
+                for i in range(args.runs):
+                    for name, path in pages.items():
+                        shot = None
+                        if args.screenshots is not None and i == args.runs - 1:
+                            args.screenshots.mkdir(parents=True, exist_ok=True)
+                            shot = args.screenshots / f"{name}.png"
+                        measure_page(browser, base, path, results[name], shot)
+                        measure_static(browser, base, results[name])
+                context = logged_in(browser, base)
+                cookies = {c["name"]: c["value"] for c in context.cookies() if c["path"] == "/"}
+                context.close()
+            finally:
+                browser.close()
+                BASELINE.unlink(missing_ok=True)
+            paths = set().union(*(r.api_paths for r in results.values()))
+            latencies = endpoint_latency(base, cookies, paths, args.requests)
+    report(results, latencies, args)
+
+
+def report(
+    results: dict[str, PageRun], latencies: list[tuple[str, float, float]], args: argparse.Namespace
+) -> None:
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"\nmachine: {platform.platform()}, {os.cpu_count()} cores, load average {load}")
+    print(f"runs per page: {args.runs} (fresh browser context each: no cache)\n")
+    print(
+        "| page | drawn median (ms) | drawn max (ms) | static page, same size (ms) | ratio", end=""
+    )
+    print(" | bytes |\n| --- | ---: | ---: | ---: | ---: | ---: |")
+    pages_ok = True
+    for name, run in results.items():
+        drawn, static = statistics.median(run.drawn_ms), statistics.median(run.static_ms)
+        pages_ok &= max(run.drawn_ms) < DRAWN_TARGET_MS
+        cells = [f"{drawn:.0f}", f"{max(run.drawn_ms):.0f}", f"{static:.0f}"]
+        print(f"| {name} | {' | '.join(cells)} | {drawn / static:.1f}x | {run.bytes:,} |")
+    print(f"\n| panel endpoint ({args.requests} requests each) | p50 (ms) | p95 (ms) |")
+    print("| --- | ---: | ---: |")
+    for path, p50, p95 in latencies:
+        print(f"| `{path}` | {p50:.1f} | {p95:.1f} |")
+    worst = max((p95 for _, _, p95 in latencies), default=0.0)
+    print(f"\nevery page drawn under {DRAWN_TARGET_MS:.0f} ms: {'yes' if pages_ok else 'NO'}")
+    verdict = "yes" if worst < P95_TARGET_MS else "NO"
+    print(f"worst endpoint p95: {worst:.1f} ms (target < {P95_TARGET_MS:.0f} ms): {verdict}")
+
+
+if __name__ == "__main__":
+    main()
