@@ -42,7 +42,7 @@ def gold_key(table: GoldTable) -> dg.AssetKey:
 GOLD_INPUTS: dict[str, list[dg.AssetKey]] = {
     **{table.name: [silver_key("prices")] for table in OHLCV_TABLES.values()},
     FEATURES_DAILY.name: [gold_key(DAILY_BARS), silver_key("prices")],
-    ONCHAIN_DAILY.name: [silver_key("onchain"), gold_key(DAILY_BARS)],
+    ONCHAIN_DAILY.name: [silver_key("onchain"), silver_key("transfers"), gold_key(DAILY_BARS)],
     MACRO_ASOF.name: [silver_key("economic"), gold_key(DAILY_BARS)],
     SENTIMENT_DAILY.name: [silver_key("news")],
     MARKET_DAILY.name: [gold_key(DAILY_BARS), gold_key(ONCHAIN_DAILY), gold_key(MACRO_ASOF)],

@@ -93,7 +93,7 @@ def test_silver_quality_checks_are_blocking_and_every_asset_has_a_freshness_poli
         for assets_def in repo.assets_defs_by_key.values()
         for spec in assets_def.check_specs
     }
-    for dataset in ("prices", "onchain", "economic", "news"):
+    for dataset in ("prices", "onchain", "economic", "news", "transfers"):
         assert specs[(key("silver", dataset), "quality_gate")].blocking
         assert not specs[(key("silver", dataset), "freshness")].blocking
         assert not specs[(key("silver", dataset), "quarantined_objects")].blocking
