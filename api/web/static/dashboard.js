@@ -284,7 +284,8 @@ const RWA = (() => {
   // A table of `rows` with `columns` [{key, label, format, numeric}], sortable by clicking a
   // header (toggling the direction), optionally filtered by `filter(row)`.
   function sortableTable(container, columns, rows, options = {}) {
-    let sortKey = options.sortKey || columns[0].key;
+    // sortKey false: the rows' own order until a header is clicked.
+    let sortKey = options.sortKey === false ? null : options.sortKey || columns[0].key;
     let descending = options.descending ?? false;
     const table = el("table", { class: "data" });
     const head = el("tr");
@@ -304,6 +305,7 @@ const RWA = (() => {
 
     function visible() {
       const kept = options.filter ? rows.filter(options.filter) : rows.slice();
+      if (sortKey === null) return kept;
       const present = kept.filter((r) => r[sortKey] !== null && r[sortKey] !== undefined);
       const missing = kept.filter((r) => r[sortKey] === null || r[sortKey] === undefined);
       present.sort((a, b) => {
