@@ -154,7 +154,7 @@ const RWA = (() => {
   const palette = ["#2f6db5", "#d9822b", "#3a9b6b", "#b54a5b", "#7a5bb5", "#5b8fa8", "#a8895b"];
 
   function timeAxis(extra = {}) {
-    return { type: "time", axisLine: { lineStyle: { color: "#8a94a3" } }, ...extra };
+    return { type: "time", axisLine: { lineStyle: { color: "#8a94a3" } }, axisLabel: { hideOverlap: true }, ...extra };
   }
 
   function valueAxis(extra = {}) {
