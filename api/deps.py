@@ -3,7 +3,7 @@ the operational database and the authenticated caller."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
@@ -49,6 +49,20 @@ async def memoised_read(store: ServingStore, key: Hashable, compute: Callable[[]
     if held is not None:
         return cast(T, held)
     return await run_in_threadpool(store.memoised, key, compute)
+
+
+async def memoised_body(
+    store: ServingStore, key: Hashable, render: Callable[[], Awaitable[bytes]]
+) -> bytes:
+    """The JSON body ``render`` makes for ``key`` (a route and its query), kept like
+    :func:`memoised_read` results: a page asked for again on the same snapshot is sent as it
+    was, without filtering, sorting or serialising it again. Bodies count their length against
+    the store's memo bound, so queries from clients cannot grow it without limit."""
+    held = store.recall(key)
+    if isinstance(held, bytes):
+        return held
+    body = await render()
+    return store.memoised(key, lambda: body)
 
 
 #: Optional asset-class filter; FastAPI's 422 lists the allowed classes.

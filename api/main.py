@@ -66,6 +66,11 @@ OPENAPI_TAGS = [
     {"name": "predictions", "description": "7- and 30-day price forecasts with intervals."},
     {"name": "sentiment", "description": "Daily news sentiment per asset (FinBERT or lexicon)."},
     {"name": "risk", "description": "Risk scores 1-100 with sub-scores and their factors."},
+    {
+        "name": "market",
+        "description": "RWA market analytics: value, NAV and premium, yield vs T-bill, holders "
+        "and flows per asset, and aggregates by class, network and issuer.",
+    },
     {"name": "auth", "description": "Register, log in (with TOTP when enabled), refresh, log out."},
     {"name": "account", "description": "The signed-in account: password, export, deletion."},
     {"name": "admin", "description": "Users, tiers and the audit log (admins only)."},

@@ -99,6 +99,22 @@ QueryInstant = Annotated[
 ]
 
 
+def parse_day(value: object) -> dt.date:
+    """A query day: a full date (2024-01-01) and nothing else, as the document says."""
+    if isinstance(value, str) and _FULL_DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:  # shaped right, but no such day (2024-02-30)
+            pass
+    raise PydanticCustomError("day_parsing", "Input should be a date such as 2024-01-01")
+
+
+#: A query day (``format: date``), strictly a full date.
+QueryDay = Annotated[
+    dt.date, PlainValidator(parse_day), WithJsonSchema({"type": "string", "format": "date"})
+]
+
+
 def _as_utc(value: dt.datetime) -> dt.datetime:
     """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
     if value.tzinfo is None:
@@ -159,6 +175,31 @@ class RedemptionOut(_Out):
     notes: str | None = None
 
 
+class EvidenceOut(_Out):
+    """Evidence flags from the reference data; null where the fact is not known (never
+    guessed). Holding needs KYC: see ``kyc_required``."""
+
+    attestations: bool | None = Field(
+        default=None, description="Independent reserve or holdings reports are published."
+    )
+    redeemable: bool | None = Field(
+        default=None, description="Eligible holders can redeem with the issuer."
+    )
+    transferable: bool | None = Field(
+        default=None, description="Any address can receive it (false: allowlisted only)."
+    )
+    kyc_to_mint_redeem: bool | None = Field(
+        default=None, description="Primary minting or redemption needs the issuer's KYC."
+    )
+    self_custody: bool | None = Field(
+        default=None, description="Holders keep it in wallets they control."
+    )
+    cex_listed: bool | None = Field(
+        default=None, description="Traded on at least one centralised exchange."
+    )
+    sources: list[str] = Field(default_factory=list, description="Where the flags come from.")
+
+
 class AssetSummary(_Out):
     """What the asset list shows: enough to pick an asset and ask for its detail."""
 
@@ -189,6 +230,9 @@ class AssetDetail(AssetSummary):
     coingecko_id: str | None = None
     defillama_slug: str | None = None
     sources: list[str] = Field(default_factory=list, description="Where the facts come from.")
+    evidence: EvidenceOut = Field(
+        default_factory=EvidenceOut, description="Evidence flags; unknown ones are null."
+    )
 
 
 # --- time windows ---------------------------------------------------------------------------

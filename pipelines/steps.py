@@ -566,6 +566,7 @@ def layer_counts(lakehouse: Lakehouse) -> dict[str, dict[str, int]]:
             "quarantine": lake.count_rows(paths.quarantine),
             **{name: lake.count_rows(paths.silver(name)) for name in ("onchain", "economic")},
             "news": lake.count_rows(paths.silver("news")),
+            "transfers": lake.count_rows(paths.silver("transfers")),
         },
         "gold": {table: lake.count_rows(uri) for table, uri in gold_table_uris(lakehouse).items()},
         "serving": serving,

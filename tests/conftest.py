@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.fixtures.timescaledb",
     "tests.fixtures.serving",
     "tests.fixtures.http_replay",
+    "tests.fixtures.evm_node",
     "tests.fixtures.kafka",
     "tests.fixtures.accounts",
     "tests.fixtures.redis",

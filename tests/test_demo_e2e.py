@@ -193,7 +193,7 @@ def assert_daily_matches_hourly(hourly: list[dict], daily: list[dict]) -> None:
 def test_backfill_of_demo_days_reprocesses_them_and_adds_nothing(demo_dir: Path) -> None:
     out = rwa(demo_dir, "backfill", "--first", "2026-05-29", "--last", "2026-06-01")
     assert "backfill of bronze fetched 2026-05-29..2026-06-01:" in out
-    for dataset in ("prices", "onchain", "economic", "news"):
+    for dataset in ("prices", "onchain", "economic", "news", "transfers"):
         line = next(line for line in out.splitlines() if line.startswith(f"silver {dataset}:"))
         assert " 0 inserted," in line, line
     assert re.search(r"gold \(\d{4}-\d\d-\d\d\.\.2026-05-31\) ohlcv_1m", out), out

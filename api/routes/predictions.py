@@ -7,6 +7,7 @@ import math
 from enum import IntEnum
 from typing import Annotated, Any
 
+import orjson
 import pyarrow as pa
 from fastapi import APIRouter, Query, Response
 
@@ -16,9 +17,16 @@ from api.deps import (
     AssetClassFilter,
     KnownAssetId,
     StoreDep,
+    memoised_body,
     memoised_read,
 )
-from api.rendering import UnservableValueError, envelope, json_response, rows_from_arrow
+from api.rendering import (
+    UnservableValueError,
+    dump_json,
+    envelope,
+    json_response,
+    rows_from_arrow,
+)
 from api.schemas import (
     ForecastPage,
     ForecastSort,
@@ -90,16 +98,21 @@ async def list_predictions(
 ) -> Response:
     """For each asset, the last day of its newest forecast at ``horizon`` with the expected
     return from the last close; sorted (assets without a served close last), paged."""
-    memo_key = ("forecast summaries out", int(horizon), asset_class)
-    rows = await memoised_read(
-        store, memo_key, lambda: _summaries(store, int(horizon), asset_class)
-    )
-    key = sort.removeprefix("-")
-    known = [r for r in rows if r[key] is not None]
-    known.sort(key=lambda r: (r[key], r["asset_id"]), reverse=sort.startswith("-"))
-    ordered = known + [r for r in rows if r[key] is None]
-    head = ForecastPage(total=len(ordered), limit=limit, offset=offset, forecasts=[])
-    return json_response(envelope(head, "forecasts", ordered[offset : offset + limit]))
+
+    async def render() -> bytes:
+        memo_key = ("forecast summaries out", int(horizon), asset_class)
+        rows = await memoised_read(
+            store, memo_key, lambda: _summaries(store, int(horizon), asset_class)
+        )
+        key = sort.removeprefix("-")
+        known = [r for r in rows if r[key] is not None]
+        known.sort(key=lambda r: (r[key], r["asset_id"]), reverse=sort.startswith("-"))
+        ordered = known + [r for r in rows if r[key] is None]
+        head = ForecastPage(total=len(ordered), limit=limit, offset=offset, forecasts=[])
+        return dump_json(envelope(head, "forecasts", ordered[offset : offset + limit]))
+
+    page = ("forecast page", int(horizon), asset_class, sort, limit, offset)
+    return json_response(orjson.Fragment(await memoised_body(store, page, render)))
 
 
 def _summaries(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from api.deps import (
@@ -12,9 +13,10 @@ from api.deps import (
     AssetClassFilter,
     KnownAssetId,
     StoreDep,
+    memoised_body,
     memoised_read,
 )
-from api.rendering import envelope, json_response
+from api.rendering import dump_json, envelope, json_response
 from api.schemas import RiskPage, RiskScoreOut, RiskSort
 from api.security.tiers import RISK_GATE, TIER_REQUIRED
 from pipelines.serving.store import ServingStore
@@ -68,15 +70,20 @@ async def list_risk(
 ) -> Response:
     """The newest score of each asset, filtered by class and score range, sorted, paged. The
     range is inclusive; one with min_score > max_score holds no score, so the page is empty."""
-    rows = [
-        r
-        for r in await _scores(store, asset_class)
-        if min_score <= r["composite_score"] <= max_score
-    ]
-    key = sort.removeprefix("-")
-    rows.sort(key=lambda r: (r[key], r["asset_id"]), reverse=sort.startswith("-"))
-    head = RiskPage(total=len(rows), limit=limit, offset=offset, scores=[])
-    return json_response(envelope(head, "scores", rows[offset : offset + limit]))
+
+    async def render() -> bytes:
+        rows = [
+            r
+            for r in await _scores(store, asset_class)
+            if min_score <= r["composite_score"] <= max_score
+        ]
+        key = sort.removeprefix("-")
+        rows.sort(key=lambda r: (r[key], r["asset_id"]), reverse=sort.startswith("-"))
+        head = RiskPage(total=len(rows), limit=limit, offset=offset, scores=[])
+        return dump_json(envelope(head, "scores", rows[offset : offset + limit]))
+
+    page = ("risk page", asset_class, min_score, max_score, sort, limit, offset)
+    return json_response(orjson.Fragment(await memoised_body(store, page, render)))
 
 
 async def _scores(store: ServingStore, asset_class: str | None) -> tuple[dict[str, Any], ...]:

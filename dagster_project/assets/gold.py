@@ -1,7 +1,8 @@
 """Gold: every gold table, built together by one Spark pass of the gold step.
 
 One multi-asset with a spec per table (lineage per table: OHLCV from silver prices, features
-from the daily bars, on-chain and macro joined to the daily bars, sentiment days from news). A
+from the daily bars, on-chain and macro joined to the daily bars, sentiment days from news, the
+market analytics from the daily bars, on-chain and macro tables). A
 partition (fetch day) rebuilds the days the silver rows fetched that day are about, through the
 latest day (``steps.gold_days_after``), so a backfill of any partitions, in one run or many,
 leaves the same tables.
@@ -22,6 +23,7 @@ from pipelines.contracts.gold import (
     FEATURES_DAILY,
     GOLD_TABLES,
     MACRO_ASOF,
+    MARKET_DAILY,
     OHLCV_TABLES,
     ONCHAIN_DAILY,
     SENTIMENT_DAILY,
@@ -40,9 +42,10 @@ def gold_key(table: GoldTable) -> dg.AssetKey:
 GOLD_INPUTS: dict[str, list[dg.AssetKey]] = {
     **{table.name: [silver_key("prices")] for table in OHLCV_TABLES.values()},
     FEATURES_DAILY.name: [gold_key(DAILY_BARS), silver_key("prices")],
-    ONCHAIN_DAILY.name: [silver_key("onchain"), gold_key(DAILY_BARS)],
+    ONCHAIN_DAILY.name: [silver_key("onchain"), silver_key("transfers"), gold_key(DAILY_BARS)],
     MACRO_ASOF.name: [silver_key("economic"), gold_key(DAILY_BARS)],
     SENTIMENT_DAILY.name: [silver_key("news")],
+    MARKET_DAILY.name: [gold_key(DAILY_BARS), gold_key(ONCHAIN_DAILY), gold_key(MACRO_ASOF)],
 }
 
 

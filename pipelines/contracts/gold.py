@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.contracts.measures import FEATURE_MEASURES, FLOW_METRICS, ONCHAIN_METRICS
+from pipelines.contracts.measures import (
+    FEATURE_MEASURES,
+    FLOW_METRICS,
+    MARKET_AS_OF_COLUMNS,
+    MARKET_FLOW_MEASURES,
+    MARKET_STOCK_MEASURES,
+    ONCHAIN_METRICS,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +38,7 @@ FEATURES_DAILY = GoldTable("features_daily", ("asset_id", "date"))
 ONCHAIN_DAILY = GoldTable("onchain_daily", ("asset_id", "date"))
 MACRO_ASOF = GoldTable("macro_asof", ("asset_id", "date", "series_id", "region"))
 SENTIMENT_DAILY = GoldTable("sentiment_daily", ("asset_id", "date"))
+MARKET_DAILY = GoldTable("market_daily", ("asset_id", "date"))
 
 #: Every gold table, in the order a run builds them (later ones read the daily OHLCV).
 GOLD_TABLES: tuple[GoldTable, ...] = (
@@ -39,6 +47,7 @@ GOLD_TABLES: tuple[GoldTable, ...] = (
     ONCHAIN_DAILY,
     MACRO_ASOF,
     SENTIMENT_DAILY,
+    MARKET_DAILY,
 )
 
 #: Table order of ``gold/features_daily``: the served measures, plus ``intraday_bars`` (the
@@ -62,4 +71,15 @@ ONCHAIN_COLUMNS: tuple[str, ...] = (
     "premium_to_nav",
     "sources",
     *FLOW_METRICS,
+)
+#: Table order of ``gold/market_daily``: stocks, flows, how the yield was measured, the as-of
+#: dates of the carried stocks and whether the row is stale.
+MARKET_COLUMNS: tuple[str, ...] = (
+    "asset_id",
+    "date",
+    *MARKET_STOCK_MEASURES,
+    *MARKET_FLOW_MEASURES,
+    "yield_method",
+    *MARKET_AS_OF_COLUMNS,
+    "stale",
 )

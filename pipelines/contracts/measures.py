@@ -55,3 +55,54 @@ FEATURE_MEASURES = (
     "zero_volume_share",
     "hl_range",
 )
+
+# --- market analytics (``gold/market_daily``, docs/data-model.md) ----------------------------
+
+#: Stock measures of one asset-day: a level that holds until it changes, so a day without a new
+#: observation carries the last one (with its as-of date) and an interval takes its last value.
+MARKET_STOCK_MEASURES = (
+    "price_usd",
+    "nav_usd",
+    "premium_to_nav",
+    "total_supply",
+    "market_value_usd",
+    "asset_value_usd",
+    "value_usd",
+    "holders",
+    "yield_7d",
+    "tbill_3m",
+    "yield_spread",
+    "utilization",
+)
+#: Flow measures of one asset-day: what happened that day, never carried forward (null on a day
+#: with no observation) and summed over an interval.
+MARKET_FLOW_MEASURES = (
+    "transfer_count",
+    "transfer_volume_usd",
+    "minted_usd",
+    "burned_usd",
+    "net_flow_usd",
+)
+#: The integer measures among the two lists above.
+MARKET_COUNT_MEASURES = ("holders", "transfer_count")
+#: The day each carried stock was last observed, and ``as_of``: the oldest of them.
+MARKET_AS_OF_COLUMNS = ("price_as_of", "nav_as_of", "supply_as_of", "holders_as_of", "as_of")
+#: A row is stale when its ``as_of`` is more than this many days before its day: a weekend's
+#: gap (Friday's value on Monday) is still current, a feed silent for four days is not.
+STALE_AFTER_DAYS = 3
+#: Asset classes whose token accumulates its yield in its NAV (or, without a published NAV, in
+#: its price): the 7-day yield is measured there. Stable-$1 money-market funds pay their yield
+#: as new tokens, which a NAV or a price does not show: their yield is unknown (null).
+ACCUMULATING_CLASSES = ("tokenized_treasury", "private_credit")
+#: What the KPIs count as real-world assets: every class but stablecoins and crypto, which the
+#: KPI strip shows on their own (stablecoin supply) or not at all.
+RWA_CLASSES = (
+    "tokenized_treasury",
+    "money_market_fund",
+    "private_credit",
+    "real_estate",
+    "tokenized_gold",
+)
+#: The macro series the yields are compared with: FRED's 3-month T-bill (secondary market,
+#: discount basis, percent), region USA.
+TBILL_SERIES = ("DTB3", "USA")

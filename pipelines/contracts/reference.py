@@ -41,6 +41,38 @@ class Redemption(_Frozen):
     notes: str | None = None
 
 
+class Evidence(_Frozen):
+    """The evidence flags analysts screen on (rwa.xyz's "asset evidence"), each ``None`` when
+    not known. Whether holding needs KYC is :attr:`Asset.kyc_required` (one fact, one field)."""
+
+    attestations: bool | None = Field(
+        default=None,
+        description="Independent reports of the reserves or the fund's holdings are published "
+        "(attestations, audited NAV reports); false where none exist or nothing backs the token.",
+    )
+    redeemable: bool | None = Field(
+        default=None,
+        description="The token can be turned back into cash or the underlying with its issuer "
+        "(by eligible holders); false where there is no issuer to redeem with.",
+    )
+    transferable: bool | None = Field(
+        default=None,
+        description="Any address can receive it (false: allowlisted addresses only, or none).",
+    )
+    kyc_to_mint_redeem: bool | None = Field(
+        default=None, description="Primary minting or redemption needs the issuer's KYC."
+    )
+    self_custody: bool | None = Field(
+        default=None, description="Holders keep the token in wallets they control."
+    )
+    cex_listed: bool | None = Field(
+        default=None, description="Traded on at least one centralised exchange."
+    )
+    sources: list[str] = Field(
+        default_factory=list, description="Where the flags come from, beside the asset's sources."
+    )
+
+
 class Asset(_Frozen):
     """One tokenized asset, stablecoin or crypto major."""
 
@@ -66,6 +98,9 @@ class Asset(_Frozen):
     coingecko_id: str | None = None
     defillama_slug: str | None = None
     sources: list[str] = Field(default_factory=list, description="Where the facts come from.")
+    evidence: Evidence = Field(
+        default_factory=Evidence, description="Evidence flags; unknown ones are null."
+    )
 
 
 class AssetCatalog(_Frozen):

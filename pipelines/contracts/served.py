@@ -24,6 +24,10 @@ from pipelines.contracts.measures import (
     DERIVED_ONCHAIN_METRICS,
     FEATURE_MEASURES,
     FLOW_METRICS,
+    MARKET_AS_OF_COLUMNS,
+    MARKET_COUNT_MEASURES,
+    MARKET_FLOW_MEASURES,
+    MARKET_STOCK_MEASURES,
     USD_METRICS,
 )
 
@@ -99,6 +103,60 @@ SENTIMENT_SCHEMA = pa.schema(
         _required("article_count", pa.int32()),
         *_optional("sentiment_score", "confidence", "positive_share", "negative_share"),
         pa.field("model_version", pa.string()),
+    ]
+)
+
+
+def _market_measure(name: str) -> pa.Field[Any]:
+    return pa.field(name, pa.int64() if name in MARKET_COUNT_MEASURES else _FLOAT)
+
+
+#: ``gold/market_daily``: the market analytics of one asset-day (docs/data-model.md). Every
+#: calendar day from the asset's first observation to the last day of the data: stocks carried
+#: with their as-of dates, flows only on observed days, ``stale`` when ``as_of`` is too old.
+MARKET_SCHEMA = pa.schema(
+    [
+        _required("asset_id", pa.string()),
+        _required("ts", UTC_TS),
+        *(_market_measure(name) for name in (*MARKET_STOCK_MEASURES, *MARKET_FLOW_MEASURES)),
+        pa.field("yield_method", pa.string()),
+        *_optional(*MARKET_AS_OF_COLUMNS, type_=pa.date32()),
+        _required("stale", pa.bool_()),
+    ]
+)
+
+#: Groups the market aggregates are taken over: reference columns of ``assets``.
+MarketGroup = Literal["asset_class", "network", "issuer", "all"]
+MARKET_GROUPS: tuple[MarketGroup, ...] = ("asset_class", "network", "issuer", "all")
+#: Buckets of the market time series (ISO weeks start on Monday, months on the 1st, UTC).
+MarketInterval = Literal["day", "week", "month"]
+MARKET_INTERVALS: tuple[MarketInterval, ...] = ("day", "week", "month")
+#: The stock measures an aggregate sums (over the assets' last rows in the bucket); each has a
+#: ``stale_`` twin summing the stale assets' last known values apart.
+AGGREGATE_STOCKS = ("value_usd", "market_value_usd", "asset_value_usd", "holders")
+#: The flow measures an aggregate sums over every day of the bucket.
+AGGREGATE_FLOWS = MARKET_FLOW_MEASURES
+
+#: One group in one bucket of a market aggregate (a read: ``ServingStore.market_aggregates``).
+MARKET_AGGREGATE_SCHEMA = pa.schema(
+    [
+        _required("ts", UTC_TS),
+        pa.field("group", pa.string()),
+        _required("last_day", pa.date32()),
+        _required("assets", pa.int64()),
+        _required("stale_assets", pa.int64()),
+        *(_market_measure(name) for name in AGGREGATE_STOCKS),
+        *(_market_measure(name).with_name(f"stale_{name}") for name in AGGREGATE_STOCKS),
+        *(_market_measure(name) for name in AGGREGATE_FLOWS),
+    ]
+)
+
+#: Mean news sentiment per asset over a window (a read: ``ServingStore.sentiment_means``).
+SENTIMENT_MEAN_SCHEMA = pa.schema(
+    [
+        _required("asset_id", pa.string()),
+        pa.field("sentiment_score", _FLOAT),
+        _required("article_count", pa.int64()),
     ]
 )
 
@@ -210,6 +268,7 @@ PREDICTIONS = ServedTable(
     time_column="generated_at",
     references_assets=True,
 )
+MARKET = ServedTable("market_daily", "market analytics", MARKET_SCHEMA, ("asset_id", "ts"))
 NEWS = ServedTable(
     "news_articles",
     "news articles",
@@ -237,6 +296,7 @@ LOADED_TABLES: tuple[ServedTable, ...] = (
     SENTIMENT,
     PREDICTIONS,
     RISK_SCORES,
+    MARKET,
     NEWS,
 )
 
@@ -264,6 +324,7 @@ COUNTED_TABLES: tuple[str, ...] = (
     SENTIMENT.name,
     PREDICTIONS.name,
     RISK_SCORES.name,
+    MARKET.name,
     NEWS.name,
     "users",
     "portfolios",

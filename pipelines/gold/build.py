@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pipelines.contracts.gold import (
     FEATURES_DAILY,
     MACRO_ASOF,
+    MARKET_DAILY,
     OHLCV_TABLES,
     ONCHAIN_DAILY,
     SENTIMENT_DAILY,
@@ -34,6 +35,7 @@ from pipelines.core.errors import DataContractError
 from pipelines.gold.features import daily_features
 from pipelines.gold.flows import token_flows
 from pipelines.gold.macro import asset_countries, macro_asof, widen_over_gaps
+from pipelines.gold.market import asset_classes, market_daily
 from pipelines.gold.ohlcv import rollup_ohlcv
 from pipelines.gold.onchain import onchain_daily
 from pipelines.gold.sentiment import merge_sentiment_days, news_per_asset_day
@@ -118,6 +120,7 @@ class GoldBuild:
         self._run_onchain(report, daily_bars, days)
         self._run_macro(report, daily_bars, days)
         self._run_sentiment(report, days)
+        self._run_market(report, daily_bars, days)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -155,6 +158,21 @@ class GoldBuild:
         rows = news_per_asset_day(restrict(self._silver("news"), days))
         uri = self.uri(SENTIMENT_DAILY)
         report.rows[SENTIMENT_DAILY.name] = merge_sentiment_days(self.lake, rows, uri, days)
+
+    def _run_market(
+        self, report: GoldRunReport, daily_bars: DataFrame, days: DayRange | None
+    ) -> None:
+        """From the gold tables this run wrote, read whole: stocks carry from any earlier day
+        and the yield looks a week back, so a range run computes its days as a full run."""
+        onchain_uri, macro_uri = self.uri(ONCHAIN_DAILY), self.uri(MACRO_ASOF)
+        if not self.lake.exists(onchain_uri):
+            report.skipped[MARKET_DAILY.name] = f"no gold/{ONCHAIN_DAILY.name} table"
+            return
+        onchain = self.lake.to_spark(self.spark, onchain_uri)
+        macro = self.lake.to_spark(self.spark, macro_uri) if self.lake.exists(macro_uri) else None
+        classes = asset_classes(self.spark, self.assets)
+        rows = restrict(market_daily(daily_bars, onchain, macro, classes), days)
+        self._write(report, MARKET_DAILY, rows, days)
 
     def _write(
         self, report: GoldRunReport, table: GoldTable, df: DataFrame, days: DayRange | None

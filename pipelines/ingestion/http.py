@@ -22,20 +22,17 @@ request's params, GET, parse, check the documented top-level shape, return the p
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import json
 import logging
-import math
 import random
 import re
 import string
-import threading
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Protocol, Self
+from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
@@ -46,6 +43,7 @@ from pipelines.core.errors import ConfigurationError, FetchError
 from pipelines.core.resources import Closeable
 from pipelines.core.settings import SourceSettings
 from pipelines.ingestion.base import Connector, RawResponse, SourceRequest
+from pipelines.ingestion.pacing import Jitter, RateLimiter, RetryPolicy, parse_retry_after
 
 logger = logging.getLogger("pipelines.ingestion.http")
 
@@ -66,109 +64,6 @@ _MAX_SHOWN_CHARS = 200
 # FRED: error_message, NewsAPI and DefiLlama: message, FastAPI-style: detail).
 _MESSAGE_KEYS = ("error_message", "message", "error", "detail", "msg", "status_message")
 _ABSOLUTE_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
-
-
-class Jitter(Protocol):
-    """What :meth:`RetryPolicy.delay` needs of a random source (``random.Random`` fits)."""
-
-    def uniform(self, a: float, b: float) -> float: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often and how patiently a failed request is tried again."""
-
-    max_retries: int
-    backoff_base_s: float
-    backoff_max_s: float
-
-    def __post_init__(self) -> None:
-        if self.max_retries < 0 or self.backoff_base_s < 0 or self.backoff_max_s < 0:
-            raise ValueError(f"retry policy values must be >= 0, got {self}")
-
-    @classmethod
-    def from_settings(cls, settings: SourceSettings) -> RetryPolicy:
-        """The policy of ``RWA_HTTP_MAX_RETRIES`` / ``_BACKOFF_BASE_S`` / ``_BACKOFF_MAX_S``."""
-        return cls(
-            max_retries=settings.http_max_retries,
-            backoff_base_s=settings.http_backoff_base_s,
-            backoff_max_s=settings.http_backoff_max_s,
-        )
-
-    def delay(self, attempt: int, retry_after: float | None, rng: Jitter) -> float:
-        """Seconds to wait before retry number ``attempt`` (1 = the first retry).
-
-        Full jitter: uniform in ``[0, min(backoff_max_s, backoff_base_s * 2**(attempt-1))]``, so
-        clients that failed together do not retry together. ``retry_after`` (seconds, from the
-        server's ``Retry-After``) is a floor that even ``backoff_max_s`` does not lower: retrying
-        earlier than asked only earns another 429.
-        """
-        if attempt < 1:
-            raise ValueError(f"attempt counts retries from 1, got {attempt}")
-        # The exponent is bounded so huge attempt numbers cannot overflow a float.
-        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2.0 ** min(attempt - 1, 62))
-        wait = rng.uniform(0.0, ceiling)
-        return wait if retry_after is None else max(wait, retry_after)
-
-
-def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """Seconds a ``Retry-After`` header asks for: delta-seconds or an HTTP-date (RFC 9110).
-    None when absent or unreadable; dates in the past give 0."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:  # HTTP-dates are always GMT
-            when = when.replace(tzinfo=dt.UTC)
-        seconds = (when - (now or dt.datetime.now(dt.UTC))).total_seconds()
-    return max(seconds, 0.0) if math.isfinite(seconds) else None
-
-
-class RateLimiter:
-    """Token bucket: on average ``rate_per_s`` acquisitions per second, ``burst`` at once.
-
-    Each caller reserves the next free slot under a lock and sleeps outside it, so concurrent
-    callers queue fairly. Reserving (instead of re-checking the clock after sleeping) also keeps
-    a fake ``sleep`` in tests from spinning against a real clock.
-    """
-
-    def __init__(
-        self,
-        rate_per_s: float,
-        burst: int = 1,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if not rate_per_s > 0:
-            raise ValueError(f"rate_per_s must be > 0, got {rate_per_s}")
-        if burst < 1:
-            raise ValueError(f"burst must be >= 1, got {burst}")
-        self.rate_per_s = rate_per_s
-        self.burst = burst
-        self._clock = clock
-        self._sleep = sleep
-        self._tokens = float(burst)
-        self._updated = clock()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> float:
-        """Take one token, sleeping until it is free; returns the seconds slept."""
-        with self._lock:
-            now = self._clock()
-            elapsed = max(now - self._updated, 0.0)
-            self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate_per_s)
-            self._updated = now
-            self._tokens -= 1.0
-            wait = -self._tokens / self.rate_per_s if self._tokens < 0 else 0.0
-        if wait > 0:
-            self._sleep(wait)
-        return wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +110,8 @@ class _Retry:
 
 
 class HttpClient(Closeable):
-    """GETs against one source's API, with rate limit, retries and redacted errors."""
+    """GETs (and JSON POSTs) against one source's API, with rate limit, retries and redacted
+    errors."""
 
     def __init__(
         self,
@@ -230,9 +126,11 @@ class HttpClient(Closeable):
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: Jitter | None = None,
+        secrets: Collection[str] = (),
     ) -> None:
         """``params`` are sent with every request (for APIs that take their key as a query
-        parameter, like FRED); ``sleep`` and ``rng`` exist so tests never wait for real."""
+        parameter, like FRED); ``secrets`` are more texts never to show (a key in a URL's
+        path); ``sleep`` and ``rng`` exist so tests never wait for real."""
         self.source = source
         self.base_url = base_url.rstrip("/")
         self.retry = retry
@@ -243,7 +141,7 @@ class HttpClient(Closeable):
         self._limiter = None if rate_per_s is None else RateLimiter(rate_per_s, sleep=sleep)
         self._params = dict(params or {})
         sent_headers = {"User-Agent": USER_AGENT, **(headers or {})}
-        self._secrets: set[str] = set()
+        self._secrets: set[str] = {s for s in secrets if len(s) >= _MIN_SCRUBBED_LEN}
         self._remember_secrets(sent_headers)
         self._remember_secrets(self._params)
         self._client = httpx.Client(
@@ -289,18 +187,37 @@ class HttpClient(Closeable):
             raise self._failure(
                 f"invalid URL {shown}: {self.redact_text(str(exc))}", shown, None, retryable=False
             ) from None
+        return self._send("GET", target, shown)
+
+    def post_json(self, path_or_url: str, body: Any) -> HttpResponse:
+        """POST ``body`` as JSON (a JSON-RPC call) to a path under ``base_url`` (or an absolute
+        URL), with the same rate limit, retries and redaction as :meth:`get`."""
+        url = path_or_url if _ABSOLUTE_URL.match(path_or_url) else self._join(path_or_url)
+        shown = self.redact_url(url)
+        try:
+            target = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError, ValueError) as exc:
+            raise self._failure(
+                f"invalid URL {shown}: {self.redact_text(str(exc))}", shown, None, retryable=False
+            ) from None
+        return self._send("POST", target, shown, json.dumps(body).encode())
+
+    def _send(
+        self, method: str, target: httpx.URL, shown: str, content: bytes | None = None
+    ) -> HttpResponse:
+        """One request, attempted until it succeeds, fails for good or runs out of retries."""
         attempts = self.retry.max_retries + 1
         attempt = 0
         while True:
             attempt += 1
             if self._limiter is not None:
                 self._limiter.acquire()
-            outcome = self._attempt(target, shown)
+            outcome = self._attempt(method, target, shown, content)
             if isinstance(outcome, HttpResponse):
                 return outcome
             if attempt >= attempts:
                 raise self._failure(
-                    f"GET {shown} failed after {attempts} "
+                    f"{method} {shown} failed after {attempts} "
                     f"attempt{'s' * (attempts != 1)}: {outcome.reason}",
                     shown,
                     outcome.status,
@@ -308,8 +225,9 @@ class HttpClient(Closeable):
                 )
             wait = self.retry.delay(attempt, outcome.retry_after, self._rng)
             logger.warning(
-                "%s: GET %s: %s; retry %d of %d in %.2f s",
+                "%s: %s %s: %s; retry %d of %d in %.2f s",
                 self.source,
+                method,
                 shown,
                 outcome.reason,
                 attempt,
@@ -364,9 +282,12 @@ class HttpClient(Closeable):
     def _join(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
 
-    def _attempt(self, target: httpx.URL, shown: str) -> HttpResponse | _Retry:
+    def _attempt(
+        self, method: str, target: httpx.URL, shown: str, content: bytes | None
+    ) -> HttpResponse | _Retry:
+        headers = {"Content-Type": "application/json"} if content is not None else None
         try:
-            response = self._client.get(target)
+            response = self._client.request(method, target, content=content, headers=headers)
         except httpx.TimeoutException as exc:
             return _Retry(f"no answer within {self.timeout_s:g} s ({type(exc).__name__})")
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
@@ -375,7 +296,7 @@ class HttpClient(Closeable):
             return _Retry(f"{type(exc).__name__}: {self.redact_text(str(exc))}")
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._failure(
-                f"GET {shown} failed: {type(exc).__name__}: {self.redact_text(str(exc))}",
+                f"{method} {shown} failed: {type(exc).__name__}: {self.redact_text(str(exc))}",
                 shown,
                 None,
                 retryable=False,
@@ -396,7 +317,9 @@ class HttpClient(Closeable):
             described += f": {message}"
         if status in RETRYABLE_STATUSES:
             return _Retry(described, status, parse_retry_after(response.headers.get("Retry-After")))
-        raise self._failure(f"GET {shown} failed with {described}", shown, status, retryable=False)
+        raise self._failure(
+            f"{method} {shown} failed with {described}", shown, status, retryable=False
+        )
 
 
 def require_key(secret: SecretStr | None, setting: str, *, source: str | None = None) -> str:

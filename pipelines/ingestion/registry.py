@@ -94,6 +94,11 @@ SOURCES: tuple[SourceEntry, ...] = (
         ignored={"onchain": defillama.IGNORED},
     ),
     SourceEntry(
+        evm.EVM,
+        lambda sources, _simulation, assets: evm.EvmSource.from_settings(sources, assets),
+        parsers={"transfers": lambda assets: (evm.TransferLogs(evm.EVM, assets),)},
+    ),
+    SourceEntry(
         fred.FredSource.name,
         _http(fred.FredSource),
         parsers={"economic": lambda _assets: (fred.FredObservations(fred.FredSource.name),)},

@@ -75,6 +75,12 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         "gold",
+        "market_daily",
+        lambda store, rows: store.upsert_market(rows),
+        _DAY_TO_TS,
+    ),
+    Source(
+        "gold",
         "sentiment_daily",
         lambda store, rows: store.upsert_sentiment(rows),
         {"date": "ts", "sentiment_confidence": "confidence"},

@@ -13,13 +13,20 @@ from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
+from pipelines.contracts.measures import MARKET_COUNT_MEASURES
 from pipelines.contracts.served import (
+    AGGREGATE_FLOWS,
+    AGGREGATE_STOCKS,
     AGGREGATED_RESOLUTION,
     ASSET_COLUMNS,
     ASSETS,
     INTRADAY_RESOLUTIONS,
+    MARKET,
     OHLCV,
     OHLCV_INTRADAY,
+    SENTIMENT,
+    MarketGroup,
+    MarketInterval,
     Resolution,
     ServedTable,
 )
@@ -244,3 +251,88 @@ def count_sql(relation: str) -> str:
 
 def count_by_resolution_sql(relation: str) -> str:
     return f"SELECT resolution, count(*) FROM {relation} GROUP BY resolution"
+
+
+# --- market analytics -----------------------------------------------------------------------
+
+#: The ``assets`` column each market group is taken over ('all': one group of every asset).
+MARKET_GROUP_COLUMNS: dict[MarketGroup, str] = {
+    "asset_class": "a.asset_class",
+    "network": "a.blockchain_network",
+    "issuer": "a.issuer_name",
+    "all": "'all'",
+}
+
+
+def market_day_sql(marker: str) -> str:
+    """Every asset's ``market_daily`` row of one day, by asset."""
+    return (
+        f"SELECT {', '.join(MARKET.schema.names)} FROM {MARKET.name} "
+        f"WHERE ts = {marker} ORDER BY asset_id"
+    )
+
+
+def market_latest_day_sql() -> str:
+    return f"SELECT CAST(max(ts) AS DATE) FROM {MARKET.name}"
+
+
+def _integer_sum(expression: str) -> str:
+    # PostgreSQL sums BIGINTs into NUMERIC, DuckDB into HUGEINT: both back to BIGINT.
+    return f"CAST({expression} AS BIGINT)"
+
+
+def market_aggregates_sql(
+    marker: str, by: MarketGroup, interval: MarketInterval, *, start: bool, end: bool
+) -> str:
+    """Market aggregates per bucket and group over ``start <= ts < end`` (a marker for each
+    bound given). Each asset's stocks are those of its last row in the bucket, summed over the
+    group apart for current and stale rows; its flows are summed over every row of the bucket
+    (window sums over the asset's bucket, so no second pass over the rows)."""
+    where = ["TRUE"]
+    where += [f"m.ts >= {marker}"] if start else []
+    where += [f"m.ts < {marker}"] if end else []
+    integers = set(MARKET_COUNT_MEASURES)
+    flows = ", ".join(
+        f"sum({name}) OVER (PARTITION BY asset_id, bucket) AS flow_{name}"
+        for name in AGGREGATE_FLOWS
+    )
+
+    def stock(name: str, stale: bool) -> str:
+        total = f"sum({name}) FILTER (WHERE {'' if stale else 'NOT '}stale)"
+        return _integer_sum(total) if name in integers else total
+
+    def flow(name: str) -> str:
+        total = f"sum(flow_{name})"
+        return _integer_sum(total) if name in integers else total
+
+    measures = ", ".join(
+        [
+            *(stock(name, False) for name in AGGREGATE_STOCKS),
+            *(stock(name, True) for name in AGGREGATE_STOCKS),
+            *(flow(name) for name in AGGREGATE_FLOWS),
+        ]
+    )
+    return f"""
+        WITH picked AS (
+            SELECT m.*, date_trunc('{interval}', m.ts) AS bucket,
+                   {MARKET_GROUP_COLUMNS[by]} AS grp
+            FROM {MARKET.name} m JOIN {ASSETS} a ON a.asset_id = m.asset_id
+            WHERE {" AND ".join(where)}
+        ), ranked AS (
+            SELECT picked.*, {flows},
+                   ROW_NUMBER() OVER (PARTITION BY asset_id, bucket ORDER BY ts DESC) AS newest
+            FROM picked
+        )
+        SELECT bucket, grp, CAST(max(ts) AS DATE),
+               count(*) FILTER (WHERE NOT stale), count(*) FILTER (WHERE stale),
+               {measures}
+        FROM ranked WHERE newest = 1
+        GROUP BY bucket, grp ORDER BY bucket, grp"""
+
+
+def sentiment_means_sql(marker: str) -> str:
+    """Per asset, the mean daily sentiment score and the articles over ``start <= ts < end``."""
+    return f"""
+        SELECT asset_id, avg(sentiment_score), {_integer_sum("sum(article_count)")}
+        FROM {SENTIMENT.name} WHERE ts >= {marker} AND ts < {marker}
+        GROUP BY asset_id ORDER BY asset_id"""

@@ -274,6 +274,39 @@ TOKEN_FLOWS_DDL: tuple[str, ...] = tuple(
 )
 
 
+#: Migration 9: ``market_daily``, the market analytics of each asset-day (gold/market_daily;
+#: columns as declared in pipelines.contracts.served.MARKET_SCHEMA).
+MARKET_DAILY_DDL = """CREATE TABLE market_daily (
+    asset_id            TEXT NOT NULL,
+    ts                  TIMESTAMPTZ NOT NULL,
+    price_usd           DOUBLE PRECISION,
+    nav_usd             DOUBLE PRECISION,
+    premium_to_nav      DOUBLE PRECISION,
+    total_supply        DOUBLE PRECISION,
+    market_value_usd    DOUBLE PRECISION,
+    asset_value_usd     DOUBLE PRECISION,
+    value_usd           DOUBLE PRECISION,
+    holders             BIGINT,
+    yield_7d            DOUBLE PRECISION,
+    tbill_3m            DOUBLE PRECISION,
+    yield_spread        DOUBLE PRECISION,
+    utilization         DOUBLE PRECISION,
+    transfer_count      BIGINT,
+    transfer_volume_usd DOUBLE PRECISION,
+    minted_usd          DOUBLE PRECISION,
+    burned_usd          DOUBLE PRECISION,
+    net_flow_usd        DOUBLE PRECISION,
+    yield_method        TEXT CHECK (yield_method IN ('nav', 'price')),
+    price_as_of         DATE,
+    nav_as_of           DATE,
+    supply_as_of        DATE,
+    holders_as_of       DATE,
+    as_of               DATE,
+    stale               BOOLEAN NOT NULL,
+    PRIMARY KEY (asset_id, ts)
+)"""
+
+
 #: Migration 10: ``news_articles``, the headlines behind the sentiment (gold/news_articles;
 #: columns as declared in pipelines.contracts.served.NEWS_SCHEMA).
 NEWS_ARTICLES_DDL = """CREATE TABLE news_articles (
@@ -348,6 +381,7 @@ DUCKDB_MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(8, "token flows from transfer logs", TOKEN_FLOWS_DDL),
+    Migration(9, "market analytics", (MARKET_DAILY_DDL,)),
     Migration(10, "news articles", (NEWS_ARTICLES_DDL,)),
 )
 
@@ -501,6 +535,12 @@ TIMESCALE_MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(8, "token flows from transfer logs", TOKEN_FLOWS_DDL),
+    # One row per asset-day, like the other daily series: yearly chunks.
+    Migration(
+        9,
+        "market analytics",
+        (MARKET_DAILY_DDL, _hypertable_sql("market_daily", "365 days")),
+    ),
     # A few hundred articles a day at most: yearly chunks, like the daily series.
     Migration(
         10,

@@ -28,6 +28,10 @@ from pipelines.contracts.served import (
     FEATURES,
     FORECAST_SUMMARY_SCHEMA,
     INTRADAY_RESOLUTIONS,
+    MARKET,
+    MARKET_AGGREGATE_SCHEMA,
+    MARKET_GROUPS,
+    MARKET_INTERVALS,
     NEWS,
     OHLCV,
     OHLCV_INTRADAY,
@@ -35,6 +39,9 @@ from pipelines.contracts.served import (
     PREDICTIONS,
     RISK_SCORES,
     SENTIMENT,
+    SENTIMENT_MEAN_SCHEMA,
+    MarketGroup,
+    MarketInterval,
     Resolution,
     ServedTable,
 )
@@ -250,6 +257,9 @@ class SqlStore(Closeable, Generic[CursorT]):
     def upsert_risk_scores(self, rows: pa.Table) -> int:
         return self._upsert("upsert_risk_scores", RISK_SCORES, rows)
 
+    def upsert_market(self, rows: pa.Table) -> int:
+        return self._upsert("upsert_market", MARKET, rows)
+
     def upsert_news(self, rows: pa.Table) -> int:
         return self._upsert("upsert_news", NEWS, rows)
 
@@ -383,6 +393,42 @@ class SqlStore(Closeable, Generic[CursorT]):
         params = [] if asset_class is None else [asset_class]
         key = ("latest_risk_scores", asset_class)
         return self._read_small(key, sql, params, RISK_SCORES.schema)
+
+    # --- market analytics ----------------------------------------------------------------------
+
+    def market_latest_day(self) -> dt.date | None:
+        def read() -> dt.date | None:
+            with self._cursor() as cur:
+                row = cur.execute(queries.market_latest_day_sql()).fetchone()
+            return None if row is None else row[0]
+
+        return self.memoised(("market_latest_day",), read)
+
+    def market_day(self, day: dt.date) -> pa.Table:
+        midnight = dt.datetime.combine(day, dt.time(), dt.UTC)
+        sql = queries.market_day_sql(self._marker)
+        return self._read_small(("market_day", day), sql, [midnight], MARKET.schema)
+
+    def market_aggregates(
+        self,
+        by: MarketGroup,
+        interval: MarketInterval,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+    ) -> pa.Table:
+        if by not in MARKET_GROUPS or interval not in MARKET_INTERVALS:
+            raise ValueError(f"unknown market group {by!r} or interval {interval!r}")
+        bounds = [bound for bound in (as_utc(start), as_utc(end)) if bound is not None]
+        sql = queries.market_aggregates_sql(
+            self._marker, by, interval, start=start is not None, end=end is not None
+        )
+        key = ("market_aggregates", by, interval, start, end)
+        return self._read_small(key, sql, bounds, MARKET_AGGREGATE_SCHEMA)
+
+    def sentiment_means(self, start: dt.datetime, end: dt.datetime) -> pa.Table:
+        sql = queries.sentiment_means_sql(self._marker)
+        params = [as_utc(start), as_utc(end)]
+        return self._read_small(("sentiment_means", start, end), sql, params, SENTIMENT_MEAN_SCHEMA)
 
     def latest_news(self, limit: int) -> pa.Table:
         sql = queries.latest_news_sql(self._marker)

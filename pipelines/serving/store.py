@@ -24,7 +24,7 @@ from typing import Protocol, Self, TypeVar
 import pyarrow as pa
 
 from pipelines.contracts.reference import Asset
-from pipelines.contracts.served import Resolution, ServedTable
+from pipelines.contracts.served import MarketGroup, MarketInterval, Resolution, ServedTable
 
 T = TypeVar("T")
 
@@ -107,6 +107,9 @@ class ServingStore(Protocol):
     def upsert_risk_scores(self, rows: pa.Table) -> int:
         """Upsert ``RISK_SCORES`` rows; every ``asset_id`` must be a known asset."""
 
+    def upsert_market(self, rows: pa.Table) -> int:
+        """Upsert ``MARKET`` rows (gold/market_daily) keyed by (asset_id, ts)."""
+
     def upsert_news(self, rows: pa.Table) -> int:
         """Upsert ``NEWS`` rows (gold/news_articles) keyed by (asset_id, ts, article_id)."""
 
@@ -174,6 +177,28 @@ class ServingStore(Protocol):
     def latest_risk_scores(self, asset_class: str | None = None) -> pa.Table:
         """The newest risk score of every asset (of ``asset_class`` only, when given), in
         ``RISK_SCORES`` rows ordered by ``asset_id``; ``factors`` as JSON text."""
+
+    def market_latest_day(self) -> dt.date | None:
+        """The last day of ``market_daily``; None when it is empty."""
+
+    def market_day(self, day: dt.date) -> pa.Table:
+        """Every asset's ``MARKET`` row of ``day``, by ``asset_id`` (no rows: none that day)."""
+
+    def market_aggregates(
+        self,
+        by: MarketGroup,
+        interval: MarketInterval,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+    ) -> pa.Table:
+        """``MARKET_AGGREGATE_SCHEMA`` rows over ``start <= ts < end``, one per bucket of
+        ``interval`` (UTC day, ISO week, month) and group of assets ``by`` a reference column,
+        by bucket then group. Stocks: per asset its last row in the bucket, summed over the
+        group's current rows and, apart, its stale ones. Flows: summed over every row."""
+
+    def sentiment_means(self, start: dt.datetime, end: dt.datetime) -> pa.Table:
+        """Per asset with news in ``start <= ts < end``: the mean daily sentiment score (of the
+        scored days) and the articles (``SENTIMENT_MEAN_SCHEMA``), by ``asset_id``."""
 
     def latest_news(self, limit: int) -> pa.Table:
         """The ``NEWS`` rows of the newest ``limit`` articles (every asset each names), newest

@@ -53,6 +53,7 @@ _COPY_TYPES: dict[pa.DataType, str] = {
     pa.int64(): "int8",
     pa.int32(): "int4",
     pa.date32(): "date",
+    pa.bool_(): "bool",
 }
 _RETENTION_POLICY_SQL = """
 SELECT (config ->> 'drop_after')::interval FROM timescaledb_information.jobs

@@ -34,12 +34,13 @@ from models.risk.market import MarketHistory
 from pipelines.serving.duckdb_store import DuckDBStore
 from tests.api.live_server import running_server
 from tests.fixtures.accounts import ApiCredentials, accounts_settings, provision
+from tests.fixtures.market import market_rows
 from tests.fixtures.sample_data import DAY, SAMPLE_ASSETS, T0, bars, sample_duckdb
 from tests.fixtures.serving import load_series
 
 pytestmark = pytest.mark.slow
 
-#: Fuzzed requests per operation and phase (31 operations): enough to hit every parameter's
+#: Fuzzed requests per operation and phase (39 operations): enough to hit every parameter's
 #: boundaries and types, small enough for a minute or two on two cores.
 MAX_EXAMPLES = 30
 SEED = 20261206
@@ -88,6 +89,7 @@ def base_url(workdir: Path, fuzzer: ApiCredentials) -> Iterator[str]:
     with DuckDBStore(path) as store:
         load_series(store)
         _load_model_outputs(store)
+        store.upsert_market(market_rows())
         store.refresh_aggregates()
     with running_server(path, workdir, fuzzer) as url:
         yield url
@@ -168,4 +170,4 @@ def test_the_run_covers_every_route(api_schema: schemathesis.BaseSchema) -> None
         (result.ok().method.upper(), result.ok().path) for result in api_schema.get_all_operations()
     }
     assert operations == routes
-    assert len(operations) == 31
+    assert len(operations) == 39

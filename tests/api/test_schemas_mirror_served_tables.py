@@ -16,6 +16,12 @@ import pyarrow as pa
 import pytest
 from pydantic import BaseModel
 
+from api.market_schemas import (
+    MarketAggregateOut,
+    MarketAssetOut,
+    MarketDayOut,
+    MarketSeriesResponse,
+)
 from api.schemas import (
     EconomicResponse,
     FeaturesDayOut,
@@ -44,6 +50,8 @@ from pipelines.contracts.served import (
     ECONOMIC,
     FEATURES,
     FORECAST_SUMMARY_SCHEMA,
+    MARKET,
+    MARKET_AGGREGATE_SCHEMA,
     NEWS,
     OHLCV,
     ONCHAIN,
@@ -91,6 +99,30 @@ MIRRORS = [
         derived=frozenset({"weights", "pegged", "top_factors"}),
         json=RISK_SCORES.json_columns,
     ),
+    Mirror(MarketDayOut, MARKET.schema, MarketSeriesResponse, frozenset({"asset_id"})),
+    # The assets table: a market row with the asset's reference facts and what is joined in.
+    Mirror(
+        MarketAssetOut,
+        MARKET.schema,
+        derived=frozenset(
+            {
+                "symbol",
+                "name",
+                "asset_class",
+                "network",
+                "issuer_name",
+                "kyc_required",
+                "evidence",
+                "price_change_7d",
+                "value_change_7d",
+                "holders_change_7d",
+                "risk_score",
+                "sentiment_7d",
+                "articles_7d",
+            }
+        ),
+    ),
+    Mirror(MarketAggregateOut, MARKET_AGGREGATE_SCHEMA),
 ]
 
 
@@ -114,6 +146,8 @@ def served_type(arrow_type: pa.DataType) -> type:
         return float
     if pa.types.is_integer(arrow_type):
         return int
+    if pa.types.is_boolean(arrow_type):
+        return bool
     assert pa.types.is_string(arrow_type), arrow_type
     return str
 

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from api.main import create_app
+from api.market_schemas import MarketAggregateOut, MarketDayOut
 from api.schemas import (
     FeaturesDayOut,
     ForecastSummaryOut,
@@ -27,6 +28,8 @@ from api.schemas import (
 from pipelines.contracts.served import (
     ECONOMIC,
     FEATURES,
+    MARKET,
+    MARKET_AGGREGATE_SCHEMA,
     NEWS,
     OHLCV,
     ONCHAIN,
@@ -52,6 +55,8 @@ RESPONSE_MODELS: list[tuple[type[BaseModel], ServedTable]] = [
     (PredictionPointOut, PREDICTIONS),
     (ForecastSummaryOut, PREDICTIONS),
     (RiskScoreOut, RISK_SCORES),
+    (MarketDayOut, MARKET),
+    (MarketAggregateOut, ServedTable("market_aggregates", "", MARKET_AGGREGATE_SCHEMA, ("ts",))),
 ]
 
 

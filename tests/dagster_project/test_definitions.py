@@ -54,9 +54,9 @@ def test_every_layer_is_an_asset_group_with_the_real_lineage(graph: dg.Definitio
         key("bronze", s) for s in ("coingecko", "defillama", "fred", "worldbank", "newsapi", "news")
     }
     assert {k for k, g in groups.items() if g == "silver"} == {
-        key("silver", d) for d in ("prices", "onchain", "economic", "news")
+        key("silver", d) for d in ("prices", "onchain", "transfers", "economic", "news")
     }
-    assert len([k for k, g in groups.items() if g == "gold"]) == 8
+    assert len([k for k, g in groups.items() if g == "gold"]) == 9
     assert groups[key("serving", "store")] == "serving"
     assert groups[key("ml", "risk_scores")] == "ml"
 
@@ -70,6 +70,12 @@ def test_every_layer_is_an_asset_group_with_the_real_lineage(graph: dg.Definitio
     assert parents("gold", "features_daily") == {key("gold", "ohlcv_1d"), key("silver", "prices")}
     assert parents("gold", "macro_asof") == {key("silver", "economic"), key("gold", "ohlcv_1d")}
     assert key("gold", "sentiment_daily") in parents("serving", "store")
+    assert key("gold", "market_daily") in parents("serving", "store")
+    assert parents("gold", "market_daily") == {
+        key("gold", "ohlcv_1d"),
+        key("gold", "onchain_daily"),
+        key("gold", "macro_asof"),
+    }
     assert key("ml", "risk_scores") in parents("serving", "store")
     assert key("ml", "sentiment") in parents("serving", "store")
     assert key("ml", "forecasts") in parents("serving", "store")
@@ -87,7 +93,7 @@ def test_silver_quality_checks_are_blocking_and_every_asset_has_a_freshness_poli
         for assets_def in repo.assets_defs_by_key.values()
         for spec in assets_def.check_specs
     }
-    for dataset in ("prices", "onchain", "economic", "news"):
+    for dataset in ("prices", "onchain", "economic", "news", "transfers"):
         assert specs[(key("silver", dataset), "quality_gate")].blocking
         assert not specs[(key("silver", dataset), "freshness")].blocking
         assert not specs[(key("silver", dataset), "quarantined_objects")].blocking

@@ -312,10 +312,59 @@ class SourceSettings(Section):
         description="RSS/Atom feed URLs for the news source, comma-separated.",
     )
 
+    evm_rpc_urls: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        validation_alias="RWA_EVM_RPC_URLS",
+        default_factory=dict,
+        description="EVM JSON-RPC endpoint per chain, `chain=url` comma-separated "
+        "(`ethereum=https://...,gnosis=https://...`); a key in a URL is never logged.",
+    )
+    evm_confirmations: int = Field(
+        validation_alias="RWA_EVM_CONFIRMATIONS",
+        default=12,
+        ge=0,
+        description="Blocks below the head left unread (reorg safety).",
+    )
+    evm_max_block_range: int = Field(
+        validation_alias="RWA_EVM_MAX_BLOCK_RANGE",
+        default=2000,
+        ge=1,
+        description="Widest eth_getLogs block range; halved on a node's refusal, regrown after.",
+    )
+    evm_start_blocks: Annotated[dict[str, int], NoDecode] = Field(
+        validation_alias="RWA_EVM_START_BLOCKS",
+        default_factory=dict,
+        description="First block per chain before any checkpoint, `chain=block` comma-separated "
+        "(default: the first block of the ingest window).",
+    )
+    evm_state_dir: Path = Field(
+        validation_alias="RWA_EVM_STATE_DIR",
+        default=Path("data/evm"),
+        description="Folder of the EVM source's checkpoints (last block read per chain).",
+    )
+    evm_rate_per_s: float = Field(
+        validation_alias="RWA_EVM_RATE_PER_S",
+        default=10.0,
+        gt=0,
+        description="JSON-RPC requests per second per chain.",
+    )
+
     @field_validator("news_feeds", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         return comma_separated(value)
+
+    @field_validator("evm_rpc_urls", "evm_start_blocks", mode="before")
+    @classmethod
+    def _split_mapping(cls, value: object) -> object:
+        """``chain=value,chain=value`` as a mapping (a mapping is taken as it is)."""
+        parts = comma_separated(value)
+        if not isinstance(parts, list):
+            return parts
+        pairs = [part.partition("=") for part in parts]
+        bad = [part for part, (_, sign, _) in zip(parts, pairs, strict=True) if not sign]
+        if bad:
+            raise ValueError(f"expected chain=value pairs, got {bad}")
+        return {chain.strip(): text.strip() for chain, _, text in pairs}
 
 
 class KafkaSettings(Section):

@@ -92,7 +92,7 @@ def test_lands_every_published_envelope_exactly_once(
         topic, partition, offset = name.removesuffix(".jsonl").split("+")
         assert topic in raw_topics() and partition.isdigit() and len(offset) == 20
     # Batch manifests live outside bronze: readers of bronze never see them.
-    assert set(bronze_inventory(store)) == {"prices", "onchain", "economic", "news"}
+    assert set(bronze_inventory(store)) == {"prices", "onchain", "economic", "news", "transfers"}
     assert len(manifests(store)) == report.batches
     # Offsets were committed: a second run finds nothing to do.
     assert run_lander(kafka, settings, idle_s=0.5).consumed == 0

@@ -25,6 +25,8 @@ FIRST_DAY = dt.date(2026, 1, 1)
 DAYS = 40
 #: Days at the end of the span on which btc also has 1m bars.
 MINUTE_DAYS = 3
+#: The last day offset with a btc on-chain row: its feed stops there (later days go stale).
+BTC_ONCHAIN_LAST = 30
 #: The day paxg's bars have no volume at all; other days lose it on a share of the hours.
 NO_VOLUME_DAY = FIRST_DAY + dt.timedelta(days=10)
 SCATTERED_NO_VOLUME = 0.02
@@ -123,7 +125,8 @@ def _utc(day: dt.date, hour: int = 0) -> pd.Timestamp:
 
 def silver_onchain_frame() -> pd.DataFrame:
     """Two sources for paxg and ousg on every day (ousg: only one of them publishes NAV, the
-    other fetched later but missing some metrics), one source for btc on half the days."""
+    other fetched later but missing some metrics), one source for btc on every other day
+    until :data:`BTC_ONCHAIN_LAST`."""
     rng = np.random.default_rng(5)
     rows = []
     for offset in range(DAYS):
@@ -160,7 +163,7 @@ def silver_onchain_frame() -> pd.DataFrame:
                         "circulating_usd": float(rng.uniform(1e8, 2e8)),
                     }
                 )
-        if offset % 2 == 0:
+        if offset % 2 == 0 and offset <= BTC_ONCHAIN_LAST:
             rows.append(
                 {
                     "date": day,
@@ -184,7 +187,8 @@ def silver_onchain_frame() -> pd.DataFrame:
 
 
 def silver_economic_frame() -> pd.DataFrame:
-    """FRED DFF daily (published the next day, no value on 2026-01-19), FRED CPIAUCSL monthly
+    """FRED DFF daily (published the next day, no value on 2026-01-19), DTB3 on business days,
+    FRED CPIAUCSL monthly
     (published mid next month: January's value only on 2026-02-12, after the last price day),
     and World Bank annual inflation for the USA and Switzerland."""
     rows = []
@@ -217,6 +221,10 @@ def silver_economic_frame() -> pd.DataFrame:
         obs = FIRST_DAY + dt.timedelta(days=offset)
         value = None if obs == dt.date(2026, 1, 19) else 4.0 + offset / 100
         add("DFF", "USA", "fred", obs, value, obs + dt.timedelta(days=1), "daily")
+    for offset in range(-10, DAYS + 5):  # DTB3: business days, published the next day
+        obs = FIRST_DAY + dt.timedelta(days=offset)
+        if obs.weekday() < 5:
+            add("DTB3", "USA", "fred", obs, 3.9 + offset / 200, obs + dt.timedelta(days=1), "daily")
     for month, value in ((10, 3.0), (11, 3.1), (12, 3.2), (13, 3.3)):
         obs = dt.date(2025 + month // 13, (month - 1) % 12 + 1, 1)
         known = dt.date(2025 + (month + 1) // 13, month % 12 + 1, 12)

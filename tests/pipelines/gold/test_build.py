@@ -97,7 +97,12 @@ def test_missing_optional_silver_tables_are_skipped_and_reported(
     )
     report = GoldLake(settings).job(spark).run()
     assert report.rows["ohlcv_1d"] == 40 and report.rows["ohlcv_1m"] == 0
-    assert set(report.skipped) == {"onchain_daily", "macro_asof", "sentiment_daily"}
+    assert set(report.skipped) == {
+        "onchain_daily",
+        "macro_asof",
+        "sentiment_daily",
+        "market_daily",
+    }
     assert "silver/news" in report.skipped["sentiment_daily"]
 
 

@@ -16,13 +16,11 @@ from pipelines.ingestion.http import (
     REDACTED,
     RETRYABLE_STATUSES,
     HttpClient,
-    RateLimiter,
-    RetryPolicy,
     api_error_message,
-    parse_retry_after,
     render_endpoint,
     require_key,
 )
+from pipelines.ingestion.pacing import RateLimiter, RetryPolicy, parse_retry_after
 from tests.fixtures.http_replay import RecordingSleep, ReplayServer, Reply, fixture_json
 
 TRUNCATED = b'{"prices": [[1704067241331,'

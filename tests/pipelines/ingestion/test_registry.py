@@ -23,7 +23,7 @@ from pipelines.reference import load_assets
 
 def test_every_source_is_listed_once_under_its_connector_name() -> None:
     assert known_sources() == sorted(
-        ["simulated", "coingecko", "defillama", "fred", "worldbank", "newsapi", "news"]
+        ["simulated", "coingecko", "defillama", "evm", "fred", "worldbank", "newsapi", "news"]
     )
     assert len(SOURCES) == len(BY_NAME)
 
@@ -52,7 +52,7 @@ def test_parsers_per_dataset_come_in_source_order() -> None:
             ("NewsApiArticles", "newsapi"),
             ("FeedItems", "news"),
         ],
-        "transfers": [("TransferLogs", "simulated")],
+        "transfers": [("TransferLogs", "simulated"), ("TransferLogs", "evm")],
     }
 
 

@@ -4,6 +4,7 @@ dataset, rows built by overriding its fields."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -71,6 +72,18 @@ GOOD: dict[str, dict[str, Any]] = {
         "outlet": "Example News",
         "language": "en",
         "asset_ids": ["buidl"],
+    },
+    "transfers": {
+        "date": DAY,
+        "chain": "ethereum",
+        "block_number": 21_000_000,
+        "log_index": 3,
+        "contract_address": "0x1b19c19393e2d034d8ff31ff34c81252fcbbee92",
+        "asset_id": "ousg",
+        "block_ts": TS,
+        "amount_raw": Decimal(10**18),
+        "decimals": 18,
+        "removed": False,
     },
 }
 

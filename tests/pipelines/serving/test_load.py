@@ -18,7 +18,7 @@ from models.forecast.forecasters import NaiveForecaster
 from models.risk.batch import score_rows
 from models.risk.engine import score_asset
 from models.risk.market import MarketHistory
-from pipelines.contracts.served import ECONOMIC, FEATURES, ONCHAIN
+from pipelines.contracts.served import ECONOMIC, FEATURES, MARKET, ONCHAIN
 from pipelines.core.errors import DataContractError
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
@@ -26,6 +26,7 @@ from pipelines.lake.paths import LakePaths
 from pipelines.serving.load import SOURCES, load_gold
 from pipelines.serving.store import ServingStore
 from tests.fixtures.lake import MakeSettings
+from tests.fixtures.market import market_rows
 from tests.fixtures.sample_data import DAY, SAMPLE_ASSETS, T0, bars
 from tests.fixtures.serving import series_rows
 
@@ -78,6 +79,7 @@ def lake_settings(make_settings: MakeSettings) -> Settings:
         paths.gold("ohlcv_1m"): gold_ohlcv("1m", 0, dt.timedelta(minutes=1)),
         paths.gold("features_daily"): with_date(series_rows(FEATURES, 10, {"asset_id": "ousg"})),
         paths.gold("onchain_daily"): with_date(series_rows(ONCHAIN, 10, {"asset_id": "ousg"})),
+        paths.gold("market_daily"): with_date(market_rows()),
         paths.silver("economic"): with_date(
             series_rows(ECONOMIC, 5, {"series_id": "DGS10", "region": "USA"}), "observation_date"
         ).append_column("year", pa.array([2024] * 5, pa.int32())),
@@ -115,6 +117,7 @@ def test_every_built_source_is_loaded_once_and_reloading_changes_nothing(
         "gold/ohlcv_1d": 10,
         "gold/features_daily": 10,
         "gold/onchain_daily": 10,
+        "gold/market_daily": market_rows().num_rows,
         "gold/predictions": 37,
         "gold/risk_scores": 1,
         "silver/economic": 5,
@@ -145,6 +148,9 @@ def test_loaded_rows_equal_the_lake_in_the_served_shape(
     assert store.series(ECONOMIC, {"series_id": "DGS10", "region": "USA"}) == series_rows(
         ECONOMIC, 5, {"series_id": "DGS10", "region": "USA"}
     )
+    assert store.series(MARKET, {"asset_id": "usdc"}) == market_rows().filter(
+        pc.equal(market_rows()["asset_id"], "usdc")
+    )
     assert store.ohlcv("ousg", "5m")[0].ts == T0 + 9 * DAY
     (first_week, _) = store.ohlcv("ousg", "1w")
     assert (first_week.ts, first_week.open) == (T0, 100.0)
@@ -158,6 +164,7 @@ def test_every_source_is_a_lake_table_of_the_data_model() -> None:
         "gold/ohlcv_1d",
         "gold/features_daily",
         "gold/onchain_daily",
+        "gold/market_daily",
         "gold/sentiment_daily",
         "gold/predictions",
         "gold/risk_scores",

@@ -28,6 +28,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "bigint": pa.int64(),
     "integer": pa.int32(),
     "date": pa.date32(),
+    "boolean": pa.bool_(),
 }
 JSON_TYPES = {"json", "jsonb"}
 
