@@ -1,8 +1,8 @@
-"""The small store (and lake) the dashboard's browser tests read (a plain module, not a plugin): the
-API sample assets with 120 daily bars each, OUSG's NAV, supply and holders, the T-bill, daily
-sentiment, 7- and 30-day forecasts with bands (OUSG, BTC) and risk scores (OUSG, BTC; USDC
-unscored, so the page's "not scored yet" path is drawn too). Written through the store
-interface, like a load."""
+"""The small store (and lake) the dashboard's browser tests read (a plain module, not a
+plugin): the API sample assets with 120 daily bars each, OUSG's NAV, supply and holders, the
+T-bill, daily sentiment and headlines, 7- and 30-day forecasts with bands (OUSG, BTC), risk
+scores (OUSG, BTC; USDC unscored, so the page's "not scored yet" path is drawn too) and the
+market analytics of the API's tests. Written through the store interface, like a load."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from pipelines.core.settings import LakeSettings
 from pipelines.lake.objects import open_object_store
 from pipelines.lake.paths import LakePaths
 from pipelines.serving.duckdb_store import DuckDBStore
+from tests.fixtures.market import market_rows
 from tests.fixtures.sample_data import DAY, SAMPLE_ASSETS, T0, bars
 from tests.fixtures.serving import series_rows
 
@@ -164,6 +165,8 @@ def build_store(path: Path) -> Path:
         )
         store.upsert_risk_scores(risk_rows())
         store.upsert_news(news_rows())
+        # the market analytics of the API's tests: 40 days, BTC's feed stopping (stale)
+        store.upsert_market(market_rows())
         store.refresh_aggregates()
     return path
 

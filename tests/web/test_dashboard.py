@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -155,14 +156,16 @@ def test_the_asset_page_shows_every_panel_with_its_source(as_admin: Page, site: 
     assert dict(states) == dict.fromkeys(
         ["price", "nav", "yield", "supply", "risk", "sentiment", "facts"], "ready"
     )
-    assert set(chart_series(as_admin, "nav")) == {"NAV", "Premium to NAV"}
+    assert set(chart_series(as_admin, "nav")) == {"NAV", "Price", "Premium to NAV"}
     assert set(chart_series(as_admin, "yield")) == {"7-day yield (annualised)", "3-month T-bill"}
-    # NAV accrues 5% a year in the test data.
-    assert "Yield 5.00%" in as_admin.inner_text("#yield")
+    # tests.fixtures.market: OUSG's 7-day yield is 4.5% + 0.01% a day, the T-bill 5.25%
+    assert "Yield 4.89% (nav) · T-bill 5.25% · spread -0.36%" in as_admin.inner_text("#yield")
     risk = chart_series(as_admin, "risk")["Risk score"]["data"]
     assert risk[-1] == RISK_SCORES["ousg"]
     assert "realized volatility" in as_admin.inner_text("#risk")
     assert "Cayman Islands" in as_admin.inner_text("#facts")
+    flag = as_admin.inner_text("#facts dd[data-flag='attestations']")
+    assert flag in ("yes", "no", "unknown")
     headlines = as_admin.eval_on_selector_all("#sentiment li", "ls => ls.map(l => l.dataset.id)")
     assert headlines == ["n2", "n1", "n0"]  # newest first
     for panel in ("price", "nav", "yield", "supply", "risk", "sentiment", "facts"):
@@ -188,6 +191,8 @@ def test_a_range_preset_redraws_the_panels(as_admin: Page, site: Site) -> None:
     wait_drawn(as_admin)
     assert as_admin.url.endswith("range=30")
     assert len(chart_series(as_admin, "price")["Price"]["data"]) == 30
+    # BTC's feed stopped (tests.fixtures.market): its supply is shown as stale, not current
+    assert "stale" in as_admin.inner_text("#supply [data-source]")
 
 
 def test_an_unknown_asset_says_so(admin: tuple[Page, Console], site: Site) -> None:
@@ -207,6 +212,60 @@ def test_the_search_opens_an_asset(as_admin: Page, site: Site) -> None:
     as_admin.press("#asset-search input", "Enter")
     as_admin.wait_for_url(site.url("/dashboard/assets/btc"))
     wait_drawn(as_admin)
+
+
+# --- the overview ---------------------------------------------------------------------------------
+
+
+def _table_ids(page: Page) -> list[str]:
+    return page.eval_on_selector_all("#assets tbody tr", "rs => rs.map(r => r.dataset.id)")
+
+
+def test_the_overview_draws_kpis_composition_peg_and_news(as_analyst: Page, site: Site) -> None:
+    open_drawn(as_analyst, site, "/dashboard?range=30")
+    kpis = as_analyst.eval_on_selector_all(".kpi .label", "ls => ls.map(l => l.textContent)")
+    assert kpis == [
+        "Total RWA value",
+        "Holders",
+        "Assets",
+        "Treasury yield vs T-bill",
+        "Stablecoin supply",
+    ]
+    assert "7d:" in as_analyst.inner_text("#kpis")
+    composition = chart_series(as_analyst, "composition")
+    assert set(composition) >= {"tokenized treasury", "stablecoin"}
+    assert chart_series(as_analyst, "networks")["Value by network"]["data"]
+    peg = chart_series(as_analyst, "peg")
+    assert set(peg) == {"USDC"} and len(peg["USDC"]["data"]) == 30
+    news = as_analyst.eval_on_selector_all("#news li", "ls => ls.map(l => l.dataset.id)")
+    assert news == ["n2", "n1", "n0"]
+    for panel in ("composition", "networks", "assets", "peg", "news"):
+        assert as_analyst.get_attribute(f"#{panel}", "data-state") == "ready", panel
+
+
+def test_the_assets_table_sorts_filters_and_exports_csv(as_analyst: Page, site: Site) -> None:
+    open_drawn(as_analyst, site, "/dashboard")
+    # by value, largest first (tests.fixtures.market): BTC, then USDC, then OUSG
+    assert _table_ids(as_analyst) == ["btc", "usdc", "ousg"]
+    as_analyst.click("#assets th[data-key='symbol']")
+    assert _table_ids(as_analyst) == ["btc", "ousg", "usdc"]
+    as_analyst.click("#assets th[data-key='symbol']")
+    assert _table_ids(as_analyst) == ["usdc", "ousg", "btc"]
+    # BTC's feed stopped: its row says stale
+    assert "stale" in as_analyst.inner_text("#assets tbody tr[data-id='btc']")
+    as_analyst.fill("#asset-filter", "ondo")
+    assert _table_ids(as_analyst) == ["ousg"]
+    assert as_analyst.inner_text("#asset-count") == "1 of 3 assets"
+    as_analyst.fill("#asset-filter", "")
+    as_analyst.select_option("#class-filter", "crypto")
+    assert _table_ids(as_analyst) == ["btc"]
+    with as_analyst.expect_download() as download:
+        as_analyst.click("#export-csv")
+    csv = Path(download.value.path()).read_text()
+    header, *rows = csv.strip().splitlines()
+    assert header.startswith("asset_id,symbol,name,asset_class,network")
+    assert [row.split(",")[0] for row in rows] == ["btc"]
+    assert download.value.suggested_filename.startswith("rwa-assets-")
 
 
 # --- the screener and the status page -----------------------------------------------------------

@@ -7,7 +7,6 @@
   const R = RWA;
   const assetId = document.body.dataset.asset;
   const base = "/assets/" + encodeURIComponent(assetId);
-  const DAY = 86400000;
 
   function seriesOf(rows, key) {
     return rows.filter((r) => r[key] !== null && r[key] !== undefined).map((r) => [r.ts, r[key]]);
@@ -106,16 +105,23 @@
     return null;
   }
 
-  // --- NAV, premium, yield, supply (daily on-chain metrics) ----------------------------------
+  // --- NAV, premium, yield, supply (the daily market analytics) -------------------------------
 
-  let onchainCache = null;
-  function onchain() {
-    if (!onchainCache) onchainCache = R.getJson(base + "/onchain" + R.query({ limit: R.rangeDays() + 7 }));
-    return onchainCache;
+  let marketCache = null;
+  function market() {
+    if (!marketCache) marketCache = R.getJson(base + "/market" + R.query({ limit: R.rangeDays() }));
+    return marketCache;
+  }
+
+  // "as of" of a panel: the day its newest value was observed, marked stale when it is.
+  function marketSource(parts, what, row, asOfKey) {
+    const day = row[asOfKey] || row.as_of;
+    R.source(parts, `gold market_daily: ${what} (GET ${base}/market)`, day);
+    if (row.stale) parts.source.append(R.el("span", { class: "stale", text: " · stale: the last value known, not a current one" }));
   }
 
   async function nav(parts) {
-    const rows = (await onchain()).metrics.slice(-R.rangeDays());
+    const rows = (await market()).days;
     const navs = seriesOf(rows, "nav_usd");
     if (!navs.length) return { empty: "No NAV is published for this asset (not a fund token)." };
     R.chart(parts, {
@@ -123,39 +129,25 @@
       tooltip: { trigger: "axis" },
       grid: { left: 64, right: 64, top: 36, bottom: 28 },
       xAxis: R.timeAxis(),
-      yAxis: [R.valueAxis({ name: "NAV (USD)" }), R.valueAxis({ name: "premium", axisLabel: { formatter: (v) => R.formatPercent(v, 2) } })],
+      yAxis: [R.valueAxis({ name: "USD" }), R.valueAxis({ name: "premium", axisLabel: { formatter: (v) => R.formatPercent(v, 2) } })],
       series: [
         { name: "NAV", type: "line", symbol: "none", data: navs, color: R.palette[0] },
+        { name: "Price", type: "line", symbol: "none", data: seriesOf(rows, "price_usd"), color: R.palette[2], lineStyle: { type: "dashed" } },
         { name: "Premium to NAV", type: "bar", yAxisIndex: 1, data: seriesOf(rows, "premium_to_nav"), color: R.palette[1] },
       ],
     });
     const latest = last(rows);
     parts.body.replaceChildren(
-      R.el("p", { class: "figure", text: `NAV ${R.formatUsd(latest.nav_usd, 4)} · premium ${R.formatPercent(latest.premium_to_nav)}` }),
+      R.el("p", { class: "figure", text: `NAV ${R.formatUsd(latest.nav_usd, 4)} · price ${R.formatUsd(latest.price_usd, 4)} · premium ${R.formatPercent(latest.premium_to_nav)}` }),
     );
-    R.source(parts, `gold onchain_daily: nav_usd, premium_to_nav = close / NAV - 1 (GET ${base}/onchain)`, latest.ts);
+    marketSource(parts, "nav_usd, price_usd, premium_to_nav = price / NAV - 1", latest, "nav_as_of");
     return null;
   }
 
-  // 7-day annualised yield of the NAV: (NAV_t / NAV_t-7) ^ (365 / 7) - 1.
-  function navYield(rows) {
-    const out = [];
-    for (let i = 7; i < rows.length; i++) {
-      const now = rows[i].nav_usd;
-      const before = rows[i - 7].nav_usd;
-      if (now && before && Date.parse(rows[i].ts) - Date.parse(rows[i - 7].ts) === 7 * DAY) {
-        out.push([rows[i].ts, Math.pow(now / before, 365 / 7) - 1]);
-      }
-    }
-    return out;
-  }
-
   async function yieldPanel(parts) {
-    const rows = (await onchain()).metrics;
-    const yields = navYield(rows).slice(-R.rangeDays());
-    if (!yields.length) return { empty: "No yield: the asset publishes no NAV to accrue." };
-    const bill = await R.getJson("/economic/DTB3" + R.query({ limit: R.rangeDays() }));
-    const billSeries = bill.observations.filter((o) => o.value !== null).map((o) => [o.ts, o.value / 100]);
+    const rows = (await market()).days;
+    const yields = seriesOf(rows, "yield_7d");
+    if (!yields.length) return { empty: "No 7-day yield: the asset's value does not accrue one (or it is paid as new tokens)." };
     R.chart(parts, {
       legend: { top: 0 },
       tooltip: { trigger: "axis", valueFormatter: (v) => R.formatPercent(v) },
@@ -164,21 +156,19 @@
       yAxis: R.valueAxis({ axisLabel: { formatter: (v) => R.formatPercent(v, 1) } }),
       series: [
         { name: "7-day yield (annualised)", type: "line", symbol: "none", data: yields, color: R.palette[2] },
-        { name: "3-month T-bill", type: "line", symbol: "none", step: "end", data: billSeries, color: R.palette[5] },
+        { name: "3-month T-bill", type: "line", symbol: "none", step: "end", data: seriesOf(rows, "tbill_3m"), color: R.palette[5] },
       ],
     });
-    const latestBill = last(billSeries);
-    const latestYield = last(yields);
-    const spread = latestBill ? latestYield[1] - latestBill[1] : null;
+    const latest = last(rows);
     parts.body.replaceChildren(
-      R.el("p", { class: "figure", text: `Yield ${R.formatPercent(latestYield[1])} · T-bill ${latestBill ? R.formatPercent(latestBill[1]) : "–"} · spread ${R.formatPercent(spread)}` }),
+      R.el("p", { class: "figure", text: `Yield ${R.formatPercent(latest.yield_7d)} (${latest.yield_method || "–"}) · T-bill ${R.formatPercent(latest.tbill_3m)} · spread ${R.formatPercent(latest.yield_spread)}` }),
     );
-    R.source(parts, "NAV accrual over 7 days, annualised; FRED DTB3 (GET /economic/DTB3)", latestYield[0]);
+    marketSource(parts, "yield_7d over 7 days, annualised, beside FRED DTB3 as known that day", latest, "nav_as_of");
     return null;
   }
 
   async function supply(parts) {
-    const rows = (await onchain()).metrics.slice(-R.rangeDays());
+    const rows = (await market()).days;
     const supplies = seriesOf(rows, "total_supply");
     const holders = seriesOf(rows, "holders");
     if (!supplies.length && !holders.length) return { empty: "No supply or holder data yet." };
@@ -198,9 +188,9 @@
     });
     const latest = last(rows);
     parts.body.replaceChildren(
-      R.el("p", { class: "figure", text: `Supply ${R.formatNumber(latest.total_supply)} · ${R.formatNumber(latest.holders, 0)} holders` }),
+      R.el("p", { class: "figure", text: `Supply ${R.formatNumber(latest.total_supply)} · value ${R.formatUsd(latest.value_usd)} · ${R.formatNumber(latest.holders, 1)} holders` }),
     );
-    R.source(parts, `gold onchain_daily (GET ${base}/onchain)`, latest.ts);
+    marketSource(parts, "total_supply, value_usd, holders", latest, "supply_as_of");
     return null;
   }
 
@@ -327,15 +317,35 @@
     for (const [label, value] of rows) {
       list.append(R.el("dt", { text: label }), R.el("dd", { class: value ? "" : "unknown", text: value || "unknown" }));
     }
+    const evidence = a.evidence || {};
+    const flags = R.el("dl", { class: "facts evidence" });
+    for (const [key, label] of [
+      ["attestations", "Attestations published"],
+      ["redeemable", "Redeemable with the issuer"],
+      ["transferable", "Transferable to any address"],
+      ["kyc_to_mint_redeem", "KYC to mint / redeem"],
+      ["self_custody", "Self-custody"],
+      ["cex_listed", "Listed on a CEX"],
+    ]) {
+      const value = yesNo(evidence[key]);
+      flags.append(R.el("dt", { text: label }), R.el("dd", { class: value === "unknown" ? "unknown" : "flag-" + value, "data-flag": key, text: value }));
+    }
+    const evidenceSources = (evidence.sources || []).length ? ` (sources: ${evidence.sources.join(", ")})` : "";
     const sources = R.el("ul", { class: "sources" });
     for (const url of a.sources) sources.append(R.el("li", {}, R.el("a", { href: url, rel: "noreferrer", text: url })));
-    parts.body.replaceChildren(list, a.sources.length ? sources : R.el("p", { class: "muted", text: "No source listed." }));
+    parts.body.replaceChildren(
+      list,
+      R.el("h3", { text: "Evidence flags" + evidenceSources }),
+      flags,
+      R.el("h3", { text: "Sources" }),
+      a.sources.length ? sources : R.el("p", { class: "muted", text: "No source listed." }),
+    );
     R.source(parts, `reference catalogue pipelines/reference/assets.json (GET ${base})`, null);
     return null;
   }
 
   function draw() {
-    onchainCache = null;
+    marketCache = null;
     return R.drawPanels({ price, nav, yield: yieldPanel, supply, risk, sentiment, facts });
   }
 

@@ -154,7 +154,7 @@ const RWA = (() => {
   const palette = ["#2f6db5", "#d9822b", "#3a9b6b", "#b54a5b", "#7a5bb5", "#5b8fa8", "#a8895b"];
 
   function timeAxis(extra = {}) {
-    return { type: "time", axisLine: { lineStyle: { color: "#8a94a3" } }, ...extra };
+    return { type: "time", axisLine: { lineStyle: { color: "#8a94a3" } }, axisLabel: { hideOverlap: true }, ...extra };
   }
 
   function valueAxis(extra = {}) {
@@ -284,7 +284,8 @@ const RWA = (() => {
   // A table of `rows` with `columns` [{key, label, format, numeric}], sortable by clicking a
   // header (toggling the direction), optionally filtered by `filter(row)`.
   function sortableTable(container, columns, rows, options = {}) {
-    let sortKey = options.sortKey || columns[0].key;
+    // sortKey false: the rows' own order until a header is clicked.
+    let sortKey = options.sortKey === false ? null : options.sortKey || columns[0].key;
     let descending = options.descending ?? false;
     const table = el("table", { class: "data" });
     const head = el("tr");
@@ -304,6 +305,7 @@ const RWA = (() => {
 
     function visible() {
       const kept = options.filter ? rows.filter(options.filter) : rows.slice();
+      if (sortKey === null) return kept;
       const present = kept.filter((r) => r[sortKey] !== null && r[sortKey] !== undefined);
       const missing = kept.filter((r) => r[sortKey] === null || r[sortKey] === undefined);
       present.sort((a, b) => {

@@ -22,7 +22,7 @@
       { key: "last_run", label: "Last run (commit)", format: when },
       { key: "operation", label: "Operation" },
       { key: "newest", label: "Newest data", render: (r) => R.el("span", {}, r.newest ? String(r.newest).slice(0, 19).replace("T", " ") : "–", r.stale ? R.el("span", { class: "stale", text: " stale" }) : null) },
-    ], rows, { sortKey: "layer" });
+    ], rows, { sortKey: false });
     R.source(parts, SOURCE, s.generated_at);
     return null;
   }
