@@ -8,7 +8,6 @@ shares the suite's Spark session and imports instead of paying a process start-u
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 import re
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipelines.core.settings import Settings
+from tests.fixtures.demo import demo_in_process
 from tests.fixtures.processes import free_port, running
 
 ASSETS = ["btc", "usdc", "ousg", "buidl", "paxg", "realt-4680-buckingham", "syrupusdc"]
@@ -53,34 +52,6 @@ DEMO_KEY = re.compile(r"^  export RWA_API_KEY=(rwa_\S+)$", re.MULTILINE)
 DEMO_LOGIN = re.compile(r"log in as (\S+) with\n  password (\S+)$", re.MULTILINE)
 
 
-def demo_in_process(cwd: Path) -> str:
-    """What ``rwa demo`` with the fixture's flags prints when run in ``cwd``, run in this
-    process: the settings the command line builds there (its relative paths made absolute, for
-    the JVM's working directory is not ``cwd``), no ``RWA_*`` variable read; like the command,
-    it ends with a fresh demo key."""
-    from api.accounts.cli import print_demo_key
-    from pipelines.demo import run_demo
-    from pipelines.lakehouse import Lakehouse
-
-    with pytest.MonkeyPatch.context() as env:
-        for name in [name for name in os.environ if name.startswith("RWA_")]:
-            env.delenv(name)
-        settings = Settings(
-            sim_days=DAYS,
-            sim_end=END,
-            sim_assets=ASSETS,
-            lake_root=str(cwd / "data/lake"),
-            state_dir=cwd / "data/state",
-            duckdb_path=cwd / "data/serving.duckdb",
-            ops_db_url=f"sqlite:///{cwd / 'data/ops.db'}",
-            jwt_key_file=cwd / "data/jwt.key",
-        )
-        out = io.StringIO()
-        run_demo(Lakehouse.from_settings(settings), out)
-        print_demo_key(settings, out)
-    return out.getvalue()
-
-
 @pytest.fixture(scope="module")
 def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     """`rwa demo` twice in one folder: the folder and both runs' output."""
@@ -91,7 +62,7 @@ def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]
     assert silver is not None, first
     valid, quarantined = (int(n.replace(",", "")) for n in silver.groups())
     assert valid + quarantined == len(ASSETS) * DAYS * 24  # every simulated bar is accounted for
-    second = demo_in_process(cwd)
+    second = demo_in_process(cwd, sim_days=DAYS, sim_end=END, sim_assets=ASSETS)
     assert "0 envelopes in 0 new objects" in second
     assert "0 inserted, 0 updated" in second
     return cwd, first, second
