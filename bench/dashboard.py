@@ -65,6 +65,8 @@ P95_TARGET_MS = 50.0
 @dataclass
 class PageRun:
     drawn_ms: list[float] = field(default_factory=list)
+    #: The same page opened again in the same context: scripts and styles from the cache.
+    warm_ms: list[float] = field(default_factory=list)
     static_ms: list[float] = field(default_factory=list)
     bytes: int = 0
     api_paths: set[str] = field(default_factory=set)
@@ -142,11 +144,14 @@ def measure_page(browser: Browser, base: str, path: str, run: PageRun, shot: Pat
     page.goto(base + path)
     page.wait_for_selector("body[data-drawn]", state="attached", timeout=60_000)
     run.drawn_ms.append(float(page.eval_on_selector("body", "b => b.dataset.drawn")))
-    if errors:
-        print(f"  console errors on {path}: {errors[:3]}")
-    run.bytes = max(run.bytes, sum(sizes))
     if shot is not None:
         page.screenshot(path=str(shot), full_page=True)
+    page.goto(base + path)
+    page.wait_for_selector("body[data-drawn]", state="attached", timeout=60_000)
+    run.warm_ms.append(float(page.eval_on_selector("body", "b => b.dataset.drawn")))
+    if errors:
+        print(f"  console errors on {path}: {errors[:3]}")
+    run.bytes = max(run.bytes, sum(sizes) // 2)  # two visits
     context.close()
 
 
@@ -237,22 +242,27 @@ def report(
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"\nmachine: {platform.platform()}, {os.cpu_count()} cores, load average {load}")
     print(f"runs per page: {args.runs} (fresh browser context each: no cache)\n")
-    print(
-        "| page | drawn median (ms) | drawn max (ms) | static page, same size (ms) | ratio", end=""
-    )
-    print(" | bytes |\n| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| page | drawn, no cache: median (max) ms | static page, same size (ms) | ratio", end="")
+    print(" | drawn again, cached: median (max) ms | bytes |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     pages_ok = True
     for name, run in results.items():
         drawn, static = statistics.median(run.drawn_ms), statistics.median(run.static_ms)
         pages_ok &= max(run.drawn_ms) < DRAWN_TARGET_MS
-        cells = [f"{drawn:.0f}", f"{max(run.drawn_ms):.0f}", f"{static:.0f}"]
-        print(f"| {name} | {' | '.join(cells)} | {drawn / static:.1f}x | {run.bytes:,} |")
+        warm = f"{statistics.median(run.warm_ms):.0f} ({max(run.warm_ms):.0f})"
+        cells = [
+            f"{drawn:.0f} ({max(run.drawn_ms):.0f})",
+            f"{static:.0f}",
+            f"{drawn / static:.1f}x",
+        ]
+        print(f"| {name} | {' | '.join(cells)} | {warm} | {run.bytes:,} |")
     print(f"\n| panel endpoint ({args.requests} requests each) | p50 (ms) | p95 (ms) |")
     print("| --- | ---: | ---: |")
     for path, p50, p95 in latencies:
         print(f"| `{path}` | {p50:.1f} | {p95:.1f} |")
     worst = max((p95 for _, _, p95 in latencies), default=0.0)
-    print(f"\nevery page drawn under {DRAWN_TARGET_MS:.0f} ms: {'yes' if pages_ok else 'NO'}")
+    verdict = "yes" if pages_ok else "NO"
+    print(f"\nevery page drawn under {DRAWN_TARGET_MS:.0f} ms without a cache: {verdict}")
     verdict = "yes" if worst < P95_TARGET_MS else "NO"
     print(f"worst endpoint p95: {worst:.1f} ms (target < {P95_TARGET_MS:.0f} ms): {verdict}")
 
