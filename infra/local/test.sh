@@ -22,4 +22,10 @@ fi
 export RWA_TEST_REQUIRE_SERVICES=1
 # Tiny matrices (ARIMA fits) beside Spark on 2 cores: BLAS threads only contend with each other.
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+# The suite starts dozens of Python processes (`rwa` commands, API servers, Spark's Python
+# workers, Dagster's UI), each importing much the same ~1,500 modules (Spark, Great
+# Expectations, Dagster, scipy). uv installs no bytecode, so with PYTHONDONTWRITEBYTECODE set
+# (container images often set it) every process compiled all of them from source again: the
+# full import took 47-55 s instead of 15-23 s at load 8. Let the first process write the cache.
+unset PYTHONDONTWRITEBYTECODE
 exec .venv/bin/pytest "$@"

@@ -98,6 +98,12 @@ class SparkSettings(Section):
         ge=1,
         description="spark.sql.shuffle.partitions.",
     )
+    adaptive: bool = Field(
+        validation_alias="RWA_SPARK_ADAPTIVE",
+        default=False,
+        description="spark.sql.adaptive.enabled: off on one machine (each shuffle stage would "
+        "be a job of its own, for nothing to re-plan at these sizes); on for a cluster.",
+    )
     delta_backend: DeltaBackend = Field(
         validation_alias="RWA_DELTA_BACKEND",
         default="auto",

@@ -39,6 +39,8 @@ def test_market_daily_equals_an_independent_computation(gold_lake: GoldLake) -> 
     ref.assert_columns_equal(got, want.reset_index(drop=True), list(MARKET_COLUMNS))
     # Every asset runs to the last day of the data, whatever its own last observation.
     assert set(got.groupby("asset_id")["date"].max()) == {LAST_DAY}
+    # The Transfer-log flows of gold/onchain_daily reach the market rows (on their own days).
+    assert got["minted_usd"].notna().any() and got["net_flow_usd"].notna().any()
 
 
 def test_a_weekend_carries_fridays_price_without_going_stale(rows: dict) -> None:

@@ -48,6 +48,8 @@ def test_every_time_series_is_a_hypertable_with_its_chunk_interval(
     assert rows == [
         ("asset_features", "ts", dt.timedelta(days=365)),
         ("economic_indicators", "ts", dt.timedelta(days=3650)),
+        ("market_daily", "ts", dt.timedelta(days=365)),
+        ("news_articles", "ts", dt.timedelta(days=365)),
         ("ohlcv", "ts", dt.timedelta(days=30)),
         ("ohlcv_intraday", "ts", dt.timedelta(days=1)),
         ("onchain_metrics", "ts", dt.timedelta(days=365)),
