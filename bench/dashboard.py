@@ -33,8 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -43,17 +41,13 @@ import httpx
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-VIEWPORT = {"width": 1366, "height": 900}
+# The browser tests' chromium and its flags, defined once (tests/fixtures/browser.py).
+sys.path.insert(0, str(REPO))
+# Started and stopped like the API latency benchmark's server (this folder is on sys.path).
+from api_latency import server  # noqa: E402
+
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT  # noqa: E402
+
 EMAIL = "bench-admin@example.com"
 PASSWORD = "bench-password-not-secret"
 #: Written into the (git-ignored) vendor folder of the static files for the run, then removed.
@@ -91,28 +85,6 @@ def make_admin(env: dict[str, str]) -> None:
         capture_output=True,
         input=f"{PASSWORD}\n".encode(),
     )
-
-
-@contextlib.contextmanager
-def serving(env: dict[str, str], base: str, log: Path) -> Iterator[None]:
-    command = [sys.executable, "-m", "pipelines.cli", "serve"]
-    with log.open("w") as out:
-        proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"server exited:\n{log.read_text()[-3000:]}")
-            with contextlib.suppress(OSError):
-                if urllib.request.urlopen(f"{base}/health", timeout=2).status == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"server not ready:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def logged_in(browser: Browser, base: str) -> BrowserContext:
@@ -212,8 +184,12 @@ def main() -> None:
         }
         make_admin(env)
         results: dict[str, PageRun] = {name: PageRun() for name in pages}
-        with serving(env, base, work / "server.log"), sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        serve = [sys.executable, "-m", "pipelines.cli", "serve"]
+        with (
+            server(serve, env, f"{base}/health", work / "server.log", REPO),
+            sync_playwright() as pw,
+        ):
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
                 for path in pages.values():  # a first visit warms the server's caches
                     measure_page(browser, base, path, PageRun(), None)
