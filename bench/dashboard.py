@@ -33,8 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -43,17 +41,13 @@ import httpx
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-VIEWPORT = {"width": 1366, "height": 900}
+# The browser tests' chromium and its flags, defined once (tests/fixtures/browser.py).
+sys.path.insert(0, str(REPO))
+# Started and stopped like the API latency benchmark's server (this folder is on sys.path).
+from api_latency import server  # noqa: E402
+
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT  # noqa: E402
+
 EMAIL = "bench-admin@example.com"
 PASSWORD = "bench-password-not-secret"
 #: Written into the (git-ignored) vendor folder of the static files for the run, then removed.
@@ -65,6 +59,8 @@ P95_TARGET_MS = 50.0
 @dataclass
 class PageRun:
     drawn_ms: list[float] = field(default_factory=list)
+    #: The same page opened again in the same context: scripts and styles from the cache.
+    warm_ms: list[float] = field(default_factory=list)
     static_ms: list[float] = field(default_factory=list)
     bytes: int = 0
     api_paths: set[str] = field(default_factory=set)
@@ -89,28 +85,6 @@ def make_admin(env: dict[str, str]) -> None:
         capture_output=True,
         input=f"{PASSWORD}\n".encode(),
     )
-
-
-@contextlib.contextmanager
-def serving(env: dict[str, str], base: str, log: Path) -> Iterator[None]:
-    command = [sys.executable, "-m", "pipelines.cli", "serve"]
-    with log.open("w") as out:
-        proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"server exited:\n{log.read_text()[-3000:]}")
-            with contextlib.suppress(OSError):
-                if urllib.request.urlopen(f"{base}/health", timeout=2).status == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"server not ready:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def logged_in(browser: Browser, base: str) -> BrowserContext:
@@ -142,11 +116,14 @@ def measure_page(browser: Browser, base: str, path: str, run: PageRun, shot: Pat
     page.goto(base + path)
     page.wait_for_selector("body[data-drawn]", state="attached", timeout=60_000)
     run.drawn_ms.append(float(page.eval_on_selector("body", "b => b.dataset.drawn")))
-    if errors:
-        print(f"  console errors on {path}: {errors[:3]}")
-    run.bytes = max(run.bytes, sum(sizes))
     if shot is not None:
         page.screenshot(path=str(shot), full_page=True)
+    page.goto(base + path)
+    page.wait_for_selector("body[data-drawn]", state="attached", timeout=60_000)
+    run.warm_ms.append(float(page.eval_on_selector("body", "b => b.dataset.drawn")))
+    if errors:
+        print(f"  console errors on {path}: {errors[:3]}")
+    run.bytes = max(run.bytes, sum(sizes) // 2)  # two visits
     context.close()
 
 
@@ -207,8 +184,12 @@ def main() -> None:
         }
         make_admin(env)
         results: dict[str, PageRun] = {name: PageRun() for name in pages}
-        with serving(env, base, work / "server.log"), sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        serve = [sys.executable, "-m", "pipelines.cli", "serve"]
+        with (
+            server(serve, env, f"{base}/health", work / "server.log", REPO),
+            sync_playwright() as pw,
+        ):
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
                 for path in pages.values():  # a first visit warms the server's caches
                     measure_page(browser, base, path, PageRun(), None)
@@ -237,22 +218,27 @@ def report(
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"\nmachine: {platform.platform()}, {os.cpu_count()} cores, load average {load}")
     print(f"runs per page: {args.runs} (fresh browser context each: no cache)\n")
-    print(
-        "| page | drawn median (ms) | drawn max (ms) | static page, same size (ms) | ratio", end=""
-    )
-    print(" | bytes |\n| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| page | drawn, no cache: median (max) ms | static page, same size (ms) | ratio", end="")
+    print(" | drawn again, cached: median (max) ms | bytes |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     pages_ok = True
     for name, run in results.items():
         drawn, static = statistics.median(run.drawn_ms), statistics.median(run.static_ms)
         pages_ok &= max(run.drawn_ms) < DRAWN_TARGET_MS
-        cells = [f"{drawn:.0f}", f"{max(run.drawn_ms):.0f}", f"{static:.0f}"]
-        print(f"| {name} | {' | '.join(cells)} | {drawn / static:.1f}x | {run.bytes:,} |")
+        warm = f"{statistics.median(run.warm_ms):.0f} ({max(run.warm_ms):.0f})"
+        cells = [
+            f"{drawn:.0f} ({max(run.drawn_ms):.0f})",
+            f"{static:.0f}",
+            f"{drawn / static:.1f}x",
+        ]
+        print(f"| {name} | {' | '.join(cells)} | {warm} | {run.bytes:,} |")
     print(f"\n| panel endpoint ({args.requests} requests each) | p50 (ms) | p95 (ms) |")
     print("| --- | ---: | ---: |")
     for path, p50, p95 in latencies:
         print(f"| `{path}` | {p50:.1f} | {p95:.1f} |")
     worst = max((p95 for _, _, p95 in latencies), default=0.0)
-    print(f"\nevery page drawn under {DRAWN_TARGET_MS:.0f} ms: {'yes' if pages_ok else 'NO'}")
+    verdict = "yes" if pages_ok else "NO"
+    print(f"\nevery page drawn under {DRAWN_TARGET_MS:.0f} ms without a cache: {verdict}")
     verdict = "yes" if worst < P95_TARGET_MS else "NO"
     print(f"worst endpoint p95: {worst:.1f} ms (target < {P95_TARGET_MS:.0f} ms): {verdict}")
 

@@ -124,11 +124,8 @@
     const rows = (await market()).days;
     const navs = seriesOf(rows, "nav_usd");
     if (!navs.length) return { empty: "No NAV is published for this asset (not a fund token)." };
-    R.chart(parts, {
-      legend: { top: 0 },
-      tooltip: { trigger: "axis" },
+    R.timeChart(parts, {
       grid: { left: 64, right: 64, top: 36, bottom: 28 },
-      xAxis: R.timeAxis(),
       yAxis: [R.valueAxis({ name: "USD" }), R.valueAxis({ name: "premium", axisLabel: { formatter: (v) => R.formatPercent(v, 2) } })],
       series: [
         { name: "NAV", type: "line", symbol: "none", data: navs, color: R.palette[0] },
@@ -148,11 +145,9 @@
     const rows = (await market()).days;
     const yields = seriesOf(rows, "yield_7d");
     if (!yields.length) return { empty: "No 7-day yield: the asset's value does not accrue one (or it is paid as new tokens)." };
-    R.chart(parts, {
-      legend: { top: 0 },
-      tooltip: { trigger: "axis", valueFormatter: (v) => R.formatPercent(v) },
+    R.timeChart(parts, {
       grid: { left: 64, right: 24, top: 36, bottom: 28 },
-      xAxis: R.timeAxis(),
+      tooltip: { trigger: "axis", valueFormatter: (v) => R.formatPercent(v) },
       yAxis: R.valueAxis({ axisLabel: { formatter: (v) => R.formatPercent(v, 1) } }),
       series: [
         { name: "7-day yield (annualised)", type: "line", symbol: "none", data: yields, color: R.palette[2] },
@@ -172,11 +167,8 @@
     const supplies = seriesOf(rows, "total_supply");
     const holders = seriesOf(rows, "holders");
     if (!supplies.length && !holders.length) return { empty: "No supply or holder data yet." };
-    R.chart(parts, {
-      legend: { top: 0 },
-      tooltip: { trigger: "axis" },
+    R.timeChart(parts, {
       grid: { left: 64, right: 64, top: 36, bottom: 28 },
-      xAxis: R.timeAxis(),
       yAxis: [
         R.valueAxis({ name: "supply", axisLabel: { formatter: (v) => R.formatNumber(v, 1) } }),
         R.valueAxis({ name: "holders", axisLabel: { formatter: (v) => R.formatNumber(v, 0) } }),
@@ -260,11 +252,8 @@
     ]);
     const days = answer.days;
     if (!days.length) return { empty: "No news has named this asset in the range." };
-    R.chart(parts, {
-      legend: { top: 0 },
-      tooltip: { trigger: "axis" },
+    R.timeChart(parts, {
       grid: { left: 48, right: 48, top: 36, bottom: 28 },
-      xAxis: R.timeAxis(),
       yAxis: [R.valueAxis({ min: -1, max: 1, name: "score" }), R.valueAxis({ name: "articles", minInterval: 1 })],
       series: [
         {

@@ -149,6 +149,18 @@ const RWA = (() => {
     return instance;
   }
 
+  // A chart over time: a legend on top, an axis tooltip and one time axis; `option` adds the
+  // y axes and the series (and may replace any of those).
+  function timeChart(parts, option) {
+    return chart(parts, {
+      legend: { top: 0, type: "scroll" },
+      tooltip: { trigger: "axis" },
+      grid: { left: 64, right: 64, top: 36, bottom: 28 },
+      xAxis: timeAxis(),
+      ...option,
+    });
+  }
+
   window.addEventListener("resize", () => charts.forEach((c) => c.isDisposed() || c.resize()));
 
   const palette = ["#2f6db5", "#d9822b", "#3a9b6b", "#b54a5b", "#7a5bb5", "#5b8fa8", "#a8895b"];
@@ -395,6 +407,7 @@ const RWA = (() => {
     drawPanels,
     markDrawn,
     chart,
+    timeChart,
     palette,
     timeAxis,
     valueAxis,

@@ -59,11 +59,9 @@
     const buckets = answer.buckets;
     if (!buckets.length) return { empty: "No market values served yet." };
     const groups = [...new Set(buckets.map((b) => b.group))];
-    R.chart(parts, {
-      legend: { top: 0, type: "scroll" },
-      tooltip: { trigger: "axis", valueFormatter: (v) => R.formatUsd(v) },
+    R.timeChart(parts, {
       grid: { left: 64, right: 24, top: 36, bottom: 28 },
-      xAxis: R.timeAxis(),
+      tooltip: { trigger: "axis", valueFormatter: (v) => R.formatUsd(v) },
       yAxis: R.valueAxis({ axisLabel: { formatter: (v) => R.formatUsd(v, 0) } }),
       color: R.palette,
       series: groups.map((g) => ({
@@ -166,11 +164,9 @@
     const band = (low, high, opacity) => [{ yAxis: low, itemStyle: { color: `rgba(58, 155, 107, ${opacity})` } }, { yAxis: high }];
     const series = stablecoins.map((a, i) => ({ name: a.symbol, type: "line", symbol: "none", data: answers[i].bars.map((b) => [b.ts, b.close]) }));
     series[0].markArea = { silent: true, data: [band(0.99, 1.01, 0.08), band(0.995, 1.005, 0.12)] };
-    R.chart(parts, {
-      legend: { top: 0 },
-      tooltip: { trigger: "axis", valueFormatter: (v) => R.formatUsd(v, 4) },
+    R.timeChart(parts, {
       grid: { left: 64, right: 24, top: 36, bottom: 28 },
-      xAxis: R.timeAxis(),
+      tooltip: { trigger: "axis", valueFormatter: (v) => R.formatUsd(v, 4) },
       yAxis: R.valueAxis({ min: (v) => Math.min(v.min, 0.985), max: (v) => Math.max(v.max, 1.015), axisLabel: { formatter: (v) => "$" + v.toFixed(3) } }),
       color: R.palette,
       series,

@@ -39,11 +39,9 @@
       .map((id) => ({ name: assets.get(id).symbol, type: "line", symbol: "none", data: pick(data.series.get(id)) }))
       .filter((s) => s.data.length);
     if (!series.length) return { empty: "No data for the picked assets in this range." };
-    R.chart(parts, {
-      legend: { top: 0, type: "scroll" },
-      tooltip: { trigger: "axis", valueFormatter: options.format },
+    R.timeChart(parts, {
       grid: { left: 56, right: 24, top: 36, bottom: 28 },
-      xAxis: R.timeAxis(),
+      tooltip: { trigger: "axis", valueFormatter: options.format },
       yAxis: R.valueAxis({ axisLabel: { formatter: options.format } }),
       color: R.palette,
       series,

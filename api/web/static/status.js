@@ -60,11 +60,8 @@
     const weeks = (await load()).accuracy_by_week;
     if (!weeks.length) return { empty: "No forecast has reached its target day yet: live accuracy appears a week after the first forecast." };
     const nominal = (y, label) => ({ silent: true, symbol: "none", lineStyle: { type: "dotted" }, label: { formatter: label }, data: [{ yAxis: y }] });
-    R.chart(parts, {
-      legend: { top: 0 },
-      tooltip: { trigger: "axis" },
+    R.timeChart(parts, {
       grid: { left: 56, right: 56, top: 36, bottom: 28 },
-      xAxis: R.timeAxis(),
       yAxis: [
         R.valueAxis({ min: 0, max: 1, name: "coverage", axisLabel: { formatter: (v) => R.formatPercent(v, 0) } }),
         R.valueAxis({ name: "MAE / naive", min: 0 }),
