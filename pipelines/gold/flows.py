@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import DecimalType
 
 from pipelines.ingestion.evm.logs import ZERO_ADDRESS
 
@@ -62,25 +63,43 @@ def canonical_logs(transfers: DataFrame) -> DataFrame:
     return logs.join(F.broadcast(ranges), covers & newer, "left_anti")
 
 
-def _tokens(raw: Column) -> Column:
-    return raw.cast("double") / F.pow(F.lit(10.0), F.col("decimals").cast("double"))
+def _tokens(raw: Column, decimals: Column) -> Column:
+    return raw.cast("double") / F.pow(F.lit(10.0), decimals.cast("double"))
 
 
 def daily_flows(logs: DataFrame) -> DataFrame:
-    """Transfer count and volume, minted, burned and net flow per asset-day, in tokens."""
-    tokens = _tokens(F.col("amount_raw"))
-    minted = F.sum(F.when(F.col("from_address") == ZERO_ADDRESS, tokens).otherwise(0.0))
-    burned = F.sum(F.when(F.col("to_address") == ZERO_ADDRESS, tokens).otherwise(0.0))
+    """Transfer count and volume, minted, burned and net flow per asset-day, in tokens.
+
+    Amounts are summed exactly (``decimal(38,0)``) and scaled to tokens only then: a sum of
+    doubles depends on the order rows arrive in, so a range run and day-by-day runs over the
+    same logs would differ in the last bits."""
+    amount = F.col("amount_raw")
+    nothing = F.lit(0).cast(DecimalType(38, 0))
+    decimals = F.col("decimals_")
     return (
         logs.groupBy("asset_id", "date")
         .agg(
             F.count(F.lit(1)).alias("transfer_count"),
-            F.sum(tokens).alias("transfer_volume"),
-            minted.alias("minted"),
-            burned.alias("burned"),
+            F.sum(amount).alias("volume_raw"),
+            F.sum(F.when(F.col("from_address") == ZERO_ADDRESS, amount).otherwise(nothing)).alias(
+                "minted_raw"
+            ),
+            F.sum(F.when(F.col("to_address") == ZERO_ADDRESS, amount).otherwise(nothing)).alias(
+                "burned_raw"
+            ),
+            F.max("decimals").alias("decimals_"),
             F.array_sort(F.collect_set("source")).alias("flow_sources"),
         )
-        .withColumn("net_flow", F.col("minted") - F.col("burned"))
+        .select(
+            "asset_id",
+            "date",
+            "transfer_count",
+            _tokens(F.col("volume_raw"), decimals).alias("transfer_volume"),
+            _tokens(F.col("minted_raw"), decimals).alias("minted"),
+            _tokens(F.col("burned_raw"), decimals).alias("burned"),
+            _tokens(F.col("minted_raw") - F.col("burned_raw"), decimals).alias("net_flow"),
+            "flow_sources",
+        )
     )
 
 

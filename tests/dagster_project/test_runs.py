@@ -19,6 +19,7 @@ from pipelines.core.settings import Settings, get_settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.serving import open_store
+from pipelines.silver.registry import SILVER_DATASETS
 from tests.fixtures.http_replay import ReplayServer, Reply
 from tests.fixtures.lake import assert_same_tables, lake_settings, lake_snapshot
 from tests.pipelines.silver.bronze_factory import land_lines
@@ -65,7 +66,7 @@ def test_the_whole_graph_materializes_into_timescaledb(
     assert materialized(result) == expected
     verdicts = checks(result)
     gates = {name: ok for name, ok in verdicts.items() if name.endswith(":quality_gate")}
-    assert len(gates) == 4 and all(gates.values()), verdicts
+    assert len(gates) == len(SILVER_DATASETS) and all(gates.values()), verdicts
     assert verdicts["ml/risk_scores:every_asset_scored"] is True
     assert verdicts["ml/sentiment:every_day_scored"] is True
     # March's simulated data is months old: Great Expectations' freshness warns, as it should
