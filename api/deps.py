@@ -3,6 +3,7 @@ the operational database and the authenticated caller."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from typing import Annotated, Any, TypeVar, cast
 
@@ -213,14 +214,25 @@ async def _principal(request: Request, accounts: Accounts, bearer: str | None) -
     cached = accounts.principals.get(credential)
     if cached is not None:
         return cached
-    return await run_in_threadpool(
-        credentials.resolve,
-        accounts.database.sessions,
-        accounts.issuer,
-        accounts.principals,
-        api_key=api_key,
-        token=token,
-    )
+    # One lookup per credential at a time: when a busy client's entry expires, its many
+    # requests in flight wait for that one read instead of each taking a thread and a pooled
+    # connection to read the same row.
+    in_flight = accounts.principals.in_flight
+    lookup = in_flight.get(credential)
+    if lookup is None:
+        lookup = asyncio.ensure_future(
+            run_in_threadpool(
+                credentials.resolve,
+                accounts.database.sessions,
+                accounts.issuer,
+                accounts.principals,
+                api_key=api_key,
+                token=token,
+            )
+        )
+        in_flight[credential] = lookup
+        lookup.add_done_callback(lambda _: in_flight.pop(credential, None))
+    return await asyncio.shield(lookup)
 
 
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

@@ -11,6 +11,7 @@ valid credentials are kept: a bad one is looked up every time.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
@@ -49,6 +50,9 @@ class PrincipalCache:
         self._entries: dict[bytes, _Entry] = {}
         self._generation = 0
         self._lock = threading.Lock()
+        #: Lookups under way, by credential, for the event loop of the process's server: a
+        #: request whose credential is being looked up awaits that lookup (api.deps).
+        self.in_flight: dict[str, asyncio.Future[Principal | None]] = {}
 
     @staticmethod
     def _digest(credential: str) -> bytes:
