@@ -174,6 +174,13 @@ async def get_market_breakdown(
 ) -> Response:
     """One row per group on the day: the current assets' summed stocks (value, market and
     asset value, holders), the stale assets' apart, and the day's flows; largest value first."""
+    body = await memoised_read(
+        store, ("market breakdown", by, date), lambda: _breakdown(store, by, date)
+    )
+    return json_response(body)
+
+
+def _breakdown(store: ServingStore, by: MarketGroup, date: dt.date | None) -> dict[str, Any]:
     day = _day_or_latest(store, date)
     groups: list[dict[str, Any]] = []
     if day is not None:
@@ -181,7 +188,7 @@ async def get_market_breakdown(
         groups = rows_from_arrow(MarketAggregateOut, table)
         groups.sort(key=lambda row: -(row["value_usd"] or 0.0))
     head = MarketBreakdownResponse(date=day, by=by, stale_after_days=STALE_AFTER_DAYS, groups=[])
-    return json_response(envelope(head, "groups", groups))
+    return envelope(head, "groups", groups)
 
 
 @router.get(
