@@ -50,6 +50,10 @@ def _hostile(page: dict[str, Any]) -> dict[str, Any]:
         {**good, "blockNumber": "0x1", "logIndex": "0x7"},  # no header for block 1
     ]
     broken["logs"] = [good, *variants]
+    # The good log's header again with another time (the page's first answer counts), and a
+    # header without a number (left out, not a failed batch).
+    header = next(b for b in broken["blocks"] if b["number"] == good["blockNumber"])
+    broken["blocks"] += [{**header, "timestamp": "0x1"}, {**header, "number": None}]
     return broken
 
 
@@ -89,6 +93,17 @@ def test_simulated_pages_and_hostile_logs(make_settings: MakeSettings) -> None:
     assert any(r["from_address"] == ZERO_ADDRESS for r in logs)  # mints
     assert {r["decimals"] for r in logs if r["asset_id"] == "usdc"} == {6}
     assert all(r["date"] == r["block_ts"].date() for r in rows)
+    refetched = hostile.payload["logs"][0]
+    header = next(b for b in hostile.payload["blocks"] if b["number"] == refetched["blockNumber"])
+    row = next(
+        r
+        for r in logs
+        if (r["block_number"], r["log_index"])
+        == (int(refetched["blockNumber"], 16), int(refetched["logIndex"], 16))
+        and r["contract_address"] == refetched["address"]
+    )
+    assert row["fetched_at"] == hostile.fetched_at
+    assert row["block_ts"] == dt.datetime.fromtimestamp(int(header["timestamp"], 16), dt.UTC)
     assert quarantined(settings, "transfers") == sorted(
         [
             "log is not an ERC-20 Transfer (topic0 Transfer(address,address,uint256), 3 topics)",
