@@ -193,10 +193,13 @@ class RuleTransformer(Transformer[Token, Draft]):
         return {"move": move.value, "pct": _pct(pct), "minutes": minutes}
 
     # --- conditions: (target, condition)
-    def price_clause(self, items: list[Any]) -> Draft:
+    @staticmethod
+    def _level(kind: ConditionKind, items: list[Any]) -> Draft:
         target, level = items
-        condition = {"kind": ConditionKind.PRICE, "direction": level.direction}
-        return Draft(target, condition | {"level": level.value})
+        return Draft(target, {"kind": kind, "direction": level.direction, "level": level.value})
+
+    def price_clause(self, items: list[Any]) -> Draft:
+        return self._level(ConditionKind.PRICE, items)
 
     def move_clause(self, items: list[Any]) -> Draft:
         target, change = items
@@ -227,9 +230,7 @@ class RuleTransformer(Transformer[Token, Draft]):
         return self.nav_clause([target, NavSide.EITHER, deviation])
 
     def risk_clause(self, items: list[Any]) -> Draft:
-        target, level = items
-        condition = {"kind": ConditionKind.RISK_SCORE, "direction": level.direction}
-        return Draft(target, condition | {"level": level.value})
+        return self._level(ConditionKind.RISK_SCORE, items)
 
     def sentiment_clause(self, items: list[Any]) -> Draft:
         target, level = items

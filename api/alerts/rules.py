@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -35,7 +36,7 @@ from pydantic import (
 
 from pipelines.contracts.reference import AssetClass
 from pipelines.core.errors import NotFoundError
-from pipelines.reference import get_reference_asset
+from pipelines.reference import get_reference_asset, load_assets
 
 #: Classes whose assets publish a NAV, so a premium or discount to it can be measured.
 NAV_CLASSES: frozenset[str] = frozenset(
@@ -159,22 +160,22 @@ class ForecastReturnCondition(_Strict):
     level_pct: Annotated[float, Field(ge=-100, le=1000, allow_inf_nan=False)]
 
 
-class SupplyChangeCondition(_Strict):
+class _OnchainChange(_Strict):
+    pct: Percent
+    window_days: OnchainWindowDays
+    move: Move = Move.EITHER
+
+
+class SupplyChangeCondition(_OnchainChange):
     """The on-chain total supply changed at least ``pct`` percent over ``window_days``."""
 
     kind: Literal[ConditionKind.SUPPLY_CHANGE]
-    pct: Percent
-    window_days: OnchainWindowDays
-    move: Move = Move.EITHER
 
 
-class HoldersChangeCondition(_Strict):
+class HoldersChangeCondition(_OnchainChange):
     """The number of holders changed at least ``pct`` percent over ``window_days``."""
 
     kind: Literal[ConditionKind.HOLDERS_CHANGE]
-    pct: Percent
-    window_days: OnchainWindowDays
-    move: Move = Move.EITHER
 
 
 AnyCondition = (
@@ -205,21 +206,33 @@ Condition = Annotated[
 # --- targets --------------------------------------------------------------------------------
 
 
+def asset_ids() -> list[str]:
+    """The ids of the reference data's assets: the only ``asset_id`` a rule may name."""
+    return [asset.asset_id for asset in load_assets()]
+
+
 class AssetTarget(_Strict):
     """One asset of the reference data."""
 
     kind: Literal["asset"]
-    asset_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
-        description="An asset id as listed by GET /assets, e.g. 'usdc'.", examples=["usdc"]
+    asset_id: str = Field(
+        description="An asset id as listed by GET /assets, e.g. 'usdc'.",
+        examples=["usdc"],
+        # The document lists the ids, so clients (and the fuzzing) know what is valid.
+        json_schema_extra={"enum": list[JsonValue](asset_ids())},
     )
 
     @field_validator("asset_id")
     @classmethod
     def _known(cls, value: str) -> str:
-        try:
-            return get_reference_asset(value).asset_id
-        except NotFoundError as error:
-            raise ValueError(str(error)) from None
+        if value not in asset_ids():
+            try:  # the reference data's own message names the closest ids
+                get_reference_asset(value)
+                message = f"asset ids are lower case: {value.lower()!r}"
+            except NotFoundError as error:
+                message = str(error)
+            raise ValueError(message)
+        return value
 
 
 class ClassTarget(_Strict):
@@ -260,7 +273,12 @@ class WebhookChannel(_Strict):
     type: Literal[ChannelType.WEBHOOK]
     url: Annotated[
         str,
-        StringConstraints(max_length=2048, pattern=r"^https?://[^\s/?#@]+(?:[/?#][^\s]*)?$"),
+        StringConstraints(
+            max_length=2048,
+            # No space or control character, spelt out: `\s` means more in Python than in
+            # the document's (ECMAScript) regexes.
+            pattern=r"^https?://[^\x00-\x20\x7f/?#@]+(?:[/?#][^\x00-\x20\x7f]*)?$",
+        ),
     ] = Field(examples=["https://example.com/hooks/rwa"])
 
 
@@ -320,8 +338,43 @@ def _distinct(channels: list[WebhookChannel | EmailChannel | TelegramChannel]) -
         raise ValueError("a channel is listed twice")
 
 
+def _targets_of(classes: frozenset[str]) -> dict[str, Any]:
+    """The JSON schema of the targets within ``classes``."""
+    ids = sorted(a.asset_id for a in load_assets() if a.asset_class in classes)
+    return {
+        "anyOf": [
+            {"properties": {"kind": {"const": "asset"}, "asset_id": {"enum": ids}}},
+            {
+                "properties": {
+                    "kind": {"const": "asset_class"},
+                    "asset_class": {"enum": sorted(classes)},
+                }
+            },
+        ]
+    }
+
+
+def _conditions_need_targets(schema: dict[str, Any]) -> None:
+    """The document of :class:`RuleSpec` states which targets a condition applies to (as
+    ``if``/``then``), so that what it calls valid is what the API accepts."""
+    schema["allOf"] = [
+        {
+            "if": {
+                "properties": {"condition": {"properties": {"kind": {"const": kind.value}}}},
+                "required": ["condition"],
+            },
+            "then": {"properties": {"target": _targets_of(classes)}},
+        }
+        for kind, (classes, _why) in _APPLICABLE.items()
+    ]
+
+
 class RuleSpec(_Strict):
     """What a user writes: everything of a rule but its id, owner and times."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra=_conditions_need_targets
+    )
 
     name: RuleName | None = Field(
         default=None, description="A label; default: a summary of the condition."
@@ -355,11 +408,26 @@ class RuleSpec(_Strict):
         return channels
 
 
+def _only_name_nullable(schema: dict[str, Any]) -> None:
+    """The document of :class:`RulePatch`: a field left out is unchanged, but only ``name``
+    may be null (it clears the label); null for another field is refused when the merged
+    rule is validated, so the document does not offer it."""
+    for field_name, prop in schema.get("properties", {}).items():
+        if field_name == "name" or "anyOf" not in prop:
+            continue
+        kept = [option for option in prop.pop("anyOf") if option.get("type") != "null"]
+        prop.pop("default", None)
+        if len(kept) == 1:
+            prop.update(kept[0])
+        else:  # pragma: no cover - every field but name is one type or null
+            prop["anyOf"] = kept
+
+
 class RulePatch(BaseModel):
     """A change to a rule: only the fields given are replaced (``name: null`` clears the
     label); the result is validated as a whole, like a new rule."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_only_name_nullable)
 
     name: RuleName | None = None
     target: Target | None = None
@@ -368,6 +436,16 @@ class RulePatch(BaseModel):
     cooldown_minutes: CooldownMinutes | None = None
     hold_minutes: HoldMinutes | None = None
     active: bool | None = None
+
+    @field_validator(
+        "target", "condition", "channels", "cooldown_minutes", "hold_minutes", "active"
+    )
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Defaults are not validated: this sees only a null the client sent.
+        if value is None:
+            raise ValueError("may not be null: leave the field out to keep it")
+        return value
 
 
 class Rule(RuleSpec):

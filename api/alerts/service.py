@@ -28,6 +28,11 @@ class RuleLimitError(Exception):
     """The user already owns as many rules as their tier allows."""
 
 
+class RuleConflictError(Exception):
+    """A change whose fields are valid but whose result is not a valid rule (a peg alert
+    moved onto bitcoin): it conflicts with the rule's other fields."""
+
+
 def _columns(spec: RuleSpec) -> dict[str, Any]:
     """The table's columns of a rule spec (everything but the owner and times)."""
     target = spec.target
@@ -112,15 +117,21 @@ def page(
 
 
 def update(row: AlertRule, patch: RulePatch, now: dt.datetime | None = None) -> AlertRule:
-    """Apply ``patch`` to ``row``: the merged rule is validated as a whole (raises pydantic's
-    ValidationError, its locations relative to the body). The caller commits."""
+    """Apply ``patch`` to ``row``: the merged rule is validated as a whole; raises
+    :class:`RuleConflictError` naming the field when it is not valid. The caller commits."""
     changes = patch.model_dump(mode="json", exclude_unset=True)
     merged = spec_body(row) | changes
     if "name" in changes and changes["name"] is None:
         merged["name"] = None  # cleared: the summary of the (new) condition names it
     elif "name" not in changes and _names_itself(row):
         merged["name"] = None  # an unnamed rule keeps a name that describes it
-    spec = RuleSpec.model_validate(merged)
+    try:
+        spec = RuleSpec.model_validate(merged)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        raise RuleConflictError(f"the changed rule is not valid: {where}: {message}") from None
     for column, value in _columns(spec).items():
         setattr(row, column, value)
     row.updated_at = now or utcnow()
