@@ -154,6 +154,12 @@ def delete(session: Session, user_id: int, rule_id: int) -> bool:
     return True
 
 
+def rules_of(session: Session, user_id: int) -> list[Rule]:
+    """All of a user's rules, oldest first (their data export)."""
+    query = select(AlertRule).where(AlertRule.user_id == user_id).order_by(AlertRule.id)
+    return [to_rule(row) for row in session.scalars(query)]
+
+
 def active_rules(session: Session) -> list[Rule]:
     """Every active rule of every active user: what an evaluation reads."""
     query = (

@@ -13,8 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from api.accounts.database import create_ops_engine
 from api.accounts.principal import Role
+from api.alerts.tables import AlertRule
 from api.security.tiers import MATRIX
 from tests.api.accounts.account_server import AccountServer, account_server
 from tests.fixtures.accounts import ApiCredentials, accounts_settings, provision
@@ -262,3 +265,21 @@ def test_a_parsed_sentence_is_saved_as_read_and_an_unreadable_one_is_explained(
         assert error["ctx"]["not_understood"].startswith("wobbles")
         assert error["ctx"]["example"] == "tell me if USDC drops below 0.995"
         assert _error_locations(http.post("/alerts/parse", json={"text": ""})) == [["body", "text"]]
+
+
+def test_rules_are_in_the_data_export_and_go_with_the_account(
+    server: AccountServer, ops_db_url: str, ops_workdir: Path
+) -> None:
+    leaving = provision(accounts_settings(ops_workdir, ops_db_url), Role.PROFESSIONAL)
+    with server.client(leaving.headers) as http:
+        rule = _create(http, USDC_BELOW)
+        assert http.get("/me/export").json()["alert_rules"] == [rule]
+        gone = http.request("DELETE", "/me", json={"password": leaving.password})
+        assert gone.status_code == 204
+    engine = create_ops_engine(leaving.settings.ops_db)
+    try:
+        with engine.connect() as connection:
+            owned = select(AlertRule.id).where(AlertRule.user_id == leaving.user_id)
+            assert connection.execute(owned).all() == []
+    finally:
+        engine.dispose()
