@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from api.accounts.database import create_ops_engine
+from api.accounts.database import OpsDatabase, create_ops_engine
 from api.accounts.principal import Role
+from api.accounts.tables import User
+from api.alerts import service
+from api.alerts.rules import RuleSpec
 from api.alerts.tables import AlertRule
 from api.security.tiers import MATRIX
 from tests.api.accounts.account_server import AccountServer, account_server
@@ -129,15 +133,7 @@ def test_the_tier_limits_how_many_rules_a_user_owns(
         assert "professional" in refused.json()["detail"]
         assert http.get("/alerts/rules").json()["total"] == EXPLORER_RULES
         assert http.delete(f"/alerts/rules/{ids[0]}").status_code == 204
-
-        # One place left and several creations at once: exactly one gets it.
-        def create() -> int:
-            with server.client(explorer.headers) as client:
-                return client.post("/alerts/rules", json=USDC_BELOW).status_code
-
-        with ThreadPoolExecutor(4) as pool:
-            statuses = sorted(pool.map(lambda _: create(), range(4)))
-        assert statuses == [201, 403, 403, 403]
+        _create(http, USDC_BELOW)  # a place freed is a place to take
         assert http.get("/alerts/rules").json()["total"] == EXPLORER_RULES
         for rule in http.get("/alerts/rules").json()["rules"]:
             assert http.delete(f"/alerts/rules/{rule['id']}").status_code == 204
@@ -283,3 +279,59 @@ def test_rules_are_in_the_data_export_and_go_with_the_account(
             assert connection.execute(owned).all() == []
     finally:
         engine.dispose()
+
+
+def test_evaluation_reads_the_active_rules_of_active_users(
+    server: AccountServer, ops_db_url: str, ops_workdir: Path
+) -> None:
+    inactive = provision(accounts_settings(ops_workdir, ops_db_url), Role.PROFESSIONAL)
+    with server.client() as http:
+        active = _create(http, USDC_BELOW)
+        paused = _create(http, USDC_BELOW | {"active": False})
+    with server.client(inactive.headers) as http:
+        orphan = _create(http, USDC_BELOW)
+    database = OpsDatabase.open(server.credentials.settings.ops_db)
+    try:
+        with database.sessions() as session:
+            session.execute(update(User).where(User.id == inactive.user_id).values(is_active=False))
+            session.commit()
+            ids = {rule.id for rule in service.active_rules(session)}
+    finally:
+        database.close()
+    assert active["id"] in ids and not {paused["id"], orphan["id"]} & ids
+    with server.client() as http:
+        for rule in (active, paused):
+            assert http.delete(f"/alerts/rules/{rule['id']}").status_code == 204
+
+
+def test_a_creation_waits_for_a_concurrent_one_before_counting(
+    server: AccountServer, ops_db_url: str, ops_workdir: Path
+) -> None:
+    """Two creations by one user with one place left: the second waits for the first's
+    commit (PostgreSQL: the lock on the user's row; SQLite: the write lock), then counts it
+    and is refused. Without the lock both would count only themselves and pass."""
+    user_id = provision(accounts_settings(ops_workdir, ops_db_url), Role.EXPLORER).user_id
+    spec = RuleSpec.model_validate(USDC_BELOW)
+    database = OpsDatabase.open(server.credentials.settings.ops_db)
+
+    def second() -> str:
+        with database.sessions() as session:
+            try:
+                service.create(session, user_id, spec, limit=1)
+            except service.RuleLimitError:
+                return "refused"
+            session.commit()
+            return "created"
+
+    try:
+        with database.sessions() as first, ThreadPoolExecutor(1) as pool:
+            service.create(first, user_id, spec, limit=1)  # flushed, not committed
+            outcome = pool.submit(second)
+            with pytest.raises(FuturesTimeout):
+                outcome.result(timeout=1)  # blocked behind the first creation
+            first.commit()
+            assert outcome.result(timeout=60) == "refused"
+        with database.sessions() as session:
+            assert service.count(session, user_id) == 1
+    finally:
+        database.close()
