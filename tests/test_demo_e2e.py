@@ -1,8 +1,9 @@
 """End to end, as a user runs it: `rwa demo` twice, then `rwa serve` answering over HTTP.
 
 The first demo runs as the user's command (a process of its own); the rerun, which checks that
-a second demo over the same window changes nothing, runs the same demo in this process: it
-shares the suite's Spark session and imports instead of paying a process start-up again.
+a second demo over the same window changes nothing, and the backfill of the demo's days run the
+same commands in this process: they share the suite's Spark session and imports instead of
+paying a process start-up (a JVM, Spark's first queries) again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.demo import demo_in_process
+from tests.fixtures.demo import demo_in_process, rwa_in_process
 from tests.fixtures.processes import free_port, running
 
 ASSETS = ["btc", "usdc", "ousg", "buidl", "paxg", "realt-4680-buckingham", "syrupusdc"]
@@ -162,7 +163,8 @@ def assert_daily_matches_hourly(hourly: list[dict], daily: list[dict]) -> None:
 
 
 def test_backfill_of_demo_days_reprocesses_them_and_adds_nothing(demo_dir: Path) -> None:
-    out = rwa(demo_dir, "backfill", "--first", "2026-05-29", "--last", "2026-06-01")
+    # In this process, like the demo rerun (the first demo tested the command as a process).
+    out = rwa_in_process(demo_dir, "backfill", "--first", "2026-05-29", "--last", "2026-06-01")
     assert "backfill of bronze fetched 2026-05-29..2026-06-01:" in out
     for dataset in ("prices", "onchain", "economic", "news", "transfers"):
         line = next(line for line in out.splitlines() if line.startswith(f"silver {dataset}:"))

@@ -22,6 +22,16 @@ const RWA = (() => {
     location.assign("/dashboard/login?next=" + encodeURIComponent(here));
   }
 
+  // The chart library loads async (base.html): requests go out at once, and every answer is
+  // handed on only once the library is there too, so the code that draws it can use it.
+  const chartLibrary = new Promise((resolve) => {
+    const script = document.getElementById("chart-library");
+    if (!script || window.echarts) return resolve();
+    // On an error `chart()` says the library is missing, in the panel.
+    script.addEventListener("load", resolve);
+    script.addEventListener("error", resolve);
+  });
+
   async function refreshSession() {
     // The refresh cookie is scoped to /auth: the browser sends it here only.
     const answer = await fetch("/auth/refresh", {
@@ -51,7 +61,8 @@ const RWA = (() => {
       }
       throw new ApiError(answer.status, typeof detail === "string" ? detail : JSON.stringify(detail));
     }
-    return answer.json();
+    const [data] = await Promise.all([answer.json(), chartLibrary]);
+    return data;
   }
 
   function query(params) {
