@@ -148,6 +148,9 @@ class RuleTransformer(Transformer[Token, Draft]):
     def negative_amount(self, items: list[Token]) -> float:
         return -number(items[0])
 
+    def cents(self, items: list[Token]) -> float:
+        return number(items[0]) / 100
+
     def percent(self, items: list[Token]) -> Pct:
         return Pct(number(items[0]))
 

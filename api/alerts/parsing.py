@@ -203,6 +203,15 @@ def _unreadable(text: str, error: UnexpectedInput, example: str) -> NotUnderstoo
             position,
             expected,
         )
+    if words and words[0].lower() in ("or", "and", "but"):
+        return NotUnderstoodError(
+            f"a rule watches one condition: {part!r} starts another; make one rule for each "
+            "condition",
+            part,
+            example,
+            position,
+            expected,
+        )
     return NotUnderstoodError(
         f"could not understand {part!r} (at character {position + 1}): expected "
         + (", ".join(expected) or "something else"),
