@@ -11,13 +11,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
+from api.accounts import audit
+from api.accounts.audit import ClientInfo, Outcome
 from api.accounts.principal import Role, Scope
 from api.accounts.tables import User
 from api.alerts import service
 from api.alerts.parsing import MAX_TEXT, NotUnderstoodError, ParsedRule, parse_rule
 from api.alerts.rules import Rule, RulePage, RulePatch, RuleSpec
-from api.deps import Authenticated, DbSession, Responses, account_of
+from api.deps import Authenticated, Client, DbSession, Responses, account_of
 from api.schemas import ErrorOut
 from api.security.tiers import alert_rules_denied, tier_of
 
@@ -56,6 +59,13 @@ class ParseIn(BaseModel):
     )
 
 
+def _audit(session: Session, action: str, client: ClientInfo, user: User, rule_id: int) -> None:
+    """Rules decide where data is sent (webhooks, addresses): their changes are audited."""
+    audit.record(
+        session, action, Outcome.SUCCESS, client, actor_user_id=user.id, detail={"rule_id": rule_id}
+    )
+
+
 def _not_found(rule_id: int) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no alert rule {rule_id}")
 
@@ -73,7 +83,7 @@ def _not_found(rule_id: int) -> HTTPException:
     },
     summary="Create an alert rule",
 )
-def create_rule(body: RuleSpec, session: DbSession, user: Writer) -> Rule:
+def create_rule(body: RuleSpec, session: DbSession, user: Writer, client: Client) -> Rule:
     """How many rules a user may own (active or paused) depends on the tier; see
     docs/security.md."""
     role = Role(user.role)
@@ -81,6 +91,7 @@ def create_rule(body: RuleSpec, session: DbSession, user: Writer) -> Rule:
         row = service.create(session, user.id, body, tier_of(role).alert_rules)
     except service.RuleLimitError:
         raise alert_rules_denied(role) from None
+    _audit(session, "alert_rule.create", client, user, row.id)
     session.commit()
     return service.to_rule(row)
 
@@ -104,7 +115,9 @@ def get_rule(rule_id: RuleId, session: DbSession, user: Reader) -> Rule:
 
 
 @router.patch("/rules/{rule_id}", response_model=Rule, responses=NOT_FOUND, summary="Change a rule")
-def update_rule(rule_id: RuleId, body: RulePatch, session: DbSession, user: Writer) -> Rule:
+def update_rule(
+    rule_id: RuleId, body: RulePatch, session: DbSession, user: Writer, client: Client
+) -> Rule:
     """Only the fields given change (``{"active": false}`` pauses the rule); the result must
     be a valid rule as a whole (a peg alert stays on a stablecoin), else 409."""
     row = service.get(session, user.id, rule_id)
@@ -115,6 +128,7 @@ def update_rule(rule_id: RuleId, body: RulePatch, session: DbSession, user: Writ
     except service.RuleConflictError as error:
         session.rollback()
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from None
+    _audit(session, "alert_rule.update", client, user, rule_id)
     session.commit()
     return service.to_rule(row)
 
@@ -125,9 +139,10 @@ def update_rule(rule_id: RuleId, body: RulePatch, session: DbSession, user: Writ
     responses=NOT_FOUND,
     summary="Delete a rule",
 )
-def delete_rule(rule_id: RuleId, session: DbSession, user: Writer) -> Response:
+def delete_rule(rule_id: RuleId, session: DbSession, user: Writer, client: Client) -> Response:
     if not service.delete(session, user.id, rule_id):
         raise _not_found(rule_id)
+    _audit(session, "alert_rule.delete", client, user, rule_id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -90,6 +90,11 @@ def test_a_rule_is_created_read_listed_paused_changed_and_deleted(server: Accoun
             assert http.get(f"/alerts/rules/{rule_id}").status_code == 404
             assert http.delete(f"/alerts/rules/{rule_id}").status_code == 404
         assert http.get("/alerts/rules").json()["total"] == 0
+        # Where a user's data may be sent is security-relevant: every change is audited.
+        export = http.get("/me/export").json()["audit_log"]
+        ours = [(e["action"], e["detail"]) for e in export if e["action"].startswith("alert_rule")]
+        assert ours.count(("alert_rule.create", {"rule_id": rule["id"]})) == 1
+        assert ("alert_rule.delete", {"rule_id": second["id"]}) in ours
 
 
 def test_another_users_rule_is_not_found_by_any_verb(
