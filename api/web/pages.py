@@ -115,8 +115,11 @@ def login_page(
 
 
 @router.get("", response_class=HTMLResponse)
-def overview(request: Request, principal: Viewer) -> HTMLResponse:
-    return _render(request, "overview.html", principal, page="overview")
+def overview(request: Request, principal: Viewer, store: StoreDep) -> HTMLResponse:
+    # The peg monitor's assets, in the page: their bars are asked for with the first requests
+    # instead of after the assets table has arrived (a second round trip before drawing).
+    stablecoins = " ".join(a.asset_id for a in store.list_assets(asset_class="stablecoin"))
+    return _render(request, "overview.html", principal, page="overview", stablecoins=stablecoins)
 
 
 @router.get("/assets/{asset_id}", response_class=HTMLResponse)

@@ -153,14 +153,17 @@
   }
 
   async function peg(parts) {
-    const stablecoins = (await assetsPage()).assets.filter((a) => a.asset_class === "stablecoin");
-    if (!stablecoins.length) return { empty: "No stablecoin is served." };
+    // The page lists the served stablecoins: their bars are asked for at once, beside the
+    // assets table (their symbols and latest prices).
+    const ids = (document.body.dataset.stablecoins || "").split(" ").filter(Boolean);
+    if (!ids.length) return { empty: "No stablecoin is served." };
     const days = R.rangeDays();
     const intraday = days <= 7 && R.features.has("intraday");
     const resolution = intraday ? "1h" : "1d";
-    const answers = await Promise.all(
-      stablecoins.map((a) => R.getJson(`/assets/${encodeURIComponent(a.asset_id)}/ohlcv` + R.query({ resolution, limit: intraday ? days * 24 : days }))),
-    );
+    const bars = ids.map((id) => R.getJson(`/assets/${encodeURIComponent(id)}/ohlcv` + R.query({ resolution, limit: intraday ? days * 24 : days })));
+    const [listed, answers] = await Promise.all([assetsPage(), Promise.all(bars)]);
+    const byId = new Map(listed.assets.map((a) => [a.asset_id, a]));
+    const stablecoins = ids.map((id) => byId.get(id) || { asset_id: id, symbol: id.toUpperCase(), price_usd: null });
     const band = (low, high, opacity) => [{ yAxis: low, itemStyle: { color: `rgba(58, 155, 107, ${opacity})` } }, { yAxis: high }];
     const series = stablecoins.map((a, i) => ({ name: a.symbol, type: "line", symbol: "none", data: answers[i].bars.map((b) => [b.ts, b.close]) }));
     series[0].markArea = { silent: true, data: [band(0.99, 1.01, 0.08), band(0.995, 1.005, 0.12)] };
