@@ -74,6 +74,11 @@ OPENAPI_TAGS = [
     {"name": "auth", "description": "Register, log in (with TOTP when enabled), refresh, log out."},
     {"name": "account", "description": "The signed-in account: password, export, deletion."},
     {"name": "admin", "description": "Users, tiers and the audit log (admins only)."},
+    {
+        "name": "alerts",
+        "description": "Your alert rules (price, moves, peg, NAV premium, risk, sentiment, "
+        "forecast, on-chain supply and holders), and alerts written in plain language.",
+    },
 ]
 
 

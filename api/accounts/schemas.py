@@ -123,6 +123,9 @@ class ExportOut(BaseModel):
     api_keys: list[dict[str, Any]]
     sessions: list[dict[str, Any]]
     audit_log: list[dict[str, Any]]
+    alert_rules: list[dict[str, Any]] = Field(
+        default_factory=list, description="The account's alert rules, as /alerts/rules shows them."
+    )
 
 
 # --- API keys and TOTP 2FA (api.routes.keys, api.routes.two_factor) ------------------------

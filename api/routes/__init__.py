@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from api.routes import (
     admin,
+    alerts,
     assets,
     auth,
     economic,
@@ -45,6 +46,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     two_factor.router,
     admin.router,
     pipeline.router,
+    alerts.router,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)
@@ -57,6 +59,7 @@ ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (
     two_factor.router,
     admin.router,
     pipeline.router,
+    alerts.router,
 )
 
 __all__ = ["ACCOUNT_ROUTERS", "PUBLIC_ROUTERS", "ROUTERS"]

@@ -16,6 +16,7 @@ from api.accounts.schemas import (
     UserOut,
 )
 from api.accounts.tables import User
+from api.alerts import service as alert_rules
 from api.deps import (
     BAD_REQUEST,
     FORBIDDEN,
@@ -71,11 +72,13 @@ def change_password(
 
 @router.get("/export", response_model=ExportOut, summary="All data of the account, as JSON")
 def export(session: DbSession, principal: Authenticated, client: Client) -> ExportOut:
-    """The account, its API keys, sessions and audit entries; never a secret or hash."""
+    """The account, its API keys, sessions, audit entries and alert rules; never a secret or
+    hash."""
     user = _account(session, principal, Scope.MANAGE_ACCOUNT)
     audit.record(session, "account.export", Outcome.SUCCESS, client, actor_user_id=user.id)
     session.commit()
-    return ExportOut.model_validate(users.export(session, user))
+    rules = [rule.model_dump(mode="json") for rule in alert_rules.rules_of(session, user.id)]
+    return ExportOut.model_validate(users.export(session, user) | {"alert_rules": rules})
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT, summary="Delete the account")

@@ -48,6 +48,8 @@ class Tier:
     features: frozenset[Feature]
     #: Most rows one request may ask for (``limit``); None = the endpoint's own maximum.
     max_rows: int | None
+    #: Most alert rules a user may own, active or paused (None: unlimited).
+    alert_rules: int | None
 
 
 _PAID = frozenset(Feature)
@@ -55,15 +57,42 @@ _PAID = frozenset(Feature)
 #: The matrix. Explorer's row cap is above every endpoint's default ``limit``, so a request
 #: that leaves ``limit`` alone is never refused for size.
 MATRIX: Mapping[Role, Tier] = {
-    Role.EXPLORER: Tier(requests_per_minute=100, features=frozenset(), max_rows=5000),
-    Role.PROFESSIONAL: Tier(requests_per_minute=500, features=_PAID, max_rows=None),
-    Role.ENTERPRISE: Tier(requests_per_minute=None, features=_PAID, max_rows=None),
-    Role.ADMIN: Tier(requests_per_minute=None, features=_PAID, max_rows=None),
+    Role.EXPLORER: Tier(
+        requests_per_minute=100, features=frozenset(), max_rows=5000, alert_rules=5
+    ),
+    Role.PROFESSIONAL: Tier(
+        requests_per_minute=500, features=_PAID, max_rows=None, alert_rules=100
+    ),
+    Role.ENTERPRISE: Tier(
+        requests_per_minute=None, features=_PAID, max_rows=None, alert_rules=1000
+    ),
+    Role.ADMIN: Tier(requests_per_minute=None, features=_PAID, max_rows=None, alert_rules=None),
 }
 
 
 def tier_of(role: Role) -> Tier:
     return MATRIX[role]
+
+
+def next_tier_for_alert_rules(role: Role) -> Role | None:
+    """The first tier above ``role`` that may own more alert rules (None: none does)."""
+    own = MATRIX[role].alert_rules
+    for higher in TIER_ORDER[TIER_ORDER.index(role) + 1 :]:
+        cap = MATRIX[higher].alert_rules
+        if own is not None and (cap is None or cap > own):
+            return higher
+    return None
+
+
+def alert_rules_denied(role: Role) -> HTTPException:
+    """The 403 of a user who owns as many alert rules as their tier allows."""
+    cap = MATRIX[role].alert_rules
+    upgrade = next_tier_for_alert_rules(role)
+    more = f"; the {upgrade.value} tier owns more" if upgrade is not None else ""
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN,
+        detail=f"the {role.value} tier owns at most {cap} alert rules: delete or reuse one{more}",
+    )
 
 
 def lowest_tier_with(feature: Feature) -> Role:

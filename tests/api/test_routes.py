@@ -71,6 +71,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "auth",
         "account",
         "admin",
+        "alerts",
     }
     assert set(spec["paths"]) == {
         "/health",
@@ -110,6 +111,9 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/admin/users/{user_id}",
         "/admin/audit",
         "/admin/pipeline",
+        "/alerts/rules",
+        "/alerts/rules/{rule_id}",
+        "/alerts/parse",
     }
     # /docs can authorise: both schemes are declared, and every data route asks for one.
     assert set(spec["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}

@@ -6,6 +6,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+# The alert tables live beside the accounts' on the same base: imported so that the metadata
+# Alembic compares holds the whole operational schema (the one import from accounts up to
+# alerts, allowed in pyproject's import contracts).
+import api.alerts.tables  # noqa: F401
 from api.accounts.tables import Base
 
 connection = context.config.attributes.get("connection")

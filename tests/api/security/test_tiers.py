@@ -60,6 +60,8 @@ def test_the_matrix_grows_with_the_tier() -> None:
     for lower, higher in itertools.pairwise(TIER_ORDER):
         assert MATRIX[lower].features <= MATRIX[higher].features
     assert all(lowest_tier_with(f) is Role.PROFESSIONAL for f in Feature)
+    # Alert rules a user may own: more with each tier, unlimited for admins.
+    assert [MATRIX[r].alert_rules for r in TIER_ORDER] == [5, 100, 1000, None]
 
 
 @pytest.mark.parametrize("resolution", ["1m", "5m", "1h", None])
