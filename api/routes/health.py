@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import State
 
 from api.deps import StoreDep
 from api.schemas import HealthOut
@@ -20,14 +22,29 @@ CHECK_SECONDS = 1.0
 
 
 async def _store_health(request: Request, store: ServingStore) -> StoreHealth:
-    """The store's health as checked within the last :data:`CHECK_SECONDS` (by this process)."""
-    last: tuple[float, StoreHealth] | None = getattr(request.app.state, "store_health", None)
-    now = time.monotonic()
-    if last is not None and now - last[0] < CHECK_SECONDS:
+    """The store's health as checked within the last :data:`CHECK_SECONDS` (by this process).
+    One check at a time: the requests that find the last answer expired all await the same
+    check (each starting its own made every second a burst of thread hand-offs and queries)."""
+    state = request.app.state
+    last: tuple[float, StoreHealth] | None = getattr(state, "store_health", None)
+    if last is not None and time.monotonic() - last[0] < CHECK_SECONDS:
         return last[1]
-    result = await run_in_threadpool(store.health)
-    request.app.state.store_health = (now, result)
-    return result
+    check: asyncio.Future[StoreHealth] | None = getattr(state, "store_health_check", None)
+    if check is None:
+        check = asyncio.ensure_future(_check_store(state, store))
+        state.store_health_check = check
+    # Shielded: a client that hangs up must not cancel the check the others await.
+    return await asyncio.shield(check)
+
+
+async def _check_store(state: State, store: ServingStore) -> StoreHealth:
+    started = time.monotonic()
+    try:
+        result = await run_in_threadpool(store.health)
+        state.store_health = (started, result)
+        return result
+    finally:
+        state.store_health_check = None
 
 
 @router.get(

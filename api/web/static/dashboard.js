@@ -152,7 +152,10 @@ const RWA = (() => {
       throw new Error("the chart library is missing (run bash infra/local/install.sh)");
     }
     parts.chartBox.hidden = false;
-    const instance = echarts.getInstanceByDom(parts.chartBox) || echarts.init(parts.chartBox);
+    // SVG, not canvas: in a browser drawing without a GPU, the asset page was drawn in
+    // 0.8-0.9 s instead of 1.0-1.2 s (docs/benchmarks.md, "Dashboard pages").
+    const instance =
+      echarts.getInstanceByDom(parts.chartBox) || echarts.init(parts.chartBox, null, { renderer: "svg" });
     // No animation: a chart is complete as soon as it is set, which is what a reader (and the
     // drawn-time benchmark) waits for.
     instance.setOption({ animation: false, textStyle: { fontFamily: "inherit" }, ...option }, true);

@@ -2,7 +2,8 @@
 // use, bundled by infra/local/web.sh (esbuild) into api/web/static/vendor/echarts.min.js. Half
 // the size of the full build, and less to compile and run before the first chart of a page
 // (docs/benchmarks.md, "Dashboard"). An option naming a component that is not registered here
-// is silently not drawn: add it here when a page starts using one.
+// is silently not drawn: add it here when a page starts using one. Only the SVG renderer: the
+// pages draw with it (api/web/static/dashboard.js).
 import * as echarts from "echarts/core";
 import { BarChart, CandlestickChart, LineChart, PieChart } from "echarts/charts";
 import {
@@ -15,7 +16,7 @@ import {
   TitleComponent,
   TooltipComponent,
 } from "echarts/components";
-import { CanvasRenderer } from "echarts/renderers";
+import { SVGRenderer } from "echarts/renderers";
 
 echarts.use([
   BarChart,
@@ -30,6 +31,6 @@ echarts.use([
   MarkPointComponent,
   TitleComponent,
   TooltipComponent,
-  CanvasRenderer,
+  SVGRenderer,
 ]);
 window.echarts = echarts;
