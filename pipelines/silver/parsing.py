@@ -52,8 +52,6 @@ ENVELOPE_TEXT_FIELDS = (
     "ingest_id",
     "schema_version",
 )
-#: Columns of a line its records need (besides the parser's declared request parameters).
-_KEPT_PER_RECORD = ("source", "endpoint", "fetched_at", "ingest_id", "bronze_file")
 #: Fields a usable envelope must have (``dataset`` and ``endpoint`` are implied by the route).
 REQUIRED_ENVELOPE_FIELDS = ("source", "ingest_id", "fetched_at", "payload")
 CORRUPT = "_corrupt_record"
@@ -156,13 +154,8 @@ def _parsed_branch(lines: DataFrame, parser: PayloadParser, spec: DatasetSpec) -
     prepared = parsed.withColumn("_prepared", parser.prepare(F.col("payload")))
     line_problem = _line_problem(parser, F.col("_prepared"))
     exploded = prepared.select(
-        *_KEPT_PER_RECORD,
-        *(param_column(name) for name in parser.params),
+        "*",
         line_problem.alias("_line_problem"),
-        # Only a refused line's text is kept (it is the row's ``raw``): every exploded record
-        # carries what is selected here, and a page's whole line and parsed payload copied
-        # into each of its 200 records made the transfers parse 3x slower.
-        F.when(line_problem.isNotNull(), F.col("value")).alias("value"),
         # explode_outer: a refused line, and a line without records, stay as one row. (A plain
         # explode would also make Spark infer a filter that parses every line twice.)
         F.posexplode_outer(F.when(line_problem.isNull(), parser.items(F.col("_prepared")))).alias(
