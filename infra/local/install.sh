@@ -16,6 +16,15 @@ command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv
 # The dashboard's chart library (npm, pinned), copied into the API's static files.
 bash infra/local/web.sh
 
+# Every install (worktrees, fresh clones) adds to uv's cache, which is never trimmed by itself:
+# it once filled the disk (70 GB) and the suite failed writing its temporary files. Below
+# 10 GB free, drop the entries no environment uses any more.
+free_kb=$(df -Pk "$HOME" | awk 'NR == 2 {print $4}')
+if [ "${free_kb:-0}" -lt $((10 * 1024 * 1024)) ]; then
+  echo "[install] under 10 GB free: pruning uv's cache"
+  uv cache prune -q || true
+fi
+
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ -f "$stamp" ]; then
   echo "[install] .venv is up to date"

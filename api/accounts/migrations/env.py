@@ -6,10 +6,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-# The alert tables live beside the accounts' on the same base: imported so that the metadata
-# Alembic compares holds the whole operational schema (the one import from accounts up to
-# alerts, allowed in pyproject's import contracts).
-import api.alerts.tables  # noqa: F401
+# The alert, notification and event tables live beside the accounts' on the same base:
+# imported so that the metadata Alembic compares holds the whole operational schema (the
+# imports from accounts up to them, allowed in pyproject's import contracts).
+import api.alerts.tables
+import api.events.tables
+import api.notifications.tables  # noqa: F401
 from api.accounts.tables import Base
 
 connection = context.config.attributes.get("connection")
