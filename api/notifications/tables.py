@@ -41,7 +41,7 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     firing_id: Mapped[int] = mapped_column(ForeignKey("alert_firings.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    #: :class:`~api.alerts.rules.ChannelKind` value: "webhook", "email" or "telegram".
+    #: :class:`~api.alerts.rules.ChannelType` value: "webhook", "email" or "telegram".
     channel: Mapped[str] = mapped_column(String(16))
     #: The webhook URL, e-mail address or Telegram chat id.
     destination: Mapped[str] = mapped_column(String(2048))
