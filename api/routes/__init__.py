@@ -13,6 +13,7 @@ from api.routes import (
     assets,
     auth,
     economic,
+    events,
     features,
     health,
     keys,
@@ -47,6 +48,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     pipeline.router,
     alerts.router,
+    events.router,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)

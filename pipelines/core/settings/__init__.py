@@ -36,7 +36,12 @@ from pipelines.core.settings.data_platform import (
     SourceSettings,
     SparkSettings,
 )
-from pipelines.core.settings.product import ApiSettings, AuthSettings, OpsDbSettings
+from pipelines.core.settings.product import (
+    ApiSettings,
+    AuthSettings,
+    EventsSettings,
+    OpsDbSettings,
+)
 
 __all__ = [
     "ENV_PREFIX",
@@ -44,6 +49,7 @@ __all__ = [
     "AuthSettings",
     "DeltaBackend",
     "Deployment",
+    "EventsSettings",
     "ForecastModel",
     "KafkaSettings",
     "LakeSettings",
@@ -91,6 +97,7 @@ class Settings(BaseModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     ops_db: OpsDbSettings = Field(default_factory=OpsDbSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
 
     @model_validator(mode="before")
     @classmethod
