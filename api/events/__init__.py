@@ -3,4 +3,9 @@ pushes to its WebSocket and Server-Sent Events clients.
 
 * :mod:`api.events.tables` — the ``events`` table: the durable channel of the embedded
   default (the operational database); its ids are the cursor each API worker reads from.
+* :mod:`api.events.bus` — :class:`~api.events.bus.EventType`, the message schema
+  ``{type, ts, payload}`` and :func:`~api.events.bus.publish` (in the caller's transaction;
+  ``NOTIFY`` at commit on PostgreSQL).
+* :mod:`api.events.prices` — ``price_update`` events for the assets whose latest bar a
+  serving load changed (called by the after-load hook).
 """

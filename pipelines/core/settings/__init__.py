@@ -36,6 +36,7 @@ from pipelines.core.settings.data_platform import (
     SourceSettings,
     SparkSettings,
 )
+from pipelines.core.settings.notifications import NotificationSettings
 from pipelines.core.settings.product import ApiSettings, AuthSettings, OpsDbSettings
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "LakeSettings",
     "MaintenanceSettings",
     "ModelSettings",
+    "NotificationSettings",
     "OpsDbSettings",
     "OrchestrationSettings",
     "QualitySettings",
@@ -91,6 +93,7 @@ class Settings(BaseModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     ops_db: OpsDbSettings = Field(default_factory=OpsDbSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
     @model_validator(mode="before")
     @classmethod
