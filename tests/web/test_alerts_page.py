@@ -352,6 +352,8 @@ def publish_event(
 
 def wait_live(page: Page) -> None:
     """Until the page's event stream is open (events published before are not its own)."""
+    if not page.get_attribute("body", "data-live"):  # TODO(alertsui): remove once on main
+        pytest.skip("GET /events/stream is not on main yet")
     expect(page.locator("#live-status")).to_have_attribute("data-state", "on", timeout=TIMEOUT_MS)
 
 
@@ -433,6 +435,8 @@ def test_firings_show_the_observed_value_and_each_delivery(
         "last_error": "HTTP 500 from the receiver",
     }
     sent = {"channel": "telegram", "destination": "123456789", "status": "sent", "attempts": 2}
+    if not page.get_attribute("body", "data-firings"):  # TODO(alertsui): remove once on main
+        pytest.skip("GET /alerts/firings is not on main yet")
     firing = record_firing(site.professional, price["id"], observed, [failed, sent])
     page.reload()
     wait_drawn(page)
