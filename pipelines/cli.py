@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from api.accounts.cli import add_account_commands
+from api.alerts.cli import add_alert_commands
 from pipelines.core.errors import ConfigurationError, RwaError
 from pipelines.core.settings import Settings
 
@@ -517,6 +518,7 @@ def _add_admin_commands(add: AddCommand) -> None:
     db = add("db", _cmd_db_migrate, "serving-store and operational-database administration")
     db.add_argument("action", choices=["migrate"], help="migrate: create/upgrade both schemas")
     add_account_commands(add)
+    add_alert_commands(add)
 
 
 def _settings_for(args: argparse.Namespace) -> Settings:
