@@ -206,6 +206,16 @@ Condition = Annotated[
 # --- targets --------------------------------------------------------------------------------
 
 
+#: The validation context of rules read back from storage: an asset the reference data no
+#: longer lists (a release dropped it) does not make the user's stored rule unreadable; the
+#: rule still lists and can be deleted, and evaluation skips it.
+STORED: dict[str, bool] = {"stored": True}
+
+
+def _is_stored(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get("stored"))
+
+
 def asset_ids() -> list[str]:
     """The ids of the reference data's assets: the only ``asset_id`` a rule may name."""
     return [asset.asset_id for asset in load_assets()]
@@ -224,8 +234,8 @@ class AssetTarget(_Strict):
 
     @field_validator("asset_id")
     @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in asset_ids():
+    def _known(cls, value: str, info: ValidationInfo) -> str:
+        if value not in asset_ids() and not _is_stored(info):
             try:  # the reference data's own message names the closest ids
                 get_reference_asset(value)
                 message = f"asset ids are lower case: {value.lower()!r}"
@@ -233,6 +243,11 @@ class AssetTarget(_Strict):
                 message = str(error)
             raise ValueError(message)
         return value
+
+
+def is_listed(target: AssetTarget) -> bool:
+    """Whether the reference data still lists the target's asset (see :data:`STORED`)."""
+    return target.asset_id in asset_ids()
 
 
 class ClassTarget(_Strict):
@@ -396,7 +411,10 @@ class RuleSpec(_Strict):
     @field_validator("condition")
     @classmethod
     def _condition_fits_target(cls, condition: AnyCondition, info: ValidationInfo) -> AnyCondition:
-        _applicable(condition.kind, info.data.get("target"))
+        target = info.data.get("target")
+        if _is_stored(info) and isinstance(target, AssetTarget) and not is_listed(target):
+            return condition  # checked when it was saved; the asset has gone since
+        _applicable(condition.kind, target)
         return condition
 
     @field_validator("channels")

@@ -17,7 +17,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.accounts.tables import User, utcnow
-from api.alerts.rules import AssetTarget, ClassTarget, Rule, RulePatch, RuleSpec, describe
+from api.alerts.rules import (
+    STORED,
+    AssetTarget,
+    ClassTarget,
+    Rule,
+    RulePatch,
+    RuleSpec,
+    describe,
+)
 from api.alerts.tables import AlertRule
 
 #: Longest stored name (the column's length).
@@ -72,7 +80,8 @@ def spec_body(row: AlertRule) -> dict[str, Any]:
 def to_rule(row: AlertRule) -> Rule:
     """The typed rule of a row (validated again: what evaluation and the API read)."""
     times = {"created_at": row.created_at, "updated_at": row.updated_at}
-    return Rule.model_validate(spec_body(row) | {"id": row.id, "user_id": row.user_id} | times)
+    body = spec_body(row) | {"id": row.id, "user_id": row.user_id} | times
+    return Rule.model_validate(body, context=STORED)
 
 
 def count(session: Session, user_id: int) -> int:

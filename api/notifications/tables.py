@@ -56,3 +56,19 @@ class Notification(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class WebhookSecret(Base):
+    """The key a user's webhook deliveries are signed with (Standard Webhooks ``whsec_…``).
+
+    Stored as is: HMAC needs the key itself on both sides, so it cannot be hashed like a
+    password; it reaches only its owner (``GET /alerts/webhook-secret``) and the worker.
+    """
+
+    __tablename__ = "webhook_secrets"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,4 +1,4 @@
-"""The dashboard's pages under ``/dashboard``: login, overview, asset, screener, status.
+"""The dashboard's pages under ``/dashboard``: login, overview, asset, screener, alerts, status.
 
 A page is a frame rendered on the server (who is signed in, which panels their tier may read,
 the asset's name); its panels are drawn in the browser from the API's JSON endpoints by the
@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.accounts.principal import Principal, Scope
 from api.deps import StoreDep, optionally_authenticated
-from api.security.tiers import MATRIX, Feature
+from api.security.tiers import MATRIX, Feature, tier_of
 
 WEB_ROOT = Path(__file__).resolve().parent
 STATIC_DIR = WEB_ROOT / "static"
@@ -36,6 +36,10 @@ LOGIN = f"{PREFIX}/login"
 TEMPLATES = Jinja2Templates(directory=WEB_ROOT / "templates")
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+#: The real-time stream the pages listen to (api.routes.events): price_update on the overview
+#: and the asset page, alert_triggered on the alerts page.
+EVENT_STREAM = "/events/stream"
 
 #: Tier features the scripts need to know, so a page never asks for what the tier is refused
 #: (each refusal would be a failed request in the console): name in the page -> feature.
@@ -99,6 +103,7 @@ def _render(
             "is_admin": principal is not None and principal.is_admin,
             "features": " ".join(features),
             "chart_bundle": CHART_BUNDLE.is_file(),
+            "live": _serves(request, EVENT_STREAM),
             **context,
         },
         status_code=status_code,
@@ -141,6 +146,28 @@ def asset_page(request: Request, principal: Viewer, store: StoreDep, asset_id: s
 @router.get("/screener", response_class=HTMLResponse)
 def screener(request: Request, principal: Viewer) -> HTMLResponse:
     return _render(request, "screener.html", principal, page="screener")
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, principal: Viewer) -> HTMLResponse:
+    """The reader's alert rules, the plain-language box, recent firings and their deliveries.
+    The page states the tier's number of rules, so a refusal at the limit is no surprise."""
+    limit = tier_of(principal.role).alert_rules
+    return _render(
+        request,
+        "alerts.html",
+        principal,
+        page="alerts",
+        rule_limit=limit,
+        firings=_serves(request, "/alerts/firings"),
+        deliveries=_serves(request, "/alerts/deliveries"),
+    )
+
+
+def _serves(request: Request, path: str) -> bool:
+    """Whether the app has a route at ``path``: a page asks only for what is served (a
+    request to a missing one would be an error in the console)."""
+    return any(getattr(route, "path", None) == path for route in request.app.routes)
 
 
 @router.get("/status", response_class=HTMLResponse)

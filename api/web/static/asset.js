@@ -338,6 +338,20 @@
     return R.drawPanels({ price, nav, yield: yieldPanel, supply, risk, sentiment, facts });
   }
 
+  // The live price (price_update events of this asset), under the page's title.
+  function livePrice(event) {
+    const p = event.payload;
+    if (p.asset_id !== assetId || typeof p.price !== "number") return;
+    const line = document.getElementById("live-price");
+    const change = typeof p.change_pct === "number"
+      ? R.el("span", { class: p.change_pct >= 0 ? "up" : "down", text: ` ${p.change_pct >= 0 ? "+" : ""}${p.change_pct.toFixed(2)}%` })
+      : null;
+    line.replaceChildren(`Live: ${R.formatUsd(p.price, 4)}`, change, R.el("span", { class: "muted", text: ` · bar of ${R.formatTime(p.bar_ts || event.ts)}` }));
+    line.dataset.price = String(p.price);
+    line.hidden = false;
+  }
+
   R.setupRanges(draw);
   draw();
+  R.live(["price_update"], livePrice);
 })();

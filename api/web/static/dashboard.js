@@ -43,9 +43,10 @@ const RWA = (() => {
     return answer.ok;
   }
 
-  async function getJson(path) {
-    const request = () =>
-      fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  // One request with the session's cookie, renewed once on a 401; an ApiError (with the
+  // answer's `detail`, as sent, in `.detail`) for any other failure.
+  async function call(path, init) {
+    const request = () => fetch(path, { credentials: "same-origin", ...init });
     let answer = await request();
     if (answer.status === 401 && (await refreshSession())) answer = await request();
     if (answer.status === 401) {
@@ -59,10 +60,72 @@ const RWA = (() => {
       } catch (_) {
         /* a body that is not JSON: keep the status text */
       }
-      throw new ApiError(answer.status, typeof detail === "string" ? detail : JSON.stringify(detail));
+      const error = new ApiError(answer.status, typeof detail === "string" ? detail : JSON.stringify(detail));
+      error.detail = detail;
+      throw error;
     }
+    return answer;
+  }
+
+  async function getJson(path) {
+    const answer = await call(path, { headers: { Accept: "application/json" } });
     const [data] = await Promise.all([answer.json(), chartLibrary]);
     return data;
+  }
+
+  // A write (POST, PATCH, DELETE) with a JSON body; the answer's JSON, or null (204). Cross-site
+  // requests cannot forge it: the token cookie is SameSite=Strict, and the API reads a body as
+  // JSON only when it is sent as JSON, which a form of another site cannot do
+  // (docs/security.md, "The dashboard's login").
+  async function send(method, path, body) {
+    const answer = await call(path, {
+      method,
+      headers: { Accept: "application/json", "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return answer.status === 204 ? null : answer.json();
+  }
+
+  // --- live events (Server-Sent Events, GET /events/stream) -----------------------------------
+
+  // Calls `onEvent({type, ts, payload})` for each event of `types` the server pushes, for as
+  // long as the page is open. The header's indicator (and its data-state, read by the tests)
+  // says whether the stream is connected. The browser reconnects on its own after a network
+  // error; a refused stream (an expired access token) is retried once the session is renewed.
+  function live(types, onEvent) {
+    const indicator = document.getElementById("live-status");
+    if (!indicator || !body.dataset.live) return;
+    const show = (state, text) => {
+      indicator.hidden = false;
+      indicator.dataset.state = state;
+      indicator.textContent = text;
+    };
+    const handle = (message) => {
+      let event;
+      try {
+        event = JSON.parse(message.data);
+      } catch (_) {
+        return; // a comment or keep-alive line
+      }
+      if (event && types.includes(event.type)) onEvent(event);
+    };
+    let renewals = 0;
+    const connect = () => {
+      show("connecting", "Connecting…");
+      const source = new EventSource("/events/stream" + query({ types: types.join(",") }));
+      source.addEventListener("open", () => {
+        renewals = 0;
+        show("on", "Live");
+      });
+      source.addEventListener("message", handle);
+      for (const type of types) source.addEventListener(type, handle);
+      source.addEventListener("error", async () => {
+        if (source.readyState === EventSource.CONNECTING) return show("connecting", "Reconnecting…");
+        show("off", "Not live");
+        if (renewals++ < 3 && (await refreshSession())) connect();
+      });
+    };
+    connect();
   }
 
   function query(params) {
@@ -308,7 +371,8 @@ const RWA = (() => {
   // --- tables ----------------------------------------------------------------------------------
 
   // A table of `rows` with `columns` [{key, label, format, numeric}], sortable by clicking a
-  // header (toggling the direction), optionally filtered by `filter(row)`.
+  // header (toggling the direction), optionally filtered by `filter(row)`; each row's data-id
+  // is `id(row)` (default: its asset_id).
   function sortableTable(container, columns, rows, options = {}) {
     // sortKey false: the rows' own order until a header is clicked.
     let sortKey = options.sortKey === false ? null : options.sortKey || columns[0].key;
@@ -353,7 +417,7 @@ const RWA = (() => {
       const shown = visible();
       tbody.replaceChildren(
         ...shown.map((row) => {
-          const tr = el("tr", { "data-id": row.asset_id || "" });
+          const tr = el("tr", { "data-id": options.id ? options.id(row) : row.asset_id || "" });
           for (const column of columns) {
             const value = row[column.key];
             const cell = column.render ? column.render(row) : column.format ? column.format(value) : value ?? "–";
@@ -413,6 +477,8 @@ const RWA = (() => {
     ApiError,
     features,
     getJson,
+    send,
+    live,
     query,
     el,
     panelParts,

@@ -208,10 +208,24 @@
     return R.drawPanels({ composition, networks, assets, peg, news }, [kpis()]);
   }
 
+  // Live prices (price_update events): the assets table's price follows them.
+  const PRICE_COLUMN = COLUMNS.findIndex((c) => c.key === "price_usd") + 1;
+  async function livePrice(event) {
+    const { asset_id: id, price } = event.payload;
+    if (!table || typeof price !== "number") return;
+    const row = (await assetsPage()).assets.find((a) => a.asset_id === id);
+    if (!row) return;
+    row.price_usd = price;
+    table.render();
+    const cell = document.querySelector(`#assets tr[data-id="${CSS.escape(id)}"] td:nth-child(${PRICE_COLUMN})`);
+    if (cell) cell.classList.add("flash");
+  }
+
   R.setupRanges(() => {
     // The table and its controls are built once; a range changes the charts only.
     assetRows = null;
     return R.drawPanels({ composition, peg });
   });
   draw();
+  R.live(["price_update"], livePrice);
 })();

@@ -36,6 +36,7 @@ from pipelines.core.settings.data_platform import (
     SourceSettings,
     SparkSettings,
 )
+from pipelines.core.settings.notifications import NotificationSettings
 from pipelines.core.settings.product import (
     ApiSettings,
     AuthSettings,
@@ -55,6 +56,7 @@ __all__ = [
     "LakeSettings",
     "MaintenanceSettings",
     "ModelSettings",
+    "NotificationSettings",
     "OpsDbSettings",
     "OrchestrationSettings",
     "QualitySettings",
@@ -97,6 +99,7 @@ class Settings(BaseModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     ops_db: OpsDbSettings = Field(default_factory=OpsDbSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
 
     @model_validator(mode="before")

@@ -340,3 +340,31 @@ def test_a_creation_waits_for_a_concurrent_one_before_counting(
             assert service.count(session, user_id) == 1
     finally:
         database.close()
+
+
+def test_a_rule_whose_asset_left_the_reference_data_still_lists_and_deletes(
+    server: AccountServer,
+) -> None:
+    """A release may drop an asset that stored rules name: they stay readable (not a 500),
+    evaluation skips them, and their owner can delete them."""
+    with server.client() as http:
+        rule = _create(
+            http, USDC_BELOW | {"condition": {"kind": "peg_deviation", "threshold_bps": 50}}
+        )
+    database = OpsDatabase.open(server.credentials.settings.ops_db)
+    try:
+        with database.sessions() as session:
+            gone = update(AlertRule).where(AlertRule.id == rule["id"]).values(asset_id="gone-coin")
+            session.execute(gone)
+            session.commit()
+    finally:
+        database.close()
+    with server.client() as http:
+        listed = http.get(f"/alerts/rules/{rule['id']}")
+        assert listed.status_code == 200, listed.text
+        assert listed.json()["target"] == {"kind": "asset", "asset_id": "gone-coin"}
+        assert rule["id"] in [r["id"] for r in http.get("/alerts/rules").json()["rules"]]
+        # A change re-validates the whole rule: the gone asset is named, not a 500.
+        changed = http.patch(f"/alerts/rules/{rule['id']}", json={"active": False})
+        assert changed.status_code == 409 and "gone-coin" in changed.text
+        assert http.delete(f"/alerts/rules/{rule['id']}").status_code == 204

@@ -1,0 +1,64 @@
+"""``rwa alerts …``: the alerts worker, registered into ``rwa`` by :mod:`pipelines.cli`.
+
+Heavy imports (SQLAlchemy, httpx) happen when a command runs, so ``rwa --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+Handler = Callable[[Any, argparse.Namespace], int]
+AddCommand = Callable[[str, Handler, str], argparse.ArgumentParser]
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
+
+
+def _cmd_run(lakehouse: Any, args: argparse.Namespace) -> int:
+    from api.accounts.database import OpsDatabase
+    from api.accounts.migrate import upgrade
+    from api.alerts.worker import run_loop, stop_on_signals
+    from api.notifications.delivery import DeliveryStep
+
+    settings = lakehouse.settings
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    database = OpsDatabase.open(settings.ops_db)
+    upgrade(database.engine)
+    delivery = DeliveryStep.open(database.sessions, settings.notifications)
+    stop = threading.Event()
+    interval = args.interval or settings.notifications.poll_seconds
+    try:
+        with stop_on_signals(stop):
+            run_loop([delivery], stop, interval, once=args.once)
+    finally:
+        delivery.close()
+        database.close()
+    return 0
+
+
+def add_alert_commands(add: AddCommand) -> None:
+    alerts = add("alerts", _cmd_run, "alert rules at work: the worker that delivers notifications")
+    actions = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = actions.add_parser(
+        "run",
+        help="deliver due notifications (webhook, e-mail, Telegram) until SIGTERM",
+        description="Claim due notifications from the outbox, deliver them with retries, "
+        "and repeat; SIGTERM or Ctrl-C stops after the sends in flight are recorded.",
+    )
+    run.set_defaults(handler=_cmd_run)
+    run.add_argument(
+        "--once", action="store_true", help="stop when nothing is due instead of waiting"
+    )
+    run.add_argument(
+        "--interval",
+        type=_positive,
+        help="seconds to wait when nothing is due (RWA_ALERTS_POLL_SECONDS)",
+    )
