@@ -1,5 +1,6 @@
-"""``/ws`` and ``/events/stream`` against a real uvicorn, once per operational database
-(SQLite: the worker polls; PostgreSQL: LISTEN/NOTIFY wakes it): credentials refused or
+"""``/ws`` and ``/events/stream`` against a real uvicorn on a SQLite operational database
+(the worker polls; LISTEN/NOTIFY on PostgreSQL is what test_two_workers.py runs on, to keep
+the suite's time): credentials refused or
 accepted in each documented place, subscriptions, another user's alert never delivered, the
 tier gate on intraday prices, bad messages answered, a slow client dropped with a reason while
 a fast one keeps receiving, and SSE resuming after ``Last-Event-ID``."""
@@ -58,6 +59,11 @@ def _api_key(credentials: ApiCredentials, scopes: set[Scope]) -> str:
     finally:
         accounts.close()
     return raw
+
+
+@pytest.fixture(scope="module")
+def ops_db_url(ops_workdir: Path) -> str:
+    return f"sqlite:///{ops_workdir / 'ops.db'}"
 
 
 @pytest.fixture(scope="module")
