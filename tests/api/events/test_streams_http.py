@@ -49,16 +49,29 @@ class Server:
     alice_key: str
 
 
-def _api_key(credentials: ApiCredentials, scopes: set[Scope]) -> str:
+OPERATOR = keys.Change(ClientInfo(address=None, user_agent=None), actor_user_id=None)
+
+
+def _api_key(credentials: ApiCredentials, scopes: set[Scope]) -> tuple[int, str]:
+    """A new key of ``credentials``' user: its id and raw value."""
     accounts = open_accounts(credentials.settings)
     try:
         with accounts.database.sessions() as session:
-            change = keys.Change(ClientInfo(address=None, user_agent=None), actor_user_id=None)
-            _, raw = keys.create(session, credentials.user_id, "push", scopes, change)
+            row, raw = keys.create(session, credentials.user_id, "push", scopes, OPERATOR)
             session.commit()
     finally:
         accounts.close()
-    return raw
+    return row.id, raw
+
+
+def _revoke(credentials: ApiCredentials, key_id: int) -> None:
+    accounts = open_accounts(credentials.settings)
+    try:
+        with accounts.database.sessions() as session:
+            keys.revoke(session, credentials.user_id, key_id, OPERATOR)
+            session.commit()
+    finally:
+        accounts.close()
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +88,10 @@ def server(ops_db_url: str, ops_workdir: Path) -> Iterator[Server]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("RWA_EVENTS_CLIENT_QUEUE", str(CLIENT_QUEUE))
         env.setenv("RWA_EVENTS_HEARTBEAT_SECONDS", str(HEARTBEAT_SECONDS))
+        # Every credential looked up afresh, so a revocation shows at the next heartbeat.
+        env.setenv("RWA_AUTH_CACHE_SECONDS", "0")
         with running_server(serving, ops_workdir, alice) as url:
-            key = _api_key(alice, {Scope.READ_DATA})
+            _, key = _api_key(alice, {Scope.READ_DATA})
             yield Server(url, ops_db_url, ops_workdir / "server.log", alice, bob, key)
 
 
@@ -110,10 +125,32 @@ def test_a_handshake_without_valid_credentials_is_closed_4401(
 
 
 def test_a_key_without_read_data_is_closed_4403(server: Server) -> None:
-    key = _api_key(server.alice, {Scope.MANAGE_ACCOUNT})
+    _, key = _api_key(server.alice, {Scope.MANAGE_ACCOUNT})
     with ws_client(server.url, headers={"X-API-Key": key}) as client:
         closed = _close_of(client)
     assert _closed_with(4403, closed), closed
+
+
+def test_the_login_cookie_is_taken_from_the_apis_own_pages_only(server: Server) -> None:
+    cookie = {"Cookie": f"rwa_access={server.alice.access_token}"}
+    own_origin = {"Origin": server.url, **cookie}
+    with ws_client(server.url, headers=own_origin) as client:
+        assert next_event(client)["type"] == "subscriptions"
+    # A page of another site cannot ride on the cookie (cross-site WebSocket hijacking).
+    with ws_client(server.url, headers={"Origin": "https://evil.example", **cookie}) as client:
+        closed = _close_of(client)
+    assert _closed_with(4401, closed), closed
+
+
+def test_a_revoked_key_ends_the_session_at_the_next_heartbeat(server: Server) -> None:
+    key_id, key = _api_key(server.alice, {Scope.READ_DATA})
+    with ws_client(server.url, headers={"X-API-Key": key}) as client:
+        assert next_event(client)["type"] == "subscriptions"
+        _revoke(server.alice, key_id)
+        closed = _close_of(client)
+    assert _closed_with(4401, closed), closed
+    assert closed.rcvd is not None
+    assert closed.rcvd.reason == "credentials expired or revoked"
 
 
 def test_alerts_reach_their_owner_only_and_intraday_prices_paid_tiers_only(
