@@ -5,8 +5,9 @@ Each event is sent as ``id: <event id>``, ``event: <type>`` and ``data: {type, t
 a comment line keeps an idle stream open every ``heartbeat_seconds``. A client that
 reconnects with ``Last-Event-ID`` (``EventSource`` does so by itself) first receives what it
 missed since that event, as long as the channel still holds it (the retention period). The
-stream ends after ``max_seconds`` (the client reconnects and resumes), and when the hub drops
-a slow client, after an ``event: error`` saying why (when the client still reads).
+stream ends after ``max_seconds`` (the client reconnects and resumes); it ends after an
+``event: error`` saying why when the hub drops a slow client (if it still reads) and when the
+caller's credential expired or was revoked (checked at every heartbeat).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class EventStreamResponse(Response):
         subscriber: Subscriber,
         backlog: Callable[[], Awaitable[list[Delivery]]],
         max_seconds: float,
+        still_valid: Callable[[], Awaitable[bool]],
     ) -> None:
         super().__init__(
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
@@ -57,6 +59,10 @@ class EventStreamResponse(Response):
         self.subscriber = subscriber
         self.backlog = backlog
         self.max_seconds = max_seconds
+        #: Asked at every heartbeat: whether the caller's credential still holds.
+        self.still_valid = still_valid
+        #: Why the stream ended early (sent as an ``error`` event), if it did.
+        self.reason: str | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -89,9 +95,10 @@ class EventStreamResponse(Response):
         for outcome in outcomes:
             if isinstance(outcome, Exception) and not isinstance(outcome, OSError):
                 logger.error("event stream failed", exc_info=outcome)
-        if self.subscriber.dropped is None:
+        reason = self.subscriber.dropped or self.reason
+        if reason is None:
             return b""
-        error = clients.control("error", {"detail": self.subscriber.dropped})
+        error = clients.control("error", {"detail": reason})
         return f"event: error\ndata: {error}\n\n".encode()
 
     async def _stream(self, send: Send) -> None:
@@ -101,20 +108,23 @@ class EventStreamResponse(Response):
         await body(f"retry: {RETRY_MS}\n\n".encode())
         for delivery in await self.backlog():
             await body(frame(delivery))
-        async for chunk in _live(self.subscriber, self.hub.settings.heartbeat_seconds):
+        async for chunk in self._live():
             await body(chunk)
 
-
-async def _live(subscriber: Subscriber, heartbeat: float) -> AsyncIterator[bytes]:
-    while True:
-        try:
-            delivery = await asyncio.wait_for(subscriber.next(), heartbeat)
-        except TimeoutError:
-            yield b": heartbeat\n\n"
-            continue
-        if delivery is None:
-            return
-        yield frame(delivery)
+    async def _live(self) -> AsyncIterator[bytes]:
+        heartbeat = self.hub.settings.heartbeat_seconds
+        while True:
+            try:
+                delivery = await asyncio.wait_for(self.subscriber.next(), heartbeat)
+            except TimeoutError:
+                if not await self.still_valid():
+                    self.reason = "credentials expired or revoked"
+                    return
+                yield b": heartbeat\n\n"
+                continue
+            if delivery is None:
+                return
+            yield frame(delivery)
 
 
 async def _disconnected(receive: Receive) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from api.accounts.principal import Scope
 from api.accounts.service import Accounts
@@ -103,9 +103,8 @@ class _Session:
         finally:
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                    await task
+            # A send to a client that left raises; the session is over either way.
+            await asyncio.gather(*tasks, return_exceptions=True)
         close = next(
             (t.result() for t in done if not t.cancelled() and t.exception() is None), None
         )

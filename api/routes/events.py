@@ -107,4 +107,10 @@ async def event_stream(
             return []
         return await run_in_threadpool(hub.backlog, principal, chosen, last_event_id, upto)
 
-    return sse.EventStreamResponse(hub, subscriber, backlog, max_seconds)
+    accounts = request.app.state.accounts
+    credential = clients.presented(request)
+
+    async def still_valid() -> bool:
+        return await clients.principal_of(accounts, credential) is not None
+
+    return sse.EventStreamResponse(hub, subscriber, backlog, max_seconds, still_valid)

@@ -151,6 +151,14 @@ def test_a_revoked_key_ends_the_session_at_the_next_heartbeat(server: Server) ->
     assert _closed_with(4401, closed), closed
     assert closed.rcvd is not None
     assert closed.rcvd.reason == "credentials expired or revoked"
+    # The event stream likewise ends, saying why.
+    key_id, key = _api_key(server.alice, {Scope.READ_DATA})
+    headers = {"X-API-Key": key}
+    with httpx.stream("GET", f"{server.url}/events/stream", headers=headers, timeout=30) as stream:
+        _revoke(server.alice, key_id)
+        (ending,) = _sse_events(stream, 1)
+    assert ending["event"] == "error"
+    assert json.loads(ending["data"])["payload"] == {"detail": "credentials expired or revoked"}
 
 
 def test_alerts_reach_their_owner_only_and_intraday_prices_paid_tiers_only(
