@@ -22,6 +22,8 @@ import hmac
 import secrets
 import time
 
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from api.accounts.tables import utcnow
@@ -81,13 +83,20 @@ def verify(secret: str, received: dict[str, str], body: bytes, now: float | None
 
 
 def secret_of(session: Session, user_id: int) -> str:
-    """The user's signing secret, created on first use (the caller commits)."""
-    row = session.get(WebhookSecret, user_id)
-    if row is None:
-        row = WebhookSecret(user_id=user_id, secret=new_secret(), created_at=utcnow())
-        session.add(row)
-        session.flush()
-    return row.secret
+    """The user's signing secret, created on first use (the caller commits). Two workers
+    creating it at once agree on one: the second insert does nothing and reads the first."""
+    found = session.scalar(select(WebhookSecret.secret).where(WebhookSecret.user_id == user_id))
+    if found is not None:
+        return found
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(WebhookSecret).values(
+        user_id=user_id, secret=new_secret(), created_at=utcnow()
+    )
+    session.execute(statement.on_conflict_do_nothing(index_elements=["user_id"]))
+    created = session.scalar(select(WebhookSecret.secret).where(WebhookSecret.user_id == user_id))
+    assert created is not None
+    return created
 
 
 def rotate(session: Session, user_id: int) -> WebhookSecret:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.accounts import users
@@ -17,8 +18,12 @@ from api.accounts.migrate import upgrade
 from api.alerts import service
 from api.alerts.rules import Rule, RuleSpec
 from api.alerts.tables import AlertFiring
+from api.notifications import signing
+from api.notifications.outbox import enqueue
+from api.notifications.tables import Notification
 from pipelines.core.settings import OpsDbSettings
 from tests.api.accounts.conftest import ops_db_url, ops_workdir
+from tests.api.notifications.receivers import Loopback, loopback_receivers
 
 __all__ = ["FiringMaker", "ops_db_url", "ops_workdir"]
 
@@ -69,6 +74,36 @@ class FiringMaker:
             session.add(firing)
             session.commit()
             return firing, service.to_rule(row)
+
+    def enqueued(self, channels: list[dict[str, str]]) -> int:
+        """A firing with its notifications in the outbox; its id."""
+        firing, rule = self.make(channels)
+        with self.database.sessions() as session:
+            enqueue(session, session.merge(firing), rule)
+            session.commit()
+        return firing.id
+
+    def rows(self, firing_id: int) -> dict[str, Notification]:
+        """The firing's notifications by destination."""
+        with self.database.sessions() as session:
+            query = select(Notification).where(Notification.firing_id == firing_id)
+            return {row.destination: row for row in session.scalars(query)}
+
+    def secret(self, firing_id: int) -> str:
+        """The webhook signing secret of the firing's owner."""
+        with self.database.sessions() as session:
+            firing = session.get(AlertFiring, firing_id)
+            assert firing is not None
+            secret = signing.secret_of(session, firing.user_id)
+            session.commit()
+            return secret
+
+
+@pytest.fixture(scope="module")
+def loopback() -> Iterator[Loopback]:
+    """A webhook receiver, a fake Telegram and an SMTP server on loopback, per module."""
+    with loopback_receivers() as receivers:
+        yield receivers
 
 
 @pytest.fixture(scope="module")
