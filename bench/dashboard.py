@@ -4,7 +4,8 @@ the same size from the same server, and the p95 latency of the JSON endpoints th
 Serves the store of ``RWA_DUCKDB_PATH`` (``rwa demo`` builds it) and the lake of
 ``RWA_LAKE_ROOT`` (the status page) with ``rwa serve``, as users do, with a throwaway admin in
 a temporary operational database. Then, in Debian's chromium driven by Playwright (the browser
-tests' settings), for each page (overview, an asset, the screener, the status page), ``--runs``
+tests' settings), for each page (overview, an asset, the screener, the alerts page with a few
+rules written in plain language, the status page), ``--runs``
 times in a fresh browser context (no cache: the worst case):
 
 * **drawn**: milliseconds from navigation until every panel has its data on screen (the page
@@ -53,6 +54,13 @@ PASSWORD = "bench-password-not-secret"
 #: Written into the (git-ignored) vendor folder of the static files for the run, then removed.
 BASELINE = REPO / "api" / "web" / "static" / "vendor" / "bench-baseline.html"
 DRAWN_TARGET_MS = 1000.0
+#: The alerts page's rules, written as users write them (POST /alerts/parse, then saved).
+ALERT_SENTENCES = {
+    "tell me if USDC drops below 0.999": {},
+    "alert me when BUIDL's premium goes over 50 bps": {},
+    "warn me if any stablecoin's risk score goes above 60": {},
+    "ping me on telegram if BTC moves 5% in an hour": {"type": "telegram", "chat_id": "123456789"},
+}
 P95_TARGET_MS = 50.0
 
 
@@ -95,6 +103,21 @@ def logged_in(browser: Browser, base: str) -> BrowserContext:
     if answer.status != 200:
         raise SystemExit(f"login refused: {answer.status} {answer.text()}")
     return context
+
+
+def seed_alerts(browser: Browser, base: str) -> None:
+    """The admin's alert rules, read from sentences and saved as the alerts page does."""
+    context = logged_in(browser, base)
+    for sentence, channel in ALERT_SENTENCES.items():
+        parsed = context.request.post(f"{base}/alerts/parse", data={"text": sentence})
+        if parsed.status != 200:
+            raise SystemExit(f"{sentence!r} not understood: {parsed.text()}")
+        rule = parsed.json()["rule"]
+        rule["channels"] += [channel] if channel else []
+        saved = context.request.post(f"{base}/alerts/rules", data=rule)
+        if saved.status != 201:
+            raise SystemExit(f"rule refused: {saved.status} {saved.text()}")
+    context.close()
 
 
 def measure_page(browser: Browser, base: str, path: str, run: PageRun, shot: Path | None) -> None:
@@ -169,6 +192,7 @@ def main() -> None:
         "overview": "/dashboard",
         "asset": f"/dashboard/assets/{args.asset}",
         "screener": "/dashboard/screener",
+        "alerts": "/dashboard/alerts",
         "status": "/dashboard/status",
     }
     port = free_port()
@@ -191,6 +215,7 @@ def main() -> None:
         ):
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
+                seed_alerts(browser, base)
                 for path in pages.values():  # a first visit warms the server's caches
                     measure_page(browser, base, path, PageRun(), None)
                 for i in range(args.runs):

@@ -139,6 +139,27 @@ def series_query(table: ServedTable, key: Mapping[str, object]) -> RangeQuery:
     return RangeQuery(table.name, tuple(table.schema.names), dict(key), table.time_column)
 
 
+def newest_rows_sql(table: ServedTable, marker: str) -> str:
+    """The rows of every series of ``table`` whose time is at most an interval (the one
+    parameter) before the newest of their series, by series then time. The newest instant of
+    each series is found on the key alone; JSON columns are cast to text, as other reads do."""
+    key = table.series_key
+    columns = ", ".join(
+        f"CAST(t.{c} AS TEXT) AS {c}" if c in table.json_columns else f"t.{c}"
+        for c in table.schema.names
+    )
+    joined = " AND ".join(f"t.{c} = n.{c}" for c in key)
+    time = table.time_column
+    return f"""
+        WITH newest AS (
+            SELECT {", ".join(key)}, max({time}) AS newest FROM {table.name}
+            GROUP BY {", ".join(key)}
+        )
+        SELECT {columns} FROM {table.name} t JOIN newest n ON {joined}
+        WHERE t.{time} >= n.newest - CAST({marker} AS INTERVAL)
+        ORDER BY {", ".join(f"t.{c}" for c in key)}, t.{time}"""
+
+
 def ohlcv_query(asset_id: str, resolution: Resolution) -> RangeQuery:
     """The read of the bars of one asset at ``resolution``: in ``ohlcv_intraday`` for 1m/5m,
     the weekly relation for 1w (one resolution only, so no filter on it), else ``ohlcv``.

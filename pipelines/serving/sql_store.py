@@ -372,6 +372,13 @@ class SqlStore(Closeable, Generic[CursorT]):
         with self._cursor() as cur:
             return self._fetch_table(cur, sql, params, table.schema)
 
+    def newest_rows(self, table: ServedTable, within: dt.timedelta = dt.timedelta(0)) -> pa.Table:
+        if within < dt.timedelta(0):
+            raise ValueError(f"within must not be negative, got {within}")
+        sql = queries.newest_rows_sql(table, self._marker)
+        with self._cursor() as cur:
+            return self._fetch_table(cur, sql, [within], table.schema)
+
     def economic_regions(self, series_id: str) -> list[str]:
         with self._cursor() as cur:
             rows = cur.execute(queries.economic_regions_sql(self._marker), [series_id]).fetchall()

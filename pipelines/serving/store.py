@@ -166,6 +166,13 @@ class ServingStore(Protocol):
         each column of ``table.series_key``, e.g. ``store.series(ONCHAIN, {"asset_id": "ousg"})``
         or ``store.series(ECONOMIC, {"series_id": "CPI", "region": "USA"})``."""
 
+    def newest_rows(self, table: ServedTable, within: dt.timedelta = dt.timedelta(0)) -> pa.Table:
+        """The newest rows of every series of ``table`` (``table.schema``, by series then
+        time): those whose time column is at most ``within`` before the newest of their
+        series; by default only the newest row. One read for every asset at once, e.g. each
+        asset's last sentiment day, or its last day of bars per resolution
+        (``newest_rows(OHLCV, dt.timedelta(days=1))``)."""
+
     def latest_predictions(self, asset_id: str, horizon_days: int) -> pa.Table:
         """The newest forecast run of one asset at one horizon (latest ``generated_at``, then
         greatest model version): ``PREDICTIONS`` rows by ``target_date``."""

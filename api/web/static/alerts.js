@@ -282,86 +282,130 @@
     return fallback || (rule ? rule.name : `rule ${ruleId}`);
   }
 
-  // The values that fired a rule, as evaluation stored them: the observed value beside the
-  // threshold it crossed; anything else it recorded (a window, a reference) after them.
-  function observedWords(observed) {
-    const entries = Object.entries(observed || {});
-    const value = (v) => (typeof v === "number" ? num(v) : String(v));
-    return entries.map(([key, v]) => `${key.replace(/_/g, " ")} ${value(v)}`).join(" · ");
+  // The values that fired a rule, as evaluation stored them (api.alerts.evaluation): the
+  // observed value under its kind's name, and the threshold it crossed (a level in a
+  // direction, or a size of a move), beside what else was recorded (a window, the price).
+  const VALUE_NAMES = {
+    price: "price",
+    pct_move: "change_pct",
+    peg_deviation: "deviation_bps",
+    nav_premium: "premium_bps",
+    risk_score: "risk_score",
+    sentiment_below: "sentiment",
+    forecast_return_7d: "return_7d_pct",
+    supply_change: "change_pct",
+    holders_change: "change_pct",
+  };
+  const UNITS = { change_pct: "%", return_7d_pct: "%", deviation_bps: " bps", premium_bps: " bps", price: " USD" };
+  const shown = (v) => (typeof v === "number" ? num(v) : String(v));
+
+  function observedCell(firing) {
+    const o = firing.observed || {};
+    const name = VALUE_NAMES[firing.condition_kind] || Object.keys(o).find((k) => typeof o[k] === "number");
+    if (!name || o[name] === undefined) return "–";
+    const value = R.el("strong", { text: `${shown(o[name])}${UNITS[name] || ""}` });
+    return R.el("span", {}, `${name.replace(/_/g, " ")} `, value);
+  }
+
+  function thresholdCell(firing) {
+    const o = firing.observed || {};
+    const name = VALUE_NAMES[firing.condition_kind];
+    const limit = o.level ?? o.threshold;
+    if (limit === undefined) return "–";
+    const side = o.direction || (o.move && o.move !== "either" ? o.move : "by");
+    const window = o.window_minutes ? ` within ${windowWords(o.window_minutes)}` : o.window_days ? ` over ${windowWords(o.window_days * 1440)}` : "";
+    return `${side} ${shown(limit)}${UNITS[name] || ""}${window}`;
   }
 
   const listOf = (answer, key) => (Array.isArray(answer) ? answer : answer[key] || answer.items || []);
+  const STATUS = { sent: "good", failed: "bad", pending: "warn", sending: "warn" };
 
-  async function firings(parts) {
-    if (!body.dataset.firings) return { empty: "Firings appear here once this server evaluates rules (GET /alerts/firings is not served)." };
-    const list = listOf(await R.getJson("/alerts/firings?limit=50"), "firings");
-    R.source(parts, "GET /alerts/firings (newest first)", null);
-    if (!list.length) {
-      firingsShown = firingsShown || new Set();
-      return { empty: "Nothing fired yet." };
-    }
-    const fresh = firingsShown ? list.filter((f) => !firingsShown.has(f.id)) : [];
-    firingsShown = new Set(list.map((f) => f.id));
-    R.sortableTable(parts.body, [
-      { key: "fired_at", label: "Fired", format: when },
-      { key: "rule_id", label: "Rule", render: (f) => ruleName(f.rule_id, f.rule_name) },
-      { key: "asset_id", label: "Asset", render: (f) => R.assetLink({ asset_id: f.asset_id, symbol: symbols.get(f.asset_id) }) },
-      { key: "observed", label: "Observed vs threshold", render: (f) => observedWords(f.observed) },
-      { key: "data_ts", label: "Data time", format: when },
-      { key: "id", label: "Deliveries", render: deliveriesButton },
-    ], list, { sortKey: false, id: (f) => String(f.id) });
-    for (const f of fresh) {
-      const row = parts.body.querySelector(`tr[data-id="${f.id}"]`);
-      if (row) row.classList.add("new");
-      announce(`New firing: ${ruleName(f.rule_id, f.rule_name)} on ${f.asset_id}`);
-    }
-    return null;
+  // The delivery log, read once per drawing for both tables (null: read it again).
+  let deliveryLog = null;
+  function loadDeliveries() {
+    if (!body.dataset.deliveries) return Promise.resolve([]);
+    deliveryLog = deliveryLog || R.getJson("/alerts/deliveries?limit=200").then((a) => listOf(a, "deliveries"));
+    return deliveryLog;
   }
 
-  function deliveriesButton(firing) {
+  const statusBadge = (d) => R.el("span", { class: `status ${STATUS[d.status] || ""}`, text: d.status });
+
+  // A firing's deliveries at a glance ("telegram sent"), a click away from their log.
+  function deliveriesCell(firing, log) {
+    const own = log.filter((d) => d.firing_id === firing.id);
     if (!body.dataset.deliveries) return "–";
-    const button = R.el("button", { type: "button", class: "link-button", "data-action": "deliveries", text: "Show" });
+    if (!own.length) return R.el("span", { class: "muted", text: "dashboard only" });
+    const button = R.el("button", { type: "button", class: "link-button", "data-action": "deliveries", "aria-label": `Delivery log of firing ${firing.id}`, text: "log" });
     button.addEventListener("click", () => {
       deliveryFilter = firing.id;
       R.drawPanels({ deliveries });
       document.getElementById("deliveries").scrollIntoView({ block: "nearest" });
     });
-    return button;
+    return R.el("span", { class: "deliveries" }, ...own.flatMap((d) => [`${d.channel} `, statusBadge(d), " · "]), button);
   }
 
-  const STATUS = { sent: "good", failed: "bad", pending: "warn", sending: "warn" };
+  async function firings(parts) {
+    if (!body.dataset.firings) return { empty: "Firings appear here once this server evaluates rules (GET /alerts/firings is not served)." };
+    const [answer, log] = await Promise.all([R.getJson("/alerts/firings?limit=50"), loadDeliveries()]);
+    const list = listOf(answer, "firings");
+    R.source(parts, "GET /alerts/firings (newest first), GET /alerts/deliveries", null);
+    const fresh = firingsShown ? list.filter((f) => !firingsShown.has(f.id)) : [];
+    firingsShown = new Set(list.map((f) => f.id));
+    if (!list.length) return { empty: "Nothing fired yet." };
+    R.sortableTable(parts.body, [
+      { key: "fired_at", label: "Fired", format: when },
+      { key: "rule_id", label: "Rule", render: (f) => ruleName(f.rule_id, f.rule_name) },
+      { key: "asset_id", label: "Asset", render: (f) => R.assetLink({ asset_id: f.asset_id, symbol: symbols.get(f.asset_id) }) },
+      { key: "observed", label: "Observed", render: observedCell },
+      { key: "threshold", label: "Threshold", render: thresholdCell },
+      { key: "data_ts", label: "Data time", format: when },
+      { key: "id", label: "Deliveries", render: (f) => deliveriesCell(f, log) },
+    ], list, { sortKey: false, id: (f) => String(f.id) });
+    for (const f of fresh) {
+      parts.body.querySelector(`tr[data-id="${f.id}"]`).classList.add("new");
+      announce(`New firing: ${ruleName(f.rule_id, f.rule_name)} on ${f.asset_id}`);
+    }
+    return null;
+  }
 
   async function deliveries(parts) {
     clearTimeout(deliveryPoll);
     if (!body.dataset.deliveries) return { empty: "The delivery log appears here once this server sends notifications (GET /alerts/deliveries is not served)." };
-    const path = "/alerts/deliveries" + R.query({ limit: 100, firing_id: deliveryFilter });
-    const list = listOf(await R.getJson(path), "deliveries");
-    R.source(parts, `${path.split("?")[0]}${deliveryFilter ? ` · firing ${deliveryFilter}` : ""}`, null);
-    const all = R.el("button", { type: "button", "data-action": "all-deliveries", text: "Show every firing's deliveries" });
-    all.addEventListener("click", () => {
-      deliveryFilter = null;
-      R.drawPanels({ deliveries });
-    });
-    if (!list.length) return { empty: deliveryFilter ? "This firing had no channel to deliver to (dashboard only)." : "Nothing delivered yet." };
+    const log = await loadDeliveries();
+    const list = deliveryFilter === null ? log : log.filter((d) => d.firing_id === deliveryFilter);
+    R.source(parts, `GET /alerts/deliveries${deliveryFilter === null ? "" : ` · firing ${deliveryFilter}`}`, null);
+    // Deliveries under way change without an event: look again shortly.
+    if (log.some((d) => d.status === "pending" || d.status === "sending")) {
+      deliveryPoll = setTimeout(refresh, 5000);
+    }
+    if (!list.length) return { empty: "Nothing delivered yet." };
     const table = R.el("div", { class: "table-wrap" });
     R.sortableTable(table, [
       { key: "firing_id", label: "Firing", numeric: true },
       { key: "channel", label: "Channel" },
-      { key: "destination", label: "Destination" },
-      { key: "status", label: "Status", render: (d) => R.el("span", { class: `status ${STATUS[d.status] || ""}`, text: d.status }) },
+      { key: "destination", label: "Destination", render: (d) => R.el("span", { class: "wrap", text: d.destination }) },
+      { key: "status", label: "Status", render: statusBadge },
       { key: "attempts", label: "Attempts", numeric: true, format: count },
       { key: "last_error", label: "Last error", render: (d) => R.el("span", { class: "wrap", text: d.last_error || "–" }) },
       { key: "next_attempt_at", label: "Next attempt", format: (v) => when(v) },
       { key: "sent_at", label: "Sent", format: when },
     ], list, { sortKey: false, id: (d) => String(d.id) });
-    parts.body.replaceChildren(table, deliveryFilter ? all : "");
-    // Deliveries still under way change without an event: look again shortly.
-    if (list.some((d) => d.status === "pending" || d.status === "sending")) {
-      deliveryPoll = setTimeout(() => R.drawPanels({ deliveries }), 5000);
-    }
+    const all = R.el("button", { type: "button", "data-action": "all-deliveries", text: "Show every firing's deliveries" });
+    all.addEventListener("click", () => {
+      deliveryFilter = null;
+      R.drawPanels({ deliveries });
+    });
+    parts.body.replaceChildren(table, deliveryFilter === null ? "" : all);
     return null;
   }
 
+  // Firings and deliveries read again: on an alert_triggered event, and while a delivery is
+  // under way.
+  function refresh() {
+    deliveryLog = null;
+    return R.drawPanels({ firings, deliveries });
+  }
+
   R.drawPanels({ rules: loadRules, firings, deliveries });
-  R.live(["alert_triggered"], () => R.drawPanels({ firings, deliveries }));
+  R.live(["alert_triggered"], refresh);
 })();

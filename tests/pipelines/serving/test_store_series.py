@@ -14,6 +14,8 @@ import pytest
 from pipelines.contracts.served import (
     ECONOMIC,
     FEATURES,
+    OHLCV,
+    OHLCV_INTRADAY,
     ONCHAIN,
     PREDICTIONS,
     RISK_SCORES,
@@ -300,3 +302,47 @@ def test_maintenance_and_series_writes_need_a_writable_store(
         reader = TimescaleStore(request.getfixturevalue("timescale_dsn"), read_only=True)
     with reader, pytest.raises(StoreUnavailableError, match=rf"read-only: {operation} "):
         call(reader)
+
+
+def test_newest_rows_give_each_series_its_rows_within_its_newest(store: ServingStore) -> None:
+    """One read for every series: per (asset, resolution) of the bars, per asset of a daily
+    table; ``within`` counts back from each series' own newest row."""
+    store.upsert_assets(SAMPLE_ASSETS)
+    store.upsert_ohlcv(
+        pa.concat_tables(
+            [
+                bars("ousg", "1h", 5),
+                bars("ousg", "1d", 3, step=DAY),
+                bars("btc", "1h", 2, start=T0 + DAY, base=42_000.0),
+                bars("ousg", "1m", 4, step=MINUTE),
+            ]
+        )
+    )
+    newest = store.newest_rows(OHLCV).to_pylist()
+    assert [(r["asset_id"], r["resolution"], r["ts"]) for r in newest] == [
+        ("btc", "1h", T0 + DAY + HOUR),
+        ("ousg", "1d", T0 + 2 * DAY),
+        ("ousg", "1h", T0 + 4 * HOUR),
+    ]
+    recent = store.newest_rows(OHLCV, dt.timedelta(hours=2)).to_pylist()
+    assert [(r["asset_id"], r["resolution"], r["open"]) for r in recent] == [
+        ("btc", "1h", 42_000.0),
+        ("btc", "1h", 42_001.0),
+        ("ousg", "1d", 102.0),
+        ("ousg", "1h", 102.0),
+        ("ousg", "1h", 103.0),
+        ("ousg", "1h", 104.0),
+    ]
+    intraday = store.newest_rows(OHLCV_INTRADAY, MINUTE)
+    assert intraday.column("open").to_pylist() == [102.0, 103.0]
+    store.upsert_sentiment(series_rows(SENTIMENT, 4, {"asset_id": "ousg"}, base=-0.5))
+    store.upsert_sentiment(series_rows(SENTIMENT, 2, {"asset_id": "btc"}, base=0.2))
+    sentiment = store.newest_rows(SENTIMENT)
+    assert sentiment.schema == SENTIMENT.schema
+    assert sentiment.select(["asset_id", "ts"]).to_pylist() == [
+        {"asset_id": "btc", "ts": T0 + DAY},
+        {"asset_id": "ousg", "ts": T0 + 3 * DAY},
+    ]
+    assert store.newest_rows(RISK_SCORES).num_rows == 0
+    with pytest.raises(ValueError, match="within"):
+        store.newest_rows(SENTIMENT, -DAY)
