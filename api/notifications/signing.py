@@ -22,7 +22,6 @@ import hmac
 import secrets
 import time
 
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -82,29 +81,30 @@ def verify(secret: str, received: dict[str, str], body: bytes, now: float | None
         raise SignatureError("no signature matches")
 
 
-def secret_of(session: Session, user_id: int) -> str:
+def stored(session: Session, user_id: int) -> WebhookSecret:
     """The user's signing secret, created on first use (the caller commits). Two workers
     creating it at once agree on one: the second insert does nothing and reads the first."""
-    found = session.scalar(select(WebhookSecret.secret).where(WebhookSecret.user_id == user_id))
-    if found is not None:
-        return found
+    row = session.get(WebhookSecret, user_id)
+    if row is not None:
+        return row
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(WebhookSecret).values(
         user_id=user_id, secret=new_secret(), created_at=utcnow()
     )
     session.execute(statement.on_conflict_do_nothing(index_elements=["user_id"]))
-    created = session.scalar(select(WebhookSecret.secret).where(WebhookSecret.user_id == user_id))
-    assert created is not None
-    return created
+    row = session.get(WebhookSecret, user_id)
+    assert row is not None
+    return row
+
+
+def secret_of(session: Session, user_id: int) -> str:
+    return stored(session, user_id).secret
 
 
 def rotate(session: Session, user_id: int) -> WebhookSecret:
     """Replace the user's secret (deliveries from the next attempt on use the new one)."""
-    row = session.get(WebhookSecret, user_id)
-    if row is None:
-        row = WebhookSecret(user_id=user_id)
-        session.add(row)
+    row = stored(session, user_id)
     row.secret = new_secret()
     row.created_at = utcnow()
     session.flush()

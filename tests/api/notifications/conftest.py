@@ -50,7 +50,7 @@ class FiringMaker:
         return users.create(session, email, secrets.token_urlsafe(12)).id
 
     def make(
-        self, channels: list[dict[str, str]], observed: dict[str, object] | None = None
+        self, channels: list[dict[str, str]], user_id: int | None = None
     ) -> tuple[AlertFiring, Rule]:
         spec = RuleSpec.model_validate(
             {
@@ -61,7 +61,7 @@ class FiringMaker:
             }
         )
         with self.database.sessions() as session:
-            user_id = self.user(session)
+            user_id = user_id or self.user(session)
             row = service.create(session, user_id, spec, None)
             firing = AlertFiring(
                 rule_id=row.id,
@@ -69,15 +69,16 @@ class FiringMaker:
                 asset_id="usdc",
                 condition_kind="price",
                 data_ts=dt.datetime(2026, 12, 6, 20, 0, tzinfo=dt.UTC),
-                observed=observed or {"close": 0.9931, "level": 0.995},
+                observed={"close": 0.9931, "level": 0.995},
             )
             session.add(firing)
             session.commit()
             return firing, service.to_rule(row)
 
-    def enqueued(self, channels: list[dict[str, str]]) -> int:
-        """A firing with its notifications in the outbox; its id."""
-        firing, rule = self.make(channels)
+    def enqueued(self, channels: list[dict[str, str]], user_id: int | None = None) -> int:
+        """A firing (of a new user's, or ``user_id``'s) with its notifications in the outbox;
+        its id."""
+        firing, rule = self.make(channels, user_id)
         with self.database.sessions() as session:
             enqueue(session, session.merge(firing), rule)
             session.commit()

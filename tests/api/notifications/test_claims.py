@@ -72,3 +72,17 @@ def test_concurrent_workers_claim_disjoint_rows(
     assert sorted(len(batch) for batch in claimed) == [2, 3]
     assert len(set(ids)) == 5
     _finish(ops_database, [c for batch in claimed for c in batch])
+
+
+def test_a_worker_dying_on_the_last_attempt_leaves_the_notification_failed(
+    ops_database: OpsDatabase, firings: FiringMaker
+) -> None:
+    firing_id = firings.enqueued([{"type": "email", "address": "ada@example.com"}])
+    last = SETTINGS.model_copy(update={"max_attempts": 1})
+    now = utcnow()
+    assert len(claim_due(ops_database.sessions, last, now)) == 1
+    # ... and the worker dies: no record. After the lease, nobody sends it again.
+    assert claim_due(ops_database.sessions, last, now + dt.timedelta(seconds=LEASE + 1)) == []
+    row = firings.rows(firing_id)["ada@example.com"]
+    assert (row.status, row.attempts, row.claimed_until) == ("failed", 1, None)
+    assert row.last_error is not None and "stopped during the last one" in row.last_error
