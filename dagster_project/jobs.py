@@ -11,14 +11,18 @@ LAKEHOUSE = "lakehouse"
 SIMULATED_INGEST = "simulated_ingest"
 SOURCE_INGEST = "source_ingest"
 SILVER = "silver"
-#: Silver, gold and the serving load of one fetch day (the daily run for yesterday).
+#: Silver, gold and the serving load of one fetch day (the daily run for yesterday), then the
+#: alert evaluation.
 DAILY = "daily_refresh"
-#: Forecasts with every model's order chosen afresh, then the serving load.
+#: Forecasts with every model's order chosen afresh, then the serving load and alerts.
 RETRAIN = "forecast_retraining"
 #: Run config that makes ``ml/forecasts`` re-choose model orders.
 RESELECT_CONFIG = {"ops": {"ml__forecasts": {"config": {"reselect_orders": True}}}}
 
 _PARTITIONED_LAYERS = dg.AssetSelection.groups(silver.GROUP, gold.GROUP, ml.GROUP, serving.GROUP)
+#: What follows a load in the scheduled runs (the ``lakehouse`` job, run whole by the tests,
+#: stops at the load; ``rwa load`` and this group evaluate after it).
+_ALERTS = dg.AssetSelection.groups(serving.ALERTS_GROUP)
 
 
 def lakehouse_jobs(partitions: dg.PartitionsDefinition) -> list[dg.UnresolvedAssetJobDefinition]:
@@ -39,10 +43,14 @@ def lakehouse_jobs(partitions: dg.PartitionsDefinition) -> list[dg.UnresolvedAss
         dg.define_asset_job(
             SILVER, selection=dg.AssetSelection.groups(silver.GROUP), partitions_def=partitions
         ),
-        dg.define_asset_job(DAILY, selection=_PARTITIONED_LAYERS, partitions_def=partitions),
+        dg.define_asset_job(
+            DAILY, selection=_PARTITIONED_LAYERS | _ALERTS, partitions_def=partitions
+        ),
         dg.define_asset_job(
             RETRAIN,
-            selection=dg.AssetSelection.assets(ml.FORECASTS_KEY, serving.SERVING_KEY),
+            selection=dg.AssetSelection.assets(
+                ml.FORECASTS_KEY, serving.SERVING_KEY, serving.ALERTS_KEY
+            ),
             partitions_def=partitions,
             config=RESELECT_CONFIG,
             description="retrain the forecasting models (orders re-chosen) and serve them",

@@ -177,6 +177,7 @@ def _cmd_backfill(lakehouse: Lakehouse, args: argparse.Namespace) -> int:
     if not args.no_load:
         loaded = load_serving(lakehouse)
         print(f"serving store ({lakehouse.settings.serving.backend}): {loaded.table_counts}")
+        _after_load(lakehouse)
     return 0
 
 
@@ -209,7 +210,15 @@ def _cmd_load(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
 
     report = load_serving(lakehouse)
     print(f"serving store ({lakehouse.settings.serving.backend}): {report.table_counts}")
+    _after_load(lakehouse)
     return 0
+
+
+def _after_load(lakehouse: Lakehouse) -> None:
+    """Price updates and alert evaluation on what the load served."""
+    from api.alerts.after_load import after_serving_load
+
+    print(after_serving_load(lakehouse.settings).summary())
 
 
 def _cmd_serve(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
@@ -449,7 +458,11 @@ def _add_backfill_and_serving_commands(add: AddCommand) -> None:
     backfill.add_argument(
         "--no-load", action="store_true", help="do not reload the serving store afterwards"
     )
-    add("load", _cmd_load, "upsert reference assets and gold OHLCV into the serving store")
+    add(
+        "load",
+        _cmd_load,
+        "upsert reference assets and gold tables into the serving store, then evaluate alerts",
+    )
     serve = add("serve", _cmd_serve, "start the analytics API (uvicorn)")
     serve.add_argument("--host", help="bind address (RWA_API_HOST)")
     serve.add_argument("--port", type=int, help="port (RWA_API_PORT)")

@@ -20,8 +20,9 @@ transaction of the operational database. Per pair (:class:`~api.alerts.tables.Al
   nothing on a conflict, so two evaluators of one load record one firing.
 
 Rules naming an asset the served data or the reference data no longer has are skipped and
-logged, never fatal. ``announce`` is called for each new firing in its transaction (the
-notification outbox and the event channel write there).
+logged, never fatal. ``announce`` is called for each new firing in its transaction: by
+default :func:`api.alerts.firings.announce` (its notifications in the outbox, its
+``alert_triggered`` event in the event channel), so all are committed together or not at all.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.accounts.tables import User, utcnow
+from api.alerts import firings
 from api.alerts.observations import EXTRAS, VALUE_NAMES, Needs, Observations, observe
 from api.alerts.rules import ConditionKind, asset_ids
 from api.alerts.tables import AlertFiring, AlertRule, AlertState
@@ -59,10 +61,6 @@ _LEVEL_KINDS = frozenset({Kind.PRICE, Kind.RISK_SCORE, Kind.FORECAST_RETURN, Kin
 _WINDOWED = {Kind.PCT_MOVE: "window_minutes", Kind.SUPPLY_CHANGE: "window_days"}
 _WINDOWED[Kind.HOLDERS_CHANGE] = "window_days"
 _SIDES = {"premium": "up", "discount": "down", "either": "either"}
-
-
-def _silent(session: Session, firing: AlertFiring, rule: AlertRule) -> None:
-    """No notification or event (until their modules are wired in)."""
 
 
 @dataclass
@@ -87,7 +85,7 @@ def evaluate(
     sessions: sessionmaker[Session],
     now: dt.datetime | None = None,
     *,
-    announce: Announce = _silent,
+    announce: Announce = firings.announce,
 ) -> EvaluationReport:
     """Evaluate every active rule of every active user on ``store`` as of ``now`` (default:
     the current time), record the firings and the rules' states in the operational database

@@ -17,11 +17,12 @@ from api.accounts import audit
 from api.accounts.audit import ClientInfo, Outcome
 from api.accounts.principal import Role, Scope
 from api.accounts.tables import User
-from api.alerts import service
+from api.alerts import firings, service
+from api.alerts.firings import FiringPage
 from api.alerts.parsing import MAX_TEXT, NotUnderstoodError, ParsedRule, parse_rule
 from api.alerts.rules import Rule, RulePage, RulePatch, RuleSpec
 from api.deps import Authenticated, Client, DbSession, Responses, account_of
-from api.schemas import ErrorOut
+from api.schemas import ErrorOut, QueryInstant
 from api.security.tiers import alert_rules_denied, tier_of
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/alerts", tags=["alerts"])
 #: A rule's id (a 32-bit integer column on PostgreSQL: larger values cannot name a rule).
 RuleId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The rule's id, as listed.")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Rules to skip.")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="How many to skip.")]
 
 NOT_FOUND: Responses = {
     status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "No such rule of yours."}
@@ -145,6 +146,28 @@ def delete_rule(rule_id: RuleId, session: DbSession, user: Writer, client: Clien
     _audit(session, "alert_rule.delete", client, user, rule_id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/firings", response_model=FiringPage, summary="Your rules' firings")
+def list_firings(
+    session: DbSession,
+    user: Reader,
+    rule_id: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="Only this rule's firings.")
+    ] = None,
+    since: Annotated[
+        QueryInstant | None,
+        Query(description="Only firings at or after this instant (a date: its midnight UTC)."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
+    offset: Offset = 0,
+) -> FiringPage:
+    """Newest first, each with the served values that fired it (what its notifications and
+    its ``alert_triggered`` event tell)."""
+    total, page = firings.page(
+        session, user.id, rule_id=rule_id, since=since, limit=limit, offset=offset
+    )
+    return FiringPage(total=total, limit=limit, offset=offset, firings=list(page))
 
 
 @router.post(

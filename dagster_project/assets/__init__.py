@@ -1,4 +1,4 @@
-"""Software-defined assets, grouped by layer: bronze -> silver -> gold -> ml -> serving."""
+"""Software-defined assets, grouped by layer: bronze -> silver -> gold -> ml -> serving, alerts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import dagster as dg
 from dagster_project.assets.bronze import bronze_assets
 from dagster_project.assets.gold import gold_assets
 from dagster_project.assets.ml import forecasts_asset, risk_asset, sentiment_asset
-from dagster_project.assets.serving import serving_asset
+from dagster_project.assets.serving import alerts_asset, serving_asset
 from dagster_project.assets.silver import silver_assets
 from pipelines.lakehouse import Lakehouse
 
@@ -23,4 +23,5 @@ def lakehouse_assets(
         sentiment_asset(partitions),
         risk_asset(partitions),
         serving_asset(partitions),
+        alerts_asset(partitions),
     ]

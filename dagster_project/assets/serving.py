@@ -1,4 +1,5 @@
-"""Serving: the gold tables (and economic series) upserted into the serving store."""
+"""Serving: the gold tables (and economic series) upserted into the serving store; then, in the
+``alerts`` group, what follows a load (price updates, every active alert rule evaluated)."""
 
 import dagster as dg
 
@@ -12,6 +13,8 @@ from pipelines.contracts.gold import GOLD_TABLES
 
 GROUP = "serving"
 SERVING_KEY = dg.AssetKey(["serving", "store"])
+ALERTS_GROUP = "alerts"
+ALERTS_KEY = dg.AssetKey(["alerts", "evaluation"])
 
 
 def serving_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -35,3 +38,30 @@ def serving_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         )
 
     return serving_store
+
+
+def alerts_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=ALERTS_KEY,
+        group_name=ALERTS_GROUP,
+        **fetch_day_asset(partitions, freshness.DAILY),
+        deps=[SERVING_KEY],
+        kinds={"sql"},
+        description="price_update events for the assets the load changed, then every active "
+        "alert rule evaluated on the served data (firings stored, notified and pushed)",
+    )
+    def alerts_evaluation(serving: ServingStoreResource) -> Materialization:
+        report = serving.after_load()
+        evaluation = report.evaluation
+        return dg.MaterializeResult(
+            metadata={
+                "rules": evaluation.rules,
+                "pairs": evaluation.pairs,
+                "fired": len(evaluation.fired),
+                "skipped_rules": dg.MetadataValue.json(evaluation.skipped_rules),
+                "price_updates": report.price_updates,
+                "seconds": dg.MetadataValue.json(evaluation.seconds),
+            }
+        )
+
+    return alerts_evaluation

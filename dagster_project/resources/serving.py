@@ -4,6 +4,7 @@
 # at class creation and needs the type itself, not its name.
 import dagster as dg
 
+from api.alerts.after_load import AfterLoadReport, after_serving_load
 from pipelines import steps
 from pipelines.core.settings import ServingBackend
 from pipelines.lakehouse import Lakehouse
@@ -23,3 +24,8 @@ class ServingStoreResource(dg.ConfigurableResource["ServingStoreResource"]):
     def load(self) -> steps.ServingLoadReport:
         """Upsert the reference assets and every built gold table (idempotent)."""
         return steps.load_serving(self.lakehouse)
+
+    def after_load(self) -> AfterLoadReport:
+        """Price updates and alert evaluation on what the store serves (the operational
+        database of the same settings)."""
+        return after_serving_load(self.lakehouse.settings)
