@@ -33,15 +33,21 @@ class WebhookSecretOut(BaseModel):
     created_at: dt.datetime
 
 
+#: A firing's id (a 32-bit integer column on PostgreSQL).
+FiringFilter = Annotated[
+    int | None, Query(ge=1, le=2**31 - 1, description="Only this firing's notifications.")
+]
+StatusFilter = Annotated[DeliveryStatus | None, Query(description="Only this status.")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Entries, newest first.")]
+
+
 @router.get("/deliveries", response_model=DeliveryPage, summary="Your notifications' delivery log")
 def list_deliveries(
     session: DbSession,
     user: Reader,
-    firing_id: Annotated[
-        int | None, Query(ge=1, le=2**31 - 1, description="Only this firing's notifications.")
-    ] = None,
-    status: Annotated[DeliveryStatus | None, Query(description="Only this status.")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Entries, newest first.")] = 100,
+    firing_id: FiringFilter = None,
+    status: StatusFilter = None,
+    limit: Limit = 100,
 ) -> DeliveryPage:
     return deliveries(session, user.id, limit, firing_id, status)
 
