@@ -12,6 +12,7 @@ from api.routes import (
     alerts,
     assets,
     auth,
+    deliveries,
     economic,
     features,
     health,
@@ -47,6 +48,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     pipeline.router,
     alerts.router,
+    deliveries.router,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)
@@ -60,6 +62,7 @@ ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     pipeline.router,
     alerts.router,
+    deliveries.router,
 )
 
 __all__ = ["ACCOUNT_ROUTERS", "PUBLIC_ROUTERS", "ROUTERS"]
