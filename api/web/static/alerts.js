@@ -10,7 +10,11 @@
   const limit = body.dataset.ruleLimit ? Number(body.dataset.ruleLimit) : null;
   const announce = (text) => (document.getElementById("announce").textContent = text);
   let rules = [];
+  // Asset symbols by id (GET /assets), for targets and firings; ids alone if it fails.
   let symbols = new Map();
+  const symbolsRead = R.assets()
+    .then((listed) => (symbols = new Map(listed.map((a) => [a.asset_id, a.symbol]))))
+    .catch(() => symbols);
   // The firings on screen (null before the first load): a firing not among them is new.
   let firingsShown = null;
   let deliveryFilter = null;
@@ -145,8 +149,7 @@
   }
 
   async function loadRules() {
-    const [page, listed] = await Promise.all([R.getJson("/alerts/rules?limit=500"), R.assets().catch(() => [])]);
-    symbols = new Map(listed.map((a) => [a.asset_id, a.symbol]));
+    const [page] = await Promise.all([R.getJson("/alerts/rules?limit=500"), symbolsRead]);
     rules = page.rules;
     drawRules();
     return rules.length ? null : { empty: "No alert rule yet: write one in the box above." };
@@ -346,7 +349,7 @@
 
   async function firings(parts) {
     if (!body.dataset.firings) return { empty: "Firings appear here once this server evaluates rules (GET /alerts/firings is not served)." };
-    const [answer, log] = await Promise.all([R.getJson("/alerts/firings?limit=50"), loadDeliveries()]);
+    const [answer, log] = await Promise.all([R.getJson("/alerts/firings?limit=50"), loadDeliveries(), symbolsRead]);
     const list = listOf(answer, "firings");
     R.source(parts, "GET /alerts/firings (newest first), GET /alerts/deliveries", null);
     const fresh = firingsShown ? list.filter((f) => !firingsShown.has(f.id)) : [];
