@@ -437,7 +437,8 @@ def test_firings_show_the_observed_value_and_each_delivery(
         "destination": "https://hooks.example/rwa",
         "status": "failed",
         "attempts": 5,
-        "last_error": "HTTP 500 from the receiver",
+        "last_error": "the receiver answered: Internal Server Error",
+        "last_status_code": 500,
     }
     sent = {"channel": "telegram", "destination": "123456789", "status": "sent", "attempts": 2}
     if not page.get_attribute("body", "data-firings"):  # TODO(alertsui): remove once on main
@@ -465,7 +466,11 @@ def test_firings_show_the_observed_value_and_each_delivery(
     by_channel = {
         cells[1]: cells for cells in (r.locator("td").all_inner_texts() for r in log.all())
     }
-    assert by_channel["webhook"][3:6] == ["failed", "5", "HTTP 500 from the receiver"]
+    assert by_channel["webhook"][3:6] == [
+        "failed",
+        "5",
+        "the receiver answered: Internal Server Error (500)",
+    ]
     assert by_channel["telegram"][3:5] == ["sent", "2"]
 
 
