@@ -12,6 +12,7 @@ from api.routes import (
     alerts,
     assets,
     auth,
+    deliveries,
     economic,
     events,
     features,
@@ -48,6 +49,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     pipeline.router,
     alerts.router,
+    deliveries.router,
     events.router,
 )
 
@@ -62,6 +64,7 @@ ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     pipeline.router,
     alerts.router,
+    deliveries.router,
 )
 
 __all__ = ["ACCOUNT_ROUTERS", "PUBLIC_ROUTERS", "ROUTERS"]
