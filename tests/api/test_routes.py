@@ -116,6 +116,8 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/alerts/rules/{rule_id}",
         "/alerts/parse",
         "/alerts/firings",
+        "/alerts/deliveries",
+        "/alerts/webhook-secret",
         "/events/stream",
     }
     # /docs can authorise: both schemes are declared, and every data route asks for one.
