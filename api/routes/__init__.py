@@ -14,6 +14,7 @@ from api.routes import (
     auth,
     deliveries,
     economic,
+    events,
     features,
     health,
     keys,
@@ -49,6 +50,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     pipeline.router,
     alerts.router,
     deliveries.router,
+    events.router,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)
