@@ -299,12 +299,12 @@ def plain_pandas(store: ServingStore, database: OpsDatabase) -> tuple[float, set
     """The same rules decided one by one: typed rules, the same served frames, ``.loc``
     look-ups, the edge trigger in a dict. Returns its seconds and the (rule, asset) pairs
     whose condition holds."""
-    from api.alerts.evaluation import _needs, _rules  # the same reads, not the same decisions
+    from api.alerts.evaluation import rule_needs  # the same reads, not the same decisions
 
     started = time.perf_counter()
     with database.sessions() as session:
         rules: list[Rule] = service.active_rules(session)
-        needs = _needs(_rules(session))
+        needs = rule_needs(session)
     observations = observe(store, needs)
     classes = observations.assets.set_index("asset_id")["asset_class"]
     states: dict[tuple[int, str], bool] = {}
