@@ -31,6 +31,10 @@ def _cmd_run(lakehouse: Any, args: argparse.Namespace) -> int:
 
     settings = lakehouse.settings
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # httpx logs every request's URL at INFO: Telegram's carries the bot token, and webhook
+    # URLs often carry one of their own.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     database = OpsDatabase.open(settings.ops_db)
     upgrade(database.engine)
     # Evaluation first: what it fires is delivered in the same round.

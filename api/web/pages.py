@@ -165,9 +165,10 @@ def alerts_page(request: Request, principal: Viewer) -> HTMLResponse:
 
 
 def _serves(request: Request, path: str) -> bool:
-    """Whether the app has a route at ``path``: a page asks only for what is served (a
-    request to a missing one would be an error in the console)."""
-    return any(getattr(route, "path", None) == path for route in request.app.routes)
+    """Whether the app serves ``path``: a page asks only for what is served (a request to a
+    missing one would be an error in the console). The OpenAPI document is the list (the
+    app's routes are wrappers of the included routers); FastAPI builds it once per app."""
+    return path in request.app.openapi()["paths"]
 
 
 @router.get("/status", response_class=HTMLResponse)

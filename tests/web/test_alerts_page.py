@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +26,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from api.accounts.principal import Role
+from api.alerts.after_load import after_serving_load
 from api.alerts.rules import RuleSpec, describe
 from api.alerts.tables import AlertFiring
 from api.events.bus import EventType, publish
@@ -63,6 +66,8 @@ class AlertsSite:
     base_url: str
     professional: ApiCredentials
     explorer: ApiCredentials
+    #: The served store (DuckDB, read by the server and by a serving load's evaluation).
+    store: Path
 
     def api(self, who: ApiCredentials) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, headers=who.headers, timeout=30)
@@ -76,7 +81,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertsSite]:
     professional = provision(settings, Role.PROFESSIONAL)
     explorer = provision(settings, Role.EXPLORER)
     with running_server(store, workdir, professional) as base_url:
-        yield AlertsSite(base_url, professional, explorer)
+        yield AlertsSite(base_url, professional, explorer, store)
 
 
 def signed_in(browser: Browser, site: AlertsSite, who: ApiCredentials) -> tuple[Page, Console]:
@@ -432,7 +437,8 @@ def test_firings_show_the_observed_value_and_each_delivery(
         "destination": "https://hooks.example/rwa",
         "status": "failed",
         "attempts": 5,
-        "last_error": "HTTP 500 from the receiver",
+        "last_error": "the receiver answered: Internal Server Error",
+        "last_status_code": 500,
     }
     sent = {"channel": "telegram", "destination": "123456789", "status": "sent", "attempts": 2}
     if not page.get_attribute("body", "data-firings"):  # TODO(alertsui): remove once on main
@@ -451,6 +457,8 @@ def test_firings_show_the_observed_value_and_each_delivery(
         "price 0.9931 USD",
         "below 0.995 USD",
     )
+    if not page.get_attribute("body", "data-deliveries"):  # TODO(alertsui): once on main
+        pytest.skip("GET /alerts/deliveries is not on main yet")
     assert "webhook failed" in delivered and "telegram sent" in delivered
     row.locator("[data-action=deliveries]").click()
     log = page.locator("#deliveries tbody tr")
@@ -458,5 +466,43 @@ def test_firings_show_the_observed_value_and_each_delivery(
     by_channel = {
         cells[1]: cells for cells in (r.locator("td").all_inner_texts() for r in log.all())
     }
-    assert by_channel["webhook"][3:6] == ["failed", "5", "HTTP 500 from the receiver"]
+    assert by_channel["webhook"][3:6] == [
+        "failed",
+        "5",
+        "the receiver answered: Internal Server Error (500)",
+    ]
     assert by_channel["telegram"][3:5] == ["sent", "2"]
+
+
+def test_a_firing_appears_live_after_a_serving_load(
+    site: AlertsSite, reader: tuple[Page, Console], page: Page
+) -> None:
+    """What follows a serving load (``rwa load``) evaluates the rules: the new firing is
+    stored, its ``alert_triggered`` event goes through the event channel to the server's hub,
+    and the open page shows it without a reload."""
+    wait_live(page)
+    create(
+        site,
+        site.professional,
+        PRICE_RULE
+        | {
+            "name": "OUSG over 100",
+            "target": {"kind": "asset", "asset_id": "ousg"},
+            "condition": {"kind": "price", "direction": "above", "level": 100},
+        },
+    )
+    settings = site.professional.settings.updated(serving_backend="duckdb", duckdb_path=site.store)
+    report = after_serving_load(settings)
+    [firing] = report.evaluation.fired
+    row = page.locator(f"#firings tr[data-id='{firing}']")
+    expect(row).to_have_class(re.compile(r"\bnew\b"), timeout=TIMEOUT_MS)
+    texts = [c.strip() for c in row.locator("td").all_inner_texts()]
+    assert texts[1:3] == ["OUSG over 100", "OUSG"]
+    assert texts[4] == "above 100 USD"
+    assert "New firing: OUSG over 100" in page.inner_text("#announce")
+    if not page.get_attribute("body", "data-deliveries"):  # TODO(alertsui): once on main
+        pytest.skip("GET /alerts/deliveries is not on main yet")
+    # Its notification is owed to the rule's channel: in the delivery log, pending.
+    delivery = page.locator("#deliveries tbody tr").filter(has_text="123456789")
+    expect(delivery).to_contain_text("pending", timeout=TIMEOUT_MS)
+    delete_all(site, site.professional)

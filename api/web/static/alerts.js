@@ -10,7 +10,11 @@
   const limit = body.dataset.ruleLimit ? Number(body.dataset.ruleLimit) : null;
   const announce = (text) => (document.getElementById("announce").textContent = text);
   let rules = [];
+  // Asset symbols by id (GET /assets), for targets and firings; ids alone if it fails.
   let symbols = new Map();
+  const symbolsRead = R.assets()
+    .then((listed) => (symbols = new Map(listed.map((a) => [a.asset_id, a.symbol]))))
+    .catch(() => symbols);
   // The firings on screen (null before the first load): a firing not among them is new.
   let firingsShown = null;
   let deliveryFilter = null;
@@ -145,8 +149,7 @@
   }
 
   async function loadRules() {
-    const [page, listed] = await Promise.all([R.getJson("/alerts/rules?limit=500"), R.assets().catch(() => [])]);
-    symbols = new Map(listed.map((a) => [a.asset_id, a.symbol]));
+    const [page] = await Promise.all([R.getJson("/alerts/rules?limit=500"), symbolsRead]);
     rules = page.rules;
     drawRules();
     return rules.length ? null : { empty: "No alert rule yet: write one in the box above." };
@@ -346,7 +349,7 @@
 
   async function firings(parts) {
     if (!body.dataset.firings) return { empty: "Firings appear here once this server evaluates rules (GET /alerts/firings is not served)." };
-    const [answer, log] = await Promise.all([R.getJson("/alerts/firings?limit=50"), loadDeliveries()]);
+    const [answer, log] = await Promise.all([R.getJson("/alerts/firings?limit=50"), loadDeliveries(), symbolsRead]);
     const list = listOf(answer, "firings");
     R.source(parts, "GET /alerts/firings (newest first), GET /alerts/deliveries", null);
     const fresh = firingsShown ? list.filter((f) => !firingsShown.has(f.id)) : [];
@@ -368,11 +371,20 @@
     return null;
   }
 
+  // Why the last attempt did not deliver, with the receiver's status code when it answered.
+  function lastError(d) {
+    const code = d.last_status_code ? R.el("span", { class: "muted", text: ` (${d.last_status_code})` }) : null;
+    return R.el("span", { class: "wrap" }, d.last_error || "–", d.last_error ? code : null);
+  }
+
   async function deliveries(parts) {
     clearTimeout(deliveryPoll);
     if (!body.dataset.deliveries) return { empty: "The delivery log appears here once this server sends notifications (GET /alerts/deliveries is not served)." };
     const log = await loadDeliveries();
-    const list = deliveryFilter === null ? log : log.filter((d) => d.firing_id === deliveryFilter);
+    // One firing's log is asked for by its id: it may be older than the newest entries.
+    const list = deliveryFilter === null
+      ? log
+      : listOf(await R.getJson("/alerts/deliveries" + R.query({ firing_id: deliveryFilter, limit: 100 })), "deliveries");
     R.source(parts, `GET /alerts/deliveries${deliveryFilter === null ? "" : ` · firing ${deliveryFilter}`}`, null);
     // Deliveries under way change without an event: look again shortly.
     if (log.some((d) => d.status === "pending" || d.status === "sending")) {
@@ -386,7 +398,7 @@
       { key: "destination", label: "Destination", render: (d) => R.el("span", { class: "wrap", text: d.destination }) },
       { key: "status", label: "Status", render: statusBadge },
       { key: "attempts", label: "Attempts", numeric: true, format: count },
-      { key: "last_error", label: "Last error", render: (d) => R.el("span", { class: "wrap", text: d.last_error || "–" }) },
+      { key: "last_error", label: "Last error", render: lastError },
       { key: "next_attempt_at", label: "Next attempt", format: (v) => when(v) },
       { key: "sent_at", label: "Sent", format: when },
     ], list, { sortKey: false, id: (d) => String(d.id) });
