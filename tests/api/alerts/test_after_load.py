@@ -8,32 +8,17 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from api.accounts.database import OpsDatabase
-from api.alerts import service
-from api.alerts.rules import RuleSpec
 from api.alerts.tables import AlertFiring
 from api.events.tables import Event
-from pipelines.serving.duckdb_store import DuckDBStore
-from tests.api.alerts.served_alerts import ASSETS, load_alert_data
-from tests.fixtures.accounts import accounts_settings, provision
+from tests.api.alerts.served_alerts import ASSETS, served_with_a_rule
+from tests.fixtures.accounts import accounts_settings
 from tests.fixtures.demo import rwa_in_process
 
 
 def test_rwa_load_evaluates_the_rules_on_what_it_served(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    with DuckDBStore(data / "serving.duckdb") as store:  # served before, kept by the load
-        store.migrate()
-        load_alert_data(store)
-    credentials = provision(accounts_settings(data))  # data/ops.db, as the command opens it
-    database = OpsDatabase.open(credentials.settings.ops_db)
+    data = tmp_path / "data"  # where the command opens its store and data/ops.db
+    database = served_with_a_rule(data / "serving.duckdb", accounts_settings(data))
     try:
-        with database.sessions() as session:
-            spec = {
-                "target": {"kind": "asset", "asset_id": "usdc"},
-                "condition": {"kind": "price", "direction": "below", "level": 0.995},
-            }
-            service.create(session, credentials.user_id, RuleSpec.model_validate(spec), None)
-            session.commit()
         first = rwa_in_process(tmp_path, "load")
         assert "alerts: 1 active rules over 1 (rule, asset) pairs, 1 fired;" in first
         assert f"; {len(ASSETS)} price updates published" in first
