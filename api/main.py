@@ -27,12 +27,14 @@ from api.deps import (
     guarded,
     optionally_authenticated,
 )
+from api.push.hub import EventHub
 from api.routes import ACCOUNT_ROUTERS, PUBLIC_ROUTERS, ROUTERS
+from api.routes import events as events_route
 from api.routes import metrics as metrics_route
 from api.security import middleware as security
 from api.web import pages
 from pipelines.core.errors import NotFoundError, StoreUnavailableError
-from pipelines.core.settings import ServingSettings, Settings, get_settings
+from pipelines.core.settings import EventsSettings, ServingSettings, Settings, get_settings
 from pipelines.serving import open_store
 from pipelines.serving.store import ServingStore
 
@@ -106,10 +108,10 @@ def open_read_only(serving: ServingSettings) -> ServingStore:
 
 
 def _lifespan(
-    store_factory: StoreFactory, accounts_factory: AccountsFactory
+    store_factory: StoreFactory, accounts_factory: AccountsFactory, events: EventsSettings
 ) -> Callable[[FastAPI], AsyncIterator[None]]:
-    """Open the store and the accounts (migrating the operational database) once when the
-    server starts, and close them when it stops."""
+    """Open the store and the accounts (migrating the operational database) and start the
+    worker's event fan-out once when the server starts; stop and close them when it stops."""
 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         accounts = accounts_factory()
@@ -120,9 +122,13 @@ def _lifespan(
             raise
         app.state.store = store
         app.state.accounts = accounts
+        hub = EventHub(accounts.database, events)
         try:
+            await hub.start()
+            app.state.events = hub
             yield
         finally:
+            await hub.stop()
             store.close()
             accounts.close()
             del app.state.store, app.state.accounts
@@ -188,7 +194,9 @@ def create_app(
         version=_api_version(),
         description=DESCRIPTION,
         openapi_tags=OPENAPI_TAGS,
-        lifespan=asynccontextmanager(_lifespan(store_factory, partial(open_accounts, settings))),
+        lifespan=asynccontextmanager(
+            _lifespan(store_factory, partial(open_accounts, settings), settings.events)
+        ),
     )
     # What routes that read more than the store need (the admin's pipeline status: the lake).
     app.state.settings = settings
@@ -214,6 +222,8 @@ def create_app(
     # Not among the data routers: a scraper's token is not a user credential, so user
     # credentials are optional there (the route answers 401 when it has neither).
     app.include_router(metrics_route.router, dependencies=[Depends(optionally_authenticated)])
+    # The WebSocket authenticates its handshake itself (api.push.clients).
+    app.include_router(events_route.ws_router)
     # The dashboard: HTML pages behind the same login, reading the routes above.
     pages.install(app)
     security.install(app, settings.api)

@@ -27,6 +27,9 @@ from api.security.logs import LOG_CONFIG
 from pipelines.core.settings import ApiSettings, ServingSettings
 from pipelines.core.settings.base import Section
 
+#: How long a stopping server lets open connections finish (long-lived streams are ended).
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
 
 def run(api: ApiSettings, serving: ServingSettings) -> None:
     """Serve the API on ``api.host:api.port`` with ``api.workers`` processes until interrupted.
@@ -69,6 +72,9 @@ def uvicorn_options(api: ApiSettings) -> dict[str, Any]:
         # (api.security.middleware), which never writes query strings.
         "log_config": LOG_CONFIG,
         "access_log": False,
+        # Event streams (/events/stream) stay open for up to an hour and /ws for as long as
+        # the client likes: a stopping server waits this long for them, then ends them.
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
 
 

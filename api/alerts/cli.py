@@ -25,33 +25,61 @@ def _positive(text: str) -> float:
 def _cmd_run(lakehouse: Any, args: argparse.Namespace) -> int:
     from api.accounts.database import OpsDatabase
     from api.accounts.migrate import upgrade
+    from api.alerts.evaluation_step import EvaluationStep
     from api.alerts.worker import run_loop, stop_on_signals
     from api.notifications.delivery import DeliveryStep
 
     settings = lakehouse.settings
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # httpx logs every request's URL at INFO: Telegram's carries the bot token, and webhook
+    # URLs often carry one of their own.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     database = OpsDatabase.open(settings.ops_db)
     upgrade(database.engine)
+    # Evaluation first: what it fires is delivered in the same round.
+    evaluation = EvaluationStep(
+        lambda: _served(settings), database.sessions, settings.notifications.evaluate_seconds
+    )
     delivery = DeliveryStep.open(database.sessions, settings.notifications)
     stop = threading.Event()
     interval = args.interval or settings.notifications.poll_seconds
     try:
         with stop_on_signals(stop):
-            run_loop([delivery], stop, interval, once=args.once)
+            run_loop([evaluation, delivery], stop, interval, once=args.once)
     finally:
         delivery.close()
+        evaluation.close()
         database.close()
     return 0
 
 
+def _served(settings: Any) -> Any:
+    """The serving store as the API reads it (read-only, its schema checked)."""
+    from pipelines.serving import open_store
+
+    store = open_store(settings.serving, read_only=True)
+    try:
+        store.migrate()  # read-only: only checks that the schema is current
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
 def add_alert_commands(add: AddCommand) -> None:
-    alerts = add("alerts", _cmd_run, "alert rules at work: the worker that delivers notifications")
+    alerts = add(
+        "alerts", _cmd_run, "alert rules at work: the worker that evaluates and delivers them"
+    )
     actions = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
     run = actions.add_parser(
         "run",
-        help="deliver due notifications (webhook, e-mail, Telegram) until SIGTERM",
-        description="Claim due notifications from the outbox, deliver them with retries, "
-        "and repeat; SIGTERM or Ctrl-C stops after the sends in flight are recorded.",
+        help="evaluate alert rules and deliver due notifications (webhook, e-mail, Telegram) "
+        "until SIGTERM",
+        description="Evaluate the alert rules on new served data (and every "
+        "RWA_ALERTS_EVALUATE_SECONDS), claim due notifications from the outbox, deliver them "
+        "with retries, and repeat; SIGTERM or Ctrl-C stops after the sends in flight are "
+        "recorded.",
     )
     run.set_defaults(handler=_cmd_run)
     run.add_argument(

@@ -20,7 +20,7 @@ transaction of the operational database. Per pair (:class:`~api.alerts.tables.Al
   nothing on a conflict, so two evaluators of one load record one firing.
 
 Rules naming an asset the served data or the reference data no longer has are skipped and
-logged, never fatal. ``announce`` is called for each new firing in its transaction: by
+logged, never fatal. ``announce`` is called with the new firings in their transaction: by
 default :func:`api.alerts.firings.announce` (its notifications in the outbox, its
 ``alert_triggered`` event in the event channel), so all are committed together or not at all.
 """
@@ -42,16 +42,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.accounts.tables import User, utcnow
 from api.alerts import firings
+from api.alerts.firings import RecordedFiring
 from api.alerts.observations import EXTRAS, VALUE_NAMES, Needs, Observations, observe
-from api.alerts.rules import ConditionKind, asset_ids
+from api.alerts.rules import ConditionKind, Rule, asset_ids
+from api.alerts.service import to_rule
 from api.alerts.tables import AlertFiring, AlertRule, AlertState
 from pipelines.serving.store import ServingStore
 
 log = logging.getLogger(__name__)
 
 Kind = ConditionKind
-#: Called for each new firing, in the transaction that records it.
-Announce = Callable[[Session, AlertFiring, AlertRule], None]
+#: Called with the new firings (and their rules), in the transaction that records them.
+Announce = Callable[[Session, Sequence[tuple[RecordedFiring, Rule]]], None]
+#: States written by one statement (8 parameters each: SQLite binds at most 32,766).
+STATES_PER_STATEMENT = 2000
 #: The key of PostgreSQL's advisory lock that serialises evaluations.
 EVALUATION_LOCK = 0x72776141_6C727473  # "rwaAlrts"
 
@@ -75,7 +79,8 @@ class EvaluationReport:
     fired: list[int] = field(default_factory=list)
     #: Firings another evaluator had recorded already (not announced again).
     duplicates: int = 0
-    #: Rules skipped: their asset is not served or no longer in the reference data.
+    #: Rules skipped: their asset is not served or no longer in the reference data, or their
+    #: stored condition cannot be read.
     skipped_rules: list[int] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -93,8 +98,8 @@ def evaluate(
     report = EvaluationReport(now=now or utcnow())
     started = time.perf_counter()
     with sessions() as session:
-        rules = _rules(session)
-        report.rules = len(rules)
+        rules, report.skipped_rules = _rules(session)
+        report.rules = len(rules) + len(report.skipped_rules)
         if rules.empty:
             return report
         observations = observe(store, _needs(rules))
@@ -109,6 +114,9 @@ def evaluate(
         _write_firings(session, decided, observations, report, announce)
         session.commit()
     report.seconds["total"] = time.perf_counter() - started
+    report.seconds["write"] = report.seconds["total"] - sum(
+        report.seconds[part] for part in ("read", "decide")
+    )
     return report
 
 
@@ -128,8 +136,9 @@ _RULE_COLUMNS = (
 )
 
 
-def _rules(session: Session) -> pd.DataFrame:
-    """The active rules of active users, their conditions' parameters as columns."""
+def _rules(session: Session) -> tuple[pd.DataFrame, list[int]]:
+    """The active rules of active users, their conditions' parameters as columns; and the
+    ids of those whose stored condition cannot be read (skipped)."""
     query = (
         select(*_RULE_COLUMNS)
         .join(User, User.id == AlertRule.user_id)
@@ -140,23 +149,37 @@ def _rules(session: Session) -> pd.DataFrame:
     names = [column.key for column in _RULE_COLUMNS]
     frame = pd.DataFrame([tuple(row) for row in rows], columns=names)
     frame = frame.rename(columns={"id": "rule_id", "asset_id": "target_asset"})
+    parsed = [
+        _parameters(kind, condition)
+        for kind, condition in zip(frame["condition_kind"], frame["condition"], strict=True)
+    ]
+    readable = np.array([params is not None for params in parsed], dtype=bool)
+    unreadable = [int(rule_id) for rule_id in frame.loc[~readable, "rule_id"]]
+    if unreadable:
+        log.warning("alert rules %s skipped: their stored conditions cannot be read", unreadable)
     params = pd.DataFrame(
-        [
-            _parameters(kind, condition)
-            for kind, condition in zip(frame["condition_kind"], frame["condition"], strict=True)
-        ],
+        [params for params in parsed if params is not None],
         columns=["direction", "level", "move", "size", "window"],
-        index=frame.index,
+        index=frame.index[readable],
     )
-    frame = pd.concat([frame.drop(columns=["condition"]), params], axis=1)
+    frame = pd.concat([frame.loc[readable].drop(columns=["condition"]), params], axis=1)
     frame["updated_at"] = pd.to_datetime(frame["updated_at"], utc=True)
-    return frame
+    return frame, unreadable
 
 
-def _parameters(kind: str, condition: dict[str, Any]) -> tuple[str, float, str, float, int]:
+def _parameters(kind: str, condition: Any) -> tuple[str, float, str, float, int] | None:
     """(direction, level, move, size, window) of a stored condition: a level kind compares
     its value with ``level`` in ``direction``; the others compare their signed value with
-    ``size`` in ``move`` (a peg or NAV deviation, a price move, an on-chain change)."""
+    ``size`` in ``move`` (a peg or NAV deviation, a price move, an on-chain change); None
+    when the stored condition cannot be read (the API validates what it stores; a row
+    written otherwise must not stop every other rule's evaluation)."""
+    try:
+        return _read_parameters(kind, condition)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _read_parameters(kind: str, condition: Any) -> tuple[str, float, str, float, int]:
     match kind:
         case Kind.PRICE | Kind.RISK_SCORE:
             return condition["direction"], float(condition["level"]), "", 0.0, 0
@@ -194,11 +217,12 @@ def _pairs(
     single = rules[rules["target_kind"] == "asset"]
     gone = single[~single["target_asset"].isin(known)]
     if not gone.empty:
-        report.skipped_rules = [int(rule_id) for rule_id in gone["rule_id"]]
+        skipped = [int(rule_id) for rule_id in gone["rule_id"]]
+        report.skipped_rules = sorted(report.skipped_rules + skipped)
         log.warning(
             "alert rules %s skipped: their assets %s are not served or no longer in the "
             "reference data",
-            report.skipped_rules,
+            skipped,
             sorted(set(gone["target_asset"])),
         )
     expanded = rules[rules["target_kind"] == "asset_class"].merge(
@@ -352,16 +376,19 @@ def _write_states(session: Session, decided: pd.DataFrame, now: dt.datetime) -> 
         }
         for row in _records(changed)
     ]
-    statement = _insert(session)(AlertState)
-    keep = {c: statement.excluded[c] for c in (*_STATE_COLUMNS, "evaluated_at")}
-    session.execute(
-        statement.on_conflict_do_update(index_elements=["rule_id", "asset_id"], set_=keep), rows
-    )
+    # Multi-row statements: one round trip per chunk, not per state (within SQLite's limit
+    # of bound parameters).
+    for first in range(0, len(rows), STATES_PER_STATEMENT):
+        statement = _insert(session)(AlertState).values(rows[first : first + STATES_PER_STATEMENT])
+        keep = {c: statement.excluded[c] for c in (*_STATE_COLUMNS, "evaluated_at")}
+        session.execute(
+            statement.on_conflict_do_update(index_elements=["rule_id", "asset_id"], set_=keep)
+        )
 
 
-def observed_values(row: Any, frame: pd.DataFrame) -> dict[str, Any]:
+def observed_values(row: Any, extras: dict[str, Any]) -> dict[str, Any]:
     """What a firing stores: the value under its kind's name, the rule's level or size, the
-    window, the served instant, and the kind's extras (JSON-safe)."""
+    window, the served instant, and the kind's ``extras`` (JSON-safe)."""
     kind = Kind(row.condition_kind)
     observed: dict[str, Any] = {VALUE_NAMES[kind]: float(row.value)}
     if kind in _LEVEL_KINDS:
@@ -370,9 +397,8 @@ def observed_values(row: Any, frame: pd.DataFrame) -> dict[str, Any]:
         observed |= {"move": row.move, "threshold": float(row.size)}
     if kind in _WINDOWED:
         observed[_WINDOWED[kind]] = int(row.window)
-    extras = frame.loc[row.observed_row, list(EXTRAS[kind])]
     for name, value in extras.items():
-        observed[str(name)] = _json_safe(value)
+        observed[name] = _json_safe(value)
     observed["data_ts"] = pd.Timestamp(row.data_ts).isoformat()
     return observed
 
@@ -396,35 +422,46 @@ def _write_firings(
     report: EvaluationReport,
     announce: Announce,
 ) -> None:
+    """Insert the firings in one statement (a conflict, a firing another evaluator recorded,
+    inserts nothing and is not announced again), then announce each one recorded."""
     firing = decided[decided["fire"]].sort_values(["rule_id", "asset_id"])
     if firing.empty:
         return
-    frames = observations.frames
-    insert = _insert(session)
-    for row in _records(firing):
-        values = {
+    # Each kind's extras by observation row, read out of their frames once.
+    extras = {
+        kind.value: frame[list(EXTRAS[kind])].to_dict("records")
+        for kind, frame in observations.frames.items()
+    }
+    values = [
+        {
             "rule_id": int(row.rule_id),
             "user_id": int(row.user_id),
             "asset_id": row.asset_id,
             "condition_kind": row.condition_kind,
             "data_ts": _instant(row.data_ts),
             "fired_at": report.now,
-            "observed": observed_values(row, frames[Kind(row.condition_kind)]),
+            "observed": observed_values(row, extras[row.condition_kind][row.observed_row]),
         }
-        statement = (
-            insert(AlertFiring)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["rule_id", "asset_id", "data_ts"])
-            .returning(AlertFiring.id)
-        )
-        firing_id = session.execute(statement).scalar_one_or_none()
-        if firing_id is None:  # another evaluator recorded it: it announced it too
-            report.duplicates += 1
-            continue
-        report.fired.append(firing_id)
-        recorded = session.get(AlertFiring, firing_id)
-        rule = session.get(AlertRule, int(row.rule_id))
-        # Written just above; the rule was read in this transaction.
-        assert recorded is not None
-        assert rule is not None
-        announce(session, recorded, rule)
+        for row in _records(firing)
+    ]
+    statement = (
+        _insert(session)(AlertFiring)
+        .on_conflict_do_nothing(index_elements=["rule_id", "asset_id", "data_ts"])
+        .returning(AlertFiring.id, AlertFiring.rule_id, AlertFiring.asset_id)
+    )
+    ids = {(rule, asset): id_ for id_, rule, asset in session.execute(statement, values)}
+    report.duplicates = len(values) - len(ids)
+    rules = _typed_rules(session, {rule_id for rule_id, _ in ids})
+    recorded = [
+        (RecordedFiring(id=ids[key], **value), rules[value["rule_id"]])
+        for value in values
+        if (key := (value["rule_id"], value["asset_id"])) in ids
+    ]  # a firing not among them another evaluator recorded: it announced it too
+    report.fired = sorted(firing.id for firing, _ in recorded)
+    announce(session, recorded)
+
+
+def _typed_rules(session: Session, rule_ids: set[int]) -> dict[int, Rule]:
+    """The typed rules of ``rule_ids`` (what notifications are written from), read at once."""
+    query = select(AlertRule).where(AlertRule.id.in_(sorted(rule_ids)))
+    return {row.id: to_rule(row) for row in session.scalars(query)}

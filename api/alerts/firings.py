@@ -6,15 +6,31 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, Field, JsonValue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.alerts.service import to_rule
+from api.alerts.rules import Rule
 from api.alerts.tables import AlertFiring, AlertRule
 from api.events.bus import EventType, publish
 from api.notifications.outbox import enqueue
+
+
+@dataclass(frozen=True)
+class RecordedFiring:
+    """A firing as evaluation just recorded it (the columns of its row)."""
+
+    id: int
+    rule_id: int
+    user_id: int
+    asset_id: str
+    condition_kind: str
+    data_ts: dt.datetime
+    fired_at: dt.datetime
+    observed: dict[str, Any]
 
 
 class FiringOut(BaseModel):
@@ -41,7 +57,7 @@ class FiringPage(BaseModel):
     firings: list[FiringOut]
 
 
-def firing_out(firing: AlertFiring, rule_name: str) -> FiringOut:
+def firing_out(firing: AlertFiring | RecordedFiring, rule_name: str) -> FiringOut:
     return FiringOut(
         id=firing.id,
         rule_id=firing.rule_id,
@@ -82,9 +98,18 @@ def page(
     return total, [firing_out(firing, name) for firing, name in session.execute(query).all()]
 
 
-def announce(session: Session, firing: AlertFiring, rule: AlertRule) -> None:
-    """Queue the firing's notifications (one per channel of its rule) and its
-    ``alert_triggered`` event for the rule's owner, in the transaction that records it."""
-    enqueue(session, firing, to_rule(rule))
-    payload = firing_out(firing, rule.name).model_dump(mode="json")
-    publish(session, EventType.ALERT_TRIGGERED, firing.fired_at, payload, user_id=rule.user_id)
+def announce(session: Session, fired: Sequence[tuple[RecordedFiring, Rule]]) -> None:
+    """Queue each firing's notifications (one per channel of its rule) and its
+    ``alert_triggered`` event for the rule's owner, in the transaction that records them.
+    The events are added after every notification: the outbox flushes on each call, so the
+    events are then written together at the commit instead of one by one."""
+    for firing, rule in fired:
+        enqueue(session, firing, rule)
+    # Without autoflush, PostgreSQL's NOTIFY of each event does not first write that event
+    # alone: the events are inserted together at the commit.
+    with session.no_autoflush:
+        for firing, rule in fired:
+            payload = firing_out(firing, rule.name or "").model_dump(mode="json")
+            publish(
+                session, EventType.ALERT_TRIGGERED, firing.fired_at, payload, user_id=rule.user_id
+            )

@@ -3,8 +3,8 @@
 A step is a callable that does one pass of its work and returns how much it did (0: nothing
 was due). The loop runs its steps in order, pauses ``poll_seconds`` only after a round in
 which no step did anything, and ends at the round's end once asked to stop (SIGTERM or
-SIGINT: sends in flight finish and are recorded first). Today the step is the notification
-delivery; evaluation ticks are further steps of the same list.
+SIGINT: sends in flight finish and are recorded first). The steps are the alert evaluation
+(:mod:`api.alerts.evaluation_step`) and the notification delivery.
 
 A step that raises (the database briefly unreachable) is logged and the loop goes on after the
 pause: the outbox keeps what was not done.

@@ -8,4 +8,8 @@ pushes to its WebSocket and Server-Sent Events clients.
   ``NOTIFY`` at commit on PostgreSQL).
 * :mod:`api.events.prices` — ``price_update`` events for the assets whose latest bar a
   serving load changed (called by the after-load hook).
+* :mod:`api.events.channel` — reading the channel after a cursor (gaps of PostgreSQL's
+  sequences waited for) and pruning it.
+
+What the API workers do with the events (fan-out, ``/ws``, SSE) is :mod:`api.push`.
 """

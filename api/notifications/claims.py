@@ -90,6 +90,22 @@ def _claim(ids: Any, now: dt.datetime, settings: NotificationSettings) -> Any:
     )
 
 
+def _give_up_on_lapsed(now: dt.datetime, settings: NotificationSettings) -> Any:
+    """A lapsed claim on the last allowed attempt: the worker died during it (perhaps because
+    of it), so the notification fails instead of being claimed for ever."""
+    return (
+        update(Notification)
+        .where(_due(now), Notification.attempts >= settings.max_attempts)
+        .values(
+            status=DeliveryStatus.FAILED.value,
+            claimed_until=None,
+            last_error=f"gave up after {settings.max_attempts} attempts: the worker stopped "
+            "during the last one",
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 def claim_due(
     sessions: sessionmaker[Session],
     settings: NotificationSettings,
@@ -105,6 +121,7 @@ def claim_due(
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has no row locks to skip
     )
     with sessions.begin() as session:
+        session.execute(_give_up_on_lapsed(now, settings))
         if session.get_bind().dialect.name == "postgresql":
             # Lock the candidates first (skipping rows another worker holds), then claim
             # them: one UPDATE with the SELECT as its subquery may claim more than the LIMIT

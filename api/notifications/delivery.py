@@ -25,22 +25,29 @@ logger = logging.getLogger(__name__)
 SENDERS = 8
 
 
+def _client(keep_alive: bool) -> httpx.Client:
+    limits = httpx.Limits() if keep_alive else httpx.Limits(max_keepalive_connections=0)
+    return httpx.Client(
+        follow_redirects=False, headers={"user-agent": "rwa-alerts/1"}, limits=limits
+    )
+
+
 @dataclass
 class Dispatcher:
     """Sends a claimed notification through its channel; owns the HTTP connection pool."""
 
     settings: NotificationSettings
-    client: httpx.Client = field(
-        default_factory=lambda: httpx.Client(
-            follow_redirects=False, headers={"user-agent": "rwa-alerts/1"}
-        )
-    )
+    #: Telegram's connections are kept alive between messages.
+    client: httpx.Client = field(default_factory=lambda: _client(keep_alive=True))
+    #: Webhooks are requested by checked address with their own Host and TLS name: a pooled
+    #: connection (keyed by address) must not carry another host's request.
+    webhook_client: httpx.Client = field(default_factory=lambda: _client(keep_alive=False))
 
     def send(self, claim: Claim) -> Outcome:
         try:
             match claim.channel:
                 case "webhook":
-                    return webhook.deliver(self.client, claim, self.settings)
+                    return webhook.deliver(self.webhook_client, claim, self.settings)
                 case "email":
                     return mail.deliver(claim, self.settings)
                 case "telegram":
@@ -52,6 +59,7 @@ class Dispatcher:
 
     def close(self) -> None:
         self.client.close()
+        self.webhook_client.close()
 
 
 @dataclass

@@ -22,6 +22,7 @@ import hmac
 import secrets
 import time
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from api.accounts.tables import utcnow
@@ -80,22 +81,30 @@ def verify(secret: str, received: dict[str, str], body: bytes, now: float | None
         raise SignatureError("no signature matches")
 
 
-def secret_of(session: Session, user_id: int) -> str:
-    """The user's signing secret, created on first use (the caller commits)."""
+def stored(session: Session, user_id: int) -> WebhookSecret:
+    """The user's signing secret, created on first use (the caller commits). Two workers
+    creating it at once agree on one: the second insert does nothing and reads the first."""
     row = session.get(WebhookSecret, user_id)
-    if row is None:
-        row = WebhookSecret(user_id=user_id, secret=new_secret(), created_at=utcnow())
-        session.add(row)
-        session.flush()
-    return row.secret
+    if row is not None:
+        return row
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(WebhookSecret).values(
+        user_id=user_id, secret=new_secret(), created_at=utcnow()
+    )
+    session.execute(statement.on_conflict_do_nothing(index_elements=["user_id"]))
+    row = session.get(WebhookSecret, user_id)
+    assert row is not None
+    return row
+
+
+def secret_of(session: Session, user_id: int) -> str:
+    return stored(session, user_id).secret
 
 
 def rotate(session: Session, user_id: int) -> WebhookSecret:
     """Replace the user's secret (deliveries from the next attempt on use the new one)."""
-    row = session.get(WebhookSecret, user_id)
-    if row is None:
-        row = WebhookSecret(user_id=user_id)
-        session.add(row)
+    row = stored(session, user_id)
     row.secret = new_secret()
     row.created_at = utcnow()
     session.flush()

@@ -12,7 +12,9 @@ from api.routes import (
     alerts,
     assets,
     auth,
+    deliveries,
     economic,
+    events,
     features,
     health,
     keys,
@@ -47,6 +49,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     pipeline.router,
     alerts.router,
+    deliveries.router,
+    events.router,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)
@@ -60,6 +64,7 @@ ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     pipeline.router,
     alerts.router,
+    deliveries.router,
 )
 
 __all__ = ["ACCOUNT_ROUTERS", "PUBLIC_ROUTERS", "ROUTERS"]

@@ -37,7 +37,12 @@ from pipelines.core.settings.data_platform import (
     SparkSettings,
 )
 from pipelines.core.settings.notifications import NotificationSettings
-from pipelines.core.settings.product import ApiSettings, AuthSettings, OpsDbSettings
+from pipelines.core.settings.product import (
+    ApiSettings,
+    AuthSettings,
+    EventsSettings,
+    OpsDbSettings,
+)
 
 __all__ = [
     "ENV_PREFIX",
@@ -45,6 +50,7 @@ __all__ = [
     "AuthSettings",
     "DeltaBackend",
     "Deployment",
+    "EventsSettings",
     "ForecastModel",
     "KafkaSettings",
     "LakeSettings",
@@ -94,6 +100,7 @@ class Settings(BaseModel):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     ops_db: OpsDbSettings = Field(default_factory=OpsDbSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
 
     @model_validator(mode="before")
     @classmethod

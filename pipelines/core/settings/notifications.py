@@ -99,3 +99,10 @@ class NotificationSettings(Section):
         gt=0,
         description="Pause of `rwa alerts run` between two passes when there was nothing to do.",
     )
+    evaluate_seconds: float = Field(
+        validation_alias="RWA_ALERTS_EVALUATE_SECONDS",
+        default=30.0,
+        gt=0,
+        description="How often `rwa alerts run` evaluates the alert rules without new data "
+        "(so holds and cooldowns end between loads); new served data is evaluated at once.",
+    )

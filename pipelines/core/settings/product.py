@@ -159,3 +159,38 @@ class OpsDbSettings(Section):
         description="SQLAlchemy URL of the operational database: SQLite (embedded, WAL) or "
         "postgresql+psycopg://… (production).",
     )
+
+
+class EventsSettings(Section):
+    """Real-time push: the durable event channel every API worker reads, and its clients."""
+
+    poll_seconds: float = Field(
+        validation_alias="RWA_EVENTS_POLL_SECONDS",
+        default=0.25,
+        gt=0,
+        le=60,
+        description="How often an API worker reads new events from the operational database "
+        "on SQLite; on PostgreSQL LISTEN/NOTIFY wakes it, with a poll 20 times slower as a "
+        "fallback.",
+    )
+    retention_hours: float = Field(
+        validation_alias="RWA_EVENTS_RETENTION_HOURS",
+        default=48,
+        gt=0,
+        description="Events older than this are pruned (SSE clients resume within it).",
+    )
+    client_queue: int = Field(
+        validation_alias="RWA_EVENTS_CLIENT_QUEUE",
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Events waiting for one client at most; a client that falls further "
+        "behind is dropped (WebSocket close 4008 `slow consumer`; the SSE stream ends).",
+    )
+    heartbeat_seconds: float = Field(
+        validation_alias="RWA_EVENTS_HEARTBEAT_SECONDS",
+        default=15,
+        gt=0,
+        le=300,
+        description="Seconds between heartbeat messages to an idle WebSocket or SSE client.",
+    )

@@ -147,7 +147,10 @@ def test_each_kind_fires_on_data_that_should_fire_it_only(
     quiet = {kind: _rule(sessions, user_id, no) for kind, (_, no) in KINDS.items()}
     announced: list[tuple[int, int]] = []
     report = evaluate(
-        store, sessions, NOW, announce=lambda _s, f, r: announced.append((f.id, r.id))
+        store,
+        sessions,
+        NOW,
+        announce=lambda _s, fired: announced.extend((f.id, r.id) for f, r in fired),
     )
     fired_rules = {rule_id for rule_id, _ in _fired(report, sessions)}
     assert fired_rules == set(firing.values())
@@ -330,21 +333,29 @@ def test_a_firing_already_recorded_is_not_recorded_or_announced_again(
         session.execute(insert(AlertFiring).values(**values))
         session.commit()
     announced: list[int] = []
-    report = evaluate(store, sessions, NOW, announce=lambda _s, f, _r: announced.append(f.id))
+    report = evaluate(
+        store, sessions, NOW, announce=lambda _s, fired: announced.extend(f.id for f, _ in fired)
+    )
     assert (report.fired, report.duplicates, announced) == ([], 1, [])
     assert evaluate(store, sessions, NOW + MINUTE).duplicates == 0  # its state says fired
 
 
-def test_a_rule_whose_asset_is_gone_is_skipped_and_the_others_evaluated(
+def test_a_rule_whose_asset_is_gone_or_condition_unreadable_is_skipped_not_fatal(
     sessions: sessionmaker[Session], user_id: int, store: DuckDBStore
 ) -> None:
     kept = _rule(sessions, user_id, _on("usdc", kind="price", direction="below", level=0.995))
     gone = _rule(sessions, user_id, _on("usdt", kind="price", direction="below", level=2))
+    garbled = _rule(sessions, user_id, _on("usdt", kind="price", direction="below", level=2))
     with sessions() as session:  # as if the reference data had dropped the asset
         session.execute(update(AlertRule).where(AlertRule.id == gone).values(asset_id="gone-coin"))
+        # A row not written through the API: its condition lacks its level.
+        garbled_condition = {"kind": "price", "direction": "below"}
+        session.execute(
+            update(AlertRule).where(AlertRule.id == garbled).values(condition=garbled_condition)
+        )
         session.commit()
     report = evaluate(store, sessions, NOW)
-    assert report.skipped_rules == [gone]
+    assert (report.rules, report.skipped_rules) == (3, [gone, garbled])
     assert {rule for rule, _ in _fired(report, sessions)} == {kept}
 
 

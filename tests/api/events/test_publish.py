@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 
 from api.accounts.database import OpsDatabase
 from api.events.bus import CHANNEL, EventMessage, EventType, publish
+from api.events.channel import Cursor
 from api.events.prices import publish_price_updates
 from api.events.tables import Event
 from pipelines.serving.store import ServingStore
@@ -92,3 +93,23 @@ def test_price_updates_name_each_changed_asset_once(
         "change": 1.0,
         "change_pct": pytest.approx(1 / 100.25 * 100),
     }
+
+
+def _rows(*ids: int) -> list[Event]:
+    return [Event(id=i, type="news_item", ts=T, payload={}) for i in ids]
+
+
+def test_the_cursor_waits_for_a_gap_then_gives_it_up() -> None:
+    cursor = Cursor(10, grace_seconds=5)
+    # 12 committed before 11 (PostgreSQL draws ids at insert, not at commit).
+    assert [e.id for e in cursor.take(_rows(12), now=0)] == [12]
+    assert cursor.position == 10
+    # Read again from 10: 12 is not handed out twice, the late 11 is.
+    assert [e.id for e in cursor.take(_rows(11, 12, 13), now=1)] == [11, 13]
+    assert (cursor.position, cursor.seen) == (13, set())
+    # 14 never comes (a rolled-back transaction's id): given up after the grace period.
+    assert [e.id for e in cursor.take(_rows(15), now=2)] == [15]
+    assert [e.id for e in cursor.take(_rows(15), now=4)] == []
+    assert cursor.position == 13
+    assert [e.id for e in cursor.take(_rows(15, 16), now=8)] == [16]
+    assert (cursor.position, cursor.seen) == (16, set())

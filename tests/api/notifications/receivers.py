@@ -153,3 +153,27 @@ def smtp_server() -> Iterator[MailSink]:
         yield sink
     finally:
         controller.stop()
+
+
+@dataclass
+class Loopback:
+    """Every receiver of the delivery tests, on loopback."""
+
+    webhooks: WebhookReceiver
+    telegram: TelegramFake
+    mail: MailSink
+
+    def reset(self, secret: str | None) -> None:
+        """Forget what earlier tests received; check signatures with ``secret``."""
+        self.webhooks.secret = secret
+        self.webhooks.requests.clear()
+        self.webhooks.release.clear()
+        self.telegram.calls.clear()
+        self.telegram.script.clear()
+        self.mail.messages.clear()
+
+
+@contextmanager
+def loopback_receivers() -> Iterator[Loopback]:
+    with http_receivers() as (webhooks, telegram), smtp_server() as mail:
+        yield Loopback(webhooks, telegram, mail)

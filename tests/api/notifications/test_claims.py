@@ -11,7 +11,6 @@ from api.accounts.database import OpsDatabase
 from api.accounts.tables import utcnow
 from api.notifications.attempts import Outcome
 from api.notifications.claims import Claim, claim_due, record
-from api.notifications.outbox import enqueue
 from pipelines.core.settings import NotificationSettings
 from tests.api.notifications.conftest import FiringMaker
 
@@ -19,12 +18,10 @@ LEASE = 60
 SETTINGS = NotificationSettings(claim_lease_seconds=LEASE, batch_size=3, max_attempts=5)
 
 
-def _enqueue(database: OpsDatabase, firings: FiringMaker, count: int) -> None:
-    channels = [{"type": "webhook", "url": f"https://hooks.example.com/{i}"} for i in range(count)]
-    firing, rule = firings.make(channels)
-    with database.sessions() as session:
-        enqueue(session, session.merge(firing), rule)
-        session.commit()
+def _enqueue(firings: FiringMaker, count: int) -> None:
+    firings.enqueued(
+        [{"type": "webhook", "url": f"https://hooks.example.com/{i}"} for i in range(count)]
+    )
 
 
 def _finish(database: OpsDatabase, claims: list[Claim]) -> None:
@@ -35,7 +32,7 @@ def _finish(database: OpsDatabase, claims: list[Claim]) -> None:
 def test_a_lapsed_claim_is_taken_over_and_the_late_worker_records_nothing(
     ops_database: OpsDatabase, firings: FiringMaker
 ) -> None:
-    _enqueue(ops_database, firings, 2)
+    _enqueue(firings, 2)
     now = utcnow()
     first = claim_due(ops_database.sessions, SETTINGS, now)
     assert [c.attempts for c in first] == [1, 1]
@@ -53,20 +50,39 @@ def test_a_lapsed_claim_is_taken_over_and_the_late_worker_records_nothing(
 def test_concurrent_workers_claim_disjoint_rows(
     ops_database: OpsDatabase, firings: FiringMaker
 ) -> None:
-    _enqueue(ops_database, firings, 5)
+    _enqueue(firings, 5)
     start = threading.Barrier(2)
     claimed: list[list[Claim]] = []
+    errors: list[Exception] = []
 
     def worker() -> None:
         start.wait()
-        claimed.append(claim_due(ops_database.sessions, SETTINGS))
+        try:  # both create the owner's signing secret at once, too
+            claimed.append(claim_due(ops_database.sessions, SETTINGS))
+        except Exception as error:
+            errors.append(error)
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
+    assert errors == []
     ids = [c.id for batch in claimed for c in batch]
     assert sorted(len(batch) for batch in claimed) == [2, 3]
     assert len(set(ids)) == 5
     _finish(ops_database, [c for batch in claimed for c in batch])
+
+
+def test_a_worker_dying_on_the_last_attempt_leaves_the_notification_failed(
+    ops_database: OpsDatabase, firings: FiringMaker
+) -> None:
+    firing_id = firings.enqueued([{"type": "email", "address": "ada@example.com"}])
+    last = SETTINGS.model_copy(update={"max_attempts": 1})
+    now = utcnow()
+    assert len(claim_due(ops_database.sessions, last, now)) == 1
+    # ... and the worker dies: no record. After the lease, nobody sends it again.
+    assert claim_due(ops_database.sessions, last, now + dt.timedelta(seconds=LEASE + 1)) == []
+    row = firings.rows(firing_id)["ada@example.com"]
+    assert (row.status, row.attempts, row.claimed_until) == ("failed", 1, None)
+    assert row.last_error is not None and "stopped during the last one" in row.last_error

@@ -6,26 +6,12 @@ of one firing, each on its own; and the SSRF guard refusing loopback."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
-from sqlalchemy import select
-
-from api.accounts.database import OpsDatabase
-from api.alerts.tables import AlertFiring
-from api.notifications import signing
 from api.notifications.delivery import DeliveryStep
-from api.notifications.outbox import enqueue
 from api.notifications.tables import DeliveryStatus, Notification
 from pipelines.core.settings import NotificationSettings
 from tests.api.notifications.conftest import FiringMaker
-from tests.api.notifications.receivers import (
-    MailSink,
-    TelegramFake,
-    WebhookReceiver,
-    http_receivers,
-    smtp_server,
-)
+from tests.api.notifications.receivers import Loopback
 
 MAX_ATTEMPTS = 3
 #: What the fake Bot API asks to wait on its 429 (seconds).
@@ -33,28 +19,14 @@ TELEGRAM_RETRY_AFTER = 1
 TERMINAL = {DeliveryStatus.SENT.value, DeliveryStatus.FAILED.value}
 
 
-@pytest.fixture(scope="module")
-def receivers() -> Iterator[tuple[WebhookReceiver, TelegramFake]]:
-    with http_receivers() as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-def mail() -> Iterator[MailSink]:
-    with smtp_server() as sink:
-        yield sink
-
-
-def notification_settings(
-    receivers: tuple[WebhookReceiver, TelegramFake], mail: MailSink, **overrides: object
-) -> NotificationSettings:
+def notification_settings(loopback: Loopback, **overrides: object) -> NotificationSettings:
     """Small backoff, loopback receivers (the guard is turned off explicitly)."""
     values: dict[str, object] = {
-        "smtp_host": mail.host,
-        "smtp_port": mail.port,
+        "smtp_host": loopback.mail.host,
+        "smtp_port": loopback.mail.port,
         "smtp_starttls": False,
         "telegram_bot_token": "123456:test-token",
-        "telegram_api_base": receivers[1].base,
+        "telegram_api_base": loopback.telegram.base,
         "max_attempts": MAX_ATTEMPTS,
         "backoff_base_seconds": 0.05,
         # Above the backoff of 3 attempts (0.2 s), above the 429's retry_after: not capping it.
@@ -66,52 +38,30 @@ def notification_settings(
     return NotificationSettings.model_validate(values | overrides)
 
 
-def rows_of(database: OpsDatabase, firing_id: int) -> dict[str, Notification]:
-    with database.sessions() as session:
-        query = select(Notification).where(Notification.firing_id == firing_id)
-        return {row.destination: row for row in session.scalars(query)}
-
-
-def drain(step: DeliveryStep, database: OpsDatabase, firing_id: int, limit: float = 30) -> None:
+def deliver_all(
+    firings: FiringMaker, settings: NotificationSettings, firing_id: int, limit: float = 30
+) -> dict[str, Notification]:
     """Run delivery passes until every notification of the firing is sent or failed."""
+    step = DeliveryStep.open(firings.database.sessions, settings)
     deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if not step():
-            rows = rows_of(database, firing_id).values()
-            if all(row.status in TERMINAL for row in rows):
-                return
-            time.sleep(0.05)
-    raise AssertionError(f"not delivered within {limit} s: {rows_of(database, firing_id)}")
-
-
-def enqueued(database: OpsDatabase, firings: FiringMaker, channels: list[dict[str, str]]) -> int:
-    firing, rule = firings.make(channels)
-    with database.sessions() as session:
-        enqueue(session, session.merge(firing), rule)
-        session.commit()
-    return firing.id
-
-
-def secret_for(database: OpsDatabase, firing_id: int) -> str:
-    with database.sessions() as session:
-        firing = session.get(AlertFiring, firing_id)
-        assert firing is not None
-        secret = signing.secret_of(session, firing.user_id)
-        session.commit()
-        return secret
+    try:
+        while time.monotonic() < deadline:
+            if not step():
+                rows = firings.rows(firing_id)
+                if all(row.status in TERMINAL for row in rows.values()):
+                    return rows
+                time.sleep(0.05)
+    finally:
+        step.close()
+    raise AssertionError(f"not delivered within {limit} s: {firings.rows(firing_id)}")
 
 
 def test_each_channel_delivers_or_fails_on_its_own(
-    ops_database: OpsDatabase,
-    firings: FiringMaker,
-    receivers: tuple[WebhookReceiver, TelegramFake],
-    mail: MailSink,
+    firings: FiringMaker, loopback: Loopback
 ) -> None:
-    webhooks, telegram = receivers
+    webhooks, telegram, mail = loopback.webhooks, loopback.telegram, loopback.mail
     base = webhooks.url
-    firing_id = enqueued(
-        ops_database,
-        firings,
+    firing_id = firings.enqueued(
         [
             {"type": "webhook", "url": f"{base}/ok"},
             {"type": "webhook", "url": f"{base}/down"},
@@ -120,9 +70,7 @@ def test_each_channel_delivers_or_fails_on_its_own(
             {"type": "telegram", "chat_id": "-100123"},
         ],
     )
-    webhooks.secret = secret_for(ops_database, firing_id)
-    webhooks.requests.clear()
-    telegram.calls.clear()
+    loopback.reset(firings.secret(firing_id))
     telegram.script = [
         (500, {"ok": False, "error_code": 500, "description": "Internal Server Error"}, {}),
         (
@@ -136,13 +84,7 @@ def test_each_channel_delivers_or_fails_on_its_own(
             {},
         ),
     ]
-    mail.messages.clear()
-    step = DeliveryStep.open(ops_database.sessions, notification_settings(receivers, mail))
-    try:
-        drain(step, ops_database, firing_id)
-    finally:
-        step.close()
-    rows = rows_of(ops_database, firing_id)
+    rows = deliver_all(firings, notification_settings(loopback), firing_id)
 
     ok = rows[f"{base}/ok"]
     assert (ok.status, ok.attempts, ok.last_status_code) == ("sent", 1, 200)
@@ -179,23 +121,15 @@ def test_each_channel_delivers_or_fails_on_its_own(
 
 
 def test_the_guard_refuses_loopback_webhooks_unless_allowed(
-    ops_database: OpsDatabase,
-    firings: FiringMaker,
-    receivers: tuple[WebhookReceiver, TelegramFake],
-    mail: MailSink,
+    firings: FiringMaker, loopback: Loopback
 ) -> None:
-    webhooks, _ = receivers
+    webhooks = loopback.webhooks
     port = webhooks.url.rsplit(":", 1)[1]
     urls = [f"http://localhost:{port}/ok", f"http://[::1]:{port}/ok", webhooks.url + "/ok"]
-    firing_id = enqueued(ops_database, firings, [{"type": "webhook", "url": u} for u in urls])
-    webhooks.requests.clear()
-    settings = notification_settings(receivers, mail, allow_private_webhooks=False)
-    step = DeliveryStep.open(ops_database.sessions, settings)
-    try:
-        drain(step, ops_database, firing_id)
-    finally:
-        step.close()
-    for row in rows_of(ops_database, firing_id).values():
+    firing_id = firings.enqueued([{"type": "webhook", "url": u} for u in urls])
+    loopback.reset(None)
+    settings = notification_settings(loopback, allow_private_webhooks=False)
+    for row in deliver_all(firings, settings, firing_id).values():
         assert (row.status, row.attempts) == ("failed", 1)
         assert row.last_error is not None and "non-public address" in row.last_error
     assert webhooks.requests == []
