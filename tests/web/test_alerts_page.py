@@ -357,8 +357,6 @@ def publish_event(
 
 def wait_live(page: Page) -> None:
     """Until the page's event stream is open (events published before are not its own)."""
-    if not page.get_attribute("body", "data-live"):  # TODO(alertsui): remove once on main
-        pytest.skip("GET /events/stream is not on main yet")
     expect(page.locator("#live-status")).to_have_attribute("data-state", "on", timeout=TIMEOUT_MS)
 
 
@@ -441,8 +439,6 @@ def test_firings_show_the_observed_value_and_each_delivery(
         "last_status_code": 500,
     }
     sent = {"channel": "telegram", "destination": "123456789", "status": "sent", "attempts": 2}
-    if not page.get_attribute("body", "data-firings"):  # TODO(alertsui): remove once on main
-        pytest.skip("GET /alerts/firings is not on main yet")
     firing = record_firing(site.professional, price["id"], observed, [failed, sent])
     page.reload()
     wait_drawn(page)
@@ -457,8 +453,6 @@ def test_firings_show_the_observed_value_and_each_delivery(
         "price 0.9931 USD",
         "below 0.995 USD",
     )
-    if not page.get_attribute("body", "data-deliveries"):  # TODO(alertsui): once on main
-        pytest.skip("GET /alerts/deliveries is not on main yet")
     assert "webhook failed" in delivered and "telegram sent" in delivered
     row.locator("[data-action=deliveries]").click()
     log = page.locator("#deliveries tbody tr")
@@ -500,8 +494,6 @@ def test_a_firing_appears_live_after_a_serving_load(
     assert texts[1:3] == ["OUSG over 100", "OUSG"]
     assert texts[4] == "above 100 USD"
     assert "New firing: OUSG over 100" in page.inner_text("#announce")
-    if not page.get_attribute("body", "data-deliveries"):  # TODO(alertsui): once on main
-        pytest.skip("GET /alerts/deliveries is not on main yet")
     # Its notification is owed to the rule's channel: in the delivery log, pending.
     delivery = page.locator("#deliveries tbody tr").filter(has_text="123456789")
     expect(delivery).to_contain_text("pending", timeout=TIMEOUT_MS)
