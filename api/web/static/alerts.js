@@ -75,6 +75,8 @@
         Object.assign(rule, changed);
         announce(`${rule.name}: ${rule.active ? "active" : "paused"}`);
         drawRules();
+        // The row was drawn again: the keyboard stays on its button.
+        document.querySelector(`#rules tr[data-id="${rule.id}"] [data-action=toggle]`).focus();
       })
       .catch((error) => showRuleError(rule, error))
       .finally(() => (button.disabled = false));
@@ -106,15 +108,10 @@
     if (row) row.lastElementChild.replaceChildren(R.el("span", { class: "error", role: "alert", text: message }));
   }
 
+  // Pause / Resume and Delete: buttons named by what they do to which rule.
   function actions(rule) {
-    const toggle = R.el("button", {
-      type: "button",
-      class: "toggle",
-      "data-action": "toggle",
-      "aria-pressed": String(rule.active),
-      title: rule.active ? "Pause this rule" : "Resume this rule",
-      text: rule.active ? "Active" : "Paused",
-    });
+    const verb = rule.active ? "Pause" : "Resume";
+    const toggle = R.el("button", { type: "button", "data-action": "toggle", "aria-label": `${verb} ${rule.name}`, text: verb });
     toggle.addEventListener("click", () => setActive(rule, toggle));
     const remove = R.el("button", { type: "button", "data-action": "delete", text: "Delete", "aria-label": `Delete ${rule.name}` });
     const cell = R.el("span", { class: "actions" }, toggle, " ", remove);
@@ -122,13 +119,16 @@
     return cell;
   }
 
+  const stateOf = (rule) => R.el("span", { class: `state ${rule.active ? "on" : "off"}`, text: rule.active ? "Active" : "Paused" });
+
   const RULE_COLUMNS = [
     { key: "name", label: "Name" },
     { key: "target_words", label: "Target" },
     { key: "condition_words", label: "Condition" },
     { key: "channels", label: "Channels", render: (r) => channelList(r.channels) },
     { key: "cooldown_minutes", label: "Cooldown", numeric: true, format: (v) => (v ? windowWords(v) : "none") },
-    { key: "active", label: "State", render: actions },
+    { key: "active", label: "State", render: stateOf },
+    { key: "id", label: "Actions", render: actions },
   ];
 
   function drawRules() {
