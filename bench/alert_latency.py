@@ -64,8 +64,8 @@ from api.accounts.principal import Role  # noqa: E402
 from api.accounts.tables import User  # noqa: E402
 from api.alerts import service  # noqa: E402
 from api.alerts.evaluation import EvaluationReport  # noqa: E402
-from api.alerts.observations import observe  # noqa: E402
-from api.alerts.rules import NAV_CLASSES, Rule, RuleSpec  # noqa: E402
+from api.alerts.observations import Needs, observe  # noqa: E402
+from api.alerts.rules import NAV_CLASSES, ConditionKind, Rule, RuleSpec  # noqa: E402
 from api.notifications import signing  # noqa: E402
 from pipelines.contracts.served import OHLCV_SCHEMA  # noqa: E402
 from pipelines.core.settings import Settings, get_settings  # noqa: E402
@@ -260,6 +260,7 @@ def next_bars(latest: dict[str, tuple[dt.datetime, float]], load: int) -> pa.Tab
 @dataclass
 class LoadTimes:
     evaluation: EvaluationReport
+    fires: bool
     price_ws: float | None
     alert_ws: float | None
     webhook: float | None
@@ -280,7 +281,7 @@ def one_load(
     price = first(ws.arrivals, _probe_price, committed)
     alert = first(ws.arrivals, _probe_alert, committed) if fires else None
     delivered = first(hook.arrivals, lambda _: True, committed) if fires else None
-    return LoadTimes(report, price, alert, delivered)
+    return LoadTimes(report, fires, price, alert, delivered)
 
 
 def _probe_price(message: dict[str, Any]) -> bool:
@@ -299,13 +300,10 @@ def plain_pandas(store: ServingStore, database: OpsDatabase) -> tuple[float, set
     """The same rules decided one by one: typed rules, the same served frames, ``.loc``
     look-ups, the edge trigger in a dict. Returns its seconds and the (rule, asset) pairs
     whose condition holds."""
-    from api.alerts.evaluation import _needs, _rules  # the same reads, not the same decisions
-
     started = time.perf_counter()
     with database.sessions() as session:
         rules: list[Rule] = service.active_rules(session)
-        needs = _needs(_rules(session))
-    observations = observe(store, needs)
+    observations = observe(store, needs_of(rules))
     classes = observations.assets.set_index("asset_id")["asset_class"]
     states: dict[tuple[int, str], bool] = {}
     holding: set[tuple[int, str]] = set()
@@ -333,6 +331,21 @@ def plain_pandas(store: ServingStore, database: OpsDatabase) -> tuple[float, set
             if holds or fired:
                 holding.add((rule.id, asset_id))
     return time.perf_counter() - started, holding
+
+
+def needs_of(rules: list[Rule]) -> Needs:
+    """What the rules read: the same served frames the engine reads."""
+    conditions = [rule.condition.model_dump() for rule in rules]
+    kinds = frozenset(rule.condition.kind for rule in rules)
+
+    def windows(kind: str, name: str) -> frozenset[int]:
+        return frozenset(int(c[name]) for c in conditions if c["kind"] == kind)
+
+    onchain = {
+        ConditionKind(kind): windows(kind, "window_days")
+        for kind in ("supply_change", "holders_change")
+    }
+    return Needs(kinds, windows("pct_move", "window_minutes"), onchain)
 
 
 def _holds(kind: str, condition: dict[str, Any], value: float) -> bool:
@@ -377,6 +390,11 @@ def worker(env: dict[str, str], log: Path) -> Iterator[None]:
             stderr=subprocess.STDOUT,
         )
     try:
+        deadline = time.monotonic() + 180  # a loaded machine starts Python slowly
+        while "alerts worker: running" not in log.read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the worker did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
         yield
     finally:
         proc.terminate()
@@ -471,10 +489,11 @@ def report_loads(loads: list[LoadTimes]) -> None:
             f"{n:>4} {evaluation:>9.0f} ms {len(load.evaluation.fired):>6} "
             + " ".join(f"{c:>10}" for c in cells)
         )
+    firing = [x for x in loads if x.fires]
     for label, values in (
         ("commit -> price_update (WebSocket)", [x.price_ws for x in loads]),
-        ("commit -> alert_triggered (WebSocket)", [x.alert_ws for x in loads if x is not None]),
-        ("commit -> webhook delivered", [x.webhook for x in loads]),
+        ("commit -> alert_triggered (WebSocket)", [x.alert_ws for x in firing]),
+        ("commit -> webhook delivered", [x.webhook for x in firing]),
     ):
         heard = [v for v in values if v is not None]
         missing = len([v for v in values if v is None])

@@ -44,6 +44,8 @@ def _cmd_run(lakehouse: Any, args: argparse.Namespace) -> int:
     delivery = DeliveryStep.open(database.sessions, settings.notifications)
     stop = threading.Event()
     interval = args.interval or settings.notifications.poll_seconds
+    # Operators (and the alert benchmark) wait for this line before counting on the worker.
+    logging.getLogger(__name__).info("alerts worker: running, idle poll %.2f s", interval)
     try:
         with stop_on_signals(stop):
             run_loop([evaluation, delivery], stop, interval, once=args.once)

@@ -35,16 +35,20 @@ def deliver(client: httpx.Client, claim: Claim, settings: NotificationSettings) 
         "host": target.host_header,
     }
     try:
-        response = client.post(
+        # Streamed and never read: a receiver's answer is its status and headers; a huge or
+        # endless body must not fill the worker's memory.
+        with client.stream(
+            "POST",
             target.pinned_url,
             content=body,
             headers=headers,
             timeout=settings.request_timeout_seconds,
             extensions={"sni_hostname": target.host},
-        )
+        ) as response:
+            status, reason = response.status_code, response.reason_phrase
+            retry_after = parse_retry_after(response.headers.get("retry-after"), utcnow())
     except httpx.TimeoutException:
         return Outcome.retry("timed out")
     except httpx.HTTPError as error:
         return Outcome.retry(f"{type(error).__name__}: {error}")
-    retry_after = parse_retry_after(response.headers.get("retry-after"), utcnow())
-    return http_outcome(response.status_code, retry_after, response.reason_phrase)
+    return http_outcome(status, retry_after, reason)

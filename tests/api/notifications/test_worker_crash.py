@@ -16,8 +16,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from tests.api.notifications.conftest import FiringMaker
 from tests.api.notifications.receivers import Loopback
+
+
+@pytest.fixture(scope="module")
+def ops_db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """SQLite, the embedded default, only: two worker starts cost ~15 s per backend, and the
+    claims' takeover and concurrency are tested on PostgreSQL too (test_claims.py)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('ops') / 'ops.db'}"
+
 
 #: Short, so the restarted worker takes the dead one's claim over quickly.
 LEASE_SECONDS = 3
