@@ -64,8 +64,8 @@ from api.accounts.principal import Role  # noqa: E402
 from api.accounts.tables import User  # noqa: E402
 from api.alerts import service  # noqa: E402
 from api.alerts.evaluation import EvaluationReport  # noqa: E402
-from api.alerts.observations import Needs, observe  # noqa: E402
-from api.alerts.rules import NAV_CLASSES, ConditionKind, Rule, RuleSpec  # noqa: E402
+from api.alerts.observations import observe  # noqa: E402
+from api.alerts.rules import NAV_CLASSES, Rule, RuleSpec  # noqa: E402
 from api.notifications import signing  # noqa: E402
 from pipelines.contracts.served import OHLCV_SCHEMA  # noqa: E402
 from pipelines.core.settings import Settings, get_settings  # noqa: E402
@@ -300,10 +300,13 @@ def plain_pandas(store: ServingStore, database: OpsDatabase) -> tuple[float, set
     """The same rules decided one by one: typed rules, the same served frames, ``.loc``
     look-ups, the edge trigger in a dict. Returns its seconds and the (rule, asset) pairs
     whose condition holds."""
+    from api.alerts.evaluation import rule_needs  # the same reads, not the same decisions
+
     started = time.perf_counter()
     with database.sessions() as session:
         rules: list[Rule] = service.active_rules(session)
-    observations = observe(store, needs_of(rules))
+        needs = rule_needs(session)
+    observations = observe(store, needs)
     classes = observations.assets.set_index("asset_id")["asset_class"]
     states: dict[tuple[int, str], bool] = {}
     holding: set[tuple[int, str]] = set()
@@ -331,21 +334,6 @@ def plain_pandas(store: ServingStore, database: OpsDatabase) -> tuple[float, set
             if holds or fired:
                 holding.add((rule.id, asset_id))
     return time.perf_counter() - started, holding
-
-
-def needs_of(rules: list[Rule]) -> Needs:
-    """What the rules read: the same served frames the engine reads."""
-    conditions = [rule.condition.model_dump() for rule in rules]
-    kinds = frozenset(rule.condition.kind for rule in rules)
-
-    def windows(kind: str, name: str) -> frozenset[int]:
-        return frozenset(int(c[name]) for c in conditions if c["kind"] == kind)
-
-    onchain = {
-        ConditionKind(kind): windows(kind, "window_days")
-        for kind in ("supply_change", "holders_change")
-    }
-    return Needs(kinds, windows("pct_move", "window_minutes"), onchain)
 
 
 def _holds(kind: str, condition: dict[str, Any], value: float) -> bool:

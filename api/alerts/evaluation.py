@@ -197,6 +197,12 @@ def _read_parameters(kind: str, condition: Any) -> tuple[str, float, str, float,
     raise ValueError(f"unknown condition kind {kind!r}")
 
 
+def rule_needs(session: Session) -> Needs:
+    """What the active rules read of the served data (what :func:`evaluate` observes): for a
+    baseline that decides the same rules on the same frames (``bench/alert_latency.py``)."""
+    return _needs(_rules(session)[0])
+
+
 def _needs(rules: pd.DataFrame) -> Needs:
     kinds = frozenset(Kind(kind) for kind in rules["condition_kind"].unique())
 

@@ -10,9 +10,6 @@ from pathlib import Path
 import dagster as dg
 from sqlalchemy import func, select
 
-from api.accounts.database import OpsDatabase
-from api.alerts import service
-from api.alerts.rules import RuleSpec
 from api.alerts.tables import AlertFiring
 from api.events.tables import Event
 from dagster_project import jobs
@@ -21,9 +18,7 @@ from dagster_project.definitions import build_definitions
 from dagster_project.partitions import fetch_day_partitions
 from dagster_project.resources import ServingStoreResource
 from pipelines.lakehouse import Lakehouse
-from pipelines.serving.duckdb_store import DuckDBStore
-from tests.api.alerts.served_alerts import ASSETS, load_alert_data
-from tests.fixtures.accounts import provision
+from tests.api.alerts.served_alerts import ASSETS, served_with_a_rule
 from tests.fixtures.lake import lake_settings
 
 
@@ -40,19 +35,10 @@ def test_the_evaluation_follows_the_load_in_the_scheduled_jobs(tmp_path: Path) -
 
 def test_materializing_it_publishes_prices_and_records_firings(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path, ops_db_url=f"sqlite:///{tmp_path / 'ops.db'}")
-    with DuckDBStore(settings.serving.duckdb_path) as store:  # published when closed
-        store.migrate()
-        load_alert_data(store)
-    user = provision(settings.updated(jwt_key_file=tmp_path / "jwt.key"))
-    database = OpsDatabase.open(settings.ops_db)
+    database = served_with_a_rule(
+        settings.serving.duckdb_path, settings.updated(jwt_key_file=tmp_path / "jwt.key")
+    )
     try:
-        with database.sessions() as session:
-            spec = {
-                "target": {"kind": "asset", "asset_id": "usdc"},
-                "condition": {"kind": "price", "direction": "below", "level": 0.995},
-            }
-            service.create(session, user.user_id, RuleSpec.model_validate(spec), None)
-            session.commit()
         resource = ServingStoreResource(lakehouse=Lakehouse.from_settings(settings))
         partitions = fetch_day_partitions(dt.date(2026, 3, 1))
         result = dg.materialize(

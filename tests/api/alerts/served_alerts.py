@@ -14,13 +14,20 @@ What :func:`load_alert_data` serves, as of its last hourly bar (``LAST_BAR``, cl
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from api.accounts.database import OpsDatabase
+from api.alerts import service
+from api.alerts.rules import RuleSpec
 from pipelines.contracts.served import MARKET, OHLCV_SCHEMA, PREDICTIONS, RISK_SCORES, SENTIMENT
+from pipelines.core.settings import Settings
 from pipelines.reference import get_reference_asset
+from pipelines.serving.duckdb_store import DuckDBStore
 from pipelines.serving.store import ServingStore
+from tests.fixtures.accounts import provision
 from tests.fixtures.serving import series_rows
 
 HOUR = dt.timedelta(hours=1)
@@ -128,3 +135,26 @@ def _load_daily(store: ServingStore) -> None:
         for i in range(1, 8)
     ]
     store.upsert_predictions(pa.Table.from_pylist(forecast, schema=PREDICTIONS.schema))
+
+
+#: A rule that fires on the served data: USDC below 0.995.
+USDC_BELOW = {
+    "target": {"kind": "asset", "asset_id": "usdc"},
+    "condition": {"kind": "price", "direction": "below", "level": 0.995},
+}
+
+
+def served_with_a_rule(store_path: Path, settings: Settings) -> OpsDatabase:
+    """The store at ``store_path`` serving :func:`load_alert_data` (published), and the
+    operational database of ``settings`` with a user owning :data:`USDC_BELOW` (opened: the
+    caller closes it)."""
+    with DuckDBStore(store_path) as store:
+        store.migrate()
+        load_alert_data(store)
+    credentials = provision(settings)
+    database = OpsDatabase.open(credentials.settings.ops_db)
+    with database.sessions() as session:
+        spec = RuleSpec.model_validate(USDC_BELOW)
+        service.create(session, credentials.user_id, spec, None)
+        session.commit()
+    return database

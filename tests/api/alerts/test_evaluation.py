@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.accounts.database import OpsDatabase
 from api.accounts.tables import User
-from api.alerts import service
+from api.alerts import firings, service
 from api.alerts.evaluation import EvaluationReport, evaluate
 from api.alerts.rules import RulePatch, RuleSpec
 from api.alerts.tables import AlertFiring, AlertRule, AlertState
@@ -373,3 +373,29 @@ def test_an_asset_without_data_changes_nothing(
         empty.upsert_assets([get_reference_asset("usdc")])
         report = evaluate(empty, sessions, NOW)
     assert (report.rules, report.pairs, report.fired, report.skipped_rules) == (1, 0, [], [])
+
+
+def test_firings_are_read_back_newest_first_by_rule_and_time(
+    sessions: sessionmaker[Session], user_id: int, store: DuckDBStore
+) -> None:
+    """What GET /alerts/firings reads (tested over HTTP on SQLite), on both databases."""
+    price = _rule(sessions, user_id, _on("usdc", kind="price", direction="below", level=0.995))
+    peg = _rule(sessions, user_id, _on("usdc", kind="peg_deviation", threshold_bps=50))
+    first = evaluate(store, sessions, NOW).fired
+    _load_usdc(store, 1.0, 1)
+    evaluate(store, sessions, NOW + HOUR)
+    _load_usdc(store, 0.98, 2)
+    last = evaluate(store, sessions, NOW + 2 * HOUR).fired
+    with sessions() as session:
+        total, page = firings.page(session, user_id, rule_id=None, since=None, limit=10, offset=0)
+        assert (total, [f.id for f in page]) == (4, [*reversed(last), *reversed(first)])
+        assert page[0].rule_name.startswith("USDC")
+        _, mine = firings.page(session, user_id, rule_id=peg, since=None, limit=1, offset=0)
+        assert [f.rule_id for f in mine] == [peg]
+        total, later = firings.page(
+            session, user_id, rule_id=price, since=NOW + HOUR, limit=10, offset=0
+        )
+        assert (total, [f.data_ts for f in later]) == (1, [DATA_TS + 2 * HOUR])
+        assert (
+            firings.page(session, user_id + 1, rule_id=None, since=None, limit=10, offset=0)[0] == 0
+        )
