@@ -145,6 +145,8 @@ def measure_page(browser: Browser, base: str, path: str, run: PageRun, shot: Pat
 
     def on_response(response: object) -> None:
         url = urlparse(response.url)  # type: ignore[attr-defined]
+        if url.path == "/events/stream":
+            return  # the live events: a stream open as long as the page, not a panel's read
         with contextlib.suppress(Exception):
             sizes.append(len(response.body()))  # type: ignore[attr-defined]
         # The panels' JSON reads (a failed one is a console error above, not a latency).

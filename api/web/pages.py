@@ -37,10 +37,6 @@ TEMPLATES = Jinja2Templates(directory=WEB_ROOT / "templates")
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
-#: The real-time stream the pages listen to (api.routes.events): price_update on the overview
-#: and the asset page, alert_triggered on the alerts page.
-EVENT_STREAM = "/events/stream"
-
 #: Tier features the scripts need to know, so a page never asks for what the tier is refused
 #: (each refusal would be a failed request in the console): name in the page -> feature.
 _PAGE_FEATURES = {
@@ -103,7 +99,6 @@ def _render(
             "is_admin": principal is not None and principal.is_admin,
             "features": " ".join(features),
             "chart_bundle": CHART_BUNDLE.is_file(),
-            "live": _serves(request, EVENT_STREAM),
             **context,
         },
         status_code=status_code,
@@ -159,16 +154,7 @@ def alerts_page(request: Request, principal: Viewer) -> HTMLResponse:
         principal,
         page="alerts",
         rule_limit=limit,
-        firings=_serves(request, "/alerts/firings"),
-        deliveries=_serves(request, "/alerts/deliveries"),
     )
-
-
-def _serves(request: Request, path: str) -> bool:
-    """Whether the app serves ``path``: a page asks only for what is served (a request to a
-    missing one would be an error in the console). The OpenAPI document is the list (the
-    app's routes are wrappers of the included routers); FastAPI builds it once per app."""
-    return path in request.app.openapi()["paths"]
 
 
 @router.get("/status", response_class=HTMLResponse)

@@ -75,6 +75,8 @@
         Object.assign(rule, changed);
         announce(`${rule.name}: ${rule.active ? "active" : "paused"}`);
         drawRules();
+        // The row was drawn again: the keyboard stays on its button.
+        document.querySelector(`#rules tr[data-id="${rule.id}"] [data-action=toggle]`).focus();
       })
       .catch((error) => showRuleError(rule, error))
       .finally(() => (button.disabled = false));
@@ -106,15 +108,10 @@
     if (row) row.lastElementChild.replaceChildren(R.el("span", { class: "error", role: "alert", text: message }));
   }
 
+  // Pause / Resume and Delete: buttons named by what they do to which rule.
   function actions(rule) {
-    const toggle = R.el("button", {
-      type: "button",
-      class: "toggle",
-      "data-action": "toggle",
-      "aria-pressed": String(rule.active),
-      title: rule.active ? "Pause this rule" : "Resume this rule",
-      text: rule.active ? "Active" : "Paused",
-    });
+    const verb = rule.active ? "Pause" : "Resume";
+    const toggle = R.el("button", { type: "button", "data-action": "toggle", "aria-label": `${verb} ${rule.name}`, text: verb });
     toggle.addEventListener("click", () => setActive(rule, toggle));
     const remove = R.el("button", { type: "button", "data-action": "delete", text: "Delete", "aria-label": `Delete ${rule.name}` });
     const cell = R.el("span", { class: "actions" }, toggle, " ", remove);
@@ -122,13 +119,16 @@
     return cell;
   }
 
+  const stateOf = (rule) => R.el("span", { class: `state ${rule.active ? "on" : "off"}`, text: rule.active ? "Active" : "Paused" });
+
   const RULE_COLUMNS = [
     { key: "name", label: "Name" },
     { key: "target_words", label: "Target" },
     { key: "condition_words", label: "Condition" },
     { key: "channels", label: "Channels", render: (r) => channelList(r.channels) },
     { key: "cooldown_minutes", label: "Cooldown", numeric: true, format: (v) => (v ? windowWords(v) : "none") },
-    { key: "active", label: "State", render: actions },
+    { key: "active", label: "State", render: stateOf },
+    { key: "id", label: "Actions", render: actions },
   ];
 
   function drawRules() {
@@ -320,14 +320,12 @@
     return `${side} ${shown(limit)}${UNITS[name] || ""}${window}`;
   }
 
-  const listOf = (answer, key) => (Array.isArray(answer) ? answer : answer[key] || answer.items || []);
   const STATUS = { sent: "good", failed: "bad", pending: "warn", sending: "warn" };
 
   // The delivery log, read once per drawing for both tables (null: read it again).
   let deliveryLog = null;
   function loadDeliveries() {
-    if (!body.dataset.deliveries) return Promise.resolve([]);
-    deliveryLog = deliveryLog || R.getJson("/alerts/deliveries?limit=200").then((a) => listOf(a, "deliveries"));
+    deliveryLog = deliveryLog || R.getJson("/alerts/deliveries?limit=200").then((a) => a.deliveries);
     return deliveryLog;
   }
 
@@ -336,7 +334,6 @@
   // A firing's deliveries at a glance ("telegram sent"), a click away from their log.
   function deliveriesCell(firing, log) {
     const own = log.filter((d) => d.firing_id === firing.id);
-    if (!body.dataset.deliveries) return "–";
     if (!own.length) return R.el("span", { class: "muted", text: "dashboard only" });
     const button = R.el("button", { type: "button", class: "link-button", "data-action": "deliveries", "aria-label": `Delivery log of firing ${firing.id}`, text: "log" });
     button.addEventListener("click", () => {
@@ -348,9 +345,8 @@
   }
 
   async function firings(parts) {
-    if (!body.dataset.firings) return { empty: "Firings appear here once this server evaluates rules (GET /alerts/firings is not served)." };
     const [answer, log] = await Promise.all([R.getJson("/alerts/firings?limit=50"), loadDeliveries(), symbolsRead]);
-    const list = listOf(answer, "firings");
+    const list = answer.firings;
     R.source(parts, "GET /alerts/firings (newest first), GET /alerts/deliveries", null);
     const fresh = firingsShown ? list.filter((f) => !firingsShown.has(f.id)) : [];
     firingsShown = new Set(list.map((f) => f.id));
@@ -379,12 +375,11 @@
 
   async function deliveries(parts) {
     clearTimeout(deliveryPoll);
-    if (!body.dataset.deliveries) return { empty: "The delivery log appears here once this server sends notifications (GET /alerts/deliveries is not served)." };
     const log = await loadDeliveries();
     // One firing's log is asked for by its id: it may be older than the newest entries.
     const list = deliveryFilter === null
       ? log
-      : listOf(await R.getJson("/alerts/deliveries" + R.query({ firing_id: deliveryFilter, limit: 100 })), "deliveries");
+      : (await R.getJson("/alerts/deliveries" + R.query({ firing_id: deliveryFilter, limit: 100 }))).deliveries;
     R.source(parts, `GET /alerts/deliveries${deliveryFilter === null ? "" : ` · firing ${deliveryFilter}`}`, null);
     // Deliveries under way change without an event: look again shortly.
     if (log.some((d) => d.status === "pending" || d.status === "sending")) {

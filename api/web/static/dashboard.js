@@ -94,7 +94,7 @@ const RWA = (() => {
   // error; a refused stream (an expired access token) is retried once the session is renewed.
   function live(types, onEvent) {
     const indicator = document.getElementById("live-status");
-    if (!indicator || !body.dataset.live) return;
+    if (!indicator) return; // signed out: no stream
     const show = (state, text) => {
       indicator.hidden = false;
       indicator.dataset.state = state;
