@@ -81,6 +81,11 @@ OPENAPI_TAGS = [
         "description": "Your alert rules (price, moves, peg, NAV premium, risk, sentiment, "
         "forecast, on-chain supply and holders), and alerts written in plain language.",
     },
+    {
+        "name": "events",
+        "description": "Live events (prices, your alerts, portfolios, news) as Server-Sent "
+        "Events; the same over the WebSocket /ws (docs/api.md).",
+    },
 ]
 
 

@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 PRUNE_EVERY_SECONDS = 600.0
 #: The fallback poll of a worker woken by notifications, in poll intervals.
 FALLBACK_POLLS = 20
+#: Longest wait between two reads while the channel fails.
+MAX_RETRY_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +199,7 @@ class EventHub:
     async def _run(self) -> None:
         poll = self.settings.poll_seconds * (FALLBACK_POLLS if self.is_postgresql else 1)
         next_prune = time.monotonic()
+        failures = 0
         while True:
             self._wake.clear()
             more = False
@@ -208,9 +211,14 @@ class EventHub:
                 if time.monotonic() >= next_prune:
                     await asyncio.to_thread(self._prune)
                     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                failures = 0
             except Exception:  # the channel is down for now: keep serving, read again later
-                logger.exception("reading the event channel failed")
+                failures += 1
+                if failures == 1 or failures % 100 == 0:  # not a line every poll
+                    logger.exception("reading the event channel failed (%d times)", failures)
             if more:
                 continue
+            # Waits grow while the database is down (a notification still wakes at once).
+            wait = min(poll * 2 ** min(failures, 10), MAX_RETRY_SECONDS)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), poll)
+                await asyncio.wait_for(self._wake.wait(), wait)

@@ -6,8 +6,10 @@ a comment line keeps an idle stream open every ``heartbeat_seconds``. A client t
 reconnects with ``Last-Event-ID`` (``EventSource`` does so by itself) first receives what it
 missed since that event, as long as the channel still holds it (the retention period). The
 stream ends after ``max_seconds`` (the client reconnects and resumes); it ends after an
-``event: error`` saying why when the hub drops a slow client (if it still reads) and when the
-caller's credential expired or was revoked (checked at every heartbeat).
+``event: close`` whose ``payload.detail`` says why when the hub drops a slow client (if it
+still reads) and when the caller's credential expired or was revoked (checked at every
+heartbeat). Not ``event: error``: a browser's ``EventSource`` reserves that name for its own
+connection errors.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ class EventStreamResponse(Response):
         self.max_seconds = max_seconds
         #: Asked at every heartbeat: whether the caller's credential still holds.
         self.still_valid = still_valid
-        #: Why the stream ended early (sent as an ``error`` event), if it did.
+        #: Why the stream ended early (sent as a ``close`` event), if it did.
         self.reason: str | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -80,7 +82,7 @@ class EventStreamResponse(Response):
 
     async def _race(self, send: Send, receive: Receive) -> bytes:
         """Stream until the time is up, the client leaves or the hub drops it; what to send
-        last (an error event when dropped)."""
+        last (a ``close`` event with the reason when it ended early)."""
         tasks = {
             asyncio.create_task(self._stream(send)),
             asyncio.create_task(_disconnected(receive)),
@@ -98,8 +100,8 @@ class EventStreamResponse(Response):
         reason = self.subscriber.dropped or self.reason
         if reason is None:
             return b""
-        error = clients.control("error", {"detail": reason})
-        return f"event: error\ndata: {error}\n\n".encode()
+        message = clients.control("close", {"detail": reason})
+        return f"event: close\ndata: {message}\n\n".encode()
 
     async def _stream(self, send: Send) -> None:
         async def body(chunk: bytes) -> None:

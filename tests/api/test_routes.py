@@ -72,6 +72,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "account",
         "admin",
         "alerts",
+        "events",
     }
     assert set(spec["paths"]) == {
         "/health",
@@ -114,6 +115,10 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/alerts/rules",
         "/alerts/rules/{rule_id}",
         "/alerts/parse",
+        "/alerts/firings",
+        "/alerts/deliveries",
+        "/alerts/webhook-secret",
+        "/events/stream",
     }
     # /docs can authorise: both schemes are declared, and every data route asks for one.
     assert set(spec["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}

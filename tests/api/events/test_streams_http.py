@@ -157,7 +157,7 @@ def test_a_revoked_key_ends_the_session_at_the_next_heartbeat(server: Server) ->
     with httpx.stream("GET", f"{server.url}/events/stream", headers=headers, timeout=30) as stream:
         _revoke(server.alice, key_id)
         (ending,) = _sse_events(stream, 1)
-    assert ending["event"] == "error"
+    assert ending["event"] == "close"
     assert json.loads(ending["data"])["payload"] == {"detail": "credentials expired or revoked"}
 
 
