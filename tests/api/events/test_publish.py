@@ -46,9 +46,10 @@ def test_an_unknown_type_is_refused(ops_database: OpsDatabase) -> None:
         publish(session, "trade", T, {})
 
 
+# NOTIFY is PostgreSQL's (SQLite readers poll): this one runs on PostgreSQL only.
+@pytest.mark.parametrize("ops_db_url", ["postgresql"], indirect=True)
 def test_postgresql_listeners_wake_at_commit_only(ops_database: OpsDatabase) -> None:
-    if ops_database.engine.dialect.name != "postgresql":
-        pytest.skip("NOTIFY is PostgreSQL's; SQLite readers poll")
+    assert ops_database.engine.dialect.name == "postgresql"
     url = ops_database.engine.url.set(drivername="postgresql")
     with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as listener:
         listener.execute(f"LISTEN {CHANNEL}")
