@@ -28,4 +28,13 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # (container images often set it) every process compiled all of them from source again: the
 # full import took 47-55 s instead of 15-23 s at load 8. Let the first process write the cache.
 unset PYTHONDONTWRITEBYTECODE
-exec .venv/bin/pytest "$@"
+# Two pytest processes (RWA_TEST_WORKERS): the suite spends much of its time in one Python
+# thread (Spark's driver, process start-ups, servers' readiness) while the second core idles.
+# Whole modules go to one process (--dist loadfile), so module fixtures are built once; each
+# process has its own Spark session, TimescaleDB database and Redis database (the fixtures
+# never share state between pytest processes). 0 runs in this process alone.
+workers="${RWA_TEST_WORKERS:-2}"
+if [ "$workers" = "0" ]; then
+  exec .venv/bin/pytest "$@"
+fi
+exec .venv/bin/pytest -n "$workers" --dist loadfile "$@"
