@@ -109,6 +109,7 @@ class EventHub:
         #: With the redis transport: whether the stream is being followed now.
         self.stream_up = False
         self._repair: asyncio.TimerHandle | None = None
+        self._catch_up = False
 
     @property
     def subscribers(self) -> int:
@@ -238,7 +239,10 @@ class EventHub:
         """The stream was reached (read the database once, for what it may have missed) or
         lost (poll the database until it is back)."""
         self.stream_up = up
-        set_stream_followed(up)
+        # Counted as followed once a database read that began after it caught up.
+        self._catch_up = up
+        if not up:
+            set_stream_followed(False)
         self.wake()
 
     def _wait_seconds(self) -> float:
@@ -260,14 +264,19 @@ class EventHub:
         while True:
             self._wake.clear()
             more = False
+            catch_up, self._catch_up = self._catch_up, False
             try:
                 read = await asyncio.to_thread(self._fetch, self.cursor.position)
                 more = bool(self._hand_out(read, "database")) and len(read) == channel.READ_BATCH
+                if catch_up and self.stream_up:
+                    set_stream_followed(True)
+                    catch_up = False
                 if time.monotonic() >= next_prune:
                     await asyncio.to_thread(self._prune)
                     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                 failures = 0
             except Exception:  # the channel is down for now: keep serving, read again later
+                self._catch_up = self._catch_up or catch_up
                 failures += 1
                 if failures == 1 or failures % 100 == 0:  # not a line every poll
                     logger.exception("reading the event channel failed (%d times)", failures)
