@@ -197,7 +197,7 @@ class EventsSettings(Section):
         validation_alias="RWA_EVENTS_REDIS_STREAM",
         default="rwa:events",
         min_length=1,
-        description="Key of the Redis stream of events.",
+        description="Key of the Redis stream of events (one per operational database).",
     )
     redis_maxlen: int = Field(
         validation_alias="RWA_EVENTS_REDIS_MAXLEN",

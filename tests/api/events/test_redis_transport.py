@@ -8,12 +8,14 @@ stream) proves which path delivered: committed events reach WebSocket and SSE cl
 the stream; a rolled-back publish reaches neither the stream nor a client; an event committed
 by a publisher that died before its ``XADD`` is found in the database by the gap it leaves;
 with Redis cut off the worker reads the database, and follows the stream again once it is
-back.
+back; a worker whose Redis was never there serves from the database from the start.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import re
 import secrets
 import socket
@@ -30,9 +32,10 @@ import redis
 from sqlalchemy.engine import make_url
 
 from api.accounts.database import OpsDatabase
-from api.accounts.principal import Role
+from api.accounts.principal import Principal, Role
 from api.events import stream
 from api.events.bus import EventType, publish
+from api.push.hub import EventHub
 from pipelines.core.settings import EventsSettings, OpsDbSettings
 from tests.api.events.streams import (
     RECEIVE_SECONDS,
@@ -262,3 +265,38 @@ def test_with_redis_cut_off_the_worker_reads_the_database_then_follows_the_strea
         assert next_event(ws)["payload"] == {"redis": "back"}
         after = server.metrics()
     assert (after["stream"] - back["stream"], after["database"] - back["database"]) == (1, 0)
+
+
+async def _deliveries(ops_db_url: str, settings: EventsSettings) -> list[dict[str, Any]]:
+    """What a hub of its own, on ``settings``, hands a subscriber of two publishes, the second
+    after the first arrived; checks that its stream reader still runs (retrying)."""
+    database = OpsDatabase.open(OpsDbSettings(url=ops_db_url))
+    hub = EventHub(database, settings)
+    await hub.start()
+    received: list[dict[str, Any]] = []
+    try:
+        subscriber = hub.subscribe(Principal(1, Role.EXPLORER), {EventType.NEWS_ITEM})
+        for n in range(2):
+            payloads = [{"no_redis": n}]
+            await asyncio.to_thread(publish_now, ops_db_url, EventType.NEWS_ITEM, payloads)
+            delivery = await asyncio.wait_for(subscriber.next(), RECEIVE_SECONDS)
+            assert delivery is not None
+            received.append(json.loads(delivery.json)["payload"])
+        assert not hub.stream_up
+        # Its stream reader still runs, retrying (a finished task leaves all_tasks()).
+        assert [t.get_name() for t in asyncio.all_tasks()].count("rwa-stream") == 1
+    finally:
+        await hub.stop()
+        database.close()
+    return received
+
+
+def test_a_worker_whose_redis_was_never_there_reads_the_database(server: Server) -> None:
+    nowhere = EventsSettings(
+        transport="redis",
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+        poll_seconds=0.1,
+        fallback_seconds=3600,
+    )
+    received = asyncio.run(_deliveries(server.ops_db_url, nowhere))
+    assert received == [{"no_redis": 0}, {"no_redis": 1}]
