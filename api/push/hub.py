@@ -45,7 +45,7 @@ PRUNE_EVERY_SECONDS = 600.0
 #: How long after the stream showed a missing id the database is read for it (the time an
 #: earlier transaction's XADD may still take to arrive).
 GAP_REPAIR_SECONDS = 1.0
-#: Longest wait between two reads while the channel fails.
+#: How far a failing read's backoff grows (unless the usual wait is longer).
 MAX_RETRY_SECONDS = 10.0
 
 
@@ -282,7 +282,8 @@ class EventHub:
                     logger.exception("reading the event channel failed (%d times)", failures)
             if more:
                 continue
-            # Waits grow while the database is down (a notification still wakes at once).
-            wait = min(self._wait_seconds() * 2 ** min(failures, 10), MAX_RETRY_SECONDS)
+            wait = self._wait_seconds()
+            if failures:  # waits grow while the database is down (a wake-up still comes at once)
+                wait = max(wait, min(wait * 2 ** min(failures, 10), MAX_RETRY_SECONDS))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
