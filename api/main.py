@@ -27,6 +27,7 @@ from api.deps import (
     guarded,
     optionally_authenticated,
 )
+from api.events import stream
 from api.push.hub import EventHub
 from api.routes import ACCOUNT_ROUTERS, PUBLIC_ROUTERS, ROUTERS
 from api.routes import events as events_route
@@ -128,12 +129,17 @@ def _lifespan(
         app.state.store = store
         app.state.accounts = accounts
         hub = EventHub(accounts.database, events)
+        relay = None
         try:
+            # Events this process publishes reach the Redis stream too (redis transport).
+            relay = stream.attach(accounts.database.sessions, events)
             await hub.start()
             app.state.events = hub
             yield
         finally:
             await hub.stop()
+            if relay is not None:
+                relay.close()
             store.close()
             accounts.close()
             del app.state.store, app.state.accounts

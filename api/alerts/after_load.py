@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from api.accounts.database import OpsDatabase
 from api.accounts.migrate import upgrade
 from api.alerts.evaluation import EvaluationReport, evaluate
+from api.events import stream
 from api.events.prices import publish_price_updates
 from pipelines.core.settings import Settings
 from pipelines.serving import open_store
@@ -38,6 +39,7 @@ def after_serving_load(settings: Settings, now: dt.datetime | None = None) -> Af
     """Publish the price updates and evaluate the alert rules on the served data, in the
     operational database ``settings.ops_db`` (migrated first, as the API does on start)."""
     database = OpsDatabase.open(settings.ops_db)
+    relay = stream.attach(database.sessions, settings.events)
     try:
         upgrade(database.engine)
         with open_store(settings.serving, read_only=True) as store:
@@ -46,5 +48,7 @@ def after_serving_load(settings: Settings, now: dt.datetime | None = None) -> Af
                 session.commit()
             report = evaluate(store, database.sessions, now)
     finally:
+        if relay is not None:
+            relay.close()
         database.close()
     return AfterLoadReport(len(published), report)

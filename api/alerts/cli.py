@@ -27,6 +27,7 @@ def _cmd_run(lakehouse: Any, args: argparse.Namespace) -> int:
     from api.accounts.migrate import upgrade
     from api.alerts.evaluation_step import EvaluationStep
     from api.alerts.worker import run_loop, stop_on_signals
+    from api.events import stream
     from api.notifications.delivery import DeliveryStep
 
     settings = lakehouse.settings
@@ -37,6 +38,8 @@ def _cmd_run(lakehouse: Any, args: argparse.Namespace) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     database = OpsDatabase.open(settings.ops_db)
     upgrade(database.engine)
+    # Its firings' alert_triggered events reach the Redis stream too (redis transport).
+    relay = stream.attach(database.sessions, settings.events)
     # Evaluation first: what it fires is delivered in the same round.
     evaluation = EvaluationStep(
         lambda: _served(settings), database.sessions, settings.notifications.evaluate_seconds
@@ -52,6 +55,8 @@ def _cmd_run(lakehouse: Any, args: argparse.Namespace) -> int:
     finally:
         delivery.close()
         evaluation.close()
+        if relay is not None:
+            relay.close()
         database.close()
     return 0
 

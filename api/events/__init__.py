@@ -10,6 +10,8 @@ pushes to its WebSocket and Server-Sent Events clients.
   serving load changed (called by the after-load hook).
 * :mod:`api.events.channel` — reading the channel after a cursor (gaps of PostgreSQL's
   sequences waited for) and pruning it.
+* :mod:`api.events.stream` — the Redis transport's publishing half: a session hook that adds
+  each committed event to a Redis stream (``RWA_EVENTS_TRANSPORT=redis``).
 
 What the API workers do with the events (fan-out, ``/ws``, SSE) is :mod:`api.push`.
 """

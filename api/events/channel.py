@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -25,6 +26,14 @@ from api.events.tables import Event
 GAP_GRACE_SECONDS = 60.0
 #: Most events one read returns.
 READ_BATCH = 1000
+
+
+class Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Item = TypeVar("Item", bound=Identified)
 
 
 def newest_id(session: Session) -> int:
@@ -63,10 +72,12 @@ class Cursor:
         """The greatest id handled."""
         return max(self.seen, default=self.position)
 
-    def take(self, events: Sequence[Event], now: float | None = None) -> list[Event]:
-        """The events of a read after :attr:`position` not handled before, in id order;
-        moves the cursor past them (and past a gap older than the grace period)."""
-        fresh = [event for event in events if event.id not in self.seen]
+    def take(self, events: Sequence[Item], now: float | None = None) -> list[Item]:
+        """The events (or anything with their ids) of ``events`` not handled before, in the
+        order given; moves the cursor past them (and past a gap older than the grace
+        period). ``events``: a read of the database after :attr:`position`, or what the
+        Redis stream brought (which may repeat what the database gave)."""
+        fresh = [e for e in events if e.id > self.position and e.id not in self.seen]
         self.seen.update(event.id for event in fresh)
         self._advance()
         now = time.monotonic() if now is None else now

@@ -4,6 +4,8 @@ WebSocket and Server-Sent Events clients.
 
 * :mod:`api.push.hub` — the worker's fan-out: one background task, bounded per-client queues.
 * :mod:`api.push.listener` — the PostgreSQL ``LISTEN`` that wakes it at each publisher's commit.
+* :mod:`api.push.stream_reader` — with the redis transport, the ``XREAD BLOCK`` on the Redis
+  stream that brings it the events instead.
 * :mod:`api.push.access` — who may see which event (owners, tiers).
 * :mod:`api.push.clients` — credentials of a connection, event types, control messages.
 * :mod:`api.push.websocket` — the ``/ws`` session; :mod:`api.push.sse` — ``/events/stream``.

@@ -4,8 +4,13 @@ cursor and hands each event to the connected clients that may see it.
 One :class:`EventHub` per worker process, started and stopped by the app's lifespan. Every
 worker reads the same channel (the operational database), so an event published by any
 process (a serving load, the alerts worker) reaches the clients of every worker. What wakes
-a worker: on PostgreSQL a ``LISTEN`` on :data:`~api.events.bus.CHANNEL` (notified at the
-publisher's commit) with a slow fallback poll; on SQLite a poll every ``poll_seconds``.
+a worker: with the redis transport the events themselves, read from the Redis stream
+(:mod:`api.push.stream_reader`), with a slow fallback read of the database
+(``fallback_seconds``) that also repairs the gaps the stream leaves (an id seen missing is
+looked for after :data:`GAP_REPAIR_SECONDS`), and a poll every ``poll_seconds`` while Redis is
+unreachable; otherwise on PostgreSQL a ``LISTEN`` on :data:`~api.events.bus.CHANNEL`
+(notified at the publisher's commit) with the same fallback read; on SQLite a poll every
+``poll_seconds``. Either way, the one :class:`~api.events.channel.Cursor` decides what is new.
 
 Each client has a bounded queue (``client_queue`` events). Handing an event over never waits:
 a client whose queue is full is dropped with a reason (its connection closes with it) instead
@@ -29,15 +34,18 @@ from api.events.bus import EventMessage, EventType
 from api.events.tables import Event
 from api.push.access import may_see
 from api.push.listener import listen
+from api.push.stream_reader import follow
+from api.security.metrics import count_events_handed_out, set_stream_followed
 from pipelines.core.settings import EventsSettings
 
 logger = logging.getLogger(__name__)
 
 #: How often a worker prunes events older than the retention period.
 PRUNE_EVERY_SECONDS = 600.0
-#: The fallback poll of a worker woken by notifications, in poll intervals.
-FALLBACK_POLLS = 20
-#: Longest wait between two reads while the channel fails.
+#: How long after the stream showed a missing id the database is read for it (the time an
+#: earlier transaction's XADD may still take to arrive).
+GAP_REPAIR_SECONDS = 1.0
+#: How far a failing read's backoff grows (unless the usual wait is longer).
 MAX_RETRY_SECONDS = 10.0
 
 
@@ -98,6 +106,10 @@ class EventHub:
         self.cursor = channel.Cursor(0)
         #: The greatest id handed to the subscribers (read on the event loop only).
         self.handed_out = 0
+        #: With the redis transport: whether the stream is being followed now.
+        self.stream_up = False
+        self._repair: asyncio.TimerHandle | None = None
+        self._catch_up = False
 
     @property
     def subscribers(self) -> int:
@@ -162,7 +174,10 @@ class EventHub:
         self.cursor = channel.Cursor(position)
         self.handed_out = position
         self._tasks.append(asyncio.create_task(self._run(), name="rwa-events"))
-        if self.is_postgresql:
+        if self.settings.transport == "redis":
+            reader = follow(self.settings, self._streamed, self._stream_state)
+            self._tasks.append(asyncio.create_task(reader, name="rwa-stream"))
+        elif self.is_postgresql:
             url = self._database.engine.url.set(drivername="postgresql")
             conninfo = url.render_as_string(hide_password=False)
             self._tasks.append(asyncio.create_task(listen(conninfo, self.wake), name="rwa-listen"))
@@ -175,6 +190,11 @@ class EventHub:
                 await task
         self._tasks.clear()
         self._subscribers.clear()
+        if self._repair is not None:
+            self._repair.cancel()
+        if self.stream_up:
+            self.stream_up = False
+            set_stream_followed(False)
 
     def wake(self) -> None:
         """Read the channel now (a notification came)."""
@@ -184,12 +204,54 @@ class EventHub:
         with self._database.sessions() as session:
             return channel.newest_id(session)
 
-    def _read(self) -> tuple[list[Delivery], bool]:
-        """The events not handed out yet, and whether more may wait (a full batch)."""
+    def _fetch(self, after: int) -> list[Delivery]:
+        """The stored events after ``after`` (the cursor decides, on the loop, what is new)."""
         with self._database.sessions() as session:
-            events = channel.events_after(session, self.cursor.position)
-            fresh = [Delivery.of(event) for event in self.cursor.take(events)]
-        return fresh, len(events) == channel.READ_BATCH and bool(fresh)
+            return [Delivery.of(event) for event in channel.events_after(session, after)]
+
+    def _hand_out(self, deliveries: Sequence[Delivery], source: str) -> list[Delivery]:
+        """Deliver what of ``deliveries`` (read from ``source``: stream or database) the cursor
+        has not seen; on the event loop only."""
+        fresh = self.cursor.take(deliveries)
+        if fresh:
+            self.deliver(fresh)
+            self.handed_out = max(self.handed_out, max(d.id for d in fresh))
+            count_events_handed_out(source, len(fresh))
+        return fresh
+
+    def _streamed(self, events: list[Event]) -> None:
+        """Events the Redis stream brought; a missing id is looked for in the database soon."""
+        try:
+            deliveries = [Delivery.of(event) for event in sorted(events, key=lambda e: e.id)]
+        except ValueError:  # an entry not of this schema: the database read will have it
+            logger.warning("skipped undecodable events of the Redis stream", exc_info=True)
+            return
+        self._hand_out(deliveries, "stream")
+        if self.cursor.seen and self._repair is None:
+            loop = asyncio.get_running_loop()
+            self._repair = loop.call_later(GAP_REPAIR_SECONDS, self._repair_gap)
+
+    def _repair_gap(self) -> None:
+        self._repair = None
+        self.wake()
+
+    def _stream_state(self, up: bool) -> None:
+        """The stream was reached (read the database once, for what it may have missed) or
+        lost (poll the database until it is back)."""
+        self.stream_up = up
+        # Counted as followed once a database read that began after it caught up.
+        self._catch_up = up
+        if not up:
+            set_stream_followed(False)
+        self.wake()
+
+    def _wait_seconds(self) -> float:
+        """How long the fan-out waits for a wake-up before reading the database anyway."""
+        if self.settings.transport == "redis":
+            return self.settings.fallback_seconds if self.stream_up else self.settings.poll_seconds
+        if self.is_postgresql:
+            return self.settings.fallback_seconds
+        return self.settings.poll_seconds
 
     def _prune(self) -> int:
         cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(hours=self.settings.retention_hours)
@@ -197,28 +259,31 @@ class EventHub:
             return channel.prune(session, cutoff)
 
     async def _run(self) -> None:
-        poll = self.settings.poll_seconds * (FALLBACK_POLLS if self.is_postgresql else 1)
         next_prune = time.monotonic()
         failures = 0
         while True:
             self._wake.clear()
             more = False
+            catch_up, self._catch_up = self._catch_up, False
             try:
-                deliveries, more = await asyncio.to_thread(self._read)
-                if deliveries:
-                    self.deliver(deliveries)
-                    self.handed_out = max(self.handed_out, max(d.id for d in deliveries))
+                read = await asyncio.to_thread(self._fetch, self.cursor.position)
+                more = bool(self._hand_out(read, "database")) and len(read) == channel.READ_BATCH
+                if catch_up and self.stream_up:
+                    set_stream_followed(True)
+                    catch_up = False
                 if time.monotonic() >= next_prune:
                     await asyncio.to_thread(self._prune)
                     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                 failures = 0
             except Exception:  # the channel is down for now: keep serving, read again later
+                self._catch_up = self._catch_up or catch_up
                 failures += 1
                 if failures == 1 or failures % 100 == 0:  # not a line every poll
                     logger.exception("reading the event channel failed (%d times)", failures)
             if more:
                 continue
-            # Waits grow while the database is down (a notification still wakes at once).
-            wait = min(poll * 2 ** min(failures, 10), MAX_RETRY_SECONDS)
+            wait = self._wait_seconds()
+            if failures:  # waits grow while the database is down (a wake-up still comes at once)
+                wait = max(wait, min(wait * 2 ** min(failures, 10), MAX_RETRY_SECONDS))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)

@@ -20,6 +20,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -52,6 +53,18 @@ LOGINS = Counter(
     "Login attempts by outcome (success, failure, 2fa_required, throttled, ...).",
     ["outcome"],
 )
+EVENTS_HANDED_OUT = Counter(
+    "rwa_events_handed_out_total",
+    "Events a worker's fan-out handed to its clients, by where it read them first: stream "
+    "(Redis) or database (a poll, a notification, a gap the stream left).",
+    ["source"],
+)
+STREAM_FOLLOWERS = Gauge(
+    "rwa_events_stream_followers",
+    "API workers following the Redis event stream now (redis transport); a worker that is "
+    "not reads events from the database every RWA_EVENTS_POLL_SECONDS.",
+    multiprocess_mode="livesum",
+)
 
 
 #: Label children by (method, route[, status]): ``labels()`` takes a lock and builds a tuple on
@@ -78,6 +91,16 @@ def count_rate_limited(limit: str) -> None:
 def count_login(outcome: str) -> None:
     """Count one login attempt (the account routes call it)."""
     LOGINS.labels(outcome).inc()
+
+
+def count_events_handed_out(source: str, events: int) -> None:
+    """Count events a worker's fan-out handed out, read from ``source``."""
+    EVENTS_HANDED_OUT.labels(source).inc(events)
+
+
+def set_stream_followed(followed: bool) -> None:
+    """Whether this worker follows the Redis event stream now."""
+    STREAM_FOLLOWERS.set(1 if followed else 0)
 
 
 def exposition() -> tuple[bytes, str]:

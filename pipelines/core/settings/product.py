@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from pipelines.core.settings.base import Section, comma_separated
@@ -170,8 +170,41 @@ class EventsSettings(Section):
         gt=0,
         le=60,
         description="How often an API worker reads new events from the operational database "
-        "on SQLite; on PostgreSQL LISTEN/NOTIFY wakes it, with a poll 20 times slower as a "
-        "fallback.",
+        "when nothing wakes it: on SQLite, and while Redis is unreachable with the redis "
+        "transport.",
+    )
+    fallback_seconds: float = Field(
+        validation_alias="RWA_EVENTS_FALLBACK_SECONDS",
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="How often a worker woken by PostgreSQL's LISTEN/NOTIFY or by the Redis "
+        "stream still reads the operational database, for what the wake-up missed.",
+    )
+    transport: Literal["database", "redis"] = Field(
+        validation_alias="RWA_EVENTS_TRANSPORT",
+        default="database",
+        description="How events reach the API workers: database (they read the operational "
+        "database, the embedded default) or redis (publishers also add each committed event "
+        "to a Redis stream the workers block on; the database stays the record).",
+    )
+    redis_url: str | None = Field(
+        validation_alias="RWA_EVENTS_REDIS_URL",
+        default=None,
+        description="redis://host:port/db of the event stream; required by the redis transport.",
+    )
+    redis_stream: str = Field(
+        validation_alias="RWA_EVENTS_REDIS_STREAM",
+        default="rwa:events",
+        min_length=1,
+        description="Key of the Redis stream of events (one per operational database).",
+    )
+    redis_maxlen: int = Field(
+        validation_alias="RWA_EVENTS_REDIS_MAXLEN",
+        default=100_000,
+        ge=100,
+        description="About how many events the Redis stream keeps (XADD MAXLEN ~); the "
+        "database keeps them for the retention period.",
     )
     retention_hours: float = Field(
         validation_alias="RWA_EVENTS_RETENTION_HOURS",
@@ -194,3 +227,16 @@ class EventsSettings(Section):
         le=300,
         description="Seconds between heartbeat messages to an idle WebSocket or SSE client.",
     )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> EventsSettings:
+        if self.transport == "redis" and not self.redis_url:
+            raise ValueError("RWA_EVENTS_TRANSPORT=redis needs RWA_EVENTS_REDIS_URL")
+        return self

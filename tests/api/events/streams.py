@@ -1,6 +1,7 @@
 """What the real-time tests share: clients of ``/ws`` and of ``/events/stream`` over real
 sockets (the ``websockets`` client, httpx), and publishing into a server's channel the way the
-pipeline does (:func:`~api.events.bus.publish`, committed)."""
+pipeline does (:func:`~api.events.bus.publish`, committed; also to the Redis stream when
+given the redis transport's settings)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 from websockets.sync.client import ClientConnection, connect
 
 from api.accounts.database import OpsDatabase
+from api.events import stream
 from api.events.bus import EventType, publish
-from pipelines.core.settings import OpsDbSettings
+from pipelines.core.settings import EventsSettings, OpsDbSettings
 
 #: Generous: a loaded two-core machine may take seconds to wake a worker.
 RECEIVE_SECONDS = 20.0
@@ -82,13 +85,36 @@ def publish_now(
     payloads: Sequence[Mapping[str, Any]],
     *,
     user_id: int | None = None,
-) -> None:
-    """Publish one event per payload, in one committed transaction."""
+    events: EventsSettings | None = None,
+) -> list[int]:
+    """Publish one event per payload, in one committed transaction; their ids. ``events``:
+    the settings of a publisher (its redis transport adds the events to the stream)."""
     database = OpsDatabase.open(OpsDbSettings(url=ops_db_url))
+    relay = None if events is None else stream.attach(database.sessions, events)
     try:
         with database.sessions() as session:
-            for payload in payloads:
-                publish(session, type, T, payload, user_id=user_id)
+            rows = [publish(session, type, T, p, user_id=user_id) for p in payloads]
             session.commit()
+        return [row.id for row in rows]
     finally:
+        if relay is not None:
+            relay.close()
         database.close()
+
+
+def sse_events(response: httpx.Response, count: int) -> list[dict[str, str]]:
+    """The next ``count`` events of a Server-Sent Events response (fewer if it ends), each as
+    its fields (``id``, ``event``, ``data``)."""
+    events: list[dict[str, str]] = []
+    fields: dict[str, str] = {}
+    for line in response.iter_lines():
+        if not line:
+            if "data" in fields:
+                events.append(fields)
+                if len(events) == count:
+                    return events
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            fields[name] = value
+    return events

@@ -27,6 +27,7 @@ from tests.api.events.streams import (
     next_event,
     publish_now,
     receive,
+    sse_events,
     subscribe,
     ws_client,
 )
@@ -156,7 +157,7 @@ def test_a_revoked_key_ends_the_session_at_the_next_heartbeat(server: Server) ->
     headers = {"X-API-Key": key}
     with httpx.stream("GET", f"{server.url}/events/stream", headers=headers, timeout=30) as stream:
         _revoke(server.alice, key_id)
-        (ending,) = _sse_events(stream, 1)
+        (ending,) = sse_events(stream, 1)
     assert ending["event"] == "close"
     assert json.loads(ending["data"])["payload"] == {"detail": "credentials expired or revoked"}
 
@@ -268,22 +269,6 @@ def test_a_slow_client_is_dropped_while_a_fast_one_keeps_receiving(server: Serve
     assert closed.rcvd.reason.startswith("slow consumer")
 
 
-def _sse_events(response: httpx.Response, count: int) -> list[dict[str, str]]:
-    events: list[dict[str, str]] = []
-    fields: dict[str, str] = {}
-    for line in response.iter_lines():
-        if not line:
-            if "data" in fields:
-                events.append(fields)
-                if len(events) == count:
-                    return events
-            fields = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(": ")
-            fields[name] = value
-    return events
-
-
 def test_server_sent_events_stream_and_resume_after_last_event_id(server: Server) -> None:
     url = f"{server.url}/events/stream"
     params = {"types": "portfolio_update", "max_seconds": "30"}
@@ -293,13 +278,13 @@ def test_server_sent_events_stream_and_resume_after_last_event_id(server: Server
             assert response.headers["content-type"].startswith("text/event-stream")
             # Headers came: the stream is subscribed.
             publish_now(server.ops_db_url, EventType.PORTFOLIO_UPDATE, [{"n": 1}, {"n": 2}])
-            first, second = _sse_events(response, 2)
+            first, second = sse_events(response, 2)
         assert first["event"] == "portfolio_update"
         assert json.loads(first["data"])["payload"] == {"n": 1}
         publish_now(server.ops_db_url, EventType.PORTFOLIO_UPDATE, [{"n": 3}])
         # Read from the channel (the backlog) or handed out live: either way, after n=2.
         resume = {"Last-Event-ID": first["id"]}
         with http.stream("GET", url, params=params, headers=resume) as response:
-            missed = _sse_events(response, 2)
+            missed = sse_events(response, 2)
     assert [json.loads(e["data"])["payload"] for e in missed] == [{"n": 2}, {"n": 3}]
     assert int(missed[0]["id"]) == int(second["id"])
