@@ -245,7 +245,7 @@ class AssetTarget(_Strict):
         return value
 
 
-def is_listed(target: AssetTarget) -> bool:
+def _is_listed(target: AssetTarget) -> bool:
     """Whether the reference data still lists the target's asset (see :data:`STORED`)."""
     return target.asset_id in asset_ids()
 
@@ -412,7 +412,7 @@ class RuleSpec(_Strict):
     @classmethod
     def _condition_fits_target(cls, condition: AnyCondition, info: ValidationInfo) -> AnyCondition:
         target = info.data.get("target")
-        if _is_stored(info) and isinstance(target, AssetTarget) and not is_listed(target):
+        if _is_stored(info) and isinstance(target, AssetTarget) and not _is_listed(target):
             return condition  # checked when it was saved; the asset has gone since
         _applicable(condition.kind, target)
         return condition
