@@ -9,9 +9,20 @@ offset) as on PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -43,8 +54,49 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+class ExactDecimal(TypeDecorator[Decimal]):
+    """An exact decimal on every backend: ``NUMERIC(38, 18)`` on PostgreSQL, text on SQLite.
+
+    SQLite has no decimal type (SQLAlchemy's ``Numeric`` would round-trip through a float and
+    lose digits past the fifteenth), so there the value is kept as its canonical string.
+    Quantities and money in the portfolios are these.
+    """
+
+    impl = Numeric(38, 18)
+    cache_ok = True
+    #: Digits after the point kept; more is refused rather than rounded silently.
+    SCALE = 18
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(64))
+        return dialect.type_descriptor(Numeric(38, self.SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Decimal | str | None:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal) or not value.is_finite():
+            raise ValueError(f"an exact decimal is stored, not {value!r}")
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > self.SCALE:
+            raise ValueError(f"{value} has more than {self.SCALE} digits after the point")
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        # PostgreSQL pads to the column's scale: trailing zeros go, so 1.5 reads back as 1.5
+        # on both backends (and 100 as 100, not normalize()'s 1E+2).
+        exact = Decimal(str(value)).normalize()
+        exponent = exact.as_tuple().exponent
+        return exact.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else exact
+
+
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UtcDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: UtcDateTime(),
+        Decimal: ExactDecimal(),
+    }
 
 
 class User(Base):

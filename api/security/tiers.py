@@ -37,6 +37,8 @@ class Feature(StrEnum):
     RISK_DETAIL = "risk scores with sub-scores and factors"
     #: More rows per request than the explorer's bulk limit.
     BULK_READS = "bulk reads"
+    #: PDF reports of an asset or a portfolio (``/reports/*``, ``rwa report``).
+    PDF_REPORTS = "PDF reports"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,8 @@ class Tier:
     max_rows: int | None
     #: Most alert rules a user may own, active or paused (None: unlimited).
     alert_rules: int | None
+    #: Most portfolios a user may own (None: unlimited).
+    portfolios: int | None
 
 
 _PAID = frozenset(Feature)
@@ -58,15 +62,21 @@ _PAID = frozenset(Feature)
 #: that leaves ``limit`` alone is never refused for size.
 MATRIX: Mapping[Role, Tier] = {
     Role.EXPLORER: Tier(
-        requests_per_minute=100, features=frozenset(), max_rows=5000, alert_rules=5
+        requests_per_minute=100,
+        features=frozenset(),
+        max_rows=5000,
+        alert_rules=5,
+        portfolios=2,
     ),
     Role.PROFESSIONAL: Tier(
-        requests_per_minute=500, features=_PAID, max_rows=None, alert_rules=100
+        requests_per_minute=500, features=_PAID, max_rows=None, alert_rules=100, portfolios=50
     ),
     Role.ENTERPRISE: Tier(
-        requests_per_minute=None, features=_PAID, max_rows=None, alert_rules=1000
+        requests_per_minute=None, features=_PAID, max_rows=None, alert_rules=1000, portfolios=500
     ),
-    Role.ADMIN: Tier(requests_per_minute=None, features=_PAID, max_rows=None, alert_rules=None),
+    Role.ADMIN: Tier(
+        requests_per_minute=None, features=_PAID, max_rows=None, alert_rules=None, portfolios=None
+    ),
 }
 
 

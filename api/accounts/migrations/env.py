@@ -11,7 +11,8 @@ from sqlalchemy.engine import Connection
 # imports from accounts up to them, allowed in pyproject's import contracts).
 import api.alerts.tables
 import api.events.tables
-import api.notifications.tables  # noqa: F401
+import api.notifications.tables
+import api.portfolios.tables  # noqa: F401
 from api.accounts.tables import Base
 
 connection = context.config.attributes.get("connection")

@@ -12,8 +12,9 @@ from alembic.runtime.migration import MigrationContext
 from pydantic import SecretStr
 from sqlalchemy import inspect
 
-# The alert tables share the accounts' metadata (api/accounts/migrations/env.py does the same).
-import api.alerts.tables  # noqa: F401
+# The alert and portfolio tables share the accounts' metadata (as in migrations/env.py).
+import api.alerts.tables
+import api.portfolios.tables  # noqa: F401
 from api.accounts.database import OpsDatabase
 from api.accounts.migrate import current_revision, head_revision, upgrade
 from api.accounts.tables import Base
