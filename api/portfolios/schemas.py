@@ -218,6 +218,17 @@ class TransactionPage(BaseModel):
     transactions: list[TransactionOut]
 
 
+class PortfolioExport(PortfolioOut):
+    """A portfolio in the account's data export (``GET /me/export``)."""
+
+    transaction_list: list[TransactionOut] = Field(description="Oldest first.")
+
+
+class ImportOut(BaseModel):
+    portfolio_id: int
+    imported: int = Field(description="How many transactions the file added.")
+
+
 class HoldingOut(BaseModel):
     """One asset's position from the ledger (no market price: see /valuation)."""
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +32,7 @@ from api.portfolios.ledger import (
     TransactionKind,
     replay,
 )
-from api.portfolios.schemas import TransactionIn, render
+from api.portfolios.schemas import PortfolioExport, TransactionIn, TransactionOut, render
 from api.portfolios.tables import Portfolio, PortfolioTransaction
 from pipelines.core.errors import NotFoundError
 
@@ -353,3 +354,23 @@ def portfolios_of(session: Session, user_id: int) -> list[Portfolio]:
     """All of a user's portfolios, oldest first (their data export)."""
     query = select(Portfolio).where(Portfolio.user_id == user_id).order_by(Portfolio.id)
     return list(session.scalars(query))
+
+
+def export(session: Session, user_id: int) -> list[dict[str, Any]]:
+    """Every portfolio of the user with its transactions, as JSON (their data export)."""
+    exported = []
+    for portfolio in portfolios_of(session, user_id):
+        rows = transactions_of(session, portfolio)
+        listed = [TransactionOut.model_validate(row, from_attributes=True) for row in rows]
+        one = PortfolioExport(
+            id=portfolio.id,
+            name=portfolio.name,
+            cost_method=CostMethod(portfolio.cost_method),
+            currency=portfolio.currency,
+            transactions=len(listed),
+            created_at=portfolio.created_at,
+            updated_at=portfolio.updated_at,
+            transaction_list=listed,
+        )
+        exported.append(one.model_dump(mode="json"))
+    return exported

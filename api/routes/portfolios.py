@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from api.accounts import audit
@@ -27,12 +27,13 @@ from api.deps import (
     StoreDep,
     account_of,
 )
-from api.portfolios import service
+from api.portfolios import csv_import, service
 from api.portfolios.ledger import CostMethod, TransactionKind
 from api.portfolios.schemas import (
     ExactJsonRoute,
     HoldingOut,
     HoldingsOut,
+    ImportOut,
     PortfolioIn,
     PortfolioOut,
     PortfolioPage,
@@ -240,6 +241,69 @@ def add_transaction(
         raise _conflict(error) from None
     session.commit()
     return transaction_out(added)
+
+
+async def csv_body(request: Request) -> tuple[str, bytes]:
+    """The request's content type and body, read whole (the app caps its size)."""
+    return request.headers.get("content-type", ""), await request.body()
+
+
+#: The request body the import documents: the file itself, or a form with a ``file`` field.
+CSV_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {csv_import.FILE_FIELD: {"type": "string", "format": "binary"}},
+                    "required": [csv_import.FILE_FIELD],
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/{portfolio_id}/transactions/import",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ImportOut,
+    responses=NOT_FOUND | CONFLICT,
+    openapi_extra=CSV_BODY,
+    summary="Import transactions from a CSV file, all or nothing",
+)
+def import_transactions(
+    portfolio_id: PortfolioId,
+    upload: Annotated[tuple[str, bytes], Depends(csv_body)],
+    session: DbSession,
+    user: ManagedAccount,
+    store: StoreDep,
+    client: Client,
+) -> ImportOut:
+    """Columns ``executed_at, kind, asset_id, quantity`` and optionally ``price, fee,
+    wallet_address, chain, note`` (docs/api.md), at most 5,000 rows. Any bad row is a 422
+    listing every problem (``loc``: ``["body", row, column]``, the header being row 1); a file
+    after which a sale would exceed holdings is a 409 naming its row. Nothing is imported
+    then."""
+    row = service.owned(session, user.id, portfolio_id)
+    try:
+        parsed = csv_import.parse(csv_import.file_of(*upload))
+    except csv_import.ImportRefusedError as error:
+        raise unprocessable([e.as_detail() for e in error.errors]) from None
+    assets = [(["body", p.row, "asset_id"], p.transaction.asset_id) for p in parsed]
+    errors = unknown_assets(store, assets)
+    if errors:
+        raise unprocessable(errors)
+    labels = [f"row {p.row}" for p in parsed]
+    try:
+        added = service.add(session, row, [p.transaction for p in parsed], labels)
+    except service.LedgerConflictError as error:
+        raise _conflict(error) from None
+    _audit(session, "portfolio.import", client, user, portfolio_id=row.id, rows=len(added))
+    session.commit()
+    return ImportOut(portfolio_id=row.id, imported=len(added))
 
 
 @router.get(

@@ -12,8 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from api.accounts.database import create_ops_engine
 from api.accounts.principal import Role
+from api.portfolios.csv_import import MAX_ROWS
+from api.portfolios.tables import Portfolio, PortfolioTransaction
 from api.security.tiers import MATRIX
 from tests.api.accounts.account_server import AccountServer, account_server
 from tests.fixtures.accounts import ApiCredentials, accounts_settings, provision
@@ -21,6 +25,14 @@ from tests.fixtures.accounts import ApiCredentials, accounts_settings, provision
 pytestmark = pytest.mark.slow
 
 EXPLORER_PORTFOLIOS = MATRIX[Role.EXPLORER].portfolios
+CSV_TYPE = {"content-type": "text/csv"}
+CSV = (
+    b"executed_at,kind,asset_id,quantity,price,fee,wallet_address,chain,note\n"
+    b"2024-01-01T00:00:00Z,buy,btc,2,100,1,,,first\n"
+    b"2024-01-02T00:00:00+01:00,transfer_in,usdc,10.5,1,,"
+    b'0x52908400098527886E0F7030069857D2E4169EE7,ethereum,"from, a wallet"\n'
+    b"2024-01-03T00:00:00Z,sell,btc,0.5,150,0.25,,,\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -258,6 +270,7 @@ def test_another_users_portfolio_is_not_found_by_any_verb(
             other.post(f"{path}/transactions", json=trade("sell", "1", 2)),
             other.delete(f"{path}/transactions/{buy['id']}"),
             other.get(f"{path}/holdings"),
+            other.post(f"{path}/transactions/import", content=CSV, headers=CSV_TYPE),
         ]
         assert [a.status_code for a in answers] == [404] * len(answers)
         # The same answer as for an id that never existed: ids reveal nothing.
@@ -314,3 +327,90 @@ def test_a_read_only_key_reads_but_cannot_write(server: AccountServer) -> None:
             assert answer.json()["detail"] == "needs scope manage:account"
     with server.client() as http:
         assert http.delete(path).status_code == 204
+
+
+def test_a_csv_file_imports_every_row_as_text_or_as_a_form(server: AccountServer) -> None:
+    with server.client() as http:
+        book = portfolio(http, "Imported")
+        path = f"/portfolios/{book['id']}/transactions"
+        answer = http.post(f"{path}/import", content=CSV, headers=CSV_TYPE)
+        assert answer.status_code == 201, answer.text
+        assert answer.json() == {"portfolio_id": book["id"], "imported": 3}
+        listed = http.get(path).json()["transactions"]
+        assert [(t["kind"], t["quantity"], t["fee"]) for t in listed] == [
+            ("sell", "0.5", "0.25"),
+            ("transfer_in", "10.5", "0"),
+            ("buy", "2", "1"),
+        ]
+        assert listed[1]["note"] == "from, a wallet" and listed[1]["chain"] == "ethereum"
+        # The same file again, uploaded as a form: its sale still fits what is held.
+        form = http.post(f"{path}/import", files={"file": ("t.csv", CSV, "text/csv")})
+        assert form.status_code == 201, form.text
+        holdings = http.get(f"/portfolios/{book['id']}/holdings").json()["holdings"]
+        assert [h["quantity"] for h in holdings] == ["3", "21"]
+        audit = http.get("/me/export").json()["audit_log"]
+        imports = [e["detail"] for e in audit if e["action"] == "portfolio.import"]
+        assert imports == [{"portfolio_id": book["id"], "rows": 3}] * 2
+        assert http.delete(f"/portfolios/{book['id']}").status_code == 204
+
+
+def test_one_bad_row_among_good_ones_imports_nothing(server: AccountServer) -> None:
+    header = "executed_at,kind,asset_id,quantity,price\n"
+    good = "2024-01-01T00:00:00Z,buy,btc,1,100\n"
+    with server.client() as http:
+        book = portfolio(http, "Refused imports")
+        path = f"/portfolios/{book['id']}/transactions/import"
+        before = state(http, book["id"])
+
+        def refused(text: str, code: int = 422) -> Any:
+            answer = http.post(path, content=text.encode(), headers=CSV_TYPE)
+            assert answer.status_code == code, answer.text
+            return answer.json()["detail"]
+
+        bad = header + good + "2024-01-02T00:00:00Z,sell,btc,-1,100\n" + good
+        bad += "2024-01-03T00:00:00,buy,btc,1,\n"
+        report = refused(bad)
+        assert [(e["loc"], e["msg"]) for e in report] == [
+            (["body", 3, "quantity"], "Input should be greater than 0"),
+            (["body", 5, "price"], "a buy needs a price"),
+            (["body", 5, "executed_at"], "Input should have timezone info"),
+        ]
+        unknown = refused(header + good + "2024-01-02T00:00:00Z,buy,nope,1,1\n")
+        assert [(e["loc"], e["input"]) for e in unknown] == [(["body", 3, "asset_id"], "nope")]
+        columns = refused("when,kind,asset_id,quantity\n")
+        assert ["body", 1, "when"] in [e["loc"] for e in columns]
+        assert ["body", 1, "executed_at"] in [e["loc"] for e in columns]
+        oversold = refused(header + good + "2024-01-02T00:00:00Z,sell,btc,1.5,1\n", 409)
+        assert oversold.startswith("sell of 1.5 btc at 2024-01-02T00:00:00+00:00 (row 3)")
+        assert oversold.endswith("exceed the 1 btc held then: nothing was added")
+        too_many = refused(header + good * (MAX_ROWS + 1))
+        assert too_many[0]["msg"] == f"more than {MAX_ROWS} rows"
+        assert refused("")[0]["msg"].startswith("no header")
+        assert refused(header)[0]["msg"] == "no rows after the header"
+        assert state(http, book["id"]) == before
+        assert http.delete(f"/portfolios/{book['id']}").status_code == 204
+
+
+def test_portfolios_are_in_the_data_export_and_go_with_the_account(
+    server: AccountServer, ops_db_url: str, ops_workdir: Path
+) -> None:
+    leaving = provision(accounts_settings(ops_workdir, ops_db_url), Role.PROFESSIONAL)
+    with server.client(leaving.headers) as http:
+        book = portfolio(http, "Leaving")
+        buy = record(http, book["id"], trade("buy", "0.000000000000000001", 1))
+        (exported,) = http.get("/me/export").json()["portfolios"]
+        assert exported == http.get(f"/portfolios/{book['id']}").json() | {
+            "transaction_list": [buy]
+        }
+        gone = http.request("DELETE", "/me", json={"password": leaving.password})
+        assert gone.status_code == 204
+    # The rows themselves are gone (ON DELETE CASCADE, on both databases).
+    engine = create_ops_engine(leaving.settings.ops_db)
+    try:
+        with engine.connect() as connection:
+            owned = select(Portfolio.id).where(Portfolio.user_id == leaving.user_id)
+            assert connection.execute(owned).all() == []
+            rows = select(PortfolioTransaction.id).where(PortfolioTransaction.id == buy["id"])
+            assert connection.execute(rows).all() == []
+    finally:
+        engine.dispose()
