@@ -6,7 +6,6 @@ an unknown asset, a bad field, another user's portfolio, the tier's cap, a read-
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,12 @@ from api.accounts.principal import Role
 from api.portfolios.csv_import import MAX_ROWS
 from api.portfolios.tables import Portfolio, PortfolioTransaction
 from api.security.tiers import MATRIX
-from tests.api.accounts.account_server import AccountServer, account_server
+from tests.api.accounts.account_server import AccountServer, explorer, server
 from tests.fixtures.accounts import ApiCredentials, accounts_settings, provision
 
 pytestmark = pytest.mark.slow
+
+__all__ = ["explorer", "server"]  # fixtures
 
 EXPLORER_PORTFOLIOS = MATRIX[Role.EXPLORER].portfolios
 CSV_TYPE = {"content-type": "text/csv"}
@@ -33,18 +34,6 @@ CSV = (
     b'0x52908400098527886E0F7030069857D2E4169EE7,ethereum,"from, a wallet"\n'
     b"2024-01-03T00:00:00Z,sell,btc,0.5,150,0.25,,,\n"
 )
-
-
-@pytest.fixture(scope="module")
-def server(ops_db_url: str, ops_workdir: Path) -> Iterator[AccountServer]:
-    with account_server(ops_db_url, ops_workdir) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def explorer(server: AccountServer, ops_db_url: str, ops_workdir: Path) -> ApiCredentials:
-    """A second user, on the lowest tier, of the same server."""
-    return provision(accounts_settings(ops_workdir, ops_db_url), Role.EXPLORER)
 
 
 def created(answer: httpx.Response) -> dict[str, Any]:
