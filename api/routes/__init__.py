@@ -24,6 +24,7 @@ from api.routes import (
     ohlcv,
     onchain,
     pipeline,
+    portfolios,
     predictions,
     risk,
     sentiment,
@@ -51,6 +52,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     alerts.router,
     deliveries.router,
     events.router,
+    portfolios.router,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)
@@ -65,6 +67,7 @@ ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (
     pipeline.router,
     alerts.router,
     deliveries.router,
+    portfolios.router,
 )
 
 __all__ = ["ACCOUNT_ROUTERS", "PUBLIC_ROUTERS", "ROUTERS"]
