@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Literal
 
-from api.portfolios.ledger import ZERO, CostMethod, Holding, Ledger, TransactionKind
+from api.portfolios.ledger import ZERO, CostMethod, Holding, Ledger, Trade, TransactionKind
 from pipelines.contracts.reference import Asset
 from pipelines.contracts.served import OHLCV, ONCHAIN
 from pipelines.serving.store import ServingStore
@@ -176,17 +176,19 @@ def value(
 
 
 def invested(ledger: Ledger) -> Decimal:
-    """Cost of every unit that came in: a buy's quantity x price + fee, a transfer in's
-    quantity x carried price (its fee is a realized loss, not a cost of the units)."""
-    total = ZERO
+    """Cost of every unit that came in (:func:`cost_in` summed over the trades)."""
     with decimal.localcontext() as context:
         context.prec = PRECISION
-        for step in ledger.steps:
-            trade = step.trade
-            if trade.kind.adds and trade.price is not None:
-                fee = trade.fee if trade.kind is TransactionKind.BUY else ZERO
-                total += trade.quantity * trade.price + fee
-    return total
+        return sum((cost_in(step.trade) for step in ledger.steps), ZERO)
+
+
+def cost_in(trade: Trade) -> Decimal:
+    """What a trade put in: a buy's quantity x price + fee, a transfer in's quantity x carried
+    price (its fee is a realized loss, not a cost of the units); nothing for the others."""
+    if not trade.kind.adds or trade.price is None:
+        return ZERO
+    fee = trade.fee if trade.kind is TransactionKind.BUY else ZERO
+    return trade.quantity * trade.price + fee
 
 
 def latest_prices(store: ServingStore, asset_ids: list[str]) -> dict[str, Price]:
