@@ -52,7 +52,7 @@ def pnl_series(
     if not ledger.steps:
         return _empty()
     assets = sorted(ledger.holdings)
-    first = ledger.steps[0].trade.at.astimezone(dt.UTC).date()
+    first = utc_day(ledger.steps[0].trade.at)
     since = dt.datetime.combine(first, dt.time(), dt.UTC) - NAV_MAX_AGE
     closes = _wide(store.panel(OHLCV, assets, since, where={"resolution": DAILY}), "close")
     navs = _wide(store.panel(ONCHAIN, assets, since), "nav_usd")
@@ -67,6 +67,11 @@ def pnl_series(
     low = pd.Timestamp(start) if start else calendar[0]
     high = pd.Timestamp(end) if end else calendar[-1]
     return series.loc[(series.index >= low) & (series.index <= high)]
+
+
+def utc_day(at: dt.datetime) -> dt.date:
+    """The UTC day of an instant (a naive one is UTC already, as the store takes it)."""
+    return (at if at.tzinfo is None else at.astimezone(dt.UTC)).date()
 
 
 def _empty() -> pd.DataFrame:
@@ -95,7 +100,7 @@ def _steps(ledger: Ledger) -> pd.DataFrame:
         trade = step.trade
         records.append(
             {
-                "day": pd.Timestamp(trade.at.astimezone(dt.UTC).date()),
+                "day": pd.Timestamp(utc_day(trade.at)),
                 "asset_id": trade.asset_id,
                 "quantity": float(step.quantity),
                 "cost_basis": float(step.cost_basis),
