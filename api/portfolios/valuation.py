@@ -20,7 +20,8 @@ shortest round-tripping text (``Decimal(str(close))``: 1.1 becomes ``Decimal("1.
 binary fraction ``1.100000000000000088817841970012523...``), and values, costs and P&L are
 ``Decimal`` products and sums computed with :data:`PRECISION` digits (no rounding at the
 stored 18 decimals of a quantity times a 17-digit price). Weights are floats (shares of the
-priced market value). Two store reads for every held asset at once, plus the asset reference.
+priced market value). Two store reads for every asset at once (kept per snapshot where the store
+allows), plus the asset reference.
 
 Entry point for the other portfolio modules (risk, reports, the page)::
 
@@ -192,31 +193,37 @@ def cost_in(trade: Trade) -> Decimal:
 
 
 def latest_prices(store: ServingStore, asset_ids: list[str]) -> dict[str, Price]:
-    """Each asset's price by the rule of this module; assets with none are absent. Two reads
-    of every asset's newest rows (a few per asset), filtered here."""
+    """Each asset's price by the rule of this module; assets with none are absent."""
     wanted = set(asset_ids)
     if not wanted:
         return {}
+    closes, navs = store.memoised(("portfolio price rows",), lambda: _newest_prices(store))
+    newest = max((p.at for a, p in (*closes.items(), *navs.items()) if a in wanted), default=None)
+    prices = {a: p for a, p in closes.items() if a in wanted}
+    for asset_id, nav in navs.items():
+        if asset_id in wanted and newest is not None and nav.at >= newest - NAV_MAX_AGE:
+            prices[asset_id] = nav
+    return prices
+
+
+def _newest_prices(store: ServingStore) -> tuple[dict[str, Price], dict[str, Price]]:
+    """Every asset's latest daily close and latest NAV of its newest on-chain rows: two reads
+    for every asset at once, kept per snapshot where the store allows (the same for every
+    portfolio)."""
+    bars = store.newest_rows(OHLCV).select(["asset_id", "resolution", "ts", "close"])
     closes = {
         row["asset_id"]: Price(row["asset_id"], to_decimal(row["close"]), "close", row["ts"])
-        for row in store.newest_rows(OHLCV)
-        .select(["asset_id", "resolution", "ts", "close"])
-        .to_pylist()
-        if row["resolution"] == DAILY and row["asset_id"] in wanted
+        for row in bars.to_pylist()
+        if row["resolution"] == DAILY
     }
     navs: dict[str, Price] = {}
     rows = store.newest_rows(ONCHAIN, NAV_MAX_AGE).select(["asset_id", "ts", "nav_usd"])
     for row in rows.to_pylist():  # by asset, then time: an asset's last NAV wins
-        if row["nav_usd"] is not None and row["asset_id"] in wanted:
+        if row["nav_usd"] is not None:
             navs[row["asset_id"]] = Price(
                 row["asset_id"], to_decimal(row["nav_usd"]), "nav", row["ts"]
             )
-    newest = max((p.at for p in (*closes.values(), *navs.values())), default=None)
-    prices = dict(closes)
-    for asset_id, nav in navs.items():
-        if newest is not None and nav.at >= newest - NAV_MAX_AGE:
-            prices[asset_id] = nav
-    return prices
+    return closes, navs
 
 
 def to_decimal(price: float) -> Decimal:
