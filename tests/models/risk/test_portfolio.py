@@ -15,6 +15,7 @@ import pytest
 from scipy import stats
 
 from models.risk import portfolio, tail
+from models.risk.backtest import breaches, kupiec_pof
 from models.risk.market import MIN_RETURNS
 from models.risk.portfolio import (
     ShortHistoryError,
@@ -193,3 +194,21 @@ def test_weights_must_be_value_shares(weights: list[float]) -> None:
         portfolio_returns(returns, np.array(weights))
     with pytest.raises(ValueError, match="weights"):
         parametric_risk(returns, np.array(weights), 0.99)
+
+
+def test_the_served_method_passes_kupiec_on_the_last_five_years(
+    real: portfolio.JointReturns,
+) -> None:
+    """The benchmark's check (bench/portfolio_var.py, 2001-2017) on its last 1,260 days."""
+    days, weights = 1260, np.full(3, 1 / 3)
+    returns = real.returns[:, -(days + WINDOW) :]
+    losses = -portfolio_returns(returns, weights)[WINDOW:]
+    for level in portfolio.LEVELS:
+        var = np.array(
+            [
+                historical_risk(returns[:, t - WINDOW : t], weights, level).var
+                for t in range(WINDOW, returns.shape[1])
+            ]
+        )
+        hits = breaches(losses, var)
+        assert kupiec_pof(hits, level).p_value >= 0.05, (level, hits.mean())
