@@ -25,6 +25,7 @@ from api.routes import (
     onchain,
     pipeline,
     predictions,
+    reports,
     risk,
     sentiment,
     two_factor,
@@ -51,6 +52,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     alerts.router,
     deliveries.router,
     events.router,
+    reports.router,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)
