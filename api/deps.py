@@ -4,6 +4,7 @@ the operational database and the authenticated caller."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from typing import Annotated, Any, TypeVar, cast
 
@@ -23,6 +24,8 @@ from api.security.ratelimit import enforce_rate_limit
 from api.security.tiers import refuse_rows_beyond_tier
 from pipelines.contracts.reference import Asset, AssetClass
 from pipelines.serving.store import ServingStore
+
+log = logging.getLogger(__name__)
 
 
 async def get_store(request: Request) -> ServingStore:
@@ -211,12 +214,21 @@ async def _principal(request: Request, accounts: Accounts, bearer: str | None) -
     credential = api_key if api_key is not None else token
     if credential is None:
         return None
-    cached = accounts.principals.get(credential)
+    cached = accounts.principals.entry(credential)
     if cached is not None:
-        return cached
-    # One lookup per credential at a time: when a busy client's entry expires, its many
-    # requests in flight wait for that one read instead of each taking a thread and a pooled
-    # connection to read the same row.
+        if cached.due_for_refresh():
+            _lookup(accounts, credential, api_key=api_key, token=token)
+        return cached.principal
+    return await asyncio.shield(_lookup(accounts, credential, api_key=api_key, token=token))
+
+
+def _lookup(
+    accounts: Accounts, credential: str, *, api_key: str | None, token: str | None
+) -> asyncio.Future[Principal | None]:
+    """The lookup of ``credential`` in the operational database (in the threadpool): the one
+    under way, else a new one. One per credential at a time: when a busy client's entry
+    expires, its many requests in flight wait for that one read instead of each taking a
+    thread and a pooled connection to read the same row."""
     in_flight = accounts.principals.in_flight
     lookup = in_flight.get(credential)
     if lookup is None:
@@ -231,8 +243,20 @@ async def _principal(request: Request, accounts: Accounts, bearer: str | None) -
             )
         )
         in_flight[credential] = lookup
-        lookup.add_done_callback(lambda _: in_flight.pop(credential, None))
-    return await asyncio.shield(lookup)
+        lookup.add_done_callback(lambda done: _settled(in_flight, credential, done))
+    return lookup
+
+
+def _settled(
+    in_flight: dict[str, asyncio.Future[Principal | None]],
+    credential: str,
+    lookup: asyncio.Future[Principal | None],
+) -> None:
+    in_flight.pop(credential, None)
+    # A refresh ahead has no awaiting request: its failure is logged here (the next request
+    # past the entry's lifetime looks up again and gets the error itself).
+    if not lookup.cancelled() and (error := lookup.exception()) is not None:
+        log.warning("credential lookup failed: %s", error)
 
 
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

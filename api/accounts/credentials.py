@@ -7,6 +7,11 @@ raw secret is held) and never past the credential's own expiry. What this proces
 when its transaction commits, so it takes effect here at once; a change made by another process
 (another worker, the ``rwa`` command) takes effect there within the cache's lifetime. Only
 valid credentials are kept: a bad one is looked up every time.
+
+A busy credential never waits for its own refresh: past half its lifetime an entry is still
+answered while one lookup replaces it in the background (refresh ahead), so a client sending
+hundreds of requests a second does not stall them all every few seconds behind one database
+read queued in a busy threadpool (the API's slowest requests, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -36,10 +41,15 @@ _CHANGED = "rwa_identity_changed"
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
+class CachedPrincipal:
     principal: Principal
     #: Wall-clock time (``time.time()``) after which the entry is not used.
     until: float
+    #: After this, the entry is still used, but a lookup should replace it.
+    refresh_after: float
+
+    def due_for_refresh(self) -> bool:
+        return time.time() >= self.refresh_after
 
 
 class PrincipalCache:
@@ -47,7 +57,7 @@ class PrincipalCache:
 
     def __init__(self, ttl_seconds: float) -> None:
         self._ttl = ttl_seconds
-        self._entries: dict[bytes, _Entry] = {}
+        self._entries: dict[bytes, CachedPrincipal] = {}
         self._generation = 0
         self._lock = threading.Lock()
         #: Lookups under way, by credential, for the event loop of the process's server: a
@@ -65,23 +75,36 @@ class PrincipalCache:
         return self._generation
 
     def get(self, credential: str) -> Principal | None:
+        entry = self.entry(credential)
+        return entry.principal if entry is not None else None
+
+    def entry(self, credential: str) -> CachedPrincipal | None:
+        """The cached answer for ``credential`` while it may be used (None: look it up)."""
         if self._ttl <= 0:
             return None
         entry = self._entries.get(self._digest(credential))
         if entry is None or entry.until <= time.time():
             return None
-        return entry.principal
+        return entry
 
     def put(
         self, credential: str, principal: Principal, expires_at: float, generation: int
     ) -> None:
-        until = min(time.time() + self._ttl, expires_at)
+        now = time.time()
+        until = min(now + self._ttl, expires_at)
         with self._lock:
             if self._ttl <= 0 or generation != self._generation:
                 return
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[self._digest(credential)] = _Entry(principal, until)
+            self._entries[self._digest(credential)] = CachedPrincipal(
+                principal, until, refresh_after=now + self._ttl / 2
+            )
+
+    def forget(self, credential: str) -> None:
+        """Drop ``credential``'s entry (a refresh found it no longer valid)."""
+        with self._lock:
+            self._entries.pop(self._digest(credential), None)
 
     def clear(self) -> None:
         with self._lock:
@@ -158,6 +181,7 @@ def resolve(
         else:
             holder = _token_holder(session, issuer, credential)
     if holder is None:
+        cache.forget(credential)
         return None
     expires_at = holder.expires_at if holder.expires_at is not None else float("inf")
     cache.put(credential, holder.principal, expires_at, generation)

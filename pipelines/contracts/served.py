@@ -326,7 +326,4 @@ COUNTED_TABLES: tuple[str, ...] = (
     RISK_SCORES.name,
     MARKET.name,
     NEWS.name,
-    "users",
-    "portfolios",
-    "alerts",
 )

@@ -213,6 +213,16 @@ _RELATIONAL_TABLES: tuple[str, ...] = (
 )
 
 
+#: The seed's application tables (users, their portfolios and alerts) live in the operational
+#: database (``api/accounts``, ``api/portfolios``, ``api/alerts``): one home per concept, with
+#: the accounts they belong to. Migration 4 created them here; migration 11 drops them.
+DROP_APPLICATION_TABLES_DDL = (
+    "DROP TABLE IF EXISTS alerts",
+    "DROP TABLE IF EXISTS portfolios",
+    "DROP TABLE IF EXISTS users",
+)
+
+
 def relational_tables_ddl(json_type: str, on_delete_cascade: str) -> tuple[str, ...]:
     """Migration 4: the relational tables of the product schema (seed ``004``), with our
     conventions: ``asset_id`` is the TEXT slug of ``assets``; prices and model outputs are
@@ -383,6 +393,9 @@ DUCKDB_MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "token flows from transfer logs", TOKEN_FLOWS_DDL),
     Migration(9, "market analytics", (MARKET_DAILY_DDL,)),
     Migration(10, "news articles", (NEWS_ARTICLES_DDL,)),
+    Migration(
+        11, "application tables moved to the operational database", DROP_APPLICATION_TABLES_DDL
+    ),
 )
 
 
@@ -546,5 +559,8 @@ TIMESCALE_MIGRATIONS: tuple[Migration, ...] = (
         10,
         "news articles",
         (NEWS_ARTICLES_DDL, _hypertable_sql("news_articles", "365 days")),
+    ),
+    Migration(
+        11, "application tables moved to the operational database", DROP_APPLICATION_TABLES_DDL
     ),
 )

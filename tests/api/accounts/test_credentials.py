@@ -5,6 +5,7 @@ the credential itself."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import Iterator
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, update
 from sqlalchemy.sql.expression import Executable
+from starlette.requests import Request
 
+from api import deps
 from api.accounts import credentials, keys, users
 from api.accounts.audit import ClientInfo
 from api.accounts.principal import Principal, Role, Scope
@@ -162,3 +165,40 @@ def test_access_tokens_are_cached_until_their_expiry_and_a_password_change_ends_
         session.commit()
     assert accounts.principals.get(token) is None
     assert _resolve(accounts, token=token) is None
+
+
+def test_a_busy_credential_is_refreshed_ahead_without_waiting(tmp_path: Path) -> None:
+    settings = accounts_settings(tmp_path)
+    settings.auth.cache_seconds = 2.0
+    accounts = open_accounts(settings)
+    try:
+        _, key_id, raw = _user_and_key(accounts)
+        principal = _resolve_key(accounts, raw)
+        revoked = (
+            update(ApiKey).where(ApiKey.id == key_id).values(revoked_at=dt.datetime.now(dt.UTC))
+        )
+        _change_elsewhere(accounts, revoked)
+        time.sleep(1.1)  # past half the entry's lifetime, before its end
+        request = Request(
+            {
+                "type": "http",
+                "method": "GET",
+                "path": "/",
+                "headers": [(b"x-api-key", raw.encode())],
+            }
+        )
+
+        async def requests_past_half_life() -> tuple[Principal | None, Principal | None]:
+            # Answered from the entry at once, while one lookup replaces it in the background...
+            stale = await deps._principal(request, accounts, None)
+            refresh = accounts.principals.in_flight[raw]
+            assert await refresh is None
+            # ...which found the key revoked: the next request is refused, before the entry's end.
+            return stale, await deps._principal(request, accounts, None)
+
+        stale, fresh = asyncio.run(requests_past_half_life())
+        assert stale == principal
+        assert fresh is None
+        assert accounts.principals.get(raw) is None
+    finally:
+        accounts.close()

@@ -89,3 +89,13 @@ def test_the_assets_table_has_the_declared_columns_and_the_document(store: Servi
     columns = [name for name, _, _ in _catalog(store, COLUMNS_SQL.format(table=ASSETS))]
     assert columns == [*ASSET_COLUMNS, "doc"]
     assert _catalog(store, PRIMARY_KEY_SQL.format(table=ASSETS)) == [("asset_id",)]
+
+
+def test_the_application_tables_are_not_in_the_serving_store(store: ServingStore) -> None:
+    # Users, portfolios and alerts live in the operational database (api/accounts): a second,
+    # empty copy here would be a second home for each (migration 11 drops version 4's).
+    names = {
+        name for (name,) in _catalog(store, "SELECT table_name FROM information_schema.tables")
+    }
+    assert names.isdisjoint({"users", "portfolios", "alerts"})
+    assert "predictions" in names
