@@ -1,0 +1,364 @@
+// The portfolios page: the reader's portfolios (pick one, create one), its figures (value,
+// unrealized, realized and total P&L), value and P&L over time, allocation by asset, class,
+// network or issuer, the holdings with their prices, the risk panel (tiers with risk detail),
+// a transaction form and a CSV import. A serving load that changes the portfolio's value
+// pushes a `portfolio_update` event (GET /events/stream, to the owner only): the figures
+// change in place and the panels are read again.
+//
+// Money comes as exact decimal strings (GET /portfolios/...): parsed to numbers here only to
+// be shown or charted.
+"use strict";
+
+(() => {
+  const R = RWA;
+  const body = document.body;
+  const limit = body.dataset.portfolioLimit ? Number(body.dataset.portfolioLimit) : null;
+  const picker = document.getElementById("portfolio-select");
+  const pdf = document.getElementById("pdf-report");
+  const announce = (text) => (document.getElementById("announce").textContent = text);
+  const num = (v) => (v === null || v === undefined || v === "" ? null : Number(v));
+  const usd = (v) => R.formatUsd(num(v));
+  const signed = (v) => {
+    const n = num(v);
+    return n === null ? "–" : (n > 0 ? "+" : n < 0 ? "−" : "") + R.formatUsd(Math.abs(n));
+  };
+  const NO_PORTFOLIO = "No portfolio yet: create one below, then add its transactions.";
+
+  let portfolios = [];
+  let current = null; // the shown portfolio's id
+  let allocationBy = "asset";
+  let valuationRead = null; // one GET .../valuation per drawing, for the panels that need it
+
+  const path = (suffix = "") => `/portfolios/${current}${suffix}`;
+  function valuation() {
+    valuationRead = valuationRead || R.getJson(path("/valuation"));
+    return valuationRead;
+  }
+
+  // --- the portfolio picker ----------------------------------------------------------------------
+
+  function fillPicker() {
+    picker.replaceChildren(...portfolios.map((p) => R.el("option", { value: String(p.id), text: p.name })));
+    picker.disabled = !portfolios.length;
+    if (current !== null) picker.value = String(current);
+    if (pdf) {
+      pdf.hidden = current === null;
+      pdf.href = current === null ? "#" : `/reports/portfolios/${current}.pdf`;
+    }
+  }
+
+  async function loadPortfolios(wanted) {
+    portfolios = (await R.getJson("/portfolios?limit=500")).portfolios;
+    const asked = wanted ?? Number(new URLSearchParams(location.search).get("portfolio"));
+    const found = portfolios.find((p) => p.id === asked) || portfolios[0];
+    current = found ? found.id : null;
+    fillPicker();
+  }
+
+  function show(id) {
+    current = id;
+    const url = new URL(location.href);
+    url.searchParams.set("portfolio", String(id));
+    history.replaceState(null, "", url);
+    fillPicker();
+    return drawAll();
+  }
+
+  picker.addEventListener("change", () => show(Number(picker.value)));
+
+  // --- figures -------------------------------------------------------------------------------------
+
+  const kpiBox = document.getElementById("kpis");
+
+  function kpi(id, label, value, change) {
+    const n = num(change ?? value);
+    const tone = change === undefined ? "" : n > 0 ? " up" : n < 0 ? " down" : "";
+    return R.el("div", { class: "kpi", id }, R.el("div", { class: "label", text: label }), R.el("div", { class: `value${tone}`, text: value }));
+  }
+
+  // `f`: value, unrealized_pnl, realized_pnl, total_pnl (decimal strings), as_of.
+  function drawFigures(f) {
+    const realized = f.realized_pnl ?? (num(f.total_pnl) - num(f.unrealized_pnl));
+    kpiBox.replaceChildren(
+      kpi("kpi-value", "Value", usd(f.value)),
+      kpi("kpi-unrealized", "Unrealized P&L", signed(f.unrealized_pnl), f.unrealized_pnl),
+      kpi("kpi-realized", "Realized P&L", signed(realized), realized),
+      kpi("kpi-total", "Total P&L", signed(f.total_pnl), f.total_pnl),
+      kpi("kpi-as-of", "Prices as of", f.as_of ? R.formatTime(f.as_of) : "–"),
+    );
+    kpiBox.dataset.state = "ready";
+  }
+
+  async function figures() {
+    if (current === null) {
+      kpiBox.replaceChildren();
+      kpiBox.dataset.state = "empty";
+      return;
+    }
+    const v = await valuation();
+    drawFigures({ value: v.market_value, unrealized_pnl: v.unrealized_pnl, realized_pnl: v.realized_pnl, total_pnl: v.total_pnl, as_of: v.as_of });
+  }
+
+  // --- holdings ------------------------------------------------------------------------------------
+
+  function priceCell(p) {
+    if (p.price === null || p.price === undefined) return R.el("span", { class: "muted", text: "no price" });
+    const source = p.price_source === "nav" ? "NAV" : "close";
+    return R.el("span", {}, usd(p.price), " ", R.el("span", { class: "muted", text: source }));
+  }
+
+  async function holdings(parts) {
+    if (current === null) return { empty: NO_PORTFOLIO };
+    const v = await valuation();
+    R.source(parts, `GET ${path("/valuation")} (${v.cost_method === "average" ? "average cost" : "FIFO"})`, v.as_of);
+    if (!v.positions.length) return { empty: "Nothing held: add a buy or a transfer in below." };
+    const rows = v.positions.map((p) => ({ ...p, value_n: num(p.market_value), pnl_n: num(p.unrealized_pnl), qty_n: num(p.quantity) }));
+    R.sortableTable(parts.body, [
+      { key: "asset_id", label: "Asset", render: (p) => R.assetLink(p) },
+      { key: "qty_n", label: "Quantity", numeric: true, render: (p) => p.quantity },
+      { key: "price", label: "Price", numeric: true, render: priceCell },
+      { key: "value_n", label: "Value", numeric: true, format: (x) => R.formatUsd(x) },
+      { key: "cost_basis", label: "Cost basis", numeric: true, format: usd },
+      { key: "average_cost", label: "Average cost", numeric: true, format: usd },
+      { key: "pnl_n", label: "Unrealized P&L", numeric: true, format: signed },
+      { key: "realized_pnl", label: "Realized P&L", numeric: true, format: signed },
+      { key: "weight", label: "Weight", numeric: true, format: (w) => R.formatPercent(w, 1) },
+    ], rows, { sortKey: "value_n", descending: true });
+    if (v.unpriced && v.unpriced.length) {
+      parts.body.append(R.el("p", { class: "hint", text: `Without a served price (left out of the totals): ${v.unpriced.join(", ")}` }));
+    }
+    return null;
+  }
+
+  // --- value and P&L over time --------------------------------------------------------------------
+
+  async function history(parts) {
+    if (current === null) return { empty: NO_PORTFOLIO };
+    const answer = await R.getJson(path("/pnl"));
+    const days = answer.series || answer.days || [];
+    R.source(parts, `GET ${path("/pnl")} (daily, at each day's close or NAV)`, answer.as_of);
+    if (!days.length) return { empty: "No priced day yet." };
+    const line = (name, key, color, axis = 0) => ({
+      name,
+      type: "line",
+      showSymbol: false,
+      yAxisIndex: axis,
+      lineStyle: { width: axis ? 1.5 : 2, color },
+      itemStyle: { color },
+      data: days.map((d) => [d.day || d.date || d.ts, num(d[key])]),
+    });
+    R.timeChart(parts, {
+      yAxis: [
+        R.valueAxis({ name: "Value (USD)", axisLabel: { formatter: (x) => R.formatUsd(x, 0) } }),
+        R.valueAxis({ name: "P&L (USD)", position: "right", splitLine: { show: false }, axisLabel: { formatter: (x) => R.formatUsd(x, 0) } }),
+      ],
+      series: [
+        line("Value", "market_value", R.palette[0]),
+        line("Total P&L", "total_pnl", R.palette[2], 1),
+        line("Unrealized P&L", "unrealized_pnl", R.palette[1], 1),
+      ],
+    });
+    parts.body.replaceChildren();
+    return null;
+  }
+
+  // --- allocation ------------------------------------------------------------------------------------
+
+  const GROUPING = { asset: "asset", class: "asset_class", network: "network", issuer: "issuer" };
+  const byButtons = document.getElementById("allocation-by");
+
+  async function allocation(parts) {
+    if (current === null) return { empty: NO_PORTFOLIO };
+    const answer = await R.getJson(path("/allocation"));
+    const grouped = answer.allocation || answer;
+    const slices = grouped[GROUPING[allocationBy]] || [];
+    R.source(parts, `GET ${path("/allocation")} (share of the priced value)`, answer.as_of);
+    if (!slices.length) return { empty: "Nothing priced held." };
+    R.chart(parts, {
+      tooltip: { trigger: "item", formatter: (p) => `${p.name}: ${R.formatUsd(p.value)} (${p.percent}%)` },
+      legend: { type: "scroll", orient: "vertical", right: 0, top: 10 },
+      color: R.palette,
+      series: [{
+        name: `By ${allocationBy}`,
+        type: "pie",
+        radius: ["40%", "70%"],
+        center: ["38%", "52%"],
+        label: { formatter: "{b}: {d}%" },
+        data: slices.map((s) => ({ name: s.key, value: num(s.market_value) })),
+      }],
+    });
+    parts.body.replaceChildren();
+    return null;
+  }
+
+  byButtons.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-by]");
+    if (!button) return;
+    allocationBy = button.dataset.by;
+    byButtons.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+    R.drawPanels({ allocation });
+  });
+
+  // --- risk (tiers with risk detail) --------------------------------------------------------------
+
+  const pct = (v) => (v === null || v === undefined ? "–" : R.formatPercent(num(v)));
+
+  function varTable(rows) {
+    const table = R.el("div", { class: "table-wrap" });
+    R.sortableTable(table, [
+      { key: "confidence", label: "Confidence", format: (c) => `${Math.round(num(c) * 100)}%` },
+      { key: "horizon_days", label: "Horizon", format: (d) => `${d} day${d === 1 ? "" : "s"}` },
+      { key: "method", label: "Method" },
+      { key: "var", label: "VaR", numeric: true, format: pct },
+      { key: "es", label: "Expected shortfall", numeric: true, format: pct },
+      { key: "var_usd", label: "VaR (USD)", numeric: true, format: usd },
+    ], rows, { sortKey: false, id: (r) => `${r.method}-${r.confidence}-${r.horizon_days}` });
+    return table;
+  }
+
+  function riskFacts(r) {
+    const fact = (name, value) => [R.el("dt", { text: name }), R.el("dd", { text: value })];
+    const hhi = r.concentration || {};
+    const composite = r.composite || {};
+    return R.el("dl", { class: "facts" },
+      ...fact("Composite risk score", composite.score === undefined || composite.score === null ? "not scored" : `${Math.round(num(composite.score))} / 100`),
+      ...fact("HHI by asset", hhi.asset === undefined ? "–" : num(hhi.asset).toFixed(3)),
+      ...fact("HHI by issuer", hhi.issuer === undefined ? "–" : num(hhi.issuer).toFixed(3)),
+      ...fact("HHI by network", hhi.network === undefined ? "–" : num(hhi.network).toFixed(3)),
+    );
+  }
+
+  async function risk(parts) {
+    if (current === null) return { empty: NO_PORTFOLIO };
+    const r = await R.getJson(path("/risk"));
+    R.source(parts, `GET ${path("/risk")}`, r.as_of);
+    const rows = r.var || r.value_at_risk || [];
+    parts.body.replaceChildren(riskFacts(r), rows.length ? varTable(rows) : R.el("p", { class: "empty", text: "Not enough joint history for VaR." }));
+    return null;
+  }
+
+  // --- drawing ---------------------------------------------------------------------------------------
+
+  const panels = { history, allocation, holdings };
+  if (document.getElementById("risk")) panels.risk = risk;
+
+  function drawAll(only = panels, withFigures = true) {
+    valuationRead = null;
+    delete body.dataset.drawn;
+    return R.drawPanels(only, withFigures ? [figures().catch((error) => showFiguresError(error))] : []);
+  }
+
+  function showFiguresError(error) {
+    if (error.status === 401) return;
+    kpiBox.dataset.state = "error";
+    kpiBox.replaceChildren(R.el("p", { class: "error", text: "Could not load the figures: " + error.message }));
+  }
+
+  // --- live ------------------------------------------------------------------------------------------
+
+  // The event carries the new figures: shown at once, then the panels are read again.
+  function onUpdate(event) {
+    const p = event.payload || {};
+    if (p.portfolio_id !== current) return;
+    drawFigures(p);
+    kpiBox.querySelector("#kpi-value").classList.add("flash");
+    announce(`Value now ${usd(p.value)} (total P&L ${signed(p.total_pnl)})`);
+    drawAll(panels, false);
+  }
+
+  // --- writes: a portfolio, a transaction, a CSV file -----------------------------------------------
+
+  function rejection(error) {
+    if (error.status === 422 && Array.isArray(error.detail)) {
+      return error.detail.map((d) => `${(d.loc || []).filter((p) => p !== "body").join(".")}: ${d.msg}`).join("; ");
+    }
+    return error.message;
+  }
+
+  function say(id, text, saved) {
+    const box = document.getElementById(id);
+    box.className = saved ? "message saved" : "message";
+    box.textContent = text;
+  }
+
+  document.getElementById("portfolio-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    try {
+      const made = await R.send("POST", "/portfolios", { name: form.elements.name.value.trim(), cost_method: form.elements.cost_method.value });
+      form.reset();
+      await loadPortfolios(made.id);
+      say("portfolio-message", `Created: ${made.name}`, true);
+      await show(made.id);
+    } catch (error) {
+      if (error.status !== 401) say("portfolio-message", "Not created: " + rejection(error));
+    }
+  });
+
+  function transactionBody(form) {
+    const value = (name) => form.elements[name].value.trim();
+    const spec = { kind: value("kind"), asset_id: value("asset_id").toLowerCase(), quantity: value("quantity") };
+    // datetime-local has no zone: the form says UTC.
+    spec.executed_at = new Date(value("executed_at") + "Z").toISOString();
+    for (const name of ["price", "fee", "wallet_address", "chain", "note"]) {
+      if (value(name)) spec[name] = value(name);
+    }
+    return spec;
+  }
+
+  document.getElementById("transaction-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (current === null) return say("transaction-message", "Create a portfolio first.");
+    try {
+      const added = await R.send("POST", path("/transactions"), transactionBody(event.target));
+      say("transaction-message", `Added: ${added.kind.replace("_", " ")} ${added.quantity} ${added.asset_id}`, true);
+      event.target.elements.quantity.value = "";
+      await drawAll();
+    } catch (error) {
+      if (error.status !== 401) say("transaction-message", "Not added: " + rejection(error));
+    }
+  });
+
+  // The API's per-row report of a refused file: nothing of it was imported.
+  function showRowErrors(error) {
+    const report = document.getElementById("import-report");
+    const rows = Array.isArray(error.detail) ? error.detail : (error.detail && error.detail.errors) || [];
+    report.replaceChildren(
+      R.el("p", { class: "what", text: "Nothing imported: " + (rows.length ? `${rows.length} row(s) refused` : rejection(error)) }),
+      ...rows.slice(0, 50).map((r) => R.el("p", { text: r.row !== undefined ? `Row ${r.row}: ${r.message || r.msg}` : `${(r.loc || []).join(".")}: ${r.msg || r.message}` })),
+    );
+    report.hidden = false;
+  }
+
+  document.getElementById("import-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const report = document.getElementById("import-report");
+    report.hidden = true;
+    document.getElementById("import-message").textContent = "";
+    if (current === null) return showRowErrors({ message: "create a portfolio first" });
+    const file = event.target.elements.file.files[0];
+    if (!file) return;
+    try {
+      const answer = await R.send("POST", path("/transactions/import"), { csv: await file.text() });
+      document.getElementById("import-message").textContent = `Imported ${answer.imported ?? ""} transactions from ${file.name}`;
+      event.target.reset();
+      await drawAll();
+    } catch (error) {
+      if (error.status !== 401) showRowErrors(error);
+    }
+  });
+
+  // Assets to pick in the form (ids, named by symbol).
+  R.assets().then((listed) => {
+    document.getElementById("portfolio-assets").replaceChildren(...listed.map((a) => R.el("option", { value: a.asset_id, label: `${a.symbol} · ${a.name}` })));
+  }).catch(() => null);
+
+  const first = loadPortfolios().then(() => {
+    if (limit !== null) document.querySelector("#portfolio-form button").title = `${portfolios.length} of ${limit} portfolios`;
+  });
+  first.then(() => drawAll(), (error) => {
+    if (error.status !== 401) showFiguresError(error);
+    R.markDrawn();
+  });
+  R.live(["portfolio_update"], onUpdate);
+})();
