@@ -17,10 +17,17 @@
   const pdf = document.getElementById("pdf-report");
   const announce = (text) => (document.getElementById("announce").textContent = text);
   const num = (v) => (v === null || v === undefined || v === "" ? null : Number(v));
-  const usd = (v) => R.formatUsd(num(v));
+  // Money: cents below a thousand, then k / M / B.
+  const money = (v, digits = 2) => {
+    const n = num(v);
+    if (n === null) return "–";
+    const text = Math.abs(n) < 1000 ? "$" + Math.abs(n).toFixed(digits) : R.formatUsd(Math.abs(n), digits);
+    return (n < 0 ? "−" : "") + text;
+  };
+  const usd = (v) => money(v);
   const signed = (v) => {
     const n = num(v);
-    return n === null ? "–" : (n > 0 ? "+" : n < 0 ? "−" : "") + R.formatUsd(Math.abs(n));
+    return n === null ? "–" : (n > 0 ? "+" : "") + money(n);
   };
   const NO_PORTFOLIO = "No portfolio yet: create one below, then add its transactions.";
 
@@ -84,7 +91,7 @@
       kpi("kpi-unrealized", "Unrealized P&L", signed(f.unrealized_pnl), f.unrealized_pnl),
       kpi("kpi-realized", "Realized P&L", signed(realized), realized),
       kpi("kpi-total", "Total P&L", signed(f.total_pnl), f.total_pnl),
-      kpi("kpi-as-of", "Prices as of", f.as_of ? R.formatTime(f.as_of) : "–"),
+      kpi("kpi-as-of", "Prices of", f.as_of ? R.formatDay(f.as_of) : "–"),
     );
     kpiBox.dataset.state = "ready";
   }
@@ -104,7 +111,7 @@
   function priceCell(p) {
     if (p.price === null || p.price === undefined) return R.el("span", { class: "muted", text: "no price" });
     const source = p.price_source === "nav" ? "NAV" : "close";
-    return R.el("span", {}, usd(p.price), " ", R.el("span", { class: "muted", text: source }));
+    return R.el("span", {}, R.formatUsd(num(p.price)), " ", R.el("span", { class: "muted", text: source }));
   }
 
   async function holdings(parts) {
@@ -117,9 +124,9 @@
       { key: "asset_id", label: "Asset", render: (p) => R.assetLink(p) },
       { key: "qty_n", label: "Quantity", numeric: true, render: (p) => p.quantity },
       { key: "price", label: "Price", numeric: true, render: priceCell },
-      { key: "value_n", label: "Value", numeric: true, format: (x) => R.formatUsd(x) },
+      { key: "value_n", label: "Value", numeric: true, format: usd },
       { key: "cost_basis", label: "Cost basis", numeric: true, format: usd },
-      { key: "average_cost", label: "Average cost", numeric: true, format: usd },
+      { key: "average_cost", label: "Average cost", numeric: true, format: (x) => R.formatUsd(num(x)) },
       { key: "pnl_n", label: "Unrealized P&L", numeric: true, format: signed },
       { key: "realized_pnl", label: "Realized P&L", numeric: true, format: signed },
       { key: "weight", label: "Weight", numeric: true, format: (w) => R.formatPercent(w, 1) },
@@ -135,8 +142,9 @@
   async function history(parts) {
     if (current === null) return { empty: NO_PORTFOLIO };
     const answer = await R.getJson(path("/pnl"));
-    const days = answer.series || answer.days || [];
-    R.source(parts, `GET ${path("/pnl")} (daily, at each day's close or NAV)`, answer.as_of);
+    const days = answer.days;
+    const last = days.length ? days[days.length - 1].day : null;
+    R.source(parts, `GET ${path("/pnl")} (daily, at each day's close or NAV)`, last);
     if (!days.length) return { empty: "No priced day yet." };
     const line = (name, key, color, axis = 0) => ({
       name,
@@ -145,12 +153,14 @@
       yAxisIndex: axis,
       lineStyle: { width: axis ? 1.5 : 2, color },
       itemStyle: { color },
-      data: days.map((d) => [d.day || d.date || d.ts, num(d[key])]),
+      data: days.map((d) => [d.day, d[key]]),
     });
+    const axisMoney = (x) => money(x, 0);
     R.timeChart(parts, {
+      grid: { left: 64, right: 64, top: 56, bottom: 28 },
       yAxis: [
-        R.valueAxis({ name: "Value (USD)", axisLabel: { formatter: (x) => R.formatUsd(x, 0) } }),
-        R.valueAxis({ name: "P&L (USD)", position: "right", splitLine: { show: false }, axisLabel: { formatter: (x) => R.formatUsd(x, 0) } }),
+        R.valueAxis({ name: "Value (USD)", axisLabel: { formatter: axisMoney } }),
+        R.valueAxis({ name: "P&L (USD)", position: "right", splitLine: { show: false }, axisLabel: { formatter: axisMoney } }),
       ],
       series: [
         line("Value", "market_value", R.palette[0]),
@@ -164,26 +174,27 @@
 
   // --- allocation ------------------------------------------------------------------------------------
 
-  const GROUPING = { asset: "asset", class: "asset_class", network: "network", issuer: "issuer" };
+  const GROUPING = { asset: "by_asset", class: "by_asset_class", network: "by_network", issuer: "by_issuer" };
   const byButtons = document.getElementById("allocation-by");
 
   async function allocation(parts) {
     if (current === null) return { empty: NO_PORTFOLIO };
     const answer = await R.getJson(path("/allocation"));
-    const grouped = answer.allocation || answer;
-    const slices = grouped[GROUPING[allocationBy]] || [];
+    const slices = answer[GROUPING[allocationBy]] || [];
     R.source(parts, `GET ${path("/allocation")} (share of the priced value)`, answer.as_of);
     if (!slices.length) return { empty: "Nothing priced held." };
     R.chart(parts, {
-      tooltip: { trigger: "item", formatter: (p) => `${p.name}: ${R.formatUsd(p.value)} (${p.percent}%)` },
-      legend: { type: "scroll", orient: "vertical", right: 0, top: 10 },
+      tooltip: { trigger: "item", formatter: (p) => `${p.name}: ${money(p.value)} (${p.percent}%)` },
+      legend: { type: "scroll", bottom: 0, formatter: (name) => name.replace(/_/g, " ") },
       color: R.palette,
       series: [{
         name: `By ${allocationBy}`,
         type: "pie",
         radius: ["40%", "70%"],
-        center: ["38%", "52%"],
-        label: { formatter: "{b}: {d}%" },
+        center: ["50%", "46%"],
+        // Small slices are in the legend and the tooltip, not labelled over each other.
+        minShowLabelAngle: 12,
+        label: { formatter: (p) => `${p.name.replace(/_/g, " ")}: ${p.percent}%` },
         data: slices.map((s) => ({ name: s.key, value: num(s.market_value) })),
       }],
     });
@@ -199,41 +210,68 @@
     R.drawPanels({ allocation });
   });
 
-  // --- risk (tiers with risk detail) --------------------------------------------------------------
+  // --- risk (tiers with risk detail): every figure names its method --------------------------
 
-  const pct = (v) => (v === null || v === undefined ? "–" : R.formatPercent(num(v)));
+  const share = (v) => (v === null || v === undefined ? "–" : R.formatPercent(v));
+  const score = (v) => (v === null || v === undefined ? "not scored" : `${Math.round(v)} / 100`);
+
+  // "historical: filtered historical simulation (...)" -> "historical"; the parametric ones by
+  // their quantile. The full names are listed under the table.
+  function methodLabel(method) {
+    const kind = method.split(":")[0];
+    if (/Student-t/.test(method)) return `${kind} (Student-t)`;
+    if (/normal/.test(method)) return `${kind} (normal)`;
+    return kind;
+  }
 
   function varTable(rows) {
     const table = R.el("div", { class: "table-wrap" });
+    rows = rows.map((r) => ({ ...r, label: methodLabel(r.method) }));
     R.sortableTable(table, [
-      { key: "confidence", label: "Confidence", format: (c) => `${Math.round(num(c) * 100)}%` },
+      { key: "label", label: "Method", render: (r) => R.el("span", { title: r.method, text: r.label }) },
+      { key: "level", label: "Confidence", format: (c) => `${Math.round(c * 100)}%` },
       { key: "horizon_days", label: "Horizon", format: (d) => `${d} day${d === 1 ? "" : "s"}` },
-      { key: "method", label: "Method" },
-      { key: "var", label: "VaR", numeric: true, format: pct },
-      { key: "es", label: "Expected shortfall", numeric: true, format: pct },
-      { key: "var_usd", label: "VaR (USD)", numeric: true, format: usd },
-    ], rows, { sortKey: false, id: (r) => `${r.method}-${r.confidence}-${r.horizon_days}` });
+      { key: "var_share", label: "VaR", numeric: true, format: share },
+      { key: "var_amount", label: "VaR (USD)", numeric: true, format: (x) => money(x) },
+      { key: "es_share", label: "Expected shortfall", numeric: true, format: share },
+      { key: "es_amount", label: "ES (USD)", numeric: true, format: (x) => money(x) },
+    ], rows, { sortKey: false, id: (r) => `${r.method}-${r.level}-${r.horizon_days}` });
     return table;
   }
 
   function riskFacts(r) {
-    const fact = (name, value) => [R.el("dt", { text: name }), R.el("dd", { text: value })];
-    const hhi = r.concentration || {};
-    const composite = r.composite || {};
-    return R.el("dl", { class: "facts" },
-      ...fact("Composite risk score", composite.score === undefined || composite.score === null ? "not scored" : `${Math.round(num(composite.score))} / 100`),
-      ...fact("HHI by asset", hhi.asset === undefined ? "–" : num(hhi.asset).toFixed(3)),
-      ...fact("HHI by issuer", hhi.issuer === undefined ? "–" : num(hhi.issuer).toFixed(3)),
-      ...fact("HHI by network", hhi.network === undefined ? "–" : num(hhi.network).toFixed(3)),
+    const fact = (name, value, title) => [R.el("dt", { text: name }), R.el("dd", { text: value, title: title || "" })];
+    const s = r.scores;
+    const hhi = (by) => {
+      const c = r.concentration.find((x) => x.by === by);
+      return c ? [`${c.hhi.toFixed(3)} (≈ ${c.effective_count.toFixed(1)} equal holdings)`, c.method] : ["–"];
+    };
+    const band = r.forecast
+      ? `${money(r.forecast.value)} (95%: ${money(r.forecast.lower_95)} – ${money(r.forecast.upper_95)})`
+      : "–";
+    return R.el("dl", { class: "facts", id: "risk-facts" },
+      ...fact("Composite risk score", s ? score(s.composite) : "not scored", s && s.method),
+      ...fact("Sub-scores", s ? `market ${score(s.market)}, credit ${score(s.credit)}, regulatory ${score(s.regulatory)}, technical ${score(s.technical)}` : "–"),
+      ...fact("HHI by asset", ...hhi("asset")),
+      ...fact("HHI by issuer", ...hhi("issuer")),
+      ...fact("HHI by network", ...hhi("network")),
+      ...fact("Pegged exposure", r.pegged ? `${share(r.pegged.pegged_share)}; de-peg scenario loss ${money(r.pegged.scenario_loss)}` : "–", r.pegged && r.pegged.method),
+      ...fact(`Value in ${r.forecast ? r.forecast.horizon_days : 30} days`, band, r.forecast && r.forecast.method),
     );
   }
 
   async function risk(parts) {
     if (current === null) return { empty: NO_PORTFOLIO };
     const r = await R.getJson(path("/risk"));
-    R.source(parts, `GET ${path("/risk")}`, r.as_of);
-    const rows = r.var || r.value_at_risk || [];
-    parts.body.replaceChildren(riskFacts(r), rows.length ? varTable(rows) : R.el("p", { class: "empty", text: "Not enough joint history for VaR." }));
+    const window = r.window ? `; ${r.window.returns} joint daily returns ${r.window.start} to ${r.window.end}` : "";
+    R.source(parts, `GET ${path("/risk")}${window}`, r.as_of);
+    const notes = r.missing.map((m) => R.el("li", { text: m }));
+    const methods = [...new Set(r.var.map((v) => v.method))].map((m) => R.el("li", { text: m }));
+    const tail = r.var.length ? varTable(r.var) : R.el("p", { class: "empty", text: "No VaR: see below." });
+    parts.body.replaceChildren(
+      R.el("div", { class: "risk-grid" }, riskFacts(r), tail),
+      R.el("ul", { class: "sources" }, ...methods, ...notes),
+    );
     return null;
   }
 
@@ -347,6 +385,9 @@
       if (error.status !== 401) showRowErrors(error);
     }
   });
+
+  // The form's time starts at now (UTC, as the form says).
+  document.querySelector("#transaction-form input[name=executed_at]").value = new Date().toISOString().slice(0, 16);
 
   // Assets to pick in the form (ids, named by symbol).
   R.assets().then((listed) => {
