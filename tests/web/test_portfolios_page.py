@@ -221,6 +221,58 @@ def test_a_transaction_is_added_through_the_form_and_an_oversold_one_refused(
         api.delete(f"/portfolios/{site.portfolio}/transactions/{newest['id']}").raise_for_status()
 
 
+BAD_CSV = (
+    "executed_at,kind,asset_id,quantity,price\n"
+    "2024-02-01T00:00:00Z,buy,usdc,100,1\n"
+    "2024-02-02T00:00:00Z,buy,nosuchcoin,5,1\n"
+    "2024-02-03T00:00:00Z,buy,btc,-1,42000\n"
+)
+GOOD_CSV = (
+    "executed_at,kind,asset_id,quantity,price\n"
+    "2024-02-01T00:00:00Z,buy,usdc,100,1\n"
+    "2024-02-02T00:00:00Z,buy,btc,0.01,42000\n"
+)
+
+
+def test_a_csv_with_bad_rows_imports_nothing_and_says_where(
+    site: PortfoliosSite, reader: tuple[Page, Console], page: Page
+) -> None:
+    with site.api(site.professional) as api:
+        other = create_portfolio(api, "Imports", ())
+    try:
+        page.reload()
+        wait_drawn(page)
+        page.select_option("#portfolio-select", str(other))
+        expect(page.locator("#holdings")).to_have_attribute("data-state", "empty")
+
+        def upload(text: str) -> None:
+            file = {"name": "trades.csv", "mimeType": "text/csv", "buffer": text.encode()}
+            page.set_input_files("#import-form input[type=file]", file)  # type: ignore[arg-type]
+            page.click("#import-form button[type=submit]")
+
+        upload(BAD_CSV)
+        report = page.locator("#import-report")
+        expect(report).to_be_visible(timeout=DRAWN_TIMEOUT_MS)
+        lines = report.locator("p").all_inner_texts()
+        assert lines[0].startswith("Nothing imported:")
+        assert any(line.startswith("Row 3 (asset_id):") for line in lines), lines
+        assert any(line.startswith("Row 4 (quantity):") for line in lines), lines
+        with site.api(site.professional) as api:
+            assert api.get(f"/portfolios/{other}/transactions").json()["total"] == 0
+        console = reader[1]
+        assert console.errors and all("status of 422" in e for e in console.errors)
+        console.errors.clear()
+        upload(GOOD_CSV)
+        expect(page.locator("#import-message")).to_have_text(
+            "Imported 2 transactions from trades.csv", timeout=DRAWN_TIMEOUT_MS
+        )
+        assert report.is_hidden()
+        expect(page.locator("#holdings tbody tr")).to_have_count(2, timeout=DRAWN_TIMEOUT_MS)
+    finally:
+        with site.api(site.professional) as api:
+            api.delete(f"/portfolios/{other}").raise_for_status()
+
+
 def test_an_explorer_gets_no_pdf_button_and_no_risk_panel(
     site: PortfoliosSite, browser: Browser
 ) -> None:

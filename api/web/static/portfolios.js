@@ -357,13 +357,18 @@
     }
   });
 
-  // The API's per-row report of a refused file: nothing of it was imported.
+  // The API's report of a refused file (nothing of it was imported): a 422 lists every bad
+  // row (loc ["body", row, column]; the header is row 1), a 409 names the row of an oversell.
   function showRowErrors(error) {
     const report = document.getElementById("import-report");
-    const rows = Array.isArray(error.detail) ? error.detail : (error.detail && error.detail.errors) || [];
+    const rows = Array.isArray(error.detail) ? error.detail : [];
+    const where = (loc) => {
+      const [, row, column] = loc || [];
+      return row === undefined ? "" : `Row ${row}${column ? ` (${column})` : ""}: `;
+    };
     report.replaceChildren(
-      R.el("p", { class: "what", text: "Nothing imported: " + (rows.length ? `${rows.length} row(s) refused` : rejection(error)) }),
-      ...rows.slice(0, 50).map((r) => R.el("p", { text: r.row !== undefined ? `Row ${r.row}: ${r.message || r.msg}` : `${(r.loc || []).join(".")}: ${r.msg || r.message}` })),
+      R.el("p", { class: "what", text: "Nothing imported: " + (rows.length ? `${rows.length} problem(s) in the file` : error.message) }),
+      ...rows.slice(0, 50).map((d) => R.el("p", { text: where(d.loc) + d.msg })),
     );
     report.hidden = false;
   }
@@ -371,14 +376,21 @@
   document.getElementById("import-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const report = document.getElementById("import-report");
+    const done = document.getElementById("import-message");
     report.hidden = true;
-    document.getElementById("import-message").textContent = "";
-    if (current === null) return showRowErrors({ message: "create a portfolio first" });
+    done.textContent = "";
+    if (current === null) return showRowErrors(new Error("create a portfolio first"));
     const file = event.target.elements.file.files[0];
     if (!file) return;
     try {
-      const answer = await R.send("POST", path("/transactions/import"), { csv: await file.text() });
-      document.getElementById("import-message").textContent = `Imported ${answer.imported ?? ""} transactions from ${file.name}`;
+      // The file as it is (text/csv): the API reads and checks every row before storing any.
+      const answer = await R.call(path("/transactions/import"), {
+        method: "POST",
+        headers: { Accept: "application/json", "Content-Type": "text/csv" },
+        body: await file.text(),
+      });
+      const imported = (await answer.json()).imported;
+      done.textContent = `Imported ${imported} transaction${imported === 1 ? "" : "s"} from ${file.name}`;
       event.target.reset();
       await drawAll();
     } catch (error) {
