@@ -139,7 +139,7 @@
 
   // --- value and P&L over time --------------------------------------------------------------------
 
-  async function history(parts) {
+  async function valueHistory(parts) {
     if (current === null) return { empty: NO_PORTFOLIO };
     const answer = await R.getJson(path("/pnl"));
     const days = answer.days;
@@ -277,7 +277,7 @@
 
   // --- drawing ---------------------------------------------------------------------------------------
 
-  const panels = { history, allocation, holdings };
+  const panels = { history: valueHistory, allocation, holdings };
   if (document.getElementById("risk")) panels.risk = risk;
 
   function drawAll(only = panels, withFigures = true) {
