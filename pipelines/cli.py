@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from api.accounts.cli import add_account_commands
 from api.alerts.cli import add_alert_commands
+from api.reports.cli import add_report_commands
 from pipelines.core.errors import ConfigurationError, RwaError
 from pipelines.core.settings import Settings
 
@@ -519,6 +520,7 @@ def _add_admin_commands(add: AddCommand) -> None:
     db.add_argument("action", choices=["migrate"], help="migrate: create/upgrade both schemas")
     add_account_commands(add)
     add_alert_commands(add)
+    add_report_commands(add)
 
 
 def _settings_for(args: argparse.Namespace) -> Settings:

@@ -26,6 +26,7 @@ from api.routes import (
     pipeline,
     portfolios,
     predictions,
+    reports,
     risk,
     sentiment,
     two_factor,
@@ -53,6 +54,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     deliveries.router,
     events.router,
     portfolios.router,
+    reports.router,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)
