@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from api.accounts.cli import add_account_commands
 from api.alerts.cli import add_alert_commands
+from api.reports.cli import add_report_commands
 from pipelines.core.errors import ConfigurationError, RwaError
 from pipelines.core.settings import Settings
 
@@ -215,8 +216,8 @@ def _cmd_load(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
 
 
 def _after_load(lakehouse: Lakehouse) -> None:
-    """Price updates and alert evaluation on what the load served."""
-    from api.alerts.after_load import after_serving_load
+    """Price and portfolio updates and alert evaluation on what the load served."""
+    from api.after_load import after_serving_load
 
     print(after_serving_load(lakehouse.settings).summary())
 
@@ -519,6 +520,7 @@ def _add_admin_commands(add: AddCommand) -> None:
     db.add_argument("action", choices=["migrate"], help="migrate: create/upgrade both schemas")
     add_account_commands(add)
     add_alert_commands(add)
+    add_report_commands(add)
 
 
 def _settings_for(args: argparse.Namespace) -> Settings:

@@ -24,7 +24,9 @@ from api.routes import (
     ohlcv,
     onchain,
     pipeline,
+    portfolios,
     predictions,
+    reports,
     risk,
     sentiment,
     two_factor,
@@ -51,6 +53,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     alerts.router,
     deliveries.router,
     events.router,
+    portfolios.router,
+    reports.router,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)
@@ -65,6 +69,7 @@ ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (
     pipeline.router,
     alerts.router,
     deliveries.router,
+    portfolios.router,
 )
 
 __all__ = ["ACCOUNT_ROUTERS", "PUBLIC_ROUTERS", "ROUTERS"]

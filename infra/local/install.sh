@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian 12 machine (as root), idempotently:
-# Java 17 for Spark (apt, only if missing), uv, the dashboard's chart library (npm, pinned:
-# infra/local/web.sh), and .venv with the project and its dev tools.
+# Java 17 for Spark and poppler's pdftoppm for the report tests (apt, each only if missing), uv,
+# the dashboard's chart library (npm, pinned: infra/local/web.sh), and .venv with the project
+# and its dev tools.
 # A second run with an unchanged pyproject.toml returns in about a second.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -9,6 +10,13 @@ cd "$(dirname "$0")/../.."
 if ! command -v java >/dev/null 2>&1; then
   echo "[install] Java not found: installing openjdk-17-jre-headless"
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless
+fi
+
+# The report tests draw every page of the PDFs with poppler's pdftoppm (WeasyPrint itself needs
+# only Pango, which Debian's base image has).
+if ! command -v pdftoppm >/dev/null 2>&1; then
+  echo "[install] pdftoppm not found: installing poppler-utils"
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q poppler-utils
 fi
 
 command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv
