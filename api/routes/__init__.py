@@ -24,6 +24,7 @@ from api.routes import (
     ohlcv,
     onchain,
     pipeline,
+    portfolio_risk,
     portfolios,
     predictions,
     reports,
@@ -54,6 +55,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     deliveries.router,
     events.router,
     portfolios.router,
+    portfolio_risk.router,
     reports.router,
 )
 
