@@ -25,6 +25,7 @@ from api.routes import (
     onchain,
     pipeline,
     portfolio_risk,
+    portfolio_values,
     portfolios,
     predictions,
     reports,
@@ -57,6 +58,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     portfolios.router,
     portfolio_risk.router,
     reports.router,
+    portfolio_values.router,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)
@@ -72,6 +74,7 @@ ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (
     alerts.router,
     deliveries.router,
     portfolios.router,
+    portfolio_values.router,
 )
 
 __all__ = ["ACCOUNT_ROUTERS", "PUBLIC_ROUTERS", "ROUTERS"]
