@@ -10,19 +10,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import DbSession, StoreDep
+from api.deps import STORE_UNAVAILABLE, DbSession, StoreDep
 from api.portfolios.risk import portfolio_risk
 from api.portfolios.risk_schemas import PortfolioRiskOut
 from api.routes.portfolios import NOT_FOUND, PortfolioId, Reader
 from api.security.tiers import RISK_GATE, TIER_REQUIRED
 
-router = APIRouter(prefix="/portfolios", tags=["portfolios"])
+router = APIRouter(
+    prefix="/portfolios", tags=["portfolios"], responses=NOT_FOUND | STORE_UNAVAILABLE
+)
 
 
 @router.get(
     "/{portfolio_id}/risk",
     response_model=PortfolioRiskOut,
-    responses={**NOT_FOUND, **TIER_REQUIRED},
+    responses=TIER_REQUIRED,
     dependencies=[RISK_GATE],
     summary="Risk of a portfolio: VaR and ES, concentration, pegged assets, scores, 30-day value",
 )
