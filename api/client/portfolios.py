@@ -38,6 +38,7 @@ DELETE_TRANSACTION = operation("DELETE", "/portfolios/{portfolio_id}/transaction
 HOLDINGS = operation("GET", "/portfolios/{portfolio_id}/holdings", rows="holdings")
 VALUATION = operation("GET", "/portfolios/{portfolio_id}/valuation", rows="positions")
 ALLOCATION = operation("GET", "/portfolios/{portfolio_id}/allocation", rows="by_asset")
+RISK = operation("GET", "/portfolios/{portfolio_id}/risk", rows="holdings")
 PNL = operation("GET", "/portfolios/{portfolio_id}/pnl", "start", "end", rows="days")
 ASSET_REPORT = operation("GET", "/reports/assets/{asset_id}.pdf")
 
@@ -125,6 +126,11 @@ class Portfolios(Resource):
     ) -> Result:
         """Daily value and P&L over ``[start, end]`` (days, inclusive)."""
         return self._result(PNL, {"portfolio_id": portfolio_id}, {"start": start, "end": end})
+
+    def risk(self, portfolio_id: int) -> Result:
+        """VaR, concentration, peg exposure and risk scores of the portfolio (tiers with
+        risk detail: ForbiddenError naming the tier otherwise)."""
+        return self._result(RISK, {"portfolio_id": portfolio_id})
 
 
 class Reports(Resource):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +29,7 @@ from api.events.bus import EventType
 from tests.api.events.streams import publish_now
 from tests.api.live_server import running_server
 from tests.fixtures.accounts import ApiCredentials, accounts_settings, provision
-from tests.fixtures.sample_data import HOURS, sample_duckdb
+from tests.fixtures.sample_data import HOURS, T0, sample_duckdb
 
 #: The explorer tier's limit (api/security/tiers.py): requests per minute.
 EXPLORER_PER_MINUTE = 100
@@ -123,8 +124,7 @@ def test_api_key_and_the_apis_refusals_as_exceptions(api: Api) -> None:
 def test_paging_and_data_frames(api: Api, tmp_path: Path) -> None:
     with api.login(api.admin) as rwa:
         names = {f"book {i}" for i in range(3)}
-        for name in sorted(names):
-            rwa.portfolios.create(name)
+        ids = [rwa.portfolios.create(name)["id"] for name in sorted(names)]
         page = rwa.portfolios.list(limit=2)
         assert (page.total, len(page.rows)) == (3, 2)
         assert {row["name"] for row in page.iter_rows()} == names
@@ -138,6 +138,13 @@ def test_paging_and_data_frames(api: Api, tmp_path: Path) -> None:
         assert str(bars["ts"].dtype) == "datetime64[ns, UTC]"
         assert bars["ts"].is_monotonic_increasing
         assert all(pd.api.types.is_float_dtype(bars[c]) for c in ("open", "high", "low", "close"))
+        rwa.portfolios.add_transaction(
+            ids[0], "buy", "ousg", Decimal("1.5"), T0, price="100.25", fee=0
+        )
+        ledger = rwa.portfolios.transactions(ids[0]).to_df()
+        assert str(ledger["executed_at"].dtype) == "datetime64[ns, UTC]"
+        assert ledger["executed_at"].tolist() == [pd.Timestamp(T0)]
+        assert Decimal(ledger["quantity"][0]) == Decimal("1.5")  # exact: text, not a float
         pdf = rwa.reports.asset_pdf("ousg", save_to=tmp_path / "ousg.pdf")
         assert pdf.startswith(b"%PDF") and (tmp_path / "ousg.pdf").read_bytes() == pdf
 

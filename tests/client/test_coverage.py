@@ -10,7 +10,9 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
+
+import pytest
 
 from api.client import OPERATIONS, Client
 from api.client.data import AssetClass, Resolution
@@ -19,8 +21,12 @@ from api.main import create_app
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _api_operations() -> dict[tuple[str, str], set[str]]:
-    document = create_app().openapi()
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return create_app().openapi()
+
+
+def _api_operations(document: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
     return {
         (method.upper(), path): {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
         for path, methods in document["paths"].items()
@@ -28,10 +34,12 @@ def _api_operations() -> dict[tuple[str, str], set[str]]:
     }
 
 
-def test_every_api_operation_has_a_client_operation_with_its_parameters() -> None:
+def test_every_api_operation_has_a_client_operation_with_its_parameters(
+    document: dict[str, Any],
+) -> None:
     Client("http://127.0.0.1:9")  # the resources are imported, so every operation declared
     client = {(op.method, op.path): set(op.query) for op in OPERATIONS}
-    api = _api_operations()
+    api = _api_operations(document)
     assert len(client) == len(OPERATIONS), "an operation is declared twice"
     assert sorted(api.keys() - client.keys()) == [], "API operations without a client method"
     assert sorted(client.keys() - api.keys()) == [], "client operations the API does not have"
@@ -39,11 +47,11 @@ def test_every_api_operation_has_a_client_operation_with_its_parameters() -> Non
     assert wrong == {}, "query parameters differ (client, API)"
 
 
-def test_the_clients_choices_are_the_apis() -> None:
+def test_the_clients_choices_are_the_apis(document: dict[str, Any]) -> None:
     # The client cannot import the server's enums: its Literals are checked against the API.
     parameters = {
         (path, p["name"]): json.dumps(p["schema"])
-        for path, methods in create_app().openapi()["paths"].items()
+        for path, methods in document["paths"].items()
         for p in methods.get("get", {}).get("parameters", [])
     }
     for (path, name), choice in [
