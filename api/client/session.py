@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from api.client.errors import AuthenticationError
@@ -63,8 +63,9 @@ class AccessToken:
 
 @dataclass
 class TokenPair:
-    access_token: str
-    refresh_token: str
+    # Kept out of repr: a printed client or a traceback must not show a credential.
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
     #: When the access token expires, by :func:`time.monotonic`.
     expires_at: float
 
