@@ -56,6 +56,10 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     serving = sample_duckdb(workdir / "serving.duckdb")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("RWA_AUTH_CACHE_SECONDS", "0")  # a tier change shows at the next request
+        # The server's own count (not a Redis shared with other servers, whose user ids
+        # repeat), exact over any 60 s: the burst below meets the limit at request 101.
+        env.setenv("RWA_RATE_LIMIT_STORAGE", "memory://")
+        env.setenv("RWA_RATE_LIMIT_STRATEGY", "moving-window")
         with running_server(serving, workdir, admin) as url:
             yield Api(url, settings.ops_db.url, admin, explorer, burst)
 
