@@ -196,15 +196,19 @@ def _sub_scores(risk: RiskScoreOut) -> tuple[list[str], list[float]]:
 
 
 def _onchain_charts(days: list[OnchainDayOut]) -> dict[str, str]:
-    figures: dict[str, str] = {}
-    dates = [d.ts for d in days]
-    supply = [_float(d.total_supply) for d in days]
-    if any(v is not None for v in supply):
-        figures["supply"] = charts.lines(dates, {"total supply": supply}, "tokens")
-    holders = [_float(d.holders) for d in days]
-    if any(v is not None for v in holders):
-        figures["holders"] = charts.lines(dates, {"holders": holders}, "addresses")
-    return figures
+    """Supply and holders on one chart (each on its own axis), whichever are served."""
+    served = [
+        (name, values)
+        for name, values in (
+            ("total supply (tokens)", [_float(d.total_supply) for d in days]),
+            ("holders", [_float(d.holders) for d in days]),
+        )
+        if any(v is not None for v in values)
+    ]
+    if not served:
+        return {}
+    right = served[1] if len(served) > 1 else None
+    return {"onchain": charts.lines([d.ts for d in days], served[0], right)}
 
 
 def _float(value: float | int | None) -> float | None:
