@@ -212,6 +212,18 @@ def score_gap(calm_series: pd.Series, wild_series: pd.Series, days: int, step: i
         )
 
 
+def environment() -> str:
+    """The date, machine and library versions a result was measured with."""
+    import arch
+    import scipy
+
+    return (
+        f"{dt.date.today()} {platform.platform()} {platform.processor() or platform.machine()} "
+        f"{os.cpu_count()} cpus, Python {platform.python_version()}, numpy {np.__version__}, "
+        f"scipy {scipy.__version__}, arch {arch.__version__}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engine-window", type=int, default=504)
@@ -220,14 +232,7 @@ def main() -> None:
     parser.add_argument("--gap-days", type=int, default=2500)
     parser.add_argument("--gap-step", type=int, default=5)
     args = parser.parse_args()
-    import arch
-    import scipy
-
-    print(
-        f"{dt.date.today()} {platform.platform()} {platform.processor() or platform.machine()} "
-        f"{os.cpu_count()} cpus, Python {platform.python_version()}, numpy {np.__version__}, "
-        f"scipy {scipy.__version__}, arch {arch.__version__}"
-    )
+    print(environment())
     data = series()
     started = time.perf_counter()
     for name, prices in data.items():

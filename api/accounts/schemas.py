@@ -126,6 +126,10 @@ class ExportOut(BaseModel):
     alert_rules: list[dict[str, Any]] = Field(
         default_factory=list, description="The account's alert rules, as /alerts/rules shows them."
     )
+    portfolios: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The account's portfolios, each with its transactions (transaction_list).",
+    )
 
 
 # --- API keys and TOTP 2FA (api.routes.keys, api.routes.two_factor) ------------------------

@@ -9,6 +9,7 @@ offset) as on PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -54,6 +55,10 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+#: Significant digits an exact decimal is read with (the column's 38, and room to spare).
+_STORED_DIGITS = 60
+
+
 class ExactDecimal(TypeDecorator[Decimal]):
     """An exact decimal on every backend: ``NUMERIC(38, 18)`` on PostgreSQL, text on SQLite.
 
@@ -87,9 +92,13 @@ class ExactDecimal(TypeDecorator[Decimal]):
             return None
         # PostgreSQL pads to the column's scale: trailing zeros go, so 1.5 reads back as 1.5
         # on both backends (and 100 as 100, not normalize()'s 1E+2).
-        exact = Decimal(str(value)).normalize()
-        exponent = exact.as_tuple().exponent
-        return exact.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else exact
+        # normalize() and quantize() round to the context's precision: 28 digits by default,
+        # fewer than the column's 38, so they run with room for every stored digit.
+        with decimal.localcontext(prec=_STORED_DIGITS):
+            exact = Decimal(str(value)).normalize()
+            exponent = exact.as_tuple().exponent
+            positive = isinstance(exponent, int) and exponent > 0
+            return exact.quantize(Decimal(1)) if positive else exact
 
 
 class Base(DeclarativeBase):

@@ -111,7 +111,10 @@ class Holding:
     @property
     def average_cost(self) -> Decimal | None:
         """Cost basis per unit held; None when nothing is held."""
-        return self.cost_basis / self.quantity if self.quantity else None
+        if not self.quantity:
+            return None
+        with decimal.localcontext(prec=_PRECISION):
+            return self.cost_basis / self.quantity
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,8 @@ class Ledger:
 
     @property
     def realized_pnl(self) -> Decimal:
-        return sum((h.realized_pnl for h in self.holdings.values()), ZERO)
+        with decimal.localcontext(prec=_PRECISION):
+            return sum((h.realized_pnl for h in self.holdings.values()), ZERO)
 
 
 @dataclass(slots=True)
@@ -178,10 +182,11 @@ def replay(trades: Iterable[Trade], method: CostMethod) -> Ledger:
             position.realized_pnl += realized
             position.fees += trade.fee
             steps.append(Step(trade, position.quantity, position.cost_basis, realized))
-    holdings = {
-        asset: Holding(asset, p.quantity, p.cost_basis, p.realized_pnl, p.fees)
-        for asset, p in positions.items()
-    }
+        # Summed in the same context: the default 28 digits would round a 38-digit quantity.
+        holdings = {
+            asset: Holding(asset, p.quantity, p.cost_basis, p.realized_pnl, p.fees)
+            for asset, p in positions.items()
+        }
     return Ledger(tuple(steps), holdings)
 
 

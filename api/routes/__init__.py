@@ -24,6 +24,7 @@ from api.routes import (
     ohlcv,
     onchain,
     pipeline,
+    portfolios,
     predictions,
     reports,
     risk,
@@ -52,6 +53,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     alerts.router,
     deliveries.router,
     events.router,
+    portfolios.router,
     reports.router,
 )
 
@@ -67,6 +69,7 @@ ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (
     pipeline.router,
     alerts.router,
     deliveries.router,
+    portfolios.router,
 )
 
 __all__ = ["ACCOUNT_ROUTERS", "PUBLIC_ROUTERS", "ROUTERS"]

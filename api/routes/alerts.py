@@ -23,7 +23,7 @@ from api.alerts.parsing import MAX_TEXT, NotUnderstoodError, ParsedRule, parse_r
 from api.alerts.rules import Rule, RulePage, RulePatch, RuleSpec
 from api.deps import Authenticated, Client, DbSession, Responses, account_of
 from api.schemas import ErrorOut, QueryInstant
-from api.security.tiers import alert_rules_denied, tier_of
+from api.security.tiers import Cap, cap_reached, tier_of
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -91,7 +91,7 @@ def create_rule(body: RuleSpec, session: DbSession, user: Writer, client: Client
     try:
         row = service.create(session, user.id, body, tier_of(role).alert_rules)
     except service.RuleLimitError:
-        raise alert_rules_denied(role) from None
+        raise cap_reached(role, Cap.ALERT_RULES) from None
     _audit(session, "alert_rule.create", client, user, row.id)
     session.commit()
     return service.to_rule(row)

@@ -27,6 +27,7 @@ from api.deps import (
     DbSession,
     account_of,
 )
+from api.portfolios import service as portfolios
 
 router = APIRouter(prefix="/me", tags=["account"], responses=BAD_REQUEST | UNAUTHORIZED | FORBIDDEN)
 
@@ -72,13 +73,14 @@ def change_password(
 
 @router.get("/export", response_model=ExportOut, summary="All data of the account, as JSON")
 def export(session: DbSession, principal: Authenticated, client: Client) -> ExportOut:
-    """The account, its API keys, sessions, audit entries and alert rules; never a secret or
-    hash."""
+    """The account, its API keys, sessions, audit entries, alert rules and portfolios (with
+    their transactions); never a secret or hash."""
     user = _account(session, principal, Scope.MANAGE_ACCOUNT)
     audit.record(session, "account.export", Outcome.SUCCESS, client, actor_user_id=user.id)
     session.commit()
     rules = [rule.model_dump(mode="json") for rule in alert_rules.rules_of(session, user.id)]
-    return ExportOut.model_validate(users.export(session, user) | {"alert_rules": rules})
+    owned = {"alert_rules": rules, "portfolios": portfolios.export(session, user.id)}
+    return ExportOut.model_validate(users.export(session, user) | owned)
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT, summary="Delete the account")
@@ -90,7 +92,8 @@ def delete(
     client: Client,
 ) -> Response:
     """Needs the password (403 if wrong). Removes the account with its keys, sessions and
-    recovery codes; its audit entries stay, under a pseudonym."""
+    recovery codes, alert rules and portfolios; its audit entries stay, under a
+    pseudonym."""
     user = _account(session, principal, Scope.MANAGE_ACCOUNT)
     _reauthenticate(user, body.password, session, client)
     users.delete(session, user, accounts.key, client)

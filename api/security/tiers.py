@@ -84,24 +84,35 @@ def tier_of(role: Role) -> Tier:
     return MATRIX[role]
 
 
-def next_tier_for_alert_rules(role: Role) -> Role | None:
-    """The first tier above ``role`` that may own more alert rules (None: none does)."""
-    own = MATRIX[role].alert_rules
+class Cap(StrEnum):
+    """What a tier caps by count (each a :class:`Tier` field of the same name, lower case)."""
+
+    ALERT_RULES = "alert rules"
+    PORTFOLIOS = "portfolios"
+
+    def of(self, tier: Tier) -> int | None:
+        cap: int | None = getattr(tier, self.name.lower())
+        return cap
+
+
+def next_tier_with_more(role: Role, cap: Cap) -> Role | None:
+    """The first tier above ``role`` that may own more of ``cap`` (None: none does)."""
+    own = cap.of(MATRIX[role])
     for higher in TIER_ORDER[TIER_ORDER.index(role) + 1 :]:
-        cap = MATRIX[higher].alert_rules
-        if own is not None and (cap is None or cap > own):
+        theirs = cap.of(MATRIX[higher])
+        if own is not None and (theirs is None or theirs > own):
             return higher
     return None
 
 
-def alert_rules_denied(role: Role) -> HTTPException:
-    """The 403 of a user who owns as many alert rules as their tier allows."""
-    cap = MATRIX[role].alert_rules
-    upgrade = next_tier_for_alert_rules(role)
+def cap_reached(role: Role, cap: Cap) -> HTTPException:
+    """The 403 of a user who owns as many of ``cap`` as their tier allows."""
+    most = cap.of(MATRIX[role])
+    upgrade = next_tier_with_more(role, cap)
     more = f"; the {upgrade.value} tier owns more" if upgrade is not None else ""
     return HTTPException(
         status.HTTP_403_FORBIDDEN,
-        detail=f"the {role.value} tier owns at most {cap} alert rules: delete or reuse one{more}",
+        detail=f"the {role.value} tier owns at most {most} {cap.value}: delete or reuse one{more}",
     )
 
 

@@ -8,7 +8,7 @@ names come from :mod:`pipelines.contracts.served`, never from a caller.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import pyarrow as pa
@@ -137,6 +137,41 @@ def series_query(table: ServedTable, key: Mapping[str, object]) -> RangeQuery:
             f"a series of {table.name} is named by {list(table.series_key)}, got {list(key)}"
         )
     return RangeQuery(table.name, tuple(table.schema.names), dict(key), table.time_column)
+
+
+def panel_query(
+    table: ServedTable,
+    asset_ids: Sequence[str],
+    where: Mapping[str, object],
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    marker: str,
+) -> tuple[str, list[object]]:
+    """The rows of ``table`` of several assets' series (``asset_id IN (...)``, the other
+    series-key columns equal to ``where``'s values, ``start <= time < end``), by asset then
+    time; ValueError unless ``where`` names exactly the series key's other columns."""
+    others = tuple(c for c in table.series_key if c != "asset_id")
+    if "asset_id" not in table.series_key or set(where) != set(others):
+        raise ValueError(
+            f"a panel of {table.name} is named by asset ids and {list(others)}, got {list(where)}"
+        )
+    time = table.time_column
+    clauses = [f"asset_id IN ({', '.join([marker] * len(asset_ids))})"]
+    params: list[object] = list(asset_ids)
+    clauses += [f"{column} = {marker}" for column in others]
+    params += [where[column] for column in others]
+    for bound, operator in ((as_utc(start), ">="), (as_utc(end), "<")):
+        if bound is not None:
+            clauses.append(f"{time} {operator} {marker}")
+            params.append(bound)
+    columns = ", ".join(
+        f"CAST({c} AS TEXT) AS {c}" if c in table.json_columns else c for c in table.schema.names
+    )
+    sql = (
+        f"SELECT {columns} FROM {table.name} WHERE {' AND '.join(clauses)} "
+        f"ORDER BY asset_id, {time}"
+    )
+    return sql, params
 
 
 def newest_rows_sql(table: ServedTable, marker: str) -> str:

@@ -372,6 +372,20 @@ class SqlStore(Closeable, Generic[CursorT]):
         with self._cursor() as cur:
             return self._fetch_table(cur, sql, params, table.schema)
 
+    def panel(
+        self,
+        table: ServedTable,
+        asset_ids: Sequence[str],
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        where: Mapping[str, object] | None = None,
+    ) -> pa.Table:
+        sql, params = queries.panel_query(table, asset_ids, where or {}, start, end, self._marker)
+        if not asset_ids:
+            return table.schema.empty_table()
+        with self._cursor() as cur:
+            return self._fetch_table(cur, sql, params, table.schema)
+
     def newest_rows(self, table: ServedTable, within: dt.timedelta = dt.timedelta(0)) -> pa.Table:
         if within < dt.timedelta(0):
             raise ValueError(f"within must not be negative, got {within}")

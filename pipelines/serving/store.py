@@ -16,7 +16,7 @@ time order; with ``limit`` the newest ``limit`` rows of the window, still in tim
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
@@ -165,6 +165,19 @@ class ServingStore(Protocol):
         """One series of ``table`` (``table.schema``, in time order): ``key`` gives a value to
         each column of ``table.series_key``, e.g. ``store.series(ONCHAIN, {"asset_id": "ousg"})``
         or ``store.series(ECONOMIC, {"series_id": "CPI", "region": "USA"})``."""
+
+    def panel(
+        self,
+        table: ServedTable,
+        asset_ids: Sequence[str],
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        where: Mapping[str, object] | None = None,
+    ) -> pa.Table:
+        """The series of several assets of ``table`` in one read (``table.schema``, by
+        ``asset_id`` then time): ``where`` gives a value to each other column of
+        ``table.series_key``, e.g. ``store.panel(OHLCV, ["ousg", "btc"], where={"resolution":
+        "1d"})``; no assets, no rows. For readers of a portfolio's assets together."""
 
     def newest_rows(self, table: ServedTable, within: dt.timedelta = dt.timedelta(0)) -> pa.Table:
         """The newest rows of every series of ``table`` (``table.schema``, by series then

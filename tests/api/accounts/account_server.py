@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from api.accounts.principal import Role
 from tests.api.live_server import running_server
@@ -37,3 +38,20 @@ def account_server(
     duckdb_file = sample_duckdb(workdir / "serving.duckdb")
     with running_server(duckdb_file, workdir, credentials) as base_url:
         yield AccountServer(base_url, credentials)
+
+
+# Module-scoped fixtures of the modules that test a resource of a user over HTTP (alert rules,
+# portfolios): import them into the test module (or its conftest) to use them.
+
+
+@pytest.fixture(scope="module")
+def server(ops_db_url: str, ops_workdir: Path) -> Iterator[AccountServer]:
+    """A server on the module's operational database, as a professional user."""
+    with account_server(ops_db_url, ops_workdir) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def explorer(server: AccountServer, ops_db_url: str, ops_workdir: Path) -> ApiCredentials:
+    """A second user, on the lowest tier, of the same server."""
+    return provision(accounts_settings(ops_workdir, ops_db_url), Role.EXPLORER)

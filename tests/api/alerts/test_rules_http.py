@@ -6,7 +6,6 @@ as it was read."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from pathlib import Path
@@ -23,28 +22,18 @@ from api.alerts import service
 from api.alerts.rules import RuleSpec
 from api.alerts.tables import AlertRule
 from api.security.tiers import MATRIX
-from tests.api.accounts.account_server import AccountServer, account_server
+from tests.api.accounts.account_server import AccountServer, explorer, server
 from tests.fixtures.accounts import ApiCredentials, accounts_settings, provision
 
 pytestmark = pytest.mark.slow
+
+__all__ = ["explorer", "server"]  # fixtures
 
 USDC_BELOW = {
     "target": {"kind": "asset", "asset_id": "usdc"},
     "condition": {"kind": "price", "direction": "below", "level": 0.995},
 }
 EXPLORER_RULES = MATRIX[Role.EXPLORER].alert_rules
-
-
-@pytest.fixture(scope="module")
-def server(ops_db_url: str, ops_workdir: Path) -> Iterator[AccountServer]:
-    with account_server(ops_db_url, ops_workdir) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def explorer(server: AccountServer, ops_db_url: str, ops_workdir: Path) -> ApiCredentials:
-    """A second user, on the lowest tier, of the same server."""
-    return provision(accounts_settings(ops_workdir, ops_db_url), Role.EXPLORER)
 
 
 def _create(http: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:

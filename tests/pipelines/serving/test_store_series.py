@@ -134,6 +134,32 @@ def test_series_of_other_keys_are_apart(store: ServingStore) -> None:
     assert store.series(ECONOMIC, {"series_id": "CPI", "region": "DEU"}).num_rows == 1
 
 
+def test_a_panel_reads_several_assets_series_at_once(store: ServingStore) -> None:
+    store.upsert_ohlcv(
+        pa.concat_tables(
+            [
+                bars("ousg", "1d", 3, step=DAY),
+                bars("btc", "1d", 2, step=DAY, base=5.0),
+                bars("btc", "1h", 2),
+                bars("usdc", "1d", 2, step=DAY),
+            ]
+        )
+    )
+    daily = store.panel(OHLCV, ["ousg", "btc", "nope"], where={"resolution": "1d"})
+    assert daily.schema == OHLCV.schema
+    pairs = list(zip(daily["asset_id"].to_pylist(), daily["open"].to_pylist(), strict=True))
+    assert pairs == [("btc", 5.0), ("btc", 6.0), ("ousg", 100.0), ("ousg", 101.0), ("ousg", 102.0)]
+    window = store.panel(OHLCV, ["ousg", "btc"], T0 + DAY, T0 + 2 * DAY, {"resolution": "1d"})
+    assert window["open"].to_pylist() == [6.0, 101.0]
+    store.upsert_onchain(series_rows(ONCHAIN, 2, {"asset_id": "ousg"}))
+    assert store.panel(ONCHAIN, ["ousg"])["nav_usd"].to_pylist() == [0.1, 0.2]
+    assert store.panel(ONCHAIN, []).num_rows == 0
+    with pytest.raises(ValueError, match="named by asset ids and"):
+        store.panel(OHLCV, ["ousg"])  # which resolution?
+    with pytest.raises(ValueError, match="named by asset ids and"):
+        store.panel(ECONOMIC, ["ousg"], where={"region": "USA"})
+
+
 @pytest.mark.parametrize(
     ("broken", "message"),
     [
