@@ -190,20 +190,27 @@ def lines(
     dates: Sequence[dt.datetime],
     left: tuple[str, Sequence[float | None]],
     right: tuple[str, Sequence[float | None]] | None = None,
+    twin: bool = True,
 ) -> str:
-    """One series (``(name, values)``, gaps where a value is None) on the left axis and
-    optionally a second on its own right axis, each axis labelled in its series' colour."""
-    figure, axes = _figure(2.2, right=RIGHT if right is None else LEFT)
+    """One series (``(name, values)``, gaps where a value is None) and optionally a second:
+    on its own right axis (``twin``: other units), each axis labelled in its series' colour,
+    or on the same axis with a legend."""
+    on_right = right is not None and twin
+    figure, axes = _figure(2.2, right=LEFT if on_right else RIGHT)
     sides = [(axes, left, BLUE)]
     if right is not None:
-        twin = axes.twinx()
-        twin.grid(visible=False)
-        twin.spines["right"].set_visible(True)
-        sides.append((twin, right, ORANGE))
+        other = axes.twinx() if twin else axes
+        if twin:
+            other.grid(visible=False)
+            other.spines["right"].set_visible(True)
+        sides.append((other, right, ORANGE))
     for side, (name, values), color in sides:
-        side.plot(_x(dates), [_gap(v) for v in values], color=color, linewidth=1.1)
-        side.set_ylabel(name, color=color)
+        side.plot(_x(dates), [_gap(v) for v in values], color=color, linewidth=1.1, label=name)
         side.yaxis.set_major_formatter(_compact())
+        if side is not axes or on_right or right is None:
+            side.set_ylabel(name, color=color)
+    if right is not None and not twin:
+        axes.legend(loc="upper left", ncols=2)
     _dates(axes)
     return _svg(figure)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +44,18 @@ def _fmt_time(value: dt.datetime | None) -> str:
     return "n/a" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _fmt_number(value: float | int | None, digits: int = 2) -> str:
-    """Thousands separated, ``digits`` decimals (fewer where the value is large)."""
+def _fmt_number(value: float | int | Decimal | None, digits: int = 2) -> str:
+    """Thousands separated, ``digits`` decimals (none where the value is large)."""
     if value is None:
         return "n/a"
-    if isinstance(value, int) or abs(value) >= 1e5:
+    if isinstance(value, int) or abs(float(value)) >= 100_000:
         return f"{value:,.0f}"
     return f"{value:,.{digits}f}"
+
+
+def _fmt_quantity(value: Decimal) -> str:
+    """An exact quantity as held: every significant decimal, none made up (1.5, not 1.50)."""
+    return f"{value.normalize():,f}"
 
 
 def _fmt_flag(value: bool | None) -> str:
@@ -70,7 +76,12 @@ def _fmt_measured(value: float | str | bool | None) -> str:
 
 
 ENVIRONMENT.filters.update(
-    when=_fmt_time, number=_fmt_number, flag=_fmt_flag, pct=_fmt_pct, measured=_fmt_measured
+    when=_fmt_time,
+    number=_fmt_number,
+    flag=_fmt_flag,
+    pct=_fmt_pct,
+    measured=_fmt_measured,
+    quantity=_fmt_quantity,
 )
 
 
