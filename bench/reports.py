@@ -25,6 +25,7 @@ timed in fresh interpreters), and the machine. Target (issue 15): an asset repor
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import platform
 import shutil
@@ -34,18 +35,32 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import pyarrow as pa  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from api.accounts import users  # noqa: E402
+from api.accounts.database import OpsDatabase  # noqa: E402
+from api.accounts.migrate import upgrade  # noqa: E402
+from api.accounts.principal import Role  # noqa: E402
+from api.portfolios import service  # noqa: E402
+from api.portfolios.ledger import CostMethod, TransactionKind  # noqa: E402
+from api.portfolios.schemas import TransactionIn  # noqa: E402
 from api.reports.asset import asset_html, read_asset  # noqa: E402
+from api.reports.portfolio import portfolio_html, read_portfolio  # noqa: E402
 from api.reports.render import html_to_pdf  # noqa: E402
+from pipelines.contracts.served import OHLCV, ONCHAIN  # noqa: E402
 from pipelines.core.settings import Settings  # noqa: E402
 from pipelines.serving import open_store  # noqa: E402
 from pipelines.serving.store import ServingStore  # noqa: E402
 
 DEFAULT_ASSETS = ("ousg", "usdc", "paxg", "btc")
+HOLDINGS = 50
 
 
 def demo_copy(workdir: Path) -> Path:
@@ -69,15 +84,30 @@ def import_seconds(module: str) -> float:
     return min(run(f"import {module}") for _ in range(3)) - bare
 
 
-def median_seconds(render: Callable[[], bytes], rounds: int) -> tuple[float, int]:
-    """Median seconds of ``render`` over ``rounds`` calls, and the size of its PDF."""
-    times = []
-    size = 0
+@dataclass
+class Timing:
+    """Wall and CPU seconds of each render; CPU time moves less with the machine's load."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, render: Callable[[], bytes]) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.size = len(render())
+        self.wall.append(time.perf_counter() - wall)
+        self.cpu.append(time.process_time() - cpu)
+
+
+def measure(
+    full: Callable[[], bytes], plain: Callable[[], bytes], rounds: int
+) -> tuple[Timing, Timing]:
+    """Each render ``rounds`` times, alternating, so both see the same load."""
+    timings = Timing(), Timing()
     for _ in range(rounds):
-        started = time.perf_counter()
-        size = len(render())
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), size
+        timings[0].add(full)
+        timings[1].add(plain)
+    return timings
 
 
 def asset_renders(
@@ -90,6 +120,80 @@ def asset_renders(
 
     def plain() -> bytes:
         return html_to_pdf(asset_html(read_asset(store, asset_id), with_charts=False))
+
+    return full, plain
+
+
+def _renamed(table: pa.Table, asset_id: str) -> pa.Table:
+    column = table.column_names.index("asset_id")
+    return table.set_column(column, "asset_id", pa.array([asset_id] * table.num_rows))
+
+
+def widen(store: ServingStore, holdings: int) -> list[str]:
+    """Enough assets for ``holdings``: the demo's, then renamed copies of them (reference,
+    daily bars, on-chain days, both forecast horizons, the risk score); their ids."""
+    demo = store.list_assets()
+    scores = store.latest_risk_scores()
+    ids = [a.asset_id for a in demo]
+    for n in range(holdings - len(demo)):
+        source = demo[n % len(demo)]
+        copy = f"{source.asset_id}-copy{n}"
+        store.upsert_assets([source.model_copy(update={"asset_id": copy, "symbol": copy.upper()})])
+        key = {"asset_id": source.asset_id, "resolution": "1d"}
+        store.upsert_ohlcv(_renamed(store.series(OHLCV, key), copy))
+        store.upsert_onchain(_renamed(store.series(ONCHAIN, {"asset_id": source.asset_id}), copy))
+        for horizon in (7, 30):
+            store.upsert_predictions(
+                _renamed(store.latest_predictions(source.asset_id, horizon), copy)
+            )
+        mask = pa.compute.equal(scores.column("asset_id"), source.asset_id)
+        store.upsert_risk_scores(_renamed(scores.filter(mask), copy))
+        ids.append(copy)
+    return ids[:holdings]
+
+
+def make_portfolio(session: Session, store: ServingStore, asset_ids: list[str]) -> tuple[int, int]:
+    """A user and a portfolio buying each asset twice over the last 60 served days (at the
+    day's close) and selling a third of every fifth; (user id, portfolio id)."""
+    user = users.create(session, "bench@example.com", "bench-password-1", Role.PROFESSIONAL)
+    portfolio = service.create(session, user.id, "Fifty holdings", CostMethod.FIFO, None)
+    specs = []
+    for n, asset_id in enumerate(asset_ids):
+        bars = store.ohlcv(asset_id, "1d", limit=60)
+        for bar, quantity in ((bars[0], 300), (bars[len(bars) // 2], 200)):
+            specs.append(_trade(TransactionKind.BUY, asset_id, quantity, bar.close, bar.ts))
+        if n % 5 == 0:
+            last = bars[-2]
+            specs.append(_trade(TransactionKind.SELL, asset_id, 150, last.close, last.ts))
+    service.add(session, portfolio, specs)
+    session.commit()
+    return user.id, portfolio.id
+
+
+def _trade(
+    kind: TransactionKind, asset_id: str, quantity: int, price: float, at: dt.datetime
+) -> TransactionIn:
+    return TransactionIn(
+        kind=kind,
+        asset_id=asset_id,
+        quantity=quantity,
+        price=f"{price:.6f}",
+        fee="1.25",
+        executed_at=at + dt.timedelta(hours=12),
+    )
+
+
+def portfolio_renders(
+    session: Session, store: ServingStore, owner: int, portfolio: int
+) -> tuple[Callable[[], bytes], Callable[[], bytes]]:
+    """The portfolio's report as the API makes it, and its no-charts baseline."""
+
+    def full() -> bytes:
+        return html_to_pdf(portfolio_html(read_portfolio(session, store, owner, portfolio)))
+
+    def plain() -> bytes:
+        data = read_portfolio(session, store, owner, portfolio)
+        return html_to_pdf(portfolio_html(data, with_charts=False))
 
     return full, plain
 
@@ -107,9 +211,13 @@ def screenshot(pdf: bytes, target: Path) -> None:
     print(f"  wrote {target}")
 
 
-def row(name: str, full: tuple[float, int], plain: tuple[float, int]) -> None:
-    (seconds, size), (base, _) = full, plain
-    print(f"{name:<34} {seconds:>8.2f} s {base:>8.2f} s {seconds / base:>6.2f}x {size:>9,} B")
+def row(name: str, full: Timing, plain: Timing) -> None:
+    wall, base = statistics.median(full.wall), statistics.median(plain.wall)
+    cpu, base_cpu = statistics.median(full.cpu), statistics.median(plain.cpu)
+    print(
+        f"{name:<26} {wall:>8.2f} {base:>8.2f} {wall / base:>7.2f}x "
+        f"{cpu:>7.2f} {base_cpu:>8.2f} {cpu / base_cpu:>7.2f}x {full.size:>9,} B"
+    )
 
 
 def main() -> None:
@@ -120,21 +228,33 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="reports-bench-"))
     os.environ["RWA_DUCKDB_PATH"] = str(demo_copy(workdir))
+    os.environ["RWA_OPS_DB_URL"] = f"sqlite:///{workdir / 'ops.db'}"
     settings = Settings()
     cold = {m: import_seconds(m) for m in ("weasyprint", "matplotlib.figure")}
-    print(f"{'report':<34} {'charts':>10} {'no charts':>10} {'ratio':>7} {'PDF':>11}")
-    with open_store(settings.serving, read_only=True) as store:
-        renders = {a: asset_renders(store, a) for a in args.assets.split(",")}
-        first = next(iter(renders.values()))
-        first[0]()  # warm: imports, fonts, the templates compiled
-        for asset_id, (full, plain) in renders.items():
-            row(
-                f"asset {asset_id}",
-                median_seconds(full, args.rounds),
-                median_seconds(plain, args.rounds),
-            )
+    with open_store(settings.serving) as store:
+        store.migrate()
+        held = widen(store, HOLDINGS)
+    database = OpsDatabase.open(settings.ops_db)
+    upgrade(database.engine)
+    heads = ("charts", "none", "ratio") * 2
+    print(f"{'':<26} {'wall seconds':>27} {'CPU seconds':>27}")
+    print(f"{'report':<26} " + " ".join(f"{h:>8}" for h in heads) + f" {'PDF':>11}")
+    with open_store(settings.serving, read_only=True) as store, database.sessions() as session:
+        owner, portfolio = make_portfolio(session, store, held)
+        renders = {f"asset {a}": asset_renders(store, a) for a in args.assets.split(",")}
+        renders[f"portfolio, {HOLDINGS} holdings"] = portfolio_renders(
+            session, store, owner, portfolio
+        )
+        next(iter(renders.values()))[0]()  # warm: imports, fonts, the templates compiled
+        for name, (full, plain) in renders.items():
+            row(name, *measure(full, plain, args.rounds))
         if args.screenshots:
-            screenshot(first[0](), args.screenshots / "report-asset.png")
+            args.screenshots.mkdir(parents=True, exist_ok=True)
+            kinds = ("asset", "portfolio")
+            firsts = (next(iter(renders.values())), renders[f"portfolio, {HOLDINGS} holdings"])
+            for kind, (full, _) in zip(kinds, firsts, strict=True):
+                screenshot(full(), args.screenshots / f"report-{kind}.png")
+    database.close()
     print(
         "cold start, once per process: "
         + ", ".join(f"import {m} {s:.2f} s" for m, s in cold.items())
