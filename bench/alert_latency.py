@@ -416,7 +416,7 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=6, help="serving loads measured")
     parser.add_argument("--poll", type=float, default=0.2, help="workers' idle poll (s)")
     args = parser.parse_args()
-    from api.alerts.after_load import after_serving_load
+    from api.after_load import after_serving_load
 
     workdir = Path(tempfile.mkdtemp(prefix="alert-latency-"))
     env, key = prepare(args, workdir)

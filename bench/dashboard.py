@@ -5,7 +5,8 @@ Serves the store of ``RWA_DUCKDB_PATH`` (``rwa demo`` builds it) and the lake of
 ``RWA_LAKE_ROOT`` (the status page) with ``rwa serve``, as users do, with a throwaway admin in
 a temporary operational database. Then, in Debian's chromium driven by Playwright (the browser
 tests' settings), for each page (overview, an asset, the screener, the alerts page with a few
-rules written in plain language, the status page), ``--runs``
+rules written in plain language, the portfolios page with a portfolio of seven demo assets,
+the status page), ``--runs``
 times in a fresh browser context (no cache: the worst case):
 
 * **drawn**: milliseconds from navigation until every panel has its data on screen (the page
@@ -19,7 +20,7 @@ connection with the session's cookie: p50 and p95 per endpoint. Targets (issue 1
 machine): every page drawn in under 1 s, panel endpoints p95 under 50 ms.
 
     .venv/bin/python bench/dashboard.py [--runs 5] [--requests 50] [--screenshots docs/screenshots]
-        [--pages overview,asset,screener,alerts,status]
+        [--pages overview,asset,screener,alerts,portfolios,status]
 
 ``--screenshots DIR`` also saves a full-page PNG of each page, drawn, on a laptop-sized window.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import os
 import platform
 import statistics
@@ -64,6 +66,18 @@ ALERT_SENTENCES = {
     "ping me on telegram if BTC moves 5% in an hour": {"type": "telegram", "chat_id": "123456789"},
 }
 P95_TARGET_MS = 50.0
+#: The portfolios page's portfolio: (kind, asset, quantity, price, days before now); the
+#: demo serves the last 90 days.
+PORTFOLIO_TRADES = (
+    ("buy", "ousg", "50", "110", 80),
+    ("buy", "buidl", "20000", "1", 80),
+    ("buy", "btc", "0.4", "40000", 75),
+    ("buy", "eth", "5", "1700", 70),
+    ("buy", "paxg", "3", "2100", 60),
+    ("buy", "usdc", "10000", "1", 50),
+    ("buy", "realt-4680-buckingham", "100", "50", 45),
+    ("sell", "btc", "0.1", "45000", 30),
+)
 
 
 @dataclass
@@ -122,11 +136,35 @@ def seed_alerts(browser: Browser, base: str) -> None:
     context.close()
 
 
+def seed_portfolio(browser: Browser, base: str) -> None:
+    """The admin's portfolio, written through the API as the portfolios page writes it."""
+    context = logged_in(browser, base)
+    made = context.request.post(f"{base}/portfolios", data={"name": "Core", "cost_method": "fifo"})
+    if made.status != 201:
+        raise SystemExit(f"portfolio refused: {made.status} {made.text()}")
+    now = dt.datetime.now(dt.UTC)
+    for kind, asset_id, quantity, price, days in PORTFOLIO_TRADES:
+        trade = {
+            "kind": kind,
+            "asset_id": asset_id,
+            "quantity": quantity,
+            "price": price,
+            "fee": "0",
+            "executed_at": (now - dt.timedelta(days=days)).isoformat(),
+        }
+        added = context.request.post(
+            f"{base}/portfolios/{made.json()['id']}/transactions", data=trade
+        )
+        if added.status != 201:
+            raise SystemExit(f"transaction refused: {added.status} {added.text()}")
+    context.close()
+
+
 def evaluate_alerts(env: dict[str, str]) -> None:
     """What follows a serving load (``rwa load``): the rules evaluated on the served data, so
     the alerts page has firings (their notifications stay pending: no worker runs)."""
     code = (
-        "from api.alerts.after_load import after_serving_load\n"
+        "from api.after_load import after_serving_load\n"
         "from pipelines.core.settings import get_settings\n"
         "print(after_serving_load(get_settings()).summary())"
     )
@@ -212,6 +250,7 @@ def main() -> None:
         "asset": f"/dashboard/assets/{args.asset}",
         "screener": "/dashboard/screener",
         "alerts": "/dashboard/alerts",
+        "portfolios": "/dashboard/portfolios",
         "status": "/dashboard/status",
     }
     if args.pages:
@@ -237,6 +276,7 @@ def main() -> None:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
                 seed_alerts(browser, base)
+                seed_portfolio(browser, base)
                 evaluate_alerts(env)
                 for path in pages.values():  # a first visit warms the server's caches
                     measure_page(browser, base, path, PageRun(), None)

@@ -216,8 +216,8 @@ def _cmd_load(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
 
 
 def _after_load(lakehouse: Lakehouse) -> None:
-    """Price updates and alert evaluation on what the load served."""
-    from api.alerts.after_load import after_serving_load
+    """Price and portfolio updates and alert evaluation on what the load served."""
+    from api.after_load import after_serving_load
 
     print(after_serving_load(lakehouse.settings).summary())
 

@@ -1,6 +1,6 @@
 """The evaluation step of the alerts worker (``rwa alerts run``, :mod:`api.alerts.worker`).
 
-The pipeline evaluates the rules right after each serving load (:mod:`api.alerts.after_load`);
+The pipeline evaluates the rules right after each serving load (:mod:`api.after_load`);
 the worker evaluates them again
 
 * when the store serves new data since its last evaluation, where the store can tell (a

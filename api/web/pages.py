@@ -1,4 +1,5 @@
-"""The dashboard's pages under ``/dashboard``: login, overview, asset, screener, alerts, status.
+"""The dashboard's pages under ``/dashboard``: login, overview, asset, screener, alerts,
+portfolios, status.
 
 A page is a frame rendered on the server (who is signed in, which panels their tier may read,
 the asset's name); its panels are drawn in the browser from the API's JSON endpoints by the
@@ -154,6 +155,22 @@ def alerts_page(request: Request, principal: Viewer) -> HTMLResponse:
         principal,
         page="alerts",
         rule_limit=limit,
+    )
+
+
+@router.get("/portfolios", response_class=HTMLResponse)
+def portfolios_page(request: Request, principal: Viewer) -> HTMLResponse:
+    """The reader's portfolios: holdings, value and P&L over time, allocation, risk, live
+    updates. The PDF button is rendered only for a tier with PDF reports (the route refuses
+    the others), and the page states the tier's number of portfolios."""
+    tier = tier_of(principal.role)
+    return _render(
+        request,
+        "portfolios.html",
+        principal,
+        page="portfolios",
+        portfolio_limit=tier.portfolios,
+        pdf_reports=Feature.PDF_REPORTS in tier.features,
     )
 
 

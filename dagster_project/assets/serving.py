@@ -47,8 +47,9 @@ def alerts_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         **fetch_day_asset(partitions, freshness.DAILY),
         deps=[SERVING_KEY],
         kinds={"sql"},
-        description="price_update events for the assets the load changed, then every active "
-        "alert rule evaluated on the served data (firings stored, notified and pushed)",
+        description="price_update events for the assets the load changed and portfolio_update "
+        "events for the portfolios whose value they changed, then every active alert rule "
+        "evaluated on the served data (firings stored, notified and pushed)",
     )
     def alerts_evaluation(serving: ServingStoreResource) -> Materialization:
         report = serving.after_load()
@@ -60,6 +61,7 @@ def alerts_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
                 "fired": len(evaluation.fired),
                 "skipped_rules": dg.MetadataValue.json(evaluation.skipped_rules),
                 "price_updates": report.price_updates,
+                "portfolio_updates": report.portfolio_updates,
                 "seconds": dg.MetadataValue.json(evaluation.seconds),
             }
         )

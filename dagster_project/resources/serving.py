@@ -4,7 +4,7 @@
 # at class creation and needs the type itself, not its name.
 import dagster as dg
 
-from api.alerts.after_load import AfterLoadReport, after_serving_load
+from api.after_load import AfterLoadReport, after_serving_load
 from pipelines import steps
 from pipelines.core.settings import ServingBackend
 from pipelines.lakehouse import Lakehouse

@@ -13,11 +13,12 @@ from typing import Any
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from api.accounts import totp
 from api.accounts.principal import Role
 from api.accounts.tables import User
+from api.events.bus import EventType, publish
 from tests.api.live_server import running_server
 from tests.fixtures.accounts import ApiCredentials, accounts_settings, open_accounts, provision
 from tests.fixtures.browser import VIEWPORT, Console, watch
@@ -109,3 +110,42 @@ def chart_series(page: Page, panel: str) -> dict[str, dict[str, Any]]:
         panel,
     )
     return {s["name"]: s for s in series}
+
+
+def signed_in(browser: Browser, base_url: str, who: ApiCredentials) -> tuple[Page, Console]:
+    """A page of ``who``: a context of its own holding the access cookie the login sets."""
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    context.add_cookies(
+        [
+            {
+                "name": "rwa_access",
+                "value": who.access_token,
+                "url": base_url,
+                "httpOnly": True,
+                "sameSite": "Strict",
+            }
+        ]
+    )
+    page = context.new_page()
+    return page, watch(page)
+
+
+def publish_event(
+    who: ApiCredentials, type: EventType, payload: dict[str, Any], user_id: int | None = None
+) -> None:
+    """Publish an event as the pipeline and the workers do: a row of the event channel in the
+    operational database, committed (the server's hub reads it from there)."""
+    accounts = open_accounts(who.settings)
+    try:
+        with accounts.database.sessions() as session:
+            publish(session, type, dt.datetime.now(dt.UTC), payload, user_id=user_id)
+            session.commit()
+    finally:
+        accounts.close()
+
+
+def wait_live(page: Page) -> None:
+    """Until the page's event stream is open (events published before are not its own)."""
+    expect(page.locator("#live-status")).to_have_attribute(
+        "data-state", "on", timeout=DRAWN_TIMEOUT_MS
+    )

@@ -26,10 +26,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from api.accounts.principal import Role
-from api.alerts.after_load import after_serving_load
+from api.after_load import after_serving_load
 from api.alerts.rules import RuleSpec, describe
 from api.alerts.tables import AlertFiring
-from api.events.bus import EventType, publish
+from api.events.bus import EventType
 from api.notifications.tables import Notification
 from api.security.tiers import MATRIX
 from tests.api.live_server import running_server
@@ -39,9 +39,9 @@ from tests.fixtures.accounts import (
     open_accounts,
     provision,
 )
-from tests.fixtures.browser import VIEWPORT, Console, watch
+from tests.fixtures.browser import Console
 from tests.web.dashboard_data import build_store
-from tests.web.site import wait_drawn
+from tests.web.site import publish_event, signed_in, wait_drawn, wait_live
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -84,28 +84,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertsSite]:
         yield AlertsSite(base_url, professional, explorer, store)
 
 
-def signed_in(browser: Browser, site: AlertsSite, who: ApiCredentials) -> tuple[Page, Console]:
-    """A page of ``who``: a context of its own holding the access cookie the login sets."""
-    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
-    context.add_cookies(
-        [
-            {
-                "name": "rwa_access",
-                "value": who.access_token,
-                "url": site.base_url,
-                "httpOnly": True,
-                "sameSite": "Strict",
-            }
-        ]
-    )
-    page = context.new_page()
-    return page, watch(page)
-
-
 # The site first: the browser (and its pages' open streams) closes before the server stops.
 @pytest.fixture(scope="module")
 def reader(site: AlertsSite, browser: Browser) -> tuple[Page, Console]:
-    return signed_in(browser, site, site.professional)
+    return signed_in(browser, site.base_url, site.professional)
 
 
 @pytest.fixture
@@ -199,7 +181,7 @@ def test_the_page_lists_the_rules_with_their_conditions_in_words(
 def test_a_rule_name_is_shown_as_text_never_as_markup(site: AlertsSite, browser: Browser) -> None:
     hostile = create(site, site.professional, PRICE_RULE | {"name": "<img src=x onerror=alert(1)>"})
     try:
-        page, console = signed_in(browser, site, site.professional)
+        page, console = signed_in(browser, site.base_url, site.professional)
         page.goto(site.base_url + "/dashboard/alerts")
         wait_drawn(page)
         assert cells(page, hostile["id"])[0] == "<img src=x onerror=alert(1)>"
@@ -322,7 +304,7 @@ def test_the_tier_limit_is_stated_and_a_rule_beyond_it_refused_clearly(
     assert cap is not None
     for level in range(cap):
         create(site, site.explorer, PRICE_RULE | {"name": f"rule {level}"})
-    page, console = signed_in(browser, site, site.explorer)
+    page, console = signed_in(browser, site.base_url, site.explorer)
     page.goto(site.base_url + "/dashboard/alerts")
     wait_drawn(page)
     assert f"up to {cap} rules" in page.inner_text(".page-head")
@@ -352,25 +334,6 @@ def test_a_cross_site_form_cannot_create_a_rule(site: AlertsSite) -> None:
 
 
 # --- live ---------------------------------------------------------------------------------------
-
-
-def publish_event(
-    who: ApiCredentials, type: EventType, payload: dict[str, Any], user_id: int | None = None
-) -> None:
-    """Publish an event as the pipeline and the workers do: a row of the event channel in the
-    operational database, committed (the server's hub reads it from there)."""
-    accounts = open_accounts(who.settings)
-    try:
-        with accounts.database.sessions() as session:
-            publish(session, type, dt.datetime.now(dt.UTC), payload, user_id=user_id)
-            session.commit()
-    finally:
-        accounts.close()
-
-
-def wait_live(page: Page) -> None:
-    """Until the page's event stream is open (events published before are not its own)."""
-    expect(page.locator("#live-status")).to_have_attribute("data-state", "on", timeout=TIMEOUT_MS)
 
 
 def price_update(asset_id: str, price: float) -> dict[str, Any]:

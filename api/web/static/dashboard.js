@@ -476,6 +476,7 @@ const RWA = (() => {
   return {
     ApiError,
     features,
+    call,
     getJson,
     send,
     live,
