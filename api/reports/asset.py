@@ -144,6 +144,11 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 
 def _charts(data: AssetData) -> dict[str, str]:
+    with charts.DRAWING:
+        return _draw(data)
+
+
+def _draw(data: AssetData) -> dict[str, str]:
     figures: dict[str, str] = {}
     if data.bars or data.forecasts:
         bands = [_band(f) for f in data.forecasts]

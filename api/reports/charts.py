@@ -36,6 +36,10 @@ WIDTH = 7.0
 
 _SETUP_LOCK = threading.Lock()
 _ready = False
+#: Held while a report's charts are drawn: matplotlib is not thread-safe (shared font and
+#: text caches), and reports render in the API's threadpool. The GIL serialised most of the
+#: drawing anyway.
+DRAWING = threading.Lock()
 
 
 def _setup() -> None:

@@ -159,6 +159,11 @@ def _top(slices: Sequence[Slice]) -> list[tuple[str, float, float]]:
 
 
 def _charts(data: PortfolioData) -> dict[str, str]:
+    with charts.DRAWING:
+        return _draw(data)
+
+
+def _draw(data: PortfolioData) -> dict[str, str]:
     figures: dict[str, str] = {}
     series = data.series
     if not series.empty:
