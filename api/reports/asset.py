@@ -122,14 +122,11 @@ def _forecast(store: ServingStore, asset_id: str, horizon_days: int) -> Forecast
 def asset_html(data: AssetData, with_charts: bool = True) -> str:
     """The report as HTML; without charts (the benchmark's baseline) the same pages, the
     figures left empty."""
-    figures = _charts(data) if with_charts else {}
     return render_html(
         "asset.html",
-        data=data,
+        data,
+        _charts(data) if with_charts else {},
         asset=data.asset,
-        as_of=data.as_of,
-        model_versions=data.model_versions,
-        figures=figures,
         onchain_latest=data.onchain[-1] if data.onchain else None,
     )
 

@@ -118,13 +118,11 @@ def portfolio_html(data: PortfolioData, with_charts: bool = True) -> str:
     figures left empty."""
     return render_html(
         "portfolio.html",
-        data=data,
+        data,
+        _charts(data) if with_charts else {},
         portfolio=data.portfolio,
         valued=data.valuation,
         risk=data.risk,
-        as_of=data.as_of,
-        model_versions=data.model_versions,
-        figures=_charts(data) if with_charts else {},
         allocation={g: _top(data.valuation.allocation.get(g, ())) for g in valuation.GROUPINGS},
         pnl_pct=_pnl_share(data.valuation),
     )

@@ -15,7 +15,7 @@ import datetime as dt
 import threading
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -85,9 +85,27 @@ ENVIRONMENT.filters.update(
 )
 
 
-def render_html(template: str, **context: Any) -> str:
-    """The report's HTML: ``template`` (under ``templates/``) with ``context``."""
-    return ENVIRONMENT.get_template(template).render(**context)
+class ReportData(Protocol):
+    """What every report's frame shows on each page, beside its title."""
+
+    @property
+    def as_of(self) -> dt.datetime | None: ...
+
+    @property
+    def model_versions(self) -> list[tuple[str, str]]: ...
+
+
+def render_html(template: str, data: ReportData, figures: dict[str, str], **context: Any) -> str:
+    """The report's HTML: ``template`` (under ``templates/``) with ``data`` (also as its
+    ``as_of`` and ``model_versions``), the ``figures`` (chart name -> SVG ``data:`` URI) and
+    ``context``."""
+    return ENVIRONMENT.get_template(template).render(
+        data=data,
+        as_of=data.as_of,
+        model_versions=data.model_versions,
+        figures=figures,
+        **context,
+    )
 
 
 def html_to_pdf(html: str) -> bytes:
