@@ -142,6 +142,18 @@ def test_the_asset_report_reads_as_a_report(asset_pdf: bytes, workdir: Path) -> 
     assert all(image.stat().st_size > 2_000 for image in images)
 
 
+def test_an_asset_without_model_outputs_says_what_is_missing(
+    professional: httpx.Client,
+) -> None:
+    # USDC in the sample: reference data and bars, a risk score, nothing else.
+    response = professional.get("/reports/assets/usdc.pdf")
+    assert response.status_code == 200, response.text
+    whole = "\n".join(_pages_text(response.content))
+    assert "No news naming this asset in the served data." in whole
+    assert "No on-chain metrics served for this asset." in whole
+    assert "forecast" not in whole.split("Models:")[1].split("\n")[0]  # none in the footer
+
+
 def test_rwa_report_writes_the_bytes_the_api_serves(
     asset_pdf: bytes, serving_file: Path, workdir: Path
 ) -> None:
