@@ -41,6 +41,7 @@ ALLOCATION = operation("GET", "/portfolios/{portfolio_id}/allocation", rows="by_
 RISK = operation("GET", "/portfolios/{portfolio_id}/risk", rows="holdings")
 PNL = operation("GET", "/portfolios/{portfolio_id}/pnl", "start", "end", rows="days")
 ASSET_REPORT = operation("GET", "/reports/assets/{asset_id}.pdf")
+PORTFOLIO_REPORT = operation("GET", "/reports/portfolios/{portfolio_id}.pdf")
 
 
 class Portfolios(Resource):
@@ -138,10 +139,17 @@ class Reports(Resource):
 
     def asset_pdf(self, asset_id: str, save_to: Path | None = None) -> bytes:
         """The asset's report as PDF bytes (also written to ``save_to`` when given)."""
-        pdf = self._bytes(ASSET_REPORT, {"asset_id": asset_id})
-        if save_to is not None:
-            save_to.write_bytes(pdf)
-        return pdf
+        return _saved(self._bytes(ASSET_REPORT, {"asset_id": asset_id}), save_to)
+
+    def portfolio_pdf(self, portfolio_id: int, save_to: Path | None = None) -> bytes:
+        """One of your portfolios' report (value, P&L, allocation, risk, holdings) as PDF."""
+        return _saved(self._bytes(PORTFOLIO_REPORT, {"portfolio_id": portfolio_id}), save_to)
+
+
+def _saved(pdf: bytes, save_to: Path | None) -> bytes:
+    if save_to is not None:
+        save_to.write_bytes(pdf)
+    return pdf
 
 
 def _exact(fields: dict[str, object]) -> dict[str, object]:
