@@ -136,6 +136,12 @@ def test_sql_over_lake_tables(lake: Lake) -> None:
         "bars": [24 * 5, 24 * 5],
         "top": [104.25, 104.25],
     }
+    # DuckDB hands its filter and projection to the Arrow dataset scan (partition pruning).
+    plan = lake.sql_arrow(
+        "EXPLAIN SELECT close FROM gold.ohlcv_1h WHERE date = DATE '2024-01-02'"
+    ).column(1)[0]
+    assert "PYTHON_ARROW_SCAN" in str(plan) and '"date" = DATE' in str(plan)
+    assert "Projections: close" in str(plan)
     with pytest.raises(errors.UnknownTableError, match=r"gold\.ohlcv_1h"):
         lake.sql("SELECT * FROM gold.ohlcv_1hh")
 
