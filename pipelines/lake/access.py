@@ -63,6 +63,18 @@ Where = Mapping[str, Any]
 
 ASSET_COLUMN = "asset_id"
 
+__all__ = [
+    "AsOf",
+    "Commit",
+    "Filters",
+    "Lake",
+    "Scan",
+    "TableInfo",
+    "TimeBound",
+    "Where",
+    "open_lake",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class TableInfo:
