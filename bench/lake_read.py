@@ -95,7 +95,7 @@ def main() -> None:
         files = len(DeltaTable(uri).file_uris())
         print(f"gold/ohlcv_1h: {table.num_rows:,} bars, {args.assets} assets, {files} files")
         end = START + dt.timedelta(days=args.days)
-        asset = "a05"
+        asset = f"a{args.assets // 2:02d}"  # a13 of the default 27
         lake = open_lake(root)
 
         def baseline() -> pa.Table:
