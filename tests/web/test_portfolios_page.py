@@ -280,9 +280,11 @@ def test_an_explorer_gets_no_pdf_button_and_no_risk_panel(
     with site.api(site.explorer) as api:
         own = create_portfolio(api, "Small", TRADES[2:3])
     page, console = signed_in(browser, site.base_url, site.explorer)
-    page.goto(f"{site.base_url}/dashboard/portfolios")
+    # Another user's portfolio asked for in the URL: the reader's own is shown instead.
+    page.goto(f"{site.base_url}/dashboard/portfolios?portfolio={site.portfolio}")
     wait_drawn(page)
     assert page.input_value("#portfolio-select") == str(own)
+    assert page.locator("#portfolio-select option").all_inner_texts() == ["Small"]
     assert page.locator("#pdf-report").count() == 0
     assert page.locator("#risk").count() == 0
     assert "up to 2 portfolios" in page.inner_text(".page-head")
