@@ -302,10 +302,11 @@ def remove(session: Session, portfolio: Portfolio, transaction_id: int) -> None:
     when the portfolio has no such transaction, :class:`LedgerConflictError` (nothing
     deleted) when a later sale or transfer out would then exceed holdings. The caller
     commits."""
+    touch(session, portfolio)  # first: a concurrent deletion of the same row is then seen
     row = session.get(PortfolioTransaction, transaction_id)
     if row is None or row.portfolio_id != portfolio.id:
+        session.rollback()
         raise TransactionNotFoundError(transaction_id)
-    touch(session, portfolio)
     rest = [trade for trade in trades_of(session, portfolio) if trade.id != transaction_id]
     try:
         replay(rest, CostMethod(portfolio.cost_method))

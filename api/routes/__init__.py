@@ -24,6 +24,7 @@ from api.routes import (
     ohlcv,
     onchain,
     pipeline,
+    portfolio_values,
     portfolios,
     predictions,
     reports,
@@ -55,6 +56,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     events.router,
     portfolios.router,
     reports.router,
+    portfolio_values.router,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.router, auth.router)
@@ -70,6 +72,7 @@ ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (
     alerts.router,
     deliveries.router,
     portfolios.router,
+    portfolio_values.router,
 )
 
 __all__ = ["ACCOUNT_ROUTERS", "PUBLIC_ROUTERS", "ROUTERS"]

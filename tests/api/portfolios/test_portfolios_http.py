@@ -6,6 +6,7 @@ an unknown asset, a bad field, another user's portfolio, the tier's cap, a read-
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -403,3 +404,26 @@ def test_portfolios_are_in_the_data_export_and_go_with_the_account(
             assert connection.execute(rows).all() == []
     finally:
         engine.dispose()
+
+
+def test_two_concurrent_sales_of_everything_cannot_both_pass(server: AccountServer) -> None:
+    """Each write locks its portfolio before replaying: the second sale waits for the first
+    and then finds nothing left (409), on both databases."""
+    with server.client() as http:
+        book = portfolio(http, "Race")
+        record(http, book["id"], trade("buy", "1", 1))
+    path = f"/portfolios/{book['id']}/transactions"
+
+    def sell(day: int) -> int:
+        with server.client() as http:
+            return http.post(path, json=trade("sell", "1", day)).status_code
+
+    for _ in range(3):
+        with ThreadPoolExecutor(2) as pool:
+            codes = sorted(pool.map(sell, (2, 3)))
+        assert codes in ([201, 409], [409, 409])
+    with server.client() as http:
+        held = http.get(f"/portfolios/{book['id']}/holdings").json()["holdings"]
+        assert held[0]["quantity"] == "0"
+        assert http.get(path).json()["total"] == 2
+        assert http.delete(f"/portfolios/{book['id']}").status_code == 204

@@ -128,3 +128,11 @@ def test_a_served_float_becomes_the_decimal_it_was_written_as() -> None:
     assert to_decimal(1.1) == Decimal("1.1")
     assert to_decimal(43000.1) * 3 == Decimal("129000.3")  # not 129000.30000000000291...
     assert to_decimal(1e-7) == Decimal("1E-7")
+
+
+def test_an_asset_missing_from_the_reference_is_grouped_as_unknown(loaded: ServingStore) -> None:
+    found = value(loaded, replay(TRADES, CostMethod.FIFO), assets={})  # a reference without them
+    btc = next(p for p in found.positions if p.asset_id == "btc")
+    assert (btc.symbol, btc.asset_class, btc.network, btc.issuer) == (None, *["unknown"] * 3)
+    assert btc.market_value == Decimal("38700.09")  # still priced: prices are by asset id
+    assert [s.key for s in found.allocation["network"]] == ["unknown"]
