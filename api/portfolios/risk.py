@@ -19,7 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from sqlalchemy.orm import Session
 
+from api.portfolios import service
+from api.portfolios.ledger import CostMethod
 from api.portfolios.risk_schemas import (
     ConcentrationOut,
     PeggedOut,
@@ -30,6 +33,8 @@ from api.portfolios.risk_schemas import (
     TailRiskOut,
     ValueForecastOut,
 )
+from api.portfolios.tables import Portfolio
+from api.portfolios.valuation import Valuation, value
 from models.risk import exposure
 from models.risk.market import LOOKBACK_DAYS, MIN_RETURNS, MarketHistory, is_pegged
 from models.risk.portfolio import (
@@ -40,6 +45,7 @@ from models.risk.portfolio import (
     tail_risks,
 )
 from pipelines.contracts.reference import Asset
+from pipelines.contracts.served import OHLCV
 from pipelines.serving.store import ServingStore
 
 #: The forecast horizon the portfolio's value is forecast at.
@@ -63,6 +69,33 @@ class Holdings:
     values: Mapping[str, float]
     prices: Mapping[str, float]
     unpriced: tuple[str, ...] = ()
+
+
+def holdings_of(portfolio: Portfolio, valuation: Valuation) -> Holdings:
+    """What risk reads of a valuation: the priced positions' values and prices as floats."""
+    priced = [p for p in valuation.positions if p.market_value is not None and p.price]
+    return Holdings(
+        portfolio_id=portfolio.id,
+        currency=portfolio.currency,
+        as_of=valuation.as_of,
+        values={p.asset_id: float(p.market_value or 0) for p in priced},
+        prices={p.asset_id: float(p.price.value) for p in priced if p.price},
+        unpriced=tuple(valuation.unpriced),
+    )
+
+
+def portfolio_risk(
+    session: Session, store: ServingStore, user_id: int, portfolio_id: int
+) -> PortfolioRiskOut:
+    """The risk of ``user_id``'s portfolio ``portfolio_id``, valued as ``/valuation`` values
+    it: the answer of ``GET /portfolios/{id}/risk``. Raises
+    :class:`~api.portfolios.service.PortfolioNotFoundError` (a 404) for another user's
+    portfolio as for none."""
+    portfolio = service.owned(session, user_id, portfolio_id)
+    ledger = service.ledger_of(session, portfolio)
+    assets = {a.asset_id: a for a in store.list_assets()}
+    valuation = value(store, ledger, CostMethod(portfolio.cost_method), assets)
+    return assess(store, holdings_of(portfolio, valuation), assets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,28 +176,24 @@ def _nothing_priced(held: Holdings, missing: list[str]) -> PortfolioRiskOut:
 def _bars(
     store: ServingStore, asset_ids: Sequence[str], as_of: dt.datetime | None
 ) -> dict[str, _Bars]:
-    """Each asset's daily bars over the lookback ending on ``as_of``'s day (today without)."""
+    """Each asset's daily bars over the lookback ending on ``as_of``'s day (today without),
+    in one read."""
     last = (as_of or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     end = dt.datetime.combine(last.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
     start = end - dt.timedelta(days=LOOKBACK_DAYS)
+    table = store.panel(OHLCV, asset_ids, start, end, where={"resolution": "1d"})
+    columns = {
+        name: np.asarray(table.column(name).to_numpy(zero_copy_only=False))
+        for name in ("asset_id", "close", "high", "low")
+    }
+    # bars start at midnight UTC: the instant's UTC day is the bar's day
+    days = table.column("ts").to_numpy(zero_copy_only=False).astype("datetime64[D]")
     out = {}
     for asset_id in asset_ids:
-        table = store.ohlcv_table(asset_id, "1d", start, end)
-        columns = {
-            name: table.column(name).to_numpy(zero_copy_only=False)
-            for name in ("close", "high", "low")
-        }
-        # bars start at midnight UTC: the instant's UTC day is the bar's day
-        days = table.column("ts").to_numpy(zero_copy_only=False).astype("datetime64[D]")
-        history = MarketHistory(
-            np.asarray(columns["close"], float),
-            np.asarray(columns["high"], float),
-            np.asarray(columns["low"], float),
-            None,
-            None,
-            None,
-        )
-        out[asset_id] = _Bars(days, history)
+        mine = columns["asset_id"] == asset_id
+        close, high, low = (columns[name][mine].astype(float) for name in ("close", "high", "low"))
+        history = MarketHistory(close, high, low, None, None, None)
+        out[asset_id] = _Bars(days[mine], history)
     return out
 
 

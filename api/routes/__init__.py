@@ -24,6 +24,7 @@ from api.routes import (
     ohlcv,
     onchain,
     pipeline,
+    portfolio_risk,
     portfolio_values,
     portfolios,
     predictions,
@@ -55,6 +56,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     deliveries.router,
     events.router,
     portfolios.router,
+    portfolio_risk.router,
     reports.router,
     portfolio_values.router,
 )

@@ -38,7 +38,7 @@ normal).
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -94,37 +94,48 @@ class JointReturns:
 
 def joint_returns(closes: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> JointReturns:
     """Align each asset's ``(days, closes)`` on the days all of them have a positive close
-    and take log returns between consecutive common days (module docstring: no filling)."""
+    and take log returns between consecutive common days (module docstring: no filling). A
+    day given twice keeps its last close."""
     assets = tuple(closes)
-    kept: dict[str, dict[np.datetime64, float]] = {}
-    for asset in assets:
-        days, prices = closes[asset]
-        days = np.asarray(days, dtype="datetime64[D]")
-        prices = np.asarray(prices, dtype=float)
-        good = np.isfinite(prices) & (prices > 0)
-        kept[asset] = dict(zip(days[good], prices[good], strict=True))
-    span = _joint_span(kept.values())
-    common = [day for day in span if all(day in kept[a] for a in assets)]
-    matrix = np.array([[kept[a][d] for d in common] for a in assets], dtype=float)
-    matrix = matrix.reshape(len(assets), len(common))
-    returns = np.diff(np.log(matrix), axis=1) if len(common) > 1 else np.empty((len(assets), 0))
+    kept = [_positive(*closes[asset]) for asset in assets]
+    span = _joint_span([days for days, _ in kept])
+    common = span
+    for days, _ in kept:
+        common = common[np.isin(common, days)]
+    matrix = np.array([prices[np.searchsorted(days, common)] for days, prices in kept], float)
+    matrix = matrix.reshape(len(assets), common.size)
+    returns = np.diff(np.log(matrix), axis=1) if common.size > 1 else np.empty((len(assets), 0))
     return JointReturns(
         assets=assets,
-        days=np.array(common[1:], dtype="datetime64[D]"),
+        days=common[1:],
         returns=returns,
-        gap_days=len(span) - len(common),
+        gap_days=int(span.size - common.size),
         closes={a: len(closes[a][1]) for a in assets},
     )
 
 
-def _joint_span(closes: Collection[dict[np.datetime64, float]]) -> list[np.datetime64]:
+def _positive(days: np.ndarray, prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The days with a positive close, sorted and unique, and their closes."""
+    days = np.asarray(days, dtype="datetime64[D]")
+    prices = np.asarray(prices, dtype=float)
+    good = np.isfinite(prices) & (prices > 0)
+    days, prices = days[good], prices[good]
+    order = np.argsort(days, kind="stable")
+    days, prices = days[order], prices[order]
+    last = np.ones(days.size, dtype=bool)  # the last close of each day
+    last[:-1] = days[1:] != days[:-1]
+    return days[last], prices[last]
+
+
+def _joint_span(days: Sequence[np.ndarray]) -> np.ndarray:
     """Every day with a close of some asset, from the latest first close to the earliest last
     one (before an asset was listed is no gap); empty when an asset has no close at all."""
-    if not closes or not all(closes):
-        return []
-    first = max(min(c) for c in closes)
-    last = min(max(c) for c in closes)
-    return sorted({day for c in closes for day in c if first <= day <= last})
+    if not days or not all(d.size for d in days):
+        return np.array([], dtype="datetime64[D]")
+    first = max(d[0] for d in days)
+    last = min(d[-1] for d in days)
+    every = np.unique(np.concatenate(days))
+    return np.asarray(every[(every >= first) & (every <= last)])
 
 
 @dataclass(frozen=True, slots=True)

@@ -167,6 +167,8 @@ def test_gaps_are_left_out_never_filled() -> None:
     assert joint.returns[:, 0] == pytest.approx(np.log([133.1 / 110.0, 1.01, 55.0 / 50.0]))
     assert joint.gap_days == 1  # the 3rd; the 1st is before c was listed, not a gap
     assert joint.closes == {"a": 5, "b": 4, "c": 4}
+    twice = joint_returns({"a": (np.append(days, days[-1]), np.append(a, 150.0)), "c": late})
+    assert twice.returns[0, -1] == pytest.approx(np.log(150.0 / 133.1))  # a day's last close
     empty = joint_returns({"a": (days, a), "z": (np.array([], "datetime64[D]"), np.array([]))})
     assert empty.returns.shape == (2, 0) and empty.gap_days == 0
 
