@@ -152,8 +152,10 @@ def test_the_page_draws_figures_holdings_charts_allocation_and_risk(
     # Risk (the professional tier has risk detail) and the PDF report of this portfolio.
     expect(page.locator("#risk")).to_have_attribute("data-state", "ready")
     assert "VaR" in page.inner_text("#risk")
-    assert page.get_attribute("#pdf-report", "href") == f"/reports/portfolios/{site.portfolio}.pdf"
+    href = page.get_attribute("#pdf-report", "href")
+    assert href == f"/reports/portfolios/{site.portfolio}.pdf"
     assert page.locator("#pdf-report").is_visible()
+    # (GET /reports/portfolios/{id}.pdf itself is tests/api/reports' to render: ~7 s here.)
 
 
 def test_a_portfolio_update_changes_the_shown_value_live(site: PortfoliosSite, page: Page) -> None:
