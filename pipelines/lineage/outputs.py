@@ -95,11 +95,31 @@ def _window(layers: Layers, asset_id: str, artefact: dict[str, Any]) -> dict[str
     through, count = artefact.get("fitted_through"), artefact.get("observations")
     if not isinstance(through, str) or not isinstance(count, int) or count < 1:
         return None
-    last = dt.date.fromisoformat(through)
+    return _daily_window(layers, asset_id, dt.date.fromisoformat(through), count=count)
+
+
+def _daily_window(
+    layers: Layers,
+    asset_id: str,
+    last: dt.date,
+    *,
+    count: int | None = None,
+    after: dt.date | None = None,
+) -> dict[str, Any]:
+    """The asset's ``gold/ohlcv_1d`` days through ``last``: the last ``count`` of them, or
+    those after ``after``."""
     rows = layers.rows("gold", "ohlcv_1d", is_("asset_id", asset_id))
-    days = sorted(row["date"] for row in rows if row["date"] <= last)[-count:]
-    first = days[0] if days else None
-    return {"table": "gold/ohlcv_1d", "first": first, "last": last, "observations": count}
+    days = sorted(
+        r["date"] for r in rows if r["date"] <= last and (after is None or r["date"] > after)
+    )
+    if count is not None:
+        days = days[-count:]
+    return {
+        "table": "gold/ohlcv_1d",
+        "first": days[0] if days else None,
+        "last": last,
+        "observations": len(days) if count is None else count,
+    }
 
 
 def _risk_score(layers: Layers, query: LineageQuery) -> Lineage:
@@ -127,11 +147,10 @@ def _risk_score(layers: Layers, query: LineageQuery) -> Lineage:
     answer.gold = next(
         (row for row in gold if row["model_version"] == answer.served["model_version"]), None
     )
-    window = {
-        "table": "gold/ohlcv_1d",
-        "first": as_of - dt.timedelta(days=LOOKBACK_DAYS - 1),
-        "last": as_of,
-    }
+    # the bars the scores read: the lookback's daily bars through the as-of day
+    window = _daily_window(
+        layers, query.asset_id, as_of, after=as_of - dt.timedelta(days=LOOKBACK_DAYS)
+    )
     answer.model = ModelRef(str(answer.served["model_version"]), training_window=window)
     answer.inputs.append(daily_close(layers, query.asset_id, as_of))
     return answer

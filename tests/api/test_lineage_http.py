@@ -25,6 +25,7 @@ from pipelines.core.settings import Settings
 from pipelines.lake.objects import open_object_store
 from pipelines.lake.paths import LakePaths
 from pipelines.lakehouse import Lakehouse
+from pipelines.lineage import lineage
 from tests.api.live_server import running_server
 from tests.fixtures.accounts import ApiCredentials, accounts_settings, provision
 from tests.fixtures.lake import lake_settings
@@ -76,6 +77,7 @@ def lake(streamed: Settings, workdir: Path) -> tuple[Settings, str]:
     settings = lake_settings(workdir)
     shutil.copytree(streamed.lake.root, settings.lake.root)
     label = _forecast(settings)
+    steps.run_risk(Lakehouse.from_settings(settings), FITTED)
     steps.load_serving(
         Lakehouse.from_settings(settings), dt.datetime.combine(END, dt.time(), dt.UTC)
     )
@@ -140,6 +142,30 @@ def test_a_prediction_names_its_model_version_and_training_window(
     assert window["first"] == (FITTED - dt.timedelta(days=4)).isoformat()
     [closing] = body["inputs"]  # the last close the model saw, traced in full
     assert closing["query"]["measure"] == "close" and len(closing["silver"]) == 24
+
+
+def test_a_risk_score_names_its_rules_and_window(client: httpx.Client) -> None:
+    calculated_at = dt.datetime.combine(FITTED + dt.timedelta(days=1), dt.time(), dt.UTC)
+    response = _ask(client, asset="btc", ts=calculated_at.isoformat(), measure="risk_score")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["value"] == body["served"]["composite_score"] == body["gold"]["composite_score"]
+    assert body["model"]["version"] == body["served"]["model_version"]
+    assert body["model"]["training_window"]["last"] == FITTED.isoformat()
+    assert body["inputs"][0]["query"]["ts"].startswith(FITTED.isoformat())
+
+
+def test_the_python_function_gives_the_answer_the_route_serves(
+    client: httpx.Client, lake: tuple[Settings, str]
+) -> None:
+    answer = lineage("btc", DAY, "close", "1d", settings=lake[0])
+    served = _ask(client, asset="btc", ts=DAY.isoformat(), measure="close", resolution="1d")
+    body = served.json()
+    assert answer.value == body["value"] and answer.run is not None
+    assert answer.run.run_id == body["run"]["run_id"]
+    assert [r.bronze.element for r in answer.silver] == [
+        r["bronze"]["element"] for r in body["silver"]
+    ]
 
 
 def test_what_the_route_refuses(client: httpx.Client, base_url: str, users: Any) -> None:

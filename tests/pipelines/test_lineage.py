@@ -93,6 +93,19 @@ def test_a_served_daily_close_goes_back_to_the_bronze_lines_of_its_24_hourly_bar
     assert hourly.gold is not None and hourly.gold["source_bars"] == 1
 
 
+def test_an_onchain_metric_goes_back_to_the_records_gold_combined(layers: Layers) -> None:
+    answer = _trace(layers, "ousg", DAY + dt.timedelta(hours=5), "nav_usd", None)
+    assert answer.query.ts == DAY  # a daily measure is asked by its day
+    assert answer.served is not None and answer.gold is not None
+    assert answer.value == answer.served["nav_usd"] == answer.gold["nav_usd"]
+    assert answer.run is not None and answer.run.table == "gold/onchain_daily"
+    # the record gold kept (the latest fetch) comes first, with its bronze line
+    assert answer.silver and answer.silver[0].row["nav_usd"] == answer.value
+    ref = answer.silver[0].bronze
+    assert ref.line is not None and ref.ingest_id == answer.silver[0].row["ingest_id"]
+    assert {e.envelope["ingest_id"] for e in answer.envelopes} >= {ref.ingest_id}
+
+
 def _quarantined_bar(streamed: Settings) -> dict[str, Any]:
     """A prices record the quality gate refused (its raw is the silver record as parsed)."""
     rows = DeltaTable(f"{streamed.lake.root}/silver/quarantine").to_pyarrow_table().to_pylist()
