@@ -11,7 +11,16 @@ import httpx
 
 from api.client.account import Admin, Auth, Me
 from api.client.alerts import Alerts, Events
-from api.client.data import HEALTH, Assets, Economic, Market, News, Predictions, Risk
+from api.client.data import (
+    HEALTH,
+    Assets,
+    Economic,
+    Lineage,
+    Market,
+    News,
+    Predictions,
+    Risk,
+)
 from api.client.portfolios import Portfolios, Reports
 from api.client.results import Result
 from api.client.session import AccessToken, ApiKey, PasswordLogin, TotpSource
@@ -52,6 +61,7 @@ class Client:
         self.news = News(self.transport)
         self.risk = Risk(self.transport)
         self.market = Market(self.transport)
+        self.lineage = Lineage(self.transport)
         self.auth = Auth(self.transport)
         self.me = Me(self.transport)
         self.admin = Admin(self.transport)

@@ -72,6 +72,7 @@ MARKET_BREAKDOWN = operation("GET", "/market/breakdown", "by", "date", rows="gro
 MARKET_HISTORY = operation(
     "GET", "/market/history", "by", "interval", "start", "end", "limit", rows="buckets"
 )
+LINEAGE = operation("GET", "/lineage", "asset", "ts", "measure", "resolution", rows="silver")
 
 
 class Assets(Resource):
@@ -253,3 +254,20 @@ class Market(Resource):
     ) -> Result:
         query = {"by": by, "interval": interval, "start": start, "end": end, "limit": limit}
         return self._result(MARKET_HISTORY, query=query)
+
+
+class Lineage(Resource):
+    """``client.lineage``: the chain behind one served number (docs/api.md, "Lineage")."""
+
+    def get(
+        self,
+        asset: str,
+        ts: When,
+        measure: str,
+        resolution: Literal["1m", "5m", "1h", "1d"] | None = None,
+    ) -> Result:
+        """Served row, gold row and its run, silver records with their bronze lines, raw
+        envelopes (model version and window for model outputs); rows: the silver records
+        (paid tiers)."""
+        query = {"asset": asset, "ts": ts, "measure": measure, "resolution": resolution}
+        return self._result(LINEAGE, query=query)

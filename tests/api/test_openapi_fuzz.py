@@ -222,4 +222,4 @@ def test_the_run_covers_every_route(api_schema: schemathesis.BaseSchema) -> None
         (result.ok().method.upper(), result.ok().path) for result in api_schema.get_all_operations()
     }
     assert operations == routes
-    assert len(operations) == 66
+    assert len(operations) == 67
