@@ -31,6 +31,7 @@ from api.routes import (
     reports,
     risk,
     sentiment,
+    signals,
     two_factor,
 )
 
@@ -45,6 +46,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     sentiment.router,
     news.router,
     risk.router,
+    signals.router,
     market.router,
     auth.router,
     me.router,
