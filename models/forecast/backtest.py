@@ -42,6 +42,8 @@ from models.forecast.forecasters import Forecaster
 from models.risk.tail import SEED_RETURNS, ewma_variance, tail_forecast
 
 PERIODS_PER_YEAR = 365
+#: Days traded by default (``rwa backtest --days``, ``rwa signals --days``).
+DEFAULT_DAYS = 60
 #: Sentiment above this (below its negative) is a long (short) signal.
 SENTIMENT_THRESHOLD = 0.2
 #: Days over which the risk signal takes the median of its volatility forecasts.

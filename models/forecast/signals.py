@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from models.forecast.backtest import DEFAULT_DAYS as DEFAULT_DAYS
 from models.forecast.backtest import AssetBacktest, backtest_asset
 from models.forecast.forecasters import AutoArima
 from models.inputs import gold_frame
@@ -29,8 +30,6 @@ from pipelines.lake.paths import LakePaths
 
 SIGNALS_TABLE = "signals"
 KEYS = ("asset_id", "signal", "as_of")
-#: Days traded by default (``rwa backtest --days``, ``rwa signals --days``).
-DEFAULT_DAYS = 60
 
 
 @dataclass
