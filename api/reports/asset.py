@@ -122,14 +122,11 @@ def _forecast(store: ServingStore, asset_id: str, horizon_days: int) -> Forecast
 def asset_html(data: AssetData, with_charts: bool = True) -> str:
     """The report as HTML; without charts (the benchmark's baseline) the same pages, the
     figures left empty."""
-    figures = _charts(data) if with_charts else {}
     return render_html(
         "asset.html",
-        data=data,
+        data,
+        _charts(data) if with_charts else {},
         asset=data.asset,
-        as_of=data.as_of,
-        model_versions=data.model_versions,
-        figures=figures,
         onchain_latest=data.onchain[-1] if data.onchain else None,
     )
 
@@ -144,6 +141,11 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 
 def _charts(data: AssetData) -> dict[str, str]:
+    with charts.DRAWING:
+        return _draw(data)
+
+
+def _draw(data: AssetData) -> dict[str, str]:
     figures: dict[str, str] = {}
     if data.bars or data.forecasts:
         bands = [_band(f) for f in data.forecasts]
@@ -196,15 +198,19 @@ def _sub_scores(risk: RiskScoreOut) -> tuple[list[str], list[float]]:
 
 
 def _onchain_charts(days: list[OnchainDayOut]) -> dict[str, str]:
-    figures: dict[str, str] = {}
-    dates = [d.ts for d in days]
-    supply = [_float(d.total_supply) for d in days]
-    if any(v is not None for v in supply):
-        figures["supply"] = charts.lines(dates, {"total supply": supply}, "tokens")
-    holders = [_float(d.holders) for d in days]
-    if any(v is not None for v in holders):
-        figures["holders"] = charts.lines(dates, {"holders": holders}, "addresses")
-    return figures
+    """Supply and holders on one chart (each on its own axis), whichever are served."""
+    served = [
+        (name, values)
+        for name, values in (
+            ("total supply (tokens)", [_float(d.total_supply) for d in days]),
+            ("holders", [_float(d.holders) for d in days]),
+        )
+        if any(v is not None for v in values)
+    ]
+    if not served:
+        return {}
+    right = served[1] if len(served) > 1 else None
+    return {"onchain": charts.lines([d.ts for d in days], served[0], right)}
 
 
 def _float(value: float | int | None) -> float | None:

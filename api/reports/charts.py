@@ -36,6 +36,10 @@ WIDTH = 7.0
 
 _SETUP_LOCK = threading.Lock()
 _ready = False
+#: Held while a report's charts are drawn: matplotlib is not thread-safe (shared font and
+#: text caches), and reports render in the API's threadpool. The GIL serialised most of the
+#: drawing anyway.
+DRAWING = threading.Lock()
 
 
 def _setup() -> None:
@@ -70,11 +74,23 @@ def _setup() -> None:
         _ready = True
 
 
-def _figure(height: float) -> tuple[Figure, Axes]:
+#: Margins around the plot, in inches: room for the tick labels and the axis label on the left,
+#: the date ticks below. Fixed, not matplotlib's constrained layout, which solved the layout
+#: again on every draw and took half of a chart's time.
+LEFT, RIGHT, BOTTOM, TOP = 0.8, 0.15, 0.4, 0.1
+
+
+def _figure(height: float, top: float = TOP, right: float = RIGHT) -> tuple[Figure, Axes]:
     _setup()
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(WIDTH, height), layout="constrained")
+    figure = Figure(figsize=(WIDTH, height))
+    figure.subplots_adjust(
+        left=LEFT / WIDTH,
+        right=1 - right / WIDTH,
+        bottom=BOTTOM / height,
+        top=1 - top / height,
+    )
     return figure, figure.add_subplot()
 
 
@@ -122,7 +138,7 @@ def price_with_forecasts(
     dates: Sequence[dt.datetime], closes: Sequence[float], bands: Sequence[Band]
 ) -> str:
     """Daily closes, then each forecast's path with its intervals shaded (widest lightest)."""
-    figure, axes = _figure(2.8)
+    figure, axes = _figure(2.8, top=0.35)
     axes.plot(_x(dates), closes, color=INK, linewidth=1.1, label="daily close")
     # The longest horizon first, so the shorter one's narrower bands are drawn over it.
     for band, color in reversed(list(zip(bands, (ORANGE, BLUE), strict=False))):
@@ -134,13 +150,13 @@ def price_with_forecasts(
                 color=color,
                 alpha=0.12 if coverage > 0.9 else 0.22,
                 linewidth=0,
-                label=f"{band.label} {coverage:.0%} interval",
             )
         axes.plot(
             _x(band.dates), band.value, color=color, linewidth=1.1, linestyle="--", label=band.label
         )
     axes.set_ylabel("USD")
-    # Above the plot, not on it: a legend inside hides the newest closes.
+    # Above the plot, not on it: a legend inside hides the newest closes. The bands are named
+    # in the caption: a legend entry each doubled the chart's elements.
     axes.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=3)
     _dates(axes)
     return _svg(figure)
@@ -175,16 +191,30 @@ def signed_bars(dates: Sequence[dt.datetime], values: Sequence[float], label: st
 
 
 def lines(
-    dates: Sequence[dt.datetime], series: dict[str, Sequence[float | None]], label: str
+    dates: Sequence[dt.datetime],
+    left: tuple[str, Sequence[float | None]],
+    right: tuple[str, Sequence[float | None]] | None = None,
+    twin: bool = True,
 ) -> str:
-    """Time series on one axis, each named in the legend (gaps where a value is None)."""
-    figure, axes = _figure(2.2)
-    for (name, values), color in zip(series.items(), PALETTE, strict=False):
-        axes.plot(_x(dates), [_gap(v) for v in values], color=color, linewidth=1.1, label=name)
-    axes.set_ylabel(label)
-    axes.yaxis.set_major_formatter(_compact())
-    if len(series) > 1:
-        axes.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=min(len(series), 4))
+    """One series (``(name, values)``, gaps where a value is None) and optionally a second:
+    on its own right axis (``twin``: other units), each axis labelled in its series' colour,
+    or on the same axis with a legend."""
+    on_right = right is not None and twin
+    figure, axes = _figure(2.2, right=LEFT if on_right else RIGHT)
+    sides = [(axes, left, BLUE)]
+    if right is not None:
+        other = axes.twinx() if twin else axes
+        if twin:
+            other.grid(visible=False)
+            other.spines["right"].set_visible(True)
+        sides.append((other, right, ORANGE))
+    for side, (name, values), color in sides:
+        side.plot(_x(dates), [_gap(v) for v in values], color=color, linewidth=1.1, label=name)
+        side.yaxis.set_major_formatter(_compact())
+        if side is not axes or on_right or right is None:
+            side.set_ylabel(name, color=color)
+    if right is not None and not twin:
+        axes.legend(loc="upper left", ncols=2)
     _dates(axes)
     return _svg(figure)
 

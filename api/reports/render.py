@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -29,21 +30,32 @@ ENVIRONMENT = Environment(
     lstrip_blocks=True,
 )
 
+STYLESHEET = TEMPLATES_DIR / "report.css"
+
 # WeasyPrint's first import in two threads at once can see a half-initialised module.
 _IMPORT_LOCK = threading.Lock()
+#: Per thread: WeasyPrint's font configuration (Pango's font map, not meant to be shared
+#: between threads) and the stylesheet parsed once: made anew for every PDF they took a
+#: quarter of a report's time.
+_PER_THREAD = threading.local()
 
 
 def _fmt_time(value: dt.datetime | None) -> str:
     return "n/a" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _fmt_number(value: float | int | None, digits: int = 2) -> str:
-    """Thousands separated, ``digits`` decimals (fewer where the value is large)."""
+def _fmt_number(value: float | int | Decimal | None, digits: int = 2) -> str:
+    """Thousands separated, ``digits`` decimals (none where the value is large)."""
     if value is None:
         return "n/a"
-    if isinstance(value, int) or abs(value) >= 1e5:
+    if isinstance(value, int) or abs(float(value)) >= 100_000:
         return f"{value:,.0f}"
     return f"{value:,.{digits}f}"
+
+
+def _fmt_quantity(value: Decimal) -> str:
+    """An exact quantity as held: every significant decimal, none made up (1.5, not 1.50)."""
+    return f"{value.normalize():,f}"
 
 
 def _fmt_flag(value: bool | None) -> str:
@@ -64,21 +76,50 @@ def _fmt_measured(value: float | str | bool | None) -> str:
 
 
 ENVIRONMENT.filters.update(
-    when=_fmt_time, number=_fmt_number, flag=_fmt_flag, pct=_fmt_pct, measured=_fmt_measured
+    when=_fmt_time,
+    number=_fmt_number,
+    flag=_fmt_flag,
+    pct=_fmt_pct,
+    measured=_fmt_measured,
+    quantity=_fmt_quantity,
 )
 
 
-def render_html(template: str, **context: Any) -> str:
-    """The report's HTML: ``template`` (under ``templates/``) with ``context``."""
-    return ENVIRONMENT.get_template(template).render(**context)
+class ReportData(Protocol):
+    """What every report's frame shows on each page, beside its title."""
+
+    @property
+    def as_of(self) -> dt.datetime | None: ...
+
+    @property
+    def model_versions(self) -> list[tuple[str, str]]: ...
+
+
+def render_html(template: str, data: ReportData, figures: dict[str, str], **context: Any) -> str:
+    """The report's HTML: ``template`` (under ``templates/``) with ``data`` (also as its
+    ``as_of`` and ``model_versions``), the ``figures`` (chart name -> SVG ``data:`` URI) and
+    ``context``."""
+    return ENVIRONMENT.get_template(template).render(
+        data=data,
+        as_of=data.as_of,
+        model_versions=data.model_versions,
+        figures=figures,
+        **context,
+    )
 
 
 def html_to_pdf(html: str) -> bytes:
-    """The PDF of ``html`` (its stylesheet is linked relative to the templates folder)."""
+    """The PDF of ``html`` with the reports' stylesheet."""
     with _IMPORT_LOCK:
-        from weasyprint import HTML  # 2 s to import: only when rendering
+        from weasyprint import CSS, HTML  # 2 s to import: only when rendering
+        from weasyprint.text.fonts import FontConfiguration
 
-    pdf = HTML(string=html, base_url=str(TEMPLATES_DIR)).write_pdf()
+    fonts = getattr(_PER_THREAD, "fonts", None)
+    if fonts is None:
+        fonts = _PER_THREAD.fonts = FontConfiguration()
+        _PER_THREAD.css = CSS(filename=str(STYLESHEET), font_config=fonts)
+    document = HTML(string=html, base_url=str(TEMPLATES_DIR))
+    pdf = document.write_pdf(stylesheets=[_PER_THREAD.css], font_config=fonts)
     if pdf is None:  # pragma: no cover - write_pdf without a target returns the bytes
         raise RuntimeError("WeasyPrint returned no PDF")
     return bytes(pdf)

@@ -1,24 +1,30 @@
 """``/reports``: PDF reports of an asset or a portfolio (the paid tiers: ``Feature.PDF_REPORTS``).
 
-Rendering takes about a second of CPU: it runs in the threadpool, so the event loop keeps
+Rendering takes a second or two of CPU: it runs in the threadpool, so the event loop keeps
 answering other requests meanwhile. An asset report depends on the served data only, so it is
-kept with the store's snapshot like the JSON reads and rendered once per published snapshot.
+kept with the store's snapshot like the JSON reads and rendered once per published snapshot; a
+portfolio report also depends on its transactions, so it is rendered for every request.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Path, Response, status
+from fastapi.concurrency import run_in_threadpool
 
 from api.deps import (
     ASSET_NOT_FOUND,
     STORE_UNAVAILABLE,
+    Authenticated,
+    DbSession,
     KnownAssetId,
     StoreDep,
     memoised_read,
 )
 from api.reports.asset import asset_pdf
+from api.reports.portfolio import portfolio_pdf
+from api.schemas import ErrorOut
 from api.security.tiers import TIER_REQUIRED, Feature, requires
 
 router = APIRouter(
@@ -58,3 +64,29 @@ async def asset_report(store: StoreDep, asset_id: KnownAssetId) -> Response:
     ``rwa report asset ID`` writes the same file."""
     pdf = await memoised_read(store, ("asset report", asset_id), lambda: asset_pdf(store, asset_id))
     return pdf_response(pdf, f"rwa-asset-{asset_id}.pdf")
+
+
+#: A portfolio's id (a 32-bit integer column on PostgreSQL: larger values name none).
+PortfolioId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The portfolio's id.")]
+
+PORTFOLIO_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "No such portfolio of yours."}
+}
+
+
+@router.get(
+    "/portfolios/{portfolio_id}.pdf",
+    response_class=Response,
+    responses=PDF_RESPONSE | PORTFOLIO_NOT_FOUND,
+    summary="PDF report of one of your portfolios",
+)
+async def portfolio_report(
+    portfolio_id: PortfolioId, store: StoreDep, session: DbSession, principal: Authenticated
+) -> Response:
+    """Value and P&L (now and as daily series), allocation by asset, class, network and
+    issuer, risk (scores, VaR and expected shortfall, concentration, pegged exposure, the
+    30-day value forecast) and the holdings table, as the portfolio endpoints answer them.
+    Another user's portfolio is not found (404). ``rwa report portfolio ID --email OWNER``
+    writes the same file."""
+    pdf = await run_in_threadpool(portfolio_pdf, session, store, principal.user_id, portfolio_id)
+    return pdf_response(pdf, f"rwa-portfolio-{portfolio_id}.pdf")

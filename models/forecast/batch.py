@@ -34,6 +34,7 @@ from models.forecast.intervals import LEVELS
 from models.forecast.neural import EnsembleForecaster, LstmForecaster
 from models.inputs import gold_frame
 from models.registry import ModelRegistry
+from pipelines.contracts.gold import PREDICTIONS
 from pipelines.contracts.reference import Asset
 from pipelines.contracts.served import PREDICTIONS_SCHEMA
 from pipelines.core.errors import NotFoundError
@@ -41,7 +42,7 @@ from pipelines.core.settings import ForecastModel
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 
-PREDICTIONS_TABLE = "predictions"
+PREDICTIONS_TABLE = PREDICTIONS.name
 HORIZONS = (7, 30)
 MIN_HISTORY = 30
 EVALUATION_ORIGINS = 20
@@ -55,7 +56,7 @@ LSTM_MIN_TRAIN = 30 + max(HORIZONS) + 8
 #: Below this many days an asset is forecast by ARIMA alone (the LSTM's evaluation needs its
 #: training days before the oldest of the origins, a day apart at least).
 LSTM_MIN_DAYS = LSTM_MIN_TRAIN + HORIZONS[0] + EVALUATION_ORIGINS - 1
-KEYS = ("asset_id", "horizon_days", "generated_at", "model_version", "target_date")
+KEYS = PREDICTIONS.key
 
 
 @dataclass

@@ -21,14 +21,15 @@ import pyarrow as pa
 from models.inputs import gold_frame
 from models.risk.engine import MODEL_VERSION, RiskScore, score_asset
 from models.risk.market import LIQUIDITY_LOOKBACK_DAYS, LOOKBACK_DAYS, MarketHistory
+from pipelines.contracts.gold import RISK_SCORES
 from pipelines.contracts.reference import Asset
 from pipelines.contracts.served import RISK_SCORES_SCHEMA
 from pipelines.core.errors import NotFoundError
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 
-RISK_TABLE = "risk_scores"
-KEYS = ("asset_id", "date", "model_version")
+RISK_TABLE = RISK_SCORES.name
+KEYS = RISK_SCORES.key
 GOLD_SCHEMA = pa.schema([*RISK_SCORES_SCHEMA, pa.field("date", pa.date32())])
 
 

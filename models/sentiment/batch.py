@@ -25,12 +25,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from models.sentiment.scorers import SentimentScorer
-from pipelines.contracts.gold import SENTIMENT_DAILY
+from pipelines.contracts.gold import ARTICLE_SENTIMENT, NEWS_ARTICLES, SENTIMENT_DAILY
 from pipelines.core.errors import NotFoundError
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 
-ARTICLE_TABLE = "article_sentiment"
+ARTICLE_TABLE = ARTICLE_SENTIMENT.name
 _ARTICLE_FIELDS: list[pa.Field[Any]] = [
     pa.field("article_id", pa.string()),
     pa.field("model_version", pa.string()),
@@ -40,7 +40,7 @@ _ARTICLE_FIELDS: list[pa.Field[Any]] = [
 ]
 ARTICLE_SCHEMA = pa.schema(_ARTICLE_FIELDS)
 #: The headlines behind each asset's sentiment, one row per (asset, article), for serving.
-NEWS_TABLE = "news_articles"
+NEWS_TABLE = NEWS_ARTICLES.name
 _NEWS_FIELDS: list[pa.Field[Any]] = [
     pa.field("asset_id", pa.string()),
     pa.field("article_id", pa.string()),

@@ -25,6 +25,8 @@ class GoldTable:
     #: Intraday tables hold many rows per day: one folder per day keeps a range rewrite to the
     #: files of those days. Daily tables are small and stay in a few files.
     partition_by: tuple[str, ...] = ()
+    #: The column a time window filters on (None: the first of ``ts``/``date`` it has).
+    time_column: str | None = None
 
 
 #: Served OHLCV resolutions, finest first.
@@ -49,6 +51,17 @@ GOLD_TABLES: tuple[GoldTable, ...] = (
     SENTIMENT_DAILY,
     MARKET_DAILY,
 )
+
+#: Tables the models write into gold (``gold/<name>`` too), beside the gold build's own.
+PREDICTIONS = GoldTable(
+    "predictions",
+    ("asset_id", "horizon_days", "generated_at", "model_version", "target_date"),
+    time_column="generated_at",
+)
+RISK_SCORES = GoldTable("risk_scores", ("asset_id", "date", "model_version"))
+ARTICLE_SENTIMENT = GoldTable("article_sentiment", ("article_id", "model_version"))
+NEWS_ARTICLES = GoldTable("news_articles", ("asset_id", "article_id"), time_column="published_at")
+MODEL_TABLES: tuple[GoldTable, ...] = (PREDICTIONS, RISK_SCORES, ARTICLE_SENTIMENT, NEWS_ARTICLES)
 
 #: Table order of ``gold/features_daily``: the served measures, plus ``intraday_bars`` (the
 #: count behind ``zero_volume_share``), which sits before ``hl_range`` in existing tables.

@@ -226,3 +226,13 @@ QUALITY_RESULTS = TableContract(
     keys=("dataset", "result_id"),
     partition_by=("dataset",),
 )
+
+#: Every silver table: the dataset tables, then the quarantine, the quarantined objects, the
+#: reconciliation ledger and the quality results.
+SILVER_TABLES: tuple[TableContract, ...] = (
+    *DATASET_TABLES.values(),
+    QUARANTINE,
+    QUARANTINED_OBJECTS,
+    RECONCILIATION,
+    QUALITY_RESULTS,
+)

@@ -1,5 +1,6 @@
 """The PDF reports over HTTP: one real server for the module (uvicorn over a DuckDB store with
-one asset's forecasts, risk score, sentiment and on-chain days), a paying user and an explorer.
+one asset's forecasts, risk score, sentiment and on-chain days); a paying user with a portfolio
+(made through the API), another paying user and an explorer.
 
 Each PDF is opened as a reader would: pypdf reads its pages' text (every page dated, naming the
 models), and poppler's ``pdftoppm`` renders every page to PNG without an error. ``rwa report``
@@ -69,7 +70,10 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def users(workdir: Path) -> dict[Role, ApiCredentials]:
     settings = accounts_settings(workdir)
-    return {role: provision(settings, role) for role in (Role.PROFESSIONAL, Role.EXPLORER)}
+    return {
+        role: provision(settings, role)
+        for role in (Role.PROFESSIONAL, Role.ENTERPRISE, Role.EXPLORER)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +142,18 @@ def test_the_asset_report_reads_as_a_report(asset_pdf: bytes, workdir: Path) -> 
     assert all(image.stat().st_size > 2_000 for image in images)
 
 
+def test_an_asset_without_model_outputs_says_what_is_missing(
+    professional: httpx.Client,
+) -> None:
+    # USDC in the sample: reference data and bars, a risk score, nothing else.
+    response = professional.get("/reports/assets/usdc.pdf")
+    assert response.status_code == 200, response.text
+    whole = "\n".join(_pages_text(response.content))
+    assert "No news naming this asset in the served data." in whole
+    assert "No on-chain metrics served for this asset." in whole
+    assert "forecast" not in whole.split("Models:")[1].split("\n")[0]  # none in the footer
+
+
 def test_rwa_report_writes_the_bytes_the_api_serves(
     asset_pdf: bytes, serving_file: Path, workdir: Path
 ) -> None:
@@ -171,3 +187,109 @@ def test_refusals_name_what_is_missing(
     assert refused.json() == {"detail": "PDF reports requires the professional tier or above"}
     anonymous = httpx.get(f"{base_url}/reports/assets/ousg.pdf", timeout=60)
     assert anonymous.status_code == 401
+
+
+#: A portfolio's transactions: two buys of OUSG and one of USDC on the sample's days, and a
+#: partial sale (its name shows the template escapes what users write).
+PORTFOLIO_NAME = "Core <b>& cash</b>"
+TRADES = (
+    ("buy", "ousg", "10", "100.5", T0),
+    ("buy", "usdc", "2500", "1", T0 + DAY),
+    ("buy", "ousg", "5", "101", T0 + 2 * DAY),
+    ("sell", "ousg", "3", "102", T0 + 3 * DAY),
+)
+
+
+@pytest.fixture(scope="module")
+def portfolio_id(professional: httpx.Client) -> int:
+    created = professional.post("/portfolios", json={"name": PORTFOLIO_NAME})
+    assert created.status_code == 201, created.text
+    ident = int(created.json()["id"])
+    for kind, asset_id, quantity, price, at in TRADES:
+        body = {
+            "kind": kind,
+            "asset_id": asset_id,
+            "quantity": quantity,
+            "price": price,
+            "fee": "0.5",
+            "executed_at": at.isoformat(),
+        }
+        added = professional.post(f"/portfolios/{ident}/transactions", json=body)
+        assert added.status_code == 201, added.text
+    return ident
+
+
+@pytest.fixture(scope="module")
+def portfolio_pdf(professional: httpx.Client, portfolio_id: int) -> bytes:
+    response = professional.get(f"/reports/portfolios/{portfolio_id}.pdf")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    disposition = f'attachment; filename="rwa-portfolio-{portfolio_id}.pdf"'
+    assert response.headers["content-disposition"] == disposition
+    return response.content
+
+
+def test_the_portfolio_report_reads_as_a_report(
+    portfolio_pdf: bytes, workdir: Path, portfolio_id: int
+) -> None:
+    pages = _pages_text(portfolio_pdf)
+    assert 2 <= len(pages) <= 6
+    # As the valuation dates it: its newest price, OUSG's NAV of the last on-chain day (newer
+    # than the last trade and USDC's last close).
+    as_of = (T0 + (SERIES_DAYS - 1) * DAY).strftime("%Y-%m-%d %H:%M UTC")
+    for text in pages:
+        assert f"Portfolio report: {PORTFOLIO_NAME}" in text
+        assert f"data as of {as_of}" in text
+        assert "risk score risk-rules" in text
+    whole = "\n".join(pages)
+    for title in ("Value and P&L", "Allocation", "Risk", "Concentration", "Holdings"):
+        assert title in whole
+    assert "cost method FIFO" in whole
+    assert "12" in whole and "2,500" in whole  # the quantities held: 10 + 5 - 3 OUSG, 2,500 USDC
+    images = _render_every_page(portfolio_pdf, workdir, "portfolio")
+    assert len(images) == len(pages)
+
+
+def test_another_users_portfolio_is_not_found(
+    base_url: str, portfolio_id: int, users: dict[Role, ApiCredentials]
+) -> None:
+    with _client(base_url, users[Role.ENTERPRISE]) as other:
+        response = other.get(f"/reports/portfolios/{portfolio_id}.pdf")
+        assert response.status_code == 404
+        assert response.json() == {"detail": f"no portfolio {portfolio_id}"}
+        # The same answer as for one that does not exist: nothing says it is someone's.
+        missing = other.get("/reports/portfolios/99999.pdf").json()
+        assert missing == {"detail": "no portfolio 99999"}
+        assert other.get("/reports/portfolios/abc.pdf").status_code == 422
+    with _client(base_url, users[Role.EXPLORER]) as explorer:
+        refused = explorer.get(f"/reports/portfolios/{portfolio_id}.pdf")
+    assert refused.status_code == 403
+    assert "professional tier" in refused.json()["detail"]
+
+
+def test_rwa_report_portfolio_writes_the_bytes_the_api_serves(
+    portfolio_pdf: bytes,
+    portfolio_id: int,
+    serving_file: Path,
+    workdir: Path,
+    users: dict[Role, ApiCredentials],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # In this process (the asset report's test runs the `rwa` program itself): what this
+    # process renders must equal what the server's did.
+    owner = users[Role.PROFESSIONAL]
+    for name, value in {
+        **owner.env(),
+        "RWA_SERVING_BACKEND": "duckdb",
+        "RWA_DUCKDB_PATH": str(serving_file),
+    }.items():
+        monkeypatch.setenv(name, value)
+    out = workdir / "cli-portfolio.pdf"
+    command = ["report", "portfolio", str(portfolio_id), "--email", owner.email]
+    assert cli.main([*command, "--out", str(out)]) == 0
+    assert out.read_bytes() == portfolio_pdf
+    capsys.readouterr()
+    command[-1] = users[Role.ENTERPRISE].email  # not the owner: not found, as over HTTP
+    assert cli.main(command) == 2
+    assert capsys.readouterr().err == f"rwa: error: no portfolio {portfolio_id}\n"
