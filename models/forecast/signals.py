@@ -23,13 +23,14 @@ from models.forecast.backtest import AssetBacktest, backtest_asset
 from models.forecast.forecasters import AutoArima
 from models.inputs import gold_frame
 from models.registry import ModelRegistry
+from pipelines.contracts.gold import SIGNALS
 from pipelines.contracts.served import SIGNAL_PERFORMANCE, SIGNALS_SCHEMA
 from pipelines.core.errors import NotFoundError
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 
-SIGNALS_TABLE = "signals"
-KEYS = ("asset_id", "signal", "as_of")
+SIGNALS_TABLE = SIGNALS.name
+KEYS = SIGNALS.key
 
 
 @dataclass
