@@ -171,6 +171,7 @@ def test_every_source_is_a_lake_table_of_the_data_model() -> None:
         "gold/sentiment_daily",
         "gold/predictions",
         "gold/risk_scores",
+        "gold/signals",
         "gold/news_articles",
         "silver/economic",
     ]
