@@ -74,6 +74,11 @@ OPENAPI_TAGS = [
         "description": "RWA market analytics: value, NAV and premium, yield vs T-bill, holders "
         "and flows per asset, and aggregates by class, network and issuer.",
     },
+    {
+        "name": "lineage",
+        "description": "Provenance of a served number: gold row and run, silver records, "
+        "bronze lines and raw envelopes, model version and training window.",
+    },
     {"name": "auth", "description": "Register, log in (with TOTP when enabled), refresh, log out."},
     {"name": "account", "description": "The signed-in account: password, export, deletion."},
     {"name": "admin", "description": "Users, tiers and the audit log (admins only)."},

@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.lake",
+    "tests.fixtures.pipeline",
     "tests.fixtures.s3",
     "tests.fixtures.timescaledb",
     "tests.fixtures.serving",

@@ -85,7 +85,10 @@ def _wide(rows: pa.Table, column: str) -> pd.DataFrame:
     frame = rows.select(["asset_id", "ts", column]).to_pandas()
     frame = frame.dropna(subset=[column])
     frame["day"] = frame["ts"].dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
-    return frame.pivot_table(index="day", columns="asset_id", values=column, aggfunc="last")
+    # The last row of a day per asset (rows come in time order); a plain pivot on unique
+    # pairs costs a fraction of pivot_table's grouping, the largest part of /pnl's time.
+    frame = frame.drop_duplicates(["day", "asset_id"], keep="last")
+    return frame.pivot(index="day", columns="asset_id", values=column)
 
 
 def _on(frame: pd.DataFrame, days: pd.DatetimeIndex, assets: list[str]) -> pd.DataFrame:

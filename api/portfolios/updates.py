@@ -30,6 +30,7 @@ from api.events.bus import EventType, publish
 from api.events.tables import Event
 from api.portfolios import service, valuation
 from api.portfolios.ledger import CostMethod
+from api.portfolios.schemas import render
 from api.portfolios.tables import Portfolio, PortfolioTransaction
 from pipelines.contracts.reference import Asset
 from pipelines.serving.store import ServingStore
@@ -57,13 +58,14 @@ class PortfolioFigures:
     held: frozenset[str]
 
     def payload(self) -> dict[str, Any]:
-        """Money as decimal strings (exact, as the portfolio routes serve it)."""
+        """Money as decimal strings, as the portfolio routes write them (plain notation,
+        rounded half-even to 18 decimals)."""
         return {
             "portfolio_id": self.portfolio_id,
             "currency": self.currency,
-            "value": str(self.value),
-            "unrealized_pnl": str(self.unrealized_pnl),
-            "total_pnl": str(self.total_pnl),
+            "value": render(self.value),
+            "unrealized_pnl": render(self.unrealized_pnl),
+            "total_pnl": render(self.total_pnl),
             "as_of": None if self.as_of is None else self.as_of.isoformat(),
         }
 

@@ -22,7 +22,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api.accounts.principal import Principal, Scope
-from api.deps import StoreDep, optionally_authenticated
+from api.deps import DbSession, StoreDep, optionally_authenticated
+from api.portfolios import service
 from api.security.tiers import MATRIX, Feature, tier_of
 
 WEB_ROOT = Path(__file__).resolve().parent
@@ -159,16 +160,28 @@ def alerts_page(request: Request, principal: Viewer) -> HTMLResponse:
 
 
 @router.get("/portfolios", response_class=HTMLResponse)
-def portfolios_page(request: Request, principal: Viewer) -> HTMLResponse:
+def portfolios_page(
+    request: Request,
+    principal: Viewer,
+    session: DbSession,
+    shown: Annotated[str | None, Query(alias="portfolio")] = None,
+) -> HTMLResponse:
     """The reader's portfolios: holdings, value and P&L over time, allocation, risk, live
-    updates. The PDF button is rendered only for a tier with PDF reports (the route refuses
-    the others), and the page states the tier's number of portfolios."""
+    updates. The picker's portfolios are in the page, so its panels' requests go out with the
+    first ones (not after a ``GET /portfolios``). The PDF button is rendered only for a tier
+    with PDF reports (the route refuses the others), and the page states the tier's number
+    of portfolios."""
     tier = tier_of(principal.role)
+    owned = [(p.id, p.name) for p in service.portfolios_of(session, principal.user_id)]
+    # Another user's id, or no number at all, shows the reader's first portfolio.
+    ids = {str(i): i for i, _ in owned}
     return _render(
         request,
         "portfolios.html",
         principal,
         page="portfolios",
+        portfolios=owned,
+        selected=ids.get(shown or "", owned[0][0] if owned else None),
         portfolio_limit=tier.portfolios,
         pdf_reports=Feature.PDF_REPORTS in tier.features,
     )

@@ -4,6 +4,7 @@ columns gold declares (docs/data-model.md). How a run writes them is gold's
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pipelines.contracts.measures import (
@@ -14,6 +15,7 @@ from pipelines.contracts.measures import (
     MARKET_STOCK_MEASURES,
     ONCHAIN_METRICS,
 )
+from pipelines.core.errors import DataContractError
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,22 @@ class GoldTable:
     partition_by: tuple[str, ...] = ()
     #: The column a time window filters on (None: the first of ``ts``/``date`` it has).
     time_column: str | None = None
+
+
+DAY_SECONDS = 86_400
+
+#: A resolution is a count and a unit: ``1m``, ``15m``, ``1h``, ``1d``.
+RESOLUTION_PATTERN = r"^([0-9]+)([smhd])$"
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3_600, "d": DAY_SECONDS}
+
+
+def resolution_seconds(resolution: str) -> int:
+    """Length of a bar of ``resolution`` in seconds (``"5m"`` -> 300): the rule gold builds
+    buckets by, and lineage traces them back by."""
+    match = re.fullmatch(RESOLUTION_PATTERN, resolution)
+    if match is None:
+        raise DataContractError(f"resolution {resolution!r} is not <count><s|m|h|d>")
+    return int(match.group(1)) * UNIT_SECONDS[match.group(2)]
 
 
 #: Served OHLCV resolutions, finest first.

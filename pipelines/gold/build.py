@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -83,8 +84,10 @@ SILVER_INPUTS: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class GoldRunReport:
-    """Rows written per gold table, tables skipped (-> why), the days run (None: all)."""
+    """Rows written per gold table, tables skipped (-> why), the days run (None: all), and
+    the run's id, stamped on every commit it made (:mod:`pipelines.contracts.lineage`)."""
 
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     rows: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     days: DayRange | None = None
@@ -177,7 +180,9 @@ class GoldBuild:
     def _write(
         self, report: GoldRunReport, table: GoldTable, df: DataFrame, days: DayRange | None
     ) -> None:
-        report.rows[table.name] = replace_days(self.lake, df, self.uri(table), table, days)
+        report.rows[table.name] = replace_days(
+            self.lake, df, self.uri(table), table, days, report.run_id
+        )
 
     def _skip_without(self, report: GoldRunReport, table: GoldTable, silver: str) -> bool:
         """Record ``table`` as skipped when its silver input does not exist (yet)."""

@@ -33,8 +33,8 @@ import math
 from pyspark.sql import Column, DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
 
-from pipelines.contracts.gold import FEATURE_COLUMNS
-from pipelines.gold.ohlcv import DAY_SECONDS, bar_seconds, finest_bars
+from pipelines.contracts.gold import DAY_SECONDS, FEATURE_COLUMNS
+from pipelines.gold.ohlcv import bar_seconds, finest_bars
 
 #: Annualisation of a daily volatility: these markets trade every calendar day.
 ANNUALISATION = math.sqrt(365)

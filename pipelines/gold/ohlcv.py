@@ -20,18 +20,14 @@ are informative only, and served nowhere.
 
 from __future__ import annotations
 
-import re
-
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from pipelines.core.errors import DataContractError
-
-DAY_SECONDS = 86_400
-
-#: A resolution is a count and a unit: ``1m``, ``15m``, ``1h``, ``1d``.
-RESOLUTION_PATTERN = r"^([0-9]+)([smhd])$"
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3_600, "d": DAY_SECONDS}
+from pipelines.contracts.gold import (
+    RESOLUTION_PATTERN,
+    UNIT_SECONDS,
+    resolution_seconds,
+)
 
 OHLCV_COLUMNS = (
     "asset_id",
@@ -48,19 +44,11 @@ OHLCV_COLUMNS = (
 )
 
 
-def resolution_seconds(resolution: str) -> int:
-    """Length of a bar of ``resolution`` in seconds (``"5m"`` -> 300)."""
-    match = re.fullmatch(RESOLUTION_PATTERN, resolution)
-    if match is None:
-        raise DataContractError(f"resolution {resolution!r} is not <count><s|m|h|d>")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
 def bar_seconds(resolution: Column) -> Column:
     """Spark twin of :func:`resolution_seconds`: null for a resolution not of that form."""
     count = F.regexp_extract(resolution, RESOLUTION_PATTERN, 1)
     unit = F.regexp_extract(resolution, RESOLUTION_PATTERN, 2)
-    units = F.create_map(*(F.lit(x) for item in _UNIT_SECONDS.items() for x in item))
+    units = F.create_map(*(F.lit(x) for item in UNIT_SECONDS.items() for x in item))
     return F.when(count != "", count.try_cast("long") * F.try_element_at(units, unit))
 
 

@@ -17,6 +17,8 @@ later versions removed.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +31,7 @@ from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import LakeSettings, SparkSettings
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +164,19 @@ class DeltaLake:
         source = df if isinstance(df, pa.Table) else df.toArrow()
         return self._merge_delta_rs(source, uri, keys, update_when, partition_by, txn)
 
-    def overwrite(self, df: DataFrame, uri: str, *, partition_by: tuple[str, ...] = ()) -> int:
-        """Replace the table's contents with ``df`` (a new version; history is kept)."""
+    def overwrite(
+        self,
+        df: DataFrame,
+        uri: str,
+        *,
+        partition_by: tuple[str, ...] = (),
+        metadata: Mapping[str, str] | None = None,
+    ) -> int:
+        """Replace the table's contents with ``df`` (a new version; history is kept);
+        ``metadata`` is kept in the commit (see :mod:`pipelines.contracts.lineage`)."""
         if self._native:
             (
-                df.write.format("delta")
+                _with_metadata(df.write.format("delta"), metadata)
                 .mode("overwrite")
                 .option("overwriteSchema", "true")
                 .partitionBy(*partition_by)
@@ -181,20 +191,28 @@ class DeltaLake:
             schema_mode="overwrite",
             partition_by=list(partition_by) or None,
             storage_options=self._storage_options,
+            commit_properties=_commit_metadata(metadata),
         )
         return int(table.num_rows)
 
     def overwrite_where(
-        self, df: DataFrame, uri: str, *, predicate: str, partition_by: tuple[str, ...] = ()
+        self,
+        df: DataFrame,
+        uri: str,
+        *,
+        predicate: str,
+        partition_by: tuple[str, ...] = (),
+        metadata: Mapping[str, str] | None = None,
     ) -> int:
         """Replace only the rows matching ``predicate`` (SQL over the table's columns, e.g.
         ``date >= '2026-01-01' AND date <= '2026-01-31'``) with ``df``, in one atomic commit
         (Delta's ``replaceWhere``); rows outside it are kept. Every row of ``df`` must match the
         predicate. A table that does not exist yet is created with ``df``."""
         if not self.exists(uri):
-            return self.overwrite(df, uri, partition_by=partition_by)
+            return self.overwrite(df, uri, partition_by=partition_by, metadata=metadata)
         if self._native:
-            df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(uri)
+            writer = _with_metadata(df.write.format("delta"), metadata)
+            writer.mode("overwrite").option("replaceWhere", predicate).save(uri)
             return int(df.count())
         table = df.toArrow()
         write_deltalake(
@@ -203,6 +221,7 @@ class DeltaLake:
             mode="overwrite",
             predicate=predicate,
             storage_options=self._storage_options,
+            commit_properties=_commit_metadata(metadata),
         )
         return int(table.num_rows)
 
@@ -282,6 +301,17 @@ class DeltaLake:
             merger = merger.whenMatchedUpdateAll(condition=update_when)
         merger.whenNotMatchedInsertAll().execute()
         return WriteOutcome(rows_in=rows)
+
+
+def _commit_metadata(metadata: Mapping[str, str] | None) -> CommitProperties | None:
+    return None if not metadata else CommitProperties(custom_metadata=dict(metadata))
+
+
+def _with_metadata(writer: DataFrameWriter, metadata: Mapping[str, str] | None) -> Any:
+    """delta-spark keeps one free-text ``userMetadata`` per commit: the stamp as JSON."""
+    if not metadata:
+        return writer
+    return writer.option("userMetadata", json.dumps(dict(metadata), sort_keys=True))
 
 
 def _spark_session() -> SparkSession:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,13 +38,14 @@ def running_server(
     workdir: Path,
     credentials: ApiCredentials,
     argv: Callable[[int], Sequence[str]] = uvicorn_cli,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """Base URL of an API server on the DuckDB store ``duckdb_file`` and the operational
     database of ``credentials`` (whose token it accepts), configured through ``RWA_*``
     variables only; terminated afterwards, and checked to have shut down cleanly (its
-    lifespan ran to the end, closing the store)."""
+    lifespan ran to the end, closing the store). ``env`` adds variables (e.g. a lake root)."""
     port = free_port()
-    env = {
+    variables = {
         **os.environ,
         "RWA_SERVING_BACKEND": "duckdb",
         "RWA_DUCKDB_PATH": str(duckdb_file),
@@ -52,12 +53,13 @@ def running_server(
         "RWA_API_PORT": str(port),
         **credentials.env(),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+        **(env or {}),
     }
     log = workdir / "server.log"
     base_url = f"http://127.0.0.1:{port}"
     # cwd=workdir: a developer's .env in the repo must not redirect the server.
     command = [sys.executable, *argv(port)]
-    with api_process(command, base_url, env, workdir, log) as proc:
+    with api_process(command, base_url, variables, workdir, log) as proc:
         yield base_url
     # Recent uvicorn re-raises SIGTERM after its graceful shutdown, so -SIGTERM is a clean
     # exit too; the log line shows the lifespan ran to its end (the store was closed).

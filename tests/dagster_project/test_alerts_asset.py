@@ -48,6 +48,7 @@ def test_materializing_it_publishes_prices_and_records_firings(tmp_path: Path) -
         metadata = result.asset_materializations_for_node("alerts__evaluation")[0].metadata
         assert (metadata["rules"].value, metadata["fired"].value) == (1, 1)
         assert metadata["price_updates"].value == len(ASSETS)
+        assert metadata["portfolio_updates"].value == 0  # nobody holds a portfolio here
         with database.sessions() as session:
             assert session.scalar(select(func.count()).select_from(AlertFiring)) == 1
             types = session.scalars(select(Event.type)).all()

@@ -20,24 +20,10 @@ from pipelines.lake.paths import LakePaths
 from pipelines.lakehouse import Lakehouse
 from pipelines.silver.reconciliation import reconcile
 from pipelines.silver.registry import SILVER_DATASETS
-from tests.fixtures.lake import assert_same_tables, lake_of, lake_settings, lake_snapshot
+from tests.fixtures.lake import assert_same_tables, lake_of, lake_snapshot
+from tests.fixtures.pipeline import streamed_settings
 
 pytestmark = pytest.mark.usefixtures("spark")
-
-END = dt.date(2026, 3, 1)
-DAYS = 9
-ASSETS = ["btc", "usdc", "ousg", "paxg", "buidl"]
-
-
-def backfill_settings(root: Path) -> Settings:
-    return lake_settings(
-        root,
-        sim_days=DAYS,
-        sim_end=END,
-        sim_assets=ASSETS,
-        sim_fault_rate=0.01,
-        quality_max_failure_share=0.5,
-    )
 
 
 def fetch_days(settings: Settings) -> list[dt.date]:
@@ -46,22 +32,12 @@ def fetch_days(settings: Settings) -> list[dt.date]:
 
 
 @pytest.fixture(scope="module")
-def streamed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The streaming path: simulate -> bronze, every silver stream, one full gold run."""
-    settings = backfill_settings(tmp_path_factory.mktemp("streamed"))
-    steps.land_simulated(Lakehouse.from_settings(settings))
-    steps.run_silver_all(Lakehouse.from_settings(settings))
-    steps.run_gold(Lakehouse.from_settings(settings))
-    return settings
-
-
-@pytest.fixture(scope="module")
 def streamed_tables(streamed: Settings) -> dict[str, pa.Table]:
     return lake_snapshot(streamed)
 
 
 def copy_bronze(source: Settings, root: Path) -> Settings:
-    settings = backfill_settings(root)
+    settings = streamed_settings(root)
     shutil.copytree(Path(source.lake.root) / "bronze", Path(settings.lake.root) / "bronze")
     return settings
 

@@ -4,7 +4,8 @@ figures, holdings, value and P&L chart, allocation (by asset, then by class) and
 without a console error; a ``portfolio_update`` published through the real channel changes the
 shown value without a reload (and another portfolio's does not); a transaction added through
 the form appears in the holdings, an oversold one is refused with the API's words and changes
-nothing; an explorer gets neither the PDF button nor the risk panel.
+nothing; a CSV file with bad rows imports nothing and lists them; an explorer gets neither the
+PDF button nor the risk panel, nor another user's portfolio by its id in the URL.
 
 One server and one browser for the module; each reader's session is a context of its own.
 """
@@ -151,8 +152,10 @@ def test_the_page_draws_figures_holdings_charts_allocation_and_risk(
     # Risk (the professional tier has risk detail) and the PDF report of this portfolio.
     expect(page.locator("#risk")).to_have_attribute("data-state", "ready")
     assert "VaR" in page.inner_text("#risk")
-    assert page.get_attribute("#pdf-report", "href") == f"/reports/portfolios/{site.portfolio}.pdf"
+    href = page.get_attribute("#pdf-report", "href")
+    assert href == f"/reports/portfolios/{site.portfolio}.pdf"
     assert page.locator("#pdf-report").is_visible()
+    # (GET /reports/portfolios/{id}.pdf itself is tests/api/reports' to render: ~7 s here.)
 
 
 def test_a_portfolio_update_changes_the_shown_value_live(site: PortfoliosSite, page: Page) -> None:
@@ -274,15 +277,22 @@ def test_a_csv_with_bad_rows_imports_nothing_and_says_where(
             api.delete(f"/portfolios/{other}").raise_for_status()
 
 
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
 def test_an_explorer_gets_no_pdf_button_and_no_risk_panel(
     site: PortfoliosSite, browser: Browser
 ) -> None:
     with site.api(site.explorer) as api:
-        own = create_portfolio(api, "Small", TRADES[2:3])
+        own = create_portfolio(api, HOSTILE, TRADES[2:3])
     page, console = signed_in(browser, site.base_url, site.explorer)
-    page.goto(f"{site.base_url}/dashboard/portfolios")
+    # Another user's portfolio asked for in the URL: the reader's own is shown instead.
+    page.goto(f"{site.base_url}/dashboard/portfolios?portfolio={site.portfolio}")
     wait_drawn(page)
     assert page.input_value("#portfolio-select") == str(own)
+    # Its name is text, never markup.
+    assert page.locator("#portfolio-select option").all_inner_texts() == [HOSTILE]
+    assert page.locator("img").count() == 0
     assert page.locator("#pdf-report").count() == 0
     assert page.locator("#risk").count() == 0
     assert "up to 2 portfolios" in page.inner_text(".page-head")

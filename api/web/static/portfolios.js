@@ -54,10 +54,10 @@
     }
   }
 
+  // After a portfolio was created: the list read again, `wanted` shown.
   async function loadPortfolios(wanted) {
     portfolios = (await R.getJson("/portfolios?limit=500")).portfolios;
-    const asked = wanted ?? Number(new URLSearchParams(location.search).get("portfolio"));
-    const found = portfolios.find((p) => p.id === asked) || portfolios[0];
+    const found = portfolios.find((p) => p.id === wanted) || portfolios[0];
     current = found ? found.id : null;
     fillPicker();
   }
@@ -406,12 +406,10 @@
     document.getElementById("portfolio-assets").replaceChildren(...listed.map((a) => R.el("option", { value: a.asset_id, label: `${a.symbol} · ${a.name}` })));
   }).catch(() => null);
 
-  const first = loadPortfolios().then(() => {
-    if (limit !== null) document.querySelector("#portfolio-form button").title = `${portfolios.length} of ${limit} portfolios`;
-  });
-  first.then(() => drawAll(), (error) => {
-    if (error.status !== 401) showFiguresError(error);
-    R.markDrawn();
-  });
+  // The page came with the reader's portfolios in the picker, the asked one selected.
+  portfolios = [...picker.options].map((o) => ({ id: Number(o.value), name: o.textContent }));
+  current = picker.value ? Number(picker.value) : null;
+  if (limit !== null) document.querySelector("#portfolio-form button").title = `${portfolios.length} of ${limit} portfolios`;
+  drawAll();
   R.live(["portfolio_update"], onUpdate);
 })();
