@@ -20,7 +20,13 @@ import pyarrow.compute as pc
 
 from models.forecast.monitor import live_accuracy, weekly_accuracy
 from models.registry import ModelRegistry
-from pipelines.contracts.gold import ARTICLE_SENTIMENT, GOLD_TABLES, PREDICTIONS, RISK_SCORES
+from pipelines.contracts.gold import (
+    ARTICLE_SENTIMENT,
+    GOLD_TABLES,
+    PREDICTIONS,
+    RISK_SCORES,
+    SIGNALS,
+)
 from pipelines.contracts.silver import DATASET_TABLES
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
@@ -28,9 +34,13 @@ from pipelines.lake.objects import open_object_store
 from pipelines.lake.paths import LakePaths
 
 #: Tables the models write into gold, beside the gold build's own.
-MODEL_TABLES = tuple(table.name for table in (PREDICTIONS, RISK_SCORES, ARTICLE_SENTIMENT))
+MODEL_TABLES = tuple(table.name for table in (PREDICTIONS, RISK_SCORES, ARTICLE_SENTIMENT, SIGNALS))
 #: Their time column, for the freshness of each.
-_TIME_COLUMNS = {"predictions": "generated_at", "risk_scores": "calculated_at"}
+_TIME_COLUMNS = {
+    "predictions": "generated_at",
+    "risk_scores": "calculated_at",
+    "signals": "generated_at",
+}
 #: A dataset whose newest day is older than this is flagged stale.
 STALE_AFTER_DAYS = 3
 #: Reasons are free text with the offending value: grouped by their first words.

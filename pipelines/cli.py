@@ -24,7 +24,7 @@ from pipelines.core.settings import Settings
 
 if TYPE_CHECKING:
     from pipelines.lakehouse import Lakehouse
-    from pipelines.steps import GoldRunReport, SilverRunReport
+    from pipelines.steps import AssetBacktest, GoldRunReport, SilverRunReport
 
 Handler = Callable[["Lakehouse", argparse.Namespace], int]
 #: Adds a subcommand: name, handler, help text -> its parser (for its own flags).
@@ -128,16 +128,33 @@ def _cmd_backtest(lakehouse: Lakehouse, args: argparse.Namespace) -> int:
     if not results:
         print(f"no asset has {args.days + 30} daily bars yet")
         return 0
-    print(f"last {args.days} days; Sharpe / Sortino annualised (365), MDD = max drawdown")
-    print(f"  {'asset':<24} {'strategy':<14} {'return':>8} {'Sharpe':>7} {'Sortino':>8} {'MDD':>7}")
+    _print_backtests(results, args.days)
+    return 0
+
+
+def _cmd_signals(lakehouse: Lakehouse, args: argparse.Namespace) -> int:
+    from pipelines.steps import run_signals
+
+    report = run_signals(lakehouse, args.days)
+    print(f"signals: {len(report.backtests)} assets, {report.rows_written} rows into gold/signals")
+    for asset_id, why in sorted(report.skipped.items()):
+        print(f"  {asset_id:<24} skipped: {why}")
+    _print_backtests(report.backtests, args.days)
+    return 0
+
+
+def _print_backtests(results: Sequence[AssetBacktest], days: int) -> None:
+    print(f"last {days} days; Sharpe / Sortino annualised (365), MDD = max drawdown")
+    head = f"{'return':>8} {'Sharpe':>7} {'Sortino':>8} {'MDD':>7} {'hits':>5}"
+    print(f"  {'asset':<24} {'strategy':<14} {head}")
     for result in results:
-        for name in ("buy_and_hold", "forecast", "sentiment"):
+        for name in ("buy_and_hold", "forecast", "sentiment", "risk"):
             p = getattr(result, name)
+            hits = "-" if p.hit_rate is None else f"{p.hit_rate:.0%}"
             print(
                 f"  {result.asset_id:<24} {name:<14} {p.total_return:8.2%} {p.sharpe:7.2f} "
-                f"{p.sortino:8.2f} {p.max_drawdown:7.2%}"
+                f"{p.sortino:8.2f} {p.max_drawdown:7.2%} {hits:>5}"
             )
-    return 0
 
 
 def _cmd_sentiment(lakehouse: Lakehouse, _: argparse.Namespace) -> int:
@@ -437,10 +454,16 @@ def _add_layer_commands(add: AddCommand) -> None:
 def _add_model_commands(add: AddCommand) -> None:
     add("forecast", _cmd_forecast, "forecast 7 and 30 days ahead with 80 and 95 percent intervals")
     backtest = add(
-        "backtest", _cmd_backtest, "backtest forecast and sentiment signals against buy-and-hold"
+        "backtest",
+        _cmd_backtest,
+        "backtest forecast, sentiment and risk signals against buy-and-hold",
     )
     backtest.add_argument("--days", type=int, default=60, help="days to trade (default 60)")
     backtest.add_argument("--assets", help="asset ids, comma-separated (default: all)")
+    signals = add(
+        "signals", _cmd_signals, "the backtest's signals of every asset into gold (served)"
+    )
+    signals.add_argument("--days", type=int, default=60, help="days to trade (default 60)")
     add("sentiment", _cmd_sentiment, "score the news of unscored asset-days into gold")
     risk = add("risk", _cmd_risk, "score every asset's risk (1-100 and sub-scores) into gold")
     risk.add_argument("--as-of", type=_date, help="day to score (default: latest daily bar)")

@@ -21,12 +21,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from models.forecast.backtest import AssetBacktest, backtest_asset
+from models.forecast.backtest import AssetBacktest as AssetBacktest
 from models.forecast.batch import PREDICTIONS_TABLE as PREDICTIONS_TABLE
 from models.forecast.batch import ForecastRunReport as ForecastRunReport
 from models.forecast.batch import forecast_lake
-from models.forecast.forecasters import AutoArima
 from models.forecast.monitor import LiveAccuracy, live_accuracy
+from models.forecast.signals import DEFAULT_DAYS as DEFAULT_SIGNAL_DAYS
+from models.forecast.signals import SIGNALS_TABLE as SIGNALS_TABLE
+from models.forecast.signals import SignalRunReport as SignalRunReport
+from models.forecast.signals import backtest_lake, signals_lake
 from models.registry import ModelRegistry as ModelRegistry
 from models.risk.batch import RISK_TABLE as RISK_TABLE
 from models.risk.batch import RiskRunReport as RiskRunReport
@@ -442,28 +445,21 @@ def degraded_forecasts(lakehouse: Lakehouse) -> list[LiveAccuracy]:
 
 
 def run_backtest(
-    lakehouse: Lakehouse, days: int = 60, asset_ids: Sequence[str] | None = None
+    lakehouse: Lakehouse, days: int = DEFAULT_SIGNAL_DAYS, asset_ids: Sequence[str] | None = None
 ) -> list[AssetBacktest]:
-    """Backtest, over the last ``days`` days of ``gold/ohlcv_1d``, buy-and-hold beside a
-    signal on the 1-day ARIMA forecast (the asset's registered order, refit daily on the past
-    only) and a signal on the day's news sentiment (``gold/sentiment_daily``)."""
-    lake, paths, registry = lakehouse.delta, lakehouse.paths, model_registry(lakehouse)
-    bars = lake.to_arrow(paths.gold("ohlcv_1d")).select(["asset_id", "date", "close"]).to_pandas()
-    scores = lake.to_arrow(paths.gold("sentiment_daily")).to_pandas()
-    results = []
-    for asset_id in asset_ids or sorted(bars["asset_id"].unique()):
-        mine = bars[bars["asset_id"] == asset_id].sort_values("date")
-        if len(mine) < days + 30:
-            continue
-        mood = scores[scores["asset_id"] == asset_id].set_index("date")["sentiment_score"]
-        sentiment = mood.reindex(list(mine["date"])).to_numpy(float)
-        latest = registry.latest(f"arima-{asset_id}")
-        order = latest.params.get("order") if latest is not None else None
-        forecaster = AutoArima(order=tuple(order) if order else None)
-        results.append(
-            backtest_asset(asset_id, mine["close"].to_numpy(float), sentiment, forecaster, days)
-        )
-    return results
+    """Backtest, over the last ``days`` days of ``gold/ohlcv_1d``, buy-and-hold beside the
+    forecast signal (1-day ARIMA of the asset's registered order, refit daily on the past
+    only), the news sentiment signal (``gold/sentiment_daily``) and the risk signal (the VaR
+    model's volatility forecast against its median); rules in ``models/forecast/backtest``."""
+    lake, paths = lakehouse.delta, lakehouse.paths
+    return backtest_lake(lake, paths, model_registry(lakehouse), days, asset_ids).backtests
+
+
+def run_signals(lakehouse: Lakehouse, days: int = DEFAULT_SIGNAL_DAYS) -> SignalRunReport:
+    """The :func:`run_backtest` signals of every asset as of its latest daily bar, with their
+    backtests, into ``gold/signals`` (served by ``/signals``; nothing trades)."""
+    lake, paths = lakehouse.delta, lakehouse.paths
+    return signals_lake(lake, paths, model_registry(lakehouse), days)
 
 
 def run_sentiment(lakehouse: Lakehouse) -> SentimentRunReport:

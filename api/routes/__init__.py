@@ -32,6 +32,7 @@ from api.routes import (
     reports,
     risk,
     sentiment,
+    signals,
     two_factor,
 )
 
@@ -46,6 +47,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     sentiment.router,
     news.router,
     risk.router,
+    signals.router,
     market.router,
     lineage.router,
     auth.router,

@@ -39,6 +39,9 @@ class Feature(StrEnum):
     BULK_READS = "bulk reads"
     #: PDF reports of an asset or a portfolio (``/reports/*``, ``rwa report``).
     PDF_REPORTS = "PDF reports"
+    #: Forecast, sentiment and risk signals with their backtests (``/signals``): analytics
+    #: beyond the forecasts and scores themselves, like the risk detail.
+    SIGNALS = "signals with their backtests"
     #: ``/lineage``: the chain behind a served number. Paid: a daily bar's chain holds its
     #: hourly bars and the raw source responses, data the explorer tier does not read.
     LINEAGE = "lineage"
@@ -221,5 +224,6 @@ TIER_REQUIRED: dict[int | str, dict[str, Any]] = {
 INTRADAY_GATE = requires(Feature.INTRADAY_BARS, when=intraday_resolution)
 HORIZON_GATE = requires(Feature.LONG_HORIZON_PREDICTIONS, when=long_horizon)
 RISK_GATE = requires(Feature.RISK_DETAIL)
+SIGNALS_GATE = requires(Feature.SIGNALS)
 LINEAGE_GATE = requires(Feature.LINEAGE)
 BULK_GATE: Any = Depends(refuse_rows_beyond_tier)

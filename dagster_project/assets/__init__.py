@@ -6,7 +6,12 @@ import dagster as dg
 
 from dagster_project.assets.bronze import bronze_assets
 from dagster_project.assets.gold import gold_assets
-from dagster_project.assets.ml import forecasts_asset, risk_asset, sentiment_asset
+from dagster_project.assets.ml import (
+    forecasts_asset,
+    risk_asset,
+    sentiment_asset,
+    signals_asset,
+)
 from dagster_project.assets.serving import alerts_asset, serving_asset
 from dagster_project.assets.silver import silver_assets
 from pipelines.lakehouse import Lakehouse
@@ -22,6 +27,7 @@ def lakehouse_assets(
         forecasts_asset(partitions),
         sentiment_asset(partitions),
         risk_asset(partitions),
+        signals_asset(partitions),
         serving_asset(partitions),
         alerts_asset(partitions),
     ]

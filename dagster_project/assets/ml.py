@@ -7,7 +7,9 @@ coefficients are re-estimated. Its checks compare the models with the naive fore
 95% interval coverage. ``ml/sentiment`` scores the news of the asset-days gold left unscored,
 into ``gold/sentiment_daily`` (check ``every_day_scored``); ``ml/risk_scores`` scores every
 reference asset as of the latest daily bar, into ``gold/risk_scores`` (check
-``every_asset_scored``). The serving load carries all three to the API.
+``every_asset_scored``); ``ml/signals`` backtests each asset's forecast, sentiment and risk
+signals over the last 60 days and keeps their readings in ``gold/signals`` (assets with fewer
+than 90 daily bars are skipped). The serving load carries all four to the API.
 """
 
 import dagster as dg
@@ -21,7 +23,7 @@ from dagster_project.partitions import fetch_day_asset
 from dagster_project.resources import LakehouseResource
 from pipelines import steps
 from pipelines.contracts.gold import FEATURES_DAILY, OHLCV_TABLES, ONCHAIN_DAILY, SENTIMENT_DAILY
-from pipelines.steps import PREDICTIONS_TABLE, RISK_MODEL_VERSION, RISK_TABLE
+from pipelines.steps import PREDICTIONS_TABLE, RISK_MODEL_VERSION, RISK_TABLE, SIGNALS_TABLE
 
 GROUP = "ml"
 RISK_KEY = dg.AssetKey(["ml", "risk_scores"])
@@ -29,6 +31,7 @@ FORECASTS_KEY = dg.AssetKey(["ml", "forecasts"])
 BEATS_NAIVE = "beats_naive"
 INTERVAL_COVERAGE = "interval_coverage"
 SENTIMENT_KEY = dg.AssetKey(["ml", "sentiment"])
+SIGNALS_KEY = dg.AssetKey(["ml", "signals"])
 EVERY_ASSET_SCORED = "every_asset_scored"
 EVERY_DAY_SCORED = "every_day_scored"
 
@@ -165,3 +168,30 @@ def forecasts_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         )
 
     return forecasts
+
+
+def signals_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=SIGNALS_KEY,
+        group_name=GROUP,
+        **fetch_day_asset(partitions, freshness.DAILY),
+        deps=[gold_key(OHLCV_TABLES["1d"]), FORECASTS_KEY, SENTIMENT_KEY],
+        kinds={"statsmodels", "delta"},
+        description="Forecast, sentiment and risk signals per asset with their backtests "
+        "beside buy-and-hold (models/forecast/backtest.py), in gold/signals; nothing trades",
+    )
+    def signals(context: AssetExecutionContext, lake: LakehouseResource) -> Materialization:
+        report = steps.run_signals(lake.lakehouse)
+        skipped = len(report.skipped)
+        context.log.info(f"signals of {len(report.backtests)} assets, {skipped} skipped")
+        return Materialization(
+            metadata=lake.table_metadata(lake.lakehouse.paths.gold(SIGNALS_TABLE))
+            | {
+                "days": report.days,
+                "assets": len(report.backtests),
+                "rows_written": report.rows_written,
+                "skipped": dg.MetadataValue.json(report.skipped),
+            }
+        )
+
+    return signals

@@ -5,7 +5,7 @@ import dagster as dg
 
 from dagster_project import freshness
 from dagster_project.assets.gold import gold_key
-from dagster_project.assets.ml import FORECASTS_KEY, RISK_KEY, SENTIMENT_KEY
+from dagster_project.assets.ml import FORECASTS_KEY, RISK_KEY, SENTIMENT_KEY, SIGNALS_KEY
 from dagster_project.assets.results import Materialization
 from dagster_project.partitions import fetch_day_asset
 from dagster_project.resources import ServingStoreResource
@@ -22,7 +22,13 @@ def serving_asset(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         key=SERVING_KEY,
         group_name=GROUP,
         **fetch_day_asset(partitions, freshness.DAILY),
-        deps=[*(gold_key(table) for table in GOLD_TABLES), FORECASTS_KEY, SENTIMENT_KEY, RISK_KEY],
+        deps=[
+            *(gold_key(table) for table in GOLD_TABLES),
+            FORECASTS_KEY,
+            SENTIMENT_KEY,
+            RISK_KEY,
+            SIGNALS_KEY,
+        ],
         kinds={"sql"},
         description="Reference assets, gold tables and economic series upserted into the "
         "serving store the API reads (idempotent: unchanged rows are not rewritten)",

@@ -105,9 +105,9 @@ def forecast_lake(
             report.fallbacks[asset.asset_id] = (
                 f"{closes.size} days (< {min_days} for the LSTM): ARIMA used"
             )
-        forecast = _forecaster(chosen, pegged, order, extra).forecast(closes, max(HORIZONS))
+        forecast = make_forecaster(chosen, pegged, order, extra).forecast(closes, max(HORIZONS))
         # the evaluation selects the order from each origin's past, never the registered one
-        make = partial(_forecaster, chosen, pegged, None, extra)
+        make = partial(make_forecaster, chosen, pegged, None, extra)
         metrics = evaluation_metrics(closes, make, chosen, origins)
         saved = registry.save(
             f"{chosen}-{asset.asset_id}",
@@ -170,12 +170,15 @@ def prediction_rows(
     return pa.Table.from_pylist(records, schema=PREDICTIONS_SCHEMA)
 
 
-def _forecaster(
+def make_forecaster(
     model: ForecastModel,
-    pegged: bool,
-    order: tuple[int, int, int] | None,
-    exogenous: np.ndarray | None,
+    pegged: bool = False,
+    order: tuple[int, int, int] | None = None,
+    exogenous: np.ndarray | None = None,
 ) -> Forecaster:
+    """The forecaster the job uses for ``model``: ARIMA (its ``order`` fixed, else chosen;
+    ``pegged``: no differencing), the LSTM (with ``exogenous`` features aligned with the
+    history), or their ensemble."""
     arima = AutoArima(pegged=pegged, order=order)
     if model == "arima":
         return arima

@@ -79,7 +79,15 @@ PREDICTIONS = GoldTable(
 RISK_SCORES = GoldTable("risk_scores", ("asset_id", "date", "model_version"))
 ARTICLE_SENTIMENT = GoldTable("article_sentiment", ("article_id", "model_version"))
 NEWS_ARTICLES = GoldTable("news_articles", ("asset_id", "article_id"), time_column="published_at")
-MODEL_TABLES: tuple[GoldTable, ...] = (PREDICTIONS, RISK_SCORES, ARTICLE_SENTIMENT, NEWS_ARTICLES)
+#: Each asset's forecast, sentiment and risk signals as of a day, with their backtests.
+SIGNALS = GoldTable("signals", ("asset_id", "signal", "as_of"), time_column="as_of")
+MODEL_TABLES: tuple[GoldTable, ...] = (
+    PREDICTIONS,
+    RISK_SCORES,
+    ARTICLE_SENTIMENT,
+    NEWS_ARTICLES,
+    SIGNALS,
+)
 
 #: Table order of ``gold/features_daily``: the served measures, plus ``intraday_bars`` (the
 #: count behind ``zero_volume_share``), which sits before ``hl_range`` in existing tables.

@@ -192,6 +192,35 @@ RISK_SCORES_SCHEMA = pa.schema(
     ]
 )
 
+#: The performance figures of a signal's backtest; ``hold_`` twins are buy-and-hold's over the
+#: same days (docs/forecasting.md, "Signals").
+SIGNAL_PERFORMANCE = ("total_return", "sharpe", "sortino", "max_drawdown")
+
+#: One signal of one asset as of a day (``gold/signals``): its direction (-1 short, 0 flat,
+#: 1 long), strength 0..1, the inputs it was decided from (JSON text: values and the day they
+#: are of), its rule in words, and its backtest beside buy-and-hold over ``window_start`` ..
+#: ``window_end`` (``days`` daily returns). ``hit_rate`` is null when the signal never held a
+#: position. ``generated_at`` is the end of the ``as_of`` day. Read-only: nothing trades.
+SIGNALS_SCHEMA = pa.schema(
+    [
+        _required("asset_id", pa.string()),
+        _required("signal", pa.string()),
+        _required("generated_at", UTC_TS),
+        _required("as_of", pa.date32()),
+        _required("direction", pa.int32()),
+        _required("strength", _FLOAT),
+        _required("inputs", pa.string()),
+        _required("rule", pa.string()),
+        _required("window_start", pa.date32()),
+        _required("window_end", pa.date32()),
+        _required("days", pa.int32()),
+        *(_required(name, _FLOAT) for name in SIGNAL_PERFORMANCE),
+        pa.field("hit_rate", _FLOAT),
+        _required("exposure", _FLOAT),
+        *(_required(f"hold_{name}", _FLOAT) for name in (*SIGNAL_PERFORMANCE, "hit_rate")),
+    ]
+)
+
 
 #: One news article naming one asset (an article naming several assets is a row for each):
 #: ``ts`` is when it was published; its headline, link and outlet, and the sentiment of its
@@ -285,6 +314,15 @@ RISK_SCORES = ServedTable(
     json_columns=frozenset({"factors"}),
     references_assets=True,
 )
+SIGNALS = ServedTable(
+    "signals",
+    "signals",
+    SIGNALS_SCHEMA,
+    ("asset_id", "signal", "generated_at"),
+    time_column="generated_at",
+    json_columns=frozenset({"inputs"}),
+    references_assets=True,
+)
 
 #: Every table loads write, each with its one declaration.
 LOADED_TABLES: tuple[ServedTable, ...] = (
@@ -298,6 +336,7 @@ LOADED_TABLES: tuple[ServedTable, ...] = (
     RISK_SCORES,
     MARKET,
     NEWS,
+    SIGNALS,
 )
 
 #: The reference table of the store, keyed by ``asset_id``.
@@ -326,4 +365,5 @@ COUNTED_TABLES: tuple[str, ...] = (
     RISK_SCORES.name,
     MARKET.name,
     NEWS.name,
+    SIGNALS.name,
 )

@@ -97,6 +97,11 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         "gold",
+        "signals",
+        lambda store, rows: store.upsert_signals(rows),
+    ),
+    Source(
+        "gold",
         "news_articles",
         lambda store, rows: store.upsert_news(rows),
         {"published_at": "ts"},

@@ -20,7 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pipelines.contracts.measures import FLOW_METRICS
-from pipelines.contracts.served import OHLCV, OHLCV_INTRADAY, ONCHAIN, RISK_SCORES
+from pipelines.contracts.served import (
+    OHLCV,
+    OHLCV_INTRADAY,
+    ONCHAIN,
+    RISK_SCORES,
+    SIGNAL_PERFORMANCE,
+)
 
 #: Relation of the weekly bars derived from the daily ones.
 WEEKLY_RELATION = "ohlcv_1w"
@@ -333,6 +339,30 @@ NEWS_ARTICLES_DDL = """CREATE TABLE news_articles (
 )"""
 
 
+def signals_ddl(json_type: str) -> str:
+    """Migration 12: ``signals`` (gold/signals, as ``SIGNALS_SCHEMA`` declares): a few rows per
+    asset-day, a plain table on both stores."""
+    own = "".join(f"\n    {name} DOUBLE PRECISION NOT NULL," for name in SIGNAL_PERFORMANCE)
+    hold = "".join(f"\n    hold_{name} DOUBLE PRECISION NOT NULL," for name in SIGNAL_PERFORMANCE)
+    return f"""CREATE TABLE signals (
+    asset_id      TEXT NOT NULL REFERENCES assets (asset_id),
+    signal        TEXT NOT NULL CHECK (signal IN ('forecast', 'sentiment', 'risk')),
+    generated_at  TIMESTAMPTZ NOT NULL,
+    as_of         DATE NOT NULL,
+    direction     INTEGER NOT NULL CHECK (direction BETWEEN -1 AND 1),
+    strength      DOUBLE PRECISION NOT NULL CHECK (strength BETWEEN 0 AND 1),
+    inputs        {json_type} NOT NULL,
+    rule          TEXT NOT NULL,
+    window_start  DATE NOT NULL,
+    window_end    DATE NOT NULL,
+    days          INTEGER NOT NULL,{own}
+    hit_rate      DOUBLE PRECISION,
+    exposure      DOUBLE PRECISION NOT NULL,{hold}
+    hold_hit_rate DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (asset_id, signal, generated_at)
+)"""
+
+
 # --- DuckDB -----------------------------------------------------------------------------------
 
 #: Versions match TimescaleDB's from 3 on (the same step under the same number); DuckDB's
@@ -396,6 +426,7 @@ DUCKDB_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         11, "application tables moved to the operational database", DROP_APPLICATION_TABLES_DDL
     ),
+    Migration(12, "signals", (signals_ddl("JSON"),)),
 )
 
 
@@ -563,4 +594,5 @@ TIMESCALE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         11, "application tables moved to the operational database", DROP_APPLICATION_TABLES_DDL
     ),
+    Migration(12, "signals", (signals_ddl("JSONB"),)),
 )

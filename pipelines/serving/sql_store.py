@@ -40,6 +40,7 @@ from pipelines.contracts.served import (
     RISK_SCORES,
     SENTIMENT,
     SENTIMENT_MEAN_SCHEMA,
+    SIGNALS,
     MarketGroup,
     MarketInterval,
     Resolution,
@@ -262,6 +263,9 @@ class SqlStore(Closeable, Generic[CursorT]):
 
     def upsert_news(self, rows: pa.Table) -> int:
         return self._upsert("upsert_news", NEWS, rows)
+
+    def upsert_signals(self, rows: pa.Table) -> int:
+        return self._upsert("upsert_signals", SIGNALS, rows)
 
     def _upsert(self, operation: str, table: ServedTable, rows: pa.Table) -> int:
         self._check_writable(operation)

@@ -113,6 +113,9 @@ class ServingStore(Protocol):
     def upsert_news(self, rows: pa.Table) -> int:
         """Upsert ``NEWS`` rows (gold/news_articles) keyed by (asset_id, ts, article_id)."""
 
+    def upsert_signals(self, rows: pa.Table) -> int:
+        """Upsert ``SIGNALS`` rows (gold/signals); every ``asset_id`` must be a known asset."""
+
     # --- maintenance -------------------------------------------------------------------------
 
     def refresh_aggregates(self) -> list[str]:

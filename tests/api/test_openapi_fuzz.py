@@ -40,7 +40,7 @@ from tests.fixtures.serving import load_series
 
 pytestmark = pytest.mark.slow
 
-#: Fuzzed requests per operation and phase (66 operations): enough to hit every parameter's
+#: Fuzzed requests per operation and phase (69 operations): enough to hit every parameter's
 #: boundaries and types, small enough for a minute or two on two cores.
 MAX_EXAMPLES = 30
 SEED = 20261206
@@ -222,4 +222,4 @@ def test_the_run_covers_every_route(api_schema: schemathesis.BaseSchema) -> None
         (result.ok().method.upper(), result.ok().path) for result in api_schema.get_all_operations()
     }
     assert operations == routes
-    assert len(operations) == 67
+    assert len(operations) == 69

@@ -40,6 +40,7 @@ from api.schemas import (
     SentimentDayOut,
     SentimentResponse,
 )
+from api.signal_schemas import SignalOut
 from pipelines.contracts.measures import (
     DERIVED_ONCHAIN_METRICS,
     FEATURE_MEASURES,
@@ -58,6 +59,7 @@ from pipelines.contracts.served import (
     PREDICTIONS,
     RISK_SCORES,
     SENTIMENT,
+    SIGNALS,
 )
 
 
@@ -99,6 +101,7 @@ MIRRORS = [
         derived=frozenset({"weights", "pegged", "top_factors"}),
         json=RISK_SCORES.json_columns,
     ),
+    Mirror(SignalOut, SIGNALS.schema, json=SIGNALS.json_columns),
     Mirror(MarketDayOut, MARKET.schema, MarketSeriesResponse, frozenset({"asset_id"})),
     # The assets table: a market row with the asset's reference facts and what is joined in.
     Mirror(
@@ -130,6 +133,9 @@ def python_type(annotation: Any) -> Any:
     """The type a field holds, without ``None`` and ``Annotated`` constraints."""
     if get_origin(annotation) is Annotated:
         return python_type(get_args(annotation)[0])
+    if get_origin(annotation) is typing.Literal:  # a closed set of values of one type
+        (held,) = {type(value) for value in get_args(annotation)}
+        return held
     if get_origin(annotation) in (typing.Union, types.UnionType):
         (held,) = [arg for arg in get_args(annotation) if arg is not type(None)]
         return python_type(held)

@@ -25,6 +25,7 @@ from api.schemas import (
     RiskScoreOut,
     SentimentDayOut,
 )
+from api.signal_schemas import SignalOut
 from pipelines.contracts.served import (
     ECONOMIC,
     FEATURES,
@@ -36,6 +37,7 @@ from pipelines.contracts.served import (
     PREDICTIONS,
     RISK_SCORES,
     SENTIMENT,
+    SIGNALS,
     ServedTable,
 )
 from pipelines.core.settings import Settings
@@ -55,6 +57,7 @@ RESPONSE_MODELS: list[tuple[type[BaseModel], ServedTable]] = [
     (PredictionPointOut, PREDICTIONS),
     (ForecastSummaryOut, PREDICTIONS),
     (RiskScoreOut, RISK_SCORES),
+    (SignalOut, SIGNALS),
     (MarketDayOut, MARKET),
     (MarketAggregateOut, ServedTable("market_aggregates", "", MARKET_AGGREGATE_SCHEMA, ("ts",))),
 ]

@@ -79,6 +79,12 @@ def test_every_layer_is_an_asset_group_with_the_real_lineage(graph: dg.Definitio
     assert key("ml", "risk_scores") in parents("serving", "store")
     assert key("ml", "sentiment") in parents("serving", "store")
     assert key("ml", "forecasts") in parents("serving", "store")
+    assert key("ml", "signals") in parents("serving", "store")
+    assert parents("ml", "signals") == {
+        key("gold", "ohlcv_1d"),
+        key("ml", "forecasts"),
+        key("ml", "sentiment"),
+    }
     assert parents("ml", "forecasts") == {key("gold", "ohlcv_1d")}
     assert parents("ml", "sentiment") == {key("gold", "sentiment_daily"), key("silver", "news")}
     assert key("gold", "features_daily") in parents("ml", "risk_scores")

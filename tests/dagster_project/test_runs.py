@@ -60,7 +60,7 @@ def test_the_whole_graph_materializes_into_timescaledb(
 
     assert result.success
     expected = {"bronze/simulated", "serving/store"}
-    expected |= {f"ml/{name}" for name in ("forecasts", "sentiment", "risk_scores")}
+    expected |= {f"ml/{name}" for name in ("forecasts", "sentiment", "risk_scores", "signals")}
     expected |= {f"silver/{d}" for d in ("prices", "onchain", "economic", "news", "transfers")}
     expected |= {f"gold/{table.name}" for table in GOLD_TABLES}
     assert materialized(result) == expected

@@ -29,6 +29,7 @@ from tests.fixtures.lake import MakeSettings
 from tests.fixtures.market import market_rows
 from tests.fixtures.sample_data import DAY, SAMPLE_ASSETS, T0, bars
 from tests.fixtures.serving import series_rows
+from tests.fixtures.signals import signal_table
 
 NOW = T0 + 10 * DAY
 
@@ -86,6 +87,7 @@ def lake_settings(make_settings: MakeSettings) -> Settings:
         paths.gold("macro_asof"): pa.table({"asset_id": ["ousg"], "value": [1.0]}),
         paths.gold("predictions"): model_outputs()[0],
         paths.gold("risk_scores"): model_outputs()[1],
+        paths.gold("signals"): signal_table(["ousg"]),
     }
     for uri, table in tables.items():
         write_deltalake(uri, table)
@@ -120,6 +122,7 @@ def test_every_built_source_is_loaded_once_and_reloading_changes_nothing(
         "gold/market_daily": market_rows().num_rows,
         "gold/predictions": 37,
         "gold/risk_scores": 1,
+        "gold/signals": 3,
         "silver/economic": 5,
     }
     assert load(store, lake_settings) == first
@@ -168,6 +171,7 @@ def test_every_source_is_a_lake_table_of_the_data_model() -> None:
         "gold/sentiment_daily",
         "gold/predictions",
         "gold/risk_scores",
+        "gold/signals",
         "gold/news_articles",
         "silver/economic",
     ]
