@@ -20,6 +20,7 @@ from api.client.data import (
     News,
     Predictions,
     Risk,
+    Signals,
 )
 from api.client.portfolios import Portfolios, Reports
 from api.client.results import Result
@@ -62,6 +63,7 @@ class Client:
         self.risk = Risk(self.transport)
         self.market = Market(self.transport)
         self.lineage = Lineage(self.transport)
+        self.signals = Signals(self.transport)
         self.auth = Auth(self.transport)
         self.me = Me(self.transport)
         self.admin = Admin(self.transport)

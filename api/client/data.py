@@ -73,6 +73,19 @@ MARKET_HISTORY = operation(
     "GET", "/market/history", "by", "interval", "start", "end", "limit", rows="buckets"
 )
 LINEAGE = operation("GET", "/lineage", "asset", "ts", "measure", "resolution", rows="silver")
+ASSET_SIGNALS = operation("GET", "/assets/{asset_id}/signals", rows="signals")
+SIGNALS = operation(
+    "GET",
+    "/signals",
+    "asset",
+    "asset_class",
+    "signal",
+    "direction",
+    "sort",
+    "limit",
+    "offset",
+    rows="signals",
+)
 
 
 class Assets(Resource):
@@ -148,6 +161,10 @@ class Assets(Resource):
     def risk(self, asset_id: str) -> Result:
         """The risk score; rows: its ``factors`` (a tier with risk detail sees them all)."""
         return self._result(ASSET_RISK, {"asset_id": asset_id})
+
+    def signals(self, asset_id: str) -> Result:
+        """The asset's forecast, sentiment and risk signals, each with its backtest."""
+        return self._result(ASSET_SIGNALS, {"asset_id": asset_id})
 
     def market(
         self,
@@ -271,3 +288,22 @@ class Lineage(Resource):
         (paid tiers)."""
         query = {"asset": asset, "ts": ts, "measure": measure, "resolution": resolution}
         return self._result(LINEAGE, query=query)
+
+
+class Signals(Resource):
+    """``client.signals``: every asset's read-only signals (nothing places orders), paged."""
+
+    def list(
+        self,
+        *,
+        asset: str | None = None,
+        asset_class: AssetClass | None = None,
+        signal: Literal["forecast", "sentiment", "risk"] | None = None,
+        direction: Literal[-1, 0, 1] | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Page:
+        query = {"asset": asset, "asset_class": asset_class, "signal": signal}
+        paging = {"direction": direction, "sort": sort, "limit": limit, "offset": offset}
+        return self._page(SIGNALS, None, {**query, **paging})
