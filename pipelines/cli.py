@@ -572,9 +572,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rwa: interrupted", file=sys.stderr)
         return 130
+    return 2
+
+
+def run() -> int:
+    """The ``rwa`` process: :func:`main`, then Spark shut down before the interpreter exits.
+    Callers of :func:`main` inside a process of their own (tests, notebooks) keep their Spark
+    session."""
+    try:
+        return main()
     finally:
         _stop_spark()
-    return 2
 
 
 def _stop_spark() -> None:
@@ -590,4 +598,4 @@ def _stop_spark() -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run())

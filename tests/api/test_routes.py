@@ -73,6 +73,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "admin",
         "alerts",
         "events",
+        "lineage",
     }
     assert set(spec["paths"]) == {
         "/health",
@@ -119,6 +120,21 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/alerts/deliveries",
         "/alerts/webhook-secret",
         "/events/stream",
+        "/assets/{asset_id}/signals",
+        "/lineage",
+        "/portfolios",
+        "/portfolios/{portfolio_id}",
+        "/portfolios/{portfolio_id}/allocation",
+        "/portfolios/{portfolio_id}/holdings",
+        "/portfolios/{portfolio_id}/pnl",
+        "/portfolios/{portfolio_id}/risk",
+        "/portfolios/{portfolio_id}/transactions",
+        "/portfolios/{portfolio_id}/transactions/import",
+        "/portfolios/{portfolio_id}/transactions/{transaction_id}",
+        "/portfolios/{portfolio_id}/valuation",
+        "/reports/assets/{asset_id}.pdf",
+        "/reports/portfolios/{portfolio_id}.pdf",
+        "/signals",
     }
     # /docs can authorise: both schemes are declared, and every data route asks for one.
     assert set(spec["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
