@@ -28,6 +28,7 @@ from pipelines.reference import get_reference_asset
 from pipelines.serving.duckdb_store import DuckDBStore
 from pipelines.serving.store import ServingStore
 from tests.fixtures.accounts import provision
+from tests.fixtures.sample_data import flat_bars
 from tests.fixtures.serving import series_rows
 
 HOUR = dt.timedelta(hours=1)
@@ -43,20 +44,7 @@ ASSETS = ("usdc", "usdt", "buidl", "btc")
 def hourly(asset_id: str, closes: list[float], *, last: dt.datetime = LAST_BAR) -> pa.Table:
     """Hourly bars of ``asset_id`` ending with the one that starts at ``last``."""
     first = last - (len(closes) - 1) * HOUR
-    rows = [
-        {
-            "asset_id": asset_id,
-            "resolution": "1h",
-            "ts": first + i * HOUR,
-            "open": close,
-            "high": close,
-            "low": close,
-            "close": close,
-            "volume": 1.0,
-        }
-        for i, close in enumerate(closes)
-    ]
-    return pa.Table.from_pylist(rows, schema=OHLCV_SCHEMA)
+    return flat_bars(asset_id, closes, resolution="1h", start=first, step=HOUR)
 
 
 def _with(table: pa.Table, **columns: list[Any]) -> pa.Table:

@@ -23,12 +23,12 @@ from api.events.bus import EventMessage, EventType
 from api.events.tables import Event
 from api.portfolios.tables import Portfolio, PortfolioTransaction
 from api.push.access import may_see
-from pipelines.contracts.served import OHLCV_SCHEMA
 from pipelines.core.settings import Settings
 from pipelines.reference import get_reference_asset
 from pipelines.serving.duckdb_store import DuckDBStore
 from tests.api.accounts.conftest import ops_db_url
 from tests.fixtures.accounts import accounts_settings, open_accounts, provision
+from tests.fixtures.sample_data import flat_bars
 
 __all__ = ["ops_db_url"]
 
@@ -39,20 +39,7 @@ CLOSES = {"btc": [60_000.0, 61_000.0], "usdc": [1.0, 0.999]}
 
 
 def daily(asset_id: str, closes: list[float], first: dt.datetime = START) -> pa.Table:
-    rows = [
-        {
-            "asset_id": asset_id,
-            "resolution": "1d",
-            "ts": first + i * DAY,
-            "open": close,
-            "high": close,
-            "low": close,
-            "close": close,
-            "volume": 1.0,
-        }
-        for i, close in enumerate(closes)
-    ]
-    return pa.Table.from_pylist(rows, schema=OHLCV_SCHEMA)
+    return flat_bars(asset_id, closes, resolution="1d", start=first, step=DAY)
 
 
 def serve(path: Path, table: pa.Table) -> None:
