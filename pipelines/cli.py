@@ -7,12 +7,16 @@ override a few settings for one run. Failures end with a one-line reason and a n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import logging
+import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -575,14 +579,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def run() -> int:
-    """The ``rwa`` process: :func:`main`, then Spark shut down before the interpreter exits.
-    Callers of :func:`main` inside a process of their own (tests, notebooks) keep their Spark
-    session."""
+def run() -> NoReturn:
+    """The ``rwa`` process: :func:`main`, then Spark shut down and the process ended without
+    interpreter teardown. Callers of :func:`main` inside a process of their own (tests,
+    notebooks) keep their Spark session."""
     try:
-        return main()
+        code = main()
+    except SystemExit as stop:  # argparse's usage errors and --help
+        code = _exit_code(stop)
+    except BaseException:  # the traceback is printed here, teardown being skipped below
+        traceback.print_exc()
+        code = 1
     finally:
         _stop_spark()
+    _exit_now(code)
+
+
+def _exit_code(stop: SystemExit) -> int:
+    if stop.code is None or isinstance(stop.code, int):
+        return stop.code or 0
+    print(stop.code, file=sys.stderr)
+    return 1
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End the process once output is flushed, skipping interpreter teardown: Arrow's and
+    delta-rs' native thread pools still alive then abort the process now and again
+    (``terminate called without an active exception``, SIGABRT after the work was done;
+    apache/arrow#34314, delta-io/delta-rs#2184)."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to deliver
+            stream.flush()
+    os._exit(code)
 
 
 def _stop_spark() -> None:
@@ -598,4 +627,4 @@ def _stop_spark() -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run())
+    run()
