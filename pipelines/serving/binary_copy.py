@@ -57,9 +57,10 @@ def encode(rows: pa.Table, json_columns: Collection[str] = ()) -> list[memoryvie
     more than :data:`MAX_LAYOUTS` layouts. ``json_columns`` hold JSON text sent as jsonb.
     Supported types: string, timestamp (any unit; sent as timestamptz), float64, int64,
     int32, date32, bool; anything else raises TypeError."""
-    n = rows.num_rows
+    if rows.num_rows == 0:
+        return [memoryview(SIGNATURE + TRAILER)]
     columns = [_column(rows.column(name), name in json_columns) for name in rows.column_names]
-    layout, count = _layouts(columns, n)
+    layout, count = _layouts(columns, rows.num_rows)
     if count > MAX_LAYOUTS:
         return None
     parts = [memoryview(SIGNATURE)]
@@ -112,8 +113,8 @@ def _layouts(columns: list[_Column], n: int) -> tuple[IntArray, int]:
     """Each row's layout number and the number of layouts: the distinct tuples of length
     words of the columns whose length varies, as one mixed-radix integer per row."""
     varying = [column.lengths for column in columns if np.any(column.lengths != column.lengths[0])]
-    if n == 0 or not varying:
-        return np.zeros(n, np.int64), min(n, 1)
+    if not varying:
+        return np.zeros(n, np.int64), 1
     code = np.zeros(n, np.int64)
     span = 1
     for lengths in varying:

@@ -108,6 +108,9 @@ class SqlStore(Closeable, Generic[CursorT]):
     _migrate_hint: ClassVar[str]
     #: The kind of store in messages, followed by its location: e.g. "DuckDB store".
     _kind: ClassVar[str]
+    #: Whether the store appends rows of new time ranges without the upsert (it then
+    #: implements :meth:`_stored_ranges` and :meth:`_append`); otherwise every row is upserted.
+    _appends: ClassVar[bool] = False
 
     def __init__(self, location: str, *, read_only: bool, intraday_retention_days: int) -> None:
         """``location`` names the store in messages: a file, or a DSN without password.
@@ -156,18 +159,18 @@ class SqlStore(Closeable, Generic[CursorT]):
         overrides it (the API's reads of thousands of rows then stay in columns)."""
         return table_from_rows(cur.execute(sql, params).fetchall(), schema)
 
-    def _stored_ranges(self, cur: CursorT, table: ServedTable, series: pa.Table) -> pa.Table | None:
+    def _stored_ranges(self, cur: CursorT, table: ServedTable, series: pa.Table) -> pa.Table:
         """The earliest and latest stored time of each series of ``series`` (the table's
         :func:`~pipelines.serving.fresh_rows.series_columns`), as
-        :func:`~pipelines.serving.fresh_rows.fresh_mask` takes them; None (the default) for a
-        store without an append path, whose loads all go through the upsert."""
-        return None
+        :func:`~pipelines.serving.fresh_rows.fresh_mask` takes them. Only where
+        :attr:`_appends`."""
+        raise NotImplementedError(f"{type(self).__name__} has no append path")
 
     def _append(self, cur: CursorT, table: ServedTable, rows: pa.Table) -> bool:
         """Insert ``rows``, which no stored row conflicted with when looked up, without
         conflict handling; False (nothing written, the transaction still usable) if one did
-        all the same (a concurrent writer), for the caller to upsert them instead. Called only
-        where :meth:`_stored_ranges` answers."""
+        all the same (a concurrent writer), for the caller to upsert them instead. Only where
+        :attr:`_appends`."""
         raise NotImplementedError(f"{type(self).__name__} has no append path")
 
     def _lock_migrations(self, cur: CursorT) -> None:
@@ -310,10 +313,10 @@ class SqlStore(Closeable, Generic[CursorT]):
         self, cur: CursorT, table: ServedTable, rows: pa.Table
     ) -> fresh_rows.BoolArray | None:
         """Which ``rows`` no stored row can conflict with; None where the store cannot tell."""
-        if not fresh_rows.series_columns(table):
+        if not self._appends or not fresh_rows.series_columns(table):
             return None
         stored = self._stored_ranges(cur, table, fresh_rows.series_of(rows, table))
-        return None if stored is None else fresh_rows.fresh_mask(rows, table, stored)
+        return fresh_rows.fresh_mask(rows, table, stored)
 
     def _check_known_assets(self, cur: CursorT, table: ServedTable, rows: pa.Table) -> None:
         """Refuse rows of assets the store does not know, naming them (the foreign key would

@@ -79,6 +79,7 @@ class TimescaleStore(SqlStore[PgCursor]):
     _migrations_table_exists_sql = "SELECT to_regclass('schema_migrations') IS NOT NULL"
     _migrate_hint = "migrate it with a writable store first"
     _kind = "TimescaleDB at"
+    _appends = True
 
     def __init__(
         self,

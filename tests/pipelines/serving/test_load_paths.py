@@ -253,6 +253,11 @@ def test_encoded_rows_read_back_equal_to_row_wise_copy(timescale_dsn: str) -> No
     assert len(encoded) == 40
 
 
+def test_no_rows_encode_as_an_empty_copy() -> None:
+    parts = binary_copy.encode(every_type(0)) or []
+    assert b"".join(parts) == binary_copy.SIGNATURE + binary_copy.TRAILER
+
+
 def test_too_many_row_layouts_are_left_to_row_wise_copy() -> None:
     lengths = binary_copy.MAX_LAYOUTS + 1
     text = pa.table({"text": ["x" * i for i in range(lengths)]})
