@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the project's container image with podman (no Docker, no registry pulls):
 #
-#   bash infra/image/build.sh            # -> localhost/rwa-lakehouse:<git short hash> and :latest
+#   bash infra/image/build.sh     # -> localhost/rwa-lakehouse:<git short hash>, :<version>, :latest
 #
 # 1. podman + buildah from Debian's packages (installed when missing; as root).
 # 2. A Debian 12 root from `debootstrap --variant=minbase bookworm`, cached under
@@ -126,6 +126,8 @@ if [ ! -f "$READY" ]; then timed "debootstrap bookworm (minbase)" build_root; fi
 timed "base import" import_base
 timed "context" stage_context
 
+# Tags: the commit (what the release pins), the project's version (what the overlays name), latest.
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' pyproject.toml | head -1)
 tag=${RWA_IMAGE_TAG:-$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo -dirty)}
 uv_bin=$(readlink -f "$(dirname "$(python3 -c 'import shutil; print(shutil.which("uv"))')")/uv")
 [ -x "$uv_bin" ] || die "uv not found"
@@ -140,7 +142,7 @@ timed "podman build" podman build --isolation chroot --layers \
     --build-arg BASE_IMAGE="$BASE_IMAGE" "${volumes[@]}" \
     --label org.opencontainers.image.revision="$(git rev-parse HEAD)" \
     --label org.opencontainers.image.source=rwa-lakehouse \
-    -f infra/image/Containerfile -t "$IMAGE:$tag" -t "$IMAGE:latest" "$STAGE"
+    -f infra/image/Containerfile -t "$IMAGE:$tag" -t "$IMAGE:$version" -t "$IMAGE:latest" "$STAGE"
 
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE:$tag")
 log "built $IMAGE:$tag ($((size / 1024 / 1024)) MiB) in $((SECONDS - start_all))s"
