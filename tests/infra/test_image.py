@@ -68,6 +68,11 @@ def root() -> Iterator[Path]:
             target = path / source.lstrip("/")
             subprocess.run(["mount", "--rbind", source, str(target)], check=True)
             binds.append(target)
+        # A writable /tmp, as the pods' emptyDir (Spark writes its scratch files there).
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(path / "tmp")], check=True
+        )
+        binds.append(path / "tmp")
         yield path
     finally:
         for target in reversed(binds):
@@ -81,6 +86,8 @@ def _in_image(root: Path, *command: str) -> subprocess.CompletedProcess[str]:
         "HOME": "/home/rwa",
         "LANG": "C.UTF-8",
         "JAVA_HOME": "/usr/lib/jvm/java-17-openjdk-amd64",
+        "SPARK_HOME": "/opt/rwa/lib/python3.11/site-packages/pyspark",
+        "PYSPARK_PYTHON": "/opt/rwa/bin/python",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     return subprocess.run(
@@ -120,3 +127,20 @@ def test_the_image_has_spark_java_and_no_dev_tools(root: Path) -> None:
     site = root / "opt/rwa/lib/python3.11/site-packages"
     for dev_only in ("pytest", "mypy", "ruff", "schemathesis", "playwright", "checkov"):
         assert not (site / dev_only).exists(), f"{dev_only} is a dev tool, not in the image"
+
+
+def test_spark_submit_runs_rwa_through_the_images_entry_file(root: Path) -> None:
+    """What the Spark CronJobs run (infra/kubernetes/base/spark.yaml), in local mode."""
+    result = _in_image(
+        root,
+        "/usr/local/bin/rwa-entrypoint",
+        "--",
+        "spark-submit",
+        "--master",
+        "local[1]",
+        "/opt/rwa/share/spark/rwa_main.py",
+        "silver",
+        "--help",
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "availableNow" in result.stdout or "usage: rwa silver" in result.stdout
