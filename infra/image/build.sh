@@ -52,15 +52,9 @@ install_tools() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >>"$LOG" 2>&1
 }
 
-# host_mirror 0|1: the first apt URI of this host that is (1) or is not (0) a security mirror.
-host_mirror() {
-    cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
-        2>/dev/null |
-        awk -v want="$1" '$1 == "URIs:" || $1 == "deb" {
-            for (i = 2; i <= NF; i++)
-                if ($i ~ /^(https?|ftp|file):/ && ($i ~ /security/) == want) { print $i; exit }
-        }' || true
-}
+# host_mirror: the Debian mirrors of this host (shared with infra/local/timescaledb.sh).
+# shellcheck source=infra/local/host-mirror.sh
+source infra/local/host-mirror.sh
 
 build_root() {
     # A killed debootstrap can leave proc/sys mounted inside: unmount before removing.
@@ -102,7 +96,7 @@ import_base() {
 stage_context() {
     rm -rf "$STAGE"
     mkdir -p "$STAGE/dist"
-    cp infra/image/entrypoint.sh "$STAGE/entrypoint.sh"
+    cp infra/image/entrypoint.sh infra/image/spark_main.py "$STAGE/"
     # The runtime requirements, pinned to what .venv was tested with.
     uv pip freeze --python .venv/bin/python | grep -v -e '^-e ' -e '^rwa-lakehouse' >"$STAGE/tested.txt"
     uv pip compile -q pyproject.toml --constraint "$STAGE/tested.txt" \

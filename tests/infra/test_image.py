@@ -20,8 +20,6 @@ import pytest
 
 IMAGE = os.environ.get("RWA_IMAGE", "localhost/rwa-lakehouse:latest")
 USER = "10001:10001"
-# The environment the image sets (Containerfile ENV), as a container would get it.
-PATH = "/opt/rwa/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Every module of the four packages, imported in the image: a dependency missing from the
 # image (no dev extras, Debian's Python and libraries) fails here. Alembic's migration
 # environment runs only under alembic, so it is left out.
@@ -81,15 +79,9 @@ def root() -> Iterator[Path]:
 
 
 def _in_image(root: Path, *command: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        "PATH": PATH,
-        "HOME": "/home/rwa",
-        "LANG": "C.UTF-8",
-        "JAVA_HOME": "/usr/lib/jvm/java-17-openjdk-amd64",
-        "SPARK_HOME": "/opt/rwa/lib/python3.11/site-packages/pyspark",
-        "PYSPARK_PYTHON": "/opt/rwa/bin/python",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+    """COMMAND run in the image as its user, with the environment the image sets."""
+    config = json.loads(_podman("image", "inspect", IMAGE).stdout)[0]["Config"]
+    environment = dict(item.split("=", 1) for item in config["Env"])
     return subprocess.run(
         ["chroot", f"--userspec={USER}", str(root), *command],
         env=environment,
