@@ -78,10 +78,10 @@ def root() -> Iterator[Path]:
         _podman("image", "unmount", IMAGE)
 
 
-def _in_image(root: Path, *command: str) -> subprocess.CompletedProcess[str]:
-    """COMMAND run in the image as its user, with the environment the image sets."""
+def _in_image(root: Path, *command: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """COMMAND run in the image as its user, with the environment the image sets (+ extra)."""
     config = json.loads(_podman("image", "inspect", IMAGE).stdout)[0]["Config"]
-    environment = dict(item.split("=", 1) for item in config["Env"])
+    environment = dict(item.split("=", 1) for item in config["Env"]) | extra
     return subprocess.run(
         ["chroot", f"--userspec={USER}", str(root), *command],
         env=environment,
@@ -133,6 +133,9 @@ def test_spark_submit_runs_rwa_through_the_images_entry_file(root: Path) -> None
         "/opt/rwa/share/spark/rwa_main.py",
         "silver",
         "--help",
+        # As the CronJobs set it from the pod's address (the chroot has no hosts entry for the
+        # machine's name, which Spark would otherwise resolve).
+        SPARK_LOCAL_IP="127.0.0.1",
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "availableNow" in result.stdout or "usage: rwa silver" in result.stdout
