@@ -38,7 +38,8 @@ class _Recorder(asyncio.Protocol):
 
 async def _turns_to_accept(clients: int) -> tuple[list[int], bytes]:
     loop = asyncio.get_running_loop()
-    turns, made = [0], []
+    turns: list[int] = [0]
+    made: list[int] = []
     server = await loop.create_server(lambda: _Recorder(turns, made), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     # The kernel completes each handshake without the server: all of them wait in the queue.
