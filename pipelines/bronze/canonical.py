@@ -45,10 +45,9 @@ _FLOAT_TEXT_MAY_DIFFER = ((b"e-", b"0123456789"), (b"0.0000", b":,[-"))
 def canonical_folders(values: Sequence[bytes | None]) -> list[str | None]:
     """For each value, the bronze partition folder of its envelope when the value is already
     its canonical line (land it as it is), else None (take the full path)."""
-    parsed = [_canonical_json_object(value) for value in values]
-    indices = [i for i, fields in enumerate(parsed) if fields is not None]
-    # The payload is any JSON (already checked above): only the other fields are validated.
-    heads = [fields | {"payload": None} for fields in parsed if fields is not None]
+    parsed = [_canonical_head(value) for value in values]
+    indices = [i for i, head in enumerate(parsed) if head is not None]
+    heads = [head for head in parsed if head is not None]
     envelopes = _validate(heads)
     # Serialised back in one call too: the same JSON means it was written canonically (compared
     # as JSON text: as Python values 1 == 1.0 == True).
@@ -67,9 +66,12 @@ def _json_text(value: dict[str, Any]) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def _canonical_json_object(value: bytes | None) -> dict[str, Any] | None:
-    """The value parsed, when it is a JSON object with the envelope's fields written the
-    canonical way; None otherwise."""
+def _canonical_head(value: bytes | None) -> dict[str, Any] | None:
+    """The value's fields with the payload set to None, when it is a JSON object with the
+    envelope's fields written the canonical way; None otherwise. The payload is any JSON
+    (checked here) and only the other fields are validated; it is dropped at once, so a
+    batch's parsed payloads never pile up (the garbage collector walks every live container:
+    holding them cost more than validating)."""
     if value is None:
         return None
     try:
@@ -82,6 +84,7 @@ def _canonical_json_object(value: bytes | None) -> dict[str, Any] | None:
         return None
     if _float_text_may_differ(value):
         return None
+    parsed["payload"] = None
     return parsed
 
 
