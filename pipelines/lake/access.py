@@ -123,6 +123,8 @@ class Scan:
     #: The Delta version read (None for bronze, which has no versions).
     version: int | None
     bronze_files: tuple[str, ...] | None = None
+    #: ``filter`` with text columns cast before they are compared (see :meth:`to_arrow`).
+    text_cast_filter: ds.Expression | None = None
 
     @cached_property
     def files(self) -> tuple[str, ...]:
@@ -134,7 +136,15 @@ class Scan:
         return tuple(getattr(fragment, "path", "") for fragment in fragments)
 
     def to_arrow(self) -> pa.Table:
-        return self.dataset.to_table(columns=self.columns, filter=self.filter)
+        try:
+            return self.dataset.to_table(columns=self.columns, filter=self.filter)
+        except pa.ArrowNotImplementedError:
+            # Files rewritten by delta-rs' MERGE hold text as string_view, which Arrow cannot
+            # compare with the table's string type: compare the text cast (which skips no
+            # file by its statistics, so only where it is needed).
+            if self.text_cast_filter is None:
+                raise
+            return self.dataset.to_table(columns=self.columns, filter=self.text_cast_filter)
 
     def to_pandas(self) -> pd.DataFrame:
         return self.to_arrow().to_pandas()
@@ -207,6 +217,7 @@ class Lake:
             columns=_checked_columns(declared, dataset.schema, filters),
             filter=_filter(declared, dataset.schema, filters),
             version=delta.version(),
+            text_cast_filter=_filter(declared, dataset.schema, filters, cast_text=True),
         )
 
     def _open(self, table: LakeTable, as_of: AsOf | None) -> DeltaTable:
@@ -380,7 +391,9 @@ def _checked_columns(table: LakeTable, schema: pa.Schema, filters: Filters) -> l
     return None if columns is None else list(columns)
 
 
-def _filter(table: LakeTable, schema: pa.Schema, filters: Filters) -> ds.Expression | None:
+def _filter(
+    table: LakeTable, schema: pa.Schema, filters: Filters, cast_text: bool = False
+) -> ds.Expression | None:
     parts: list[ds.Expression] = []
     asset = filters.get("asset")
     if asset is not None:
@@ -389,9 +402,9 @@ def _filter(table: LakeTable, schema: pa.Schema, filters: Filters) -> ds.Express
                 f"{table.qualified} has no {ASSET_COLUMN} column to filter on; "
                 f"filter its columns with where=: {', '.join(schema.names)}"
             )
-        parts.append(_equals(schema, ASSET_COLUMN, asset))
+        parts.append(_equals(schema, ASSET_COLUMN, asset, cast_text))
     for column, value in (filters.get("where") or {}).items():
-        parts.append(_equals(schema, column, value))
+        parts.append(_equals(schema, column, value, cast_text))
     start, end = filters.get("start"), filters.get("end")
     if start is not None or end is not None:
         parts.extend(_window(table, schema, start, end))
@@ -403,13 +416,16 @@ def _filter(table: LakeTable, schema: pa.Schema, filters: Filters) -> ds.Express
     return expression
 
 
-def _equals(schema: pa.Schema, column: str, value: Any) -> ds.Expression:
+def _equals(schema: pa.Schema, column: str, value: Any, cast_text: bool) -> ds.Expression:
     values = _as_list(value)
     kind = schema.field(column).type
+    field = ds.field(column)
+    if cast_text and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        field = field.cast(kind)  # see Scan.to_arrow
     if len(values) == 1:
-        equal: ds.Expression = ds.field(column) == pa.scalar(values[0], kind)
+        equal: ds.Expression = field == pa.scalar(values[0], kind)
         return equal
-    any_of: ds.Expression = ds.field(column).isin(pa.array(values, kind))
+    any_of: ds.Expression = field.isin(pa.array(values, kind))
     return any_of
 
 

@@ -119,7 +119,9 @@ def on_day(column: str, day: dt.date) -> ds.Expression:
 
 
 def is_(column: str, value: str) -> ds.Expression:
-    return pc.field(column) == pa.scalar(value, pa.string())
+    """``column == value`` for a text column; cast first, as files rewritten by delta-rs'
+    MERGE store text as string_view, which Arrow cannot compare with a string."""
+    return pc.field(column).cast(pa.string()) == pa.scalar(value, pa.string())
 
 
 def day_of(ts: dt.datetime) -> dt.date:

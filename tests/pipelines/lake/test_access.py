@@ -186,3 +186,29 @@ def test_errors_name_what_exists(local_lake: Lake) -> None:
         local_lake.read("gold/ohlcv_1h", as_of=True)
     with pytest.raises(errors.UnknownTableError, match="bronze, silver, gold"):
         local_lake.tables("platinum")
+
+
+def test_filters_read_files_that_delta_rs_merge_rewrote(tmp_path: Path) -> None:
+    """delta-rs' MERGE writes text columns as string_view, which Arrow cannot compare with
+    the table's string type: the filtered read and lineage's look-up still answer."""
+    from deltalake import DeltaTable
+
+    from pipelines.lineage.layers import is_
+
+    settings = lake_settings(tmp_path)
+    uri = settings.lake.uri("silver", "prices")
+    write_deltalake(uri, bars("btc", "1h", 3), storage_options={})
+    changed = pa.concat_tables([bars("btc", "1h", 1, base=7.0), bars("ousg", "1h", 2)])
+    (
+        DeltaTable(uri)
+        .merge(changed, "t.asset_id = s.asset_id AND t.ts = s.ts", "s", "t")
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .execute()
+    )
+    lake = open_lake(settings=settings)
+    btc = lake.read("silver/prices", asset="btc", columns=["ts", "close"])
+    assert len(btc) == 3 and btc.sort_values("ts")["close"].iloc[0] == 7.25  # the merged close
+    assert len(lake.read("silver/prices", where={"asset_id": ["btc", "ousg"]})) == 5
+    rows = DeltaTable(uri).to_pyarrow_dataset().to_table(filter=is_("asset_id", "ousg"))
+    assert rows.num_rows == 2
