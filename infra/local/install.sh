@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian 12 machine (as root), idempotently:
 # Java 17 for Spark and poppler's pdftoppm for the report tests (apt, each only if missing), uv,
-# the dashboard's chart library (npm, pinned: infra/local/web.sh), and .venv with the project
-# and its dev tools.
+# the dashboard's chart library (npm, pinned: infra/local/web.sh), .venv with the project
+# and its dev tools, and .venv-checkov (the security scanner, kept apart for its pins).
 # A second run with an unchanged pyproject.toml returns in about a second.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,6 +31,17 @@ free_kb=$(df -Pk "$HOME" | awk 'NR == 2 {print $4}')
 if [ "${free_kb:-0}" -lt $((10 * 1024 * 1024)) ]; then
   echo "[install] under 10 GB free: pruning uv's cache"
   uv cache prune -q || true
+fi
+
+# checkov (the security scan of infra/, tests/infra/test_security_scan.py) in a venv of its own:
+# its pins would downgrade boto3, packaging and networkx in .venv. Pinned; cached by uv.
+CHECKOV_VERSION=3.3.30
+if [ ! -x .venv-checkov/bin/checkov ] || [ ! -f ".venv-checkov/.checkov-$CHECKOV_VERSION" ]; then
+  echo "[install] checkov $CHECKOV_VERSION into .venv-checkov"
+  rm -rf .venv-checkov
+  uv venv -q --python "$(command -v python3)" .venv-checkov
+  uv pip install -q --python .venv-checkov/bin/python "checkov==$CHECKOV_VERSION"
+  touch ".venv-checkov/.checkov-$CHECKOV_VERSION"
 fi
 
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"

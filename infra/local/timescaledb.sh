@@ -61,16 +61,9 @@ timed() {
     log "$step done in $((SECONDS - start))s"
 }
 
-# host_mirror 0|1: the first apt URI of this host that is (1) or is not (0) a security mirror,
-# from deb822 `URIs:` lines or one-line `deb [options] URI suite` entries; empty if none.
-host_mirror() {
-    cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
-        2>/dev/null |
-        awk -v want="$1" '$1 == "URIs:" || $1 == "deb" {
-            for (i = 2; i <= NF; i++)
-                if ($i ~ /^(https?|ftp|file):/ && ($i ~ /security/) == want) { print $i; exit }
-        }' || true
-}
+# host_mirror: the Debian mirrors of this host (shared with infra/image/build.sh).
+# shellcheck source=infra/local/host-mirror.sh
+source "$(dirname "${BASH_SOURCE[0]}")/host-mirror.sh"
 
 build_root() {
     if ! command -v debootstrap >/dev/null; then

@@ -143,3 +143,36 @@ output "workload_security_group_id" {
   description = "Attach to every workload that talks to Kafka or TimescaleDB."
   value       = module.network.workload_security_group_id
 }
+
+# --- Kubernetes (infra/kubernetes) -------------------------------------------------------------
+
+output "kubernetes_settings" {
+  description = "Non-secret environment of the Kubernetes workloads (ConfigMap rwa-settings): rwa_settings, the Kafka client settings and delta_rs_environment in one map. infra/kubernetes/terraform-env.sh writes it to the production overlay's terraform.env."
+  value = merge(
+    {
+      RWA_LAKE_ROOT               = module.lake.lake_root
+      RWA_AWS_REGION              = var.aws_region
+      RWA_SERVING_BACKEND         = "timescaledb"
+      RWA_KAFKA_BOOTSTRAP_SERVERS = module.kafka.bootstrap_brokers_sasl_iam
+      RWA_KAFKA_SECURITY_PROTOCOL = "SASL_SSL"
+    },
+    {
+      AWS_S3_LOCKING_PROVIDER = "dynamodb"
+      DELTA_DYNAMO_TABLE_NAME = module.lake.delta_lock_table
+    },
+  )
+}
+
+output "secret_names" {
+  description = "Secrets Manager names of the secrets Terraform creates, by the key of the Kubernetes Secret rwa-secrets they fill (the External Secrets Operator's remoteRef keys)."
+  value = merge(
+    { RWA_TIMESCALE_DSN = module.secrets.timescale_dsn_secret_name },
+    # The setting of each source's key: RWA_<SOURCE>_API_KEY, but NewsAPI's is RWA_NEWSAPI_KEY.
+    { for name in var.source_api_keys : lookup({ newsapi = "RWA_NEWSAPI_KEY" }, name, "RWA_${replace(upper(name), "-", "_")}_API_KEY") => "${local.name_prefix}/source/${name}/api-key" },
+  )
+}
+
+output "vpc_cidr" {
+  description = "CIDR of the VPC: the Kubernetes NetworkPolicy rwa-egress-vpc-services lets workloads reach the data services inside it."
+  value       = var.vpc_cidr
+}

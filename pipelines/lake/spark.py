@@ -86,9 +86,10 @@ def _spark_conf(settings: SparkSettings) -> dict[str, str]:
         # Bronze has a folder per source/dataset/day: past 32 folders Spark would list them
         # with a distributed job (one task per folder), seconds of overhead on every trigger.
         "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
-        # Spark would otherwise resolve a hostname that may not be routable in a sandbox.
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
+        # Spark would otherwise resolve a hostname that may not be routable in a sandbox; on
+        # Kubernetes the executors reach the driver at its pod's address.
+        "spark.driver.host": settings.driver_host,
+        "spark.driver.bindAddress": settings.driver_bind_address,
     }
     if wants_native_delta(settings):
         conf["spark.sql.extensions"] = DELTA_EXTENSION

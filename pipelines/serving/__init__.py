@@ -11,6 +11,8 @@ TimescaleDB (production), both a :class:`~pipelines.serving.sql_store.SqlStore` 
 * ``schema.py``: both engines' complete SQL schema, as versioned migrations;
 * ``duckdb_store.py`` (+ ``duckdb_snapshots.py``) and ``timescale_store.py``: each engine's
   connections, bulk staging, retention and aggregates;
+* ``fresh_rows.py``: which rows of a load are outside their series' stored time range, so
+  appended without the upsert; ``binary_copy.py``: Arrow rows as binary COPY, column-wise;
 * ``load.py``: loading the lake into the store.
 
 The two engines are imported on first use, so a process on the embedded default never loads

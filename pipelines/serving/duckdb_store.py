@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
@@ -301,11 +302,17 @@ class _Opened:
 
 
 def _memo_cost(value: object) -> int:
-    """What a memoised value counts against :data:`MEMO_BYTES`."""
+    """What a memoised value counts against :data:`MEMO_BYTES`: its size where it is bytes or
+    a table, a nominal kilobyte for small objects."""
     if isinstance(value, bytes):
         return len(value)
     if isinstance(value, tuple):
         return sum(_memo_cost(item) for item in value)
+    if isinstance(value, pa.Table):
+        return int(value.nbytes)
+    if "pandas" in sys.modules and isinstance(value, sys.modules["pandas"].DataFrame):
+        # pandas is imported only where a caller keeps frames: not for every store user
+        return int(value.memory_usage(index=True).sum())
     return 1024
 
 

@@ -49,7 +49,7 @@ from pipelines.contracts.served import (
 from pipelines.core.errors import DataContractError, StoreUnavailableError
 from pipelines.core.resources import Closeable
 from pipelines.core.settings import ServingSettings
-from pipelines.serving import queries, schema
+from pipelines.serving import fresh_rows, queries, schema
 from pipelines.serving.rows import (
     as_utc,
     asset_from_doc,
@@ -108,6 +108,9 @@ class SqlStore(Closeable, Generic[CursorT]):
     _migrate_hint: ClassVar[str]
     #: The kind of store in messages, followed by its location: e.g. "DuckDB store".
     _kind: ClassVar[str]
+    #: Whether the store appends rows of new time ranges without the upsert (it then
+    #: implements :meth:`_stored_ranges` and :meth:`_append`); otherwise every row is upserted.
+    _appends: ClassVar[bool] = False
 
     def __init__(self, location: str, *, read_only: bool, intraday_retention_days: int) -> None:
         """``location`` names the store in messages: a file, or a DSN without password.
@@ -155,6 +158,20 @@ class SqlStore(Closeable, Generic[CursorT]):
         table of ``schema``; through Python tuples by default, a driver that speaks Arrow
         overrides it (the API's reads of thousands of rows then stay in columns)."""
         return table_from_rows(cur.execute(sql, params).fetchall(), schema)
+
+    def _stored_ranges(self, cur: CursorT, table: ServedTable, series: pa.Table) -> pa.Table:
+        """The earliest and latest stored time of each series of ``series`` (the table's
+        :func:`~pipelines.serving.fresh_rows.series_columns`), as
+        :func:`~pipelines.serving.fresh_rows.fresh_mask` takes them. Only where
+        :attr:`_appends`."""
+        raise NotImplementedError(f"{type(self).__name__} has no append path")
+
+    def _append(self, cur: CursorT, table: ServedTable, rows: pa.Table) -> bool:
+        """Insert ``rows``, which no stored row conflicted with when looked up, without
+        conflict handling; False (nothing written, the transaction still usable) if one did
+        all the same (a concurrent writer), for the caller to upsert them instead. Only where
+        :attr:`_appends`."""
+        raise NotImplementedError(f"{type(self).__name__} has no append path")
 
     def _lock_migrations(self, cur: CursorT) -> None:
         """Serialise concurrent :meth:`migrate` calls within the transaction of ``cur``; by
@@ -279,8 +296,27 @@ class SqlStore(Closeable, Generic[CursorT]):
         return prepared.num_rows
 
     def _upsert_prepared(self, cur: CursorT, table: ServedTable, rows: pa.Table) -> None:
-        with self._staged(cur, table, rows) as source:
-            cur.execute(queries.upsert_sql(table, source))
+        """Rows outside the stored range of their series (see :mod:`fresh_rows`) are appended
+        as they are, where the store can; the others are upserted from a staged copy. Both
+        within the caller's transaction, so a reader sees the whole batch or none of it."""
+        rest = rows
+        fresh = self._fresh_mask(cur, table, rows)
+        if fresh is not None and fresh.any():
+            appended = rows if fresh.all() else rows.filter(pa.array(fresh))
+            if self._append(cur, table, appended):
+                rest = rows.filter(pa.array(~fresh))
+        if rest.num_rows:
+            with self._staged(cur, table, rest) as source:
+                cur.execute(queries.upsert_sql(table, source))
+
+    def _fresh_mask(
+        self, cur: CursorT, table: ServedTable, rows: pa.Table
+    ) -> fresh_rows.BoolArray | None:
+        """Which ``rows`` no stored row can conflict with; None where the store cannot tell."""
+        if not self._appends or not fresh_rows.series_columns(table):
+            return None
+        stored = self._stored_ranges(cur, table, fresh_rows.series_of(rows, table))
+        return fresh_rows.fresh_mask(rows, table, stored)
 
     def _check_known_assets(self, cur: CursorT, table: ServedTable, rows: pa.Table) -> None:
         """Refuse rows of assets the store does not know, naming them (the foreign key would

@@ -29,6 +29,7 @@ from psycopg_pool import ConnectionPool
 
 from pipelines.contracts.served import OHLCV_INTRADAY, ServedTable
 from pipelines.core.errors import ConfigurationError, StoreUnavailableError
+from pipelines.serving import binary_copy, fresh_rows
 from pipelines.serving.rows import one_line
 from pipelines.serving.schema import TIMESCALE_MIGRATIONS, WEEKLY_RELATION
 from pipelines.serving.sql_store import DEFAULT_INTRADAY_RETENTION_DAYS, SqlStore
@@ -78,6 +79,7 @@ class TimescaleStore(SqlStore[PgCursor]):
     _migrations_table_exists_sql = "SELECT to_regclass('schema_migrations') IS NOT NULL"
     _migrate_hint = "migrate it with a writable store first"
     _kind = "TimescaleDB at"
+    _appends = True
 
     def __init__(
         self,
@@ -156,17 +158,43 @@ class TimescaleStore(SqlStore[PgCursor]):
     @contextmanager
     def _staged(self, cur: PgCursor, table: ServedTable, rows: pa.Table) -> Iterator[str]:
         """COPY into a temporary staging table, for one INSERT ... ON CONFLICT from it: a plain
-        COPY cannot upsert, and row-by-row INSERTs are two orders of magnitude slower. Binary
-        COPY: no text formatting or parsing of timestamps and floats on either side."""
+        COPY cannot upsert, and row-by-row INSERTs are two orders of magnitude slower."""
         staged = _STAGED_PREFIX + table.name
         # ON COMMIT DROP: the pooled connection is reused, so nothing may outlive the load.
         cur.execute(f"CREATE TEMP TABLE {staged} (LIKE {table.name}) ON COMMIT DROP")
-        columns = ", ".join(rows.column_names)
-        with cur.copy(f"COPY {staged} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types([_copy_type(field, table) for field in rows.schema])
-            for row in _rows_of(rows, table):
-                copy.write_row(row)
+        _copy(cur, staged, table, rows)
         yield staged
+
+    def _stored_ranges(self, cur: PgCursor, table: ServedTable, series: pa.Table) -> pa.Table:
+        """Two index probes per series (the primary key's index starts with the series
+        columns, then time); on a hypertable each probe walks the chunks in time order and
+        stops at the first that holds the series."""
+        columns = series.column_names
+        arrays = [f"{self._marker}::{_copy_type(field, table)}[]" for field in series.schema]
+        same = " AND ".join(f"o.{name} = k.{name}" for name in columns)
+        probe = f"SELECT o.{table.time_column} FROM {table.name} AS o WHERE {same} ORDER BY 1"
+        sql = (
+            f"SELECT ({probe} LIMIT 1), ({probe} DESC LIMIT 1) "
+            f"FROM unnest({', '.join(arrays)}) WITH ORDINALITY AS k({', '.join(columns)}, n) "
+            "ORDER BY k.n"
+        )
+        found = cur.execute(sql, [series.column(name).to_pylist() for name in columns])
+        earliest, latest = zip(*found.fetchall(), strict=True) if series.num_rows else ((), ())
+        time_type = table.schema.field(table.time_column).type
+        return series.append_column(
+            fresh_rows.EARLIEST, pa.array(earliest, time_type)
+        ).append_column(fresh_rows.LATEST, pa.array(latest, time_type))
+
+    def _append(self, cur: PgCursor, table: ServedTable, rows: pa.Table) -> bool:
+        """COPY straight into the table, in a savepoint: a concurrent writer may have stored
+        one of these keys since the look-up, and then the unique violation undoes only this
+        COPY and the rows go through the upsert."""
+        try:
+            with cur.connection.transaction():
+                _copy(cur, table.name, table, rows)
+        except psycopg.errors.UniqueViolation:
+            return False
+        return True
 
     def _drop_intraday_before(self, cur: PgCursor, cutoff: dt.datetime) -> tuple[int, int]:
         """drop_chunks, which both builds have: whole chunks wholly before ``cutoff`` go (a
@@ -269,6 +297,22 @@ def _copy_type(field: pa.Field[Any], table: ServedTable) -> str:
         return _COPY_TYPES[field.type]
     except KeyError:
         raise TypeError(f"no COPY type for {field.name}: {field.type}") from None
+
+
+def _copy(cur: PgCursor, relation: str, table: ServedTable, rows: pa.Table) -> None:
+    """Binary COPY of ``rows`` (of ``table.schema``) into ``relation``: no text formatting or
+    parsing of time stamps and floats on either side. Encoded column-wise in numpy
+    (:mod:`binary_copy`), or row by row where the rows have too many layouts for that."""
+    columns = ", ".join(rows.column_names)
+    with cur.copy(f"COPY {relation} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        parts = binary_copy.encode(rows, table.json_columns)
+        if parts is not None:
+            for part in parts:
+                copy.write(part)
+            return
+        copy.set_types([_copy_type(field, table) for field in rows.schema])
+        for row in _rows_of(rows, table):
+            copy.write_row(row)
 
 
 def _rows_of(rows: pa.Table, table: ServedTable) -> Iterator[tuple[object, ...]]:

@@ -104,6 +104,17 @@ class SparkSettings(Section):
         description="spark.sql.adaptive.enabled: off on one machine (each shuffle stage would "
         "be a job of its own, for nothing to re-plan at these sizes); on for a cluster.",
     )
+    driver_host: str = Field(
+        validation_alias="RWA_SPARK_DRIVER_HOST",
+        default="127.0.0.1",
+        description="Address executors reach the driver at: loopback on one machine; the "
+        "driver pod's IP on Kubernetes (infra/kubernetes sets it from the pod's status).",
+    )
+    driver_bind_address: str = Field(
+        validation_alias="RWA_SPARK_DRIVER_BIND_ADDRESS",
+        default="127.0.0.1",
+        description="Address the driver listens on: loopback on one machine, 0.0.0.0 in a pod.",
+    )
     delta_backend: DeltaBackend = Field(
         validation_alias="RWA_DELTA_BACKEND",
         default="auto",

@@ -180,3 +180,32 @@ def test_a_reader_keeps_results_per_snapshot_and_a_thread_cursor_survives_an_unf
         assert writer.memoised("bars", lambda: _bar_count(writer)) == 5
         writer.upsert_ohlcv(bars(n=7))
         assert writer.memoised("bars", lambda: _bar_count(writer)) == 7
+
+
+def test_frames_and_tables_count_their_size_against_the_memo_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kept frame or Arrow table counts its bytes, not a nominal kilobyte: a few large
+    panels empty the memo instead of growing it past its budget."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from pipelines.serving import duckdb_store
+
+    monkeypatch.setattr(duckdb_store, "MEMO_BYTES", 100_000)
+    path = _store_with(tmp_path / "serving.duckdb", 3)
+    computed: list[str] = []
+
+    def big(name: str) -> pd.DataFrame:
+        computed.append(name)
+        return pd.DataFrame({"close": [1.0] * 8_000})  # 64 kB of floats
+
+    with DuckDBStore(path, read_only=True) as reader:
+        reader.memoised("a", lambda: big("a"))
+        reader.memoised("a", lambda: big("a"))
+        reader.memoised("b", lambda: big("b"))  # 128 kB > 100 kB: "a" is let go
+        reader.memoised("a", lambda: big("a"))
+        table = pa.table({"x": list(range(20_000))})
+        reader.memoised("t", lambda: table)
+    assert computed == ["a", "b", "a"]
+    assert duckdb_store._memo_cost(table) == table.nbytes
