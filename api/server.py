@@ -1,9 +1,10 @@
 """Run the API under uvicorn (what ``rwa serve`` calls).
 
 The server options live here, once (:func:`uvicorn_options`), so that ``rwa serve`` and
-``bench/api_latency.py``'s bare baseline run alike: uvloop and httptools (``uvicorn[standard]``),
-JSON logs, and no uvicorn access log (a log line per request, written synchronously, costs more
-than a light endpoint; the API's middleware logs requests itself, as JSON).
+``bench/api_latency.py``'s bare baseline run alike: uvloop (accepting waiting connections in
+batches, :mod:`api.accept`) and httptools (``uvicorn[standard]``), JSON logs, and no uvicorn
+access log (a log line per request, written synchronously, costs more than a light endpoint;
+the API's middleware logs requests itself, as JSON).
 """
 
 from __future__ import annotations
@@ -64,9 +65,10 @@ def uvicorn_options(api: ApiSettings) -> dict[str, Any]:
     return {
         "host": api.host,
         "port": api.port,
-        # uvicorn's "auto" picks these too when installed; named, a missing one fails loudly
-        # instead of silently serving at a fraction of the speed.
-        "loop": "uvloop",
+        # uvloop, named (uvicorn's "auto" would fall back silently to a slower loop), with the
+        # accept of asyncio: uvloop's own takes one connection per turn of a busy loop, so 64
+        # clients connecting together waited up to seconds in the listening queue.
+        "loop": "api.accept:new_event_loop",
         "http": "httptools",
         # Logs are JSON lines with the request id; uvicorn's access log is replaced by ours
         # (api.security.middleware), which never writes query strings.

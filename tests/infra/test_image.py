@@ -9,10 +9,12 @@ is ``RWA_IMAGE`` (default ``localhost/rwa-lakehouse:latest``, the last build).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,11 +59,15 @@ def root() -> Iterator[Path]:
         _skip_or_fail("podman (as root) is not available")
     if _podman("image", "exists", IMAGE).returncode != 0:
         _skip_or_fail(f"image {IMAGE} not built")
-    mounted = _podman("image", "mount", IMAGE)
-    assert mounted.returncode == 0, mounted.stderr
-    path = Path(mounted.stdout.strip())
-    binds = []
+    # Two test runs on one machine share the image's mount: one must not unmount the /proc,
+    # /dev and /tmp the other is using.
+    lock = (Path(tempfile.gettempdir()) / "rwa-image-smoke.lock").open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    binds: list[Path] = []
     try:
+        mounted = _podman("image", "mount", IMAGE)
+        assert mounted.returncode == 0, mounted.stderr
+        path = Path(mounted.stdout.strip())
         for source in ("/proc", "/dev"):
             target = path / source.lstrip("/")
             subprocess.run(["mount", "--rbind", source, str(target)], check=True)
@@ -76,6 +82,7 @@ def root() -> Iterator[Path]:
         for target in reversed(binds):
             subprocess.run(["umount", "-R", "-l", str(target)], check=False)
         _podman("image", "unmount", IMAGE)
+        lock.close()
 
 
 def _in_image(root: Path, *command: str, **extra: str) -> subprocess.CompletedProcess[str]:

@@ -207,29 +207,66 @@ def _settings_map_name(docs: list[dict[str, Any]]) -> str:
     return name
 
 
-def test_the_rendered_settings_are_valid_production_settings(
+# Stand-ins for the keys of rwa-secrets, each of the shape its setting expects.
+SECRET_VALUES = {
+    "RWA_TIMESCALE_DSN": "postgresql://rwa@timescale.internal:5432/rwa",
+    "RWA_OPS_DB_URL": "postgresql+psycopg://rwa@ops.internal:5432/ops",
+    "RWA_JWT_SECRET": "k" * 48,
+    "RWA_REDIS_URL": "redis://redis.internal:6379/0",
+    "RWA_ALERT_WEBHOOK_URL": "https://hooks.example.com/rwa",
+}
+
+
+def _container_variables(config: dict[str, str], container: dict[str, Any]) -> dict[str, str]:
+    """The RWA_* environment a container starts with: the ConfigMap, then its own env."""
+    variables = {k: v for k, v in config.items() if k.startswith("RWA_")}
+    for entry in container.get("env", []):
+        source = entry.get("valueFrom", {})
+        if "secretKeyRef" in source:
+            key = source["secretKeyRef"]["key"]
+            variables[entry["name"]] = SECRET_VALUES.get(key, "secret-value")
+        elif "fieldRef" in source:
+            variables[entry["name"]] = "10.0.0.7"  # the pod's address
+        else:
+            variables[entry["name"]] = entry["value"]
+    return {k: v for k, v in variables.items() if k.startswith("RWA_")}
+
+
+def test_every_container_starts_with_settings_the_code_accepts(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
-    """The ConfigMap plus the Secret's keys make a Settings the production code accepts."""
-    secrets = {
-        "timescale_dsn": "postgresql://rwa@timescale.internal:5432/rwa",
-        "ops_db_url": "postgresql+psycopg://rwa@ops.internal:5432/ops",
-        "jwt_secret": "k" * 48,
-        "events_redis_url": "redis://redis.internal:6379/0",
-        "rate_limit_storage": "redis://redis.internal:6379/0",
-    }
+    """The ConfigMap plus each container's own variables (secrets as stand-ins) load as
+    Settings: a setting that needs another one (the Redis event transport needs its URL) is
+    given to the same container."""
     for target, docs in rendered.items():
         config = named(docs, "ConfigMap", _settings_map_name(docs))["data"]
-        values = {
-            key.removeprefix("RWA_").lower(): value.replace(
-                "TERRAFORM_OUTPUT_lake_root", "s3://rwa-prod-lake/lake"
-            )
-            for key, value in config.items()
-            if key.startswith("RWA_")
-        }
-        settings = Settings.model_validate({**values, **secrets})
-        assert settings.orchestration.deployment == "production", target
-        assert settings.api.host == "0.0.0.0", target
+        for doc in _workloads(docs):
+            spec = pod_spec(doc)
+            assert spec is not None
+            for container in spec["containers"]:
+                variables = _container_variables(config, container)
+                values = {
+                    key.removeprefix("RWA_").lower(): value.replace(
+                        "TERRAFORM_OUTPUT_lake_root", "s3://rwa-prod-lake/lake"
+                    )
+                    for key, value in variables.items()
+                }
+                where = (target, doc["metadata"]["name"], container["name"])
+                try:
+                    settings = Settings.model_validate(values)
+                except ValueError as error:
+                    pytest.fail(f"{where}: {error}")
+                assert settings.orchestration.deployment == "production", where
+    api = named(rendered["overlays/production"], "Deployment", "rwa-api")
+    (container,) = pod_spec(api)["containers"]  # type: ignore[index]
+    config = named(
+        rendered["overlays/production"],
+        "ConfigMap",
+        _settings_map_name(rendered["overlays/production"]),
+    )["data"]
+    variables = _container_variables(config, container)
+    assert variables["RWA_API_HOST"] == "0.0.0.0"
+    assert variables["RWA_RATE_LIMIT_STORAGE"].startswith("redis://")
 
 
 def test_every_secret_a_workload_reads_is_filled_by_the_external_secret(
