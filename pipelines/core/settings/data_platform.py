@@ -450,9 +450,10 @@ class ModelSettings(Section):
     )
     forecast_on_spark: bool = Field(
         validation_alias="RWA_FORECAST_ON_SPARK",
-        default=True,
+        default=False,
         description="Fit the ARIMA forecasts in Spark executors, a task group per asset "
-        "(applyInPandas), instead of one asset after another in the driver; the LSTM and the "
+        "(applyInPandas), instead of one asset after another in the driver: for a cluster (on "
+        "one machine the executors' Python workers cost more than they save); the LSTM and the "
         "ensemble always run in the driver.",
     )
     sentiment_model: str = Field(

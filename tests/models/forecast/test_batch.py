@@ -61,7 +61,7 @@ def test_forecasts_both_horizons_registers_models_and_reruns_idempotently(
     assert again.forecasts == report.forecasts
     assert lake.count_rows(paths.gold(PREDICTIONS_TABLE)) == len(rows)
     assert len(registry.versions("arima-btc")) == 1
-    daily = forecast_lake(lake, paths, assets, registry, reselect=False, spark=spark)
+    daily = forecast_lake(lake, paths, assets, registry, reselect=False)
     assert daily.forecasts == report.forecasts  # same order, same data: the same model
 
     # The LSTM trains afresh at every evaluation origin (seconds each on 2 busy cores): a few
