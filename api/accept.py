@@ -1,14 +1,15 @@
 """The event loop the API serves on: uvloop, accepting the connections that wait in turns.
 
-Since libuv 1.45 (libuv pull request 3696, "unix: don't accept() connections in a loop"),
-libuv, under uvloop, accepts **one** connection each time the event loop polls. One turn of a
-busy server's loop also serves a request on every connection it already holds, so when many
-clients connect at once the last of them waits for as many turns as there are clients before
-it, each turn longer than the one before: with 64 clients and about 1 ms per request, the
-64th first request waited some 2 s in the listening socket's queue, wrk's timeout, while the
-requests of the connections already accepted were answered in tens of milliseconds
-(docs/benchmarks.md, "API latency", session 10: the accept queue, sampled with ``ss``, still
-held connections 10 s into a run). Python's own asyncio loop accepts up to the backlog at once.
+Since libuv pull request 3696 (2022, "unix: don't accept() connections in a loop"; uvloop
+0.23 bundles libuv 1.52), libuv, under uvloop, accepts **one** connection each time the event
+loop polls. One turn of a busy server's loop also serves a request on every connection it
+already holds, so when many clients connect at once the last of them waits for as many turns
+as there are clients before it, each turn longer than the one before: with 64 clients and
+about 1 ms per request, the 64th first request waited some 2 s in the listening socket's
+queue, wrk's timeout, while the connections already accepted were answered in tens of
+milliseconds (docs/benchmarks.md, "API latency", session 10: sampled with ``ss``, the accept
+queue still held connections 10 s into a loaded run). Python's own asyncio loop accepts up to
+the backlog at once.
 
 :class:`AcceptingLoop` is uvloop with the accept of asyncio, bounded: each time the listening
 socket is readable it accepts up to :data:`ACCEPTS_PER_TURN` connections and hands each to
