@@ -22,7 +22,6 @@ sockets, unusual options) is served by uvloop's own server.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import socket
 from collections.abc import Callable, Iterable
@@ -35,11 +34,9 @@ log = logging.getLogger(__name__)
 #: Connections accepted per turn of the loop, per listening socket. libuv accepts 1, asyncio
 #: up to the backlog; 64 clients connecting together are all accepted within 4 turns.
 ACCEPTS_PER_TURN = 16
-#: How long to stop accepting when the process is out of descriptors or memory (asyncio's
-#: value): the waiting connections stay queued in the kernel meanwhile.
+#: How long to stop accepting when ``accept`` fails, e.g. out of descriptors or memory
+#: (asyncio's value): the waiting connections stay queued in the kernel meanwhile.
 ACCEPT_RETRY_SECONDS = 1.0
-#: Errors of ``accept`` that say the process cannot take a connection now.
-_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 #: The families this server listens on itself (Unix sockets go to uvloop's server).
 _INET = frozenset({socket.AF_INET, socket.AF_INET6})
 
@@ -110,8 +107,8 @@ class AcceptingServer(asyncio.AbstractServer):
             except ConnectionAbortedError:
                 continue  # the client gave up while queued
             except OSError as exc:
-                if exc.errno not in _OUT_OF_RESOURCES:
-                    raise
+                # Out of descriptors or memory (or any other failure): retry later rather
+                # than spin on a socket that stays readable.
                 log.error(
                     "cannot accept connections (%s); retrying in %g s", exc, ACCEPT_RETRY_SECONDS
                 )
@@ -165,6 +162,8 @@ class AcceptingLoop(uvloop.Loop):
         if sock is None:
             sockets = await self._listening_sockets(host, port, backlog)
         else:
+            # uvicorn's workers get the socket their parent bound, not yet listening.
+            sock.listen(backlog)
             sockets = [sock]
         accepting = AcceptingServer(self, sockets, protocol_factory)
         accepting.listen()
