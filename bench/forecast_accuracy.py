@@ -24,7 +24,12 @@ interval over origins (blocks of :data:`BLOCK` origins keep overlapping horizons
 regimes together), then the same pooled over the three series. Run BLAS single-threaded: on a
 shared 2-core machine its threads only fight. Usage:
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/forecast_accuracy.py \\
-        [--step 20] [--train 500] [--reselect 10] [--sf-every 1] [--lstm]
+        [--step 20] [--train 500] [--reselect 10] [--sf-every 1] [--lstm] [--quick]
+
+Fit time: every fit of ours (order selection and estimation, at each re-selecting origin) and
+of statsforecast's (``AutoARIMA.fit``, at each of its origins) is timed on the same windows in
+the same run; per series and pooled the mean seconds per fit are printed with their ratio.
+``--quick`` puts origins 100 days apart (about 165 in all) for iterating.
 """
 
 from __future__ import annotations
@@ -63,6 +68,10 @@ def series() -> dict[str, np.ndarray]:
     }
 
 
+#: Seconds of each fit (order selection and estimation, no forecast) per model label.
+FIT_SECONDS: dict[str, list[float]] = {}
+
+
 class StatsforecastAutoArima(Forecaster):
     """statsforecast's AutoARIMA on log prices, intervals exponentiated like ours."""
 
@@ -72,13 +81,38 @@ class StatsforecastAutoArima(Forecaster):
         from statsforecast.models import AutoARIMA
 
         model = AutoARIMA(season_length=1)
+        started = time.perf_counter()
         model.fit(np.log(history))
+        FIT_SECONDS.setdefault(self.name, []).append(time.perf_counter() - started)
         out = model.predict(h=horizon, level=[80, 95])
         return Forecast(
             np.exp(out["mean"]),
             {level: np.exp(out[f"lo-{int(level * 100)}"]) for level in LEVELS},
             {level: np.exp(out[f"hi-{int(level * 100)}"]) for level in LEVELS},
         )
+
+
+class TimedAutoArima(AutoArima):
+    """Our AutoArima, each fit (order selection and estimation at a re-selecting origin)
+    timed."""
+
+    def frozen(self, history: np.ndarray) -> Forecaster:
+        started = time.perf_counter()
+        kept = super().frozen(history)
+        FIT_SECONDS.setdefault(self.name, []).append(time.perf_counter() - started)
+        return kept
+
+
+def print_fit_times() -> None:
+    """Mean seconds per fit of ours and statsforecast's, measured in this run, and the ratio."""
+    ours, theirs = FIT_SECONDS.get(AutoArima.name, []), FIT_SECONDS.get("statsforecast", [])
+    if not ours or not theirs:
+        return
+    mine, peer = float(np.mean(ours)), float(np.mean(theirs))
+    print(
+        f"  fit time per series window: ours {mine:.3f} s ({len(ours)} fits), statsforecast "
+        f"AutoARIMA {peer:.3f} s ({len(theirs)} fits): ours/statsforecast {mine / peer:.2f}x"
+    )
 
 
 @dataclass
@@ -178,10 +212,15 @@ def main() -> None:
     parser.add_argument("--reselect", type=int, default=10, help="our order chosen every k")
     parser.add_argument("--sf-every", type=int, default=1, help="statsforecast every n-th origin")
     parser.add_argument("--lstm", action="store_true", help="also the LSTM and the ensemble")
+    parser.add_argument(
+        "--quick", action="store_true", help="origins 100 days apart (a fifth): for iterating"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.step = 100
 
     models: dict[str, Callable[[], Forecaster]] = {
-        "ours (AutoArima)": AutoArima,
+        "ours (AutoArima)": TimedAutoArima,
         "naive": NaiveForecaster,
         "statsforecast AutoARIMA": StatsforecastAutoArima,
     }
@@ -201,10 +240,12 @@ def main() -> None:
     StatsforecastAutoArima().forecast(np.exp(np.linspace(0, 1, 60)), 7)  # JIT warm-up
     rng = np.random.default_rng(0)
     pooled: dict[str, Scores] = {label: Scores() for label in models}
+    every: dict[str, list[float]] = {}
     for name, values in series().items():
         points = origins(values.size, max(HORIZONS), values.size, args.step, args.train)
         print(f"\n{name}: {values.size:,} days, {len(points)} origins")
         results: dict[str, Scores] = {}
+        FIT_SECONDS.clear()
         for label, make in models.items():
             mine = points[:: args.sf_every] if make is StatsforecastAutoArima else points
             with warnings.catch_warnings():
@@ -212,8 +253,14 @@ def main() -> None:
                 results[label] = evaluate(make, values, mine, args)
             pooled[label] = pooled[label].merged(results[label])
         print_table(results, rng)
+        print_fit_times()
+        every.update({k: every.get(k, []) + v for k, v in FIT_SECONDS.items()})
     print("\nall three series pooled:")
     print_table(pooled, rng)
+    FIT_SECONDS.clear()
+    FIT_SECONDS.update(every)
+    print_fit_times()
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
     print("(targets: cov80 78-84%, cov95 93-97%; MASE below the naive forecast's is better)")
 
 

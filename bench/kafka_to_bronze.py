@@ -19,15 +19,18 @@ Starts the local broker (Tansu, via ``infra/local/kafka.sh install``) on a free 
 Prints records/s (and MB/s of envelope JSON) for each, and the ratio lander / baseline.
 Usage:
     .venv/bin/python bench/kafka_to_bronze.py [--days 90] [--assets 27] [--bootstrap host:port]
+        [--profile lander.prof]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import datetime as dt
 import os
 import platform
+import pstats
 import socket
 import subprocess
 import tempfile
@@ -92,12 +95,22 @@ def simulate(settings: Settings) -> list[RawEnvelope]:
     return list(source.collect(source.window))
 
 
-def run_lander(settings: Settings, group: str, records: int) -> LanderReport:
+def run_lander(
+    settings: Settings, group: str, records: int, profile: Path | None = None
+) -> LanderReport:
+    """The lander from the filled topics; with ``profile``, under cProfile (stats saved there
+    and the top entries printed)."""
     grouped = settings.updated(lander_group_id=group)
     lander = BronzeLander(
         grouped.kafka, open_object_store(grouped.lake), consumer_overrides=GROUP_TIMING
     )
-    return lander.run(max_records=records, handle_signals=False)
+    if profile is None:
+        return lander.run(max_records=records, handle_signals=False)
+    profiler = cProfile.Profile()
+    report = profiler.runcall(lander.run, max_records=records, handle_signals=False)
+    profiler.dump_stats(profile)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    return report
 
 
 def baseline(settings: Settings, target: Path, records: int) -> tuple[int, float]:
@@ -183,6 +196,9 @@ def main() -> None:
     parser.add_argument("--assets", type=int, default=27, help="number of reference assets")
     parser.add_argument("--bootstrap", help="use this broker instead of starting Tansu")
     parser.add_argument("--partitions", type=int, default=3, help="partitions per topic")
+    parser.add_argument(
+        "--profile", type=Path, help="run the lander under cProfile and save its stats here"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
@@ -208,7 +224,7 @@ def main() -> None:
         e2e_settings = settings.updated(lake_root=str(root / "lake-e2e"))
         e2e_report, e2e_seconds = end_to_end(e2e_settings, envelopes)
 
-        lander = run_lander(settings, "bench-lander", n)
+        lander = run_lander(settings, "bench-lander", n, args.profile)
         assert lander.landed == n, lander
         (root / "baseline").mkdir()
         base_count, base_seconds = baseline(settings, root / "baseline", n)

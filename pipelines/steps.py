@@ -46,6 +46,7 @@ from pipelines.contracts.envelope import BRONZE_PREFIX, object_dataset
 from pipelines.contracts.gold import GOLD_TABLES, OHLCV_TABLES, SENTIMENT_DAILY
 from pipelines.contracts.silver import QUARANTINED_OBJECTS
 from pipelines.core.errors import NotFoundError
+from pipelines.core.settings import ModelSettings
 from pipelines.gold.build import GoldBuild
 from pipelines.gold.build import GoldRunReport as GoldRunReport
 from pipelines.ingestion.base import FetchWindow
@@ -436,7 +437,13 @@ def run_forecast(lakehouse: Lakehouse, *, reselect: bool = True) -> ForecastRunR
         model_registry(lakehouse),
         reselect=reselect,
         model=lakehouse.settings.models.forecast_model,
+        spark=lakehouse.spark if _forecast_on_spark(lakehouse.settings.models) else None,
     )
+
+
+def _forecast_on_spark(models: ModelSettings) -> bool:
+    """Spark fits ARIMA only: the LSTM and the ensemble run in the driver (no JVM to start)."""
+    return models.forecast_on_spark and models.forecast_model == "arima"
 
 
 def degraded_forecasts(lakehouse: Lakehouse) -> list[LiveAccuracy]:

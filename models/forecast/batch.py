@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,9 @@ from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import ForecastModel
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 PREDICTIONS_TABLE = PREDICTIONS.name
 HORIZONS = (7, 30)
@@ -69,6 +72,47 @@ class ForecastRunReport:
     rows_written: int = 0
 
 
+@dataclass(frozen=True)
+class AssetJob:
+    """What the job does to one asset's history, the same in the driver and in a Spark
+    executor: the model asked for, the LSTM's minimum history and the evaluation origins."""
+
+    model: ForecastModel = "arima"
+    min_days: int = LSTM_MIN_DAYS
+    origins: int = EVALUATION_ORIGINS
+
+    def run(
+        self,
+        dates: Sequence[dt.date],
+        closes: np.ndarray,
+        pegged: bool,
+        order: tuple[int, int, int] | None = None,
+        extra: np.ndarray | None = None,
+    ) -> AssetForecast:
+        """The 30-day forecast of the whole history (``order`` kept when given) and its
+        rolling-origin metrics; no forecast for a history under :data:`MIN_HISTORY` days."""
+        if closes.size < MIN_HISTORY:
+            return AssetForecast(self.model, closes.size, None, None, {})
+        chosen = _chosen_model(self.model, closes.size, self.min_days)
+        forecast = make_forecaster(chosen, pegged, order, extra).forecast(closes, max(HORIZONS))
+        # the evaluation selects the order from each origin's past, never the registered one
+        make = partial(make_forecaster, chosen, pegged, None, extra)
+        metrics = evaluation_metrics(closes, make, chosen, self.origins)
+        return AssetForecast(chosen, closes.size, dates[-1], forecast, metrics)
+
+
+@dataclass(frozen=True)
+class AssetForecast:
+    """One asset's outcome: the model used, the days of history, and (with enough of them)
+    the last day, the forecast and its evaluation metrics."""
+
+    model: ForecastModel
+    days: int
+    last_day: dt.date | None
+    forecast: Forecast | None
+    metrics: dict[str, float]
+
+
 def forecast_lake(
     lake: DeltaLake,
     paths: LakePaths,
@@ -79,45 +123,90 @@ def forecast_lake(
     model: ForecastModel = "arima",
     min_days: int = LSTM_MIN_DAYS,
     origins: int = EVALUATION_ORIGINS,
+    spark: SparkSession | None = None,
 ) -> ForecastRunReport:
     """Forecast every asset with enough history. ``reselect`` chooses each model's order
     afresh (the weekly retraining); without it the order of the asset's latest registered model
     is kept and only its coefficients are re-estimated on the new data (the daily run).
-    ``origins``: evaluation origins per asset (fewer make a quicker, coarser evaluation)."""
+    ``origins``: evaluation origins per asset (fewer make a quicker, coarser evaluation).
+    With ``spark``, ARIMA assets are fitted in Spark executors, a group per asset
+    (:mod:`models.forecast.distributed`); the LSTM and the ensemble run in the driver (torch
+    need not be installed on executors). Registry and table writes stay in the driver."""
+    job = AssetJob(model, min_days, origins)
+    orders: dict[str, tuple[int, int, int] | None] = {}
+    if not reselect:
+        orders = {asset.asset_id: _registered_order(registry, asset.asset_id) for asset in assets}
+    if spark is not None and model == "arima":
+        from models.forecast.distributed import forecast_on_spark
+
+        frame = lake.to_spark(spark, _gold_daily(lake, paths))
+        results = forecast_on_spark(spark, frame, assets, orders, job)
+    else:
+        results = _forecast_in_driver(lake, paths, assets, orders, job)
+    return _register(lake, paths, assets, registry, results, job, orders)
+
+
+def _forecast_in_driver(
+    lake: DeltaLake,
+    paths: LakePaths,
+    assets: Sequence[Asset],
+    orders: dict[str, tuple[int, int, int] | None],
+    job: AssetJob,
+) -> dict[str, AssetForecast]:
+    """:meth:`AssetJob.run` per asset, one after another in this process."""
     frame = _daily_closes(lake, paths)
-    exogenous = _exogenous(lake, paths) if model != "arima" else None
+    exogenous = _exogenous(lake, paths) if job.model != "arima" else None
+    results: dict[str, AssetForecast] = {}
+    for asset in assets:
+        bars = frame[frame["asset_id"] == asset.asset_id]
+        extra = None if exogenous is None else _aligned(exogenous, asset.asset_id, bars["date"])
+        pegged = is_pegged(asset)
+        order = orders.get(asset.asset_id)
+        results[asset.asset_id] = job.run(
+            list(bars["date"]), bars["close"].to_numpy(float), pegged, order, extra
+        )
+    return results
+
+
+def is_pegged(asset: Asset) -> bool:
+    """A stablecoin reverts to its peg: modelled in levels (see ``level_differences``)."""
+    return asset.asset_class == "stablecoin"
+
+
+def _register(
+    lake: DeltaLake,
+    paths: LakePaths,
+    assets: Sequence[Asset],
+    registry: ModelRegistry,
+    results: dict[str, AssetForecast],
+    job: AssetJob,
+    orders: dict[str, tuple[int, int, int] | None],
+) -> ForecastRunReport:
+    """Save each forecast's model with its metrics and merge its rows into
+    ``gold/predictions``; assets without a forecast are reported skipped."""
     report = ForecastRunReport()
     tables = []
     for asset in assets:
-        bars = frame[frame["asset_id"] == asset.asset_id]
-        closes = bars["close"].to_numpy(float)
-        if closes.size < MIN_HISTORY:
-            report.skipped[asset.asset_id] = f"{closes.size} daily bars (< {MIN_HISTORY})"
+        result = results.get(asset.asset_id) or AssetForecast(job.model, 0, None, None, {})
+        forecast, last_day = result.forecast, result.last_day
+        if forecast is None or last_day is None:
+            report.skipped[asset.asset_id] = f"{result.days} daily bars (< {MIN_HISTORY})"
             continue
-        last_day = bars["date"].iloc[-1]
-        generated_at = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), dt.UTC)
-        pegged = asset.asset_class == "stablecoin"
-        order = None if reselect else _registered_order(registry, asset.asset_id)
-        extra = None if exogenous is None else _aligned(exogenous, asset.asset_id, bars["date"])
-
-        chosen = _chosen_model(model, closes.size, min_days)
-        if chosen != model:
+        if result.model != job.model:
             report.fallbacks[asset.asset_id] = (
-                f"{closes.size} days (< {min_days} for the LSTM): ARIMA used"
+                f"{result.days} days (< {job.min_days} for the LSTM): ARIMA used"
             )
-        forecast = make_forecaster(chosen, pegged, order, extra).forecast(closes, max(HORIZONS))
-        # the evaluation selects the order from each origin's past, never the registered one
-        make = partial(make_forecaster, chosen, pegged, None, extra)
-        metrics = evaluation_metrics(closes, make, chosen, origins)
+        generated_at = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), dt.UTC)
+        reselected = orders.get(asset.asset_id) is None
         saved = registry.save(
-            f"{chosen}-{asset.asset_id}",
-            {"model.json": json.dumps(_artefact(forecast, last_day, closes.size)).encode()},
-            metrics=metrics,
-            params={"pegged": pegged, "reselected": order is None, **forecast.params},
+            f"{result.model}-{asset.asset_id}",
+            {"model.json": json.dumps(_artefact(forecast, last_day, result.days)).encode()},
+            metrics=result.metrics,
+            params={"pegged": is_pegged(asset), "reselected": reselected, **forecast.params},
             created_at=generated_at,
         )
         report.forecasts[asset.asset_id] = saved.label
-        report.metrics[asset.asset_id] = metrics
+        report.metrics[asset.asset_id] = result.metrics
         tables.append(
             prediction_rows(asset.asset_id, forecast, last_day, generated_at, saved.label)
         )
@@ -128,11 +217,16 @@ def forecast_lake(
     return report
 
 
-def _daily_closes(lake: DeltaLake, paths: LakePaths) -> pd.DataFrame:
-    """``asset_id``, ``date``, ``close`` of ``gold/ohlcv_1d``, by asset and date."""
+def _gold_daily(lake: DeltaLake, paths: LakePaths) -> str:
     uri = paths.gold("ohlcv_1d")
     if not lake.exists(uri):
         raise NotFoundError(f"no gold/ohlcv_1d at {uri}: run rwa gold first")
+    return uri
+
+
+def _daily_closes(lake: DeltaLake, paths: LakePaths) -> pd.DataFrame:
+    """``asset_id``, ``date``, ``close`` of ``gold/ohlcv_1d``, by asset and date."""
+    uri = _gold_daily(lake, paths)
     frame = lake.to_arrow(uri, columns=["asset_id", "date", "close"]).to_pandas()
     return frame.sort_values(["asset_id", "date"])
 

@@ -7,7 +7,8 @@ Object names
 
     where ``offset`` is the offset of the group's first record; lines are in offset order and
     are the canonical envelope lines (``RawEnvelope.to_json_line``), so a replay produces
-    byte-identical objects.
+    byte-identical objects. A consumed value that already is its canonical line is landed as
+    it is (:mod:`pipelines.bronze.canonical`); any other is validated and re-serialised.
 
 Batch manifests
     ``_lander/<topic>/<partition>/<first offset:020d>.json`` (outside ``bronze/``) records a
@@ -19,42 +20,57 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from kafka import TopicPartition
 from pydantic import ValidationError
 
+from pipelines.bronze.canonical import SAFE_SOURCE, canonical_folders
 from pipelines.contracts.envelope import RawEnvelope, partition_prefix
 from pipelines.kafka.dead_letters import DeadLetter
 
 MANIFEST_PREFIX = "_lander"
-#: A source name becomes a folder name: no separators, no hidden or relative names.
-_SAFE_SOURCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True, slots=True)
 class ConsumedRecord:
-    """One consumed record: an envelope line bound for ``folder``, or a dead letter."""
+    """One consumed record: an envelope line (UTF-8, no newline) bound for ``folder``, or a
+    dead letter."""
 
     offset: int
     size: int
-    line: str | None = None
+    line: bytes | None = None
     folder: str | None = None
     dead_letter: DeadLetter | None = None
 
     @property
     def fingerprint(self) -> str:
         if self.line is not None:
-            data = self.line.encode()
+            data = self.line
         else:
             data = (self.dead_letter.value if self.dead_letter else None) or b""
         return hashlib.sha256(data).hexdigest()
 
 
+def decode_records(consumed: Sequence[Any]) -> list[ConsumedRecord]:
+    """Polled kafka-python records (``key``, ``value``, ``offset``) decoded a batch at a time:
+    values that already are canonical envelope lines are kept as they are, every other one
+    goes through :func:`decode_record` (re-serialised, or a dead letter with its reason)."""
+    folders = canonical_folders([record.value for record in consumed])
+    return [
+        decode_record(record.key, record.value, record.offset)
+        if folder is None
+        else ConsumedRecord(record.offset, len(record.value) + 1, line=record.value, folder=folder)
+        for record, folder in zip(consumed, folders, strict=True)
+    ]
+
+
 def decode_record(key: bytes | None, value: bytes | None, offset: int) -> ConsumedRecord:
-    """A consumed value as an envelope line, or as a dead letter with the reason."""
+    """A consumed value as an envelope line, or as a dead letter with the reason: the full
+    path (a pydantic model per record), for values that are not canonical lines already."""
     size = len(value or b"")
 
     def dead(reason: str) -> ConsumedRecord:
@@ -66,9 +82,9 @@ def decode_record(key: bytes | None, value: bytes | None, offset: int) -> Consum
         envelope = RawEnvelope.model_validate_json(value)
     except ValidationError as error:
         return dead(_validation_reason(error))
-    if not _SAFE_SOURCE.fullmatch(envelope.source):
+    if not SAFE_SOURCE.fullmatch(envelope.source):
         return dead(f"source {envelope.source!r} is not usable as a bronze partition folder")
-    line = envelope.to_json_line()
+    line = envelope.to_json_line().encode()
     folder = partition_prefix(envelope.source, envelope.dataset, envelope.fetched_date.isoformat())
     return ConsumedRecord(offset, len(line) + 1, line=line, folder=folder)
 
@@ -150,7 +166,7 @@ def object_key(folder: str, topic: str, partition: int, first_offset: int) -> st
     return f"{folder}/{topic}+{partition}+{first_offset:020d}.jsonl"
 
 
-def group_objects(tp: TopicPartition, batch: list[ConsumedRecord]) -> dict[str, list[str]]:
+def group_objects(tp: TopicPartition, batch: list[ConsumedRecord]) -> dict[str, list[bytes]]:
     """Object key -> lines: the batch's envelopes split by bronze partition folder, each group
     named after its first record's offset."""
     by_folder: dict[str, list[ConsumedRecord]] = defaultdict(list)

@@ -29,6 +29,13 @@ Batch manifests (why a crash cannot change the boundaries)
     instead of losing records silently. Manifests are tiny and kept as an audit trail of which
     offsets went into which objects.
 
+Landing several batches at once
+    Batches due together (a time rotation, the final flush) are landed together, in the
+    exactly-once order: every batch's manifest is claimed first, then the objects of all of
+    them are written in one ``put_many_if_absent`` (the store overlaps their fsyncs or PUTs
+    and returns once all are durable), then the dead letters are published, then the offsets
+    of all their partitions are committed in one request.
+
 Commits and rebalances
     Offsets (the next offset to read) are committed synchronously after a batch's objects and
     dead letters are written. On a rebalance, buffers of revoked partitions are dropped: their
@@ -62,7 +69,7 @@ from pipelines.bronze.batches import (
     ConsumedRecord,
     PartitionBuffer,
     dead_letters,
-    decode_record,
+    decode_records,
     group_objects,
 )
 from pipelines.core.errors import RwaError
@@ -181,7 +188,10 @@ class BronzeLander:
             if active_since is None and self._consumer.assignment():
                 active_since = now
             for tp, records in polled.items():
-                for record in records:
+                if self._first_record_at is None:
+                    self._first_record_at = now
+                self.report.consumed += len(records)
+                for record in decode_records(records):  # validated a poll at a time
                     self._add(tp, record)
                 active_since = now
             self._rotate_due(now)
@@ -232,11 +242,7 @@ class BronzeLander:
 
     # -- buffering ---------------------------------------------------------------------------
 
-    def _add(self, tp: TopicPartition, consumed: Any) -> None:
-        self.report.consumed += 1
-        if self._first_record_at is None:
-            self._first_record_at = time.monotonic()
-        record = decode_record(consumed.key, consumed.value, consumed.offset)
+    def _add(self, tp: TopicPartition, record: ConsumedRecord) -> None:
         buffer = self._buffers.get(tp)
         if buffer is not None and record.offset <= buffer.last_offset:
             # The position moved back (a reset after a rebalance): the buffer is stale.
@@ -247,14 +253,14 @@ class BronzeLander:
             and buffer.forced_end is not None
             and record.offset > buffer.forced_end
         ):
-            self._flush(tp)  # the manifest's range is complete (the log has a gap after it)
+            self._flush([tp])  # the manifest's range is complete (the log has a gap after it)
             buffer = self._buffers.get(tp)
         if buffer is None:
             buffer = self._buffers[tp] = PartitionBuffer([], opened_at=time.monotonic())
         buffer.records.append(record)
         buffer.size += record.size
         if self._is_full(buffer):
-            self._flush(tp)
+            self._flush([tp])
 
     def _is_full(self, buffer: PartitionBuffer) -> bool:
         if buffer.forced_end is not None:
@@ -265,61 +271,79 @@ class BronzeLander:
         )
 
     def _rotate_due(self, now: float) -> None:
-        for tp, buffer in list(self._buffers.items()):
-            waiting = buffer.forced_end is not None  # only the manifest's end may close it
-            if not waiting and now - buffer.opened_at >= self.settings.lander_max_interval_s:
-                self._flush(tp)
+        due = [
+            tp
+            for tp, buffer in self._buffers.items()
+            # A buffer waiting for a manifest's end is closed by that end only.
+            if buffer.forced_end is None
+            and now - buffer.opened_at >= self.settings.lander_max_interval_s
+        ]
+        self._flush(due)
 
     def _drop_reset_partitions(self) -> None:
         for tp in self._consumer.reset_partitions():
             self._buffers.pop(tp, None)
 
     def _flush_all(self) -> None:
-        for tp in list(self._buffers):
-            if self._buffers[tp].forced_end is None:
-                self._flush(tp)
-            # else: an earlier run landed a longer batch from here; it is replayed next time
+        # A buffer waiting for a manifest's end stays: an earlier run landed a longer batch
+        # from there, which is replayed next time.
+        self._flush([tp for tp, buffer in self._buffers.items() if buffer.forced_end is None])
 
     # -- landing -----------------------------------------------------------------------------
 
-    def _flush(self, tp: TopicPartition) -> None:
-        """Land the partition's buffer as one or more batches and commit after each."""
-        buffer = self._buffers.pop(tp)
-        records = buffer.records
-        while records:
-            manifest = self._claim(tp, records)
-            if manifest.last_offset > records[-1].offset:
-                # An earlier run landed a longer batch from this offset: wait for its end.
-                self._buffers[tp] = PartitionBuffer(
-                    records, buffer.opened_at, sum(r.size for r in records), manifest.last_offset
-                )
-                return
-            count = sum(1 for r in records if r.offset <= manifest.last_offset)
-            batch, records = records[:count], records[count:]
-            self._check_replay(manifest, batch)
-            committed = self._consumer.commit_after(
-                tp, manifest.last_offset + 1, functools.partial(self._write_batch, tp, batch)
-            )
-            if self._first_record_at is not None:
-                self.report.active_seconds = time.monotonic() - self._first_record_at
-            if not committed:
-                self.report.commits_refused += 1
-                self._buffers.pop(tp, None)
-                return  # the group moved on; the next owner replays what is left
+    def _flush(self, tps: Sequence[TopicPartition]) -> None:
+        """Land the buffers of ``tps`` as batches (one or more each), commit them together."""
+        pending = {tp: self._buffers.pop(tp) for tp in tps}
+        landing: list[tuple[TopicPartition, BatchManifest, list[ConsumedRecord]]] = []
+        while pending:  # one round per batch a buffer holds: usually one
+            for tp, manifest in self._claim(pending).items():
+                buffer = pending.pop(tp)
+                records = buffer.records
+                if manifest.last_offset > records[-1].offset:
+                    # An earlier run landed a longer batch from this offset: wait for its end.
+                    size = sum(r.size for r in records)
+                    self._buffers[tp] = PartitionBuffer(
+                        records, buffer.opened_at, size, manifest.last_offset
+                    )
+                    continue
+                count = sum(1 for r in records if r.offset <= manifest.last_offset)
+                self._check_replay(manifest, records[:count])
+                landing.append((tp, manifest, records[:count]))
+                if count < len(records):
+                    pending[tp] = PartitionBuffer(records[count:], buffer.opened_at)
+        if not landing:
+            return
+        offsets = {tp: manifest.last_offset + 1 for tp, manifest, _ in landing}  # the last wins
+        committed = self._consumer.commit_after(
+            offsets, functools.partial(self._write_batches, landing)
+        )
+        if self._first_record_at is not None:
+            self.report.active_seconds = time.monotonic() - self._first_record_at
+        if not committed:
+            self.report.commits_refused += 1
+            for tp in offsets:
+                self._buffers.pop(tp, None)  # the group moved on; the next owner replays it
 
-    def _claim(self, tp: TopicPartition, records: list[ConsumedRecord]) -> BatchManifest:
-        """This batch's manifest, or the one an earlier run wrote for the same first offset."""
-        mine = BatchManifest.of(tp, records)
-        key = mine.key
-        if self.store.put_if_absent(key, mine.encode()):
-            return mine
-        theirs = BatchManifest.decode(self.store.get(key))
+    def _claim(
+        self, buffers: Mapping[TopicPartition, PartitionBuffer]
+    ) -> dict[TopicPartition, BatchManifest]:
+        """Each buffer's batch manifest, or the one an earlier run wrote for the same first
+        offset (all claimed in one write)."""
+        mine = {tp: BatchManifest.of(tp, buffer.records) for tp, buffer in buffers.items()}
+        written = self.store.put_many_if_absent({m.key: m.encode() for m in mine.values()})
+        claims: dict[TopicPartition, BatchManifest] = {}
+        for tp, manifest in mine.items():
+            claims[tp] = manifest if written[manifest.key] else self._theirs(tp, manifest)
+        return claims
+
+    def _theirs(self, tp: TopicPartition, mine: BatchManifest) -> BatchManifest:
+        theirs = BatchManifest.decode(self.store.get(mine.key))
         if theirs.first_record_sha256 != mine.first_record_sha256:
             raise LanderConflictError(
-                f"{key} describes a different record at offset {mine.first_offset} of "
+                f"{mine.key} describes a different record at offset {mine.first_offset} of "
                 f"{tp.topic}[{tp.partition}]: were the topic's offsets reused (topic recreated)?"
             )
-        log.info("replaying %s: offsets %s..%s", key, theirs.first_offset, theirs.last_offset)
+        log.info("replaying %s: offsets %s..%s", mine.key, theirs.first_offset, theirs.last_offset)
         return theirs
 
     def _check_replay(self, manifest: BatchManifest, batch: list[ConsumedRecord]) -> None:
@@ -331,20 +355,31 @@ class BronzeLander:
                 f"landed: were the topic's offsets reused (topic recreated)?"
             )
 
-    def _write_batch(self, tp: TopicPartition, batch: list[ConsumedRecord]) -> None:
-        """Land the batch's objects, then publish its dead letters: what is durable before the
-        batch's offsets are committed."""
-        self._land(tp, batch)
-        self.report.dead_letters += self._dead_letters.send(tp, dead_letters(batch))
-        self.report.batches += 1
+    def _write_batches(
+        self, landing: list[tuple[TopicPartition, BatchManifest, list[ConsumedRecord]]]
+    ) -> None:
+        """Land the batches' objects, then publish their dead letters: what is durable before
+        their offsets are committed."""
+        self._land([(tp, batch) for tp, _, batch in landing])
+        for tp, _, batch in landing:
+            self.report.dead_letters += self._dead_letters.send(tp, dead_letters(batch))
+            self.report.batches += 1
 
-    def _land(self, tp: TopicPartition, batch: list[ConsumedRecord]) -> None:
-        for key, lines in group_objects(tp, batch).items():
-            body = "".join(f"{line}\n" for line in lines).encode()
-            if self.store.put_if_absent(key, body):
+    def _land(self, batches: list[tuple[TopicPartition, list[ConsumedRecord]]]) -> None:
+        """Write the objects of all ``batches`` in one go (durable when ``put_many_if_absent``
+        returns: the store overlaps their fsyncs or PUTs), then check those found there."""
+        groups = {
+            (key, tp): lines
+            for tp, batch in batches
+            for key, lines in group_objects(tp, batch).items()
+        }
+        bodies = {key: b"\n".join(lines) + b"\n" for (key, _), lines in groups.items()}
+        written = self.store.put_many_if_absent(bodies)
+        for (key, tp), lines in groups.items():
+            if written[key]:
                 self.report.objects_written += 1
                 self.report.landed += len(lines)
-            elif self.store.get(key) == body:
+            elif self.store.get(key) == bodies[key]:
                 self.report.objects_present += 1
                 self.report.replayed += len(lines)
             else:

@@ -116,17 +116,20 @@ class GroupConsumer:
         return self._listener.take()
 
     def commit_after(
-        self, tp: TopicPartition, next_offset: int, durable_write: Callable[[], None]
+        self, offsets: Mapping[TopicPartition, int], durable_write: Callable[[], None]
     ) -> bool:
-        """Run ``durable_write`` (it returns only once everything before ``next_offset`` is
-        durable, and raises otherwise), then commit ``next_offset`` for ``tp``. False when the
-        commit was refused because the group moved on (the next owner replays the records)."""
+        """Run ``durable_write`` (it returns only once everything before each partition's next
+        offset in ``offsets`` is durable, and raises otherwise), then commit ``offsets`` in one
+        request. False when the commit was refused because the group moved on (the next owner
+        replays the records)."""
         durable_write()
         try:
-            self._consumer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
+            self._consumer.commit(
+                {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
+            )
         except REBALANCED as error:
             log.warning(
-                "commit of %s at %s refused (%s); its next owner replays it", tp, next_offset, error
+                "commit of %s refused (%s); their next owner replays them", dict(offsets), error
             )
             return False
         return True

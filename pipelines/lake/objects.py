@@ -3,6 +3,12 @@
 Bronze objects are immutable: :meth:`ObjectStore.put_if_absent` never replaces an existing
 object, and an object becomes visible only when complete (local: written under a hidden name,
 fsynced, then hard-linked into place; S3: a conditional ``PUT`` with ``If-None-Match: *``).
+
+:meth:`ObjectStore.put_many_if_absent` writes many objects with the same guarantees and
+overlaps their waits: locally the temp files are written and fsynced on a thread pool (the
+file system's journal then commits them together instead of one commit per file), linked into
+place, and each folder that gained an entry is fsynced once; on S3 the ``PUT`` requests run
+concurrently.
 """
 
 from __future__ import annotations
@@ -10,9 +16,10 @@ from __future__ import annotations
 import os
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -23,6 +30,26 @@ from pipelines.core.settings import LakeSettings
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+#: Concurrent fsyncs / PUTs of one put_many_if_absent. Measured on the 2-core VM's ext4 disk
+#: (400 objects in new folders): 1 thread 1.2-2.5 s, 8 threads 0.3 s, 16 threads 0.2-0.5 s,
+#: 64 threads no better; the threads only wait on I/O (the GIL is released).
+IO_THREADS = 16
+
+T = TypeVar("T")
+
+
+def _overlapped(work: Callable[[T], object], items: Iterable[T]) -> None:
+    """``work`` on every item, on a thread pool when there is more than one (the first error
+    is raised once all are done)."""
+    batch = list(items)
+    if len(batch) <= 1:
+        for item in batch:
+            work(item)
+        return
+    with ThreadPoolExecutor(min(IO_THREADS, len(batch))) as pool:
+        for _ in pool.map(work, batch):
+            pass
+
 
 class ObjectStore(ABC):
     """Keys are '/'-separated paths relative to the lake root."""
@@ -30,6 +57,11 @@ class ObjectStore(ABC):
     @abstractmethod
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """Write ``data`` at ``key`` unless an object is already there; True when written."""
+
+    def put_many_if_absent(self, objects: Mapping[str, bytes]) -> dict[str, bool]:
+        """:meth:`put_if_absent` for each object (key -> True when written); every object is
+        durable when it returns. Stores override it to overlap the per-object waits."""
+        return {key: self.put_if_absent(key, data) for key, data in objects.items()}
 
     @abstractmethod
     def get(self, key: str) -> bytes: ...
@@ -51,30 +83,45 @@ class LocalObjectStore(ObjectStore):
         self.root = root.resolve()
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
+        # Normalised as text (a key is a name, not a file-system walk): resolving every key
+        # cost the lander an lstat per path component, 8 % of its CPU time per object.
+        path = Path(os.path.normpath(self.root / key))
         if not path.is_relative_to(self.root):
             raise ValueError(f"object key escapes the store root: {key!r}")
         return path
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
-        final = self._path(key)
-        if final.exists():
-            return False
-        final.parent.mkdir(parents=True, exist_ok=True)
-        # Hidden temp name: readers (Spark's file source) skip names starting with '.'.
-        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
-        with tmp.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        return self.put_many_if_absent({key: data})[key]
+
+    def put_many_if_absent(self, objects: Mapping[str, bytes]) -> dict[str, bool]:
+        """Durable before visible, like one :meth:`put_if_absent` at a time: every temp file
+        is fsynced before any object is linked into place, and every folder that gained an
+        entry (an object, or a folder created for it) is fsynced before this returns."""
+        finals = {key: self._path(key) for key in objects}  # refuse bad keys before writing
+        pending = {key: final for key, final in finals.items() if not final.exists()}
+        changed: set[Path] = set()  # folders whose new entries must be made durable
+        for final in pending.values():
+            changed.update(_make_folders(final.parent))
+        # Hidden temp names: readers (Spark's file source) skip names starting with '.'.
+        temps = {
+            key: final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+            for key, final in pending.items()
+        }
+        written = dict.fromkeys(objects, False)
         try:
-            os.link(tmp, final)  # atomic, and fails instead of replacing an existing object
-        except FileExistsError:
-            return False
+            _overlapped(lambda key: _write_durably(temps[key], objects[key]), temps)
+            for key, tmp in temps.items():
+                try:
+                    os.link(tmp, pending[key])  # atomic; fails instead of replacing an object
+                except FileExistsError:
+                    continue
+                written[key] = True
+                changed.add(pending[key].parent)
         finally:
-            tmp.unlink()
-        _fsync_dir(final.parent)
-        return True
+            for tmp in temps.values():
+                tmp.unlink(missing_ok=True)
+        _overlapped(_fsync_dir, changed)
+        return written
 
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
@@ -92,6 +139,26 @@ class LocalObjectStore(ObjectStore):
 
     def describe(self) -> str:
         return str(self.root)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns the folders that gained an entry
+    (the parent of each folder created), which must be fsynced for the new folders to be
+    durable."""
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(exist_ok=True)  # exist_ok: another writer may create it meanwhile
+    return [created.parent for created in missing]
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -121,6 +188,17 @@ class S3ObjectStore(ObjectStore):
                 return False
             raise
         return True
+
+    def put_many_if_absent(self, objects: Mapping[str, bytes]) -> dict[str, bool]:
+        """The conditional PUTs run concurrently (a boto3 client is thread-safe): the
+        round trips overlap instead of adding up."""
+        written: dict[str, bool] = {}
+
+        def put(key: str) -> None:
+            written[key] = self.put_if_absent(key, objects[key])
+
+        _overlapped(put, objects)
+        return {key: written[key] for key in objects}
 
     def get(self, key: str) -> bytes:
         body: Any = self._client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]

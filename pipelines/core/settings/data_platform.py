@@ -448,6 +448,13 @@ class ModelSettings(Section):
         description="Served forecaster: arima (auto-ordered ARIMA), lstm (quantile LSTM on gold "
         "features) or ensemble (both, averaged in log space).",
     )
+    forecast_on_spark: bool = Field(
+        validation_alias="RWA_FORECAST_ON_SPARK",
+        default=True,
+        description="Fit the ARIMA forecasts in Spark executors, a task group per asset "
+        "(applyInPandas), instead of one asset after another in the driver; the LSTM and the "
+        "ensemble always run in the driver.",
+    )
     sentiment_model: str = Field(
         validation_alias="RWA_SENTIMENT_MODEL",
         default="ProsusAI/finbert",

@@ -1,5 +1,6 @@
 """The forecasting job on a lake of simulated daily bars: both horizons per asset, artefacts
-registered with their evaluation metrics, reruns idempotent, short histories skipped."""
+registered with their evaluation metrics, reruns idempotent, short histories skipped; ARIMA
+fitted in Spark executors gives what the in-driver loop gives."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
 from models.forecast.batch import MIN_HISTORY, PREDICTIONS_TABLE, forecast_lake
 from models.registry import ModelRegistry
@@ -18,14 +20,15 @@ from pipelines.lakehouse import Lakehouse
 from pipelines.reference import load_assets
 from tests.fixtures.lake import lake_settings
 
-pytestmark = pytest.mark.usefixtures("spark")
 ASSETS = ["btc", "usdc", "buidl", "ousg"]
 
 
 # ARIMA, LSTM and ensemble runs, each with its rolling-origin evaluation: minutes on a busy
 # 2-core machine, so it gets more than the suite's default per-test limit.
 @pytest.mark.timeout(1800)
-def test_forecasts_both_horizons_registers_models_and_reruns_idempotently(tmp_path: Path) -> None:
+def test_forecasts_both_horizons_registers_models_and_reruns_idempotently(
+    tmp_path: Path, spark: SparkSession
+) -> None:
     settings = lake_settings(tmp_path, sim_days=100, sim_end=dt.date(2026, 5, 1), sim_assets=ASSETS)
     steps.land_simulated(Lakehouse.from_settings(settings))
     steps.run_silver(Lakehouse.from_settings(settings), "prices")
@@ -34,7 +37,8 @@ def test_forecasts_both_horizons_registers_models_and_reruns_idempotently(tmp_pa
     registry = ModelRegistry(open_object_store(settings.lake))
     assets = [a for a in load_assets() if a.asset_id in ASSETS or a.asset_id == "paxg"]
 
-    report = forecast_lake(lake, paths, assets, registry)
+    # ARIMA per asset in Spark executors (applyInPandas), as `rwa forecast` runs it
+    report = forecast_lake(lake, paths, assets, registry, spark=spark)
 
     assert sorted(report.forecasts) == sorted(ASSETS)
     assert "paxg" in report.skipped and f"(< {MIN_HISTORY})" in report.skipped["paxg"]
@@ -52,11 +56,12 @@ def test_forecasts_both_horizons_registers_models_and_reruns_idempotently(tmp_pa
     assert model is not None and model.label == btc[0]["model_version"]
     assert {"mase_7d", "coverage95_7d", "naive_mase_7d"} <= set(model.metrics)
 
+    # the in-driver loop computes the same models: same versions, nothing new written
     again = forecast_lake(lake, paths, assets, registry)
     assert again.forecasts == report.forecasts
     assert lake.count_rows(paths.gold(PREDICTIONS_TABLE)) == len(rows)
     assert len(registry.versions("arima-btc")) == 1
-    daily = forecast_lake(lake, paths, assets, registry, reselect=False)
+    daily = forecast_lake(lake, paths, assets, registry, reselect=False, spark=spark)
     assert daily.forecasts == report.forecasts  # same order, same data: the same model
 
     # The LSTM trains afresh at every evaluation origin (seconds each on 2 busy cores): a few

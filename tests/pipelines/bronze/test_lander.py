@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from pipelines.contracts.envelope import RawEnvelope
 from pipelines.core.settings import Settings, variable_owners
 from pipelines.kafka.producer import EnvelopePublisher
 from pipelines.kafka.topics import ensure_topics, raw_topics
-from pipelines.lake.objects import ObjectStore, open_object_store
+from pipelines.lake.objects import LocalObjectStore, ObjectStore, open_object_store
 from tests.fixtures.kafka import REPO, KafkaBroker
 from tests.fixtures.lake import MakeSettings
 from tests.fixtures.s3 import S3Server
@@ -283,6 +283,45 @@ def test_lander_killed_between_write_and_commit_lands_every_record_once(
     assert_exactly_once(store, envelopes)
     assert report.objects_present >= 1  # the crashed batch was rewritten under the same names
     assert report.landed + report.replayed == report.consumed
+    assert committed_records(kafka, settings) == len(envelopes)
+
+
+class FailingMidBatch(LocalObjectStore):
+    """A disk that fails (once) while a batch's objects are written: some are in place, the
+    rest never appear."""
+
+    def put_many_if_absent(self, objects: Mapping[str, bytes]) -> dict[str, bool]:
+        if len(objects) < 4 or not all(key.startswith("bronze/") for key in objects):
+            return super().put_many_if_absent(objects)
+        half = dict(list(objects.items())[: len(objects) // 2])
+        super().put_many_if_absent(half)
+        raise OSError(28, "No space left on device")
+
+
+def test_write_failing_part_way_through_a_batch_commits_nothing_and_replays_once(
+    kafka: KafkaBroker, make_settings: MakeSettings
+) -> None:
+    """Objects of a batch are written together (fsyncs overlapped), so a failure can leave
+    part of them in place: nothing is committed, and the next run completes the batch."""
+    settings = kafka_settings(make_settings, kafka)
+    envelopes = simulated_envelopes(settings)
+    publish(settings, envelopes)
+    store = open_object_store(settings.lake)
+    failing = BronzeLander(
+        settings.kafka,
+        FailingMidBatch(Path(settings.lake.root)),
+        consumer_overrides=kafka.consumer_overrides,
+    )
+
+    with pytest.raises(OSError, match="No space left"):
+        failing.run(stop_after_idle_s=1.0)
+    assert 0 < len(bronze_lines(store)) < len(envelopes)
+    assert committed_records(kafka, settings) == 0
+
+    report = run_lander(kafka, settings)
+
+    assert_exactly_once(store, envelopes)
+    assert report.objects_present >= 1 and report.objects_written >= 1
     assert committed_records(kafka, settings) == len(envelopes)
 
 
