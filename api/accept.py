@@ -1,14 +1,15 @@
 """The event loop the API serves on: uvloop, accepting the connections that wait in turns.
 
-Since libuv 1.45 (libuv pull request 3696, "unix: don't accept() connections in a loop"),
-libuv, under uvloop, accepts **one** connection each time the event loop polls. One turn of a
-busy server's loop also serves a request on every connection it already holds, so when many
-clients connect at once the last of them waits for as many turns as there are clients before
-it, each turn longer than the one before: with 64 clients and about 1 ms per request, the
-64th first request waited some 2 s in the listening socket's queue, wrk's timeout, while the
-requests of the connections already accepted were answered in tens of milliseconds
-(docs/benchmarks.md, "API latency", session 10: the accept queue, sampled with ``ss``, still
-held connections 10 s into a run). Python's own asyncio loop accepts up to the backlog at once.
+Since libuv pull request 3696 (2022, "unix: don't accept() connections in a loop"; uvloop
+0.23 bundles libuv 1.52), libuv, under uvloop, accepts **one** connection each time the event
+loop polls. One turn of a busy server's loop also serves a request on every connection it
+already holds, so when many clients connect at once the last of them waits for as many turns
+as there are clients before it, each turn longer than the one before: with 64 clients and
+about 1 ms per request, the 64th first request waited some 2 s in the listening socket's
+queue, wrk's timeout, while the connections already accepted were answered in tens of
+milliseconds (docs/benchmarks.md, "API latency", session 10: sampled with ``ss``, the accept
+queue still held connections 10 s into a loaded run). Python's own asyncio loop accepts up to
+the backlog at once.
 
 :class:`AcceptingLoop` is uvloop with the accept of asyncio, bounded: each time the listening
 socket is readable it accepts up to :data:`ACCEPTS_PER_TURN` connections and hands each to
@@ -21,7 +22,6 @@ sockets, unusual options) is served by uvloop's own server.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import socket
 from collections.abc import Callable, Iterable
@@ -34,11 +34,9 @@ log = logging.getLogger(__name__)
 #: Connections accepted per turn of the loop, per listening socket. libuv accepts 1, asyncio
 #: up to the backlog; 64 clients connecting together are all accepted within 4 turns.
 ACCEPTS_PER_TURN = 16
-#: How long to stop accepting when the process is out of descriptors or memory (asyncio's
-#: value): the waiting connections stay queued in the kernel meanwhile.
+#: How long to stop accepting when ``accept`` fails, e.g. out of descriptors or memory
+#: (asyncio's value): the waiting connections stay queued in the kernel meanwhile.
 ACCEPT_RETRY_SECONDS = 1.0
-#: Errors of ``accept`` that say the process cannot take a connection now.
-_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 #: The families this server listens on itself (Unix sockets go to uvloop's server).
 _INET = frozenset({socket.AF_INET, socket.AF_INET6})
 
@@ -109,8 +107,8 @@ class AcceptingServer(asyncio.AbstractServer):
             except ConnectionAbortedError:
                 continue  # the client gave up while queued
             except OSError as exc:
-                if exc.errno not in _OUT_OF_RESOURCES:
-                    raise
+                # Out of descriptors or memory (or any other failure): retry later rather
+                # than spin on a socket that stays readable.
                 log.error(
                     "cannot accept connections (%s); retrying in %g s", exc, ACCEPT_RETRY_SECONDS
                 )
@@ -164,6 +162,8 @@ class AcceptingLoop(uvloop.Loop):
         if sock is None:
             sockets = await self._listening_sockets(host, port, backlog)
         else:
+            # uvicorn's workers get the socket their parent bound, not yet listening.
+            sock.listen(backlog)
             sockets = [sock]
         accepting = AcceptingServer(self, sockets, protocol_factory)
         accepting.listen()

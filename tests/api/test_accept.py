@@ -97,5 +97,31 @@ def test_a_closed_server_refuses_new_connections() -> None:
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
+def test_a_bound_socket_is_served_as_the_workers_get_it() -> None:
+    """``rwa serve --workers N``: the parent binds the socket, each worker's loop listens."""
+
+    async def scenario(bound: socket.socket) -> bytes:
+        loop = asyncio.get_running_loop()
+        turns: list[int] = [0]
+        made: list[int] = []
+        server = await loop.create_server(lambda: _Recorder(turns, made), sock=bound)
+        try:
+            with socket.create_connection(bound.getsockname(), timeout=10) as client:
+                client.sendall(b"y")
+                return await loop.run_in_executor(None, client.recv, 1)
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    bound = socket.socket()
+    bound.bind(("127.0.0.1", 0))  # not listening, as uvicorn's Config.bind_socket leaves it
+    loop = AcceptingLoop()
+    try:
+        assert loop.run_until_complete(scenario(bound)) == b"y"
+    finally:
+        loop.close()
+        bound.close()
+
+
 def test_the_server_runs_on_this_loop() -> None:
     assert uvicorn_options(ApiSettings())["loop"] == "api.accept:new_event_loop"
