@@ -14,6 +14,7 @@ statsmodels), not torch.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -95,8 +96,6 @@ def encoded(result: AssetForecast) -> str:
 
 def decoded(text: str) -> AssetForecast:
     """The :class:`AssetForecast` of :func:`encoded`."""
-    import datetime as dt
-
     body = json.loads(text)
     made = body["forecast"]
     forecast = None
