@@ -111,12 +111,10 @@ class Record:
             value = F.when(value != F.lit(missing_marker), value)
         # try_cast reads "Infinity", "NaN" and overflowing "1e400" as non-finite doubles.
         as_double = value.try_cast("double")
-        # The text test only where the cast found no finite number (a regex per value per
-        # record was a large share of a silver batch's time): a finite number is never such text.
         non_finite = (
-            F.isnan(as_double)
+            value.rlike(_NON_FINITE_TEXT)
+            | F.isnan(as_double)
             | (F.abs(as_double) == F.lit(float("inf")))
-            | (as_double.isNull() & value.rlike(_NON_FINITE_TEXT))
         )
         if required:
             self._missing(value, label)
@@ -190,23 +188,14 @@ class Record:
 
 
 def first_problem(checks: Sequence[tuple[Column, str | Column]]) -> Column:
-    """The first reason whose condition holds, null when none does (a reason is a text, or a
-    column computing it).
-
-    Every condition is evaluated, as one array, rather than as the branches of a ``CASE WHEN``:
-    Spark computes an expression the conditions share (a ``try_cast`` of a field, read by its
-    missing / not-a-number / out-of-range checks and by the typed column) once per row only
-    where it is always evaluated, never inside conditional branches. A valid record, the common
-    case, evaluates every condition either way; this way each cast runs once instead of once per
-    check. Conditions must not raise (``try_cast``, ``get``: see the module docstring)."""
-    if not checks:
-        return F.lit(None).cast(StringType())
-    conditions = F.array(*(condition for condition, _ in checks))
-    position = F.array_position(conditions, F.lit(True)).cast("int")
-    texts = F.array(
-        *(reason if isinstance(reason, Column) else F.lit(reason) for _, reason in checks)
-    )
-    return F.when(position > 0, F.try_element_at(texts, position))
+    """``CASE WHEN c1 THEN r1 WHEN c2 THEN r2 ... END``: the first reason whose condition holds
+    (a reason is a text, or a column computing it)."""
+    expr: Column = F.lit(None).cast(StringType())
+    for condition, reason in reversed(checks):
+        expr = F.when(condition, reason if isinstance(reason, Column) else F.lit(reason)).otherwise(
+            expr
+        )
+    return expr
 
 
 def map_lookup(mapping: Mapping[str, str], key: Column) -> Column:

@@ -151,26 +151,7 @@ def _parsed_branch(lines: DataFrame, parser: PayloadParser, spec: DatasetSpec) -
             for name in parser.params
         ),
     )
-    envelope = Envelope(
-        source=F.col("source"),
-        endpoint=F.col("endpoint"),
-        fetched_at=fetched_at_instant(F.col("fetched_at")),
-        declared=parser.params,
-    )
-    record = parser.record(F.col("_item"), envelope)
-    lineage = {
-        "source": F.col("source"),
-        "ingest_id": F.col("ingest_id"),
-        "fetched_at": envelope.fetched_at,
-        "bronze_file": F.col("bronze_file"),
-    }
-    per_line = _PerLine()
-    # A parser may name its source more precisely than the envelope does.
-    columns = {name: per_line.hoist(value) for name, value in (lineage | record.columns).items()}
-    problems = [(per_line.hoist(condition), why) for condition, why in record.problems]
-    prepared = parsed.withColumn("_prepared", parser.prepare(F.col("payload"))).withColumns(
-        per_line.columns
-    )
+    prepared = parsed.withColumn("_prepared", parser.prepare(F.col("payload")))
     line_problem = _line_problem(parser, F.col("_prepared"))
     exploded = prepared.select(
         "*",
@@ -181,33 +162,27 @@ def _parsed_branch(lines: DataFrame, parser: PayloadParser, spec: DatasetSpec) -
             "_pos", "_item"
         ),
     )
+    envelope = Envelope(
+        source=F.col("source"),
+        endpoint=F.col("endpoint"),
+        fetched_at=fetched_at_instant(F.col("fetched_at")),
+        declared=parser.params,
+    )
+    record = parser.record(F.col("_item"), envelope)
     refused_line = F.col("_line_problem").isNotNull()
     is_record = F.col("_pos").isNotNull() | refused_line
-    reason = F.when(is_record, F.coalesce(F.col("_line_problem"), first_problem(problems)))
+    reason = F.when(is_record, F.coalesce(F.col("_line_problem"), record.problem()))
+    lineage = {
+        "source": F.col("source"),
+        "ingest_id": F.col("ingest_id"),
+        "fetched_at": envelope.fetched_at,
+        "bronze_file": F.col("bronze_file"),
+    }
+    columns = lineage | record.columns  # a parser may name its source more precisely
     raw = F.when(
         reason.isNotNull(), F.when(refused_line, F.col("value")).otherwise(F.to_json("_item"))
     )
     return _candidate_rows(exploded, spec, columns, reason, raw, is_record)
-
-
-class _PerLine:
-    """The parts of a record that depend on its line only (request parameters and what is
-    looked up from them, the fetch time), computed once per line before the line's records are
-    exploded instead of once per record (a line holds tens to thousands of records)."""
-
-    #: Columns that exist only after the explode: an expression naming one is per record.
-    PER_RECORD = ("_item", "_pos", "_line_problem")
-
-    def __init__(self) -> None:
-        self.columns: dict[str, Column] = {}
-
-    def hoist(self, value: Column) -> Column:
-        """``value`` itself when it reads a record; else a column computed per line."""
-        if any(name in str(value) for name in self.PER_RECORD):
-            return value
-        name = f"_per_line_{len(self.columns)}"
-        self.columns[name] = value
-        return F.col(name)
 
 
 def _text_problems(nothing_parsed: Column) -> list[tuple[Column, str | Column]]:

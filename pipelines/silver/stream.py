@@ -217,8 +217,7 @@ class SilverStream:
         started = self._start()
         self.replay_of = bronze_file
         self.stream_id = replay_stream_id(bronze_file)
-        lines = bronze_lines(self.spark.read.text(str(path)))
-        self._process(parse_lines(lines, self.spec), REPLAY_BATCH)
+        self._process(bronze_lines(self.spark.read.text(str(path))), REPLAY_BATCH)
         return self._finish(started)
 
     def _start(self) -> float:
@@ -254,9 +253,7 @@ class SilverStream:
         text = self.spark.readStream.option(
             "maxFilesPerTrigger", self.settings.spark.silver_max_files_per_trigger
         ).text(source)
-        # The parse plan is built (about 900 column expressions through py4j) and analysed once
-        # for the stream, not once per micro-batch: that was seconds of every batch.
-        return parse_lines(bronze_lines(text), self.spec)
+        return bronze_lines(text)
 
     def _process_batch(self, batch: DataFrame, batch_id: int) -> None:
         try:
@@ -268,14 +265,13 @@ class SilverStream:
             self.after_batch(batch_id)
 
     def _process(self, batch: DataFrame, batch_id: int) -> None:
-        """One micro-batch of candidate rows (:func:`parse_lines`) through the steps above."""
         if self.targets.ledger.has(self.spec.name, self.stream_id, batch_id):
             self.report.replayed_batches += 1
             self.report.batches += 1
             self.report.batch_ids.append(batch_id)
             self._record_replayed()  # a replay that crashed before saying so
             return
-        rows = batch.toArrow()
+        rows = parse_lines(batch, self.spec).toArrow()
         records = rows.filter(rows[IS_RECORD])
         structural = records.filter(pc.is_valid(records[REASON]))
         candidates = records.filter(pc.is_null(records[REASON])).select(self.spec.schema.names)
