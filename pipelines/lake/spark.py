@@ -86,6 +86,11 @@ def _spark_conf(settings: SparkSettings) -> dict[str, str]:
         # Bronze has a folder per source/dataset/day: past 32 folders Spark would list them
         # with a distributed job (one task per folder), seconds of overhead on every trigger.
         "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
+        # HotSpot never JIT-compiles a method over 8,000 bytes of bytecode, and the whole-stage
+        # code of a silver parse has 18-25 kB methods: interpreted, it parsed 194k bars in
+        # 8.8 s. Past this limit Spark generates code per operator instead, in small methods
+        # the JIT compiles: 5.4 s (idle, warm JVM, docs/benchmarks.md).
+        "spark.sql.codegen.hugeMethodLimit": "8000",
         # Spark would otherwise resolve a hostname that may not be routable in a sandbox; on
         # Kubernetes the executors reach the driver at its pod's address.
         "spark.driver.host": settings.driver_host,
