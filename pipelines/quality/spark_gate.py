@@ -124,6 +124,7 @@ class SparkQualityGate:
         column a check reads."""
         suite = suite_for(dataset)
         _require_columns(dataset, rows.columns, columns_needed(suite))
+        _refuse_taken_names(dataset, rows.columns)
         framed = with_derived_columns(
             suite, rows, asset_classes=self._classes, nav_history=nav_history
         )
@@ -174,6 +175,17 @@ def _require_columns(dataset: str, present: Sequence[str], needed: Sequence[str]
     if missing:
         raise DataContractError(
             f"{dataset} rows lack silver column(s) {', '.join(missing)} (see docs/data-model.md)"
+        )
+
+
+def _refuse_taken_names(dataset: str, present: Sequence[str]) -> None:
+    """The columns annotate adds must not overwrite the caller's (a parse's structural
+    ``reason``, say): the caller drops or renames them first."""
+    taken = [c for c in present if c == REASON_COLUMN or c.startswith(QUALITY_PREFIX)]
+    if taken:
+        raise DataContractError(
+            f"{dataset} rows already have column(s) {', '.join(taken)}, which the quality gate "
+            "adds: drop or rename them first"
         )
 
 

@@ -272,7 +272,7 @@ PRICE_VALUES = st.sampled_from([None, NAN, INF, -INF, 0.0, -0.0, 0.5, 1.5, 95.0,
 
 
 @settings(
-    max_examples=8,
+    max_examples=5,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -315,6 +315,8 @@ def test_misuse_raises(gates, spark):
         gates.spark.annotate("trades", frame)
     with pytest.raises(DataContractError, match=r"lack silver column.*high"):
         gates.spark.annotate("prices", frame.drop("high"))
+    with pytest.raises(DataContractError, match=r"already have column.*reason"):
+        gates.spark.annotate("prices", frame.withColumn("reason", F.lit("parse")))
     unknown = Check("expect_column_values_to_be_unique", {"column": "ts"}, "ts unique", "why")
     with pytest.raises(ConfigurationError, match="expect_column_values_to_be_unique"):
         compile_check(unknown, frame.schema)
