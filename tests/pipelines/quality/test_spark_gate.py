@@ -325,9 +325,16 @@ def test_misuse_raises(gates, spark):
         compile_check(mostly, frame.schema)
 
 
-def test_samples_of_unexpected_values_are_bounded(gates, spark):
+def test_results_are_one_job_with_bounded_samples(gates, spark):
     rows = silver_rows("prices", *tagged(*({"volume": -float(i)} for i in range(1, 9))))
     annotated: DataFrame = gates.spark.annotate("prices", spark.createDataFrame(rows))
-    results = gates.spark.results("prices", annotated, batch_id=4, run_id="t")
+    context = spark.sparkContext
+    context.setJobGroup("quality-results", "the results of one batch")
+    try:
+        results = gates.spark.results("prices", annotated, batch_id=4, run_id="t")
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+    # One aggregation job: only the per-check aggregates reach the driver.
+    assert len(context.statusTracker().getJobIdsForGroup("quality-results")) == 1
     (volume,) = [r for r in results if r.rule == "volume must be >= 0"]
     assert (volume.unexpected_count, volume.observed_value) == (8, "[-1.0, -2.0, -3.0, -4.0, -5.0]")
