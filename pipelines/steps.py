@@ -62,6 +62,7 @@ from pipelines.lakehouse import Lakehouse
 from pipelines.quality.gate import QualityGate
 from pipelines.quality.results import ExpectationResult as ExpectationResult
 from pipelines.quality.results import format_results, latest_results
+from pipelines.quality.spark_gate import SparkQualityGate
 from pipelines.serving import check_store_writable, open_store
 from pipelines.serving.load import GoldLoadReport, load_gold
 from pipelines.silver.lineage import days_about
@@ -232,6 +233,9 @@ def _silver_stream(
         spec,
         targets,
         gate=gate or quality_gate(lakehouse),
+        row_gate=SparkQualityGate.from_settings(
+            lakehouse.settings.quality, lakehouse.delta, lakehouse.paths
+        ),
         settings=SilverStreamSettings(settings.lake, settings.spark, settings.quality),
         after_batch=after_batch,
         backfill=backfill,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +65,11 @@ class DeltaLake:
             from pipelines.lake.spark import wants_native_delta
 
             self._native = wants_native_delta(spark)
+
+    @property
+    def native(self) -> bool:
+        """Whether writes go through delta-spark (else delta-rs)."""
+        return self._native
 
     # --- reads ----------------------------------------------------------------------------
     def exists(self, uri: str) -> bool:
@@ -143,26 +148,34 @@ class DeltaLake:
     # --- writes ---------------------------------------------------------------------------
     def merge(
         self,
-        df: DataFrame | pa.Table,
+        df: DataFrame | pa.Table | pa.RecordBatchReader,
         uri: str,
         *,
         keys: tuple[str, ...],
         update_when: str | None,
         partition_by: tuple[str, ...] = (),
         txn: BatchTxn | None = None,
+        target_filter: str | None = None,
     ) -> WriteOutcome:
         """Upsert ``df`` by ``keys``: insert new keys; update matched rows where
         ``update_when`` (a predicate over ``s.``/``t.`` columns) holds -- or never, when it is
-        None (insert-only). A replayed ``txn`` is skipped. ``df`` is a Spark DataFrame or, when
-        the caller already holds the batch on the driver, an Arrow table."""
+        None (insert-only). A replayed ``txn`` is skipped. ``df`` is a Spark DataFrame, an
+        Arrow table the caller already holds, or a stream of Arrow batches (delta-rs then
+        merges it without holding it whole). ``target_filter`` (SQL over ``t.`` columns) says
+        where in the table every source row's match can only be, so only those files are read:
+        delta-rs derives no such pruning from a streamed source."""
         if txn is not None and self._already_committed(uri, txn):
             return WriteOutcome(rows_in=0, skipped_replay=True)
         if self._native:
+            if isinstance(df, pa.RecordBatchReader):
+                df = df.read_all()
             if isinstance(df, pa.Table):
                 df = _spark_session().createDataFrame(df)
             return self._merge_native(df, uri, keys, update_when, partition_by, txn)
-        source = df if isinstance(df, pa.Table) else df.toArrow()
-        return self._merge_delta_rs(source, uri, keys, update_when, partition_by, txn)
+        source = df if isinstance(df, pa.Table | pa.RecordBatchReader) else df.toArrow()
+        return self._merge_delta_rs(
+            source, uri, keys, update_when, partition_by, txn, target_filter
+        )
 
     def overwrite(
         self,
@@ -231,12 +244,13 @@ class DeltaLake:
 
     def _merge_delta_rs(
         self,
-        source: pa.Table,
+        source: pa.Table | pa.RecordBatchReader,
         uri: str,
         keys: tuple[str, ...],
         update_when: str | None,
         partition_by: tuple[str, ...],
         txn: BatchTxn | None,
+        target_filter: str | None = None,
     ) -> WriteOutcome:
         commit = (
             CommitProperties(app_transactions=[Transaction(app_id=txn.app_id, version=txn.version)])
@@ -245,20 +259,22 @@ class DeltaLake:
         )
         if not self.exists(uri):
             # An empty batch still creates the table (with the schema) and records the txn.
+            counted = _CountedSource(source)
             write_deltalake(
                 uri,
-                source,
+                counted.stream(),
                 mode="append",
                 partition_by=list(partition_by) or None,
                 storage_options=self._storage_options,
                 commit_properties=commit,
             )
-            return WriteOutcome(rows_in=source.num_rows, inserted=source.num_rows)
-        if source.num_rows == 0 and commit is None:
+            return WriteOutcome(rows_in=counted.rows, inserted=counted.rows)
+        if isinstance(source, pa.Table) and source.num_rows == 0 and commit is None:
             return WriteOutcome(rows_in=0)
+        matches = [f"t.{k} = s.{k}" for k in keys]
         merger = DeltaTable(uri, storage_options=self._storage_options).merge(
             source=source,
-            predicate=" AND ".join(f"t.{k} = s.{k}" for k in keys),
+            predicate=" AND ".join([f"({target_filter})", *matches] if target_filter else matches),
             source_alias="s",
             target_alias="t",
             commit_properties=commit,
@@ -267,7 +283,7 @@ class DeltaLake:
             merger = merger.when_matched_update_all(predicate=update_when)
         metrics: dict[str, Any] = merger.when_not_matched_insert_all().execute()
         return WriteOutcome(
-            rows_in=source.num_rows,
+            rows_in=int(metrics.get("num_source_rows", 0)),
             inserted=int(metrics.get("num_target_rows_inserted", 0)),
             updated=int(metrics.get("num_target_rows_updated", 0)),
         )
@@ -301,6 +317,24 @@ class DeltaLake:
             merger = merger.whenMatchedUpdateAll(condition=update_when)
         merger.whenNotMatchedInsertAll().execute()
         return WriteOutcome(rows_in=rows)
+
+
+class _CountedSource:
+    """A table or a stream of batches, written as a stream that counts its rows."""
+
+    def __init__(self, source: pa.Table | pa.RecordBatchReader) -> None:
+        self._source = source
+        self.rows = 0
+
+    def stream(self) -> pa.RecordBatchReader:
+        source = self._source
+        reader = source if isinstance(source, pa.RecordBatchReader) else source.to_reader()
+        return pa.RecordBatchReader.from_batches(reader.schema, self._batches(reader))
+
+    def _batches(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            self.rows += batch.num_rows
+            yield batch
 
 
 def _commit_metadata(metadata: Mapping[str, str] | None) -> CommitProperties | None:

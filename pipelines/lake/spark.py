@@ -91,6 +91,9 @@ def _spark_conf(settings: SparkSettings) -> dict[str, str]:
         # 8.8 s. Past this limit Spark generates code per operator instead, in small methods
         # the JIT compiles: 5.4 s (idle, warm JVM, docs/benchmarks.md).
         "spark.sql.codegen.hugeMethodLimit": "8000",
+        # Staged silver batches are read back by pyarrow and delta-rs: instants as the Parquet
+        # type they read as UTC microseconds (Spark's default, INT96, is a legacy encoding).
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         # Spark would otherwise resolve a hostname that may not be routable in a sandbox; on
         # Kubernetes the executors reach the driver at its pod's address.
         "spark.driver.host": settings.driver_host,

@@ -22,7 +22,7 @@ being judged and count towards neither condition.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pipelines.contracts.quarantine import OBJECT_BROKEN
@@ -66,10 +66,17 @@ def judge_objects(
 ) -> list[ObjectVerdict]:
     """One verdict per object that brought records: ``record_files`` is the ``bronze_file``
     of every record, ``refusals`` the ``(bronze_file, reason)`` of every refused one."""
-    records = Counter(record_files)
+    return judge_object_counts(Counter(record_files), refusals)
+
+
+def judge_object_counts(
+    records: Mapping[str, int], refusals: Iterable[tuple[str, str]]
+) -> list[ObjectVerdict]:
+    """:func:`judge_objects` from the records each object brought (``bronze_file`` -> count,
+    as a Spark aggregate gives them)."""
     reasons: dict[str, Counter[str]] = {}
     for bronze_file, reason in refusals:
-        reasons.setdefault(bronze_file, Counter())[reason] += 1
+        reasons.setdefault(bronze_file, Counter()).update((reason,))
     return [
         ObjectVerdict(
             bronze_file=name,

@@ -219,7 +219,10 @@ def _aggregates(position: int, compiled: CompiledCheck, order: Column) -> list[C
         in_scope.alias(f"e{position}"),
         F.count(flag).alias(f"p{position}"),
         F.count_if(flag).alias(f"u{position}"),
-        F.min_by(compiled.sample, F.when(flag, order), SAMPLE_SIZE).alias(f"s{position}"),
+        # The value only where unexpected: a sample's formatting is not paid on every row.
+        F.min_by(F.when(flag, compiled.sample), F.when(flag, order), SAMPLE_SIZE).alias(
+            f"s{position}"
+        ),
     ]
 
 

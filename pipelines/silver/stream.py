@@ -44,13 +44,13 @@ import logging
 import shutil
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 
@@ -61,12 +61,13 @@ from pipelines.core.errors import DataQualityError, NotFoundError
 from pipelines.core.settings import LakeSettings, QualitySettings, SparkSettings
 from pipelines.lake.days import DayRange
 from pipelines.lake.delta import BatchTxn, DeltaLake
-from pipelines.quality.gate import GateOutcome, QualityGate
-from pipelines.quality.objects import ObjectVerdict, judge_objects, systematic_failure
+from pipelines.quality.gate import QualityGate
+from pipelines.quality.objects import ObjectVerdict, judge_object_counts, systematic_failure
 from pipelines.quality.results import ExpectationResult
+from pipelines.quality.spark_gate import SparkQualityGate
+from pipelines.quality.suites import suite_for
 from pipelines.silver.contract import enforce_table_contract
-from pipelines.silver.dedup import latest_per_key
-from pipelines.silver.parsing import IS_RECORD, LINE_HEAD, RAW, REASON, bronze_lines, parse_lines
+from pipelines.silver.parsing import RAW, REASON, bronze_lines, parse_lines
 from pipelines.silver.quarantine import (
     QUARANTINED,
     REFUSED_COLUMNS,
@@ -82,8 +83,13 @@ from pipelines.silver.reconciliation import (
     committed_merge_counts,
 )
 from pipelines.silver.spec import NEWER, NOT_OLDER, DatasetSpec
+from pipelines.silver.staging import StageCounts, StagedBatch
 
 STREAM_ID_FILE = "rwa-stream-id"
+#: The derived column that compares a batch with silver history (the onchain NAV check).
+NAV_CHANGE = "nav_change"
+#: Under the checkpoint folder: each micro-batch's staged rows, removed once it is done.
+STAGING_FOLDER = "_staging"
 #: Broken objects named in a DataQualityError.
 NAMED_OBJECTS = 5
 #: The one batch of a replay (its stream id names the object).
@@ -162,6 +168,7 @@ class SilverStream:
         targets: SilverTargets,
         *,
         gate: QualityGate,
+        row_gate: SparkQualityGate,
         settings: SilverStreamSettings,
         after_batch: Callable[[int], None] | None = None,
         backfill: DayRange | None = None,
@@ -171,7 +178,10 @@ class SilverStream:
         self.lake = lake
         self.spec = spec
         self.targets = targets
+        #: Great Expectations: the whole-table checks after a run.
         self.gate = gate
+        #: The row-level checks of every micro-batch, as Spark expressions.
+        self.row_gate = row_gate
         # Test hook: runs after a batch's commits and before Spark records it as done.
         self.after_batch = after_batch
         self.backfill = backfill
@@ -271,55 +281,77 @@ class SilverStream:
             self.report.batch_ids.append(batch_id)
             self._record_replayed()  # a replay that crashed before saying so
             return
-        rows = parse_lines(batch, self.spec).toArrow()
-        records = rows.filter(rows[IS_RECORD])
-        structural = records.filter(pc.is_valid(records[REASON]))
-        candidates = records.filter(pc.is_null(records[REASON])).select(self.spec.schema.names)
-        outcome = self.gate.check(
-            self.spec.name,
-            candidates.cast(self.spec.schema),
-            batch_id=batch_id,
-            run_id=self.run_id,
+        stage = StagedBatch(self.spark, self.spec, self._staging_dir(batch_id))
+        try:
+            self._process_staged(stage, parse_lines(batch, self.spec), batch_id)
+        finally:
+            stage.remove()
+
+    def _process_staged(self, stage: StagedBatch, rows: DataFrame, batch_id: int) -> None:
+        """One micro-batch, its rows staged by Spark (:mod:`pipelines.silver.staging`)."""
+        counts = stage.stage_records(rows)
+        checked = stage.check(self.row_gate, self._nav_history(stage))
+        self._count_failures(
+            self.row_gate.results(self.spec.name, checked, batch_id=batch_id, run_id=self.run_id)
         )
-        refused = _refused(structural, outcome)
-        for result in outcome.results:
-            if not result.success:
-                failed = self.report.failed_expectations
-                failed[result.rule] = failed.get(result.rule, 0) + (result.unexpected_count or 0)
+        gated = _rows_as_refused(stage.gate_refusals())
+        structural = stage.structural_refusals([*REFUSED_COLUMNS, RAW])
+        refused = pa.concat_tables([structural.cast(gated.schema), gated])
         # Read once per batch: the held objects and the replayed ones are both judged on it.
         statuses = {} if self.replay_of else self.targets.objects.statuses(self.spec.name)
-        held = self._objects_held(batch_id, records, refused, statuses)
-        in_held = pc.is_in(outcome.valid["bronze_file"], pa.array(list(held), pa.string()))
-        valid = outcome.valid.filter(pc.invert(in_held))
-        refused = pa.concat_tables([refused, _held_as_refused(outcome.valid.filter(in_held), held)])
+        per_object = stage.records_per_object()
+        held = self._objects_held(batch_id, per_object, refused, statuses)
+        if held:
+            stage.rerank_without(held)
+            refused = pa.concat_tables([refused, _held_as_refused(stage.valid_rows_of(held), held)])
         txn = BatchTxn(self.app_id, batch_id)
         self.targets.quarantine.add(self.spec.name, refused, txn)
-        inserted, updated = self._merge(valid, txn)
-        counts = BatchCounts(
-            bronze_lines=int(pc.sum(rows[LINE_HEAD]).as_py() or 0),
-            records_in=records.num_rows,
+        inserted, updated = self._merge(stage, counts, reranked=bool(held), txn=txn)
+        valid = counts.records_in - refused.num_rows
+        batch_counts = BatchCounts(
+            bronze_lines=counts.bronze_lines,
+            records_in=counts.records_in,
             quarantined=refused.num_rows,
             # Valid records that added no row: in-batch duplicates and keys already in silver.
-            duplicates_removed=valid.num_rows - inserted,
+            duplicates_removed=valid - inserted,
             inserted=inserted,
             updated=updated,
         )
-        self.targets.ledger.record(self.spec.name, self.stream_id, batch_id, counts)
-        self.report.add(batch_id, counts)
+        self.targets.ledger.record(self.spec.name, self.stream_id, batch_id, batch_counts)
+        self.report.add(batch_id, batch_counts)
         # Listed objects this batch found valid (a replay, a backfill after a fix) are resolved.
         waiting = {name for name, status in statuses.items() if status in (QUARANTINED, SET_ASIDE)}
-        self._record_replayed(waiting.intersection(_texts(valid["bronze_file"])))
+        self._record_replayed(waiting.intersection(_objects_with_valid_rows(per_object, refused)))
+
+    def _staging_dir(self, batch_id: int) -> Path:
+        return self.targets.checkpoint_dir / STAGING_FOLDER / f"{self.stream_id}-{batch_id}"
+
+    def _nav_history(self, stage: StagedBatch) -> DataFrame | None:
+        """The silver history the gate compares the batch with (None: its suite needs none)."""
+        if NAV_CHANGE not in suite_for(self.spec.name).derived:
+            return None
+        return self.row_gate.nav_history(stage.candidates())
+
+    def _count_failures(self, results: list[ExpectationResult]) -> None:
+        failed = self.report.failed_expectations
+        for result in results:
+            if not result.success:
+                failed[result.rule] = failed.get(result.rule, 0) + (result.unexpected_count or 0)
 
     def _objects_held(
-        self, batch_id: int, records: pa.Table, refused: pa.Table, statuses: dict[str, str]
+        self,
+        batch_id: int,
+        per_object: dict[str, int],
+        refused: pa.Table,
+        statuses: dict[str, str],
     ) -> dict[str, str]:
         """The objects of the batch to quarantine whole -> the reason given to their valid
         records; raises DataQualityError, after listing them, when the broken objects are
         systematic, or when a replayed object is still broken (see
         :mod:`pipelines.quality.objects`)."""
         dataset, limit = self.spec.name, self.settings.quality.max_failure_share
-        verdicts = judge_objects(
-            _texts(records["bronze_file"]),
+        verdicts = judge_object_counts(
+            per_object,
             zip(_texts(refused["bronze_file"]), _texts(refused[REASON]), strict=True),
         )
         set_aside = {v.bronze_file for v in verdicts if statuses.get(v.bronze_file) == SET_ASIDE}
@@ -364,16 +396,20 @@ class SilverStream:
         if done:
             self.targets.objects.mark_replayed(self.spec.name, done)
 
-    def _merge(self, valid: pa.Table, txn: BatchTxn) -> tuple[int, int]:
-        """MERGE the latest fetch of each key; (inserted, updated) silver rows."""
-        distinct = latest_per_key(valid, self.spec.keys)
+    def _merge(
+        self, stage: StagedBatch, counts: StageCounts, *, reranked: bool, txn: BatchTxn
+    ) -> tuple[int, int]:
+        """MERGE the latest fetch of each key, streamed from the staged rows; (inserted,
+        updated) silver rows."""
+        source = stage.merge_frame(reranked) if self.lake.native else stage.merge_source(reranked)
         outcome = self.lake.merge(
-            distinct,
+            source,
             self.targets.silver_uri,
             keys=self.spec.keys,
             update_when=NOT_OLDER if self._reprocessing else NEWER,
             partition_by=self.spec.partition_by,
             txn=txn,
+            target_filter=self._days_of(counts),
         )
         if outcome.skipped_replay:
             # Committed before a crash that kept the ledger row from being written.
@@ -381,6 +417,14 @@ class SilverStream:
                 self.settings.lake, self.lake, self.targets.silver_uri, txn.app_id, txn.version
             )
         return outcome.inserted, outcome.updated
+
+    def _days_of(self, counts: StageCounts) -> str | None:
+        """Where in silver the batch's keys can match: its days (when the day is in the key)."""
+        day = self.spec.day_column
+        if counts.first_day is None or counts.last_day is None or day not in self.spec.keys:
+            return None
+        first, last = counts.first_day.isoformat(), counts.last_day.isoformat()
+        return f"t.{day} >= '{first}' AND t.{day} <= '{last}'"
 
     @property
     def _reprocessing(self) -> bool:
@@ -393,12 +437,6 @@ def replay_stream_id(bronze_file: str) -> str:
     return REPLAY_STREAM_PREFIX + hashlib.sha256(bronze_file.encode()).hexdigest()[:12]
 
 
-def _refused(structural: pa.Table, outcome: GateOutcome) -> pa.Table:
-    """Structural and quality refusals in one table of REFUSED_COLUMNS + raw."""
-    gated = _rows_as_refused(outcome.rejected)
-    return pa.concat_tables([structural.select([*REFUSED_COLUMNS, RAW]).cast(gated.schema), gated])
-
-
 def _held_as_refused(valid: pa.Table, held: dict[str, str]) -> pa.Table:
     """Valid rows of objects quarantined whole, with their object's reason, as refusals."""
     reasons = pa.array([held[name] for name in _texts(valid["bronze_file"])], pa.string())
@@ -409,6 +447,12 @@ def _rows_as_refused(rows: pa.Table) -> pa.Table:
     """Typed silver rows with a ``reason`` as REFUSED_COLUMNS + raw (the row as JSON)."""
     raw = pa.array([row_json(row) for row in rows.drop_columns([REASON]).to_pylist()], pa.string())
     return rows.select(list(REFUSED_COLUMNS)).append_column(RAW, raw)
+
+
+def _objects_with_valid_rows(per_object: dict[str, int], refused: pa.Table) -> set[str]:
+    """Objects of the batch with at least one record that was not refused."""
+    refusals = Counter(_texts(refused["bronze_file"]))
+    return {name for name, records in per_object.items() if records > refusals.get(name, 0)}
 
 
 def _texts(column: pa.ChunkedArray[Any]) -> list[str]:

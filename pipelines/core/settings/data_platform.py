@@ -124,8 +124,8 @@ class SparkSettings(Section):
         validation_alias="RWA_SILVER_MAX_FILES_PER_TRIGGER",
         default=256,
         ge=1,
-        description="Bronze objects per silver micro-batch (lower it for minute bars: a batch "
-        "is collected on the driver).",
+        description="Bronze objects per silver micro-batch (each batch is staged as Parquet by "
+        "Spark; only its counts, refusals and a stream of the rows to merge reach the driver).",
     )
 
 

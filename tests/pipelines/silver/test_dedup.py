@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
-from pipelines.silver.dedup import latest_per_key
+from pipelines.silver.dedup import is_latest_of_key
 
 T0 = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
 
 
-def rows(*records: tuple[str, int, int, str, float]) -> pa.Table:
+def rows(*records: tuple[str, int, int, str, float, bool]) -> pa.Table:
     return pa.Table.from_pylist(
         [
             {
@@ -20,25 +22,33 @@ def rows(*records: tuple[str, int, int, str, float]) -> pa.Table:
                 "fetched_at": T0 + dt.timedelta(days=fetch),
                 "ingest_id": ingest,
                 "close": close,
+                "valid": valid,
             }
-            for asset, hour, fetch, ingest, close in records
+            for asset, hour, fetch, ingest, close, valid in records
         ]
     )
 
 
-def test_latest_fetch_then_larger_ingest_id_wins_per_key() -> None:
+def test_latest_fetch_then_larger_ingest_id_wins_per_key(spark: SparkSession) -> None:
     batch = rows(
-        ("btc", 0, 1, "a", 1.0),
-        ("btc", 0, 2, "b", 2.0),  # later fetch
-        ("btc", 1, 1, "a", 3.0),
-        ("btc", 1, 1, "c", 4.0),  # same fetch, larger ingest_id
-        ("eth", 0, 1, "a", 5.0),
-        ("btc", 0, 1, "z", 6.0),  # larger ingest_id, but an older fetch
+        ("btc", 0, 1, "a", 1.0, True),
+        ("btc", 0, 2, "b", 2.0, True),  # later fetch
+        ("btc", 1, 1, "a", 3.0, True),
+        ("btc", 1, 1, "c", 4.0, True),  # same fetch, larger ingest_id
+        ("eth", 0, 1, "a", 5.0, True),
+        ("btc", 0, 1, "z", 6.0, True),  # larger ingest_id, but an older fetch
+        ("eth", 0, 9, "z", 7.0, False),  # the latest fetch, but not among the valid rows
     )
-    kept = latest_per_key(batch, ("asset_id", "ts")).sort_by("close")
-    assert kept.column("close").to_pylist() == [2.0, 4.0, 5.0]
-
-
-def test_small_batches_pass_through() -> None:
-    assert latest_per_key(rows(), ("asset_id", "ts")).num_rows == 0
-    assert latest_per_key(rows(("btc", 0, 1, "a", 1.0)), ("asset_id", "ts")).num_rows == 1
+    flagged = spark.createDataFrame(batch).withColumn(
+        "latest", is_latest_of_key(("asset_id", "ts"), F.col("valid"))
+    )
+    by_close = {row["close"]: row["latest"] for row in flagged.collect()}
+    assert by_close == {
+        1.0: False,
+        2.0: True,
+        3.0: False,
+        4.0: True,
+        5.0: True,
+        6.0: False,
+        7.0: None,
+    }
