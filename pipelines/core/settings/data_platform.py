@@ -440,10 +440,10 @@ class KafkaSettings(Section):
     lander_decode_processes: int = Field(
         validation_alias="RWA_LANDER_DECODE_PROCESSES",
         default=1,
-        ge=0,
-        le=1,
         description="1: the lander checks envelopes in a worker process while it fetches the "
         "next poll; 0: in its own process.",
+        ge=0,
+        le=1,
     )
 
 
