@@ -4,9 +4,10 @@ Lands simulated bronze price envelopes (CoinAPI shape; 27 assets x 2,315 days of
 about 1.5 million bars) in a temp lake, then measures, on the same files in the same run:
 
 * **silver job**: the real generic silver job for ``prices`` (Spark Structured Streaming, one
-  JSON parse per line, structural checks, the Great Expectations quality gate, quarantine,
-  in-batch dedup, Delta MERGE through delta-rs with the transaction guard, the reconciliation
-  ledger), from a cold checkpoint;
+  JSON parse per line, structural checks, each micro-batch staged as Parquet on the executors,
+  the quality gate's suites as Spark expressions, quarantine, in-batch dedup by a Spark window,
+  Delta MERGE streamed to delta-rs with the transaction guard, the reconciliation ledger), from
+  a cold checkpoint;
 * **baseline**: one Python process parsing the same files with pyarrow's JSON reader,
   flattening the bars into one Arrow table with vectorised casts and appending it to a Delta
   table -- no validation, no gate, no dedup, no MERGE, no exactly-once bookkeeping.

@@ -4,8 +4,9 @@ Rolling-origin evaluation (past data only at each origin) on three real daily pr
 ship inside PyPI packages -- the S&P 500 and NASDAQ closes of ``arch.data`` (1999-2018) and
 Microsoft's close from ``pmdarima`` (1986-2017) -- of, on log prices, in the same run:
 
-* **ours**: ``models.forecast.forecasters.AutoArima`` (d = 1, AICc-chosen p/q, drift; intervals by
-  filtered historical simulation of its own h-step errors) -- and, with ``--lstm``,
+* **ours**: ``models.forecast.forecasters.AutoArima`` (d = 1, BIC-chosen p/q, the drift averaged
+  with none by its Akaike weight; intervals by filtered historical simulation of its own
+  residuals) -- and, with ``--lstm``,
   the quantile LSTM and the ensemble;
 * **naive**: the random walk with empirical-quantile intervals (the MASE baseline);
 * **statsforecast AutoARIMA**: Nixtla's auto.arima port, a strong peer (Gaussian intervals).

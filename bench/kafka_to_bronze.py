@@ -9,9 +9,10 @@ Starts the local broker (Tansu, via ``infra/local/kafka.sh install``) on a free 
 * **lander**: ``BronzeLander`` from the filled topics: decode and validate every envelope,
   split batches by bronze partition, write objects (fsync + atomic link) and batch manifests,
   commit offsets after each batch; timed from its first record to its last commit;
-* **baseline**: one ``KafkaConsumer`` in its own group reading the same topics and appending
-  each raw value to one file per partition, with a single commit at the end: no validation,
-  no fsync, no per-batch bookkeeping; timed the same way;
+* **baseline**: one kafka-python ``KafkaConsumer`` (the lander's client) in its own group
+  reading the same topics and appending each raw value to one file per partition, with a
+  single commit at the end: no validation, no fsync, no per-batch bookkeeping; timed the same
+  way;
 * **end to end**: a fresh lander group running while the producer publishes, from the first
   send until everything is landed and committed (the lander is stopped once it has consumed
   every record, which flushes what it holds).
@@ -248,9 +249,10 @@ def main() -> None:
     print(f"publish : {rate(n, publish_seconds, megabytes)}")
     print(
         f"lander  : {rate(n, lander.active_seconds, megabytes)} "
-        f"({lander.batches} batches, {lander.objects_written} objects)"
+        f"({lander.batches} batches, {lander.objects_written} objects; kafka-python, "
+        f"{settings.kafka.lander_decode_processes} decode process)"
     )
-    print(f"baseline: {rate(n, base_seconds, megabytes)}")
+    print(f"baseline: {rate(n, base_seconds, megabytes)} (bare kafka-python consumer)")
     print(f"ratio lander / baseline: {lander_rate / base_rate:.2f}x")
     print(f"end to end: {rate(n, e2e_seconds, megabytes)} ({e2e_report.batches} batches)")
 

@@ -4,8 +4,9 @@
 * :class:`AutoArima` -- ARIMA on log prices via statsmodels: ``d`` by a fixed rule
   (:func:`level_differences`: 1 for a price, 0 only for a pegged asset, which reverts to its
   peg), ``(p, q)`` in 0..2 by BIC (ranked by cheap CSS fits, the best three fitted exactly:
-  :mod:`models.forecast.selection`), a drift term when differenced. Intervals by filtered
-  historical simulation of its own residuals
+  :mod:`models.forecast.selection`), a drift term when differenced, kept in the share its
+  Akaike weight against no drift gives it (:func:`~models.forecast.selection.drift_weight`).
+  Intervals by filtered historical simulation of its own residuals
   (:func:`~models.forecast.intervals.simulated_intervals`).
 * :class:`NaiveForecaster` -- the random walk (last value), intervals from the empirical
   quantiles of past h-step changes: the baseline every model must beat.
@@ -32,7 +33,7 @@ from models.forecast.intervals import (
     psi_weights,
     simulated_intervals,
 )
-from models.forecast.selection import Criterion, css_fit, css_ranking
+from models.forecast.selection import Criterion, css_fit, css_ranking, drift_weight
 
 #: Exact ML fits per order selection, of the best orders by CSS (one is the Hyndman-Khandakar
 #: approximation; three found the exact optimum more often at little cost), and the criterion
@@ -154,10 +155,21 @@ class AutoArima(Forecaster):
             # started from its CSS estimates, as when selected: the same data and order give
             # the same coefficients whether the order was selected or kept
             start = css_fit(logs, self.order, self.max_p)
-            return self.fit(
-                logs, self.order, start.params if start.admissible else None
-            ), self.order
-        return self.select(logs, level_differences(self.pegged))
+            fitted = self.fit(logs, self.order, start.params if start.admissible else None)
+            return self.averaged(logs, fitted, self.order), self.order
+        fitted, order = self.select(logs, level_differences(self.pegged))
+        return self.averaged(logs, fitted, order), order
+
+    @classmethod
+    def averaged(cls, logs: np.ndarray, fitted: Any, order: tuple[int, int, int]) -> Any:
+        """``fitted`` with its drift (a differenced model's first parameter) scaled by
+        :func:`~models.forecast.selection.drift_weight`, run over ``logs``: the average of
+        the model with and without its drift; a level model's constant is kept whole."""
+        if order[1] == 0:
+            return fitted
+        params = np.array(fitted.params, dtype=float)
+        params[0] *= drift_weight(logs, order[1])
+        return cls.model(logs, order).filter(params)
 
     def frozen(self, history: np.ndarray) -> Forecaster:
         """This forecaster with the order and coefficients learnt from ``history`` fixed, to

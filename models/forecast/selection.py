@@ -12,6 +12,11 @@ is the Hyndman-Khandakar ``auto.arima`` approximation (R's ``forecast`` package)
 estimate only the best by exact ML (here the best few, the lowest exact criterion kept),
 falling back down the ranking when an exact fit fails; fits with AR or MA roots near the unit
 circle rank last, as auto.arima rejects them. The CSS estimates also start the exact fits.
+
+The drift of a differenced model is then averaged with no drift (:func:`drift_weight`): a
+500-day window's drift is mostly noise (its t-statistic above 2 in 11 of 84 real windows), and
+extrapolated over 30 days it costs more than it earns, yet a strong trend (Microsoft's 1990s)
+is worth keeping.
 """
 
 from __future__ import annotations
@@ -98,3 +103,18 @@ def css_ranking(
     return sorted(
         fits, key=lambda fit: (not fit.admissible, getattr(fit, criterion), sum(fit.order))
     )
+
+
+def drift_weight(logs: np.ndarray, d: int) -> float:
+    """The Akaike weight of a drift in the ``d``-times differenced ``logs``, against none
+    (Burnham & Anderson's model averaging of two nested models, one parameter apart): the share
+    of its estimated drift a differenced model keeps, near 1 for a clear trend, about 0.27
+    for none at all. From the window's own likelihood ratio of a random walk with and without
+    drift, so it is learnt from the past alone, like the order."""
+    changes = np.diff(logs, n=d)
+    with_drift, without = float(np.var(changes)), float(np.mean(changes**2))
+    if changes.size < 2 or with_drift <= 0:
+        return 1.0
+    ratio = changes.size * np.log(without / with_drift)  # 2 log(likelihood ratio) >= 0
+    # exp(-AIC / 2) normalised over the two models; AIC(drift) = AIC(none) - ratio + 2
+    return float(1.0 / (1.0 + np.exp(1.0 - ratio / 2)))

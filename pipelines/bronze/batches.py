@@ -55,11 +55,15 @@ class ConsumedRecord:
         return hashlib.sha256(data).hexdigest()
 
 
-def decode_records(consumed: Sequence[Any]) -> list[ConsumedRecord]:
+def decode_records(
+    consumed: Sequence[Any], folders: Sequence[str | None] | None = None
+) -> list[ConsumedRecord]:
     """Polled kafka-python records (``key``, ``value``, ``offset``) decoded a batch at a time:
     values that already are canonical envelope lines are kept as they are, every other one
-    goes through :func:`decode_record` (re-serialised, or a dead letter with its reason)."""
-    folders = canonical_folders([record.value for record in consumed])
+    goes through :func:`decode_record` (re-serialised, or a dead letter with its reason).
+    ``folders`` are their :func:`canonical_folders` when already computed (in a worker)."""
+    if folders is None:
+        folders = canonical_folders([record.value for record in consumed])
     return [
         decode_record(record.key, record.value, record.offset)
         if folder is None

@@ -58,7 +58,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
@@ -72,6 +72,7 @@ from pipelines.bronze.batches import (
     decode_records,
     group_objects,
 )
+from pipelines.bronze.decoding import FolderDecoder
 from pipelines.core.errors import RwaError
 from pipelines.core.settings import KafkaSettings
 from pipelines.kafka.consumer import GroupConsumer
@@ -113,6 +114,19 @@ class LanderReport:
     active_seconds: float = 0.0
 
 
+@dataclass
+class _Decoding:
+    """A poll whose values are being checked (:class:`FolderDecoder`)."""
+
+    polled: Mapping[TopicPartition, Sequence[Any]]
+    #: partitions reset since the poll: their records are dropped
+    stale: set[TopicPartition] = field(default_factory=set)
+
+
+def _records(polled: Mapping[TopicPartition, Sequence[Any]]) -> list[Any]:
+    return [record for records in polled.values() for record in records]
+
+
 class BronzeLander:
     """Consumes the raw topics as group ``RWA_LANDER_GROUP_ID`` and lands them in ``store``.
 
@@ -143,6 +157,8 @@ class BronzeLander:
         )
         self._dead_letters = DeadLetterPublisher(settings, self.group_id)
         self._buffers: dict[TopicPartition, PartitionBuffer] = {}
+        self._decoder = FolderDecoder(settings.lander_decode_processes)
+        self._decoding: _Decoding | None = None  # the poll whose values are being checked
         self._stop = threading.Event()
         self.report = LanderReport()
         self._first_record_at: float | None = None
@@ -173,6 +189,7 @@ class BronzeLander:
             with self._signals_stop(handle_signals):
                 self._consumer.subscribe()
                 self._loop(started, stop_after_idle_s, max_records)
+                self._add_decoded()
                 self._flush_all()
         finally:
             self.close()
@@ -187,13 +204,16 @@ class BronzeLander:
             now = time.monotonic()
             if active_since is None and self._consumer.assignment():
                 active_since = now
-            for tp, records in polled.items():
+            if polled:
                 if self._first_record_at is None:
                     self._first_record_at = now
-                self.report.consumed += len(records)
-                for record in decode_records(records):  # validated a poll at a time
-                    self._add(tp, record)
+                self.report.consumed += sum(len(records) for records in polled.values())
                 active_since = now
+            # The previous poll's values were checked while this one was fetched.
+            self._add_decoded()
+            if polled:
+                self._decoder.submit(_records(polled))
+                self._decoding = _Decoding(polled)
             self._rotate_due(now)
             if max_records is not None and self.report.consumed >= max_records:
                 return
@@ -204,6 +224,19 @@ class BronzeLander:
                 )
             if idle_s is not None and active_since is not None and now - active_since >= idle_s:
                 return
+
+    def _add_decoded(self) -> None:
+        """Buffer the records of the poll being checked, if any, once its check is done."""
+        decoding, self._decoding = self._decoding, None
+        if decoding is None:
+            return
+        folders = iter(self._decoder.folders())
+        for tp, records in decoding.polled.items():
+            mine = [next(folders) for _ in records]
+            if tp in decoding.stale:
+                continue  # revoked or reset meanwhile: the next owner reads them again
+            for record in decode_records(records, mine):
+                self._add(tp, record)
 
     def _poll_timeout_ms(self) -> int:
         """Wait for records at most until the next buffer is due for rotation."""
@@ -239,6 +272,7 @@ class BronzeLander:
     def close(self) -> None:
         self._consumer.close()
         self._dead_letters.close()
+        self._decoder.close()
 
     # -- buffering ---------------------------------------------------------------------------
 
@@ -283,6 +317,8 @@ class BronzeLander:
     def _drop_reset_partitions(self) -> None:
         for tp in self._consumer.reset_partitions():
             self._buffers.pop(tp, None)
+            if self._decoding is not None:
+                self._decoding.stale.add(tp)
 
     def _flush_all(self) -> None:
         # A buffer waiting for a manifest's end stays: an earlier run landed a longer batch

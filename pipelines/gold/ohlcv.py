@@ -75,8 +75,13 @@ def bucket_start(ts: Column, seconds: int) -> Column:
 
 
 def complete_sum(column: str) -> Column:
-    """Sum of ``column`` over the group, or null when any row's value is null."""
-    return F.when(F.count(column) == F.count(F.lit(1)), F.sum(column))
+    """Sum of ``column`` over the group, or null when any row's value is null. The values are
+    added in sorted order: a sum of doubles depends on the order rows arrive in, which follows
+    how silver's files happen to be laid out, so a backfilled and a streamed silver table would
+    otherwise give gold volumes that differ in the last bits."""
+    ordered = F.array_sort(F.collect_list(column))
+    total = F.aggregate(ordered, F.lit(0.0).cast("double"), lambda sum_, value: sum_ + value)
+    return F.when(F.count(column) == F.count(F.lit(1)), total)
 
 
 def rollup_ohlcv(silver: DataFrame, resolution: str) -> DataFrame:

@@ -16,14 +16,17 @@ later versions removed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import DeltaError
 
@@ -172,10 +175,14 @@ class DeltaLake:
             if isinstance(df, pa.Table):
                 df = _spark_session().createDataFrame(df)
             return self._merge_native(df, uri, keys, update_when, partition_by, txn)
-        source = df if isinstance(df, pa.Table | pa.RecordBatchReader) else df.toArrow()
-        return self._merge_delta_rs(
-            source, uri, keys, update_when, partition_by, txn, target_filter
-        )
+        if isinstance(df, pa.Table | pa.RecordBatchReader):
+            return self._merge_delta_rs(
+                df, uri, keys, update_when, partition_by, txn, target_filter
+            )
+        with spark_batches(df) as rows:
+            return self._merge_delta_rs(
+                rows.stream(), uri, keys, update_when, partition_by, txn, target_filter
+            )
 
     def overwrite(
         self,
@@ -196,17 +203,17 @@ class DeltaLake:
                 .save(uri)
             )
             return int(df.sparkSession.read.format("delta").load(uri).count())
-        table = df.toArrow()
-        write_deltalake(
-            uri,
-            table,
-            mode="overwrite",
-            schema_mode="overwrite",
-            partition_by=list(partition_by) or None,
-            storage_options=self._storage_options,
-            commit_properties=_commit_metadata(metadata),
-        )
-        return int(table.num_rows)
+        with spark_batches(df) as rows:
+            write_deltalake(
+                uri,
+                rows.stream(),
+                mode="overwrite",
+                schema_mode="overwrite",
+                partition_by=list(partition_by) or None,
+                storage_options=self._storage_options,
+                commit_properties=_commit_metadata(metadata),
+            )
+        return rows.rows
 
     def overwrite_where(
         self,
@@ -227,16 +234,16 @@ class DeltaLake:
             writer = _with_metadata(df.write.format("delta"), metadata)
             writer.mode("overwrite").option("replaceWhere", predicate).save(uri)
             return int(df.count())
-        table = df.toArrow()
-        write_deltalake(
-            uri,
-            table,
-            mode="overwrite",
-            predicate=predicate,
-            storage_options=self._storage_options,
-            commit_properties=_commit_metadata(metadata),
-        )
-        return int(table.num_rows)
+        with spark_batches(df) as rows:
+            write_deltalake(
+                uri,
+                rows.stream(),
+                mode="overwrite",
+                predicate=predicate,
+                storage_options=self._storage_options,
+                commit_properties=_commit_metadata(metadata),
+            )
+        return rows.rows
 
     def _already_committed(self, uri: str, txn: BatchTxn) -> bool:
         done = self.committed_txn_version(uri, txn.app_id)
@@ -317,6 +324,21 @@ class DeltaLake:
             merger = merger.whenMatchedUpdateAll(condition=update_when)
         merger.whenNotMatchedInsertAll().execute()
         return WriteOutcome(rows_in=rows)
+
+
+@contextlib.contextmanager
+def spark_batches(df: DataFrame) -> Iterator[_CountedSource]:
+    """``df`` as a stream of Arrow batches that never is whole on the driver: Spark writes it as
+    Parquet into a scratch folder (on the executors), the stream reads it back batch by batch,
+    typed as ``DataFrame.toArrow`` would type it. The folder is removed on exit."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    schema = to_arrow_schema(df.schema, timezone="UTC")
+    with tempfile.TemporaryDirectory(prefix="rwa-spark-batches-") as folder:
+        df.write.mode("overwrite").parquet(folder)
+        batches = pads.dataset(folder, format="parquet").to_batches()
+        typed = (batch.select(schema.names).cast(schema) for batch in batches)
+        yield _CountedSource(pa.RecordBatchReader.from_batches(schema, typed))
 
 
 class _CountedSource:

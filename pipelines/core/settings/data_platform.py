@@ -437,6 +437,14 @@ class KafkaSettings(Section):
         gt=0,
         description="Seconds an open bronze object may wait before rotating.",
     )
+    lander_decode_processes: int = Field(
+        validation_alias="RWA_LANDER_DECODE_PROCESSES",
+        default=1,
+        description="1: the lander checks envelopes in a worker process while it fetches the "
+        "next poll; 0: in its own process.",
+        ge=0,
+        le=1,
+    )
 
 
 class ModelSettings(Section):

@@ -13,6 +13,7 @@ from models.forecast import metrics
 from models.forecast.batch import EVALUATION_ORIGINS, evaluation_metrics, evaluation_step
 from models.forecast.evaluation import forecasts_at_origins, origins, rolling_origin
 from models.forecast.forecasters import AutoArima, NaiveForecaster, level_differences
+from models.forecast.selection import drift_weight
 
 
 def random_walk(n: int = 400, sigma: float = 0.02, seed: int = 5) -> np.ndarray:
@@ -149,6 +150,22 @@ def test_a_frozen_model_forecasts_as_the_fitted_one_and_keeps_its_order() -> Non
     np.testing.assert_allclose(again.mean, fitted.mean, rtol=1e-8)
     np.testing.assert_allclose(again.upper[0.95], fitted.upper[0.95], rtol=1e-8)
     assert frozen.forecast(series[:280], 7).params["order"] == fitted.params["order"]
+
+
+def test_a_weak_drift_is_mostly_dropped_and_a_clear_one_kept() -> None:
+    """The drift's Akaike weight against none: 1 / (1 + e) for changes that average exactly
+    zero, near 1 for a trend many standard errors from zero; the model keeps that share of
+    its ML drift."""
+    rng = np.random.default_rng(7)
+    walk = np.cumsum(rng.normal(0.0, 0.01, 500))
+    flat = walk - np.linspace(0.0, walk[-1] - walk[0], walk.size)  # changes average zero
+    assert drift_weight(flat, 1) == pytest.approx(1 / (1 + np.e))
+    trend = np.cumsum(rng.normal(0.003, 0.01, 500))  # t about 6.7
+    assert drift_weight(trend, 1) > 0.99
+    for logs in (walk, trend):
+        fitted, _order = AutoArima(order=(0, 1, 0)).fitted(logs)
+        whole = AutoArima.fit(logs, (0, 1, 0)).params[0]  # from its own start: 1e-4 apart
+        assert fitted.params[0] == pytest.approx(whole * drift_weight(logs, 1), rel=1e-3)
 
 
 def test_each_origin_chooses_its_order_from_its_past_only() -> None:

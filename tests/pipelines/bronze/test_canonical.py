@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from pipelines.bronze.batches import ConsumedRecord, decode_record, decode_records
 from pipelines.bronze.canonical import _float_text_may_differ, canonical_folders
+from pipelines.bronze.decoding import DecoderError, FolderDecoder
 from pipelines.contracts.envelope import DATASETS, RawEnvelope, canonical_json
 from tests.fixtures.lake import lake_settings
 from tests.pipelines.kafka.support import simulated_envelopes
@@ -171,3 +172,23 @@ def test_one_bad_value_keeps_the_rest_of_its_batch_on_the_fast_path(
     assert decoded == full_path(records)
     assert decoded[1].dead_letter is not None
     assert "fetched_at" in decoded[1].dead_letter.reason
+
+
+def test_worker_process_gives_the_inline_folders_and_a_dead_worker_is_an_error(
+    canonical_lines: list[bytes],
+) -> None:
+    values = [*canonical_lines, None, b"not json", canonical_lines[0].replace(b"Z", b"", 1)]
+    records = [Polled(None, value, offset) for offset, value in enumerate(values)]
+    worker, inline = FolderDecoder(1), FolderDecoder(0)
+    try:
+        for decoder in (worker, inline):
+            decoder.submit(records)
+        assert worker.folders() == inline.folders() == canonical_folders(values)
+        assert worker._worker is not None
+        worker._worker.kill()
+        worker._worker.wait()
+        with pytest.raises(DecoderError, match="is gone"):
+            worker.submit(records)
+    finally:
+        worker.close()
+        inline.close()
