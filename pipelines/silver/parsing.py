@@ -141,9 +141,11 @@ def envelope_schema(payload_type: DataType) -> StructType:
     )
 
 
-def _parsed_branch(lines: DataFrame, parser: PayloadParser, spec: DatasetSpec) -> DataFrame:
+def _envelope_fields(lines: DataFrame, parser: PayloadParser) -> DataFrame:
+    """The lines with their envelope parsed (once, typed to the parser's payload) and the
+    per-line values the records read."""
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
-    parsed = lines.select(
+    return lines.select(
         "value",
         "bronze_file",
         "path_source",
@@ -161,6 +163,10 @@ def _parsed_branch(lines: DataFrame, parser: PayloadParser, spec: DatasetSpec) -
         ),
         fetched_at_instant(F.col("e.fetched_at")).alias(FETCHED_AT),
     )
+
+
+def _parsed_branch(lines: DataFrame, parser: PayloadParser, spec: DatasetSpec) -> DataFrame:
+    parsed = _envelope_fields(lines, parser)
     envelope = Envelope(
         source=F.col("source"),
         endpoint=F.col("endpoint"),
