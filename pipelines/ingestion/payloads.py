@@ -181,6 +181,8 @@ class Record:
 
     def _cast(self, column: str, value: Column, to: str) -> Column:
         name = f"_{column}_as_{to}"
+        if name in self.casts:  # the same column set twice: each cast keeps its own name
+            name = f"{name}_{len(self.casts)}"
         self.casts[name] = value.try_cast(to)
         return F.col(name)
 
