@@ -82,6 +82,10 @@ class Record:
     def __init__(self) -> None:
         self.columns: dict[str, Column] = {}
         self.problems: list[tuple[Column, str]] = []
+        #: The casts the columns and checks read, by the name they are computed under: the
+        #: engine computes them first, so each value is cast once (Spark does not share a cast
+        #: between the branches of the CASE WHEN that picks the first problem).
+        self.casts: dict[str, Column] = {}
 
     def set(self, column: str, value: Column) -> Column:
         """A column derived without a check (a constant, or from already-checked columns)."""
@@ -110,16 +114,18 @@ class Record:
         if missing_marker is not None:
             value = F.when(value != F.lit(missing_marker), value)
         # try_cast reads "Infinity", "NaN" and overflowing "1e400" as non-finite doubles.
-        as_double = value.try_cast("double")
+        as_double = self._cast(column, value, "double")
+        # The regex only where the cast found no number (text it reads as finite never
+        # matches it): a regex per value is what a bar's parse cost most.
         non_finite = (
-            value.rlike(_NON_FINITE_TEXT)
-            | F.isnan(as_double)
+            F.isnan(as_double)
             | (F.abs(as_double) == F.lit(float("inf")))
+            | (as_double.isNull() & value.rlike(_NON_FINITE_TEXT))
         )
         if required:
             self._missing(value, label)
         self.check(value.isNotNull() & non_finite, reasons.FIELD_NOT_FINITE.text(label=label))
-        typed = value.try_cast("long") if integer else as_double
+        typed = self._cast(column, value, "long") if integer else as_double
         kind = "an integer" if integer else "a number"
         self._typed(column, value, typed, label, kind, required=False)
         self.check(
@@ -132,7 +138,7 @@ class Record:
         """An instant from ISO-8601 text (``Z`` or an offset; naive text is read as UTC), within
         UTC years 1-9999: Spark reads offsets past them (``0001-01-01T00:00:00+01:00``), which no
         Python reader of silver could load, so such an instant refuses the record."""
-        parsed = value.try_cast("timestamp")
+        parsed = self._cast(column, value, "timestamp")
         self._typed(column, value, parsed, label, "a timestamp", required)
         in_range = F.year(parsed).between(1, 9999)
         self.check(
@@ -146,7 +152,7 @@ class Record:
         """An instant from Unix seconds or milliseconds given as a number or digits."""
         scale = 1000 if millis else 1
         low, high = (bound * scale for bound in _EPOCH_SECONDS_RANGE)
-        number = value.try_cast("long")
+        number = self._cast(column, value, "long")
         in_range = F.when(number.between(low, high), number)
         typed = F.timestamp_millis(in_range) if millis else F.timestamp_seconds(in_range)
         kind = "a Unix time in " + ("milliseconds" if millis else "seconds")
@@ -172,6 +178,13 @@ class Record:
     def problem(self) -> Column:
         """The first problem of the record, or null when it has none."""
         return first_problem(self.problems)
+
+    def _cast(self, column: str, value: Column, to: str) -> Column:
+        name = f"_{column}_as_{to}"
+        if name in self.casts:  # the same column set twice: each cast keeps its own name
+            name = f"{name}_{len(self.casts)}"
+        self.casts[name] = value.try_cast(to)
+        return F.col(name)
 
     def _typed(
         self, column: str, value: Column, typed: Column, label: str, kind: str, required: bool
@@ -230,6 +243,12 @@ class PayloadParser(ABC):
     def line_problem(self, prepared: Column) -> Column | None:
         """Why a payload that parsed is still unusable as a whole (null: usable)."""
         return None
+
+    def line_record(self, envelope: Envelope) -> Record:
+        """The columns (and their checks) that depend on the envelope alone, e.g. the asset of a
+        request parameter: computed once per bronze line, before its records are exploded. Its
+        problems come before :meth:`record`'s (default: none)."""
+        return Record()
 
     @abstractmethod
     def items(self, prepared: Column) -> Column:

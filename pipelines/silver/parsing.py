@@ -33,7 +33,13 @@ from pyspark.sql.types import DataType, StringType, StructField, StructType
 
 from pipelines.contracts import quarantine as reasons
 from pipelines.contracts.envelope import SCHEMA_VERSION
-from pipelines.ingestion.payloads import Envelope, PayloadParser, first_problem, param_column
+from pipelines.ingestion.payloads import (
+    Envelope,
+    PayloadParser,
+    Record,
+    first_problem,
+    param_column,
+)
 from pipelines.silver.spec import DatasetSpec
 
 #: The envelope major version silver reads. ``schema_version`` is read as text, so a JSON ``1``,
@@ -60,6 +66,8 @@ _CANONICAL_ENDPOINT = r'^\{"dataset":"[^"]*","endpoint":"([^"\\]*)"'
 #: Book-keeping columns of the candidate rows (dropped before the gate).
 REASON, RAW, LINE_HEAD, IS_RECORD = "reason", "raw", "_line_head", "_is_record"
 NO_ROUTE = -1
+#: Per-line columns of a parsed line: its fetch time, the problem of its per-line values.
+FETCHED_AT, _LINE_RECORD_PROBLEM = "_fetched_at", "_line_record_problem"
 
 
 def bronze_lines(text_lines: DataFrame) -> DataFrame:
@@ -133,9 +141,11 @@ def envelope_schema(payload_type: DataType) -> StructType:
     )
 
 
-def _parsed_branch(lines: DataFrame, parser: PayloadParser, spec: DatasetSpec) -> DataFrame:
+def _envelope_fields(lines: DataFrame, parser: PayloadParser) -> DataFrame:
+    """The lines with their envelope parsed (once, typed to the parser's payload) and the
+    per-line values the records read."""
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
-    parsed = lines.select(
+    return lines.select(
         "value",
         "bronze_file",
         "path_source",
@@ -145,44 +155,73 @@ def _parsed_branch(lines: DataFrame, parser: PayloadParser, spec: DatasetSpec) -
         "bronze_file",
         "path_source",
         "e.*",
-        # Declared request parameters, read once per line (not once per exploded record).
+        # Declared request parameters and the fetch time, read once per line (not once per
+        # exploded record).
         *(
             F.get_json_object("e.params", f"$.{name}").alias(param_column(name))
             for name in parser.params
         ),
+        fetched_at_instant(F.col("e.fetched_at")).alias(FETCHED_AT),
     )
-    prepared = parsed.withColumn("_prepared", parser.prepare(F.col("payload")))
+
+
+def _parsed_branch(lines: DataFrame, parser: PayloadParser, spec: DatasetSpec) -> DataFrame:
+    parsed = _envelope_fields(lines, parser)
+    envelope = Envelope(
+        source=F.col("source"),
+        endpoint=F.col("endpoint"),
+        fetched_at=F.col(FETCHED_AT),
+        declared=parser.params,
+    )
+    # What the parser derives from the envelope alone, also once per line.
+    per_line = parser.line_record(envelope)
+    prepared = _with_casts(parsed, per_line).withColumn(
+        "_prepared", parser.prepare(F.col("payload"))
+    )
     line_problem = _line_problem(parser, F.col("_prepared"))
     exploded = prepared.select(
         "*",
         line_problem.alias("_line_problem"),
+        per_line.problem().alias(_LINE_RECORD_PROBLEM),
+        *(value.alias(_line_column(name)) for name, value in per_line.columns.items()),
         # explode_outer: a refused line, and a line without records, stay as one row. (A plain
         # explode would also make Spark infer a filter that parses every line twice.)
         F.posexplode_outer(F.when(line_problem.isNull(), parser.items(F.col("_prepared")))).alias(
             "_pos", "_item"
         ),
     )
-    envelope = Envelope(
-        source=F.col("source"),
-        endpoint=F.col("endpoint"),
-        fetched_at=fetched_at_instant(F.col("fetched_at")),
-        declared=parser.params,
-    )
     record = parser.record(F.col("_item"), envelope)
     refused_line = F.col("_line_problem").isNotNull()
     is_record = F.col("_pos").isNotNull() | refused_line
-    reason = F.when(is_record, F.coalesce(F.col("_line_problem"), record.problem()))
+    # The per-line checks come before the record's (see PayloadParser.line_record).
+    problems = (F.col("_line_problem"), F.col(_LINE_RECORD_PROBLEM), record.problem())
+    reason = F.when(is_record, F.coalesce(*problems))
     lineage = {
         "source": F.col("source"),
         "ingest_id": F.col("ingest_id"),
         "fetched_at": envelope.fetched_at,
         "bronze_file": F.col("bronze_file"),
     }
-    columns = lineage | record.columns  # a parser may name its source more precisely
+    line_columns = {name: F.col(_line_column(name)) for name in per_line.columns}
+    # a parser may name its source more precisely
+    columns = lineage | line_columns | record.columns
     raw = F.when(
         reason.isNotNull(), F.when(refused_line, F.col("value")).otherwise(F.to_json("_item"))
     )
-    return _candidate_rows(exploded, spec, columns, reason, raw, is_record)
+    return _candidate_rows(_with_casts(exploded, record), spec, columns, reason, raw, is_record)
+
+
+def _with_casts(rows: DataFrame, record: Record) -> DataFrame:
+    """``rows`` with the casts ``record`` reads, each computed once (in a projection of its
+    own: Spark keeps it apart since the next one reads each cast more than once)."""
+    clash = set(record.casts) & set(rows.columns)
+    if clash:
+        raise ValueError(f"casts named like existing columns: {sorted(clash)}")
+    return rows.select("*", *(cast.alias(name) for name, cast in record.casts.items()))
+
+
+def _line_column(name: str) -> str:
+    return f"_line_{name}"
 
 
 def _text_problems(nothing_parsed: Column) -> list[tuple[Column, str | Column]]:
@@ -233,10 +272,7 @@ def _line_problem(parser: PayloadParser, prepared: Column) -> Column:
             for name in REQUIRED_ENVELOPE_FIELDS
         ),
         *_endpoint_problems(parser),
-        (
-            fetched_at_instant(F.col("fetched_at")).isNull(),
-            reasons.FETCHED_AT_NOT_TIMESTAMP.text(),
-        ),
+        (F.col(FETCHED_AT).isNull(), reasons.FETCHED_AT_NOT_TIMESTAMP.text()),
         *_version_problems(),
         (
             F.col("source") != F.col("path_source"),

@@ -84,7 +84,7 @@ class CoinApiBars(PayloadParser):
     def items(self, prepared: Column) -> Column:
         return prepared
 
-    def record(self, item: Column, envelope: Envelope) -> Record:
+    def line_record(self, envelope: Envelope) -> Record:
         record = Record()
         symbol = record.text("symbol_id", envelope.param("symbol_id"), "params.symbol_id")
         record.check(
@@ -98,6 +98,10 @@ class CoinApiBars(PayloadParser):
         record.lookup("asset_id", base, self.tickers, reasons.UNKNOWN_SYMBOL_ID.text())
         period = record.text("_period", envelope.param("period_id"), "params.period_id")
         record.lookup("resolution", period, PERIODS, reasons.UNSUPPORTED_PERIOD_ID.text())
+        return record
+
+    def record(self, item: Column, envelope: Envelope) -> Record:
+        record = Record()
         ts = record.timestamp("ts", item["time_period_start"], "time_period_start")
         record.set("date", F.to_date(ts))
         for price in _PRICES:
@@ -125,10 +129,14 @@ class SimulatedDailyMetrics(PayloadParser):
     def items(self, prepared: Column) -> Column:
         return prepared
 
-    def record(self, item: Column, envelope: Envelope) -> Record:
+    def line_record(self, envelope: Envelope) -> Record:
         record = Record()
         asset = record.text("_asset", envelope.param("asset"), "params.asset")
         record.lookup("asset_id", asset, self.asset_ids, reasons.UNKNOWN_ASSET_PARAM.text())
+        return record
+
+    def record(self, item: Column, envelope: Envelope) -> Record:
+        record = Record()
         record.daily(record.timestamp("_instant", item["timestamp"], "timestamp"))
         for name in COUNT_METRICS:
             record.number(name, item[name], name, required=False, integer=True)

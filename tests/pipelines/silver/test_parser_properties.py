@@ -404,3 +404,18 @@ def test_every_parser_has_a_shape() -> None:
                 if (shape.dataset, shape.source) == (name, parser.source)
                 and (not parser.endpoints or shape.endpoint in parser.endpoints)
             ], (name, parser.source, parser.endpoints)
+
+
+def test_each_value_is_cast_once(spark: SparkSession) -> None:
+    """Each field's cast is computed once per record, not once per check reading it (Spark
+    shares nothing between the branches of the CASE WHEN picking the first problem)."""
+    shape = next(s for s in SHAPES if s.name == "coinapi-ohlcv")
+    line = valid_line(shape)
+    frame = spark.createDataFrame(
+        [(line.text, "bronze/line-0000", shape.source)],
+        "value string, bronze_file string, path_source string",
+    )
+    rows = parse_lines(frame, SPECS["prices"])
+    plan = rows._jdf.queryExecution().executedPlan().toString()
+    for name in ("price_open", "volume_traded", "time_period_start"):
+        assert plan.count(f".{name} as ") == 1, name
