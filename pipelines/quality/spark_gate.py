@@ -27,7 +27,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Row
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.contracts.quarantine import QUALITY_SEPARATOR
@@ -113,8 +113,14 @@ class SparkQualityGate:
         span = rows.agg(F.min(day).alias("first"), F.max(day).alias("last")).first()
         if span is None or span["first"] is None:
             return None
-        spark = rows.sparkSession
-        return read_nav_history(spark, self._lake, self._onchain_uri, span["first"], span["last"])
+        return self.nav_history_of_days(rows.sparkSession, span["first"], span["last"])
+
+    def nav_history_of_days(
+        self, spark: SparkSession, first_day: dt.date, last_day: dt.date
+    ) -> DataFrame | None:
+        """:meth:`nav_history` for a batch whose ``ts`` span ``first_day``..``last_day`` (UTC),
+        when the caller already knows them; None while silver/onchain does not exist."""
+        return read_nav_history(spark, self._lake, self._onchain_uri, first_day, last_day)
 
     def annotate(
         self, dataset: str, rows: DataFrame, *, nav_history: DataFrame | None = None

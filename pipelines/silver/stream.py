@@ -3,9 +3,12 @@
 Spark Structured Streaming over the dataset's bronze folders (``availableNow``: drain what is
 there, then stop; ``maxFilesPerTrigger`` objects per micro-batch). Per micro-batch:
 
-1. Spark parses the lines into typed candidate rows (:mod:`pipelines.silver.parsing`) and the
-   batch is collected once, as Arrow;
-2. the structurally valid rows go through the quality gate (:mod:`pipelines.quality.gate`);
+1. Spark parses the lines into typed candidate rows (:mod:`pipelines.silver.parsing`) and
+   stages them as Parquet on the executors (:mod:`pipelines.silver.staging`: the batch is never
+   collected; counts, refusals, records per object and a stream of the rows to MERGE come back);
+2. the structurally valid rows go through the quality gate as Spark expressions
+   (:mod:`pipelines.quality.spark_gate`; Great Expectations runs the whole-table checks after
+   the run);
 3. the refused share is judged per bronze object (:mod:`pipelines.quality.objects`): a broken
    object (or one an operator set aside) is quarantined whole and listed in
    ``silver/quarantined_objects``, the other objects proceed; when the broken objects look
@@ -13,7 +16,8 @@ there, then stop; ``maxFilesPerTrigger`` objects per micro-batch). Per micro-bat
    (Spark's checkpoint does not advance, so a rerun processes it again);
 4. structural and quality refusals, and the records of objects quarantined whole, are stored in
    ``silver/quarantine`` with their reasons;
-5. the valid rows are deduplicated (latest fetch wins) and MERGEd into the table;
+5. the valid rows are deduplicated by a Spark window (latest fetch wins) and MERGEd into the
+   table, streamed from the staged rows and limited to the batch's days;
 6. the batch's counts are added to ``silver/reconciliation``.
 
 Exactly once: the commits carry the Delta application transaction ``(app_id, batch_id)``, the
@@ -290,7 +294,7 @@ class SilverStream:
     def _process_staged(self, stage: StagedBatch, rows: DataFrame, batch_id: int) -> None:
         """One micro-batch, its rows staged by Spark (:mod:`pipelines.silver.staging`)."""
         counts = stage.stage_records(rows)
-        checked = stage.check(self.row_gate, self._nav_history(stage))
+        checked = stage.check(self.row_gate, self._nav_history(counts))
         self._count_failures(
             self.row_gate.results(self.spec.name, checked, batch_id=batch_id, run_id=self.run_id)
         )
@@ -326,11 +330,15 @@ class SilverStream:
     def _staging_dir(self, batch_id: int) -> Path:
         return self.targets.checkpoint_dir / STAGING_FOLDER / f"{self.stream_id}-{batch_id}"
 
-    def _nav_history(self, stage: StagedBatch) -> DataFrame | None:
-        """The silver history the gate compares the batch with (None: its suite needs none)."""
+    def _nav_history(self, counts: StageCounts) -> DataFrame | None:
+        """The silver history the gate compares the batch with (None: its suite needs none, or
+        the batch has no valid record). The batch's days come from the staging job's counts,
+        so no other pass over the batch is needed."""
         if NAV_CHANGE not in suite_for(self.spec.name).derived:
             return None
-        return self.row_gate.nav_history(stage.candidates())
+        if counts.first_day is None or counts.last_day is None:
+            return None
+        return self.row_gate.nav_history_of_days(self.spark, counts.first_day, counts.last_day)
 
     def _count_failures(self, results: list[ExpectationResult]) -> None:
         failed = self.report.failed_expectations
