@@ -224,13 +224,16 @@ def _line_column(name: str) -> str:
     return f"_line_{name}"
 
 
-def _text_problems(nothing_parsed: Column) -> list[tuple[Column, str | Column]]:
-    """Why a line is no envelope at all: it is blank, not a JSON object, or not JSON."""
+def _text_problems(nothing_parsed: Column, malformed: Column) -> list[tuple[Column, str | Column]]:
+    """Why a line is no envelope at all: it is blank, not a JSON object, or not JSON
+    (``malformed``). A line of which any envelope field was read is not blank, so the blank
+    test -- a regex that scans a whole usable line before failing, about 7% of a bar's parse --
+    runs only where ``nothing_parsed`` (the ``And`` stops at its left side)."""
     value = F.col("value")
     return [
-        (value.rlike(r"^\s*$"), reasons.BLANK_LINE.text()),
+        (nothing_parsed & value.rlike(r"^\s*$"), reasons.BLANK_LINE.text()),
         (~value.rlike(r"^\s*\{"), reasons.NOT_A_JSON_OBJECT.text()),
-        (nothing_parsed, reasons.MALFORMED_JSON.text()),
+        (malformed, reasons.MALFORMED_JSON.text()),
     ]
 
 
@@ -264,7 +267,7 @@ def _line_problem(parser: PayloadParser, prepared: Column) -> Column:
     unparsed = F.col(CORRUPT).isNotNull()
     nothing_parsed = F.coalesce(*(F.col(name) for name in ENVELOPE_TEXT_FIELDS)).isNull()
     checks: list[tuple[Column, str | Column]] = [
-        *_text_problems(unparsed & nothing_parsed),
+        *_text_problems(nothing_parsed, unparsed & nothing_parsed),
         # Every other field is text, so only the payload can fail to fit the schema.
         (unparsed, reasons.PAYLOAD_SHAPE.text(shape=parser.shape)),
         *(
@@ -328,7 +331,7 @@ def _unparsed_branch(lines: DataFrame, spec: DatasetSpec) -> DataFrame:
     )
     refusal = first_problem(
         [
-            *_text_problems(nothing_parsed),
+            *_text_problems(nothing_parsed, nothing_parsed),
             (F.col("_endpoint").isNull(), reasons.ENVELOPE_FIELD_MISSING.text(name="endpoint")),
             (F.lit(True), no_parser),
         ]
