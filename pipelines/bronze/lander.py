@@ -409,7 +409,8 @@ class BronzeLander:
             for tp, batch in batches
             for key, lines in group_objects(tp, batch).items()
         }
-        bodies = {key: b"\n".join(lines) + b"\n" for (key, _), lines in groups.items()}
+        # The trailing empty line ends the last line: one copy of the lines, not two.
+        bodies = {key: b"\n".join([*lines, b""]) for (key, _), lines in groups.items()}
         written = self.store.put_many_if_absent(bodies)
         for (key, tp), lines in groups.items():
             if written[key]:

@@ -174,6 +174,30 @@ def test_one_bad_value_keeps_the_rest_of_its_batch_on_the_fast_path(
     assert "fetched_at" in decoded[1].dead_letter.reason
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda fields: {"schema_version": 1.0},  # equal to 1 in Python, not as JSON text
+        lambda fields: {"fetched_at": fields["fetched_at"].replace("Z", "+00:00")},
+    ],
+)
+def test_one_valid_but_rewritten_value_keeps_the_rest_of_its_batch_on_the_fast_path(
+    canonical_lines: list[bytes], change: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    """Heads are compared as one list first: one that validates but serialises back otherwise
+    must still be told apart from the canonical ones around it."""
+    fields = RawEnvelope.model_validate_json(canonical_lines[1]).model_dump(mode="json")
+    rewritten = canonical_json(fields | change(fields)).encode()
+    values = [canonical_lines[0], rewritten, canonical_lines[2]]
+    records = [Polled(b"k", value, offset) for offset, value in enumerate(values)]
+
+    folders = canonical_folders(values)
+
+    assert folders[0] is not None and folders[1] is None and folders[2] is not None
+    assert decode_records(records) == full_path(records)
+    assert decode_records(records)[1].line == canonical_lines[1]
+
+
 def test_worker_process_gives_the_inline_folders_and_a_dead_worker_is_an_error(
     canonical_lines: list[bytes],
 ) -> None:
