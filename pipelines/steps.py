@@ -66,6 +66,7 @@ from pipelines.quality.spark_gate import SparkQualityGate
 from pipelines.serving import check_store_writable, open_store
 from pipelines.serving.load import GoldLoadReport, load_gold
 from pipelines.silver.lineage import days_about
+from pipelines.silver.parallel import run_datasets
 from pipelines.silver.quarantine import (
     QUARANTINED,
     SET_ASIDE,
@@ -252,12 +253,19 @@ def run_silver_all(
     datasets: Sequence[str] = SILVER_DATASETS,
     backfill: DayRange | None = None,
 ) -> dict[str, SilverRunReport]:
-    """:func:`run_silver` for each dataset in turn, sharing one quality gate."""
+    """:func:`run_silver` for each dataset, sharing one quality gate, up to
+    ``RWA_SILVER_PARALLELISM`` datasets at a time; the reports in the order of ``datasets``.
+    A failing dataset stops none of the others; once all are done the first error (in the
+    order of ``datasets``) is raised, with the others' outcomes in its notes
+    (:func:`pipelines.silver.parallel.run_datasets`)."""
     gate = quality_gate(lakehouse)
-    return {
-        dataset: run_silver(lakehouse, dataset, gate=gate, backfill=backfill)
-        for dataset in datasets
-    }
+    # Started before the threads: they share the one session.
+    _ = lakehouse.spark
+
+    def run(dataset: str) -> SilverRunReport:
+        return run_silver(lakehouse, dataset, gate=gate, backfill=backfill)
+
+    return run_datasets(run, datasets, lakehouse.settings.spark.silver_parallelism)
 
 
 def run_silver_prices(

@@ -12,17 +12,25 @@ version)`` -- Delta's own mechanism for exactly-once streaming sinks -- and a ba
 is already recorded is skipped. Spark reads tables back through the files of the current
 snapshot (``file_uris``), never by listing the table folder, which would also see files that
 later versions removed.
+
+Writers in one process take turns per table: every write holds a lock of its table URI (see
+:func:`table_lock`), so threads that share a table (the silver datasets run concurrently share
+the quarantine, the ledger and the quality results) never race for the same Delta version, and
+the replay check of a transaction and its commit are one step.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
+import os
 import tempfile
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,6 +43,44 @@ from pipelines.core.settings import LakeSettings, SparkSettings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
+
+
+_TABLE_LOCKS: dict[str, threading.RLock] = {}
+_TABLE_LOCKS_GUARD = threading.Lock()
+#: delta-spark takes a write's application transaction from session-wide settings: one
+#: transactional native write at a time in the process, whatever its table.
+_NATIVE_TXN_LOCK = threading.Lock()
+_NATIVE_TXN_OPTIONS = (
+    "spark.databricks.delta.write.txnAppId",
+    "spark.databricks.delta.write.txnVersion",
+)
+
+
+def table_lock(uri: str) -> threading.RLock:
+    """The process's lock of the Delta table at ``uri`` (a local path or a URL; the same table
+    always gets the same lock). Re-entrant: a write may call another on the same table (an
+    ``overwrite_where`` that creates the table)."""
+    key = uri.rstrip("/") if "://" in uri else os.path.realpath(uri)
+    with _TABLE_LOCKS_GUARD:
+        return _TABLE_LOCKS.setdefault(key, threading.RLock())
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_Lake = TypeVar("_Lake", bound="DeltaLake")
+
+
+def _one_writer_per_table(
+    write: Callable[Concatenate[_Lake, Any, str, _P], _R],
+) -> Callable[Concatenate[_Lake, Any, str, _P], _R]:
+    """A write method ``(self, source, uri, ...)`` run under the lock of the table at ``uri``."""
+
+    @functools.wraps(write)
+    def locked(self: _Lake, source: Any, uri: str, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with table_lock(uri):
+            return write(self, source, uri, *args, **kwargs)
+
+    return locked
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +195,7 @@ class DeltaLake:
         return version
 
     # --- writes ---------------------------------------------------------------------------
+    @_one_writer_per_table
     def merge(
         self,
         df: DataFrame | pa.Table | pa.RecordBatchReader,
@@ -174,7 +221,8 @@ class DeltaLake:
                 df = df.read_all()
             if isinstance(df, pa.Table):
                 df = _spark_session().createDataFrame(df)
-            return self._merge_native(df, uri, keys, update_when, partition_by, txn)
+            with _native_txn(df.sparkSession, txn):
+                return _merge_native(df, uri, keys, update_when, partition_by)
         if isinstance(df, pa.Table | pa.RecordBatchReader):
             return self._merge_delta_rs(
                 df, uri, keys, update_when, partition_by, txn, target_filter
@@ -184,6 +232,7 @@ class DeltaLake:
                 rows.stream(), uri, keys, update_when, partition_by, txn, target_filter
             )
 
+    @_one_writer_per_table
     def overwrite(
         self,
         df: DataFrame,
@@ -215,6 +264,7 @@ class DeltaLake:
             )
         return rows.rows
 
+    @_one_writer_per_table
     def overwrite_where(
         self,
         df: DataFrame,
@@ -295,35 +345,47 @@ class DeltaLake:
             updated=int(metrics.get("num_target_rows_updated", 0)),
         )
 
-    def _merge_native(
-        self,
-        df: DataFrame,
-        uri: str,
-        keys: tuple[str, ...],
-        update_when: str | None,
-        partition_by: tuple[str, ...],
-        txn: BatchTxn | None,
-    ) -> WriteOutcome:
-        from delta.tables import DeltaTable as SparkDeltaTable  # needs the JARs
 
-        spark = df.sparkSession
-        if txn is not None:
-            # delta-spark's idempotent-DML options: the same (appId, version) is applied once.
-            spark.conf.set("spark.databricks.delta.write.txnAppId", txn.app_id)
-            spark.conf.set("spark.databricks.delta.write.txnVersion", str(txn.version))
-        rows = df.count()
-        if not SparkDeltaTable.isDeltaTable(spark, uri):
-            df.write.format("delta").mode("append").partitionBy(*partition_by).save(uri)
-            return WriteOutcome(rows_in=rows, inserted=rows)
-        merger = (
-            SparkDeltaTable.forPath(spark, uri)
-            .alias("t")
-            .merge(df.alias("s"), " AND ".join(f"t.{k} = s.{k}" for k in keys))
-        )
-        if update_when is not None:
-            merger = merger.whenMatchedUpdateAll(condition=update_when)
-        merger.whenNotMatchedInsertAll().execute()
-        return WriteOutcome(rows_in=rows)
+def _merge_native(
+    df: DataFrame,
+    uri: str,
+    keys: tuple[str, ...],
+    update_when: str | None,
+    partition_by: tuple[str, ...],
+) -> WriteOutcome:
+    from delta.tables import DeltaTable as SparkDeltaTable  # needs the JARs
+
+    spark = df.sparkSession
+    rows = df.count()
+    if not SparkDeltaTable.isDeltaTable(spark, uri):
+        df.write.format("delta").mode("append").partitionBy(*partition_by).save(uri)
+        return WriteOutcome(rows_in=rows, inserted=rows)
+    merger = (
+        SparkDeltaTable.forPath(spark, uri)
+        .alias("t")
+        .merge(df.alias("s"), " AND ".join(f"t.{k} = s.{k}" for k in keys))
+    )
+    if update_when is not None:
+        merger = merger.whenMatchedUpdateAll(condition=update_when)
+    merger.whenNotMatchedInsertAll().execute()
+    return WriteOutcome(rows_in=rows)
+
+
+@contextlib.contextmanager
+def _native_txn(spark: SparkSession, txn: BatchTxn | None) -> Iterator[None]:
+    """delta-spark's idempotent-DML options for one write: the same (appId, version) is applied
+    once. They are session-wide, so one such write at a time, and they are unset after it."""
+    if txn is None:
+        yield
+        return
+    with _NATIVE_TXN_LOCK:
+        spark.conf.set(_NATIVE_TXN_OPTIONS[0], txn.app_id)
+        spark.conf.set(_NATIVE_TXN_OPTIONS[1], str(txn.version))
+        try:
+            yield
+        finally:
+            for option in _NATIVE_TXN_OPTIONS:
+                spark.conf.unset(option)
 
 
 @contextlib.contextmanager

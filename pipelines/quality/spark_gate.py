@@ -13,6 +13,13 @@ per-check aggregates reach the driver::
     valid = annotated.where(F.col("reason").isNull()).drop("reason", *gate.quality_columns(dataset))
     rejected = annotated.where(F.col("reason").isNotNull()).drop(*gate.quality_columns(dataset))
 
+or, with no job of its own, counted by the job that writes the annotated rows anyway (a Spark
+``Observation``; the silver staging does this)::
+
+    counted, pending = gate.observed(dataset, annotated)
+    counted.write.parquet(folder)  # the job that also counts
+    results = pending.results(batch_id=batch_id, run_id=run_id)
+
 ``annotate`` adds ``reason`` (null when the row passes every error check, else the failed error
 checks' reasons joined by :data:`~pipelines.contracts.quarantine.QUALITY_SEPARATOR` in check
 order, as the GX gate writes them) and the columns :meth:`SparkQualityGate.quality_columns`
@@ -24,10 +31,11 @@ where it applies), and ``quality_<derived>`` (the suite's derived columns, for t
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Row, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, Row, SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.contracts.quarantine import QUALITY_SEPARATOR
@@ -145,20 +153,37 @@ class SparkQualityGate:
     ) -> list[ExpectationResult]:
         """Each check's result over ``annotated`` (from :meth:`annotate`) in ONE aggregation
         job, stored in silver/quality_results; none for an empty batch (as the GX gate)."""
-        suite = suite_for(dataset)
-        framed = annotated.withColumnsRenamed({derived_column(d): d for d in suite.derived})
-        compiled = [compile_check(check, framed.schema) for check in suite.checks]
-        # Row order for the samples (a non-deterministic expression cannot be an aggregate's
-        # argument, so it is a column first).
-        framed = framed.withColumn(_POSITION, F.monotonically_increasing_id())
-        position = F.col(_POSITION)
-        totals = framed.agg(
-            F.count(F.lit(1)).alias(_TOTAL),
-            *(agg for i, c in enumerate(compiled) for agg in _aggregates(i, c, position)),
-        ).first()
+        counting = _Counting(suite_for(dataset), annotated)
+        totals = counting.positioned.agg(*counting.aggregates).first()
+        counted = None if totals is None else totals.asDict()
+        return self._store_results(counting, counted, batch_id=batch_id, run_id=run_id)
+
+    def observed(self, dataset: str, annotated: DataFrame) -> tuple[DataFrame, PendingResults]:
+        """``annotated`` (from :meth:`annotate`) as a frame whose first action also counts
+        each check's result (a Spark ``Observation``: no job of its own); the results are
+        ready once that action ran (:meth:`PendingResults.results`)."""
+        counting = _Counting(suite_for(dataset), annotated)
+        # Unique: several datasets' batches may run at once in one session.
+        observation = Observation(f"quality_{dataset}_{uuid.uuid4().hex[:12]}")
+        counted = counting.positioned.observe(observation, *counting.aggregates)
+        renamed = {d: derived_column(d) for d in counting.suite.derived}
+        return counted.drop(_POSITION).withColumnsRenamed(renamed), PendingResults(
+            self, counting, observation
+        )
+
+    def _store_results(
+        self,
+        counting: _Counting,
+        totals: Mapping[str, Any] | None,
+        *,
+        batch_id: int,
+        run_id: str,
+    ) -> list[ExpectationResult]:
+        """The results of ``totals`` (the aggregates of ``counting``), stored."""
         if totals is None or totals[_TOTAL] == 0:
             return []
         validated_at = self._clock()
+        suite = counting.suite
         results = [
             make_result(
                 c.check,
@@ -170,10 +195,46 @@ class SparkQualityGate:
                 suite=suite.name,
                 validated_at=validated_at,
             )
-            for i, c in enumerate(compiled)
+            for i, c in enumerate(counting.compiled)
         ]
         self._store.save(results)
         return results
+
+
+class _Counting:
+    """What counts a suite's results over annotated rows: the rows with a position column
+    (the samples' order) and one aggregate per count."""
+
+    def __init__(self, suite: DatasetSuite, annotated: DataFrame) -> None:
+        self.suite = suite
+        # The checks read the derived columns under their own names.
+        framed = annotated.withColumnsRenamed({derived_column(d): d for d in suite.derived})
+        self.compiled = [compile_check(check, framed.schema) for check in suite.checks]
+        # Row order for the samples (a non-deterministic expression cannot be an aggregate's
+        # argument, so it is a column first).
+        self.positioned = framed.withColumn(_POSITION, F.monotonically_increasing_id())
+        position = F.col(_POSITION)
+        self.aggregates = [
+            F.count(F.lit(1)).alias(_TOTAL),
+            *(agg for i, c in enumerate(self.compiled) for agg in _aggregates(i, c, position)),
+        ]
+
+
+class PendingResults:
+    """The results :meth:`SparkQualityGate.observed` counts while its frame is written."""
+
+    def __init__(
+        self, gate: SparkQualityGate, counting: _Counting, observation: Observation
+    ) -> None:
+        self._gate = gate
+        self._counting = counting
+        self._observation = observation
+
+    def results(self, *, batch_id: int, run_id: str) -> list[ExpectationResult]:
+        """Each check's result, stored in silver/quality_results (none for an empty batch);
+        waits for the frame's first action."""
+        totals = self._observation.get
+        return self._gate._store_results(self._counting, totals, batch_id=batch_id, run_id=run_id)
 
 
 def _require_columns(dataset: str, present: Sequence[str], needed: Sequence[str]) -> None:
@@ -232,7 +293,7 @@ def _aggregates(position: int, compiled: CompiledCheck, order: Column) -> list[C
     ]
 
 
-def _gx_result(position: int, compiled: CompiledCheck, totals: Row) -> dict[str, Any]:
+def _gx_result(position: int, compiled: CompiledCheck, totals: Mapping[str, Any]) -> dict[str, Any]:
     """The check's counts as GX's ``result`` dictionary (what :func:`make_result` reads)."""
     element, present = int(totals[f"e{position}"]), int(totals[f"p{position}"])
     unexpected = int(totals[f"u{position}"])

@@ -99,9 +99,10 @@ class GxValidator:
                 progress_bars=ProgressBarsConfig(globally=False),
             ),
         )
-        # A context is not documented as thread-safe; a shared validator validates one frame at
-        # a time.
-        self._lock = threading.Lock()
+        # A context is not documented as thread-safe, and the silver datasets run in threads
+        # share this validator: it builds a suite or validates a frame one at a time
+        # (re-entrant: a table check builds its suite, then validates, under one hold).
+        self._lock = threading.RLock()
         datasource = self._context.data_sources.add_pandas("silver")
         self._batches: dict[str, BatchDefinition[Any]] = {}
         self._suites: dict[str, tuple[DatasetSuite, ExpectationSuite]] = {}
@@ -120,8 +121,9 @@ class GxValidator:
         self, dataset: str, frame: pd.DataFrame, checks: Sequence[Check]
     ) -> list[CheckResult]:
         """Run whole-table ``checks`` (built per call: their bounds depend on the time)."""
-        built = gx_suite(f"silver.{dataset}.table", checks)
-        return self._validate(dataset, frame, built, checks, TABLE_RESULT_FORMAT)
+        with self._lock:
+            built = gx_suite(f"silver.{dataset}.table", checks)
+            return self._validate(dataset, frame, built, checks, TABLE_RESULT_FORMAT)
 
     def _validate(
         self,

@@ -8,12 +8,13 @@ Two Spark jobs, run on the executors, write a batch's staging folder:
   second pass over the lines).
 * ``checked/``: the structurally valid records through the quality gate as Spark expressions
   (:mod:`pipelines.quality.spark_gate`), with the gate's ``reason`` (null: valid), one flag
-  column per check (the expectation results are counted from them) and ``_latest``: whether a
-  valid row is its key's latest fetch in the batch (the rule the MERGE applies, so the MERGE
-  never sees a key twice).
+  column per check and ``_latest``: whether a valid row is its key's latest fetch in the batch
+  (the rule the MERGE applies, so the MERGE never sees a key twice). The same job counts the
+  expectation results from the flags (an ``Observation`` again).
 
-What reaches the driver is what the commit needs: counts, the records per bronze object, the
-refused rows (quarantine keeps them with their reasons; a batch whose refusals are many fails),
+What reaches the driver is what the commit needs: counts, the records per bronze object
+(counted from the staged ``bronze_file`` column as the driver scans it), the refused rows
+(quarantine keeps them with their reasons; a batch whose refusals are many fails),
 and the rows to MERGE as a stream of Arrow batches read from ``checked/``. When bronze objects
 are quarantined whole, their rows are left out and each key's latest row is ranked again
 without them (a third job, only then).
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import uuid
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +42,7 @@ from pipelines.silver.parsing import IS_RECORD, LINE_HEAD, RAW, REASON
 from pipelines.silver.spec import DatasetSpec
 
 if TYPE_CHECKING:
-    from pipelines.quality.spark_gate import SparkQualityGate
+    from pipelines.quality.spark_gate import PendingResults, SparkQualityGate
 
 #: A valid row that is its key's latest fetch in the batch.
 LATEST = "_latest"
@@ -69,7 +72,9 @@ class StagedBatch:
         """Job 1: write the parsed records (``rows``: :func:`parse_lines` output)."""
         day = F.col(self.spec.day_column)
         candidate = F.col(IS_RECORD) & F.col(REASON).isNull()
-        observed = Observation(f"silver_{self.spec.name}_batch")
+        # Unique: the batches of several datasets, or of a backfill and the stream of one
+        # dataset in one process, may be staged at once in one session.
+        observed = Observation(f"silver_{self.spec.name}_{uuid.uuid4().hex[:12]}")
         counted = rows.observe(
             observed,
             F.coalesce(F.sum(F.col(LINE_HEAD).cast("long")), F.lit(0)).alias("bronze_lines"),
@@ -91,19 +96,29 @@ class StagedBatch:
         """The structurally valid records (what the quality gate checks)."""
         return self._read(RECORDS).where(F.col(REASON).isNull()).drop(REASON, RAW)
 
-    def check(self, gate: SparkQualityGate, nav_history: DataFrame | None) -> DataFrame:
-        """Job 2: gate the structurally valid records and rank each key's rows; returns the
-        checked rows as written (for the gate's results)."""
+    def check(self, gate: SparkQualityGate, nav_history: DataFrame | None) -> PendingResults:
+        """Job 2: gate the structurally valid records and rank each key's rows; the same job
+        counts the gate's results (ready when this returns)."""
         annotated = gate.annotate(self.spec.name, self.candidates(), nav_history=nav_history)
-        annotated.withColumn(
+        ranked = annotated.withColumn(
             LATEST, is_latest_of_key(self.spec.keys, F.col(REASON).isNull())
-        ).write.mode("overwrite").parquet(str(self.root / CHECKED))
-        return self._read(CHECKED)
+        )
+        counted, results = gate.observed(self.spec.name, ranked)
+        counted.write.mode("overwrite").parquet(str(self.root / CHECKED))
+        return results
 
     def records_per_object(self) -> dict[str, int]:
-        """bronze_file -> records it brought (one row per object of the batch)."""
-        counts = self._read(RECORDS).groupBy("bronze_file").count().collect()
-        return {str(row["bronze_file"]): int(row["count"]) for row in counts}
+        """bronze_file -> records it brought (one entry per object of the batch). Counted by
+        the driver as it scans the staged ``bronze_file`` column batch by batch: no Spark job
+        (its fixed cost was most of the time), and memory for one scan batch and one count per
+        object, whatever the number of records."""
+        counts: Counter[str] = Counter()
+        for batch in self._dataset(RECORDS).to_batches(columns=["bronze_file"]):
+            found = pc.value_counts(batch.column(0))
+            names, records = found.field("values").to_pylist(), found.field("counts").to_pylist()
+            for name, count in zip(names, records, strict=True):
+                counts[str(name)] += int(count or 0)
+        return dict(counts)
 
     def rerank_without(self, objects: Collection[str]) -> None:
         """Job 3 (only when objects are quarantined whole): the valid rows of the other objects,

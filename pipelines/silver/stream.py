@@ -295,9 +295,7 @@ class SilverStream:
         """One micro-batch, its rows staged by Spark (:mod:`pipelines.silver.staging`)."""
         counts = stage.stage_records(rows)
         checked = stage.check(self.row_gate, self._nav_history(counts))
-        self._count_failures(
-            self.row_gate.results(self.spec.name, checked, batch_id=batch_id, run_id=self.run_id)
-        )
+        self._count_failures(checked.results(batch_id=batch_id, run_id=self.run_id))
         gated = _rows_as_refused(stage.gate_refusals())
         structural = stage.structural_refusals([*REFUSED_COLUMNS, RAW])
         refused = pa.concat_tables([structural.cast(gated.schema), gated])

@@ -127,6 +127,14 @@ class SparkSettings(Section):
         description="Bronze objects per silver micro-batch (each batch is staged as Parquet by "
         "Spark; only its counts, refusals and a stream of the rows to merge reach the driver).",
     )
+    silver_parallelism: int = Field(
+        validation_alias="RWA_SILVER_PARALLELISM",
+        default=3,
+        ge=1,
+        description="Silver datasets streamed at the same time by one silver run (`rwa silver`, "
+        "the demo, a backfill): a small batch keeps about one core busy, so several overlap "
+        "their fixed costs; 1 = one after another, in order.",
+    )
 
 
 class QualitySettings(Section):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +73,20 @@ def by_spark(gates: Gates, spark: SparkSession, dataset: str, rows: pa.Table) ->
     try:
         got = annotated.select("ingest_id", REASON_COLUMN).collect()
         results = gates.spark.results(dataset, annotated, batch_id=2, run_id="spark")
+        counted, pending = gates.spark.observed(dataset, annotated)
+        assert counted.columns == annotated.columns
+        counted.write.format("noop").mode("overwrite").save()
+        observed = pending.results(batch_id=2, run_id="spark")
     finally:
         annotated.unpersist()
+    # counted while the rows are written, the results are the very same (samples included)
+    assert [whole(r) for r in observed] == [whole(r) for r in results]
     return Verdicts({r["ingest_id"]: r[REASON_COLUMN] for r in got}, [counts(r) for r in results])
+
+
+def whole(result: ExpectationResult) -> dict[str, Any]:
+    """Every field of a result but the instant it was made."""
+    return {k: v for k, v in asdict(result).items() if k != "validated_at"}
 
 
 def counts(result: ExpectationResult) -> tuple[Any, ...]:
@@ -336,5 +347,22 @@ def test_results_are_one_job_with_bounded_samples(gates, spark):
         context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
     # One aggregation job: only the per-check aggregates reach the driver.
     assert len(context.statusTracker().getJobIdsForGroup("quality-results")) == 1
+    (volume,) = [r for r in results if r.rule == "volume must be >= 0"]
+    assert (volume.unexpected_count, volume.observed_value) == (8, "[-1.0, -2.0, -3.0, -4.0, -5.0]")
+
+
+def test_observed_results_need_no_job_of_their_own(gates, spark):
+    rows = silver_rows("prices", *tagged(*({"volume": -float(i)} for i in range(1, 9))))
+    annotated: DataFrame = gates.spark.annotate("prices", spark.createDataFrame(rows))
+    counted, pending = gates.spark.observed("prices", annotated)
+    context = spark.sparkContext
+    context.setJobGroup("quality-observed", "the write that counts")
+    try:
+        counted.write.format("noop").mode("overwrite").save()
+        results = pending.results(batch_id=5, run_id="t")
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+    # the write is the only job: the counts come back with it
+    assert len(context.statusTracker().getJobIdsForGroup("quality-observed")) == 1
     (volume,) = [r for r in results if r.rule == "volume must be >= 0"]
     assert (volume.unexpected_count, volume.observed_value) == (8, "[-1.0, -2.0, -3.0, -4.0, -5.0]")
