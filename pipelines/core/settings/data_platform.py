@@ -127,6 +127,13 @@ class SparkSettings(Section):
         description="Bronze objects per silver micro-batch (each batch is staged as Parquet by "
         "Spark; only its counts, refusals and a stream of the rows to merge reach the driver).",
     )
+    gold_codegen: bool = Field(
+        validation_alias="RWA_GOLD_CODEGEN",
+        default=False,
+        description="Whole-stage code generation (spark.sql.codegen.wholeStage) in the gold "
+        "build: off for the demo's sizes (compiling each table's plans cost more than it saved: "
+        "gold 86 s -> 51 s on a loaded 2-core machine, the same tables); on for large inputs.",
+    )
 
 
 class QualitySettings(Section):
