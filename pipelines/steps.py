@@ -372,7 +372,13 @@ def gold_table_uris(lakehouse: Lakehouse) -> dict[str, str]:
 def run_gold(lakehouse: Lakehouse, dates: tuple[dt.date, dt.date] | None = None) -> GoldRunReport:
     """Build every gold table from silver: all days (``dates`` None), or only the inclusive
     ``(first, last)`` days, replacing exactly those days (a backfill equals a full run)."""
-    build = GoldBuild(lakehouse.spark, lakehouse.delta, lakehouse.paths, lakehouse.assets)
+    build = GoldBuild(
+        lakehouse.spark,
+        lakehouse.delta,
+        lakehouse.paths,
+        lakehouse.assets,
+        codegen=lakehouse.settings.spark.gold_codegen,
+    )
     return build.run(dates)
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from threadpoolctl import threadpool_limits
 
 from models.forecast.evaluation import rolling_origin
 from models.forecast.forecasters import AutoArima, Forecast, Forecaster, NaiveForecaster
@@ -54,6 +55,13 @@ EVALUATION_MAX_STEP = 7
 #: first origin from its past, run forward frozen over the other 19 (a second selection cost
 #: a third of the demo's forecasting time and changed little over at most 19 weeks).
 REFIT_EVERY = EVALUATION_ORIGINS
+#: BLAS threads while an asset is fitted. An ARIMA fit makes thousands of BLAS/LAPACK calls on
+#: matrices of a few rows (statsmodels' Kalman filter, scipy's optimisers); OpenBLAS wakes its
+#: thread pool for each, which costs far more than the arithmetic, and on a busy machine the
+#: threads wait for cores: with the default pool (one thread per core) the demo's 27 assets
+#: took 69-113 s on a loaded 2-core machine, with one thread 19-23 s, the same bits out.
+#: Parallelism comes from fitting assets side by side (Spark executors), not from BLAS.
+BLAS_THREADS = 1
 #: The LSTM trains on at least 8 windows of its input length plus the longest horizon.
 LSTM_MIN_TRAIN = 30 + max(HORIZONS) + 8
 #: Below this many days an asset is forecast by ARIMA alone (the LSTM's evaluation needs its
@@ -94,10 +102,11 @@ class AssetJob:
         if closes.size < MIN_HISTORY:
             return AssetForecast(self.model, closes.size, None, None, {})
         chosen = _chosen_model(self.model, closes.size, self.min_days)
-        forecast = make_forecaster(chosen, pegged, order, extra).forecast(closes, max(HORIZONS))
-        # the evaluation selects the order from each origin's past, never the registered one
-        make = partial(make_forecaster, chosen, pegged, None, extra)
-        metrics = evaluation_metrics(closes, make, chosen, self.origins)
+        with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+            forecast = make_forecaster(chosen, pegged, order, extra).forecast(closes, max(HORIZONS))
+            # the evaluation selects the order from each origin's past, never the registered one
+            make = partial(make_forecaster, chosen, pegged, None, extra)
+            metrics = evaluation_metrics(closes, make, chosen, self.origins)
         return AssetForecast(chosen, closes.size, dates[-1], forecast, metrics)
 
 

@@ -13,12 +13,14 @@ its gold table is skipped and the report says why.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 
 from pipelines.contracts.gold import (
@@ -37,7 +39,7 @@ from pipelines.gold.features import daily_features
 from pipelines.gold.flows import token_flows
 from pipelines.gold.macro import asset_countries, macro_asof, widen_over_gaps
 from pipelines.gold.market import asset_classes, market_daily
-from pipelines.gold.ohlcv import rollup_ohlcv
+from pipelines.gold.ohlcv import can_build, rollup_ohlcv
 from pipelines.gold.onchain import onchain_daily
 from pipelines.gold.sentiment import merge_sentiment_days, news_per_asset_day
 from pipelines.gold.tables import replace_days
@@ -94,27 +96,63 @@ class GoldRunReport:
     seconds: float = 0.0
 
 
+@contextlib.contextmanager
+def whole_stage_codegen(spark: SparkSession, enabled: bool) -> Iterator[None]:
+    """Spark's whole-stage code generation on or off until the block ends (then as before).
+    Each gold table is a new plan of windows and joins over a few thousand rows: compiling its
+    generated Java took longer than running it interpreted, and the other steps sharing the
+    session keep their setting."""
+    key = "spark.sql.codegen.wholeStage"
+    before = spark.conf.get(key)
+    spark.conf.set(key, str(enabled).lower())
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)
+
+
 class GoldBuild:
     """Builds the gold tables under ``paths`` from the silver tables there."""
 
     def __init__(
-        self, spark: SparkSession, lake: DeltaLake, paths: LakePaths, assets: Sequence[Asset]
+        self,
+        spark: SparkSession,
+        lake: DeltaLake,
+        paths: LakePaths,
+        assets: Sequence[Asset],
+        *,
+        codegen: bool = False,
     ) -> None:
         self.spark = spark
         self.lake = lake
         self.paths = paths
         self.assets = tuple(assets)
+        #: Whole-stage code generation while the build runs (``RWA_GOLD_CODEGEN``).
+        self.codegen = codegen
 
     def run(self, dates: tuple[dt.date, dt.date] | None = None) -> GoldRunReport:
         """Recompute every day (``dates`` None) or the inclusive ``(first, last)`` days, and
         replace exactly those days in each gold table."""
+        with whole_stage_codegen(self.spark, self.codegen):
+            return self._run(dates)
+
+    def _run(self, dates: tuple[dt.date, dt.date] | None) -> GoldRunReport:
         started = time.perf_counter()
         days = None if dates is None else DayRange(*dates)
         report = GoldRunReport(days=days)
         prices = restrict(self._silver("prices"), days).persist()
+        resolutions = self._silver_resolutions()
         try:
             for resolution, table in OHLCV_TABLES.items():
-                self._write(report, table, rollup_ohlcv(prices, resolution), days)
+                bars = rollup_ohlcv(prices, resolution)
+                if not can_build(resolutions, resolution):
+                    # e.g. no minute bars for 1m/5m: the same empty table, without running the
+                    # window and shuffles over every silver bar that would find nothing
+                    bars = self.spark.createDataFrame([], bars.schema)
+                self._write(report, table, bars, days)
             daily_bars = self.lake.to_spark(self.spark, self.uri(OHLCV_TABLES["1d"]))
             features = restrict(daily_features(daily_bars, prices), days)
             self._write(report, FEATURES_DAILY, features, days)
@@ -191,6 +229,12 @@ class GoldBuild:
             return False
         report.skipped[table.name] = f"no silver/{silver} table at {uri}"
         return True
+
+    def _silver_resolutions(self) -> set[str]:
+        """The resolutions in ``silver/prices``, read by Arrow from that one column (a few
+        distinct values, dictionary-encoded): all days', a superset of any range's."""
+        column = self.lake.to_arrow(self.paths.silver("prices"), columns=["resolution"])
+        return {value for value in pc.unique(column["resolution"]).to_pylist() if value}
 
     def _silver(self, name: str) -> DataFrame:
         """A silver table, checked for the columns gold reads (NotFoundError if absent)."""

@@ -105,17 +105,15 @@ def daily_flows(logs: DataFrame) -> DataFrame:
 
 def daily_holders(logs: DataFrame) -> DataFrame:
     """Holders at the end of each asset-day that has logs (see the module docstring)."""
-    received = logs.select(
-        "asset_id", "date", F.col("to_address").alias("address"), F.col("amount_raw").alias("delta")
-    ).where(F.col("address") != ZERO_ADDRESS)
-    sent = logs.select(
-        "asset_id",
-        "date",
-        F.col("from_address").alias("address"),
-        (-F.col("amount_raw")).alias("delta"),
-    ).where(F.col("address") != ZERO_ADDRESS)
+    # Each log is a gain of its receiver and a loss of its sender: both legs come from one pass
+    # over the logs (a union of two selects ran the anti-join of canonical_logs once per leg).
+    legs = F.array(
+        F.struct(F.col("to_address").alias("address"), F.col("amount_raw").alias("delta")),
+        F.struct(F.col("from_address").alias("address"), (-F.col("amount_raw")).alias("delta")),
+    )
     per_day = (
-        received.unionByName(sent)
+        logs.select("asset_id", "date", F.inline(legs))
+        .where(F.col("address") != ZERO_ADDRESS)
         .groupBy("asset_id", "address", "date")
         .agg(F.sum("delta").alias("delta"))
     )

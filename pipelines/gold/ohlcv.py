@@ -20,6 +20,8 @@ are informative only, and served nowhere.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -28,6 +30,7 @@ from pipelines.contracts.gold import (
     UNIT_SECONDS,
     resolution_seconds,
 )
+from pipelines.core.errors import DataContractError
 
 OHLCV_COLUMNS = (
     "asset_id",
@@ -82,6 +85,22 @@ def complete_sum(column: str) -> Column:
     ordered = F.array_sort(F.collect_list(column))
     total = F.aggregate(ordered, F.lit(0.0).cast("double"), lambda sum_, value: sum_ + value)
     return F.when(F.count(column) == F.count(F.lit(1)), total)
+
+
+def can_build(silver_resolutions: Iterable[str], resolution: str) -> bool:
+    """Whether any of ``silver_resolutions`` tiles ``resolution`` (the rule of
+    :func:`finest_bars`; a resolution not of the ``<count><unit>`` form tiles nothing, as
+    :func:`bar_seconds` makes it null). False means :func:`rollup_ohlcv` is empty for any
+    silver bars of those resolutions, so a run can skip the Spark jobs that would say so."""
+    target = resolution_seconds(resolution)
+    for silver in silver_resolutions:
+        try:
+            seconds = resolution_seconds(silver)
+        except DataContractError:
+            continue
+        if 0 < seconds <= target and target % seconds == 0:
+            return True
+    return False
 
 
 def rollup_ohlcv(silver: DataFrame, resolution: str) -> DataFrame:

@@ -135,6 +135,13 @@ class SparkSettings(Section):
         "the demo, a backfill): a small batch keeps about one core busy, so several overlap "
         "their fixed costs; 1 = one after another, in order.",
     )
+    gold_codegen: bool = Field(
+        validation_alias="RWA_GOLD_CODEGEN",
+        default=False,
+        description="Whole-stage code generation (spark.sql.codegen.wholeStage) in the gold "
+        "build: off for the demo's sizes (compiling each table's plans cost more than it saved: "
+        "gold 86 s -> 51 s on a loaded 2-core machine, the same tables); on for large inputs.",
+    )
 
 
 class QualitySettings(Section):

@@ -8,7 +8,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from pipelines.core.errors import DataContractError
-from pipelines.gold.ohlcv import OHLCV_COLUMNS, resolution_seconds, rollup_ohlcv
+from pipelines.gold.ohlcv import OHLCV_COLUMNS, can_build, resolution_seconds, rollup_ohlcv
 from tests.pipelines.gold import pandas_reference as ref
 from tests.pipelines.gold.conftest import GoldLake
 from tests.pipelines.gold.silver_sets import MINUTE_DAYS, NO_VOLUME_DAY, silver_prices_frame
@@ -86,3 +86,23 @@ def test_liquidity_features_skip_days_of_unknown_volume(gold_lake: GoldLake) -> 
     assert pd.isna(day["zero_volume_share"])  # no bar with a known volume that day
     assert day["intraday_bars"] == 0
     assert pd.notna(day["close"]) and pd.notna(day["return_1d"])  # prices are still served
+
+
+@pytest.mark.parametrize(
+    ("silver", "target", "expected"),
+    [
+        ({"1h"}, "1m", False),
+        ({"1h"}, "5m", False),
+        ({"1h"}, "1h", True),
+        ({"1h", "1d"}, "1d", True),
+        ({"15m"}, "5m", False),  # coarser than the target
+        ({"7m"}, "1h", False),  # does not divide it
+        ({"1m", "1h"}, "5m", True),
+        ({"bogus", ""}, "1d", False),  # Spark's bar_seconds is null for these: nothing tiles
+        (set(), "1h", False),
+    ],
+)
+def test_can_build_follows_the_tiling_rule_of_finest_bars(
+    silver: set[str], target: str, expected: bool
+) -> None:
+    assert can_build(silver, target) is expected
