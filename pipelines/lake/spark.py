@@ -21,6 +21,12 @@ DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 
 _lock = threading.Lock()
 
+#: HotSpot's quick compiler (C1) only, for a local master's driver, which is also its executor
+#: and lives for one command. Measured on the demo (docs/benchmarks.md, session 13): HotSpot
+#: compiled about 32,000 methods in one `rwa silver`, 53 s of compiler time on two cores, most
+#: of it C2's; with C1 only the silver and gold steps finish sooner.
+LOCAL_JIT = "-XX:TieredStopAtLevel=1"
+
 
 def _delta_jars_on_classpath() -> bool:
     """delta-spark ships only Python code on PyPI; its JARs come from the cluster: Spark's own
@@ -60,6 +66,14 @@ def get_spark(settings: SparkSettings) -> SparkSession:
         return spark
 
 
+def driver_java_options(settings: SparkSettings) -> str:
+    """``RWA_SPARK_DRIVER_JAVA_OPTIONS``, or when unset the JIT choice for the master: C1 only
+    on a local master, the JVM's default (C1 then C2) elsewhere."""
+    if settings.driver_java_options is not None:
+        return settings.driver_java_options.strip()
+    return LOCAL_JIT if settings.master.startswith("local") else ""
+
+
 def _spark_conf(settings: SparkSettings) -> dict[str, str]:
     conf = {
         # Delta and Arrow timestamps are UTC instants; the session must not shift them.
@@ -75,6 +89,14 @@ def _spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
+        # Checkpoints live in the local state folder (RWA_STATE_DIR). Spark's default manager
+        # goes through Hadoop's FileContext, whose rename on a local disk forks a `readlink`
+        # process for each file it writes: 391 processes in one `rwa silver` of the demo.
+        # FileSystem's rename is the same atomic rename(2) without them.
+        "spark.sql.streaming.checkpointFileManagerClass": (
+            "org.apache.spark.sql.execution.streaming.checkpointing."
+            "FileSystemBasedCheckpointFileManager"
+        ),
         # PySpark's DataFrame debugging records the Python call site of every Column function
         # in the JVM (four extra round trips per call): a silver micro-batch builds its parse
         # plan from ~900 of them, which took 45% longer (1.4 s instead of 0.7 s per dataset).
@@ -99,6 +121,9 @@ def _spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.driver.host": settings.driver_host,
         "spark.driver.bindAddress": settings.driver_bind_address,
     }
+    java_options = driver_java_options(settings)
+    if java_options:
+        conf["spark.driver.extraJavaOptions"] = java_options
     if wants_native_delta(settings):
         conf["spark.sql.extensions"] = DELTA_EXTENSION
         conf["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG

@@ -115,6 +115,14 @@ class SparkSettings(Section):
         default="127.0.0.1",
         description="Address the driver listens on: loopback on one machine, 0.0.0.0 in a pod.",
     )
+    driver_java_options: str | None = Field(
+        validation_alias="RWA_SPARK_DRIVER_JAVA_OPTIONS",
+        default=None,
+        description="Extra JVM options of the Spark driver (spark.driver.extraJavaOptions). "
+        "Unset: `-XX:TieredStopAtLevel=1` on a local master (HotSpot's quick compiler only: "
+        "a local run's JVM lives for one command, and the optimising compiler's CPU cost more "
+        "than its faster code saved on two cores), nothing on a cluster; empty: nothing.",
+    )
     delta_backend: DeltaBackend = Field(
         validation_alias="RWA_DELTA_BACKEND",
         default="auto",
