@@ -22,9 +22,10 @@ DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 _lock = threading.Lock()
 
 #: HotSpot's quick compiler (C1) only, for a local master's driver, which is also its executor
-#: and lives for one command. Measured on the demo (docs/benchmarks.md, session 13): HotSpot
-#: compiled about 32,000 methods in one `rwa silver`, 53 s of compiler time on two cores, most
-#: of it C2's; with C1 only the silver and gold steps finish sooner.
+#: and lives for one command. In one `rwa silver` of the demo HotSpot compiled about 32,000
+#: methods, 53 s of compiler time on two cores, most of it C2's: with C1 only the demo took
+#: 72-74 s instead of 80-92 s, while the 1.5M-bar silver benchmark took 125 s instead of 103 s
+#: (docs/benchmarks.md, session 13): long local runs should set RWA_SPARK_DRIVER_JAVA_OPTIONS="".
 LOCAL_JIT = "-XX:TieredStopAtLevel=1"
 
 
