@@ -32,9 +32,11 @@ Batch manifests (why a crash cannot change the boundaries)
 Landing several batches at once
     Batches due together (a time rotation, the final flush) are landed together, in the
     exactly-once order: every batch's manifest is claimed first, then the objects of all of
-    them are written in one ``put_many_if_absent`` (the store overlaps their fsyncs or PUTs
-    and returns once all are durable), then the dead letters are published, then the offsets
-    of all their partitions are committed in one request.
+    them are written in one ``put_many_if_absent`` (it returns once all are durable: on a
+    local Linux file system with two ``syncfs`` calls for the whole call, whatever the number
+    of objects, elsewhere with overlapped fsyncs; on S3 with concurrent PUTs; see
+    :mod:`pipelines.lake.objects`), then the dead letters are published, then the offsets of
+    all their partitions are committed in one request.
 
 Commits and rebalances
     Offsets (the next offset to read) are committed synchronously after a batch's objects and
@@ -403,7 +405,8 @@ class BronzeLander:
 
     def _land(self, batches: list[tuple[TopicPartition, list[ConsumedRecord]]]) -> None:
         """Write the objects of all ``batches`` in one go (durable when ``put_many_if_absent``
-        returns: the store overlaps their fsyncs or PUTs), then check those found there."""
+        returns: the store pays its durability wait once for all of them), then check those
+        found there."""
         groups = {
             (key, tp): lines
             for tp, batch in batches
