@@ -17,10 +17,14 @@ Starts the local broker (Tansu, via ``infra/local/kafka.sh install``) on a free 
   send until everything is landed and committed (the lander is stopped once it has consumed
   every record, which flushes what it holds).
 
-Prints records/s (and MB/s of envelope JSON) for each, and the ratio lander / baseline.
+Prints records/s (and MB/s of envelope JSON) for each, and the ratio lander / baseline. By
+default two sizes are measured in turn, each on its own broker: 90 days (7,114 envelopes, the
+size of sessions 1-12's figures, where the bare consumer runs for about a fifth of a second, so
+single runs swing 2x) and 540 days (about 43k envelopes), where it runs for a second or more;
+the ratio of each size comes from its own run. The load average is printed at start and end.
 Usage:
-    .venv/bin/python bench/kafka_to_bronze.py [--days 90] [--assets 27] [--bootstrap host:port]
-        [--profile lander.prof]
+    .venv/bin/python bench/kafka_to_bronze.py [--days 90 540] [--assets 27]
+        [--bootstrap host:port] [--profile lander.prof] [--no-end-to-end]
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +63,10 @@ from pipelines.reference import load_assets
 
 REPO = Path(__file__).resolve().parents[1]
 GROUP_TIMING = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500}
+#: The sizes measured by default: 90 days, the figures of sessions 1-12 (the bare consumer's
+#: run is about a fifth of a second there, so single runs swing 2x), and 540 days, where it
+#: runs for a second or more.
+DEFAULT_DAYS = [90, 540]
 
 
 @contextlib.contextmanager
@@ -114,11 +123,13 @@ def run_lander(
     return report
 
 
-def baseline(settings: Settings, target: Path, records: int) -> tuple[int, float]:
+def baseline(
+    settings: Settings, target: Path, records: int, group: str = "bench-baseline"
+) -> tuple[int, float]:
     """Bare kafka-python: consume every raw topic and append values to a file per partition."""
     consumer = KafkaConsumer(
         **client_config(settings.kafka),
-        group_id="bench-baseline",
+        group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         **GROUP_TIMING,
@@ -191,26 +202,28 @@ def machine() -> str:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=90, help="days of simulated history")
-    parser.add_argument("--assets", type=int, default=27, help="number of reference assets")
-    parser.add_argument("--bootstrap", help="use this broker instead of starting Tansu")
-    parser.add_argument("--partitions", type=int, default=3, help="partitions per topic")
-    parser.add_argument(
-        "--profile", type=Path, help="run the lander under cProfile and save its stats here"
-    )
-    args = parser.parse_args()
+@dataclass
+class Measured:
+    days: int
+    envelopes: int
+    megabytes: float
+    publish_seconds: float
+    lander: LanderReport
+    base_seconds: float
+    e2e: tuple[LanderReport, float] | None
 
-    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
-        root = Path(tmp)
+
+def measure(args: argparse.Namespace, days: int, root: Path) -> Measured:
+    """One input size on its own broker (or ``--bootstrap``): end to end, lander, baseline,
+    publish; the lander and the baseline read the same filled topics."""
+    with contextlib.ExitStack() as stack:
         bootstrap = args.bootstrap or stack.enter_context(local_broker(root / "tansu.log"))
         settings = Settings(
             lake_root=str(root / "lake"),
             state_dir=root / "state",
             kafka_bootstrap_servers=bootstrap,
             kafka_topic_partitions=args.partitions,
-            sim_days=args.days,
+            sim_days=days,
             sim_end=dt.date(2026, 1, 1),
             sim_fault_rate=0.0,
             sim_assets=[a.asset_id for a in load_assets()[: args.assets]],
@@ -220,41 +233,92 @@ def main() -> None:
         megabytes = sum(len(e.to_json_line()) + 1 for e in envelopes) / 1e6
         ensure_topics(settings.kafka)
 
+        def publish() -> float:
+            started = time.perf_counter()
+            with EnvelopePublisher(settings.kafka) as publisher:
+                published = publisher.publish_all(envelopes)
+            assert published.acknowledged == n, published.failed[:3]
+            return time.perf_counter() - started
+
         # Order matters: the end-to-end run needs empty topics and leaves them filled once,
         # which is what the lander and the baseline then read; the lone publish comes last.
-        e2e_settings = settings.updated(lake_root=str(root / "lake-e2e"))
-        e2e_report, e2e_seconds = end_to_end(e2e_settings, envelopes)
-
+        e2e = None
+        publish_seconds = 0.0
+        if args.end_to_end:
+            e2e = end_to_end(settings.updated(lake_root=str(root / "lake-e2e")), envelopes)
+        else:
+            publish_seconds = publish()
         lander = run_lander(settings, "bench-lander", n, args.profile)
         assert lander.landed == n, lander
         (root / "baseline").mkdir()
         base_count, base_seconds = baseline(settings, root / "baseline", n)
         assert base_count == n
+        if args.end_to_end:
+            publish_seconds = publish()
+    return Measured(days, n, megabytes, publish_seconds, lander, base_seconds, e2e)
 
-        started = time.perf_counter()
-        with EnvelopePublisher(settings.kafka) as publisher:
-            published = publisher.publish_all(envelopes)
-        publish_seconds = time.perf_counter() - started
-        assert published.acknowledged == n, published.failed[:3]
 
-    lander_rate = n / lander.active_seconds
-    base_rate = n / base_seconds
-    print(f"machine : {machine()}")
-    print(f"broker  : {'external ' + bootstrap if args.bootstrap else 'Tansu 0.6.0 (memory)'}")
+def report(args: argparse.Namespace, m: Measured) -> None:
+    n = m.envelopes
     print(
-        f"input   : {args.assets} assets x {args.days} days = {n:,} envelopes, "
-        f"{megabytes:.1f} MB of JSON; {args.partitions} partitions per topic; "
+        f"input   : {args.assets} assets x {m.days} days = {n:,} envelopes, "
+        f"{m.megabytes:.1f} MB of JSON; {args.partitions} partitions per topic; "
         f"compression {compression_codec()}"
     )
-    print(f"publish : {rate(n, publish_seconds, megabytes)}")
+    print(f"publish : {rate(n, m.publish_seconds, m.megabytes)}")
     print(
-        f"lander  : {rate(n, lander.active_seconds, megabytes)} "
-        f"({lander.batches} batches, {lander.objects_written} objects; kafka-python, "
-        f"{settings.kafka.lander_decode_processes} decode process)"
+        f"lander  : {rate(n, m.lander.active_seconds, m.megabytes)} "
+        f"({m.lander.batches} batches, {m.lander.objects_written} objects; kafka-python, "
+        f"{Settings().kafka.lander_decode_processes} decode process)"
     )
-    print(f"baseline: {rate(n, base_seconds, megabytes)} (bare kafka-python consumer)")
-    print(f"ratio lander / baseline: {lander_rate / base_rate:.2f}x")
-    print(f"end to end: {rate(n, e2e_seconds, megabytes)} ({e2e_report.batches} batches)")
+    print(f"baseline: {rate(n, m.base_seconds, m.megabytes)} (bare kafka-python consumer)")
+    print(f"ratio lander / baseline: {m.base_seconds / m.lander.active_seconds:.2f}x")
+    if m.e2e is not None:
+        e2e_report, e2e_seconds = m.e2e
+        print(f"end to end: {rate(n, e2e_seconds, m.megabytes)} ({e2e_report.batches} batches)")
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--days",
+        type=int,
+        nargs="+",
+        default=DEFAULT_DAYS,
+        help="days of simulated history; several values measure each size in turn "
+        f"(default {' '.join(map(str, DEFAULT_DAYS))})",
+    )
+    parser.add_argument("--assets", type=int, default=27, help="number of reference assets")
+    parser.add_argument("--bootstrap", help="use this broker instead of starting Tansu")
+    parser.add_argument("--partitions", type=int, default=3, help="partitions per topic")
+    parser.add_argument(
+        "--profile", type=Path, help="run the lander under cProfile and save its stats here"
+    )
+    parser.add_argument(
+        "--no-end-to-end",
+        dest="end_to_end",
+        action="store_false",
+        help="skip the end-to-end run (publish first, then lander and baseline)",
+    )
+    args = parser.parse_args()
+    if args.bootstrap and len(args.days) > 1:
+        parser.error("--bootstrap measures one size: its topics are not emptied in between")
+
+    print(f"machine : {machine()}")
+    print(f"broker  : {'external ' + args.bootstrap if args.bootstrap else 'Tansu 0.6.0 (memory)'}")
+    print(f"load average at start: {load()}")
+    results = []
+    for days in args.days:
+        with tempfile.TemporaryDirectory() as tmp:
+            results.append(measure(args, days, Path(tmp)))
+    print(f"load average at end  : {load()}")
+    for measured in results:
+        print()
+        report(args, measured)
 
 
 if __name__ == "__main__":

@@ -32,9 +32,11 @@ Batch manifests (why a crash cannot change the boundaries)
 Landing several batches at once
     Batches due together (a time rotation, the final flush) are landed together, in the
     exactly-once order: every batch's manifest is claimed first, then the objects of all of
-    them are written in one ``put_many_if_absent`` (the store overlaps their fsyncs or PUTs
-    and returns once all are durable), then the dead letters are published, then the offsets
-    of all their partitions are committed in one request.
+    them are written in one ``put_many_if_absent`` (it returns once all are durable: on a
+    local Linux file system with two ``syncfs`` calls for the whole call, whatever the number
+    of objects, elsewhere with overlapped fsyncs; on S3 with concurrent PUTs; see
+    :mod:`pipelines.lake.objects`), then the dead letters are published, then the offsets of
+    all their partitions are committed in one request.
 
 Commits and rebalances
     Offsets (the next offset to read) are committed synchronously after a batch's objects and
@@ -332,7 +334,7 @@ class BronzeLander:
         pending = {tp: self._buffers.pop(tp) for tp in tps}
         landing: list[tuple[TopicPartition, BatchManifest, list[ConsumedRecord]]] = []
         while pending:  # one round per batch a buffer holds: usually one
-            for tp, manifest in self._claim(pending).items():
+            for tp, (manifest, mine) in self._claim(pending).items():
                 buffer = pending.pop(tp)
                 records = buffer.records
                 if manifest.last_offset > records[-1].offset:
@@ -343,7 +345,8 @@ class BronzeLander:
                     )
                     continue
                 count = sum(1 for r in records if r.offset <= manifest.last_offset)
-                self._check_replay(manifest, records[:count])
+                if not mine:  # a manifest of this flush describes its buffer by construction
+                    self._check_replay(manifest, records[:count])
                 landing.append((tp, manifest, records[:count]))
                 if count < len(records):
                     pending[tp] = PartitionBuffer(records[count:], buffer.opened_at)
@@ -362,14 +365,17 @@ class BronzeLander:
 
     def _claim(
         self, buffers: Mapping[TopicPartition, PartitionBuffer]
-    ) -> dict[TopicPartition, BatchManifest]:
-        """Each buffer's batch manifest, or the one an earlier run wrote for the same first
-        offset (all claimed in one write)."""
+    ) -> dict[TopicPartition, tuple[BatchManifest, bool]]:
+        """Each buffer's batch manifest and True, or the one an earlier run wrote for the same
+        first offset and False (all claimed in one write)."""
         mine = {tp: BatchManifest.of(tp, buffer.records) for tp, buffer in buffers.items()}
         written = self.store.put_many_if_absent({m.key: m.encode() for m in mine.values()})
-        claims: dict[TopicPartition, BatchManifest] = {}
+        claims: dict[TopicPartition, tuple[BatchManifest, bool]] = {}
         for tp, manifest in mine.items():
-            claims[tp] = manifest if written[manifest.key] else self._theirs(tp, manifest)
+            if written[manifest.key]:
+                claims[tp] = (manifest, True)
+            else:
+                claims[tp] = (self._theirs(tp, manifest), False)
         return claims
 
     def _theirs(self, tp: TopicPartition, mine: BatchManifest) -> BatchManifest:
@@ -403,7 +409,8 @@ class BronzeLander:
 
     def _land(self, batches: list[tuple[TopicPartition, list[ConsumedRecord]]]) -> None:
         """Write the objects of all ``batches`` in one go (durable when ``put_many_if_absent``
-        returns: the store overlaps their fsyncs or PUTs), then check those found there."""
+        returns: the store pays its durability wait once for all of them), then check those
+        found there."""
         groups = {
             (key, tp): lines
             for tp, batch in batches

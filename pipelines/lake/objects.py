@@ -1,19 +1,44 @@
 """Object stores for the lake: a local folder (default) or S3.
 
 Bronze objects are immutable: :meth:`ObjectStore.put_if_absent` never replaces an existing
-object, and an object becomes visible only when complete (local: written under a hidden name,
-fsynced, then hard-linked into place; S3: a conditional ``PUT`` with ``If-None-Match: *``).
+object, and an object becomes visible only when complete and durable (local: written under a
+hidden name, made durable, then hard-linked into place; S3: a conditional ``PUT`` with
+``If-None-Match: *``).
 
-:meth:`ObjectStore.put_many_if_absent` writes many objects with the same guarantees and
-overlaps their waits: locally the temp files are written and fsynced on a thread pool (the
-file system's journal then commits them together instead of one commit per file), linked into
-place, and each folder that gained an entry is fsynced once; on S3 the ``PUT`` requests run
-concurrently.
+:meth:`ObjectStore.put_many_if_absent` writes many objects with the same guarantees and pays
+the durability wait once per call instead of once per object:
+
+* **Local, Linux (``syncfs``)**: every temp file is written without an fsync, then one
+  ``syncfs(2)`` on the store's file system makes them durable, then they are linked into place,
+  then a second ``syncfs`` makes the new directory entries durable. ``syncfs`` writes back all
+  dirty data and metadata of the file system that holds the descriptor and waits for it (on
+  ext4/xfs it also commits the journal and flushes the device cache, as ``fsync`` does), so
+  after the first call every temp file is as durable as if each had been fsynced, and after the
+  second every link and every folder created for it is as durable as if each folder had been
+  fsynced: the order "durable before visible, all durable before returning" is the same as with
+  per-file fsyncs. Since Linux 5.8 ``syncfs`` reports writeback errors (``EIO``, ``ENOSPC``)
+  that happened on the file system since the descriptor was opened; the descriptor is opened
+  before the temp files are written, a failure raises :class:`OSError` before anything is
+  linked, and older kernels (whose ``syncfs`` cannot report them) use the fsync path, as do
+  file systems where ``syncfs`` is not known to do what ``fsync`` does (NFS, FUSE, overlayfs:
+  only those in :data:`SYNCFS_FILE_SYSTEMS` take this path). Each file system that holds a
+  folder written to (a mount inside the lake) gets its own ``syncfs``. The cost: ``syncfs``
+  also writes back other processes' dirty data on the same file system, so a call can wait
+  for a neighbour's large unsynced writes.
+* **Local, elsewhere (fsync)**: the temp files are written and fsynced on a thread pool (the
+  journal then commits them together instead of one commit per file), linked into place, and
+  each folder that gained an entry is fsynced once.
+* **S3**: the conditional ``PUT`` requests run concurrently.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
 import os
+import platform
+import sys
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -51,6 +76,70 @@ def _overlapped(work: Callable[[T], object], items: Iterable[T]) -> None:
             pass
 
 
+def _kernel_version() -> tuple[int, int]:
+    try:
+        major, minor = platform.release().split(".")[:2]
+        return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
+    except ValueError:
+        return (0, 0)
+
+
+def _linux_libc() -> ctypes.CDLL | None:
+    """The C library, on Linux >= 5.8 (the first whose ``syncfs`` reports writeback errors)
+    when it has ``syncfs`` and ``fstatfs``; else None."""
+    if not sys.platform.startswith("linux") or _kernel_version() < (5, 8):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for name in ("syncfs", "fstatfs"):
+            getattr(libc, name).restype = ctypes.c_int
+    except (OSError, AttributeError):
+        return None
+    libc.syncfs.argtypes = [ctypes.c_int]
+    libc.fstatfs.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    return libc
+
+
+_LIBC = _linux_libc()
+_SYNCFS: Callable[[int], int] | None = None if _LIBC is None else _LIBC.syncfs
+
+#: File systems (``statfs`` magic numbers) whose ``syncfs`` does what per-file fsyncs do: it
+#: writes back every dirty inode, then commits the journal or transaction and flushes the
+#: device cache: ext2/3/4, xfs, btrfs, f2fs, zfs; and tmpfs (memory: nothing is durable either
+#: way). Elsewhere (NFS, FUSE, overlayfs, ...) ``syncfs`` may do less than ``fsync`` (FUSE
+#: passes it on only to servers that ask for it), so the store fsyncs there.
+SYNCFS_FILE_SYSTEMS = frozenset(
+    {0xEF53, 0x58465342, 0x9123683E, 0xF2F52010, 0x2FC12FC1, 0x01021994}
+)
+
+
+def syncfs_available() -> bool:
+    """Whether :func:`syncfs` can be used here (Linux >= 5.8 with a libc that has it)."""
+    return _SYNCFS is not None
+
+
+def syncfs(fd: int) -> None:
+    """``syncfs(2)`` on the file system holding ``fd``: every dirty page and inode of that file
+    system is written back and waited for. Raises :class:`OSError` when it fails or reports a
+    writeback error since ``fd`` was opened (or since the last ``syncfs`` on it)."""
+    if _SYNCFS is None:
+        raise OSError(errno.ENOSYS, "syncfs is not available here")
+    if _SYNCFS(fd) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"syncfs failed: {os.strerror(code)}")
+
+
+def _file_system_type(fd: int) -> int:
+    """The ``statfs`` magic number of the file system holding ``fd`` (0 when unknown)."""
+    if _LIBC is None:
+        return 0
+    buffer = ctypes.create_string_buffer(512)  # struct statfs: 120 bytes on 64-bit Linux
+    if _LIBC.fstatfs(fd, buffer) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"fstatfs failed: {os.strerror(code)}")
+    return ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF  # f_type comes first
+
+
 class ObjectStore(ABC):
     """Keys are '/'-separated paths relative to the lake root."""
 
@@ -79,8 +168,15 @@ class ObjectStore(ABC):
 
 
 class LocalObjectStore(ObjectStore):
-    def __init__(self, root: Path) -> None:
+    """Objects as files under ``root``. ``use_syncfs``: make a :meth:`put_many_if_absent`
+    durable with two ``syncfs`` calls (True), with per-file and per-folder fsyncs (False), or
+    with ``syncfs`` where it is available (None, the default); see the module docstring."""
+
+    def __init__(self, root: Path, *, use_syncfs: bool | None = None) -> None:
         self.root = root.resolve()
+        if use_syncfs and not syncfs_available():
+            raise ValueError("syncfs is not available here (Linux >= 5.8 only)")
+        self.use_syncfs = syncfs_available() if use_syncfs is None else use_syncfs
 
     def _path(self, key: str) -> Path:
         # Normalised as text (a key is a name, not a file-system walk): resolving every key
@@ -95,10 +191,13 @@ class LocalObjectStore(ObjectStore):
 
     def put_many_if_absent(self, objects: Mapping[str, bytes]) -> dict[str, bool]:
         """Durable before visible, like one :meth:`put_if_absent` at a time: every temp file
-        is fsynced before any object is linked into place, and every folder that gained an
-        entry (an object, or a folder created for it) is fsynced before this returns."""
+        is durable before any object is linked into place, and every folder that gained an
+        entry (an object, or a folder created for it) is durable before this returns."""
         finals = {key: self._path(key) for key in objects}  # refuse bad keys before writing
         pending = {key: final for key, final in finals.items() if not final.exists()}
+        written = dict.fromkeys(objects, False)
+        if not pending:
+            return written
         changed: set[Path] = set()  # folders whose new entries must be made durable
         for final in pending.values():
             changed.update(_make_folders(final.parent))
@@ -107,20 +206,37 @@ class LocalObjectStore(ObjectStore):
             key: final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
             for key, final in pending.items()
         }
-        written = dict.fromkeys(objects, False)
-        try:
-            _overlapped(lambda key: _write_durably(temps[key], objects[key]), temps)
-            for key, tmp in temps.items():
-                try:
-                    os.link(tmp, pending[key])  # atomic; fails instead of replacing an object
-                except FileExistsError:
-                    continue
-                written[key] = True
-                changed.add(pending[key].parent)
-        finally:
-            for tmp in temps.values():
-                tmp.unlink(missing_ok=True)
-        _overlapped(_fsync_dir, changed)
+        with contextlib.ExitStack() as stack:
+            # Opened before the temp files are written: syncfs reports the writeback errors
+            # that happen after a descriptor was opened. None: fsync instead.
+            file_systems = (
+                stack.enter_context(_syncfs_targets({f.parent for f in pending.values()}))
+                if self.use_syncfs
+                else None
+            )
+            try:
+                if file_systems is not None:
+                    for key, tmp in temps.items():
+                        _write(tmp, objects[key])
+                    for fd in file_systems:
+                        syncfs(fd)  # every temp file durable before any is linked
+                else:
+                    _overlapped(lambda key: _write_durably(temps[key], objects[key]), temps)
+                for key, tmp in temps.items():
+                    try:
+                        os.link(tmp, pending[key])  # atomic; fails instead of replacing
+                    except FileExistsError:
+                        continue
+                    written[key] = True
+                    changed.add(pending[key].parent)
+            finally:
+                for tmp in temps.values():
+                    tmp.unlink(missing_ok=True)
+            if file_systems is not None:
+                for fd in file_systems:
+                    syncfs(fd)  # the links and new folders durable
+            else:
+                _overlapped(_fsync_dir, changed)
         return written
 
     def get(self, key: str) -> bytes:
@@ -139,6 +255,35 @@ class LocalObjectStore(ObjectStore):
 
     def describe(self) -> str:
         return str(self.root)
+
+
+def _write(path: Path, data: bytes) -> None:
+    """A new file holding ``data``, not fsynced (the caller syncs the file system)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _syncfs_targets(folders: Iterable[Path]) -> Iterator[list[int] | None]:
+    """A descriptor (of one of ``folders``) per file system holding any of them, or None when
+    one of those is not in :data:`SYNCFS_FILE_SYSTEMS`."""
+    by_device: dict[int, Path] = {}
+    for folder in folders:
+        by_device.setdefault(folder.stat().st_dev, folder)
+    fds: list[int] = []
+    try:
+        for folder in by_device.values():
+            fds.append(os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+        trusted = all(_file_system_type(fd) in SYNCFS_FILE_SYSTEMS for fd in fds)
+        yield fds if trusted else None
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _write_durably(path: Path, data: bytes) -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from pipelines.core.settings import Settings
+from pipelines.lake import objects
 from pipelines.lake.objects import (
     LocalObjectStore,
     ObjectStore,
@@ -59,3 +64,163 @@ def test_local_store_refuses_keys_outside_its_root(tmp_path: Path) -> None:
 def test_s3_lake_root_without_bucket_is_refused() -> None:
     with pytest.raises(ValidationError, match="needs a bucket"):
         Settings(lake_root="s3://")
+
+
+# -- durability of put_many_if_absent: syncfs (Linux >= 5.8) or per-file fsync ------------------
+
+needs_syncfs = pytest.mark.skipif(not objects.syncfs_available(), reason="no syncfs here")
+DURABILITY = [pytest.param(True, marks=needs_syncfs, id="syncfs"), pytest.param(False, id="fsync")]
+
+
+def many(count: int) -> dict[str, bytes]:
+    """Objects in new nested folders, as a lander's flush writes them."""
+    return {
+        f"bronze/source=s/dataset=d{i % 3}/date=2026-01-{i % 28 + 1:02d}/o{i}.jsonl": (
+            f"line {i}\n".encode() * (i + 1)
+        )
+        for i in range(count)
+    }
+
+
+def syncfs_store(root: Path) -> LocalObjectStore:
+    """A store that takes the syncfs path (skips where ``root``'s file system is not one whose
+    syncfs is trusted, e.g. overlayfs in a container)."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        if objects._file_system_type(fd) not in objects.SYNCFS_FILE_SYSTEMS:
+            pytest.skip("the temp folder's file system takes the fsync path")
+    finally:
+        os.close(fd)
+    return LocalObjectStore(root, use_syncfs=True)
+
+
+def hidden_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob(".*") if p.is_file()]
+
+
+@dataclass
+class SyncCalls:
+    syncfs: list[int] = field(default_factory=list)
+    fsync: list[int] = field(default_factory=list)
+    #: syncfs calls (1-based) that fail with EIO
+    failing: set[int] = field(default_factory=set)
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> SyncCalls:
+    """Counts syncfs and fsync calls; syncfs calls listed in ``failing`` fail like libc's."""
+    seen = SyncCalls()
+    real_syncfs, real_fsync = objects._SYNCFS, os.fsync
+
+    def fake_syncfs(fd: int) -> int:
+        seen.syncfs.append(fd)
+        if len(seen.syncfs) in seen.failing:
+            ctypes.set_errno(errno.EIO)
+            return -1
+        return real_syncfs(fd) if real_syncfs is not None else 0
+
+    def counting_fsync(fd: int) -> None:
+        seen.fsync.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(objects, "_SYNCFS", fake_syncfs)
+    monkeypatch.setattr(objects.os, "fsync", counting_fsync)
+    return seen
+
+
+@pytest.mark.parametrize("use_syncfs", DURABILITY)
+def test_put_many_lands_every_object_complete_and_only_once(
+    tmp_path: Path, use_syncfs: bool
+) -> None:
+    store = LocalObjectStore(tmp_path, use_syncfs=use_syncfs)
+    batch = many(60)
+    assert store.put_many_if_absent(batch) == dict.fromkeys(batch, True)
+    assert {key: store.get(key) for key in store.list("bronze")} == batch
+    assert hidden_files(tmp_path) == []
+    again = {key: b"other\n" for key in batch} | {"bronze/new/o.jsonl": b"new\n"}
+    assert store.put_many_if_absent(again) == dict.fromkeys(batch, False) | {
+        "bronze/new/o.jsonl": True
+    }
+    assert store.get(next(iter(batch))) == batch[next(iter(batch))]
+
+
+@needs_syncfs
+def test_syncfs_path_syncs_twice_per_call_and_fsyncs_nothing(
+    tmp_path: Path, calls: SyncCalls
+) -> None:
+    store = syncfs_store(tmp_path)
+    store.put_many_if_absent(many(40))
+    assert len(calls.syncfs) == 2  # temp files durable, then the links and folders
+    assert calls.fsync == []
+
+
+@needs_syncfs
+def test_failing_syncfs_raises_and_leaves_no_visible_object(
+    tmp_path: Path, calls: SyncCalls
+) -> None:
+    """The first syncfs (temp files) fails: nothing is linked, no temp file stays behind."""
+    calls.failing = {1}
+    store = syncfs_store(tmp_path)
+    with pytest.raises(OSError, match="syncfs failed") as failure:
+        store.put_many_if_absent(many(10))
+    assert failure.value.errno == errno.EIO
+    assert list(store.list("")) == []
+    assert hidden_files(tmp_path) == []
+    # The next call (a replay after the error) lands everything.
+    assert all(store.put_many_if_absent(many(10)).values())
+
+
+@needs_syncfs
+def test_failing_second_syncfs_raises_after_complete_objects_were_linked(
+    tmp_path: Path, calls: SyncCalls
+) -> None:
+    """The links' syncfs fails: the call raises (the lander commits nothing); what is visible
+    is complete, so a replay finds it present with the same bytes."""
+    calls.failing = {2}
+    store = syncfs_store(tmp_path)
+    with pytest.raises(OSError, match="syncfs failed"):
+        store.put_many_if_absent(many(10))
+    assert {key: store.get(key) for key in store.list("")} == many(10)
+    assert store.put_many_if_absent(many(10)) == dict.fromkeys(many(10), False)
+
+
+def test_without_syncfs_the_store_fsyncs_each_file_and_folder(
+    tmp_path: Path, calls: SyncCalls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(objects, "_SYNCFS", None)
+    assert not objects.syncfs_available()
+    with pytest.raises(ValueError, match="syncfs is not available"):
+        LocalObjectStore(tmp_path, use_syncfs=True)
+    store = LocalObjectStore(tmp_path)  # the default falls back to fsync
+    assert store.use_syncfs is False
+    batch = many(12)
+    assert all(store.put_many_if_absent(batch).values())
+    assert {key: store.get(key) for key in store.list("")} == batch
+    assert calls.syncfs == []
+    assert len(calls.fsync) >= len(batch) + 1  # each temp file, then each changed folder
+
+
+@pytest.mark.parametrize(("release", "usable"), [("5.4.0-150-generic", False), ("5.8.0", True)])
+def test_syncfs_needs_a_kernel_that_reports_writeback_errors(
+    monkeypatch: pytest.MonkeyPatch, release: str, usable: bool
+) -> None:
+    if usable and not objects.syncfs_available():
+        pytest.skip("no syncfs in this C library")
+    monkeypatch.setattr(objects.sys, "platform", "linux")
+    monkeypatch.setattr(objects.platform, "release", lambda: release)
+    assert (objects._linux_libc() is not None) is usable
+
+
+@needs_syncfs
+def test_file_systems_whose_syncfs_is_not_trusted_are_fsynced(
+    tmp_path: Path, calls: SyncCalls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NFS, FUSE, overlayfs...: syncfs may do less there than fsync, so the store fsyncs."""
+    store = LocalObjectStore(tmp_path, use_syncfs=True)
+    monkeypatch.setattr(objects, "_file_system_type", lambda fd: 0x6969)  # NFS
+    batch = many(8)
+    assert all(store.put_many_if_absent(batch).values())
+    assert {key: store.get(key) for key in store.list("")} == batch
+    assert calls.syncfs == []
+    assert len(calls.fsync) >= len(batch) + 1
