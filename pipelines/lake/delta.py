@@ -151,6 +151,17 @@ class DeltaLake:
                 f"window, or never existed): {one_line_error(error)}"
             ) from error
 
+    def batches(
+        self, uri: str, *, batch_rows: int, columns: list[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """The current snapshot as Arrow batches of at most ``batch_rows`` rows, in the order
+        :meth:`to_arrow` holds them, read one file at a time (little read-ahead): for readers
+        whose memory must not grow with the table."""
+        dataset = self.table(uri).to_pyarrow_dataset()
+        yield from dataset.to_batches(
+            columns=columns, batch_size=batch_rows, batch_readahead=1, fragment_readahead=1
+        )
+
     def count_rows(self, uri: str) -> int:
         """Rows in the current snapshot (0 when the table does not exist yet)."""
         if not self.exists(uri):
