@@ -3,14 +3,17 @@ exactly the objects one landing of everything writes, holding one partition at a
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pipelines.bronze.writer import BronzeWriter, LandingReport
 from pipelines.contracts.envelope import RawEnvelope
+from pipelines.ingestion.simulated.transfers import PageCursor
 from pipelines.lake.objects import LocalObjectStore
 from pipelines.steps import land_by_partition
 from tests.pipelines.ingestion.simulated.sim_factory import ASSETS, source
@@ -56,3 +59,20 @@ def test_a_partition_met_again_fails(tmp_path: Path) -> None:
     broken = itertools.chain(first, rest, first)
     with pytest.raises(RuntimeError, match="do not come together"):
         land_by_partition(BronzeWriter(LocalObjectStore(tmp_path)), broken)
+
+
+def test_transfer_pages_made_day_by_day_equal_any_order_of_asking() -> None:
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(4)]
+    made: list[dt.date] = []
+
+    def pages() -> Iterator[tuple[dt.date, dict[str, Any]]]:
+        for day in days:
+            made.append(day)
+            yield day, {"day": day.isoformat()}
+
+    cursor = PageCursor(pages)
+    assert [cursor.page(day) for day in days] == [{"day": d.isoformat()} for d in days]
+    assert made == days  # in order: each page made once
+    assert cursor.page(days[1]) == {"day": days[1].isoformat()}  # back: starts again
+    assert cursor.page(days[3] + dt.timedelta(days=1)) is None
+    assert cursor.page(days[0]) == {"day": days[0].isoformat()}
