@@ -164,5 +164,12 @@ def as_instants(table: pa.Table, time_column: str) -> pa.Table:
 
 
 def _frame(table: pa.Table, time_column: str) -> pd.DataFrame:
-    """Result rows as GX's pandas frame of the table holds their values."""
-    return as_instants(table, time_column).to_pandas(date_as_object=False, ignore_metadata=True)
+    """Result rows as GX's pandas frame of the table holds their values. DuckDB hands instants
+    back in its session's time zone (the machine's; no ICU extension to set it offline): the
+    same instants, shown in UTC as silver holds them."""
+    table = as_instants(table, time_column)
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            utc = pa.timestamp(field.type.unit, "UTC")
+            table = table.set_column(index, field.name, table.column(index).cast(utc))
+    return table.to_pandas(date_as_object=False, ignore_metadata=True)
