@@ -13,8 +13,9 @@ this module, the lakehouse and :mod:`pipelines.contracts`.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +43,12 @@ from pipelines.bronze.lander import BronzeLander, LanderReport
 from pipelines.bronze.mirror import mirror_bronze
 from pipelines.bronze.writer import BronzeWriter, bronze_inventory
 from pipelines.bronze.writer import LandingReport as LandingReport
-from pipelines.contracts.envelope import BRONZE_PREFIX, object_dataset
+from pipelines.contracts.envelope import (
+    BRONZE_PREFIX,
+    RawEnvelope,
+    object_dataset,
+    partition_prefix,
+)
 from pipelines.contracts.gold import GOLD_TABLES, OHLCV_TABLES, SENTIMENT_DAILY
 from pipelines.contracts.silver import QUARANTINED_OBJECTS
 from pipelines.core.errors import NotFoundError
@@ -96,9 +102,31 @@ def simulated_source(lakehouse: Lakehouse) -> SimulatedSource:
 
 
 def land_simulated(lakehouse: Lakehouse) -> LandingReport:
-    """Simulate every dataset for the configured window and land it in bronze."""
+    """Simulate every dataset for the configured window and land it in bronze, one bronze
+    partition at a time (see :func:`land_by_partition`)."""
     source = simulated_source(lakehouse)
-    return BronzeWriter(lakehouse.objects).land(source.collect(source.window))
+    return land_by_partition(BronzeWriter(lakehouse.objects), source.collect(source.window))
+
+
+def land_by_partition(writer: BronzeWriter, envelopes: Iterable[RawEnvelope]) -> LandingReport:
+    """Land ``envelopes`` partition by partition (source, dataset, fetch day) as they arrive,
+    holding one partition's envelopes at a time instead of all of them: the objects are those
+    one ``writer.land`` of everything writes, because every partition is landed whole. The
+    envelopes must come partition after partition (the simulated source sends them dataset by
+    dataset, day by day); a partition met again after another raises RuntimeError, as landing
+    it twice would split it into other objects."""
+    total = LandingReport()
+    landed: set[str] = set()
+    for prefix, run in itertools.groupby(envelopes, key=_partition_of):
+        if prefix in landed:
+            raise RuntimeError(f"the envelopes of {prefix} do not come together")
+        landed.add(prefix)
+        total.add(writer.land(run))
+    return total
+
+
+def _partition_of(envelope: RawEnvelope) -> str:
+    return partition_prefix(envelope.source, envelope.dataset, envelope.fetched_date.isoformat())
 
 
 def land_simulated_fetch_days(lakehouse: Lakehouse, days: DayRange) -> LandingReport:

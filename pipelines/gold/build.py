@@ -44,7 +44,7 @@ from pipelines.gold.onchain import onchain_daily
 from pipelines.gold.sentiment import merge_sentiment_days, news_per_asset_day
 from pipelines.gold.tables import replace_days
 from pipelines.lake.days import DayRange, restrict
-from pipelines.lake.delta import DeltaLake
+from pipelines.lake.delta import SCAN_BATCH_ROWS, DeltaLake
 from pipelines.lake.paths import LakePaths
 
 _LINEAGE = ("source", "fetched_at")
@@ -231,10 +231,14 @@ class GoldBuild:
         return True
 
     def _silver_resolutions(self) -> set[str]:
-        """The resolutions in ``silver/prices``, read by Arrow from that one column (a few
-        distinct values, dictionary-encoded): all days', a superset of any range's."""
-        column = self.lake.to_arrow(self.paths.silver("prices"), columns=["resolution"])
-        return {value for value in pc.unique(column["resolution"]).to_pylist() if value}
+        """The resolutions in ``silver/prices``, read by Arrow from that one column batch by
+        batch (a few distinct values): all days', a superset of any range's."""
+        batches = self.lake.batches(
+            self.paths.silver("prices"), batch_rows=SCAN_BATCH_ROWS, columns=["resolution"]
+        )
+        return {
+            value for batch in batches for value in pc.unique(batch.column(0)).to_pylist() if value
+        }
 
     def _silver(self, name: str) -> DataFrame:
         """A silver table, checked for the columns gold reads (NotFoundError if absent)."""

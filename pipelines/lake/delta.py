@@ -45,6 +45,29 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 
 
+#: Rows per batch of a driver-side scan (pyarrow's default).
+SCAN_BATCH_ROWS = 131_072
+
+
+def bounded_scanner(
+    dataset: pads.Dataset,
+    *,
+    columns: list[str] | None = None,
+    filter: pc.Expression | None = None,
+    batch_rows: int = SCAN_BATCH_ROWS,
+) -> pads.Scanner:
+    """A scan of ``dataset`` for a driver-side reader whose memory must not grow with the data:
+    one file and one batch read ahead (pyarrow's defaults, 4 files and 16 batches of 128k rows,
+    can hold a whole table of a few files)."""
+    return dataset.scanner(
+        columns=columns,
+        filter=filter,
+        batch_size=batch_rows,
+        batch_readahead=1,
+        fragment_readahead=1,
+    )
+
+
 _TABLE_LOCKS: dict[str, threading.RLock] = {}
 _TABLE_LOCKS_GUARD = threading.Lock()
 #: delta-spark takes a write's application transaction from session-wide settings: one
@@ -150,6 +173,15 @@ class DeltaLake:
                 f"version {as_of} of {uri} is not readable (older than the vacuum retention "
                 f"window, or never existed): {one_line_error(error)}"
             ) from error
+
+    def batches(
+        self, uri: str, *, batch_rows: int, columns: list[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """The current snapshot as Arrow batches of at most ``batch_rows`` rows, in the order
+        :meth:`to_arrow` holds them, read one file at a time (little read-ahead): for readers
+        whose memory must not grow with the table."""
+        dataset = self.table(uri).to_pyarrow_dataset()
+        yield from bounded_scanner(dataset, columns=columns, batch_rows=batch_rows).to_batches()
 
     def count_rows(self, uri: str) -> int:
         """Rows in the current snapshot (0 when the table does not exist yet)."""
@@ -398,7 +430,7 @@ def spark_batches(df: DataFrame) -> Iterator[_CountedSource]:
     schema = to_arrow_schema(df.schema, timezone="UTC")
     with tempfile.TemporaryDirectory(prefix="rwa-spark-batches-") as folder:
         df.write.mode("overwrite").parquet(folder)
-        batches = pads.dataset(folder, format="parquet").to_batches()
+        batches = bounded_scanner(pads.dataset(folder, format="parquet")).to_batches()
         typed = (batch.select(schema.names).cast(schema) for batch in batches)
         yield _CountedSource(pa.RecordBatchReader.from_batches(schema, typed))
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from pipelines.contracts.quarantine import QUALITY_SEPARATOR
@@ -41,6 +40,7 @@ from pipelines.quality.derived import (
 )
 from pipelines.quality.results import ExpectationResult, ResultStore, make_result
 from pipelines.quality.suites import DatasetSuite, suite_for, table_checks
+from pipelines.quality.table_checks import run_table_checks
 
 if TYPE_CHECKING:
     from pipelines.quality.validator import CheckResult
@@ -134,10 +134,17 @@ class QualityGate:
     ) -> list[ExpectationResult]:
         """Whole-table checks of a silver table (key uniqueness; freshness, a warning); the
         results are stored and returned. Raises NotFoundError when the table does not exist."""
+        from pipelines.quality.validator import CheckResult
+
         suite = suite_for(dataset)
-        frame = _table_frame(self._lake, silver_table_uri, suite)
         checks = table_checks(suite, now=self._clock(), freshness_hours=self._freshness_hours)
-        verdicts = self._validator.validate_table(dataset, frame, checks)
+        # DuckDB aggregates over the table's files with GX's semantics: the table never comes
+        # to the driver whole (pipelines/quality/table_checks.py).
+        rows = self._lake.table(silver_table_uri).to_pyarrow_dataset()
+        verdicts = [
+            CheckResult(check, success, result)
+            for check, success, result in run_table_checks(rows, checks, suite.time_column)
+        ]
         results = self._results(suite, verdicts, batch_id=None, run_id=run_id)
         self._store.save(results)
         return results
@@ -190,16 +197,3 @@ def _reasons(verdicts: Sequence[CheckResult], row_count: int) -> np.ndarray:
 
 def _with_reasons(rows: pa.Table, reasons: pa.Array[Any]) -> pa.Table:
     return rows.append_column(pa.field(REASON_COLUMN, pa.string()), reasons.cast(pa.string()))
-
-
-def _table_frame(lake: DeltaLake, uri: str, suite: DatasetSuite) -> pd.DataFrame:
-    """The key and time columns of a silver table; a date time column becomes a UTC timestamp
-    so freshness compares instants."""
-    columns = list(dict.fromkeys([*suite.key, suite.time_column]))
-    table = lake.to_arrow(uri, columns=columns)
-    time_type = table.schema.field(suite.time_column).type
-    if pa.types.is_date(time_type):
-        index = table.schema.get_field_index(suite.time_column)
-        as_instant = table.column(index).cast(pa.timestamp("us")).cast(pa.timestamp("us", "UTC"))
-        table = table.set_column(index, suite.time_column, as_instant)
-    return table.to_pandas(date_as_object=False, ignore_metadata=True)

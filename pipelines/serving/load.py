@@ -11,7 +11,7 @@ rewritten.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -141,7 +141,11 @@ def load_gold(
         if not lake.exists(uri):
             report.missing.append(source.label)
             continue
-        rows = served_rows(lake.to_arrow(uri), source, intraday_cutoff=cutoff)
+        # Read in bounded batches, never whole: the driver's memory does not grow with the lake.
+        rows = (
+            served_rows(pa.Table.from_batches([batch]), source, intraday_cutoff=cutoff)
+            for batch in lake.batches(uri, batch_rows=BATCH_ROWS)
+        )
         report.rows[source.label] = upsert_in_batches(store, source.upsert, rows)
     report.refreshed = store.refresh_aggregates()
     report.retention = store.apply_retention(now)
@@ -169,9 +173,30 @@ def _without_expired_intraday(bars: pa.Table, cutoff: dt.datetime) -> pa.Table:
     return bars.filter(pc.invert(expired))
 
 
-def upsert_in_batches(store: ServingStore, upsert: Upsert, rows: pa.Table) -> int:
-    """``upsert`` of ``rows`` in slices of :data:`BATCH_ROWS`; returns rows loaded."""
+def upsert_in_batches(
+    store: ServingStore, upsert: Upsert, rows: pa.Table | Iterable[pa.Table]
+) -> int:
+    """``upsert`` of ``rows`` (a table, or a stream of tables of one schema) in slices of
+    :data:`BATCH_ROWS`, taken in order; returns rows loaded. A stream is held one slice at a
+    time: the slices are those of the stream's tables concatenated."""
     loaded = 0
-    for batch in rows.to_batches(max_chunksize=BATCH_ROWS):
-        loaded += upsert(store, pa.Table.from_batches([batch], schema=rows.schema))
+    for chunk in rebatched([rows] if isinstance(rows, pa.Table) else rows, BATCH_ROWS):
+        loaded += upsert(store, chunk)
     return loaded
+
+
+def rebatched(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
+    """``tables`` (one schema) concatenated and cut into slices of ``rows`` rows (the last may
+    be shorter), holding at most one slice plus one input table at a time."""
+    pending: list[pa.Table] = []
+    held = 0
+    for table in tables:
+        pending.append(table)
+        held += table.num_rows
+        while held >= rows:
+            joined = pa.concat_tables(pending).combine_chunks()
+            yield joined.slice(0, rows)
+            rest = joined.slice(rows)
+            pending, held = [rest], rest.num_rows
+    if held:
+        yield pa.concat_tables(pending).combine_chunks()

@@ -37,6 +37,7 @@ import pyarrow.dataset as pads
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
+from pipelines.lake.delta import bounded_scanner
 from pipelines.silver.dedup import is_latest_of_key
 from pipelines.silver.parsing import IS_RECORD, LINE_HEAD, RAW, REASON
 from pipelines.silver.spec import DatasetSpec
@@ -113,7 +114,7 @@ class StagedBatch:
         (its fixed cost was most of the time), and memory for one scan batch and one count per
         object, whatever the number of records."""
         counts: Counter[str] = Counter()
-        for batch in self._dataset(RECORDS).to_batches(columns=["bronze_file"]):
+        for batch in bounded_scanner(self._dataset(RECORDS), columns=["bronze_file"]).to_batches():
             found = pc.value_counts(batch.column(0))
             names, records = found.field("values").to_pylist(), found.field("counts").to_pylist()
             for name, count in zip(names, records, strict=True):
@@ -147,7 +148,9 @@ class StagedBatch:
         """The rows to MERGE, as a stream: each key's latest valid row."""
         folder = MERGE if reranked else CHECKED
         chosen = pc.field(REASON).is_null() & (pc.field(LATEST) == pa.scalar(True))
-        scanner = self._dataset(folder).scanner(columns=list(self.spec.schema.names), filter=chosen)
+        scanner = bounded_scanner(
+            self._dataset(folder), columns=list(self.spec.schema.names), filter=chosen
+        )
         schema = self.spec.schema
         batches = (batch.cast(schema) for batch in scanner.to_batches() if batch.num_rows)
         return pa.RecordBatchReader.from_batches(schema, batches)

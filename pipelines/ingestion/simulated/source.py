@@ -9,6 +9,7 @@ models live beside this module (:mod:`.prices`, :mod:`.bars`, :mod:`.onchain`, :
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -40,6 +41,7 @@ from pipelines.ingestion.simulated.requests import (
 )
 from pipelines.ingestion.simulated.streams import Streams, stable_int
 from pipelines.ingestion.simulated.transfers import (
+    PageCursor,
     TokenDays,
     block_time,
     first_block,
@@ -103,7 +105,8 @@ class SimulatedSource(Connector):
         self._views: dict[str, DailyView] = {}
         self._boundary_strings: list[str] | None = None
         self._onchain_records: dict[str, list[dict[str, Any]]] = {}
-        self._transfer_pages: dict[str, dict[dt.date, dict[str, Any]]] = {}
+        #: Per token, its transfer pages made day by day (one held at a time).
+        self._transfer_pages: dict[str, PageCursor] = {}
         self._by_contract = {
             (a.contract_address or "").lower(): a for a in self.assets if a.contract_address
         }
@@ -218,8 +221,8 @@ class SimulatedSource(Connector):
             raise NotFoundError(f"no simulated token at address {contract!r}")
         first = int(str(params.get("fromBlock")), 16)
         day = dt.datetime.fromtimestamp(block_time(first), dt.UTC).date()
-        pages = self._transfer_pages.get(asset.asset_id)
-        if pages is None:
+        cursor = self._transfer_pages.get(asset.asset_id)
+        if cursor is None:
             records = self._onchain(asset)
             metrics = TokenDays(
                 self.window.days(),
@@ -227,11 +230,14 @@ class SimulatedSource(Connector):
                 [int(r["holders"]) for r in records],
                 [int(r["transfer_count"]) for r in records],
             )
-            pages = self._transfer_pages[asset.asset_id] = transfer_pages(asset, self.seed, metrics)
-        if day not in pages:
+            cursor = self._transfer_pages[asset.asset_id] = PageCursor(
+                functools.partial(transfer_pages, asset, self.seed, metrics)
+            )
+        page = cursor.page(day)
+        if page is None:
             raise NotFoundError(f"no simulated blocks from {first} (day {day})")
         until = dt.datetime.combine(day + DAY, dt.time(), tzinfo=dt.UTC)
-        return RawResponse(pages[day], self._fetched_at(until, "transfers", asset.asset_id))
+        return RawResponse(page, self._fetched_at(until, "transfers", asset.asset_id))
 
     def _fetch_economic(self, params: dict[str, Any]) -> RawResponse:
         series_id = str(params.get("series_id"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,8 +149,11 @@ class TokenDays:
     transfers: list[int]
 
 
-def transfer_pages(asset: Asset, seed: int, metrics: TokenDays) -> dict[dt.date, dict[str, Any]]:
-    """One page payload per day of the span."""
+def transfer_pages(
+    asset: Asset, seed: int, metrics: TokenDays
+) -> Iterator[tuple[dt.date, dict[str, Any]]]:
+    """One page payload per day of the span, day by day (the ledger carries over from a day to
+    the next, so a day's page is made after the earlier days'; only the current one is held)."""
     assert asset.contract_address is not None
     unit = 10 ** token_decimals(asset)
     raw = [round(s * unit) for s in metrics.supply]
@@ -161,7 +165,6 @@ def transfer_pages(asset: Asset, seed: int, metrics: TokenDays) -> dict[dt.date,
     issuer = ledger.new_address()
     for share in shares:
         ledger.move(issuer, ledger.new_address(), share)
-    pages = {}
     for index, day in enumerate(metrics.days):
         previous = raw[index - 1] if index else raw[0]
         change = raw[index] - previous
@@ -172,8 +175,32 @@ def transfer_pages(asset: Asset, seed: int, metrics: TokenDays) -> dict[dt.date,
             ledger.burn(max(-change, 0) + churn)
         ledger.follow(targets[index])
         ledger.shuffle(min(metrics.transfers[index], MAX_TRANSFERS))
-        pages[day] = _page(ledger, day)
-    return pages
+        yield day, _page(ledger, day)
+
+
+class PageCursor:
+    """One token's pages of :func:`transfer_pages`, made as the days are asked for: the page of
+    the day asked last is held, a later day advances, an earlier day starts again from the
+    first (the same pages: the ledger is seeded). The source asks day after day, so each page
+    is made once and one is held at a time."""
+
+    def __init__(self, start: Callable[[], Iterator[tuple[dt.date, dict[str, Any]]]]) -> None:
+        self._start = start
+        self._pages: Iterator[tuple[dt.date, dict[str, Any]]] | None = None
+        self._day: dt.date | None = None
+        self._page: dict[str, Any] | None = None
+
+    def page(self, day: dt.date) -> dict[str, Any] | None:
+        """The page of ``day``; None when the span has no such day."""
+        if self._pages is None or (self._day is not None and day < self._day):
+            self._pages, self._day, self._page = self._start(), None, None
+        while self._day is None or self._day < day:
+            found = next(self._pages, None)
+            if found is None:
+                self._pages, self._day, self._page = None, None, None
+                return None
+            self._day, self._page = found
+        return self._page if self._day == day else None
 
 
 def _page(ledger: _Ledger, day: dt.date) -> dict[str, Any]:

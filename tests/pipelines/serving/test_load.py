@@ -23,7 +23,8 @@ from pipelines.core.errors import DataContractError
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
-from pipelines.serving.load import SOURCES, load_gold
+from pipelines.serving import load as load_module
+from pipelines.serving.load import SOURCES, load_gold, rebatched
 from pipelines.serving.store import ServingStore
 from tests.fixtures.lake import MakeSettings
 from tests.fixtures.market import market_rows
@@ -209,3 +210,44 @@ def test_a_non_finite_number_in_gold_fails_the_load_naming_table_and_column(
     with pytest.raises(DataContractError, match=r"table 'ohlcv'\) have 1 non-finite .* 'high'"):
         load(store, lake_settings)
     assert store.ohlcv("ousg", "1h") == []
+
+
+def test_the_load_reads_each_table_in_bounded_batches(
+    store: ServingStore, lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No table comes to the driver whole: each is read batch by batch and upserted in slices
+    of BATCH_ROWS (the driver's memory does not grow with the lake), loading what a whole read
+    loads."""
+    store.upsert_assets(SAMPLE_ASSETS)
+    whole = load(store, lake_settings)
+    upserted: list[int] = []
+    original = load_module.upsert_in_batches
+
+    def recording(store_: ServingStore, upsert: object, rows: object) -> int:
+        assert not isinstance(rows, pa.Table), "a whole table reached the load"
+
+        def counted(s: ServingStore, chunk: pa.Table) -> int:
+            upserted.append(chunk.num_rows)
+            return upsert(s, chunk)  # type: ignore[operator]
+
+        return original(store_, counted, rows)  # type: ignore[arg-type]
+
+    def no_whole_reads(*_: object, **__: object) -> pa.Table:
+        raise AssertionError("the load read a whole table")
+
+    monkeypatch.setattr(load_module, "BATCH_ROWS", 5)
+    monkeypatch.setattr(load_module, "upsert_in_batches", recording)
+    monkeypatch.setattr(DeltaLake, "to_arrow", no_whole_reads)
+    assert load(store, lake_settings) == whole
+    assert upserted and max(upserted) <= 5
+
+
+def test_rebatched_cuts_a_stream_into_the_slices_of_the_whole() -> None:
+    schema = pa.schema([pa.field("x", pa.int64())])
+    parts = [
+        pa.table({"x": list(range(start, start + n))}, schema=schema)
+        for start, n in ((0, 3), (3, 0), (3, 9))
+    ]
+    slices = list(rebatched(parts, 4))
+    assert [s.num_rows for s in slices] == [4, 4, 4]
+    assert pa.concat_tables(slices).column("x").to_pylist() == list(range(12))
