@@ -11,7 +11,7 @@ rewritten.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -176,27 +176,10 @@ def _without_expired_intraday(bars: pa.Table, cutoff: dt.datetime) -> pa.Table:
 def upsert_in_batches(
     store: ServingStore, upsert: Upsert, rows: pa.Table | Iterable[pa.Table]
 ) -> int:
-    """``upsert`` of ``rows`` (a table, or a stream of tables of one schema) in slices of
-    :data:`BATCH_ROWS`, taken in order; returns rows loaded. A stream is held one slice at a
-    time: the slices are those of the stream's tables concatenated."""
+    """``upsert`` of ``rows`` (a table, or a stream of tables of one schema, each held only
+    while it is upserted) in slices of at most :data:`BATCH_ROWS`; returns rows loaded."""
     loaded = 0
-    for chunk in rebatched([rows] if isinstance(rows, pa.Table) else rows, BATCH_ROWS):
-        loaded += upsert(store, chunk)
+    for table in [rows] if isinstance(rows, pa.Table) else rows:
+        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+            loaded += upsert(store, pa.Table.from_batches([batch], schema=table.schema))
     return loaded
-
-
-def rebatched(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
-    """``tables`` (one schema) concatenated and cut into slices of ``rows`` rows (the last may
-    be shorter), holding at most one slice plus one input table at a time."""
-    pending: list[pa.Table] = []
-    held = 0
-    for table in tables:
-        pending.append(table)
-        held += table.num_rows
-        while held >= rows:
-            joined = pa.concat_tables(pending).combine_chunks()
-            yield joined.slice(0, rows)
-            rest = joined.slice(rows)
-            pending, held = [rest], rest.num_rows
-    if held:
-        yield pa.concat_tables(pending).combine_chunks()

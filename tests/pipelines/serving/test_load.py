@@ -24,7 +24,7 @@ from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.serving import load as load_module
-from pipelines.serving.load import SOURCES, load_gold, rebatched
+from pipelines.serving.load import SOURCES, load_gold
 from pipelines.serving.store import ServingStore
 from tests.fixtures.lake import MakeSettings
 from tests.fixtures.market import market_rows
@@ -240,14 +240,3 @@ def test_the_load_reads_each_table_in_bounded_batches(
     monkeypatch.setattr(DeltaLake, "to_arrow", no_whole_reads)
     assert load(store, lake_settings) == whole
     assert upserted and max(upserted) <= 5
-
-
-def test_rebatched_cuts_a_stream_into_the_slices_of_the_whole() -> None:
-    schema = pa.schema([pa.field("x", pa.int64())])
-    parts = [
-        pa.table({"x": list(range(start, start + n))}, schema=schema)
-        for start, n in ((0, 3), (3, 0), (3, 9))
-    ]
-    slices = list(rebatched(parts, 4))
-    assert [s.num_rows for s in slices] == [4, 4, 4]
-    assert pa.concat_tables(slices).column("x").to_pylist() == list(range(12))
