@@ -114,14 +114,9 @@ class _Worker:
     """One worker process: an asset in, its outcome (or its fit's exception) out."""
 
     def __init__(self) -> None:
-        root = str(Path(models.__file__).resolve().parents[1])
-        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", __name__],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=os.environ | {"PYTHONPATH": path},
-        )
+        pipe = subprocess.PIPE
+        command = [sys.executable, "-m", __name__]
+        self.process = subprocess.Popen(command, stdin=pipe, stdout=pipe, env=_environment())
 
     def run(self, job: AssetJob, asset: AssetInput) -> AssetForecast | BaseException:
         assert self.process.stdin is not None
@@ -169,6 +164,13 @@ class _Worker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def _environment() -> dict[str, str]:
+    """This process's environment with the project's root first on ``PYTHONPATH``: a worker
+    imports the code this process runs, installed or not."""
+    paths = [str(Path(models.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
 
 def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
