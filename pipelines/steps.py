@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -484,12 +485,22 @@ def run_forecast(lakehouse: Lakehouse, *, reselect: bool = True) -> ForecastRunR
         reselect=reselect,
         model=lakehouse.settings.models.forecast_model,
         spark=lakehouse.spark if _forecast_on_spark(lakehouse.settings.models) else None,
+        processes=_forecast_processes(lakehouse.settings.models),
     )
 
 
 def _forecast_on_spark(models: ModelSettings) -> bool:
     """Spark fits ARIMA only: the LSTM and the ensemble run in the driver (no JVM to start)."""
     return models.forecast_on_spark and models.forecast_model == "arima"
+
+
+def _forecast_processes(models: ModelSettings) -> int:
+    """``RWA_FORECAST_PROCESSES``, 0 read as the cores this process may run on."""
+    if models.forecast_processes:
+        return models.forecast_processes
+    if hasattr(os, "sched_getaffinity"):  # Linux
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def degraded_forecasts(lakehouse: Lakehouse) -> list[LiveAccuracy]:

@@ -19,20 +19,27 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from threadpoolctl import threadpool_limits
 
-from models.forecast.evaluation import rolling_origin
-from models.forecast.forecasters import AutoArima, Forecast, Forecaster, NaiveForecaster
+from models.forecast.forecasters import Forecast
 from models.forecast.intervals import LEVELS
-from models.forecast.neural import EnsembleForecaster, LstmForecaster
+from models.forecast.job import EVALUATION_ORIGINS as EVALUATION_ORIGINS
+from models.forecast.job import HORIZONS as HORIZONS
+from models.forecast.job import LSTM_MIN_DAYS as LSTM_MIN_DAYS
+from models.forecast.job import MIN_HISTORY as MIN_HISTORY
+from models.forecast.job import AssetForecast as AssetForecast
+from models.forecast.job import AssetInput as AssetInput
+from models.forecast.job import AssetJob as AssetJob
+from models.forecast.job import evaluation_metrics as evaluation_metrics
+from models.forecast.job import evaluation_step as evaluation_step
+from models.forecast.job import is_pegged as is_pegged
+from models.forecast.job import make_forecaster as make_forecaster
 from models.inputs import gold_frame
 from models.registry import ModelRegistry
 from pipelines.contracts.gold import PREDICTIONS
@@ -47,26 +54,6 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 PREDICTIONS_TABLE = PREDICTIONS.name
-HORIZONS = (7, 30)
-MIN_HISTORY = 30
-EVALUATION_ORIGINS = 20
-EVALUATION_MAX_STEP = 7
-#: Origins between two order selections in the evaluation: one selection per asset, at the
-#: first origin from its past, run forward frozen over the other 19 (a second selection cost
-#: a third of the demo's forecasting time and changed little over at most 19 weeks).
-REFIT_EVERY = EVALUATION_ORIGINS
-#: BLAS threads while an asset is fitted. An ARIMA fit makes thousands of BLAS/LAPACK calls on
-#: matrices of a few rows (statsmodels' Kalman filter, scipy's optimisers); OpenBLAS wakes its
-#: thread pool for each, which costs far more than the arithmetic, and on a busy machine the
-#: threads wait for cores: with the default pool (one thread per core) the demo's 27 assets
-#: took 69-113 s on a loaded 2-core machine, with one thread 19-23 s, the same bits out.
-#: Parallelism comes from fitting assets side by side (Spark executors), not from BLAS.
-BLAS_THREADS = 1
-#: The LSTM trains on at least 8 windows of its input length plus the longest horizon.
-LSTM_MIN_TRAIN = 30 + max(HORIZONS) + 8
-#: Below this many days an asset is forecast by ARIMA alone (the LSTM's evaluation needs its
-#: training days before the oldest of the origins, a day apart at least).
-LSTM_MIN_DAYS = LSTM_MIN_TRAIN + HORIZONS[0] + EVALUATION_ORIGINS - 1
 KEYS = PREDICTIONS.key
 
 
@@ -80,48 +67,6 @@ class ForecastRunReport:
     rows_written: int = 0
 
 
-@dataclass(frozen=True)
-class AssetJob:
-    """What the job does to one asset's history, the same in the driver and in a Spark
-    executor: the model asked for, the LSTM's minimum history and the evaluation origins."""
-
-    model: ForecastModel = "arima"
-    min_days: int = LSTM_MIN_DAYS
-    origins: int = EVALUATION_ORIGINS
-
-    def run(
-        self,
-        dates: Sequence[dt.date],
-        closes: np.ndarray,
-        pegged: bool,
-        order: tuple[int, int, int] | None = None,
-        extra: np.ndarray | None = None,
-    ) -> AssetForecast:
-        """The 30-day forecast of the whole history (``order`` kept when given) and its
-        rolling-origin metrics; no forecast for a history under :data:`MIN_HISTORY` days."""
-        if closes.size < MIN_HISTORY:
-            return AssetForecast(self.model, closes.size, None, None, {})
-        chosen = _chosen_model(self.model, closes.size, self.min_days)
-        with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
-            forecast = make_forecaster(chosen, pegged, order, extra).forecast(closes, max(HORIZONS))
-            # the evaluation selects the order from each origin's past, never the registered one
-            make = partial(make_forecaster, chosen, pegged, None, extra)
-            metrics = evaluation_metrics(closes, make, chosen, self.origins)
-        return AssetForecast(chosen, closes.size, dates[-1], forecast, metrics)
-
-
-@dataclass(frozen=True)
-class AssetForecast:
-    """One asset's outcome: the model used, the days of history, and (with enough of them)
-    the last day, the forecast and its evaluation metrics."""
-
-    model: ForecastModel
-    days: int
-    last_day: dt.date | None
-    forecast: Forecast | None
-    metrics: dict[str, float]
-
-
 def forecast_lake(
     lake: DeltaLake,
     paths: LakePaths,
@@ -133,6 +78,7 @@ def forecast_lake(
     min_days: int = LSTM_MIN_DAYS,
     origins: int = EVALUATION_ORIGINS,
     spark: SparkSession | None = None,
+    processes: int = 1,
 ) -> ForecastRunReport:
     """Forecast every asset with enough history. ``reselect`` chooses each model's order
     afresh (the weekly retraining); without it the order of the asset's latest registered model
@@ -140,7 +86,9 @@ def forecast_lake(
     ``origins``: evaluation origins per asset (fewer make a quicker, coarser evaluation).
     With ``spark``, ARIMA assets are fitted in Spark executors, a group per asset
     (:mod:`models.forecast.distributed`); the LSTM and the ensemble run in the driver (torch
-    need not be installed on executors). Registry and table writes stay in the driver."""
+    need not be installed on executors). Without it, ARIMA assets are fitted ``processes`` at
+    a time on this machine, this process included (:mod:`models.forecast.processes`; 1: one
+    after another here). Registry and table writes stay in the driver."""
     job = AssetJob(model, min_days, origins)
     orders: dict[str, tuple[int, int, int] | None] = {}
     if not reselect:
@@ -151,7 +99,7 @@ def forecast_lake(
         frame = lake.to_spark(spark, _gold_daily(lake, paths))
         results = forecast_on_spark(spark, frame, assets, orders, job)
     else:
-        results = _forecast_in_driver(lake, paths, assets, orders, job)
+        results = _forecast_in_driver(lake, paths, assets, orders, job, processes)
     return _register(lake, paths, assets, registry, results, job, orders)
 
 
@@ -161,25 +109,32 @@ def _forecast_in_driver(
     assets: Sequence[Asset],
     orders: dict[str, tuple[int, int, int] | None],
     job: AssetJob,
+    processes: int = 1,
 ) -> dict[str, AssetForecast]:
-    """:meth:`AssetJob.run` per asset, one after another in this process."""
+    """:meth:`AssetJob.run` per asset: one after another in this process, or (ARIMA, with
+    ``processes`` > 1) side by side in this process and worker processes
+    (:mod:`models.forecast.processes`), the same outcomes either way."""
     frame = _daily_closes(lake, paths)
     exogenous = _exogenous(lake, paths) if job.model != "arima" else None
-    results: dict[str, AssetForecast] = {}
+    inputs = []
     for asset in assets:
         bars = frame[frame["asset_id"] == asset.asset_id]
         extra = None if exogenous is None else _aligned(exogenous, asset.asset_id, bars["date"])
-        pegged = is_pegged(asset)
-        order = orders.get(asset.asset_id)
-        results[asset.asset_id] = job.run(
-            list(bars["date"]), bars["close"].to_numpy(float), pegged, order, extra
+        inputs.append(
+            AssetInput(
+                asset.asset_id,
+                list(bars["date"]),
+                bars["close"].to_numpy(float),
+                is_pegged(asset),
+                orders.get(asset.asset_id),
+                extra,
+            )
         )
-    return results
+    if processes > 1 and job.model == "arima":
+        from models.forecast.processes import forecast_in_processes
 
-
-def is_pegged(asset: Asset) -> bool:
-    """A stablecoin reverts to its peg: modelled in levels (see ``level_differences``)."""
-    return asset.asset_class == "stablecoin"
+        return forecast_in_processes(inputs, job, processes)
+    return {asset.asset_id: job.run(*asset.arguments()) for asset in inputs}
 
 
 def _register(
@@ -240,11 +195,6 @@ def _daily_closes(lake: DeltaLake, paths: LakePaths) -> pd.DataFrame:
     return frame.sort_values(["asset_id", "date"])
 
 
-def _chosen_model(model: ForecastModel, days: int, min_days: int) -> ForecastModel:
-    """``model``, or ARIMA for a history too short to train the LSTM on 30-day targets."""
-    return "arima" if model != "arima" and days < min_days else model
-
-
 def prediction_rows(
     asset_id: str,
     forecast: Forecast,
@@ -271,22 +221,6 @@ def prediction_rows(
                 }
             )
     return pa.Table.from_pylist(records, schema=PREDICTIONS_SCHEMA)
-
-
-def make_forecaster(
-    model: ForecastModel,
-    pegged: bool = False,
-    order: tuple[int, int, int] | None = None,
-    exogenous: np.ndarray | None = None,
-) -> Forecaster:
-    """The forecaster the job uses for ``model``: ARIMA (its ``order`` fixed, else chosen;
-    ``pegged``: no differencing), the LSTM (with ``exogenous`` features aligned with the
-    history), or their ensemble."""
-    arima = AutoArima(pegged=pegged, order=order)
-    if model == "arima":
-        return arima
-    lstm = LstmForecaster(exogenous=exogenous)
-    return lstm if model == "lstm" else EnsembleForecaster([arima, lstm])
 
 
 def _registered_order(registry: ModelRegistry, asset_id: str) -> tuple[int, int, int] | None:
@@ -334,32 +268,6 @@ def _aligned(exogenous: pd.DataFrame, asset_id: str, dates: pd.Series) -> np.nda
     mine = exogenous[exogenous["asset_id"] == asset_id].drop_duplicates("date").set_index("date")
     aligned = mine.reindex(list(dates))[list(EXOGENOUS_COLUMNS)].ffill().fillna(0.0)
     return aligned.to_numpy(float)
-
-
-def evaluation_metrics(
-    closes: np.ndarray,
-    make: Callable[[], Forecaster],
-    model: ForecastModel,
-    origins: int = EVALUATION_ORIGINS,
-) -> dict[str, float]:
-    """Rolling-origin metrics at 7 days of the whole procedure (see the module doc), and of the
-    naive forecast, over the same (up to ``origins``) origins."""
-    horizon = HORIZONS[0]
-    min_train = MIN_HISTORY - horizon if model == "arima" else LSTM_MIN_TRAIN
-    step = evaluation_step(closes.size, horizon, min_train, origins)
-    common = {"count": origins, "step": step, "min_train": min_train}
-    ours = rolling_origin(make, closes, horizon, refit_every=REFIT_EVERY, **common)
-    naive = rolling_origin(NaiveForecaster(), closes, horizon, **common)
-    return ours.as_metrics() | {f"naive_{k}": v for k, v in naive.as_metrics().items()}
-
-
-def evaluation_step(
-    length: int, horizon: int, min_train: int, origins: int = EVALUATION_ORIGINS
-) -> int:
-    """Days between evaluation origins: :data:`EVALUATION_MAX_STEP`, or less so that
-    ``origins`` origins fit in a short history (at least 1)."""
-    room = (length - horizon - min_train) // max(1, origins - 1)
-    return max(1, min(EVALUATION_MAX_STEP, room))
 
 
 def _artefact(forecast: Forecast, last_day: dt.date, observations: int) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 ``gold/ohlcv_1d`` is read by Spark, hash-partitioned by asset into up to
 :data:`TASKS_PER_CORE` tasks per core (small tasks balance the uneven cost of assets across
 cores; a partition count given explicitly is never coalesced away by adaptive execution), and
-each asset's group goes through :meth:`~models.forecast.batch.AssetJob.run` in a Python worker
+each asset's group goes through :meth:`~models.forecast.job.AssetJob.run` in a Python worker
 (``applyInPandas``): order selection, the 30-day forecast and the rolling-origin evaluation, the
 whole cost of the job. Each group answers with one row, its outcome as JSON (floats round-trip
 exactly through ``repr``), so only a few kilobytes per asset reach the driver, which registers
@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from models.forecast.batch import AssetForecast, AssetJob, is_pegged
 from models.forecast.forecasters import Forecast
 from models.forecast.intervals import LEVELS
+from models.forecast.job import AssetForecast, AssetJob, is_pegged
 from pipelines.contracts.reference import Asset
 
 if TYPE_CHECKING:

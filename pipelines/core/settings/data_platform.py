@@ -488,6 +488,16 @@ class ModelSettings(Section):
         "one machine the executors' Python workers cost more than they save); the LSTM and the "
         "ensemble always run in the driver.",
     )
+    forecast_processes: int = Field(
+        validation_alias="RWA_FORECAST_PROCESSES",
+        default=0,
+        ge=0,
+        description="Processes that fit the ARIMA forecasts side by side on this machine, the "
+        "step's own included (the others are worker processes): 0 one per available core, 1 "
+        "one asset after another in the step's process (faster where other work keeps every core "
+        "busy). Ignored with RWA_FORECAST_ON_SPARK; the LSTM and the ensemble always run in the "
+        "step's process.",
+    )
     sentiment_model: str = Field(
         validation_alias="RWA_SENTIMENT_MODEL",
         default="ProsusAI/finbert",

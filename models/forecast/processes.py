@@ -1,0 +1,210 @@
+"""The forecast job's per-asset work spread over the cores of one machine.
+
+:func:`forecast_in_processes` fits assets side by side in this process and in ``processes - 1``
+worker processes (``python -m models.forecast.processes``, each on a pair of pipes): every asset
+still goes through :meth:`~models.forecast.job.AssetJob.run`, wherever it runs, so the
+outcomes are the ones the one-process loop computes, bit for bit (single-threaded BLAS in both;
+``tests/models/forecast/test_processes.py`` compares them). The assets are taken largest
+history first from one queue: this process takes the next one whenever it has finished one, and
+one thread per worker sends the worker its next asset as soon as the worker answers, so a worker
+is never more than one asset behind. A worker imports numpy, scipy, pandas and statsmodels
+before its first asset (2-4 s on the 2-core machine); this process fits assets meanwhile.
+
+Failures are the loop's: an asset whose fit raises, here or in a worker, raises the same
+exception (a worker's with its traceback as a note), that of the first such asset in the order
+of ``inputs``, once every asset has been tried; nothing is registered or written. A worker that
+exits without answering (killed, out of memory, a crash in native code) raises
+:class:`ForecastWorkerError` naming the asset it was fitting and its exit status. Workers are
+stopped before this function returns or raises; one whose parent dies reads the end of its pipe
+and exits.
+
+Not ``multiprocessing``: its ``spawn`` and ``forkserver`` start methods import the parent's main
+script again in each child and leave a resource-tracker process behind, and ``fork`` would copy
+a driver that runs the JVM gateway's threads (the same choice as the lander's envelope decoder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import traceback
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import models
+from models.forecast.job import AssetForecast, AssetInput, AssetJob
+from pipelines.core.errors import RwaError
+
+Request = tuple[AssetJob, AssetInput]
+
+
+class ForecastWorkerError(RwaError):
+    """A forecasting worker process exited without answering."""
+
+
+def forecast_in_processes(
+    inputs: Sequence[AssetInput], job: AssetJob, processes: int
+) -> dict[str, AssetForecast]:
+    """:meth:`AssetJob.run` of every input, by this process and ``processes - 1`` workers."""
+    queue = deque(sorted(inputs, key=lambda i: -i.closes.size))  # stable: catalogue order
+    outcomes: dict[str, AssetForecast | BaseException] = {}
+    crashed: list[ForecastWorkerError] = []
+    workers = [_Worker() for _ in range(min(processes, len(inputs)) - 1)]
+    lock = threading.Lock()
+
+    def next_input() -> AssetInput | None:
+        with lock:
+            return queue.popleft() if queue and not crashed else None
+
+    def feed(worker: _Worker) -> None:
+        while (asset := next_input()) is not None:
+            try:
+                outcomes[asset.asset_id] = worker.run(job, asset)
+            except ForecastWorkerError as error:
+                with lock:
+                    crashed.append(error)
+                return
+
+    threads = [threading.Thread(target=feed, args=(w,), daemon=True) for w in workers]
+    finished = False
+    try:
+        for thread in threads:
+            thread.start()
+        while (asset := next_input()) is not None:
+            try:
+                outcomes[asset.asset_id] = job.run(*asset.arguments())
+            except Exception as error:
+                outcomes[asset.asset_id] = error
+        for thread in threads:
+            thread.join()
+        finished = True
+    finally:
+        with lock:
+            queue.clear()
+        for worker in workers:
+            worker.stop(kill=bool(crashed) or not finished)
+        for thread in threads:
+            thread.join()
+    if crashed:
+        raise crashed[0]
+    return _results(inputs, outcomes)
+
+
+def _results(
+    inputs: Sequence[AssetInput], outcomes: dict[str, AssetForecast | BaseException]
+) -> dict[str, AssetForecast]:
+    """The outcomes, or the exception of the first failed asset in ``inputs``' order (the one
+    the loop would have raised)."""
+    results: dict[str, AssetForecast] = {}
+    for asset in inputs:
+        outcome = outcomes[asset.asset_id]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        results[asset.asset_id] = outcome
+    return results
+
+
+class _Worker:
+    """One worker process: an asset in, its outcome (or its fit's exception) out."""
+
+    def __init__(self) -> None:
+        pipe = subprocess.PIPE
+        command = [sys.executable, "-m", __name__]
+        self.process = subprocess.Popen(command, stdin=pipe, stdout=pipe, env=_environment())
+
+    def run(self, job: AssetJob, asset: AssetInput) -> AssetForecast | BaseException:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        try:
+            pickle.dump((job, asset), self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.process.stdin.flush()
+            status, outcome = pickle.load(self.process.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError) as error:
+            raise self._crashed(asset.asset_id) from error
+        if status == "error":
+            failure: BaseException = outcome[0]
+            failure.add_note(
+                f"raised in forecasting worker process {self.process.pid}:\n{outcome[1]}"
+            )
+            return failure
+        result: AssetForecast = outcome
+        return result
+
+    def _crashed(self, asset_id: str) -> ForecastWorkerError:
+        try:
+            code = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        return ForecastWorkerError(
+            f"the forecasting worker process {self.process.pid} exited ({how}) while fitting "
+            f"{asset_id}, without answering: killed, out of memory, crashed in native code, or "
+            f"an error shown on its standard error; nothing was registered or written "
+            f"(RWA_FORECAST_PROCESSES=1 fits every asset in this process)"
+        )
+
+    def stop(self, *, kill: bool) -> None:
+        """Close the pipes (the worker exits after its current asset) or, with ``kill``, kill
+        it now; wait for it either way."""
+        if kill:
+            self.process.kill()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):  # a dead worker: unsent bytes are dropped
+                    stream.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _environment() -> dict[str, str]:
+    """This process's environment with the project's root first on ``PYTHONPATH``: a worker
+    imports the code this process runs, installed or not."""
+    paths = [str(Path(models.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
+
+def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
+    """The worker: (job, asset) in, ``("ok", outcome)`` or ``("error", (exception, its
+    traceback))`` out, until the driver closes the pipe."""
+    while True:
+        try:
+            job, asset = pickle.load(requests)
+        except EOFError:
+            return
+        reply: tuple[str, Any]
+        try:
+            reply = ("ok", job.run(*asset.arguments()))
+        except Exception as error:
+            reply = ("error", (_picklable(error), traceback.format_exc()))
+        pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
+        replies.flush()
+
+
+def _picklable(error: Exception) -> Exception:
+    """``error``, or a RuntimeError with its text where it would not survive the pipe."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return RuntimeError(f"{type(error).__name__}: {error}")
+    return error
+
+
+def main() -> None:
+    """Serve on stdin and the original stdout; whatever a library prints goes to stderr."""
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    serve(sys.stdin.buffer, replies)
+
+
+if __name__ == "__main__":
+    main()
