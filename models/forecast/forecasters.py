@@ -217,7 +217,10 @@ class AutoArima(Forecaster):
         cls, logs: np.ndarray, order: tuple[int, int, int], start: np.ndarray | None = None
     ) -> Any:
         """Exact ML estimates of ``order`` (from ``start``, else statsmodels' own start)."""
+        # Built before the filter: statsmodels' first import adds an "always" filter for its
+        # own warnings, which inside the block would outrank "ignore" (and print them).
+        model = cls.model(logs, order)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter on short series
             # no parameter covariance: nothing here uses standard errors, and it costs
-            return cls.model(logs, order).fit(start_params=start, cov_type="none")
+            return model.fit(start_params=start, cov_type="none")
