@@ -7,6 +7,7 @@ from pyspark.sql import SparkSession
 
 from pipelines.core.settings import Settings
 from pipelines.lake.spark import LOCAL_JIT, driver_java_options
+from tests.fixtures.lake import suite_spark_settings
 
 
 @pytest.mark.parametrize(
@@ -41,7 +42,8 @@ def test_the_environment_variable_sets_them(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_the_running_driver_jvm_has_them(spark: SparkSession) -> None:
     """The options reach the JVM spark-submit starts, not only Spark's configuration."""
-    expected = driver_java_options(Settings(spark_shuffle_partitions=2).spark).split()
+    expected = driver_java_options(suite_spark_settings()).split()
+    assert expected
     runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory  # type: ignore[union-attr]
     arguments = list(runtime.getRuntimeMXBean().getInputArguments())
     assert all(option in arguments for option in expected), arguments
