@@ -1,5 +1,6 @@
 """Landing the simulated source partition by partition (``steps.land_by_partition``) writes
-exactly the objects one landing of everything writes, holding one partition at a time."""
+exactly the objects one landing of everything writes, holding a bounded number of whole
+partitions at a time."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ from pipelines.ingestion.simulated.transfers import PageCursor
 from pipelines.lake.objects import LocalObjectStore
 from pipelines.steps import land_by_partition
 from tests.pipelines.ingestion.simulated.sim_factory import ASSETS, source
+
+
+def _partition(envelope: RawEnvelope) -> tuple[str, str, dt.date]:
+    return envelope.source, envelope.dataset, envelope.fetched_date
 
 
 def _objects(root: Path) -> dict[str, bytes]:
@@ -41,15 +46,27 @@ def test_partition_by_partition_writes_the_objects_of_one_landing(tmp_path: Path
     everything = list(simulated.collect(simulated.window))
     whole = BronzeWriter(LocalObjectStore(tmp_path / "whole")).land(everything)
     spy = _Spy(tmp_path / "parts")
-    parts = land_by_partition(spy, iter(everything))
+    parts = land_by_partition(spy, iter(everything), batch_envelopes=10)
     assert _objects(tmp_path / "parts") == _objects(tmp_path / "whole")
     assert (parts.records, parts.objects_written, parts.keys) == (
         whole.records,
         whole.objects_written,
         whole.keys,
     )
-    # One partition at a time: never more than a day of one dataset.
-    assert len(spy.held) > 5 and max(spy.held) < len(everything) / 5
+    # Whole partitions gathered up to the bound: each landing but the last reaches it and
+    # exceeds it by less than one partition (here at most one envelope per asset).
+    largest = max(len(list(run)) for _, run in itertools.groupby(everything, key=_partition))
+    assert len(spy.held) > 3 and sum(spy.held) == len(everything)
+    assert all(10 <= held < 10 + largest for held in spy.held[:-1])
+    assert spy.held[-1] < 10 + largest
+
+
+def test_the_default_bound_lands_the_demo_window_in_few_landings(tmp_path: Path) -> None:
+    simulated = source(ASSETS[:4], days=5)
+    everything = list(simulated.collect(simulated.window))
+    spy = _Spy(tmp_path)
+    land_by_partition(spy, iter(everything))
+    assert spy.held == [len(everything)]  # under 1,000 envelopes: one landing, one durable wait
 
 
 def test_a_partition_met_again_fails(tmp_path: Path) -> None:
