@@ -18,28 +18,22 @@ exits without answering (killed, out of memory, a crash in native code) raises
 stopped before this function returns or raises; one whose parent dies reads the end of its pipe
 and exits.
 
-Not ``multiprocessing``: its ``spawn`` and ``forkserver`` start methods import the parent's main
-script again in each child and leave a resource-tracker process behind, and ``fork`` would copy
-a driver that runs the JVM gateway's threads (the same choice as the lander's envelope decoder).
+Workers are :class:`pipelines.core.workers.WorkerProcess` (``python -m``, not
+``multiprocessing``), as the lander's envelope decoder.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import pickle
-import subprocess
-import sys
 import threading
 import traceback
 from collections import deque
 from collections.abc import Sequence
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import models
 from models.forecast.job import AssetForecast, AssetInput, AssetJob
 from pipelines.core.errors import RwaError
+from pipelines.core.workers import WorkerProcess, serve_requests
 
 Request = tuple[AssetJob, AssetInput]
 
@@ -114,17 +108,12 @@ class _Worker:
     """One worker process: an asset in, its outcome (or its fit's exception) out."""
 
     def __init__(self) -> None:
-        pipe = subprocess.PIPE
-        command = [sys.executable, "-m", __name__]
-        self.process = subprocess.Popen(command, stdin=pipe, stdout=pipe, env=_environment())
+        self.process = WorkerProcess(__name__)
 
     def run(self, job: AssetJob, asset: AssetInput) -> AssetForecast | BaseException:
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
         try:
-            pickle.dump((job, asset), self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self.process.stdin.flush()
-            status, outcome = pickle.load(self.process.stdout)
+            self.process.send((job, asset))
+            status, outcome = self.process.receive()
         except (OSError, EOFError, pickle.UnpicklingError) as error:
             raise self._crashed(asset.asset_id) from error
         if status == "error":
@@ -137,11 +126,7 @@ class _Worker:
         return result
 
     def _crashed(self, asset_id: str) -> ForecastWorkerError:
-        try:
-            code = self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait()
+        code = self.process.stop(timeout=10)
         how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
         return ForecastWorkerError(
             f"the forecasting worker process {self.process.pid} exited ({how}) while fitting "
@@ -153,41 +138,16 @@ class _Worker:
     def stop(self, *, kill: bool) -> None:
         """Close the pipes (the worker exits after its current asset) or, with ``kill``, kill
         it now; wait for it either way."""
-        if kill:
-            self.process.kill()
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):  # a dead worker: unsent bytes are dropped
-                    stream.close()
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.process.stop(kill=kill)
 
 
-def _environment() -> dict[str, str]:
-    """This process's environment with the project's root first on ``PYTHONPATH``: a worker
-    imports the code this process runs, installed or not."""
-    paths = [str(Path(models.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-
-
-def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
-    """The worker: (job, asset) in, ``("ok", outcome)`` or ``("error", (exception, its
-    traceback))`` out, until the driver closes the pipe."""
-    while True:
-        try:
-            job, asset = pickle.load(requests)
-        except EOFError:
-            return
-        reply: tuple[str, Any]
-        try:
-            reply = ("ok", job.run(*asset.arguments()))
-        except Exception as error:
-            reply = ("error", (_picklable(error), traceback.format_exc()))
-        pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
-        replies.flush()
+def _answer(request: Request) -> tuple[str, Any]:
+    """A worker's reply: ``("ok", outcome)`` or ``("error", (exception, its traceback))``."""
+    job, asset = request
+    try:
+        return ("ok", job.run(*asset.arguments()))
+    except Exception as error:
+        return ("error", (_picklable(error), traceback.format_exc()))
 
 
 def _picklable(error: Exception) -> Exception:
@@ -199,12 +159,5 @@ def _picklable(error: Exception) -> Exception:
     return error
 
 
-def main() -> None:
-    """Serve on stdin and the original stdout; whatever a library prints goes to stderr."""
-    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    serve(sys.stdin.buffer, replies)
-
-
 if __name__ == "__main__":
-    main()
+    serve_requests(_answer)

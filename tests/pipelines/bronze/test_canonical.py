@@ -209,8 +209,8 @@ def test_worker_process_gives_the_inline_folders_and_a_dead_worker_is_an_error(
             decoder.submit(records)
         assert worker.folders() == inline.folders() == canonical_folders(values)
         assert worker._worker is not None
-        worker._worker.kill()
-        worker._worker.wait()
+        worker._worker.process.kill()
+        worker._worker.process.wait()
         with pytest.raises(DecoderError, match="is gone"):
             worker.submit(records)
     finally:

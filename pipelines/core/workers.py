@@ -1,0 +1,103 @@
+"""A Python worker process on a pair of pipes: pickled requests in, pickled replies out.
+
+Used where one machine's second core should take a share of CPU-bound Python work (the lander's
+envelope checks, the forecasts' fits). The worker is ``python -m <module>`` with the project's
+root first on ``PYTHONPATH`` (so it imports the code its parent runs, installed or not), whose
+``__main__`` calls :func:`serve_requests`. Not ``multiprocessing``: its ``spawn`` and
+``forkserver`` start methods import the parent's main script again in each child and leave a
+resource-tracker process behind, and ``fork`` would copy a driver that runs the JVM gateway's
+threads. Messages are length-prefixed pickles; a worker whose parent dies reads the end of its
+pipe and exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import struct
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+_LENGTH = struct.Struct("<Q")
+#: The folder that holds the project's packages.
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def send(stream: IO[bytes], value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_LENGTH.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def receive(stream: IO[bytes]) -> Any:
+    """The next value; EOFError at the end of the stream (or a message cut short)."""
+    header = stream.read(_LENGTH.size)
+    if len(header) < _LENGTH.size:
+        raise EOFError("the pipe ended")
+    (length,) = _LENGTH.unpack(header)
+    data = stream.read(length)
+    if len(data) < length:
+        raise EOFError("the pipe ended inside a message")
+    return pickle.loads(data)
+
+
+class WorkerProcess:
+    """``python -m module`` on a pair of pipes (see the module docstring)."""
+
+    def __init__(self, module: str) -> None:
+        path = os.pathsep.join(p for p in (_PROJECT_ROOT, os.environ.get("PYTHONPATH")) if p)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=os.environ | {"PYTHONPATH": path},
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def send(self, value: Any) -> None:
+        """Raises OSError when the worker is gone."""
+        assert self.process.stdin is not None
+        send(self.process.stdin, value)
+
+    def receive(self) -> Any:
+        """The worker's next reply; EOFError when it exited without one."""
+        assert self.process.stdout is not None
+        return receive(self.process.stdout)
+
+    def stop(self, *, kill: bool = False, timeout: float = 60) -> int:
+        """Close the pipes (the worker exits after its current request) or, with ``kill``, kill
+        it now; wait for it either way (killed past ``timeout``). Its exit status."""
+        if kill:
+            self.process.kill()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):  # a dead worker: unsent bytes are dropped
+                    stream.close()
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+def serve_requests(answer: Callable[[Any], Any]) -> None:
+    """The worker's loop: each request from stdin through ``answer``, its reply to the original
+    stdout, until the parent closes the pipe. Whatever a library prints goes to stderr, not into
+    the reply pipe."""
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    requests = sys.stdin.buffer
+    while True:
+        try:
+            request = receive(requests)
+        except EOFError:
+            return
+        send(replies, answer(request))
