@@ -240,3 +240,36 @@ def test_the_load_reads_each_table_in_bounded_batches(
     monkeypatch.setattr(DeltaLake, "to_arrow", no_whole_reads)
     assert load(store, lake_settings) == whole
     assert upserted and max(upserted) <= 5
+
+
+def test_a_table_read_a_day_at_a_time_is_upserted_in_full_batches(
+    store: ServingStore, lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gold partitions by date, so the lake yields one file, one day, at a time; the load
+    gathers them into upserts of BATCH_ROWS rows (an upsert per day cost a transaction and a
+    look-up of the stored rows each: the load grew with the square of the days)."""
+    hourly = gold_ohlcv("1h", 96, dt.timedelta(hours=1))
+    write_deltalake(
+        LakePaths(lake_settings.lake).gold("ohlcv_1h"),
+        hourly,
+        mode="overwrite",
+        partition_by=["date"],
+        schema_mode="overwrite",
+    )
+    store.upsert_assets(SAMPLE_ASSETS)
+    upserted: list[int] = []
+    upsert_ohlcv = store.upsert_ohlcv
+
+    def recording(rows: pa.Table) -> int:
+        if rows.num_rows and rows.column("resolution")[0].as_py() == "1h":
+            upserted.append(rows.num_rows)
+        return upsert_ohlcv(rows)
+
+    monkeypatch.setattr(store, "upsert_ohlcv", recording)
+    monkeypatch.setattr(load_module, "BATCH_ROWS", 40)
+    assert load(store, lake_settings)["gold/ohlcv_1h"] == 96
+    assert upserted == [40, 40, 16]
+    served = store.ohlcv("ousg", "1h")
+    assert [(bar.ts, bar.close) for bar in served] == list(
+        zip(hourly.column("ts").to_pylist(), hourly.column("close").to_pylist(), strict=True)
+    )
