@@ -358,7 +358,7 @@ def _move_if_absent(dir_fd: int, temp: str, name: str) -> bool:
         if code == errno.EEXIST:
             os.unlink(temp, dir_fd=dir_fd)
             return False
-        if code not in (errno.EINVAL, errno.ENOSYS):
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
             raise OSError(code, f"renameat2 failed: {os.strerror(code)}", name)
     try:
         os.link(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
