@@ -74,7 +74,7 @@ from pipelines.bronze.batches import (
     decode_records,
     group_objects,
 )
-from pipelines.bronze.decoding import FolderDecoder
+from pipelines.bronze.decoding import FolderDecoder, Folders
 from pipelines.core.errors import RwaError
 from pipelines.core.settings import KafkaSettings
 from pipelines.kafka.consumer import GroupConsumer
@@ -123,6 +123,8 @@ class _Decoding:
     polled: Mapping[TopicPartition, Sequence[Any]]
     #: partitions reset since the poll: their records are dropped
     stale: set[TopicPartition] = field(default_factory=set)
+    #: the check's result (:meth:`FolderDecoder.folders`), once taken
+    folders: Folders | None = None
 
 
 def _records(polled: Mapping[TopicPartition, Sequence[Any]]) -> list[Any]:
@@ -191,7 +193,7 @@ class BronzeLander:
             with self._signals_stop(handle_signals):
                 self._consumer.subscribe()
                 self._loop(started, stop_after_idle_s, max_records)
-                self._add_decoded()
+                self._add_decoded(self._take_decoded())
                 self._flush_all()
         finally:
             self.close()
@@ -211,11 +213,14 @@ class BronzeLander:
                     self._first_record_at = now
                 self.report.consumed += sum(len(records) for records in polled.values())
                 active_since = now
-            # The previous poll's values were checked while this one was fetched.
-            self._add_decoded()
+            # The previous poll's values were checked while this one was fetched; this poll's
+            # are sent to be checked before the previous one's are buffered, so the check
+            # also overlaps the flushes (object writes) that buffering them may start.
+            checked = self._take_decoded()
             if polled:
                 self._decoder.submit(_records(polled))
                 self._decoding = _Decoding(polled)
+            self._add_decoded(checked)
             self._rotate_due(now)
             if max_records is not None and self.report.consumed >= max_records:
                 return
@@ -227,12 +232,19 @@ class BronzeLander:
             if idle_s is not None and active_since is not None and now - active_since >= idle_s:
                 return
 
-    def _add_decoded(self) -> None:
-        """Buffer the records of the poll being checked, if any, once its check is done."""
+    def _take_decoded(self) -> _Decoding | None:
+        """The poll being checked, if any, with its folders once its check is done."""
         decoding, self._decoding = self._decoding, None
+        if decoding is not None:
+            decoding.folders = self._decoder.folders()
+        return decoding
+
+    def _add_decoded(self, decoding: _Decoding | None) -> None:
+        """Buffer the records of a checked poll (:meth:`_take_decoded`)."""
         if decoding is None:
             return
-        folders = iter(self._decoder.folders())
+        assert decoding.folders is not None
+        folders = iter(decoding.folders)
         for tp, records in decoding.polled.items():
             mine = [next(folders) for _ in records]
             if tp in decoding.stale:

@@ -2,29 +2,34 @@
 
 Bronze objects are immutable: :meth:`ObjectStore.put_if_absent` never replaces an existing
 object, and an object becomes visible only when complete and durable (local: written under a
-hidden name, made durable, then hard-linked into place; S3: a conditional ``PUT`` with
-``If-None-Match: *``).
+hidden name, made durable, then moved or hard-linked into place without replacing; S3: a
+conditional ``PUT`` with ``If-None-Match: *``).
 
 :meth:`ObjectStore.put_many_if_absent` writes many objects with the same guarantees and pays
 the durability wait once per call instead of once per object:
 
 * **Local, Linux (``syncfs``)**: every temp file is written without an fsync, then one
-  ``syncfs(2)`` on the store's file system makes them durable, then they are linked into place,
-  then a second ``syncfs`` makes the new directory entries durable. ``syncfs`` writes back all
-  dirty data and metadata of the file system that holds the descriptor and waits for it (on
-  ext4/xfs it also commits the journal and flushes the device cache, as ``fsync`` does), so
-  after the first call every temp file is as durable as if each had been fsynced, and after the
-  second every link and every folder created for it is as durable as if each folder had been
-  fsynced: the order "durable before visible, all durable before returning" is the same as with
-  per-file fsyncs. Since Linux 5.8 ``syncfs`` reports writeback errors (``EIO``, ``ENOSPC``)
-  that happened on the file system since the descriptor was opened; the descriptor is opened
-  before the temp files are written, a failure raises :class:`OSError` before anything is
-  linked, and older kernels (whose ``syncfs`` cannot report them) use the fsync path, as do
-  file systems where ``syncfs`` is not known to do what ``fsync`` does (NFS, FUSE, overlayfs:
-  only those in :data:`SYNCFS_FILE_SYSTEMS` take this path). Each file system that holds a
-  folder written to (a mount inside the lake) gets its own ``syncfs``. The cost: ``syncfs``
-  also writes back other processes' dirty data on the same file system, so a call can wait
-  for a neighbour's large unsynced writes.
+  ``syncfs(2)`` on the store's file system makes them durable, then they are moved into place
+  without replacing (``renameat2(RENAME_NOREPLACE)``, or a hard link and an unlink where that
+  is missing), then a second ``syncfs`` makes the new directory entries durable. Each folder
+  is opened once per phase and its objects are written and moved relative to it, so an object
+  costs a create, a write and a rename (no ``stat``, no path walk from the lake root); an
+  object already present is found by the refused rename, and its temp file is removed.
+  ``syncfs`` writes back all dirty data and metadata of the file system that holds the
+  descriptor and waits for it (on ext4/xfs it also commits the journal and flushes the device
+  cache, as ``fsync`` does), so after the first call every temp file is as durable as if each
+  had been fsynced, and after the second every new entry and every folder created for it is
+  as durable as if each folder had been fsynced: the order "durable before visible, all
+  durable before returning" is the same as with per-file fsyncs. Since Linux 5.8 ``syncfs``
+  reports writeback errors (``EIO``, ``ENOSPC``) that happened on the file system since the
+  descriptor was opened; the descriptor is opened before the temp files are written, a
+  failure raises :class:`OSError` before anything is moved into place, and older kernels
+  (whose ``syncfs`` cannot report them) use the fsync path, as do file systems where
+  ``syncfs`` is not known to do what ``fsync`` does (NFS, FUSE, overlayfs: only those in
+  :data:`SYNCFS_FILE_SYSTEMS` take this path). Each file system that holds a folder written to
+  (a mount inside the lake) gets its own ``syncfs``. The cost: ``syncfs`` also writes back
+  other processes' dirty data on the same file system, so a call can wait for a neighbour's
+  large unsynced writes.
 * **Local, elsewhere (fsync)**: the temp files are written and fsynced on a thread pool (the
   journal then commits them together instead of one commit per file), linked into place, and
   each folder that gained an entry is fsynced once.
@@ -102,6 +107,28 @@ def _linux_libc() -> ctypes.CDLL | None:
 
 _LIBC = _linux_libc()
 _SYNCFS: Callable[[int], int] | None = None if _LIBC is None else _LIBC.syncfs
+
+
+def _renameat2() -> Callable[[int, bytes, int, bytes, int], int] | None:
+    """libc's ``renameat2`` (glibc >= 2.28) on Linux >= 5.8, else None."""
+    function = getattr(_LIBC, "renameat2", None)
+    if function is None:
+        return None
+    function.restype = ctypes.c_int
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    renameat2: Callable[[int, bytes, int, bytes, int], int] = function
+    return renameat2
+
+
+_RENAMEAT2 = _renameat2()
+#: ``renameat2`` flag: fail with EEXIST instead of replacing the target.
+_RENAME_NOREPLACE = 1
 
 #: File systems (``statfs`` magic numbers) whose ``syncfs`` does what per-file fsyncs do: it
 #: writes back every dirty inode, then commits the journal or transaction and flushes the
@@ -191,53 +218,12 @@ class LocalObjectStore(ObjectStore):
 
     def put_many_if_absent(self, objects: Mapping[str, bytes]) -> dict[str, bool]:
         """Durable before visible, like one :meth:`put_if_absent` at a time: every temp file
-        is durable before any object is linked into place, and every folder that gained an
+        is durable before any object is moved into place, and every folder that gained an
         entry (an object, or a folder created for it) is durable before this returns."""
         finals = {key: self._path(key) for key in objects}  # refuse bad keys before writing
-        pending = {key: final for key, final in finals.items() if not final.exists()}
-        written = dict.fromkeys(objects, False)
-        if not pending:
-            return written
-        changed: set[Path] = set()  # folders whose new entries must be made durable
-        for final in pending.values():
-            changed.update(_make_folders(final.parent))
-        # Hidden temp names: readers (Spark's file source) skip names starting with '.'.
-        temps = {
-            key: final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
-            for key, final in pending.items()
-        }
-        with contextlib.ExitStack() as stack:
-            # Opened before the temp files are written: syncfs reports the writeback errors
-            # that happen after a descriptor was opened. None: fsync instead.
-            file_systems = (
-                stack.enter_context(_syncfs_targets({f.parent for f in pending.values()}))
-                if self.use_syncfs
-                else None
-            )
-            try:
-                if file_systems is not None:
-                    for key, tmp in temps.items():
-                        _write(tmp, objects[key])
-                    for fd in file_systems:
-                        syncfs(fd)  # every temp file durable before any is linked
-                else:
-                    _overlapped(lambda key: _write_durably(temps[key], objects[key]), temps)
-                for key, tmp in temps.items():
-                    try:
-                        os.link(tmp, pending[key])  # atomic; fails instead of replacing
-                    except FileExistsError:
-                        continue
-                    written[key] = True
-                    changed.add(pending[key].parent)
-            finally:
-                for tmp in temps.values():
-                    tmp.unlink(missing_ok=True)
-            if file_systems is not None:
-                for fd in file_systems:
-                    syncfs(fd)  # the links and new folders durable
-            else:
-                _overlapped(_fsync_dir, changed)
-        return written
+        if self.use_syncfs:
+            return _put_many_syncfs(objects, finals)
+        return _put_many_fsync(objects, finals)
 
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
@@ -257,33 +243,143 @@ class LocalObjectStore(ObjectStore):
         return str(self.root)
 
 
-def _write(path: Path, data: bytes) -> None:
-    """A new file holding ``data``, not fsynced (the caller syncs the file system)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+def _put_many_fsync(objects: Mapping[str, bytes], finals: Mapping[str, Path]) -> dict[str, bool]:
+    """The fsync path: temp files written and fsynced on a thread pool, linked into place,
+    then each folder that gained an entry fsynced once."""
+    pending = {key: final for key, final in finals.items() if not final.exists()}
+    written = dict.fromkeys(objects, False)
+    if not pending:
+        return written
+    changed: set[Path] = set()  # folders whose new entries must be made durable
+    for final in pending.values():
+        changed.update(_make_folders(final.parent))
+    # Hidden temp names: readers (Spark's file source) skip names starting with '.'.
+    temps = {key: final.with_name(_temp_name(final.name)) for key, final in pending.items()}
+    try:
+        _overlapped(lambda key: _write_durably(temps[key], objects[key]), temps)
+        for key, tmp in temps.items():
+            try:
+                os.link(tmp, pending[key])  # atomic; fails instead of replacing
+            except FileExistsError:
+                continue
+            written[key] = True
+            changed.add(pending[key].parent)
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+    _overlapped(_fsync_dir, changed)
+    return written
+
+
+def _put_many_syncfs(objects: Mapping[str, bytes], finals: Mapping[str, Path]) -> dict[str, bool]:
+    """The syncfs path: each folder is opened once per phase and its objects are written and
+    moved relative to it (``openat``, ``renameat2``: no path walk from the root per object,
+    no ``stat`` per object), the temp files made durable with one ``syncfs``, moved into place
+    without replacing (an object already there keeps its bytes and reads as not written), and
+    the new entries and folders made durable with a second ``syncfs``. Falls back to the fsync
+    path when a folder is on a file system whose ``syncfs`` is not trusted."""
+    by_folder: dict[Path, list[str]] = {}
+    for key, final in finals.items():
+        by_folder.setdefault(final.parent, []).append(key)
+    written = dict.fromkeys(objects, False)
+    temps: dict[str, str] = {}  # key -> temp name in the object's folder
+    with contextlib.ExitStack() as stack:
+        # One descriptor per file system, opened before anything is written to it: syncfs
+        # reports the writeback errors that happen after a descriptor was opened.
+        file_systems: dict[int, int] = {}
+        try:
+            for folder, keys in by_folder.items():
+                with _folder_fd(folder, create=True) as dfd:
+                    device = os.fstat(dfd).st_dev
+                    if device not in file_systems:
+                        fd = stack.enter_context(_duplicate(dfd))
+                        if _file_system_type(fd) not in SYNCFS_FILE_SYSTEMS:
+                            return _put_many_fsync(objects, finals)
+                        file_systems[device] = fd
+                    for key in keys:
+                        temps[key] = _temp_name(finals[key].name)
+                        _write(temps[key], objects[key], dir_fd=dfd)
+            for fd in file_systems.values():
+                syncfs(fd)  # every temp file durable before any is moved into place
+            for folder, keys in by_folder.items():
+                with _folder_fd(folder, create=False) as dfd:
+                    for key in keys:
+                        written[key] = _move_if_absent(dfd, temps[key], finals[key].name)
+        finally:
+            for key, name in temps.items():
+                if not written[key]:
+                    (finals[key].parent / name).unlink(missing_ok=True)
+        for fd in file_systems.values():
+            syncfs(fd)  # the new entries and folders durable
+    return written
+
+
+def _temp_name(name: str) -> str:
+    """A hidden temp name beside ``name``: readers (Spark's file source) skip names starting
+    with '.'."""
+    return f".{name}.{uuid.uuid4().hex}.tmp"
+
+
+@contextlib.contextmanager
+def _folder_fd(folder: Path, *, create: bool) -> Iterator[int]:
+    """A descriptor of ``folder`` (created with its missing parents when ``create``)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+    try:
+        fd = os.open(folder, flags)
+    except FileNotFoundError:
+        if not create:
+            raise
+        _make_folders(folder)
+        fd = os.open(folder, flags)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _duplicate(fd: int) -> Iterator[int]:
+    copy = os.dup(fd)
+    try:
+        yield copy
+    finally:
+        os.close(copy)
+
+
+def _move_if_absent(dir_fd: int, temp: str, name: str) -> bool:
+    """Move ``temp`` to ``name`` (both in ``dir_fd``) unless ``name`` exists: True when moved;
+    else the temp file is removed. ``renameat2(RENAME_NOREPLACE)`` does it in one atomic step;
+    where the kernel or file system lacks it, a hard link (which fails instead of replacing)
+    and an unlink do."""
+    if _RENAMEAT2 is not None:
+        if _RENAMEAT2(dir_fd, temp.encode(), dir_fd, name.encode(), _RENAME_NOREPLACE) == 0:
+            return True
+        code = ctypes.get_errno()
+        if code == errno.EEXIST:
+            os.unlink(temp, dir_fd=dir_fd)
+            return False
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(code, f"renameat2 failed: {os.strerror(code)}", name)
+    try:
+        os.link(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(temp, dir_fd=dir_fd)
+    return True
+
+
+def _write(path: str, data: bytes, *, dir_fd: int) -> None:
+    """A new file holding ``data`` at ``path`` in ``dir_fd``, not fsynced (the caller syncs
+    the file system)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o666, dir_fd=dir_fd)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
-
-
-@contextlib.contextmanager
-def _syncfs_targets(folders: Iterable[Path]) -> Iterator[list[int] | None]:
-    """A descriptor (of one of ``folders``) per file system holding any of them, or None when
-    one of those is not in :data:`SYNCFS_FILE_SYSTEMS`."""
-    by_device: dict[int, Path] = {}
-    for folder in folders:
-        by_device.setdefault(folder.stat().st_dev, folder)
-    fds: list[int] = []
-    try:
-        for folder in by_device.values():
-            fds.append(os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
-        trusted = all(_file_system_type(fd) in SYNCFS_FILE_SYSTEMS for fd in fds)
-        yield fds if trusted else None
-    finally:
-        for fd in fds:
-            os.close(fd)
 
 
 def _write_durably(path: Path, data: bytes) -> None:

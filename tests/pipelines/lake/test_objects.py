@@ -224,3 +224,35 @@ def test_file_systems_whose_syncfs_is_not_trusted_are_fsynced(
     assert {key: store.get(key) for key in store.list("")} == batch
     assert calls.syncfs == []
     assert len(calls.fsync) >= len(batch) + 1
+
+
+def refusing_renameat2(dir_fd: int, old: bytes, new_dir_fd: int, new: bytes, flags: int) -> int:
+    """A ``renameat2`` whose file system does not know ``RENAME_NOREPLACE`` (as libc's)."""
+    ctypes.set_errno(errno.EINVAL)
+    return -1
+
+
+@needs_syncfs
+@pytest.mark.parametrize("renameat2", ["libc", "missing", "refused"])
+def test_syncfs_path_moves_into_place_without_replacing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, renameat2: str
+) -> None:
+    """Objects move into place with renameat2(RENAME_NOREPLACE), or with a hard link and an
+    unlink where libc or the file system lacks it: either way an object already there keeps
+    its bytes, reads as not written, and no temp file stays behind."""
+    if renameat2 == "missing":
+        monkeypatch.setattr(objects, "_RENAMEAT2", None)
+    elif renameat2 == "refused":
+        monkeypatch.setattr(objects, "_RENAMEAT2", refusing_renameat2)
+    elif objects._RENAMEAT2 is None:
+        pytest.skip("no renameat2 in this C library")
+    store = syncfs_store(tmp_path)
+    batch = many(30)
+    assert store.put_many_if_absent(dict(list(batch.items())[:10])) == dict.fromkeys(
+        list(batch)[:10], True
+    )
+    again = {key: b"other\n" for key in batch}
+    assert store.put_many_if_absent(again) == {key: i >= 10 for i, key in enumerate(batch)}
+    assert {key: store.get(key) for key in list(batch)[:10]} == dict(list(batch.items())[:10])
+    assert sorted(store.list("")) == sorted(batch)
+    assert hidden_files(tmp_path) == []
