@@ -252,9 +252,7 @@ def _opens_an_object(value: Column) -> Column:
     every line of kilobytes a copy and a scan; only a prefix of white space alone needs the
     whole line."""
     prefix = _line_prefix()
-    return F.when(prefix.rlike(r"^\s*$"), value.rlike(r"^\s*\{")).otherwise(
-        prefix.rlike(r"^\s*\{")
-    )
+    return F.when(prefix.rlike(r"^\s*$"), value.rlike(r"^\s*\{")).otherwise(prefix.rlike(r"^\s*\{"))
 
 
 def _version_problems() -> list[tuple[Column, str | Column]]:
