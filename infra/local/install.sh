@@ -36,16 +36,24 @@ fi
 # checkov (the security scan of infra/, tests/infra/test_security_scan.py) in a venv of its own:
 # its pins would downgrade boto3, packaging and networkx in .venv. Pinned; cached by uv.
 CHECKOV_VERSION=3.3.30
-if [ ! -x .venv-checkov/bin/checkov ] || [ ! -f ".venv-checkov/.checkov-$CHECKOV_VERSION" ]; then
+if [ ! -x .venv-checkov/bin/checkov ] || [ ! -f ".venv-checkov/.checkov-$CHECKOV_VERSION-bytecode" ]; then
   echo "[install] checkov $CHECKOV_VERSION into .venv-checkov"
   rm -rf .venv-checkov
   uv venv -q --python "$(command -v python3)" .venv-checkov
-  uv pip install -q --python .venv-checkov/bin/python "checkov==$CHECKOV_VERSION"
-  touch ".venv-checkov/.checkov-$CHECKOV_VERSION"
+  uv pip install -q --compile-bytecode --python .venv-checkov/bin/python "checkov==$CHECKOV_VERSION"
+  touch ".venv-checkov/.checkov-$CHECKOV_VERSION-bytecode"
 fi
 
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+# The project's own packages as bytecode too (only files changed since are compiled again).
+# Python reads bytecode it finds even where PYTHONDONTWRITEBYTECODE forbids writing it.
+compile_project() {
+  .venv/bin/python -m compileall -q -j 0 api dagster_project models pipelines >/dev/null
+}
+
+# "bytecode": environments installed before the install compiled bytecode are installed again.
+stamp=".venv/.installed-$( (cat pyproject.toml; echo bytecode) | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ]; then
+  compile_project
   echo "[install] .venv is up to date"
   exit 0
 fi
@@ -56,7 +64,12 @@ find_links=$(python3 -m pip config get global.find-links 2>/dev/null || true)
 find_links=${find_links:-${PIP_FIND_LINKS:-}}
 [ -d .venv ] || uv venv -q --python "$(command -v python3)" .venv
 echo "[install] installing the project into .venv (uv, cached under ~/.cache/uv)"
-uv pip install -q --python .venv/bin/python ${find_links:+--find-links "$find_links"} -e ".[dev]"
+# Bytecode at install time, as pip makes it (uv does not by default): where the environment
+# sets PYTHONDONTWRITEBYTECODE (as this workplace's does), every Python process would otherwise
+# compile each module it imports from source, every time: about 9 s of CPU for the modules of
+# `rwa demo`, again in each worker process (docs/benchmarks.md, session 14).
+uv pip install -q --compile-bytecode --python .venv/bin/python ${find_links:+--find-links "$find_links"} -e ".[dev]"
+compile_project
 rm -f .venv/.installed-*
 touch "$stamp"
 echo "[install] done: $(.venv/bin/python --version), rwa at .venv/bin/rwa"

@@ -26,7 +26,10 @@ _lock = threading.Lock()
 #: methods, 53 s of compiler time on two cores, most of it C2's: with C1 only the demo took
 #: 72-74 s instead of 80-92 s, while the 1.5M-bar silver benchmark took 125 s instead of 103 s
 #: (docs/benchmarks.md, session 13): long local runs should set RWA_SPARK_DRIVER_JAVA_OPTIONS="".
-LOCAL_JIT = "-XX:TieredStopAtLevel=1"
+#: With C1 alone HotSpot reserves 48 MB for compiled code, as for a client JVM: the demo filled
+#: it during gold, and HotSpot then stopped compiling ("CodeCache is full. Compiler has been
+#: disabled"), running the rest of the command interpreted. 240 MB is the tiered default.
+LOCAL_JIT = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
 
 
 def _delta_jars_on_classpath() -> bool:

@@ -1,8 +1,8 @@
 """The data-quality gate of the silver steps.
 
-Build it once per run (the GX context and the suites are built once per process), then call
-:meth:`QualityGate.check` on every micro-batch and :meth:`QualityGate.check_table` on each silver
-table after a run::
+Build it once per run (the GX context and the suites are built once per process, on the first
+:meth:`QualityGate.check`), then call :meth:`QualityGate.check` on every micro-batch and
+:meth:`QualityGate.check_table` on each silver table after a run::
 
     gate = QualityGate.from_settings(settings.quality, lake, paths)
     outcome = gate.check("prices", rows, batch_id=batch_id, run_id=run_id)
@@ -38,12 +38,12 @@ from pipelines.quality.derived import (
     to_validation_frame,
     with_derived_columns,
 )
-from pipelines.quality.results import ExpectationResult, ResultStore, make_result
+from pipelines.quality.results import CheckResult, ExpectationResult, ResultStore, make_result
 from pipelines.quality.suites import DatasetSuite, suite_for, table_checks
 from pipelines.quality.table_checks import run_table_checks
 
 if TYPE_CHECKING:
-    from pipelines.quality.validator import CheckResult
+    from pipelines.quality.validator import GxValidator
 
 REASON_COLUMN = "reason"
 _REASON_SEPARATOR = QUALITY_SEPARATOR
@@ -86,12 +86,7 @@ class QualityGate:
         clock: Clock = utc_now,
     ) -> None:
         self._lake = lake
-        # Great Expectations takes seconds to import: only a process that builds a gate pays
-        # for it, not every `rwa` command that imports the steps.
-        from pipelines.quality.validator import silver_validator
-
         self._store = ResultStore(lake, results_uri)
-        self._validator = silver_validator()
         self._derivation = DerivationContext(
             asset_classes=asset_classes(), nav_history=NavHistory(lake, onchain_uri)
         )
@@ -119,7 +114,7 @@ class QualityGate:
         if rows.num_rows == 0:
             return GateOutcome(rows, _with_reasons(rows, pa.array([], pa.string())), [])
         frame = with_derived_columns(suite, to_validation_frame(rows, needed), self._derivation)
-        verdicts = self._validator.validate_rows(dataset, frame)
+        verdicts = self._validator().validate_rows(dataset, frame)
         results = self._results(suite, verdicts, batch_id=batch_id, run_id=run_id)
         self._store.save(results)
         reasons = _reasons(verdicts, rows.num_rows)
@@ -134,8 +129,6 @@ class QualityGate:
     ) -> list[ExpectationResult]:
         """Whole-table checks of a silver table (key uniqueness; freshness, a warning); the
         results are stored and returned. Raises NotFoundError when the table does not exist."""
-        from pipelines.quality.validator import CheckResult
-
         suite = suite_for(dataset)
         checks = table_checks(suite, now=self._clock(), freshness_hours=self._freshness_hours)
         # DuckDB aggregates over the table's files with GX's semantics: the table never comes
@@ -148,6 +141,15 @@ class QualityGate:
         results = self._results(suite, verdicts, batch_id=None, run_id=run_id)
         self._store.save(results)
         return results
+
+    @staticmethod
+    def _validator() -> GxValidator:
+        """GX on pandas, for :meth:`check` only. Great Expectations takes seconds to import and
+        its context about a second to build: the silver stream gates its micro-batches in Spark
+        and checks whole tables in DuckDB, so a silver run never pays for them."""
+        from pipelines.quality.validator import silver_validator
+
+        return silver_validator()
 
     def _results(
         self,

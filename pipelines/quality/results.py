@@ -30,6 +30,21 @@ _SAMPLE_VALUES = 5
 
 
 @dataclass(frozen=True, slots=True)
+class CheckResult:
+    """A verdict on one of our checks: success and a GX-shaped ``result`` dictionary (from GX
+    itself, or from the whole-table checks that compute GX's semantics without it)."""
+
+    check: Check
+    success: bool
+    result: dict[str, Any]
+
+    @property
+    def unexpected_rows(self) -> list[int]:
+        """Positions of the failing rows (row-level checks with COMPLETE results)."""
+        return [int(i) for i in self.result.get("unexpected_index_list") or []]
+
+
+@dataclass(frozen=True, slots=True)
 class ExpectationResult:
     """One expectation's outcome on one batch (or, with ``batch_id`` None, on a whole table)."""
 

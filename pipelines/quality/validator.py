@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import great_expectations as gx
@@ -31,6 +30,7 @@ from great_expectations.expectations.registry import get_expectation_impl
 from great_expectations.expectations.row_conditions import Column, Condition
 
 from pipelines.core.errors import DataContractError
+from pipelines.quality.results import CheckResult
 from pipelines.quality.suites import SUITES, Check, DatasetSuite, RowFilter
 
 _META_KEY = "rwa_check"
@@ -43,20 +43,6 @@ ROW_RESULT_FORMAT: dict[str, Any] = {
     "return_unexpected_index_query": False,
 }
 TABLE_RESULT_FORMAT: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """GX's verdict on one of our checks: success and GX's ``result`` dictionary."""
-
-    check: Check
-    success: bool
-    result: dict[str, Any]
-
-    @property
-    def unexpected_rows(self) -> list[int]:
-        """Positions of the failing rows (row-level checks with COMPLETE results)."""
-        return [int(i) for i in self.result.get("unexpected_index_list") or []]
 
 
 def to_expectation(check: Check, position: int) -> Expectation:

@@ -63,6 +63,9 @@ REQUIRED_ENVELOPE_FIELDS = ("source", "ingest_id", "fetched_at", "payload")
 CORRUPT = "_corrupt_record"
 #: The endpoint of a canonical envelope line (keys sorted: ``dataset`` first, then ``endpoint``).
 _CANONICAL_ENDPOINT = r'^\{"dataset":"[^"]*","endpoint":"([^"\\]*)"'
+#: How much of a line the routing and text checks read (a canonical line's dataset and endpoint
+#: fit well within it).
+_PREFIX_CHARS = 256
 #: Book-keeping columns of the candidate rows (dropped before the gate).
 REASON, RAW, LINE_HEAD, IS_RECORD = "reason", "raw", "_line_head", "_is_record"
 NO_ROUTE = -1
@@ -102,7 +105,9 @@ def spark_types(schema: pa.Schema) -> dict[str, DataType]:
 
 def line_endpoint() -> Column:
     """The envelope endpoint of a line: from the canonical prefix, else by JSON path."""
-    canonical = F.regexp_extract("value", _CANONICAL_ENDPOINT, 1)
+    # On a prefix: a regex on the column converts the whole line (kilobytes) to a Java string.
+    # A prefix that cuts the endpoint short fails the regex, and the JSON path answers.
+    canonical = F.regexp_extract(_line_prefix(), _CANONICAL_ENDPOINT, 1)
     return F.coalesce(F.nullif(canonical, F.lit("")), F.get_json_object("value", "$.endpoint"))
 
 
@@ -232,9 +237,22 @@ def _text_problems(nothing_parsed: Column, malformed: Column) -> list[tuple[Colu
     value = F.col("value")
     return [
         (nothing_parsed & value.rlike(r"^\s*$"), reasons.BLANK_LINE.text()),
-        (~value.rlike(r"^\s*\{"), reasons.NOT_A_JSON_OBJECT.text()),
+        (~_opens_an_object(value), reasons.NOT_A_JSON_OBJECT.text()),
         (malformed, reasons.MALFORMED_JSON.text()),
     ]
+
+
+def _line_prefix() -> Column:
+    return F.substring("value", 1, _PREFIX_CHARS)
+
+
+def _opens_an_object(value: Column) -> Column:
+    """Whether the line's first character other than white space is ``{``. Tested on the line's
+    prefix: Spark's regex functions convert the whole line to a Java string first, which cost
+    every line of kilobytes a copy and a scan; only a prefix of white space alone needs the
+    whole line."""
+    prefix = _line_prefix()
+    return F.when(prefix.rlike(r"^\s*$"), value.rlike(r"^\s*\{")).otherwise(prefix.rlike(r"^\s*\{"))
 
 
 def _version_problems() -> list[tuple[Column, str | Column]]:

@@ -147,6 +147,9 @@ def test_envelope_lines_get_a_true_reason(make_settings: MakeSettings) -> None:
             "",
             "   ",
             "[1, 2]",
+            # white space past the prefix the text checks read first
+            " " * 300 + "[1, 2]",
+            "\t" * 300 + json.dumps(good | {"ingest_id": "padded"}),
             *(
                 # own ingest ids: identical refusals of one fetch are one quarantine row
                 json.dumps(good | change | {"ingest_id": f"id{n}"}, ensure_ascii=n % 2 == 0)
@@ -163,6 +166,7 @@ def test_envelope_lines_get_a_true_reason(make_settings: MakeSettings) -> None:
             "blank line",
             "blank line",
             "line is not a JSON object",
+            "line is not a JSON object",
             symbol,
             symbol,
             symbol,
@@ -170,6 +174,6 @@ def test_envelope_lines_get_a_true_reason(make_settings: MakeSettings) -> None:
             "envelope field 'schema_version' is missing",
         ]
     )
-    assert report.records_in == 3 + 5 + 3
-    (bar,) = silver_prices(settings)  # the three version-1 lines carry the same bar
+    assert report.records_in == 4 + 5 + 4
+    (bar,) = silver_prices(settings)  # the four version-1 lines carry the same bar
     assert (bar["asset_id"], bar["ts"]) == ("btc", DAY0)
