@@ -38,7 +38,7 @@ from pipelines.contracts.silver import (
     RECONCILIATION_COUNTS,
 )
 from pipelines.core.settings import LakeSettings
-from pipelines.lake.delta import DeltaLake
+from pipelines.lake.delta import DeltaLake, lake_key
 from pipelines.lake.objects import ObjectStore, open_object_store
 from pipelines.lake.paths import LakePaths
 from pipelines.silver.quarantine import QuarantinedObjects
@@ -165,7 +165,7 @@ def committed_merge_counts(
     Found in the Delta log (commit metrics sit in ``commitInfo``, the transaction in a ``txn``
     action of the same commit file). (0, 0) if no such commit is found."""
     store = open_object_store(settings)
-    prefix = _lake_key(settings, uri)
+    prefix = lake_key(settings, uri)
     for commit in lake.table(uri).history():
         if commit.get("operation") not in ("MERGE", "WRITE"):
             continue
@@ -176,12 +176,6 @@ def committed_merge_counts(
             inserted = metrics.get("num_target_rows_inserted", metrics.get("num_added_rows", 0))
             return int(inserted), int(metrics.get("num_target_rows_updated", 0))
     return 0, 0
-
-
-def _lake_key(settings: LakeSettings, uri: str) -> str:
-    """``uri`` relative to the lake root (the object store's key space)."""
-    root = settings.uri()
-    return uri.removeprefix(root).strip("/")
 
 
 def _carries_txn(store: ObjectStore, key: str, app_id: str, version: int) -> bool:

@@ -37,6 +37,7 @@ import pyarrow.dataset as pads
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
+from pipelines.lake.days import DayRange
 from pipelines.lake.delta import bounded_scanner
 from pipelines.silver.dedup import is_latest_of_key
 from pipelines.silver.parsing import IS_RECORD, LINE_HEAD, RAW, REASON
@@ -144,16 +145,30 @@ class StagedBatch:
         chosen = pc.field(REASON).is_null() & pc.field("bronze_file").isin(list(objects))
         return self._arrow(CHECKED, chosen, list(self.spec.schema.names))
 
-    def merge_source(self, reranked: bool) -> pa.RecordBatchReader:
-        """The rows to MERGE, as a stream: each key's latest valid row."""
-        folder = MERGE if reranked else CHECKED
-        chosen = pc.field(REASON).is_null() & (pc.field(LATEST) == pa.scalar(True))
+    def merge_source(self, reranked: bool, days: DayRange | None = None) -> pa.RecordBatchReader:
+        """The rows to MERGE, as a stream: each key's latest valid row (of ``days`` only, when
+        given)."""
         scanner = bounded_scanner(
-            self._dataset(folder), columns=list(self.spec.schema.names), filter=chosen
+            self._dataset(MERGE if reranked else CHECKED),
+            columns=list(self.spec.schema.names),
+            filter=self._to_merge(days),
         )
         schema = self.spec.schema
         batches = (batch.cast(schema) for batch in scanner.to_batches() if batch.num_rows)
         return pa.RecordBatchReader.from_batches(schema, batches)
+
+    def merge_rows(self, reranked: bool, days: DayRange | None = None) -> int:
+        """How many rows :meth:`merge_source` streams (counted from the Parquet metadata and
+        the filter's columns)."""
+        folder = self._dataset(MERGE if reranked else CHECKED)
+        return int(folder.count_rows(filter=self._to_merge(days)))
+
+    def _to_merge(self, days: DayRange | None) -> pc.Expression:
+        chosen = pc.field(REASON).is_null() & (pc.field(LATEST) == pa.scalar(True))
+        if days is None:
+            return chosen
+        day = pc.field(self.spec.day_column)
+        return chosen & (day >= pa.scalar(days.first)) & (day <= pa.scalar(days.last))
 
     def merge_frame(self, reranked: bool) -> DataFrame:
         """The rows to MERGE as a Spark DataFrame (for delta-spark's MERGE)."""

@@ -52,6 +52,16 @@ class LakeSettings(Section):
         validation_alias="RWA_AWS_SECRET_ACCESS_KEY", default=None, description="S3 secret key."
     )
 
+    delta_partitions_per_write: int = Field(
+        validation_alias="RWA_DELTA_PARTITIONS_PER_WRITE",
+        default=32,
+        ge=1,
+        description="Partitions one delta-rs write of a partitioned table holds open (each "
+        "open partition costs the driver about 0.75 MB, whatever its rows): a gold replace of "
+        "a table with more is written in groups of this many partitions and committed as one "
+        "Delta transaction; a silver micro-batch MERGEs this many days at a time.",
+    )
+
     @field_validator("root")
     @classmethod
     def _check_root(cls, value: str) -> str:

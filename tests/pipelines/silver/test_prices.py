@@ -252,6 +252,87 @@ def test_crash_after_commit_and_reruns_leave_silver_identical(
     assert silver_table(crashed).equals(silver_table(reference))
 
 
+CRASHING_WINDOWS = """
+import os, sys
+from pipelines import steps
+from pipelines.core.settings import Settings
+from pipelines.lake.delta import DeltaLake
+from pipelines.lakehouse import Lakehouse
+
+merge, merged = DeltaLake.merge, []
+
+def crashing(self, source, uri, /, **options):
+    outcome = merge(self, source, uri, **options)
+    if uri.endswith("prices"):
+        merged.append(uri)
+        if len(merged) == int(sys.argv[1]):
+            os._exit(3)  # after this window's commit, before the batch's next window
+    return outcome
+
+DeltaLake.merge = crashing
+steps.run_silver(Lakehouse.from_settings(Settings()), "prices")
+"""
+
+
+def test_a_crash_between_the_windows_of_a_batch_loses_and_repeats_nothing(
+    make_settings: MakeSettings, tmp_path: Path
+) -> None:
+    """One batch of four days MERGEd a day at a time (``RWA_DELTA_PARTITIONS_PER_WRITE=1``):
+    after a crash between its second and third window, the rerun merges the last two only and
+    the table, the quarantine and the ledger end as an uninterrupted run leaves them."""
+    bronze = daily_envelopes({"BTC": 100.0, "ETH": 10.0}, days=4)
+    bad = hourly_bars(DAY0 + dt.timedelta(days=1), 1.0, hours=2)
+    bad[0]["price_close"] = "n/a"
+    bronze.append(price_envelope("BTC", bad, DAY0 + dt.timedelta(days=3)))
+    options = {"delta_partitions_per_write": 1, "quality_max_failure_share": 1.0}
+
+    reference = make_settings(**options)
+    land(Path(reference.lake.root), bronze)
+    uninterrupted = steps.run_silver_prices(Lakehouse.from_settings(reference))
+    assert uninterrupted.batches == 1
+    silver_uri = LakePaths(reference.lake).silver("prices")
+    # One commit per day of the batch.
+    windows = [
+        c
+        for c in DeltaLake(reference.lake).table(silver_uri).history()
+        if c["operation"] != "CREATE TABLE"
+    ]
+    assert len(windows) == 4
+
+    crashed = make_settings(
+        lake_root=str(tmp_path / "crashed"), state_dir=tmp_path / "crashed-state", **options
+    )
+    land(Path(crashed.lake.root), bronze)
+    env = os.environ | {
+        "RWA_LAKE_ROOT": crashed.lake.root,
+        "RWA_STATE_DIR": str(crashed.lake.state_dir),
+        "RWA_DELTA_PARTITIONS_PER_WRITE": "1",
+        "RWA_QUALITY_MAX_FAILURE_SHARE": "1.0",
+        "RWA_SPARK_SHUFFLE_PARTITIONS": "2",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", CRASHING_WINDOWS, "2"],
+        env=env,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr[-2000:]
+    half = silver_table(crashed)
+    assert 0 < half.num_rows < silver_table(reference).num_rows
+
+    recovered = steps.run_silver_prices(Lakehouse.from_settings(crashed))
+    assert recovered.batch_ids == [0] and recovered.replayed_batches == 0
+    assert silver_table(crashed).equals(silver_table(reference))
+    assert quarantine_reasons(crashed) == quarantine_reasons(reference)
+    assert (recovered.inserted, recovered.updated, recovered.quarantined) == (
+        uninterrupted.inserted,
+        uninterrupted.updated,
+        uninterrupted.quarantined,
+    )
+    assert reconcile(*lake_of(crashed), "prices").ok
+
+
 def test_reprocessing_from_scratch_is_idempotent(make_settings: MakeSettings) -> None:
     """A lost checkpoint replays all of bronze: the MERGE must not change a single row."""
     settings = make_settings()
