@@ -46,8 +46,11 @@ fi
 
 # The project's own packages as bytecode too (only files changed since are compiled again).
 # Python reads bytecode it finds even where PYTHONDONTWRITEBYTECODE forbids writing it.
+# Bytecode is only a speed-up: a file that does not compile (work in progress) or a folder
+# that cannot be written warns and the install goes on.
 compile_project() {
-  .venv/bin/python -m compileall -q -j 0 api dagster_project models pipelines >/dev/null
+  .venv/bin/python -m compileall -q -j 0 api dagster_project models pipelines ||
+    echo "[install] warning: some of the project's modules were not compiled to bytecode"
 }
 
 # "bytecode": environments installed before the install compiled bytecode are installed again.

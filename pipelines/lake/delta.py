@@ -296,7 +296,11 @@ class DeltaLake:
             return int(df.sparkSession.read.format("delta").load(uri).count())
         with spark_batches(df) as rows:
             partitions = rows.distinct(partition_by) if partition_by else []
-            if len(partitions) > self._lake.delta_partitions_per_write:
+            # A commit of grouped files keeps the table's partition columns (delta-rs copies its
+            # metadata): a change of partitioning takes the single write, which replaces them.
+            if len(partitions) > self._lake.delta_partitions_per_write and (
+                self._partition_columns(uri) in (None, list(partition_by))
+            ):
                 self._overwrite_in_groups(rows, uri, partition_by, partitions, metadata)
             else:
                 write_deltalake(
@@ -341,6 +345,12 @@ class DeltaLake:
             )
         return rows.rows
 
+    def _partition_columns(self, uri: str) -> list[str] | None:
+        """The table's partition columns, or None when there is no table yet."""
+        if not self.exists(uri):
+            return None
+        return list(self.table(uri).metadata().partition_columns)
+
     def _overwrite_in_groups(
         self,
         rows: _StagedRows,
@@ -356,7 +366,8 @@ class DeltaLake:
         the table (delta-rs writes a table's files under its root), the groups' add actions,
         read from their logs with their statistics, are committed to the table together:
         readers see the old contents or the new, never a part. Files of a write that failed
-        before its commit are named by no version: vacuum removes them."""
+        before its commit are named by no version: they take space until a full vacuum
+        (``DeltaTable.vacuum(full=True)``; the lite vacuum of `rwa maintain` does not see them)."""
         from pipelines.lake.objects import open_object_store
 
         store = open_object_store(self._lake)
@@ -394,9 +405,10 @@ class DeltaLake:
             commit_properties=commit,
         )
         if not self._lake.is_s3:
-            # What is left of the groups (their logs) names nothing the table needs; on S3
-            # vacuum removes it once past its retention.
-            shutil.rmtree(Path(root) / folder)
+            # What is left of the groups (their logs) names nothing the table needs (on S3 the
+            # group logs stay beside the files; only a full vacuum would remove them). The
+            # write is committed: a folder that cannot be removed must not fail it.
+            shutil.rmtree(Path(root) / folder, ignore_errors=True)
 
     def _adopt_files(self, log: str, root: str, group: str) -> list[AddAction]:
         """The add actions of a group's commit (``log``: its JSON lines), for the table at

@@ -221,7 +221,9 @@ class LocalObjectStore(ObjectStore):
         is durable before any object is moved into place, and every folder that gained an
         entry (an object, or a folder created for it) is durable before this returns."""
         finals = {key: self._path(key) for key in objects}  # refuse bad keys before writing
-        if self.use_syncfs:
+        # Trust is decided before any folder is created: the fsync path makes durable the
+        # folders it creates, and would not know of those an abandoned syncfs attempt made.
+        if self.use_syncfs and _on_trusted_file_systems({f.parent for f in finals.values()}):
             return _put_many_syncfs(objects, finals)
         return _put_many_fsync(objects, finals)
 
@@ -276,8 +278,8 @@ def _put_many_syncfs(objects: Mapping[str, bytes], finals: Mapping[str, Path]) -
     moved relative to it (``openat``, ``renameat2``: no path walk from the root per object,
     no ``stat`` per object), the temp files made durable with one ``syncfs``, moved into place
     without replacing (an object already there keeps its bytes and reads as not written), and
-    the new entries and folders made durable with a second ``syncfs``. Falls back to the fsync
-    path when a folder is on a file system whose ``syncfs`` is not trusted."""
+    the new entries and folders made durable with a second ``syncfs``. Only for folders on
+    file systems whose ``syncfs`` is trusted (:func:`_on_trusted_file_systems`)."""
     by_folder: dict[Path, list[str]] = {}
     for key, final in finals.items():
         by_folder.setdefault(final.parent, []).append(key)
@@ -294,7 +296,10 @@ def _put_many_syncfs(objects: Mapping[str, bytes], finals: Mapping[str, Path]) -
                     if device not in file_systems:
                         fd = stack.enter_context(_duplicate(dfd))
                         if _file_system_type(fd) not in SYNCFS_FILE_SYSTEMS:
-                            return _put_many_fsync(objects, finals)
+                            # A mount appeared since the check: never weaken durability.
+                            raise OSError(
+                                f"{folder} moved to a file system syncfs is not trusted on"
+                            )
                         file_systems[device] = fd
                     for key in keys:
                         temps[key] = _temp_name(finals[key].name)
@@ -312,6 +317,23 @@ def _put_many_syncfs(objects: Mapping[str, bytes], finals: Mapping[str, Path]) -
         for fd in file_systems.values():
             syncfs(fd)  # the new entries and folders durable
     return written
+
+
+def _on_trusted_file_systems(folders: Iterable[Path]) -> bool:
+    """Whether every folder (or, where it does not exist yet, its nearest existing ancestor,
+    whose file system a new folder joins) is on a file system in :data:`SYNCFS_FILE_SYSTEMS`."""
+    checked: set[Path] = set()
+    for folder in folders:
+        existing = folder
+        while not existing.is_dir() and existing != existing.parent:
+            existing = existing.parent
+        if existing in checked:
+            continue
+        with _folder_fd(existing, create=False) as fd:
+            if _file_system_type(fd) not in SYNCFS_FILE_SYSTEMS:
+                return False
+        checked.add(existing)
+    return True
 
 
 def _temp_name(name: str) -> str:

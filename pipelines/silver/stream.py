@@ -466,7 +466,9 @@ class SilverStream:
             return [None]
         whole = DayRange(first, last)
         size = self.settings.lake.delta_partitions_per_write
-        if self.lake.native or (last - first).days < size:
+        # Windows bound the open partition writers only where a day is a partition (a table
+        # partitioned by year, as economic is, would pay a MERGE per window for nothing).
+        if self.lake.native or (last - first).days < size or day not in self.spec.partition_by:
             return [whole]
         if not pa.types.is_date32(self.spec.schema.field(day).type):
             return [whole]

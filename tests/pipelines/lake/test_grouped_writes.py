@@ -81,3 +81,18 @@ def test_few_partitions_are_written_in_one_write(
     lake.overwrite(_frame(spark, rows), uri, partition_by=("date",))
     assert _sorted(lake.to_arrow(uri)) == _sorted(rows)
     assert not any(GROUPED_WRITE_PREFIX in name for name in lake.table(uri).file_uris())
+
+
+def test_a_change_of_partitioning_replaces_the_table_in_one_write(
+    make_settings: MakeSettings, spark: SparkSession
+) -> None:
+    """A grouped commit would keep the old partition columns: a repartitioned rebuild with many
+    partitions takes the single write, which replaces them."""
+    settings = make_settings(delta_partitions_per_write=3)
+    lake = DeltaLake(settings.lake, settings.spark)
+    uri = LakePaths(settings.lake).gold("repartitioned")
+    lake.overwrite(_frame(spark, _rows(1.0)), uri, partition_by=("asset_id",))
+    rows = _rows(2.0)
+    lake.overwrite(_frame(spark, rows), uri, partition_by=("date",))
+    assert lake.table(uri).metadata().partition_columns == ["date"]
+    assert _sorted(lake.to_arrow(uri)) == _sorted(rows)

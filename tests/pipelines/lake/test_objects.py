@@ -226,6 +226,21 @@ def test_file_systems_whose_syncfs_is_not_trusted_are_fsynced(
     assert len(calls.fsync) >= len(batch) + 1
 
 
+@needs_syncfs
+def test_on_an_untrusted_file_system_every_folder_gaining_an_entry_is_fsynced(
+    tmp_path: Path, calls: SyncCalls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decision comes before any folder is created: the new folders' parents (which gained
+    them) are fsynced too, or a crash could lose a folder and the objects in it."""
+    store = LocalObjectStore(tmp_path, use_syncfs=True)
+    monkeypatch.setattr(objects, "_file_system_type", lambda fd: 0x6969)  # NFS
+    synced: list[Path] = []
+    monkeypatch.setattr(objects, "_fsync_dir", synced.append)
+    assert store.put_many_if_absent({"a/b/c/object.jsonl": b"x"}) == {"a/b/c/object.jsonl": True}
+    assert set(synced) == {tmp_path, tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a/b/c"}
+    assert calls.syncfs == []
+
+
 def refusing_renameat2(dir_fd: int, old: bytes, new_dir_fd: int, new: bytes, flags: int) -> int:
     """A ``renameat2`` whose file system does not know ``RENAME_NOREPLACE`` (as libc's)."""
     ctypes.set_errno(errno.EINVAL)
