@@ -50,6 +50,7 @@ class EventStreamResponse(Response):
         backlog: Callable[[], Awaitable[list[Delivery]]],
         max_seconds: float,
         still_valid: Callable[[], Awaitable[bool]],
+        resume_after: int | None = None,
     ) -> None:
         super().__init__(
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
@@ -65,6 +66,9 @@ class EventStreamResponse(Response):
         self.still_valid = still_valid
         #: Why the stream ended early (sent as a ``close`` event), if it did.
         self.reason: str | None = None
+        #: The client's ``Last-Event-ID``: events the hub had not handed out yet when the client
+        #: subscribed reach it live, and those it already has must not come again.
+        self.resume_after = resume_after
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -126,6 +130,8 @@ class EventStreamResponse(Response):
                 continue
             if delivery is None:
                 return
+            if self.resume_after is not None and delivery.id <= self.resume_after:
+                continue
             yield frame(delivery)
 
 

@@ -113,4 +113,6 @@ async def event_stream(
     async def still_valid() -> bool:
         return await clients.principal_of(accounts, credential) is not None
 
-    return sse.EventStreamResponse(hub, subscriber, backlog, max_seconds, still_valid)
+    return sse.EventStreamResponse(
+        hub, subscriber, backlog, max_seconds, still_valid, resume_after=last_event_id
+    )
