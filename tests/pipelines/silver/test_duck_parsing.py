@@ -141,7 +141,7 @@ def assert_same_rows(spark_rows: pa.Table, duck_rows: pa.Table, lines: list[Line
         assert got == expected, (line.text[:400], len(expected), len(got), diffs[:3])
 
 
-@pytest.mark.parametrize("dataset", ["prices"])
+@pytest.mark.parametrize("dataset", ["prices", "news"])
 @settings(
     max_examples=3,
     deadline=None,
