@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from duckdb import func
 
-from pipelines.ingestion.sql_records import Sql, when
+from pipelines.ingestion.sql_records import Sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -54,9 +55,8 @@ SPARK_LOWER = "rwa_spark_lower"
 
 def spark_lower(value: Sql) -> Sql:
     """Spark's ``lower``: full Unicode case mapping (``İ`` -> ``i̇``, a word's final ``Σ`` ->
-    ``ς``), where DuckDB's maps each character to one. ASCII text (as many bytes as characters)
-    is lowered in SQL, other text by Python's ``str.lower`` (:func:`register_spark_lower`)."""
-    return when(f"strlen({value}) = length({value})", f"lower({value})", f"{SPARK_LOWER}({value})")
+    ``ς``), where DuckDB's maps each character to one (:func:`register_spark_lower`)."""
+    return f"{SPARK_LOWER}({value})"
 
 
 def register_spark_lower(con: duckdb.DuckDBPyConnection) -> None:
@@ -64,6 +64,11 @@ def register_spark_lower(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _lower_texts(texts: pa.Array[Any]) -> pa.Array[Any]:
+    """ASCII text lowered by Arrow, other text by Python's ``str.lower`` (Unicode's full case
+    mapping, as Spark's ICU lower-casing)."""
+    texts = texts.cast(pa.string())
+    if not pc.any(pc.invert(pc.string_is_ascii(texts))).as_py():  # nulls are skipped
+        return pc.ascii_lower(texts)
     return pa.array([None if t is None else t.lower() for t in texts.to_pylist()], pa.string())
 
 

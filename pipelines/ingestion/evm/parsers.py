@@ -48,6 +48,7 @@ from pipelines.ingestion.sql_records import (
     SqlRecord,
     element,
     field,
+    identifier,
     literal,
     matches,
     when,
@@ -337,8 +338,12 @@ class TransferLogs(PayloadParser):
     def sql_record(self, item: Sql, envelope: SqlEnvelope) -> SqlRecord:
         record = SqlRecord()
         chain = record.text("chain", envelope.param("chain"), "params.chain")
-        is_log = f"({field(item, 'kind')} = 'log')"
-        contract = record.text("contract_address", spark_lower(field(item, "address")), "address")
+        is_log = _once(record, "kind_is_log", f"({field(item, 'kind')} = 'log')")
+        contract = record.text(
+            "contract_address",
+            _once(record, "address", spark_lower(field(item, "address"))),
+            "address",
+        )
         record.lookup(
             "asset_id",
             f"concat_ws(':', {chain}, {contract})",
@@ -348,7 +353,7 @@ class TransferLogs(PayloadParser):
         block = _sql_quantity(record, "block_number", field(item, "blockNumber"), "blockNumber")
         record.set("block_number", block)
         time_text = field(item, "blockTimestamp")
-        seconds = _sql_quantity(record, "_seconds", time_text, "blockTimestamp")
+        seconds = _sql_quantity(record, "seconds", time_text, "blockTimestamp")
         record.check(f"({time_text} IS NULL)", reasons.NO_BLOCK_TIME.text())
         record.check(f"({seconds} > {_MAX_SECONDS})", _not_a("blockTimestamp", _BLOCK_TIME_KIND))
         block_ts = record.set(
@@ -361,7 +366,7 @@ class TransferLogs(PayloadParser):
         record.set("date", f"CAST({block_ts} AS DATE)")
         decimals_text = field(item, "decimals")
         token_decimals = _sql_quantity(
-            record, "_decimals", _sql_low_quantity(decimals_text), "decimals"
+            record, "decimals", _sql_low_quantity(decimals_text), "decimals"
         )
         record.check(f"({decimals_text} IS NULL)", reasons.NO_DECIMALS.text())
         record.check(f"({token_decimals} > {_MAX_DECIMALS})", reasons.NO_DECIMALS.text())
@@ -369,7 +374,7 @@ class TransferLogs(PayloadParser):
             "decimals",
             when(f"{token_decimals} <= {_MAX_DECIMALS}", f"CAST({token_decimals} AS INTEGER)"),
         )
-        range_to = _sql_hex_long(field(item, "rangeTo"))
+        range_to = _once(record, "range_to", _sql_hex_long(field(item, "rangeTo")))
         record.set("range_to", when(f"NOT {is_log}", range_to))
         record.check(
             f"(NOT {is_log} AND ({range_to} IS NULL OR {range_to} < {block}))",
@@ -381,27 +386,26 @@ class TransferLogs(PayloadParser):
     def _sql_log_columns(self, record: SqlRecord, item: Sql, is_log: Sql) -> None:
         """:meth:`_log_columns` in SQL."""
         topics = field(item, "topics")
-        topic0 = spark_lower(element(topics, 0))
+        topic = [_once(record, f"topic{n}", spark_lower(element(topics, n))) for n in range(3)]
         record.check(
-            f"({is_log} AND (len({topics}) <> 3 OR {topic0} <> {literal(TRANSFER_TOPIC)}))",
+            f"({is_log} AND (len({topics}) <> 3 OR {topic[0]} <> {literal(TRANSFER_TOPIC)}))",
             reasons.NOT_A_TRANSFER_LOG.text(),
         )
-        index = _sql_hex_long(field(item, "logIndex"))
+        index = _once(record, "log_index", _sql_hex_long(field(item, "logIndex")))
         record.check(f"({is_log} AND {index} IS NULL)", _not_a("logIndex", "a hex quantity"))
         record.set("log_index", when(is_log, index, "CAST(-1 AS BIGINT)"))
         for column, name in (("block_hash", "blockHash"), ("tx_hash", "transactionHash")):
-            value = spark_lower(field(item, name))
+            value = _once(record, column, spark_lower(field(item, name)))
             valid = f"coalesce({matches(value, _WORD)}, FALSE)"
             record.check(f"({is_log} AND NOT {valid})", _not_a(name, "a 32-byte hash"))
             record.set(column, when(is_log, value))
         for column, position in (("from_address", 1), ("to_address", 2)):
-            topic = spark_lower(element(topics, position))
-            valid = f"coalesce({matches(topic, _ADDRESS_WORD)}, FALSE)"
+            valid = f"coalesce({matches(topic[position], _ADDRESS_WORD)}, FALSE)"
             label = f"topics[{position}]"
             record.check(f"({is_log} AND NOT {valid})", _not_a(label, "an address word"))
-            record.set(column, when(is_log, f"('0x' || substring({topic}, 27, 40))"))
-        data = spark_lower(field(item, "data"))
-        word = f"coalesce({matches(data, _WORD)}, FALSE)"
+            record.set(column, when(is_log, f"('0x' || substring({topic[position]}, 27, 40))"))
+        data = _once(record, "data", spark_lower(field(item, "data")))
+        word = _once(record, "data_is_word", f"coalesce({matches(data, _WORD)}, FALSE)")
         record.check(f"({is_log} AND NOT {word})", _not_a("data", "a 32-byte word"))
         small = f"coalesce({matches(data, _SMALL_AMOUNT)}, FALSE)"
         record.check(
@@ -494,6 +498,14 @@ def _sql_first_by_key(entries: Sql, key: str, value: str) -> Sql:
     return bound_once(f"list_sort({keyed})", firsts, "_sorted")
 
 
+def _once(record: SqlRecord, name: str, value: Sql) -> Sql:
+    """``value`` computed once per record, in the projection of the record's casts: the
+    checks read most values several times, and a query repeating them takes long to plan."""
+    column = f"_evm_{name}"
+    record.casts[column] = value
+    return identifier(column)
+
+
 def _sql_hex_long(value: Sql) -> Sql:
     """:func:`_hex_long` in SQL (the digits read as an integer, exactly)."""
     text = spark_lower(value)
@@ -510,8 +522,8 @@ def _sql_low_quantity(value: Sql) -> Sql:
 
 
 def _sql_quantity(record: SqlRecord, column: str, value: Sql, label: str) -> Sql:
-    """:func:`_quantity` in SQL."""
-    parsed = _sql_hex_long(value)
+    """:func:`_quantity` in SQL (parsed once per record)."""
+    parsed = _once(record, column, _sql_hex_long(value))
     record.check(f"({value} IS NOT NULL AND {parsed} IS NULL)", _not_a(label, "a hex quantity"))
     return record.set(column, parsed)
 
