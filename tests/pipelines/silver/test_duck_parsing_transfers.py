@@ -209,14 +209,18 @@ def mutated_page(draw: st.DrawFn, shape: Shape) -> Line:
     return Line(shape, canonical_json(envelope(shape, payload)), shape.records(payload))
 
 
-@pytest.mark.parametrize("shape", SHAPES[:2], ids=lambda s: s.source)
-@settings(
+#: Few examples (each is two Spark jobs); no shrinking (the assertion names the line).
+MUTATION_SETTINGS = settings(
     max_examples=3,
     deadline=None,
     database=None,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+
+
+@pytest.mark.parametrize("shape", SHAPES[:2], ids=lambda s: s.source)
+@MUTATION_SETTINGS
 @given(data=st.data())
 def test_mutated_pages_parse_alike(spark: SparkSession, shape: Shape, data: st.DataObject) -> None:
     small = {**shape.valid, "logs": shape.valid["logs"][:3]}
