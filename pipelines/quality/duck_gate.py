@@ -35,22 +35,8 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.contracts.quarantine import QUALITY_SEPARATOR
-from pipelines.quality.compiled import (
-    REASON_COLUMN,
-    SAMPLE_SIZE,
-    TOTAL,
-    CompiledQualityGate,
-    check_column,
-    counted_name,
-    derived_column,
-    in_scope_name,
-    refuse_taken_names,
-    require_columns,
-    sample_name,
-    scope_column,
-    unexpected_name,
-)
-from pipelines.quality.derived import columns_needed, read_nav_history
+from pipelines.quality import compiled as shared
+from pipelines.quality.derived import read_nav_history
 from pipelines.quality.duck_derived import with_derived_columns
 from pipelines.quality.duck_rules import CompiledCheck, compile_check, quoted, text
 from pipelines.quality.results import ExpectationResult
@@ -62,7 +48,7 @@ _POSITION = "_quality_position"
 _SAMPLED = "v"
 
 
-class DuckQualityGate(CompiledQualityGate):
+class DuckQualityGate(shared.CompiledQualityGate):
     """Runs the row-level suites of :mod:`pipelines.quality.suites` as DuckDB SQL and stores
     the results; no Great Expectations, no Spark."""
 
@@ -96,16 +82,16 @@ class DuckQualityGate(CompiledQualityGate):
         """``rows`` plus the quality columns and ``reason`` (lazy: nothing runs here).
         ConfigurationError for an unknown dataset, DataContractError when ``rows`` lack a
         column a check reads or already have a column the gate adds."""
-        suite = suite_for(dataset)
-        require_columns(dataset, rows.columns, columns_needed(suite))
-        refuse_taken_names(dataset, rows.columns)
+        suite = self._suite_of_rows(dataset, rows.columns)
         framed = with_derived_columns(
             con, suite, rows, asset_classes=self._classes, nav_history=nav_history
         )
         compiled = [compile_check(check, _types(framed)) for check in suite.checks]
-        verdicts = [f"{c.unexpected} AS {quoted(check_column(i))}" for i, c in enumerate(compiled)]
+        verdicts = [
+            f"{c.unexpected} AS {quoted(shared.check_column(i))}" for i, c in enumerate(compiled)
+        ]
         verdicts += [
-            f"{c.scope} AS {quoted(scope_column(i))}"
+            f"{c.scope} AS {quoted(shared.scope_column(i))}"
             for i, c in enumerate(compiled)
             if c.scope is not None
         ]
@@ -113,9 +99,9 @@ class DuckQualityGate(CompiledQualityGate):
         # A second projection: the reason reads the verdicts, no check runs twice.
         shown = [
             *map(quoted, rows.columns),
-            *(f"{quoted(d)} AS {quoted(derived_column(d))}" for d in suite.derived),
+            *(f"{quoted(d)} AS {quoted(shared.derived_column(d))}" for d in suite.derived),
             *(quoted(c) for c in flagged.columns[len(framed.columns) :]),
-            f"{_reason(compiled)} AS {quoted(REASON_COLUMN)}",
+            f"{_reason(compiled)} AS {quoted(shared.REASON_COLUMN)}",
         ]
         return flagged.project(", ".join(shown))
 
@@ -135,13 +121,13 @@ class DuckQualityGate(CompiledQualityGate):
         suite = suite_for(dataset)
         # The checks read the derived columns under their own names; the row number is the
         # samples' order.
-        named = [f"{quoted(derived_column(d))} AS {quoted(d)}" for d in suite.derived]
+        named = [f"{quoted(shared.derived_column(d))} AS {quoted(d)}" for d in suite.derived]
         framed = annotated.project(", ".join(["*", *named, f"row_number() OVER () AS {_POSITION}"]))
         compiled = [compile_check(check, _types(framed)) for check in suite.checks]
-        aggregates = [f"count(*) AS {TOTAL}"]
+        aggregates = [f"count(*) AS {shared.TOTAL}"]
         aggregates += [a for i, c in enumerate(compiled) for a in _aggregates(i, c)]
         (row,) = framed.aggregate(", ".join(aggregates)).fetchall()
-        totals = dict(zip([TOTAL, *_names(compiled)], row, strict=True))
+        totals = dict(zip([shared.TOTAL, *_names(compiled)], row, strict=True))
         return self._store_compiled_results(
             suite, compiled, totals, _samples(totals), batch_id=batch_id, run_id=run_id
         )
@@ -154,7 +140,7 @@ def _types(rows: duckdb.DuckDBPyRelation) -> dict[str, str]:
 def _reason(compiled: Sequence[CompiledCheck]) -> str:
     """The failed error checks' reasons in check order, joined; NULL when none failed."""
     failed = [
-        f"CASE WHEN {quoted(check_column(i))} THEN {text(c.check.reason)} END"
+        f"CASE WHEN {quoted(shared.check_column(i))} THEN {text(c.check.reason)} END"
         for i, c in enumerate(compiled)
         if c.check.severity == "error"
     ]
@@ -165,36 +151,33 @@ def _reason(compiled: Sequence[CompiledCheck]) -> str:
 
 def _aggregates(position: int, compiled: CompiledCheck) -> list[str]:
     """Rows in scope, rows counted, unexpected rows, and the first unexpected values."""
-    flag = quoted(check_column(position))
+    flag = quoted(shared.check_column(position))
     in_scope = (
         "count(*)"
         if compiled.scope is None
-        else f"count(*) FILTER (WHERE {quoted(scope_column(position))})"
+        else f"count(*) FILTER (WHERE {quoted(shared.scope_column(position))})"
     )
     # The value only where unexpected: a sample's formatting is not paid on every row.
     sample = f"CASE WHEN {flag} THEN {{'{_SAMPLED}': {compiled.sample}}} END"
+    names = shared.aggregate_names(position)
     return [
-        f"{in_scope} AS {in_scope_name(position)}",
-        f"count({flag}) AS {counted_name(position)}",
-        f"count(*) FILTER (WHERE {flag}) AS {unexpected_name(position)}",
-        f"min_by({sample}, {_POSITION}, {SAMPLE_SIZE}) FILTER (WHERE {flag}) "
-        f"AS {sample_name(position)}",
+        f"{in_scope} AS {names.in_scope}",
+        f"count({flag}) AS {names.counted}",
+        f"count(*) FILTER (WHERE {flag}) AS {names.unexpected}",
+        f"min_by({sample}, {_POSITION}, {shared.SAMPLE_SIZE}) FILTER (WHERE {flag}) "
+        f"AS {names.sample}",
     ]
 
 
 def _names(compiled: Sequence[CompiledCheck]) -> list[str]:
     """The aggregates' names in the order of :func:`_aggregates`."""
-    return [
-        name(i)
-        for i in range(len(compiled))
-        for name in (in_scope_name, counted_name, unexpected_name, sample_name)
-    ]
+    return [name for i in range(len(compiled)) for name in shared.aggregate_names(i)]
 
 
 def _samples(totals: Mapping[str, Any] | None) -> Callable[[int], list[Any]]:
     def samples(position: int) -> list[Any]:
         assert totals is not None
-        return [_plain(v[_SAMPLED]) for v in totals[sample_name(position)] or []]
+        return [_plain(v[_SAMPLED]) for v in totals[shared.aggregate_names(position).sample] or []]
 
     return samples
 

@@ -208,3 +208,19 @@ TRANSFER_EDGES = (
 
 
 PRICE_VALUES = st.sampled_from([None, NAN, INF, -INF, 0.0, -0.0, 0.5, 1.5, 95.0, 100.0, 110.0])
+#: Random batches of price rows (hypothesis) built from those values.
+PRICE_ROWS = st.lists(
+    st.fixed_dictionaries(
+        {c: PRICE_VALUES for c in ("open", "high", "low", "close", "volume")}
+        | {"asset_id": st.sampled_from(["btc", "usdc", None])}
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+#: GX regexes a translation must keep, and texts that tell Python's ``re`` from Java and RE2
+#: (Unicode whitespace, a final newline before ``$``, ``\r`` for Java's ``.`` and ``$``).
+PATTERNS = (r"\S", r"^\s*$", r"[\sx]", r"a\.b", r"[\]\s]", r"^a.c$", r"x$|^y", r"[^\s]", r"\Aab\Z")
+SUBJECTS = ("", " ", "a", "abc", "a\nc", "abc\n", "x\n", "x\n\n", "y", "\u3000", "\x1c", "\u200b")
+SUBJECTS += ("a.b", "ab\n", "ab", "]", "\xa0x", "\r", "x\r", "a\rc", "a\x85c", "x\u2028")
