@@ -55,6 +55,8 @@ _KNOWN_KWARGS: Mapping[str, frozenset[str]] = {
 Clock = Callable[[], dt.datetime]
 #: An engine's expression type (a Spark Column, a DuckDB SQL text).
 E = TypeVar("E")
+#: How an engine samples an unexpected row's value.
+S = TypeVar("S")
 
 
 def utc_now() -> dt.datetime:
@@ -63,21 +65,21 @@ def utc_now() -> dt.datetime:
 
 # --- the checks --------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
-class CompiledCheck(Generic[E]):
+class CompiledCheck(Generic[E, S]):
     """A check as an engine's expressions over the batch (with its derived columns).
 
     ``unexpected`` is three-valued: True the row fails, False it passes, null GX does not count
     it (outside the row filter, or a value the expectation ignores: a missing value for
     ``..._to_be_between`` and ``..._match_regex``, a missing side of a pair with
     ``ignore_row_if="either_value_is_missing"``). ``scope`` is the check's row filter (None:
-    every row); ``sample`` the value GX lists for an unexpected row (a pair for pair checks);
-    ``share_of_present`` whether GX reports the unexpected share among the rows it counted
+    every row); ``sample`` what makes the value GX lists for an unexpected row (a pair for pair
+    checks); ``share_of_present`` whether GX reports the unexpected share among the rows it counted
     (every type but not-null, whose share is of all rows in scope)."""
 
     check: Check
     unexpected: E
     scope: E | None
-    sample: E
+    sample: S
     share_of_present: bool
 
 
@@ -352,7 +354,7 @@ class CompiledQualityGate:
     def _store_compiled_results(
         self,
         suite: DatasetSuite,
-        compiled: Sequence[CompiledCheck[Any]],
+        compiled: Sequence[CompiledCheck[Any, Any]],
         totals: Mapping[str, Any] | None,
         samples: Callable[[int], list[Any]],
         *,

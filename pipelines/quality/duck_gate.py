@@ -43,9 +43,6 @@ from pipelines.quality.results import ExpectationResult
 from pipelines.quality.suites import suite_for
 
 _POSITION = "_quality_position"
-#: The field a sample is wrapped in: ``min_by`` skips NULL values, and a not-null check's
-#: samples are NULLs (GX lists them).
-_SAMPLED = "v"
 
 
 class DuckQualityGate(shared.CompiledQualityGate):
@@ -129,7 +126,7 @@ class DuckQualityGate(shared.CompiledQualityGate):
         (row,) = framed.aggregate(", ".join(aggregates)).fetchall()
         totals = dict(zip([shared.TOTAL, *_names(compiled)], row, strict=True))
         return self._store_compiled_results(
-            suite, compiled, totals, _samples(totals), batch_id=batch_id, run_id=run_id
+            suite, compiled, totals, _samples(compiled, totals), batch_id=batch_id, run_id=run_id
         )
 
 
@@ -150,38 +147,47 @@ def _reason(compiled: Sequence[CompiledCheck]) -> str:
 
 
 def _aggregates(position: int, compiled: CompiledCheck) -> list[str]:
-    """Rows in scope, rows counted, unexpected rows, and the first unexpected values."""
+    """Rows in scope, rows counted, unexpected rows, and the first unexpected rows' sample
+    values (one list per value, in row order)."""
     flag = quoted(shared.check_column(position))
     in_scope = (
         "count(*)"
         if compiled.scope is None
         else f"count(*) FILTER (WHERE {quoted(shared.scope_column(position))})"
     )
-    # The value only where unexpected: a sample's formatting is not paid on every row.
-    sample = f"CASE WHEN {flag} THEN {{'{_SAMPLED}': {compiled.sample}}} END"
     names = shared.aggregate_names(position)
     return [
         f"{in_scope} AS {names.in_scope}",
         f"count({flag}) AS {names.counted}",
         f"count(*) FILTER (WHERE {flag}) AS {names.unexpected}",
-        f"min_by({sample}, {_POSITION}, {shared.SAMPLE_SIZE}) FILTER (WHERE {flag}) "
-        f"AS {names.sample}",
+        *(
+            f"min_by({value}, {_POSITION}, {shared.SAMPLE_SIZE}) FILTER (WHERE {flag}) "
+            f"AS {names.sample}_{j}"
+            for j, value in enumerate(compiled.sample.values)
+        ),
     ]
 
 
 def _names(compiled: Sequence[CompiledCheck]) -> list[str]:
     """The aggregates' names in the order of :func:`_aggregates`."""
-    return [name for i in range(len(compiled)) for name in shared.aggregate_names(i)]
+    names: list[str] = []
+    for i, c in enumerate(compiled):
+        in_scope, counted, unexpected, sample = shared.aggregate_names(i)
+        names += [in_scope, counted, unexpected]
+        names += [f"{sample}_{j}" for j in range(len(c.sample.values))]
+    return names
 
 
-def _samples(totals: Mapping[str, Any] | None) -> Callable[[int], list[Any]]:
+def _samples(
+    compiled: Sequence[CompiledCheck], totals: Mapping[str, Any]
+) -> Callable[[int], list[Any]]:
+    """Check i's sampled values as GX lists them (the values are never NULL where a check is
+    unexpected: the lists of one check are as long as each other)."""
+
     def samples(position: int) -> list[Any]:
-        assert totals is not None
-        return [_plain(v[_SAMPLED]) for v in totals[shared.aggregate_names(position).sample] or []]
+        sample = compiled[position].sample
+        name = shared.aggregate_names(position).sample
+        lists = [totals[f"{name}_{j}"] or [] for j in range(len(sample.values))]
+        return [sample.shown(values) for values in zip(*lists, strict=True)]
 
     return samples
-
-
-def _plain(value: Any) -> Any:
-    """A pair's struct as the list GX gives (its tuple, as JSON)."""
-    return list(value.values()) if isinstance(value, dict) else value

@@ -18,7 +18,10 @@ raises :class:`ConfigurationError`: a new check can never be skipped silently.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from pipelines.core.errors import ConfigurationError
 from pipelines.quality.compiled import (
@@ -36,13 +39,26 @@ from pipelines.quality.compiled import (
 from pipelines.quality.compiled import CompiledCheck as _Compiled
 from pipelines.quality.suites import Check, RowFilter
 
-#: A compiled check's expressions are SQL text.
-CompiledCheck = _Compiled[str]
 #: Column name -> its DuckDB type, as ``str(DuckDBPyType)`` spells it ("DOUBLE", ...).
 ColumnTypes = Mapping[str, str]
 _FLOATS = frozenset({"FLOAT", "DOUBLE"})
 _INSTANT = "TIMESTAMP WITH TIME ZONE"
-_Builder = Callable[[Check, ColumnTypes], tuple[str, str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """How an unexpected row's value is sampled: ``values``, plain SQL values that the sample
+    aggregates read on every row (so as cheap as can be: a formatted text would be formatted
+    on every row), never NULL where the check is unexpected; and ``shown``, the value GX lists,
+    made from one row's ``values`` in Python (at most a few rows per check)."""
+
+    values: tuple[str, ...]
+    shown: Callable[[Sequence[Any]], Any]
+
+
+#: A compiled check's expressions are SQL text.
+CompiledCheck = _Compiled[str, Sample]
+_Builder = Callable[[Check, ColumnTypes], tuple[str, str, Sample]]
 
 
 def quoted(name: str) -> str:
@@ -107,13 +123,15 @@ def missing(name: str, types: ColumnTypes) -> str:
     return f"({column} IS NULL)"
 
 
-def _not_null(check: Check, types: ColumnTypes) -> tuple[str, str, str]:
+def _not_null(check: Check, types: ColumnTypes) -> tuple[str, str, Sample]:
     (name,) = check.columns
-    # Every row in scope counts; its verdict is whether the value is missing.
-    return missing(name, types), "TRUE", _sample_value(name, types)
+    # Every row in scope counts; its verdict is whether the value is missing. An unexpected
+    # value is NULL or (in a float column) NaN: which one is all the sample needs.
+    sample = Sample((f"({quoted(name)} IS NULL)",), lambda v: None if v[0] else math.nan)
+    return missing(name, types), "TRUE", sample
 
 
-def _between(check: Check, types: ColumnTypes) -> tuple[str, str, str]:
+def _between(check: Check, types: ColumnTypes) -> tuple[str, str, Sample]:
     (name,) = check.columns
     bounds = between_bounds(check)
     column = quoted(name)
@@ -126,15 +144,16 @@ def _between(check: Check, types: ColumnTypes) -> tuple[str, str, str]:
     return verdict, f"NOT {missing(name, types)}", _sample_value(name, types)
 
 
-def _pair_greater(check: Check, types: ColumnTypes) -> tuple[str, str, str]:
+def _pair_greater(check: Check, types: ColumnTypes) -> tuple[str, str, Sample]:
     a, b = check.columns
     verdict = f"NOT ({quoted(a)} {'>=' if pair_or_equal(check) else '>'} {quoted(b)})"
     present = f"NOT ({missing(a, types)} OR {missing(b, types)})"
-    sample = f"{{'a': {_sample_value(a, types)}, 'b': {_sample_value(b, types)}}}"
+    shown_a, shown_b = _shown(a, types), _shown(b, types)
+    sample = Sample((quoted(a), quoted(b)), lambda v: [shown_a(v[0]), shown_b(v[1])])
     return verdict, present, sample
 
 
-def _match_regex(check: Check, types: ColumnTypes) -> tuple[str, str, str]:
+def _match_regex(check: Check, types: ColumnTypes) -> tuple[str, str, Sample]:
     (name,) = check.columns
     pattern = re2_regex(str(check.kwargs["regex"]))
     # GX searches (``str.contains``) the value's text, as ``regexp_matches`` does.
@@ -159,12 +178,23 @@ def _scope(where: RowFilter | None, types: ColumnTypes) -> str | None:
     return f"coalesce({quoted(where.column)} IN ({values}), FALSE)"
 
 
-def _sample_value(name: str, types: ColumnTypes) -> str:
-    """The value as the Spark gate's result shows it; an instant as UTC text (as Spark's)."""
-    column = quoted(name)
-    if _type_of(name, types) == _INSTANT:
-        return f"strftime(timezone('UTC', {column}), '%Y-%m-%d %H:%M:%S') || '+00:00'"
-    return column
+def _sample_value(name: str, types: ColumnTypes) -> Sample:
+    shown = _shown(name, types)
+    return Sample((quoted(name),), lambda v: shown(v[0]))
+
+
+def _shown(name: str, types: ColumnTypes) -> Callable[[Any], Any]:
+    """The value as the Spark gate's result shows it: an instant as UTC text."""
+    return utc_text if _type_of(name, types) == _INSTANT else _same
+
+
+def utc_text(instant: dt.datetime) -> str:
+    """An instant as the Spark gate's samples show it ("2026-03-01 12:00:00+00:00")."""
+    return instant.astimezone(dt.UTC).isoformat(sep=" ", timespec="seconds")
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _type_of(name: str, types: ColumnTypes) -> str:
