@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 from deltalake import write_deltalake
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from pipelines.quality.gate import QualityGate
@@ -217,6 +218,15 @@ PRICE_ROWS = st.lists(
     min_size=1,
     max_size=25,
 )
+
+
+def random_batches(examples: int) -> settings:
+    """Hypothesis settings for tests that run whole gates per example (slow, fixtures shared)."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
 
 
 #: GX regexes a translation must keep, and texts that tell Python's ``re`` from Java and RE2

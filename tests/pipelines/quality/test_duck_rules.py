@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from pipelines.core.errors import ConfigurationError
 from pipelines.quality.compiled import PYTHON_WHITESPACE, REASON_COLUMN, quality_columns
@@ -76,11 +76,7 @@ def test_every_suite_is_covered_by_an_edge_test():
     assert set(SUITES) == {"prices", "onchain", "economic", "news", "transfers"}
 
 
-@settings(
-    max_examples=10,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@edges.random_batches(10)
 @given(edges.PRICE_ROWS)
 def test_random_price_rows_agree_with_gx(gx, duck, con, rows):
     assert_agree(gx, duck, con, "prices", silver_rows("prices", *edges.tagged(*rows)))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -35,6 +35,7 @@ from tests.pipelines.quality.edges import (
     Verdicts,
     by_gx,
     counts,
+    random_batches,
     tagged,
     whole,
     write_onchain_history,
@@ -116,11 +117,7 @@ def test_every_suite_is_covered_by_an_edge_test():
     assert set(SUITES) == {"prices", "onchain", "economic", "news", "transfers"}
 
 
-@settings(
-    max_examples=3,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@random_batches(3)
 @given(PRICE_ROWS)
 def test_random_price_rows_agree_with_gx(gates, spark, rows):
     assert_agree(gates, spark, "prices", silver_rows("prices", *tagged(*rows)))
