@@ -54,7 +54,8 @@ class DuckQualityGate(shared.CompiledQualityGate):
     ) -> pa.Table | None:
         """The silver NAV window the onchain NAV check needs for ``rows`` (one small query for
         the batch's first and last UTC day, then a delta-rs read); None without rows or
-        table."""
+        table. The query runs ``rows`` once more: a caller that knows the days calls
+        :meth:`nav_history_of_days`."""
         del con  # the rows' own connection runs the query
         day = "CAST(timezone('UTC', ts) AS DATE)"
         (span,) = rows.aggregate(f"min({day}), max({day})").fetchall()
