@@ -35,10 +35,12 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.contracts.quarantine import QUALITY_SEPARATOR
+from pipelines.ingestion.sql_records import identifier
+from pipelines.ingestion.sql_records import literal as sql_literal
 from pipelines.quality import compiled as shared
 from pipelines.quality.derived import read_nav_history
 from pipelines.quality.duck_derived import with_derived_columns
-from pipelines.quality.duck_rules import CompiledCheck, compile_check, quoted, text
+from pipelines.quality.duck_rules import CompiledCheck, compile_check
 from pipelines.quality.results import ExpectationResult
 from pipelines.quality.suites import suite_for
 
@@ -86,20 +88,21 @@ class DuckQualityGate(shared.CompiledQualityGate):
         )
         compiled = [compile_check(check, _types(framed)) for check in suite.checks]
         verdicts = [
-            f"{c.unexpected} AS {quoted(shared.check_column(i))}" for i, c in enumerate(compiled)
+            f"{c.unexpected} AS {identifier(shared.check_column(i))}"
+            for i, c in enumerate(compiled)
         ]
         verdicts += [
-            f"{c.scope} AS {quoted(shared.scope_column(i))}"
+            f"{c.scope} AS {identifier(shared.scope_column(i))}"
             for i, c in enumerate(compiled)
             if c.scope is not None
         ]
-        flagged = framed.project(", ".join([*map(quoted, framed.columns), *verdicts]))
+        flagged = framed.project(", ".join([*map(identifier, framed.columns), *verdicts]))
         # A second projection: the reason reads the verdicts, no check runs twice.
         shown = [
-            *map(quoted, rows.columns),
-            *(f"{quoted(d)} AS {quoted(shared.derived_column(d))}" for d in suite.derived),
-            *(quoted(c) for c in flagged.columns[len(framed.columns) :]),
-            f"{_reason(compiled)} AS {quoted(shared.REASON_COLUMN)}",
+            *map(identifier, rows.columns),
+            *(f"{identifier(d)} AS {identifier(shared.derived_column(d))}" for d in suite.derived),
+            *(identifier(c) for c in flagged.columns[len(framed.columns) :]),
+            f"{_reason(compiled)} AS {identifier(shared.REASON_COLUMN)}",
         ]
         return flagged.project(", ".join(shown))
 
@@ -119,7 +122,9 @@ class DuckQualityGate(shared.CompiledQualityGate):
         suite = suite_for(dataset)
         # The checks read the derived columns under their own names; the row number is the
         # samples' order.
-        named = [f"{quoted(shared.derived_column(d))} AS {quoted(d)}" for d in suite.derived]
+        named = [
+            f"{identifier(shared.derived_column(d))} AS {identifier(d)}" for d in suite.derived
+        ]
         framed = annotated.project(", ".join(["*", *named, f"row_number() OVER () AS {_POSITION}"]))
         compiled = [compile_check(check, _types(framed)) for check in suite.checks]
         aggregates = [f"count(*) AS {shared.TOTAL}"]
@@ -138,23 +143,23 @@ def _types(rows: duckdb.DuckDBPyRelation) -> dict[str, str]:
 def _reason(compiled: Sequence[CompiledCheck]) -> str:
     """The failed error checks' reasons in check order, joined; NULL when none failed."""
     failed = [
-        f"CASE WHEN {quoted(shared.check_column(i))} THEN {text(c.check.reason)} END"
+        f"CASE WHEN {identifier(shared.check_column(i))} THEN {sql_literal(c.check.reason)} END"
         for i, c in enumerate(compiled)
         if c.check.severity == "error"
     ]
     if not failed:
         return "CAST(NULL AS VARCHAR)"
-    return f"nullif(concat_ws({text(QUALITY_SEPARATOR)}, {', '.join(failed)}), '')"
+    return f"nullif(concat_ws({sql_literal(QUALITY_SEPARATOR)}, {', '.join(failed)}), '')"
 
 
 def _aggregates(position: int, compiled: CompiledCheck) -> list[str]:
     """Rows in scope, rows counted, unexpected rows, and the first unexpected rows' sample
     values (one list per value, in row order)."""
-    flag = quoted(shared.check_column(position))
+    flag = identifier(shared.check_column(position))
     in_scope = (
         "count(*)"
         if compiled.scope is None
-        else f"count(*) FILTER (WHERE {quoted(shared.scope_column(position))})"
+        else f"count(*) FILTER (WHERE {identifier(shared.scope_column(position))})"
     )
     names = shared.aggregate_names(position)
     return [

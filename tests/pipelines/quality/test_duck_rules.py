@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given
 
 from pipelines.core.errors import ConfigurationError
+from pipelines.ingestion.sql_records import literal as sql_literal
 from pipelines.quality.compiled import PYTHON_WHITESPACE, REASON_COLUMN, quality_columns
 from pipelines.quality.duck_gate import DuckQualityGate
-from pipelines.quality.duck_rules import WHITESPACE_CLASS, compile_check, literal, re2_regex, text
+from pipelines.quality.duck_rules import WHITESPACE_CLASS, bound, compile_check, re2_regex
 from pipelines.quality.gate import QualityGate
 from pipelines.quality.suites import SUITES, Check
 from tests.pipelines.quality import edges
@@ -94,7 +95,7 @@ def test_an_empty_batch_has_no_results_and_keeps_the_columns(duck, con):
 
 # --- regexes under RE2 ----------------------------------------------------------------------
 def test_the_whitespace_class_is_python_whitespace_in_re2(con):
-    pattern = text(f"[{WHITESPACE_CLASS}]")
+    pattern = sql_literal(f"[{WHITESPACE_CLASS}]")
     (matched,) = con.execute(
         f"SELECT list(c ORDER BY c) FROM (SELECT chr(i::INTEGER) AS c FROM range(1, 55296) t(i)) "
         f"WHERE regexp_matches(c, {pattern})"
@@ -104,9 +105,9 @@ def test_the_whitespace_class_is_python_whitespace_in_re2(con):
 
 @pytest.mark.parametrize("pattern", edges.PATTERNS)
 def test_translated_regexes_match_as_python_searches(con, pattern):
-    translated = text(re2_regex(pattern))
+    translated = sql_literal(re2_regex(pattern))
     got = [
-        con.execute(f"SELECT regexp_matches({text(s)}, {translated})").fetchall()[0][0]
+        con.execute(f"SELECT regexp_matches({sql_literal(s)}, {translated})").fetchall()[0][0]
         for s in edges.SUBJECTS
     ]
     assert got == [re.search(pattern, s) is not None for s in edges.SUBJECTS]
@@ -143,10 +144,10 @@ def test_unknown_expectations_arguments_and_columns_are_refused():
     with pytest.raises(ConfigurationError, match="ignore_row_if"):
         compile_check(pair, TYPES)
     with pytest.raises(ConfigurationError, match="no SQL form"):
-        literal(object())
+        bound(object())
 
 
 def test_bounds_are_exact_typed_literals(con):
     values = [1.7976931348623157e308, float("-inf"), 0.1, 5, True]
-    got = con.execute("SELECT " + ", ".join(literal(v) for v in values)).fetchall()[0]
+    got = con.execute("SELECT " + ", ".join(bound(v) for v in values)).fetchall()[0]
     assert list(got) == values
