@@ -15,15 +15,24 @@ preceded or followed by a letter or digit -- so ``DAI`` does not match inside ``
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
 
 from pipelines.contracts.reference import Asset
 from pipelines.ingestion.payloads import PayloadParser, Record
+from pipelines.ingestion.sql_functions import register_function, register_spark_lower, spark_lower
+from pipelines.ingestion.sql_records import Sql, SqlRecord, literal
+
+if TYPE_CHECKING:
+    import duckdb
 
 _WORD_START = "(?<![A-Za-z0-9])"
 _WORD_END = "(?![A-Za-z0-9])"
@@ -57,29 +66,30 @@ def _quote(term: str) -> str:
     return r"\Q" + term.replace(r"\E", r"\E\\E\Q") + r"\E"
 
 
-def asset_patterns(assets: Sequence[Asset]) -> dict[str, str]:
-    """asset_id -> Java regular expression matching a mention of it (see the module doc)."""
+def asset_patterns(assets: Sequence[Asset], quote: Callable[[str], str] = _quote) -> dict[str, str]:
+    """asset_id -> Java regular expression matching a mention of it (see the module doc);
+    with ``quote=re.escape``, the same expression for Python's ``re`` (the DuckDB half)."""
     terms = {asset.asset_id: asset_terms(asset) for asset in assets}
     patterns: dict[str, str] = {}
     for asset_id, (names, tickers) in terms.items():
         others = [n for other, (ns, _) in terms.items() if other != asset_id for n in ns]
-        alternatives = [f"(?i:{'|'.join(map(_quote, names))})"] if names else []
-        alternatives += [_quote(t) for t in tickers]
+        alternatives = [f"(?i:{'|'.join(map(quote, names))})"] if names else []
+        alternatives += [quote(t) for t in tickers]
         if alternatives:
-            inside = "".join(_not_inside(term, others) for term in (*names, *tickers))
+            inside = "".join(_not_inside(term, others, quote) for term in (*names, *tickers))
             body = "|".join(alternatives)
             patterns[asset_id] = f"{_WORD_START}{inside}(?:{body}){_WORD_END}"
     return patterns
 
 
-def _not_inside(term: str, other_names: Sequence[str]) -> str:
+def _not_inside(term: str, other_names: Sequence[str], quote: Callable[[str], str]) -> str:
     """Lookbehinds refusing ``term`` where it is the tail of another asset's name ("USDC" in
     "Maple Syrup USDC"): the longer name wins."""
     guards = []
     for name in other_names:
         match = re.search(f"{_WORD_START}{re.escape(term)}$", name, flags=re.IGNORECASE)
         if match and match.start() > 0:
-            guards.append(f"(?<!(?i:{_quote(name[: match.start()])}))")
+            guards.append(f"(?<!(?i:{quote(name[: match.start()])}))")
     return "".join(guards)
 
 
@@ -110,6 +120,7 @@ class ArticleParser(PayloadParser):
 
     def __init__(self, source: str, assets: Sequence[Asset]) -> None:
         self.source = source
+        self.assets = tuple(assets)
         self.patterns = asset_patterns(assets)
 
     def article(
@@ -132,3 +143,101 @@ class ArticleParser(PayloadParser):
         )
         words = F.concat_ws(" ", text["title"], text["description"], text["content"])
         record.set("asset_ids", linked_assets(words, self.patterns))
+
+    # --- the DuckDB half (pipelines.ingestion.sql_records) ---------------------------------
+
+    def sql_article(
+        self,
+        record: SqlRecord,
+        *,
+        published: Sql,
+        published_label: str,
+        text: Mapping[str, Sql],
+    ) -> None:
+        """:meth:`article` in SQL."""
+        for name, value in text.items():
+            record.set(name, f"nullif(trim({value}), '')")
+        published_at = record.timestamp("published_at", published, published_label)
+        record.set("date", f"CAST({published_at} AS DATE)")
+        record.set(
+            "article_id",
+            sql_article_id(text["url"], text["outlet"], text["title"], published_at),
+        )
+        words = f"concat_ws(' ', {text['title']}, {text['description']}, {text['content']})"
+        record.set("asset_ids", f"{self._links_function}({words})")
+
+    def register_sql_functions(self, con: duckdb.DuckDBPyConnection) -> None:
+        register_spark_lower(con)
+        register_function(
+            con, self._links_function, _linker(self._python_patterns), ["VARCHAR"], "VARCHAR[]"
+        )
+
+    @property
+    def _python_patterns(self) -> dict[str, re.Pattern[str]]:
+        """The asset patterns for Python's ``re``: ASCII-only case folding, as Java's ``(?i)``."""
+        return {
+            asset_id: re.compile(pattern, re.ASCII)
+            for asset_id, pattern in asset_patterns(self.assets, quote=re.escape).items()
+        }
+
+    @property
+    def _links_function(self) -> str:
+        """The SQL name of the asset linking of these assets (one per set of patterns)."""
+        digest = hashlib.sha256(json.dumps(self.patterns, sort_keys=True).encode()).hexdigest()
+        return f"rwa_asset_links_{digest[:16]}"
+
+
+def _linker(patterns: Mapping[str, re.Pattern[str]]) -> Callable[[pa.Array[Any]], pa.Array[Any]]:
+    """:func:`linked_assets` over an Arrow array of texts (DuckDB's RE2 has no lookbehind)."""
+
+    def link(texts: pa.Array[Any]) -> pa.Array[Any]:
+        return pa.array(
+            [
+                [a for a, p in patterns.items() if text is not None and p.search(text)]
+                for text in texts.to_pylist()
+            ],
+            pa.list_(pa.string()),
+        )
+
+    return link
+
+
+#: Java's line terminators, and its ``.`` and ``$`` (not multi-line) in RE2: any character but
+#: a line terminator; the end of the text, or just before a line terminator ending it (which
+#: the RE2 pattern consumes, as group 1, and the replacement puts back).
+_TERMINATORS = r"\n\r\x{85}\x{2028}\x{2029}"
+_JAVA_DOT = f"[^{_TERMINATORS}]"
+_JAVA_END = rf"(\r\n|[{_TERMINATORS}])?$"
+_ORIGIN = r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*"
+
+
+def _replace_all(text: Sql, pattern: str, replacement: str) -> Sql:
+    return f"regexp_replace({text}, {literal(pattern)}, {literal(replacement)}, 'g')"
+
+
+def sql_canonical_url(url: Sql) -> Sql:
+    """:func:`canonical_url` in SQL, with Java's regex semantics."""
+    u = _replace_all(f"trim({url})", f"#{_JAVA_DOT}*{_JAVA_END}", r"\1")
+    u = _replace_all(u, r"([?&])utm_[^=&]*=[^&]*&?", r"\1")
+    u = _replace_all(u, f"[?&]+{_JAVA_END}", r"\1")
+    origin = spark_lower(f"regexp_extract({u}, {literal(f'({_ORIGIN})')}, 1)")
+    u = f"({origin} || regexp_replace({u}, {literal(_ORIGIN)}, ''))"
+    u = _replace_all(u, rf"/+(\?|{_JAVA_END})", r"\1")
+    return f"nullif({u}, '')"
+
+
+def sql_article_id(url: Sql, outlet: Sql, title: Sql, published_at: Sql) -> Sql:
+    """:func:`article_id` in SQL."""
+    fallback = f"concat_ws(chr(31), {outlet}, {title}, {_spark_timestamp_text(published_at)})"
+    return f"sha256(coalesce({sql_canonical_url(url)}, {fallback}))"
+
+
+def _spark_timestamp_text(instant: Sql) -> Sql:
+    """A timestamp as Spark casts it to text in UTC: ``yyyy-MM-dd HH:mm:ss``, then the fraction
+    of a second without trailing zeros, if any."""
+    utc = f"timezone('UTC', {instant})"
+    fraction = f"rtrim(strftime({utc}, '%f'), '0')"
+    return (
+        f"(strftime({utc}, '%Y-%m-%d %H:%M:%S')"
+        f" || CASE WHEN {fraction} = '' THEN '' ELSE '.' || {fraction} END)"
+    )

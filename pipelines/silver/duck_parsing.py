@@ -101,6 +101,8 @@ def duck_type(arrow_type: pa.DataType) -> str:
         return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
     if pa.types.is_decimal(arrow_type):
         return f"DECIMAL({arrow_type.precision}, {arrow_type.scale})"
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return f"{duck_type(arrow_type.value_type)}[]"
     simple = {
         pa.string(): "VARCHAR",
         pa.large_string(): "VARCHAR",

@@ -24,6 +24,7 @@ source (the registry lists it for both).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -39,16 +40,40 @@ from pipelines.contracts import quarantine as reasons
 from pipelines.contracts.reference import Asset
 from pipelines.ingestion.evm.logs import LOGS_ENDPOINT, TRANSFER_TOPIC
 from pipelines.ingestion.payloads import Envelope, PayloadParser, Record, text_struct
+from pipelines.ingestion.sql_functions import bound_once, register_spark_lower, spark_lower
+from pipelines.ingestion.sql_records import (
+    EPOCH_SECONDS_RANGE,
+    Sql,
+    SqlEnvelope,
+    SqlRecord,
+    element,
+    field,
+    identifier,
+    literal,
+    matches,
+    when,
+)
+
+if TYPE_CHECKING:
+    import duckdb
 
 #: ``decimal(38,0)``: exact raw amounts and balances (2**124 > any real supply in base units).
 AMOUNT_TYPE = "decimal(38,0)"
 #: Raw amounts of 2**124 and more do not fit ``decimal(38,0)`` sums: the first 33 of the 64
 #: hex digits must be zero.
-_SMALL_AMOUNT = r"^0x0{33}[0-9a-f]{31}$"
-_WORD = r"^0x[0-9a-f]{64}$"
-_ADDRESS_WORD = r"^0x0{24}[0-9a-f]{40}$"
+_SMALL_AMOUNT = r"^0x0{33}[0-9a-f]{31}\z"
+_WORD = r"^0x[0-9a-f]{64}\z"
+_ADDRESS_WORD = r"^0x0{24}[0-9a-f]{40}\z"
 #: Quantities up to 15 hex digits (2**60): block numbers, log indexes, timestamps, decimals.
-_QUANTITY = r"^0x[0-9a-f]{1,15}$"
+#: (The patterns end with ``\z``, the end of the text: Java's ``$`` also matches before a
+#: final line terminator, which let ``"0x1a\n"`` pass as a quantity and a hash keep it.)
+_QUANTITY = r"^0x[0-9a-f]{1,15}\z"
+#: The last second Spark (and silver) can hold, 9999-12-31T23:59:59Z: a later block time would
+#: overflow ``timestamp_seconds`` (an error that failed the whole batch).
+_MAX_SECONDS = EPOCH_SECONDS_RANGE[1]
+
+_BLOCK_TIME_KIND = "a Unix time in seconds"
+_MAX_DECIMALS = 77
 
 _LOG_FIELDS = (
     "address",
@@ -187,12 +212,16 @@ class TransferLogs(PayloadParser):
         record.set("block_number", block)
         seconds = _quantity(record, "_seconds", item["blockTimestamp"], "blockTimestamp")
         record.check(item["blockTimestamp"].isNull(), reasons.NO_BLOCK_TIME.text())
-        block_ts = record.set("block_ts", F.timestamp_seconds(seconds))
+        record.check(seconds > _MAX_SECONDS, _not_a("blockTimestamp", _BLOCK_TIME_KIND))
+        block_ts = record.set(
+            "block_ts", F.timestamp_seconds(F.when(seconds <= _MAX_SECONDS, seconds))
+        )
         record.set("date", F.to_date(block_ts))
         token_decimals = _quantity(record, "_decimals", _low_quantity(item["decimals"]), "decimals")
         record.check(item["decimals"].isNull(), reasons.NO_DECIMALS.text())
-        record.check(token_decimals > 77, reasons.NO_DECIMALS.text())
-        record.set("decimals", token_decimals.cast("int"))
+        record.check(token_decimals > _MAX_DECIMALS, reasons.NO_DECIMALS.text())
+        # Only a readable count is cast (a larger one overflows int: an error under ANSI mode).
+        record.set("decimals", F.when(token_decimals <= _MAX_DECIMALS, token_decimals).cast("int"))
         record.set("range_to", F.when(~is_log, _hex_long(item["rangeTo"])))
         record.check(
             ~is_log & (_hex_long(item["rangeTo"]).isNull() | (_hex_long(item["rangeTo"]) < block)),
@@ -234,6 +263,158 @@ class TransferLogs(PayloadParser):
         record.set("amount_raw", F.when(is_log & small, _amount(data)))
         removed = F.coalesce(F.lower(item["removed"]) == F.lit("true"), F.lit(False))
         record.set("removed", F.when(is_log, removed))
+
+    # --- the DuckDB half (pipelines.ingestion.sql_records): the same steps, in SQL ---------
+
+    def register_sql_functions(self, con: duckdb.DuckDBPyConnection) -> None:
+        register_spark_lower(con)
+
+    def sql_prepare(self, payload: Sql) -> Sql:
+        """:meth:`prepare` in SQL."""
+        times = _sql_first_by_key(field(payload, "blocks"), "number", "timestamp")
+        decimals = _sql_first_by_key(field(payload, "decimals"), "address", "result")
+        answers = f"struct_pack(times := {times}, decimals := {decimals})"
+        return bound_once(answers, lambda found: self._sql_page_items(payload, found), "_found")
+
+    def _sql_page_items(self, payload: Sql, found: Sql) -> Sql:
+        def header_time(number: Sql) -> Sql:
+            return f"({field(found, 'times')})[{spark_lower(number)}]"
+
+        def decimals(address: Sql) -> Sql:
+            return f"({field(found, 'decimals')})[{spark_lower(address)}]"
+
+        def item(values: dict[str, Sql]) -> Sql:
+            return (
+                "struct_pack("
+                + ", ".join(
+                    f"{name} := CAST({values.get(name, 'NULL')} AS {duck})"
+                    for name, duck in _SQL_ITEM
+                )
+                + ")"
+            )
+
+        from_block = field(payload, "fromBlock")
+        ranges = (
+            f"list_transform(coalesce({field(payload, 'addresses')}, []::VARCHAR[]),"
+            " lambda _address: "
+            + item(
+                {
+                    "kind": "'range'",
+                    "address": "_address",
+                    "blockNumber": from_block,
+                    "blockTimestamp": header_time(from_block),
+                    "decimals": decimals("_address"),
+                    "rangeTo": field(payload, "toBlock"),
+                }
+            )
+            + ")"
+        )
+        log = "_log"
+        logs = (
+            f"list_transform({field(payload, 'logs')}, lambda {log}: "
+            + item(
+                {
+                    "kind": "'log'",
+                    **{name: field(log, name) for name in _LOG_FIELDS},
+                    "blockTimestamp": (
+                        f"coalesce({field(log, 'blockTimestamp')},"
+                        f" {header_time(field(log, 'blockNumber'))})"
+                    ),
+                    "topics": field(log, "topics"),
+                    "decimals": decimals(field(log, "address")),
+                }
+            )
+            + ")"
+        )
+        # Null when the page has no ``logs`` array (refused by the line problem), as F.concat.
+        return f"({ranges} || {logs})"
+
+    def sql_line_problem(self, prepared: Sql) -> Sql | None:
+        return when(f"{prepared} IS NULL", literal(reasons.NO_LOGS.text()))
+
+    def sql_items(self, prepared: Sql) -> Sql:
+        return prepared
+
+    def sql_record(self, item: Sql, envelope: SqlEnvelope) -> SqlRecord:
+        record = SqlRecord()
+        chain = record.text("chain", envelope.param("chain"), "params.chain")
+        is_log = _once(record, "kind_is_log", f"({field(item, 'kind')} = 'log')")
+        contract = record.text(
+            "contract_address",
+            _once(record, "address", spark_lower(field(item, "address"))),
+            "address",
+        )
+        record.lookup(
+            "asset_id",
+            f"concat_ws(':', {chain}, {contract})",
+            self.contracts,
+            reasons.UNKNOWN_CONTRACT.text(),
+        )
+        block = _sql_quantity(record, "block_number", field(item, "blockNumber"), "blockNumber")
+        record.set("block_number", block)
+        time_text = field(item, "blockTimestamp")
+        seconds = _sql_quantity(record, "seconds", time_text, "blockTimestamp")
+        record.check(f"({time_text} IS NULL)", reasons.NO_BLOCK_TIME.text())
+        record.check(f"({seconds} > {_MAX_SECONDS})", _not_a("blockTimestamp", _BLOCK_TIME_KIND))
+        block_ts = record.set(
+            "block_ts",
+            when(
+                f"{seconds} <= {_MAX_SECONDS}",
+                f"CAST(make_timestamp({seconds} * 1000000) AS TIMESTAMPTZ)",
+            ),
+        )
+        record.set("date", f"CAST({block_ts} AS DATE)")
+        decimals_text = field(item, "decimals")
+        token_decimals = _sql_quantity(
+            record, "decimals", _sql_low_quantity(decimals_text), "decimals"
+        )
+        record.check(f"({decimals_text} IS NULL)", reasons.NO_DECIMALS.text())
+        record.check(f"({token_decimals} > {_MAX_DECIMALS})", reasons.NO_DECIMALS.text())
+        record.set(
+            "decimals",
+            when(f"{token_decimals} <= {_MAX_DECIMALS}", f"CAST({token_decimals} AS INTEGER)"),
+        )
+        range_to = _once(record, "range_to", _sql_hex_long(field(item, "rangeTo")))
+        record.set("range_to", when(f"NOT {is_log}", range_to))
+        record.check(
+            f"(NOT {is_log} AND ({range_to} IS NULL OR {range_to} < {block}))",
+            reasons.FIELD_NOT_A.text(label="toBlock", kind="a block at or after fromBlock"),
+        )
+        self._sql_log_columns(record, item, is_log)
+        return record
+
+    def _sql_log_columns(self, record: SqlRecord, item: Sql, is_log: Sql) -> None:
+        """:meth:`_log_columns` in SQL."""
+        topics = field(item, "topics")
+        topic = [_once(record, f"topic{n}", spark_lower(element(topics, n))) for n in range(3)]
+        record.check(
+            f"({is_log} AND (len({topics}) <> 3 OR {topic[0]} <> {literal(TRANSFER_TOPIC)}))",
+            reasons.NOT_A_TRANSFER_LOG.text(),
+        )
+        index = _once(record, "log_index", _sql_hex_long(field(item, "logIndex")))
+        record.check(f"({is_log} AND {index} IS NULL)", _not_a("logIndex", "a hex quantity"))
+        record.set("log_index", when(is_log, index, "CAST(-1 AS BIGINT)"))
+        for column, name in (("block_hash", "blockHash"), ("tx_hash", "transactionHash")):
+            value = _once(record, column, spark_lower(field(item, name)))
+            valid = f"coalesce({matches(value, _WORD)}, FALSE)"
+            record.check(f"({is_log} AND NOT {valid})", _not_a(name, "a 32-byte hash"))
+            record.set(column, when(is_log, value))
+        for column, position in (("from_address", 1), ("to_address", 2)):
+            valid = f"coalesce({matches(topic[position], _ADDRESS_WORD)}, FALSE)"
+            label = f"topics[{position}]"
+            record.check(f"({is_log} AND NOT {valid})", _not_a(label, "an address word"))
+            record.set(column, when(is_log, f"('0x' || substring({topic[position]}, 27, 40))"))
+        data = _once(record, "data", spark_lower(field(item, "data")))
+        word = _once(record, "data_is_word", f"coalesce({matches(data, _WORD)}, FALSE)")
+        record.check(f"({is_log} AND NOT {word})", _not_a("data", "a 32-byte word"))
+        small = f"coalesce({matches(data, _SMALL_AMOUNT)}, FALSE)"
+        record.check(
+            f"({is_log} AND {word} AND NOT {small})",
+            reasons.FIELD_BEYOND_LIMIT.text(label="data", limit=2.0**124),
+        )
+        record.set("amount_raw", when(f"{is_log} AND {small}", _sql_amount(data)))
+        removed = f"coalesce({spark_lower(field(item, 'removed'))} = 'true', FALSE)"
+        record.set("removed", when(is_log, removed))
 
 
 def _first_by_key(entries: Column, key: str, value: str) -> Column:
@@ -287,3 +468,67 @@ def _amount(data: Column) -> Column:
     high = F.conv(F.substring(data, 36, 15), 16, 10).cast(AMOUNT_TYPE)
     low = F.conv(F.substring(data, 51, 16), 16, 10).cast(AMOUNT_TYPE)
     return (high * F.lit(str(2**64)).cast(AMOUNT_TYPE) + low).cast(AMOUNT_TYPE)
+
+
+# --- the DuckDB half's helpers -----------------------------------------------------------------
+
+#: :data:`_ITEM` in DuckDB.
+_SQL_ITEM = tuple(
+    (f.name, "VARCHAR[]" if isinstance(f.dataType, ArrayType) else "VARCHAR") for f in _ITEM
+)
+
+
+def _sql_first_by_key(entries: Sql, key: str, value: str) -> Sql:
+    """:func:`_first_by_key` in SQL: DuckDB refuses a map with a repeated key, so the entries
+    are sorted by key, then position, and the first of each key kept."""
+    keyed = (
+        f"list_transform(list_filter({entries}, lambda _e: {field('_e', key)} IS NOT NULL),"
+        f" lambda _e, _i: struct_pack(k := {spark_lower(field('_e', key))}, i := _i,"
+        f" v := {field('_e', value)}))"
+    )
+
+    def firsts(ordered: Sql) -> Sql:
+        pairs = f"list_zip({ordered}, list_prepend(NULL, {ordered}))"
+        first = "_p[1] IS NOT NULL AND (_p[2] IS NULL OR _p[2].k <> _p[1].k)"
+        return (
+            f"map_from_entries(list_transform(list_filter({pairs}, lambda _p: {first}),"
+            " lambda _p: struct_pack(k := _p[1].k, v := _p[1].v)))"
+        )
+
+    return bound_once(f"list_sort({keyed})", firsts, "_sorted")
+
+
+def _once(record: SqlRecord, name: str, value: Sql) -> Sql:
+    """``value`` computed once per record, in the projection of the record's casts: the
+    checks read most values several times, and a query repeating them takes long to plan."""
+    column = f"_evm_{name}"
+    record.casts[column] = value
+    return identifier(column)
+
+
+def _sql_hex_long(value: Sql) -> Sql:
+    """:func:`_hex_long` in SQL (the digits read as an integer, exactly)."""
+    text = spark_lower(value)
+    return when(matches(text, _QUANTITY), f"TRY_CAST({text} AS BIGINT)")
+
+
+def _sql_low_quantity(value: Sql) -> Sql:
+    """:func:`_low_quantity` in SQL."""
+    text = spark_lower(value)
+    stripped = f"regexp_replace({text}, '^0x0*', '')"
+    return when(
+        f"{text} IS NOT NULL", f"('0x' || (CASE WHEN {stripped} = '' THEN '0' ELSE {stripped} END))"
+    )
+
+
+def _sql_quantity(record: SqlRecord, column: str, value: Sql, label: str) -> Sql:
+    """:func:`_quantity` in SQL (parsed once per record)."""
+    parsed = _once(record, column, _sql_hex_long(value))
+    record.check(f"({value} IS NOT NULL AND {parsed} IS NULL)", _not_a(label, "a hex quantity"))
+    return record.set(column, parsed)
+
+
+def _sql_amount(data: Sql) -> Sql:
+    """:func:`_amount` in SQL: the last 31 hex digits of a data word below 2**124 read as a
+    128-bit integer (exact), then as ``decimal(38,0)``."""
+    return f"CAST(TRY_CAST('0x' || substring({data}, 36, 31) AS HUGEINT) AS DECIMAL(38, 0))"

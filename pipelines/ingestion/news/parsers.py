@@ -13,9 +13,10 @@ import datetime as dt
 import email.utils
 import html
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
+import pyarrow as pa
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType
@@ -24,6 +25,11 @@ from pipelines.contracts import quarantine as reasons
 from pipelines.ingestion.articles import ArticleParser
 from pipelines.ingestion.news.connector import feed_problem
 from pipelines.ingestion.payloads import Envelope, Record
+from pipelines.ingestion.sql_functions import register_function
+from pipelines.ingestion.sql_records import Sql, SqlEnvelope, SqlRecord, field
+
+if TYPE_CHECKING:
+    import duckdb
 
 FEED_ITEM_FIELDS = ("title", "url", "description", "content", "author", "outlet", "language")
 FEED_ITEM = StructType(
@@ -34,6 +40,25 @@ _ATOM = "{http://www.w3.org/2005/Atom}"
 _DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
 _CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+#: :data:`FEED` in Arrow and in DuckDB, for :func:`parse_feed` as a DuckDB function.
+_ARROW_FEED = pa.struct(
+    [
+        ("error", pa.string()),
+        ("items", pa.list_(pa.struct([(f.name, pa.string()) for f in FEED_ITEM.fields]))),
+    ]
+)
+_DUCK_FEED = (
+    "STRUCT(error VARCHAR, items STRUCT("
+    + ", ".join(f"{f.name} VARCHAR" for f in FEED_ITEM.fields)
+    + ")[])"
+)
+PARSE_FEED = "rwa_parse_feed"
+#: A feed's text begins with ``<`` (after a byte order mark or XML white space). A payload
+#: that does not is refused without asking the XML parser where it failed: a JSON number or
+#: object sent as the payload reaches the parser as text that each engine writes its own way
+#: (Spark ``1.0E13``, DuckDB ``10000000000000.0``), and the reason must not depend on it.
+_XML_START = re.compile(r"[\ufeff \t\r\n]*<")
+_NOT_XML = "it is not XML (its text does not begin with '<')"
 
 
 def _safe_fromstring(text: str) -> ElementTree.Element:
@@ -56,6 +81,8 @@ def parse_feed(text: str | None) -> dict[str, Any]:
     """
     if text is None:
         return {"error": None, "items": []}
+    if not _XML_START.match(text):
+        return {"error": reasons.FEED_REFUSED.text(problem=_NOT_XML), "items": []}
     try:
         problem = feed_problem(text)
         if problem is not None:
@@ -68,6 +95,11 @@ def parse_feed(text: str | None) -> dict[str, Any]:
             "items": [],
         }
     return {"error": None, "items": items}
+
+
+def parse_feeds(texts: pa.Array[Any]) -> pa.Array[Any]:
+    """:func:`parse_feed` over an Arrow array of feed texts (the DuckDB function)."""
+    return pa.array([parse_feed(text) for text in texts.to_pylist()], _ARROW_FEED)
 
 
 def _text(element: ElementTree.Element | None) -> str | None:
@@ -173,5 +205,28 @@ class FeedItems(ArticleParser):
             published=item["published"],
             published_label="pubDate/published",
             text={name: item[name] for name in FEED_ITEM_FIELDS},
+        )
+        return record
+
+    def register_sql_functions(self, con: duckdb.DuckDBPyConnection) -> None:
+        super().register_sql_functions(con)
+        register_function(con, PARSE_FEED, parse_feeds, ["VARCHAR"], _DUCK_FEED)
+
+    def sql_prepare(self, payload: Sql) -> Sql:
+        return f"{PARSE_FEED}({payload})"
+
+    def sql_line_problem(self, prepared: Sql) -> Sql | None:
+        return field(prepared, "error")
+
+    def sql_items(self, prepared: Sql) -> Sql:
+        return field(prepared, "items")
+
+    def sql_record(self, item: Sql, envelope: SqlEnvelope) -> SqlRecord:
+        record = SqlRecord()
+        self.sql_article(
+            record,
+            published=field(item, "published"),
+            published_label="pubDate/published",
+            text={name: field(item, name) for name in FEED_ITEM_FIELDS},
         )
         return record

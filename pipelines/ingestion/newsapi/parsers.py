@@ -15,6 +15,7 @@ from pipelines.contracts import quarantine as reasons
 from pipelines.ingestion.articles import ArticleParser
 from pipelines.ingestion.newsapi.connector import EVERYTHING_ENDPOINT
 from pipelines.ingestion.payloads import Envelope, Record
+from pipelines.ingestion.sql_records import Sql, SqlEnvelope, SqlRecord, field, literal, when
 
 
 class NewsApiArticles(ArticleParser):
@@ -54,6 +55,30 @@ class NewsApiArticles(ArticleParser):
                 "url": item["url"],
                 "outlet": item["source"]["name"],
                 "author": item["author"],
+                "language": envelope.param("language"),
+            },
+        )
+        return record
+
+    def sql_line_problem(self, prepared: Sql) -> Sql | None:
+        return when(f"{field(prepared, 'articles')} IS NULL", literal(reasons.NO_ARTICLES.text()))
+
+    def sql_items(self, prepared: Sql) -> Sql:
+        return field(prepared, "articles")
+
+    def sql_record(self, item: Sql, envelope: SqlEnvelope) -> SqlRecord:
+        record = SqlRecord()
+        self.sql_article(
+            record,
+            published=field(item, "publishedAt"),
+            published_label="publishedAt",
+            text={
+                "title": field(item, "title"),
+                "description": field(item, "description"),
+                "content": field(item, "content"),
+                "url": field(item, "url"),
+                "outlet": field(field(item, "source"), "name"),
+                "author": field(item, "author"),
                 "language": envelope.param("language"),
             },
         )

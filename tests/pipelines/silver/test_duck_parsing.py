@@ -152,7 +152,7 @@ def assert_same_rows(spark_rows: pa.Table, duck_rows: pa.Table, lines: list[Line
 
 
 #: The datasets whose parsers have their SQL half.
-DUCK_DATASETS = ("prices", "onchain", "economic")
+DUCK_DATASETS = ("prices", "onchain", "economic", "news")
 
 
 @pytest.mark.parametrize("dataset", DUCK_DATASETS)
