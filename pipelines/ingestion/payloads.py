@@ -285,13 +285,13 @@ class PayloadParser(ABC):
         """:meth:`line_record` in SQL (default: none)."""
         return SqlRecord()
 
+    @abstractmethod
     def sql_items(self, prepared: Sql) -> Sql:
         """:meth:`items` in SQL: a list expression."""
-        raise NotImplementedError(f"{type(self).__name__} has no SQL half yet")
 
+    @abstractmethod
     def sql_record(self, item: Sql, envelope: SqlEnvelope) -> SqlRecord:
         """:meth:`record` in SQL."""
-        raise NotImplementedError(f"{type(self).__name__} has no SQL half yet")
 
     def register_sql_functions(self, con: duckdb.DuckDBPyConnection) -> None:
         """Register the scalar functions the SQL half calls (a parser that needs Python, such
