@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 
@@ -170,12 +170,40 @@ def test_duckdb_parses_like_spark(spark: SparkSession, dataset: str, data: st.Da
         bad = st.lists(bad_line(shape), min_size=15, max_size=30)
         lines += [valid_line(shape), *data.draw(bad, label=shape.name)]
     # Bronze lines are UTF-8 text: a lone surrogate (which hypothesis may draw) is never one.
-    assume(all(_is_utf8(line.text) for line in lines))
+    # An article field sent as a number or an object is read as text each engine writes its
+    # own way (Jackson's 1.0E18 against 1e+18), and news hashes that text into article_id: a
+    # known difference (docs/silver.md), left out here.
+    lines = [line for line in lines if _is_utf8(line.text) and not _article_text_as_json(line)]
 
     duck_rows = duck_parse(dataset, lines)
 
     assert_accounted(SPECS[dataset], lines, duck_rows)
     assert_same_rows(parse(spark, dataset, lines), duck_rows, lines)
+
+
+#: The text fields of a NewsAPI article.
+ARTICLE_TEXT = ("author", "title", "description", "url", "publishedAt", "content")
+
+
+def _article_text_as_json(line: Line) -> bool:
+    """Whether a NewsAPI line has an article whose text field holds a JSON number, array or
+    object (its source's name included)."""
+    try:
+        payload = json.loads(line.text).get("payload")
+    except (ValueError, AttributeError):
+        return False
+    articles = payload.get("articles") if isinstance(payload, dict) else None
+    if not isinstance(articles, list):
+        return False
+    for article in articles:
+        if not isinstance(article, dict):
+            continue
+        source = article.get("source")
+        values = [article.get(name) for name in ARTICLE_TEXT]
+        values.append(source.get("name") if isinstance(source, dict) else None)
+        if any(value is not None and not isinstance(value, str) for value in values):
+            return True
+    return False
 
 
 def _is_utf8(text: str) -> bool:
