@@ -52,18 +52,16 @@ import logging
 import shutil
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
 
 import pyarrow as pa
-from pyspark.errors import StreamingQueryException
-from pyspark.sql import DataFrame, SparkSession
 
 from pipelines.contracts import quarantine as reasons
-from pipelines.contracts.envelope import dataset_glob
 from pipelines.contracts.silver import RECONCILIATION_COUNTS
 from pipelines.core.errors import DataQualityError, NotFoundError
 from pipelines.core.settings import LakeSettings, QualitySettings, SparkSettings
@@ -72,10 +70,9 @@ from pipelines.lake.delta import BatchTxn, DeltaLake
 from pipelines.quality.gate import QualityGate
 from pipelines.quality.objects import ObjectVerdict, judge_object_counts, systematic_failure
 from pipelines.quality.results import ExpectationResult
-from pipelines.quality.spark_gate import SparkQualityGate
 from pipelines.quality.suites import suite_for
 from pipelines.silver.contract import enforce_table_contract
-from pipelines.silver.parsing import RAW, REASON, bronze_lines, parse_lines
+from pipelines.silver.parsing import RAW, REASON
 from pipelines.silver.quarantine import (
     QUARANTINED,
     REFUSED_COLUMNS,
@@ -91,7 +88,7 @@ from pipelines.silver.reconciliation import (
     committed_merge_counts,
 )
 from pipelines.silver.spec import NEWER, NOT_OLDER, DatasetSpec
-from pipelines.silver.staging import StageCounts, StagedBatch
+from pipelines.silver.staging import CheckedResults, StageCounts, StagedBatch
 
 STREAM_ID_FILE = "rwa-stream-id"
 #: The derived column that compares a batch with silver history (the onchain NAV check).
@@ -112,6 +109,9 @@ REPLAY_ADVICE = (
     "(a parser fix, the object restored, or a deliberately raised threshold; docs/quality.md)"
 )
 LOG = logging.getLogger(__name__)
+#: An engine's staging folder, and what it hands a micro-batch as (its bronze lines).
+Stage = TypeVar("Stage", bound=StagedBatch)
+Lines = TypeVar("Lines")
 
 
 @dataclass
@@ -165,32 +165,31 @@ class SilverTargets:
     objects: QuarantinedObjects
 
 
-class SilverStream:
-    """Runs the bronze -> silver stream of one dataset until bronze is drained."""
+class SilverStream(ABC, Generic[Stage, Lines]):
+    """Runs the bronze -> silver stream of one dataset until bronze is drained: the steps of
+    the module docstring, whatever the engine. An engine
+    (:class:`pipelines.silver.spark_stream.SparkSilverStream`,
+    :class:`pipelines.silver.duck_stream.DuckSilverStream`) brings the stream of micro-batches,
+    the staging jobs and the history the quality gate compares with."""
 
     def __init__(
         self,
-        spark: SparkSession,
         lake: DeltaLake,
         spec: DatasetSpec,
         targets: SilverTargets,
         *,
         gate: QualityGate,
-        row_gate: SparkQualityGate,
         settings: SilverStreamSettings,
         after_batch: Callable[[int], None] | None = None,
         backfill: DayRange | None = None,
     ) -> None:
-        self.spark = spark
         self.settings = settings
         self.lake = lake
         self.spec = spec
         self.targets = targets
         #: Great Expectations: the whole-table checks after a run.
         self.gate = gate
-        #: The row-level checks of every micro-batch, as Spark expressions.
-        self.row_gate = row_gate
-        # Test hook: runs after a batch's commits and before Spark records it as done.
+        # Test hook: runs after a batch's commits and before the stream records it as done.
         self.after_batch = after_batch
         self.backfill = backfill
         self.report = SilverRunReport(spec.name)
@@ -198,7 +197,28 @@ class SilverStream:
         self.run_id = ""
         #: The bronze object a replay takes in (None: the stream or a backfill).
         self.replay_of: str | None = None
-        self._failure: Exception | None = None
+
+    # --- what an engine brings -------------------------------------------------------------
+    @abstractmethod
+    def _drain(self) -> None:
+        """Run every micro-batch of the stream (:meth:`_process_batch` each), then stop."""
+
+    @abstractmethod
+    def _replay_lines(self, path: Path) -> Lines:
+        """The lines of one bronze object (a replay's batch)."""
+
+    @abstractmethod
+    def _new_stage(self, root: Path) -> Stage:
+        """The staging folder of a micro-batch."""
+
+    @abstractmethod
+    def _stage_records(self, stage: Stage, lines: Lines) -> StageCounts:
+        """Job 1: parse the batch's lines and stage its records."""
+
+    @abstractmethod
+    def _check(self, stage: Stage, nav_days: DayRange | None) -> CheckedResults:
+        """Job 2: the quality gate over the staged records (``nav_days``: the days of silver
+        history the gate compares the batch with, or None)."""
 
     @property
     def app_id(self) -> str:
@@ -207,20 +227,7 @@ class SilverStream:
     def run(self) -> SilverRunReport:
         started = self._start()
         self.stream_id = self._stream_id()
-        query = (
-            self._bronze_stream()
-            .writeStream.foreachBatch(self._process_batch)
-            .option("checkpointLocation", str(self.targets.checkpoint_dir))
-            .trigger(availableNow=True)
-            .start()
-        )
-        try:
-            query.awaitTermination()
-        except StreamingQueryException as error:
-            # Raised inside foreachBatch, our own errors reach here wrapped by Spark.
-            if self._failure is not None:
-                raise self._failure from error
-            raise
+        self._drain()
         if self.backfill is not None:
             # Drained: the next backfill of these days reprocesses them from the start.
             shutil.rmtree(self.targets.checkpoint_dir, ignore_errors=True)
@@ -235,7 +242,7 @@ class SilverStream:
         started = self._start()
         self.replay_of = bronze_file
         self.stream_id = replay_stream_id(bronze_file)
-        self._process(bronze_lines(self.spark.read.text(str(path))), REPLAY_BATCH)
+        self._process(self._replay_lines(path), REPLAY_BATCH)
         return self._finish(started)
 
     def _start(self) -> float:
@@ -265,40 +272,30 @@ class SilverStream:
             tmp.replace(marker)
         return marker.read_text().strip()
 
-    def _bronze_stream(self) -> DataFrame:
-        days = None if self.backfill is None else self.backfill.days()
-        source = str(self.targets.bronze_root.resolve() / dataset_glob(self.spec.name, days))
-        text = self.spark.readStream.option(
-            "maxFilesPerTrigger", self.settings.spark.silver_max_files_per_trigger
-        ).text(source)
-        return bronze_lines(text)
-
-    def _process_batch(self, batch: DataFrame, batch_id: int) -> None:
-        try:
-            self._process(batch, batch_id)
-        except Exception as error:
-            self._failure = error
-            raise
+    def _process_batch(self, lines: Lines, batch_id: int) -> None:
+        self._process(lines, batch_id)
         if self.after_batch is not None:
             self.after_batch(batch_id)
 
-    def _process(self, batch: DataFrame, batch_id: int) -> None:
+    def _process(self, lines: Lines, batch_id: int) -> None:
         if self.targets.ledger.has(self.spec.name, self.stream_id, batch_id):
             self.report.replayed_batches += 1
             self.report.batches += 1
             self.report.batch_ids.append(batch_id)
             self._record_replayed()  # a replay that crashed before saying so
             return
-        stage = StagedBatch(self.spark, self.spec, self._staging_dir(batch_id))
+        stage = self._new_stage(self._staging_dir(batch_id))
         try:
-            self._process_staged(stage, parse_lines(batch, self.spec), batch_id)
+            counts = self._stage_records(stage, lines)
+            checked = self._check(stage, self._nav_days(counts))
+            self._process_staged(stage, counts, checked, batch_id)
         finally:
             stage.remove()
 
-    def _process_staged(self, stage: StagedBatch, rows: DataFrame, batch_id: int) -> None:
-        """One micro-batch, its rows staged by Spark (:mod:`pipelines.silver.staging`)."""
-        counts = stage.stage_records(rows)
-        checked = stage.check(self.row_gate, self._nav_history(counts))
+    def _process_staged(
+        self, stage: Stage, counts: StageCounts, checked: CheckedResults, batch_id: int
+    ) -> None:
+        """One micro-batch, its rows staged and checked (:mod:`pipelines.silver.staging`)."""
         self._count_failures(checked.results(batch_id=batch_id, run_id=self.run_id))
         gated = _rows_as_refused(stage.gate_refusals())
         structural = stage.structural_refusals([*REFUSED_COLUMNS, RAW])
@@ -332,15 +329,15 @@ class SilverStream:
     def _staging_dir(self, batch_id: int) -> Path:
         return self.targets.checkpoint_dir / STAGING_FOLDER / f"{self.stream_id}-{batch_id}"
 
-    def _nav_history(self, counts: StageCounts) -> DataFrame | None:
-        """The silver history the gate compares the batch with (None: its suite needs none, or
-        the batch has no valid record). The batch's days come from the staging job's counts,
-        so no other pass over the batch is needed."""
+    def _nav_days(self, counts: StageCounts) -> DayRange | None:
+        """The days of the silver history the gate compares the batch with (None: its suite
+        needs none, or the batch has no valid record). The batch's days come from the staging
+        job's counts, so no other pass over the batch is needed."""
         if NAV_CHANGE not in suite_for(self.spec.name).derived:
             return None
         if counts.first_day is None or counts.last_day is None:
             return None
-        return self.row_gate.nav_history_of_days(self.spark, counts.first_day, counts.last_day)
+        return DayRange(counts.first_day, counts.last_day)
 
     def _count_failures(self, results: list[ExpectationResult]) -> None:
         failed = self.report.failed_expectations
@@ -434,7 +431,7 @@ class SilverStream:
     ) -> tuple[int, int]:
         """One MERGE of the batch's rows of ``days`` (None: all); (inserted, updated)."""
         if self.lake.native:
-            source: DataFrame | pa.RecordBatchReader = stage.merge_frame(reranked)
+            source: Any = stage.merge_frame(reranked)
         else:
             source = stage.merge_source(reranked, days)
         outcome = self.lake.merge(
@@ -484,6 +481,15 @@ class SilverStream:
     def _reprocessing(self) -> bool:
         """A backfill or a replay: a record may replace the row of its own fetch."""
         return self.backfill is not None or self.replay_of is not None
+
+
+def resolve_engine(spark: SparkSettings, *, native_delta: bool) -> Literal["duckdb", "spark"]:
+    """The engine ``RWA_SILVER_ENGINE`` names; ``auto``: DuckDB on a local Spark master with a
+    delta-rs lake (no JVM for silver), Spark on a cluster or with delta-spark (whose MERGE
+    wants its rows as a Spark DataFrame)."""
+    if spark.silver_engine != "auto":
+        return spark.silver_engine
+    return "duckdb" if spark.master.startswith("local") and not native_delta else "spark"
 
 
 def replay_stream_id(bronze_file: str) -> str:

@@ -1,0 +1,204 @@
+"""The bronze objects of a silver dataset as a stream of micro-batches, without Spark.
+
+What Spark's file source and its checkpoint do for the silver stream
+(:mod:`pipelines.silver.spark_stream`), for the in-process DuckDB engine
+(:mod:`pipelines.silver.duck_stream`):
+
+* the dataset's bronze objects are listed once per run (``availableNow``: what lands during
+  the run waits for the next one) with the glob of :func:`dataset_glob` (a backfill's days
+  only), hidden names (``.``/``_``) left out as Hadoop's glob does;
+* the objects no batch took yet are taken oldest first (modification time, then key, as
+  Spark's file source orders them), at most ``max_files`` per micro-batch;
+* a batch's objects are written to ``<checkpoint>/local/offsets/<batch id>`` (durably)
+  **before** it is processed, and ``<checkpoint>/local/commits/<batch id>`` once it is done;
+* a run that finds a batch with an offset and no commit (a crash in between) runs it again
+  first, with the same objects under the same batch id, so the ledger and the Delta
+  application transactions of the batch make the replay exactly-once.
+
+The stream id (``rwa-stream-id``, kept by :class:`pipelines.silver.stream.SilverStream`) is
+the same file for both engines. The engines' checkpoints are not interchangeable: a checkpoint
+Spark wrote (``offsets/``, ``commits/``, ``sources/``, ``metadata``) is refused here, and one
+written here is refused by the Spark engine (:func:`refuse_foreign_checkpoint`), naming the
+setting, rather than silently reprocessing the whole of bronze.
+
+An object's lines are read as Spark's text source reads them: split on ``\\n``, ``\\r\\n`` or
+``\\r``, no empty last line after a final line break (blank lines in the middle are kept), and
+bytes that are not UTF-8 replaced by U+FFFD rather than failing the batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.contracts.envelope import dataset_glob
+from pipelines.core.errors import ConfigurationError, NotFoundError
+
+#: Under a checkpoint folder: the local engine's book-keeping.
+LOCAL_FOLDER = "local"
+OFFSETS, COMMITS = "offsets", "commits"
+#: What Spark's streaming checkpoint holds (any of them: Spark wrote the checkpoint).
+SPARK_ENTRIES = ("offsets", "commits", "sources", "metadata")
+#: The columns of the lines of a batch (the parse's input).
+LINES_SCHEMA = pa.schema(
+    [("value", pa.string()), ("bronze_file", pa.string()), ("path_source", pa.string())]
+)
+_LINE_BREAK = r"\r\n|\r|\n"
+_SOURCE = re.compile(r"/source=([^/]+)/")
+_ENGINES = {"spark": "spark", LOCAL_FOLDER: "duckdb"}
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedBatch:
+    """One micro-batch: its id and its bronze objects (lake-relative keys), in order."""
+
+    batch_id: int
+    objects: tuple[str, ...]
+
+
+class LocalBronzeStream:
+    """The micro-batches of one dataset's bronze objects (see the module docstring)."""
+
+    def __init__(
+        self,
+        bronze_root: Path,
+        dataset: str,
+        checkpoint_dir: Path,
+        *,
+        max_files: int,
+        days: Sequence[dt.date] | None = None,
+    ) -> None:
+        self.bronze_root = bronze_root.resolve()
+        self.dataset = dataset
+        self.checkpoint_dir = checkpoint_dir
+        self.max_files = max_files
+        self.days = days
+        self._offsets = checkpoint_dir / LOCAL_FOLDER / OFFSETS
+        self._commits = checkpoint_dir / LOCAL_FOLDER / COMMITS
+
+    def batches(self) -> Iterator[PlannedBatch]:
+        """The batches to process, in order: an uncommitted one first, then the new objects.
+        Each is recorded before it is yielded; the caller calls :meth:`commit` once it is
+        done (a batch not committed is yielded again by the next run, not by this one)."""
+        refuse_foreign_checkpoint(self.checkpoint_dir, LOCAL_FOLDER)
+        self._offsets.mkdir(parents=True, exist_ok=True)
+        self._commits.mkdir(parents=True, exist_ok=True)
+        planned = self._planned()
+        committed = {int(p.name) for p in self._commits.iterdir() if p.name.isdigit()}
+        seen: set[str] = set()
+        pending: list[PlannedBatch] = []
+        for batch_id, objects in sorted(planned.items()):
+            seen.update(objects)
+            if batch_id not in committed:
+                pending.append(PlannedBatch(batch_id, objects))
+        next_id = max(planned, default=-1) + 1
+        new = [key for key in self.list_objects() if key not in seen]
+        yield from pending
+        for start in range(0, len(new), self.max_files):
+            batch = PlannedBatch(next_id, tuple(new[start : start + self.max_files]))
+            _write_durably(self._offsets / str(batch.batch_id), json.dumps(list(batch.objects)))
+            yield batch
+            next_id += 1
+
+    def commit(self, batch_id: int) -> None:
+        _write_durably(self._commits / str(batch_id), "")
+
+    def list_objects(self) -> list[str]:
+        """The dataset's bronze objects (lake-relative keys), oldest first."""
+        days = None if self.days is None else list(self.days)
+        found: list[tuple[int, str]] = []
+        for pattern in _expand_braces(dataset_glob(self.dataset, days)):
+            for path in self.bronze_root.glob(pattern):
+                if path.name.startswith((".", "_")) or not path.is_file():
+                    continue
+                key = path.relative_to(self.bronze_root).as_posix()
+                found.append((path.stat().st_mtime_ns, key))
+        return [key for _, key in sorted(set(found))]
+
+    def _planned(self) -> dict[int, tuple[str, ...]]:
+        planned: dict[int, tuple[str, ...]] = {}
+        for path in self._offsets.iterdir():
+            if path.name.isdigit():
+                planned[int(path.name)] = tuple(json.loads(path.read_text()))
+        return planned
+
+
+def refuse_foreign_checkpoint(checkpoint_dir: Path, mine: str) -> None:
+    """ConfigurationError when ``checkpoint_dir`` was written by the other silver engine
+    (``mine``: ``"spark"`` or :data:`LOCAL_FOLDER`)."""
+    if mine == LOCAL_FOLDER:
+        foreign = any((checkpoint_dir / entry).exists() for entry in SPARK_ENTRIES)
+        other = "spark"
+    else:
+        foreign = (checkpoint_dir / LOCAL_FOLDER).exists()
+        other = LOCAL_FOLDER
+    if foreign:
+        raise ConfigurationError(
+            f"the silver checkpoint {checkpoint_dir} was written by the {_ENGINES[other]} "
+            f"engine, this run uses the {_ENGINES[mine]} engine: set "
+            f"RWA_SILVER_ENGINE={_ENGINES[other]} to continue it (or remove the folder: the "
+            f"stream then reads all of bronze again, and the MERGE changes nothing already in "
+            f"silver)"
+        )
+
+
+def object_lines(bronze_root: Path, key: str) -> pa.RecordBatch:
+    """The lines of one bronze object (lake-relative ``key``) as :data:`LINES_SCHEMA`."""
+    path = bronze_root / key
+    if not path.is_file():
+        raise NotFoundError(f"bronze object {key} is gone from {bronze_root}: a batch needs it")
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    lines = pc.list_flatten(pc.split_pattern_regex(pa.array([text]), _LINE_BREAK))
+    if len(lines) and text.endswith(("\n", "\r")):
+        lines = lines.slice(0, len(lines) - 1)
+    if text == "":
+        lines = lines.slice(0, 0)
+    found = _SOURCE.search("/" + key)
+    source = "" if found is None else found.group(1)
+    count = len(lines)
+    return pa.record_batch(
+        [lines, pa.array([key] * count, pa.string()), pa.array([source] * count, pa.string())],
+        schema=LINES_SCHEMA,
+    )
+
+
+def batch_lines(bronze_root: Path, objects: Sequence[str]) -> pa.RecordBatchReader:
+    """The lines of ``objects``, one object at a time (one object in memory at once)."""
+    root = bronze_root.resolve()
+    batches = (object_lines(root, key) for key in objects)
+    return pa.RecordBatchReader.from_batches(LINES_SCHEMA, batches)
+
+
+def _expand_braces(pattern: str) -> list[str]:
+    """Path.glob has no ``{a,b}`` alternation (Hadoop's glob has): one pattern per choice."""
+    match = re.search(r"\{([^{}]*)\}", pattern)
+    if match is None:
+        return [pattern]
+    head, tail = pattern[: match.start()], pattern[match.end() :]
+    return [p for choice in match.group(1).split(",") for p in _expand_braces(head + choice + tail)]
+
+
+def _write_durably(path: Path, text: str) -> None:
+    """``text`` as ``path``, whole or not at all, on disk before this returns."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with tmp.open("w") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
+    tmp.replace(path)
+    with contextlib.suppress(OSError):  # not every file system lets a folder be synced
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

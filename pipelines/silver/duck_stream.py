@@ -1,0 +1,117 @@
+"""The in-process DuckDB engine of the silver stream (:mod:`pipelines.silver.stream`): the
+bronze objects batched by :mod:`pipelines.silver.bronze_stream` (what Spark's file source and
+checkpoint do, without Spark), each batch parsed by DuckDB (:mod:`pipelines.silver.duck_parsing`),
+gated (:mod:`pipelines.quality.duck_gate`) and staged (:mod:`pipelines.silver.duck_staging`) on
+one DuckDB connection of the run: no JVM, no Spark job per batch. For one machine (a local
+Spark master) and a lake written by delta-rs."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+
+from pipelines.lake.days import DayRange
+from pipelines.lake.delta import DeltaLake
+from pipelines.quality.duck_gate import DuckQualityGate
+from pipelines.quality.gate import QualityGate
+from pipelines.silver.bronze_stream import LocalBronzeStream, batch_lines
+from pipelines.silver.duck_staging import DuckResults, DuckStagedBatch, duck_connection
+from pipelines.silver.spec import DatasetSpec
+from pipelines.silver.staging import StageCounts
+from pipelines.silver.stream import (
+    STAGING_FOLDER,
+    SilverRunReport,
+    SilverStream,
+    SilverStreamSettings,
+    SilverTargets,
+)
+
+#: Under the checkpoint's staging folder: where DuckDB spills beyond its memory limit.
+SPILL_FOLDER = "duckdb-spill"
+
+
+class DuckSilverStream(SilverStream[DuckStagedBatch, duckdb.DuckDBPyRelation]):
+    """The silver stream of one dataset, run by DuckDB in this process."""
+
+    def __init__(
+        self,
+        lake: DeltaLake,
+        spec: DatasetSpec,
+        targets: SilverTargets,
+        *,
+        gate: QualityGate,
+        row_gate: DuckQualityGate,
+        settings: SilverStreamSettings,
+        after_batch: Callable[[int], None] | None = None,
+        backfill: DayRange | None = None,
+    ) -> None:
+        super().__init__(
+            lake,
+            spec,
+            targets,
+            gate=gate,
+            settings=settings,
+            after_batch=after_batch,
+            backfill=backfill,
+        )
+        #: The row-level checks of every micro-batch, as DuckDB SQL.
+        self.row_gate = row_gate
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def run(self) -> SilverRunReport:
+        with self._connected():
+            return super().run()
+
+    def replay(self, bronze_file: str) -> SilverRunReport:
+        with self._connected():
+            return super().replay(bronze_file)
+
+    @contextlib.contextmanager
+    def _connected(self) -> Iterator[None]:
+        """The run's DuckDB connection, closed whatever happens."""
+        spill = self.targets.checkpoint_dir / STAGING_FOLDER / SPILL_FOLDER
+        self._con = duck_connection(self.settings.spark.silver_duckdb_memory_limit, spill)
+        try:
+            yield
+        finally:
+            self._con.close()
+            self._con = None
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise RuntimeError("the DuckDB connection is opened by run() or replay()")
+        return self._con
+
+    def _drain(self) -> None:
+        source = LocalBronzeStream(
+            self.targets.bronze_root,
+            self.spec.name,
+            self.targets.checkpoint_dir,
+            max_files=self.settings.spark.silver_max_files_per_trigger,
+            days=None if self.backfill is None else self.backfill.days(),
+        )
+        for batch in source.batches():
+            lines = self.con.from_arrow(batch_lines(self.targets.bronze_root, batch.objects))
+            self._process_batch(lines, batch.batch_id)
+            source.commit(batch.batch_id)
+
+    def _replay_lines(self, path: Path) -> duckdb.DuckDBPyRelation:
+        root = self.targets.bronze_root.resolve()
+        key = path.resolve().relative_to(root).as_posix()
+        return self.con.from_arrow(batch_lines(root, [key]))
+
+    def _new_stage(self, root: Path) -> DuckStagedBatch:
+        return DuckStagedBatch(self.con, self.spec, root)
+
+    def _stage_records(self, stage: DuckStagedBatch, lines: duckdb.DuckDBPyRelation) -> StageCounts:
+        return stage.stage_records(lines)
+
+    def _check(self, stage: DuckStagedBatch, nav_days: DayRange | None) -> DuckResults:
+        history = None
+        if nav_days is not None:
+            history = self.row_gate.nav_history_of_days(nav_days.first, nav_days.last)
+        return stage.check(self.row_gate, history)

@@ -1,0 +1,169 @@
+"""The local bronze stream of the DuckDB engine: what Spark's file source and checkpoint do --
+oldest objects first, at most maxFiles a batch, each batch's objects recorded before it runs and
+re-run (same id, same objects) when it was not committed, a backfill's days only, the other
+engine's checkpoint refused -- and the text source's lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.core.errors import ConfigurationError
+from pipelines.lake.days import DayRange
+from pipelines.lake.paths import LakePaths
+from pipelines.silver.bronze_stream import (
+    LocalBronzeStream,
+    object_lines,
+    refuse_foreign_checkpoint,
+)
+from tests.fixtures.lake import lake_settings
+from tests.pipelines.silver.bronze_factory import daily_envelopes, land
+
+DAY = "2026-01-06"
+
+
+def put(root: Path, name: str, mtime: int, *, day: str = DAY, source: str = "simulated") -> str:
+    """A bronze object of prices with the given modification time (seconds)."""
+    key = f"bronze/source={source}/dataset=prices/date={day}/{name}.jsonl"
+    path = root / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{}\n")
+    os.utime(path, (mtime, mtime))
+    return key
+
+
+def stream(
+    root: Path, checkpoint: Path, max_files: int = 2, days: DayRange | None = None
+) -> LocalBronzeStream:
+    return LocalBronzeStream(
+        root, "prices", checkpoint, max_files=max_files, days=None if days is None else days.days()
+    )
+
+
+def test_objects_are_taken_oldest_first_then_by_key_at_most_max_files_a_batch(
+    tmp_path: Path,
+) -> None:
+    root, checkpoint = tmp_path / "lake", tmp_path / "checkpoint"
+    c = put(root, "c", 100)
+    b = put(root, "b", 200)
+    a = put(root, "a", 200)  # as old as b: by key
+    d = put(root, "d", 50, source="other")
+    put(root, ".hidden", 10)
+    put(root, "_temporary", 10)
+    source = stream(root, checkpoint)
+
+    batches = []
+    for batch in source.batches():
+        batches.append((batch.batch_id, batch.objects))
+        source.commit(batch.batch_id)
+
+    assert batches == [(0, (d, c)), (1, (a, b))]
+    assert sorted(p.name for p in (checkpoint / "local" / "offsets").iterdir()) == ["0", "1"]
+    assert sorted(p.name for p in (checkpoint / "local" / "commits").iterdir()) == ["0", "1"]
+    # drained: nothing new, nothing again
+    assert list(stream(root, checkpoint).batches()) == []
+    e = put(root, "e", 10)  # new, although older than the others
+    assert [b.objects for b in stream(root, checkpoint).batches()] == [(e,)]
+
+
+def test_a_batch_recorded_but_not_committed_runs_again_with_its_objects_and_id(
+    tmp_path: Path,
+) -> None:
+    """A crash between the batch's offsets and its commit: the rerun takes the same objects
+    under the same batch id first (the ledger and the Delta transactions make it exactly-once),
+    then what landed since."""
+    root, checkpoint = tmp_path / "lake", tmp_path / "checkpoint"
+    first = [put(root, name, 100 + n) for n, name in enumerate("abc")]
+    source = stream(root, checkpoint)
+    batches = source.batches()
+    zero = next(batches)
+    source.commit(zero.batch_id)
+    one = next(batches)  # recorded, then the process dies before its commit
+    assert (zero.objects, one.objects) == (tuple(first[:2]), tuple(first[2:]))
+    late = put(root, "z", 50)
+
+    rerun = [(b.batch_id, b.objects) for b in stream(root, checkpoint).batches()]
+
+    assert rerun == [(1, one.objects), (2, (late,))]
+
+
+def test_a_backfill_takes_the_objects_of_its_days_only(tmp_path: Path) -> None:
+    root, checkpoint = tmp_path / "lake", tmp_path / "checkpoint"
+    put(root, "before", 1, day="2026-01-04")
+    inside = [put(root, "x", 2, day="2026-01-05"), put(root, "y", 3, day="2026-01-06")]
+    put(root, "after", 4, day="2026-01-07")
+    days = DayRange(dt.date(2026, 1, 5), dt.date(2026, 1, 6))
+
+    batches = [b.objects for b in stream(root, checkpoint, max_files=9, days=days).batches()]
+
+    assert batches == [tuple(inside)]
+
+
+def test_a_checkpoint_of_the_other_engine_is_refused_naming_the_setting(tmp_path: Path) -> None:
+    spark_checkpoint = tmp_path / "spark"
+    (spark_checkpoint / "offsets").mkdir(parents=True)
+    with pytest.raises(ConfigurationError, match="RWA_SILVER_ENGINE=spark"):
+        list(stream(tmp_path / "lake", spark_checkpoint).batches())
+
+    local_checkpoint = tmp_path / "local"
+    (local_checkpoint / "local" / "offsets").mkdir(parents=True)
+    with pytest.raises(ConfigurationError, match="RWA_SILVER_ENGINE=duckdb"):
+        refuse_foreign_checkpoint(local_checkpoint, "spark")
+    refuse_foreign_checkpoint(spark_checkpoint, "spark")  # its own: fine
+
+
+@pytest.mark.parametrize(
+    ("content", "lines"),
+    [
+        (b"a\nb\r\nc\rd\n", ["a", "b", "c", "d"]),
+        (b"a\n\n\nb", ["a", "", "", "b"]),  # blank lines in the middle kept, no final break
+        (b"a\r\n", ["a"]),  # no empty last line
+        (b"\n", [""]),
+        (b"", []),
+        (b"ok\xff\xfe\n", ["ok\ufffd\ufffd"]),  # not UTF-8: replaced, not a crash
+    ],
+)
+def test_an_objects_lines_are_the_text_sources_lines(
+    tmp_path: Path, content: bytes, lines: list[str]
+) -> None:
+    key = put(tmp_path, "o", 1, source="coinapi")
+    (tmp_path / key).write_bytes(content)
+
+    got = object_lines(tmp_path, key).to_pydict()
+
+    assert got["value"] == lines
+    assert set(got["bronze_file"]) <= {key} and set(got["path_source"]) <= {"coinapi"}
+
+
+NO_SPARK_RUN = """
+from pipelines import steps
+from pipelines.core.settings import Settings
+from pipelines.lakehouse import Lakehouse
+from pyspark import SparkContext
+
+report = steps.run_silver_all(Lakehouse.from_settings(Settings()), ["prices"])
+assert report["prices"].inserted > 0, report
+assert SparkContext._active_spark_context is None and SparkContext._jvm is None, "Spark started"
+"""
+
+
+def test_the_duckdb_engine_needs_no_spark_session(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path, silver_engine="duckdb")
+    land(Path(settings.lake.root), daily_envelopes({"BTC": 100.0}, days=2))
+    env = os.environ | {
+        "RWA_LAKE_ROOT": settings.lake.root,
+        "RWA_STATE_DIR": str(settings.lake.state_dir),
+        "RWA_SILVER_ENGINE": "duckdb",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", NO_SPARK_RUN], env=env, capture_output=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    checkpoint = LakePaths(settings.lake).checkpoint("silver_prices")
+    assert (checkpoint / "local" / "commits" / "0").exists()
+    assert (checkpoint / "rwa-stream-id").exists()
