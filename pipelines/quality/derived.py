@@ -33,7 +33,8 @@ DERIVED_INPUTS: Mapping[str, tuple[str, ...]] = {
 }
 
 _NAV_SERIES = ["asset_id", "source"]
-_NAV_COLUMNS = [*_NAV_SERIES, "ts", "nav_usd"]
+#: The columns of the silver NAV history the NAV check reads.
+NAV_COLUMNS = (*_NAV_SERIES, "ts", "nav_usd")
 
 
 def columns_needed(suite: DatasetSuite) -> tuple[str, ...]:
@@ -60,16 +61,33 @@ class NavHistory:
         """Silver NAV rows (asset_id, source, ts, nav_usd) in the window ending at the batch's
         last day; empty when the table does not exist yet."""
         times = batch["ts"].dropna()
-        if times.empty or not self._lake.exists(self._uri):
-            return pd.DataFrame(columns=_NAV_COLUMNS)
-        first = times.min().date() - dt.timedelta(days=NAV_LOOKBACK_DAYS)
-        last = times.max().date()
-        dataset = self._lake.table(self._uri).to_pyarrow_dataset()
-        window = (pads.field("date") >= first) & (pads.field("date") <= last)
-        table = dataset.to_table(
-            columns=_NAV_COLUMNS, filter=window & pads.field("nav_usd").is_valid()
-        )
-        return table.to_pandas()
+        table = None
+        if not times.empty:
+            first, last = times.min().date(), times.max().date()
+            table = read_nav_history(self._lake, self._uri, first, last)
+        return pd.DataFrame(columns=list(NAV_COLUMNS)) if table is None else table.to_pandas()
+
+
+def nav_window(first_day: dt.date, last_day: dt.date) -> tuple[dt.date, dt.date]:
+    """The ``date`` partitions of silver/onchain the NAV check reads for a batch of these days."""
+    return first_day - dt.timedelta(days=NAV_LOOKBACK_DAYS), last_day
+
+
+def read_nav_history(
+    lake: DeltaLake, onchain_uri: str, first_day: dt.date, last_day: dt.date
+) -> pa.Table | None:
+    """Silver NAV rows (asset_id, source, ts, nav_usd) with a NAV, in the look-back window of a
+    batch whose ``ts`` span ``first_day``..``last_day`` (UTC), read with delta-rs (only those
+    partitions and four columns; every gate reads its history here); None while the table does
+    not exist."""
+    if not lake.exists(onchain_uri):
+        return None
+    start, end = nav_window(first_day, last_day)
+    dataset = lake.table(onchain_uri).to_pyarrow_dataset()
+    window = (pads.field("date") >= start) & (pads.field("date") <= end)
+    return dataset.to_table(
+        columns=list(NAV_COLUMNS), filter=window & pads.field("nav_usd").is_valid()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +121,7 @@ def add_nav_change(frame: pd.DataFrame, context: DerivationContext) -> pd.Series
     """|nav / previous nav - 1| per (asset_id, source), previous = the series' preceding row in
     time among the batch and the silver window before it (a batch row replaces a silver row of
     the same key). Null where there is no previous NAV."""
-    batch = frame[_NAV_COLUMNS].assign(position=range(len(frame)))
+    batch = frame[list(NAV_COLUMNS)].assign(position=range(len(frame)))
     history = context.nav_history.before(batch) if context.nav_history else batch.iloc[:0]
     series = batch
     if not history.empty:

@@ -17,8 +17,7 @@ reads. Every expectation result is stored in ``silver/quality_results``.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,10 +25,10 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.contracts.quarantine import QUALITY_SEPARATOR
-from pipelines.core.errors import DataContractError
 from pipelines.core.settings import QualitySettings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
+from pipelines.quality.compiled import REASON_COLUMN, Clock, require_columns, utc_now
 from pipelines.quality.derived import (
     DerivationContext,
     NavHistory,
@@ -45,14 +44,7 @@ from pipelines.quality.table_checks import run_table_checks
 if TYPE_CHECKING:
     from pipelines.quality.validator import GxValidator
 
-REASON_COLUMN = "reason"
 _REASON_SEPARATOR = QUALITY_SEPARATOR
-
-Clock = Callable[[], dt.datetime]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +102,7 @@ class QualityGate:
         original order, and store the batch's expectation results."""
         suite = suite_for(dataset)
         needed = columns_needed(suite)
-        _require_columns(dataset, rows, needed)
+        require_columns(dataset, rows.column_names, needed)
         if rows.num_rows == 0:
             return GateOutcome(rows, _with_reasons(rows, pa.array([], pa.string())), [])
         frame = with_derived_columns(suite, to_validation_frame(rows, needed), self._derivation)
@@ -173,14 +165,6 @@ class QualityGate:
             )
             for v in verdicts
         ]
-
-
-def _require_columns(dataset: str, rows: pa.Table, needed: Sequence[str]) -> None:
-    missing = sorted(set(needed) - set(rows.column_names))
-    if missing:
-        raise DataContractError(
-            f"{dataset} rows lack silver column(s) {', '.join(missing)} (see docs/data-model.md)"
-        )
 
 
 def _reasons(verdicts: Sequence[CheckResult], row_count: int) -> np.ndarray:

@@ -10,16 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 
-import pyarrow.dataset as pads
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from pipelines.lake.delta import DeltaLake
+from pipelines.quality import derived
+from pipelines.quality.derived import NAV_COLUMNS
 from pipelines.quality.spark_rules import WHITESPACE_CLASS
-from pipelines.quality.suites import CLOCK_SKEW, NAV_LOOKBACK_DAYS, DatasetSuite
+from pipelines.quality.suites import CLOCK_SKEW, DatasetSuite
 
 _NAV_SERIES = ("asset_id", "source")
-NAV_COLUMNS = (*_NAV_SERIES, "ts", "nav_usd")
 _MICROS_PER_DAY = 86_400_000_000
 #: Helper columns of the NAV window (dropped before the frame is returned).
 _IN_BATCH, _POSITION, _NAV = "_quality_in_batch", "_quality_position", "_quality_nav"
@@ -107,11 +107,6 @@ def _relative_change(nav: Column, previous: Column) -> Column:
     return F.when(~F.isnan(change), change)
 
 
-def nav_window(first_day: dt.date, last_day: dt.date) -> tuple[dt.date, dt.date]:
-    """The ``date`` partitions of silver/onchain the NAV check reads for a batch of these days."""
-    return first_day - dt.timedelta(days=NAV_LOOKBACK_DAYS), last_day
-
-
 def read_nav_history(
     spark: SparkSession,
     lake: DeltaLake,
@@ -119,16 +114,6 @@ def read_nav_history(
     first_day: dt.date,
     last_day: dt.date,
 ) -> DataFrame | None:
-    """Silver NAV rows (asset_id, source, ts, nav_usd) with a NAV, in the look-back window of a
-    batch whose ``ts`` span ``first_day``..``last_day`` (UTC), read with delta-rs (only those
-    partitions and four columns) as a small Spark DataFrame; None while the table does not
-    exist."""
-    if not lake.exists(onchain_uri):
-        return None
-    start, end = nav_window(first_day, last_day)
-    dataset = lake.table(onchain_uri).to_pyarrow_dataset()
-    window = (pads.field("date") >= start) & (pads.field("date") <= end)
-    table = dataset.to_table(
-        columns=list(NAV_COLUMNS), filter=window & pads.field("nav_usd").is_valid()
-    )
-    return spark.createDataFrame(table)
+    """:func:`pipelines.quality.derived.read_nav_history` as a small Spark DataFrame."""
+    table = derived.read_nav_history(lake, onchain_uri, first_day, last_day)
+    return None if table is None else spark.createDataFrame(table)

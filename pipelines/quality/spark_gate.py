@@ -32,87 +32,40 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Observation, Row, SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.contracts.quarantine import QUALITY_SEPARATOR
-from pipelines.core.errors import DataContractError
-from pipelines.core.settings import QualitySettings
-from pipelines.lake.delta import DeltaLake
-from pipelines.lake.paths import LakePaths
-from pipelines.quality.derived import asset_classes, columns_needed
-from pipelines.quality.results import ExpectationResult, ResultStore, make_result
+from pipelines.quality.compiled import (
+    REASON_COLUMN,
+    SAMPLE_SIZE,
+    TOTAL,
+    CompiledQualityGate,
+    check_column,
+    counted_name,
+    derived_column,
+    in_scope_name,
+    refuse_taken_names,
+    require_columns,
+    sample_name,
+    scope_column,
+    unexpected_name,
+)
+from pipelines.quality.derived import columns_needed
+from pipelines.quality.results import ExpectationResult
 from pipelines.quality.spark_derived import read_nav_history, with_derived_columns
 from pipelines.quality.spark_rules import CompiledCheck, compile_check
 from pipelines.quality.suites import DatasetSuite, suite_for
 
-REASON_COLUMN = "reason"
-#: Prefix of every column ``annotate`` adds besides ``reason``.
-QUALITY_PREFIX = "quality_"
-#: Unexpected values kept per check as the result's observed value (as the GX gate keeps).
-SAMPLE_SIZE = 5
-_TOTAL = "rows"
 _POSITION = "_quality_position"
 
-Clock = Callable[[], dt.datetime]
 
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def check_column(position: int) -> str:
-    """The verdict column of the suite's check at ``position``."""
-    return f"{QUALITY_PREFIX}check_{position:02d}"
-
-
-def scope_column(position: int) -> str:
-    """The row-filter column of the suite's check at ``position`` (only if it has a filter)."""
-    return f"{QUALITY_PREFIX}scope_{position:02d}"
-
-
-def derived_column(name: str) -> str:
-    return f"{QUALITY_PREFIX}{name}"
-
-
-def quality_columns(suite: DatasetSuite) -> tuple[str, ...]:
-    """The columns ``annotate`` adds to ``suite``'s rows besides ``reason``."""
-    checks = [check_column(i) for i in range(len(suite.checks))]
-    scopes = [scope_column(i) for i, c in enumerate(suite.checks) if c.where is not None]
-    return (*checks, *scopes, *(derived_column(d) for d in suite.derived))
-
-
-class SparkQualityGate:
+class SparkQualityGate(CompiledQualityGate):
     """Runs the row-level suites of :mod:`pipelines.quality.suites` as Spark expressions and
     stores the results; no Great Expectations at run time."""
-
-    def __init__(
-        self,
-        lake: DeltaLake,
-        *,
-        results_uri: str,
-        onchain_uri: str,
-        classes: Mapping[str, str] | None = None,
-        clock: Clock = utc_now,
-    ) -> None:
-        self._lake = lake
-        self._store = ResultStore(lake, results_uri)
-        self._onchain_uri = onchain_uri
-        self._classes = asset_classes() if classes is None else classes
-        self._clock = clock
-
-    @classmethod
-    def from_settings(
-        cls, settings: QualitySettings, lake: DeltaLake, paths: LakePaths
-    ) -> SparkQualityGate:
-        del settings  # the row-level checks have no thresholds; kept like QualityGate's
-        return cls(lake, results_uri=paths.quality_results, onchain_uri=paths.silver("onchain"))
-
-    def quality_columns(self, dataset: str) -> tuple[str, ...]:
-        return quality_columns(suite_for(dataset))
 
     def nav_history(self, rows: DataFrame) -> DataFrame | None:
         """The silver NAV window the onchain NAV check needs for ``rows`` (one small job for the
@@ -137,8 +90,8 @@ class SparkQualityGate:
         ConfigurationError for an unknown dataset, DataContractError when ``rows`` lack a
         column a check reads."""
         suite = suite_for(dataset)
-        _require_columns(dataset, rows.columns, columns_needed(suite))
-        _refuse_taken_names(dataset, rows.columns)
+        require_columns(dataset, rows.columns, columns_needed(suite))
+        refuse_taken_names(dataset, rows.columns)
         framed = with_derived_columns(
             suite, rows, asset_classes=self._classes, nav_history=nav_history
         )
@@ -180,25 +133,14 @@ class SparkQualityGate:
         run_id: str,
     ) -> list[ExpectationResult]:
         """The results of ``totals`` (the aggregates of ``counting``), stored."""
-        if totals is None or totals[_TOTAL] == 0:
-            return []
-        validated_at = self._clock()
-        suite = counting.suite
-        results = [
-            make_result(
-                c.check,
-                _gx_result(i, c, totals),
-                success=totals[f"u{i}"] == 0,
-                run_id=run_id,
-                dataset=suite.dataset,
-                batch_id=batch_id,
-                suite=suite.name,
-                validated_at=validated_at,
-            )
-            for i, c in enumerate(counting.compiled)
-        ]
-        self._store.save(results)
-        return results
+
+        def samples(position: int) -> list[Any]:
+            assert totals is not None
+            return [_plain(v) for v in totals[sample_name(position)] or []]
+
+        return self._store_compiled_results(
+            counting.suite, counting.compiled, totals, samples, batch_id=batch_id, run_id=run_id
+        )
 
 
 class _Counting:
@@ -215,7 +157,7 @@ class _Counting:
         self.positioned = framed.withColumn(_POSITION, F.monotonically_increasing_id())
         position = F.col(_POSITION)
         self.aggregates = [
-            F.count(F.lit(1)).alias(_TOTAL),
+            F.count(F.lit(1)).alias(TOTAL),
             *(agg for i, c in enumerate(self.compiled) for agg in _aggregates(i, c, position)),
         ]
 
@@ -235,25 +177,6 @@ class PendingResults:
         waits for the frame's first action."""
         totals = self._observation.get
         return self._gate._store_results(self._counting, totals, batch_id=batch_id, run_id=run_id)
-
-
-def _require_columns(dataset: str, present: Sequence[str], needed: Sequence[str]) -> None:
-    missing = sorted(set(needed) - set(present))
-    if missing:
-        raise DataContractError(
-            f"{dataset} rows lack silver column(s) {', '.join(missing)} (see docs/data-model.md)"
-        )
-
-
-def _refuse_taken_names(dataset: str, present: Sequence[str]) -> None:
-    """The columns annotate adds must not overwrite the caller's (a parse's structural
-    ``reason``, say): the caller drops or renames them first."""
-    taken = [c for c in present if c == REASON_COLUMN or c.startswith(QUALITY_PREFIX)]
-    if taken:
-        raise DataContractError(
-            f"{dataset} rows already have column(s) {', '.join(taken)}, which the quality gate "
-            "adds: drop or rename them first"
-        )
 
 
 def _verdict_columns(compiled: Sequence[CompiledCheck]) -> dict[str, Column]:
@@ -283,29 +206,14 @@ def _aggregates(position: int, compiled: CompiledCheck, order: Column) -> list[C
         F.count(F.lit(1)) if compiled.scope is None else F.count_if(F.col(scope_column(position)))
     )
     return [
-        in_scope.alias(f"e{position}"),
-        F.count(flag).alias(f"p{position}"),
-        F.count_if(flag).alias(f"u{position}"),
+        in_scope.alias(in_scope_name(position)),
+        F.count(flag).alias(counted_name(position)),
+        F.count_if(flag).alias(unexpected_name(position)),
         # The value only where unexpected: a sample's formatting is not paid on every row.
         F.min_by(F.when(flag, compiled.sample), F.when(flag, order), SAMPLE_SIZE).alias(
-            f"s{position}"
+            sample_name(position)
         ),
     ]
-
-
-def _gx_result(position: int, compiled: CompiledCheck, totals: Mapping[str, Any]) -> dict[str, Any]:
-    """The check's counts as GX's ``result`` dictionary (what :func:`make_result` reads)."""
-    element, present = int(totals[f"e{position}"]), int(totals[f"p{position}"])
-    unexpected = int(totals[f"u{position}"])
-    base = present if compiled.share_of_present else element
-    percent = unexpected / base * 100 if element > 0 and base > 0 else None
-    sample = [_plain(v) for v in totals[f"s{position}"] or []]
-    return {
-        "element_count": element,
-        "unexpected_count": unexpected,
-        "unexpected_percent": percent,
-        "partial_unexpected_list": sample,
-    }
 
 
 def _plain(value: Any) -> Any:
