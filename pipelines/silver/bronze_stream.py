@@ -16,10 +16,12 @@ What Spark's file source and its checkpoint do for the silver stream
   application transactions of the batch make the replay exactly-once.
 
 The stream id (``rwa-stream-id``, kept by :class:`pipelines.silver.stream.SilverStream`) is
-the same file for both engines. The engines' checkpoints are not interchangeable: a checkpoint
-Spark wrote (``offsets/``, ``commits/``, ``sources/``, ``metadata``) is refused here, and one
-written here is refused by the Spark engine (:func:`refuse_foreign_checkpoint`), naming the
-setting, rather than silently reprocessing the whole of bronze.
+the same file for both engines. A checkpoint Spark wrote (``offsets/``, ``commits/``,
+``sources/``, ``metadata``) is migrated on first use (:func:`migrate_spark_checkpoint`: the
+objects of its committed batches become one committed batch, a batch Spark recorded and did not
+commit is run again under its id, Spark's files are moved to ``spark-migrated/``), so switching
+to this engine neither reprocesses nor skips anything; a checkpoint written here is refused by
+the Spark engine (:func:`refuse_local_checkpoint`), naming the setting.
 
 An object's lines are read as Spark's text source reads them: split on ``\\n``, ``\\r\\n`` or
 ``\\r``, no empty last line after a final line break (blank lines in the middle are kept), and
@@ -37,6 +39,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -49,13 +52,15 @@ LOCAL_FOLDER = "local"
 OFFSETS, COMMITS = "offsets", "commits"
 #: What Spark's streaming checkpoint holds (any of them: Spark wrote the checkpoint).
 SPARK_ENTRIES = ("offsets", "commits", "sources", "metadata")
+#: Where a migrated Spark checkpoint's files are kept (for an operator; nothing reads them).
+SPARK_MIGRATED = "spark-migrated"
 #: The columns of the lines of a batch (the parse's input).
 LINES_SCHEMA = pa.schema(
     [("value", pa.string()), ("bronze_file", pa.string()), ("path_source", pa.string())]
 )
 _LINE_BREAK = r"\r\n|\r|\n"
 _SOURCE = re.compile(r"/source=([^/]+)/")
-_ENGINES = {"spark": "spark", LOCAL_FOLDER: "duckdb"}
+_BRONZE_KEY = re.compile(r"(bronze/.*)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +95,8 @@ class LocalBronzeStream:
         """The batches to process, in order: an uncommitted one first, then the new objects.
         Each is recorded before it is yielded; the caller calls :meth:`commit` once it is
         done (a batch not committed is yielded again by the next run, not by this one)."""
-        refuse_foreign_checkpoint(self.checkpoint_dir, LOCAL_FOLDER)
+        if not (self.checkpoint_dir / LOCAL_FOLDER).exists():
+            migrate_spark_checkpoint(self.checkpoint_dir)
         self._offsets.mkdir(parents=True, exist_ok=True)
         self._commits.mkdir(parents=True, exist_ok=True)
         planned = self._planned()
@@ -133,23 +139,86 @@ class LocalBronzeStream:
         return planned
 
 
-def refuse_foreign_checkpoint(checkpoint_dir: Path, mine: str) -> None:
-    """ConfigurationError when ``checkpoint_dir`` was written by the other silver engine
-    (``mine``: ``"spark"`` or :data:`LOCAL_FOLDER`)."""
-    if mine == LOCAL_FOLDER:
-        foreign = any((checkpoint_dir / entry).exists() for entry in SPARK_ENTRIES)
-        other = "spark"
-    else:
-        foreign = (checkpoint_dir / LOCAL_FOLDER).exists()
-        other = LOCAL_FOLDER
-    if foreign:
+def refuse_local_checkpoint(checkpoint_dir: Path) -> None:
+    """ConfigurationError when the DuckDB engine wrote ``checkpoint_dir`` (the Spark engine
+    cannot continue it)."""
+    if (checkpoint_dir / LOCAL_FOLDER).exists():
         raise ConfigurationError(
-            f"the silver checkpoint {checkpoint_dir} was written by the {_ENGINES[other]} "
-            f"engine, this run uses the {_ENGINES[mine]} engine: set "
-            f"RWA_SILVER_ENGINE={_ENGINES[other]} to continue it (or remove the folder: the "
-            f"stream then reads all of bronze again, and the MERGE changes nothing already in "
-            f"silver)"
+            f"the silver checkpoint {checkpoint_dir} was written by the duckdb engine and this "
+            f"run uses the spark engine: set RWA_SILVER_ENGINE=duckdb (or auto on a local "
+            f"master) to continue it, or remove the folder (the stream then reads all of "
+            f"bronze again, and the MERGE changes nothing already in silver)"
         )
+
+
+def migrate_spark_checkpoint(checkpoint_dir: Path) -> bool:
+    """Turn a checkpoint of Spark's file stream into this stream's (see the module docstring);
+    False when there is none. The new book-keeping is written whole under a temporary name and
+    renamed into place before Spark's files are moved away: a crash in between leaves either
+    the Spark checkpoint or the migrated one."""
+    if not any((checkpoint_dir / entry).exists() for entry in SPARK_ENTRIES):
+        return False
+    log_offsets = {
+        batch: _spark_log_offset(path)
+        for batch, path in _numbered(checkpoint_dir / "offsets").items()
+    }
+    done = max(_numbered(checkpoint_dir / "commits"), default=-1)
+    done_log = log_offsets.get(done, -1)
+    entries = _spark_source_entries(checkpoint_dir / "sources")
+    planned: dict[int, list[str]] = {}
+    if done >= 0:
+        planned[done] = sorted({key for batch, key in entries if batch <= done_log})
+    pending = max(log_offsets, default=-1)
+    if pending > done:
+        upto = log_offsets[pending]
+        keys = sorted({key for batch, key in entries if done_log < batch <= upto})
+        if keys:
+            planned[pending] = keys
+    staged = checkpoint_dir / f".{LOCAL_FOLDER}.{uuid.uuid4().hex}"
+    for folder in (OFFSETS, COMMITS):
+        (staged / folder).mkdir(parents=True)
+    for batch, keys in planned.items():
+        _write_durably(staged / OFFSETS / str(batch), json.dumps(keys))
+    if done >= 0:
+        _write_durably(staged / COMMITS / str(done), "")
+    staged.replace(checkpoint_dir / LOCAL_FOLDER)
+    kept = checkpoint_dir / SPARK_MIGRATED
+    kept.mkdir(exist_ok=True)
+    for entry in SPARK_ENTRIES:
+        if (checkpoint_dir / entry).exists():
+            (checkpoint_dir / entry).replace(kept / entry)
+    return True
+
+
+def _numbered(folder: Path) -> dict[int, Path]:
+    """Spark's log files of ``folder`` by batch id (not its .crc or temporary files)."""
+    if not folder.is_dir():
+        return {}
+    return {int(p.name): p for p in folder.iterdir() if p.name.isdigit()}
+
+
+def _spark_log_offset(path: Path) -> int:
+    """The file source's log offset of one of Spark's offsets files (its last line)."""
+    last = path.read_text().strip().splitlines()[-1]
+    return int(json.loads(last)["logOffset"])
+
+
+def _spark_source_entries(sources: Path) -> list[tuple[int, str]]:
+    """(source batch id, lake-relative key) of every file Spark's file source logged (its
+    compacted files and the ones after them: a key seen twice is one object)."""
+    found: list[tuple[int, str]] = []
+    for folder in sorted(p for p in sources.glob("*") if p.is_dir()):
+        for path in folder.iterdir():
+            if not (path.name.isdigit() or path.name.endswith(".compact")):
+                continue
+            for line in path.read_text().splitlines()[1:]:  # the first line is the version
+                if not line.strip():
+                    continue
+                entry = json.loads(line)
+                key = _BRONZE_KEY.search(unquote(urlparse(entry["path"]).path))
+                if key is not None:
+                    found.append((int(entry["batchId"]), key.group(1)))
+    return found
 
 
 def object_lines(bronze_root: Path, key: str) -> pa.RecordBatch:

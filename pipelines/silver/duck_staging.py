@@ -36,9 +36,9 @@ PART = "part-0.parquet"
 
 def duck_connection(memory_limit: str, temp_dir: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection for silver batches: every core, at most ``memory_limit``
-    (spilling to ``temp_dir`` beyond it), timestamps in UTC (the parse's contract)."""
+    (spilling to ``temp_dir`` beyond it: DuckDB creates it, its parent must exist), timestamps
+    in UTC (the parse's contract)."""
     con = duckdb.connect(":memory:")
-    temp_dir.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET threads = {os.cpu_count() or 1}")
     con.execute(f"SET memory_limit = {_literal(memory_limit)}")
     con.execute(f"SET temp_directory = {_literal(str(temp_dir))}")

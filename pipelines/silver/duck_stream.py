@@ -8,6 +8,8 @@ Spark master) and a lake written by delta-rs."""
 from __future__ import annotations
 
 import contextlib
+import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,15 +24,14 @@ from pipelines.silver.duck_staging import DuckResults, DuckStagedBatch, duck_con
 from pipelines.silver.spec import DatasetSpec
 from pipelines.silver.staging import StageCounts
 from pipelines.silver.stream import (
-    STAGING_FOLDER,
     SilverRunReport,
     SilverStream,
     SilverStreamSettings,
     SilverTargets,
 )
 
-#: Under the checkpoint's staging folder: where DuckDB spills beyond its memory limit.
-SPILL_FOLDER = "duckdb-spill"
+#: Beside the checkpoints: where DuckDB spills beyond its memory limit (a folder per run).
+SPILL_FOLDER = "_duckdb_spill"
 
 
 class DuckSilverStream(SilverStream[DuckStagedBatch, duckdb.DuckDBPyRelation]):
@@ -72,13 +73,18 @@ class DuckSilverStream(SilverStream[DuckStagedBatch, duckdb.DuckDBPyRelation]):
     @contextlib.contextmanager
     def _connected(self) -> Iterator[None]:
         """The run's DuckDB connection, closed whatever happens."""
-        spill = self.targets.checkpoint_dir / STAGING_FOLDER / SPILL_FOLDER
+        # Beside the checkpoint, not in it: a run that stops before its stream starts (a table
+        # that conflicts with the contract) leaves no checkpoint behind.
+        checkpoint = self.targets.checkpoint_dir
+        spill = checkpoint.parent / SPILL_FOLDER / f"{checkpoint.name}-{uuid.uuid4().hex[:12]}"
+        spill.parent.mkdir(parents=True, exist_ok=True)
         self._con = duck_connection(self.settings.spark.silver_duckdb_memory_limit, spill)
         try:
             yield
         finally:
             self._con.close()
             self._con = None
+            shutil.rmtree(spill, ignore_errors=True)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:

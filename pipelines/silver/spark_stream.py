@@ -18,7 +18,7 @@ from pipelines.lake.days import DayRange
 from pipelines.lake.delta import DeltaLake
 from pipelines.quality.gate import QualityGate
 from pipelines.quality.spark_gate import PendingResults, SparkQualityGate
-from pipelines.silver.bronze_stream import refuse_foreign_checkpoint
+from pipelines.silver.bronze_stream import refuse_local_checkpoint
 from pipelines.silver.parsing import bronze_lines, parse_lines
 from pipelines.silver.spark_staging import SparkStagedBatch
 from pipelines.silver.spec import DatasetSpec
@@ -58,7 +58,7 @@ class SparkSilverStream(SilverStream[SparkStagedBatch, DataFrame]):
 
     def _drain(self) -> None:
         checkpoint = self.targets.checkpoint_dir
-        refuse_foreign_checkpoint(checkpoint, "spark")
+        refuse_local_checkpoint(checkpoint)
         query = (
             self._bronze_stream()
             .writeStream.foreachBatch(self._spark_batch)

@@ -1,27 +1,35 @@
 """The one silver streaming step: bronze objects of a dataset -> its keyed silver Delta table.
 
-Spark Structured Streaming over the dataset's bronze folders (``availableNow``: drain what is
-there, then stop; ``maxFilesPerTrigger`` objects per micro-batch). Per micro-batch:
+A stream of micro-batches over the dataset's bronze objects (``availableNow``: drain what is
+there, then stop; ``RWA_SILVER_MAX_FILES_PER_TRIGGER`` objects per micro-batch), run by one of
+two engines (``RWA_SILVER_ENGINE``, :func:`resolve_engine`): Spark Structured Streaming
+(:mod:`pipelines.silver.spark_stream`, for a cluster and for delta-spark) or DuckDB in this
+process (:mod:`pipelines.silver.duck_stream`, with the local bronze stream of
+:mod:`pipelines.silver.bronze_stream`). This module is what they share. Per micro-batch:
 
-1. Spark parses the lines into typed candidate rows (:mod:`pipelines.silver.parsing`) and
-   stages them as Parquet on the executors (:mod:`pipelines.silver.staging`: the batch is never
-   collected; counts, refusals, records per object and a stream of the rows to MERGE come back);
-2. the structurally valid rows go through the quality gate as Spark expressions
-   (:mod:`pipelines.quality.spark_gate`; Great Expectations runs the whole-table checks after
-   the run);
+1. the engine parses the lines into typed candidate rows (Spark:
+   :mod:`pipelines.silver.parsing`; DuckDB: :mod:`pipelines.silver.duck_parsing`) and stages
+   them as Parquet (:mod:`pipelines.silver.staging`, the same layout for both: the batch is
+   never collected; counts, refusals, records per object and a stream of the rows to MERGE
+   come back);
+2. the structurally valid rows go through the quality gate as the engine's expressions
+   (:mod:`pipelines.quality.spark_gate`, :mod:`pipelines.quality.duck_gate`; Great
+   Expectations runs the whole-table checks after the run);
 3. the refused share is judged per bronze object (:mod:`pipelines.quality.objects`): a broken
    object (or one an operator set aside) is quarantined whole and listed in
    ``silver/quarantined_objects``, the other objects proceed; when the broken objects look
    systematic the batch fails with a :class:`DataQualityError` and nothing of it is merged
-   (Spark's checkpoint does not advance, so a rerun processes it again);
+   (the checkpoint does not record it as done, so a rerun processes it again);
 4. structural and quality refusals, and the records of objects quarantined whole, are stored in
    ``silver/quarantine`` with their reasons;
-5. the valid rows are deduplicated by a Spark window (latest fetch wins) and MERGEd into the
+5. the valid rows are deduplicated by a window (latest fetch wins, :mod:`pipelines.silver.dedup`)
+   and MERGEd with delta-rs (delta-spark for a native lake) into the
    table, streamed from the staged rows and limited to the batch's days;
 6. the batch's counts are added to ``silver/reconciliation``.
 
 Exactly once: the commits carry the Delta application transaction ``(app_id, batch_id)``, the
-ledger is keyed by (dataset, stream, batch). A batch Spark replays after a crash is skipped when
+ledger is keyed by (dataset, stream, batch). A batch the stream replays after a crash (recorded
+in the checkpoint, not committed there: the same objects under the same id) is skipped when
 the ledger has it; when the crash fell between the silver commit and the ledger commit, the
 guard skips the MERGEs and the ledger is completed from the commit's own metrics. A batch that
 spans many days is merged a window of days at a time, each window a commit with a transaction

@@ -154,8 +154,8 @@ class SparkSettings(Section):
         validation_alias="RWA_SILVER_DUCKDB_MEMORY_LIMIT",
         default="1GB",
         description="Memory of the DuckDB connection of one silver dataset's run (DuckDB's "
-        "`memory_limit`): beyond it the batch's work spills to the checkpoint's staging "
-        "folder.",
+        "`memory_limit`): beyond it the batch's work spills to disk beside the checkpoints "
+        "(`<state>/checkpoints/_duckdb_spill`).",
     )
     silver_max_files_per_trigger: int = Field(
         validation_alias="RWA_SILVER_MAX_FILES_PER_TRIGGER",

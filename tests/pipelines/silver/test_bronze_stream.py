@@ -12,16 +12,21 @@ import sys
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
+from pipelines import steps
 from pipelines.core.errors import ConfigurationError
 from pipelines.lake.days import DayRange
 from pipelines.lake.paths import LakePaths
+from pipelines.lakehouse import Lakehouse
 from pipelines.silver.bronze_stream import (
+    SPARK_MIGRATED,
     LocalBronzeStream,
     object_lines,
-    refuse_foreign_checkpoint,
+    refuse_local_checkpoint,
 )
-from tests.fixtures.lake import lake_settings
+from pipelines.silver.reconciliation import reconcile
+from tests.fixtures.lake import lake_of, lake_settings
 from tests.pipelines.silver.bronze_factory import daily_envelopes, land
 
 DAY = "2026-01-06"
@@ -104,17 +109,37 @@ def test_a_backfill_takes_the_objects_of_its_days_only(tmp_path: Path) -> None:
     assert batches == [tuple(inside)]
 
 
-def test_a_checkpoint_of_the_other_engine_is_refused_naming_the_setting(tmp_path: Path) -> None:
-    spark_checkpoint = tmp_path / "spark"
-    (spark_checkpoint / "offsets").mkdir(parents=True)
-    with pytest.raises(ConfigurationError, match="RWA_SILVER_ENGINE=spark"):
-        list(stream(tmp_path / "lake", spark_checkpoint).batches())
-
-    local_checkpoint = tmp_path / "local"
-    (local_checkpoint / "local" / "offsets").mkdir(parents=True)
+def test_the_spark_engine_refuses_a_checkpoint_of_the_duckdb_engine(tmp_path: Path) -> None:
+    (tmp_path / "local" / "offsets").mkdir(parents=True)
     with pytest.raises(ConfigurationError, match="RWA_SILVER_ENGINE=duckdb"):
-        refuse_foreign_checkpoint(local_checkpoint, "spark")
-    refuse_foreign_checkpoint(spark_checkpoint, "spark")  # its own: fine
+        refuse_local_checkpoint(tmp_path)
+    refuse_local_checkpoint(tmp_path / "other")  # none: fine
+
+
+def test_a_spark_checkpoint_is_migrated_neither_reprocessing_nor_skipping(
+    tmp_path: Path, spark: SparkSession
+) -> None:
+    """A lake the Spark engine streamed, its last batch recorded by Spark and not committed
+    (a crash): the DuckDB engine runs that batch again under its id (the ledger has it: nothing
+    merged twice), then what landed since; the Spark engine then refuses the checkpoint."""
+    settings = lake_settings(tmp_path, silver_engine="spark", silver_max_files_per_trigger=1)
+    root = Path(settings.lake.root)
+    land(root, daily_envelopes({"BTC": 100.0}, days=2))
+    first = steps.run_silver(Lakehouse.from_settings(settings), "prices")
+    assert first.batch_ids == [0, 1]
+    checkpoint = LakePaths(settings.lake).checkpoint("silver_prices")
+    (checkpoint / "commits" / "1").unlink()
+    land(root, daily_envelopes({"ETH": 10.0}, days=1))
+    duck = lake_settings(tmp_path, silver_engine="duckdb", silver_max_files_per_trigger=1)
+
+    second = steps.run_silver(Lakehouse.from_settings(duck), "prices")
+
+    assert (second.batch_ids, second.replayed_batches, second.inserted) == ([1, 2], 1, 24)
+    assert (checkpoint / SPARK_MIGRATED / "offsets").is_dir()
+    assert reconcile(*lake_of(duck), "prices").ok
+    assert steps.run_silver(Lakehouse.from_settings(duck), "prices").batches == 0
+    with pytest.raises(ConfigurationError, match="RWA_SILVER_ENGINE=duckdb"):
+        steps.run_silver(Lakehouse.from_settings(settings), "prices")
 
 
 @pytest.mark.parametrize(
