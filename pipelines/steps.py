@@ -266,7 +266,7 @@ def _silver_stream(
     gate: QualityGate | None = None,
     after_batch: Callable[[int], None] | None = None,
     backfill: DayRange | None = None,
-) -> SilverStream[Any, Any]:
+) -> SilverStream[Any, Any, Any]:
     paths = lakehouse.paths
     if lakehouse.settings.lake.is_s3:
         mirror_bronze(lakehouse.objects, paths.bronze_local_root, dataset=spec.name)
@@ -279,35 +279,24 @@ def _silver_stream(
         objects=quarantined_objects(lakehouse),
     )
     settings = lakehouse.settings
-    stream_settings = SilverStreamSettings(settings.lake, settings.spark, settings.quality)
-    gate = gate or quality_gate(lakehouse)
+    common: dict[str, Any] = {
+        "gate": gate or quality_gate(lakehouse),
+        "settings": SilverStreamSettings(settings.lake, settings.spark, settings.quality),
+        "after_batch": after_batch,
+        "backfill": backfill,
+    }
     if silver_engine(lakehouse) == "duckdb":
         # Imported here: the DuckDB engine needs no Spark session (nor its start-up).
         from pipelines.quality.duck_gate import DuckQualityGate
         from pipelines.silver.duck_stream import DuckSilverStream
 
-        return DuckSilverStream(
-            lakehouse.delta,
-            spec,
-            targets,
-            gate=gate,
-            row_gate=DuckQualityGate.from_settings(settings.quality, lakehouse.delta, paths),
-            settings=stream_settings,
-            after_batch=after_batch,
-            backfill=backfill,
-        )
+        duck_gate = DuckQualityGate.from_settings(settings.quality, lakehouse.delta, paths)
+        return DuckSilverStream(lakehouse.delta, spec, targets, row_gate=duck_gate, **common)
     from pipelines.silver.spark_stream import SparkSilverStream
 
+    spark_gate = SparkQualityGate.from_settings(settings.quality, lakehouse.delta, paths)
     return SparkSilverStream(
-        lakehouse.spark,
-        lakehouse.delta,
-        spec,
-        targets,
-        gate=gate,
-        row_gate=SparkQualityGate.from_settings(settings.quality, lakehouse.delta, paths),
-        settings=stream_settings,
-        after_batch=after_batch,
-        backfill=backfill,
+        lakehouse.spark, lakehouse.delta, spec, targets, row_gate=spark_gate, **common
     )
 
 

@@ -10,57 +10,27 @@ from __future__ import annotations
 import contextlib
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
 from pipelines.lake.days import DayRange
-from pipelines.lake.delta import DeltaLake
 from pipelines.quality.duck_gate import DuckQualityGate
-from pipelines.quality.gate import QualityGate
 from pipelines.silver.bronze_stream import LocalBronzeStream, batch_lines
 from pipelines.silver.duck_staging import DuckResults, DuckStagedBatch, duck_connection
-from pipelines.silver.spec import DatasetSpec
 from pipelines.silver.staging import StageCounts
-from pipelines.silver.stream import (
-    SilverRunReport,
-    SilverStream,
-    SilverStreamSettings,
-    SilverTargets,
-)
+from pipelines.silver.stream import SilverRunReport, SilverStream
 
 #: Beside the checkpoints: where DuckDB spills beyond its memory limit (a folder per run).
 SPILL_FOLDER = "_duckdb_spill"
 
 
-class DuckSilverStream(SilverStream[DuckStagedBatch, duckdb.DuckDBPyRelation]):
+class DuckSilverStream(SilverStream[DuckStagedBatch, duckdb.DuckDBPyRelation, DuckQualityGate]):
     """The silver stream of one dataset, run by DuckDB in this process."""
 
-    def __init__(
-        self,
-        lake: DeltaLake,
-        spec: DatasetSpec,
-        targets: SilverTargets,
-        *,
-        gate: QualityGate,
-        row_gate: DuckQualityGate,
-        settings: SilverStreamSettings,
-        after_batch: Callable[[int], None] | None = None,
-        backfill: DayRange | None = None,
-    ) -> None:
-        super().__init__(
-            lake,
-            spec,
-            targets,
-            gate=gate,
-            settings=settings,
-            after_batch=after_batch,
-            backfill=backfill,
-        )
-        #: The row-level checks of every micro-batch, as DuckDB SQL.
-        self.row_gate = row_gate
-        self._con: duckdb.DuckDBPyConnection | None = None
+    #: The run's connection (:meth:`_connected`).
+    _con: duckdb.DuckDBPyConnection | None = None
 
     def run(self) -> SilverRunReport:
         with self._connected():

@@ -7,53 +7,30 @@ cluster, and for a lake written by delta-spark."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 
 from pipelines.contracts.envelope import dataset_glob
 from pipelines.lake.days import DayRange
-from pipelines.lake.delta import DeltaLake
-from pipelines.quality.gate import QualityGate
 from pipelines.quality.spark_gate import PendingResults, SparkQualityGate
 from pipelines.silver.bronze_stream import refuse_local_checkpoint
 from pipelines.silver.parsing import bronze_lines, parse_lines
 from pipelines.silver.spark_staging import SparkStagedBatch
-from pipelines.silver.spec import DatasetSpec
 from pipelines.silver.staging import StageCounts
-from pipelines.silver.stream import SilverStream, SilverStreamSettings, SilverTargets
+from pipelines.silver.stream import SilverStream
 
 
-class SparkSilverStream(SilverStream[SparkStagedBatch, DataFrame]):
+class SparkSilverStream(SilverStream[SparkStagedBatch, DataFrame, SparkQualityGate]):
     """The silver stream of one dataset, run by Spark."""
 
-    def __init__(
-        self,
-        spark: SparkSession,
-        lake: DeltaLake,
-        spec: DatasetSpec,
-        targets: SilverTargets,
-        *,
-        gate: QualityGate,
-        row_gate: SparkQualityGate,
-        settings: SilverStreamSettings,
-        after_batch: Callable[[int], None] | None = None,
-        backfill: DayRange | None = None,
-    ) -> None:
-        super().__init__(
-            lake,
-            spec,
-            targets,
-            gate=gate,
-            settings=settings,
-            after_batch=after_batch,
-            backfill=backfill,
-        )
+    def __init__(self, spark: SparkSession, *args: Any, **kwargs: Any) -> None:
+        """``spark``, then the arguments of :class:`SilverStream` (``row_gate``: a
+        :class:`SparkQualityGate`)."""
+        super().__init__(*args, **kwargs)
         self.spark = spark
-        #: The row-level checks of every micro-batch, as Spark expressions.
-        self.row_gate = row_gate
         self._failure: Exception | None = None
 
     def _drain(self) -> None:

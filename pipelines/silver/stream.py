@@ -120,6 +120,8 @@ LOG = logging.getLogger(__name__)
 #: An engine's staging folder, and what it hands a micro-batch as (its bronze lines).
 Stage = TypeVar("Stage", bound=StagedBatch)
 Lines = TypeVar("Lines")
+#: The engine's twin of the quality gate: the row-level checks of every micro-batch.
+RowGate = TypeVar("RowGate")
 
 
 @dataclass
@@ -173,7 +175,7 @@ class SilverTargets:
     objects: QuarantinedObjects
 
 
-class SilverStream(ABC, Generic[Stage, Lines]):
+class SilverStream(ABC, Generic[Stage, Lines, RowGate]):
     """Runs the bronze -> silver stream of one dataset until bronze is drained: the steps of
     the module docstring, whatever the engine. An engine
     (:class:`pipelines.silver.spark_stream.SparkSilverStream`,
@@ -187,6 +189,7 @@ class SilverStream(ABC, Generic[Stage, Lines]):
         targets: SilverTargets,
         *,
         gate: QualityGate,
+        row_gate: RowGate,
         settings: SilverStreamSettings,
         after_batch: Callable[[int], None] | None = None,
         backfill: DayRange | None = None,
@@ -197,6 +200,8 @@ class SilverStream(ABC, Generic[Stage, Lines]):
         self.targets = targets
         #: Great Expectations: the whole-table checks after a run.
         self.gate = gate
+        #: The row-level checks of every micro-batch, as the engine's expressions.
+        self.row_gate = row_gate
         # Test hook: runs after a batch's commits and before the stream records it as done.
         self.after_batch = after_batch
         self.backfill = backfill
