@@ -9,6 +9,13 @@ each field), and tests holding both to the served contract name what is missing.
 
 from __future__ import annotations
 
+#: The largest magnitude silver accepts for a measure (docs/silver.md): beyond it a value is an
+#: overflow, a unit or a decimals error, never a real price or amount. A price is USD per unit
+#: (the dearest real asset trades near 1e6 USD); an amount is a volume, supply, count, USD total
+#: or macro value (world GDP is about 1e14 USD; meme-token supplies reach about 5e17 units).
+PRICE_LIMIT = 1e12
+AMOUNT_LIMIT = 1e18
+
 #: On-chain metrics that count things (integers).
 COUNT_METRICS = ("holders", "transfer_count")
 #: On-chain metrics that are amounts in USD (floats).

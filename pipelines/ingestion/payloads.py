@@ -28,19 +28,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, StringType, StructField, StructType
 
 from pipelines.contracts import quarantine as reasons
+from pipelines.contracts.measures import AMOUNT_LIMIT
+from pipelines.ingestion.sql_records import Sql, SqlEnvelope, SqlRecord
 
-#: The largest magnitude silver accepts for a measure (docs/silver.md): beyond it a value is an
-#: overflow, a unit or a decimals error, never a real price or amount. A price is USD per unit
-#: (the dearest real asset trades near 1e6 USD); an amount is a volume, supply, count, USD total
-#: or macro value (world GDP is about 1e14 USD; meme-token supplies reach about 5e17 units).
-PRICE_LIMIT = 1e12
-AMOUNT_LIMIT = 1e18
+if TYPE_CHECKING:
+    import duckdb
+
 #: Non-finite numbers as text, whether sent as strings ("Infinity") or as the JSON literals
 #: Spark's JSON reader turns into quoted text (Infinity -> '"Infinity"').
 _NON_FINITE_TEXT = r'(?i)^\s*"?[+-]?(inf|infinity|nan)"?\s*$'
@@ -257,6 +257,33 @@ class PayloadParser(ABC):
     @abstractmethod
     def record(self, item: Column, envelope: Envelope) -> Record:
         """The silver columns of one item."""
+
+    # --- the DuckDB half (pipelines.ingestion.sql_records): the same steps, in SQL ---------
+
+    def sql_prepare(self, payload: Sql) -> Sql:
+        """:meth:`prepare` in SQL (default: as parsed)."""
+        return payload
+
+    def sql_line_problem(self, prepared: Sql) -> Sql | None:
+        """:meth:`line_problem` in SQL (null: usable)."""
+        return None
+
+    def sql_line_record(self, envelope: SqlEnvelope) -> SqlRecord:
+        """:meth:`line_record` in SQL (default: none)."""
+        return SqlRecord()
+
+    def sql_items(self, prepared: Sql) -> Sql:
+        """:meth:`items` in SQL: a list expression."""
+        raise NotImplementedError(f"{type(self).__name__} has no SQL half yet")
+
+    def sql_record(self, item: Sql, envelope: SqlEnvelope) -> SqlRecord:
+        """:meth:`record` in SQL."""
+        raise NotImplementedError(f"{type(self).__name__} has no SQL half yet")
+
+    def register_sql_functions(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Register the scalar functions the SQL half calls (a parser that needs Python, such
+        as an XML feed's, registers it here; default: none)."""
+        del con
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,9 +46,9 @@ from pipelines.silver.spec import DatasetSpec
 #: ``1.0``, ``"1"`` or ``"1.0"`` all say major version 1 (a minor version only adds fields,
 #: which parsers ignore); any other major version is refused, naming it.
 SUPPORTED_MAJOR_VERSION = SCHEMA_VERSION
-_SUPPORTED_VERSION_TEXT = rf"^{SUPPORTED_MAJOR_VERSION}(\.[0-9]+)?$"
+SUPPORTED_VERSION_TEXT = rf"^{SUPPORTED_MAJOR_VERSION}(\.[0-9]+)?$"
 #: How much of an unsupported version a reason quotes (reasons are grouped and counted).
-_QUOTED_VERSION_CHARS = 40
+QUOTED_VERSION_CHARS = 40
 ENVELOPE_TEXT_FIELDS = (
     "source",
     "dataset",
@@ -62,7 +62,7 @@ ENVELOPE_TEXT_FIELDS = (
 REQUIRED_ENVELOPE_FIELDS = ("source", "ingest_id", "fetched_at", "payload")
 CORRUPT = "_corrupt_record"
 #: The endpoint of a canonical envelope line (keys sorted: ``dataset`` first, then ``endpoint``).
-_CANONICAL_ENDPOINT = r'^\{"dataset":"[^"]*","endpoint":"([^"\\]*)"'
+CANONICAL_ENDPOINT = r'^\{"dataset":"[^"]*","endpoint":"([^"\\]*)"'
 #: How much of a line the routing and text checks read (a canonical line's dataset and endpoint
 #: fit well within it).
 _PREFIX_CHARS = 256
@@ -107,13 +107,13 @@ def line_endpoint() -> Column:
     """The envelope endpoint of a line: from the canonical prefix, else by JSON path."""
     # On a prefix: a regex on the column converts the whole line (kilobytes) to a Java string.
     # A prefix that cuts the endpoint short fails the regex, and the JSON path answers.
-    canonical = F.regexp_extract(_line_prefix(), _CANONICAL_ENDPOINT, 1)
+    canonical = F.regexp_extract(_line_prefix(), CANONICAL_ENDPOINT, 1)
     return F.coalesce(F.nullif(canonical, F.lit("")), F.get_json_object("value", "$.endpoint"))
 
 
 def _route(spec: DatasetSpec) -> Column:
     """Index of the parser of each line; -1 when none (ignored endpoint or no parser)."""
-    multi = _sources_needing_endpoint(spec)
+    multi = sources_needing_endpoint(spec)
     endpoint = line_endpoint()
     route: Column = F.lit(NO_ROUTE)
     for index, parser in reversed(list(enumerate(spec.parsers))):
@@ -124,7 +124,7 @@ def _route(spec: DatasetSpec) -> Column:
     return route
 
 
-def _sources_needing_endpoint(spec: DatasetSpec) -> set[str]:
+def sources_needing_endpoint(spec: DatasetSpec) -> set[str]:
     """Sources with more than one parser or ignored endpoint: only their lines need the
     endpoint to be routed (the others are routed by folder alone, at no parsing cost)."""
     counts: dict[str, int] = {}
@@ -257,11 +257,11 @@ def _opens_an_object(value: Column) -> Column:
 
 def _version_problems() -> list[tuple[Column, str | Column]]:
     version = F.col("schema_version")
-    quoted = F.substring(version, 1, _QUOTED_VERSION_CHARS)
+    quoted = F.substring(version, 1, QUOTED_VERSION_CHARS)
     return [
         (version.isNull(), reasons.ENVELOPE_FIELD_MISSING.text(name="schema_version")),
         (
-            ~version.rlike(_SUPPORTED_VERSION_TEXT),
+            ~version.rlike(SUPPORTED_VERSION_TEXT),
             F.format_string(
                 reasons.UNSUPPORTED_SCHEMA_VERSION.text(
                     version="%s", major=SUPPORTED_MAJOR_VERSION
@@ -333,11 +333,15 @@ def _unparsed_branch(lines: DataFrame, spec: DatasetSpec) -> DataFrame:
         {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT},
     )
     with_envelope = lines.withColumn("e", envelope).withColumn("_endpoint", F.col("e.endpoint"))
-    ignored = reduce(
-        Column.__or__,
-        (
-            (F.col("path_source") == i.source) & (F.col("_endpoint") == i.endpoint)
-            for i in spec.ignored
+    # Null-safe: a line without an endpoint (not JSON at all) is refused, not left unjudged.
+    ignored = F.coalesce(
+        reduce(
+            Column.__or__,
+            (
+                (F.col("path_source") == i.source) & (F.col("_endpoint") == i.endpoint)
+                for i in spec.ignored
+            ),
+            F.lit(False),
         ),
         F.lit(False),
     )

@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType
 
 from pipelines.contracts import quarantine as reasons
+from pipelines.contracts.measures import PRICE_LIMIT
 from pipelines.contracts.reference import Asset
 from pipelines.ingestion.coingecko.connector import (
     MARKET_CHART_ENDPOINT,
@@ -27,13 +28,14 @@ from pipelines.ingestion.coingecko.connector import (
     CoinGeckoSource,
 )
 from pipelines.ingestion.payloads import (
-    PRICE_LIMIT,
     Envelope,
     IgnoredEndpoint,
     PayloadParser,
     Record,
     map_lookup,
 )
+from pipelines.ingestion.sql_records import Sql, SqlEnvelope, SqlRecord, element
+from pipelines.ingestion.sql_records import map_lookup as sql_map_lookup
 
 _PRICES = ("open", "high", "low", "close")
 
@@ -85,6 +87,34 @@ class CoinGeckoOhlc(PayloadParser):
             record.number(
                 price, F.get(item, position), f"[{position}] ({price})", limit=PRICE_LIMIT
             )
+        return record
+
+    def sql_items(self, prepared: Sql) -> Sql:
+        return prepared
+
+    def sql_record(self, item: Sql, envelope: SqlEnvelope) -> SqlRecord:
+        record = SqlRecord()
+        coin = record.text("symbol_id", envelope.param("id"), "params.id")
+        record.lookup("asset_id", coin, self.coins, reasons.UNKNOWN_COINGECKO_COIN.text())
+        days = record.number("_days", envelope.param("days"), "params.days", integer=True)
+        resolution = record.set(
+            "resolution",
+            f"(CASE WHEN {days} <= 2 THEN '30m' WHEN {days} <= 30 THEN '4h'"
+            f" WHEN {days} > 30 THEN '4d' END)",
+        )
+        # Checked before any value is read (values past the end read as null anyway).
+        record.check(f"({item} IS NULL OR len({item}) < 5)", reasons.SHORT_CANDLE.text())
+        closed = record.epoch("_closed", element(item, 0), "[0] (close time)", millis=True)
+        seconds = sql_map_lookup({k: str(v) for k, v in _RESOLUTION_SECONDS.items()}, resolution)
+        ts = record.set(
+            "ts",
+            f"CAST(make_timestamp(epoch_us({closed}) - CAST({seconds} AS BIGINT) * 1000000)"
+            " AS TIMESTAMPTZ)",
+        )
+        record.set("date", f"CAST({ts} AS DATE)")
+        for position, price in enumerate(_PRICES, start=1):
+            label = f"[{position}] ({price})"
+            record.number(price, element(item, position), label, limit=PRICE_LIMIT)
         return record
 
 

@@ -22,17 +22,22 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType
 
 from pipelines.contracts import quarantine as reasons
-from pipelines.contracts.measures import COUNT_METRICS, PER_UNIT_METRICS, USD_METRICS
+from pipelines.contracts.measures import (
+    AMOUNT_LIMIT,
+    COUNT_METRICS,
+    PER_UNIT_METRICS,
+    PRICE_LIMIT,
+    USD_METRICS,
+)
 from pipelines.contracts.reference import Asset
 from pipelines.ingestion.payloads import (
-    AMOUNT_LIMIT,
-    PRICE_LIMIT,
     Envelope,
     PayloadParser,
     Record,
     text_struct,
 )
 from pipelines.ingestion.simulated.requests import ONCHAIN_ENDPOINT, PRICES_ENDPOINT, SIMULATED
+from pipelines.ingestion.sql_records import Sql, SqlEnvelope, SqlRecord, field, matches
 
 #: CoinAPI ``period_id`` -> our resolution names.
 PERIODS: Mapping[str, str] = {
@@ -110,6 +115,37 @@ class CoinApiBars(PayloadParser):
         record.number("trades", item["trades_count"], "trades_count", required=False, integer=True)
         return record
 
+    def sql_line_record(self, envelope: SqlEnvelope) -> SqlRecord:
+        record = SqlRecord()
+        symbol = record.text("symbol_id", envelope.param("symbol_id"), "params.symbol_id")
+        record.check(
+            f"NOT {matches(symbol, SYMBOL_ID_CHARACTERS)}", reasons.SYMBOL_ID_CHARACTERS.text()
+        )
+        # EXCHANGE_SPOT_BASE_QUOTE: the base names the asset.
+        base = (
+            f"regexp_replace(upper(regexp_extract({symbol}, '^[^_]+_SPOT_(.+)_[^_]+$', 1)),"
+            " '[^A-Z0-9]', '', 'g')"
+        )
+        record.lookup("asset_id", base, self.tickers, reasons.UNKNOWN_SYMBOL_ID.text())
+        period = record.text("_period", envelope.param("period_id"), "params.period_id")
+        record.lookup("resolution", period, PERIODS, reasons.UNSUPPORTED_PERIOD_ID.text())
+        return record
+
+    def sql_items(self, prepared: Sql) -> Sql:
+        return prepared
+
+    def sql_record(self, item: Sql, envelope: SqlEnvelope) -> SqlRecord:
+        record = SqlRecord()
+        ts = record.timestamp("ts", field(item, "time_period_start"), "time_period_start")
+        record.set("date", f"CAST({ts} AS DATE)")
+        for price in _PRICES:
+            name = f"price_{price}"
+            record.number(price, field(item, name), name, limit=PRICE_LIMIT)
+        record.number("volume", field(item, "volume_traded"), "volume_traded", required=False)
+        trades = field(item, "trades_count")
+        record.number("trades", trades, "trades_count", required=False, integer=True)
+        return record
+
 
 class SimulatedDailyMetrics(PayloadParser):
     """Daily token metrics, as the simulated source sends them."""
@@ -143,4 +179,23 @@ class SimulatedDailyMetrics(PayloadParser):
         for name in USD_METRICS:
             limit = PRICE_LIMIT if name in PER_UNIT_METRICS else AMOUNT_LIMIT
             record.number(name, item[name], name, required=False, limit=limit)
+        return record
+
+    def sql_line_record(self, envelope: SqlEnvelope) -> SqlRecord:
+        record = SqlRecord()
+        asset = record.text("_asset", envelope.param("asset"), "params.asset")
+        record.lookup("asset_id", asset, self.asset_ids, reasons.UNKNOWN_ASSET_PARAM.text())
+        return record
+
+    def sql_items(self, prepared: Sql) -> Sql:
+        return prepared
+
+    def sql_record(self, item: Sql, envelope: SqlEnvelope) -> SqlRecord:
+        record = SqlRecord()
+        record.daily(record.timestamp("_instant", field(item, "timestamp"), "timestamp"))
+        for name in COUNT_METRICS:
+            record.number(name, field(item, name), name, required=False, integer=True)
+        for name in USD_METRICS:
+            limit = PRICE_LIMIT if name in PER_UNIT_METRICS else AMOUNT_LIMIT
+            record.number(name, field(item, name), name, required=False, limit=limit)
         return record

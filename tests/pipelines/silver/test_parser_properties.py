@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 
 from pipelines.contracts.envelope import canonical_json
+from pipelines.contracts.measures import AMOUNT_LIMIT, PRICE_LIMIT
 from pipelines.contracts.quarantine import reason_for
 from pipelines.ingestion.coingecko import OHLC_ENDPOINT
 from pipelines.ingestion.defillama import (
@@ -39,7 +40,6 @@ from pipelines.ingestion.defillama import (
 )
 from pipelines.ingestion.fred import OBSERVATIONS_ENDPOINT
 from pipelines.ingestion.newsapi import EVERYTHING_ENDPOINT
-from pipelines.ingestion.payloads import AMOUNT_LIMIT, PRICE_LIMIT
 from pipelines.ingestion.simulated import ONCHAIN_ENDPOINT, PRICES_ENDPOINT
 from pipelines.ingestion.worldbank import INDICATOR_ENDPOINT
 from pipelines.reference import load_assets

@@ -1,0 +1,415 @@
+"""The DuckDB half of a silver micro-batch's parse: bronze lines -> typed candidate rows.
+
+The vectorised twin of :mod:`pipelines.silver.parsing` (read its docstring for what every output
+row is): the same routing, the same envelope and line checks in the same order, the same
+columns and reasons, in one DuckDB query built from each parser's SQL half
+(:mod:`pipelines.ingestion.sql_records`):
+
+* each line is routed to the parser of its (source, endpoint) (the endpoint read from the
+  canonical prefix, else by JSON path, only for sources that need it);
+* its envelope is read once with ``json_transform``, every field as text and the payload typed
+  to the parser's shape (derived from the parser's declared payload type), and whether the
+  payload fits that shape is tested on the JSON itself (``json_transform`` turns a misfit into
+  nulls rather than failing, where Spark's reader flags the line);
+* per-line values (request parameters, the fetch time, the parser's line record) are computed
+  once per line, then the items are exploded and each record built.
+
+``parse_lines`` returns a lazy relation; the caller decides where the rows go (the DuckDB
+staging writes them as Parquet). The connection must use the UTC time zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import duckdb
+import pyarrow as pa
+from pyspark.sql.types import ArrayType, DataType, MapType, StringType, StructType
+
+from pipelines.contracts import quarantine as reasons
+from pipelines.ingestion.payloads import PayloadParser
+from pipelines.ingestion.sql_records import (
+    Sql,
+    SqlEnvelope,
+    SqlRecord,
+    first_problem,
+    identifier,
+    is_in,
+    literal,
+    matches,
+    param_column,
+    when,
+)
+from pipelines.silver.parsing import (
+    CANONICAL_ENDPOINT,
+    ENVELOPE_TEXT_FIELDS,
+    IS_RECORD,
+    LINE_HEAD,
+    NO_ROUTE,
+    QUOTED_VERSION_CHARS,
+    RAW,
+    REASON,
+    REQUIRED_ENVELOPE_FIELDS,
+    SUPPORTED_MAJOR_VERSION,
+    SUPPORTED_VERSION_TEXT,
+    sources_needing_endpoint,
+)
+from pipelines.silver.spec import DatasetSpec
+
+#: Java's ``\s`` (what Spark's regexes call white space; RE2's lacks the vertical tab).
+_SPACE = r"[ \t\n\x0B\f\r]"
+_LINES = "_rwa_lines"
+_FETCHED_AT = "_fetched_at"
+_LINE_PROBLEM, _LINE_RECORD_PROBLEM = "_line_problem", "_line_record_problem"
+
+
+def parse_lines(
+    con: duckdb.DuckDBPyConnection, lines: duckdb.DuckDBPyRelation, spec: DatasetSpec
+) -> duckdb.DuckDBPyRelation:
+    """Candidate rows of one micro-batch: the columns of ``spec.schema`` (DuckDB types), then
+    ``reason``, ``raw``, ``_line_head``, ``_is_record`` (see the module docstring).
+    ``lines`` has ``value``, ``bronze_file`` and ``path_source``."""
+    for parser in spec.parsers:
+        parser.register_sql_functions(con)
+    parsed = lines.query(_LINES, parse_query(spec))
+    if parsed is None:  # only a statement that is not a query returns none
+        raise RuntimeError("the parse query returned no relation")
+    return parsed
+
+
+def parse_query(spec: DatasetSpec) -> str:
+    """The whole parse as one SQL query over the lines (a view named ``_rwa_lines``)."""
+    # The JSON functions read ``_json``: the line where it is valid JSON, else null. (Inside
+    # TRY they would still fail: DuckDB casts the line to JSON once, outside every TRY.)
+    valid = f"SELECT *, CASE WHEN json_valid(value) THEN value END AS _json FROM {_LINES}"
+    routed = f"SELECT *, {_route(spec)} AS _route FROM ({valid})"
+    branches = [
+        _parsed_branch(f"(SELECT * FROM routed WHERE _route = {index})", parser, spec)
+        for index, parser in enumerate(spec.parsers)
+    ]
+    branches.append(_unparsed_branch(f"(SELECT * FROM routed WHERE _route = {NO_ROUTE})", spec))
+    union = "\nUNION ALL\n".join(f"SELECT * FROM ({branch})" for branch in branches)
+    return f"WITH routed AS ({routed})\n{union}"
+
+
+def duck_type(arrow_type: pa.DataType) -> str:
+    """The DuckDB type of a declared (Arrow) silver column type."""
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
+    if pa.types.is_decimal(arrow_type):
+        return f"DECIMAL({arrow_type.precision}, {arrow_type.scale})"
+    simple = {
+        pa.string(): "VARCHAR",
+        pa.large_string(): "VARCHAR",
+        pa.float64(): "DOUBLE",
+        pa.float32(): "FLOAT",
+        pa.int64(): "BIGINT",
+        pa.int32(): "INTEGER",
+        pa.int16(): "SMALLINT",
+        pa.bool_(): "BOOLEAN",
+        pa.date32(): "DATE",
+    }
+    if arrow_type not in simple:
+        raise ValueError(f"no DuckDB type for silver column type {arrow_type}")
+    return simple[arrow_type]
+
+
+# --- routing ---------------------------------------------------------------------------------
+
+
+def line_endpoint() -> Sql:
+    """The envelope endpoint of a line: from the canonical prefix, else by JSON path."""
+    canonical = f"nullif(regexp_extract(value, {literal(CANONICAL_ENDPOINT)}, 1), '')"
+    return f"coalesce({canonical}, json_extract_string(_json, '$.endpoint'))"
+
+
+def _route(spec: DatasetSpec) -> Sql:
+    multi = sources_needing_endpoint(spec)
+    branches = []
+    for index, parser in enumerate(spec.parsers):
+        condition = f"path_source = {literal(parser.source)}"
+        if parser.source in multi and parser.endpoints:
+            condition += f" AND {is_in(line_endpoint(), parser.endpoints)}"
+        branches.append(f"WHEN {condition} THEN {index}")
+    if not branches:
+        return str(NO_ROUTE)
+    return f"(CASE {' '.join(branches)} ELSE {NO_ROUTE} END)"
+
+
+# --- the shape of a payload ------------------------------------------------------------------
+
+
+def json_structure(data_type: DataType) -> str:
+    """The ``json_transform`` structure of a parser's payload type (text fields as VARCHAR)."""
+    if isinstance(data_type, StringType):
+        return '"VARCHAR"'
+    if isinstance(data_type, ArrayType):
+        return f"[{json_structure(data_type.elementType)}]"
+    if isinstance(data_type, MapType):
+        if not isinstance(data_type.valueType, StringType):
+            raise ValueError(f"payload maps must hold text, not {data_type.valueType}")
+        return '"MAP(VARCHAR, VARCHAR)"'
+    if isinstance(data_type, StructType):
+        fields = ", ".join(f"{_json_key(f.name)}: {json_structure(f.dataType)}" for f in data_type)
+        return "{" + fields + "}"
+    raise ValueError(f"payload types are text, arrays, maps and structs, not {data_type}")
+
+
+def _json_key(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def fits(json: Sql, data_type: DataType) -> Sql:
+    """Whether the JSON value ``json`` (not JSON null) has the shape ``data_type`` asks for, as
+    Spark's JSON reader judges it: any value fits text; an array must be an array whose
+    non-null elements fit; an object (struct or map) an object whose non-null values fit."""
+    if isinstance(data_type, StringType):
+        return "TRUE"
+    if isinstance(data_type, ArrayType):
+        inner = _all_fit(f"json_extract({json}, '$[*]')", data_type.elementType)
+        return f"(json_type({json}) = 'ARRAY' AND {inner})"
+    if isinstance(data_type, MapType):
+        inner = _all_fit(f"json_extract({json}, '$.*')", data_type.valueType)
+        return f"(json_type({json}) = 'OBJECT' AND {inner})"
+    if isinstance(data_type, StructType):
+        parts = ["TRUE"]
+        for f in data_type:
+            if isinstance(f.dataType, StringType):
+                continue
+            value = f"json_extract({json}, {literal('$.' + _json_key(f.name))})"
+            parts.append(f"({_null_json(value)} OR {fits(value, f.dataType)})")
+        return f"(json_type({json}) = 'OBJECT' AND {' AND '.join(parts)})"
+    raise ValueError(f"payload types are text, arrays, maps and structs, not {data_type}")
+
+
+def _all_fit(values: Sql, element_type: DataType) -> Sql:
+    if isinstance(element_type, StringType):
+        return "TRUE"
+    check = f"lambda x: {_null_json('x')} OR {fits('x', element_type)}"
+    return f"coalesce(list_bool_and(list_transform({values}, {check})), TRUE)"
+
+
+def _null_json(json: Sql) -> Sql:
+    return f"({json} IS NULL OR json_type({json}) = 'NULL')"
+
+
+# --- a parser's lines ------------------------------------------------------------------------
+
+
+def _envelope_structure(payload: str) -> str:
+    fields = ", ".join(f'"{name}": "VARCHAR"' for name in ENVELOPE_TEXT_FIELDS)
+    return "{" + fields + f', "payload": {payload}' + "}"
+
+
+def fetched_at_instant(text: Sql) -> Sql:
+    """The envelope's fetch time: null unless a timestamp within UTC years 1-9999."""
+    instant = f"TRY_CAST({text} AS TIMESTAMPTZ)"
+    return when(f"year({instant}) BETWEEN 1 AND 9999", instant)
+
+
+def _parsed_branch(lines: str, parser: PayloadParser, spec: DatasetSpec) -> str:
+    structure = _envelope_structure(json_structure(parser.payload_type))
+    params = "".join(
+        f", TRY(json_extract_string(e.params, {literal('$.' + _json_key(name))}))"
+        f" AS {identifier(param_column(name))}"
+        for name in parser.params
+    )
+    envelope_fields = ", ".join(f"e.{identifier(name)} AS {name}" for name in ENVELOPE_TEXT_FIELDS)
+    # Whether the payload fits is judged on its JSON (json_transform makes a misfit nulls); a
+    # malformed line has no JSON to judge (it is refused as malformed).
+    fit = f"{_null_json('_payload_json')} OR {fits('_payload_json', parser.payload_type)}"
+    parsed = (
+        f"SELECT value, bronze_file, path_source, {envelope_fields}, e.payload AS payload,"
+        f" e IS NULL AS _malformed,"
+        f" (e IS NOT NULL AND NOT coalesce(TRY({fit}), FALSE)) AS _misfit"
+        f"{params}, {fetched_at_instant('e.fetched_at')} AS {_FETCHED_AT}"
+        f" FROM (SELECT *, json_extract(_json, '$.payload') AS _payload_json"
+        f" FROM (SELECT *, json_transform(_json, {literal(structure)}) AS e FROM {lines}))"
+    )
+    envelope = SqlEnvelope(
+        source="source", endpoint="endpoint", fetched_at=_FETCHED_AT, declared=parser.params
+    )
+    per_line = parser.sql_line_record(envelope)
+    line_problem = _line_problem(parser, "_prepared")
+    prepared = (
+        f"SELECT *, {parser.sql_prepare('payload')} AS _prepared"
+        f" FROM ({_with_casts(parsed, per_line)})"
+    )
+    line_columns = "".join(
+        f", {value} AS {identifier(_line_column(name))}" for name, value in per_line.columns.items()
+    )
+    checked = (
+        f"SELECT *, {line_problem} AS {_LINE_PROBLEM},"
+        f" {per_line.problem()} AS {_LINE_RECORD_PROBLEM}{line_columns},"
+        f" {parser.sql_items('_prepared')} AS _items FROM ({prepared})"
+    )
+    # One row per item, or one row with a null position for a refused line and for a line
+    # without items (it is counted, as Spark's posexplode_outer keeps it).
+    usable = f"{_LINE_PROBLEM} IS NULL AND len(_items) > 0"
+    exploded = (
+        f"SELECT *, _items[_pos + 1] AS _item FROM (SELECT *,"
+        f" unnest(CASE WHEN {usable} THEN range(len(_items)) ELSE [NULL] END) AS _pos"
+        f" FROM ({checked}))"
+    )
+    record = parser.sql_record("_item", envelope)
+    refused_line = f"({_LINE_PROBLEM} IS NOT NULL)"
+    is_record = f"(_pos IS NOT NULL OR {refused_line})"
+    problem = f"coalesce({_LINE_PROBLEM}, {_LINE_RECORD_PROBLEM}, {record.problem()})"
+    reason = when(is_record, problem)
+    lineage = {
+        "source": "source",
+        "ingest_id": "ingest_id",
+        "fetched_at": _FETCHED_AT,
+        "bronze_file": "bronze_file",
+    }
+    line_values = {name: identifier(_line_column(name)) for name in per_line.columns}
+    columns = lineage | line_values | record.columns
+    item_json = "CAST(to_json(_item) AS VARCHAR)"
+    raw = when(f"{reason} IS NOT NULL", when(refused_line, "value", item_json))
+    head = "(_pos IS NULL OR _pos = 0)"
+    return _candidate_rows(
+        _with_casts(exploded, record), spec, columns, reason, raw, head, is_record
+    )
+
+
+def _with_casts(rows: str, record: SqlRecord) -> str:
+    """``rows`` with the casts ``record`` reads, each computed once, in a projection of its own."""
+    if not record.casts:
+        return rows
+    casts = ", ".join(f"{value} AS {identifier(name)}" for name, value in record.casts.items())
+    return f"SELECT *, {casts} FROM ({rows})"
+
+
+def _line_column(name: str) -> str:
+    return f"_line_{name}"
+
+
+def _text_problems(nothing_parsed: Sql, malformed: Sql) -> list[tuple[Sql, Sql]]:
+    """Why a line is no envelope at all: blank, not a JSON object, or not JSON."""
+    return [
+        (
+            f"({nothing_parsed} AND {matches('value', f'^{_SPACE}*$')})",
+            literal(reasons.BLANK_LINE.text()),
+        ),
+        (f"NOT {matches('value', f'^{_SPACE}*[{{]')}", literal(reasons.NOT_A_JSON_OBJECT.text())),
+        (malformed, literal(reasons.MALFORMED_JSON.text())),
+    ]
+
+
+def _nothing_parsed(fields: Mapping[str, Sql]) -> Sql:
+    return f"(coalesce({', '.join(fields[name] for name in ENVELOPE_TEXT_FIELDS)}) IS NULL)"
+
+
+def _version_problems() -> list[tuple[Sql, Sql]]:
+    quoted = f"substring(schema_version, 1, {QUOTED_VERSION_CHARS})"
+    unsupported = reasons.UNSUPPORTED_SCHEMA_VERSION.text(
+        version="%s", major=SUPPORTED_MAJOR_VERSION
+    )
+    return [
+        (
+            "(schema_version IS NULL)",
+            literal(reasons.ENVELOPE_FIELD_MISSING.text(name="schema_version")),
+        ),
+        (
+            f"NOT {matches('schema_version', SUPPORTED_VERSION_TEXT)}",
+            _format(unsupported, quoted),
+        ),
+    ]
+
+
+def _format(template: str, *values: Sql) -> Sql:
+    """``template`` with its ``%s`` filled from ``values`` (a null value as ``null``, as
+    Spark's ``format_string`` writes it)."""
+    filled = ", ".join(f"coalesce(CAST({value} AS VARCHAR), 'null')" for value in values)
+    return f"printf({literal(template.replace('%', '%%').replace('%%s', '%s'))}, {filled})"
+
+
+def _line_problem(parser: PayloadParser, prepared: Sql) -> Sql:
+    """Why a whole line is refused (null when it is usable)."""
+    nothing_parsed = _nothing_parsed({name: name for name in ENVELOPE_TEXT_FIELDS})
+    unparsed = "(_malformed OR _misfit)"
+    checks: list[tuple[Sql, Sql]] = [
+        *_text_problems(nothing_parsed, f"({unparsed} AND {nothing_parsed})"),
+        (unparsed, literal(reasons.PAYLOAD_SHAPE.text(shape=parser.shape))),
+        *(
+            (f"({name} IS NULL)", literal(reasons.ENVELOPE_FIELD_MISSING.text(name=name)))
+            for name in REQUIRED_ENVELOPE_FIELDS
+        ),
+        *_endpoint_problems(parser),
+        (f"({_FETCHED_AT} IS NULL)", literal(reasons.FETCHED_AT_NOT_TIMESTAMP.text())),
+        *_version_problems(),
+        ("(source <> path_source)", literal(reasons.SOURCE_FOLDER_MISMATCH.text())),
+    ]
+    extra = parser.sql_line_problem(prepared)
+    if extra is not None:
+        checks.append((f"({extra}) IS NOT NULL", extra))
+    return first_problem(checks)
+
+
+def _endpoint_problems(parser: PayloadParser) -> list[tuple[Sql, Sql]]:
+    """A line routed by its folder alone must still be of an endpoint the parser reads."""
+    if not parser.endpoints:
+        return []
+    no_parser = reasons.NO_PARSER_FOR_ENDPOINT.text(source=parser.source, endpoint="%s")
+    return [
+        ("(endpoint IS NULL)", literal(reasons.ENVELOPE_FIELD_MISSING.text(name="endpoint"))),
+        (f"NOT {is_in('endpoint', parser.endpoints)}", _format(no_parser, "endpoint")),
+    ]
+
+
+# --- lines no parser reads -------------------------------------------------------------------
+
+
+def _unparsed_branch(lines: str, spec: DatasetSpec) -> str:
+    """Lines of an ignored endpoint (counted, no records) and lines no parser reads (refused)."""
+    structure = _envelope_structure('"VARCHAR"')
+    fields = {name: f"e.{identifier(name)}" for name in ENVELOPE_TEXT_FIELDS}
+    with_envelope = (
+        f"SELECT *, e.endpoint AS _endpoint FROM"
+        f" (SELECT *, json_transform(_json, {literal(structure)}) AS e FROM {lines})"
+    )
+    ignored = " OR ".join(
+        f"(path_source = {literal(i.source)} AND _endpoint = {literal(i.endpoint)})"
+        for i in spec.ignored
+    )
+    ignored = f"coalesce({ignored}, FALSE)" if ignored else "FALSE"
+    nothing_parsed = _nothing_parsed(fields)
+    no_parser = reasons.NO_PARSER_IN_DATASET.text(source="%s", endpoint="%s", dataset=spec.name)
+    refusal = first_problem(
+        [
+            *_text_problems(nothing_parsed, nothing_parsed),
+            ("(_endpoint IS NULL)", literal(reasons.ENVELOPE_FIELD_MISSING.text(name="endpoint"))),
+            ("TRUE", _format(no_parser, "path_source", "_endpoint")),
+        ]
+    )
+    reason = when(f"NOT {ignored}", refusal)
+    columns = {
+        "source": fields["source"],
+        "ingest_id": fields["ingest_id"],
+        "fetched_at": fetched_at_instant(fields["fetched_at"]),
+        "bronze_file": "bronze_file",
+    }
+    raw = when(f"{reason} IS NOT NULL", "value")
+    return _candidate_rows(with_envelope, spec, columns, reason, raw, "TRUE", f"NOT {ignored}")
+
+
+def _candidate_rows(
+    rows: str,
+    spec: DatasetSpec,
+    columns: Mapping[str, Sql],
+    reason: Sql,
+    raw: Sql,
+    head: Sql,
+    is_record: Sql,
+) -> str:
+    """The common shape of every branch: the declared columns, each cast to its declared type
+    (null where the parser does not fill it), then the book-keeping columns."""
+    typed: Sequence[str] = [
+        f"CAST({columns.get(field.name, 'NULL')} AS {duck_type(field.type)})"
+        f" AS {identifier(field.name)}"
+        for field in spec.schema
+    ]
+    return (
+        f"SELECT {', '.join(typed)}, {reason} AS {REASON}, {raw} AS {RAW},"
+        f" {head} AS {LINE_HEAD}, {is_record} AS {IS_RECORD} FROM ({rows})"
+    )
