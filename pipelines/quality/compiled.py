@@ -21,13 +21,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, NamedTuple, Self, TypeVar
 
 from pipelines.core.errors import ConfigurationError, DataContractError
 from pipelines.core.settings import QualitySettings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
-from pipelines.quality.derived import asset_classes
+from pipelines.quality.derived import asset_classes, columns_needed
 from pipelines.quality.results import ExpectationResult, ResultStore, make_result
 from pipelines.quality.suites import Check, DatasetSuite, suite_for
 
@@ -55,6 +55,8 @@ _KNOWN_KWARGS: Mapping[str, frozenset[str]] = {
 Clock = Callable[[], dt.datetime]
 #: An engine's expression type (a Spark Column, a DuckDB SQL text).
 E = TypeVar("E")
+#: How an engine samples an unexpected row's value.
+S = TypeVar("S")
 
 
 def utc_now() -> dt.datetime:
@@ -63,21 +65,21 @@ def utc_now() -> dt.datetime:
 
 # --- the checks --------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
-class CompiledCheck(Generic[E]):
+class CompiledCheck(Generic[E, S]):
     """A check as an engine's expressions over the batch (with its derived columns).
 
     ``unexpected`` is three-valued: True the row fails, False it passes, null GX does not count
     it (outside the row filter, or a value the expectation ignores: a missing value for
     ``..._to_be_between`` and ``..._match_regex``, a missing side of a pair with
     ``ignore_row_if="either_value_is_missing"``). ``scope`` is the check's row filter (None:
-    every row); ``sample`` the value GX lists for an unexpected row (a pair for pair checks);
-    ``share_of_present`` whether GX reports the unexpected share among the rows it counted
+    every row); ``sample`` what makes the value GX lists for an unexpected row (a pair for pair
+    checks); ``share_of_present`` whether GX reports the unexpected share among the rows it counted
     (every type but not-null, whose share is of all rows in scope)."""
 
     check: Check
     unexpected: E
     scope: E | None
-    sample: E
+    sample: S
     share_of_present: bool
 
 
@@ -278,32 +280,30 @@ def refuse_taken_names(dataset: str, present: Sequence[str]) -> None:
 
 
 # --- the results ---------------------------------------------------------------------------
-def in_scope_name(position: int) -> str:
-    """The aggregate: rows the check's row filter keeps."""
-    return f"e{position}"
+class AggregateNames(NamedTuple):
+    """The names of one check's aggregates over a batch."""
+
+    #: Rows the check's row filter keeps (all rows without a filter).
+    in_scope: str
+    #: Rows GX counts (a verdict that is not null).
+    counted: str
+    unexpected: str
+    #: The first :data:`SAMPLE_SIZE` unexpected values, in row order.
+    sample: str
 
 
-def counted_name(position: int) -> str:
-    """The aggregate: rows GX counts (a verdict that is not null)."""
-    return f"p{position}"
-
-
-def unexpected_name(position: int) -> str:
-    return f"u{position}"
-
-
-def sample_name(position: int) -> str:
-    """The aggregate: the first :data:`SAMPLE_SIZE` unexpected values in row order."""
-    return f"s{position}"
+def aggregate_names(position: int) -> AggregateNames:
+    """The aggregates of the suite's check at ``position``."""
+    return AggregateNames(*(f"{kind}{position}" for kind in "epus"))
 
 
 def gx_result(
     position: int, share_of_present: bool, totals: Mapping[str, Any], sample: list[Any]
 ) -> dict[str, Any]:
     """The check's aggregates as GX's ``result`` dictionary (what :func:`make_result` reads)."""
-    element = int(totals[in_scope_name(position)])
-    present = int(totals[counted_name(position)])
-    unexpected = int(totals[unexpected_name(position)])
+    names = aggregate_names(position)
+    element, present = int(totals[names.in_scope]), int(totals[names.counted])
+    unexpected = int(totals[names.unexpected])
     base = present if share_of_present else element
     percent = unexpected / base * 100 if element > 0 and base > 0 else None
     return {
@@ -341,10 +341,20 @@ class CompiledQualityGate:
     def quality_columns(self, dataset: str) -> tuple[str, ...]:
         return quality_columns(suite_for(dataset))
 
+    @staticmethod
+    def _suite_of_rows(dataset: str, columns: Sequence[str]) -> DatasetSuite:
+        """``dataset``'s suite, for rows with ``columns``: ConfigurationError for an unknown
+        dataset, DataContractError for rows lacking a column the suite reads or holding one
+        the gate adds."""
+        suite = suite_for(dataset)
+        require_columns(dataset, columns, columns_needed(suite))
+        refuse_taken_names(dataset, columns)
+        return suite
+
     def _store_compiled_results(
         self,
         suite: DatasetSuite,
-        compiled: Sequence[CompiledCheck[Any]],
+        compiled: Sequence[CompiledCheck[Any, Any]],
         totals: Mapping[str, Any] | None,
         samples: Callable[[int], list[Any]],
         *,
@@ -360,7 +370,7 @@ class CompiledQualityGate:
             make_result(
                 c.check,
                 gx_result(i, c.share_of_present, totals, samples(i)),
-                success=totals[unexpected_name(i)] == 0,
+                success=totals[aggregate_names(i).unexpected] == 0,
                 run_id=run_id,
                 dataset=suite.dataset,
                 batch_id=batch_id,

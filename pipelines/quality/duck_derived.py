@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 import duckdb
 import pyarrow as pa
 
+from pipelines.ingestion.sql_records import identifier, map_lookup
 from pipelines.quality.derived import NAV_COLUMNS
-from pipelines.quality.duck_rules import has_text, quoted, text
+from pipelines.quality.duck_rules import has_text
 from pipelines.quality.suites import CLOCK_SKEW, DatasetSuite
 
 _NAV_SERIES = ("asset_id", "source")
@@ -44,10 +45,7 @@ def url_or_outlet(_: Mapping[str, str]) -> str:
 
 def asset_class(classes: Mapping[str, str]) -> str:
     """The asset's class from the reference data (NULL for an unknown or NULL asset)."""
-    if not classes:
-        return "CAST(NULL AS VARCHAR)"
-    pairs = ", ".join(f"{text(k)}: {text(v)}" for k, v in sorted(classes.items()))
-    return f"MAP {{{pairs}}}[asset_id]"
+    return map_lookup(classes, "asset_id")
 
 
 _ROW_LOCAL: Mapping[str, Callable[[Mapping[str, str]], str]] = {
@@ -68,9 +66,11 @@ def with_derived_columns(
 ) -> duckdb.DuckDBPyRelation:
     """``rows`` plus the suite's derived columns (the row-local ones in one projection)."""
     local = [
-        f"{_ROW_LOCAL[n](asset_classes)} AS {quoted(n)}" for n in suite.derived if n in _ROW_LOCAL
+        f"{_ROW_LOCAL[n](asset_classes)} AS {identifier(n)}"
+        for n in suite.derived
+        if n in _ROW_LOCAL
     ]
-    framed = rows.project(", ".join([*map(quoted, rows.columns), *local])) if local else rows
+    framed = rows.project(", ".join([*map(identifier, rows.columns), *local])) if local else rows
     if "nav_change" in suite.derived:
         framed = with_nav_change(con, framed, nav_history)
     return framed
@@ -83,7 +83,7 @@ def with_nav_change(
     (asset_id, source), the previous being the series' preceding present NAV in time among the
     batch and ``history`` (a history row of the same (asset_id, source, ts) as a batch row is
     replaced by it). NULL where there is none, or where numpy's arithmetic gives NaN."""
-    columns = [quoted(c) for c in rows.columns]
+    columns = [identifier(c) for c in rows.columns]
     # row_number() OVER () numbers the rows in their scan order.
     positioned = rows.project(f"{', '.join(columns)}, row_number() OVER () AS {_POSITION}")
     series_columns = f"asset_id, source, ts, CAST(nav_usd AS DOUBLE) AS {_NAV}"

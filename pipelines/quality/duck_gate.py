@@ -35,34 +35,19 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.contracts.quarantine import QUALITY_SEPARATOR
-from pipelines.quality.compiled import (
-    REASON_COLUMN,
-    SAMPLE_SIZE,
-    TOTAL,
-    CompiledQualityGate,
-    check_column,
-    counted_name,
-    derived_column,
-    in_scope_name,
-    refuse_taken_names,
-    require_columns,
-    sample_name,
-    scope_column,
-    unexpected_name,
-)
-from pipelines.quality.derived import columns_needed, read_nav_history
+from pipelines.ingestion.sql_records import identifier
+from pipelines.ingestion.sql_records import literal as sql_literal
+from pipelines.quality import compiled as shared
+from pipelines.quality.derived import read_nav_history
 from pipelines.quality.duck_derived import with_derived_columns
-from pipelines.quality.duck_rules import CompiledCheck, compile_check, quoted, text
+from pipelines.quality.duck_rules import CompiledCheck, compile_check
 from pipelines.quality.results import ExpectationResult
 from pipelines.quality.suites import suite_for
 
 _POSITION = "_quality_position"
-#: The field a sample is wrapped in: ``min_by`` skips NULL values, and a not-null check's
-#: samples are NULLs (GX lists them).
-_SAMPLED = "v"
 
 
-class DuckQualityGate(CompiledQualityGate):
+class DuckQualityGate(shared.CompiledQualityGate):
     """Runs the row-level suites of :mod:`pipelines.quality.suites` as DuckDB SQL and stores
     the results; no Great Expectations, no Spark."""
 
@@ -71,7 +56,8 @@ class DuckQualityGate(CompiledQualityGate):
     ) -> pa.Table | None:
         """The silver NAV window the onchain NAV check needs for ``rows`` (one small query for
         the batch's first and last UTC day, then a delta-rs read); None without rows or
-        table."""
+        table. The query runs ``rows`` once more: a caller that knows the days calls
+        :meth:`nav_history_of_days`."""
         del con  # the rows' own connection runs the query
         day = "CAST(timezone('UTC', ts) AS DATE)"
         (span,) = rows.aggregate(f"min({day}), max({day})").fetchall()
@@ -96,26 +82,27 @@ class DuckQualityGate(CompiledQualityGate):
         """``rows`` plus the quality columns and ``reason`` (lazy: nothing runs here).
         ConfigurationError for an unknown dataset, DataContractError when ``rows`` lack a
         column a check reads or already have a column the gate adds."""
-        suite = suite_for(dataset)
-        require_columns(dataset, rows.columns, columns_needed(suite))
-        refuse_taken_names(dataset, rows.columns)
+        suite = self._suite_of_rows(dataset, rows.columns)
         framed = with_derived_columns(
             con, suite, rows, asset_classes=self._classes, nav_history=nav_history
         )
         compiled = [compile_check(check, _types(framed)) for check in suite.checks]
-        verdicts = [f"{c.unexpected} AS {quoted(check_column(i))}" for i, c in enumerate(compiled)]
+        verdicts = [
+            f"{c.unexpected} AS {identifier(shared.check_column(i))}"
+            for i, c in enumerate(compiled)
+        ]
         verdicts += [
-            f"{c.scope} AS {quoted(scope_column(i))}"
+            f"{c.scope} AS {identifier(shared.scope_column(i))}"
             for i, c in enumerate(compiled)
             if c.scope is not None
         ]
-        flagged = framed.project(", ".join([*map(quoted, framed.columns), *verdicts]))
+        flagged = framed.project(", ".join([*map(identifier, framed.columns), *verdicts]))
         # A second projection: the reason reads the verdicts, no check runs twice.
         shown = [
-            *map(quoted, rows.columns),
-            *(f"{quoted(d)} AS {quoted(derived_column(d))}" for d in suite.derived),
-            *(quoted(c) for c in flagged.columns[len(framed.columns) :]),
-            f"{_reason(compiled)} AS {quoted(REASON_COLUMN)}",
+            *map(identifier, rows.columns),
+            *(f"{identifier(d)} AS {identifier(shared.derived_column(d))}" for d in suite.derived),
+            *(identifier(c) for c in flagged.columns[len(framed.columns) :]),
+            f"{_reason(compiled)} AS {identifier(shared.REASON_COLUMN)}",
         ]
         return flagged.project(", ".join(shown))
 
@@ -135,15 +122,17 @@ class DuckQualityGate(CompiledQualityGate):
         suite = suite_for(dataset)
         # The checks read the derived columns under their own names; the row number is the
         # samples' order.
-        named = [f"{quoted(derived_column(d))} AS {quoted(d)}" for d in suite.derived]
+        named = [
+            f"{identifier(shared.derived_column(d))} AS {identifier(d)}" for d in suite.derived
+        ]
         framed = annotated.project(", ".join(["*", *named, f"row_number() OVER () AS {_POSITION}"]))
         compiled = [compile_check(check, _types(framed)) for check in suite.checks]
-        aggregates = [f"count(*) AS {TOTAL}"]
+        aggregates = [f"count(*) AS {shared.TOTAL}"]
         aggregates += [a for i, c in enumerate(compiled) for a in _aggregates(i, c)]
         (row,) = framed.aggregate(", ".join(aggregates)).fetchall()
-        totals = dict(zip([TOTAL, *_names(compiled)], row, strict=True))
+        totals = dict(zip([shared.TOTAL, *_names(compiled)], row, strict=True))
         return self._store_compiled_results(
-            suite, compiled, totals, _samples(totals), batch_id=batch_id, run_id=run_id
+            suite, compiled, totals, _samples(compiled, totals), batch_id=batch_id, run_id=run_id
         )
 
 
@@ -154,51 +143,57 @@ def _types(rows: duckdb.DuckDBPyRelation) -> dict[str, str]:
 def _reason(compiled: Sequence[CompiledCheck]) -> str:
     """The failed error checks' reasons in check order, joined; NULL when none failed."""
     failed = [
-        f"CASE WHEN {quoted(check_column(i))} THEN {text(c.check.reason)} END"
+        f"CASE WHEN {identifier(shared.check_column(i))} THEN {sql_literal(c.check.reason)} END"
         for i, c in enumerate(compiled)
         if c.check.severity == "error"
     ]
     if not failed:
         return "CAST(NULL AS VARCHAR)"
-    return f"nullif(concat_ws({text(QUALITY_SEPARATOR)}, {', '.join(failed)}), '')"
+    return f"nullif(concat_ws({sql_literal(QUALITY_SEPARATOR)}, {', '.join(failed)}), '')"
 
 
 def _aggregates(position: int, compiled: CompiledCheck) -> list[str]:
-    """Rows in scope, rows counted, unexpected rows, and the first unexpected values."""
-    flag = quoted(check_column(position))
+    """Rows in scope, rows counted, unexpected rows, and the first unexpected rows' sample
+    values (one list per value, in row order)."""
+    flag = identifier(shared.check_column(position))
     in_scope = (
         "count(*)"
         if compiled.scope is None
-        else f"count(*) FILTER (WHERE {quoted(scope_column(position))})"
+        else f"count(*) FILTER (WHERE {identifier(shared.scope_column(position))})"
     )
-    # The value only where unexpected: a sample's formatting is not paid on every row.
-    sample = f"CASE WHEN {flag} THEN {{'{_SAMPLED}': {compiled.sample}}} END"
+    names = shared.aggregate_names(position)
     return [
-        f"{in_scope} AS {in_scope_name(position)}",
-        f"count({flag}) AS {counted_name(position)}",
-        f"count(*) FILTER (WHERE {flag}) AS {unexpected_name(position)}",
-        f"min_by({sample}, {_POSITION}, {SAMPLE_SIZE}) FILTER (WHERE {flag}) "
-        f"AS {sample_name(position)}",
+        f"{in_scope} AS {names.in_scope}",
+        f"count({flag}) AS {names.counted}",
+        f"count(*) FILTER (WHERE {flag}) AS {names.unexpected}",
+        *(
+            f"min_by({value}, {_POSITION}, {shared.SAMPLE_SIZE}) FILTER (WHERE {flag}) "
+            f"AS {names.sample}_{j}"
+            for j, value in enumerate(compiled.sample.values)
+        ),
     ]
 
 
 def _names(compiled: Sequence[CompiledCheck]) -> list[str]:
     """The aggregates' names in the order of :func:`_aggregates`."""
-    return [
-        name(i)
-        for i in range(len(compiled))
-        for name in (in_scope_name, counted_name, unexpected_name, sample_name)
-    ]
+    names: list[str] = []
+    for i, c in enumerate(compiled):
+        in_scope, counted, unexpected, sample = shared.aggregate_names(i)
+        names += [in_scope, counted, unexpected]
+        names += [f"{sample}_{j}" for j in range(len(c.sample.values))]
+    return names
 
 
-def _samples(totals: Mapping[str, Any] | None) -> Callable[[int], list[Any]]:
+def _samples(
+    compiled: Sequence[CompiledCheck], totals: Mapping[str, Any]
+) -> Callable[[int], list[Any]]:
+    """Check i's sampled values as GX lists them (the values are never NULL where a check is
+    unexpected: the lists of one check are as long as each other)."""
+
     def samples(position: int) -> list[Any]:
-        assert totals is not None
-        return [_plain(v[_SAMPLED]) for v in totals[sample_name(position)] or []]
+        sample = compiled[position].sample
+        name = shared.aggregate_names(position).sample
+        lists = [totals[f"{name}_{j}"] or [] for j in range(len(sample.values))]
+        return [sample.shown(values) for values in zip(*lists, strict=True)]
 
     return samples
-
-
-def _plain(value: Any) -> Any:
-    """A pair's struct as the list GX gives (its tuple, as JSON)."""
-    return list(value.values()) if isinstance(value, dict) else value

@@ -18,9 +18,14 @@ raises :class:`ConfigurationError`: a new check can never be skipped silently.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from pipelines.core.errors import ConfigurationError
+from pipelines.ingestion.sql_records import identifier
+from pipelines.ingestion.sql_records import literal as sql_literal
 from pipelines.quality.compiled import (
     BETWEEN,
     MATCH_REGEX,
@@ -36,41 +41,40 @@ from pipelines.quality.compiled import (
 from pipelines.quality.compiled import CompiledCheck as _Compiled
 from pipelines.quality.suites import Check, RowFilter
 
-#: A compiled check's expressions are SQL text.
-CompiledCheck = _Compiled[str]
 #: Column name -> its DuckDB type, as ``str(DuckDBPyType)`` spells it ("DOUBLE", ...).
 ColumnTypes = Mapping[str, str]
 _FLOATS = frozenset({"FLOAT", "DOUBLE"})
 _INSTANT = "TIMESTAMP WITH TIME ZONE"
-_Builder = Callable[[Check, ColumnTypes], tuple[str, str, str]]
 
 
-def quoted(name: str) -> str:
-    """``name`` as a DuckDB identifier."""
-    return '"' + name.replace('"', '""') + '"'
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """How an unexpected row's value is sampled: ``values``, plain SQL values that the sample
+    aggregates read on every row (so as cheap as can be: a formatted text would be formatted
+    on every row), never NULL where the check is unexpected; and ``shown``, the value GX lists,
+    made from one row's ``values`` in Python (at most a few rows per check)."""
+
+    values: tuple[str, ...]
+    shown: Callable[[Sequence[Any]], Any]
 
 
-def text(value: str) -> str:
-    """``value`` as a DuckDB string literal (no escapes but the doubled quote)."""
-    return "'" + value.replace("'", "''") + "'"
+#: A compiled check's expressions are SQL text.
+CompiledCheck = _Compiled[str, Sample]
+_Builder = Callable[[Check, ColumnTypes], tuple[str, str, Sample]]
 
 
-def literal(value: object) -> str:
+def bound(value: object) -> str:
     """A bound of a check as a typed DuckDB literal; ConfigurationError for other types."""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, bool | int | str):
+        return sql_literal(value)
     if isinstance(value, float):
         # repr round-trips every double, infinities ('inf') and NaN included.
-        return f"CAST({text(repr(value))} AS DOUBLE)"
+        return f"CAST({sql_literal(repr(value))} AS DOUBLE)"
     if isinstance(value, dt.datetime):
         kind = "TIMESTAMP" if value.tzinfo is None else "TIMESTAMPTZ"
-        return f"CAST({text(value.isoformat())} AS {kind})"
+        return f"CAST({sql_literal(value.isoformat())} AS {kind})"
     if isinstance(value, dt.date):
-        return f"CAST({text(value.isoformat())} AS DATE)"
-    if isinstance(value, str):
-        return text(value)
+        return f"CAST({sql_literal(value.isoformat())} AS DATE)"
     raise ConfigurationError(f"a check bound {value!r} ({type(value).__name__}) has no SQL form")
 
 
@@ -85,7 +89,7 @@ WHITESPACE_CLASS = RE2.whitespace()
 
 def has_text(column: str) -> str:
     """TRUE where ``column`` holds a character Python's ``str.strip()`` keeps."""
-    return f"regexp_matches({column}, {text(f'[^{WHITESPACE_CLASS}]')})"
+    return f"regexp_matches({column}, {sql_literal(f'[^{WHITESPACE_CLASS}]')})"
 
 
 def compile_check(check: Check, types: ColumnTypes) -> CompiledCheck:
@@ -101,44 +105,47 @@ def compile_check(check: Check, types: ColumnTypes) -> CompiledCheck:
 
 def missing(name: str, types: ColumnTypes) -> str:
     """TRUE where pandas sees a missing value: NULL, or NaN in a float column."""
-    column = quoted(name)
+    column = identifier(name)
     if _type_of(name, types) in _FLOATS:
         return f"({column} IS NULL OR isnan({column}))"
     return f"({column} IS NULL)"
 
 
-def _not_null(check: Check, types: ColumnTypes) -> tuple[str, str, str]:
+def _not_null(check: Check, types: ColumnTypes) -> tuple[str, str, Sample]:
     (name,) = check.columns
-    # Every row in scope counts; its verdict is whether the value is missing.
-    return missing(name, types), "TRUE", _sample_value(name, types)
+    # Every row in scope counts; its verdict is whether the value is missing. An unexpected
+    # value is NULL or (in a float column) NaN: which one is all the sample needs.
+    sample = Sample((f"({identifier(name)} IS NULL)",), lambda v: None if v[0] else math.nan)
+    return missing(name, types), "TRUE", sample
 
 
-def _between(check: Check, types: ColumnTypes) -> tuple[str, str, str]:
+def _between(check: Check, types: ColumnTypes) -> tuple[str, str, Sample]:
     (name,) = check.columns
     bounds = between_bounds(check)
-    column = quoted(name)
+    column = identifier(name)
     passes = []
     if bounds.low is not None:
-        passes.append(f"{column} {'>' if bounds.strict_low else '>='} {literal(bounds.low)}")
+        passes.append(f"{column} {'>' if bounds.strict_low else '>='} {bound(bounds.low)}")
     if bounds.high is not None:
-        passes.append(f"{column} {'<' if bounds.strict_high else '<='} {literal(bounds.high)}")
+        passes.append(f"{column} {'<' if bounds.strict_high else '<='} {bound(bounds.high)}")
     verdict = f"NOT ({' AND '.join(passes)})"
     return verdict, f"NOT {missing(name, types)}", _sample_value(name, types)
 
 
-def _pair_greater(check: Check, types: ColumnTypes) -> tuple[str, str, str]:
+def _pair_greater(check: Check, types: ColumnTypes) -> tuple[str, str, Sample]:
     a, b = check.columns
-    verdict = f"NOT ({quoted(a)} {'>=' if pair_or_equal(check) else '>'} {quoted(b)})"
+    verdict = f"NOT ({identifier(a)} {'>=' if pair_or_equal(check) else '>'} {identifier(b)})"
     present = f"NOT ({missing(a, types)} OR {missing(b, types)})"
-    sample = f"{{'a': {_sample_value(a, types)}, 'b': {_sample_value(b, types)}}}"
+    shown_a, shown_b = _shown(a, types), _shown(b, types)
+    sample = Sample((identifier(a), identifier(b)), lambda v: [shown_a(v[0]), shown_b(v[1])])
     return verdict, present, sample
 
 
-def _match_regex(check: Check, types: ColumnTypes) -> tuple[str, str, str]:
+def _match_regex(check: Check, types: ColumnTypes) -> tuple[str, str, Sample]:
     (name,) = check.columns
     pattern = re2_regex(str(check.kwargs["regex"]))
     # GX searches (``str.contains``) the value's text, as ``regexp_matches`` does.
-    matches = f"regexp_matches(CAST({quoted(name)} AS VARCHAR), {text(pattern)})"
+    matches = f"regexp_matches(CAST({identifier(name)} AS VARCHAR), {sql_literal(pattern)})"
     return f"NOT {matches}", f"NOT {missing(name, types)}", _sample_value(name, types)
 
 
@@ -155,16 +162,27 @@ def _scope(where: RowFilter | None, types: ColumnTypes) -> str | None:
     if where is None:
         return None
     _type_of(where.column, types)
-    values = ", ".join(text(v) for v in where.values)
-    return f"coalesce({quoted(where.column)} IN ({values}), FALSE)"
+    values = ", ".join(sql_literal(v) for v in where.values)
+    return f"coalesce({identifier(where.column)} IN ({values}), FALSE)"
 
 
-def _sample_value(name: str, types: ColumnTypes) -> str:
-    """The value as the Spark gate's result shows it; an instant as UTC text (as Spark's)."""
-    column = quoted(name)
-    if _type_of(name, types) == _INSTANT:
-        return f"strftime(timezone('UTC', {column}), '%Y-%m-%d %H:%M:%S') || '+00:00'"
-    return column
+def _sample_value(name: str, types: ColumnTypes) -> Sample:
+    shown = _shown(name, types)
+    return Sample((identifier(name),), lambda v: shown(v[0]))
+
+
+def _shown(name: str, types: ColumnTypes) -> Callable[[Any], Any]:
+    """The value as the Spark gate's result shows it: an instant as UTC text."""
+    return utc_text if _type_of(name, types) == _INSTANT else _same
+
+
+def utc_text(instant: dt.datetime) -> str:
+    """An instant as the Spark gate's samples show it ("2026-03-01 12:00:00+00:00")."""
+    return instant.astimezone(dt.UTC).isoformat(sep=" ", timespec="seconds")
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _type_of(name: str, types: ColumnTypes) -> str:

@@ -101,9 +101,10 @@ def with_nav_change(rows: DataFrame, history: DataFrame | None) -> DataFrame:
 def _relative_change(nav: Column, previous: Column) -> Column:
     """|nav / previous - 1| as numpy computes it (x/0 = inf, 0/0 = NaN), NaN as null: Spark
     under ANSI raises on a division by zero, so that case is spelled out."""
-    change = F.when(
-        previous == 0, F.when(nav == 0, F.lit(None)).otherwise(F.lit(float("inf")))
-    ).otherwise(F.abs(nav / previous - 1))
+    # A missing NAV stays missing (``nav == 0`` is null there, and otherwise() would give inf).
+    change = F.when(previous == 0, F.when(nav != 0, F.lit(float("inf")))).otherwise(
+        F.abs(nav / previous - 1)
+    )
     return F.when(~F.isnan(change), change)
 
 

@@ -44,17 +44,11 @@ from pipelines.quality.compiled import (
     SAMPLE_SIZE,
     TOTAL,
     CompiledQualityGate,
+    aggregate_names,
     check_column,
-    counted_name,
     derived_column,
-    in_scope_name,
-    refuse_taken_names,
-    require_columns,
-    sample_name,
     scope_column,
-    unexpected_name,
 )
-from pipelines.quality.derived import columns_needed
 from pipelines.quality.results import ExpectationResult
 from pipelines.quality.spark_derived import read_nav_history, with_derived_columns
 from pipelines.quality.spark_rules import CompiledCheck, compile_check
@@ -89,9 +83,7 @@ class SparkQualityGate(CompiledQualityGate):
         """``rows`` plus ``reason`` and the quality columns (lazy: nothing runs here).
         ConfigurationError for an unknown dataset, DataContractError when ``rows`` lack a
         column a check reads."""
-        suite = suite_for(dataset)
-        require_columns(dataset, rows.columns, columns_needed(suite))
-        refuse_taken_names(dataset, rows.columns)
+        suite = self._suite_of_rows(dataset, rows.columns)
         framed = with_derived_columns(
             suite, rows, asset_classes=self._classes, nav_history=nav_history
         )
@@ -136,7 +128,7 @@ class SparkQualityGate(CompiledQualityGate):
 
         def samples(position: int) -> list[Any]:
             assert totals is not None
-            return [_plain(v) for v in totals[sample_name(position)] or []]
+            return [_plain(v) for v in totals[aggregate_names(position).sample] or []]
 
         return self._store_compiled_results(
             counting.suite, counting.compiled, totals, samples, batch_id=batch_id, run_id=run_id
@@ -205,13 +197,14 @@ def _aggregates(position: int, compiled: CompiledCheck, order: Column) -> list[C
     in_scope = (
         F.count(F.lit(1)) if compiled.scope is None else F.count_if(F.col(scope_column(position)))
     )
+    names = aggregate_names(position)
     return [
-        in_scope.alias(in_scope_name(position)),
-        F.count(flag).alias(counted_name(position)),
-        F.count_if(flag).alias(unexpected_name(position)),
+        in_scope.alias(names.in_scope),
+        F.count(flag).alias(names.counted),
+        F.count_if(flag).alias(names.unexpected),
         # The value only where unexpected: a sample's formatting is not paid on every row.
         F.min_by(F.when(flag, compiled.sample), F.when(flag, order), SAMPLE_SIZE).alias(
-            sample_name(position)
+            names.sample
         ),
     ]
 

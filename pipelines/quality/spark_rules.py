@@ -43,7 +43,7 @@ from pipelines.quality.suites import Check, RowFilter
 #: Python's whitespace set as the inside of a Java character class.
 WHITESPACE_CLASS = JAVA.whitespace()
 
-CompiledCheck = _Compiled[Column]
+CompiledCheck = _Compiled[Column, Column]
 _Builder = Callable[[Check, StructType], tuple[Column, Column, Column]]
 
 

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from pipelines.core.errors import ConfigurationError
+from pipelines.ingestion.sql_records import identifier
 from pipelines.quality.suites import Check
 
 #: Rows GX lists as ``partial_unexpected_list`` in its SUMMARY results.
@@ -85,12 +86,8 @@ def _run(connection: Any, check: Check, time_column: str) -> tuple[Check, bool, 
     return _column_max(connection, check, time_column)
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _unique(connection: Any, check: Check, time_column: str) -> tuple[Check, bool, dict[str, Any]]:
-    keys = [_quoted(c) for c in check.kwargs["column_list"]]
+    keys = [identifier(c) for c in check.kwargs["column_list"]]
     listed = ", ".join(keys)
     all_missing = " AND ".join(f"{k} IS NULL" for k in keys)
     repeated = (
@@ -133,7 +130,7 @@ def _column_max(
 ) -> tuple[Check, bool, dict[str, Any]]:
     column = str(check.kwargs["column"])
     largest = connection.execute(
-        f"SELECT max({_quoted(column)}) AS {_quoted(column)} FROM {_ROWS}"
+        f"SELECT max({identifier(column)}) AS {identifier(column)} FROM {_ROWS}"
     ).to_arrow_table()
     observed = _frame(largest, time_column)[column].iloc[0]
     low, high = check.kwargs.get("min_value"), check.kwargs.get("max_value")

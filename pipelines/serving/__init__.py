@@ -66,6 +66,7 @@ def open_store(serving: ServingSettings, *, read_only: bool = False) -> ServingS
         read_only=read_only,
         intraday_retention_days=retention_days,
         writer_wait_s=serving.duckdb_writer_wait_s,
+        memory_limit=serving.duckdb_memory_limit,
     )
 
 

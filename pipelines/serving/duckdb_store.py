@@ -50,6 +50,8 @@ from pipelines.serving.sql_store import DEFAULT_INTRADAY_RETENTION_DAYS, SqlStor
 
 #: How long a writer waits for another one to finish: the setting's own default.
 DEFAULT_WRITER_WAIT_S: float = ServingSettings.model_fields["duckdb_writer_wait_s"].default
+#: The most memory a writer's buffer pool takes: the setting's own default.
+DEFAULT_MEMORY_LIMIT: str = ServingSettings.model_fields["duckdb_memory_limit"].default
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -85,6 +87,7 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
         read_only: bool = False,
         intraday_retention_days: int = DEFAULT_INTRADAY_RETENTION_DAYS,
         writer_wait_s: float = DEFAULT_WRITER_WAIT_S,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
     ) -> None:
         self.path = Path(path)
         super().__init__(
@@ -98,7 +101,7 @@ class DuckDBStore(SqlStore[duckdb.DuckDBPyConnection]):
         if read_only:
             self._reader = _Reader(self._layout, self._label)
         else:
-            self._writer = _Writer(self._layout, writer_wait_s)
+            self._writer = _Writer(self._layout, writer_wait_s, memory_limit)
 
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -217,13 +220,17 @@ def _use_utc(con: duckdb.DuckDBPyConnection) -> None:
 class _Writer:
     """The writer's side: lock, private copy, publish on close."""
 
-    def __init__(self, layout: SnapshotLayout, wait_s: float) -> None:
+    def __init__(self, layout: SnapshotLayout, wait_s: float, memory_limit: str) -> None:
         self._layout = layout
         self._lock: WriterLock | None = WriterLock(layout, wait_s)
         self._file: Path | None = None
         try:
             self._file, existed = start_snapshot(layout)
-            self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(str(self._file))
+            # A load runs in the pipeline's process: its buffer pool is bounded (DuckDB's own
+            # default, 80% of RAM, let the driver's memory grow with the store).
+            self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(
+                str(self._file), config={"memory_limit": memory_limit}
+            )
             _use_utc(self._con)
         except BaseException as exc:
             if self._file is not None:

@@ -20,7 +20,7 @@ staging writes them as Parquet). The connection must use the UTC time zone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -159,38 +159,37 @@ def _json_key(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def fits(json: Sql, data_type: DataType) -> Sql:
-    """Whether the JSON value ``json`` (not JSON null) has the shape ``data_type`` asks for, as
-    Spark's JSON reader judges it: any value fits text; an array must be an array whose
-    non-null elements fit; an object (struct or map) an object whose non-null values fit."""
+def fits(path: str, data_type: DataType) -> Sql:
+    """Whether the value at JSON ``path`` of the line (``_json``) has the shape ``data_type``
+    asks for, as Spark's JSON reader judges it: any value fits text; an array must be an array
+    whose non-null elements fit; an object (struct or map) an object whose non-null values fit.
+    Judged from the types at each typed path (wildcards for elements), so no element is
+    copied out of the line."""
+    checks = list(_shape_checks(path, data_type, many=False))
+    return "(" + " AND ".join(checks) + ")" if checks else "TRUE"
+
+
+def _shape_checks(path: str, data_type: DataType, *, many: bool) -> Iterator[Sql]:
     if isinstance(data_type, StringType):
-        return "TRUE"
+        return
     if isinstance(data_type, ArrayType):
-        inner = _all_fit(f"json_extract({json}, '$[*]')", data_type.elementType)
-        return f"(json_type({json}) = 'ARRAY' AND {inner})"
-    if isinstance(data_type, MapType):
-        inner = _all_fit(f"json_extract({json}, '$.*')", data_type.valueType)
-        return f"(json_type({json}) = 'OBJECT' AND {inner})"
-    if isinstance(data_type, StructType):
-        parts = ["TRUE"]
+        allowed = "ARRAY"
+    elif isinstance(data_type, MapType | StructType):
+        allowed = "OBJECT"
+    else:
+        raise ValueError(f"payload types are text, arrays, maps and structs, not {data_type}")
+    types = f"json_type(_json, {literal(path)})"
+    if many:  # a list of the types of every value the wildcards reach
+        yield f"len(list_filter({types}, lambda t: t NOT IN ('{allowed}', 'NULL'))) = 0"
+    else:
+        yield f"coalesce({types} IN ('{allowed}', 'NULL'), TRUE)"
+    if isinstance(data_type, ArrayType):
+        yield from _shape_checks(f"{path}[*]", data_type.elementType, many=True)
+    elif isinstance(data_type, MapType):
+        yield from _shape_checks(f"{path}.*", data_type.valueType, many=True)
+    elif isinstance(data_type, StructType):
         for f in data_type:
-            if isinstance(f.dataType, StringType):
-                continue
-            value = f"json_extract({json}, {literal('$.' + _json_key(f.name))})"
-            parts.append(f"({_null_json(value)} OR {fits(value, f.dataType)})")
-        return f"(json_type({json}) = 'OBJECT' AND {' AND '.join(parts)})"
-    raise ValueError(f"payload types are text, arrays, maps and structs, not {data_type}")
-
-
-def _all_fit(values: Sql, element_type: DataType) -> Sql:
-    if isinstance(element_type, StringType):
-        return "TRUE"
-    check = f"lambda x: {_null_json('x')} OR {fits('x', element_type)}"
-    return f"coalesce(list_bool_and(list_transform({values}, {check})), TRUE)"
-
-
-def _null_json(json: Sql) -> Sql:
-    return f"({json} IS NULL OR json_type({json}) = 'NULL')"
+            yield from _shape_checks(f"{path}.{_json_key(f.name)}", f.dataType, many=many)
 
 
 # --- a parser's lines ------------------------------------------------------------------------
@@ -215,16 +214,14 @@ def _parsed_branch(lines: str, parser: PayloadParser, spec: DatasetSpec) -> str:
         for name in parser.params
     )
     envelope_fields = ", ".join(f"e.{identifier(name)} AS {name}" for name in ENVELOPE_TEXT_FIELDS)
-    # Whether the payload fits is judged on its JSON (json_transform makes a misfit nulls); a
-    # malformed line has no JSON to judge (it is refused as malformed).
-    fit = f"{_null_json('_payload_json')} OR {fits('_payload_json', parser.payload_type)}"
+    # Whether the payload fits is judged on the line's JSON (json_transform makes a misfit
+    # nulls); a malformed line has no JSON to judge (it is refused as malformed).
+    fit = fits("$.payload", parser.payload_type)
     parsed = (
         f"SELECT value, bronze_file, path_source, {envelope_fields}, e.payload AS payload,"
-        f" e IS NULL AS _malformed,"
-        f" (e IS NOT NULL AND NOT coalesce(TRY({fit}), FALSE)) AS _misfit"
+        f" e IS NULL AS _malformed, (e IS NOT NULL AND NOT coalesce({fit}, FALSE)) AS _misfit"
         f"{params}, {fetched_at_instant('e.fetched_at')} AS {_FETCHED_AT}"
-        f" FROM (SELECT *, json_extract(_json, '$.payload') AS _payload_json"
-        f" FROM (SELECT *, json_transform(_json, {literal(structure)}) AS e FROM {lines}))"
+        f" FROM (SELECT *, json_transform(_json, {literal(structure)}) AS e FROM {lines})"
     )
     envelope = SqlEnvelope(
         source="source", endpoint="endpoint", fetched_at=_FETCHED_AT, declared=parser.params

@@ -247,6 +247,13 @@ class ServingSettings(Section):
         gt=0,
         description="A DuckDB load waits this long for another load to finish, then fails.",
     )
+    duckdb_memory_limit: str = Field(
+        validation_alias="RWA_DUCKDB_MEMORY_LIMIT",
+        default="256MB",
+        pattern=r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="Most memory a DuckDB load's buffer pool takes (DuckDB's default is 80% of "
+        "RAM, in the pipeline's own process); larger work spills beside the store.",
+    )
     timescale_dsn: str = Field(
         validation_alias="RWA_TIMESCALE_DSN",
         default="postgresql://postgres@127.0.0.1:55432/rwa",

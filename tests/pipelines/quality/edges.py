@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 from deltalake import write_deltalake
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from pipelines.quality.gate import QualityGate
@@ -208,3 +209,28 @@ TRANSFER_EDGES = (
 
 
 PRICE_VALUES = st.sampled_from([None, NAN, INF, -INF, 0.0, -0.0, 0.5, 1.5, 95.0, 100.0, 110.0])
+#: Random batches of price rows (hypothesis) built from those values.
+PRICE_ROWS = st.lists(
+    st.fixed_dictionaries(
+        {c: PRICE_VALUES for c in ("open", "high", "low", "close", "volume")}
+        | {"asset_id": st.sampled_from(["btc", "usdc", None])}
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+def random_batches(examples: int) -> settings:
+    """Hypothesis settings for tests that run whole gates per example (slow, fixtures shared)."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
+#: GX regexes a translation must keep, and texts that tell Python's ``re`` from Java and RE2
+#: (Unicode whitespace, a final newline before ``$``, ``\r`` for Java's ``.`` and ``$``).
+PATTERNS = (r"\S", r"^\s*$", r"[\sx]", r"a\.b", r"[\]\s]", r"^a.c$", r"x$|^y", r"[^\s]", r"\Aab\Z")
+SUBJECTS = ("", " ", "a", "abc", "a\nc", "abc\n", "x\n", "x\n\n", "y", "\u3000", "\x1c", "\u200b")
+SUBJECTS += ("a.b", "ab\n", "ab", "]", "\xa0x", "\r", "x\r", "a\rc", "a\x85c", "x\u2028")

@@ -6,65 +6,27 @@ matches under RE2, or are refused."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
 from pipelines.core.errors import ConfigurationError
+from pipelines.ingestion.sql_records import literal as sql_literal
 from pipelines.quality.compiled import PYTHON_WHITESPACE, REASON_COLUMN, quality_columns
 from pipelines.quality.duck_gate import DuckQualityGate
-from pipelines.quality.duck_rules import WHITESPACE_CLASS, compile_check, literal, re2_regex, text
+from pipelines.quality.duck_rules import WHITESPACE_CLASS, bound, compile_check, re2_regex
 from pipelines.quality.gate import QualityGate
 from pipelines.quality.suites import SUITES, Check
-from tests.fixtures.lake import lake_of, lake_settings
-from tests.pipelines.quality.edges import (
-    ECONOMIC_EDGES,
-    NEWS_EDGES,
-    ONCHAIN_EDGES,
-    PRICE_EDGES,
-    PRICE_VALUES,
-    TRANSFER_EDGES,
-    Verdicts,
-    by_gx,
-    counts,
-    tagged,
-    write_onchain_history,
-)
+from tests.pipelines.quality import edges
 from tests.pipelines.quality.silver_rows import silver_rows
-
-
-@pytest.fixture(scope="module")
-def lake_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return Path(tmp_path_factory.mktemp("duck_rules"))
-
-
-@pytest.fixture(scope="module")
-def gx(lake_root: Path) -> QualityGate:
-    settings = lake_settings(lake_root)
-    return QualityGate.from_settings(settings.quality, *lake_of(settings))
-
-
-@pytest.fixture(scope="module")
-def duck(lake_root: Path) -> DuckQualityGate:
-    settings = lake_settings(lake_root)
-    return DuckQualityGate.from_settings(settings.quality, *lake_of(settings))
-
-
-@pytest.fixture
-def con() -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect()
-    connection.execute("SET TimeZone='UTC'")
-    return connection
 
 
 def by_duck(
     duck: DuckQualityGate, con: duckdb.DuckDBPyConnection, dataset: str, rows: pa.Table
-) -> Verdicts:
+) -> edges.Verdicts:
     relation = con.from_arrow(rows)
     history = duck.nav_history(con, relation) if dataset == "onchain" else None
     annotated = duck.annotate(con, dataset, relation, nav_history=history)
@@ -72,13 +34,13 @@ def by_duck(
     # The rows keep their order.
     assert [ingest_id for ingest_id, _ in got] == rows.column("ingest_id").to_pylist()
     results = duck.results(con, dataset, annotated, batch_id=3, run_id="duck")
-    return Verdicts(dict(got), [counts(r) for r in results])
+    return edges.Verdicts(dict(got), [edges.counts(r) for r in results])
 
 
 def assert_agree(
     gx: QualityGate, duck: DuckQualityGate, con: Any, dataset: str, rows: pa.Table
-) -> Verdicts:
-    want = by_gx(gx, dataset, rows)
+) -> edges.Verdicts:
+    want = edges.by_gx(gx, dataset, rows)
     got = by_duck(duck, con, dataset, rows)
     assert got.reasons == want.reasons
     assert got.results == want.results
@@ -86,48 +48,39 @@ def assert_agree(
 
 
 def test_prices_edges_agree_with_gx(gx, duck, con):
-    got = assert_agree(gx, duck, con, "prices", silver_rows("prices", *tagged(*PRICE_EDGES)))
+    got = assert_agree(
+        gx, duck, con, "prices", silver_rows("prices", *edges.tagged(*edges.PRICE_EDGES))
+    )
     assert len([r for r in got.reasons.values() if r]) >= 16  # the edges do hit the checks
 
 
-def test_onchain_edges_agree_with_gx_across_silver_history(gx, duck, con, lake_root):
-    settings = lake_settings(lake_root)
-    write_onchain_history(lake_of(settings)[1].silver("onchain"))
-    rows = silver_rows("onchain", *tagged(*ONCHAIN_EDGES))
+def test_onchain_edges_agree_with_gx_across_silver_history(gx, duck, con):
+    rows = silver_rows("onchain", *edges.tagged(*edges.ONCHAIN_EDGES))
     got = assert_agree(gx, duck, con, "onchain", rows)
     jumps = [r for r in got.reasons.values() if r and "nav_usd must change" in r]
     assert len(jumps) >= 5
 
 
 @pytest.mark.parametrize(
-    ("dataset", "edges"),
-    [("economic", ECONOMIC_EDGES), ("news", NEWS_EDGES), ("transfers", TRANSFER_EDGES)],
+    ("dataset", "cases"),
+    [
+        ("economic", edges.ECONOMIC_EDGES),
+        ("news", edges.NEWS_EDGES),
+        ("transfers", edges.TRANSFER_EDGES),
+    ],
 )
-def test_other_edges_agree_with_gx(gx, duck, con, dataset, edges):
-    assert_agree(gx, duck, con, dataset, silver_rows(dataset, *tagged(*edges)))
+def test_other_edges_agree_with_gx(gx, duck, con, dataset, cases):
+    assert_agree(gx, duck, con, dataset, silver_rows(dataset, *edges.tagged(*cases)))
 
 
 def test_every_suite_is_covered_by_an_edge_test():
     assert set(SUITES) == {"prices", "onchain", "economic", "news", "transfers"}
 
 
-@settings(
-    max_examples=10,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(
-    st.lists(
-        st.fixed_dictionaries(
-            {c: PRICE_VALUES for c in ("open", "high", "low", "close", "volume")}
-            | {"asset_id": st.sampled_from(["btc", "usdc", None])}
-        ),
-        min_size=1,
-        max_size=25,
-    )
-)
+@edges.random_batches(10)
+@given(edges.PRICE_ROWS)
 def test_random_price_rows_agree_with_gx(gx, duck, con, rows):
-    assert_agree(gx, duck, con, "prices", silver_rows("prices", *tagged(*rows)))
+    assert_agree(gx, duck, con, "prices", silver_rows("prices", *edges.tagged(*rows)))
 
 
 def test_an_empty_batch_has_no_results_and_keeps_the_columns(duck, con):
@@ -142,7 +95,7 @@ def test_an_empty_batch_has_no_results_and_keeps_the_columns(duck, con):
 
 # --- regexes under RE2 ----------------------------------------------------------------------
 def test_the_whitespace_class_is_python_whitespace_in_re2(con):
-    pattern = text(f"[{WHITESPACE_CLASS}]")
+    pattern = sql_literal(f"[{WHITESPACE_CLASS}]")
     (matched,) = con.execute(
         f"SELECT list(c ORDER BY c) FROM (SELECT chr(i::INTEGER) AS c FROM range(1, 55296) t(i)) "
         f"WHERE regexp_matches(c, {pattern})"
@@ -150,19 +103,14 @@ def test_the_whitespace_class_is_python_whitespace_in_re2(con):
     assert "".join(matched) == "".join(sorted(PYTHON_WHITESPACE))
 
 
-PATTERNS = (r"\S", r"^\s*$", r"[\sx]", r"a\.b", r"[\]\s]", r"^a.c$", r"x$|^y", r"[^\s]", r"\Aab\Z")
-SUBJECTS = ("", " ", "a", "abc", "a\nc", "abc\n", "x\n", "x\n\n", "y", "\u3000", "\x1c", "\u200b")
-SUBJECTS += ("a.b", "ab\n", "ab", "]", "\xa0x", "\r")
-
-
-@pytest.mark.parametrize("pattern", PATTERNS)
+@pytest.mark.parametrize("pattern", edges.PATTERNS)
 def test_translated_regexes_match_as_python_searches(con, pattern):
-    translated = text(re2_regex(pattern))
+    translated = sql_literal(re2_regex(pattern))
     got = [
-        con.execute(f"SELECT regexp_matches({text(s)}, {translated})").fetchall()[0][0]
-        for s in SUBJECTS
+        con.execute(f"SELECT regexp_matches({sql_literal(s)}, {translated})").fetchall()[0][0]
+        for s in edges.SUBJECTS
     ]
-    assert got == [re.search(pattern, s) is not None for s in SUBJECTS]
+    assert got == [re.search(pattern, s) is not None for s in edges.SUBJECTS]
 
 
 @pytest.mark.parametrize(
@@ -196,10 +144,10 @@ def test_unknown_expectations_arguments_and_columns_are_refused():
     with pytest.raises(ConfigurationError, match="ignore_row_if"):
         compile_check(pair, TYPES)
     with pytest.raises(ConfigurationError, match="no SQL form"):
-        literal(object())
+        bound(object())
 
 
 def test_bounds_are_exact_typed_literals(con):
     values = [1.7976931348623157e308, float("-inf"), 0.1, 5, True]
-    got = con.execute("SELECT " + ", ".join(literal(v) for v in values)).fetchall()[0]
+    got = con.execute("SELECT " + ", ".join(bound(v) for v in values)).fetchall()[0]
     assert list(got) == values

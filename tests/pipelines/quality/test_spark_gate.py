@@ -5,13 +5,13 @@ refuse the same rows with byte-identical reasons and report the same counts per 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -20,19 +20,22 @@ from pipelines.lake.paths import LakePaths
 from pipelines.quality.compiled import REASON_COLUMN, check_column
 from pipelines.quality.gate import QualityGate
 from pipelines.quality.spark_gate import SparkQualityGate
-from pipelines.quality.spark_rules import compile_check
+from pipelines.quality.spark_rules import compile_check, java_regex
 from pipelines.quality.suites import SUITES, Check
 from tests.fixtures.lake import lake_of, lake_settings
 from tests.pipelines.quality.edges import (
     ECONOMIC_EDGES,
     NEWS_EDGES,
     ONCHAIN_EDGES,
+    PATTERNS,
     PRICE_EDGES,
-    PRICE_VALUES,
+    PRICE_ROWS,
+    SUBJECTS,
     TRANSFER_EDGES,
     Verdicts,
     by_gx,
     counts,
+    random_batches,
     tagged,
     whole,
     write_onchain_history,
@@ -114,23 +117,18 @@ def test_every_suite_is_covered_by_an_edge_test():
     assert set(SUITES) == {"prices", "onchain", "economic", "news", "transfers"}
 
 
-@settings(
-    max_examples=3,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(
-    st.lists(
-        st.fixed_dictionaries(
-            {c: PRICE_VALUES for c in ("open", "high", "low", "close", "volume")}
-            | {"asset_id": st.sampled_from(["btc", "usdc", None])}
-        ),
-        min_size=1,
-        max_size=25,
-    )
-)
+@random_batches(3)
+@given(PRICE_ROWS)
 def test_random_price_rows_agree_with_gx(gates, spark, rows):
     assert_agree(gates, spark, "prices", silver_rows("prices", *tagged(*rows)))
+
+
+def test_translated_regexes_match_in_spark_as_python_searches(spark):
+    frame = spark.createDataFrame([(s,) for s in SUBJECTS], "subject string")
+    for pattern in PATTERNS:
+        got = frame.select(F.col("subject").rlike(java_regex(pattern))).collect()
+        want = [re.search(pattern, s) is not None for s in SUBJECTS]
+        assert [row[0] for row in got] == want, pattern
 
 
 # --- the Spark gate's own contract ----------------------------------------------------------

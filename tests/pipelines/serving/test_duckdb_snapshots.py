@@ -14,8 +14,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from pydantic import ValidationError
 
 from pipelines.core.errors import StoreUnavailableError
+from pipelines.core.settings import ServingSettings
 from pipelines.serving.duckdb_snapshots import KEEP_SNAPSHOTS, SnapshotLayout
 from pipelines.serving.duckdb_store import DuckDBStore
 from tests.fixtures.sample_data import bars
@@ -209,3 +211,18 @@ def test_frames_and_tables_count_their_size_against_the_memo_budget(
         reader.memoised("t", lambda: table)
     assert computed == ["a", "b", "a"]
     assert duckdb_store._memo_cost(table) == table.nbytes
+
+
+def test_a_writer_s_buffer_pool_is_bounded_by_the_setting(tmp_path: Path) -> None:
+    """A load runs in the pipeline's process: DuckDB's default (80% of RAM) would let the
+    driver grow with the store, so the writer takes the configured limit."""
+    with DuckDBStore(tmp_path / "serving.duckdb", memory_limit="64MB") as store:
+        store.migrate()
+        with store._cursor() as cursor:
+            row = cursor.execute("SELECT current_setting('memory_limit')").fetchall()[0]
+    assert row[0] in ("64.0 MiB", "61.0 MiB", "64.0 MB", "61.0 MB"), row
+
+
+def test_a_memory_limit_that_is_not_a_size_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"duckdb_memory_limit|RWA_DUCKDB_MEMORY_LIMIT"):
+        ServingSettings(RWA_DUCKDB_MEMORY_LIMIT="lots")
