@@ -11,6 +11,8 @@ What Spark's file source and its checkpoint do for the silver stream
   Spark's file source orders them), at most ``max_files`` per micro-batch;
 * a batch's objects are written to ``<checkpoint>/local/offsets/<batch id>`` (durably)
   **before** it is processed, and ``<checkpoint>/local/commits/<batch id>`` once it is done;
+* once more than :data:`COMPACT_AFTER` batches are committed, a run folds their offsets into
+  the last one's file (what a run reads stays small);
 * a run that finds a batch with an offset and no commit (a crash in between) runs it again
   first, with the same objects under the same batch id, so the ledger and the Delta
   application transactions of the batch make the replay exactly-once.
@@ -50,6 +52,8 @@ from pipelines.core.errors import ConfigurationError, NotFoundError
 #: Under a checkpoint folder: the local engine's book-keeping.
 LOCAL_FOLDER = "local"
 OFFSETS, COMMITS = "offsets", "commits"
+#: Committed batches whose offsets are folded into one file at the start of a run.
+COMPACT_AFTER = 100
 #: What Spark's streaming checkpoint holds (any of them: Spark wrote the checkpoint).
 SPARK_ENTRIES = ("offsets", "commits", "sources", "metadata")
 #: Where a migrated Spark checkpoint's files are kept (for an operator; nothing reads them).
@@ -100,6 +104,9 @@ class LocalBronzeStream:
         self._commits.mkdir(parents=True, exist_ok=True)
         planned = self._planned()
         committed = {int(p.name) for p in self._commits.iterdir() if p.name.isdigit()}
+        done = sorted(committed.intersection(planned))
+        if len(done) > COMPACT_AFTER:
+            planned = self._compact(planned, done[-1])
         seen: set[str] = set()
         pending: list[PlannedBatch] = []
         for batch_id, objects in sorted(planned.items()):
@@ -114,6 +121,20 @@ class LocalBronzeStream:
             _write_durably(self._offsets / str(batch.batch_id), json.dumps(list(batch.objects)))
             yield batch
             next_id += 1
+
+    def _compact(
+        self, planned: dict[int, tuple[str, ...]], last: int
+    ) -> dict[int, tuple[str, ...]]:
+        """Fold the offsets of the committed batches up to ``last`` into ``last``'s (the
+        objects they took, so what a run reads stays one file for them). Crash-safe in this
+        order: ``last``'s file holds them all before the others go."""
+        folded = sorted({key for batch, keys in planned.items() if batch <= last for key in keys})
+        _write_durably(self._offsets / str(last), json.dumps(folded))
+        for batch in [b for b in planned if b < last]:
+            (self._offsets / str(batch)).unlink(missing_ok=True)
+            (self._commits / str(batch)).unlink(missing_ok=True)
+        kept = {batch: keys for batch, keys in planned.items() if batch > last}
+        return {last: tuple(folded), **kept}
 
     def commit(self, batch_id: int) -> None:
         _write_durably(self._commits / str(batch_id), "")

@@ -20,6 +20,7 @@ from pipelines.lake.days import DayRange
 from pipelines.lake.paths import LakePaths
 from pipelines.lakehouse import Lakehouse
 from pipelines.silver.bronze_stream import (
+    COMPACT_AFTER,
     SPARK_MIGRATED,
     LocalBronzeStream,
     object_lines,
@@ -95,6 +96,22 @@ def test_a_batch_recorded_but_not_committed_runs_again_with_its_objects_and_id(
     rerun = [(b.batch_id, b.objects) for b in stream(root, checkpoint).batches()]
 
     assert rerun == [(1, one.objects), (2, (late,))]
+
+
+def test_the_offsets_of_many_committed_batches_are_folded_into_one(tmp_path: Path) -> None:
+    root, checkpoint = tmp_path / "lake", tmp_path / "checkpoint"
+    for n in range(COMPACT_AFTER + 2):
+        put(root, f"o{n:04d}", 100 + n)
+    source = stream(root, checkpoint, max_files=1)
+    for batch in source.batches():
+        source.commit(batch.batch_id)
+    late = put(root, "late", 1)
+
+    again = [(b.batch_id, b.objects) for b in stream(root, checkpoint).batches()]
+
+    assert again == [(COMPACT_AFTER + 2, (late,))]
+    offsets = sorted(int(p.name) for p in (checkpoint / "local" / "offsets").iterdir())
+    assert offsets == [COMPACT_AFTER + 1, COMPACT_AFTER + 2]
 
 
 def test_a_backfill_takes_the_objects_of_its_days_only(tmp_path: Path) -> None:
