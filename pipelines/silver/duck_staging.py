@@ -1,18 +1,18 @@
 """The staging jobs of a silver micro-batch in DuckDB, in process (the layout and the driver's
 readers: :mod:`pipelines.silver.staging`; the Spark twin: :mod:`pipelines.silver.spark_staging`).
 
-Each job is one ``COPY ... TO`` Parquet of a DuckDB query: DuckDB streams it (morsel by morsel,
-on every core of the connection) and spills what it must hold (the window of job 2) to the
-connection's temporary folder above its ``memory_limit``, so memory does not grow with the
-batch. The counts of job 1 and the expectation results of job 2 are aggregates over the
-Parquet just written (a scan of a few columns, not a second pass over the lines).
+Each job is one ``COPY ... TO`` Parquet of a DuckDB query (job 1: one per chunk of the batch's
+lines, a bounded amount of bronze text, since the parse holds many times its input): DuckDB
+streams it on every core of the connection and spills what it must hold (the sort and window
+of job 2) to the connection's temporary folder above its ``memory_limit``, so memory does not
+grow with the batch. The counts of job 1 and the expectation results of job 2 are aggregates
+over the Parquet just written (a scan of a few columns, not a second pass over the lines).
 """
 
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,8 +30,11 @@ from pipelines.silver.staging import CHECKED, LATEST, MERGE, RECORDS, StageCount
 if TYPE_CHECKING:
     from pipelines.quality.duck_gate import DuckQualityGate
 
-#: The one Parquet file of a staged folder (DuckDB writes it on all threads).
+#: The one Parquet file of a staged folder (DuckDB writes it on all threads); ``records/``
+#: has one per chunk of lines.
 PART = "part-0.parquet"
+#: Bronze text parsed at once (whole objects: a chunk closes once it holds this much).
+CHUNK_TEXT_BYTES = 16 * 1024 * 1024
 
 
 def duck_connection(memory_limit: str, temp_dir: Path) -> duckdb.DuckDBPyConnection:
@@ -53,20 +56,18 @@ class DuckStagedBatch(StagedBatch):
         super().__init__(spec, root)
         self.con = con
 
-    def stage_records(self, lines: duckdb.DuckDBPyRelation) -> StageCounts:
-        """Job 1: parse ``lines`` (``value``, ``bronze_file``, ``path_source``) and write the
-        records. The lines are held in a temporary table first (DuckDB keeps it in memory up
-        to its limit, on disk beyond): the parse may read them more than once, and a stream
-        of Arrow batches can be read only once."""
-        table = f"lines_{uuid.uuid4().hex}"
-        lines.create(table)
-        try:
-            ((bronze_lines,),) = self.con.sql(f"SELECT count(*) FROM {table}").fetchall()
-            parsed = parse_lines(self.con, self.con.table(table), self.spec)
+    def stage_records(self, lines: pa.RecordBatchReader) -> StageCounts:
+        """Job 1: parse ``lines`` (``value``, ``bronze_file``, ``path_source``; a batch per
+        bronze object) and write the records, a chunk of about :data:`CHUNK_TEXT_BYTES` of
+        lines at a time: the parse holds many times its text (EVM log pages: about 35 times),
+        so a chunk, not the batch, bounds its memory. A chunk is an Arrow table the parse may
+        read more than once."""
+        bronze_lines = 0
+        for number, chunk in enumerate(_chunks(lines, CHUNK_TEXT_BYTES)):
+            bronze_lines += chunk.num_rows
+            parsed = parse_lines(self.con, self.con.from_arrow(chunk), self.spec)
             records = parsed.filter(IS_RECORD).project(f"* EXCLUDE ({LINE_HEAD}, {IS_RECORD})")
-            self._copy(records, RECORDS)
-        finally:
-            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+            self._copy(records, RECORDS, f"part-{number}.parquet")
         day = f'"{self.spec.day_column}"'
         (counted,) = self.con.sql(
             f"SELECT count(*), min({day}) FILTER (WHERE {REASON} IS NULL), "
@@ -108,10 +109,10 @@ class DuckStagedBatch(StagedBatch):
         latest = is_latest_of_key_sql(self.spec.keys, f"{REASON} IS NULL")
         return rows.project(f"*, {latest} AS {LATEST}")
 
-    def _copy(self, rows: duckdb.DuckDBPyRelation, folder: str) -> None:
+    def _copy(self, rows: duckdb.DuckDBPyRelation, folder: str, part: str = PART) -> None:
         (self.root / folder).mkdir(parents=True, exist_ok=True)
         # Uncompressed: read once or twice, then removed (snappy cost a fifth of the job).
-        rows.to_parquet(str(self.root / folder / PART), compression="uncompressed")
+        rows.to_parquet(str(self.root / folder / part), compression="uncompressed")
 
     def _scan(self, folder: str) -> str:
         return f"read_parquet({_literal(str(self.root / folder / '*.parquet'))})"
@@ -134,3 +135,18 @@ class DuckResults:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _chunks(lines: pa.RecordBatchReader, text_bytes: int) -> Iterator[pa.Table]:
+    """``lines`` as tables of whole record batches, each closed once it holds ``text_bytes``;
+    at least one (an empty batch still writes its empty ``records/``)."""
+    held: list[pa.RecordBatch] = []
+    size = 0
+    for batch in lines:
+        held.append(batch)
+        size += batch.nbytes
+        if size >= text_bytes:
+            yield pa.Table.from_batches(held, lines.schema)
+            held, size = [], 0
+    if held or size == 0:
+        yield pa.Table.from_batches(held, lines.schema)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.lake.days import DayRange
 from pipelines.quality.duck_gate import DuckQualityGate
@@ -26,7 +27,7 @@ from pipelines.silver.stream import SilverRunReport, SilverStream
 SPILL_FOLDER = "_duckdb_spill"
 
 
-class DuckSilverStream(SilverStream[DuckStagedBatch, duckdb.DuckDBPyRelation, DuckQualityGate]):
+class DuckSilverStream(SilverStream[DuckStagedBatch, pa.RecordBatchReader, DuckQualityGate]):
     """The silver stream of one dataset, run by DuckDB in this process."""
 
     #: The run's connection (:meth:`_connected`).
@@ -71,19 +72,19 @@ class DuckSilverStream(SilverStream[DuckStagedBatch, duckdb.DuckDBPyRelation, Du
             days=None if self.backfill is None else self.backfill.days(),
         )
         for batch in source.batches():
-            lines = self.con.from_arrow(batch_lines(self.targets.bronze_root, batch.objects))
-            self._process_batch(lines, batch.batch_id)
+            self._process_batch(
+                batch_lines(self.targets.bronze_root, batch.objects), batch.batch_id
+            )
             source.commit(batch.batch_id)
 
-    def _replay_lines(self, path: Path) -> duckdb.DuckDBPyRelation:
+    def _replay_lines(self, path: Path) -> pa.RecordBatchReader:
         root = self.targets.bronze_root.resolve()
-        key = path.resolve().relative_to(root).as_posix()
-        return self.con.from_arrow(batch_lines(root, [key]))
+        return batch_lines(root, [path.resolve().relative_to(root).as_posix()])
 
     def _new_stage(self, root: Path) -> DuckStagedBatch:
         return DuckStagedBatch(self.con, self.spec, root)
 
-    def _stage_records(self, stage: DuckStagedBatch, lines: duckdb.DuckDBPyRelation) -> StageCounts:
+    def _stage_records(self, stage: DuckStagedBatch, lines: pa.RecordBatchReader) -> StageCounts:
         return stage.stage_records(lines)
 
     def _check(self, stage: DuckStagedBatch, nav_days: DayRange | None) -> DuckResults:
