@@ -36,14 +36,19 @@ from pyspark.sql.types import DataType, StringType, StructField, StructType
 
 from pipelines.contracts import quarantine as reasons
 from pipelines.contracts.measures import AMOUNT_LIMIT
-from pipelines.ingestion.sql_records import Sql, SqlEnvelope, SqlRecord
+from pipelines.ingestion.sql_records import (
+    INSTANT_TEXT,
+    INTEGER_TEXT,
+    NON_FINITE_TEXT,
+    NUMBER_TEXT,
+    Sql,
+    SqlEnvelope,
+    SqlRecord,
+)
 
 if TYPE_CHECKING:
     import duckdb
 
-#: Non-finite numbers as text, whether sent as strings ("Infinity") or as the JSON literals
-#: Spark's JSON reader turns into quoted text (Infinity -> '"Infinity"').
-_NON_FINITE_TEXT = r'(?i)^\s*"?[+-]?(inf|infinity|nan)"?\s*$'
 #: Unix seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, Spark's range of instants: an
 #: epoch outside it would overflow (an error under ANSI mode) instead of being refused.
 _EPOCH_SECONDS_RANGE = (-62_135_596_800, 253_402_300_799)
@@ -113,19 +118,21 @@ class Record:
         than refused. NaN and infinities are refused however they are written."""
         if missing_marker is not None:
             value = F.when(value != F.lit(missing_marker), value)
-        # try_cast reads "Infinity", "NaN" and overflowing "1e400" as non-finite doubles.
-        as_double = self._cast(column, value, "double")
+        # try_cast reads "Infinity", "NaN" and overflowing "1e400" as non-finite doubles; only
+        # the texts both engines read as numbers reach it (Java also reads "4.17F").
+        number_text = value.rlike(NUMBER_TEXT) | value.rlike(NON_FINITE_TEXT)
+        as_double = self._cast(column, F.when(number_text, value), "double")
         # The regex only where the cast found no number (text it reads as finite never
         # matches it): a regex per value is what a bar's parse cost most.
         non_finite = (
             F.isnan(as_double)
             | (F.abs(as_double) == F.lit(float("inf")))
-            | (as_double.isNull() & value.rlike(_NON_FINITE_TEXT))
+            | (as_double.isNull() & value.rlike(NON_FINITE_TEXT))
         )
         if required:
             self._missing(value, label)
         self.check(value.isNotNull() & non_finite, reasons.FIELD_NOT_FINITE.text(label=label))
-        typed = self._cast(column, value, "long") if integer else as_double
+        typed = self._cast(column, integer_text(value), "long") if integer else as_double
         kind = "an integer" if integer else "a number"
         self._typed(column, value, typed, label, kind, required=False)
         self.check(
@@ -138,7 +145,7 @@ class Record:
         """An instant from ISO-8601 text (``Z`` or an offset; naive text is read as UTC), within
         UTC years 1-9999: Spark reads offsets past them (``0001-01-01T00:00:00+01:00``), which no
         Python reader of silver could load, so such an instant refuses the record."""
-        parsed = self._cast(column, value, "timestamp")
+        parsed = self._cast(column, F.when(value.rlike(INSTANT_TEXT), value), "timestamp")
         self._typed(column, value, parsed, label, "a timestamp", required)
         in_range = F.year(parsed).between(1, 9999)
         self.check(
@@ -152,7 +159,7 @@ class Record:
         """An instant from Unix seconds or milliseconds given as a number or digits."""
         scale = 1000 if millis else 1
         low, high = (bound * scale for bound in _EPOCH_SECONDS_RANGE)
-        number = self._cast(column, value, "long")
+        number = self._cast(column, integer_text(value), "long")
         in_range = F.when(number.between(low, high), number)
         typed = F.timestamp_millis(in_range) if millis else F.timestamp_seconds(in_range)
         kind = "a Unix time in " + ("milliseconds" if millis else "seconds")
@@ -198,6 +205,12 @@ class Record:
 
     def _missing(self, value: Column, label: str) -> None:
         self.problems.append((value.isNull(), reasons.FIELD_MISSING.text(label=label)))
+
+
+def integer_text(value: Column) -> Column:
+    """``value`` where it is an integer's text (null elsewhere): Spark's cast also reads
+    ``"7.0"``."""
+    return F.when(value.rlike(INTEGER_TEXT), value)
 
 
 def first_problem(checks: Sequence[tuple[Column, str | Column]]) -> Column:

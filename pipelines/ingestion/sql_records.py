@@ -28,10 +28,22 @@ from pipelines.contracts.measures import AMOUNT_LIMIT
 #: A DuckDB SQL expression.
 Sql = str
 
-_NUMBER_TEXT = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
-_INTEGER_TEXT = r"^\s*[+-]?[0-9]+\s*$"
+#: What both halves read as a number, an integer, a non-finite number and an instant: the same
+#: texts whatever each engine's casts would also take (Java's reads "4.17F", DuckDB's "1_000";
+#: Spark's timestamp cast reads a bare year). ``\z``, not ``$``: Java's ``$`` also matches
+#: before a final line break.
+NUMBER_TEXT = r"^ *[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)? *\z"
+INTEGER_TEXT = r"^ *[+-]?[0-9]+ *\z"
 #: Non-finite numbers as text, whether sent as strings ("Infinity") or as JSON literals.
-_NON_FINITE_TEXT = r'(?i)^\s*"?[+-]?(inf|infinity|nan)"?\s*$'
+NON_FINITE_TEXT = r'(?i)^ *"?[+-]?(inf|infinity|nan)"? *\z'
+#: ISO-8601 instants: a date, optionally a time, optionally ``Z`` or an offset.
+INSTANT_TEXT = (
+    r"^ *[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)? *(Z|[+-][0-9]{2}(:?[0-9]{2})?)? *\z"
+)
+#: The instants silver keeps: UTC years 1-9999 (DuckDB's ``year`` of 1 BC is 1, so bounds).
+_FIRST_INSTANT = "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
+_LAST_INSTANT = "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'"
 #: Unix seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z (the instants silver keeps).
 EPOCH_SECONDS_RANGE = (-62_135_596_800, 253_402_300_799)
 NULL: Sql = "NULL"
@@ -100,6 +112,16 @@ def map_lookup(mapping: Mapping[str, str], key: Sql) -> Sql:
     return f"(CASE {key} {branches} ELSE NULL END)"
 
 
+def instant(text: Sql) -> Sql:
+    """An ISO-8601 text read as an instant (TIMESTAMPTZ; null when it is not one)."""
+    return when(matches(text, INSTANT_TEXT), f"TRY_CAST({text} AS TIMESTAMPTZ)")
+
+
+def within_silver_years(instant: Sql) -> Sql:
+    """Whether an instant lies within UTC years 1-9999."""
+    return f"({instant} BETWEEN {_FIRST_INSTANT} AND {_LAST_INSTANT})"
+
+
 def param_column(name: str) -> str:
     """The column the engine reads request parameter ``name`` into (once per line)."""
     return f"_param_{name}"
@@ -159,9 +181,9 @@ class SqlRecord:
         :meth:`pipelines.ingestion.payloads.Record.number`."""
         if missing_marker is not None:
             value = when(f"{value} <> {literal(missing_marker)}", value)
-        named = matches(value, _NON_FINITE_TEXT)
+        named = matches(value, NON_FINITE_TEXT)
         # Non-finite words are read (as the Spark half reads them) and then refused as such.
-        readable = f"({matches(value, _NUMBER_TEXT)} OR {named})"
+        readable = f"({matches(value, NUMBER_TEXT)} OR {named})"
         as_double = self._cast(column, when(readable, f"TRY_CAST({value} AS DOUBLE)"), "double")
         non_finite = f"(isnan({as_double}) OR isinf({as_double}) OR {named})"
         if required:
@@ -172,7 +194,7 @@ class SqlRecord:
         )
         if integer:
             typed = self._cast(
-                column, when(matches(value, _INTEGER_TEXT), f"TRY_CAST({value} AS BIGINT)"), "long"
+                column, when(matches(value, INTEGER_TEXT), f"TRY_CAST({value} AS BIGINT)"), "long"
             )
         else:
             typed = as_double
@@ -187,9 +209,9 @@ class SqlRecord:
     def timestamp(self, column: str, value: Sql, label: str, *, required: bool = True) -> Sql:
         """An instant from ISO-8601 text (``Z`` or an offset; naive text is read as UTC),
         within UTC years 1-9999."""
-        parsed = self._cast(column, f"TRY_CAST({value} AS TIMESTAMPTZ)", "timestamp")
+        parsed = self._cast(column, instant(value), "timestamp")
         self._typed(column, value, parsed, label, "a timestamp", required)
-        in_range = f"(year({parsed}) BETWEEN 1 AND 9999)"
+        in_range = within_silver_years(parsed)
         self.check(
             f"({parsed} IS NOT NULL AND NOT {in_range})",
             reasons.FIELD_YEAR_OUT_OF_RANGE.text(label=label),
@@ -203,7 +225,7 @@ class SqlRecord:
         scale = 1000 if millis else 1
         low, high = (bound * scale for bound in EPOCH_SECONDS_RANGE)
         number = self._cast(
-            column, when(matches(value, _INTEGER_TEXT), f"TRY_CAST({value} AS BIGINT)"), "long"
+            column, when(matches(value, INTEGER_TEXT), f"TRY_CAST({value} AS BIGINT)"), "long"
         )
         micros = f"{number} * {1_000_000 // scale}"
         typed = when(

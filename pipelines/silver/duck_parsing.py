@@ -34,11 +34,13 @@ from pipelines.ingestion.sql_records import (
     SqlRecord,
     first_problem,
     identifier,
+    instant,
     is_in,
     literal,
     matches,
     param_column,
     when,
+    within_silver_years,
 )
 from pipelines.silver.parsing import (
     CANONICAL_ENDPOINT,
@@ -58,6 +60,7 @@ from pipelines.silver.spec import DatasetSpec
 
 #: Java's ``\s`` (what Spark's regexes call white space; RE2's lacks the vertical tab).
 _SPACE = r"[ \t\n\x0B\f\r]"
+_BLANK = f"^{_SPACE}*" + r"\z"
 _LINES = "_rwa_lines"
 _FETCHED_AT = "_fetched_at"
 _LINE_PROBLEM, _LINE_RECORD_PROBLEM = "_line_problem", "_line_record_problem"
@@ -202,8 +205,8 @@ def _envelope_structure(payload: str) -> str:
 
 def fetched_at_instant(text: Sql) -> Sql:
     """The envelope's fetch time: null unless a timestamp within UTC years 1-9999."""
-    instant = f"TRY_CAST({text} AS TIMESTAMPTZ)"
-    return when(f"year({instant}) BETWEEN 1 AND 9999", instant)
+    parsed = instant(text)
+    return when(within_silver_years(parsed), parsed)
 
 
 def _parsed_branch(lines: str, parser: PayloadParser, spec: DatasetSpec) -> str:
@@ -285,7 +288,7 @@ def _text_problems(nothing_parsed: Sql, malformed: Sql) -> list[tuple[Sql, Sql]]
     """Why a line is no envelope at all: blank, not a JSON object, or not JSON."""
     return [
         (
-            f"({nothing_parsed} AND {matches('value', f'^{_SPACE}*$')})",
+            f"({nothing_parsed} AND {matches('value', _BLANK)})",
             literal(reasons.BLANK_LINE.text()),
         ),
         (f"NOT {matches('value', f'^{_SPACE}*[{{]')}", literal(reasons.NOT_A_JSON_OBJECT.text())),

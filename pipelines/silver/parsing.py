@@ -40,13 +40,14 @@ from pipelines.ingestion.payloads import (
     first_problem,
     param_column,
 )
+from pipelines.ingestion.sql_records import INSTANT_TEXT
 from pipelines.silver.spec import DatasetSpec
 
 #: The envelope major version silver reads. ``schema_version`` is read as text, so a JSON ``1``,
 #: ``1.0``, ``"1"`` or ``"1.0"`` all say major version 1 (a minor version only adds fields,
 #: which parsers ignore); any other major version is refused, naming it.
 SUPPORTED_MAJOR_VERSION = SCHEMA_VERSION
-SUPPORTED_VERSION_TEXT = rf"^{SUPPORTED_MAJOR_VERSION}(\.[0-9]+)?$"
+SUPPORTED_VERSION_TEXT = rf"^{SUPPORTED_MAJOR_VERSION}(\.[0-9]+)?\z"
 #: How much of an unsupported version a reason quotes (reasons are grouped and counted).
 QUOTED_VERSION_CHARS = 40
 ENVELOPE_TEXT_FIELDS = (
@@ -236,7 +237,7 @@ def _text_problems(nothing_parsed: Column, malformed: Column) -> list[tuple[Colu
     runs only where ``nothing_parsed`` (the ``And`` stops at its left side)."""
     value = F.col("value")
     return [
-        (nothing_parsed & value.rlike(r"^\s*$"), reasons.BLANK_LINE.text()),
+        (nothing_parsed & value.rlike(r"^\s*\z"), reasons.BLANK_LINE.text()),
         (~_opens_an_object(value), reasons.NOT_A_JSON_OBJECT.text()),
         (malformed, reasons.MALFORMED_JSON.text()),
     ]
@@ -252,7 +253,9 @@ def _opens_an_object(value: Column) -> Column:
     every line of kilobytes a copy and a scan; only a prefix of white space alone needs the
     whole line."""
     prefix = _line_prefix()
-    return F.when(prefix.rlike(r"^\s*$"), value.rlike(r"^\s*\{")).otherwise(prefix.rlike(r"^\s*\{"))
+    return F.when(prefix.rlike(r"^\s*\z"), value.rlike(r"^\s*\{")).otherwise(
+        prefix.rlike(r"^\s*\{")
+    )
 
 
 def _version_problems() -> list[tuple[Column, str | Column]]:
@@ -276,7 +279,7 @@ def fetched_at_instant(text: Column) -> Column:
     """The envelope's fetch time: null unless a timestamp within UTC years 1-9999. Spark parses
     instants far beyond them, which no reader of silver or quarantine in Python could load, so
     such a line is refused like any other unreadable ``fetched_at``."""
-    instant = text.try_cast("timestamp")
+    instant = F.when(text.rlike(INSTANT_TEXT), text).try_cast("timestamp")
     return F.when(F.year(instant).between(1, 9999), instant)
 
 

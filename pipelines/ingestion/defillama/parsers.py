@@ -45,6 +45,17 @@ from pipelines.ingestion.payloads import (
     param_column,
     text_struct,
 )
+from pipelines.ingestion.sql_records import (
+    Sql,
+    SqlEnvelope,
+    SqlRecord,
+    field,
+    identifier,
+    is_in,
+    literal,
+    when,
+)
+from pipelines.ingestion.sql_records import map_lookup as sql_map_lookup
 
 
 class DefiLlamaProtocolTvl(PayloadParser):
@@ -115,6 +126,48 @@ class DefiLlamaProtocolTvl(PayloadParser):
         record.number("tvl_usd", item["usd"], "tvl.totalLiquidityUSD")
         return record
 
+    # --- the DuckDB half -------------------------------------------------------------------
+
+    def sql_prepare(self, payload: Sql) -> Sql:
+        slug = identifier(param_column("slug"))
+        asset_id = sql_map_lookup(self.single, slug)
+        whole = (
+            f"list_transform({field(payload, 'tvl')}, lambda day: struct_pack("
+            f"date := {field('day', 'date')}, asset_id := {asset_id},"
+            f" usd := {field('day', 'totalLiquidityUSD')}))"
+        )
+        split = " ".join(
+            f"WHEN {slug} = {literal(shared_slug)} THEN {_sql_per_token(payload, group)}"
+            for shared_slug, group in self.shared.items()
+        )
+        if not split:
+            return whole
+        return (
+            f"(CASE WHEN {is_in(slug, list(self.shared))} THEN (CASE {split} END) ELSE {whole} END)"
+        )
+
+    def sql_line_problem(self, prepared: Sql) -> Sql | None:
+        slug = identifier(param_column("slug"))
+        return when(
+            f"{is_in(slug, list(self.shared))} AND {prepared} IS NULL",
+            literal(reasons.NO_TOKENS_IN_USD.text()),
+        )
+
+    def sql_items(self, prepared: Sql) -> Sql:
+        return prepared
+
+    def sql_record(self, item: Sql, envelope: SqlEnvelope) -> SqlRecord:
+        record = SqlRecord()
+        slug = record.text("_slug", envelope.param("slug"), "params.slug")
+        asset_id = field(item, "asset_id")
+        record.check(
+            f"({asset_id} IS NULL AND {slug} IS NOT NULL)", reasons.UNKNOWN_DEFILLAMA_SLUG.text()
+        )
+        record.set("asset_id", asset_id)
+        record.daily(record.epoch("_instant", field(item, "date"), "tvl.date", millis=False))
+        record.number("tvl_usd", field(item, "usd"), "tvl.totalLiquidityUSD")
+        return record
+
 
 def _per_token(payload: Column, group: Sequence[Asset]) -> Column:
     """Each asset's own token value per day, from ``tokensInUsd`` (days without it dropped)."""
@@ -134,6 +187,18 @@ def _per_token(payload: Column, group: Sequence[Asset]) -> Column:
     return F.filter(F.flatten(per_day), lambda item: item["usd"].isNotNull())
 
 
+def _sql_per_token(payload: Sql, group: Sequence[Asset]) -> Sql:
+    """:func:`_per_token` in SQL."""
+    tokens = field("day", "tokens")
+    per_asset = ", ".join(
+        f"struct_pack(date := {field('day', 'date')}, asset_id := {literal(asset.asset_id)},"
+        f" usd := map_extract_value({tokens}, {literal(asset.symbol)}))"
+        for asset in group
+    )
+    per_day = f"list_transform({field(payload, 'tokensInUsd')}, lambda day: [{per_asset}])"
+    return f"list_filter(flatten({per_day}), lambda item: {field('item', 'usd')} IS NOT NULL)"
+
+
 #: The ``source`` of rows from DefiLlama's stablecoins API. An asset can have both a protocol
 #: TVL and a stablecoin supply (USDe): rows of the two APIs must not share a key.
 STABLECOINS_SOURCE = "defillama-stablecoins"
@@ -150,6 +215,11 @@ class _StablecoinParser(PayloadParser):
     def stablecoin_record(self) -> Record:
         record = Record()
         record.set("source", F.lit(STABLECOINS_SOURCE))
+        return record
+
+    def sql_stablecoin_record(self) -> SqlRecord:
+        record = SqlRecord()
+        record.set("source", literal(STABLECOINS_SOURCE))
         return record
 
 
@@ -181,6 +251,18 @@ class DefiLlamaStablecoinChart(_StablecoinParser):
         record.number("circulating_usd", usd, "totalCirculatingUSD.peggedUSD")
         return record
 
+    def sql_items(self, prepared: Sql) -> Sql:
+        return prepared
+
+    def sql_record(self, item: Sql, envelope: SqlEnvelope) -> SqlRecord:
+        record = self.sql_stablecoin_record()
+        coin = record.text("_coin", envelope.param("gecko_id"), "params.gecko_id")
+        record.lookup("asset_id", coin, self.coins, reasons.UNKNOWN_GECKO_ID_PARAM.text())
+        record.daily(record.epoch("_instant", field(item, "date"), "date", millis=False))
+        usd = field(field(item, "totalCirculatingUSD"), "peggedUSD")
+        record.number("circulating_usd", usd, "totalCirculatingUSD.peggedUSD")
+        return record
+
 
 class DefiLlamaStablecoinListing(_StablecoinParser):
     endpoints: tuple[str, ...] = (STABLECOINS_ENDPOINT,)
@@ -205,6 +287,19 @@ class DefiLlamaStablecoinListing(_StablecoinParser):
         record.lookup("asset_id", item["gecko_id"], self.coins, reasons.UNKNOWN_GECKO_ID.text())
         record.daily(envelope.fetched_at)
         usd = item["circulating"]["peggedUSD"]
+        record.number("circulating_usd", usd, "circulating.peggedUSD")
+        return record
+
+    def sql_items(self, prepared: Sql) -> Sql:
+        ours = is_in(field("coin", "gecko_id"), list(self.coins))
+        return f"list_filter({field(prepared, 'peggedAssets')}, lambda coin: {ours})"
+
+    def sql_record(self, item: Sql, envelope: SqlEnvelope) -> SqlRecord:
+        record = self.sql_stablecoin_record()
+        gecko_id = field(item, "gecko_id")
+        record.lookup("asset_id", gecko_id, self.coins, reasons.UNKNOWN_GECKO_ID.text())
+        record.daily(envelope.fetched_at)
+        usd = field(field(item, "circulating"), "peggedUSD")
         record.number("circulating_usd", usd, "circulating.peggedUSD")
         return record
 

@@ -17,6 +17,16 @@ from pyspark.sql.types import ArrayType, DataType, StringType, StructField, Stru
 from pipelines.contracts import quarantine as reasons
 from pipelines.ingestion.fred.connector import OBSERVATIONS_ENDPOINT
 from pipelines.ingestion.payloads import Envelope, PayloadParser, Record, map_lookup, text_struct
+from pipelines.ingestion.sql_records import (
+    Sql,
+    SqlEnvelope,
+    SqlRecord,
+    field,
+    identifier,
+    literal,
+    when,
+)
+from pipelines.ingestion.sql_records import map_lookup as sql_map_lookup
 
 #: What FRED's documents do not say about the series fetched (FRED's own metadata).
 FRED_SERIES_FACTS: Mapping[str, tuple[str, str]] = {
@@ -77,6 +87,40 @@ class FredObservations(PayloadParser):
         record.set("realtime_start", F.coalesce(known, F.to_date(envelope.fetched_at)))
         return record
 
+    # --- the DuckDB half -------------------------------------------------------------------
+
+    def sql_prepare(self, payload: Sql) -> Sql:
+        # Spark's withField leaves a null observation null (struct_insert would fill it).
+        document_start = field(payload, "realtime_start")
+        return (
+            f"list_transform({field(payload, 'observations')}, lambda obs: CASE WHEN obs IS NULL"
+            f" THEN NULL ELSE struct_insert(obs, document_start := {document_start}) END)"
+        )
+
+    def sql_line_problem(self, prepared: Sql) -> Sql | None:
+        return when(f"{prepared} IS NULL", literal(reasons.NO_OBSERVATIONS.text()))
+
+    def sql_items(self, prepared: Sql) -> Sql:
+        return prepared
+
+    def sql_record(self, item: Sql, envelope: SqlEnvelope) -> SqlRecord:
+        record = SqlRecord()
+        series = record.text("series_id", envelope.param("series_id"), "params.series_id")
+        record.set("region", literal("USA"))
+        observed = record.set("observation_date", _sql_date(record, field(item, "date"), "date"))
+        record.set("year", f"year({observed})")
+        value = field(item, "value")
+        record.number("value", value, "value", required=False, missing_marker=".")
+        facts = {k: v[0] for k, v in FRED_SERIES_FACTS.items()}
+        units = {k: v[1] for k, v in FRED_SERIES_FACTS.items()}
+        record.set("frequency", sql_map_lookup(facts, series))
+        record.set("units", f"coalesce({sql_map_lookup(units, series)}, 'lin')")
+        vintage = f"coalesce({field(item, 'realtime_start')}, {field(item, 'document_start')})"
+        known = _sql_date(record, vintage, "realtime_start", required=False)
+        fetch_day = f"CAST({envelope.fetched_at} AS DATE)"
+        record.set("realtime_start", f"coalesce({known}, {fetch_day})")
+        return record
+
 
 def _date(record: Record, text: Column, label: str, *, required: bool = True) -> Column:
     """A calendar date from ``YYYY-MM-DD`` text, within years 1-9999: Spark parses years
@@ -92,3 +136,45 @@ def _date(record: Record, text: Column, label: str, *, required: bool = True) ->
         reasons.FIELD_YEAR_OUT_OF_RANGE.text(label=label),
     )
     return F.when(F.year(typed).between(1, 9999), typed)
+
+
+#: What Spark's cast of text to a date reads (``DateTimeUtils.stringToDate``): after trimming
+#: white space and control characters, ``[+-]yyyy[yyy][-[m]m[-[d]d[(' '|'T')anything]]]``;
+#: a missing month or day is 1.
+SPARK_DATE_TEXT = (
+    r"(?s)^[\x00-\x20\x7F]*(?P<sign>[+-]?)(?P<year>[0-9]{4,7})"
+    r"(?:-(?P<month>[0-9]{1,2})(?:-(?P<day>[0-9]{1,2})(?:[ T].*)?)?)?[\x00-\x20\x7F]*$"
+)
+
+
+def _sql_date(record: SqlRecord, text: Sql, label: str, *, required: bool = True) -> Sql:
+    """:func:`_date` in SQL: Spark's reading of date text (DuckDB's cast reads other texts),
+    a proleptic Gregorian calendar day, within years 1-9999."""
+    name = f"_{label}_date_parts"
+    record.casts[name] = (
+        f"regexp_extract({text}, {literal(SPARK_DATE_TEXT)}, ['sign', 'year', 'month', 'day'])"
+    )
+    parts = identifier(name)
+    sign = f"(CASE WHEN {field(parts, 'sign')} = '-' THEN -1 ELSE 1 END)"
+    year = f"({sign} * TRY_CAST(nullif({field(parts, 'year')}, '') AS BIGINT))"
+    month, day = (
+        f"coalesce(TRY_CAST(nullif({field(parts, part)}, '') AS BIGINT), 1)"
+        for part in ("month", "day")
+    )
+    leap = f"({year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0))"
+    month_days = (
+        f"(CASE WHEN {month} = 2 THEN (CASE WHEN {leap} THEN 29 ELSE 28 END)"
+        f" WHEN {month} IN (4, 6, 9, 11) THEN 30 ELSE 31 END)"
+    )
+    valid = (
+        f"({year} IS NOT NULL AND {month} BETWEEN 1 AND 12 AND {day} BETWEEN 1 AND {month_days})"
+    )
+    in_range = f"({year} BETWEEN 1 AND 9999)"
+    if required:
+        record.check(f"({text} IS NULL)", reasons.FIELD_MISSING.text(label=label))
+    record.check(
+        f"({text} IS NOT NULL AND NOT {valid})",
+        reasons.FIELD_NOT_A.text(label=label, kind="a date"),
+    )
+    record.check(f"({valid} AND NOT {in_range})", reasons.FIELD_YEAR_OUT_OF_RANGE.text(label=label))
+    return when(f"{valid} AND {in_range}", f"make_date({year}, {month}, {day})")

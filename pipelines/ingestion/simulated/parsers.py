@@ -59,7 +59,7 @@ def ticker_key(symbol: str) -> str:
 #: What a CoinAPI symbol id may be written with. Anything else (an emoji, a zero-width space,
 #: full-width letters, whitespace) refuses the record: ``ticker_key`` drops punctuation, and
 #: must never be what turns "BTC\u200b" or "BTC🚀" into BTC. No Unicode normalisation is done.
-SYMBOL_ID_CHARACTERS = r"^[A-Za-z0-9._+-]+$"
+SYMBOL_ID_CHARACTERS = r"^[A-Za-z0-9._+-]+\z"
 
 
 class CoinApiBars(PayloadParser):
@@ -98,7 +98,7 @@ class CoinApiBars(PayloadParser):
         )
         # EXCHANGE_SPOT_BASE_QUOTE: the base names the asset.
         base = F.regexp_replace(
-            F.upper(F.regexp_extract(symbol, r"^[^_]+_SPOT_(.+)_[^_]+$", 1)), r"[^A-Z0-9]", ""
+            F.upper(F.regexp_extract(symbol, r"^[^_]+_SPOT_(.+)_[^_]+\z", 1)), r"[^A-Z0-9]", ""
         )
         record.lookup("asset_id", base, self.tickers, reasons.UNKNOWN_SYMBOL_ID.text())
         period = record.text("_period", envelope.param("period_id"), "params.period_id")
@@ -123,7 +123,7 @@ class CoinApiBars(PayloadParser):
         )
         # EXCHANGE_SPOT_BASE_QUOTE: the base names the asset.
         base = (
-            f"regexp_replace(upper(regexp_extract({symbol}, '^[^_]+_SPOT_(.+)_[^_]+$', 1)),"
+            f"regexp_replace(upper(regexp_extract({symbol}, '^[^_]+_SPOT_(.+)_[^_]+\\z', 1)),"
             " '[^A-Z0-9]', '', 'g')"
         )
         record.lookup("asset_id", base, self.tickers, reasons.UNKNOWN_SYMBOL_ID.text())
