@@ -88,7 +88,12 @@ from pipelines.silver.registry import SILVER_DATASETS as SILVER_DATASETS
 from pipelines.silver.registry import dataset_spec
 from pipelines.silver.spec import DatasetSpec
 from pipelines.silver.stream import SilverRunReport as SilverRunReport
-from pipelines.silver.stream import SilverStream, SilverStreamSettings, SilverTargets
+from pipelines.silver.stream import (
+    SilverStream,
+    SilverStreamSettings,
+    SilverTargets,
+    resolve_engine,
+)
 
 #: The version the risk scores of this code carry (``gold/risk_scores.model_version``).
 RISK_MODEL_VERSION: str = MODEL_VERSION
@@ -261,7 +266,7 @@ def _silver_stream(
     gate: QualityGate | None = None,
     after_batch: Callable[[int], None] | None = None,
     backfill: DayRange | None = None,
-) -> SilverStream:
+) -> SilverStream[Any, Any, Any]:
     paths = lakehouse.paths
     if lakehouse.settings.lake.is_s3:
         mirror_bronze(lakehouse.objects, paths.bronze_local_root, dataset=spec.name)
@@ -274,19 +279,30 @@ def _silver_stream(
         objects=quarantined_objects(lakehouse),
     )
     settings = lakehouse.settings
-    return SilverStream(
-        lakehouse.spark,
-        lakehouse.delta,
-        spec,
-        targets,
-        gate=gate or quality_gate(lakehouse),
-        row_gate=SparkQualityGate.from_settings(
-            lakehouse.settings.quality, lakehouse.delta, lakehouse.paths
-        ),
-        settings=SilverStreamSettings(settings.lake, settings.spark, settings.quality),
-        after_batch=after_batch,
-        backfill=backfill,
+    common: dict[str, Any] = {
+        "gate": gate or quality_gate(lakehouse),
+        "settings": SilverStreamSettings(settings.lake, settings.spark, settings.quality),
+        "after_batch": after_batch,
+        "backfill": backfill,
+    }
+    if silver_engine(lakehouse) == "duckdb":
+        # Imported here: the DuckDB engine needs no Spark session (nor its start-up).
+        from pipelines.quality.duck_gate import DuckQualityGate
+        from pipelines.silver.duck_stream import DuckSilverStream
+
+        duck_gate = DuckQualityGate.from_settings(settings.quality, lakehouse.delta, paths)
+        return DuckSilverStream(lakehouse.delta, spec, targets, row_gate=duck_gate, **common)
+    from pipelines.silver.spark_stream import SparkSilverStream
+
+    spark_gate = SparkQualityGate.from_settings(settings.quality, lakehouse.delta, paths)
+    return SparkSilverStream(
+        lakehouse.spark, lakehouse.delta, spec, targets, row_gate=spark_gate, **common
     )
+
+
+def silver_engine(lakehouse: Lakehouse) -> str:
+    """The engine of the silver step, ``duckdb`` or ``spark`` (``RWA_SILVER_ENGINE``)."""
+    return resolve_engine(lakehouse.settings.spark, native_delta=lakehouse.delta.native)
 
 
 def quality_gate(lakehouse: Lakehouse) -> QualityGate:
@@ -305,8 +321,9 @@ def run_silver_all(
     order of ``datasets``) is raised, with the others' outcomes in its notes
     (:func:`pipelines.silver.parallel.run_datasets`)."""
     gate = quality_gate(lakehouse)
-    # Started before the threads: they share the one session.
-    _ = lakehouse.spark
+    if silver_engine(lakehouse) == "spark":
+        # Started before the threads: they share the one session.
+        _ = lakehouse.spark
 
     def run(dataset: str) -> SilverRunReport:
         return run_silver(lakehouse, dataset, gate=gate, backfill=backfill)

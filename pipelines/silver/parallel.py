@@ -1,10 +1,11 @@
 """Several silver datasets in one run, side by side.
 
 A small micro-batch keeps about one core busy and most of a dataset's time is fixed cost per
-Spark job, so one silver run (``rwa silver``, the demo, a backfill) streams several datasets at
-the same time in one Spark session (concurrent streaming queries are supported; each
-``foreachBatch`` runs on a thread of its own). Each dataset's stream is independent: its own
-checkpoint, stream id and Delta application transactions. What the datasets share is made safe
+job, so one silver run (``rwa silver``, the demo, a backfill) streams several datasets at the
+same time, each on a thread of its own: with the Spark engine in one Spark session (concurrent
+streaming queries are supported), with the DuckDB engine each on its own DuckDB connection.
+Each dataset's stream is independent: its own checkpoint, stream id and Delta application
+transactions. What the datasets share is made safe
 where it is written: one writer at a time per Delta table
 (:func:`pipelines.lake.delta.table_lock`: the quarantine, the ledger, the quarantined objects,
 the quality results) and one Great Expectations validation at a time

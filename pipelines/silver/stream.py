@@ -1,27 +1,35 @@
 """The one silver streaming step: bronze objects of a dataset -> its keyed silver Delta table.
 
-Spark Structured Streaming over the dataset's bronze folders (``availableNow``: drain what is
-there, then stop; ``maxFilesPerTrigger`` objects per micro-batch). Per micro-batch:
+A stream of micro-batches over the dataset's bronze objects (``availableNow``: drain what is
+there, then stop; ``RWA_SILVER_MAX_FILES_PER_TRIGGER`` objects per micro-batch), run by one of
+two engines (``RWA_SILVER_ENGINE``, :func:`resolve_engine`): Spark Structured Streaming
+(:mod:`pipelines.silver.spark_stream`, for a cluster and for delta-spark) or DuckDB in this
+process (:mod:`pipelines.silver.duck_stream`, with the local bronze stream of
+:mod:`pipelines.silver.bronze_stream`). This module is what they share. Per micro-batch:
 
-1. Spark parses the lines into typed candidate rows (:mod:`pipelines.silver.parsing`) and
-   stages them as Parquet on the executors (:mod:`pipelines.silver.staging`: the batch is never
-   collected; counts, refusals, records per object and a stream of the rows to MERGE come back);
-2. the structurally valid rows go through the quality gate as Spark expressions
-   (:mod:`pipelines.quality.spark_gate`; Great Expectations runs the whole-table checks after
-   the run);
+1. the engine parses the lines into typed candidate rows (Spark:
+   :mod:`pipelines.silver.parsing`; DuckDB: :mod:`pipelines.silver.duck_parsing`) and stages
+   them as Parquet (:mod:`pipelines.silver.staging`, the same layout for both: the batch is
+   never collected; counts, refusals, records per object and a stream of the rows to MERGE
+   come back);
+2. the structurally valid rows go through the quality gate as the engine's expressions
+   (:mod:`pipelines.quality.spark_gate`, :mod:`pipelines.quality.duck_gate`; Great
+   Expectations runs the whole-table checks after the run);
 3. the refused share is judged per bronze object (:mod:`pipelines.quality.objects`): a broken
    object (or one an operator set aside) is quarantined whole and listed in
    ``silver/quarantined_objects``, the other objects proceed; when the broken objects look
    systematic the batch fails with a :class:`DataQualityError` and nothing of it is merged
-   (Spark's checkpoint does not advance, so a rerun processes it again);
+   (the checkpoint does not record it as done, so a rerun processes it again);
 4. structural and quality refusals, and the records of objects quarantined whole, are stored in
    ``silver/quarantine`` with their reasons;
-5. the valid rows are deduplicated by a Spark window (latest fetch wins) and MERGEd into the
+5. the valid rows are deduplicated by a window (latest fetch wins, :mod:`pipelines.silver.dedup`)
+   and MERGEd with delta-rs (delta-spark for a native lake) into the
    table, streamed from the staged rows and limited to the batch's days;
 6. the batch's counts are added to ``silver/reconciliation``.
 
 Exactly once: the commits carry the Delta application transaction ``(app_id, batch_id)``, the
-ledger is keyed by (dataset, stream, batch). A batch Spark replays after a crash is skipped when
+ledger is keyed by (dataset, stream, batch). A batch the stream replays after a crash (recorded
+in the checkpoint, not committed there: the same objects under the same id) is skipped when
 the ledger has it; when the crash fell between the silver commit and the ledger commit, the
 guard skips the MERGEs and the ledger is completed from the commit's own metrics. A batch that
 spans many days is merged a window of days at a time, each window a commit with a transaction
@@ -52,18 +60,16 @@ import logging
 import shutil
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
 
 import pyarrow as pa
-from pyspark.errors import StreamingQueryException
-from pyspark.sql import DataFrame, SparkSession
 
 from pipelines.contracts import quarantine as reasons
-from pipelines.contracts.envelope import dataset_glob
 from pipelines.contracts.silver import RECONCILIATION_COUNTS
 from pipelines.core.errors import DataQualityError, NotFoundError
 from pipelines.core.settings import LakeSettings, QualitySettings, SparkSettings
@@ -72,10 +78,9 @@ from pipelines.lake.delta import BatchTxn, DeltaLake
 from pipelines.quality.gate import QualityGate
 from pipelines.quality.objects import ObjectVerdict, judge_object_counts, systematic_failure
 from pipelines.quality.results import ExpectationResult
-from pipelines.quality.spark_gate import SparkQualityGate
 from pipelines.quality.suites import suite_for
 from pipelines.silver.contract import enforce_table_contract
-from pipelines.silver.parsing import RAW, REASON, bronze_lines, parse_lines
+from pipelines.silver.parsing import RAW, REASON
 from pipelines.silver.quarantine import (
     QUARANTINED,
     REFUSED_COLUMNS,
@@ -91,7 +96,7 @@ from pipelines.silver.reconciliation import (
     committed_merge_counts,
 )
 from pipelines.silver.spec import NEWER, NOT_OLDER, DatasetSpec
-from pipelines.silver.staging import StageCounts, StagedBatch
+from pipelines.silver.staging import CheckedResults, StageCounts, StagedBatch
 
 STREAM_ID_FILE = "rwa-stream-id"
 #: The derived column that compares a batch with silver history (the onchain NAV check).
@@ -112,6 +117,11 @@ REPLAY_ADVICE = (
     "(a parser fix, the object restored, or a deliberately raised threshold; docs/quality.md)"
 )
 LOG = logging.getLogger(__name__)
+#: An engine's staging folder, and what it hands a micro-batch as (its bronze lines).
+Stage = TypeVar("Stage", bound=StagedBatch)
+Lines = TypeVar("Lines")
+#: The engine's twin of the quality gate: the row-level checks of every micro-batch.
+RowGate = TypeVar("RowGate")
 
 
 @dataclass
@@ -165,32 +175,34 @@ class SilverTargets:
     objects: QuarantinedObjects
 
 
-class SilverStream:
-    """Runs the bronze -> silver stream of one dataset until bronze is drained."""
+class SilverStream(ABC, Generic[Stage, Lines, RowGate]):
+    """Runs the bronze -> silver stream of one dataset until bronze is drained: the steps of
+    the module docstring, whatever the engine. An engine
+    (:class:`pipelines.silver.spark_stream.SparkSilverStream`,
+    :class:`pipelines.silver.duck_stream.DuckSilverStream`) brings the stream of micro-batches,
+    the staging jobs and the history the quality gate compares with."""
 
     def __init__(
         self,
-        spark: SparkSession,
         lake: DeltaLake,
         spec: DatasetSpec,
         targets: SilverTargets,
         *,
         gate: QualityGate,
-        row_gate: SparkQualityGate,
+        row_gate: RowGate,
         settings: SilverStreamSettings,
         after_batch: Callable[[int], None] | None = None,
         backfill: DayRange | None = None,
     ) -> None:
-        self.spark = spark
         self.settings = settings
         self.lake = lake
         self.spec = spec
         self.targets = targets
         #: Great Expectations: the whole-table checks after a run.
         self.gate = gate
-        #: The row-level checks of every micro-batch, as Spark expressions.
+        #: The row-level checks of every micro-batch, as the engine's expressions.
         self.row_gate = row_gate
-        # Test hook: runs after a batch's commits and before Spark records it as done.
+        # Test hook: runs after a batch's commits and before the stream records it as done.
         self.after_batch = after_batch
         self.backfill = backfill
         self.report = SilverRunReport(spec.name)
@@ -198,7 +210,28 @@ class SilverStream:
         self.run_id = ""
         #: The bronze object a replay takes in (None: the stream or a backfill).
         self.replay_of: str | None = None
-        self._failure: Exception | None = None
+
+    # --- what an engine brings -------------------------------------------------------------
+    @abstractmethod
+    def _drain(self) -> None:
+        """Run every micro-batch of the stream (:meth:`_process_batch` each), then stop."""
+
+    @abstractmethod
+    def _replay_lines(self, path: Path) -> Lines:
+        """The lines of one bronze object (a replay's batch)."""
+
+    @abstractmethod
+    def _new_stage(self, root: Path) -> Stage:
+        """The staging folder of a micro-batch."""
+
+    @abstractmethod
+    def _stage_records(self, stage: Stage, lines: Lines) -> StageCounts:
+        """Job 1: parse the batch's lines and stage its records."""
+
+    @abstractmethod
+    def _check(self, stage: Stage, nav_days: DayRange | None) -> CheckedResults:
+        """Job 2: the quality gate over the staged records (``nav_days``: the days of silver
+        history the gate compares the batch with, or None)."""
 
     @property
     def app_id(self) -> str:
@@ -207,20 +240,7 @@ class SilverStream:
     def run(self) -> SilverRunReport:
         started = self._start()
         self.stream_id = self._stream_id()
-        query = (
-            self._bronze_stream()
-            .writeStream.foreachBatch(self._process_batch)
-            .option("checkpointLocation", str(self.targets.checkpoint_dir))
-            .trigger(availableNow=True)
-            .start()
-        )
-        try:
-            query.awaitTermination()
-        except StreamingQueryException as error:
-            # Raised inside foreachBatch, our own errors reach here wrapped by Spark.
-            if self._failure is not None:
-                raise self._failure from error
-            raise
+        self._drain()
         if self.backfill is not None:
             # Drained: the next backfill of these days reprocesses them from the start.
             shutil.rmtree(self.targets.checkpoint_dir, ignore_errors=True)
@@ -235,7 +255,7 @@ class SilverStream:
         started = self._start()
         self.replay_of = bronze_file
         self.stream_id = replay_stream_id(bronze_file)
-        self._process(bronze_lines(self.spark.read.text(str(path))), REPLAY_BATCH)
+        self._process(self._replay_lines(path), REPLAY_BATCH)
         return self._finish(started)
 
     def _start(self) -> float:
@@ -265,40 +285,30 @@ class SilverStream:
             tmp.replace(marker)
         return marker.read_text().strip()
 
-    def _bronze_stream(self) -> DataFrame:
-        days = None if self.backfill is None else self.backfill.days()
-        source = str(self.targets.bronze_root.resolve() / dataset_glob(self.spec.name, days))
-        text = self.spark.readStream.option(
-            "maxFilesPerTrigger", self.settings.spark.silver_max_files_per_trigger
-        ).text(source)
-        return bronze_lines(text)
-
-    def _process_batch(self, batch: DataFrame, batch_id: int) -> None:
-        try:
-            self._process(batch, batch_id)
-        except Exception as error:
-            self._failure = error
-            raise
+    def _process_batch(self, lines: Lines, batch_id: int) -> None:
+        self._process(lines, batch_id)
         if self.after_batch is not None:
             self.after_batch(batch_id)
 
-    def _process(self, batch: DataFrame, batch_id: int) -> None:
+    def _process(self, lines: Lines, batch_id: int) -> None:
         if self.targets.ledger.has(self.spec.name, self.stream_id, batch_id):
             self.report.replayed_batches += 1
             self.report.batches += 1
             self.report.batch_ids.append(batch_id)
             self._record_replayed()  # a replay that crashed before saying so
             return
-        stage = StagedBatch(self.spark, self.spec, self._staging_dir(batch_id))
+        stage = self._new_stage(self._staging_dir(batch_id))
         try:
-            self._process_staged(stage, parse_lines(batch, self.spec), batch_id)
+            counts = self._stage_records(stage, lines)
+            checked = self._check(stage, self._nav_days(counts))
+            self._process_staged(stage, counts, checked, batch_id)
         finally:
             stage.remove()
 
-    def _process_staged(self, stage: StagedBatch, rows: DataFrame, batch_id: int) -> None:
-        """One micro-batch, its rows staged by Spark (:mod:`pipelines.silver.staging`)."""
-        counts = stage.stage_records(rows)
-        checked = stage.check(self.row_gate, self._nav_history(counts))
+    def _process_staged(
+        self, stage: Stage, counts: StageCounts, checked: CheckedResults, batch_id: int
+    ) -> None:
+        """One micro-batch, its rows staged and checked (:mod:`pipelines.silver.staging`)."""
         self._count_failures(checked.results(batch_id=batch_id, run_id=self.run_id))
         gated = _rows_as_refused(stage.gate_refusals())
         structural = stage.structural_refusals([*REFUSED_COLUMNS, RAW])
@@ -332,15 +342,15 @@ class SilverStream:
     def _staging_dir(self, batch_id: int) -> Path:
         return self.targets.checkpoint_dir / STAGING_FOLDER / f"{self.stream_id}-{batch_id}"
 
-    def _nav_history(self, counts: StageCounts) -> DataFrame | None:
-        """The silver history the gate compares the batch with (None: its suite needs none, or
-        the batch has no valid record). The batch's days come from the staging job's counts,
-        so no other pass over the batch is needed."""
+    def _nav_days(self, counts: StageCounts) -> DayRange | None:
+        """The days of the silver history the gate compares the batch with (None: its suite
+        needs none, or the batch has no valid record). The batch's days come from the staging
+        job's counts, so no other pass over the batch is needed."""
         if NAV_CHANGE not in suite_for(self.spec.name).derived:
             return None
         if counts.first_day is None or counts.last_day is None:
             return None
-        return self.row_gate.nav_history_of_days(self.spark, counts.first_day, counts.last_day)
+        return DayRange(counts.first_day, counts.last_day)
 
     def _count_failures(self, results: list[ExpectationResult]) -> None:
         failed = self.report.failed_expectations
@@ -434,7 +444,7 @@ class SilverStream:
     ) -> tuple[int, int]:
         """One MERGE of the batch's rows of ``days`` (None: all); (inserted, updated)."""
         if self.lake.native:
-            source: DataFrame | pa.RecordBatchReader = stage.merge_frame(reranked)
+            source: Any = stage.merge_frame(reranked)
         else:
             source = stage.merge_source(reranked, days)
         outcome = self.lake.merge(
@@ -484,6 +494,15 @@ class SilverStream:
     def _reprocessing(self) -> bool:
         """A backfill or a replay: a record may replace the row of its own fetch."""
         return self.backfill is not None or self.replay_of is not None
+
+
+def resolve_engine(spark: SparkSettings, *, native_delta: bool) -> Literal["duckdb", "spark"]:
+    """The engine ``RWA_SILVER_ENGINE`` names; ``auto``: DuckDB on a local Spark master with a
+    delta-rs lake (no JVM for silver), Spark on a cluster or with delta-spark (whose MERGE
+    wants its rows as a Spark DataFrame)."""
+    if spark.silver_engine != "auto":
+        return spark.silver_engine
+    return "duckdb" if spark.master.startswith("local") and not native_delta else "spark"
 
 
 def replay_stream_id(bronze_file: str) -> str:

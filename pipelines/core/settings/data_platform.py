@@ -16,6 +16,7 @@ from pipelines.core.settings.base import (
     ForecastModel,
     Section,
     ServingBackend,
+    SilverEngine,
     comma_separated,
 )
 
@@ -139,12 +140,30 @@ class SparkSettings(Section):
         default="auto",
         description="Delta engine: auto (delta-spark if its JARs are present, else delta-rs).",
     )
+    silver_engine: SilverEngine = Field(
+        validation_alias="RWA_SILVER_ENGINE",
+        default="spark",
+        description="Engine of the silver step: `duckdb` (in process: the bronze objects "
+        "listed and batched without Spark, each batch parsed, gated and staged by DuckDB; no "
+        "JVM), `spark` (Structured Streaming, for a cluster and for delta-spark), or `auto` "
+        "(`duckdb` when the Spark master is `local...` and the lake does not use delta-spark, "
+        "else `spark`). A dataset's checkpoint belongs to the engine that wrote it: the other "
+        "refuses it (docs/silver.md).",
+    )
+    silver_duckdb_memory_limit: str = Field(
+        validation_alias="RWA_SILVER_DUCKDB_MEMORY_LIMIT",
+        default="1GB",
+        description="Memory of the DuckDB connection of one silver dataset's run (DuckDB's "
+        "`memory_limit`): beyond it the batch's work spills to disk beside the checkpoints "
+        "(`<state>/checkpoints/_duckdb_spill`).",
+    )
     silver_max_files_per_trigger: int = Field(
         validation_alias="RWA_SILVER_MAX_FILES_PER_TRIGGER",
         default=256,
         ge=1,
         description="Bronze objects per silver micro-batch (each batch is staged as Parquet by "
-        "Spark; only its counts, refusals and a stream of the rows to merge reach the driver).",
+        "its engine; only its counts, refusals and a stream of the rows to merge reach the "
+        "driver).",
     )
     silver_parallelism: int = Field(
         validation_alias="RWA_SILVER_PARALLELISM",

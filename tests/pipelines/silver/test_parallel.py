@@ -1,9 +1,11 @@
 """Silver datasets run side by side (RWA_SILVER_PARALLELISM) build exactly the lake they build
-one after another, and a failing dataset neither stops nor corrupts the others -- real Spark,
-real Delta tables, simulated bronze of every dataset."""
+one after another, a failing dataset neither stops nor corrupts the others, and both engines
+(RWA_SILVER_ENGINE) build the same lake -- real Spark, real DuckDB, real Delta tables,
+simulated bronze of every dataset."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from pipelines.lakehouse import Lakehouse
 from pipelines.silver.registry import SILVER_DATASETS
 from tests.fixtures.lake import assert_same_tables, lake_of, lake_settings
 from tests.fixtures.pipeline import ASSETS, DAYS, END
+from tests.pipelines.silver.conftest import ENGINES
 
 pytestmark = pytest.mark.usefixtures("spark")
 #: The dataset the failure test breaks: neither the first nor the last one run.
@@ -45,18 +48,40 @@ def bronze(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(settings.lake.root) / "bronze"
 
 
-def lake_with(bronze: Path, root: Path, parallelism: int) -> Settings:
-    settings = settings_of(root, silver_parallelism=parallelism)
+def lake_with(bronze: Path, root: Path, parallelism: int, engine: str) -> Settings:
+    settings = settings_of(root, silver_parallelism=parallelism, silver_engine=engine)
     shutil.copytree(bronze, Path(settings.lake.root) / "bronze")
     return settings
 
 
-@pytest.fixture(scope="module")
-def sequential(bronze: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pa.Table]:
-    """The reference: every dataset one after another."""
-    settings = lake_with(bronze, tmp_path_factory.mktemp("sequential"), parallelism=1)
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def one_after_another(bronze: Path, root: Path, engine: str) -> dict[str, pa.Table]:
+    settings = lake_with(bronze, root, parallelism=1, engine=engine)
     steps.run_silver_all(Lakehouse.from_settings(settings))
     return silver_snapshot(settings)
+
+
+@pytest.fixture(scope="module")
+def spark_sequential(bronze: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pa.Table]:
+    """The reference of the engines: every dataset one after another, on Spark."""
+    return one_after_another(bronze, tmp_path_factory.mktemp("spark-sequential"), "spark")
+
+
+@pytest.fixture(scope="module")
+def sequential(
+    engine: str,
+    bronze: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> dict[str, pa.Table]:
+    """The reference of an engine: every dataset one after another."""
+    if engine == "spark":
+        return dict(request.getfixturevalue("spark_sequential"))
+    return one_after_another(bronze, tmp_path_factory.mktemp("sequential"), engine)
 
 
 def silver_snapshot(settings: Settings) -> dict[str, pa.Table]:
@@ -113,10 +138,37 @@ def of_datasets(tables: dict[str, pa.Table], datasets: set[str]) -> dict[str, pa
     return kept
 
 
-def test_datasets_side_by_side_build_the_same_lake_as_one_after_another(
-    bronze: Path, sequential: dict[str, pa.Table], tmp_path: Path
+def test_the_duckdb_engine_builds_the_lake_the_spark_engine_builds(
+    engine: str, sequential: dict[str, pa.Table], spark_sequential: dict[str, pa.Table]
 ) -> None:
-    settings = lake_with(bronze, tmp_path, parallelism=len(SILVER_DATASETS))
+    """Silver tables, quarantine (rows and reasons), ledger, quality results: the same."""
+    if engine == "spark":
+        pytest.skip("the Spark engine is the reference")
+    assert_same_tables(with_samples_sorted(sequential), with_samples_sorted(spark_sequential))
+
+
+def with_samples_sorted(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """The quality results with each check's samples in one order: an engine's samples are
+    the first unexpected values in its own row order (Spark's partitions, DuckDB's sort)."""
+    results = tables["silver/quality_results"]
+    observed = [_sorted_samples(value) for value in results["observed_value"].to_pylist()]
+    index = results.schema.get_field_index("observed_value")
+    column = pa.array(observed, results.schema.field(index).type)
+    changed = results.set_column(index, "observed_value", column)
+    return tables | {
+        "silver/quality_results": changed.sort_by([(c, "ascending") for c in _sort_keys(changed)])
+    }
+
+
+def _sorted_samples(value: str | None) -> str | None:
+    parsed = None if value is None else json.loads(value)
+    return json.dumps(sorted(parsed, key=repr)) if isinstance(parsed, list) else value
+
+
+def test_datasets_side_by_side_build_the_same_lake_as_one_after_another(
+    engine: str, bronze: Path, sequential: dict[str, pa.Table], tmp_path: Path
+) -> None:
+    settings = lake_with(bronze, tmp_path, parallelism=len(SILVER_DATASETS), engine=engine)
     reports = steps.run_silver_all(Lakehouse.from_settings(settings))
 
     assert list(reports) == list(SILVER_DATASETS)  # the reports keep the datasets' order
@@ -136,9 +188,9 @@ def test_datasets_side_by_side_build_the_same_lake_as_one_after_another(
 
 
 def test_a_failing_dataset_neither_stops_nor_corrupts_the_others(
-    bronze: Path, sequential: dict[str, pa.Table], tmp_path: Path
+    engine: str, bronze: Path, sequential: dict[str, pa.Table], tmp_path: Path
 ) -> None:
-    settings = lake_with(bronze, tmp_path, parallelism=3)
+    settings = lake_with(bronze, tmp_path, parallelism=3, engine=engine)
     originals = break_objects(Path(settings.lake.root) / "bronze", BROKEN)
 
     with pytest.raises(DataQualityError, match=f"silver/{BROKEN} batch") as raised:

@@ -184,7 +184,7 @@ from pipelines.lakehouse import Lakehouse
 
 def crash(batch_id: int) -> None:
     if batch_id == int(sys.argv[1]):
-        os._exit(3)  # after the Delta commits, before Spark's checkpoint commit
+        os._exit(3)  # after the Delta commits, before the checkpoint's commit
 
 steps.run_silver(Lakehouse.from_settings(Settings()), "prices", after_batch=crash)
 """
@@ -197,6 +197,7 @@ def run_crashing(settings: Settings, crash_at_batch: int) -> int:
         "RWA_SILVER_MAX_FILES_PER_TRIGGER": str(settings.spark.silver_max_files_per_trigger),
         "RWA_QUALITY_MAX_FAILURE_SHARE": str(settings.quality.max_failure_share),
         "RWA_SPARK_SHUFFLE_PARTITIONS": "2",
+        "RWA_SILVER_ENGINE": settings.spark.silver_engine,
     }
     done = subprocess.run(
         [sys.executable, "-c", CRASHING_RUN, str(crash_at_batch)],
@@ -309,6 +310,7 @@ def test_a_crash_between_the_windows_of_a_batch_loses_and_repeats_nothing(
         "RWA_DELTA_PARTITIONS_PER_WRITE": "1",
         "RWA_QUALITY_MAX_FAILURE_SHARE": "1.0",
         "RWA_SPARK_SHUFFLE_PARTITIONS": "2",
+        "RWA_SILVER_ENGINE": crashed.spark.silver_engine,
     }
     done = subprocess.run(
         [sys.executable, "-c", CRASHING_WINDOWS, "2"],

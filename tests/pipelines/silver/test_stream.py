@@ -21,6 +21,7 @@ from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.lakehouse import Lakehouse
 from pipelines.silver.reconciliation import committed_merge_counts, reconcile
+from pipelines.silver.stream import resolve_engine
 from tests.fixtures.lake import MakeSettings, lake_of
 from tests.pipelines.silver.bronze_factory import (
     DAY0,
@@ -200,3 +201,20 @@ def test_a_commit_the_ledger_missed_is_recovered_from_the_delta_log(
     assert (second.inserted, second.updated, second.duplicates_removed) == (1, 3, 3)
     ledger = json.dumps(reconcile(*lake_of(settings), "prices").totals, sort_keys=True)
     assert reconcile(*lake_of(settings), "prices").ok, ledger
+
+
+@pytest.mark.parametrize(
+    ("engine", "master", "native", "chosen"),
+    [
+        ("auto", "local[2]", False, "duckdb"),
+        ("auto", "local[*]", True, "spark"),  # delta-spark's MERGE takes a Spark DataFrame
+        ("auto", "spark://cluster:7077", False, "spark"),
+        ("duckdb", "spark://cluster:7077", False, "duckdb"),
+        ("spark", "local[2]", False, "spark"),
+    ],
+)
+def test_the_engine_setting_picks_duckdb_on_a_local_master_with_delta_rs(
+    engine: str, master: str, native: bool, chosen: str
+) -> None:
+    spark = Settings(silver_engine=engine, spark_master=master).spark
+    assert resolve_engine(spark, native_delta=native) == chosen

@@ -1,0 +1,295 @@
+"""The bronze objects of a silver dataset as a stream of micro-batches, without Spark.
+
+What Spark's file source and its checkpoint do for the silver stream
+(:mod:`pipelines.silver.spark_stream`), for the in-process DuckDB engine
+(:mod:`pipelines.silver.duck_stream`):
+
+* the dataset's bronze objects are listed once per run (``availableNow``: what lands during
+  the run waits for the next one) with the glob of :func:`dataset_glob` (a backfill's days
+  only), hidden names (``.``/``_``) left out as Hadoop's glob does;
+* the objects no batch took yet are taken oldest first (modification time, then key, as
+  Spark's file source orders them), at most ``max_files`` per micro-batch;
+* a batch's objects are written to ``<checkpoint>/local/offsets/<batch id>`` (durably)
+  **before** it is processed, and ``<checkpoint>/local/commits/<batch id>`` once it is done;
+* once more than :data:`COMPACT_AFTER` batches are committed, a run folds their offsets into
+  the last one's file (what a run reads stays small);
+* a run that finds a batch with an offset and no commit (a crash in between) runs it again
+  first, with the same objects under the same batch id, so the ledger and the Delta
+  application transactions of the batch make the replay exactly-once.
+
+The stream id (``rwa-stream-id``, kept by :class:`pipelines.silver.stream.SilverStream`) is
+the same file for both engines. A checkpoint Spark wrote (``offsets/``, ``commits/``,
+``sources/``, ``metadata``) is migrated on first use (:func:`migrate_spark_checkpoint`: the
+objects of its committed batches become one committed batch, a batch Spark recorded and did not
+commit is run again under its id, Spark's files are moved to ``spark-migrated/``), so switching
+to this engine neither reprocesses nor skips anything; a checkpoint written here is refused by
+the Spark engine (:func:`refuse_local_checkpoint`), naming the setting.
+
+An object's lines are read as Spark's text source reads them: split on ``\\n``, ``\\r\\n`` or
+``\\r``, no empty last line after a final line break (blank lines in the middle are kept), and
+bytes that are not UTF-8 replaced by U+FFFD rather than failing the batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.contracts.envelope import dataset_glob
+from pipelines.core.errors import ConfigurationError, NotFoundError
+
+#: Under a checkpoint folder: the local engine's book-keeping.
+LOCAL_FOLDER = "local"
+OFFSETS, COMMITS = "offsets", "commits"
+#: Committed batches whose offsets are folded into one file at the start of a run.
+COMPACT_AFTER = 100
+#: What Spark's streaming checkpoint holds (any of them: Spark wrote the checkpoint).
+SPARK_ENTRIES = ("offsets", "commits", "sources", "metadata")
+#: Where a migrated Spark checkpoint's files are kept (for an operator; nothing reads them).
+SPARK_MIGRATED = "spark-migrated"
+#: The columns of the lines of a batch (the parse's input).
+LINES_SCHEMA = pa.schema(
+    [("value", pa.string()), ("bronze_file", pa.string()), ("path_source", pa.string())]
+)
+_SOURCE = re.compile(r"/source=([^/]+)/")
+_BRONZE_KEY = re.compile(r"(bronze/.*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedBatch:
+    """One micro-batch: its id and its bronze objects (lake-relative keys), in order."""
+
+    batch_id: int
+    objects: tuple[str, ...]
+
+
+class LocalBronzeStream:
+    """The micro-batches of one dataset's bronze objects (see the module docstring)."""
+
+    def __init__(
+        self,
+        bronze_root: Path,
+        dataset: str,
+        checkpoint_dir: Path,
+        *,
+        max_files: int,
+        days: Sequence[dt.date] | None = None,
+    ) -> None:
+        self.bronze_root = bronze_root.resolve()
+        self.dataset = dataset
+        self.checkpoint_dir = checkpoint_dir
+        self.max_files = max_files
+        self.days = days
+        self._offsets = checkpoint_dir / LOCAL_FOLDER / OFFSETS
+        self._commits = checkpoint_dir / LOCAL_FOLDER / COMMITS
+
+    def batches(self) -> Iterator[PlannedBatch]:
+        """The batches to process, in order: an uncommitted one first, then the new objects.
+        Each is recorded before it is yielded; the caller calls :meth:`commit` once it is
+        done (a batch not committed is yielded again by the next run, not by this one)."""
+        if not (self.checkpoint_dir / LOCAL_FOLDER).exists():
+            migrate_spark_checkpoint(self.checkpoint_dir)
+        self._offsets.mkdir(parents=True, exist_ok=True)
+        self._commits.mkdir(parents=True, exist_ok=True)
+        planned = self._planned()
+        committed = {int(p.name) for p in self._commits.iterdir() if p.name.isdigit()}
+        done = sorted(committed.intersection(planned))
+        if len(done) > COMPACT_AFTER:
+            planned = self._compact(planned, done[-1])
+        seen: set[str] = set()
+        pending: list[PlannedBatch] = []
+        for batch_id, objects in sorted(planned.items()):
+            seen.update(objects)
+            if batch_id not in committed:
+                pending.append(PlannedBatch(batch_id, objects))
+        next_id = max(planned, default=-1) + 1
+        new = [key for key in self.list_objects() if key not in seen]
+        yield from pending
+        for start in range(0, len(new), self.max_files):
+            batch = PlannedBatch(next_id, tuple(new[start : start + self.max_files]))
+            _write_durably(self._offsets / str(batch.batch_id), json.dumps(list(batch.objects)))
+            yield batch
+            next_id += 1
+
+    def _compact(
+        self, planned: dict[int, tuple[str, ...]], last: int
+    ) -> dict[int, tuple[str, ...]]:
+        """Fold the offsets of the committed batches up to ``last`` into ``last``'s (the
+        objects they took, so what a run reads stays one file for them). Crash-safe in this
+        order: ``last``'s file holds them all before the others go."""
+        folded = sorted({key for batch, keys in planned.items() if batch <= last for key in keys})
+        _write_durably(self._offsets / str(last), json.dumps(folded))
+        for batch in [b for b in planned if b < last]:
+            (self._offsets / str(batch)).unlink(missing_ok=True)
+            (self._commits / str(batch)).unlink(missing_ok=True)
+        kept = {batch: keys for batch, keys in planned.items() if batch > last}
+        return {last: tuple(folded), **kept}
+
+    def commit(self, batch_id: int) -> None:
+        _write_durably(self._commits / str(batch_id), "")
+
+    def list_objects(self) -> list[str]:
+        """The dataset's bronze objects (lake-relative keys), oldest first."""
+        days = None if self.days is None else list(self.days)
+        found: list[tuple[int, str]] = []
+        for pattern in _expand_braces(dataset_glob(self.dataset, days)):
+            for path in self.bronze_root.glob(pattern):
+                if path.name.startswith((".", "_")) or not path.is_file():
+                    continue
+                key = path.relative_to(self.bronze_root).as_posix()
+                found.append((path.stat().st_mtime_ns, key))
+        return [key for _, key in sorted(set(found))]
+
+    def _planned(self) -> dict[int, tuple[str, ...]]:
+        planned: dict[int, tuple[str, ...]] = {}
+        for path in self._offsets.iterdir():
+            if path.name.isdigit():
+                planned[int(path.name)] = tuple(json.loads(path.read_text()))
+        return planned
+
+
+def refuse_local_checkpoint(checkpoint_dir: Path) -> None:
+    """ConfigurationError when the DuckDB engine wrote ``checkpoint_dir`` (the Spark engine
+    cannot continue it)."""
+    if (checkpoint_dir / LOCAL_FOLDER).exists():
+        raise ConfigurationError(
+            f"the silver checkpoint {checkpoint_dir} was written by the duckdb engine and this "
+            f"run uses the spark engine: set RWA_SILVER_ENGINE=duckdb (or auto on a local "
+            f"master) to continue it, or remove the folder (the stream then reads all of "
+            f"bronze again, and the MERGE changes nothing already in silver)"
+        )
+
+
+def migrate_spark_checkpoint(checkpoint_dir: Path) -> bool:
+    """Turn a checkpoint of Spark's file stream into this stream's (see the module docstring);
+    False when there is none. The new book-keeping is written whole under a temporary name and
+    renamed into place before Spark's files are moved away: a crash in between leaves either
+    the Spark checkpoint or the migrated one."""
+    if not any((checkpoint_dir / entry).exists() for entry in SPARK_ENTRIES):
+        return False
+    log_offsets = {
+        batch: _spark_log_offset(path)
+        for batch, path in _numbered(checkpoint_dir / "offsets").items()
+    }
+    done = max(_numbered(checkpoint_dir / "commits"), default=-1)
+    done_log = log_offsets.get(done, -1)
+    entries = _spark_source_entries(checkpoint_dir / "sources")
+    planned: dict[int, list[str]] = {}
+    if done >= 0:
+        planned[done] = sorted({key for batch, key in entries if batch <= done_log})
+    pending = max(log_offsets, default=-1)
+    if pending > done:
+        upto = log_offsets[pending]
+        keys = sorted({key for batch, key in entries if done_log < batch <= upto})
+        if keys:
+            planned[pending] = keys
+    staged = checkpoint_dir / f".{LOCAL_FOLDER}.{uuid.uuid4().hex}"
+    for folder in (OFFSETS, COMMITS):
+        (staged / folder).mkdir(parents=True)
+    for batch, keys in planned.items():
+        _write_durably(staged / OFFSETS / str(batch), json.dumps(keys))
+    if done >= 0:
+        _write_durably(staged / COMMITS / str(done), "")
+    staged.replace(checkpoint_dir / LOCAL_FOLDER)
+    kept = checkpoint_dir / SPARK_MIGRATED
+    kept.mkdir(exist_ok=True)
+    for entry in SPARK_ENTRIES:
+        if (checkpoint_dir / entry).exists():
+            (checkpoint_dir / entry).replace(kept / entry)
+    return True
+
+
+def _numbered(folder: Path) -> dict[int, Path]:
+    """Spark's log files of ``folder`` by batch id (not its .crc or temporary files)."""
+    if not folder.is_dir():
+        return {}
+    return {int(p.name): p for p in folder.iterdir() if p.name.isdigit()}
+
+
+def _spark_log_offset(path: Path) -> int:
+    """The file source's log offset of one of Spark's offsets files (its last line)."""
+    last = path.read_text().strip().splitlines()[-1]
+    return int(json.loads(last)["logOffset"])
+
+
+def _spark_source_entries(sources: Path) -> list[tuple[int, str]]:
+    """(source batch id, lake-relative key) of every file Spark's file source logged (its
+    compacted files and the ones after them: a key seen twice is one object)."""
+    found: list[tuple[int, str]] = []
+    for folder in sorted(p for p in sources.glob("*") if p.is_dir()):
+        for path in folder.iterdir():
+            if not (path.name.isdigit() or path.name.endswith(".compact")):
+                continue
+            for line in path.read_text().splitlines()[1:]:  # the first line is the version
+                if not line.strip():
+                    continue
+                entry = json.loads(line)
+                key = _BRONZE_KEY.search(unquote(urlparse(entry["path"]).path))
+                if key is not None:
+                    found.append((int(entry["batchId"]), key.group(1)))
+    return found
+
+
+def object_lines(bronze_root: Path, key: str) -> pa.RecordBatch:
+    """The lines of one bronze object (lake-relative ``key``) as :data:`LINES_SCHEMA`."""
+    path = bronze_root / key
+    if not path.is_file():
+        raise NotFoundError(f"bronze object {key} is gone from {bronze_root}: a batch needs it")
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    if "\r" in text:  # one break for three (a plain split is 50x a regex split's speed)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = pc.list_flatten(pc.split_pattern(pa.array([text]), "\n"))
+    if len(lines) and text.endswith("\n"):
+        lines = lines.slice(0, len(lines) - 1)
+    if text == "":
+        lines = lines.slice(0, 0)
+    found = _SOURCE.search("/" + key)
+    source = "" if found is None else found.group(1)
+    count = len(lines)
+    return pa.record_batch(
+        [lines, pa.array([key] * count, pa.string()), pa.array([source] * count, pa.string())],
+        schema=LINES_SCHEMA,
+    )
+
+
+def batch_lines(bronze_root: Path, objects: Sequence[str]) -> pa.RecordBatchReader:
+    """The lines of ``objects``, one object at a time (one object in memory at once)."""
+    root = bronze_root.resolve()
+    batches = (object_lines(root, key) for key in objects)
+    return pa.RecordBatchReader.from_batches(LINES_SCHEMA, batches)
+
+
+def _expand_braces(pattern: str) -> list[str]:
+    """Path.glob has no ``{a,b}`` alternation (Hadoop's glob has): one pattern per choice."""
+    match = re.search(r"\{([^{}]*)\}", pattern)
+    if match is None:
+        return [pattern]
+    head, tail = pattern[: match.start()], pattern[match.end() :]
+    return [p for choice in match.group(1).split(",") for p in _expand_braces(head + choice + tail)]
+
+
+def _write_durably(path: Path, text: str) -> None:
+    """``text`` as ``path``, whole or not at all, on disk before this returns."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with tmp.open("w") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
+    tmp.replace(path)
+    with contextlib.suppress(OSError):  # not every file system lets a folder be synced
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

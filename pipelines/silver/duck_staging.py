@@ -1,0 +1,152 @@
+"""The staging jobs of a silver micro-batch in DuckDB, in process (the layout and the driver's
+readers: :mod:`pipelines.silver.staging`; the Spark twin: :mod:`pipelines.silver.spark_staging`).
+
+Each job is one ``COPY ... TO`` Parquet of a DuckDB query (job 1: one per chunk of the batch's
+lines, a bounded amount of bronze text, since the parse holds many times its input): DuckDB
+streams it on every core of the connection and spills what it must hold (the sort and window
+of job 2) to the connection's temporary folder above its ``memory_limit``, so memory does not
+grow with the batch. The counts of job 1 and the expectation results of job 2 are aggregates
+over the Parquet just written (a scan of a few columns, not a second pass over the lines).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.quality.results import ExpectationResult
+from pipelines.silver.dedup import LATEST_FIRST, is_latest_of_key_sql
+from pipelines.silver.duck_parsing import parse_lines
+from pipelines.silver.parsing import IS_RECORD, LINE_HEAD, RAW, REASON
+from pipelines.silver.spec import DatasetSpec
+from pipelines.silver.staging import CHECKED, LATEST, MERGE, RECORDS, StageCounts, StagedBatch
+
+if TYPE_CHECKING:
+    from pipelines.quality.duck_gate import DuckQualityGate
+
+#: The one Parquet file of a staged folder (DuckDB writes it on all threads); ``records/``
+#: has one per chunk of lines.
+PART = "part-0.parquet"
+#: Bronze text parsed at once (whole objects: a chunk closes once it holds this much).
+CHUNK_TEXT_BYTES = 16 * 1024 * 1024
+
+
+def duck_connection(memory_limit: str, temp_dir: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection for silver batches: every core, at most ``memory_limit``
+    (spilling to ``temp_dir`` beyond it: DuckDB creates it, its parent must exist), timestamps
+    in UTC (the parse's contract)."""
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET threads = {os.cpu_count() or 1}")
+    con.execute(f"SET memory_limit = {_literal(memory_limit)}")
+    con.execute(f"SET temp_directory = {_literal(str(temp_dir))}")
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+class DuckStagedBatch(StagedBatch):
+    """A staging folder written by DuckDB queries on ``con``."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, spec: DatasetSpec, root: Path) -> None:
+        super().__init__(spec, root)
+        self.con = con
+
+    def stage_records(self, lines: pa.RecordBatchReader) -> StageCounts:
+        """Job 1: parse ``lines`` (``value``, ``bronze_file``, ``path_source``; a batch per
+        bronze object) and write the records, a chunk of about :data:`CHUNK_TEXT_BYTES` of
+        lines at a time: the parse holds many times its text (EVM log pages: about 35 times),
+        so a chunk, not the batch, bounds its memory. A chunk is an Arrow table the parse may
+        read more than once."""
+        bronze_lines = 0
+        for number, chunk in enumerate(_chunks(lines, CHUNK_TEXT_BYTES)):
+            bronze_lines += chunk.num_rows
+            parsed = parse_lines(self.con, self.con.from_arrow(chunk), self.spec)
+            records = parsed.filter(IS_RECORD).project(f"* EXCLUDE ({LINE_HEAD}, {IS_RECORD})")
+            self._copy(records, RECORDS, f"part-{number}.parquet")
+        day = f'"{self.spec.day_column}"'
+        (counted,) = self.con.sql(
+            f"SELECT count(*), min({day}) FILTER (WHERE {REASON} IS NULL), "
+            f"max({day}) FILTER (WHERE {REASON} IS NULL) FROM {self._scan(RECORDS)}"
+        ).fetchall()
+        return StageCounts.counted(bronze_lines, *counted)
+
+    def candidates(self) -> duckdb.DuckDBPyRelation:
+        """The structurally valid records (what the quality gate checks)."""
+        return self.con.sql(
+            f"SELECT * EXCLUDE ({REASON}, {RAW}) FROM {self._scan(RECORDS)} WHERE {REASON} IS NULL"
+        )
+
+    def check(self, gate: DuckQualityGate, nav_history: pa.Table | None) -> DuckResults:
+        """Job 2: gate the structurally valid records and rank each key's rows; the results
+        are counted from the written rows when asked for."""
+        annotated = gate.annotate(
+            self.con, self.spec.name, self.candidates(), nav_history=nav_history
+        )
+        # In a total order (DuckDB keeps it, reading the file back): the gate's samples, the
+        # first unexpected values in the rows' order, are the same in every run.
+        order = ", ".join(f'"{c}"' for c in ("bronze_file", *self.spec.keys, *LATEST_FIRST))
+        self._copy(self._ranked(annotated).order(order), CHECKED)
+        return DuckResults(
+            gate, self.con, self.spec.name, self.con.sql(f"FROM {self._scan(CHECKED)}")
+        )
+
+    def rerank_without(self, objects: Collection[str]) -> None:
+        held = self.con.from_arrow(
+            pa.table({"bronze_file": pa.array(sorted(objects), pa.string())})
+        )
+        valid = self.con.sql(
+            f"SELECT * EXCLUDE ({LATEST}) FROM {self._scan(CHECKED)} WHERE {REASON} IS NULL"
+        )
+        kept = valid.join(held, "bronze_file", how="anti")
+        self._copy(self._ranked(kept), MERGE)
+
+    def _ranked(self, rows: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+        latest = is_latest_of_key_sql(self.spec.keys, f"{REASON} IS NULL")
+        return rows.project(f"*, {latest} AS {LATEST}")
+
+    def _copy(self, rows: duckdb.DuckDBPyRelation, folder: str, part: str = PART) -> None:
+        (self.root / folder).mkdir(parents=True, exist_ok=True)
+        # Uncompressed: read once or twice, then removed (snappy cost a fifth of the job).
+        rows.to_parquet(str(self.root / folder / part), compression="uncompressed")
+
+    def _scan(self, folder: str) -> str:
+        return f"read_parquet({_literal(str(self.root / folder / '*.parquet'))})"
+
+
+@dataclass(frozen=True, slots=True)
+class DuckResults:
+    """The gate's results over the checked rows (one aggregate query, when asked for)."""
+
+    gate: DuckQualityGate
+    con: duckdb.DuckDBPyConnection
+    dataset: str
+    checked: duckdb.DuckDBPyRelation
+
+    def results(self, *, batch_id: int, run_id: str) -> list[ExpectationResult]:
+        return self.gate.results(
+            self.con, self.dataset, self.checked, batch_id=batch_id, run_id=run_id
+        )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _chunks(lines: pa.RecordBatchReader, text_bytes: int) -> Iterator[pa.Table]:
+    """``lines`` as tables of whole record batches, each closed once it holds ``text_bytes``;
+    at least one (an empty batch still writes its empty ``records/``)."""
+    held: list[pa.RecordBatch] = []
+    size = 0
+    for batch in lines:
+        held.append(batch)
+        size += batch.nbytes
+        if size >= text_bytes:
+            yield pa.Table.from_batches(held, lines.schema)
+            held, size = [], 0
+    if held or size == 0:
+        yield pa.Table.from_batches(held, lines.schema)
