@@ -100,8 +100,9 @@ def run_demo(lakehouse: Lakehouse, out: TextIO) -> DemoReport:
 
 def _start_spark_meanwhile(lakehouse: Lakehouse) -> None:
     """Start Spark's JVM (seconds of class loading, on the second core) while the simulation
-    lands bronze in Python. The silver step's first use of the session waits for it; should
-    the start fail here, that use starts it again and raises the error itself."""
+    lands bronze in Python. The first step that uses the session (gold, when silver runs on
+    the in-process DuckDB engine) waits for it; should the start fail here, that use starts it
+    again and raises the error itself."""
 
     def start() -> None:
         with contextlib.suppress(Exception):

@@ -8,6 +8,7 @@ through delta-rs otherwise (see :mod:`pipelines.lake.delta`).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 from pathlib import Path
@@ -76,6 +77,16 @@ def driver_java_options(settings: SparkSettings) -> str:
     if settings.driver_java_options is not None:
         return settings.driver_java_options.strip()
     return LOCAL_JIT if settings.master.startswith("local") else ""
+
+
+def local_threads(master: str) -> int | None:
+    """The worker threads of a local master (``local``: 1, ``local[4]``: 4, ``local[*]``: every
+    core, as None); None for a cluster. The in-process engines take as many, so ``local[1]``
+    means one core whichever engine runs."""
+    if master == "local":
+        return 1
+    found = re.fullmatch(r"local\[(\d+)(,\d+)?\]", master)
+    return int(found.group(1)) if found else None
 
 
 def _spark_conf(settings: SparkSettings) -> dict[str, str]:

@@ -37,12 +37,14 @@ PART = "part-0.parquet"
 CHUNK_TEXT_BYTES = 16 * 1024 * 1024
 
 
-def duck_connection(memory_limit: str, temp_dir: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection for silver batches: every core, at most ``memory_limit``
-    (spilling to ``temp_dir`` beyond it: DuckDB creates it, its parent must exist), timestamps
-    in UTC (the parse's contract)."""
+def duck_connection(
+    memory_limit: str, temp_dir: Path, threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection for silver batches: ``threads`` (default every core), at
+    most ``memory_limit`` (spilling to ``temp_dir`` beyond it: DuckDB creates it, its parent
+    must exist), timestamps in UTC (the parse's contract)."""
     con = duckdb.connect(":memory:")
-    con.execute(f"SET threads = {os.cpu_count() or 1}")
+    con.execute(f"SET threads = {threads or os.cpu_count() or 1}")
     con.execute(f"SET memory_limit = {_literal(memory_limit)}")
     con.execute(f"SET temp_directory = {_literal(str(temp_dir))}")
     con.execute("SET TimeZone = 'UTC'")

@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.lake.days import DayRange
+from pipelines.lake.spark import local_threads
 from pipelines.quality.duck_gate import DuckQualityGate
 from pipelines.silver.bronze_stream import LocalBronzeStream, batch_lines
 from pipelines.silver.duck_staging import DuckResults, DuckStagedBatch, duck_connection
@@ -49,7 +50,10 @@ class DuckSilverStream(SilverStream[DuckStagedBatch, pa.RecordBatchReader, DuckQ
         checkpoint = self.targets.checkpoint_dir
         spill = checkpoint.parent / SPILL_FOLDER / f"{checkpoint.name}-{uuid.uuid4().hex[:12]}"
         spill.parent.mkdir(parents=True, exist_ok=True)
-        self._con = duck_connection(self.settings.spark.silver_duckdb_memory_limit, spill)
+        spark = self.settings.spark
+        self._con = duck_connection(
+            spark.silver_duckdb_memory_limit, spill, local_threads(spark.master)
+        )
         try:
             yield
         finally:

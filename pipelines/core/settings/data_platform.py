@@ -142,7 +142,7 @@ class SparkSettings(Section):
     )
     silver_engine: SilverEngine = Field(
         validation_alias="RWA_SILVER_ENGINE",
-        default="spark",
+        default="auto",
         description="Engine of the silver step: `duckdb` (in process: the bronze objects "
         "listed and batched without Spark, each batch parsed, gated and staged by DuckDB; no "
         "JVM), `spark` (Structured Streaming, for a cluster and for delta-spark), or `auto` "

@@ -6,7 +6,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from pipelines.core.settings import Settings
-from pipelines.lake.spark import LOCAL_JIT, driver_java_options
+from pipelines.lake.spark import LOCAL_JIT, driver_java_options, local_threads
 from tests.fixtures.lake import suite_spark_settings
 
 
@@ -52,3 +52,18 @@ def test_the_running_driver_jvm_has_them(spark: SparkSession) -> None:
 def test_streaming_checkpoints_use_the_file_system_manager(spark: SparkSession) -> None:
     manager = spark.conf.get("spark.sql.streaming.checkpointFileManagerClass")
     assert manager is not None and manager.endswith(".FileSystemBasedCheckpointFileManager")
+
+
+@pytest.mark.parametrize(
+    ("master", "threads"),
+    [("local", 1), ("local[1]", 1), ("local[2]", 2), ("local[4,3]", 4), ("local[*]", None)],
+)
+def test_the_in_process_engines_take_a_local_master_s_threads(
+    master: str, threads: int | None
+) -> None:
+    assert local_threads(master) == threads
+
+
+def test_a_cluster_master_sets_no_local_threads() -> None:
+    assert local_threads("spark://head:7077") is None
+    assert local_threads("k8s://https://api:6443") is None
