@@ -24,6 +24,11 @@ class StoreUnavailableError(RwaError):
     """The serving store cannot be reached."""
 
 
+class RunInProgressError(RwaError):
+    """Another run holds what this one needs (a silver stream's checkpoint); the message names
+    it. Retry once that run has finished."""
+
+
 class NotFoundError(RwaError):
     """A requested entity (asset, table, object) does not exist."""
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import re
@@ -47,7 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.contracts.envelope import dataset_glob
-from pipelines.core.errors import ConfigurationError, NotFoundError
+from pipelines.core.errors import ConfigurationError, NotFoundError, RunInProgressError
 
 #: Under a checkpoint folder: the local engine's book-keeping.
 LOCAL_FOLDER = "local"
@@ -106,7 +107,7 @@ class LocalBronzeStream:
         committed = {int(p.name) for p in self._commits.iterdir() if p.name.isdigit()}
         done = sorted(committed.intersection(planned))
         if len(done) > COMPACT_AFTER:
-            planned = self._compact(planned, done[-1])
+            planned = self._compact(planned, done)
         seen: set[str] = set()
         pending: list[PlannedBatch] = []
         for batch_id, objects in sorted(planned.items()):
@@ -123,17 +124,19 @@ class LocalBronzeStream:
             next_id += 1
 
     def _compact(
-        self, planned: dict[int, tuple[str, ...]], last: int
+        self, planned: dict[int, tuple[str, ...]], done: list[int]
     ) -> dict[int, tuple[str, ...]]:
-        """Fold the offsets of the committed batches up to ``last`` into ``last``'s (the
-        objects they took, so what a run reads stays one file for them). Crash-safe in this
-        order: ``last``'s file holds them all before the others go."""
-        folded = sorted({key for batch, keys in planned.items() if batch <= last for key in keys})
+        """Fold the offsets of the committed batches ``done`` into the last one's (the objects
+        they took, so what a run reads stays one file for them). Crash-safe in this order: the
+        last one's file holds them all before the others go. A batch not committed keeps its
+        own offsets, whatever its id."""
+        last = done[-1]
+        folded = sorted({key for batch in done for key in planned[batch]})
         _write_durably(self._offsets / str(last), json.dumps(folded))
-        for batch in [b for b in planned if b < last]:
+        for batch in done[:-1]:
             (self._offsets / str(batch)).unlink(missing_ok=True)
             (self._commits / str(batch)).unlink(missing_ok=True)
-        kept = {batch: keys for batch, keys in planned.items() if batch > last}
+        kept = {batch: keys for batch, keys in planned.items() if batch not in done}
         return {last: tuple(folded), **kept}
 
     def commit(self, batch_id: int) -> None:
@@ -277,6 +280,28 @@ def _expand_braces(pattern: str) -> list[str]:
         return [pattern]
     head, tail = pattern[: match.start()], pattern[match.end() :]
     return [p for choice in match.group(1).split(",") for p in _expand_braces(head + choice + tail)]
+
+
+@contextlib.contextmanager
+def checkpoint_lock(checkpoint_dir: Path) -> Iterator[None]:
+    """Hold the checkpoint for one run: a second run on it (two overlapping ``rwa silver``, or
+    scheduled runs that overlap) raises RunInProgressError instead of planning the same batch
+    ids over other objects. An advisory lock on a file beside the checkpoint, released by the
+    operating system if the process dies."""
+    checkpoint_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = checkpoint_dir.parent / f".{checkpoint_dir.name}.lock"
+    with lock_path.open("a") as lock:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunInProgressError(
+                f"another silver run holds the checkpoint {checkpoint_dir}; "
+                "retry once it has finished"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
 def _write_durably(path: Path, text: str) -> None:

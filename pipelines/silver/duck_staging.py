@@ -117,7 +117,9 @@ class DuckStagedBatch(StagedBatch):
         rows.to_parquet(str(self.root / folder / part), compression="uncompressed")
 
     def _scan(self, folder: str) -> str:
-        return f"read_parquet({_literal(str(self.root / folder / '*.parquet'))})"
+        # The files by name, not a glob: a state folder may contain glob characters ([, ?).
+        files = sorted(str(path) for path in (self.root / folder).glob("*.parquet"))
+        return f"read_parquet([{', '.join(_literal(file) for file in files)}])"
 
 
 @dataclass(frozen=True, slots=True)

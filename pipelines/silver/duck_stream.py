@@ -19,7 +19,7 @@ import pyarrow as pa
 from pipelines.lake.days import DayRange
 from pipelines.lake.spark import local_threads
 from pipelines.quality.duck_gate import DuckQualityGate
-from pipelines.silver.bronze_stream import LocalBronzeStream, batch_lines
+from pipelines.silver.bronze_stream import LocalBronzeStream, batch_lines, checkpoint_lock
 from pipelines.silver.duck_staging import DuckResults, DuckStagedBatch, duck_connection
 from pipelines.silver.staging import StageCounts
 from pipelines.silver.stream import SilverRunReport, SilverStream
@@ -51,15 +51,16 @@ class DuckSilverStream(SilverStream[DuckStagedBatch, pa.RecordBatchReader, DuckQ
         spill = checkpoint.parent / SPILL_FOLDER / f"{checkpoint.name}-{uuid.uuid4().hex[:12]}"
         spill.parent.mkdir(parents=True, exist_ok=True)
         spark = self.settings.spark
-        self._con = duck_connection(
-            spark.silver_duckdb_memory_limit, spill, local_threads(spark.master)
-        )
-        try:
-            yield
-        finally:
-            self._con.close()
-            self._con = None
-            shutil.rmtree(spill, ignore_errors=True)
+        with checkpoint_lock(checkpoint):
+            self._con = duck_connection(
+                spark.silver_duckdb_memory_limit, spill, local_threads(spark.master)
+            )
+            try:
+                yield
+            finally:
+                self._con.close()
+                self._con = None
+                shutil.rmtree(spill, ignore_errors=True)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:

@@ -242,7 +242,11 @@ class SilverStream(ABC, Generic[Stage, Lines, RowGate]):
         self.stream_id = self._stream_id()
         self._drain()
         if self.backfill is not None:
-            # Drained: the next backfill of these days reprocesses them from the start.
+            # Drained: the next backfill of these days reprocesses them from the start. The
+            # stream id goes first: a crash half-way through the removal must not leave the old
+            # id beside no offsets (its batch ids would restart under it, and the ledger would
+            # skip them as done).
+            (self.targets.checkpoint_dir / STREAM_ID_FILE).unlink(missing_ok=True)
             shutil.rmtree(self.targets.checkpoint_dir, ignore_errors=True)
         return self._finish(started)
 
@@ -297,6 +301,9 @@ class SilverStream(ABC, Generic[Stage, Lines, RowGate]):
             self.report.batch_ids.append(batch_id)
             self._record_replayed()  # a replay that crashed before saying so
             return
+        # Whatever a crashed attempt of this batch staged is removed first: the readers take
+        # every file of a staged folder, so a leftover would count its records twice.
+        shutil.rmtree(self._staging_dir(batch_id), ignore_errors=True)
         stage = self._new_stage(self._staging_dir(batch_id))
         try:
             counts = self._stage_records(stage, lines)

@@ -20,6 +20,9 @@ from pipelines.core.settings.base import (
     comma_separated,
 )
 
+#: A DuckDB memory size (``256MB``, ``1GB``, ``1.5GiB``).
+DUCKDB_SIZE = r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+
 
 class LakeSettings(Section):
     """Where the lake lives: a local folder or an S3 prefix, and how to reach S3."""
@@ -147,12 +150,13 @@ class SparkSettings(Section):
         "listed and batched without Spark, each batch parsed, gated and staged by DuckDB; no "
         "JVM), `spark` (Structured Streaming, for a cluster and for delta-spark), or `auto` "
         "(`duckdb` when the Spark master is `local...` and the lake does not use delta-spark, "
-        "else `spark`). A dataset's checkpoint belongs to the engine that wrote it: the other "
-        "refuses it (docs/silver.md).",
+        "else `spark`). The DuckDB engine migrates a Spark checkpoint; the Spark engine refuses "
+        "a DuckDB one (docs/silver.md).",
     )
     silver_duckdb_memory_limit: str = Field(
         validation_alias="RWA_SILVER_DUCKDB_MEMORY_LIMIT",
         default="1GB",
+        pattern=DUCKDB_SIZE,
         description="Memory of the DuckDB connection of one silver dataset's run (DuckDB's "
         "`memory_limit`): beyond it the batch's work spills to disk beside the checkpoints "
         "(`<state>/checkpoints/_duckdb_spill`).",
@@ -250,7 +254,7 @@ class ServingSettings(Section):
     duckdb_memory_limit: str = Field(
         validation_alias="RWA_DUCKDB_MEMORY_LIMIT",
         default="256MB",
-        pattern=r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        pattern=DUCKDB_SIZE,
         description="Most memory a DuckDB load's buffer pool takes (DuckDB's default is 80% of "
         "RAM, in the pipeline's own process); larger work spills beside the store.",
     )

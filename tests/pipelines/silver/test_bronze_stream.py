@@ -15,7 +15,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from pipelines import steps
-from pipelines.core.errors import ConfigurationError
+from pipelines.core.errors import ConfigurationError, RunInProgressError
 from pipelines.lake.days import DayRange
 from pipelines.lake.paths import LakePaths
 from pipelines.lakehouse import Lakehouse
@@ -23,6 +23,7 @@ from pipelines.silver.bronze_stream import (
     COMPACT_AFTER,
     SPARK_MIGRATED,
     LocalBronzeStream,
+    checkpoint_lock,
     object_lines,
     refuse_local_checkpoint,
 )
@@ -112,6 +113,36 @@ def test_the_offsets_of_many_committed_batches_are_folded_into_one(tmp_path: Pat
     assert again == [(COMPACT_AFTER + 2, (late,))]
     offsets = sorted(int(p.name) for p in (checkpoint / "local" / "offsets").iterdir())
     assert offsets == [COMPACT_AFTER + 1, COMPACT_AFTER + 2]
+
+
+def test_folding_keeps_a_batch_that_was_not_committed(tmp_path: Path) -> None:
+    """Only committed batches are folded: one left uncommitted below the last committed batch
+    (never by a run of its own; by an operator, or a crash in a removal) still runs again."""
+    root, checkpoint = tmp_path / "lake", tmp_path / "checkpoint"
+    for n in range(COMPACT_AFTER + 2):
+        put(root, f"o{n:04d}", 100 + n)
+    source = stream(root, checkpoint, max_files=1)
+    taken = list(source.batches())
+    for batch in taken:
+        source.commit(batch.batch_id)
+    (checkpoint / "local" / "commits" / "5").unlink()
+
+    again = [(b.batch_id, b.objects) for b in stream(root, checkpoint).batches()]
+
+    assert again == [(5, taken[5].objects)]
+
+
+def test_a_second_run_on_a_checkpoint_is_refused_while_the_first_holds_it(
+    tmp_path: Path,
+) -> None:
+    """Two runs planning batches on one checkpoint could give one batch id two object lists
+    (the second's objects then counted as done, never merged): the second run is refused."""
+    checkpoint = tmp_path / "checkpoints" / "silver_prices"
+    refused = pytest.raises(RunInProgressError, match="silver_prices")
+    with checkpoint_lock(checkpoint), refused, checkpoint_lock(checkpoint):
+        pass
+    with checkpoint_lock(checkpoint):  # released: the next run takes it
+        pass
 
 
 def test_a_backfill_takes_the_objects_of_its_days_only(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
@@ -21,7 +22,7 @@ from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.lakehouse import Lakehouse
 from pipelines.silver.reconciliation import committed_merge_counts, reconcile
-from pipelines.silver.stream import resolve_engine
+from pipelines.silver.stream import STAGING_FOLDER, STREAM_ID_FILE, resolve_engine
 from tests.fixtures.lake import MakeSettings, lake_of
 from tests.pipelines.silver.bronze_factory import (
     DAY0,
@@ -218,3 +219,27 @@ def test_the_engine_setting_picks_duckdb_on_a_local_master_with_delta_rs(
 ) -> None:
     spark = Settings(silver_engine=engine, spark_master=master).spark
     assert resolve_engine(spark, native_delta=native) == chosen
+
+
+def test_a_crashed_attempt_s_staged_files_are_not_counted_again(
+    make_settings: MakeSettings,
+) -> None:
+    """A batch killed while staging leaves its staged Parquet behind (no cleanup runs after a
+    kill); the rerun of that batch stages afresh instead of reading the leftover too (which
+    counted its records twice and gave the MERGE a key twice)."""
+    settings = make_settings()
+    root = Path(settings.lake.root)
+    land(root, [price_envelope("BTC", hourly_bars(DAY0, 100.0, hours=4), NEXT_DAY)])
+    lakehouse = Lakehouse.from_settings(settings)
+    checkpoint = Path(LakePaths(settings.lake).checkpoint("silver_prices"))
+    checkpoint.mkdir(parents=True)
+    (checkpoint / STREAM_ID_FILE).write_text("crashed0001")
+    leftover = checkpoint / STAGING_FOLDER / "crashed0001-0" / "records"
+    leftover.mkdir(parents=True)
+    stale = pa.table({"reason": pa.array(["stale"], pa.string())})
+    pq.write_table(stale, leftover / "part-from-a-killed-run.parquet")
+
+    report = steps.run_silver(lakehouse, "prices")
+
+    assert (report.records_in, report.quarantined, report.inserted) == (4, 0, 4)
+    assert reconcile(*lake_of(settings), "prices").ok
