@@ -116,6 +116,10 @@ def dataset_glob(dataset: str, days: Sequence[dt.date] | None = None) -> str:
 _OBJECT_KEY = re.compile(
     rf"^{BRONZE_PREFIX}/source=[^/]+/dataset=(?P<dataset>[^/]+)/date=[^/]+/[^/]+$"
 )
+#: In an object's path or URL: its lake-relative key (group 1), and its ``source=`` folder
+#: (group 1), as both silver engines read them from the files they are given.
+KEY_IN_PATH = rf"({BRONZE_PREFIX}/.*)$"
+SOURCE_IN_PATH = r"/source=([^/]+)/"
 
 
 def object_dataset(key: str) -> str | None:

@@ -258,12 +258,18 @@ class SqlRecord:
         """The first problem of the record, or null when it has none."""
         return first_problem(self.problems)
 
+    def once(self, name: str, value: Sql) -> Sql:
+        """``value`` computed once per record, as column ``_<name>`` of the projection the
+        engine computes before the columns and checks (which read it several times: DuckDB
+        plans a query that repeats a long expression slowly)."""
+        column = f"_{name}"
+        if column in self.casts:  # the same name twice: each value keeps its own column
+            column = f"{column}_{len(self.casts)}"
+        self.casts[column] = value
+        return identifier(column)
+
     def _cast(self, column: str, value: Sql, to: str) -> Sql:
-        name = f"_{column}_as_{to}"
-        if name in self.casts:  # the same column set twice: each cast keeps its own name
-            name = f"{name}_{len(self.casts)}"
-        self.casts[name] = value
-        return identifier(name)
+        return self.once(f"{column}_as_{to}", value)
 
     def _typed(
         self, column: str, value: Sql, typed: Sql, label: str, kind: str, required: bool

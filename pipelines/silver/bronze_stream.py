@@ -47,7 +47,7 @@ from urllib.parse import unquote, urlparse
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.contracts.envelope import dataset_glob
+from pipelines.contracts.envelope import KEY_IN_PATH, SOURCE_IN_PATH, dataset_glob
 from pipelines.core.errors import ConfigurationError, NotFoundError, RunInProgressError
 
 #: Under a checkpoint folder: the local engine's book-keeping.
@@ -63,8 +63,8 @@ SPARK_MIGRATED = "spark-migrated"
 LINES_SCHEMA = pa.schema(
     [("value", pa.string()), ("bronze_file", pa.string()), ("path_source", pa.string())]
 )
-_SOURCE = re.compile(r"/source=([^/]+)/")
-_BRONZE_KEY = re.compile(r"(bronze/.*)$")
+_SOURCE = re.compile(SOURCE_IN_PATH)
+_BRONZE_KEY = re.compile(KEY_IN_PATH)
 
 
 @dataclass(frozen=True, slots=True)

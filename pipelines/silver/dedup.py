@@ -6,6 +6,8 @@ from __future__ import annotations
 from pyspark.sql import Column, Window
 from pyspark.sql import functions as F
 
+from pipelines.ingestion.sql_records import identifier
+
 #: The order of a key's rows, latest first: the later fetch, ties broken by the larger ingest id.
 LATEST_FIRST = ("fetched_at", "ingest_id")
 
@@ -23,11 +25,7 @@ def is_latest_of_key(keys: tuple[str, ...], among: Column) -> Column:
 def is_latest_of_key_sql(keys: tuple[str, ...], among: str) -> str:
     """:func:`is_latest_of_key` as a DuckDB SQL expression (``among``: a boolean SQL
     expression); Spark's descending order puts nulls last, said explicitly here."""
-    partition = ", ".join([f"({among})", *(_quoted(k) for k in keys)])
-    order = ", ".join(f"{_quoted(c)} DESC NULLS LAST" for c in LATEST_FIRST)
+    partition = ", ".join([f"({among})", *(identifier(k) for k in keys)])
+    order = ", ".join(f"{identifier(c)} DESC NULLS LAST" for c in LATEST_FIRST)
     window = f"row_number() OVER (PARTITION BY {partition} ORDER BY {order})"
     return f"CASE WHEN {among} THEN {window} = 1 END"
-
-
-def _quoted(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
+from pipelines.ingestion.sql_records import identifier, literal
 from pipelines.quality.results import ExpectationResult
 from pipelines.silver.dedup import LATEST_FIRST, is_latest_of_key_sql
 from pipelines.silver.duck_parsing import parse_lines
@@ -45,8 +46,8 @@ def duck_connection(
     must exist), timestamps in UTC (the parse's contract)."""
     con = duckdb.connect(":memory:")
     con.execute(f"SET threads = {threads or os.cpu_count() or 1}")
-    con.execute(f"SET memory_limit = {_literal(memory_limit)}")
-    con.execute(f"SET temp_directory = {_literal(str(temp_dir))}")
+    con.execute(f"SET memory_limit = {literal(memory_limit)}")
+    con.execute(f"SET temp_directory = {literal(str(temp_dir))}")
     con.execute("SET TimeZone = 'UTC'")
     return con
 
@@ -70,7 +71,7 @@ class DuckStagedBatch(StagedBatch):
             parsed = parse_lines(self.con, self.con.from_arrow(chunk), self.spec)
             records = parsed.filter(IS_RECORD).project(f"* EXCLUDE ({LINE_HEAD}, {IS_RECORD})")
             self._copy(records, RECORDS, f"part-{number}.parquet")
-        day = f'"{self.spec.day_column}"'
+        day = identifier(self.spec.day_column)
         (counted,) = self.con.sql(
             f"SELECT count(*), min({day}) FILTER (WHERE {REASON} IS NULL), "
             f"max({day}) FILTER (WHERE {REASON} IS NULL) FROM {self._scan(RECORDS)}"
@@ -91,7 +92,7 @@ class DuckStagedBatch(StagedBatch):
         )
         # In a total order (DuckDB keeps it, reading the file back): the gate's samples, the
         # first unexpected values in the rows' order, are the same in every run.
-        order = ", ".join(f'"{c}"' for c in ("bronze_file", *self.spec.keys, *LATEST_FIRST))
+        order = ", ".join(identifier(c) for c in ("bronze_file", *self.spec.keys, *LATEST_FIRST))
         self._copy(self._ranked(annotated).order(order), CHECKED)
         return DuckResults(
             gate, self.con, self.spec.name, self.con.sql(f"FROM {self._scan(CHECKED)}")
@@ -119,7 +120,7 @@ class DuckStagedBatch(StagedBatch):
     def _scan(self, folder: str) -> str:
         # The files by name, not a glob: a state folder may contain glob characters ([, ?).
         files = sorted(str(path) for path in (self.root / folder).glob("*.parquet"))
-        return f"read_parquet([{', '.join(_literal(file) for file in files)}])"
+        return f"read_parquet([{', '.join(literal(file) for file in files)}])"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +136,6 @@ class DuckResults:
         return self.gate.results(
             self.con, self.dataset, self.checked, batch_id=batch_id, run_id=run_id
         )
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _chunks(lines: pa.RecordBatchReader, text_bytes: int) -> Iterator[pa.Table]:

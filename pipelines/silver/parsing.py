@@ -32,7 +32,7 @@ from pyspark.sql.pandas.types import from_arrow_type
 from pyspark.sql.types import DataType, StringType, StructField, StructType
 
 from pipelines.contracts import quarantine as reasons
-from pipelines.contracts.envelope import SCHEMA_VERSION
+from pipelines.contracts.envelope import KEY_IN_PATH, SCHEMA_VERSION, SOURCE_IN_PATH
 from pipelines.ingestion.payloads import (
     Envelope,
     PayloadParser,
@@ -80,8 +80,8 @@ def bronze_lines(text_lines: DataFrame) -> DataFrame:
     path = F.col("_metadata.file_path")
     return text_lines.select(
         "value",
-        F.regexp_extract(path, r"(bronze/.*)$", 1).alias("bronze_file"),
-        F.regexp_extract(path, r"/source=([^/]+)/", 1).alias("path_source"),
+        F.regexp_extract(path, KEY_IN_PATH, 1).alias("bronze_file"),
+        F.regexp_extract(path, SOURCE_IN_PATH, 1).alias("path_source"),
     )
 
 

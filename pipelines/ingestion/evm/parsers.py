@@ -48,7 +48,6 @@ from pipelines.ingestion.sql_records import (
     SqlRecord,
     element,
     field,
-    identifier,
     literal,
     matches,
     when,
@@ -338,10 +337,10 @@ class TransferLogs(PayloadParser):
     def sql_record(self, item: Sql, envelope: SqlEnvelope) -> SqlRecord:
         record = SqlRecord()
         chain = record.text("chain", envelope.param("chain"), "params.chain")
-        is_log = _once(record, "kind_is_log", f"({field(item, 'kind')} = 'log')")
+        is_log = record.once("evm_kind_is_log", f"({field(item, 'kind')} = 'log')")
         contract = record.text(
             "contract_address",
-            _once(record, "address", spark_lower(field(item, "address"))),
+            record.once("evm_address", spark_lower(field(item, "address"))),
             "address",
         )
         record.lookup(
@@ -374,7 +373,7 @@ class TransferLogs(PayloadParser):
             "decimals",
             when(f"{token_decimals} <= {_MAX_DECIMALS}", f"CAST({token_decimals} AS INTEGER)"),
         )
-        range_to = _once(record, "range_to", _sql_hex_long(field(item, "rangeTo")))
+        range_to = record.once("evm_range_to", _sql_hex_long(field(item, "rangeTo")))
         record.set("range_to", when(f"NOT {is_log}", range_to))
         record.check(
             f"(NOT {is_log} AND ({range_to} IS NULL OR {range_to} < {block}))",
@@ -386,16 +385,16 @@ class TransferLogs(PayloadParser):
     def _sql_log_columns(self, record: SqlRecord, item: Sql, is_log: Sql) -> None:
         """:meth:`_log_columns` in SQL."""
         topics = field(item, "topics")
-        topic = [_once(record, f"topic{n}", spark_lower(element(topics, n))) for n in range(3)]
+        topic = [record.once(f"evm_topic{n}", spark_lower(element(topics, n))) for n in range(3)]
         record.check(
             f"({is_log} AND (len({topics}) <> 3 OR {topic[0]} <> {literal(TRANSFER_TOPIC)}))",
             reasons.NOT_A_TRANSFER_LOG.text(),
         )
-        index = _once(record, "log_index", _sql_hex_long(field(item, "logIndex")))
+        index = record.once("evm_log_index", _sql_hex_long(field(item, "logIndex")))
         record.check(f"({is_log} AND {index} IS NULL)", _not_a("logIndex", "a hex quantity"))
         record.set("log_index", when(is_log, index, "CAST(-1 AS BIGINT)"))
         for column, name in (("block_hash", "blockHash"), ("tx_hash", "transactionHash")):
-            value = _once(record, column, spark_lower(field(item, name)))
+            value = record.once(f"evm_{column}", spark_lower(field(item, name)))
             valid = f"coalesce({matches(value, _WORD)}, FALSE)"
             record.check(f"({is_log} AND NOT {valid})", _not_a(name, "a 32-byte hash"))
             record.set(column, when(is_log, value))
@@ -404,8 +403,8 @@ class TransferLogs(PayloadParser):
             label = f"topics[{position}]"
             record.check(f"({is_log} AND NOT {valid})", _not_a(label, "an address word"))
             record.set(column, when(is_log, f"('0x' || substring({topic[position]}, 27, 40))"))
-        data = _once(record, "data", spark_lower(field(item, "data")))
-        word = _once(record, "data_is_word", f"coalesce({matches(data, _WORD)}, FALSE)")
+        data = record.once("evm_data", spark_lower(field(item, "data")))
+        word = record.once("evm_data_is_word", f"coalesce({matches(data, _WORD)}, FALSE)")
         record.check(f"({is_log} AND NOT {word})", _not_a("data", "a 32-byte word"))
         small = f"coalesce({matches(data, _SMALL_AMOUNT)}, FALSE)"
         record.check(
@@ -498,14 +497,6 @@ def _sql_first_by_key(entries: Sql, key: str, value: str) -> Sql:
     return bound_once(f"list_sort({keyed})", firsts, "_sorted")
 
 
-def _once(record: SqlRecord, name: str, value: Sql) -> Sql:
-    """``value`` computed once per record, in the projection of the record's casts: the
-    checks read most values several times, and a query repeating them takes long to plan."""
-    column = f"_evm_{name}"
-    record.casts[column] = value
-    return identifier(column)
-
-
 def _sql_hex_long(value: Sql) -> Sql:
     """:func:`_hex_long` in SQL (the digits read as an integer, exactly)."""
     text = spark_lower(value)
@@ -523,7 +514,7 @@ def _sql_low_quantity(value: Sql) -> Sql:
 
 def _sql_quantity(record: SqlRecord, column: str, value: Sql, label: str) -> Sql:
     """:func:`_quantity` in SQL (parsed once per record)."""
-    parsed = _once(record, column, _sql_hex_long(value))
+    parsed = record.once(f"evm_{column}", _sql_hex_long(value))
     record.check(f"({value} IS NOT NULL AND {parsed} IS NULL)", _not_a(label, "a hex quantity"))
     return record.set(column, parsed)
 

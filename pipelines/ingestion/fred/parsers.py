@@ -22,7 +22,6 @@ from pipelines.ingestion.sql_records import (
     SqlEnvelope,
     SqlRecord,
     field,
-    identifier,
     literal,
     when,
 )
@@ -150,11 +149,10 @@ SPARK_DATE_TEXT = (
 def _sql_date(record: SqlRecord, text: Sql, label: str, *, required: bool = True) -> Sql:
     """:func:`_date` in SQL: Spark's reading of date text (DuckDB's cast reads other texts),
     a proleptic Gregorian calendar day, within years 1-9999."""
-    name = f"_{label}_date_parts"
-    record.casts[name] = (
-        f"regexp_extract({text}, {literal(SPARK_DATE_TEXT)}, ['sign', 'year', 'month', 'day'])"
+    parts = record.once(
+        f"{label}_date_parts",
+        f"regexp_extract({text}, {literal(SPARK_DATE_TEXT)}, ['sign', 'year', 'month', 'day'])",
     )
-    parts = identifier(name)
     sign = f"(CASE WHEN {field(parts, 'sign')} = '-' THEN -1 ELSE 1 END)"
     year = f"({sign} * TRY_CAST(nullif({field(parts, 'year')}, '') AS BIGINT))"
     month, day = (
