@@ -392,9 +392,14 @@ class DeltaLake:
         written: dict[str, _WrittenDays] = {}
         try:
             for number, window in enumerate(pending):
-                counted = _CountedSource(window.rows())
                 group = f"{folder}/{number}"
-                adds = self._write_group(counted.stream(), uri, group, partition_by)
+                try:
+                    counted = _CountedSource(window.rows())
+                    adds = self._write_group(counted.stream(), uri, group, partition_by)
+                except BaseException:
+                    for days in written.values():  # moved into the table, never committed
+                        self._discard(uri, days.adds)
+                    raise
                 written[window.txn.app_id] = _WrittenDays(window, adds, counted.rows)
             return self._commit_new_days(table, uri, written, day_column, partition_by)
         finally:

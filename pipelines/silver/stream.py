@@ -24,7 +24,9 @@ process (:mod:`pipelines.silver.duck_stream`, with the local bronze stream of
    ``silver/quarantine`` with their reasons;
 5. the valid rows are deduplicated by a window (latest fetch wins, :mod:`pipelines.silver.dedup`)
    and MERGEd with delta-rs (delta-spark for a native lake) into the
-   table, streamed from the staged rows and limited to the batch's days;
+   table, streamed from the staged rows and limited to the batch's days; with delta-rs, the
+   days the table holds no row of yet are appended instead, in one commit
+   (:meth:`SilverStream._append_new_days`);
 6. the batch's counts are added to ``silver/reconciliation``.
 
 Exactly once: the commits carry the Delta application transaction ``(app_id, batch_id)``, the
@@ -512,12 +514,12 @@ class SilverStream(ABC, Generic[Stage, Lines, RowGate]):
 
     def _merge_windows(self, counts: StageCounts) -> list[DayRange | None]:
         """The batch's days cut into windows of ``RWA_DELTA_PARTITIONS_PER_WRITE`` calendar days
-        from its first, one MERGE each: delta-rs holds the MERGE's source and a writer per day
-        partition in the driver (the 16x bench's batches of 256 days of 15-minute bars took the
-        silver step to 1.2 GB). One window otherwise: ``None`` (no day filter) when the day is
-        not in the key (a key's stored row may then be on another day), the batch's days when
-        they are fewer, the day is not a date, or the engine is delta-spark (its MERGE runs on
-        the executors)."""
+        from its first, one MERGE each (or one group of files of the append of new days):
+        delta-rs holds the MERGE's source and a writer per day partition in the driver (the 16x
+        bench's batches of 256 days of 15-minute bars took the silver step to 1.2 GB). One
+        window otherwise: ``None`` (no day filter) when the day is not in the key (a key's
+        stored row may then be on another day), the batch's days when they are fewer, the day
+        is not a date, or the engine is delta-spark (its MERGE runs on the executors)."""
         day, first, last = self.spec.day_column, counts.first_day, counts.last_day
         if first is None or last is None or day not in self.spec.keys:
             return [None]

@@ -67,6 +67,14 @@ def _append_as(uri: str, rows: pa.Table, txn: BatchTxn) -> None:
     write_deltalake(uri, rows, mode="append", commit_properties=commit)
 
 
+def _files_on_disk(uri: str) -> set[str]:
+    return {str(path) for path in Path(uri).rglob("*.parquet")}
+
+
+def _committed_files(table: DeltaTable) -> set[str]:
+    return {file.removeprefix("file://") for file in table.file_uris()}
+
+
 def _duplicate_keys(uri: str) -> list[tuple[object, ...]]:
     rows = DeltaTable(uri).to_pyarrow_table().to_pylist()
     counts = Counter(tuple(row[k] for k in KEYS) for row in rows)
@@ -150,8 +158,22 @@ def test_rows_another_writer_commits_into_the_days_between_the_check_and_the_com
     assert not _duplicate_keys(uri)
     assert table.to_pyarrow_table().num_rows == 3 + 3 + 6
     # The given-back window's files were deleted: only committed files are on disk.
-    on_disk = {str(path) for path in Path(uri).rglob("*.parquet")}
-    assert on_disk == {uri.removeprefix("file://") for uri in table.file_uris()}
+    assert _files_on_disk(uri) == _committed_files(table)
+
+
+def _disk_full() -> None:
+    raise OSError("disk full")
+
+
+def test_a_write_that_fails_half_way_leaves_no_file_behind(
+    lake_and_uri: tuple[DeltaLake, str],
+) -> None:
+    lake, uri = lake_and_uri
+    with pytest.raises(OSError, match="disk full"):
+        _append(lake, uri, [_window(0, 1), _window(2, 3, before=_disk_full)])
+    table = DeltaTable(uri)
+    assert table.version() == 0
+    assert _files_on_disk(uri) == _committed_files(table)
 
 
 def test_a_commit_elsewhere_in_between_only_makes_the_append_commit_again(
