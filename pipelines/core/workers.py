@@ -49,13 +49,16 @@ def receive(stream: IO[bytes]) -> Any:
 class WorkerProcess:
     """``python -m module`` on a pair of pipes (see the module docstring)."""
 
-    def __init__(self, module: str) -> None:
+    def __init__(self, module: str, *, pass_fds: tuple[int, ...] = ()) -> None:
+        """``pass_fds``: descriptors the worker inherits under the same numbers (shared
+        memory, where a copy through the pipe would cost too much)."""
         path = os.pathsep.join(p for p in (_PROJECT_ROOT, os.environ.get("PYTHONPATH")) if p)
         self.process = subprocess.Popen(
             [sys.executable, "-m", module],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=os.environ | {"PYTHONPATH": path},
+            pass_fds=pass_fds,
         )
 
     @property
