@@ -296,12 +296,10 @@ def report(args: argparse.Namespace, m: Measured) -> None:
         f"compression {compression_codec()}"
     )
     print(f"publish : {rate(n, m.publish_seconds, m.megabytes)}")
-    kafka_settings = Settings().kafka
     print(
         f"lander  : {rate(n, m.lander.active_seconds, m.megabytes)} "
         f"({m.lander.batches} batches, {m.lander.objects_written} objects; kafka-python, "
-        f"{kafka_settings.lander_decode_processes} decode process, "
-        f"{kafka_settings.lander_write_processes} write process)"
+        f"{Settings().kafka.lander_decode_processes} decode process)"
     )
     print(f"baseline: {rate(n, m.base_seconds, m.megabytes)} (bare kafka-python consumer)")
     print(

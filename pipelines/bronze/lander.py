@@ -38,18 +38,6 @@ Landing several batches at once
     :mod:`pipelines.lake.objects`), then the dead letters are published, then the offsets of
     all their partitions are committed in one request.
 
-Writing while fetching on
-    On a local lake the objects of a landing are written by a worker process
-    (:mod:`pipelines.bronze.landing`, ``RWA_LANDER_WRITE_PROCESSES``) while the lander
-    fetches, checks and buffers the next polls; the landing's dead letters and commit wait
-    until the worker reported its objects durable, so the order above holds per landing. One
-    landing is in flight: before the next is submitted (its manifests already claimed) the
-    previous one is committed, and each loop commits it as soon as it is done. A crash with a
-    landing in flight leaves its manifests and some objects uncommitted, which the next run
-    replays like any other crash between writing and committing. The manifests, few and
-    small, are then made durable file by file: a ``syncfs`` would also wait for the worker's
-    unsynced objects.
-
 Commits and rebalances
     Offsets (the next offset to read) are committed synchronously after a batch's objects and
     dead letters are written. On a rebalance, buffers of revoked partitions are dropped: their
@@ -71,7 +59,6 @@ import logging
 import signal
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
@@ -88,13 +75,12 @@ from pipelines.bronze.batches import (
     group_objects,
 )
 from pipelines.bronze.decoding import FolderDecoder, Folders
-from pipelines.bronze.landing import ObjectWriter
 from pipelines.core.errors import RwaError
 from pipelines.core.settings import KafkaSettings
 from pipelines.kafka.consumer import GroupConsumer
 from pipelines.kafka.dead_letters import DeadLetterPublisher
 from pipelines.kafka.topics import ensure_topics, project_topics, raw_topics
-from pipelines.lake.objects import LocalObjectStore, ObjectStore
+from pipelines.lake.objects import ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -141,20 +127,6 @@ class _Decoding:
     folders: Folders | None = None
 
 
-Batch = tuple[TopicPartition, BatchManifest, list[ConsumedRecord]]
-
-
-@dataclass
-class _Landing:
-    """Batches whose objects were submitted to the :class:`ObjectWriter`, not yet committed."""
-
-    batches: list[Batch]
-    #: each partition's next offset once they are landed
-    offsets: dict[TopicPartition, int]
-    #: (object key, partition) -> the object's lines
-    groups: dict[tuple[str, TopicPartition], list[bytes]]
-
-
 def _records(polled: Mapping[TopicPartition, Sequence[Any]]) -> list[Any]:
     return [record for records in polled.values() for record in records]
 
@@ -191,9 +163,6 @@ class BronzeLander:
         self._buffers: dict[TopicPartition, PartitionBuffer] = {}
         self._decoder = FolderDecoder(settings.lander_decode_processes)
         self._decoding: _Decoding | None = None  # the poll whose values are being checked
-        self._writer = ObjectWriter(store, settings.lander_write_processes)
-        self._manifests = self._manifest_store(store)
-        self._landings: deque[_Landing] = deque()  # submitted, not committed: at most one
         self._stop = threading.Event()
         self.report = LanderReport()
         self._first_record_at: float | None = None
@@ -226,7 +195,6 @@ class BronzeLander:
                 self._loop(started, stop_after_idle_s, max_records)
                 self._add_decoded(self._take_decoded())
                 self._flush_all()
-                self._commit_landed()
         finally:
             self.close()
             self.report.seconds = time.monotonic() - started
@@ -254,7 +222,6 @@ class BronzeLander:
                 self._decoding = _Decoding(polled)
             self._add_decoded(checked)
             self._rotate_due(now)
-            self._commit_landed(ready_only=True)
             if max_records is not None and self.report.consumed >= max_records:
                 return
             if active_since is None and now - started > self._assignment_timeout_s:
@@ -320,7 +287,6 @@ class BronzeLander:
         self._consumer.close()
         self._dead_letters.close()
         self._decoder.close()
-        self._writer.close()
 
     # -- buffering ---------------------------------------------------------------------------
 
@@ -378,7 +344,7 @@ class BronzeLander:
     def _flush(self, tps: Sequence[TopicPartition]) -> None:
         """Land the buffers of ``tps`` as batches (one or more each), commit them together."""
         pending = {tp: self._buffers.pop(tp) for tp in tps}
-        landing: list[Batch] = []
+        landing: list[tuple[TopicPartition, BatchManifest, list[ConsumedRecord]]] = []
         while pending:  # one round per batch a buffer holds: usually one
             for tp, (manifest, mine) in self._claim(pending).items():
                 buffer = pending.pop(tp)
@@ -398,33 +364,16 @@ class BronzeLander:
                     pending[tp] = PartitionBuffer(records[count:], buffer.opened_at)
         if not landing:
             return
-        groups = {
-            (key, tp): lines
-            for tp, _, batch in landing
-            for key, lines in group_objects(tp, batch).items()
-        }
-        # One landing in flight: the previous one is committed before this one is submitted.
-        self._commit_landed()
-        self._writer.submit({key: lines for (key, _), lines in groups.items()})
         offsets = {tp: manifest.last_offset + 1 for tp, manifest, _ in landing}  # the last wins
-        self._landings.append(_Landing(landing, offsets, groups))
-        if not self._writer.overlapped:
-            self._commit_landed()
-
-    def _commit_landed(self, *, ready_only: bool = False) -> None:
-        """Commit the submitted landing once its objects are durable and its dead letters
-        published (with ``ready_only``, only if its writer is done already)."""
-        while self._landings and not (ready_only and not self._writer.ready()):
-            landing = self._landings.popleft()
-            committed = self._consumer.commit_after(
-                landing.offsets, functools.partial(self._finish_landing, landing)
-            )
-            if self._first_record_at is not None:
-                self.report.active_seconds = time.monotonic() - self._first_record_at
-            if not committed:
-                self.report.commits_refused += 1
-                for tp in landing.offsets:
-                    self._buffers.pop(tp, None)  # the group moved on; the next owner replays it
+        committed = self._consumer.commit_after(
+            offsets, functools.partial(self._write_batches, landing)
+        )
+        if self._first_record_at is not None:
+            self.report.active_seconds = time.monotonic() - self._first_record_at
+        if not committed:
+            self.report.commits_refused += 1
+            for tp in offsets:
+                self._buffers.pop(tp, None)  # the group moved on; the next owner replays it
 
     def _claim(
         self, buffers: Mapping[TopicPartition, PartitionBuffer]
@@ -432,7 +381,7 @@ class BronzeLander:
         """Each buffer's batch manifest and True, or the one an earlier run wrote for the same
         first offset and False (all claimed in one write)."""
         mine = {tp: BatchManifest.of(tp, buffer.records) for tp, buffer in buffers.items()}
-        written = self._manifests.put_many_if_absent({m.key: m.encode() for m in mine.values()})
+        written = self.store.put_many_if_absent({m.key: m.encode() for m in mine.values()})
         claims: dict[TopicPartition, tuple[BatchManifest, bool]] = {}
         for tp, manifest in mine.items():
             if written[manifest.key]:
@@ -460,33 +409,39 @@ class BronzeLander:
                 f"landed: were the topic's offsets reused (topic recreated)?"
             )
 
-    def _finish_landing(self, landing: _Landing) -> None:
-        """Wait until the landing's objects are durable, check those found there, then publish
-        its dead letters: what is durable before its offsets are committed."""
-        landed = self._writer.result()
-        present, different = set(landed.present), set(landed.different)
-        for (key, tp), lines in landing.groups.items():
-            if key in different:
+    def _write_batches(
+        self, landing: list[tuple[TopicPartition, BatchManifest, list[ConsumedRecord]]]
+    ) -> None:
+        """Land the batches' objects, then publish their dead letters: what is durable before
+        their offsets are committed."""
+        self._land([(tp, batch) for tp, _, batch in landing])
+        for tp, _, batch in landing:
+            self.report.dead_letters += self._dead_letters.send(tp, dead_letters(batch))
+            self.report.batches += 1
+
+    def _land(self, batches: list[tuple[TopicPartition, list[ConsumedRecord]]]) -> None:
+        """Write the objects of all ``batches`` in one go (durable when ``put_many_if_absent``
+        returns: the store pays its durability wait once for all of them), then check those
+        found there."""
+        groups = {
+            (key, tp): lines
+            for tp, batch in batches
+            for key, lines in group_objects(tp, batch).items()
+        }
+        # The trailing empty line ends the last line: one copy of the lines, not two.
+        bodies = {key: b"\n".join([*lines, b""]) for (key, _), lines in groups.items()}
+        written = self.store.put_many_if_absent(bodies)
+        for (key, tp), lines in groups.items():
+            if written[key]:
+                self.report.objects_written += 1
+                self.report.landed += len(lines)
+            elif self.store.get(key) == bodies[key]:
+                self.report.objects_present += 1
+                self.report.replayed += len(lines)
+            else:
                 raise LanderConflictError(
                     f"bronze object {key} exists with other content: were the offsets of "
                     f"{tp.topic}[{tp.partition}] reused (topic recreated)?"
                 )
-            if key in present:
-                self.report.objects_present += 1
-                self.report.replayed += len(lines)
-            else:
-                self.report.objects_written += 1
-                self.report.landed += len(lines)
             if self._after_object is not None:
                 self._after_object(key)
-        for tp, _, batch in landing.batches:
-            self.report.dead_letters += self._dead_letters.send(tp, dead_letters(batch))
-            self.report.batches += 1
-
-    def _manifest_store(self, store: ObjectStore) -> ObjectStore:
-        """Where batch manifests are claimed: the lake's store, except that while a worker
-        writes the objects of a local lake the few manifests are made durable file by file
-        (fsync): ``syncfs`` would also wait for the worker's objects not yet synced."""
-        if self._writer.overlapped and isinstance(store, LocalObjectStore) and store.use_syncfs:
-            return LocalObjectStore(store.root, use_syncfs=False)
-        return store

@@ -510,14 +510,6 @@ class KafkaSettings(Section):
         ge=0,
         le=1,
     )
-    lander_write_processes: int = Field(
-        validation_alias="RWA_LANDER_WRITE_PROCESSES",
-        default=1,
-        description="1: the lander writes a landing's bronze objects (local lake) in a worker "
-        "process while it fetches on, committing once they are durable; 0: in its own process.",
-        ge=0,
-        le=1,
-    )
 
 
 class ModelSettings(Section):

@@ -325,35 +325,6 @@ def test_write_failing_part_way_through_a_batch_commits_nothing_and_replays_once
     assert committed_records(kafka, settings) == len(envelopes)
 
 
-def test_worker_write_failing_commits_nothing_and_replays_once(
-    kafka: KafkaBroker, make_settings: MakeSettings
-) -> None:
-    """The same when the objects are written by the lander's worker process (a plain local
-    store): a file where a dataset folder must go fails that dataset's objects in the worker;
-    the error reaches the lander, nothing is committed, and the next run lands every record
-    once."""
-    settings = kafka_settings(make_settings, kafka)
-    assert settings.kafka.lander_write_processes == 1
-    envelopes = simulated_envelopes(settings)
-    publish(settings, envelopes)
-    store = open_object_store(settings.lake)
-    assert type(store) is LocalObjectStore
-    blocker = Path(settings.lake.root) / "bronze/source=simulated/dataset=prices"
-    blocker.parent.mkdir(parents=True)
-    blocker.write_bytes(b"not a folder")
-
-    with pytest.raises(NotADirectoryError):
-        run_lander(kafka, settings)
-    assert committed_records(kafka, settings) == 0
-
-    blocker.unlink()
-    report = run_lander(kafka, settings)
-
-    assert_exactly_once(store, envelopes)
-    assert report.landed + report.replayed == report.consumed == len(envelopes)
-    assert committed_records(kafka, settings) == len(envelopes)
-
-
 def test_restart_with_other_rotation_and_more_data_still_lands_exactly_once(
     kafka: KafkaBroker, make_settings: MakeSettings
 ) -> None:
