@@ -21,7 +21,8 @@ Prints records/s (and MB/s of envelope JSON) for each, and the ratio lander / ba
 default two sizes are measured in turn, each on its own broker: 90 days (7,114 envelopes, the
 size of sessions 1-12's figures, where the bare consumer runs for about a fifth of a second, so
 single runs swing 2x) and 540 days (about 43k envelopes), where it runs for a second or more;
-the ratio of each size comes from its own run. The load average is printed at start and end.
+the ratio of each size comes from its own run. The load average is printed at start and end,
+and the CPU time of the lander (its process, and its worker processes) and of the baseline.
 Usage:
     .venv/bin/python bench/kafka_to_bronze.py [--days 90 540] [--assets 27]
         [--bootstrap host:port] [--profile lander.prof] [--no-end-to-end]
@@ -36,6 +37,7 @@ import datetime as dt
 import os
 import platform
 import pstats
+import resource
 import socket
 import subprocess
 import tempfile
@@ -103,6 +105,24 @@ def local_broker(log: Path) -> Iterator[str]:
 def simulate(settings: Settings) -> list[RawEnvelope]:
     source = steps.simulated_source(Lakehouse.from_settings(settings))
     return list(source.collect(source.window))
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds (user + system) of this process and of its reaped children."""
+
+    own: float
+    children: float
+
+    @classmethod
+    def now(cls) -> Cpu:
+        own, children = (
+            resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        )
+        return cls(own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime)
+
+    def since(self, start: Cpu) -> Cpu:
+        return Cpu(self.own - start.own, self.children - start.children)
 
 
 def run_lander(
@@ -209,7 +229,11 @@ class Measured:
     megabytes: float
     publish_seconds: float
     lander: LanderReport
+    #: the whole lander run (group join, worker start-up and close included); its workers
+    #: are reaped when it closes
+    lander_cpu: Cpu
     base_seconds: float
+    base_cpu: Cpu
     e2e: tuple[LanderReport, float] | None
 
 
@@ -248,14 +272,20 @@ def measure(args: argparse.Namespace, days: int, root: Path) -> Measured:
             e2e = end_to_end(settings.updated(lake_root=str(root / "lake-e2e")), envelopes)
         else:
             publish_seconds = publish()
+        started = Cpu.now()
         lander = run_lander(settings, "bench-lander", n, args.profile)
+        lander_cpu = Cpu.now().since(started)
         assert lander.landed == n, lander
         (root / "baseline").mkdir()
+        started = Cpu.now()
         base_count, base_seconds = baseline(settings, root / "baseline", n)
+        base_cpu = Cpu.now().since(started)
         assert base_count == n
         if args.end_to_end:
             publish_seconds = publish()
-    return Measured(days, n, megabytes, publish_seconds, lander, base_seconds, e2e)
+    return Measured(
+        days, n, megabytes, publish_seconds, lander, lander_cpu, base_seconds, base_cpu, e2e
+    )
 
 
 def report(args: argparse.Namespace, m: Measured) -> None:
@@ -272,6 +302,10 @@ def report(args: argparse.Namespace, m: Measured) -> None:
         f"{Settings().kafka.lander_decode_processes} decode process)"
     )
     print(f"baseline: {rate(n, m.base_seconds, m.megabytes)} (bare kafka-python consumer)")
+    print(
+        f"CPU     : lander {m.lander_cpu.own:.2f} s in its process + {m.lander_cpu.children:.2f} s "
+        f"in its workers (whole run, start-up included); baseline {m.base_cpu.own:.2f} s"
+    )
     print(f"ratio lander / baseline: {m.base_seconds / m.lander.active_seconds:.2f}x")
     if m.e2e is not None:
         e2e_report, e2e_seconds = m.e2e

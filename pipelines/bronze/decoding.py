@@ -6,9 +6,12 @@ and pydantic, both holding the GIL) costs about as much CPU again, so in one pro
 add up. With ``RWA_LANDER_DECODE_PROCESSES=1`` (the default) a poll's values are sent to a
 worker process and checked there while the lander fetches and decodes the next poll; the
 lander then takes the previous poll's folders, which are ready or nearly so. Only the values
-travel (bytes pickle as a copy) and only the folders come back; whatever is not canonical
-still takes the full path in the lander (:func:`pipelines.bronze.batches.decode_records`), so
-lines and dead-letter reasons are the same either way. With 0 the check runs inline.
+travel and only the folders come back; on Linux the values are copied once into memory shared
+with the worker (:class:`pipelines.core.workers.SharedBuffer`) and only their places go through
+the pipe (pickled through the pipe they cost the lander a wake-up of the worker per 64 kB);
+whatever is not canonical still takes the full path in the lander
+(:func:`pipelines.bronze.batches.decode_records`), so lines and dead-letter reasons are the
+same either way. With 0 the check runs inline.
 
 The worker is ``python -m pipelines.bronze.decoding`` (:class:`pipelines.core.workers.
 WorkerProcess`), started when the lander is built (it imports while the lander joins its group).
@@ -26,7 +29,13 @@ from typing import Any
 
 from pipelines.bronze.canonical import canonical_folders
 from pipelines.core.errors import RwaError
-from pipelines.core.workers import WorkerProcess, serve_requests
+from pipelines.core.workers import (
+    SharedBuffer,
+    SharedReader,
+    SharedRequest,
+    WorkerProcess,
+    serve_requests,
+)
 
 Folders = list[str | None]
 
@@ -41,9 +50,14 @@ class FolderDecoder:
 
     def __init__(self, processes: int) -> None:
         self._worker: WorkerProcess | None = None
+        self._shared: SharedBuffer | None = None
         self._inline: Folders | None = None
         if processes > 0:
-            self._worker = WorkerProcess(__name__)
+            if SharedBuffer.available():
+                self._shared = SharedBuffer("rwa-lander-values")
+            self._worker = WorkerProcess(
+                __name__, pass_fds=() if self._shared is None else (self._shared.fd,)
+            )
 
     def submit(self, records: Sequence[Any]) -> None:
         """Start checking the values of kafka-python ``records`` (the previous submission's
@@ -53,7 +67,8 @@ class FolderDecoder:
             self._inline = canonical_folders(values)
             return
         try:
-            self._worker.send(values)
+            # The worker answered the last request, so the shared buffer is free.
+            self._worker.send(values if self._shared is None else self._shared.pack(values))
         except OSError as error:
             raise DecoderError(f"the envelope decoder process is gone: {error}") from error
 
@@ -75,7 +90,20 @@ class FolderDecoder:
         worker, self._worker = self._worker, None
         if worker is not None:
             worker.stop(timeout=10)
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            shared.close()
+
+
+def _serve() -> None:
+    shared = SharedReader()
+
+    def answer(request: list[bytes | None] | SharedRequest) -> Folders:
+        values = request if isinstance(request, list) else shared.read(request)
+        return canonical_folders(values)
+
+    serve_requests(answer)
 
 
 if __name__ == "__main__":
-    serve_requests(canonical_folders)
+    _serve()

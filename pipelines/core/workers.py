@@ -13,16 +13,23 @@ pipe and exits.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import pickle
 import struct
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 _LENGTH = struct.Struct("<Q")
+#: A shared buffer's least size; it grows (doubling) to the largest request.
+_MIN_SHARED = 8 * 1024 * 1024
+#: Where each chunk of a shared request lies: (start, end), or None for a None chunk.
+Bounds = list[tuple[int, int] | None]
+#: A request whose chunks lie in a shared buffer: (descriptor, buffer size, bounds).
+SharedRequest = tuple[int, int, Bounds]
 #: The folder that holds the project's packages.
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -49,13 +56,16 @@ def receive(stream: IO[bytes]) -> Any:
 class WorkerProcess:
     """``python -m module`` on a pair of pipes (see the module docstring)."""
 
-    def __init__(self, module: str) -> None:
+    def __init__(self, module: str, *, pass_fds: tuple[int, ...] = ()) -> None:
+        """``pass_fds``: descriptors the worker inherits under the same numbers (shared
+        memory, where a copy through the pipe would cost too much)."""
         path = os.pathsep.join(p for p in (_PROJECT_ROOT, os.environ.get("PYTHONPATH")) if p)
         self.process = subprocess.Popen(
             [sys.executable, "-m", module],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=os.environ | {"PYTHONPATH": path},
+            pass_fds=pass_fds,
         )
 
     @property
@@ -86,6 +96,65 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+
+
+class SharedBuffer:
+    """Memory shared with a worker (a Linux ``memfd``, passed with ``pass_fds``), for requests
+    whose bulk would cost too much through the pipe: every 64 kB through a pipe is a wake-up
+    of the other side, and on a busy machine each waits for a core. The sender copies the
+    chunks in once (:meth:`pack`) and sends only their places; the worker reads them with
+    :class:`SharedReader`. One request at a time: the sender packs the next only after the
+    worker answered the last."""
+
+    def __init__(self, name: str) -> None:
+        self.fd = os.memfd_create(name)
+        self.size = _MIN_SHARED
+        os.ftruncate(self.fd, self.size)
+        self._map = mmap.mmap(self.fd, self.size)
+
+    @staticmethod
+    def available() -> bool:
+        return hasattr(os, "memfd_create")
+
+    def pack(self, chunks: Sequence[bytes | None]) -> SharedRequest:
+        """The chunks copied in; the request that names them."""
+        needed = sum(len(chunk) for chunk in chunks if chunk is not None)
+        if needed > self.size:
+            self.size = max(needed, 2 * self.size)
+            os.ftruncate(self.fd, self.size)
+            self._map.close()
+            self._map = mmap.mmap(self.fd, self.size)
+        bounds: Bounds = []
+        at = 0
+        for chunk in chunks:
+            if chunk is None:
+                bounds.append(None)
+                continue
+            end = at + len(chunk)
+            self._map[at:end] = chunk
+            bounds.append((at, end))
+            at = end
+        return self.fd, self.size, bounds
+
+    def close(self) -> None:
+        self._map.close()
+        os.close(self.fd)
+
+
+class SharedReader:
+    """The worker's view of a :class:`SharedBuffer` (remapped when the sender grew it)."""
+
+    def __init__(self) -> None:
+        self._map: mmap.mmap | None = None
+
+    def read(self, request: SharedRequest) -> list[bytes | None]:
+        fd, size, bounds = request
+        if self._map is None or len(self._map) != size:
+            if self._map is not None:
+                self._map.close()
+            self._map = mmap.mmap(fd, size)
+        view = self._map
+        return [None if b is None else view[b[0] : b[1]] for b in bounds]
 
 
 def serve_requests(answer: Callable[[Any], Any]) -> None:

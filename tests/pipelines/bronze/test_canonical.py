@@ -216,3 +216,20 @@ def test_worker_process_gives_the_inline_folders_and_a_dead_worker_is_an_error(
     finally:
         worker.close()
         inline.close()
+
+
+def test_worker_reads_a_poll_larger_than_its_shared_buffer(canonical_lines: list[bytes]) -> None:
+    """The values of a poll travel through memory shared with the worker, which grows (and the
+    worker maps again) when a poll needs more; tombstones stay None."""
+    small = [Polled(None, value, offset) for offset, value in enumerate(canonical_lines)]
+    values = [*canonical_lines * (12_000_000 // sum(map(len, canonical_lines)) + 1), None]
+    large = [Polled(None, value, offset) for offset, value in enumerate(values)]
+    assert sum(len(v) for v in values if v is not None) > 8 * 1024 * 1024
+    worker = FolderDecoder(1)
+    try:
+        assert worker._shared is not None
+        for records in (small, large, small):
+            worker.submit(records)
+            assert worker.folders() == canonical_folders([r.value for r in records])
+    finally:
+        worker.close()
