@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 #: has one per chunk of lines.
 PART = "part-0.parquet"
 #: Bronze text parsed at once (whole objects: a chunk closes once it holds this much).
-CHUNK_TEXT_BYTES = 32 * 1024 * 1024
+CHUNK_TEXT_BYTES = 16 * 1024 * 1024
 
 
 def duck_connection(
