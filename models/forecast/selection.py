@@ -68,7 +68,9 @@ def _residuals(theta: np.ndarray, y: np.ndarray, p: int, q: int, start: int) -> 
     w = x[start:].copy()
     for lag in range(1, p + 1):
         w -= ar[lag - 1] * x[start - lag : x.size - lag]
-    residuals: np.ndarray = lfilter([1.0], np.r_[1.0, ma], w)
+    # np.concatenate, not np.r_: the same array, without np.r_'s parsing of its index, which
+    # cost about a tenth of a forecast run here (least_squares calls this ~4,000 times a fit)
+    residuals: np.ndarray = lfilter([1.0], np.concatenate(([1.0], ma)), w)
     return residuals
 
 

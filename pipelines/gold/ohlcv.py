@@ -20,7 +20,7 @@ are informative only, and served nowhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -77,14 +77,18 @@ def bucket_start(ts: Column, seconds: int) -> Column:
     return F.timestamp_seconds(F.floor(F.unix_seconds(ts) / seconds) * seconds)
 
 
-def complete_sum(column: str) -> Column:
-    """Sum of ``column`` over the group, or null when any row's value is null. The values are
-    added in sorted order: a sum of doubles depends on the order rows arrive in, which follows
-    how silver's files happen to be laid out, so a backfilled and a streamed silver table would
-    otherwise give gold volumes that differ in the last bits."""
-    ordered = F.array_sort(F.collect_list(column))
-    total = F.aggregate(ordered, F.lit(0.0).cast("double"), lambda sum_, value: sum_ + value)
-    return F.when(F.count(column) == F.count(F.lit(1)), total)
+def sorted_sum(column: str, group: Sequence[str]) -> Column:
+    """Sum of ``column`` over the rows of ``group``, the values added in ascending order (a
+    window over the group sorted by the value: Spark adds a frame's rows in its order), null
+    when all are null. A sum of doubles depends on the order rows arrive in, which follows how
+    silver's files happen to be laid out, so a backfilled and a streamed silver table would
+    otherwise give gold volumes that differ in the last bits. (Sorting a collected list per
+    group instead gives the same sums, but an array and a lambda per group made that
+    aggregation most of the cost of the hourly bars.)"""
+    by_value = Window.partitionBy(*group).orderBy(column)
+    return F.sum(column).over(
+        by_value.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    )
 
 
 def can_build(silver_resolutions: Iterable[str], resolution: str) -> bool:
@@ -106,18 +110,28 @@ def can_build(silver_resolutions: Iterable[str], resolution: str) -> bool:
 def rollup_ohlcv(silver: DataFrame, resolution: str) -> DataFrame:
     """Aggregate silver bars into ``resolution`` buckets (see the module docstring)."""
     seconds = resolution_seconds(resolution)
-    bars = finest_bars(silver, seconds)
+    # A bucket lies within a UTC day: grouped with their day, the bars stay in the partitions
+    # finest_bars shuffled them into (by asset and day), so nothing is shuffled again.
+    bucket = ("asset_id", "day", "_bucket")
+    bars = (
+        finest_bars(silver, seconds)
+        .withColumn("_bucket", bucket_start(F.col("ts"), seconds))
+        .withColumn("_volume", sorted_sum("volume", bucket))
+    )
+    # Volume is unknown as soon as one bar's is (the module docstring).
+    complete = F.count("volume") == F.count(F.lit(1))
     return (
-        bars.groupBy("asset_id", bucket_start(F.col("ts"), seconds).alias("ts"))
+        bars.groupBy(*bucket)
         .agg(
             F.min_by("open", "ts").alias("open"),
             F.max("high").alias("high"),
             F.min("low").alias("low"),
             F.max_by("close", "ts").alias("close"),
-            complete_sum("volume").alias("volume"),
+            F.when(complete, F.first("_volume")).alias("volume"),
             F.sum("trades").cast("long").alias("trades"),
             F.count(F.lit(1)).alias("source_bars"),
         )
+        .withColumn("ts", F.col("_bucket"))
         .withColumn("resolution", F.lit(resolution))
         .withColumn("date", F.to_date("ts"))
         .select(*OHLCV_COLUMNS)

@@ -22,6 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from pipelines.contracts.gold import SENTIMENT_DAILY
+from pipelines.gold.tables import sorted_for_write
 from pipelines.lake.days import DayRange
 from pipelines.lake.delta import DeltaLake
 
@@ -61,7 +62,7 @@ def merge_sentiment_days(lake: DeltaLake, df: DataFrame, uri: str, days: DayRang
     """Merge the recomputed rows of ``days`` (all days when None) as the module docstring says;
     returns the rows of ``df``."""
     if not lake.exists(uri):
-        return lake.overwrite(df.orderBy(*SENTIMENT_DAILY.key), uri)
+        return lake.overwrite(sorted_for_write(lake, df, SENTIMENT_DAILY.key), uri)
     source = df.toArrow()
     counts = {name: f"s.{name}" for name in COUNT_COLUMNS}
     cleared = {name: "NULL" for name in SCORE_COLUMNS}

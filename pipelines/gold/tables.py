@@ -17,6 +17,17 @@ from pipelines.lake.days import DayRange
 from pipelines.lake.delta import DeltaLake
 
 
+def sorted_for_write(lake: DeltaLake, df: DataFrame, key: tuple[str, ...]) -> DataFrame:
+    """``df`` sorted by ``key``, as a gold table is written. delta-spark writes from the
+    executors: a global sort (``orderBy``), whose range partitioning first samples ``df`` in a
+    job of its own, which runs ``df``'s last stage (the table's aggregations and windows) once
+    more. Without it the driver streams the rows to delta-rs one after another anyway, so one
+    sorted partition gives the same rows in the same order without that second run."""
+    if lake.native:
+        return df.orderBy(*key)
+    return df.repartition(1).sortWithinPartitions(*key)
+
+
 def replace_days(
     lake: DeltaLake,
     df: DataFrame,
@@ -28,7 +39,7 @@ def replace_days(
     """Write ``df`` as the table's rows for ``days`` (every day: the whole table when None);
     returns the rows written. ``df`` must hold only rows of those days. ``run_id`` stamps the
     commit (:mod:`pipelines.contracts.lineage`), so lineage can name the run behind a row."""
-    ordered = df.orderBy(*table.key)
+    ordered = sorted_for_write(lake, df, table.key)
     span = None if days is None else (days.first, days.last)
     stamp = None if run_id is None else run_metadata("gold", run_id, span)
     if days is None:

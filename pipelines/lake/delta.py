@@ -31,7 +31,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
-from deltalake.exceptions import DeltaError
+from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.transaction import AddAction, RemoveAction
 
 from pipelines.core.errors import NotFoundError
@@ -56,6 +56,11 @@ if TYPE_CHECKING:
 GROUPED_WRITE_PREFIX = "rwa-groups-"
 #: Rows per batch of a driver-side scan (pyarrow's default).
 SCAN_BATCH_ROWS = 131_072
+#: Commit metadata of an append of new days (:meth:`DeltaLake.append_new_days`): JSON, the
+#: application transaction id of each window it carries -> rows appended for it.
+APPENDED_ROWS = "rwa.appended_rows"
+#: Tries to commit an append of new days while other writers commit to the table meanwhile.
+APPEND_TRIES = 8
 
 
 def bounded_scanner(
@@ -92,9 +97,13 @@ def table_lock(uri: str) -> threading.RLock:
     """The process's lock of the Delta table at ``uri`` (a local path or a URL; the same table
     always gets the same lock). Re-entrant: a write may call another on the same table (an
     ``overwrite_where`` that creates the table)."""
-    key = uri.rstrip("/") if "://" in uri else os.path.realpath(uri)
     with _TABLE_LOCKS_GUARD:
-        return _TABLE_LOCKS.setdefault(key, threading.RLock())
+        return _TABLE_LOCKS.setdefault(_table_key(uri), threading.RLock())
+
+
+def _table_key(uri: str) -> str:
+    """One name per table, however its URI is written."""
+    return uri.rstrip("/") if "://" in uri else os.path.realpath(uri)
 
 
 _P = ParamSpec("_P")
@@ -124,6 +133,18 @@ class BatchTxn:
 
 
 @dataclass(frozen=True, slots=True)
+class NewDays:
+    """One window of days of a keyed write, for :meth:`DeltaLake.append_new_days`: its
+    application transaction, its days (inclusive) and its rows, one per key, streamed when
+    written (``rows()``)."""
+
+    txn: BatchTxn
+    first: dt.date
+    last: dt.date
+    rows: Callable[[], pa.RecordBatchReader]
+
+
+@dataclass(frozen=True, slots=True)
 class WriteOutcome:
     rows_in: int
     inserted: int = 0
@@ -147,11 +168,55 @@ class DeltaLake:
             from pipelines.lake.spark import wants_native_delta
 
             self._native = wants_native_delta(spark)
+        #: Tables kept open while :meth:`tables_kept_open` scopes are active (table key ->
+        #: handle); a handle is used only under its table's lock.
+        self._kept: dict[str, DeltaTable] = {}
+        self._kept_scopes = 0
+        self._kept_guard = threading.Lock()
 
     @property
     def native(self) -> bool:
         """Whether writes go through delta-spark (else delta-rs)."""
         return self._native
+
+    @contextlib.contextmanager
+    def tables_kept_open(self) -> Iterator[None]:
+        """Within (a silver run), every table this lake checks a transaction of or writes
+        through :meth:`merge` and :meth:`append_new_days` is opened once and then brought up to
+        date with ``update_incremental()``, which reads only the commits made since, instead of
+        being opened afresh (its whole log read again) at each check and each write: a silver
+        batch does one of each per window of days. Up to date still means the latest commit
+        in the log, whoever made it, before every transaction check. Scoped, not for the life
+        of the lake, because a handle cannot tell that its table was deleted and created again
+        under the same path (a handle at version 9 would not see a new table's versions 0-9)."""
+        with self._kept_guard:
+            self._kept_scopes += 1
+        try:
+            yield
+        finally:
+            with self._kept_guard:
+                self._kept_scopes -= 1
+                if not self._kept_scopes:
+                    self._kept.clear()
+
+    def _latest(self, uri: str) -> DeltaTable | None:
+        """The table at ``uri`` at its latest version, or None when there is none. Called under
+        the table's lock (:func:`table_lock`): a kept handle is shared."""
+        key = _table_key(uri)
+        with self._kept_guard:
+            kept = self._kept.get(key) if self._kept_scopes else None
+        if kept is not None:
+            kept.update_incremental()
+            return kept
+        if not self.exists(uri):
+            return None
+        return self._keep(uri, DeltaTable(uri, storage_options=self._storage_options))
+
+    def _keep(self, uri: str, table: DeltaTable) -> DeltaTable:
+        with self._kept_guard:
+            if self._kept_scopes:
+                self._kept[_table_key(uri)] = table
+        return table
 
     # --- reads ----------------------------------------------------------------------------
     def exists(self, uri: str) -> bool:
@@ -230,10 +295,11 @@ class DeltaLake:
         return reader.parquet(*files)
 
     def committed_txn_version(self, uri: str, app_id: str) -> int | None:
-        """Highest batch version committed by ``app_id``, or None (version 0 is valid)."""
-        if not self.exists(uri):
-            return None
-        version: int | None = self.table(uri).transaction_version(app_id)
+        """Highest batch version committed by ``app_id`` as of the latest commit of the table,
+        or None (version 0 is valid)."""
+        with table_lock(uri):
+            table = self._latest(uri)
+            version: int | None = None if table is None else table.transaction_version(app_id)
         return version
 
     # --- writes ---------------------------------------------------------------------------
@@ -256,7 +322,8 @@ class DeltaLake:
         merges it without holding it whole). ``target_filter`` (SQL over ``t.`` columns) says
         where in the table every source row's match can only be, so only those files are read:
         delta-rs derives no such pruning from a streamed source."""
-        if txn is not None and self._already_committed(uri, txn):
+        table = self._latest(uri)
+        if txn is not None and _committed(table, txn):
             return WriteOutcome(rows_in=0, skipped_replay=True)
         if self._native:
             if isinstance(df, pa.RecordBatchReader):
@@ -267,12 +334,130 @@ class DeltaLake:
                 return _merge_native(df, uri, keys, update_when, partition_by)
         if isinstance(df, pa.Table | pa.RecordBatchReader):
             return self._merge_delta_rs(
-                df, uri, keys, update_when, partition_by, txn, target_filter
+                table, df, uri, keys, update_when, partition_by, txn, target_filter
             )
         with spark_batches(df) as rows:
             return self._merge_delta_rs(
-                rows.stream(), uri, keys, update_when, partition_by, txn, target_filter
+                table, rows.stream(), uri, keys, update_when, partition_by, txn, target_filter
             )
+
+    @_one_writer_per_table
+    def append_new_days(
+        self,
+        windows: Sequence[NewDays],
+        uri: str,
+        *,
+        day_column: str,
+        partition_by: tuple[str, ...],
+        schema: pa.Schema,
+    ) -> dict[str, int]:
+        """Append, as ONE commit carrying each one's application transaction, the windows of a
+        keyed write whose days hold no row of the table yet; returns their transactions' app
+        ids -> rows appended. The others (their days hold rows, the table holds their
+        transaction, or the table is written by delta-spark) are the caller's to MERGE, with
+        the MERGE's own transaction guard. ``day_column`` must be in the key: an appended key
+        then cannot be in the table already, so the counts of a MERGE (inserted, 0 updated)
+        are exact, at the cost of a plain write. Each window is written as a group of its own
+        (see :meth:`_overwrite_in_groups`: a window bounds delta-rs's open partition writers).
+
+        A day holds rows when a file of the latest snapshot has it as its partition value, or
+        between its ``day_column`` statistics (a file without them holds every day). Another
+        writer may commit rows into those days after that check: the commit is made with no
+        retry on top of a newer version (``max_commit_retries=0``), so it fails instead of
+        landing beside them; the table is then brought up to date, the windows judged again
+        (those that now hold rows or whose transaction is now committed are given back to the
+        MERGE, their written files deleted) and the rest committed again. A writer that read
+        before this commit and commits after it conflicts with it (delta-rs marks no commit a
+        blind append, so its MERGE must read the files added in its days; tested with two
+        writers in tests/pipelines/lake/test_new_days.py)."""
+        if self._native or not windows:
+            return {}
+        table = self._latest(uri)
+        if table is None:
+            table = self._keep(
+                uri,
+                DeltaTable.create(
+                    uri,
+                    schema,
+                    mode="ignore",
+                    partition_by=list(partition_by) or None,
+                    storage_options=self._storage_options,
+                ),
+            )
+        columns = [field.name for field in table.schema().fields]
+        if table.metadata().partition_columns != list(partition_by) or columns != schema.names:
+            return {}  # another layout: the MERGE writes it as it is
+        pending = _new_windows(table, windows, day_column)
+        folder = f"{GROUPED_WRITE_PREFIX}{uuid.uuid4().hex}"
+        written: dict[str, _WrittenDays] = {}
+        try:
+            for number, window in enumerate(pending):
+                group = f"{folder}/{number}"
+                try:
+                    counted = _CountedSource(window.rows())
+                    adds = self._write_group(counted.stream(), uri, group, partition_by)
+                except BaseException:
+                    for days in written.values():  # moved into the table, never committed
+                        self._discard(uri, days.adds)
+                    raise
+                written[window.txn.app_id] = _WrittenDays(window, adds, counted.rows)
+            return self._commit_new_days(table, uri, written, day_column, partition_by)
+        finally:
+            self._remove_group_logs(uri.rstrip("/"), folder)
+
+    def _commit_new_days(
+        self,
+        table: DeltaTable,
+        uri: str,
+        written: dict[str, _WrittenDays],
+        day_column: str,
+        partition_by: tuple[str, ...],
+    ) -> dict[str, int]:
+        """Commit the written windows (see :meth:`append_new_days`); app id -> rows of those
+        committed."""
+        for _ in range(APPEND_TRIES):
+            if not written:
+                return {}
+            appended = {app_id: days.rows for app_id, days in written.items()}
+            properties = CommitProperties(
+                app_transactions=[
+                    Transaction(app_id=days.window.txn.app_id, version=days.window.txn.version)
+                    for days in written.values()
+                ],
+                custom_metadata={APPENDED_ROWS: json.dumps(appended, sort_keys=True)},
+                max_commit_retries=0,
+            )
+            try:
+                table.create_write_transaction(
+                    [add for days in written.values() for add in days.adds],
+                    mode="append",
+                    schema=table.schema(),
+                    partition_by=list(partition_by) or None,
+                    commit_properties=properties,
+                )
+            except CommitFailedError:
+                read = table.version()
+                table.update_incremental()
+                if table.version() == read:
+                    raise  # not another writer's commit
+                windows = [days.window for days in written.values()]
+                still = {days.txn.app_id for days in _new_windows(table, windows, day_column)}
+                for app_id in set(written) - still:
+                    self._discard(uri, written.pop(app_id).adds)
+                continue
+            # A handle stays at its version after a commit of create_write_transaction.
+            table.update_incremental()
+            return appended
+        for days in written.values():  # others keep committing: the MERGE takes its turn
+            self._discard(uri, days.adds)
+        return {}
+
+    def _discard(self, uri: str, adds: list[AddAction]) -> None:
+        """Delete the files of adds that will not be committed (on S3 they stay in their group
+        folder, for a full vacuum)."""
+        if not self._lake.is_s3:
+            for add in adds:
+                (Path(uri) / unquote(add.path)).unlink(missing_ok=True)
 
     @_one_writer_per_table
     def overwrite(
@@ -368,26 +553,16 @@ class DeltaLake:
         readers see the old contents or the new, never a part. Files of a write that failed
         before its commit are named by no version: they take space until a full vacuum
         (``DeltaTable.vacuum(full=True)``; the lite vacuum of `rwa maintain` does not see them)."""
-        from pipelines.lake.objects import open_object_store
-
-        store = open_object_store(self._lake)
-        root, key_root = uri.rstrip("/"), lake_key(self._lake, uri)
+        root = uri.rstrip("/")
         folder = f"{GROUPED_WRITE_PREFIX}{uuid.uuid4().hex}"
         size = self._lake.delta_partitions_per_write
         adds: list[AddAction | RemoveAction] = []
         schema: Any = None
         for number, first in enumerate(range(0, len(partitions), size)):
             group = f"{folder}/{number}"
-            write_deltalake(
-                f"{root}/{group}",
-                rows.stream(_in_partitions(partition_by, partitions[first : first + size])),
-                mode="error",
-                partition_by=list(partition_by),
-                storage_options=self._storage_options,
-            )
+            where = _in_partitions(partition_by, partitions[first : first + size])
+            adds.extend(self._write_group(rows.stream(where), uri, group, partition_by))
             schema = DeltaTable(f"{root}/{group}", storage_options=self._storage_options).schema()
-            log = store.get(f"{key_root}/{group}/_delta_log/{0:020d}.json").decode()
-            adds.extend(self._adopt_files(log, root, group))
         commit = _commit_metadata(metadata)
         if not self.exists(uri):
             DeltaTable.create(
@@ -404,10 +579,34 @@ class DeltaLake:
             partition_by=list(partition_by),
             commit_properties=commit,
         )
+        self._remove_group_logs(root, folder)
+
+    def _write_group(
+        self, rows: pa.RecordBatchReader, uri: str, group: str, partition_by: tuple[str, ...]
+    ) -> list[AddAction]:
+        """Write ``rows`` as a table of its own in the folder ``group`` under the table at
+        ``uri`` and return its add actions for that table (see :meth:`_adopt_files`), to be
+        committed there with others."""
+        from pipelines.lake.objects import open_object_store
+
+        root = uri.rstrip("/")
+        write_deltalake(
+            f"{root}/{group}",
+            rows,
+            mode="error",
+            partition_by=list(partition_by) or None,
+            storage_options=self._storage_options,
+        )
+        log_key = f"{lake_key(self._lake, uri)}/{group}/_delta_log/{0:020d}.json"
+        log = open_object_store(self._lake).get(log_key).decode()
+        return self._adopt_files(log, root, group)
+
+    def _remove_group_logs(self, root: str, folder: str) -> None:
+        """Once the groups under ``folder`` are committed or given up, what is left of them
+        (their logs) names nothing the table needs (on S3 the group logs stay beside the files;
+        only a full vacuum would remove them). The write is done: a folder that cannot be
+        removed must not fail it."""
         if not self._lake.is_s3:
-            # What is left of the groups (their logs) names nothing the table needs (on S3 the
-            # group logs stay beside the files; only a full vacuum would remove them). The
-            # write is committed: a folder that cannot be removed must not fail it.
             shutil.rmtree(Path(root) / folder, ignore_errors=True)
 
     def _adopt_files(self, log: str, root: str, group: str) -> list[AddAction]:
@@ -425,9 +624,7 @@ class DeltaLake:
             if self._lake.is_s3:
                 path = f"{group}/{path}"
             else:
-                target = Path(root) / unquote(path)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                (Path(root) / group / unquote(path)).replace(target)
+                _move_into_table(Path(root) / group / unquote(path), Path(root) / unquote(path))
             adds.append(
                 AddAction(
                     path=path,
@@ -440,12 +637,9 @@ class DeltaLake:
             )
         return adds
 
-    def _already_committed(self, uri: str, txn: BatchTxn) -> bool:
-        done = self.committed_txn_version(uri, txn.app_id)
-        return done is not None and done >= txn.version
-
     def _merge_delta_rs(
         self,
+        table: DeltaTable | None,
         source: pa.Table | pa.RecordBatchReader,
         uri: str,
         keys: tuple[str, ...],
@@ -459,7 +653,7 @@ class DeltaLake:
             if txn is not None
             else None
         )
-        if not self.exists(uri):
+        if table is None:
             # An empty batch still creates the table (with the schema) and records the txn.
             counted = _CountedSource(source)
             write_deltalake(
@@ -474,7 +668,7 @@ class DeltaLake:
         if isinstance(source, pa.Table) and source.num_rows == 0 and commit is None:
             return WriteOutcome(rows_in=0)
         matches = [f"t.{k} = s.{k}" for k in keys]
-        merger = DeltaTable(uri, storage_options=self._storage_options).merge(
+        merger = table.merge(
             source=source,
             predicate=" AND ".join([f"({target_filter})", *matches] if target_filter else matches),
             source_alias="s",
@@ -590,6 +784,75 @@ class _CountedSource:
         for batch in reader:
             self.rows += batch.num_rows
             yield batch
+
+
+@dataclass(frozen=True, slots=True)
+class _WrittenDays:
+    """A window of :meth:`DeltaLake.append_new_days` written, not yet committed."""
+
+    window: NewDays
+    adds: list[AddAction]
+    rows: int
+
+
+def _new_windows(table: DeltaTable, windows: Sequence[NewDays], day: str) -> list[NewDays]:
+    """The windows whose transaction ``table`` does not hold and none of whose days holds a
+    file of it (see :meth:`DeltaLake.append_new_days`)."""
+    spans = _day_spans(table, day)
+    return [
+        window
+        for window in windows
+        if not _committed(table, window.txn)
+        and not any(first <= window.last and window.first <= last for first, last in spans)
+    ]
+
+
+def _day_spans(table: DeltaTable, day: str) -> list[tuple[dt.date, dt.date]]:
+    """The days each file of ``table`` may hold rows of: its partition value of ``day``, or the
+    range of its statistics; every day for a file that has neither (or not as dates)."""
+    actions = pa.table(table.get_add_actions(flatten=True))
+    if f"partition.{day}" in actions.column_names:
+        firsts = lasts = actions[f"partition.{day}"].to_pylist()
+    elif f"min.{day}" in actions.column_names and f"max.{day}" in actions.column_names:
+        firsts, lasts = actions[f"min.{day}"].to_pylist(), actions[f"max.{day}"].to_pylist()
+    else:
+        firsts = lasts = [None] * actions.num_rows
+    return [
+        (_a_day(first, dt.date.min), _a_day(last, dt.date.max))
+        for first, last in set(zip(firsts, lasts, strict=True))
+    ]
+
+
+def _a_day(value: Any, otherwise: dt.date) -> dt.date:
+    """``value`` if it is a day (not a null, nor an instant), else ``otherwise``."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    return otherwise
+
+
+def _move_into_table(source: Path, target: Path) -> None:
+    """Move a group's file to its place in the table. A partition folder the table does not
+    have yet moves whole, with every file of the group in it (one rename, where a folder
+    made, a file moved and the emptied folder removed cost three file system operations
+    per file: seconds for a few thousand days)."""
+    if not source.exists() and target.exists():
+        return  # moved with its folder
+    folder = target.parent
+    if not folder.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            source.parent.rename(folder)
+            return
+        except OSError:
+            pass  # made meanwhile by another writer: the file alone moves
+    folder.mkdir(parents=True, exist_ok=True)
+    source.replace(target)
+
+
+def _committed(table: DeltaTable | None, txn: BatchTxn) -> bool:
+    """Whether ``table`` (at the version it is loaded at) holds ``txn``'s commit."""
+    done = None if table is None else table.transaction_version(txn.app_id)
+    return done is not None and done >= txn.version
 
 
 def _in_partitions(columns: tuple[str, ...], partitions: list[tuple[Any, ...]]) -> pc.Expression:

@@ -79,6 +79,10 @@ class QuarantineSink:
         passes, still records the rows it adds then); returns how many distinct rows there
         were."""
         rows = quarantine_rows(dataset, refused)
+        if not rows.num_rows and self.lake.exists(self.uri):
+            # Nothing to add, nothing a replay could add twice: no commit (the table is still
+            # created by the first batch, with or without refusals).
+            return 0
         self.lake.merge(
             rows,
             self.uri,

@@ -38,7 +38,7 @@ from pipelines.contracts.silver import (
     RECONCILIATION_COUNTS,
 )
 from pipelines.core.settings import LakeSettings
-from pipelines.lake.delta import DeltaLake, lake_key
+from pipelines.lake.delta import APPENDED_ROWS, DeltaLake, lake_key
 from pipelines.lake.objects import ObjectStore, open_object_store
 from pipelines.lake.paths import LakePaths
 from pipelines.silver.quarantine import QuarantinedObjects
@@ -163,7 +163,9 @@ def committed_merge_counts(
     """(inserted, updated) of the commit that carried application transaction
     ``(app_id, version)``: what a batch did before a crash stopped it from recording so.
     Found in the Delta log (commit metrics sit in ``commitInfo``, the transaction in a ``txn``
-    action of the same commit file). (0, 0) if no such commit is found."""
+    action of the same commit file; an append of new days, which carries the transactions of
+    several windows, names each one's rows in its metadata). (0, 0) if no such commit is
+    found."""
     store = open_object_store(settings)
     prefix = lake_key(settings, uri)
     for commit in lake.table(uri).history():
@@ -172,6 +174,8 @@ def committed_merge_counts(
         if _carries_txn(
             store, f"{prefix}/_delta_log/{int(commit['version']):020d}.json", app_id, version
         ):
+            if APPENDED_ROWS in commit:
+                return int(json.loads(commit[APPENDED_ROWS])[app_id]), 0
             metrics = commit.get("operationMetrics") or {}
             inserted = metrics.get("num_target_rows_inserted", metrics.get("num_added_rows", 0))
             return int(inserted), int(metrics.get("num_target_rows_updated", 0))

@@ -24,7 +24,9 @@ process (:mod:`pipelines.silver.duck_stream`, with the local bronze stream of
    ``silver/quarantine`` with their reasons;
 5. the valid rows are deduplicated by a window (latest fetch wins, :mod:`pipelines.silver.dedup`)
    and MERGEd with delta-rs (delta-spark for a native lake) into the
-   table, streamed from the staged rows and limited to the batch's days;
+   table, streamed from the staged rows and limited to the batch's days; with delta-rs, the
+   days the table holds no row of yet are appended instead, in one commit
+   (:meth:`SilverStream._append_new_days`);
 6. the batch's counts are added to ``silver/reconciliation``.
 
 Exactly once: the commits carry the Delta application transaction ``(app_id, batch_id)``, the
@@ -55,6 +57,7 @@ retried), merging like a backfill. It refuses, merging nothing, while the object
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import shutil
@@ -74,7 +77,7 @@ from pipelines.contracts.silver import RECONCILIATION_COUNTS
 from pipelines.core.errors import DataQualityError, NotFoundError
 from pipelines.core.settings import LakeSettings, QualitySettings, SparkSettings
 from pipelines.lake.days import DayRange
-from pipelines.lake.delta import BatchTxn, DeltaLake
+from pipelines.lake.delta import BatchTxn, DeltaLake, NewDays
 from pipelines.quality.gate import QualityGate
 from pipelines.quality.objects import ObjectVerdict, judge_object_counts, systematic_failure
 from pipelines.quality.results import ExpectationResult
@@ -240,7 +243,8 @@ class SilverStream(ABC, Generic[Stage, Lines, RowGate]):
     def run(self) -> SilverRunReport:
         started = self._start()
         self.stream_id = self._stream_id()
-        self._drain()
+        with self.lake.tables_kept_open():
+            self._drain()
         if self.backfill is not None:
             # Drained: the next backfill of these days reprocesses them from the start. The
             # stream id goes first: a crash half-way through the removal must not leave the old
@@ -259,7 +263,8 @@ class SilverStream(ABC, Generic[Stage, Lines, RowGate]):
         started = self._start()
         self.replay_of = bronze_file
         self.stream_id = replay_stream_id(bronze_file)
-        self._process(self._replay_lines(path), REPLAY_BATCH)
+        with self.lake.tables_kept_open():
+            self._process(self._replay_lines(path), REPLAY_BATCH)
         return self._finish(started)
 
     def _start(self) -> float:
@@ -426,25 +431,62 @@ class SilverStream(ABC, Generic[Stage, Lines, RowGate]):
     def _merge(
         self, stage: StagedBatch, counts: StageCounts, *, reranked: bool, txn: BatchTxn
     ) -> tuple[int, int]:
-        """MERGE the latest fetch of each key, streamed from the staged rows, a window of days
-        at a time (:meth:`_merge_windows`); (inserted, updated) silver rows."""
+        """Write the latest fetch of each key, streamed from the staged rows, a window of days
+        at a time (:meth:`_merge_windows`): the windows whose days hold no silver row yet are
+        appended together in one commit (:meth:`_append_new_days`), the others MERGEd one
+        commit each; (inserted, updated) silver rows."""
         windows = self._merge_windows(counts)
         if len(windows) == 1:
-            return self._merge_days(stage, windows[0], reranked=reranked, txn=txn)
-        inserted = updated = 0
-        for days in windows:
-            if not stage.merge_rows(reranked, days):
+            parts = [(windows[0], txn)]
+        else:
+            # Each window carries an application transaction of its own: a replay skips the
+            # windows already committed and merges the others. The window is in the id, so a
+            # replay under another window size merges everything again (the MERGE changes
+            # nothing already there) rather than skip rows it never merged.
+            parts = [
+                (days, BatchTxn(f"{txn.app_id}@{days}", txn.version))
+                for days in windows
+                if stage.merge_rows(reranked, days)
+            ]
+        appended = self._append_new_days(stage, parts, reranked=reranked)
+        inserted, updated = sum(appended.values()), 0
+        for days, part in parts:
+            if part.app_id in appended:
                 continue
-            # A commit of its own per window, each with its own application transaction: a
-            # replay skips the windows already committed and merges the others. The window is
-            # in the id, so a replay under another window size merges everything again (the
-            # MERGE changes nothing already there) rather than skip rows it never merged.
-            part = BatchTxn(f"{txn.app_id}@{days}", txn.version)
             window_inserted, window_updated = self._merge_days(
                 stage, days, reranked=reranked, txn=part
             )
             inserted, updated = inserted + window_inserted, updated + window_updated
         return inserted, updated
+
+    def _append_new_days(
+        self,
+        stage: StagedBatch,
+        parts: list[tuple[DayRange | None, BatchTxn]],
+        *,
+        reranked: bool,
+    ) -> dict[str, int]:
+        """Append the windows whose days silver holds no row of yet, in one commit (their rows
+        are one per key and the day is in the key, so none can be in silver: a MERGE would only
+        insert them, at the cost of a join; :meth:`DeltaLake.append_new_days`); their app ids
+        -> rows appended. Not for delta-spark, nor where the day is not in the key (no window
+        of days: a key's stored row may be on another day)."""
+        windows = [
+            NewDays(
+                part, days.first, days.last, functools.partial(stage.merge_source, reranked, days)
+            )
+            for days, part in parts
+            if days is not None
+        ]
+        if self.lake.native or not windows:
+            return {}
+        return self.lake.append_new_days(
+            windows,
+            self.targets.silver_uri,
+            day_column=self.spec.day_column,
+            partition_by=self.spec.partition_by,
+            schema=self.spec.schema,
+        )
 
     def _merge_days(
         self, stage: StagedBatch, days: DayRange | None, *, reranked: bool, txn: BatchTxn
@@ -472,12 +514,12 @@ class SilverStream(ABC, Generic[Stage, Lines, RowGate]):
 
     def _merge_windows(self, counts: StageCounts) -> list[DayRange | None]:
         """The batch's days cut into windows of ``RWA_DELTA_PARTITIONS_PER_WRITE`` calendar days
-        from its first, one MERGE each: delta-rs holds the MERGE's source and a writer per day
-        partition in the driver (the 16x bench's batches of 256 days of 15-minute bars took the
-        silver step to 1.2 GB). One window otherwise: ``None`` (no day filter) when the day is
-        not in the key (a key's stored row may then be on another day), the batch's days when
-        they are fewer, the day is not a date, or the engine is delta-spark (its MERGE runs on
-        the executors)."""
+        from its first, one MERGE each (or one group of files of the append of new days):
+        delta-rs holds the MERGE's source and a writer per day partition in the driver (the 16x
+        bench's batches of 256 days of 15-minute bars took the silver step to 1.2 GB). One
+        window otherwise: ``None`` (no day filter) when the day is not in the key (a key's
+        stored row may then be on another day), the batch's days when they are fewer, the day
+        is not a date, or the engine is delta-spark (its MERGE runs on the executors)."""
         day, first, last = self.spec.day_column, counts.first_day, counts.last_day
         if first is None or last is None or day not in self.spec.keys:
             return [None]

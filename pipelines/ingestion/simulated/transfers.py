@@ -78,22 +78,34 @@ class _Ledger:
     balances: dict[str, int] = field(default_factory=dict)
     created: int = 0
     moves: list[tuple[str, str, int]] = field(default_factory=list)
+    _holders: list[str] | None = None
 
     def new_address(self) -> str:
         self.created += 1
         return "0x" + _hash(self.seed, self.asset.asset_id, "holder", self.created)[2:42]
 
     def holders(self) -> list[str]:
-        return sorted(address for address, balance in self.balances.items() if balance > 0)
+        """The addresses holding tokens, sorted (shared: callers must not change it)."""
+        if self._holders is None:
+            self._holders = sorted(a for a, balance in self.balances.items() if balance > 0)
+        return self._holders
 
     def move(self, sender: str, receiver: str, amount: int) -> None:
         if amount <= 0 or sender == receiver:
             return
         if sender != ZERO_ADDRESS:
-            self.balances[sender] = self.balances.get(sender, 0) - amount
+            self._add(sender, -amount)
         if receiver != ZERO_ADDRESS:
-            self.balances[receiver] = self.balances.get(receiver, 0) + amount
+            self._add(receiver, amount)
         self.moves.append((sender, receiver, amount))
+
+    def _add(self, address: str, amount: int) -> None:
+        before = self.balances.get(address, 0)
+        self.balances[address] = before + amount
+        # Most moves are partial transfers between holders: the sorted holders, made again
+        # only when an address starts or stops holding, are read once per move.
+        if (before > 0) != (before + amount > 0):
+            self._holders = None
 
     def pick(self, addresses: list[str]) -> str:
         return addresses[int(self.rng.integers(len(addresses)))]
@@ -133,8 +145,10 @@ class _Ledger:
             holders = self.holders()
             if len(holders) < 2:
                 return
-            sender = self.pick(holders)
-            receiver = self.pick([a for a in holders if a != sender])
+            # The receiver is drawn from the holders but the sender (without copying them).
+            at = int(self.rng.integers(len(holders)))
+            other = int(self.rng.integers(len(holders) - 1))
+            sender, receiver = holders[at], holders[other + (other >= at)]
             share = self.rng.uniform(0.01, 0.3)
             self.move(sender, receiver, int(self.balances[sender] * share))
 

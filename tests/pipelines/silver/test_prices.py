@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +12,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from pipelines import steps
+from pipelines.contracts.envelope import RawEnvelope
 from pipelines.core.settings import Settings
 from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
@@ -29,6 +27,7 @@ from tests.pipelines.silver.bronze_factory import (
     land_lines,
     price_envelope,
 )
+from tests.pipelines.silver.children import run_silver_child
 
 pytestmark = pytest.mark.usefixtures("spark")
 
@@ -191,22 +190,7 @@ steps.run_silver(Lakehouse.from_settings(Settings()), "prices", after_batch=cras
 
 
 def run_crashing(settings: Settings, crash_at_batch: int) -> int:
-    env = os.environ | {
-        "RWA_LAKE_ROOT": settings.lake.root,
-        "RWA_STATE_DIR": str(settings.lake.state_dir),
-        "RWA_SILVER_MAX_FILES_PER_TRIGGER": str(settings.spark.silver_max_files_per_trigger),
-        "RWA_QUALITY_MAX_FAILURE_SHARE": str(settings.quality.max_failure_share),
-        "RWA_SPARK_SHUFFLE_PARTITIONS": "2",
-        "RWA_SILVER_ENGINE": settings.spark.silver_engine,
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", CRASHING_RUN, str(crash_at_batch)],
-        env=env,
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
-    return done.returncode
+    return run_silver_child(settings, CRASHING_RUN, str(crash_at_batch)).returncode
 
 
 def test_crash_after_commit_and_reruns_leave_silver_identical(
@@ -275,12 +259,23 @@ steps.run_silver(Lakehouse.from_settings(Settings()), "prices")
 """
 
 
+def _seed_each_day(days: int) -> list[RawEnvelope]:
+    """One PAXG bar on each of ``days`` days from DAY0: once they are in silver, each of those
+    days holds a row, so a later batch's windows of those days are MERGEd, not appended."""
+    fetched = DAY0 + dt.timedelta(days=days, minutes=1)
+    return [
+        price_envelope("PAXG", hourly_bars(DAY0 + dt.timedelta(days=d), 2000.0, 1), fetched)
+        for d in range(days)
+    ]
+
+
 def test_a_crash_between_the_windows_of_a_batch_loses_and_repeats_nothing(
     make_settings: MakeSettings, tmp_path: Path
 ) -> None:
-    """One batch of four days MERGEd a day at a time (``RWA_DELTA_PARTITIONS_PER_WRITE=1``):
-    after a crash between its second and third window, the rerun merges the last two only and
-    the table, the quarantine and the ledger end as an uninterrupted run leaves them."""
+    """One batch of four days MERGEd a day at a time (``RWA_DELTA_PARTITIONS_PER_WRITE=1``; each
+    day already holds a row, so no window is appended): after a crash between its second and
+    third window, the rerun merges the last two only and the table, the quarantine and the
+    ledger end as an uninterrupted run leaves them."""
     bronze = daily_envelopes({"BTC": 100.0, "ETH": 10.0}, days=4)
     bad = hourly_bars(DAY0 + dt.timedelta(days=1), 1.0, hours=2)
     bad[0]["price_close"] = "n/a"
@@ -288,43 +283,31 @@ def test_a_crash_between_the_windows_of_a_batch_loses_and_repeats_nothing(
     options = {"delta_partitions_per_write": 1, "quality_max_failure_share": 1.0}
 
     reference = make_settings(**options)
+    land(Path(reference.lake.root), _seed_each_day(4))
+    steps.run_silver_prices(Lakehouse.from_settings(reference))
+    silver_uri = LakePaths(reference.lake).silver("prices")
+    seeded = DeltaLake(reference.lake).table(silver_uri).version()
     land(Path(reference.lake.root), bronze)
     uninterrupted = steps.run_silver_prices(Lakehouse.from_settings(reference))
     assert uninterrupted.batches == 1
-    silver_uri = LakePaths(reference.lake).silver("prices")
-    # One commit per day of the batch.
-    windows = [
-        c
-        for c in DeltaLake(reference.lake).table(silver_uri).history()
-        if c["operation"] != "CREATE TABLE"
-    ]
-    assert len(windows) == 4
+    # One MERGE commit per day of the batch.
+    windows = DeltaLake(reference.lake).table(silver_uri).history(4)
+    assert [c["version"] for c in windows] == [seeded + n for n in (4, 3, 2, 1)]
+    assert {c["operation"] for c in windows} == {"MERGE"}
 
     crashed = make_settings(
         lake_root=str(tmp_path / "crashed"), state_dir=tmp_path / "crashed-state", **options
     )
+    land(Path(crashed.lake.root), _seed_each_day(4))
+    steps.run_silver_prices(Lakehouse.from_settings(crashed))
     land(Path(crashed.lake.root), bronze)
-    env = os.environ | {
-        "RWA_LAKE_ROOT": crashed.lake.root,
-        "RWA_STATE_DIR": str(crashed.lake.state_dir),
-        "RWA_DELTA_PARTITIONS_PER_WRITE": "1",
-        "RWA_QUALITY_MAX_FAILURE_SHARE": "1.0",
-        "RWA_SPARK_SHUFFLE_PARTITIONS": "2",
-        "RWA_SILVER_ENGINE": crashed.spark.silver_engine,
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", CRASHING_WINDOWS, "2"],
-        env=env,
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_silver_child(crashed, CRASHING_WINDOWS, "2")
     assert done.returncode == 3, done.stderr[-2000:]
     half = silver_table(crashed)
-    assert 0 < half.num_rows < silver_table(reference).num_rows
+    assert 4 < half.num_rows < silver_table(reference).num_rows
 
     recovered = steps.run_silver_prices(Lakehouse.from_settings(crashed))
-    assert recovered.batch_ids == [0] and recovered.replayed_batches == 0
+    assert recovered.batch_ids == [1] and recovered.replayed_batches == 0
     assert silver_table(crashed).equals(silver_table(reference))
     assert quarantine_reasons(crashed) == quarantine_reasons(reference)
     assert (recovered.inserted, recovered.updated, recovered.quarantined) == (
