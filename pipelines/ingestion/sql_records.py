@@ -185,7 +185,11 @@ class SqlRecord:
         # Non-finite words are read (as the Spark half reads them) and then refused as such.
         readable = f"({matches(value, NUMBER_TEXT)} OR {named})"
         as_double = self._cast(column, when(readable, f"TRY_CAST({value} AS DOUBLE)"), "double")
-        non_finite = f"(isnan({as_double}) OR isinf({as_double}) OR {named})"
+        # A text that names a non-finite number reads as one or as nothing (a quoted "NaN"),
+        # never as a finite number: the pattern is matched again only where nothing was read.
+        non_finite = (
+            f"(isnan({as_double}) OR isinf({as_double}) OR ({as_double} IS NULL AND {named}))"
+        )
         if required:
             self._missing(value, label)
         self.check(

@@ -39,7 +39,7 @@ from pipelines.quality.derived import (
 )
 from pipelines.quality.results import CheckResult, ExpectationResult, ResultStore, make_result
 from pipelines.quality.suites import DatasetSuite, suite_for, table_checks
-from pipelines.quality.table_checks import run_table_checks
+from pipelines.quality.table_checks import run_table_checks, snapshot_files
 
 if TYPE_CHECKING:
     from pipelines.quality.validator import GxValidator
@@ -125,7 +125,7 @@ class QualityGate:
         checks = table_checks(suite, now=self._clock(), freshness_hours=self._freshness_hours)
         # DuckDB aggregates over the table's files with GX's semantics: the table never comes
         # to the driver whole (pipelines/quality/table_checks.py).
-        rows = self._lake.table(silver_table_uri).to_pyarrow_dataset()
+        rows = snapshot_files(self._lake.table(silver_table_uri))
         verdicts = [
             CheckResult(check, success, result)
             for check, success, result in run_table_checks(rows, checks, suite.time_column)

@@ -14,16 +14,19 @@ columns and reasons, in one DuckDB query built from each parser's SQL half
 * per-line values (request parameters, the fetch time, the parser's line record) are computed
   once per line, then the items are exploded and each record built.
 
-``parse_lines`` returns a lazy relation; the caller decides where the rows go (the DuckDB
-staging writes them as Parquet). The connection must use the UTC time zone.
+:class:`LineParse` holds the query's text, built once per dataset and connection, and runs it over
+a table of lines at a time as plain SQL: the caller decides where the rows go (the DuckDB
+staging copies them to Parquet). The connection must use the UTC time zone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import contextlib
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql.types import ArrayType, DataType, MapType, StringType, StructType
 
 from pipelines.contracts import quarantine as reasons
@@ -32,6 +35,7 @@ from pipelines.ingestion.sql_records import (
     Sql,
     SqlEnvelope,
     SqlRecord,
+    field,
     first_problem,
     identifier,
     instant,
@@ -62,37 +66,69 @@ from pipelines.silver.spec import DatasetSpec
 _SPACE = r"[ \t\n\x0B\f\r]"
 _BLANK = f"^{_SPACE}*" + r"\z"
 _LINES = "_rwa_lines"
+_JSON_LINE = "(CASE WHEN json_valid(value) THEN value END)"
 _FETCHED_AT = "_fetched_at"
 _LINE_PROBLEM, _LINE_RECORD_PROBLEM = "_line_problem", "_line_record_problem"
 
 
-def parse_lines(
-    con: duckdb.DuckDBPyConnection, lines: duckdb.DuckDBPyRelation, spec: DatasetSpec
-) -> duckdb.DuckDBPyRelation:
-    """Candidate rows of one micro-batch: the columns of ``spec.schema`` (DuckDB types), then
-    ``reason``, ``raw``, ``_line_head``, ``_is_record`` (see the module docstring).
-    ``lines`` has ``value``, ``bronze_file`` and ``path_source``."""
-    for parser in spec.parsers:
-        parser.register_sql_functions(con)
-    parsed = lines.query(_LINES, parse_query(spec))
-    if parsed is None:  # only a statement that is not a query returns none
-        raise RuntimeError("the parse query returned no relation")
-    return parsed
+class LineParse:
+    """The parse of ``spec``'s lines on ``con``, for one table of lines after another: the
+    parsers' SQL functions are registered once, and each table runs the query's text (built
+    once per set of sources the tables hold) as plain SQL. (A DuckDB relation built over each
+    table cost more Python time than DuckDB's own work on 16 MB of lines, and DuckDB plans the
+    branch of a parser no line reaches as long as one that parses them all.)"""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> None:
+        for parser in spec.parsers:
+            parser.register_sql_functions(con)
+        self.con = con
+        self.spec = spec
+        self._queries: dict[frozenset[str], str] = {}
+
+    @contextlib.contextmanager
+    def over(self, lines: pa.Table) -> Iterator[str]:
+        """The parse query of ``lines`` (``value``, ``bronze_file``, ``path_source``; a table
+        the query may read more than once), to run on the connection while they are its
+        input: candidate rows, the columns of ``spec.schema`` (DuckDB types), then ``reason``,
+        ``raw``, ``_line_head``, ``_is_record`` (see the module docstring)."""
+        sources = frozenset(str(s) for s in pc.unique(lines.column("path_source")).to_pylist())
+        if sources not in self._queries:
+            self._queries[sources] = parse_query(self.spec, sources or None)
+        self.con.register(_LINES, lines)
+        try:
+            yield self._queries[sources]
+        finally:
+            self.con.unregister(_LINES)
 
 
-def parse_query(spec: DatasetSpec) -> str:
-    """The whole parse as one SQL query over the lines (a view named ``_rwa_lines``)."""
-    # The JSON functions read ``_json``: the line where it is valid JSON, else null. (Inside
-    # TRY they would still fail: DuckDB casts the line to JSON once, outside every TRY.)
-    valid = f"SELECT *, CASE WHEN json_valid(value) THEN value END AS _json FROM {_LINES}"
-    routed = f"SELECT *, {_route(spec)} AS _route FROM ({valid})"
+def parse_query(spec: DatasetSpec, sources: Collection[str] | None = None) -> str:
+    """The whole parse as one SQL query over the lines (a view named ``_rwa_lines``); with
+    ``sources``, of lines whose ``path_source`` is one of them (the branches of other sources'
+    parsers are left out: the rows are the same)."""
+    known = {parser.source for parser in spec.parsers}
+    multi = sources_needing_endpoint(spec)
+    # Each branch reads the lines routed to it straight from the input (a table: it can be
+    # scanned once per branch), so no branch waits for, nor memory holds, a routed copy of
+    # all of them; the route is cheap where the folder decides it.
     branches = [
-        _parsed_branch(f"(SELECT * FROM routed WHERE _route = {index})", parser, spec)
+        _parsed_branch(_routed(spec, index), parser, spec)
         for index, parser in enumerate(spec.parsers)
+        if sources is None or parser.source in sources
     ]
-    branches.append(_unparsed_branch(f"(SELECT * FROM routed WHERE _route = {NO_ROUTE})", spec))
-    union = "\nUNION ALL\n".join(f"SELECT * FROM ({branch})" for branch in branches)
-    return f"WITH routed AS ({routed})\n{union}"
+    # A line has no parser when its folder has none, or its endpoint none of its folder's.
+    if sources is None or any(source not in known or source in multi for source in sources):
+        branches.append(_unparsed_branch(_routed(spec, NO_ROUTE), spec))
+    return "\nUNION ALL\n".join(f"SELECT * FROM ({branch})" for branch in branches)
+
+
+def _routed(spec: DatasetSpec, route: int) -> str:
+    """The lines of the branch ``route`` with ``_json``: the line where it is valid JSON, else
+    null. (The JSON functions read ``_json``: inside TRY they would still fail, as DuckDB casts
+    the line to JSON once, outside every TRY.)"""
+    return (
+        f"(SELECT *, {_JSON_LINE} AS _json FROM {_LINES}"
+        f" WHERE {_route(spec, _JSON_LINE)} = {route})"
+    )
 
 
 def duck_type(arrow_type: pa.DataType) -> str:
@@ -122,19 +158,20 @@ def duck_type(arrow_type: pa.DataType) -> str:
 # --- routing ---------------------------------------------------------------------------------
 
 
-def line_endpoint() -> Sql:
-    """The envelope endpoint of a line: from the canonical prefix, else by JSON path."""
+def line_endpoint(json: Sql) -> Sql:
+    """The envelope endpoint of a line: from the canonical prefix, else by JSON path (``json``:
+    the line where it is valid JSON, else null)."""
     canonical = f"nullif(regexp_extract(value, {literal(CANONICAL_ENDPOINT)}, 1), '')"
-    return f"coalesce({canonical}, json_extract_string(_json, '$.endpoint'))"
+    return f"coalesce({canonical}, json_extract_string({json}, '$.endpoint'))"
 
 
-def _route(spec: DatasetSpec) -> Sql:
+def _route(spec: DatasetSpec, json: Sql) -> Sql:
     multi = sources_needing_endpoint(spec)
     branches = []
     for index, parser in enumerate(spec.parsers):
         condition = f"path_source = {literal(parser.source)}"
         if parser.source in multi and parser.endpoints:
-            condition += f" AND {is_in(line_endpoint(), parser.endpoints)}"
+            condition += f" AND {is_in(line_endpoint(json), parser.endpoints)}"
         branches.append(f"WHEN {condition} THEN {index}")
     if not branches:
         return str(NO_ROUTE)
@@ -172,6 +209,39 @@ def fits(path: str, data_type: DataType) -> Sql:
     copied out of the line."""
     checks = list(_shape_checks(path, data_type, many=False))
     return "(" + " AND ".join(checks) + ")" if checks else "TRUE"
+
+
+def surely_fits(value: Sql, data_type: DataType, depth: int = 0) -> Sql:
+    """True where ``value``, what ``json_transform`` made of a JSON value for ``data_type``,
+    proves that the JSON value fits it (then :func:`fits` need not read the line's JSON again,
+    which costs as much as ``json_transform`` itself); false where it cannot tell. A misfit
+    leaves a mark: ``json_transform`` makes a list or a map of anything but an array or an
+    object null, and a struct of anything but an object a struct whose fields are all null;
+    so a non-null list whose elements are proven, a non-null map (of text) and a struct with a
+    non-null field whose non-text fields are proven were sent as the shape asks. (A JSON null
+    becomes a null as a misfit does: never proven, left to :func:`fits`.)"""
+    if isinstance(data_type, StringType):
+        return "TRUE"
+    if isinstance(data_type, ArrayType):
+        if isinstance(data_type.elementType, StringType):
+            return f"({value} IS NOT NULL)"
+        element = f"_e{depth}"
+        each = surely_fits(element, data_type.elementType, depth + 1)
+        every = f"coalesce(list_bool_and(list_transform({value}, lambda {element}: {each})), TRUE)"
+        return f"({value} IS NOT NULL AND {every})"
+    if isinstance(data_type, MapType):
+        if not isinstance(data_type.valueType, StringType):
+            raise ValueError(f"payload maps must hold text, not {data_type.valueType}")
+        return f"({value} IS NOT NULL)"
+    if isinstance(data_type, StructType):
+        filled = " OR ".join(f"{field(value, f.name)} IS NOT NULL" for f in data_type)
+        proven = [
+            surely_fits(field(value, f.name), f.dataType, depth)
+            for f in data_type
+            if not isinstance(f.dataType, StringType)
+        ]
+        return "(" + " AND ".join([f"{value} IS NOT NULL", f"({filled or 'FALSE'})", *proven]) + ")"
+    raise ValueError(f"payload types are text, arrays, maps and structs, not {data_type}")
 
 
 def _shape_checks(path: str, data_type: DataType, *, many: bool) -> Iterator[Sql]:
@@ -220,8 +290,10 @@ def _parsed_branch(lines: str, parser: PayloadParser, spec: DatasetSpec) -> str:
     )
     envelope_fields = ", ".join(f"e.{identifier(name)} AS {name}" for name in ENVELOPE_TEXT_FIELDS)
     # Whether the payload fits is judged on the line's JSON (json_transform makes a misfit
-    # nulls); a malformed line has no JSON to judge (it is refused as malformed).
-    fit = fits("$.payload", parser.payload_type)
+    # nulls) unless the transformed payload proves it; a malformed line has no JSON to judge
+    # (it is refused as malformed).
+    proven = surely_fits("e.payload", parser.payload_type)
+    fit = f"(CASE WHEN {proven} THEN TRUE ELSE {fits('$.payload', parser.payload_type)} END)"
     parsed = (
         f"SELECT value, bronze_file, path_source, {envelope_fields}, e.payload AS payload,"
         f" e IS NULL AS _malformed, (e IS NOT NULL AND NOT coalesce({fit}, FALSE)) AS _misfit"

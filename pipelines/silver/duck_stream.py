@@ -13,13 +13,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from pipelines.lake.days import DayRange
 from pipelines.lake.spark import local_threads
 from pipelines.quality.duck_gate import DuckQualityGate
 from pipelines.silver.bronze_stream import LocalBronzeStream, batch_lines, checkpoint_lock
+from pipelines.silver.duck_parsing import LineParse
 from pipelines.silver.duck_staging import DuckResults, DuckStagedBatch, duck_connection
 from pipelines.silver.staging import StageCounts
 from pipelines.silver.stream import SilverRunReport, SilverStream
@@ -31,8 +31,8 @@ SPILL_FOLDER = "_duckdb_spill"
 class DuckSilverStream(SilverStream[DuckStagedBatch, pa.RecordBatchReader, DuckQualityGate]):
     """The silver stream of one dataset, run by DuckDB in this process."""
 
-    #: The run's connection (:meth:`_connected`).
-    _con: duckdb.DuckDBPyConnection | None = None
+    #: The parse of the dataset's lines on the run's connection (:meth:`_connected`).
+    _parse: LineParse | None = None
 
     def run(self) -> SilverRunReport:
         with self._connected():
@@ -52,21 +52,22 @@ class DuckSilverStream(SilverStream[DuckStagedBatch, pa.RecordBatchReader, DuckQ
         spill.parent.mkdir(parents=True, exist_ok=True)
         spark = self.settings.spark
         with checkpoint_lock(checkpoint):
-            self._con = duck_connection(
+            con = duck_connection(
                 spark.silver_duckdb_memory_limit, spill, local_threads(spark.master)
             )
             try:
+                self._parse = LineParse(con, self.spec)
                 yield
             finally:
-                self._con.close()
-                self._con = None
+                self._parse = None
+                con.close()
                 shutil.rmtree(spill, ignore_errors=True)
 
     @property
-    def con(self) -> duckdb.DuckDBPyConnection:
-        if self._con is None:
+    def parse(self) -> LineParse:
+        if self._parse is None:
             raise RuntimeError("the DuckDB connection is opened by run() or replay()")
-        return self._con
+        return self._parse
 
     def _drain(self) -> None:
         source = LocalBronzeStream(
@@ -87,7 +88,7 @@ class DuckSilverStream(SilverStream[DuckStagedBatch, pa.RecordBatchReader, DuckQ
         return batch_lines(root, [path.resolve().relative_to(root).as_posix()])
 
     def _new_stage(self, root: Path) -> DuckStagedBatch:
-        return DuckStagedBatch(self.con, self.spec, root)
+        return DuckStagedBatch(self.parse, root)
 
     def _stage_records(self, stage: DuckStagedBatch, lines: pa.RecordBatchReader) -> StageCounts:
         return stage.stage_records(lines)

@@ -22,10 +22,14 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import SparkSession
+from pyspark.sql.types import ArrayType, DataType, MapType, StringType, StructType
 
 from pipelines.contracts.quarantine import reason_for
+from pipelines.ingestion.sql_records import literal as sql_literal
+from pipelines.reference import load_assets
 from pipelines.silver import duck_parsing
 from pipelines.silver.parsing import IS_RECORD, LINE_HEAD, RAW, REASON
+from pipelines.silver.registry import dataset_spec
 from tests.pipelines.silver.test_parser_properties import (
     SHAPES,
     SPECS,
@@ -55,7 +59,8 @@ def duck_parse(dataset: str, lines: list[Line]) -> pa.Table:
             "path_source": [line.shape.source for line in lines],
         }
     )
-    return duck_parsing.parse_lines(con, con.from_arrow(table), SPECS[dataset]).to_arrow_table()
+    with duck_parsing.LineParse(con, SPECS[dataset]).over(table) as parsed:
+        return con.sql(parsed).to_arrow_table()
 
 
 def rows_by_line(table: pa.Table) -> dict[str, list[tuple[Any, ...]]]:
@@ -222,3 +227,80 @@ def test_the_output_columns_are_the_spark_parse_columns() -> None:
         assert rows.schema.names == [*spec.schema.names, REASON, RAW, LINE_HEAD, IS_RECORD]
         for column in spec.schema:
             assert rows.schema.field(column.name).type == column.type, (dataset, column.name)
+
+
+def _json_values() -> st.SearchStrategy[Any]:
+    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3)
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.sampled_from(["a", "b", "x"]), inner, max_size=3)
+        ),
+        max_leaves=6,
+    )
+
+
+def _shaped(data_type: DataType) -> st.SearchStrategy[Any]:
+    """JSON values of ``data_type``'s shape, any node of which may be any JSON value instead."""
+    if isinstance(data_type, StringType):
+        fitting: st.SearchStrategy[Any] = _json_values()
+    elif isinstance(data_type, ArrayType):
+        fitting = st.lists(_shaped(data_type.elementType), max_size=3)
+    elif isinstance(data_type, MapType):
+        fitting = st.dictionaries(st.text(max_size=2), _json_values(), max_size=3)
+    else:
+        assert isinstance(data_type, StructType)
+        fitting = st.fixed_dictionaries(
+            {}, optional={f.name: _shaped(f.dataType) for f in data_type}
+        )
+    return st.one_of(fitting, fitting, fitting, _json_values())
+
+
+PAYLOAD_TYPES = {
+    f"{parser.source}:{parser.shape}": parser.payload_type
+    for spec in [*SPECS.values(), dataset_spec("transfers", load_assets())]
+    for parser in spec.parsers
+}
+
+
+@pytest.mark.parametrize("parser", sorted(PAYLOAD_TYPES))
+@settings(max_examples=40, deadline=None, database=None)
+@given(data=st.data())
+def test_a_payload_proven_by_its_transform_fits(parser: str, data: st.DataObject) -> None:
+    """The parse judges a payload's shape from ``json_transform``'s output where that proves it
+    (``surely_fits``) and reads the line's JSON again only where it cannot: whatever the
+    payload, a proven one must fit as the line's JSON says, and the verdict with the shortcut
+    must be the verdict without it."""
+    data_type = PAYLOAD_TYPES[parser]
+    payloads = data.draw(st.lists(_shaped(data_type), min_size=1, max_size=20))
+    lines = [json.dumps({"payload": p}, allow_nan=True) for p in payloads]
+    structure = "{" + f'"payload": {duck_parsing.json_structure(data_type)}' + "}"
+    proven = duck_parsing.surely_fits("e.payload", data_type)
+    judged = duck_parsing.fits("$.payload", data_type)
+    con = duckdb.connect()
+    con.register("l", pa.table({"_json": lines}))
+    rows = con.execute(
+        f"SELECT _json, {proven}, {judged} FROM"
+        f" (SELECT _json, json_transform(_json, {sql_literal(structure)}) AS e FROM l)"
+    ).fetchall()
+    for line, sure, fit in rows:
+        assert not sure or fit, line
+
+
+def test_a_valid_payload_of_every_shape_is_proven_by_its_transform() -> None:
+    """Where the shortcut pays: a valid line of every shape is judged without reading its JSON
+    a second time."""
+    for shape in (s for s in SHAPES if s.dataset in SPECS):
+        parser = next(
+            p
+            for p in SPECS[shape.dataset].parsers
+            if p.source == shape.source and (not p.endpoints or shape.endpoint in p.endpoints)
+        )
+        structure = "{" + f'"payload": {duck_parsing.json_structure(parser.payload_type)}' + "}"
+        (proven,) = duckdb.execute(
+            f"SELECT {duck_parsing.surely_fits('e.payload', parser.payload_type)}"
+            f" FROM (SELECT json_transform(?, {sql_literal(structure)}) AS e)",
+            [valid_line(shape).text],
+        ).fetchone()
+        assert proven, shape.name

@@ -151,8 +151,8 @@ def duck_parse(lines: list[Line]) -> pa.Table:
     bronze = pa.table(
         dict(zip(names, map(list, zip(*_bronze_rows(lines), strict=True)), strict=True))
     )
-    parsed = duck_parsing.parse_lines(con, con.from_arrow(bronze), TRANSFERS)
-    rows: pa.Table = parsed.to_arrow_table()
+    with duck_parsing.LineParse(con, TRANSFERS).over(bronze) as parsed:
+        rows: pa.Table = con.sql(parsed).to_arrow_table()
     return rows
 
 
