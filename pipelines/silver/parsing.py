@@ -104,12 +104,19 @@ def spark_types(schema: pa.Schema) -> dict[str, DataType]:
 # --- routing ---------------------------------------------------------------------------------
 
 
+#: The envelope read for its endpoint alone (a line the canonical prefix does not route).
+_ENDPOINT_ONLY = StructType([StructField("endpoint", StringType())])
+
+
 def line_endpoint() -> Column:
     """The envelope endpoint of a line: from the canonical prefix, else by JSON path."""
     # On a prefix: a regex on the column converts the whole line (kilobytes) to a Java string.
     # A prefix that cuts the endpoint short fails the regex, and the JSON path answers.
     canonical = F.regexp_extract(_line_prefix(), CANONICAL_ENDPOINT, 1)
-    return F.coalesce(F.nullif(canonical, F.lit("")), F.get_json_object("value", "$.endpoint"))
+    # Read as the envelope is (from_json): get_json_object's parser refuses the NaN and
+    # infinity literals that from_json (and DuckDB) take, and routed such lines nowhere.
+    by_path = F.from_json("value", _ENDPOINT_ONLY, {"mode": "PERMISSIVE"})["endpoint"]
+    return F.coalesce(F.nullif(canonical, F.lit("")), by_path)
 
 
 def _route(spec: DatasetSpec) -> Column:

@@ -186,6 +186,24 @@ def test_duckdb_parses_like_spark(spark: SparkSession, dataset: str, data: st.Da
     assert_same_rows(parse(spark, dataset, lines), duck_rows, lines)
 
 
+def test_a_line_read_only_by_json_path_is_routed_alike(spark: SparkSession) -> None:
+    """A line without the canonical prefix is routed by its ``endpoint`` field, read as both
+    engines read the envelope: a NaN or infinity literal (which both envelope readers take)
+    does not hide it (Spark's ``get_json_object`` refused such lines: "no silver parser")."""
+    shape = next(s for s in SHAPES if s.name == "defillama-protocol")
+    fields = json.loads(valid_line(shape).text)
+    del fields["ingest_id"]
+    # Not canonical: the endpoint is not the second key, so only a JSON path finds it.
+    rest = json.dumps(dict(reversed(list(fields.items()))))[1:]
+    lines = [
+        Line(shape, f'{{"extra":{literal},{rest}')
+        for literal in ("-Infinity", "NaN", "Infinity", "1")
+    ]
+    duck_rows = duck_parse(shape.dataset, lines)
+    assert_same_rows(parse(spark, shape.dataset, lines), duck_rows, lines)
+    assert all("ingest_id" in reason for reason in duck_rows[REASON].to_pylist())
+
+
 #: The text fields of a NewsAPI article.
 ARTICLE_TEXT = ("author", "title", "description", "url", "publishedAt", "content")
 
