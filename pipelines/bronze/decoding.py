@@ -55,9 +55,13 @@ class FolderDecoder:
         if processes > 0:
             if SharedBuffer.available():
                 self._shared = SharedBuffer("rwa-lander-values")
-            self._worker = WorkerProcess(
-                __name__, pass_fds=() if self._shared is None else (self._shared.fd,)
-            )
+            try:
+                self._worker = WorkerProcess(
+                    __name__, pass_fds=() if self._shared is None else (self._shared.fd,)
+                )
+            except BaseException:
+                self.close()  # the shared memory, when the worker cannot start
+                raise
 
     def submit(self, records: Sequence[Any]) -> None:
         """Start checking the values of kafka-python ``records`` (the previous submission's

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow.compute as pc
@@ -84,6 +85,8 @@ SILVER_INPUTS: dict[str, tuple[str, ...]] = {
         "fetched_at",
     ),
 }
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -154,8 +157,9 @@ class GoldBuild:
         prices = restrict(self._silver("prices"), days).persist()
         resolutions = self._silver_resolutions()
         side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gold-lane")
+        side_lane: list[Future[None]] = []
         try:
-            side_lane = [side.submit(self._run_intraday, report, prices, resolutions, days)]
+            side_lane.append(side.submit(self._run_intraday, report, prices, resolutions, days))
             self._write_ohlcv(report, "1d", prices, resolutions, days)
             daily_bars = self.lake.to_spark(self.spark, self.uri(OHLCV_TABLES["1d"]))
             side_lane.append(side.submit(self._run_features, report, daily_bars, prices, days))
@@ -163,12 +167,13 @@ class GoldBuild:
             self._run_onchain(report, daily_bars, days)
             self._run_macro(report, daily_bars, days)
             self._run_market(report, daily_bars, days)
-            for task in side_lane:
-                task.result()
         finally:
             # A failure in this lane drops the side lane's tables not started yet.
             side.shutdown(wait=True, cancel_futures=True)
             prices.unpersist()
+            side_errors = _failures(side_lane)
+        if side_errors:
+            raise side_errors[0]
         report.rows = {t.name: report.rows[t.name] for t in GOLD_TABLES if t.name in report.rows}
         report.seconds = time.perf_counter() - started
         return report
@@ -287,3 +292,12 @@ class GoldBuild:
                 "(see docs/data-model.md)"
             )
         return df
+
+
+def _failures(tasks: list[Future[None]]) -> list[BaseException]:
+    """The errors of the finished ``tasks``, each logged: only the first is raised (and none
+    when this lane raises its own), so none goes unseen."""
+    errors = [e for t in tasks if not t.cancelled() and (e := t.exception()) is not None]
+    for error in errors:
+        LOG.error("gold: a table of the side lane failed", exc_info=error)
+    return errors

@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 from urllib.parse import unquote
 
 import pyarrow as pa
@@ -322,7 +322,9 @@ class DeltaLake:
         merges it without holding it whole). ``target_filter`` (SQL over ``t.`` columns) says
         where in the table every source row's match can only be, so only those files are read:
         delta-rs derives no such pruning from a streamed source."""
-        table = self._latest(uri)
+        # delta-spark reads the table itself: delta-rs opens it only for a transaction check
+        # (it may not read every writer feature delta-spark writes).
+        table = self._latest(uri) if txn is not None or not self._native else None
         if txn is not None and _committed(table, txn):
             return WriteOutcome(rows_in=0, skipped_replay=True)
         if self._native:
@@ -384,9 +386,13 @@ class DeltaLake:
                     storage_options=self._storage_options,
                 ),
             )
-        columns = [field.name for field in table.schema().fields]
-        if table.metadata().partition_columns != list(partition_by) or columns != schema.names:
-            return {}  # another layout: the MERGE writes it as it is
+        if table.metadata().partition_columns != list(partition_by) or not _same_types(
+            table, schema
+        ):
+            # Another layout or other types: the MERGE writes it as it is (casting the rows
+            # to the table's types, or failing); adopted files would keep the rows' types, and
+            # a file typed unlike its table fails every reader.
+            return {}
         pending = _new_windows(table, windows, day_column)
         folder = f"{GROUPED_WRITE_PREFIX}{uuid.uuid4().hex}"
         written: dict[str, _WrittenDays] = {}
@@ -793,6 +799,12 @@ class _WrittenDays:
     window: NewDays
     adds: list[AddAction]
     rows: int
+
+
+def _same_types(table: DeltaTable, schema: pa.Schema) -> bool:
+    """Whether ``schema`` has the table's columns, in order, with the table's types."""
+    stored = pa.schema(cast(Any, table.schema().to_arrow()))
+    return [(f.name, f.type) for f in stored] == [(f.name, f.type) for f in schema]
 
 
 def _new_windows(table: DeltaTable, windows: Sequence[NewDays], day: str) -> list[NewDays]:

@@ -63,9 +63,9 @@ class DuckStagedBatch(StagedBatch):
     def stage_records(self, lines: pa.RecordBatchReader) -> StageCounts:
         """Job 1: parse ``lines`` (``value``, ``bronze_file``, ``path_source``; a batch per
         bronze object) and write the records, a chunk of about :data:`CHUNK_TEXT_BYTES` of
-        lines at a time: the parse holds a few times its text (EVM log pages: about 35 times),
-        so a chunk, not the batch, bounds its memory. The next chunk's objects are read while
-        DuckDB parses the current one."""
+        lines at a time: the parse holds several times its text (EVM log pages: up to about
+        35 times), so a chunk, not the batch, bounds its memory. The next chunk's objects are
+        read while DuckDB parses the current one."""
         bronze_lines = 0
         for number, chunk in enumerate(_read_ahead(_chunks(lines, CHUNK_TEXT_BYTES))):
             bronze_lines += chunk.num_rows

@@ -127,6 +127,18 @@ def test_a_replayed_window_is_not_appended_again(lake_and_uri: tuple[DeltaLake, 
     assert not _duplicate_keys(uri)
 
 
+def test_a_table_of_other_types_is_left_to_the_merge(lake_and_uri: tuple[DeltaLake, str]) -> None:
+    """Adopted files keep the rows' types: rows typed unlike the table (a contract changed
+    without a migration) are not appended (a file typed unlike its table fails every reader)
+    but left to the MERGE, which casts them or fails."""
+    lake, existing = lake_and_uri
+    uri = f"{existing}-narrow"
+    narrower = pa.schema({"date": pa.date32(), "asset_id": pa.string(), "value": pa.float32()})  # type: ignore[arg-type]
+    write_deltalake(uri, _rows(9, 9).cast(narrower), partition_by=["date"])
+    assert _append(lake, uri, [_window(0, 1)]) == {}
+    assert DeltaTable(uri).to_pyarrow_table().num_rows == 3
+
+
 def test_a_missing_table_is_created_and_every_window_appended(
     lake_and_uri: tuple[DeltaLake, str],
 ) -> None:
