@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import pyarrow.compute as pc
@@ -167,6 +167,7 @@ class GoldBuild:
             self._run_onchain(report, daily_bars, days)
             self._run_macro(report, daily_bars, days)
             self._run_market(report, daily_bars, days)
+            wait(side_lane)
         finally:
             # A failure in this lane drops the side lane's tables not started yet.
             side.shutdown(wait=True, cancel_futures=True)
