@@ -38,9 +38,10 @@ from urllib.parse import unquote
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
-from pipelines.core.errors import ConfigurationError
+from pipelines.core.errors import ConfigurationError, DataQualityError
 from pipelines.ingestion.sql_records import identifier, literal
 from pipelines.quality.suites import Check
 
@@ -68,6 +69,8 @@ class SnapshotFiles:
 
     files: pa.Table
     schema: pa.Schema
+    #: The snapshot's rows by its log (None where a file's count is not in it).
+    rows: int | None = None
 
 
 def snapshot_files(table: DeltaTable) -> SnapshotFiles | pads.Dataset:
@@ -98,7 +101,9 @@ def snapshot_files(table: DeltaTable) -> SnapshotFiles | pads.Dataset:
     for name in table.metadata().partition_columns:
         values = added.column(f"partition.{name}").cast(schema.field(name).type)
         files = files.append_column(name, values)
-    return SnapshotFiles(files, schema)
+    counts = added.column("num_records") if "num_records" in added.column_names else None
+    rows = None if counts is None or counts.null_count else int(pc.sum(counts).as_py())
+    return SnapshotFiles(files, schema, rows)
 
 
 def table_columns(checks: Sequence[Check]) -> list[str]:
@@ -132,7 +137,8 @@ def run_table_checks(
         try:
             connection.execute("SET TimeZone = 'UTC'")
             ordered = _register(connection, rows, table_columns(checks))
-            return _run(connection, checks, time_column, ordered)
+            expected = rows.rows if isinstance(rows, SnapshotFiles) else None
+            return _run(connection, checks, time_column, ordered, expected)
         finally:
             connection.close()
 
@@ -169,7 +175,11 @@ def _register(connection: Any, rows: pads.Dataset | SnapshotFiles, columns: list
 
 
 def _run(
-    connection: Any, checks: Sequence[Check], time_column: str, ordered: bool
+    connection: Any,
+    checks: Sequence[Check],
+    time_column: str,
+    ordered: bool,
+    expected_rows: int | None = None,
 ) -> list[tuple[Check, bool, dict[str, Any]]]:
     """Every check's verdict: each key's groups in one scan, the largest values of the max
     checks' columns taken in the first one's (a scan of their own without a key check)."""
@@ -180,6 +190,7 @@ def _run(
         if check.expectation != _UNIQUE:
             continue
         counts = _key_groups(connection, check, [] if maxima is not None else largest)
+        _require_every_row(counts, expected_rows)
         if maxima is None:
             maxima = counts.select(largest)
         verdicts[index] = _unique(connection, check, counts, time_column, ordered)
@@ -190,6 +201,18 @@ def _run(
         if check.expectation == _MAX and maxima is not None:
             verdicts[index] = _column_max(check, maxima, time_column)
     return [verdicts[index] for index in range(len(checks))]
+
+
+def _require_every_row(counts: pa.Table, expected_rows: int | None) -> None:
+    """A key check must have read every row of the snapshot: the files are joined to their
+    partition values by path, and a path DuckDB wrote otherwise would drop its rows silently
+    (the checks would then pass on part of the table)."""
+    seen = int(counts.column("elements")[0].as_py())
+    if expected_rows is not None and seen != expected_rows:
+        raise DataQualityError(
+            f"the table checks read {seen:,} rows of a snapshot of {expected_rows:,} "
+            f"(pipelines/quality/table_checks.py: a file not matched to its log entry)"
+        )
 
 
 def _key_groups(connection: Any, check: Check, largest: Sequence[str]) -> pa.Table:

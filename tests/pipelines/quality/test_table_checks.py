@@ -14,6 +14,7 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from pipelines.contracts.silver import ECONOMIC, NEWS, ONCHAIN, PRICES, TRANSFERS
+from pipelines.core.errors import DataQualityError
 from pipelines.quality.results import make_result
 from pipelines.quality.suites import suite_for, table_checks
 from pipelines.quality.table_checks import (
@@ -150,6 +151,24 @@ def test_a_delta_tables_files_agree_with_gx(tmp_path, dataset: str, case: str):
     ours = run_table_checks(files, checks, suite.time_column)
     whole = table.to_pyarrow_dataset().to_table()
     assert _stored(dataset, ours) == _gx(dataset, whole, checks)
+
+
+def test_a_file_the_checks_cannot_match_to_its_log_entry_fails_them(tmp_path):
+    """The files are joined to their partition values by path: were a path written otherwise
+    by DuckDB, its rows would drop out and the checks pass on part of the table. The rows read
+    are compared with the log's count instead."""
+    uri = str(tmp_path / "prices")
+    for part in ([1, 2], [3, 4]):
+        write_deltalake(uri, _rows("prices", part), partition_by=["date"], mode="append")
+    files = snapshot_files(DeltaTable(uri))
+    assert isinstance(files, SnapshotFiles) and files.rows == 4
+    suite = suite_for("prices")
+    checks = table_checks(suite, now=NOW, freshness_hours=24)
+    assert run_table_checks(files, checks, suite.time_column)[0][2]["element_count"] == 4
+    # The log counting a row the join did not give (a file dropped out of it).
+    short = SnapshotFiles(files.files, files.schema, 5)
+    with pytest.raises(DataQualityError, match="read 4 rows of a snapshot of 5"):
+        run_table_checks(short, checks, suite.time_column)
 
 
 def test_a_snapshot_that_needs_delta_rs_is_read_through_its_dataset(tmp_path):
