@@ -50,6 +50,8 @@ from pipelines.core.settings import LakeSettings, SparkSettings
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 
+    from pipelines.lake.objects import ObjectStore
+
 
 #: Folder (under a table) of the groups of a write in groups (:meth:`DeltaLake.overwrite`); not
 #: hidden (no leading ``_``), so vacuum sees what a failed write left there.
@@ -162,6 +164,7 @@ class DeltaLake:
         self._lake = lake
         self._storage_options = lake.delta_storage_options()
         self._native = False
+        self._store: ObjectStore | None = None
         if spark is not None:
             # PySpark is imported by what uses Spark only: a reader of the lake through
             # delta-rs (the API's pipeline status) starts without it (seconds saved).
@@ -593,8 +596,6 @@ class DeltaLake:
         """Write ``rows`` as a table of its own in the folder ``group`` under the table at
         ``uri`` and return its add actions for that table (see :meth:`_adopt_files`), to be
         committed there with others."""
-        from pipelines.lake.objects import open_object_store
-
         root = uri.rstrip("/")
         write_deltalake(
             f"{root}/{group}",
@@ -604,8 +605,17 @@ class DeltaLake:
             storage_options=self._storage_options,
         )
         log_key = f"{lake_key(self._lake, uri)}/{group}/_delta_log/{0:020d}.json"
-        log = open_object_store(self._lake).get(log_key).decode()
+        log = self._object_store().get(log_key).decode()
         return self._adopt_files(log, root, group)
+
+    def _object_store(self) -> ObjectStore:
+        """The lake's object store, made once (on S3 a client per group's log read cost a
+        boto3 client each)."""
+        if self._store is None:
+            from pipelines.lake.objects import open_object_store
+
+            self._store = open_object_store(self._lake)
+        return self._store
 
     def _remove_group_logs(self, root: str, folder: str) -> None:
         """Once the groups under ``folder`` are committed or given up, what is left of them
