@@ -73,6 +73,7 @@ from pipelines.bronze.batches import (
     dead_letters,
     decode_records,
     group_objects,
+    object_keys,
 )
 from pipelines.bronze.decoding import FolderDecoder, Folders
 from pipelines.core.errors import RwaError
@@ -402,7 +403,7 @@ class BronzeLander:
 
     def _check_replay(self, manifest: BatchManifest, batch: list[ConsumedRecord]) -> None:
         tp = TopicPartition(manifest.topic, manifest.partition)
-        if manifest.records != len(batch) or manifest.objects != sorted(group_objects(tp, batch)):
+        if manifest.records != len(batch) or manifest.objects != object_keys(tp, batch):
             raise LanderConflictError(
                 f"offsets {manifest.first_offset}..{manifest.last_offset} of "
                 f"{manifest.topic}[{manifest.partition}] hold other records than when they were "
