@@ -128,6 +128,26 @@ class _Decoding:
     folders: Folders | None = None
 
 
+class _Bodies(Mapping[str, bytes]):
+    """Object key -> body, each joined from its lines when the store reads it. The store writes
+    one object at a time, so each body reuses the memory of the one before; a landing's bodies
+    joined all at once (about 20 MB) made the heap grow and the kernel fault fresh pages in
+    for every landing: about 0.2 s of CPU per 300 MB landed."""
+
+    def __init__(self, lines: dict[str, list[bytes]]) -> None:
+        self._lines = lines
+
+    def __getitem__(self, key: str) -> bytes:
+        # The trailing empty line ends the last line: one copy of the lines, not two.
+        return b"\n".join([*self._lines[key], b""])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lines)
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+
 def _records(polled: Mapping[TopicPartition, Sequence[Any]]) -> list[Any]:
     return [record for records in polled.values() for record in records]
 
@@ -429,8 +449,7 @@ class BronzeLander:
             for tp, batch in batches
             for key, lines in group_objects(tp, batch).items()
         }
-        # The trailing empty line ends the last line: one copy of the lines, not two.
-        bodies = {key: b"\n".join([*lines, b""]) for (key, _), lines in groups.items()}
+        bodies = _Bodies({key: lines for (key, _), lines in groups.items()})
         written = self.store.put_many_if_absent(bodies)
         for (key, tp), lines in groups.items():
             if written[key]:
