@@ -11,9 +11,10 @@ the durability wait once per call instead of once per object:
 * **Local, Linux (``syncfs``)**: every temp file is written without an fsync, then one
   ``syncfs(2)`` on the store's file system makes them durable, then they are moved into place
   without replacing (``renameat2(RENAME_NOREPLACE)``, or a hard link and an unlink where that
-  is missing), then a second ``syncfs`` makes the new directory entries durable. Each folder
-  is opened once per phase and its objects are written and moved relative to it, so an object
-  costs a create, a write and a rename (no ``stat``, no path walk from the lake root); an
+  is missing), then a second ``syncfs`` makes the new directory entries durable. Objects are
+  created, written and moved relative to one descriptor of the store's root, so an object
+  costs a create, a write, a close and a rename (no ``stat``, no folder opened for it, no path
+  handling in ``pathlib``); a missing folder is created when the first create in it fails; an
   object already present is found by the refused rename, and its temp file is removed.
   ``syncfs`` writes back all dirty data and metadata of the file system that holds the
   descriptor and waits for it (on ext4/xfs it also commits the journal and flushes the device
