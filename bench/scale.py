@@ -14,7 +14,10 @@ input. The demo's 27 assets are all the simulator has, so sizes grow days and ba
   grow 4x).
 
 Then the silver step alone on the largest size's bronze with ``local[1]`` and ``local[2]`` (the
-speed-up from a second executor core). A stage grows "linear or better" when its time grows
+speed-up from a second core). A ``local[N]`` run with fewer cores than the machine has is bound to
+its first N cores (``sched_setaffinity``): the master's N sets the engine's own threads (DuckDB's,
+Spark's task slots), but delta-rs, Arrow and the bronze read-ahead have threads of their own, so
+only a bound process measures what N cores do. A stage grows "linear or better" when its time grows
 at most as fast as its input (10% allowance for noise). Usage:
 
     .venv/bin/python bench/scale.py [--sizes 1,4,16] [--masters local[1],local[2]]
@@ -24,6 +27,7 @@ at most as fast as its input (10% allowance for noise). Usage:
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import os
@@ -126,15 +130,29 @@ def run_child(stages: str) -> None:
     memory.close()
 
 
+def master_cores(master: str) -> set[int] | None:
+    """The cores a ``local[N]`` run is bound to: the first N this process may use; None (no
+    binding) for another master or N at least the cores there are."""
+    from pipelines.lake.spark import local_threads
+
+    threads = local_threads(master)
+    usable = sorted(os.sched_getaffinity(0))
+    if threads is None or threads >= len(usable):
+        return None
+    return set(usable[:threads])
+
+
 def run_size(
     root: Path, days: int, frequency: str, master: str, stages: str
 ) -> dict[str, StageRun]:
+    cores = master_cores(master)
     done = subprocess.run(
         [sys.executable, __file__, "--child", stages],
         env=child_env(root, days, frequency, master),
         capture_output=True,
         text=True,
         check=False,
+        preexec_fn=None if cores is None else functools.partial(os.sched_setaffinity, 0, cores),
     )
     if done.returncode != 0:
         raise SystemExit(f"the run at {days} days of {frequency} bars failed:\n{done.stderr}")

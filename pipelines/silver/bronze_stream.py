@@ -8,7 +8,8 @@ What Spark's file source and its checkpoint do for the silver stream
   the run waits for the next one) with the glob of :func:`dataset_glob` (a backfill's days
   only), hidden names (``.``/``_``) left out as Hadoop's glob does;
 * the objects no batch took yet are taken oldest first (modification time, then key, as
-  Spark's file source orders them), at most ``max_files`` per micro-batch;
+  Spark's file source orders them), at most ``max_files`` objects and ``max_bytes`` bytes per
+  micro-batch (a batch holds at least one object, however large);
 * a batch's objects are written to ``<checkpoint>/local/offsets/<batch id>`` (durably)
   **before** it is processed, and ``<checkpoint>/local/commits/<batch id>`` once it is done;
 * once more than :data:`COMPACT_AFTER` batches are committed, a run folds their offsets into
@@ -42,6 +43,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -76,6 +78,15 @@ class PlannedBatch:
     objects: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class _Listed:
+    """A listed bronze object, ordered as the stream takes them (oldest, then by key)."""
+
+    mtime_ns: int
+    key: str
+    size: int
+
+
 class LocalBronzeStream:
     """The micro-batches of one dataset's bronze objects (see the module docstring)."""
 
@@ -86,12 +97,14 @@ class LocalBronzeStream:
         checkpoint_dir: Path,
         *,
         max_files: int,
+        max_bytes: int | None = None,
         days: Sequence[dt.date] | None = None,
     ) -> None:
         self.bronze_root = bronze_root.resolve()
         self.dataset = dataset
         self.checkpoint_dir = checkpoint_dir
         self.max_files = max_files
+        self.max_bytes = max_bytes
         self.days = days
         self._offsets = checkpoint_dir / LOCAL_FOLDER / OFFSETS
         self._commits = checkpoint_dir / LOCAL_FOLDER / COMMITS
@@ -116,13 +129,30 @@ class LocalBronzeStream:
             if batch_id not in committed:
                 pending.append(PlannedBatch(batch_id, objects))
         next_id = max(planned, default=-1) + 1
-        new = [key for key in self.list_objects() if key not in seen]
+        new = [listed for listed in self._listed() if listed.key not in seen]
         yield from pending
-        for start in range(0, len(new), self.max_files):
-            batch = PlannedBatch(next_id, tuple(new[start : start + self.max_files]))
+        for objects in self._cut(new):
+            batch = PlannedBatch(next_id, objects)
             _write_durably(self._offsets / str(batch.batch_id), json.dumps(list(batch.objects)))
             yield batch
             next_id += 1
+
+    def _cut(self, new: list[_Listed]) -> Iterator[tuple[str, ...]]:
+        """``new`` in order, cut into batches of at most ``max_files`` objects and
+        ``max_bytes`` bytes (one object alone when it is larger)."""
+        held: list[str] = []
+        size = 0
+        for listed in new:
+            full = len(held) >= self.max_files or (
+                self.max_bytes is not None and size + listed.size > self.max_bytes
+            )
+            if held and full:
+                yield tuple(held)
+                held, size = [], 0
+            held.append(listed.key)
+            size += listed.size
+        if held:
+            yield tuple(held)
 
     def _compact(
         self, planned: dict[int, tuple[str, ...]], done: list[int]
@@ -145,15 +175,22 @@ class LocalBronzeStream:
 
     def list_objects(self) -> list[str]:
         """The dataset's bronze objects (lake-relative keys), oldest first."""
+        return [listed.key for listed in self._listed()]
+
+    def _listed(self) -> list[_Listed]:
+        """The dataset's bronze objects with their sizes, oldest first."""
         days = None if self.days is None else list(self.days)
-        found: list[tuple[int, str]] = []
+        found: set[_Listed] = set()
         for pattern in _expand_braces(dataset_glob(self.dataset, days)):
             for path in self.bronze_root.glob(pattern):
-                if path.name.startswith((".", "_")) or not path.is_file():
+                if path.name.startswith((".", "_")):
+                    continue
+                stat = path.stat()
+                if not S_ISREG(stat.st_mode):
                     continue
                 key = path.relative_to(self.bronze_root).as_posix()
-                found.append((path.stat().st_mtime_ns, key))
-        return [key for _, key in sorted(set(found))]
+                found.add(_Listed(stat.st_mtime_ns, key, stat.st_size))
+        return sorted(found)
 
     def _planned(self) -> dict[int, tuple[str, ...]]:
         planned: dict[int, tuple[str, ...]] = {}

@@ -75,6 +75,7 @@ class DuckSilverStream(SilverStream[DuckStagedBatch, pa.RecordBatchReader, DuckQ
             self.spec.name,
             self.targets.checkpoint_dir,
             max_files=self.settings.spark.silver_max_files_per_trigger,
+            max_bytes=self.settings.spark.silver_max_bytes_per_trigger,
             days=None if self.backfill is None else self.backfill.days(),
         )
         for batch in source.batches():

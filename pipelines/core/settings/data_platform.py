@@ -169,6 +169,16 @@ class SparkSettings(Section):
         "its engine; only its counts, refusals and a stream of the rows to merge reach the "
         "driver).",
     )
+    silver_max_bytes_per_trigger: int = Field(
+        validation_alias="RWA_SILVER_MAX_BYTES_PER_TRIGGER",
+        default=64 * 1024 * 1024,
+        ge=1,
+        description="Bronze bytes per micro-batch of the DuckDB engine (besides "
+        "`RWA_SILVER_MAX_FILES_PER_TRIGGER`; a batch holds at least one object): that engine "
+        "works a batch in this process, so the bytes, not the count of objects, bound its "
+        "memory. The Spark engine's file source takes one limit only, the count; its batches "
+        "are worked on the executors.",
+    )
     silver_parallelism: int = Field(
         validation_alias="RWA_SILVER_PARALLELISM",
         default=3,

@@ -1,7 +1,7 @@
 """The local bronze stream of the DuckDB engine: what Spark's file source and checkpoint do --
-oldest objects first, at most maxFiles a batch, each batch's objects recorded before it runs and
-re-run (same id, same objects) when it was not committed, a backfill's days only, the other
-engine's checkpoint refused -- and the text source's lines."""
+oldest objects first, at most maxFiles (and, here, max bytes) a batch, each batch's objects
+recorded before it runs and re-run (same id, same objects) when it was not committed, a
+backfill's days only, the other engine's checkpoint refused -- and the text source's lines."""
 
 from __future__ import annotations
 
@@ -34,12 +34,20 @@ from tests.pipelines.silver.bronze_factory import daily_envelopes, land
 DAY = "2026-01-06"
 
 
-def put(root: Path, name: str, mtime: int, *, day: str = DAY, source: str = "simulated") -> str:
+def put(
+    root: Path,
+    name: str,
+    mtime: int,
+    *,
+    day: str = DAY,
+    source: str = "simulated",
+    text: str = "{}\n",
+) -> str:
     """A bronze object of prices with the given modification time (seconds)."""
     key = f"bronze/source={source}/dataset=prices/date={day}/{name}.jsonl"
     path = root / key
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("{}\n")
+    path.write_text(text)
     os.utime(path, (mtime, mtime))
     return key
 
@@ -76,6 +84,28 @@ def test_objects_are_taken_oldest_first_then_by_key_at_most_max_files_a_batch(
     assert list(stream(root, checkpoint).batches()) == []
     e = put(root, "e", 10)  # new, although older than the others
     assert [b.objects for b in stream(root, checkpoint).batches()] == [(e,)]
+
+
+def test_a_batch_holds_at_most_max_bytes_of_objects_and_at_least_one_object(
+    tmp_path: Path,
+) -> None:
+    """The bytes bound what the in-process engine holds of a batch, whatever the count; an
+    object larger than the bound is a batch of its own (never skipped, never split)."""
+    root, checkpoint = tmp_path / "lake", tmp_path / "checkpoint"
+    sizes = {"a": 40, "b": 40, "c": 30, "d": 250, "e": 10, "f": 10, "g": 10}
+    keys = {
+        name: put(root, name, 100 + n, text="x" * size)
+        for n, (name, size) in enumerate(sizes.items())
+    }
+    source = LocalBronzeStream(root, "prices", checkpoint, max_files=2, max_bytes=100)
+
+    batches = []
+    for batch in source.batches():
+        batches.append(batch.objects)
+        source.commit(batch.batch_id)
+
+    cut = [("a", "b"), ("c",), ("d",), ("e", "f"), ("g",)]
+    assert batches == [tuple(keys[name] for name in names) for names in cut]
 
 
 def test_a_batch_recorded_but_not_committed_runs_again_with_its_objects_and_id(
