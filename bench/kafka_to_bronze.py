@@ -298,7 +298,8 @@ def report(args: argparse.Namespace, m: Measured) -> None:
     print(f"publish : {rate(n, m.publish_seconds, m.megabytes)}")
     print(
         f"lander  : {rate(n, m.lander.active_seconds, m.megabytes)} "
-        f"({m.lander.batches} batches, {m.lander.objects_written} objects; kafka-python, "
+        f"({m.lander.batches} batches in {m.lander.landings} landings, "
+        f"{m.lander.objects_written} objects; kafka-python, "
         f"{Settings().kafka.lander_decode_processes} decode process)"
     )
     print(f"baseline: {rate(n, m.base_seconds, m.megabytes)} (bare kafka-python consumer)")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -145,7 +144,7 @@ class BatchManifest:
             last_offset=records[-1].offset,
             records=len(records),
             dead_letters=len(dead_letters(records)),
-            objects=sorted(group_objects(tp, records)),
+            objects=object_keys(tp, records),
             first_record_sha256=records[0].fingerprint,
         )
 
@@ -173,13 +172,26 @@ def object_key(folder: str, topic: str, partition: int, first_offset: int) -> st
 def group_objects(tp: TopicPartition, batch: list[ConsumedRecord]) -> dict[str, list[bytes]]:
     """Object key -> lines: the batch's envelopes split by bronze partition folder, each group
     named after its first record's offset."""
-    by_folder: dict[str, list[ConsumedRecord]] = defaultdict(list)
+    by_folder: dict[str, tuple[int, list[bytes]]] = {}
+    for record in batch:
+        if record.folder is None:
+            continue
+        group = by_folder.get(record.folder)
+        if group is None:
+            group = by_folder[record.folder] = (record.offset, [])
+        if record.line is not None:
+            group[1].append(record.line)
+    return {
+        object_key(folder, tp.topic, tp.partition, first): lines
+        for folder, (first, lines) in by_folder.items()
+    }
+
+
+def object_keys(tp: TopicPartition, batch: list[ConsumedRecord]) -> list[str]:
+    """The keys of :func:`group_objects`, sorted, without gathering the lines (a manifest
+    needs only the names)."""
+    first: dict[str, int] = {}
     for record in batch:
         if record.folder is not None:
-            by_folder[record.folder].append(record)
-    return {
-        object_key(folder, tp.topic, tp.partition, records[0].offset): [
-            r.line for r in records if r.line is not None
-        ]
-        for folder, records in by_folder.items()
-    }
+            first.setdefault(record.folder, record.offset)
+    return sorted(object_key(folder, tp.topic, tp.partition, o) for folder, o in first.items())

@@ -11,9 +11,10 @@ the durability wait once per call instead of once per object:
 * **Local, Linux (``syncfs``)**: every temp file is written without an fsync, then one
   ``syncfs(2)`` on the store's file system makes them durable, then they are moved into place
   without replacing (``renameat2(RENAME_NOREPLACE)``, or a hard link and an unlink where that
-  is missing), then a second ``syncfs`` makes the new directory entries durable. Each folder
-  is opened once per phase and its objects are written and moved relative to it, so an object
-  costs a create, a write and a rename (no ``stat``, no path walk from the lake root); an
+  is missing), then a second ``syncfs`` makes the new directory entries durable. Objects are
+  created, written and moved relative to one descriptor of the store's root, so an object
+  costs a create, a write, a close and a rename (no ``stat``, no folder opened for it, no path
+  handling in ``pathlib``); a missing folder is created when the first create in it fails; an
   object already present is found by the refused rename, and its temp file is removed.
   ``syncfs`` writes back all dirty data and metadata of the file system that holds the
   descriptor and waits for it (on ext4/xfs it also commits the journal and flushes the device
@@ -43,6 +44,7 @@ import ctypes
 import errno
 import os
 import platform
+import stat
 import sys
 import uuid
 from abc import ABC, abstractmethod
@@ -205,13 +207,17 @@ class LocalObjectStore(ObjectStore):
             raise ValueError("syncfs is not available here (Linux >= 5.8 only)")
         self.use_syncfs = syncfs_available() if use_syncfs is None else use_syncfs
 
-    def _path(self, key: str) -> Path:
-        # Normalised as text (a key is a name, not a file-system walk): resolving every key
-        # cost the lander an lstat per path component, 8 % of its CPU time per object.
-        path = Path(os.path.normpath(self.root / key))
-        if not path.is_relative_to(self.root):
+    def _relative(self, key: str) -> str:
+        """``key`` normalised as text, relative to the root. A key is a name, not a file-system
+        walk: resolving every key cost the lander an lstat per path component (8 % of its CPU
+        time per object), and ``pathlib`` several µs more per key than string operations."""
+        relative = os.path.normpath(key)
+        if relative.startswith("/") or relative == ".." or relative.startswith("../"):
             raise ValueError(f"object key escapes the store root: {key!r}")
-        return path
+        return relative
+
+    def _path(self, key: str) -> Path:
+        return self.root / self._relative(key)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         return self.put_many_if_absent({key: data})[key]
@@ -220,12 +226,14 @@ class LocalObjectStore(ObjectStore):
         """Durable before visible, like one :meth:`put_if_absent` at a time: every temp file
         is durable before any object is moved into place, and every folder that gained an
         entry (an object, or a folder created for it) is durable before this returns."""
-        finals = {key: self._path(key) for key in objects}  # refuse bad keys before writing
+        relative = {key: self._relative(key) for key in objects}  # bad keys refused first
         # Trust is decided before any folder is created: the fsync path makes durable the
         # folders it creates, and would not know of those an abandoned syncfs attempt made.
-        if self.use_syncfs and _on_trusted_file_systems({f.parent for f in finals.values()}):
-            return _put_many_syncfs(objects, finals)
-        return _put_many_fsync(objects, finals)
+        if self.use_syncfs:
+            root = str(self.root)
+            if _on_trusted_file_systems(root, {r.rpartition("/")[0] for r in relative.values()}):
+                return _put_many_syncfs(root, objects, relative)
+        return _put_many_fsync(objects, {key: self.root / r for key, r in relative.items()})
 
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
@@ -273,73 +281,91 @@ def _put_many_fsync(objects: Mapping[str, bytes], finals: Mapping[str, Path]) ->
     return written
 
 
-def _put_many_syncfs(objects: Mapping[str, bytes], finals: Mapping[str, Path]) -> dict[str, bool]:
-    """The syncfs path: each folder is opened once per phase and its objects are written and
-    moved relative to it (``openat``, ``renameat2``: no path walk from the root per object,
-    no ``stat`` per object), the temp files made durable with one ``syncfs``, moved into place
-    without replacing (an object already there keeps its bytes and reads as not written), and
-    the new entries and folders made durable with a second ``syncfs``. Only for folders on
-    file systems whose ``syncfs`` is trusted (:func:`_on_trusted_file_systems`)."""
-    by_folder: dict[Path, list[str]] = {}
-    for key, final in finals.items():
-        by_folder.setdefault(final.parent, []).append(key)
+def _put_many_syncfs(
+    root: str, objects: Mapping[str, bytes], relative: Mapping[str, str]
+) -> dict[str, bool]:
+    """The syncfs path: every object is created, written and moved relative to one descriptor
+    of the store's root (``openat``, ``renameat2`` on root-relative paths: the kernel looks up
+    a few cached path components instead of the folder being opened and closed in each phase,
+    and there is no ``stat`` per object), a missing folder is created when the first create in
+    it fails, the temp files are made durable with one ``syncfs``, moved into place without
+    replacing (an object already there keeps its bytes and reads as not written), and the new
+    entries and folders made durable with a second ``syncfs``. Only for folders on file
+    systems whose ``syncfs`` is trusted (:func:`_on_trusted_file_systems`)."""
     written = dict.fromkeys(objects, False)
-    temps: dict[str, str] = {}  # key -> temp name in the object's folder
+    token = uuid.uuid4().hex  # one per call: hidden temp names that no other writer uses
+    temps: dict[str, str] = {}  # key -> root-relative temp path
     with contextlib.ExitStack() as stack:
+        root_fd = stack.enter_context(_folder_fd(Path(root), create=True))
         # One descriptor per file system, opened before anything is written to it: syncfs
         # reports the writeback errors that happen after a descriptor was opened.
         file_systems: dict[int, int] = {}
+        checked: set[str] = set()  # folders whose file system is known
         try:
-            for folder, keys in by_folder.items():
-                with _folder_fd(folder, create=True) as dfd:
-                    device = os.fstat(dfd).st_dev
-                    if device not in file_systems:
-                        fd = stack.enter_context(_duplicate(dfd))
-                        if _file_system_type(fd) not in SYNCFS_FILE_SYSTEMS:
-                            # A mount appeared since the check: never weaken durability.
-                            raise OSError(
-                                f"{folder} moved to a file system syncfs is not trusted on"
-                            )
-                        file_systems[device] = fd
-                    for key in keys:
-                        temps[key] = _temp_name(finals[key].name)
-                        _write(temps[key], objects[key], dir_fd=dfd)
+            for key, path in relative.items():
+                folder, _, name = path.rpartition("/")
+                temp = f"{folder}/{_temp_name(name, token)}" if folder else _temp_name(name, token)
+                fd = _create(temp, folder, root_fd)
+                temps[key] = temp
+                try:
+                    if folder not in checked:
+                        device = os.fstat(fd).st_dev
+                        if device not in file_systems:
+                            if _file_system_type(fd) not in SYNCFS_FILE_SYSTEMS:
+                                # A mount appeared since the check: never weaken durability.
+                                raise OSError(
+                                    f"{folder} moved to a file system syncfs is not trusted on"
+                                )
+                            file_systems[device] = stack.enter_context(_duplicate(fd))
+                        checked.add(folder)
+                    _write_all(fd, objects[key])
+                finally:
+                    os.close(fd)
             for fd in file_systems.values():
                 syncfs(fd)  # every temp file durable before any is moved into place
-            for folder, keys in by_folder.items():
-                with _folder_fd(folder, create=False) as dfd:
-                    for key in keys:
-                        written[key] = _move_if_absent(dfd, temps[key], finals[key].name)
+            for key, path in relative.items():
+                written[key] = _move_if_absent(root_fd, temps[key], path)
         finally:
-            for key, name in temps.items():
+            for key, temp in temps.items():
                 if not written[key]:
-                    (finals[key].parent / name).unlink(missing_ok=True)
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(temp, dir_fd=root_fd)
         for fd in file_systems.values():
             syncfs(fd)  # the new entries and folders durable
     return written
 
 
-def _on_trusted_file_systems(folders: Iterable[Path]) -> bool:
-    """Whether every folder (or, where it does not exist yet, its nearest existing ancestor,
-    whose file system a new folder joins) is on a file system in :data:`SYNCFS_FILE_SYSTEMS`."""
-    checked: set[Path] = set()
+def _on_trusted_file_systems(root: str, folders: Iterable[str]) -> bool:
+    """Whether every folder (relative to ``root``; where it does not exist yet, its nearest
+    existing ancestor, whose file system a new folder joins) is on a file system in
+    :data:`SYNCFS_FILE_SYSTEMS`: a ``stat`` per folder, a ``statfs`` per device."""
+    trusted: set[int] = set()
     for folder in folders:
-        existing = folder
-        while not existing.is_dir() and existing != existing.parent:
-            existing = existing.parent
-        if existing in checked:
+        path = Path(root, folder)
+        while True:
+            try:
+                status = path.stat()
+                if stat.S_ISDIR(status.st_mode):
+                    break
+            except (FileNotFoundError, NotADirectoryError):
+                pass
+            if path == path.parent:
+                status = path.stat()
+                break
+            path = path.parent
+        if status.st_dev in trusted:
             continue
-        with _folder_fd(existing, create=False) as fd:
+        with _folder_fd(path, create=False) as fd:
             if _file_system_type(fd) not in SYNCFS_FILE_SYSTEMS:
                 return False
-        checked.add(existing)
+        trusted.add(status.st_dev)
     return True
 
 
-def _temp_name(name: str) -> str:
+def _temp_name(name: str, token: str | None = None) -> str:
     """A hidden temp name beside ``name``: readers (Spark's file source) skip names starting
-    with '.'."""
-    return f".{name}.{uuid.uuid4().hex}.tmp"
+    with '.'. ``token``: unique to the caller (one per call of many objects), else a new one."""
+    return f".{name}.{token or uuid.uuid4().hex}.tmp"
 
 
 @contextlib.contextmanager
@@ -391,17 +417,39 @@ def _move_if_absent(dir_fd: int, temp: str, name: str) -> bool:
     return True
 
 
-def _write(path: str, data: bytes, *, dir_fd: int) -> None:
-    """A new file holding ``data`` at ``path`` in ``dir_fd``, not fsynced (the caller syncs
-    the file system)."""
+def _create(path: str, folder: str, dir_fd: int) -> int:
+    """A descriptor of a new file at ``path`` (relative to ``dir_fd``, in ``folder``), ``folder``
+    and its missing parents created when the first try finds no folder."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-    fd = os.open(path, flags, 0o666, dir_fd=dir_fd)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
+        return os.open(path, flags, 0o666, dir_fd=dir_fd)
+    except FileNotFoundError:
+        if not folder:
+            raise
+    _make_folders_at(folder, dir_fd)
+    return os.open(path, flags, 0o666, dir_fd=dir_fd)
+
+
+def _make_folders_at(folder: str, dir_fd: int) -> None:
+    """Create ``folder`` (relative to ``dir_fd``) and its missing parents."""
+    try:
+        os.mkdir(folder, dir_fd=dir_fd)
+    except FileExistsError:
+        return  # another writer created it meanwhile
+    except FileNotFoundError:
+        parent = folder.rpartition("/")[0]
+        if not parent:
+            raise
+        _make_folders_at(parent, dir_fd)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder, dir_fd=dir_fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``data`` written to ``fd``, not fsynced (the caller syncs the file system)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _write_durably(path: Path, data: bytes) -> None:

@@ -498,13 +498,15 @@ class KafkaSettings(Section):
         validation_alias="RWA_LANDER_MAX_RECORDS",
         default=5_000,
         ge=1,
-        description="Records per bronze object before the lander rotates.",
+        description="Records a Kafka partition's batch holds before the lander lands it (with the "
+        "other batches at least half full); a batch is split into one object per bronze folder.",
     )
     lander_max_bytes: int = Field(
         validation_alias="RWA_LANDER_MAX_BYTES",
         default=16 * 1024 * 1024,
         ge=1024,
-        description="Bytes per bronze object before rotating.",
+        description="Bytes of envelope lines a Kafka partition's batch holds before the lander "
+        "lands it (with the other batches at least half full).",
     )
     lander_max_interval_s: float = Field(
         validation_alias="RWA_LANDER_MAX_INTERVAL_S",

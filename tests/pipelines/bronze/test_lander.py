@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer, TopicPartition
 
+from pipelines.bronze.batches import ConsumedRecord, PartitionBuffer
 from pipelines.bronze.lander import BatchManifest, BronzeLander, LanderConflictError, LanderReport
 from pipelines.bronze.writer import BronzeWriter, bronze_inventory
 from pipelines.contracts.envelope import RawEnvelope
@@ -131,6 +132,37 @@ def test_rotates_by_record_count(kafka: KafkaBroker, make_settings: MakeSettings
     assert all(batch.records <= 5 for batch in batches)
     assert sum(batch.records for batch in batches) == len(envelopes)
     assert all(store.get(key).count(b"\n") <= 5 for key in store.list("bronze"))
+
+
+def test_a_full_buffer_takes_along_the_buffers_at_least_half_full(
+    kafka: KafkaBroker, make_settings: MakeSettings
+) -> None:
+    """They share its landing (durability waits, one commit); a buffer that waits for an
+    earlier run's manifest to end is closed by that end only."""
+    settings = kafka_settings(make_settings, kafka, lander_max_records=10, lander_max_bytes=2048)
+    lander = BronzeLander(
+        settings.kafka,
+        open_object_store(settings.lake),
+        consumer_overrides=kafka.consumer_overrides,
+    )
+    try:
+        tps = [TopicPartition("price-data-raw", p) for p in range(6)]
+
+        def buffer(records: int, size: int = 1, forced_end: int | None = None) -> PartitionBuffer:
+            lines = [ConsumedRecord(i, size) for i in range(records)]
+            return PartitionBuffer(lines, 0.0, size * records, forced_end)
+
+        lander._buffers = {
+            tps[0]: buffer(10),  # full
+            tps[1]: buffer(5),  # half the records
+            tps[2]: buffer(4),  # less
+            tps[3]: buffer(1, size=1024),  # half the bytes
+            tps[4]: buffer(1, size=1023),
+            tps[5]: buffer(7, forced_end=20),  # an earlier run's batch
+        }
+        assert lander._half_full(tps[0]) == [tps[1], tps[3]]
+    finally:
+        lander.close()
 
 
 def test_rotates_by_size(kafka: KafkaBroker, make_settings: MakeSettings) -> None:

@@ -56,9 +56,13 @@ def test_local_store_leaves_no_temp_files(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "bronze/p").iterdir()) == ["o.jsonl"]
 
 
-def test_local_store_refuses_keys_outside_its_root(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="escapes the store root"):
-        LocalObjectStore(tmp_path / "lake").put_if_absent("../outside.jsonl", b"x")
+@pytest.mark.parametrize("key", ["../outside.jsonl", "a/../../outside.jsonl", "/tmp/abs.jsonl"])
+def test_local_store_refuses_keys_outside_its_root(tmp_path: Path, key: str) -> None:
+    store = LocalObjectStore(tmp_path / "lake")
+    for call in (lambda: store.put_if_absent(key, b"x"), lambda: store.get(key)):
+        with pytest.raises(ValueError, match="escapes the store root"):
+            call()
+    assert not (tmp_path / "outside.jsonl").exists()
 
 
 def test_s3_lake_root_without_bucket_is_refused() -> None:
@@ -271,3 +275,17 @@ def test_syncfs_path_moves_into_place_without_replacing(
     assert {key: store.get(key) for key in list(batch)[:10]} == dict(list(batch.items())[:10])
     assert sorted(store.list("")) == sorted(batch)
     assert hidden_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("use_syncfs", DURABILITY)
+def test_keys_are_normalised_as_text_inside_the_root(tmp_path: Path, use_syncfs: bool) -> None:
+    """``a/../b//c/./o`` names ``b/c/o``; a store whose root does not exist yet creates it
+    with the object's folders."""
+    store = LocalObjectStore(tmp_path / "new" / "lake", use_syncfs=use_syncfs)
+    assert store.put_many_if_absent({"a/../b//c/./o.jsonl": b"x\n", "top.jsonl": b"y\n"}) == {
+        "a/../b//c/./o.jsonl": True,
+        "top.jsonl": True,
+    }
+    assert store.get("b/c/o.jsonl") == b"x\n"
+    assert sorted(store.list("")) == ["b/c/o.jsonl", "top.jsonl"]
+    assert store.put_if_absent("b/c/../c/o.jsonl", b"other\n") is False
