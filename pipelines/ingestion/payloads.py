@@ -186,12 +186,19 @@ class Record:
         """The first problem of the record, or null when it has none."""
         return first_problem(self.problems)
 
+    def once(self, name: str, value: Column) -> Column:
+        """``value`` computed once per record, as column ``_<name>`` of the projection the
+        engine computes before the columns and checks (which read it several times: inlined
+        into each, a long expression also grows Spark's generated code past what it compiles).
+        The twin of :meth:`SqlRecord.once`."""
+        column = f"_{name}"
+        if column in self.casts:  # the same name twice: each value keeps its own column
+            column = f"{column}_{len(self.casts)}"
+        self.casts[column] = value
+        return F.col(column)
+
     def _cast(self, column: str, value: Column, to: str) -> Column:
-        name = f"_{column}_as_{to}"
-        if name in self.casts:  # the same column set twice: each cast keeps its own name
-            name = f"{name}_{len(self.casts)}"
-        self.casts[name] = value.try_cast(to)
-        return F.col(name)
+        return self.once(f"{column}_as_{to}", value.try_cast(to))
 
     def _typed(
         self, column: str, value: Column, typed: Column, label: str, kind: str, required: bool
