@@ -119,8 +119,10 @@ def map_lookup(mapping: Mapping[str, str], key: Sql) -> Sql:
 
 def instant(text: Sql) -> Sql:
     """An ISO-8601 text read as an instant (TIMESTAMPTZ; null when it is not one)."""
-    # trim: DuckDB's cast refuses a date alone followed by spaces, which Spark's reads.
-    return when(matches(text, INSTANT_TEXT), f"TRY_CAST(trim({text}) AS TIMESTAMPTZ)")
+    # DuckDB's cast refuses a date alone followed by spaces, which Spark's reads: such a text
+    # is cast again trimmed (only where the first cast failed: a trim of every text costs).
+    cast = f"coalesce(TRY_CAST({text} AS TIMESTAMPTZ), TRY_CAST(trim({text}) AS TIMESTAMPTZ))"
+    return when(matches(text, INSTANT_TEXT), cast)
 
 
 def within_silver_years(instant: Sql) -> Sql:

@@ -168,11 +168,12 @@ DUCK_DATASETS = ("prices", "onchain", "economic", "news")
     max_examples=3,
     deadline=None,
     database=None,
-    # The suite draws the same examples every run: a random draw found a difference still
-    # open (a mutated FRED line whose realtime_start Spark refuses as "not a date" and DuckDB
-    # as "out of range"), which must not fail CI at random. To explore, run it by hand with
-    # derandomize off and more examples.
-    derandomize=True,
+    # Each run draws new examples: a difference found is a real one, named by its line (CI's
+    # draw of a FRED realtime_start read as a date by one engine only led to the date and
+    # instant rules both now share, pinned by the crafted cases below). Reproduce a failure
+    # with the seed hypothesis prints (--hypothesis-seed); 1,000 examples of every dataset
+    # (seeds 11-15, ~80,000 lines) found no other difference.
+    derandomize=False,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
