@@ -124,15 +124,16 @@ class Record:
         as_double = self._cast(column, F.when(number_text, value), "double")
         # The regex only where the cast found no number (text it reads as finite never
         # matches it): a regex per value is what a bar's parse cost most.
-        non_finite = (
-            F.isnan(as_double)
-            | (F.abs(as_double) == F.lit(float("inf")))
-            | (as_double.isNull() & value.rlike(NON_FINITE_TEXT))
-        )
+        read_non_finite = F.isnan(as_double) | (F.abs(as_double) == F.lit(float("inf")))
+        non_finite = read_non_finite | (as_double.isNull() & value.rlike(NON_FINITE_TEXT))
         if required:
             self._missing(value, label)
         self.check(value.isNotNull() & non_finite, reasons.FIELD_NOT_FINITE.text(label=label))
-        typed = self._cast(column, integer_text(value), "long") if integer else as_double
+        # A non-finite number refuses the record and leaves its column null: where it was sent
+        # as a JSON literal Spark's text of it is quoted (``"Infinity"``), and only the SQL
+        # half's cast read it.
+        finite = F.when(read_non_finite, F.lit(None)).otherwise(as_double)
+        typed = self._cast(column, integer_text(value), "long") if integer else finite
         kind = "an integer" if integer else "a number"
         self._typed(column, value, typed, label, kind, required=False)
         self.check(

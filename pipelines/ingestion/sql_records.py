@@ -195,9 +195,8 @@ class SqlRecord:
         as_double = self._cast(column, when(readable, f"TRY_CAST({value} AS DOUBLE)"), "double")
         # A text that names a non-finite number reads as one or as nothing (a quoted "NaN"),
         # never as a finite number: the pattern is matched again only where nothing was read.
-        non_finite = (
-            f"(isnan({as_double}) OR isinf({as_double}) OR ({as_double} IS NULL AND {named}))"
-        )
+        read_non_finite = f"(isnan({as_double}) OR isinf({as_double}))"
+        non_finite = f"({read_non_finite} OR ({as_double} IS NULL AND {named}))"
         if required:
             self._missing(value, label)
         self.check(
@@ -208,8 +207,8 @@ class SqlRecord:
             typed = self._cast(
                 column, when(matches(value, INTEGER_TEXT), f"TRY_CAST({value} AS BIGINT)"), "long"
             )
-        else:
-            typed = as_double
+        else:  # a non-finite number leaves its column null (see Record.number)
+            typed = when(read_non_finite, NULL, as_double)
         kind = "an integer" if integer else "a number"
         self._typed(column, value, typed, label, kind, required=False)
         self.check(

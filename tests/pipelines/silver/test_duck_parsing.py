@@ -12,12 +12,14 @@ every valid record finite and within bounds).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import defaultdict
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -505,3 +507,25 @@ def test_a_candle_opening_before_year_1_is_refused_alike(spark: SparkSession) ->
     assert_refused_with(
         duck_rows, lines, [r and r.format(label="[0] (close time)") for _, r in cases]
     )
+
+
+def test_a_non_finite_number_is_refused_alike(spark: SparkSession) -> None:
+    """NaN and the infinities, as JSON literals or as text, refuse the record on both engines
+    and leave its column null (the fuzz drew a volume sent as the literal ``Infinity``: Spark's
+    text of it is quoted, so Spark's column was null and DuckDB's infinite)."""
+    shape = next(s for s in SHAPES if s.name == "coinapi-ohlcv")
+    values = [math.inf, -math.inf, math.nan, "Infinity", "-inf", "NaN", "1e400"]
+    lines = [
+        _crafted_line(shape, (0, name), value)
+        for name in ("volume_traded", "price_open")
+        for value in values
+    ]
+    duck_rows = duck_parse("prices", lines)
+    assert_same_rows(parse(spark, "prices", lines), duck_rows, lines)
+    reasons = [
+        f"field '{name}' is not a finite number"
+        for name in ("volume_traded", "price_open")
+        for _ in values
+    ]
+    assert_refused_with(duck_rows, lines, reasons)
+    assert duck_rows.filter(pc.is_valid(duck_rows[REASON]))["volume"].null_count == len(values)
