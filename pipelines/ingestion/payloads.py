@@ -124,15 +124,16 @@ class Record:
         as_double = self._cast(column, F.when(number_text, value), "double")
         # The regex only where the cast found no number (text it reads as finite never
         # matches it): a regex per value is what a bar's parse cost most.
-        non_finite = (
-            F.isnan(as_double)
-            | (F.abs(as_double) == F.lit(float("inf")))
-            | (as_double.isNull() & value.rlike(NON_FINITE_TEXT))
-        )
+        read_non_finite = F.isnan(as_double) | (F.abs(as_double) == F.lit(float("inf")))
+        non_finite = read_non_finite | (as_double.isNull() & value.rlike(NON_FINITE_TEXT))
         if required:
             self._missing(value, label)
         self.check(value.isNotNull() & non_finite, reasons.FIELD_NOT_FINITE.text(label=label))
-        typed = self._cast(column, integer_text(value), "long") if integer else as_double
+        # A non-finite number refuses the record and leaves its column null: where it was sent
+        # as a JSON literal Spark's text of it is quoted (``"Infinity"``), and only the SQL
+        # half's cast read it.
+        finite = F.when(read_non_finite, F.lit(None)).otherwise(as_double)
+        typed = self._cast(column, integer_text(value), "long") if integer else finite
         kind = "an integer" if integer else "a number"
         self._typed(column, value, typed, label, kind, required=False)
         self.check(
@@ -186,12 +187,19 @@ class Record:
         """The first problem of the record, or null when it has none."""
         return first_problem(self.problems)
 
+    def once(self, name: str, value: Column) -> Column:
+        """``value`` computed once per record, as column ``_<name>`` of the projection the
+        engine computes before the columns and checks (which read it several times: inlined
+        into each, a long expression also grows Spark's generated code past what it compiles).
+        The twin of :meth:`SqlRecord.once`."""
+        column = f"_{name}"
+        if column in self.casts:  # the same name twice: each value keeps its own column
+            column = f"{column}_{len(self.casts)}"
+        self.casts[column] = value
+        return F.col(column)
+
     def _cast(self, column: str, value: Column, to: str) -> Column:
-        name = f"_{column}_as_{to}"
-        if name in self.casts:  # the same column set twice: each cast keeps its own name
-            name = f"{name}_{len(self.casts)}"
-        self.casts[name] = value.try_cast(to)
-        return F.col(name)
+        return self.once(f"{column}_as_{to}", value.try_cast(to))
 
     def _typed(
         self, column: str, value: Column, typed: Column, label: str, kind: str, required: bool

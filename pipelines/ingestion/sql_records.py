@@ -36,10 +36,15 @@ NUMBER_TEXT = r"^ *[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)? *\z"
 INTEGER_TEXT = r"^ *[+-]?[0-9]+ *\z"
 #: Non-finite numbers as text, whether sent as strings ("Infinity") or as JSON literals.
 NON_FINITE_TEXT = r'(?i)^ *"?[+-]?(inf|infinity|nan)"? *\z'
-#: ISO-8601 instants: a date, optionally a time, optionally ``Z`` or an offset.
+#: ISO-8601 instants, the forms both engines' casts read alike: a date, optionally a time
+#: (hours 0-23, and minutes), then, only after seconds, ``Z`` or an offset of at most 18 hours,
+#: with no space before it; spaces around the whole. (Left to the casts, Spark reads neither an
+#: offset after ``hh:mm`` nor one beyond 18 hours nor hour 24, which DuckDB reads; DuckDB reads
+#: no space before the offset, which Spark reads.)
 INSTANT_TEXT = (
     r"^ *[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
-    r"([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)? *(Z|[+-][0-9]{2}(:?[0-9]{2})?)? *\z"
+    r"([T ]([01]?[0-9]|2[0-3]):[0-5][0-9]"
+    r"(:[0-5][0-9](\.[0-9]+)?(Z|[+-]((0[0-9]|1[0-7])(:?[0-5][0-9])?|18(:?00)?))?)?)? *\z"
 )
 #: The instants silver keeps: UTC years 1-9999 (DuckDB's ``year`` of 1 BC is 1, so bounds).
 _FIRST_INSTANT = "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
@@ -114,7 +119,10 @@ def map_lookup(mapping: Mapping[str, str], key: Sql) -> Sql:
 
 def instant(text: Sql) -> Sql:
     """An ISO-8601 text read as an instant (TIMESTAMPTZ; null when it is not one)."""
-    return when(matches(text, INSTANT_TEXT), f"TRY_CAST({text} AS TIMESTAMPTZ)")
+    # DuckDB's cast refuses a date alone followed by spaces, which Spark's reads: such a text
+    # is cast again trimmed (only where the first cast failed: a trim of every text costs).
+    cast = f"coalesce(TRY_CAST({text} AS TIMESTAMPTZ), TRY_CAST(trim({text}) AS TIMESTAMPTZ))"
+    return when(matches(text, INSTANT_TEXT), cast)
 
 
 def within_silver_years(instant: Sql) -> Sql:
@@ -187,9 +195,8 @@ class SqlRecord:
         as_double = self._cast(column, when(readable, f"TRY_CAST({value} AS DOUBLE)"), "double")
         # A text that names a non-finite number reads as one or as nothing (a quoted "NaN"),
         # never as a finite number: the pattern is matched again only where nothing was read.
-        non_finite = (
-            f"(isnan({as_double}) OR isinf({as_double}) OR ({as_double} IS NULL AND {named}))"
-        )
+        read_non_finite = f"(isnan({as_double}) OR isinf({as_double}))"
+        non_finite = f"({read_non_finite} OR ({as_double} IS NULL AND {named}))"
         if required:
             self._missing(value, label)
         self.check(
@@ -200,8 +207,8 @@ class SqlRecord:
             typed = self._cast(
                 column, when(matches(value, INTEGER_TEXT), f"TRY_CAST({value} AS BIGINT)"), "long"
             )
-        else:
-            typed = as_double
+        else:  # a non-finite number leaves its column null (see Record.number)
+            typed = when(read_non_finite, NULL, as_double)
         kind = "an integer" if integer else "a number"
         self._typed(column, value, typed, label, kind, required=False)
         self.check(

@@ -34,7 +34,14 @@ from pipelines.ingestion.payloads import (
     Record,
     map_lookup,
 )
-from pipelines.ingestion.sql_records import Sql, SqlEnvelope, SqlRecord, element
+from pipelines.ingestion.sql_records import (
+    Sql,
+    SqlEnvelope,
+    SqlRecord,
+    element,
+    when,
+    within_silver_years,
+)
 from pipelines.ingestion.sql_records import map_lookup as sql_map_lookup
 
 _PRICES = ("open", "high", "low", "close")
@@ -49,6 +56,8 @@ def coingecko_resolution(days: Column) -> Column:
 
 
 _RESOLUTION_SECONDS: Mapping[str, int] = {"30m": 1_800, "4h": 14_400, "4d": 345_600}
+#: A candle's first element, as reasons name it.
+_CLOSE_TIME = "[0] (close time)"
 
 
 class CoinGeckoOhlc(PayloadParser):
@@ -78,10 +87,17 @@ class CoinGeckoOhlc(PayloadParser):
         # Checked before any value is read; values are read with `get` (null past the end),
         # since `item[i]` past the end raises under ANSI mode whatever the check says.
         record.check(item.isNull() | (F.size(item) < 5), reasons.SHORT_CANDLE.text())
-        closed = record.epoch("_closed", F.get(item, 0), "[0] (close time)", millis=True)
+        closed = record.epoch("_closed", F.get(item, 0), _CLOSE_TIME, millis=True)
         seconds = map_lookup({k: str(v) for k, v in _RESOLUTION_SECONDS.items()}, resolution)
         length_us = seconds.cast("long") * 1_000_000
-        ts = record.set("ts", F.timestamp_micros(F.unix_micros(closed) - length_us))
+        opened = F.timestamp_micros(F.unix_micros(closed) - length_us)
+        # A close time in year 1's first candle opens the candle in year 0.
+        in_range = F.year(opened).between(1, 9999)
+        record.check(
+            opened.isNotNull() & ~in_range,
+            reasons.FIELD_YEAR_OUT_OF_RANGE.text(label=_CLOSE_TIME),
+        )
+        ts = record.set("ts", F.when(in_range, opened))
         record.set("date", F.to_date(ts))
         for position, price in enumerate(_PRICES, start=1):
             record.number(
@@ -104,13 +120,19 @@ class CoinGeckoOhlc(PayloadParser):
         )
         # Checked before any value is read (values past the end read as null anyway).
         record.check(f"({item} IS NULL OR len({item}) < 5)", reasons.SHORT_CANDLE.text())
-        closed = record.epoch("_closed", element(item, 0), "[0] (close time)", millis=True)
+        closed = record.epoch("_closed", element(item, 0), _CLOSE_TIME, millis=True)
         seconds = sql_map_lookup({k: str(v) for k, v in _RESOLUTION_SECONDS.items()}, resolution)
-        ts = record.set(
-            "ts",
+        opened = record.once(
+            "coingecko_opened",
             f"CAST(make_timestamp(epoch_us({closed}) - CAST({seconds} AS BIGINT) * 1000000)"
             " AS TIMESTAMPTZ)",
         )
+        in_range = within_silver_years(opened)
+        record.check(
+            f"({opened} IS NOT NULL AND NOT {in_range})",
+            reasons.FIELD_YEAR_OUT_OF_RANGE.text(label=_CLOSE_TIME),
+        )
+        ts = record.set("ts", when(in_range, opened))
         record.set("date", f"CAST({ts} AS DATE)")
         for position, price in enumerate(_PRICES, start=1):
             label = f"[{position}] ({price})"

@@ -8,6 +8,7 @@ is the observation's own vintage (else the document's, else the fetch date).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from pyspark.sql import Column
@@ -122,36 +123,72 @@ class FredObservations(PayloadParser):
 
 
 def _date(record: Record, text: Column, label: str, *, required: bool = True) -> Column:
-    """A calendar date from ``YYYY-MM-DD`` text, within years 1-9999: Spark parses years
-    beyond them (e.g. ``+12345-01-01``), which no reader of silver in Python could load."""
-    typed = text.try_cast("date")
+    """A calendar date from ``YYYY-MM-DD`` text (:data:`DATE_TEXT`), a proleptic Gregorian
+    calendar day within years 1-9999: a day of any other year (``+12345-01-01``) is refused as
+    out of range, however far, since no reader of silver in Python could load it. Read from the
+    text's parts, as the SQL half reads them, not by Spark's cast: the cast also fails past the
+    years its day count holds (about 5.9 million), and then said "not a date" where the SQL
+    half said "out of range"."""
+    year, month, day = (
+        record.once(f"{label}_date_{part}", value)
+        for part, value in zip(("year", "month", "day"), _date_parts(text), strict=True)
+    )
+    valid = year.isNotNull() & month.between(1, 12) & day.between(1, _month_days(year, month))
+    in_range = year.between(1, 9999)
     if required:
         record.check(text.isNull(), reasons.FIELD_MISSING.text(label=label))
     record.check(
-        text.isNotNull() & typed.isNull(), reasons.FIELD_NOT_A.text(label=label, kind="a date")
+        text.isNotNull() & ~valid,
+        reasons.FIELD_NOT_A.text(label=label, kind="a date"),
     )
-    record.check(
-        typed.isNotNull() & ~F.year(typed).between(1, 9999),
-        reasons.FIELD_YEAR_OUT_OF_RANGE.text(label=label),
-    )
-    return F.when(F.year(typed).between(1, 9999), typed)
+    record.check(valid & ~in_range, reasons.FIELD_YEAR_OUT_OF_RANGE.text(label=label))
+    return F.when(valid & in_range, F.make_date(year, month, day))
 
 
-#: What Spark's cast of text to a date reads (``DateTimeUtils.stringToDate``): after trimming
-#: white space and control characters, ``[+-]yyyy[yyy][-[m]m[-[d]d[(' '|'T')anything]]]``;
-#: a missing month or day is 1.
-SPARK_DATE_TEXT = (
+def _date_parts(text: Column) -> tuple[Column, Column, Column]:
+    """The signed year, the month and the day of a :data:`DATE_TEXT` (a missing month or day
+    is 1; the year is null where the text is no date)."""
+    sign, year, month, day = (F.regexp_extract(text, _JAVA_DATE_TEXT, n) for n in (1, 2, 3, 4))
+    signed = F.when(
+        text.rlike(_JAVA_DATE_TEXT),
+        F.when(sign == "-", F.lit(-1)).otherwise(F.lit(1)) * year.try_cast("long"),
+    )
+    return (
+        signed,
+        F.coalesce(F.nullif(month, F.lit("")).try_cast("long"), F.lit(1)),
+        F.coalesce(F.nullif(day, F.lit("")).try_cast("long"), F.lit(1)),
+    )
+
+
+def _month_days(year: Column, month: Column) -> Column:
+    """The days of ``month`` of ``year`` (proleptic Gregorian)."""
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    return (
+        F.when(month == 2, F.when(leap, F.lit(29)).otherwise(F.lit(28)))
+        .when(month.isin(4, 6, 9, 11), F.lit(30))
+        .otherwise(F.lit(31))
+    )
+
+
+#: A date's text, as both halves read it (the texts Spark's cast of text to a date reads,
+#: ``DateTimeUtils.stringToDate``): after white space and control characters,
+#: ``[+-]yyyy[yyy][-[m]m[-[d]d[(' '|'T')anything]]]``, then white space and control characters;
+#: a missing month or day is 1. (A year of 8 digits or more is no date: ``20260105`` is not read
+#: as the year 20,260,105.) ``\z``, not ``$``: Java's ``$`` also matches before a final line
+#: separator such as U+2028, which the cast does not trim.
+DATE_TEXT = (
     r"(?s)^[\x00-\x20\x7F]*(?P<sign>[+-]?)(?P<year>[0-9]{4,7})"
-    r"(?:-(?P<month>[0-9]{1,2})(?:-(?P<day>[0-9]{1,2})(?:[ T].*)?)?)?[\x00-\x20\x7F]*$"
+    r"(?:-(?P<month>[0-9]{1,2})(?:-(?P<day>[0-9]{1,2})(?:[ T].*)?)?)?[\x00-\x20\x7F]*\z"
 )
+#: :data:`DATE_TEXT` for Java's regexes, which write named groups otherwise: numbered groups.
+_JAVA_DATE_TEXT = re.sub(r"\(\?P<[a-z]+>", "(", DATE_TEXT)
 
 
 def _sql_date(record: SqlRecord, text: Sql, label: str, *, required: bool = True) -> Sql:
-    """:func:`_date` in SQL: Spark's reading of date text (DuckDB's cast reads other texts),
-    a proleptic Gregorian calendar day, within years 1-9999."""
+    """:func:`_date` in SQL (DuckDB's cast reads other texts than :data:`DATE_TEXT`)."""
     parts = record.once(
         f"{label}_date_parts",
-        f"regexp_extract({text}, {literal(SPARK_DATE_TEXT)}, ['sign', 'year', 'month', 'day'])",
+        f"regexp_extract({text}, {literal(DATE_TEXT)}, ['sign', 'year', 'month', 'day'])",
     )
     sign = f"(CASE WHEN {field(parts, 'sign')} = '-' THEN -1 ELSE 1 END)"
     year = f"({sign} * TRY_CAST(nullif({field(parts, 'year')}, '') AS BIGINT))"

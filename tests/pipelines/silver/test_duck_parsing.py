@@ -12,18 +12,21 @@ every valid record finite and within bounds).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import defaultdict
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 from pyspark.sql.types import ArrayType, DataType, MapType, StringType, StructType
 
+from pipelines.contracts.envelope import canonical_json
 from pipelines.contracts.quarantine import reason_for
 from pipelines.ingestion.sql_records import literal as sql_literal
 from pipelines.reference import load_assets
@@ -34,8 +37,10 @@ from tests.pipelines.silver.test_parser_properties import (
     SHAPES,
     SPECS,
     Line,
+    Shape,
     assert_accounted,
     bad_line,
+    envelope,
     parse,
     valid_line,
 )
@@ -79,8 +84,10 @@ def _comparable_reason(reason: str | None) -> str | None:
     array) quotes it as each engine writes JSON; such reasons are compared by their code."""
     if reason is None:
         return None
-    # A number quoted from a text field is written as each engine writes numbers.
+    # A number quoted from a text field is written as each engine writes numbers (Spark
+    # quotes the non-finite literals: '"NaN"' against 'NaN').
     reason = NUMBER.sub(lambda found: repr(float(found.group())), reason)
+    reason = QUOTED_NON_FINITE.sub(lambda found: found.group()[1:-1], reason)
     if not QUOTED_JSON.search(reason):
         return reason
     declared = reason_for(reason)
@@ -165,11 +172,13 @@ DUCK_DATASETS = ("prices", "onchain", "economic", "news")
     max_examples=3,
     deadline=None,
     database=None,
-    # The suite draws the same examples every run: a random draw found a difference still
-    # open (a mutated FRED line whose realtime_start Spark refuses as "not a date" and DuckDB
-    # as "out of range"), which must not fail CI at random. To explore, run it by hand with
-    # derandomize off and more examples.
-    derandomize=True,
+    # Each run draws new examples: a difference found is a real one, named by its line. (CI's
+    # draw of a FRED realtime_start that the engines refused with different reasons led to
+    # the date and instant rules both now share, pinned by the crafted cases below.) Reproduce
+    # a failure with the seed hypothesis prints (--hypothesis-seed). By hand, 1,040 examples
+    # (seeds 11, 12, 21-23, 31 and 32: about 75,000 lines) found two more, both fixed; the
+    # last 320, with every fix in, none.
+    derandomize=False,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -327,3 +336,209 @@ def test_a_valid_payload_of_every_shape_is_proven_by_its_transform() -> None:
             [valid_line(shape).text],
         ).fetchone()
         assert proven, shape.name
+
+
+# --- dates and instants: crafted values, one rule on both engines ------------------------------
+
+NOT_A_DATE = "field '{label}' is not a date"
+NOT_A_TIMESTAMP = "field '{label}' is not a timestamp"
+OUT_OF_RANGE = "field '{label}' is out of range (years 1-9999)"
+FETCHED_AT_NOT_TIMESTAMP = "envelope field 'fetched_at' is not a timestamp"
+
+#: FRED date texts (``observations[].date``, ``observations[].realtime_start`` and the
+#: document's ``realtime_start``) and the reason each gives (None: read). A calendar day of a
+#: year beyond 1-9999 is out of range however far: Spark's cast of text to a date fails past
+#: about 5.9 million years, where it said "not a date" and DuckDB "out of range" (CI drew the
+#: JSON number -6974696, read as the year -6974696).
+DATE_CASES: dict[Any, str | None] = {
+    "2024-02-29": None,
+    "2000-02-29": None,
+    " 2026-01-05 ": None,
+    "\t\x002026-1-5\n\x7f": None,
+    "2026": None,  # a year alone is its first of January, as Spark's cast reads it
+    "2026-01": None,
+    "2026-01-05T junk": None,
+    "0001-01-01": None,
+    "9999-12-31": None,
+    "0000-01-01": OUT_OF_RANGE,
+    "-0000-01-01": OUT_OF_RANGE,
+    "-0001-12-31": OUT_OF_RANGE,
+    "10000-01-01": OUT_OF_RANGE,
+    "+12345-01-01": OUT_OF_RANGE,
+    "5881580-07-11": OUT_OF_RANGE,  # Spark's last day
+    "5881580-07-12": OUT_OF_RANGE,  # beyond it
+    "9999999-12-31": OUT_OF_RANGE,
+    "-5877642-01-01": OUT_OF_RANGE,
+    "9999996-02-29": OUT_OF_RANGE,
+    -6974696: OUT_OF_RANGE,
+    "0000-00-00": NOT_A_DATE,
+    "9999999-02-29": NOT_A_DATE,
+    "2023-02-29": NOT_A_DATE,
+    "1900-02-29": NOT_A_DATE,
+    "2026-04-31": NOT_A_DATE,
+    "2026-13-01": NOT_A_DATE,
+    "2026-01-00": NOT_A_DATE,
+    "202": NOT_A_DATE,
+    "20260105": NOT_A_DATE,  # eight digits are no year
+    "12345678-01-01": NOT_A_DATE,
+    "99999999999999999999-01-01": NOT_A_DATE,
+    "2026-01-05-": NOT_A_DATE,
+    "2026-01 x": NOT_A_DATE,
+    "2026-01-05\u2028": NOT_A_DATE,  # a line separator Java's `$` would have let through
+    "\u00a02026-01-05": NOT_A_DATE,
+    "\uff12\uff10\uff12\uff16-01-05": NOT_A_DATE,  # full-width digits
+    "--2026-01-05": NOT_A_DATE,
+    "": NOT_A_DATE,
+}
+
+#: Instant texts (a record's timestamp fields and the envelope's ``fetched_at``) and the
+#: reason each gives: the forms both engines' casts read alike (``INSTANT_TEXT``).
+INSTANT_CASES: dict[Any, str | None] = {
+    "2026-01-05T10:00:00Z": None,
+    "2026-01-05": None,
+    " 2026-01-05 ": None,  # DuckDB's cast alone refuses the trailing space
+    "2026-01-05 10:00": None,
+    "2026-01-05T9:00:00.1234567Z": None,
+    "2026-01-05T10:00:00+18:00": None,
+    "2026-01-05T10:00:00-0130": None,
+    "2024-02-29T00:00:00Z": None,
+    "0001-01-01T00:00:00Z": None,
+    "9999-12-31T23:59:59.999999Z": None,
+    "0000-01-01T00:00:00Z": OUT_OF_RANGE,
+    "0001-01-01T00:00:00+01:00": OUT_OF_RANGE,
+    "9999-12-31T23:59:59-01:00": OUT_OF_RANGE,
+    "2026-01-05T24:00:00Z": NOT_A_TIMESTAMP,  # DuckDB's cast reads hour 24, Spark's not
+    "2026-01-05T10:00:00+19:00": NOT_A_TIMESTAMP,  # nor an offset beyond 18 hours
+    "2026-01-05T10:00:00+18:01": NOT_A_TIMESTAMP,
+    "2026-01-05T10:00:00+00:60": NOT_A_TIMESTAMP,
+    "2026-01-05T10:00Z": NOT_A_TIMESTAMP,  # nor an offset after hh:mm
+    "2026-01-05T10:00:00 Z": NOT_A_TIMESTAMP,  # Spark's reads a space before it, DuckDB's not
+    "2026-01-05Z": NOT_A_TIMESTAMP,
+    "2026-02-30T00:00:00Z": NOT_A_TIMESTAMP,
+    "2026-01-05T23:60:00Z": NOT_A_TIMESTAMP,
+    "+12026-01-05T00:00:00Z": NOT_A_TIMESTAMP,
+    "2026": NOT_A_TIMESTAMP,
+}
+
+#: Where each dataset's crafted values go: (shape, path in the payload, label, cases); a path
+#: of None is the envelope's ``fetched_at``.
+CRAFTED_FIELDS: dict[str, list[tuple[str, tuple[Any, ...] | None, str, dict[Any, str | None]]]] = {
+    "economic": [
+        ("fred-observations", ("observations", 0, "date"), "date", DATE_CASES),
+        ("fred-observations", ("observations", 0, "realtime_start"), "realtime_start", DATE_CASES),
+        ("simulated-fred-observations", ("realtime_start",), "realtime_start", DATE_CASES),
+        ("fred-observations", None, "fetched_at", INSTANT_CASES),
+    ],
+    "prices": [
+        ("coinapi-ohlcv", (0, "time_period_start"), "time_period_start", INSTANT_CASES),
+        ("coingecko-ohlc", None, "fetched_at", INSTANT_CASES),
+    ],
+    "onchain": [("simulated-onchain", (0, "timestamp"), "timestamp", INSTANT_CASES)],
+    "news": [("newsapi-articles", ("articles", 0, "publishedAt"), "publishedAt", INSTANT_CASES)],
+}
+
+
+def _with_value(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    if not path:
+        return new
+    head, *rest = path
+    if isinstance(value, list):
+        return [*value[:head], _with_value(value[head], tuple(rest), new), *value[head + 1 :]]
+    return {**value, head: _with_value(value.get(head), tuple(rest), new)}
+
+
+def _crafted_line(shape: Shape, path: tuple[Any, ...] | None, value: Any) -> Line:
+    fields = envelope(shape, shape.valid)
+    if path is None:
+        fields["fetched_at"] = value
+    else:
+        fields["payload"] = _with_value(shape.valid, path, value)
+    return Line(shape, canonical_json(fields))
+
+
+@pytest.mark.parametrize("dataset", sorted(CRAFTED_FIELDS))
+def test_dates_and_instants_are_read_and_refused_alike(spark: SparkSession, dataset: str) -> None:
+    """Crafted date and instant texts in every such field: both engines read the same ones,
+    and refuse the others with the same reason, the one expected."""
+    lines, expected = [], []
+    for shape_name, path, label, cases in CRAFTED_FIELDS[dataset]:
+        shape = next(s for s in SHAPES if s.name == shape_name)
+        for value, reason in cases.items():
+            lines.append(_crafted_line(shape, path, value))
+            if path is None:
+                reason = reason and FETCHED_AT_NOT_TIMESTAMP
+            expected.append(reason and reason.format(label=label))
+
+    duck_rows = duck_parse(dataset, lines)
+    assert_same_rows(parse(spark, dataset, lines), duck_rows, lines)
+
+    assert_refused_with(duck_rows, lines, expected)
+
+
+def assert_refused_with(rows: pa.Table, lines: list[Line], reasons: list[str | None]) -> None:
+    """Each line's records are refused with its reason, or none of them (None)."""
+    got: dict[str, set[str | None]] = defaultdict(set)
+    for row in rows.select(["bronze_file", REASON]).to_pylist():
+        got[row["bronze_file"]].add(row[REASON])
+    for n, (line, reason) in enumerate(zip(lines, reasons, strict=True)):
+        refusals = got[f"bronze/line-{n:04d}"] - {None}
+        assert refusals == ({reason} if reason else set()), line.text
+
+
+#: CoinGecko close times (Unix milliseconds) near the ends of years 1-9999, with the reason each
+#: gives: a candle is stamped with its opening (the close time less the candle, 4 hours here),
+#: so a close time within year 1's first candle would open it in year 0, which no reader loads.
+CLOSE_TIME_CASES: dict[int, str | None] = {
+    -62_135_596_800_000: OUT_OF_RANGE,  # 0001-01-01T00:00Z
+    -62_135_582_400_001: OUT_OF_RANGE,
+    -62_135_582_400_000: None,  # the candle opens at 0001-01-01T00:00Z
+    253_402_300_799_000: None,
+    253_402_300_800_000: "field '{label}' is not a Unix time in milliseconds",
+}
+
+
+def test_a_candle_opening_before_year_1_is_refused_alike(spark: SparkSession) -> None:
+    shape = next(s for s in SHAPES if s.name == "coingecko-ohlc")
+    cases = [
+        (value, reason)
+        for millis, reason in CLOSE_TIME_CASES.items()
+        for value in (millis, str(millis))
+    ]
+    lines = [_crafted_line(shape, (0, 0), value) for value, _ in cases]
+    duck_rows = duck_parse("prices", lines)
+    assert_same_rows(parse(spark, "prices", lines), duck_rows, lines)
+    assert_refused_with(
+        duck_rows, lines, [r and r.format(label="[0] (close time)") for _, r in cases]
+    )
+
+
+def test_a_non_finite_number_is_refused_alike(spark: SparkSession) -> None:
+    """NaN and the infinities, as JSON literals or as text, refuse the record on both engines
+    and leave its column null (the fuzz drew a volume sent as the literal ``Infinity``: Spark's
+    text of it is quoted, so Spark's column was null and DuckDB's infinite)."""
+    shape = next(s for s in SHAPES if s.name == "coinapi-ohlcv")
+    values = [math.inf, -math.inf, math.nan, "Infinity", "-inf", "NaN", "1e400"]
+    lines = [
+        _crafted_line(shape, (0, name), value)
+        for name in ("volume_traded", "price_open")
+        for value in values
+    ]
+    # A reason quoting a non-finite literal quotes it as each engine writes it (Spark: "NaN").
+    versions = {math.nan: "NaN", -math.inf: "-Infinity"}
+    lines += [
+        Line(shape, canonical_json(envelope(shape, shape.valid) | {"schema_version": version}))
+        for version in versions
+    ]
+    duck_rows = duck_parse("prices", lines)
+    assert_same_rows(parse(spark, "prices", lines), duck_rows, lines)
+    reasons = [
+        f"field '{name}' is not a finite number"
+        for name in ("volume_traded", "price_open")
+        for _ in values
+    ] + [
+        f"unsupported envelope schema_version '{text}' (silver reads major version 1)"
+        for text in versions.values()
+    ]
+    assert_refused_with(duck_rows, lines, reasons)
+    refused_volume = pc.equal(duck_rows[REASON], "field 'volume_traded' is not a finite number")
+    assert duck_rows.filter(refused_volume)["volume"].null_count == len(values)
