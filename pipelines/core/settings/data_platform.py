@@ -171,7 +171,7 @@ class SparkSettings(Section):
     )
     silver_max_bytes_per_trigger: int = Field(
         validation_alias="RWA_SILVER_MAX_BYTES_PER_TRIGGER",
-        default=32 * 1024 * 1024,
+        default=64 * 1024 * 1024,
         ge=1,
         description="Bronze bytes per micro-batch of the DuckDB engine (besides "
         "`RWA_SILVER_MAX_FILES_PER_TRIGGER`; a batch holds at least one object): that engine "
