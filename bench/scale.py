@@ -136,8 +136,10 @@ def master_cores(master: str) -> set[int] | None:
     from pipelines.lake.spark import local_threads
 
     threads = local_threads(master)
+    if threads is None or not hasattr(os, "sched_getaffinity"):
+        return None
     usable = sorted(os.sched_getaffinity(0))
-    if threads is None or threads >= len(usable):
+    if threads >= len(usable):
         return None
     return set(usable[:threads])
 

@@ -185,7 +185,10 @@ class LocalBronzeStream:
             for path in self.bronze_root.glob(pattern):
                 if path.name.startswith((".", "_")):
                     continue
-                stat = path.stat()
+                try:
+                    stat = path.stat()
+                except (FileNotFoundError, NotADirectoryError):
+                    continue  # gone since the listing, or a link to nothing: not an object
                 if not S_ISREG(stat.st_mode):
                     continue
                 key = path.relative_to(self.bronze_root).as_posix()

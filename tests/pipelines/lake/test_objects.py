@@ -289,3 +289,13 @@ def test_keys_are_normalised_as_text_inside_the_root(tmp_path: Path, use_syncfs:
     assert store.get("b/c/o.jsonl") == b"x\n"
     assert sorted(store.list("")) == ["b/c/o.jsonl", "top.jsonl"]
     assert store.put_if_absent("b/c/../c/o.jsonl", b"other\n") is False
+
+
+@pytest.mark.parametrize("use_syncfs", DURABILITY)
+def test_keys_that_name_one_object_twice_are_refused_before_any_write(
+    tmp_path: Path, use_syncfs: bool
+) -> None:
+    store = LocalObjectStore(tmp_path, use_syncfs=use_syncfs)
+    with pytest.raises(ValueError, match="name the same object"):
+        store.put_many_if_absent({"a/b.jsonl": b"x\n", "a//b.jsonl": b"y\n"})
+    assert list(store.list("")) == []

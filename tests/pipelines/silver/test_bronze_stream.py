@@ -108,6 +108,16 @@ def test_a_batch_holds_at_most_max_bytes_of_objects_and_at_least_one_object(
     assert batches == [tuple(keys[name] for name in names) for names in cut]
 
 
+def test_a_link_to_nothing_is_not_an_object(tmp_path: Path) -> None:
+    """A dangling link (or an object removed between the listing and its size) is left out,
+    as Hadoop's listing leaves it out, instead of failing the run."""
+    root, checkpoint = tmp_path / "lake", tmp_path / "checkpoint"
+    kept = put(root, "a", 100)
+    (root / kept).with_name("b.jsonl").symlink_to(root / "nowhere.jsonl")
+
+    assert [b.objects for b in stream(root, checkpoint).batches()] == [(kept,)]
+
+
 def test_a_batch_recorded_but_not_committed_runs_again_with_its_objects_and_id(
     tmp_path: Path,
 ) -> None:
