@@ -48,6 +48,7 @@ import stat
 import sys
 import uuid
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -227,11 +228,9 @@ class LocalObjectStore(ObjectStore):
         is durable before any object is moved into place, and every folder that gained an
         entry (an object, or a folder created for it) is durable before this returns."""
         relative = {key: self._relative(key) for key in objects}  # bad keys refused first
-        if len(set(relative.values())) < len(relative):
-            named: dict[str, list[str]] = {}
-            for key, path in relative.items():
-                named.setdefault(path, []).append(key)
-            same = [keys for keys in named.values() if len(keys) > 1]
+        repeated = {path for path, count in Counter(relative.values()).items() if count > 1}
+        if repeated:
+            same = sorted(key for key, path in relative.items() if path in repeated)
             raise ValueError(f"object keys name the same object: {same}")
         # Trust is decided before any folder is created: the fsync path makes durable the
         # folders it creates, and would not know of those an abandoned syncfs attempt made.

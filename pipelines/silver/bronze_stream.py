@@ -173,10 +173,6 @@ class LocalBronzeStream:
     def commit(self, batch_id: int) -> None:
         _write_durably(self._commits / str(batch_id), "")
 
-    def list_objects(self) -> list[str]:
-        """The dataset's bronze objects (lake-relative keys), oldest first."""
-        return [listed.key for listed in self._listed()]
-
     def _listed(self) -> list[_Listed]:
         """The dataset's bronze objects with their sizes, oldest first."""
         days = None if self.days is None else list(self.days)
