@@ -261,10 +261,6 @@ class SqlRecord:
         """Another structural problem (a fixed reason text), in declaration order."""
         self.problems.append((condition, literal(reason)))
 
-    def check_computed(self, condition: Sql, reason: Sql) -> None:
-        """A structural problem whose reason is computed (a SQL expression giving the text)."""
-        self.problems.append((condition, reason))
-
     def problem(self) -> Sql:
         """The first problem of the record, or null when it has none."""
         return first_problem(self.problems)
