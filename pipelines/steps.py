@@ -41,7 +41,6 @@ from models.sentiment.batch import SentimentRunReport as SentimentRunReport
 from models.sentiment.batch import score_sentiment
 from models.sentiment.scorers import load_scorer
 from pipelines.bronze.lander import BronzeLander, LanderReport
-from pipelines.bronze.mirror import mirror_bronze
 from pipelines.bronze.writer import BronzeWriter, bronze_inventory
 from pipelines.bronze.writer import LandingReport as LandingReport
 from pipelines.contracts.envelope import (
@@ -51,7 +50,6 @@ from pipelines.contracts.envelope import (
     partition_prefix,
 )
 from pipelines.contracts.gold import GOLD_TABLES, OHLCV_TABLES, SENTIMENT_DAILY
-from pipelines.contracts.silver import QUARANTINED_OBJECTS
 from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import ModelSettings
 from pipelines.gold.build import GoldBuild
@@ -66,34 +64,26 @@ from pipelines.kafka.client import kafka_errors
 from pipelines.lake.days import DayRange as DayRange
 from pipelines.lake.maintenance import MaintenanceReport, maintain_lake
 from pipelines.lakehouse import Lakehouse
-from pipelines.quality.gate import QualityGate
 from pipelines.quality.results import ExpectationResult as ExpectationResult
 from pipelines.quality.results import format_results, latest_results
-from pipelines.quality.spark_gate import SparkQualityGate
 from pipelines.serving import check_store_writable, open_store
 from pipelines.serving.load import GoldLoadReport, load_gold
 from pipelines.silver.lineage import days_about
-from pipelines.silver.parallel import run_datasets
 from pipelines.silver.quarantine import (
     QUARANTINED,
     SET_ASIDE,
     ObjectStatus,
-    QuarantinedObjects,
-    QuarantineSink,
     format_objects,
 )
 from pipelines.silver.quarantine import REPLAYED as REPLAYED
-from pipelines.silver.reconciliation import Ledger
 from pipelines.silver.registry import SILVER_DATASETS as SILVER_DATASETS
 from pipelines.silver.registry import dataset_spec
-from pipelines.silver.spec import DatasetSpec
 from pipelines.silver.stream import SilverRunReport as SilverRunReport
-from pipelines.silver.stream import (
-    SilverStream,
-    SilverStreamSettings,
-    SilverTargets,
-    resolve_engine,
-)
+from pipelines.silver_run import quality_gate, silver_stream
+from pipelines.silver_run import quarantined_objects as quarantined_objects
+from pipelines.silver_run import run_silver as run_silver
+from pipelines.silver_run import run_silver_all as run_silver_all
+from pipelines.silver_run import silver_engine as silver_engine
 
 #: The version the risk scores of this code carry (``gold/risk_scores.model_version``).
 RISK_MODEL_VERSION: str = MODEL_VERSION
@@ -239,98 +229,6 @@ def silver_sources(lakehouse: Lakehouse, dataset: str) -> list[str]:
     return sorted({parser.source for parser in dataset_spec(dataset, lakehouse.assets).parsers})
 
 
-def run_silver(
-    lakehouse: Lakehouse,
-    dataset: str,
-    after_batch: Callable[[int], None] | None = None,
-    gate: QualityGate | None = None,
-    backfill: DayRange | None = None,
-) -> SilverRunReport:
-    """Stream the new bronze objects of ``dataset`` into ``silver/<dataset>`` (availableNow),
-    or, with ``backfill``, reprocess every bronze object fetched on those days (see
-    :mod:`pipelines.silver.stream`). Raises DataQualityError when a batch refuses too large a share
-    of its records, and DataContractError when the existing table conflicts with the declared
-    schema."""
-    spec = dataset_spec(dataset, lakehouse.assets)
-    checkpoint = spec.checkpoint_name
-    if backfill is not None:
-        checkpoint = f"backfill_{checkpoint}_{backfill.first}_{backfill.last}"
-    stream = _silver_stream(lakehouse, spec, checkpoint, gate, after_batch, backfill)
-    return stream.run()
-
-
-def _silver_stream(
-    lakehouse: Lakehouse,
-    spec: DatasetSpec,
-    checkpoint: str,
-    gate: QualityGate | None = None,
-    after_batch: Callable[[int], None] | None = None,
-    backfill: DayRange | None = None,
-) -> SilverStream[Any, Any, Any]:
-    paths = lakehouse.paths
-    if lakehouse.settings.lake.is_s3:
-        mirror_bronze(lakehouse.objects, paths.bronze_local_root, dataset=spec.name)
-    targets = SilverTargets(
-        bronze_root=paths.bronze_local_root,
-        silver_uri=paths.silver(spec.name),
-        checkpoint_dir=paths.checkpoint(checkpoint),
-        quarantine=QuarantineSink(lakehouse.delta, paths.quarantine),
-        ledger=Ledger(lakehouse.delta, paths.reconciliation),
-        objects=quarantined_objects(lakehouse),
-    )
-    settings = lakehouse.settings
-    common: dict[str, Any] = {
-        "gate": gate or quality_gate(lakehouse),
-        "settings": SilverStreamSettings(settings.lake, settings.spark, settings.quality),
-        "after_batch": after_batch,
-        "backfill": backfill,
-    }
-    if silver_engine(lakehouse) == "duckdb":
-        # Imported here: the DuckDB engine needs no Spark session (nor its start-up).
-        from pipelines.quality.duck_gate import DuckQualityGate
-        from pipelines.silver.duck_stream import DuckSilverStream
-
-        duck_gate = DuckQualityGate.from_settings(settings.quality, lakehouse.delta, paths)
-        return DuckSilverStream(lakehouse.delta, spec, targets, row_gate=duck_gate, **common)
-    from pipelines.silver.spark_stream import SparkSilverStream
-
-    spark_gate = SparkQualityGate.from_settings(settings.quality, lakehouse.delta, paths)
-    return SparkSilverStream(
-        lakehouse.spark, lakehouse.delta, spec, targets, row_gate=spark_gate, **common
-    )
-
-
-def silver_engine(lakehouse: Lakehouse) -> str:
-    """The engine of the silver step, ``duckdb`` or ``spark`` (``RWA_SILVER_ENGINE``)."""
-    return resolve_engine(lakehouse.settings.spark, native_delta=lakehouse.delta.native)
-
-
-def quality_gate(lakehouse: Lakehouse) -> QualityGate:
-    """The Great Expectations gate of ``RWA_QUALITY_*``, storing results in the lake."""
-    return QualityGate.from_settings(lakehouse.settings.quality, lakehouse.delta, lakehouse.paths)
-
-
-def run_silver_all(
-    lakehouse: Lakehouse,
-    datasets: Sequence[str] = SILVER_DATASETS,
-    backfill: DayRange | None = None,
-) -> dict[str, SilverRunReport]:
-    """:func:`run_silver` for each dataset, sharing one quality gate, up to
-    ``RWA_SILVER_PARALLELISM`` datasets at a time; the reports in the order of ``datasets``.
-    A failing dataset stops none of the others; once all are done the first error (in the
-    order of ``datasets``) is raised, with the others' outcomes in its notes
-    (:func:`pipelines.silver.parallel.run_datasets`)."""
-    gate = quality_gate(lakehouse)
-    if silver_engine(lakehouse) == "spark":
-        # Started before the threads: they share the one session.
-        _ = lakehouse.spark
-
-    def run(dataset: str) -> SilverRunReport:
-        return run_silver(lakehouse, dataset, gate=gate, backfill=backfill)
-
-    return run_datasets(run, datasets, lakehouse.settings.spark.silver_parallelism)
-
-
 def run_silver_prices(
     lakehouse: Lakehouse, after_batch: Callable[[int], None] | None = None
 ) -> SilverRunReport:
@@ -353,11 +251,6 @@ def quality_summary(lakehouse: Lakehouse, dataset: str | None = None) -> str:
 
 
 # --- bronze objects quarantined whole (``rwa quarantine``, docs/quality.md) -----------------
-
-
-def quarantined_objects(lakehouse: Lakehouse) -> QuarantinedObjects:
-    """The list of bronze objects quarantined whole (``silver/quarantined_objects``)."""
-    return QuarantinedObjects(lakehouse.delta, lakehouse.paths.silver(QUARANTINED_OBJECTS.name))
 
 
 def waiting_objects(lakehouse: Lakehouse, dataset: str | None = None) -> pa.Table:
@@ -414,7 +307,7 @@ def replay_object(lakehouse: Lakehouse, bronze_file: str) -> ReplayReport:
     report = ReplayReport(bronze_file, status)
     if status in (QUARANTINED, SET_ASIDE):
         spec = dataset_spec(dataset, lakehouse.assets)
-        stream = _silver_stream(lakehouse, spec, f"replay_{spec.checkpoint_name}")
+        stream = silver_stream(lakehouse, spec, f"replay_{spec.checkpoint_name}")
         report.silver = stream.replay(bronze_file)
     return report
 

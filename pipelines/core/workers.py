@@ -1,13 +1,18 @@
 """A Python worker process on a pair of pipes: pickled requests in, pickled replies out.
 
 Used where one machine's second core should take a share of CPU-bound Python work (the lander's
-envelope checks, the forecasts' fits). The worker is ``python -m <module>`` with the project's
-root first on ``PYTHONPATH`` (so it imports the code its parent runs, installed or not), whose
-``__main__`` calls :func:`serve_requests`. Not ``multiprocessing``: its ``spawn`` and
-``forkserver`` start methods import the parent's main script again in each child and leave a
-resource-tracker process behind, and ``fork`` would copy a driver that runs the JVM gateway's
-threads. Messages are length-prefixed pickles; a worker whose parent dies reads the end of its
-pipe and exits.
+envelope checks, the forecasts' fits), and where a step's memory must not stay with its caller
+(the silver step's executor, :mod:`pipelines.silver_run`). The worker is ``python -m <module>``
+with the project's root first on ``PYTHONPATH`` (so it imports the code its parent runs,
+installed or not), whose ``__main__`` calls :func:`serve_requests`. Not ``multiprocessing``:
+its ``spawn`` and ``forkserver`` start methods import the parent's main script again in each
+child and leave a resource-tracker process behind, and ``fork`` would copy a driver that runs
+the JVM gateway's threads. Messages are length-prefixed pickles; a worker whose parent dies
+reads the end of its pipe and exits.
+
+A worker that calls a function per request (:func:`serve_calls`) answers ``("ok", result)`` or
+``("error", (exception, traceback))``, and :meth:`WorkerProcess.call` raises that exception in
+the caller, chained to a :class:`RemoteTraceback` of the worker's stack.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ import pickle
 import struct
 import subprocess
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+from pipelines.core.errors import RwaError
 
 _LENGTH = struct.Struct("<Q")
 #: A shared buffer's least size; it grows (doubling) to the largest request.
@@ -53,6 +61,18 @@ def receive(stream: IO[bytes]) -> Any:
     return pickle.loads(data)
 
 
+class WorkerExitedError(RwaError):
+    """A worker process exited without answering its request."""
+
+
+class RemoteTraceback(Exception):  # noqa: N818 (a traceback shown as a cause, not an error)
+    """Where an exception a worker answered with was raised: the worker's traceback, shown as
+    the cause of the exception raised in the caller (as :mod:`concurrent.futures` does)."""
+
+    def __str__(self) -> str:
+        return f"\n{self.args[0]}" if self.args else ""
+
+
 class WorkerProcess:
     """``python -m module`` on a pair of pipes (see the module docstring)."""
 
@@ -81,6 +101,30 @@ class WorkerProcess:
         """The worker's next reply; EOFError when it exited without one."""
         assert self.process.stdout is not None
         return receive(self.process.stdout)
+
+    def call(self, request: Any) -> Any:
+        """The result of a :func:`serve_calls` worker's function for ``request``, or the
+        exception it raised (its cause: the worker's :class:`RemoteTraceback`).
+        :class:`WorkerExitedError` when the worker exits without answering."""
+        try:
+            self.send(request)
+            status, outcome = self.receive()
+        except (OSError, EOFError, pickle.UnpicklingError) as error:
+            raise WorkerExitedError(
+                f"worker process {self.pid} ({self.exit_status()}) did not answer"
+            ) from error
+        if status == "error":
+            failure, where = outcome
+            raise failure from RemoteTraceback(where)
+        return outcome
+
+    def exit_status(self) -> str:
+        """How the worker ended (waiting up to 10 s for it), in words."""
+        try:
+            code = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            return "still running"
+        return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
 
     def stop(self, *, kill: bool = False, timeout: float = 60) -> int:
         """Close the pipes (the worker exits after its current request) or, with ``kill``, kill
@@ -170,3 +214,35 @@ def serve_requests(answer: Callable[[Any], Any]) -> None:
         except EOFError:
             return
         send(replies, answer(request))
+
+
+def serve_calls(call: Callable[[Any], Any]) -> None:
+    """A worker's loop (:func:`serve_requests`) answering each request with ``call``'s result
+    or the exception it raised (see :meth:`WorkerProcess.call`); then the process ends without
+    interpreter teardown, which native thread pools (Arrow's, delta-rs') may abort."""
+    serve_requests(answer_with(call))
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(0)
+
+
+def answer_with(call: Callable[[Any], Any]) -> Callable[[Any], tuple[str, Any]]:
+    """``call`` made to answer ``("ok", result)`` or ``("error", (exception, traceback))``."""
+
+    def answer(request: Any) -> tuple[str, Any]:
+        try:
+            return ("ok", call(request))
+        except Exception as error:
+            return ("error", (picklable(error), traceback.format_exc()))
+
+    return answer
+
+
+def picklable(error: Exception) -> Exception:
+    """``error``, or a RuntimeError with its text where it would not survive the pipe."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return RuntimeError(f"{type(error).__name__}: {error}")
+    return error

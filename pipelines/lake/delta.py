@@ -13,17 +13,20 @@ is already recorded is skipped. Spark reads tables back through the files of the
 snapshot (``file_uris``), never by listing the table folder, which would also see files that
 later versions removed.
 
-Writers in one process take turns per table: every write holds a lock of its table URI (see
-:func:`table_lock`), so threads that share a table (the silver datasets run concurrently share
-the quarantine, the ledger and the quality results) never race for the same Delta version, and
-the replay check of a transaction and its commit are one step.
+Writers take turns per table: every write holds a lock of its table URI (see
+:func:`table_lock`), shared by the threads of a process and the processes of a machine, so
+writers that share a table (the silver datasets run concurrently share the quarantine, the
+ledger and the quality results) never race for the same Delta version, and the replay check of
+a transaction and its commit are one step.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import functools
+import hashlib
 import json
 import operator
 import os
@@ -84,7 +87,7 @@ def bounded_scanner(
     )
 
 
-_TABLE_LOCKS: dict[str, threading.RLock] = {}
+_TABLE_LOCKS: dict[str, TableLock] = {}
 _TABLE_LOCKS_GUARD = threading.Lock()
 #: delta-spark takes a write's application transaction from session-wide settings: one
 #: transactional native write at a time in the process, whatever its table.
@@ -95,12 +98,61 @@ _NATIVE_TXN_OPTIONS = (
 )
 
 
-def table_lock(uri: str) -> threading.RLock:
-    """The process's lock of the Delta table at ``uri`` (a local path or a URL; the same table
-    always gets the same lock). Re-entrant: a write may call another on the same table (an
-    ``overwrite_where`` that creates the table)."""
+def table_lock(uri: str) -> TableLock:
+    """The lock of the Delta table at ``uri`` (a local path or a URL; the same table always
+    gets the same lock): see :class:`TableLock`."""
     with _TABLE_LOCKS_GUARD:
-        return _TABLE_LOCKS.setdefault(_table_key(uri), threading.RLock())
+        key = _table_key(uri)
+        lock = _TABLE_LOCKS.get(key)
+        if lock is None:
+            lock = _TABLE_LOCKS[key] = TableLock(key)
+        return lock
+
+
+class TableLock:
+    """One writer at a time of a table, among the threads of this process and among the
+    processes of this machine (the silver executor and its driver, two ``rwa`` commands): a
+    re-entrant thread lock (a write may call another on the same table: an ``overwrite_where``
+    that creates the table), and, held by the outermost hold, an exclusive ``flock`` of a lock
+    file named after the table in the temporary folder (the lake's own folders stay Delta's).
+    The system releases the file lock of a process that dies."""
+
+    def __init__(self, key: str) -> None:
+        folder = Path(tempfile.gettempdir()) / f"rwa-table-locks-{os.getuid()}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        self._path = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.lock"
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._file: int | None = None
+
+    def __enter__(self) -> TableLock:
+        self._threads.acquire()
+        try:
+            if self._depth == 0:
+                self._file = _locked_file(self._path)
+            self._depth += 1
+        except BaseException:
+            self._threads.release()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._file is not None:
+            file, self._file = self._file, None
+            os.close(file)  # releases the flock
+        self._threads.release()
+
+
+def _locked_file(path: Path) -> int:
+    """``path`` opened (created) and locked exclusively, waiting for another holder."""
+    file = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(file)
+        raise
+    return file
 
 
 def _table_key(uri: str) -> str:

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ServingBackend = Literal["duckdb", "timescaledb"]
 DeltaBackend = Literal["auto", "delta-rs", "native"]
 SilverEngine = Literal["auto", "duckdb", "spark"]
+SilverExecutor = Literal["process", "driver"]
 Deployment = Literal["local", "ci", "production"]
 ForecastModel = Literal["arima", "lstm", "ensemble"]
 ENV_PREFIX = "RWA_"

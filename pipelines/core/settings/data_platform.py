@@ -17,6 +17,7 @@ from pipelines.core.settings.base import (
     Section,
     ServingBackend,
     SilverEngine,
+    SilverExecutor,
     comma_separated,
 )
 
@@ -186,6 +187,15 @@ class SparkSettings(Section):
         description="Silver datasets streamed at the same time by one silver run (`rwa silver`, "
         "the demo, a backfill): a small batch keeps about one core busy, so several overlap "
         "their fixed costs; 1 = one after another, in order.",
+    )
+    silver_executor: SilverExecutor = Field(
+        validation_alias="RWA_SILVER_EXECUTOR",
+        default="process",
+        description="Where the DuckDB engine runs a silver run's datasets (`rwa silver`, the "
+        "demo, a backfill): `process`, an executor process per run (the calling process only "
+        "sends the settings and receives the reports, so its memory does not grow with the "
+        "input, and the batches' memory is given back when the run ends), or `driver`, the "
+        "calling process. The Spark engine runs batches on Spark's executors either way.",
     )
     gold_codegen: bool = Field(
         validation_alias="RWA_GOLD_CODEGEN",

@@ -37,7 +37,7 @@ def settings_of(root: Path, **overrides: Any) -> Settings:
     dataset."""
     small = {"sim_days": DAYS, "sim_end": END, "sim_assets": ASSETS, "sim_fault_rate": 0.01}
     batches = {"quality_max_failure_share": 0.5, "silver_max_files_per_trigger": 6}
-    return lake_settings(root, **small, **batches, **overrides)
+    return lake_settings(root, **(small | batches | overrides))
 
 
 @pytest.fixture(scope="module")
