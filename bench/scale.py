@@ -3,10 +3,12 @@
 Runs the demo's steps (simulate -> bronze -> silver -> gold -> forecasts -> sentiment -> risk
 -> serving, :data:`pipelines.demo.DEMO_STEPS`) at several multiples of the demo's size, each
 size in a fresh process on a fresh lake and store, and prints per stage the seconds and the
-peak memory of the driver (the Python process, where anything collected lands) and of the JVM
-(in ``local[N]`` mode driver and executors share it; its heap is capped by
-``RWA_SPARK_DRIVER_MEMORY``), with the growth factor between sizes beside the growth of the
-input. The demo's 27 assets are all the simulator has, so sizes grow days and bar frequency:
+peak memory of the driver (the Python process, where anything collected lands), of the JVM
+(in ``local[N]`` mode Spark's driver and executors share it; its heap is capped by
+``RWA_SPARK_DRIVER_MEMORY``) and of the Python worker processes (the silver step's executor,
+the forecasts' fitting workers), with the growth factor between sizes beside the growth of the
+input, and whether the driver's peak stays flat (within 10%) from the smallest size to the
+largest. The demo's 27 assets are all the simulator has, so sizes grow days and bar frequency:
 
 * **1x**: the demo: 90 days of hourly bars;
 * **4x**: 360 days of hourly bars;
@@ -49,7 +51,8 @@ SIZES: dict[int, tuple[int, str]] = {1: (90, "1h"), 4: (360, "1h"), 16: (360, "1
 #: A fixed last day, so every size simulates the same calendar and reruns are identical.
 SIM_END = "2026-12-01"
 SILVER = "bronze -> silver"
-#: Noise allowance before a stage's growth counts as faster than its input's.
+#: Noise allowance before a stage's growth counts as faster than its input's, and before the
+#: driver's peak counts as growing.
 ALLOWANCE = 1.10
 
 
@@ -58,14 +61,16 @@ class StageRun:
     seconds: float
     driver_mb: float
     jvm_mb: float
+    workers_mb: float
 
 
 class PeakMemory:
-    """Samples this process's RSS and its child processes' (Spark's JVM) every 50 ms."""
+    """Samples the RSS of this process, of its Java child (Spark's JVM) and of its Python
+    children (the silver executor, forecasting workers) every 50 ms."""
 
     def __init__(self) -> None:
         self._me = psutil.Process()
-        self._driver = self._jvm = 0
+        self._driver = self._jvm = self._workers = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -73,19 +78,24 @@ class PeakMemory:
     def _sample(self) -> None:
         while not self._stop.wait(0.05):
             driver = self._me.memory_info().rss
-            jvm = 0
+            jvm = workers = 0
             for child in self._me.children(recursive=True):
                 try:
-                    jvm += child.memory_info().rss
+                    rss = child.memory_info().rss
+                    if "java" in child.name():
+                        jvm += rss
+                    else:
+                        workers += rss
                 except psutil.NoSuchProcess:
                     continue
             self._driver, self._jvm = max(self._driver, driver), max(self._jvm, jvm)
+            self._workers = max(self._workers, workers)
 
-    def peaks(self) -> tuple[float, float]:
-        return self._driver / 2**20, self._jvm / 2**20
+    def peaks(self) -> tuple[float, float, float]:
+        return self._driver / 2**20, self._jvm / 2**20, self._workers / 2**20
 
     def reset(self) -> None:
-        self._driver = self._jvm = 0
+        self._driver = self._jvm = self._workers = 0
 
     def close(self) -> None:
         self._stop.set()
@@ -124,8 +134,9 @@ def run_child(stages: str) -> None:
         started = time.perf_counter()
         step(lakehouse)
         seconds = time.perf_counter() - started
-        driver, jvm = memory.peaks()
-        print(json.dumps({"stage": name, "seconds": seconds, "driver": driver, "jvm": jvm}))
+        driver, jvm, workers = memory.peaks()
+        row = {"stage": name, "seconds": seconds, "driver": driver, "jvm": jvm, "workers": workers}
+        print(json.dumps(row))
         sys.stdout.flush()
     memory.close()
 
@@ -162,7 +173,7 @@ def run_size(
     for line in done.stdout.splitlines():
         if line.startswith("{"):
             row: dict[str, Any] = json.loads(line)
-            runs[row["stage"]] = StageRun(row["seconds"], row["driver"], row["jvm"])
+            runs[row["stage"]] = StageRun(row["seconds"], row["driver"], row["jvm"], row["workers"])
     return runs
 
 
@@ -179,19 +190,28 @@ def growth(runs: dict[int, dict[str, StageRun]], stage: str) -> list[str]:
 
 def print_table(runs: dict[int, dict[str, StageRun]]) -> None:
     sizes = sorted(runs)
-    head = " | ".join(f"{s}x s | {s}x driver MB | {s}x JVM MB" for s in sizes)
+    head = " | ".join(f"{s}x s | {s}x driver MB | {s}x JVM MB | {s}x workers MB" for s in sizes)
     print(f"| stage | {head} | growth |")
-    print("| --- |" + " ---: |" * (3 * len(sizes)) + " --- |")
+    print("| --- |" + " ---: |" * (4 * len(sizes)) + " --- |")
     for stage in runs[sizes[0]]:
         cells = " | ".join(
             f"{runs[s][stage].seconds:.1f} | {runs[s][stage].driver_mb:,.0f} | "
-            f"{runs[s][stage].jvm_mb:,.0f}"
+            f"{runs[s][stage].jvm_mb:,.0f} | {runs[s][stage].workers_mb:,.0f}"
             for s in sizes
         )
         print(f"| {stage} | {cells} | {'; '.join(growth(runs, stage))} |")
     totals = {s: sum(r.seconds for r in runs[s].values()) for s in sizes}
     peaks = {s: max(r.driver_mb for r in runs[s].values()) for s in sizes}
-    print("| total | " + " | ".join(f"{totals[s]:.1f} | {peaks[s]:,.0f} | " for s in sizes) + " |")
+    print(
+        "| total | " + " | ".join(f"{totals[s]:.1f} | {peaks[s]:,.0f} | | " for s in sizes) + " |"
+    )
+    low, high = sizes[0], sizes[-1]
+    ratio = peaks[high] / peaks[low]
+    verdict = "flat" if ratio <= ALLOWANCE else "GROWS"
+    print(
+        f"driver peak: {peaks[low]:,.0f} MB at {low}x, {peaks[high]:,.0f} MB at {high}x: "
+        f"{ratio:.2f}x for {high // low}x input ({verdict})"
+    )
 
 
 def plot(runs: dict[int, dict[str, StageRun]], path: Path) -> None:
@@ -229,6 +249,7 @@ def silver_masters(largest: Path, days: int, frequency: str, masters: list[str])
         first = seconds[masters[0]]
         print(
             f"  {master:<10} {seconds[master]:7.1f} s  driver {runs[SILVER].driver_mb:,.0f} MB"
+            f"  executor {runs[SILVER].workers_mb:,.0f} MB"
             f"  speed-up over {masters[0]}: {first / seconds[master]:.2f}x"
         )
 

@@ -11,7 +11,7 @@ is never more than one asset behind. A worker imports numpy, scipy, pandas and s
 before its first asset (2-4 s on the 2-core machine); this process fits assets meanwhile.
 
 Failures are the loop's: an asset whose fit raises, here or in a worker, raises the same
-exception (a worker's with its traceback as a note), that of the first such asset in the order
+exception (a worker's with its traceback as its cause), that of the first such asset in the order
 of ``inputs``, once every asset has been tried; nothing is registered or written. A worker that
 exits without answering (killed, out of memory, a crash in native code) raises
 :class:`ForecastWorkerError` naming the asset it was fitting and its exit status. Workers are
@@ -24,16 +24,13 @@ Workers are :class:`pipelines.core.workers.WorkerProcess` (``python -m``, not
 
 from __future__ import annotations
 
-import pickle
 import threading
-import traceback
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
 
 from models.forecast.job import AssetForecast, AssetInput, AssetJob
 from pipelines.core.errors import RwaError
-from pipelines.core.workers import WorkerProcess, serve_requests
+from pipelines.core.workers import WorkerExitedError, WorkerProcess, serve_calls
 
 Request = tuple[AssetJob, AssetInput]
 
@@ -111,25 +108,21 @@ class _Worker:
         self.process = WorkerProcess(__name__)
 
     def run(self, job: AssetJob, asset: AssetInput) -> AssetForecast | BaseException:
+        """The asset's forecast, or the exception its fit raised (the worker's traceback as
+        its cause)."""
         try:
-            self.process.send((job, asset))
-            status, outcome = self.process.receive()
-        except (OSError, EOFError, pickle.UnpicklingError) as error:
+            result: AssetForecast = self.process.call((job, asset))
+        except WorkerExitedError as error:
             raise self._crashed(asset.asset_id) from error
-        if status == "error":
-            failure: BaseException = outcome[0]
-            failure.add_note(
-                f"raised in forecasting worker process {self.process.pid}:\n{outcome[1]}"
-            )
+        except Exception as failure:
             return failure
-        result: AssetForecast = outcome
         return result
 
     def _crashed(self, asset_id: str) -> ForecastWorkerError:
-        code = self.process.stop(timeout=10)
-        how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        self.process.stop(timeout=10)
         return ForecastWorkerError(
-            f"the forecasting worker process {self.process.pid} exited ({how}) while fitting "
+            f"the forecasting worker process {self.process.pid} exited "
+            f"({self.process.exit_status()}) while fitting "
             f"{asset_id}, without answering: killed, out of memory, crashed in native code, or "
             f"an error shown on its standard error; nothing was registered or written "
             f"(RWA_FORECAST_PROCESSES=1 fits every asset in this process)"
@@ -141,23 +134,11 @@ class _Worker:
         self.process.stop(kill=kill)
 
 
-def _answer(request: Request) -> tuple[str, Any]:
-    """A worker's reply: ``("ok", outcome)`` or ``("error", (exception, its traceback))``."""
+def _fit(request: Request) -> AssetForecast:
+    """A worker's fit of one asset."""
     job, asset = request
-    try:
-        return ("ok", job.run(*asset.arguments()))
-    except Exception as error:
-        return ("error", (_picklable(error), traceback.format_exc()))
-
-
-def _picklable(error: Exception) -> Exception:
-    """``error``, or a RuntimeError with its text where it would not survive the pipe."""
-    try:
-        pickle.loads(pickle.dumps(error))
-    except Exception:
-        return RuntimeError(f"{type(error).__name__}: {error}")
-    return error
+    return job.run(*asset.arguments())
 
 
 if __name__ == "__main__":
-    serve_requests(_answer)
+    serve_calls(_fit)
