@@ -1,10 +1,12 @@
 """Silver: one asset per dataset, each the keyed Delta table the silver step MERGEs into.
 
 A partition (fetch day) reprocesses every bronze object fetched that day with the silver step's
-backfill mode (``steps.run_silver(..., backfill=days)``): the same parsers, quality gate,
-quarantine and reconciliation ledger as the stream, and the same resulting table however the
-days are grouped into runs. Each materialization reports the Great Expectations gate as the
-blocking ``quality_gate`` check, and the bronze objects quarantined whole as the
+backfill mode (``steps.run_silver_all(..., [dataset], backfill=days)``): the same parsers,
+quality gate, quarantine and reconciliation ledger as the stream, and the same resulting table
+however the days are grouped into runs. With the DuckDB engine the batches run in the silver
+executor process (:mod:`pipelines.silver_run`), so the run's process, which goes on to gold and
+the models, does not keep their memory. Each materialization reports the Great Expectations
+gate as the blocking ``quality_gate`` check, and the bronze objects quarantined whole as the
 ``quarantined_objects`` warning (see :mod:`dagster_project.checks`).
 """
 
@@ -53,7 +55,7 @@ def silver_asset(
     def _silver(context: AssetExecutionContext, lake: LakehouseResource) -> Materialization:
         days = partition_days(context)
         try:
-            report = steps.run_silver(lake.lakehouse, dataset, backfill=days)
+            report = steps.run_silver_all(lake.lakehouse, [dataset], backfill=days)[dataset]
         except DataQualityError as error:
             # The batch was refused and nothing of it merged: report the table as it stands and
             # fail the blocking check, so nothing downstream runs on this partition.
