@@ -29,7 +29,8 @@ def test_spine_runs_on_s3_and_reruns_idempotently(
         sim_fault_rate=0.0,
     )
     landed = steps.land_simulated(Lakehouse.from_settings(settings))
-    silver = steps.run_silver_prices(Lakehouse.from_settings(settings))
+    # a silver run: its datasets in the silver executor process, credentials and all
+    silver = steps.run_silver_all(Lakehouse.from_settings(settings), ["prices"])["prices"]
     gold = steps.run_gold(Lakehouse.from_settings(settings))
     served = steps.load_serving(Lakehouse.from_settings(settings))
 
