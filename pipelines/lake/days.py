@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
+from typing import TYPE_CHECKING
 
 from pipelines.core.errors import ConfigurationError
+
+if TYPE_CHECKING:  # Spark is imported by the Spark steps only (the DuckDB silver executor: never)
+    from pyspark.sql import Column, DataFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +50,13 @@ class DayRange:
 
     def contains(self, column: Column) -> Column:
         """Spark condition: ``column`` (a date) lies in the range."""
+        from pyspark.sql import functions as F
+
         return column.between(F.lit(self.first), F.lit(self.last))
 
 
 def restrict(df: DataFrame, days: DayRange | None, column: str = "date") -> DataFrame:
     """``df`` limited to ``days`` (all of it when ``days`` is None: a full run)."""
+    from pyspark.sql import functions as F
+
     return df if days is None else df.where(days.contains(F.col(column)))

@@ -12,10 +12,12 @@ import re
 import sys
 import threading
 from pathlib import Path
-
-from pyspark.sql import SparkSession
+from typing import TYPE_CHECKING
 
 from pipelines.core.settings import SparkSettings
+
+if TYPE_CHECKING:  # imported on first use: processes that never start Spark skip its import
+    from pyspark.sql import SparkSession
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
@@ -55,6 +57,8 @@ def wants_native_delta(spark: SparkSettings) -> bool:
 
 def get_spark(settings: SparkSettings) -> SparkSession:
     """The process-wide session, created on first use with the project's configuration."""
+    from pyspark.sql import SparkSession
+
     with _lock:
         active = SparkSession.getActiveSession()
         if active is not None:
