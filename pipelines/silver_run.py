@@ -13,7 +13,7 @@ Executor process
     run's, ``rwa silver``'s: the driver) only sends the settings and the datasets and receives
     the reports, so its memory does not grow with the input, and the executor's memory goes
     back to the system when the run ends instead of staying with the steps after it. The
-    executor starts per run (about a second of imports on the 2-core machine) and runs the
+    executor starts per run (2-3 s of imports on the 2-core machine) and runs the
     datasets exactly as the driver would (same streams, checkpoints, quarantine, ledger); the
     outcome is the same: the reports, or the first error with the others' outcomes in its notes
     (the executor's traceback as its cause). An executor that dies (killed, out of memory, a
@@ -33,7 +33,7 @@ from pipelines.bronze.mirror import mirror_bronze
 from pipelines.contracts.silver import QUARANTINED_OBJECTS
 from pipelines.core.errors import RwaError
 from pipelines.core.settings import Settings
-from pipelines.core.workers import WorkerExitedError, WorkerProcess, serve_calls
+from pipelines.core.workers import WorkerLostError, WorkerProcess, serve_calls
 from pipelines.lake.days import DayRange
 from pipelines.lakehouse import Lakehouse
 from pipelines.quality.gate import QualityGate
@@ -115,16 +115,22 @@ def _run_in_executor(
     executor = WorkerProcess(__name__)
     try:
         reports: dict[str, SilverRunReport] = executor.call((settings, datasets, backfill))
-    except WorkerExitedError as error:
+    except WorkerLostError as error:
         raise SilverExecutorError(
             f"the silver executor process {executor.pid} ({executor.exit_status()}) ended "
             f"without answering: killed, out of memory, crashed in native code, or an error "
             f"shown on its standard error. What its batches committed stays committed; a rerun "
             f"takes up the rest (RWA_SILVER_EXECUTOR=driver runs silver in this process)"
         ) from error
+    except BaseException as error:
+        if not isinstance(error, Exception):
+            # Interrupted here (the executor answers errors as Exceptions): the executor is
+            # interrupted too, as Ctrl-C in a terminal does; it cancels the datasets not started.
+            executor.interrupt()
+        raise
     finally:
-        # Interrupted while waiting (Ctrl-C reaches the executor too), the executor ends its
-        # running batches and exits; past the timeout it is killed, which the streams survive.
+        # The executor has answered, or its running datasets get a minute to end; then it is
+        # killed, which the streams survive (each batch commits exactly once).
         executor.stop(timeout=60)
     return reports
 

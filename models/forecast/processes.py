@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 from models.forecast.job import AssetForecast, AssetInput, AssetJob
 from pipelines.core.errors import RwaError
-from pipelines.core.workers import WorkerExitedError, WorkerProcess, serve_calls
+from pipelines.core.workers import WorkerLostError, WorkerProcess, serve_calls
 
 Request = tuple[AssetJob, AssetInput]
 
@@ -112,7 +112,7 @@ class _Worker:
         its cause)."""
         try:
             result: AssetForecast = self.process.call((job, asset))
-        except WorkerExitedError as error:
+        except WorkerLostError as error:
             raise self._crashed(asset.asset_id) from error
         except Exception as failure:
             return failure

@@ -18,12 +18,16 @@ the caller, chained to a :class:`RemoteTraceback` of the worker's stack.
 from __future__ import annotations
 
 import contextlib
+import logging
 import mmap
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,7 +35,12 @@ from typing import IO, Any
 
 from pipelines.core.errors import RwaError
 
-_LENGTH = struct.Struct("<Q")
+#: A message's header: a mark (bytes printed to the pipe by mistake are an error, not a wait
+#: for a length they happen to spell) and the length of the pickle that follows.
+_HEADER = struct.Struct("<4sQ")
+_MARK = b"RWA1"
+#: How often a worker checks that its parent is still there (during a long request).
+_PARENT_CHECK_S = 1.0
 #: A shared buffer's least size; it grows (doubling) to the largest request.
 _MIN_SHARED = 8 * 1024 * 1024
 #: Where each chunk of a shared request lies: (start, end), or None for a None chunk.
@@ -44,25 +53,29 @@ _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
 def send(stream: IO[bytes], value: Any) -> None:
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_LENGTH.pack(len(data)))
+    stream.write(_HEADER.pack(_MARK, len(data)))
     stream.write(data)
     stream.flush()
 
 
 def receive(stream: IO[bytes]) -> Any:
     """The next value; EOFError at the end of the stream (or a message cut short)."""
-    header = stream.read(_LENGTH.size)
-    if len(header) < _LENGTH.size:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
         raise EOFError("the pipe ended")
-    (length,) = _LENGTH.unpack(header)
+    mark, length = _HEADER.unpack(header)
+    if mark != _MARK:
+        raise EOFError(
+            f"the pipe carried {header!r}, not a message (printed to the reply pipe?)"
+        )
     data = stream.read(length)
     if len(data) < length:
         raise EOFError("the pipe ended inside a message")
     return pickle.loads(data)
 
 
-class WorkerExitedError(RwaError):
-    """A worker process exited without answering its request."""
+class WorkerLostError(RwaError):
+    """A worker process exited, or its reply could not be read, before it answered."""
 
 
 class RemoteTraceback(Exception):  # noqa: N818 (a traceback shown as a cause, not an error)
@@ -105,18 +118,25 @@ class WorkerProcess:
     def call(self, request: Any) -> Any:
         """The result of a :func:`serve_calls` worker's function for ``request``, or the
         exception it raised (its cause: the worker's :class:`RemoteTraceback`).
-        :class:`WorkerExitedError` when the worker exits without answering."""
+        :class:`WorkerLostError` when the worker is gone or its answer cannot be read."""
+        stdin = self.process.stdin
+        if stdin is None or stdin.closed or self.process.poll() is not None:
+            raise WorkerLostError(f"worker process {self.pid} ({self.exit_status()}) is gone")
         try:
             self.send(request)
+        except OSError as error:
+            raise self._lost() from error
+        try:
             status, outcome = self.receive()
-        except (OSError, EOFError, pickle.UnpicklingError) as error:
-            raise WorkerExitedError(
-                f"worker process {self.pid} ({self.exit_status()}) did not answer"
-            ) from error
+        except Exception as error:  # the pipe ended, or the answer does not unpickle here
+            raise self._lost() from error
         if status == "error":
             failure, where = outcome
             raise failure from RemoteTraceback(where)
         return outcome
+
+    def _lost(self) -> WorkerLostError:
+        return WorkerLostError(f"worker process {self.pid} ({self.exit_status()}) did not answer")
 
     def exit_status(self) -> str:
         """How the worker ended (waiting up to 10 s for it), in words."""
@@ -140,6 +160,15 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+        except KeyboardInterrupt:  # a second interrupt while waiting: no worker is left behind
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def interrupt(self) -> None:
+        """SIGINT to the worker (as Ctrl-C in a terminal sends it to the whole group)."""
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGINT)
 
 
 class SharedBuffer:
@@ -204,7 +233,9 @@ class SharedReader:
 def serve_requests(answer: Callable[[Any], Any]) -> None:
     """The worker's loop: each request from stdin through ``answer``, its reply to the original
     stdout, until the parent closes the pipe. Whatever a library prints goes to stderr, not into
-    the reply pipe."""
+    the reply pipe. A worker whose parent dies ends at once, even inside a long request (no
+    orphan goes on holding what its parent's rerun needs, such as a silver checkpoint)."""
+    _exit_with_parent()
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     requests = sys.stdin.buffer
@@ -219,12 +250,34 @@ def serve_requests(answer: Callable[[Any], Any]) -> None:
 def serve_calls(call: Callable[[Any], Any]) -> None:
     """A worker's loop (:func:`serve_requests`) answering each request with ``call``'s result
     or the exception it raised (see :meth:`WorkerProcess.call`); then the process ends without
-    interpreter teardown, which native thread pools (Arrow's, delta-rs') may abort."""
-    serve_requests(answer_with(call))
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(0)
+    interpreter teardown, which native thread pools (Arrow's, delta-rs') may abort (130 after
+    an interrupt, 1 after another failure, which the parent sees as the worker lost)."""
+    code = 1
+    try:
+        serve_requests(answer_with(call))
+        code = 0
+    except KeyboardInterrupt:
+        code = 130
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+
+
+def _exit_with_parent() -> None:
+    """A daemon thread that ends this process once its parent is gone (re-parented)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="rwa-parent-watch", daemon=True).start()
 
 
 def answer_with(call: Callable[[Any], Any]) -> Callable[[Any], tuple[str, Any]]:
@@ -232,9 +285,11 @@ def answer_with(call: Callable[[Any], Any]) -> Callable[[Any], tuple[str, Any]]:
 
     def answer(request: Any) -> tuple[str, Any]:
         try:
-            return ("ok", call(request))
+            result = call(request)
+            pickle.dumps(result)  # an answer that cannot travel is this request's error
         except Exception as error:
             return ("error", (picklable(error), traceback.format_exc()))
+        return ("ok", result)
 
     return answer
 

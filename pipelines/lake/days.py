@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.core.errors import ConfigurationError
 
-if TYPE_CHECKING:  # Spark is imported by the Spark steps only (the DuckDB silver executor: never)
+if TYPE_CHECKING:  # imported where a Spark condition is built
     from pyspark.sql import Column, DataFrame
 
 

@@ -28,9 +28,11 @@ import fcntl
 import functools
 import hashlib
 import json
+import logging
 import operator
 import os
 import shutil
+import stat
 import tempfile
 import threading
 import uuid
@@ -47,7 +49,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.transaction import AddAction, RemoveAction
 
-from pipelines.core.errors import NotFoundError
+from pipelines.core.errors import ConfigurationError, NotFoundError
 from pipelines.core.settings import LakeSettings, SparkSettings
 
 if TYPE_CHECKING:
@@ -55,6 +57,8 @@ if TYPE_CHECKING:
 
     from pipelines.lake.objects import ObjectStore
 
+
+LOG = logging.getLogger(__name__)
 
 #: Folder (under a table) of the groups of a write in groups (:meth:`DeltaLake.overwrite`); not
 #: hidden (no leading ``_``), so vacuum sees what a failed write left there.
@@ -114,13 +118,13 @@ class TableLock:
     processes of this machine (the silver executor and its driver, two ``rwa`` commands): a
     re-entrant thread lock (a write may call another on the same table: an ``overwrite_where``
     that creates the table), and, held by the outermost hold, an exclusive ``flock`` of a lock
-    file named after the table in the temporary folder (the lake's own folders stay Delta's).
-    The system releases the file lock of a process that dies."""
+    file: beside a local table (``.<table>.lock`` in its parent folder, like the silver
+    checkpoints' locks), in a private folder of the temporary folder for a table at a URL. The
+    system releases the file lock of a process that dies."""
 
     def __init__(self, key: str) -> None:
-        folder = Path(tempfile.gettempdir()) / f"rwa-table-locks-{os.getuid()}"
-        folder.mkdir(mode=0o700, exist_ok=True)
-        self._path = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.lock"
+        self._key = key
+        self._path = _lock_path(key)
         self._threads = threading.RLock()
         self._depth = 0
         self._file: int | None = None
@@ -129,7 +133,7 @@ class TableLock:
         self._threads.acquire()
         try:
             if self._depth == 0:
-                self._file = _locked_file(self._path)
+                self._file = _locked_file(self._path, self._key)
             self._depth += 1
         except BaseException:
             self._threads.release()
@@ -137,22 +141,50 @@ class TableLock:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._depth -= 1
-        if self._depth == 0 and self._file is not None:
-            file, self._file = self._file, None
-            os.close(file)  # releases the flock
-        self._threads.release()
+        try:
+            self._depth -= 1
+            if self._depth == 0 and self._file is not None:
+                file, self._file = self._file, None
+                os.close(file)  # releases the flock
+        finally:
+            self._threads.release()
 
 
-def _locked_file(path: Path) -> int:
-    """``path`` opened (created) and locked exclusively, waiting for another holder."""
-    file = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(file, fcntl.LOCK_EX)
-    except BaseException:
+def _lock_path(key: str) -> Path:
+    if "://" not in key:
+        table = Path(key)
+        table.parent.mkdir(parents=True, exist_ok=True)
+        return table.parent / f".{table.name}.lock"
+    folder = Path(tempfile.gettempdir()) / f"rwa-table-locks-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    found = folder.lstat()
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+        raise ConfigurationError(
+            f"{folder} (the locks of tables at URLs) must be a folder of this user that no one "
+            f"else may use (mode 0700)"
+        )
+    return folder / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.lock"
+
+
+def _locked_file(path: Path, table: str) -> int:
+    """``path`` opened (created) and locked exclusively, waiting (said once in the log) while
+    another process holds it."""
+    while True:
+        file = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                LOG.info("waiting for another process's write to %s", table)
+                fcntl.flock(file, fcntl.LOCK_EX)
+            if os.fstat(file).st_ino == path.stat().st_ino:
+                return file
+        except FileNotFoundError:
+            pass  # removed meanwhile (a cleaner of the temporary folder): lock the new one
+        except BaseException:
+            os.close(file)
+            raise
         os.close(file)
-        raise
-    return file
 
 
 def _table_key(uri: str) -> str:

@@ -18,7 +18,7 @@ import pytest
 from pipelines import steps
 from pipelines.core.errors import ConfigurationError
 from pipelines.core.settings import Settings
-from pipelines.core.workers import RemoteTraceback, WorkerExitedError, WorkerProcess
+from pipelines.core.workers import RemoteTraceback, WorkerLostError, WorkerProcess
 from pipelines.lakehouse import Lakehouse
 from pipelines.silver.registry import SILVER_DATASETS
 from pipelines.silver_run import SilverExecutorError
@@ -157,5 +157,5 @@ def test_a_worker_that_is_gone_does_not_answer() -> None:
     worker = WorkerProcess(EXECUTOR_MODULE)
     worker.stop(kill=True)
 
-    with pytest.raises(WorkerExitedError, match="killed by signal 9"):
+    with pytest.raises(WorkerLostError, match="killed by signal 9"):
         worker.call(None)

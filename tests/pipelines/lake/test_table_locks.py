@@ -15,6 +15,7 @@ from pipelines.lake.delta import table_lock
 TAKE_THE_LOCK = """
 import sys
 from pipelines.lake.delta import table_lock
+print("trying", flush=True)
 with table_lock(sys.argv[1]):
     print("held", flush=True)
 """
@@ -30,19 +31,29 @@ def test_another_process_waits_for_the_lock_of_the_same_table(tmp_path: Path) ->
     uri = str(tmp_path / "silver" / "quarantine")
     with table_lock(uri), table_lock(uri + "/"):  # re-entrant, one lock however it is written
         other = other_process_taking(uri)
-        time.sleep(3)  # far longer than its start-up on an idle machine
+        assert other.stdout is not None
+        assert other.stdout.readline() == "trying\n"  # imported, about to take the lock
+        time.sleep(1)
         assert other.poll() is None  # still waiting
     out, _ = other.communicate(timeout=120)
     assert (other.returncode, out) == (0, "held\n")
+    assert (tmp_path / "silver" / ".quarantine.lock").exists()  # beside the table
+
+
+def test_tables_at_urls_lock_in_a_private_folder() -> None:
+    with table_lock("s3://bucket/lake/silver/quarantine") as lock:
+        folder = lock._path.parent
+        assert folder.name.startswith("rwa-table-locks-")
+        assert folder.stat().st_mode & 0o777 == 0o700
 
 
 def test_other_tables_and_released_locks_do_not_wait(tmp_path: Path) -> None:
     with table_lock(str(tmp_path / "silver" / "prices")):
         other = other_process_taking(str(tmp_path / "silver" / "quarantine"))
         out, _ = other.communicate(timeout=120)
-    assert (other.returncode, out) == (0, "held\n")
+    assert (other.returncode, out) == (0, "trying\nheld\n")
     out, _ = other_process_taking(str(tmp_path / "silver" / "prices")).communicate(timeout=120)
-    assert out == "held\n"
+    assert out == "trying\nheld\n"
 
 
 def test_threads_of_one_process_take_turns(tmp_path: Path) -> None:
