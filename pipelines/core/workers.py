@@ -65,9 +65,7 @@ def receive(stream: IO[bytes]) -> Any:
         raise EOFError("the pipe ended")
     mark, length = _HEADER.unpack(header)
     if mark != _MARK:
-        raise EOFError(
-            f"the pipe carried {header!r}, not a message (printed to the reply pipe?)"
-        )
+        raise EOFError(f"the pipe carried {header!r}, not a message (printed to the reply pipe?)")
     data = stream.read(length)
     if len(data) < length:
         raise EOFError("the pipe ended inside a message")
