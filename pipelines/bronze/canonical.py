@@ -10,8 +10,10 @@ a value only when landing it as it is gives the very bytes the full path would:
   dropped) and its bytes are orjson's sorted, compact serialisation of what it parses to;
 * it has no number below 1e-4 (a negative exponent, or a decimal ``0.0000...``): the only
   numbers orjson writes differently from Python's ``json`` (``1e-6`` / ``1e-06``, ``0.00001`` /
-  ``1e-05``; ``tests/pipelines/bronze/test_canonical.py`` checks this); a string that merely
-  looks like one sends its record down the full path, which is only slower;
+  ``1e-05``; ``tests/pipelines/bronze/test_canonical.py`` checks this), found by two searches
+  for what such a number looks like in orjson's text (``e-`` and a digit from 1, ``0.0000`` and
+  a digit from 1) before the slower search for where it may start a number; a string that
+  merely looks like one sends its record down the full path, which is only slower;
 * its fields other than the payload pass ``RawEnvelope``'s validation, for the whole batch in
   one ``TypeAdapter(list[RawEnvelope])`` call, and serialise back to the same values (a
   ``fetched_at`` with a ``+00:00`` offset does not: the canonical line says ``Z``), compared
@@ -41,6 +43,13 @@ _ENVELOPES = TypeAdapter(list[RawEnvelope])
 #: may precede it in a number): a negative exponent after a digit, or a decimal ``0.0000...`` at
 #: the start of a number token (after ``:``, ``,``, ``[`` or a minus sign in compact JSON).
 _FLOAT_TEXT_MAY_DIFFER = ((b"e-", b"0123456789"), (b"0.0000", b":,[-"))
+#: What such a number looks like in orjson's text (which the value is, by then): a negative
+#: exponent (never ``e-0``), or ``0.0000`` and a digit that is not 0 (below 1e-5 orjson writes an
+#: exponent). A value with neither has no such number: one search for each pattern, where the
+#: substring search above stops on every ``0.0000`` of a timestamp's fraction (the regular
+#: expressions' literal-prefix scan is also faster than ``bytes.find`` on these values).
+_NEGATIVE_EXPONENT = re.compile(rb"e-[1-9]")
+_BELOW_1E_4 = re.compile(rb"0\.0000[1-9]")
 
 
 def canonical_folders(values: Sequence[bytes | None]) -> list[str | None]:
@@ -102,9 +111,13 @@ def _canonical_head(value: bytes | None) -> dict[str, Any] | None:
 
 
 def _float_text_may_differ(value: bytes) -> bool:
-    """Whether ``value`` (compact JSON) may hold a number Python writes otherwise; a string that
-    looks like one counts too (only slower). Substring searches: a regular expression over
-    every number costs more than validating the record the full way."""
+    """Whether ``value`` (orjson's compact text) may hold a number Python writes otherwise; a
+    string that looks like one counts too (only slower). Two searches for what such a number
+    looks like in orjson's text, and only where one finds something, the substring searches
+    for where it may be a number (a regular expression over every number costs more than
+    validating the record the full way)."""
+    if _NEGATIVE_EXPONENT.search(value) is None and _BELOW_1E_4.search(value) is None:
+        return False
     for text, preceding in _FLOAT_TEXT_MAY_DIFFER:
         at = value.find(text, 1)
         while at > 0:
