@@ -114,10 +114,11 @@ def land_simulated(lakehouse: Lakehouse) -> LandingReport:
     return land_by_partition(BronzeWriter(lakehouse.objects), source.collect(source.window))
 
 
-#: Envelopes :func:`land_by_partition` gathers (whole partitions) before landing them together,
-#: and the payload records (:func:`payload_records`) they may hold: each landing is one call of
-#: the bronze writer, and the count alone let what is held grow with the bar frequency (1,000
-#: envelopes of 96 quarter-hour bars held some 100 MB of parsed payloads, 4x the hourly demo's).
+#: Envelopes, and payload records (:func:`payload_records`), that :func:`land_by_partition`
+#: gathers (whole partitions) before landing them together in one call of the bronze writer.
+#: The count alone let what is held grow with the bar frequency: 1,000 envelopes of 96
+#: quarter-hour bars held some 100 MB of parsed payloads, 4x the hourly demo's. The demo's
+#: landings are those of the count (its prices envelopes hold 24 bars each).
 LANDING_BATCH_ENVELOPES = 1_000
 LANDING_BATCH_RECORDS = 24_000
 
