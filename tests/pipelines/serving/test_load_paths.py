@@ -17,6 +17,7 @@ import pytest
 from pipelines.contracts.served import FEATURES, OHLCV, PREDICTIONS, ServedTable
 from pipelines.core.errors import StoreUnavailableError
 from pipelines.serving import binary_copy, fresh_rows
+from pipelines.serving.duckdb_store import DuckDBStore
 from pipelines.serving.store import ServingStore
 from pipelines.serving.timescale_store import TimescaleStore
 from tests.fixtures.sample_data import DAY, HOUR, SAMPLE_ASSETS, T0, bars
@@ -26,12 +27,15 @@ T = TypeVar("T")
 ON_TIMESCALE = pytest.mark.parametrize(
     "store", [pytest.param("timescaledb", marks=pytest.mark.timescaledb)], indirect=True
 )
+ON_DUCKDB = pytest.mark.parametrize("store", ["duckdb"], indirect=True)
 
 
 class Paths:
-    """Rows each path of a TimescaleStore received, per table (a spy on its two hooks)."""
+    """Rows each path of a store received, per table (a spy on its two hooks)."""
 
-    def __init__(self, store: TimescaleStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self, store: TimescaleStore | DuckDBStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         self.appended: dict[str, int] = {}
         self.upserted: dict[str, int] = {}
         append, staged = store._append, store._staged
@@ -50,7 +54,7 @@ class Paths:
 
 @pytest.fixture
 def paths(store: ServingStore, monkeypatch: pytest.MonkeyPatch) -> Paths:
-    assert isinstance(store, TimescaleStore)
+    assert isinstance(store, TimescaleStore | DuckDBStore)
     return Paths(store, monkeypatch)
 
 
@@ -103,6 +107,26 @@ def test_a_batch_failing_after_its_new_rows_went_in_leaves_nothing(
     with pytest.raises(RuntimeError, match="upsert half"):
         store.upsert_ohlcv(batch)
     assert opens(store) == [100.0, 101.0, 102.0]
+
+
+# --- which path, on DuckDB -------------------------------------------------------------------
+
+
+@ON_DUCKDB
+def test_a_first_duckdb_load_is_inserted_whole_and_its_replay_upserted(
+    store: ServingStore, paths: Paths
+) -> None:
+    """The append path spares a first load the upsert's anti-join, whose hash table is built
+    on the stored rows (its memory grew with the store); a replay lies inside the stored
+    ranges and goes through the upsert, which finds nothing to change."""
+    batch = pa.concat_tables([bars(n=24), bars("btc", "1d", 3, step=DAY)])
+    assert store.upsert_ohlcv(batch) == 27
+    assert (paths.appended, paths.upserted) == ({"ohlcv": 27}, {})
+    before = store.ohlcv("ousg", "1h")
+    assert store.upsert_ohlcv(batch) == 27
+    assert (paths.appended, paths.upserted) == ({"ohlcv": 27}, {"ohlcv": 27})
+    assert store.ohlcv("ousg", "1h") == before
+    assert len(store.ohlcv("btc", "1d")) == 3
 
 
 # --- which path, on TimescaleDB --------------------------------------------------------------

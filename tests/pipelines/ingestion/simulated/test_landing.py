@@ -16,7 +16,7 @@ from pipelines.bronze.writer import BronzeWriter, LandingReport
 from pipelines.contracts.envelope import RawEnvelope
 from pipelines.ingestion.simulated.transfers import PageCursor
 from pipelines.lake.objects import LocalObjectStore
-from pipelines.steps import land_by_partition
+from pipelines.steps import land_by_partition, payload_records
 from tests.pipelines.ingestion.simulated.sim_factory import ASSETS, source
 
 
@@ -67,6 +67,27 @@ def test_the_default_bound_lands_the_demo_window_in_few_landings(tmp_path: Path)
     spy = _Spy(tmp_path)
     land_by_partition(spy, iter(everything))
     assert spy.held == [len(everything)]  # under 1,000 envelopes: one landing, one durable wait
+
+
+def test_landings_are_bounded_by_payload_records_too(tmp_path: Path) -> None:
+    """Quarter-hour bars make each prices envelope 4x an hourly one: a bound on envelopes alone
+    let what is held grow with the bar frequency."""
+    simulated = source(ASSETS[:4], days=5, frequency="15m")
+    everything = list(simulated.collect(simulated.window))
+    whole = BronzeWriter(LocalObjectStore(tmp_path / "whole")).land(everything)
+    spy = _Spy(tmp_path / "parts")
+    land_by_partition(spy, iter(everything), batch_records=500)
+    assert _objects(tmp_path / "parts") == _objects(tmp_path / "whole")
+    assert whole.objects_written == len(_objects(tmp_path / "parts"))
+    # Far below the 1,000-envelope bound, yet landed in several landings.
+    assert len(everything) < 1_000 and len(spy.held) >= 3 and sum(spy.held) == len(everything)
+
+
+def test_payload_records_count_list_items() -> None:
+    assert payload_records([{"a": 1}, {"a": 2}]) == 2
+    assert payload_records({"status": "ok", "articles": [1, 2, 3], "blocks": [4]}) == 4
+    assert payload_records({"observations": []}) == 1
+    assert payload_records("text") == 1
 
 
 def test_a_partition_met_again_fails(tmp_path: Path) -> None:
