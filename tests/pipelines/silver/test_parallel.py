@@ -86,7 +86,9 @@ def sequential(
 
 def silver_snapshot(settings: Settings) -> dict[str, pa.Table]:
     """Every silver table, the quarantine, the ledger, the quarantined objects and the quality
-    results, without the columns that name the run, sorted by what is left; a dataset's table
+    results, without the columns that name the run, sorted by what is left, each check's
+    samples in one order (:func:`with_samples_sorted`: which unexpected values a batch samples
+    is its engine's row order, and Spark's is not the same from run to run); a dataset's table
     that does not exist (nothing merged yet) is left out."""
     lake, paths = lake_of(settings)
     uris = {f"silver/{name}": paths.silver(name) for name in SILVER_DATASETS}
@@ -106,7 +108,7 @@ def silver_snapshot(settings: Settings) -> dict[str, pa.Table]:
             table = _without_clock(table)
         kept = table.select(sorted(c for c in table.column_names if c not in RUN_COLUMNS))
         tables[name] = kept.sort_by([(c, "ascending") for c in _sort_keys(kept)])
-    return tables
+    return with_samples_sorted(tables) if "silver/quality_results" in tables else tables
 
 
 def _without_clock(results: pa.Table) -> pa.Table:
@@ -144,10 +146,7 @@ def test_the_duckdb_engine_builds_the_lake_the_spark_engine_builds(
     """Silver tables, quarantine (rows and reasons), ledger, quality results: the same."""
     if engine == "spark":
         pytest.skip("the Spark engine is the reference")
-    assert_same_tables(
-        with_raw_as_values(with_samples_sorted(sequential)),
-        with_raw_as_values(with_samples_sorted(spark_sequential)),
-    )
+    assert_same_tables(with_raw_as_values(sequential), with_raw_as_values(spark_sequential))
 
 
 def with_raw_as_values(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
