@@ -7,8 +7,9 @@ with the project's root first on ``PYTHONPATH`` (so it imports the code its pare
 installed or not), whose ``__main__`` calls :func:`serve_requests`. Not ``multiprocessing``:
 its ``spawn`` and ``forkserver`` start methods import the parent's main script again in each
 child and leave a resource-tracker process behind, and ``fork`` would copy a driver that runs
-the JVM gateway's threads. Messages are length-prefixed pickles; a worker whose parent dies
-reads the end of its pipe and exits.
+the JVM gateway's threads. Messages are pickles behind a mark and their length; a worker
+whose parent dies reads the end of its pipe and exits, or, inside a request, is ended by a
+thread that watches its parent (:func:`serve_requests`).
 
 A worker that calls a function per request (:func:`serve_calls`) answers ``("ok", result)`` or
 ``("error", (exception, traceback))``, and :meth:`WorkerProcess.call` raises that exception in
