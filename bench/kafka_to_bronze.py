@@ -109,20 +109,26 @@ def simulate(settings: Settings) -> list[RawEnvelope]:
 
 @dataclass(frozen=True)
 class Cpu:
-    """CPU seconds (user + system) of this process and of its reaped children."""
+    """CPU seconds (user + system) of this process and of its reaped children, and the system
+    (kernel) part of this process's."""
 
     own: float
     children: float
+    own_system: float = 0.0
 
     @classmethod
     def now(cls) -> Cpu:
         own, children = (
             resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
         )
-        return cls(own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime)
+        return cls(own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime, own.ru_stime)
 
     def since(self, start: Cpu) -> Cpu:
-        return Cpu(self.own - start.own, self.children - start.children)
+        return Cpu(
+            self.own - start.own,
+            self.children - start.children,
+            self.own_system - start.own_system,
+        )
 
 
 def run_lander(
@@ -304,8 +310,10 @@ def report(args: argparse.Namespace, m: Measured) -> None:
     )
     print(f"baseline: {rate(n, m.base_seconds, m.megabytes)} (bare kafka-python consumer)")
     print(
-        f"CPU     : lander {m.lander_cpu.own:.2f} s in its process + {m.lander_cpu.children:.2f} s "
-        f"in its workers (whole run, start-up included); baseline {m.base_cpu.own:.2f} s"
+        f"CPU     : lander {m.lander_cpu.own:.2f} s in its process "
+        f"({m.lander_cpu.own_system:.2f} s system) + {m.lander_cpu.children:.2f} s in its "
+        f"workers (whole run, start-up included); baseline {m.base_cpu.own:.2f} s "
+        f"({m.base_cpu.own_system:.2f} s system)"
     )
     print(f"ratio lander / baseline: {m.base_seconds / m.lander.active_seconds:.2f}x")
     if m.e2e is not None:
