@@ -22,8 +22,13 @@ from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.serving.store import RetentionResult, ServingStore
 
-#: Rows per upsert: bounds the staging memory of either store on large tables.
-BATCH_ROWS = 200_000
+#: Rows per upsert: bounds the staging memory of either store on large tables. An upsert holds
+#: its rows several times over on the driver (the lake's batch, the served shape, the fresh and
+#: the stored parts) besides what the store's engine makes of them, so the bound is a few MB of
+#: rows, not a table: 25k hourly bars are 2 MB. With 200k, a first load of 16x the demo's
+#: hourly bars (233k) peaked 128 MB above the store's opening against 58 MB for the demo's 58k,
+#: 68 against 46 MB with 25k, in the same time (docs/benchmarks.md, session 19).
+BATCH_ROWS = 25_000
 
 Upsert = Callable[[ServingStore, pa.Table], int]
 
