@@ -2,7 +2,10 @@
 
 Each function runs one step end to end on a :class:`~pipelines.lakehouse.Lakehouse` (the lake,
 paths, object store, asset catalogue and Spark session built once from settings) and returns
-its report; none holds state between calls. Each hands a component only what it needs: a
+its report; none holds state between calls, and those that do large work give what they freed
+back to the system when they end (:func:`~pipelines.core.allocator.trimmed_after`), so a
+process that runs them one after another does not carry one step's memory into the next. Each
+hands a component only what it needs: a
 settings section or one of the lakehouse's built objects.
 
 The declarations the callers name that are not contracts (report types, model table names,
@@ -50,6 +53,7 @@ from pipelines.contracts.envelope import (
     partition_prefix,
 )
 from pipelines.contracts.gold import GOLD_TABLES, OHLCV_TABLES, SENTIMENT_DAILY
+from pipelines.core.allocator import trimmed_after
 from pipelines.core.errors import NotFoundError
 from pipelines.core.settings import ModelSettings
 from pipelines.gold.build import GoldBuild
@@ -97,6 +101,7 @@ def simulated_source(lakehouse: Lakehouse) -> SimulatedSource:
     return SimulatedSource.from_settings(lakehouse.settings.simulation, lakehouse.assets)
 
 
+@trimmed_after
 def land_simulated(lakehouse: Lakehouse) -> LandingReport:
     """Simulate every dataset for the configured window and land it in bronze, whole bronze
     partitions at a time (see :func:`land_by_partition`)."""
@@ -161,6 +166,7 @@ def _partition_of(envelope: RawEnvelope) -> str:
     return partition_prefix(envelope.source, envelope.dataset, envelope.fetched_date.isoformat())
 
 
+@trimmed_after
 def land_simulated_fetch_days(lakehouse: Lakehouse, days: DayRange) -> LandingReport:
     """Land what a daily fetch on each of ``days`` would have landed: the previous UTC day of
     every dataset, fetched just after midnight, so each lands in its own fetch day's bronze
@@ -219,6 +225,7 @@ def ingest(lakehouse: Lakehouse, source: str, bus: Bus) -> BusReport:
         return bus.send(connector.collect(ingest_window(lakehouse)))
 
 
+@trimmed_after
 def land(
     lakehouse: Lakehouse,
     *,
@@ -344,6 +351,7 @@ def gold_table_uris(lakehouse: Lakehouse) -> dict[str, str]:
     return {table.name: lakehouse.paths.gold(table.name) for table in GOLD_TABLES}
 
 
+@trimmed_after
 def run_gold(lakehouse: Lakehouse, dates: tuple[dt.date, dt.date] | None = None) -> GoldRunReport:
     """Build every gold table from silver: all days (``dates`` None), or only the inclusive
     ``(first, last)`` days, replacing exactly those days (a backfill equals a full run)."""
@@ -368,6 +376,7 @@ class BackfillReport:
     gold: GoldRunReport | None = None
 
 
+@trimmed_after
 def backfill(
     lakehouse: Lakehouse,
     first: dt.date,
@@ -408,6 +417,7 @@ def gold_days_after(
 # --- gold -> models --------------------------------------------------------------------------
 
 
+@trimmed_after
 def run_risk(lakehouse: Lakehouse, as_of: dt.date | None = None) -> RiskRunReport:
     """Score every reference asset as of ``as_of`` (default: the latest daily bar) into
     ``gold/risk_scores`` (methodology: docs/risk.md)."""
@@ -419,6 +429,7 @@ def model_registry(lakehouse: Lakehouse, prefix: str = "models") -> ModelRegistr
     return ModelRegistry(lakehouse.objects, prefix)
 
 
+@trimmed_after
 def run_forecast(lakehouse: Lakehouse, *, reselect: bool = True) -> ForecastRunReport:
     """7- and 30-day forecasts with 80%/95% intervals per asset into ``gold/predictions``; each
     fitted model saved with its evaluation metrics under ``models/`` in the lake. Without
@@ -465,6 +476,7 @@ def run_backtest(
     return backtest_lake(lake, paths, model_registry(lakehouse), days, asset_ids).backtests
 
 
+@trimmed_after
 def run_signals(lakehouse: Lakehouse, days: int = DEFAULT_SIGNAL_DAYS) -> SignalRunReport:
     """The :func:`run_backtest` signals of every asset as of its latest daily bar, with their
     backtests, into ``gold/signals`` (served by ``/signals``; nothing trades)."""
@@ -472,6 +484,7 @@ def run_signals(lakehouse: Lakehouse, days: int = DEFAULT_SIGNAL_DAYS) -> Signal
     return signals_lake(lake, paths, model_registry(lakehouse), days)
 
 
+@trimmed_after
 def run_sentiment(lakehouse: Lakehouse) -> SentimentRunReport:
     """Score the news of every asset-day gold marked as unscored (FinBERT from
     ``RWA_SENTIMENT_MODEL``, or the finance lexicon when it cannot be loaded)."""
@@ -498,6 +511,7 @@ class ServingLoadReport:
     gold: GoldLoadReport = field(default_factory=GoldLoadReport)
 
 
+@trimmed_after
 def load_serving(lakehouse: Lakehouse, now: dt.datetime | None = None) -> ServingLoadReport:
     """Migrate the serving store, upsert the reference assets, then every built gold table and
     silver/economic (:func:`~pipelines.serving.load.load_gold`: skips tables not built yet,
@@ -532,6 +546,7 @@ def check_serving_writable(lakehouse: Lakehouse) -> None:
 # --- the lake as a whole ---------------------------------------------------------------------
 
 
+@trimmed_after
 def maintain(
     lakehouse: Lakehouse, *, retention_hours: int | None = None, dry_run: bool = False
 ) -> MaintenanceReport:

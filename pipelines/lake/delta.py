@@ -65,6 +65,13 @@ LOG = logging.getLogger(__name__)
 GROUPED_WRITE_PREFIX = "rwa-groups-"
 #: Rows per batch of a driver-side scan (pyarrow's default).
 SCAN_BATCH_ROWS = 131_072
+#: Row group size (bytes, as parquet-mr estimates them before compression) of the Parquet a
+#: Spark frame is staged as for delta-rs (:func:`spark_batches`): a few tens of thousands of
+#: rows, a month of the demo's hourly bars. A write in groups scans the staged rows once per
+#: group with a filter on the partitions, and a scan decodes every row group whose statistics
+#: may hold them: with Spark's default (128 MB: one row group for the table) each group decoded
+#: the whole table (see docs/benchmarks.md, session 19).
+STAGED_ROW_GROUP_BYTES = 1024 * 1024
 #: Commit metadata of an append of new days (:meth:`DeltaLake.append_new_days`): JSON, the
 #: application transaction id of each window it carries -> rows appended for it.
 APPENDED_ROWS = "rwa.appended_rows"
@@ -830,13 +837,15 @@ def _native_txn(spark: SparkSession, txn: BatchTxn | None) -> Iterator[None]:
 @contextlib.contextmanager
 def spark_batches(df: DataFrame) -> Iterator[_StagedRows]:
     """``df`` as streams of Arrow batches that never are whole on the driver: Spark writes it as
-    Parquet into a scratch folder (on the executors), each stream reads it back batch by batch,
-    typed as ``DataFrame.toArrow`` would type it. The folder is removed on exit."""
+    Parquet into a scratch folder (on the executors), in row groups of
+    :data:`STAGED_ROW_GROUP_BYTES`, each stream reads it back batch by batch, typed as
+    ``DataFrame.toArrow`` would type it. The folder is removed on exit."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
     schema = to_arrow_schema(df.schema, timezone="UTC")
     with tempfile.TemporaryDirectory(prefix="rwa-spark-batches-") as folder:
-        df.write.mode("overwrite").parquet(folder)
+        writer = df.write.mode("overwrite").option("parquet.block.size", STAGED_ROW_GROUP_BYTES)
+        writer.parquet(folder)
         yield _StagedRows(pads.dataset(folder, format="parquet"), schema)
 
 
@@ -847,6 +856,11 @@ class _StagedRows:
         self._dataset = dataset
         self._schema = schema
         self.rows = 0
+
+    @property
+    def files(self) -> list[str]:
+        """The staged Parquet files."""
+        return list(cast(pads.FileSystemDataset, self._dataset).files)
 
     def stream(self, where: pc.Expression | None = None) -> pa.RecordBatchReader:
         """The rows (those ``where`` holds), in the order Spark wrote them."""

@@ -22,8 +22,15 @@ from pipelines.lake.delta import DeltaLake
 from pipelines.lake.paths import LakePaths
 from pipelines.serving.store import RetentionResult, ServingStore
 
-#: Rows per upsert: bounds the staging memory of either store on large tables.
-BATCH_ROWS = 200_000
+#: Rows per upsert: bounds the staging memory of either store on large tables. An upsert holds
+#: its rows several times over on the driver (the lake's batch, the served shape, the fresh and
+#: the stored parts) besides what the store's engine makes of them; a reload of rows the store
+#: holds (every load after the first) upserts them all, through a join of the batch with the
+#: stored rows. Reloading 16x the demo's hourly bars (233k) into a DuckDB store that held them
+#: peaked 78 MB above the store's opening with 200k rows per upsert, 18 MB with 50k, in the same
+#: time (0.4 s); the first load took as long (0.7-0.8 s), 25k made it slower (1.1 s) for no less
+#: memory (docs/benchmarks.md, session 19).
+BATCH_ROWS = 50_000
 
 Upsert = Callable[[ServingStore, pa.Table], int]
 

@@ -11,6 +11,8 @@ from pyspark.sql import SparkSession
 
 from pipelines.contracts.gold import GOLD_TABLES
 from pipelines.core.errors import ConfigurationError, DataContractError
+from pipelines.gold.tables import sorted_for_write
+from pipelines.lake.delta import DeltaLake
 from tests.fixtures.lake import MakeSettings, lake_settings
 from tests.pipelines.gold import pandas_reference as ref
 from tests.pipelines.gold.conftest import GoldLake
@@ -120,3 +122,31 @@ def test_a_reversed_range_is_refused(spark: SparkSession, make_settings: MakeSet
     job = GoldLake(make_settings()).job(spark)
     with pytest.raises(ConfigurationError, match="first day 2026-01-05 is after last day"):
         job.run((dt.date(2026, 1, 5), dt.date(2026, 1, 4)))
+
+
+def test_a_partitioned_table_is_sorted_by_its_partitions_then_its_key(
+    spark: SparkSession, make_settings: MakeSettings
+) -> None:
+    # Within a partition the rows keep the key's order (its files are the same); across them,
+    # a write in groups of partitions finds each group's rows together.
+    settings = make_settings()
+    lake = DeltaLake(settings.lake, settings.spark)
+    first, second = dt.date(2026, 1, 1), dt.date(2026, 1, 2)
+    rows = [("b", 1, second), ("a", 2, second), ("b", 0, first), ("a", 3, first)]
+    df = spark.createDataFrame(rows, "asset_id string, ts int, date date")
+
+    ordered = sorted_for_write(lake, df, ("asset_id", "ts"), ("date",)).collect()
+    unpartitioned = sorted_for_write(lake, df, ("asset_id", "ts")).collect()
+
+    assert [tuple(row) for row in ordered] == [
+        ("a", 3, first),
+        ("b", 0, first),
+        ("a", 2, second),
+        ("b", 1, second),
+    ]
+    assert [tuple(row) for row in unpartitioned] == [
+        ("a", 2, second),
+        ("a", 3, first),
+        ("b", 0, first),
+        ("b", 1, second),
+    ]

@@ -7,9 +7,13 @@ import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from pipelines.lake.delta import GROUPED_WRITE_PREFIX, DeltaLake
+from pipelines.lake import delta as delta_module
+from pipelines.lake.delta import GROUPED_WRITE_PREFIX, DeltaLake, spark_batches
 from pipelines.lake.paths import LakePaths
 from tests.fixtures.lake import MakeSettings
 
@@ -96,3 +100,26 @@ def test_a_change_of_partitioning_replaces_the_table_in_one_write(
     lake.overwrite(_frame(spark, rows), uri, partition_by=("date",))
     assert lake.table(uri).metadata().partition_columns == ["date"]
     assert _sorted(lake.to_arrow(uri)) == _sorted(rows)
+
+
+def test_staged_rows_come_in_row_groups_a_group_of_partitions_can_skip(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A write in groups scans the staged rows once per group with a filter on its partitions:
+    # with the rows sorted by partition, row groups of a bounded size let each scan skip the
+    # row groups of other partitions (one row group of the whole table decoded it every time).
+    monkeypatch.setattr(delta_module, "STAGED_ROW_GROUP_BYTES", 4096)
+    rows = pa.Table.from_pylist(
+        [
+            {"date": dt.date(2026, 1, 1) + dt.timedelta(days=d), "asset_id": f"a{k}", "value": k}
+            for d in range(DAYS)
+            for k in range(300)
+        ],
+        schema=SCHEMA,
+    )
+    with spark_batches(_frame(spark, rows).repartition(1).sortWithinPartitions("date")) as staged:
+        (file,) = staged.files
+        groups = pq.ParquetFile(file).metadata.num_row_groups
+        one_day = staged.stream(pc.field("date") == dt.date(2026, 1, 3)).read_all()
+    assert groups > 1
+    assert one_day.num_rows == 300
