@@ -2,8 +2,6 @@
 
 import os
 
-from pipelines.core import allocator
-
 # Arrow's allocator (mimalloc) holds on to memory it freed before giving it back to the system;
 # a process that works batch after batch (the silver engine, the lander, a Dagster run) kept its
 # peak 100-150 MB above what a batch needs (bench/scale.py, silver at 16x the demo: 840-880 MB,
@@ -11,5 +9,3 @@ from pipelines.core import allocator
 # loaded, so they are set here, before any module of the package imports it; a value in the
 # environment wins.
 os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
-# glibc's malloc likewise (pipelines/core/allocator.py), before threads start.
-allocator.configure_glibc(os.environ)

@@ -7,13 +7,14 @@ import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
+from pipelines.gold.tables import sorted_for_write
 from pipelines.lake import delta as delta_module
-from pipelines.lake.delta import GROUPED_WRITE_PREFIX, DeltaLake, spark_batches
+from pipelines.lake.delta import GROUPED_WRITE_PREFIX, DeltaLake, _in_partitions, spark_batches
 from pipelines.lake.paths import LakePaths
 from tests.fixtures.lake import MakeSettings
 
@@ -103,7 +104,7 @@ def test_a_change_of_partitioning_replaces_the_table_in_one_write(
 
 
 def test_staged_rows_come_in_row_groups_a_group_of_partitions_can_skip(
-    spark: SparkSession, monkeypatch: pytest.MonkeyPatch
+    make_settings: MakeSettings, spark: SparkSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A write in groups scans the staged rows once per group with a filter on its partitions:
     # with the rows sorted by partition, row groups of a bounded size let each scan skip the
@@ -117,9 +118,17 @@ def test_staged_rows_come_in_row_groups_a_group_of_partitions_can_skip(
         ],
         schema=SCHEMA,
     )
-    with spark_batches(_frame(spark, rows).repartition(1).sortWithinPartitions("date")) as staged:
+    day = dt.date(2026, 1, 3)
+    settings = make_settings()
+    lake = DeltaLake(settings.lake, settings.spark)
+    ordered = sorted_for_write(lake, _frame(spark, rows), ("asset_id",), ("date",))
+    with spark_batches(ordered) as staged:
         (file,) = staged.files
         groups = pq.ParquetFile(file).metadata.num_row_groups
-        one_day = staged.stream(pc.field("date") == dt.date(2026, 1, 3)).read_all()
+        where = _in_partitions(("date",), [(day,)])
+        (fragment,) = pads.dataset(file, format="parquet").get_fragments()
+        scanned = fragment.subset(where).num_row_groups
+        one_day = staged.stream(where).read_all()
     assert groups > 1
+    assert scanned < groups  # the day's rows lie in a few row groups; the others are skipped
     assert one_day.num_rows == 300
