@@ -6,7 +6,7 @@ in a throwaway database on the TimescaleDB server of ``RWA_TIMESCALE_DSN``, time
 * **store, fresh**: :func:`pipelines.serving.load.upsert_in_batches` with
   ``TimescaleStore.upsert_ohlcv`` into the empty ``ohlcv`` hypertable, the path ``rwa load``
   takes (validation, a look-up of each series' stored time range, and, all rows being new,
-  binary COPY straight into the hypertable, in 200k-row transactions);
+  binary COPY straight into the hypertable, in transactions of ``load.BATCH_ROWS`` rows);
 * **store, replay**: the same rows again (the idempotent rerun: every row lies in a stored
   range, so binary COPY into a temporary staging table, anti-join of unchanged rows,
   ``INSERT ... ON CONFLICT``; nothing changes);
