@@ -62,4 +62,3 @@ def test_a_trimmed_step_is_the_step() -> None:
     assert trimmed(1, b=2) == 3
     assert trimmed.__name__ == "step"
     assert trimmed.__doc__ == "Adds."
-
