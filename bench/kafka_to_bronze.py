@@ -114,7 +114,7 @@ class Cpu:
 
     own: float
     children: float
-    own_system: float = 0.0
+    own_system: float
 
     @classmethod
     def now(cls) -> Cpu:

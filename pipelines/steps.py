@@ -5,8 +5,8 @@ paths, object store, asset catalogue and Spark session built once from settings)
 its report; none holds state between calls, and those that do large work give what they freed
 back to the system when they end (:func:`~pipelines.core.allocator.trimmed_after`), so a
 process that runs them one after another does not carry one step's memory into the next. Each
-hands a component only what it needs: a
-settings section or one of the lakehouse's built objects.
+hands a component only what it needs: a settings section or one of the lakehouse's built
+objects.
 
 The declarations the callers name that are not contracts (report types, model table names,
 dataset names) are re-exported here, so that the CLI, the demo and Dagster reach nothing below

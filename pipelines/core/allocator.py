@@ -6,7 +6,8 @@ delta-rs, DuckDB's Python bridge) keeps what was freed amid its heaps for later,
 carried one step's memory into every step after it: at 16x the demo's input the driver kept
 74-100 MB of free heap after the simulation (12-20 MB at 1x). :func:`trimmed_after` ends each
 step of :mod:`pipelines.steps` that does large work with ``malloc_trim``, which gives the free
-pages back wherever they lie (docs/benchmarks.md, "Session 19: the driver's memory").
+pages back wherever they lie (docs/benchmarks.md, "Session 19: the steps give freed memory
+back").
 
 Not done: fixing glibc's ``mmap`` and trim thresholds (``mallopt``, or ``MALLOC_*_THRESHOLD_``)
 kept less between steps too, but every block above the threshold then costs an ``mmap``, a
